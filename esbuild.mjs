@@ -1,0 +1,57 @@
+// Bundles every runnable part. Server and CLI are ESM because PGlite finds its WASM files
+// relative to its module URL (a CommonJS bundle fails with ERR_INVALID_URL); the extension is
+// CommonJS because VS Code loads it with require; the webview is a browser IIFE.
+import * as esbuild from 'esbuild';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const watch = process.argv.includes('--watch');
+const production = process.argv.includes('--production');
+
+// ESM bundles of CommonJS dependencies (fastify, undici) still call require() for builtins.
+const esmBanner = {
+  js: "import { createRequire as __amphoraCreateRequire } from 'node:module'; const require = __amphoraCreateRequire(import.meta.url);",
+};
+
+const targets = [
+  { entry: 'src/server/main.ts', outfile: 'dist/server.mjs', platform: 'node', format: 'esm', banner: esmBanner },
+  { entry: 'src/cli/main.ts', outfile: 'dist/cli.mjs', platform: 'node', format: 'esm', banner: esmBanner },
+  { entry: 'src/extension/extension.ts', outfile: 'dist/extension.cjs', platform: 'node', format: 'cjs', external: ['vscode'] },
+  { entry: 'src/webview/lineage/main.ts', outfile: 'dist/webview/lineage.js', platform: 'browser', format: 'iife' },
+].filter((t) => existsSync(t.entry));
+
+mkdirSync('dist', { recursive: true });
+// PGlite's runtime files must sit next to the ESM bundles that load it.
+const pgliteDist = dirname(require.resolve('@electric-sql/pglite'));
+for (const f of ['pglite.wasm', 'pglite.data', 'initdb.wasm']) {
+  const from = join(pgliteDist, f);
+  if (existsSync(from)) copyFileSync(from, join('dist', f));
+}
+
+const contexts = await Promise.all(
+  targets.map((t) =>
+    esbuild.context({
+      entryPoints: [t.entry],
+      outfile: t.outfile,
+      bundle: true,
+      platform: t.platform,
+      format: t.format,
+      target: t.platform === 'node' ? 'node20' : 'chrome120',
+      external: t.external ?? [],
+      banner: t.banner,
+      sourcemap: production ? false : 'linked',
+      minify: production,
+      logLevel: 'warning',
+      legalComments: 'none',
+    }),
+  ),
+);
+if (watch) {
+  await Promise.all(contexts.map((c) => c.watch()));
+} else {
+  await Promise.all(contexts.map((c) => c.rebuild()));
+  await Promise.all(contexts.map((c) => c.dispose()));
+  console.log(`built ${targets.map((t) => t.outfile).join(', ')}`);
+}

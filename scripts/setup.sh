@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine: Debian packages (Chromium and friends for the editor tests), the npm
+# packages, code-server for the real-editor tests (cached outside the repo), and the build.
+# Safe to run again: every step skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+need=()
+for pkg in chromium ripgrep libkrb5-dev python3; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+if [ -f scripts/install-code-server.sh ]; then bash scripts/install-code-server.sh; fi
+node esbuild.mjs

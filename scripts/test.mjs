@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+// Runs every test suite in order and closes with one line "N passed, N failed" over all of them.
+// Usage: node scripts/test.mjs [suite…]   (suites: unit integration webview python e2e; default all)
+// A suite whose folder has no tests yet is skipped; a suite that crashes counts as a failure.
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+
+const SUITES = {
+  unit: { dir: 'test/unit', cmd: mocha('test/unit') },
+  integration: { dir: 'test/integration', cmd: mocha('test/integration') },
+  webview: { dir: 'test/webview', cmd: mocha('test/webview') },
+  python: { dir: 'python/tests', cmd: ['python3', ['-m', 'unittest', 'discover', '-s', 'python/tests', '-t', 'python', '-v']] },
+  e2e: { dir: 'test/e2e', cmd: mocha('test/e2e') },
+};
+
+function mocha(dir) {
+  return ['npx', ['mocha', '--recursive', `${dir}/**/*.test.ts`]];
+}
+
+function hasTests(dir) {
+  if (!existsSync(dir)) return false;
+  const walk = (d) =>
+    readdirSync(d, { withFileTypes: true }).some((e) =>
+      e.isDirectory() ? walk(`${d}/${e.name}`) : /(\.test\.ts|^test_.*\.py)$/.test(e.name),
+    );
+  return walk(dir);
+}
+
+function run([cmd, args]) {
+  return new Promise((resolve) => {
+    let out = '';
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+    child.stdout.on('data', (d) => { out += d; process.stdout.write(d); });
+    child.stderr.on('data', (d) => { out += d; process.stderr.write(d); });
+    child.on('close', (code) => resolve({ code: code ?? 1, out }));
+  });
+}
+
+function count(name, out, code) {
+  const num = (re) => Number((out.match(re) ?? [])[1] ?? 0);
+  if (name === 'python') {
+    const ran = num(/^Ran (\d+) tests?/m);
+    const failed = num(/failures=(\d+)/) + num(/errors=(\d+)/);
+    return { passed: ran - failed - num(/skipped=(\d+)/), failed: failed || (code !== 0 ? 1 : 0) };
+  }
+  const passed = num(/^\s*(\d+) passing/m);
+  const failed = num(/^\s*(\d+) failing/m);
+  return { passed, failed: failed || (code !== 0 ? 1 : 0) };
+}
+
+const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(SUITES);
+const totals = { passed: 0, failed: 0 };
+const rows = [];
+for (const name of wanted) {
+  const suite = SUITES[name];
+  if (!suite) { console.error(`unknown suite "${name}"; suites are: ${Object.keys(SUITES).join(', ')}`); process.exit(2); }
+  if (!hasTests(suite.dir)) { rows.push(`${name}: no tests`); continue; }
+  console.log(`\n=== ${name} ===`);
+  const { code, out } = await run(suite.cmd);
+  const c = count(name, out, code);
+  totals.passed += c.passed;
+  totals.failed += c.failed;
+  rows.push(`${name}: ${c.passed} passed, ${c.failed} failed`);
+}
+console.log('\n' + rows.join('\n'));
+console.log(`${totals.passed} passed, ${totals.failed} failed`);
+process.exit(totals.failed ? 1 : 0);

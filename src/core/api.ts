@@ -1,0 +1,321 @@
+/**
+ * The HTTP API contract (`/api/v1`): one zod schema per wire shape. The server validates
+ * requests and serializes responses with these; the TypeScript SDK parses responses with them;
+ * the OpenAPI document the server serves is generated from them (the Python client follows it).
+ *
+ * Conventions
+ * - Auth: `Authorization: Bearer <api key>` on every route but `GET /api/v1/health`.
+ * - Errors: any non-2xx carries `ErrorBody`.
+ * - Timestamps: ISO-8601 strings in UTC.
+ * - Paged lists: `?limit=` (1–1000, default 100) and `?cursor=` (opaque; from `nextCursor`).
+ */
+import { z } from 'zod';
+
+export const API_PREFIX = '/api/v1';
+
+const Name = z.string().min(1).max(128);
+const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+const Json = z.record(z.string(), z.unknown());
+const Iso = z.string();
+
+// ---------------------------------------------------------------- errors, health, identity
+export const ErrorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+export const Health = z.object({ ok: z.literal(true), version: z.string(), mode: z.enum(['embedded', 'team']) });
+export type Health = z.infer<typeof Health>;
+
+/** GET /viewer: who the API key belongs to, and defaults for clients. */
+export const Viewer = z.object({ entity: Name, defaultProject: Name });
+export type Viewer = z.infer<typeof Viewer>;
+
+// ---------------------------------------------------------------- manifest
+export const ManifestEntry = z.object({
+  digest: z.string().min(1).max(2048),
+  size: z.number().int().nonnegative(),
+  ref: z.string().max(4096).optional(),
+  extra: Json.optional(),
+});
+export const Manifest = z.record(z.string(), ManifestEntry);
+export type ManifestWire = z.infer<typeof Manifest>;
+
+// ---------------------------------------------------------------- projects
+export const Project = z.object({
+  entity: Name,
+  name: Name,
+  artifactCount: z.number().int(),
+  runCount: z.number().int(),
+  updatedAt: Iso,
+});
+export type Project = z.infer<typeof Project>;
+export const ProjectList = z.object({ items: z.array(Project) });
+
+export const ArtifactTypeSummary = z.object({ type: Name, collectionCount: z.number().int() });
+export const ArtifactTypeList = z.object({ items: z.array(ArtifactTypeSummary) });
+
+// ---------------------------------------------------------------- runs
+export const RunState = z.enum(['running', 'finished', 'failed', 'crashed']);
+export type RunState = z.infer<typeof RunState>;
+
+export const RunRef = z.object({ id: z.string(), name: z.string(), jobType: z.string().nullable() });
+export type RunRef = z.infer<typeof RunRef>;
+
+export const Run = z.object({
+  entity: Name,
+  project: Name,
+  id: z.string(),
+  name: z.string(),
+  jobType: z.string().nullable(),
+  group: z.string().nullable(),
+  state: RunState,
+  config: Json,
+  summary: Json,
+  createdAt: Iso,
+  updatedAt: Iso,
+  heartbeatAt: Iso,
+  finishedAt: Iso.nullable(),
+});
+export type Run = z.infer<typeof Run>;
+export const RunList = z.object({ items: z.array(Run), nextCursor: z.string().nullable() });
+
+/** POST /projects/:entity/:project/runs */
+export const CreateRunRequest = z.object({
+  id: z.string().regex(/^[a-z0-9]{1,64}$/).optional(),
+  name: z.string().min(1).max(128).optional(),
+  jobType: Name.optional(),
+  group: z.string().min(1).max(128).optional(),
+  config: Json.optional(),
+});
+/** PATCH /projects/:entity/:project/runs/:runId — config/summary merge key by key. */
+export const UpdateRunRequest = z.object({
+  config: Json.optional(),
+  summary: Json.optional(),
+  state: z.enum(['finished', 'failed']).optional(),
+});
+/** POST …/runs/:runId/history */
+export const HistoryRow = z.object({ step: z.number().int().nonnegative(), data: Json, at: Iso.optional() });
+export const AppendHistoryRequest = z.object({ rows: z.array(HistoryRow).min(1).max(10_000) });
+export const HistoryList = z.object({ items: z.array(HistoryRow) });
+/** PUT …/runs/:runId/files — attach an already-uploaded blob as a saved run file. */
+export const RunFile = z.object({ path: z.string(), digest: Sha256, size: z.number().int().nonnegative() });
+export const PutRunFilesRequest = z.object({ files: z.array(RunFile).min(1).max(10_000) });
+export const RunFileList = z.object({ items: z.array(RunFile) });
+
+// ---------------------------------------------------------------- blobs
+export const BlobSpec = z.object({ digest: Sha256, size: z.number().int().nonnegative() });
+/** POST /blobs/negotiate: which of these does the server lack? (at most 10,000 per call) */
+export const NegotiateRequest = z.object({ blobs: z.array(BlobSpec).max(10_000) });
+export const NegotiateResponse = z.object({
+  /** Only the blobs the server lacks, each with where to PUT its bytes. */
+  missing: z.array(BlobSpec.extend({ uploadUrl: z.string(), headers: z.record(z.string(), z.string()).optional() })),
+});
+export type NegotiateResponse = z.infer<typeof NegotiateResponse>;
+/** PUT /blobs/:digest (body: raw bytes, `Content-Type: application/octet-stream`). */
+export const PutBlobResponse = z.object({ digest: Sha256, size: z.number().int(), created: z.boolean() });
+/** POST /blobs/flush: make every blob uploaded so far durable (fsync) before a commit. */
+
+// ---------------------------------------------------------------- artifacts and versions
+export const VersionState = z.enum(['pending', 'committed', 'deleted']);
+
+export const ArtifactVersion = z.object({
+  id: z.string(),
+  entity: Name,
+  project: Name,
+  name: Name,
+  type: Name,
+  /** `v3` */
+  version: z.string(),
+  index: z.number().int().nonnegative(),
+  digest: Sha256,
+  size: z.number().int().nonnegative(),
+  fileCount: z.number().int().nonnegative(),
+  aliases: z.array(z.string()),
+  description: z.string().nullable(),
+  metadata: Json,
+  state: VersionState,
+  createdAt: Iso,
+  updatedAt: Iso,
+  producerRun: RunRef.nullable(),
+});
+export type ArtifactVersion = z.infer<typeof ArtifactVersion>;
+export const VersionList = z.object({ items: z.array(ArtifactVersion), nextCursor: z.string().nullable() });
+export type VersionList = z.infer<typeof VersionList>;
+
+export const ArtifactCollection = z.object({
+  entity: Name,
+  project: Name,
+  name: Name,
+  type: Name,
+  description: z.string().nullable(),
+  versionCount: z.number().int(),
+  latest: ArtifactVersion.nullable(),
+  aliases: z.array(z.object({ alias: z.string(), version: z.string() })),
+  createdAt: Iso,
+  updatedAt: Iso,
+});
+export type ArtifactCollection = z.infer<typeof ArtifactCollection>;
+export const CollectionList = z.object({ items: z.array(ArtifactCollection), nextCursor: z.string().nullable() });
+
+/** GET …/versions/:selector/manifest */
+export const ManifestResponse = z.object({ version: z.string(), digest: Sha256, entries: Manifest });
+export type ManifestResponse = z.infer<typeof ManifestResponse>;
+
+/**
+ * POST /projects/:entity/:project/artifacts/:name/versions — commit a version in one
+ * transaction. Every non-reference blob must already be on the server (else `missing_blobs`).
+ * Same digest as a committed version → that version is returned (`created: false`) and the
+ * aliases are applied to it; `latest` moves to it either way.
+ */
+export const CommitVersionRequest = z.object({
+  type: Name,
+  manifest: Manifest,
+  description: z.string().max(65_536).optional(),
+  metadata: Json.optional(),
+  aliases: z.array(z.string()).max(100).optional(),
+  /** Producing run (output edge), in the same project. */
+  runId: z.string().optional(),
+});
+export const CommitVersionResponse = z.object({ version: ArtifactVersion, created: z.boolean() });
+export type CommitVersionResponse = z.infer<typeof CommitVersionResponse>;
+
+/**
+ * Distributed versions: parallel runs of one group upsert entries into a single pending version
+ * (POST …/artifacts/:name/pending/:distributedId), then one of them finishes it
+ * (POST …/artifacts/:name/pending/:distributedId/finish). Same path + different digest → conflict.
+ */
+export const UpsertPendingRequest = z.object({
+  type: Name,
+  manifest: Manifest,
+  runId: z.string().optional(),
+  description: z.string().max(65_536).optional(),
+  metadata: Json.optional(),
+});
+export const PendingVersion = z.object({ distributedId: z.string(), fileCount: z.number().int(), size: z.number().int() });
+export const FinishPendingRequest = z.object({
+  runId: z.string().optional(),
+  aliases: z.array(z.string()).max(100).optional(),
+  description: z.string().max(65_536).optional(),
+  metadata: Json.optional(),
+});
+
+/** PATCH …/versions/:selector — the manifest never changes. */
+export const UpdateVersionRequest = z.object({
+  description: z.string().max(65_536).nullable().optional(),
+  /** Replaces the whole metadata object. */
+  metadata: Json.optional(),
+  /** Merges key by key; a `null` value removes the key. */
+  metadataPatch: Json.optional(),
+  aliases: z
+    .object({
+      add: z.array(z.string()).max(100).optional(),
+      remove: z.array(z.string()).max(100).optional(),
+      /** Replace the version's custom aliases with exactly these (`latest` is managed by the server). */
+      set: z.array(z.string()).max(100).optional(),
+    })
+    .optional(),
+});
+/** DELETE …/versions/:selector?deleteAliases=true */
+export const DeleteVersionResponse = z.object({ version: ArtifactVersion });
+
+/** GET /resolve?ref=entity/project/name:selector — the fast path for CodeLens and clients. */
+export const ResolveResponse = ArtifactVersion;
+
+/** POST …/runs/:runId/inputs — declare that a run uses a version (idempotent). */
+export const UseArtifactRequest = z.object({ ref: z.string().min(1).max(512) });
+export const RunArtifacts = z.object({ items: z.array(ArtifactVersion) });
+/** GET …/versions/:selector/consumers */
+export const RunRefList = z.object({ items: z.array(Run) });
+
+// ---------------------------------------------------------------- lineage
+export const LineageNode = z.object({
+  /** `artifact:<versionId>` / `run:<runId>` at instance level; `artifactType:<type>` / `jobType:<jobType>` collapsed. */
+  id: z.string(),
+  kind: z.enum(['artifact', 'run', 'artifactType', 'jobType']),
+  /** `dataset:mnist-raw:v1`, `load-data:sunny-smoke-1`, `dataset`, `load-data`. */
+  label: z.string(),
+  /** Instance nodes: the version or run they stand for. */
+  version: ArtifactVersion.optional(),
+  run: Run.optional(),
+  /** Collapsed nodes: how many instances they stand for. */
+  count: z.number().int().optional(),
+});
+export type LineageNode = z.infer<typeof LineageNode>;
+export const LineageEdge = z.object({ source: z.string(), target: z.string(), kind: z.enum(['input', 'output']) });
+export type LineageEdge = z.infer<typeof LineageEdge>;
+/** GET /projects/:entity/:project/lineage?node=<id>&depth=N&level=instance|type&direction=both|upstream|downstream */
+export const LineageGraph = z.object({
+  focus: z.string().nullable(),
+  level: z.enum(['instance', 'type']),
+  nodes: z.array(LineageNode),
+  edges: z.array(LineageEdge),
+  /** True when the graph was cut at `depth` or the node limit and more lies beyond. */
+  truncated: z.boolean(),
+});
+export type LineageGraph = z.infer<typeof LineageGraph>;
+
+// ---------------------------------------------------------------- events (SSE: GET /events)
+export const ServerEvent = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('version.created'), version: ArtifactVersion }),
+  z.object({ type: z.literal('version.updated'), version: ArtifactVersion }),
+  z.object({ type: z.literal('version.deleted'), version: ArtifactVersion }),
+  z.object({
+    type: z.literal('alias.moved'),
+    entity: Name,
+    project: Name,
+    name: Name,
+    alias: z.string(),
+    /** null when the alias was removed. */
+    version: z.string().nullable(),
+    previous: z.string().nullable(),
+  }),
+  z.object({ type: z.literal('run.updated'), run: Run }),
+]);
+export type ServerEvent = z.infer<typeof ServerEvent>;
+
+// ---------------------------------------------------------------- admin
+/** POST /admin/gc */
+export const GcRequest = z.object({ graceSeconds: z.number().int().nonnegative().optional(), dryRun: z.boolean().optional() });
+export const GcResponse = z.object({ deletedBlobs: z.number().int(), freedBytes: z.number().int(), keptYoung: z.number().int() });
+export type GcResponse = z.infer<typeof GcResponse>;
+
+/** The route table, so clients and server name each path once. */
+export const routes = {
+  health: () => `${API_PREFIX}/health`,
+  openapi: () => `${API_PREFIX}/openapi.json`,
+  viewer: () => `${API_PREFIX}/viewer`,
+  events: () => `${API_PREFIX}/events`,
+  resolve: () => `${API_PREFIX}/resolve`,
+  negotiate: () => `${API_PREFIX}/blobs/negotiate`,
+  blob: (digest: string) => `${API_PREFIX}/blobs/${digest}`,
+  blobsFlush: () => `${API_PREFIX}/blobs/flush`,
+  gc: () => `${API_PREFIX}/admin/gc`,
+  projects: () => `${API_PREFIX}/projects`,
+  project: (e: string, p: string) => `${API_PREFIX}/projects/${enc(e)}/${enc(p)}`,
+  artifactTypes: (e: string, p: string) => `${routes.project(e, p)}/artifact-types`,
+  collections: (e: string, p: string) => `${routes.project(e, p)}/artifacts`,
+  collection: (e: string, p: string, n: string) => `${routes.collections(e, p)}/${enc(n)}`,
+  versions: (e: string, p: string, n: string) => `${routes.collection(e, p, n)}/versions`,
+  version: (e: string, p: string, n: string, sel: string) => `${routes.versions(e, p, n)}/${enc(sel)}`,
+  manifest: (e: string, p: string, n: string, sel: string) => `${routes.version(e, p, n, sel)}/manifest`,
+  consumers: (e: string, p: string, n: string, sel: string) => `${routes.version(e, p, n, sel)}/consumers`,
+  pending: (e: string, p: string, n: string, id: string) => `${routes.collection(e, p, n)}/pending/${enc(id)}`,
+  pendingFinish: (e: string, p: string, n: string, id: string) => `${routes.pending(e, p, n, id)}/finish`,
+  runs: (e: string, p: string) => `${routes.project(e, p)}/runs`,
+  run: (e: string, p: string, id: string) => `${routes.runs(e, p)}/${enc(id)}`,
+  runHeartbeat: (e: string, p: string, id: string) => `${routes.run(e, p, id)}/heartbeat`,
+  runHistory: (e: string, p: string, id: string) => `${routes.run(e, p, id)}/history`,
+  runFiles: (e: string, p: string, id: string) => `${routes.run(e, p, id)}/files`,
+  runInputs: (e: string, p: string, id: string) => `${routes.run(e, p, id)}/inputs`,
+  runOutputs: (e: string, p: string, id: string) => `${routes.run(e, p, id)}/outputs`,
+  lineage: (e: string, p: string) => `${routes.project(e, p)}/lineage`,
+} as const;
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}
+
+/** Runs that stop heartbeating for this long are marked `crashed`. Clients beat every 10 s. */
+export const HEARTBEAT_TIMEOUT_MS = 60_000;
+export const HEARTBEAT_INTERVAL_MS = 10_000;

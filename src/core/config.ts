@@ -1,0 +1,51 @@
+/**
+ * Where things live on disk and how local clients find the server. Shared by the server, the
+ * TypeScript SDK, the CLI and the extension; the Python client mirrors these rules exactly.
+ *
+ * - Data dir (server):  $AMPHORA_DATA_DIR, else $XDG_DATA_HOME/amphora, else ~/.local/share/amphora
+ * - Discovery file:     <data dir>/server.json  (mode 0600: {url, apiKey, pid, dataDir, version, startedAt})
+ * - Cache dir (client): $AMPHORA_CACHE_DIR, else $XDG_CACHE_HOME/amphora, else ~/.cache/amphora
+ * - Cached blob:        <cache dir>/blobs/sha256/<first two hex>/<64 hex>
+ * - Connection:         $AMPHORA_BASE_URL + $AMPHORA_API_KEY win over the discovery file.
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+export const DISCOVERY_FILE = 'server.json';
+
+export const Discovery = z.object({
+  url: z.string(),
+  apiKey: z.string(),
+  pid: z.number().int(),
+  dataDir: z.string(),
+  version: z.string(),
+  startedAt: z.string(),
+});
+export type Discovery = z.infer<typeof Discovery>;
+
+type Env = Record<string, string | undefined>;
+
+function xdg(env: Env, variable: string, fallback: string[]): string {
+  const v = env[variable];
+  return v && v.startsWith('/') ? v : join(env.HOME || homedir(), ...fallback);
+}
+
+export function defaultDataDir(env: Env = process.env): string {
+  return env.AMPHORA_DATA_DIR || join(xdg(env, 'XDG_DATA_HOME', ['.local', 'share']), 'amphora');
+}
+
+export function defaultCacheDir(env: Env = process.env): string {
+  return env.AMPHORA_CACHE_DIR || join(xdg(env, 'XDG_CACHE_HOME', ['.cache']), 'amphora');
+}
+
+export function discoveryPath(dataDir: string = defaultDataDir()): string {
+  return join(dataDir, DISCOVERY_FILE);
+}
+
+export function cachedBlobPath(cacheDir: string, sha256hex: string): string {
+  return join(cacheDir, 'blobs', 'sha256', sha256hex.slice(0, 2), sha256hex);
+}
+
+export const DEFAULT_PROJECT = 'uncategorized';
+export const DEFAULT_PORT = 7411;

@@ -1,0 +1,68 @@
+/**
+ * The one error type every surface speaks. `code` is stable and machine-readable (it is the
+ * `error.code` of the HTTP error body); `message` says what was wrong and what to do about it.
+ */
+export type ErrorCode =
+  | 'invalid_name'
+  | 'invalid_type'
+  | 'invalid_alias'
+  | 'invalid_reference'
+  | 'invalid_path'
+  | 'invalid_manifest'
+  | 'invalid_request'
+  | 'type_mismatch'
+  | 'not_found'
+  | 'conflict'
+  | 'aliased_version'
+  | 'digest_mismatch'
+  | 'missing_blobs'
+  | 'unauthorized'
+  | 'payload_too_large'
+  | 'unsupported'
+  | 'server_unreachable'
+  | 'reference_changed'
+  | 'internal';
+
+const STATUS: Record<ErrorCode, number> = {
+  invalid_name: 400,
+  invalid_type: 400,
+  invalid_alias: 400,
+  invalid_reference: 400,
+  invalid_path: 400,
+  invalid_manifest: 400,
+  invalid_request: 400,
+  type_mismatch: 409,
+  not_found: 404,
+  conflict: 409,
+  aliased_version: 409,
+  digest_mismatch: 422,
+  missing_blobs: 409,
+  unauthorized: 401,
+  payload_too_large: 413,
+  unsupported: 400,
+  server_unreachable: 503,
+  reference_changed: 409,
+  internal: 500,
+};
+
+export class AmphoraError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: unknown;
+  constructor(code: ErrorCode, message: string, details?: unknown) {
+    super(message);
+    this.name = 'AmphoraError';
+    this.code = code;
+    this.details = details;
+  }
+  get status(): number {
+    return STATUS[this.code];
+  }
+}
+
+export function httpStatusOf(code: ErrorCode): number {
+  return STATUS[code];
+}
+
+export function isAmphoraError(e: unknown): e is AmphoraError {
+  return e instanceof AmphoraError;
+}

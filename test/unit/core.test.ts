@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { parseReference, formatReference } from '../../src/core/reference.js';
+import { validateAlias, validateArtifactName } from '../../src/core/names.js';
+import { checkPathCollisions, joinInside, validateManifestPath } from '../../src/core/paths.js';
+import { artifactDigest, compareCodePoints, validateManifest } from '../../src/core/manifest.js';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { AmphoraError } from '../../src/core/errors.js';
+
+const code = (fn: () => unknown, c: string) =>
+  assert.throws(fn, (e: unknown) => e instanceof AmphoraError && e.code === c && e.message.length > 20);
+
+describe('core: names (SPEC §1 names and types)', () => {
+  it('accepts letters, digits, _ - . up to 128 characters', () => {
+    assert.equal(validateArtifactName('mnist-raw_v2.1'), 'mnist-raw_v2.1');
+    assert.equal(validateArtifactName('a'.repeat(128)), 'a'.repeat(128));
+  });
+  it('rejects other characters, empty and over-long names with a message that says what to use', () => {
+    for (const bad of ['', 'a'.repeat(129), 'has space', 'slash/name', 'colon:x', 'ü', '..']) code(() => validateArtifactName(bad), 'invalid_name');
+  });
+  it('reserves vN-shaped strings: never valid aliases', () => {
+    code(() => validateAlias('v3'), 'invalid_alias');
+    code(() => validateAlias('v0'), 'invalid_alias');
+    assert.equal(validateAlias('v3-best'), 'v3-best');
+    assert.equal(validateAlias('best-ap50'), 'best-ap50');
+  });
+});
+
+describe('core: reference grammar', () => {
+  it('defaults to latest and parses every form', () => {
+    assert.deepEqual(parseReference('mnist-raw'), { entity: undefined, project: undefined, name: 'mnist-raw', selector: 'latest', isVersion: false, explicitSelector: false });
+    assert.deepEqual(parseReference('proj/mnist-raw:v2'), { entity: undefined, project: 'proj', name: 'mnist-raw', selector: 'v2', isVersion: true, explicitSelector: true });
+    const r = parseReference('team/proj/model:best');
+    assert.equal(r.entity, 'team');
+    assert.equal(r.project, 'proj');
+    assert.equal(r.selector, 'best');
+    assert.equal(formatReference(r), 'team/proj/model:best');
+  });
+  it('rejects malformed references with the grammar in the message', () => {
+    for (const bad of ['', 'a/b/c/d', 'x:', 'x:a:b', '/x', 'x//y', 'bad name', 'x:v01', 'x:bad alias']) {
+      assert.throws(() => parseReference(bad), (e: unknown) => e instanceof AmphoraError && e.code === 'invalid_reference' && /\[entity\/\]\[project\/\]name/.test(e.message));
+    }
+  });
+});
+
+describe('core: manifest paths', () => {
+  it('rejects hostile paths', () => {
+    for (const bad of ['../x', 'a/../../x', '/etc/passwd', 'a\\b', 'a\0b', 'a//b', 'a/', '', './a', 'C:/x']) code(() => validateManifestPath(bad), 'invalid_path');
+  });
+  it('rejects a path that is both a file and a folder', () => {
+    code(() => checkPathCollisions(['a', 'a/b']), 'invalid_path');
+    code(() => checkPathCollisions(['x/y/z', 'x/y']), 'invalid_path');
+    checkPathCollisions(['a.txt', 'a/b', 'ab/c']);
+  });
+  it('joinInside never leaves the root', () => {
+    assert.equal(joinInside('/tmp/root', 'a/b.txt', path), '/tmp/root/a/b.txt');
+    code(() => joinInside('/tmp/root', '../x', path), 'invalid_path');
+  });
+});
+
+describe('core: artifact digest', () => {
+  it('is SHA-256 over the prefix and sorted path:digest lines', () => {
+    const d1 = 'a'.repeat(64);
+    const d2 = 'b'.repeat(64);
+    const expected = createHash('sha256').update(`amphora-manifest-v1\nB.txt:${d2}\na.txt:${d1}\n`).digest('hex');
+    assert.equal(artifactDigest({ 'a.txt': { digest: d1, size: 1 }, 'B.txt': { digest: d2, size: 2 } }), expected);
+  });
+  it('sorts by code point, not UTF-16 units', () => {
+    // U+FF5E (one UTF-16 unit) sorts before U+1F600 (a surrogate pair) by code point, but not by unit.
+    assert.ok(compareCodePoints('\uff5e', '\u{1f600}') < 0);
+    assert.ok('\uff5e' > '\u{1f600}'); // the naive comparison gets it wrong
+  });
+  it('ignores description, metadata and aliases (only path and digest count)', () => {
+    const m = { x: { digest: 'c'.repeat(64), size: 3 } };
+    assert.equal(artifactDigest(m), artifactDigest({ x: { digest: 'c'.repeat(64), size: 999, extra: { k: 1 } } }));
+  });
+  it('validateManifest totals sizes and rejects bad digests', () => {
+    assert.equal(validateManifest({ a: { digest: 'd'.repeat(64), size: 5 }, b: { digest: 'https://x/y', size: 1, ref: 'https://x/y' } }), 6);
+    code(() => validateManifest({ a: { digest: 'xyz', size: 1 } }), 'invalid_manifest');
+    code(() => validateManifest({ a: { digest: 'd'.repeat(64), size: -1 } }), 'invalid_manifest');
+  });
+});
