@@ -1,0 +1,72 @@
+"""Name, type and alias validation (mirrors src/core/names.ts)."""
+import re
+
+from ._js import js_len, js_stringify, js_typeof
+from .errors import AmphoraError
+
+# Letters, digits, `_`, `-`, `.`; 1-128 characters.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+# `v0`, `v12`: the shape reserved for version numbers, never a valid alias.
+VERSION_PATTERN = re.compile(r"v(0|[1-9][0-9]*)")
+# Aliases may not look like versions at all (`v01` would read as `v1` to a person).
+_VERSION_LIKE = re.compile(r"v[0-9]+")
+
+
+def is_name(value):
+    return isinstance(value, str) and NAME_PATTERN.fullmatch(value) is not None and value not in (".", "..")
+
+
+def _describe(value):
+    if not isinstance(value, str):
+        return "a %s" % js_typeof(value)
+    if value == "":
+        return "an empty string"
+    if js_len(value) > 128:
+        return "a %d-character string" % js_len(value)
+    return js_stringify(value)
+
+
+def _check(kind, value, code):
+    if is_name(value):
+        return value
+    raise AmphoraError(
+        code,
+        'Invalid %s %s: use 1\u2013128 letters, digits, "_", "-" or "." (for example "mnist-raw").'
+        % (kind, _describe(value)),
+    )
+
+
+def validate_artifact_name(name):
+    return _check("artifact name", name, "invalid_name")
+
+
+def validate_artifact_type(type_):
+    return _check("artifact type", type_, "invalid_type")
+
+
+def validate_project(project):
+    return _check("project", project, "invalid_name")
+
+
+def validate_entity(entity):
+    return _check("entity", entity, "invalid_name")
+
+
+def validate_job_type(job_type):
+    return _check("job type", job_type, "invalid_name")
+
+
+def validate_alias(alias):
+    """Custom aliases: a name, but never `vN` (that would shadow a version number)."""
+    _check("alias", alias, "invalid_alias")
+    if _VERSION_LIKE.fullmatch(alias):
+        raise AmphoraError(
+            "invalid_alias",
+            'Invalid alias "%s": names shaped like a version number (v0, v1, \u2026) are reserved; '
+            'pick another alias such as "best".' % alias,
+        )
+    return alias
+
+
+def is_version_string(s):
+    return isinstance(s, str) and VERSION_PATTERN.fullmatch(s) is not None
