@@ -1,0 +1,107 @@
+/** Api: read access to artifacts, runs, projects and lineage (the public query surface). */
+import type { LineageGraph, Project, Run as RunInfo } from '../core/api.js';
+import { AmphoraError } from '../core/errors.js';
+import { formatReference, parseReference } from '../core/reference.js';
+import { Artifact } from './artifact.js';
+import { Client, defaultClient, type ClientOptions } from './client.js';
+
+export class Api {
+  private clientPromise?: Promise<Client>;
+
+  constructor(private readonly opts: { client?: Client; connection?: ClientOptions } = {}) {}
+
+  async client(): Promise<Client> {
+    this.clientPromise ??= this.opts.client ? Promise.resolve(this.opts.client) : this.opts.connection ? Client.connect(this.opts.connection) : defaultClient();
+    return this.clientPromise;
+  }
+
+  /** `[entity/][project/]name[:alias|:vN]` → that version. */
+  async artifact(ref: string, opts: { type?: string } = {}): Promise<Artifact> {
+    const c = await this.client();
+    const r = parseReference(ref);
+    const full = formatReference({ entity: r.entity ?? c.entity, project: r.project ?? c.defaultProject, name: r.name, selector: r.selector });
+    const v = await c.http.resolve(full);
+    if (opts.type && v.type !== opts.type) {
+      throw new AmphoraError('type_mismatch', `${full} has type "${v.type}", not "${opts.type}"; check the name or the expected type.`);
+    }
+    return Artifact.fromVersion(c, v);
+  }
+
+  /** Every committed version of `[project/]name`, newest first as the server lists them. */
+  async artifactVersions(type: string, name: string): Promise<Artifact[]> {
+    const c = await this.client();
+    const r = parseReference(name);
+    const e = r.entity ?? c.entity;
+    const p = r.project ?? c.defaultProject;
+    const out: Artifact[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await c.http.versions(e, p, r.name, { limit: 1000, cursor });
+      for (const v of page.items) {
+        if (v.type !== type) throw new AmphoraError('type_mismatch', `${p}/${r.name} has type "${v.type}", not "${type}".`);
+        out.push(Artifact.fromVersion(c, v));
+      }
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return out;
+  }
+
+  async projects(): Promise<Project[]> {
+    return (await (await this.client()).http.projects()).items;
+  }
+
+  async runs(project?: string, opts: { entity?: string } = {}): Promise<RunInfo[]> {
+    const c = await this.client();
+    const out: RunInfo[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await c.http.listRuns(opts.entity ?? c.entity, project ?? c.defaultProject, { limit: 1000, cursor });
+      out.push(...page.items);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return out;
+  }
+
+  /** `entity/project/runId`, `project/runId` or `runId`. */
+  async run(path: string): Promise<RunInfo> {
+    const c = await this.client();
+    const parts = path.split('/');
+    if (parts.length > 3 || parts.some((x) => !x)) throw new AmphoraError('invalid_request', `Invalid run path "${path}": write entity/project/runId.`);
+    const id = parts[parts.length - 1];
+    const project = parts.length >= 2 ? parts[parts.length - 2] : c.defaultProject;
+    const entity = parts.length === 3 ? parts[0] : c.entity;
+    return c.http.getRun(entity, project, id);
+  }
+
+  /**
+   * The lineage graph around a node: an Artifact, an artifact reference string, a run
+   * (`{project, id}`), or a raw node id (`artifact:<id>`, `run:<id>`) with `project`.
+   */
+  async lineage(
+    node: Artifact | string | { project: string; entity?: string; id: string },
+    opts: { depth?: number; level?: 'instance' | 'type'; direction?: 'both' | 'upstream' | 'downstream'; project?: string } = {},
+  ): Promise<LineageGraph> {
+    const c = await this.client();
+    let entity = c.entity;
+    let project = opts.project ?? c.defaultProject;
+    let id: string;
+    if (node instanceof Artifact) {
+      if (!node.id) throw new AmphoraError('invalid_request', 'lineage: the artifact is not logged yet.');
+      id = `artifact:${node.id}`;
+      entity = node.entity!;
+      project = node.project!;
+    } else if (typeof node === 'string' && /^(artifact|run):/.test(node)) {
+      id = node;
+    } else if (typeof node === 'string') {
+      const a = await this.artifact(node);
+      id = `artifact:${a.id}`;
+      entity = a.entity!;
+      project = a.project!;
+    } else {
+      id = `run:${node.id}`;
+      project = node.project;
+      entity = node.entity ?? entity;
+    }
+    return c.http.lineage(entity, project, { node: id, depth: opts.depth, level: opts.level, direction: opts.direction });
+  }
+}

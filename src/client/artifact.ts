@@ -1,0 +1,541 @@
+/**
+ * Artifact: build a version locally (files, folders, new files, references), log it (hash with
+ * the stat cache → manifest + digest → upload only missing blobs → commit), and use a logged
+ * version (download through the verified cache, update, delete, lineage).
+ */
+import { mkdtemp, mkdir, open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { ArtifactVersion, ManifestResponse, Run as RunInfo } from '../core/api.js';
+import { AmphoraError } from '../core/errors.js';
+import { artifactDigest, storedBlobs, validateManifest, type Manifest, type ManifestEntry } from '../core/manifest.js';
+import { validateAlias, validateArtifactName, validateArtifactType } from '../core/names.js';
+import { joinInside, validateManifestPath } from '../core/paths.js';
+import { formatReference } from '../core/reference.js';
+import { defaultClient, type Client } from './client.js';
+import { LOCAL_CONCURRENCY, mapPool, TRANSFER_CONCURRENCY } from './pool.js';
+import { downloadReference, resolveReference } from './references.js';
+import { fetchToCache, uploadMissing, type ProgressFn } from './transfer.js';
+
+/** A file staged for logging: a local path (hashed at log time) or a finished manifest entry. */
+interface Staged {
+  localPath?: string;
+  entry?: ManifestEntry;
+}
+
+export interface ArtifactOptions {
+  description?: string;
+  metadata?: Record<string, unknown>;
+}
+
+export interface LogOptions {
+  project?: string;
+  entity?: string;
+  runId?: string;
+  aliases?: string[];
+  onProgress?: ProgressFn;
+}
+
+export interface DownloadOptions {
+  root?: string;
+  onProgress?: ProgressFn;
+}
+
+export interface DownloadStats {
+  root: string;
+  /** Files fetched from the server or a reference URI. */
+  fetched: number;
+  /** Files copied from the local cache. */
+  fromCache: number;
+  /** Files already present in root with the right content. */
+  unchanged: number;
+}
+
+export class NewFile {
+  constructor(
+    readonly path: string,
+    private readonly fh: FileHandle,
+  ) {}
+  async write(data: string | Uint8Array): Promise<void> {
+    await this.fh.write(typeof data === 'string' ? Buffer.from(data) : data);
+  }
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
+}
+
+export class ArtifactEntry {
+  constructor(
+    private readonly artifact: Artifact,
+    readonly path: string,
+    readonly digest: string,
+    readonly size: number,
+    readonly refUri?: string,
+    readonly extra?: Record<string, unknown>,
+  ) {}
+  /** Downloads this one file; returns its local path. */
+  async download(root?: string): Promise<string> {
+    const r = await this.artifact.download({ root, only: [this.path] });
+    return path.join(r.root, ...this.path.split('/'));
+  }
+  /** The external URI for a reference entry, else `entity/project/name:vN/path`. */
+  ref(): string {
+    return this.refUri ?? `${this.artifact.qualifiedName()}/${this.path}`;
+  }
+}
+
+export class Artifact {
+  name: string;
+  type: string;
+  description: string | null;
+  metadata: Record<string, unknown>;
+  aliases: string[] = [];
+  /** Set once logged or fetched. */
+  version?: string;
+  digest?: string;
+  size?: number;
+  id?: string;
+  entity?: string;
+  project?: string;
+  state?: ArtifactVersion['state'];
+  fileCount?: number;
+  producerRun?: ArtifactVersion['producerRun'];
+  createdAt?: string;
+
+  private readonly staged = new Map<string, Staged>();
+  private stagingDir?: string;
+  private manifestCache?: ManifestResponse;
+  /** @internal */
+  client?: Client;
+
+  constructor(name: string, type: string, opts: ArtifactOptions = {}) {
+    this.name = validateArtifactName(name);
+    this.type = validateArtifactType(type);
+    this.description = opts.description ?? null;
+    this.metadata = { ...(opts.metadata ?? {}) };
+  }
+
+  /** Wraps a version the server returned. */
+  static fromVersion(client: Client, v: ArtifactVersion): Artifact {
+    const a = new Artifact(v.name, v.type);
+    a.client = client;
+    a.apply(v);
+    return a;
+  }
+
+  /** @internal */
+  apply(v: ArtifactVersion): void {
+    this.name = v.name;
+    this.type = v.type;
+    this.version = v.version;
+    this.digest = v.digest;
+    this.size = v.size;
+    this.id = v.id;
+    this.entity = v.entity;
+    this.project = v.project;
+    this.aliases = [...v.aliases];
+    this.description = v.description;
+    this.metadata = { ...v.metadata };
+    this.state = v.state;
+    this.fileCount = v.fileCount;
+    this.producerRun = v.producerRun;
+    this.createdAt = v.createdAt;
+  }
+
+  get logged(): boolean {
+    return this.version !== undefined;
+  }
+
+  /** `entity/project/name:vN` */
+  qualifiedName(): string {
+    this.requireLogged('qualifiedName');
+    return formatReference({ entity: this.entity, project: this.project, name: this.name, selector: this.version! });
+  }
+
+  // ------------------------------------------------------------------ building
+
+  private requireDraft(what: string) {
+    if (this.logged) {
+      throw new AmphoraError('invalid_request', `${what}: ${this.name}:${this.version} is already logged and its files never change; create a new Artifact("${this.name}", "${this.type}") for a new version.`);
+    }
+  }
+
+  private stage(logical: string, s: Staged) {
+    validateManifestPath(logical);
+    this.staged.set(logical, s);
+  }
+
+  /** Adds one file under `name` (default: its base name). */
+  async addFile(localPath: string, opts: { name?: string } = {}): Promise<ArtifactEntry> {
+    this.requireDraft('addFile');
+    const abs = path.resolve(localPath);
+    let st;
+    try {
+      st = await stat(abs);
+    } catch {
+      throw new AmphoraError('invalid_path', `Cannot add file ${abs}: it does not exist. Check the path.`);
+    }
+    if (!st.isFile()) throw new AmphoraError('invalid_path', `Cannot add ${abs} as a file: it is a ${st.isDirectory() ? 'folder (use addDir)' : 'special file'}.`);
+    const logical = opts.name ?? path.basename(abs);
+    this.stage(logical, { localPath: abs });
+    return new ArtifactEntry(this, logical, '', st.size);
+  }
+
+  /**
+   * Adds every file under a folder (under `name/` when given). Symlinks are followed only when
+   * they stay inside the folder; one pointing outside is an error, so an artifact never captures
+   * files the folder does not own.
+   */
+  async addDir(localPath: string, opts: { name?: string } = {}): Promise<number> {
+    this.requireDraft('addDir');
+    const abs = path.resolve(localPath);
+    let rootReal: string;
+    try {
+      rootReal = await realpath(abs);
+      if (!(await stat(rootReal)).isDirectory()) throw new Error('not a folder');
+    } catch {
+      throw new AmphoraError('invalid_path', `Cannot add folder ${abs}: it does not exist or is not a folder. Check the path (use addFile for a single file).`);
+    }
+    const prefix = opts.name ? validateManifestPath(opts.name.replace(/\/+$/, '')) + '/' : '';
+    const found: [string, string][] = [];
+    const visited = new Set<string>([rootReal]);
+    const inside = (real: string) => real === rootReal || real.startsWith(rootReal + path.sep);
+    const walk = async (dir: string, rel: string): Promise<void> => {
+      for (const e of await readdir(dir, { withFileTypes: true })) {
+        const full = path.join(dir, e.name);
+        const logical = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isSymbolicLink()) {
+          let real: string;
+          try {
+            real = await realpath(full);
+          } catch {
+            throw new AmphoraError('invalid_path', `Cannot add folder ${abs}: symlink ${full} is broken. Remove it or point it at a file inside the folder.`);
+          }
+          if (!inside(real)) {
+            throw new AmphoraError(
+              'invalid_path',
+              `Cannot add folder ${abs}: symlink ${full} points outside it (to ${real}). Copy that file into the folder, or add it separately with addFile.`,
+            );
+          }
+          const st = await stat(real);
+          if (st.isDirectory()) {
+            if (visited.has(real)) continue;
+            visited.add(real);
+            await walk(real, logical);
+          } else if (st.isFile()) found.push([logical, full]);
+        } else if (e.isDirectory()) {
+          await walk(full, logical);
+        } else if (e.isFile()) {
+          found.push([logical, full]);
+        }
+      }
+    };
+    await walk(abs, '');
+    for (const [logical, full] of found) this.stage(prefix + logical, { localPath: full });
+    return found.length;
+  }
+
+  /** A new file written into a private staging folder and added under `name`. */
+  async newFile(name: string): Promise<NewFile> {
+    this.requireDraft('newFile');
+    validateManifestPath(name);
+    this.stagingDir ??= await mkdtemp(path.join(tmpdir(), 'amphora-staging-'));
+    const full = joinInside(this.stagingDir, name, path);
+    await mkdir(path.dirname(full), { recursive: true });
+    const fh = await open(full, 'w');
+    this.stage(name, { localPath: full });
+    return new NewFile(full, fh);
+  }
+
+  /** Tracks an external object (http(s)://, file://) without copying it. */
+  async addReference(uri: string, opts: { name?: string; checksum?: boolean } = {}): Promise<ArtifactEntry[]> {
+    this.requireDraft('addReference');
+    const entries = await resolveReference(uri, opts);
+    return entries.map(({ path: p, ...entry }) => {
+      this.stage(p, { entry });
+      return new ArtifactEntry(this, p, entry.digest, entry.size, entry.ref, entry.extra);
+    });
+  }
+
+  /** Removes a staged path before logging. */
+  remove(name: string): boolean {
+    this.requireDraft('remove');
+    return this.staged.delete(name);
+  }
+
+  // ------------------------------------------------------------------ logging
+
+  /** Hashes staged files (stat cache) and returns the manifest plus the local path of each blob. */
+  async buildManifest(client: Client, onProgress?: ProgressFn): Promise<{ manifest: Manifest; local: Map<string, string> }> {
+    const items = [...this.staged];
+    const manifest: Manifest = {};
+    const local = new Map<string, string>();
+    let done = 0;
+    await mapPool(items, LOCAL_CONCURRENCY, async ([logical, s]) => {
+      if (s.entry) {
+        manifest[logical] = s.entry;
+      } else {
+        let h;
+        try {
+          h = await client.statCache.digest(s.localPath!);
+        } catch (e) {
+          throw new AmphoraError('invalid_path', `Cannot read ${s.localPath} for "${logical}" (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); it was moved or deleted after being added.`);
+        }
+        manifest[logical] = { digest: h.digest, size: h.size };
+        local.set(h.digest, s.localPath!);
+      }
+      done++;
+      if (onProgress && (done % 500 === 0 || done === items.length)) onProgress({ phase: 'hash', done, total: items.length });
+    });
+    await client.statCache.flush();
+    validateManifest(manifest);
+    return { manifest, local };
+  }
+
+  /** Uploads the staged files the server lacks; returns the manifest. */
+  private async stageOnServer(client: Client, onProgress?: ProgressFn): Promise<{ manifest: Manifest; local: Map<string, string> }> {
+    const built = await this.buildManifest(client, onProgress);
+    const blobs = storedBlobs(built.manifest).map((b) => ({ ...b, path: built.local.get(b.digest)! }));
+    await uploadMissing(client, blobs, onProgress);
+    return built;
+  }
+
+  /** Copies logged files into the local cache (hard link when possible) so a later download is free. */
+  private async adoptIntoCache(client: Client, local: Map<string, string>) {
+    await mapPool([...local], LOCAL_CONCURRENCY, ([digest, file]) => client.blobCache.adopt(file, digest).catch(() => {}));
+  }
+
+  /** @internal Logs this artifact as a new version (or the existing one with the same digest). */
+  async commit(client: Client, opts: LogOptions = {}): Promise<this> {
+    this.requireDraft('logArtifact');
+    const aliases = (opts.aliases ?? []).filter((a) => a !== 'latest').map(validateAlias);
+    const project = opts.project ?? client.defaultProject;
+    const entity = opts.entity ?? client.entity;
+    const { manifest, local } = await this.stageOnServer(client, opts.onProgress);
+    const res = await client.http.commitVersion(entity, project, this.name, {
+      type: this.type,
+      manifest,
+      description: this.description ?? undefined,
+      metadata: this.metadata,
+      aliases,
+      runId: opts.runId,
+    });
+    this.client = client;
+    this.apply(res.version);
+    this.manifestCache = { version: res.version.version, digest: res.version.digest, entries: manifest };
+    await this.adoptIntoCache(client, local);
+    return this;
+  }
+
+  /** Logs without a run (CLI `artifact put`). */
+  async log(opts: LogOptions & { client?: Client } = {}): Promise<this> {
+    return this.commit(opts.client ?? (await defaultClient()), opts);
+  }
+
+  /** @internal Adds this artifact's files to a distributed pending version. */
+  async upsertPending(client: Client, distributedId: string, opts: LogOptions = {}): Promise<void> {
+    this.requireDraft('upsertArtifact');
+    const { manifest, local } = await this.stageOnServer(client, opts.onProgress);
+    await client.http.upsertPending(opts.entity ?? client.entity, opts.project ?? client.defaultProject, this.name, distributedId, {
+      type: this.type,
+      manifest,
+      runId: opts.runId,
+      description: this.description ?? undefined,
+      metadata: this.metadata,
+    });
+    this.client = client;
+    await this.adoptIntoCache(client, local);
+  }
+
+  /** @internal Commits a distributed pending version. */
+  async finishPending(client: Client, distributedId: string, opts: LogOptions = {}): Promise<this> {
+    const res = await client.http.finishPending(opts.entity ?? client.entity, opts.project ?? client.defaultProject, this.name, distributedId, {
+      runId: opts.runId,
+      aliases: (opts.aliases ?? []).filter((a) => a !== 'latest').map(validateAlias),
+      description: this.description ?? undefined,
+      metadata: this.metadata,
+    });
+    this.client = client;
+    this.apply(res.version);
+    return this;
+  }
+
+  /** The manifest digest the staged content will have (without logging). */
+  async computeDigest(client?: Client): Promise<string> {
+    const { manifest } = await this.buildManifest(client ?? (await defaultClient()));
+    return artifactDigest(manifest);
+  }
+
+  // ------------------------------------------------------------------ using a logged version
+
+  private requireLogged(what: string): Client {
+    if (!this.logged || !this.client) {
+      throw new AmphoraError('invalid_request', `${what}: artifact "${this.name}" is not logged yet; log it with run.logArtifact(artifact) or fetch one with new Api().artifact("${this.name}:latest").`);
+    }
+    return this.client;
+  }
+
+  private sel(): [string, string, string, string] {
+    return [this.entity!, this.project!, this.name, this.version!];
+  }
+
+  async manifest(): Promise<Manifest> {
+    const client = this.requireLogged('manifest');
+    this.manifestCache ??= await client.http.manifest(...this.sel());
+    return this.manifestCache.entries;
+  }
+
+  /** One entry of a logged version (or a staged one of a draft). */
+  async getPath(name: string): Promise<ArtifactEntry> {
+    if (!this.logged) {
+      const s = this.staged.get(name);
+      if (!s) throw new AmphoraError('not_found', `Artifact "${this.name}" has no path "${name}"; staged paths: ${[...this.staged.keys()].slice(0, 10).join(', ') || 'none'}.`);
+      return new ArtifactEntry(this, name, s.entry?.digest ?? '', s.entry?.size ?? 0, s.entry?.ref, s.entry?.extra);
+    }
+    const m = await this.manifest();
+    const e = m[name];
+    if (!e) {
+      const some = Object.keys(m).slice(0, 10).join(', ');
+      throw new AmphoraError('not_found', `${this.qualifiedName()} has no file "${name}"${some ? `; it has ${some}${Object.keys(m).length > 10 ? ', …' : ''}` : ''}.`);
+    }
+    return new ArtifactEntry(this, name, e.digest, e.size, e.ref, e.extra);
+  }
+
+  /** Default download root: ./artifacts/<name>:<version> (`-` on Windows, where `:` is not allowed). */
+  defaultRoot(): string {
+    return path.resolve('artifacts', `${this.name}${process.platform === 'win32' ? '-' : ':'}${this.version}`);
+  }
+
+  /**
+   * Materializes the version under `root`, fetching only what the cache lacks, verifying every
+   * hash, writing via temp files + rename and never outside `root`.
+   */
+  async download(opts: DownloadOptions & { only?: string[] } = {}): Promise<DownloadStats> {
+    const client = this.requireLogged('download');
+    const manifest = await this.manifest();
+    const root = path.resolve(opts.root ?? this.defaultRoot());
+    return materialize(client, manifest, root, { only: opts.only, onProgress: opts.onProgress, what: this.qualifiedName() });
+  }
+
+  /** Saves description, metadata and aliases changed on this object. */
+  async save(): Promise<this> {
+    const client = this.requireLogged('save');
+    const custom = this.aliases.filter((a) => a !== 'latest').map(validateAlias);
+    const v = await client.http.updateVersion(...this.sel(), {
+      description: this.description,
+      metadata: this.metadata,
+      aliases: { set: custom },
+    });
+    this.apply(v);
+    return this;
+  }
+
+  /** Soft-deletes the version; refused while it has aliases unless deleteAliases is true. */
+  async delete(opts: { deleteAliases?: boolean } = {}): Promise<void> {
+    const client = this.requireLogged('delete');
+    const res = await client.http.deleteVersion(...this.sel(), opts.deleteAliases ?? false);
+    this.apply(res.version);
+  }
+
+  /** The run that logged this version (null when logged without a run). */
+  async loggedBy(): Promise<RunInfo | null> {
+    const client = this.requireLogged('loggedBy');
+    if (!this.producerRun) return null;
+    return client.http.getRun(this.entity!, this.project!, this.producerRun.id);
+  }
+
+  /** Runs that used this version. */
+  async usedBy(): Promise<RunInfo[]> {
+    const client = this.requireLogged('usedBy');
+    return (await client.http.consumers(...this.sel())).items;
+  }
+
+  /** The staged paths of a draft (for tools that show what will be logged). */
+  stagedPaths(): string[] {
+    return [...this.staged.keys()];
+  }
+}
+
+/**
+ * Writes `manifest` under `root`. Each file: skip when already present with the same content
+ * (stat cache), else copy from the verified cache, else fetch into the cache first. References
+ * are fetched from their URI and checked against the recorded checksum.
+ */
+export async function materialize(
+  client: Client,
+  manifest: Manifest,
+  rootIn: string,
+  opts: { only?: string[]; onProgress?: ProgressFn; what?: string } = {},
+): Promise<DownloadStats> {
+  const root = path.resolve(rootIn);
+  await mkdir(root, { recursive: true });
+  const rootReal = await realpath(root);
+  const paths = opts.only ?? Object.keys(manifest);
+  // Validate every path before writing anything: a hostile manifest writes nothing at all.
+  const targets = paths.map((p) => {
+    const entry = manifest[p];
+    if (!entry) throw new AmphoraError('not_found', `${opts.what ?? 'The artifact'} has no file "${p}".`);
+    return { p, entry, dest: joinInside(root, p, path) };
+  });
+  const checkedDirs = new Map<string, Promise<void>>();
+  const ensureParent = (dir: string) => {
+    let pr = checkedDirs.get(dir);
+    if (!pr) {
+      pr = (async () => {
+        await mkdir(dir, { recursive: true });
+        // A symlinked folder inside root could redirect writes elsewhere: refuse.
+        const real = await realpath(dir);
+        if (real !== rootReal && !real.startsWith(rootReal + path.sep)) {
+          throw new AmphoraError('invalid_path', `Refusing to write into ${dir}: it resolves to ${real}, outside the download root ${root}. Remove the symlink or pick another root.`);
+        }
+      })();
+      checkedDirs.set(dir, pr);
+    }
+    return pr;
+  };
+  const stats: DownloadStats = { root, fetched: 0, fromCache: 0, unchanged: 0 };
+  const totalBytes = targets.reduce((a, t) => a + t.entry.size, 0);
+  let done = 0;
+  let bytes = 0;
+  await mapPool(targets, TRANSFER_CONCURRENCY, async ({ p, entry, dest }) => {
+    await ensureParent(path.dirname(dest));
+    const how = await placeOne(client, p, entry, dest, opts.what ?? 'artifact');
+    stats[how]++;
+    done++;
+    bytes += entry.size;
+    if (opts.onProgress && (done % 200 === 0 || done === targets.length || entry.size > 1 << 24)) {
+      opts.onProgress({ phase: 'download', done, total: targets.length, bytes, totalBytes });
+    }
+  });
+  await client.statCache.flush();
+  return stats;
+}
+
+async function placeOne(client: Client, logical: string, entry: ManifestEntry, dest: string, what: string): Promise<'fetched' | 'fromCache' | 'unchanged'> {
+  const existing = await stat(dest).catch(() => undefined);
+  if (existing?.isFile() && existing.size === entry.size) {
+    const known = await client.statCache.lookup(dest, existing);
+    if (known === entry.digest) return 'unchanged';
+    if (!known && !entry.ref) {
+      const h = await client.statCache.digest(dest, existing);
+      if (h.digest === entry.digest) return 'unchanged';
+    }
+  }
+  if (existing?.isDirectory()) {
+    throw new AmphoraError('invalid_path', `Cannot write "${logical}": ${dest} is a folder. Remove it or download into an empty root.`);
+  }
+  let how: 'fetched' | 'fromCache' = 'fromCache';
+  if (entry.ref) {
+    await downloadReference(logical, entry, dest);
+    how = 'fetched';
+  } else if (!(await client.blobCache.materialize(entry.digest, entry.size, dest))) {
+    await fetchToCache(client, entry.digest, `"${logical}" of ${what}`);
+    how = 'fetched';
+    if (!(await client.blobCache.materialize(entry.digest, entry.size, dest))) {
+      throw new AmphoraError('digest_mismatch', `The cached copy of "${logical}" failed verification right after download; check the disk under ${client.cacheDir} and retry.`);
+    }
+  }
+  const st = await stat(dest);
+  await client.statCache.record(dest, st, entry.digest);
+  return how;
+}

@@ -1,0 +1,66 @@
+/**
+ * The shared state behind Run, Artifact and Api: one HTTP client (keep-alive pool), the default
+ * entity and project, and the local caches. Created once per process unless passed explicitly.
+ */
+import { defaultCacheDir, DEFAULT_PROJECT } from '../core/config.js';
+import { validateProject } from '../core/names.js';
+import { BlobCache } from './cache.js';
+import { resolveConnection } from './connection.js';
+import { StatCache } from './hash.js';
+import { AmphoraHttp } from './http.js';
+
+export interface ClientOptions {
+  baseUrl?: string;
+  apiKey?: string;
+  cacheDir?: string;
+  env?: Record<string, string | undefined>;
+  /** Called for every HTTP request (used by tests to count traffic). */
+  onRequest?: (method: string, path: string) => void;
+}
+
+export class Client {
+  readonly statCache: StatCache;
+  readonly blobCache: BlobCache;
+
+  private constructor(
+    readonly http: AmphoraHttp,
+    readonly entity: string,
+    readonly defaultProject: string,
+    readonly cacheDir: string,
+  ) {
+    this.statCache = new StatCache(cacheDir);
+    this.blobCache = new BlobCache(cacheDir);
+  }
+
+  static async connect(opts: ClientOptions = {}): Promise<Client> {
+    const env = opts.env ?? process.env;
+    const conn = await resolveConnection({ baseUrl: opts.baseUrl, apiKey: opts.apiKey, env });
+    const http = new AmphoraHttp({ ...conn, onRequest: opts.onRequest });
+    const viewer = await http.viewer();
+    const project = env.AMPHORA_PROJECT ? validateProject(env.AMPHORA_PROJECT) : viewer.defaultProject || DEFAULT_PROJECT;
+    return new Client(http, env.AMPHORA_ENTITY || viewer.entity, project, opts.cacheDir ?? defaultCacheDir(env));
+  }
+
+  async close(): Promise<void> {
+    await this.statCache.flush().catch(() => {});
+    await this.http.close();
+  }
+}
+
+let shared: Promise<Client> | undefined;
+
+/** The process-wide client (environment / discovery file), connected on first use. */
+export function defaultClient(): Promise<Client> {
+  shared ??= Client.connect().catch((e) => {
+    shared = undefined;
+    throw e;
+  });
+  return shared;
+}
+
+/** Forgets the process-wide client (after changing AMPHORA_* variables, or in tests). */
+export async function resetDefaultClient(): Promise<void> {
+  const c = shared;
+  shared = undefined;
+  if (c) await (await c.catch(() => undefined))?.close();
+}

@@ -1,0 +1,72 @@
+/**
+ * Finds the server a client should talk to: AMPHORA_BASE_URL + AMPHORA_API_KEY win; otherwise the
+ * discovery file the embedded server writes into the default data dir. The result is checked with
+ * a health request so a stale discovery file gives a clear "start a server" error.
+ */
+import { readFile } from 'node:fs/promises';
+import { request } from 'undici';
+import { Discovery, defaultDataDir, discoveryPath } from '../core/config.js';
+import { AmphoraError } from '../core/errors.js';
+import { unreachableError } from './http.js';
+
+export interface Connection {
+  baseUrl: string;
+  apiKey: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+export async function resolveConnection(opts: { baseUrl?: string; apiKey?: string; env?: Env; verify?: boolean } = {}): Promise<Connection> {
+  const env = opts.env ?? process.env;
+  let baseUrl = opts.baseUrl ?? env.AMPHORA_BASE_URL;
+  let apiKey = opts.apiKey ?? env.AMPHORA_API_KEY;
+  if (!baseUrl || !apiKey) {
+    const file = discoveryPath(defaultDataDir(env));
+    const found = await readDiscovery(file);
+    if (!found) {
+      if (baseUrl && !apiKey) {
+        throw new AmphoraError('unauthorized', `AMPHORA_BASE_URL is set to ${baseUrl} but AMPHORA_API_KEY is not; set AMPHORA_API_KEY to the server's API key.`);
+      }
+      throw new AmphoraError(
+        'server_unreachable',
+        `No Amphora server found: AMPHORA_BASE_URL is not set and there is no discovery file at ${file}. Start one with \`amphora serve\`, or set AMPHORA_BASE_URL and AMPHORA_API_KEY.`,
+      );
+    }
+    // The discovery file's key only belongs to the discovery file's server.
+    if (!baseUrl || baseUrl.replace(/\/+$/, '') === found.url.replace(/\/+$/, '')) {
+      baseUrl = found.url;
+      apiKey = apiKey ?? found.apiKey;
+    }
+    if (!apiKey) {
+      throw new AmphoraError('unauthorized', `AMPHORA_BASE_URL is set to ${baseUrl} but AMPHORA_API_KEY is not; set AMPHORA_API_KEY to that server's API key.`);
+    }
+  }
+  baseUrl = baseUrl.replace(/\/+$/, '');
+  if (opts.verify !== false) await checkHealth(baseUrl);
+  return { baseUrl, apiKey };
+}
+
+async function readDiscovery(file: string): Promise<Discovery | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const parsed = Discovery.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function checkHealth(baseUrl: string): Promise<void> {
+  try {
+    const res = await request(`${baseUrl}/api/v1/health`, { method: 'GET', headersTimeout: 5_000, bodyTimeout: 5_000 });
+    await res.body.dump();
+    if (res.statusCode !== 200) throw new Error(`health check answered HTTP ${res.statusCode}`);
+  } catch (e) {
+    throw unreachableError(baseUrl, e);
+  }
+}

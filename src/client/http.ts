@@ -1,0 +1,254 @@
+/**
+ * AmphoraHttp: one typed method per route of the API contract (src/core/api.ts). Every response
+ * is parsed with its zod schema; every error body becomes an AmphoraError with the server's code
+ * and message; a server that cannot be reached becomes `server_unreachable` with what to do.
+ */
+import { createReadStream } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Agent, type Dispatcher } from 'undici';
+import type { z } from 'zod';
+import * as api from '../core/api.js';
+import { AmphoraError, type ErrorCode } from '../core/errors.js';
+
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Query = { [k: string]: string | number | boolean | undefined | null } | object;
+
+export interface HttpOptions {
+  baseUrl: string;
+  apiKey: string;
+  /** Concurrent connections per origin (keep-alive). */
+  connections?: number;
+  /** Called once per request (tests count requests with it). */
+  onRequest?: (method: string, path: string) => void;
+}
+
+export interface Paged {
+  limit?: number;
+  cursor?: string;
+}
+
+const KNOWN_CODES = new Set<string>([
+  'invalid_name', 'invalid_type', 'invalid_alias', 'invalid_reference', 'invalid_path', 'invalid_manifest',
+  'invalid_request', 'type_mismatch', 'not_found', 'conflict', 'aliased_version', 'digest_mismatch',
+  'missing_blobs', 'unauthorized', 'payload_too_large', 'unsupported', 'server_unreachable',
+  'reference_changed', 'internal',
+]);
+
+function statusCode(status: number): ErrorCode {
+  if (status === 404) return 'not_found';
+  if (status === 401 || status === 403) return 'unauthorized';
+  if (status === 409) return 'conflict';
+  if (status === 413) return 'payload_too_large';
+  if (status >= 400 && status < 500) return 'invalid_request';
+  return 'internal';
+}
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'EAI_AGAIN']);
+
+export function unreachableError(baseUrl: string, cause?: unknown): AmphoraError {
+  const why = cause instanceof Error ? ` (${(cause as NodeJS.ErrnoException).code ?? cause.message})` : '';
+  return new AmphoraError(
+    'server_unreachable',
+    `Cannot reach the Amphora server at ${baseUrl}${why}. Start one with \`amphora serve\`, or set AMPHORA_BASE_URL (and AMPHORA_API_KEY) to a running server.`,
+  );
+}
+
+function isConnectError(e: unknown): boolean {
+  const err = e as { code?: string; cause?: { code?: string } };
+  return UNREACHABLE.has(err?.code ?? '') || UNREACHABLE.has(err?.cause?.code ?? '');
+}
+
+export class AmphoraHttp {
+  readonly baseUrl: string;
+  readonly apiKey: string;
+  readonly agent: Agent;
+  private readonly origin: string;
+  private readonly prefix: string;
+  private readonly onRequest?: (method: string, path: string) => void;
+
+  constructor(opts: HttpOptions) {
+    const u = new URL(opts.baseUrl);
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.origin = u.origin;
+    // A base URL may carry a path prefix (behind a proxy); routes are appended to it.
+    this.prefix = u.pathname.replace(/\/+$/, '');
+    this.apiKey = opts.apiKey;
+    this.onRequest = opts.onRequest;
+    this.agent = new Agent({ connections: opts.connections ?? 16, keepAliveTimeout: 30_000, pipelining: 1 });
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  // ------------------------------------------------------------------ plumbing
+
+  private headers(extra?: Record<string, string>): Record<string, string> {
+    return { authorization: `Bearer ${this.apiKey}`, ...extra };
+  }
+
+  private target(path: string, query?: Query): { origin: string; path: string } {
+    let p = this.prefix + path;
+    if (query) {
+      const qs = new URLSearchParams();
+      for (const [k, v] of Object.entries(query as Record<string, unknown>)) if (v !== undefined && v !== null) qs.set(k, String(v as string));
+      const s = qs.toString();
+      if (s) p += `?${s}`;
+    }
+    return { origin: this.origin, path: p };
+  }
+
+  /** Sends a request; returns the raw response for 2xx, throws AmphoraError otherwise. */
+  async raw(
+    method: Method,
+    path: string,
+    opts: { query?: Query; body?: Dispatcher.DispatchOptions['body']; headers?: Record<string, string>; url?: string; signal?: AbortSignal } = {},
+  ): Promise<Dispatcher.ResponseData> {
+    const t = opts.url ? (() => { const u = new URL(opts.url!); return { origin: u.origin, path: u.pathname + u.search }; })() : this.target(path, opts.query);
+    this.onRequest?.(method, t.path);
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.agent.request({
+        origin: t.origin,
+        path: t.path,
+        method,
+        headers: this.headers(opts.headers),
+        body: opts.body,
+        signal: opts.signal,
+        headersTimeout: 600_000,
+        bodyTimeout: 600_000,
+      });
+    } catch (e) {
+      if (isConnectError(e)) throw unreachableError(this.baseUrl, e);
+      throw e;
+    }
+    if (res.statusCode >= 200 && res.statusCode < 300) return res;
+    throw await errorFrom(res, method, t.path);
+  }
+
+  private async json<S extends z.ZodTypeAny>(method: Method, path: string, schema: S, opts: { query?: Query; body?: unknown } = {}): Promise<z.infer<S>> {
+    const res = await this.raw(method, path, {
+      query: opts.query,
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      headers: opts.body === undefined ? undefined : { 'content-type': 'application/json' },
+    });
+    const data = res.statusCode === 204 ? {} : await res.body.json();
+    const parsed = schema.safeParse(data);
+    if (!parsed.success) {
+      throw new AmphoraError('internal', `The server's answer to ${method} ${path} does not match the API contract (${parsed.error.issues[0]?.message ?? 'invalid'} at ${parsed.error.issues[0]?.path.join('.') ?? '?'}); client and server versions may differ — upgrade both.`);
+    }
+    return parsed.data;
+  }
+
+  private async noContent(method: Method, path: string, opts: { query?: Query; body?: unknown } = {}): Promise<void> {
+    const res = await this.raw(method, path, {
+      query: opts.query,
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      headers: opts.body === undefined ? undefined : { 'content-type': 'application/json' },
+    });
+    await res.body.dump();
+  }
+
+  // ------------------------------------------------------------------ health, identity
+  health() { return this.json('GET', api.routes.health(), api.Health); }
+  async openapi(): Promise<unknown> { return (await this.raw('GET', api.routes.openapi())).body.json(); }
+  viewer() { return this.json('GET', api.routes.viewer(), api.Viewer); }
+  resolve(ref: string) { return this.json('GET', api.routes.resolve(), api.ResolveResponse, { query: { ref } }); }
+
+  // ------------------------------------------------------------------ projects
+  projects() { return this.json('GET', api.routes.projects(), api.ProjectList); }
+  artifactTypes(e: string, p: string) { return this.json('GET', api.routes.artifactTypes(e, p), api.ArtifactTypeList); }
+
+  // ------------------------------------------------------------------ runs
+  createRun(e: string, p: string, body: z.infer<typeof api.CreateRunRequest>) { return this.json('POST', api.routes.runs(e, p), api.Run, { body }); }
+  listRuns(e: string, p: string, q: Paged & { jobType?: string; group?: string; state?: string } = {}) { return this.json('GET', api.routes.runs(e, p), api.RunList, { query: q }); }
+  getRun(e: string, p: string, id: string) { return this.json('GET', api.routes.run(e, p, id), api.Run); }
+  updateRun(e: string, p: string, id: string, body: z.infer<typeof api.UpdateRunRequest>) { return this.json('PATCH', api.routes.run(e, p, id), api.Run, { body }); }
+  heartbeat(e: string, p: string, id: string) { return this.noContent('POST', api.routes.runHeartbeat(e, p, id)); }
+  appendHistory(e: string, p: string, id: string, body: z.infer<typeof api.AppendHistoryRequest>) { return this.noContent('POST', api.routes.runHistory(e, p, id), { body }); }
+  history(e: string, p: string, id: string) { return this.json('GET', api.routes.runHistory(e, p, id), api.HistoryList); }
+  putRunFiles(e: string, p: string, id: string, body: z.infer<typeof api.PutRunFilesRequest>) { return this.noContent('PUT', api.routes.runFiles(e, p, id), { body }); }
+  runFiles(e: string, p: string, id: string) { return this.json('GET', api.routes.runFiles(e, p, id), api.RunFileList); }
+  useArtifact(e: string, p: string, id: string, ref: string) { return this.json('POST', api.routes.runInputs(e, p, id), api.ArtifactVersion, { body: { ref } }); }
+  runInputs(e: string, p: string, id: string) { return this.json('GET', api.routes.runInputs(e, p, id), api.RunArtifacts); }
+  runOutputs(e: string, p: string, id: string) { return this.json('GET', api.routes.runOutputs(e, p, id), api.RunArtifacts); }
+
+  // ------------------------------------------------------------------ blobs
+  negotiate(blobs: { digest: string; size: number }[]) { return this.json('POST', api.routes.negotiate(), api.NegotiateResponse, { body: { blobs } }); }
+  flushBlobs() { return this.noContent('POST', api.routes.blobsFlush()); }
+
+  /** Streams a file (or a byte range of it) to the server; never holds it in memory. */
+  async putBlobFromFile(digest: string, file: string, size: number, uploadUrl?: string, extraHeaders?: Record<string, string>) {
+    const body: Readable | Buffer = size <= 256 * 1024 ? await (await import('node:fs/promises')).readFile(file) : createReadStream(file, { highWaterMark: 1 << 20 });
+    const url = uploadUrl && /^https?:\/\//.test(uploadUrl) ? uploadUrl : undefined;
+    const path = uploadUrl && !url ? stripPrefix(uploadUrl, this.prefix) : api.routes.blob(digest);
+    const res = await this.raw('PUT', path, {
+      url,
+      body,
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size), ...extraHeaders },
+    });
+    const data = await res.body.json().catch(() => ({}));
+    const parsed = api.PutBlobResponse.safeParse(data);
+    return parsed.success ? parsed.data : { digest, size, created: true };
+  }
+
+  /** Streams a blob's bytes into `sink`. */
+  async getBlobTo(digest: string, sink: Writable): Promise<void> {
+    const res = await this.raw('GET', api.routes.blob(digest));
+    await pipeline(res.body, sink);
+  }
+
+  async getBlobStream(digest: string): Promise<Readable> {
+    const res = await this.raw('GET', api.routes.blob(digest));
+    return res.body;
+  }
+
+  // ------------------------------------------------------------------ artifacts
+  collections(e: string, p: string, q: Paged & { type?: string } = {}) { return this.json('GET', api.routes.collections(e, p), api.CollectionList, { query: q }); }
+  collection(e: string, p: string, n: string) { return this.json('GET', api.routes.collection(e, p, n), api.ArtifactCollection); }
+  versions(e: string, p: string, n: string, q: Paged = {}) { return this.json('GET', api.routes.versions(e, p, n), api.VersionList, { query: q }); }
+  version(e: string, p: string, n: string, sel: string) { return this.json('GET', api.routes.version(e, p, n, sel), api.ArtifactVersion); }
+  manifest(e: string, p: string, n: string, sel: string) { return this.json('GET', api.routes.manifest(e, p, n, sel), api.ManifestResponse); }
+  consumers(e: string, p: string, n: string, sel: string) { return this.json('GET', api.routes.consumers(e, p, n, sel), api.RunRefList); }
+  commitVersion(e: string, p: string, n: string, body: z.infer<typeof api.CommitVersionRequest>) { return this.json('POST', api.routes.versions(e, p, n), api.CommitVersionResponse, { body }); }
+  updateVersion(e: string, p: string, n: string, sel: string, body: z.infer<typeof api.UpdateVersionRequest>) { return this.json('PATCH', api.routes.version(e, p, n, sel), api.ArtifactVersion, { body }); }
+  deleteVersion(e: string, p: string, n: string, sel: string, deleteAliases = false) {
+    return this.json('DELETE', api.routes.version(e, p, n, sel), api.DeleteVersionResponse, { query: { deleteAliases: deleteAliases ? 'true' : undefined } });
+  }
+  upsertPending(e: string, p: string, n: string, id: string, body: z.infer<typeof api.UpsertPendingRequest>) { return this.json('POST', api.routes.pending(e, p, n, id), api.PendingVersion, { body }); }
+  finishPending(e: string, p: string, n: string, id: string, body: z.infer<typeof api.FinishPendingRequest>) { return this.json('POST', api.routes.pendingFinish(e, p, n, id), api.CommitVersionResponse, { body }); }
+
+  // ------------------------------------------------------------------ lineage, admin
+  lineage(e: string, p: string, q: { node?: string; depth?: number; level?: 'instance' | 'type'; direction?: 'both' | 'upstream' | 'downstream' }) {
+    return this.json('GET', api.routes.lineage(e, p), api.LineageGraph, { query: q });
+  }
+  gc(body: z.infer<typeof api.GcRequest>) { return this.json('POST', api.routes.gc(), api.GcResponse, { body }); }
+
+  /** Opens the SSE stream (see events.ts). */
+  events(signal?: AbortSignal, lastEventId?: string) {
+    return this.raw('GET', api.routes.events(), { signal, headers: { accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) } });
+  }
+}
+
+function stripPrefix(p: string, prefix: string): string {
+  return prefix && p.startsWith(prefix + '/') ? p.slice(prefix.length) : p;
+}
+
+async function errorFrom(res: Dispatcher.ResponseData, method: string, path: string): Promise<AmphoraError> {
+  const text = await res.body.text().catch(() => '');
+  try {
+    const parsed = api.ErrorBody.safeParse(JSON.parse(text));
+    if (parsed.success) {
+      const { code, message, details } = parsed.data.error;
+      return new AmphoraError((KNOWN_CODES.has(code) ? code : statusCode(res.statusCode)) as ErrorCode, message, details);
+    }
+  } catch {
+    /* not JSON: fall through */
+  }
+  return new AmphoraError(
+    statusCode(res.statusCode),
+    `${method} ${path} failed with HTTP ${res.statusCode}${text ? `: ${text.slice(0, 200)}` : ''}. Check that AMPHORA_BASE_URL points at an Amphora server.`,
+  );
+}

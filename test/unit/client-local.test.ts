@@ -1,0 +1,210 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, mkdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Artifact } from '../../src/client/artifact.js';
+import { BlobCache, parseSize } from '../../src/client/cache.js';
+import { parseBlock } from '../../src/client/events.js';
+import { hashFile, StatCache } from '../../src/client/hash.js';
+import { mapPool } from '../../src/client/pool.js';
+import { AmphoraError } from '../../src/core/errors.js';
+
+const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
+const isCode = (c: string) => (e: unknown) => e instanceof AmphoraError && e.code === c && e.message.length > 20;
+
+describe('client: hashing and the stat cache', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'amphora-unit-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('hashes small and large files by streaming, equal to one-shot SHA-256', async () => {
+    const small = path.join(dir, 's');
+    const big = path.join(dir, 'b');
+    const bigData = Buffer.alloc(3 * 1024 * 1024 + 17, 7);
+    await writeFile(small, 'hello');
+    await writeFile(big, bigData);
+    assert.deepEqual(await hashFile(small, 5), { digest: sha('hello'), size: 5 });
+    assert.deepEqual(await hashFile(big), { digest: sha(bigData), size: bigData.length });
+  });
+
+  it('answers an unchanged file from the cache (also after reload) and re-hashes when it changes', async () => {
+    const f = path.join(dir, 'a.txt');
+    await writeFile(f, 'one');
+    const cacheDir = path.join(dir, 'cache');
+    const c1 = new StatCache(cacheDir);
+    assert.equal((await c1.digest(f)).digest, sha('one'));
+    assert.equal(c1.hashed, 1);
+    assert.equal((await c1.digest(f)).digest, sha('one'));
+    assert.equal(c1.hashed, 1, 'second lookup must not re-hash');
+    await c1.flush();
+    const c2 = new StatCache(cacheDir);
+    assert.equal((await c2.digest(f)).digest, sha('one'));
+    assert.equal(c2.hashed, 0, 'persisted cache must answer after reload');
+    // Same size, new content, new mtime → re-hash.
+    await writeFile(f, 'two');
+    await utimes(f, new Date(), new Date(Date.now() + 5000));
+    assert.equal((await c2.digest(f)).digest, sha('two'));
+    assert.equal(c2.hashed, 1);
+  });
+});
+
+describe('client: blob cache verifies on every read', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'amphora-unit-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  for (const size of [10, 2 * 1024 * 1024]) {
+    it(`copies a good blob and drops a corrupted one (${size} bytes)`, async () => {
+      const cache = new BlobCache(path.join(dir, 'cache'));
+      const data = Buffer.alloc(size, 1);
+      const digest = sha(data);
+      const src = path.join(dir, 'src');
+      await writeFile(src, data);
+      await cache.adopt(src, digest);
+      assert.equal(cache.path(digest), path.join(dir, 'cache', 'blobs', 'sha256', digest.slice(0, 2), digest));
+      const out = path.join(dir, 'out');
+      assert.equal(await cache.materialize(digest, size, out), true);
+      assert.deepEqual(await readFile(out), data);
+      // Corrupt the cached copy in place (same size): detected, deleted, reported missing.
+      await rm(cache.path(digest));
+      await writeFile(cache.path(digest), Buffer.alloc(size, 2));
+      assert.equal(await cache.materialize(digest, size, path.join(dir, 'out2')), false);
+      await assert.rejects(stat(cache.path(digest)));
+      await assert.rejects(stat(path.join(dir, 'out2')), 'nothing is written from a corrupted blob');
+      assert.equal(cache.corrupted, 1);
+    });
+  }
+
+  it('storeStream refuses bytes that do not match the digest and leaves nothing behind', async () => {
+    const cache = new BlobCache(path.join(dir, 'cache'));
+    const { Readable } = await import('node:stream');
+    await assert.rejects(cache.storeStream(Readable.from([Buffer.from('evil')]), sha('good'), 'x'), isCode('digest_mismatch'));
+    await assert.rejects(stat(cache.path(sha('good'))));
+  });
+
+  it('cleanup evicts least recently used blobs down to the size', async () => {
+    const cache = new BlobCache(path.join(dir, 'cache'));
+    const digests: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const data = Buffer.alloc(1000, i);
+      const f = path.join(dir, `f${i}`);
+      await writeFile(f, data);
+      const d = sha(data);
+      await cache.adopt(f, d);
+      const t = new Date(Date.now() - (10 - i) * 60_000);
+      await utimes(cache.path(d), t, t);
+      digests.push(d);
+    }
+    const r = await cache.cleanup(2500);
+    assert.equal(r.removed, 2);
+    assert.equal(r.keptBytes, 2000);
+    await assert.rejects(stat(cache.path(digests[0])));
+    await stat(cache.path(digests[3]));
+  });
+
+  it('parses sizes', () => {
+    assert.equal(parseSize('0'), 0);
+    assert.equal(parseSize('10GB'), 10 * 1024 ** 3);
+    assert.equal(parseSize('1.5k'), 1536);
+    assert.throws(() => parseSize('ten'), isCode('invalid_request'));
+  });
+});
+
+describe('client: artifact building and path safety', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'amphora-unit-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('addDir walks nested folders with POSIX logical paths under an optional prefix', async () => {
+    await mkdir(path.join(dir, 'data', 'sub'), { recursive: true });
+    await writeFile(path.join(dir, 'data', 'a.csv'), 'a');
+    await writeFile(path.join(dir, 'data', 'sub', 'b.csv'), 'b');
+    await symlink(path.join(dir, 'data', 'a.csv'), path.join(dir, 'data', 'link.csv'));
+    const art = new Artifact('mnist-raw', 'dataset');
+    assert.equal(await art.addDir(path.join(dir, 'data'), { name: 'raw' }), 3);
+    assert.deepEqual(art.stagedPaths().sort(), ['raw/a.csv', 'raw/link.csv', 'raw/sub/b.csv']);
+  });
+
+  it('addDir refuses a symlink pointing outside the folder, naming it', async () => {
+    await mkdir(path.join(dir, 'data'));
+    await writeFile(path.join(dir, 'secret'), 's');
+    await symlink(path.join(dir, 'secret'), path.join(dir, 'data', 'escape'));
+    const art = new Artifact('x', 'dataset');
+    await assert.rejects(art.addDir(path.join(dir, 'data')), (e: unknown) => isCode('invalid_path')(e) && /escape/.test((e as Error).message) && /outside/.test((e as Error).message));
+  });
+
+  it('rejects hostile logical names and invalid artifact names', async () => {
+    await writeFile(path.join(dir, 'f'), 'x');
+    const art = new Artifact('x', 'dataset');
+    for (const bad of ['../x', '/etc/passwd', 'a\\b', 'a\u0000b', 'a//b']) {
+      await assert.rejects(art.addFile(path.join(dir, 'f'), { name: bad }), isCode('invalid_path'));
+    }
+    assert.throws(() => new Artifact('has space', 'dataset'), isCode('invalid_name'));
+    assert.throws(() => new Artifact('ok', 'bad/type'), isCode('invalid_type'));
+  });
+
+  it('newFile writes into a private staging folder', async () => {
+    const art = new Artifact('x', 'dataset');
+    const f = await art.newFile('notes/readme.txt');
+    await f.write('hi');
+    await f.close();
+    assert.equal(await readFile(f.path, 'utf8'), 'hi');
+    assert.ok(!f.path.startsWith(process.cwd()));
+    assert.deepEqual(art.stagedPaths(), ['notes/readme.txt']);
+  });
+
+  it('file:// references hash the content; a folder expands to its files', async () => {
+    await mkdir(path.join(dir, 'ref', 'in'), { recursive: true });
+    await writeFile(path.join(dir, 'ref', 'one.txt'), '1');
+    await writeFile(path.join(dir, 'ref', 'in', 'two.txt'), '22');
+    const art = new Artifact('x', 'dataset');
+    const entries = await art.addReference(`file://${path.join(dir, 'ref')}`, { name: 'r' });
+    const byPath = Object.fromEntries(entries.map((e) => [e.path, e]));
+    assert.deepEqual(Object.keys(byPath).sort(), ['r/in/two.txt', 'r/one.txt']);
+    assert.equal(byPath['r/in/two.txt'].digest, sha('22'));
+    assert.equal(byPath['r/in/two.txt'].size, 2);
+    assert.match(byPath['r/one.txt'].ref(), /^file:\/\//);
+    const unchecked = await art.addReference(`file://${path.join(dir, 'ref', 'one.txt')}`, { name: 'u', checksum: false });
+    assert.equal(unchecked[0].digest, `file://${path.join(dir, 'ref', 'one.txt')}`);
+  });
+
+  it('addFile of a missing file says so', async () => {
+    await assert.rejects(new Artifact('x', 'dataset').addFile(path.join(dir, 'nope')), isCode('invalid_path'));
+  });
+});
+
+describe('client: pool and SSE parsing', () => {
+  it('mapPool keeps at most `limit` in flight and preserves order', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const out = await mapPool([...Array(50).keys()], 4, async (i) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await new Promise((r) => setTimeout(r, 2));
+      inFlight--;
+      return i * 2;
+    });
+    assert.equal(peak, 4);
+    assert.deepEqual(out, [...Array(50).keys()].map((i) => i * 2));
+  });
+  it('mapPool surfaces the first error', async () => {
+    await assert.rejects(mapPool([1, 2, 3], 2, async (i) => { if (i === 2) throw new Error('boom'); return i; }), /boom/);
+  });
+  it('parses SSE blocks with ids, multi-line data and comments', () => {
+    assert.deepEqual(parseBlock(': keepalive\nid: 7\nevent: msg\ndata: {"a":\ndata: 1}'), { id: '7', event: 'msg', data: '{"a":\n1}' });
+    assert.deepEqual(parseBlock(': only a comment'), { id: undefined, event: undefined, data: undefined });
+  });
+});
