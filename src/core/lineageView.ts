@@ -1,0 +1,126 @@
+/**
+ * What the lineage view shows, as pure functions over the wire graph (`LineageGraph`): merging
+ * expansion results and live updates into the graph, and collapsing instances to their types
+ * (the "Graph View": artifact types and job types).
+ */
+import type { LineageEdge, LineageGraph, LineageNode } from './api.js';
+
+/** Jobless runs still need a type node. */
+export const NO_JOB_TYPE = '(no job type)';
+
+export function edgeKey(e: Pick<LineageEdge, 'source' | 'target'>): string {
+  return `${e.source}\u0000${e.target}`;
+}
+
+/**
+ * Adds `more` to `base`: new nodes and edges are appended, known nodes take the newer payload
+ * (an alias moved, a run finished). Order is stable so the layout does not jump.
+ */
+export function mergeGraphs(base: LineageGraph, more: LineageGraph): LineageGraph {
+  const nodes = new Map(base.nodes.map((n) => [n.id, n] as const));
+  for (const n of more.nodes) nodes.set(n.id, n);
+  const edges = new Map(base.edges.map((e) => [edgeKey(e), e] as const));
+  for (const e of more.edges) if (nodes.has(e.source) && nodes.has(e.target)) edges.set(edgeKey(e), e);
+  return { focus: base.focus ?? more.focus, level: base.level, nodes: [...nodes.values()], edges: [...edges.values()], truncated: base.truncated || more.truncated };
+}
+
+/** Drops nodes (deleted versions) and every edge touching them. */
+export function removeNodes(graph: LineageGraph, ids: Iterable<string>): LineageGraph {
+  const gone = new Set(ids);
+  return {
+    ...graph,
+    focus: graph.focus && gone.has(graph.focus) ? null : graph.focus,
+    nodes: graph.nodes.filter((n) => !gone.has(n.id)),
+    edges: graph.edges.filter((e) => !gone.has(e.source) && !gone.has(e.target)),
+  };
+}
+
+/** The collapsed node an instance node belongs to. */
+export function typeNodeOf(node: LineageNode): { id: string; kind: 'artifactType' | 'jobType'; label: string } | undefined {
+  if (node.kind === 'artifact') {
+    const type = node.version?.type ?? node.label.split(':')[0];
+    return { id: `artifactType:${type}`, kind: 'artifactType', label: type };
+  }
+  if (node.kind === 'run') {
+    const job = node.run ? (node.run.jobType ?? NO_JOB_TYPE) : (node.label.split(':')[0] || NO_JOB_TYPE);
+    return { id: `jobType:${job}`, kind: 'jobType', label: job };
+  }
+  return undefined;
+}
+
+/**
+ * Collapses an instance graph to types: one node per artifact type and per job type, with how
+ * many instances each stands for, and one edge per connected pair. A graph that is already
+ * at type level is returned as it is.
+ */
+export function collapseToTypes(graph: LineageGraph): LineageGraph {
+  if (graph.level === 'type') return graph;
+  const nodes = new Map<string, LineageNode>();
+  const owner = new Map<string, string>();
+  for (const n of graph.nodes) {
+    const t = typeNodeOf(n);
+    if (!t) continue;
+    owner.set(n.id, t.id);
+    const prev = nodes.get(t.id);
+    nodes.set(t.id, { id: t.id, kind: t.kind, label: t.label, count: (prev?.count ?? 0) + 1 });
+  }
+  const edges = new Map<string, LineageEdge>();
+  for (const e of graph.edges) {
+    const source = owner.get(e.source);
+    const target = owner.get(e.target);
+    if (!source || !target || source === target) continue;
+    const edge = { source, target, kind: e.kind };
+    edges.set(edgeKey(edge), edge);
+  }
+  const focus = graph.focus ? (owner.get(graph.focus) ?? null) : null;
+  return { focus, level: 'type', nodes: [...nodes.values()], edges: [...edges.values()], truncated: graph.truncated };
+}
+
+/** Neighbours of a node in a graph (both directions), for highlighting. */
+export function neighbourIds(graph: Pick<LineageGraph, 'edges'>, id: string): Set<string> {
+  const out = new Set<string>();
+  for (const e of graph.edges) {
+    if (e.source === id) out.add(e.target);
+    if (e.target === id) out.add(e.source);
+  }
+  return out;
+}
+
+/** A version's aliases as shown under its label (`latest` first). */
+export function aliasText(node: LineageNode): string {
+  const aliases = node.version?.aliases ?? [];
+  return [...aliases].sort((a, b) => (a === 'latest' ? -1 : b === 'latest' ? 1 : a.localeCompare(b))).join(', ');
+}
+
+/** Human summary of a node for the details panel: [label, value] rows. */
+export function detailRows(node: LineageNode): Array<[string, string]> {
+  const rows: Array<[string, string]> = [];
+  if (node.version) {
+    const v = node.version;
+    rows.push(['Artifact', `${v.name}:${v.version}`], ['Type', v.type], ['Project', `${v.entity}/${v.project}`]);
+    if (v.aliases.length) rows.push(['Aliases', aliasText(node)]);
+    rows.push(['Files', String(v.fileCount)], ['Size', formatBytes(v.size)], ['Digest', v.digest.slice(0, 16) + '…'], ['Created', v.createdAt]);
+    if (v.producerRun) rows.push(['Produced by', `${v.producerRun.jobType ?? NO_JOB_TYPE}/${v.producerRun.name}`]);
+    if (v.description) rows.push(['Description', v.description]);
+  } else if (node.run) {
+    const r = node.run;
+    rows.push(['Run', r.name], ['Job type', r.jobType ?? NO_JOB_TYPE], ['State', r.state], ['Project', `${r.entity}/${r.project}`], ['Created', r.createdAt]);
+    if (r.group) rows.push(['Group', r.group]);
+  } else {
+    rows.push([node.kind === 'artifactType' ? 'Artifact type' : node.kind === 'jobType' ? 'Job type' : node.kind, node.label]);
+    if (node.count !== undefined) rows.push([node.kind === 'artifactType' ? 'Versions' : 'Runs', String(node.count)]);
+  }
+  return rows;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
