@@ -1,0 +1,48 @@
+import fastifySwagger from '@fastify/swagger';
+import Fastify from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { authHook } from './auth.js';
+import type { App, ServerContext } from './context.js';
+import { BODY_LIMIT_BYTES, errorHandler, notFoundHandler } from './httpErrors.js';
+import { adminRoutes } from './routes/admin.js';
+import { artifactRoutes } from './routes/artifacts.js';
+import { blobRoutes } from './routes/blobs.js';
+import { eventRoutes } from './routes/events.js';
+import { healthRoutes } from './routes/health.js';
+import { lineageRoutes } from './routes/lineage.js';
+import { openapiRoutes } from './routes/openapi.js';
+import { projectRoutes } from './routes/projects.js';
+import { resolveRoutes } from './routes/resolve.js';
+import { runRoutes } from './routes/runs.js';
+import { SERVER_VERSION } from './version.js';
+
+/** Builds the Fastify app: zod-validated routes, one plugin per resource, ErrorBody everywhere. */
+export async function buildApp(ctx: ServerContext, opts: { logLevel?: string; quiet?: boolean }): Promise<App> {
+  const app = Fastify({
+    logger: opts.quiet || !opts.logLevel ? false : { level: opts.logLevel },
+    bodyLimit: BODY_LIMIT_BYTES,
+    // Clients legitimately reuse connections; idle ones are closed on shutdown.
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+  app.addHook('onRequest', authHook(ctx.apiKey, ctx.dataDir));
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Amphora tracking server', version: SERVER_VERSION, description: 'Versioned artifacts, runs and lineage. Every route but /api/v1/health needs `Authorization: Bearer <api key>`.' },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
+      security: [{ apiKey: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  for (const plugin of [healthRoutes, projectRoutes, artifactRoutes, resolveRoutes, blobRoutes, runRoutes, lineageRoutes, eventRoutes, adminRoutes, openapiRoutes]) {
+    await plugin(app, ctx);
+  }
+  return app;
+}

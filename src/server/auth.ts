@@ -1,0 +1,27 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { join } from 'node:path';
+import { routes } from '../core/api.js';
+import { DISCOVERY_FILE } from '../core/config.js';
+import { sameKey } from './credentials.js';
+
+const PUBLIC_PATHS = new Set([routes.health()]);
+
+/** Bearer API key on every route but the health check. */
+export function authHook(apiKey: string, dataDir: string) {
+  return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const path = req.url.split('?')[0];
+    if (PUBLIC_PATHS.has(path)) return;
+    const header = req.headers.authorization ?? '';
+    const m = /^Bearer\s+(.+)$/i.exec(header);
+    if (m && sameKey(m[1].trim(), apiKey)) return;
+    await reply.code(401).send({
+      error: {
+        code: 'unauthorized',
+        message:
+          `${header ? 'Wrong API key' : 'Missing API key'}: send "Authorization: Bearer <key>". ` +
+          `The key of this server is the "apiKey" of its discovery file ${join(dataDir, DISCOVERY_FILE)} (readable only by the user who started it); ` +
+          'or set AMPHORA_API_KEY (with AMPHORA_BASE_URL) for the client.',
+      },
+    });
+  };
+}

@@ -1,0 +1,49 @@
+import type { GcResponse } from '../core/api.js';
+import type { BlobStore } from './blobs/blobStore.js';
+import type { ArtifactService } from './services/artifacts.js';
+import type { Database } from './store/database.js';
+
+export const DEFAULT_GC_GRACE_SECONDS = 24 * 3600;
+
+/**
+ * Deletes blobs that no committed or pending version and no run file references, once they are
+ * older than the grace period (so a blob uploaded for a commit still in flight is kept). Runs
+ * with the database held exclusively, so no commit can start referencing a blob mid-sweep.
+ */
+export async function collectGarbage(
+  db: Database,
+  blobs: BlobStore,
+  artifacts: ArtifactService,
+  opts: { graceSeconds?: number; dryRun?: boolean },
+): Promise<GcResponse> {
+  const graceMs = (opts.graceSeconds ?? DEFAULT_GC_GRACE_SECONDS) * 1000;
+  const cutoff = Date.now() - graceMs;
+  return db.exclusive(async (q) => {
+    const rows = await q.query<{ digest: string }>(
+      `SELECT DISTINCT e.value->>'digest' AS digest
+         FROM versions v, jsonb_each(v.manifest) AS e
+        WHERE v.state IN ('committed', 'pending') AND (e.value->>'ref') IS NULL
+       UNION
+       SELECT digest FROM run_files`,
+    );
+    const referenced = new Set(rows.map((r) => r.digest));
+    let deletedBlobs = 0;
+    let freedBytes = 0;
+    let keptYoung = 0;
+    for await (const b of blobs.list()) {
+      if (referenced.has(b.digest)) continue;
+      if (b.mtimeMs > cutoff) {
+        keptYoung++;
+        continue;
+      }
+      if (!opts.dryRun) await blobs.remove(b.digest);
+      deletedBlobs++;
+      freedBytes += b.size;
+    }
+    if (!opts.dryRun) {
+      await blobs.removeStaleTemp(Math.max(graceMs, 3600_000));
+      artifacts.gcEpoch++;
+    }
+    return { deletedBlobs, freedBytes, keptYoung };
+  });
+}

@@ -1,0 +1,87 @@
+/**
+ * Standalone server process: `node dist/server.mjs [--data-dir D] [--host H] [--port N]`.
+ * Prints one JSON line {"event":"listening",url,dataDir,pid} when ready; exits cleanly on SIGTERM/SIGINT.
+ */
+import { DEFAULT_PORT, defaultDataDir } from '../core/config.js';
+import { isAmphoraError } from '../core/errors.js';
+import { startServer } from './index.js';
+
+interface Flags {
+  dataDir: string;
+  host: string;
+  port: number;
+  logLevel?: string;
+}
+
+function parseFlags(argv: string[]): Flags {
+  const flags: Flags = { dataDir: defaultDataDir(), host: '127.0.0.1', port: DEFAULT_PORT };
+  for (let i = 0; i < argv.length; i++) {
+    const [key, inline] = argv[i].split(/=(.*)/s, 2);
+    const value = () => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) usage(`${key} needs a value`);
+      return v;
+    };
+    switch (key) {
+      case '--data-dir':
+        flags.dataDir = value();
+        break;
+      case '--host':
+        flags.host = value();
+        break;
+      case '--port': {
+        const p = Number(value());
+        if (!Number.isInteger(p) || p < 0 || p > 65535) usage(`--port must be 0–65535 (0 = any free port)`);
+        flags.port = p;
+        break;
+      }
+      case '--log-level':
+        flags.logLevel = value();
+        break;
+      case '--help':
+      case '-h':
+        process.stdout.write('Usage: node dist/server.mjs [--data-dir DIR] [--host 127.0.0.1] [--port 7411] [--log-level info]\n');
+        process.exit(0);
+        break;
+      default:
+        usage(`unknown option ${key}`);
+    }
+  }
+  return flags;
+}
+
+function usage(msg: string): never {
+  process.stderr.write(`amphora server: ${msg}\nUsage: node dist/server.mjs [--data-dir DIR] [--host 127.0.0.1] [--port 7411]\n`);
+  process.exit(2);
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags(process.argv.slice(2));
+  const server = await startServer({ dataDir: flags.dataDir, host: flags.host, port: flags.port, logLevel: flags.logLevel });
+  process.stdout.write(JSON.stringify({ event: 'listening', url: server.url, dataDir: server.dataDir, pid: process.pid }) + '\n');
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    server.close().then(
+      () => {
+        process.stderr.write(`amphora server: stopped (${signal})\n`);
+        process.exit(0);
+      },
+      (e: unknown) => {
+        process.stderr.write(`amphora server: error while stopping: ${(e as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((e: unknown) => {
+  const msg = isAmphoraError(e) ? e.message : (e as Error)?.stack ?? String(e);
+  process.stderr.write(`amphora server: ${msg}\n`);
+  process.exit(isAmphoraError(e) && e.code === 'conflict' ? 3 : 1);
+});

@@ -1,0 +1,6 @@
+import type { RoutePlugin } from '../context.js';
+import { P } from './common.js';
+
+export const openapiRoutes: RoutePlugin = (app) => {
+  app.get(`${P}/openapi.json`, { schema: { hide: true } }, async (_req, reply) => reply.type('application/json').send(JSON.stringify(app.swagger())));
+};

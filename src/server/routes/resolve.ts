@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import { ResolveResponse } from '../../core/api.js';
+import { DEFAULT_PROJECT } from '../../core/config.js';
+import { parseReference } from '../../core/reference.js';
+import type { RoutePlugin } from '../context.js';
+import { errors, P } from './common.js';
+
+export const resolveRoutes: RoutePlugin = (app, ctx) => {
+  app.get(
+    `${P}/resolve`,
+    {
+      schema: {
+        summary: 'Resolve a reference [entity/][project/]name[:alias|:vN] to a version (the fast path)',
+        description: 'Missing parts default to the `entity` / `project` query parameters, else the key\'s entity and "uncategorized".',
+        querystring: z.object({ ref: z.string().min(1).max(512), entity: z.string().optional(), project: z.string().optional() }),
+        response: { 200: ResolveResponse, ...errors },
+      },
+    },
+    async (req) => {
+      const ref = parseReference(req.query.ref);
+      return ctx.artifacts.resolve(ref.entity ?? req.query.entity ?? ctx.entity, ref.project ?? req.query.project ?? DEFAULT_PROJECT, ref.name, ref.selector);
+    },
+  );
+};

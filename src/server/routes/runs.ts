@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import {
+  AppendHistoryRequest,
+  CreateRunRequest,
+  HistoryList,
+  PutRunFilesRequest,
+  Run,
+  RunArtifacts,
+  RunFileList,
+  RunList,
+  RunState,
+  UpdateRunRequest,
+  UseArtifactRequest,
+  ArtifactVersion,
+} from '../../core/api.js';
+import type { RoutePlugin } from '../context.js';
+import { errors, P, PageQuery, ProjectParams, RunParams } from './common.js';
+
+const BASE = `${P}/projects/:entity/:project/runs`;
+
+export const runRoutes: RoutePlugin = (app, ctx) => {
+  app.post(
+    BASE,
+    { schema: { summary: 'Create a run (or resume it when the id exists)', params: ProjectParams, body: CreateRunRequest, response: { 200: Run, 201: Run, ...errors } } },
+    async (req, reply) => {
+      const out = await ctx.runs.create(req.params.entity, req.params.project, req.body);
+      return reply.code(out.created ? 201 : 200).send(out.run);
+    },
+  );
+  app.get(
+    BASE,
+    { schema: { summary: 'Runs, newest first (paged)', params: ProjectParams, querystring: PageQuery.extend({ jobType: z.string().optional(), state: RunState.optional() }), response: { 200: RunList, ...errors } } },
+    async (req) => ctx.runs.list(req.params.entity, req.params.project, req.query),
+  );
+  app.get(`${BASE}/:runId`, { schema: { params: RunParams, response: { 200: Run, ...errors } } }, async (req) =>
+    ctx.runs.get(req.params.entity, req.params.project, req.params.runId),
+  );
+  app.patch(
+    `${BASE}/:runId`,
+    { schema: { summary: 'Merge config/summary key by key; finish or fail the run', params: RunParams, body: UpdateRunRequest, response: { 200: Run, ...errors } } },
+    async (req) => ctx.runs.update(req.params.entity, req.params.project, req.params.runId, req.body),
+  );
+  app.post(`${BASE}/:runId/heartbeat`, { schema: { params: RunParams, response: { 200: Run, ...errors } } }, async (req) =>
+    ctx.runs.heartbeat(req.params.entity, req.params.project, req.params.runId),
+  );
+  app.post(
+    `${BASE}/:runId/history`,
+    { schema: { params: RunParams, body: AppendHistoryRequest, response: { 200: z.object({ appended: z.number().int() }), ...errors } } },
+    async (req) => ({ appended: await ctx.runs.appendHistory(req.params.entity, req.params.project, req.params.runId, req.body.rows) }),
+  );
+  app.get(
+    `${BASE}/:runId/history`,
+    { schema: { params: RunParams, querystring: z.object({ limit: z.coerce.number().int().min(1).max(100_000).optional(), minStep: z.coerce.number().int().min(0).optional() }), response: { 200: HistoryList, ...errors } } },
+    async (req) => ctx.runs.history(req.params.entity, req.params.project, req.params.runId, req.query),
+  );
+  app.put(
+    `${BASE}/:runId/files`,
+    { schema: { summary: 'Attach uploaded blobs as saved run files', params: RunParams, body: PutRunFilesRequest, response: { 200: RunFileList, ...errors } } },
+    async (req) => ({ items: await ctx.runs.putFiles(req.params.entity, req.params.project, req.params.runId, req.body.files) }),
+  );
+  app.get(`${BASE}/:runId/files`, { schema: { params: RunParams, response: { 200: RunFileList, ...errors } } }, async (req) => ({
+    items: await ctx.runs.files(req.params.entity, req.params.project, req.params.runId),
+  }));
+  app.post(
+    `${BASE}/:runId/inputs`,
+    { schema: { summary: 'Declare that the run uses a version (idempotent); returns the version', params: RunParams, body: UseArtifactRequest, response: { 200: ArtifactVersion, ...errors } } },
+    async (req) => ctx.runs.use(req.params.entity, req.params.project, req.params.runId, req.body.ref),
+  );
+  app.get(`${BASE}/:runId/inputs`, { schema: { params: RunParams, response: { 200: RunArtifacts, ...errors } } }, async (req) => ({
+    items: await ctx.runs.artifacts(req.params.entity, req.params.project, req.params.runId, 'input'),
+  }));
+  app.get(`${BASE}/:runId/outputs`, { schema: { params: RunParams, response: { 200: RunArtifacts, ...errors } } }, async (req) => ({
+    items: await ctx.runs.artifacts(req.params.entity, req.params.project, req.params.runId, 'output'),
+  }));
+};

@@ -1,0 +1,594 @@
+import type { z } from 'zod';
+import type {
+  ArtifactCollection,
+  ArtifactVersion,
+  CommitVersionRequest,
+  CommitVersionResponse,
+  FinishPendingRequest,
+  ManifestResponse,
+  ServerEvent,
+  UpdateVersionRequest,
+  UpsertPendingRequest,
+} from '../../core/api.js';
+import { AmphoraError } from '../../core/errors.js';
+import { artifactDigest, storedBlobs, validateManifest, type Manifest } from '../../core/manifest.js';
+import { validateAlias, validateArtifactName, validateArtifactType, validateEntity, validateProject } from '../../core/names.js';
+import { versionIndex } from '../../core/reference.js';
+import type { BlobStore } from '../blobs/blobStore.js';
+import type { EventBus } from '../events.js';
+import type { Database, Queryable } from '../store/database.js';
+import { iso, toRun, toVersion, RUN_SELECT, VERSION_SELECT } from '../store/rows.js';
+import { clampLimit, decodeCursor, encodeCursor } from './paging.js';
+import { ensureProject, findProjectId, requireProjectId } from './projects.js';
+import type { Run } from '../../core/api.js';
+
+type CommitRequest = z.infer<typeof CommitVersionRequest>;
+type UpsertRequest = z.infer<typeof UpsertPendingRequest>;
+type FinishRequest = z.infer<typeof FinishPendingRequest>;
+type UpdateRequest = z.infer<typeof UpdateVersionRequest>;
+
+const LATEST = 'latest';
+const BLOB_CHECK_PARALLELISM = 64;
+
+interface CollectionRow {
+  id: number;
+  project_id: number;
+  name: string;
+  type: string;
+  next_index: number;
+}
+
+/** The artifact rules of SPEC §1: commit, dedup, contiguous vN, aliases, pending versions, deletes. */
+export class ArtifactService {
+  /** Bumped by GC; a commit that saw it change re-checks its blobs inside the transaction. */
+  gcEpoch = 0;
+
+  constructor(
+    private readonly db: Database,
+    private readonly blobs: BlobStore,
+    private readonly events: EventBus,
+  ) {}
+
+  // ------------------------------------------------------------------ commit
+
+  async commit(entity: string, project: string, name: string, req: CommitRequest): Promise<z.infer<typeof CommitVersionResponse>> {
+    validateEntity(entity);
+    validateProject(project);
+    validateArtifactName(name);
+    validateArtifactType(req.type);
+    const aliases = normalizeAliases(req.aliases ?? []);
+    const manifest = req.manifest as Manifest;
+    const size = validateManifest(manifest);
+    const digest = artifactDigest(manifest);
+    const needed = storedBlobs(manifest);
+    const epoch = this.gcEpoch;
+    await this.requireBlobs(needed);
+    await this.blobs.flush();
+
+    const events: ServerEvent[] = [];
+    const result = await this.db.transaction(async (tx) => {
+      if (epoch !== this.gcEpoch) await this.requireBlobs(needed);
+      const projectId = await ensureProject(tx, entity, project);
+      if (req.runId) await requireRun(tx, projectId, entity, project, req.runId);
+      const coll = await lockOrCreateCollection(tx, projectId, name, req.type);
+      const ctx: AliasCtx = { entity, project, name, collectionId: coll.id };
+      const existing = await tx.query<{ id: number }>(
+        `SELECT id FROM versions WHERE collection_id = $1 AND digest = $2 AND state = 'committed' ORDER BY idx DESC LIMIT 1`,
+        [coll.id, digest],
+      );
+      let versionId: number;
+      let created: boolean;
+      if (existing.length) {
+        versionId = existing[0].id;
+        created = false;
+      } else {
+        const idx = coll.next_index;
+        await tx.query('UPDATE collections SET next_index = next_index + 1, updated_at = now() WHERE id = $1', [coll.id]);
+        const ins = await tx.query<{ id: number }>(
+          `INSERT INTO versions (collection_id, idx, state, digest, size, file_count, manifest, description, metadata, producer_run_id, committed_at)
+           VALUES ($1, $2, 'committed', $3, $4, $5, $6, $7, $8, $9, now()) RETURNING id`,
+          [coll.id, idx, digest, size, Object.keys(manifest).length, JSON.stringify(manifest), req.description ?? null, JSON.stringify(req.metadata ?? {}), req.runId ?? null],
+        );
+        versionId = ins[0].id;
+        created = true;
+      }
+      for (const a of [LATEST, ...aliases]) await moveAlias(tx, ctx, a, versionId, events);
+      if (req.runId) await addEdge(tx, versionId, projectId, req.runId, 'output');
+      await tx.query('UPDATE collections SET updated_at = now() WHERE id = $1', [coll.id]);
+      const version = await readVersion(tx, versionId);
+      events.unshift({ type: created ? 'version.created' : 'version.updated', version });
+      return { version, created };
+    });
+    this.events.emit(events);
+    return result;
+  }
+
+  /** Every non-reference blob must be on the server with the size the manifest claims. */
+  private async requireBlobs(needed: { digest: string; size: number }[]): Promise<void> {
+    const missing: { digest: string; size: number }[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < needed.length) {
+        const b = needed[next++];
+        const s = await this.blobs.stat(b.digest);
+        if (!s || s.size !== b.size) missing.push(b);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(BLOB_CHECK_PARALLELISM, needed.length) }, worker));
+    if (missing.length) {
+      throw new AmphoraError(
+        'missing_blobs',
+        `${missing.length} file(s) of this version are not on the server yet (first: ${missing[0].digest}, ${missing[0].size} bytes). ` +
+          'Upload them (POST /api/v1/blobs/negotiate, then PUT each missing blob) and commit again.',
+        { missing: missing.slice(0, 1000) },
+      );
+    }
+  }
+
+  // ------------------------------------------------------------------ distributed (pending) versions
+
+  async upsertPending(entity: string, project: string, name: string, distributedId: string, req: UpsertRequest) {
+    validateEntity(entity);
+    validateProject(project);
+    validateArtifactName(name);
+    validateArtifactType(req.type);
+    validateDistributedId(distributedId);
+    const manifest = req.manifest as Manifest;
+    validateManifest(manifest);
+    await this.requireBlobs(storedBlobs(manifest));
+    return this.db.transaction(async (tx) => {
+      const projectId = await ensureProject(tx, entity, project);
+      if (req.runId) await requireRun(tx, projectId, entity, project, req.runId);
+      const coll = await lockOrCreateCollection(tx, projectId, name, req.type);
+      const rows = await tx.query<{ id: number; manifest: Manifest; metadata: Record<string, unknown> }>(
+        `SELECT id, manifest, metadata FROM versions WHERE collection_id = $1 AND distributed_id = $2 AND state = 'pending' FOR UPDATE`,
+        [coll.id, distributedId],
+      );
+      const merged: Manifest = { ...(rows[0]?.manifest ?? {}) };
+      for (const [p, e] of Object.entries(manifest)) {
+        const had = merged[p];
+        if (had && had.digest !== e.digest) {
+          throw new AmphoraError(
+            'conflict',
+            `Path "${p}" is already in distributed version "${distributedId}" of ${name} with digest ${had.digest.slice(0, 12)}…, and this upsert brings ${e.digest.slice(0, 12)}…; each path may hold one content. Rename one of the files.`,
+          );
+        }
+        merged[p] = e;
+      }
+      const size = validateManifest(merged);
+      const metadata = { ...(rows[0]?.metadata ?? {}), ...(req.metadata ?? {}) };
+      let versionId: number;
+      if (rows.length) {
+        versionId = rows[0].id;
+        await tx.query(
+          `UPDATE versions SET manifest = $2, size = $3, file_count = $4, metadata = $5, description = COALESCE($6, description), updated_at = now() WHERE id = $1`,
+          [versionId, JSON.stringify(merged), size, Object.keys(merged).length, JSON.stringify(metadata), req.description ?? null],
+        );
+      } else {
+        const ins = await tx.query<{ id: number }>(
+          `INSERT INTO versions (collection_id, state, size, file_count, manifest, description, metadata, distributed_id, producer_run_id)
+           VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+          [coll.id, size, Object.keys(merged).length, JSON.stringify(merged), req.description ?? null, JSON.stringify(metadata), distributedId, req.runId ?? null],
+        );
+        versionId = ins[0].id;
+      }
+      if (req.runId) await addEdge(tx, versionId, projectId, req.runId, 'output');
+      return { distributedId, fileCount: Object.keys(merged).length, size };
+    });
+  }
+
+  async finishPending(entity: string, project: string, name: string, distributedId: string, req: FinishRequest) {
+    validateDistributedId(distributedId);
+    const aliases = normalizeAliases(req.aliases ?? []);
+    const pending = await this.db.query<{ manifest: Manifest }>(
+      `SELECT v.manifest FROM versions v JOIN collections c ON c.id = v.collection_id JOIN projects p ON p.id = c.project_id
+       WHERE p.entity = $1 AND p.name = $2 AND c.name = $3 AND v.distributed_id = $4 AND v.state = 'pending'`,
+      [entity, project, name, distributedId],
+    );
+    if (!pending.length) {
+      throw new AmphoraError('not_found', `There is no pending distributed version "${distributedId}" of ${entity}/${project}/${name}; upsert files into it first (or it was already finished).`);
+    }
+    const needed = storedBlobs(pending[0].manifest);
+    await this.requireBlobs(needed);
+    await this.blobs.flush();
+    const events: ServerEvent[] = [];
+    const result = await this.db.transaction(async (tx) => {
+      const projectId = (await requireProjectId(tx, entity, project))!;
+      if (req.runId) await requireRun(tx, projectId, entity, project, req.runId);
+      const coll = (await tx.query<CollectionRow>('SELECT * FROM collections WHERE project_id = $1 AND name = $2 FOR UPDATE', [projectId, name]))[0];
+      const rows = await tx.query<{ id: number; manifest: Manifest; metadata: Record<string, unknown>; description: string | null }>(
+        `SELECT id, manifest, metadata, description FROM versions WHERE collection_id = $1 AND distributed_id = $2 AND state = 'pending' FOR UPDATE`,
+        [coll.id, distributedId],
+      );
+      if (!rows.length) throw new AmphoraError('not_found', `Distributed version "${distributedId}" of ${name} was finished meanwhile.`);
+      const pendingRow = rows[0];
+      const manifest = pendingRow.manifest;
+      const digest = artifactDigest(manifest);
+      const ctx: AliasCtx = { entity, project, name, collectionId: coll.id };
+      const existing = await tx.query<{ id: number }>(
+        `SELECT id FROM versions WHERE collection_id = $1 AND digest = $2 AND state = 'committed' ORDER BY idx DESC LIMIT 1`,
+        [coll.id, digest],
+      );
+      let versionId: number;
+      let created: boolean;
+      if (existing.length) {
+        // Same content as a committed version: fold the pending row's edges into it and drop the row.
+        versionId = existing[0].id;
+        created = false;
+        await tx.query(
+          `INSERT INTO edges (version_id, project_id, run_id, kind) SELECT $2, project_id, run_id, kind FROM edges WHERE version_id = $1 ON CONFLICT DO NOTHING`,
+          [pendingRow.id, versionId],
+        );
+        await tx.query('DELETE FROM edges WHERE version_id = $1', [pendingRow.id]);
+        await tx.query('DELETE FROM versions WHERE id = $1', [pendingRow.id]);
+      } else {
+        versionId = pendingRow.id;
+        created = true;
+        const metadata = { ...pendingRow.metadata, ...(req.metadata ?? {}) };
+        await tx.query('UPDATE collections SET next_index = next_index + 1, updated_at = now() WHERE id = $1', [coll.id]);
+        await tx.query(
+          `UPDATE versions SET state = 'committed', idx = $2, digest = $3, metadata = $4, description = COALESCE($5, description),
+             producer_run_id = COALESCE($6, producer_run_id), committed_at = now(), updated_at = now() WHERE id = $1`,
+          [versionId, coll.next_index, digest, JSON.stringify(metadata), req.description ?? null, req.runId ?? null],
+        );
+      }
+      for (const a of [LATEST, ...aliases]) await moveAlias(tx, ctx, a, versionId, events);
+      if (req.runId) await addEdge(tx, versionId, projectId, req.runId, 'output');
+      const version = await readVersion(tx, versionId);
+      events.unshift({ type: created ? 'version.created' : 'version.updated', version });
+      return { version, created };
+    });
+    this.events.emit(events);
+    return result;
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  async resolve(entity: string, project: string, name: string, selector: string): Promise<ArtifactVersion> {
+    const row = await selectVersion(this.db, entity, project, name, selector);
+    if (row) return row;
+    throw await explainMissing(this.db, entity, project, name, selector);
+  }
+
+  async listVersions(entity: string, project: string, name: string, limit?: number, cursor?: string) {
+    const n = clampLimit(limit);
+    const before = decodeCursor<number>(cursor, 'number');
+    const collId = await requireCollectionId(this.db, entity, project, name);
+    const rows = await this.db.query(
+      `${VERSION_SELECT} WHERE v.collection_id = $1 AND v.state = 'committed' AND ($2::int IS NULL OR v.idx < $2) ORDER BY v.idx DESC LIMIT $3`,
+      [collId, before ?? null, n + 1],
+    );
+    const items = rows.slice(0, n).map(toVersion);
+    return { items, nextCursor: rows.length > n ? encodeCursor(items[items.length - 1].index) : null };
+  }
+
+  async manifest(entity: string, project: string, name: string, selector: string): Promise<z.infer<typeof ManifestResponse>> {
+    const v = await this.resolve(entity, project, name, selector);
+    const rows = await this.db.query<{ manifest: Manifest }>('SELECT manifest FROM versions WHERE id = $1', [Number(v.id)]);
+    return { version: v.version, digest: v.digest, entries: rows[0].manifest };
+  }
+
+  async consumers(entity: string, project: string, name: string, selector: string): Promise<Run[]> {
+    const v = await this.resolve(entity, project, name, selector);
+    const rows = await this.db.query(
+      `${RUN_SELECT} JOIN edges e ON e.project_id = r.project_id AND e.run_id = r.run_id WHERE e.version_id = $1 AND e.kind = 'input' ORDER BY r.created_at`,
+      [Number(v.id)],
+    );
+    return rows.map(toRun);
+  }
+
+  async getCollection(entity: string, project: string, name: string): Promise<ArtifactCollection> {
+    const collId = await requireCollectionId(this.db, entity, project, name);
+    return (await this.collections(entity, project, { ids: [collId] }))[0];
+  }
+
+  async listCollections(entity: string, project: string, opts: { type?: string; limit?: number; cursor?: string }) {
+    const n = clampLimit(opts.limit);
+    const after = decodeCursor<string>(opts.cursor, 'string');
+    const projectId = await requireProjectId(this.db, entity, project);
+    const rows = await this.db.query<{ id: number; name: string }>(
+      `SELECT id, name FROM collections WHERE project_id = $1 AND ($2::text IS NULL OR type = $2) AND ($3::text IS NULL OR name > $3)
+       ORDER BY name LIMIT $4`,
+      [projectId, opts.type ?? null, after ?? null, n + 1],
+    );
+    const page = rows.slice(0, n);
+    const items = await this.collections(entity, project, { ids: page.map((r) => r.id) });
+    return { items, nextCursor: rows.length > n ? encodeCursor(page[page.length - 1].name) : null };
+  }
+
+  private async collections(entity: string, project: string, { ids }: { ids: number[] }): Promise<ArtifactCollection[]> {
+    if (!ids.length) return [];
+    const rows = await this.db.query(
+      `SELECT c.id, c.name, c.type, c.description, c.created_at, c.updated_at,
+              (SELECT count(*) FROM versions v WHERE v.collection_id = c.id AND v.state = 'committed')::int AS version_count,
+              (SELECT a.version_id FROM aliases a WHERE a.collection_id = c.id AND a.alias = 'latest') AS latest_id,
+              COALESCE((SELECT json_agg(json_build_object('alias', a.alias, 'version', 'v' || v.idx) ORDER BY a.alias <> 'latest', a.alias)
+                 FROM aliases a JOIN versions v ON v.id = a.version_id WHERE a.collection_id = c.id), '[]') AS aliases
+       FROM collections c WHERE c.id = ANY($1::bigint[]) ORDER BY c.name`,
+      [ids],
+    );
+    const latestIds = rows.map((r) => r.latest_id).filter((x) => x !== null && x !== undefined) as number[];
+    const latest = new Map<string, ArtifactVersion>();
+    if (latestIds.length) {
+      for (const r of await this.db.query(`${VERSION_SELECT} WHERE v.id = ANY($1::bigint[])`, [latestIds])) {
+        const v = toVersion(r);
+        latest.set(v.id, v);
+      }
+    }
+    return rows.map((r) => ({
+      entity,
+      project,
+      name: r.name as string,
+      type: r.type as string,
+      description: (r.description as string | null) ?? null,
+      versionCount: r.version_count as number,
+      latest: r.latest_id != null ? (latest.get(String(r.latest_id)) ?? null) : null,
+      aliases: r.aliases as { alias: string; version: string }[],
+      createdAt: iso(r.created_at),
+      updatedAt: iso(r.updated_at),
+    }));
+  }
+
+  async listTypes(entity: string, project: string) {
+    const projectId = await requireProjectId(this.db, entity, project);
+    const rows = await this.db.query<{ type: string; n: number }>(
+      'SELECT type, count(*)::int AS n FROM collections WHERE project_id = $1 GROUP BY type ORDER BY type',
+      [projectId],
+    );
+    return { items: rows.map((r) => ({ type: r.type, collectionCount: r.n })) };
+  }
+
+  async listProjects() {
+    const rows = await this.db.query(
+      `SELECT p.entity, p.name, p.updated_at,
+              (SELECT count(*) FROM collections c WHERE c.project_id = p.id)::int AS artifact_count,
+              (SELECT count(*) FROM runs r WHERE r.project_id = p.id)::int AS run_count
+       FROM projects p ORDER BY p.entity, p.name`,
+    );
+    return {
+      items: rows.map((r) => ({
+        entity: r.entity as string,
+        name: r.name as string,
+        artifactCount: r.artifact_count as number,
+        runCount: r.run_count as number,
+        updatedAt: iso(r.updated_at),
+      })),
+    };
+  }
+
+  // ------------------------------------------------------------------ updates and deletes
+
+  async update(entity: string, project: string, name: string, selector: string, req: UpdateRequest): Promise<ArtifactVersion> {
+    const add = req.aliases?.add ? normalizeAliases(req.aliases.add, true) : [];
+    const remove = req.aliases?.remove ? normalizeAliases(req.aliases.remove, true) : [];
+    const set = req.aliases?.set ? normalizeAliases(req.aliases.set, true) : undefined;
+    if (req.metadata !== undefined && req.metadataPatch !== undefined) {
+      throw new AmphoraError('invalid_request', 'Send either "metadata" (replaces the whole object) or "metadataPatch" (merges key by key), not both.');
+    }
+    const events: ServerEvent[] = [];
+    const version = await this.db.transaction(async (tx) => {
+      const current = await selectVersion(tx, entity, project, name, selector);
+      if (!current) throw await explainMissing(tx, entity, project, name, selector);
+      const id = Number(current.id);
+      const collectionId = (await tx.query<{ collection_id: number }>('SELECT collection_id FROM versions WHERE id = $1 FOR UPDATE', [id]))[0].collection_id;
+      await tx.query('SELECT id FROM collections WHERE id = $1 FOR UPDATE', [collectionId]);
+      const ctx: AliasCtx = { entity, project, name, collectionId };
+      if (req.description !== undefined) {
+        await tx.query('UPDATE versions SET description = $2 WHERE id = $1', [id, req.description]);
+      }
+      if (req.metadata !== undefined || req.metadataPatch !== undefined) {
+        let metadata: Record<string, unknown> = req.metadata ?? { ...current.metadata };
+        if (req.metadataPatch) {
+          for (const [k, v] of Object.entries(req.metadataPatch)) {
+            if (v === null) delete metadata[k];
+            else metadata[k] = v;
+          }
+        }
+        metadata = JSON.parse(JSON.stringify(metadata)) as Record<string, unknown>;
+        await tx.query('UPDATE versions SET metadata = $2 WHERE id = $1', [id, JSON.stringify(metadata)]);
+      }
+      const custom = current.aliases.filter((a) => a !== LATEST);
+      const toRemove = set ? custom.filter((a) => !set.includes(a)) : remove.filter((a) => custom.includes(a));
+      const toAdd = set ?? add;
+      for (const a of remove) {
+        if (!custom.includes(a)) {
+          throw new AmphoraError('not_found', `Version ${current.version} of ${name} has no alias "${a}" to remove; its aliases are ${current.aliases.join(', ') || '(none)'}.`);
+        }
+      }
+      for (const a of toRemove) await dropAlias(tx, ctx, a, current.version, events);
+      for (const a of toAdd) await moveAlias(tx, ctx, a, id, events);
+      await tx.query('UPDATE versions SET updated_at = now() WHERE id = $1', [id]);
+      return readVersion(tx, id);
+    });
+    this.events.emit([{ type: 'version.updated', version }, ...events]);
+    return version;
+  }
+
+  async remove(entity: string, project: string, name: string, selector: string, deleteAliases: boolean): Promise<ArtifactVersion> {
+    const events: ServerEvent[] = [];
+    const version = await this.db.transaction(async (tx) => {
+      const current = await selectVersion(tx, entity, project, name, selector);
+      if (!current) throw await explainMissing(tx, entity, project, name, selector);
+      const id = Number(current.id);
+      const collectionId = (await tx.query<{ collection_id: number }>('SELECT collection_id FROM versions WHERE id = $1', [id]))[0].collection_id;
+      await tx.query('SELECT id FROM collections WHERE id = $1 FOR UPDATE', [collectionId]);
+      const ctx: AliasCtx = { entity, project, name, collectionId };
+      const custom = current.aliases.filter((a) => a !== LATEST);
+      if (custom.length && !deleteAliases) {
+        throw new AmphoraError(
+          'aliased_version',
+          `Version ${current.version} of ${name} has the alias(es) ${custom.join(', ')}; remove them first or delete with deleteAliases=true (delete_aliases=True).`,
+          { aliases: custom },
+        );
+      }
+      for (const a of current.aliases) await dropAlias(tx, ctx, a, current.version, events);
+      await tx.query(`UPDATE versions SET state = 'deleted', updated_at = now() WHERE id = $1`, [id]);
+      if (current.aliases.includes(LATEST)) {
+        // `latest` falls back to the most recently committed version that remains.
+        const next = await tx.query<{ id: number }>(
+          `SELECT id FROM versions WHERE collection_id = $1 AND state = 'committed' ORDER BY committed_at DESC, idx DESC LIMIT 1`,
+          [collectionId],
+        );
+        if (next.length) await moveAlias(tx, ctx, LATEST, next[0].id, events);
+      }
+      return readVersion(tx, id);
+    });
+    this.events.emit([{ type: 'version.deleted', version }, ...events]);
+    return version;
+  }
+}
+
+// ------------------------------------------------------------------ helpers shared with runs/lineage
+
+export async function readVersion(q: Queryable, id: number): Promise<ArtifactVersion> {
+  const rows = await q.query(`${VERSION_SELECT} WHERE v.id = $1`, [id]);
+  return toVersion(rows[0]);
+}
+
+/** One indexed query: the version a selector (vN or alias) names, committed only. */
+export async function selectVersion(q: Queryable, entity: string, project: string, name: string, selector: string): Promise<ArtifactVersion | undefined> {
+  const idx = versionIndex(selector);
+  const rows =
+    idx !== undefined
+      ? await q.query(`${VERSION_SELECT} WHERE p.entity = $1 AND p.name = $2 AND c.name = $3 AND v.idx = $4 AND v.state = 'committed'`, [entity, project, name, idx])
+      : await q.query(
+          `${VERSION_SELECT} WHERE p.entity = $1 AND p.name = $2 AND c.name = $3
+             AND v.id = (SELECT a.version_id FROM aliases a WHERE a.collection_id = c.id AND a.alias = $4)`,
+          [entity, project, name, selector],
+        );
+  return rows.length ? toVersion(rows[0]) : undefined;
+}
+
+/** Builds the not_found error that says which part of the reference is unknown and what exists. */
+export async function explainMissing(q: Queryable, entity: string, project: string, name: string, selector: string): Promise<AmphoraError> {
+  const projectId = await findProjectId(q, entity, project);
+  if (projectId === undefined) {
+    return new AmphoraError('not_found', `There is no project "${entity}/${project}"; check the project part of the reference (GET /api/v1/projects lists them).`);
+  }
+  const coll = await q.query<{ id: number }>('SELECT id FROM collections WHERE project_id = $1 AND name = $2', [projectId, name]);
+  if (!coll.length) {
+    const names = await q.query<{ name: string }>('SELECT name FROM collections WHERE project_id = $1 LIMIT 5000', [projectId]);
+    const near = names.sort((a, b) => editDistance(a.name, name) - editDistance(b.name, name)).slice(0, 3);
+    return new AmphoraError(
+      'not_found',
+      `There is no artifact "${name}" in ${entity}/${project}${near.length ? `; existing artifacts include ${near.map((r) => r.name).join(', ')}` : ' (it has no artifacts yet)'}.`,
+    );
+  }
+  const idx = versionIndex(selector);
+  if (idx !== undefined) {
+    const v = await q.query<{ state: string }>('SELECT state FROM versions WHERE collection_id = $1 AND idx = $2', [coll[0].id, idx]);
+    const top = await q.query<{ n: number }>('SELECT next_index AS n FROM collections WHERE id = $1', [coll[0].id]);
+    if (v.length && v[0].state === 'deleted') return new AmphoraError('not_found', `Version ${selector} of ${name} was deleted; version numbers are never reused.`);
+    return new AmphoraError('not_found', `Artifact ${name} has no version ${selector}; its versions go from v0 to v${Math.max(0, top[0].n - 1)}${top[0].n === 0 ? ' (none committed yet)' : ''}.`);
+  }
+  const aliases = await q.query<{ alias: string }>('SELECT alias FROM aliases WHERE collection_id = $1 ORDER BY alias', [coll[0].id]);
+  return new AmphoraError(
+    'not_found',
+    `Artifact ${name} has no alias "${selector}"; its aliases are ${aliases.map((a) => a.alias).join(', ') || '(none)'}. Use one of them or a version such as v0.`,
+  );
+}
+
+async function requireCollectionId(q: Queryable, entity: string, project: string, name: string): Promise<number> {
+  const rows = await q.query<{ id: number }>(
+    'SELECT c.id FROM collections c JOIN projects p ON p.id = c.project_id WHERE p.entity = $1 AND p.name = $2 AND c.name = $3',
+    [entity, project, name],
+  );
+  if (!rows.length) throw await explainMissing(q, entity, project, name, LATEST);
+  return rows[0].id;
+}
+
+async function lockOrCreateCollection(tx: Queryable, projectId: number, name: string, type: string): Promise<CollectionRow> {
+  let rows = await tx.query<CollectionRow>('SELECT * FROM collections WHERE project_id = $1 AND name = $2 FOR UPDATE', [projectId, name]);
+  if (!rows.length) {
+    await tx.query('INSERT INTO collections (project_id, name, type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [projectId, name, type]);
+    rows = await tx.query<CollectionRow>('SELECT * FROM collections WHERE project_id = $1 AND name = $2 FOR UPDATE', [projectId, name]);
+  }
+  const coll = rows[0];
+  if (coll.type !== type) {
+    throw new AmphoraError(
+      'type_mismatch',
+      `Artifact "${name}" has type "${coll.type}", so it cannot be logged as type "${type}"; the type of a name is fixed once created. Use type "${coll.type}" or another name.`,
+      { existingType: coll.type, requestedType: type },
+    );
+  }
+  return coll;
+}
+
+export async function requireRun(q: Queryable, projectId: number, entity: string, project: string, runId: string): Promise<void> {
+  const rows = await q.query('SELECT 1 FROM runs WHERE project_id = $1 AND run_id = $2', [projectId, runId]);
+  if (!rows.length) throw new AmphoraError('not_found', `There is no run "${runId}" in ${entity}/${project}; create the run first (POST …/runs) or omit runId.`);
+}
+
+export async function addEdge(tx: Queryable, versionId: number, projectId: number, runId: string, kind: 'input' | 'output'): Promise<void> {
+  await tx.query('INSERT INTO edges (version_id, project_id, run_id, kind) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [versionId, projectId, runId, kind]);
+}
+
+interface AliasCtx {
+  entity: string;
+  project: string;
+  name: string;
+  collectionId: number;
+}
+
+/** Points `alias` at `versionId`, taking it from whichever version held it (aliases are unique). */
+async function moveAlias(tx: Queryable, ctx: AliasCtx, alias: string, versionId: number, events: ServerEvent[]): Promise<void> {
+  const prev = await tx.query<{ version_id: number; idx: number }>(
+    'SELECT a.version_id, v.idx FROM aliases a JOIN versions v ON v.id = a.version_id WHERE a.collection_id = $1 AND a.alias = $2',
+    [ctx.collectionId, alias],
+  );
+  if (prev.length && Number(prev[0].version_id) === Number(versionId)) return;
+  await tx.query(
+    `INSERT INTO aliases (collection_id, alias, version_id) VALUES ($1, $2, $3)
+     ON CONFLICT (collection_id, alias) DO UPDATE SET version_id = EXCLUDED.version_id`,
+    [ctx.collectionId, alias, versionId],
+  );
+  const idx = (await tx.query<{ idx: number }>('SELECT idx FROM versions WHERE id = $1', [versionId]))[0].idx;
+  events.push({
+    type: 'alias.moved',
+    entity: ctx.entity,
+    project: ctx.project,
+    name: ctx.name,
+    alias,
+    version: `v${idx}`,
+    previous: prev.length ? `v${prev[0].idx}` : null,
+  });
+}
+
+async function dropAlias(tx: Queryable, ctx: AliasCtx, alias: string, from: string, events: ServerEvent[]): Promise<void> {
+  await tx.query('DELETE FROM aliases WHERE collection_id = $1 AND alias = $2', [ctx.collectionId, alias]);
+  events.push({ type: 'alias.moved', entity: ctx.entity, project: ctx.project, name: ctx.name, alias, version: null, previous: from });
+}
+
+/** Validates custom aliases; `latest` is accepted on commit (it is applied anyway) but not in edits. */
+function normalizeAliases(list: string[], forEdit = false): string[] {
+  const out: string[] = [];
+  for (const a of list) {
+    validateAlias(a);
+    if (a === LATEST) {
+      if (forEdit) throw new AmphoraError('invalid_alias', 'The alias "latest" is managed by the server (it always names the most recently logged version); it cannot be added or removed by hand.');
+      continue;
+    }
+    if (!out.includes(a)) out.push(a);
+  }
+  return out;
+}
+
+function validateDistributedId(id: string): void {
+  if (!/^[A-Za-z0-9_.-]{1,128}$/.test(id)) {
+    throw new AmphoraError('invalid_request', `Invalid distributed id "${id.slice(0, 80)}": use 1–128 letters, digits, "_", "-" or "." (for example the run group's name).`);
+  }
+}
+
+function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0];
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j];
+      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length];
+}

@@ -1,0 +1,231 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import type { z } from 'zod';
+import type { ArtifactVersion, CreateRunRequest, HistoryRow, Run, RunFile, ServerEvent, UpdateRunRequest } from '../../core/api.js';
+import { AmphoraError } from '../../core/errors.js';
+import { validateEntity, validateJobType, validateProject } from '../../core/names.js';
+import { parseReference } from '../../core/reference.js';
+import { validateManifestPath } from '../../core/paths.js';
+import type { BlobStore } from '../blobs/blobStore.js';
+import type { EventBus } from '../events.js';
+import type { Database, Queryable } from '../store/database.js';
+import { iso, RUN_SELECT, toRun, toVersion, VERSION_SELECT } from '../store/rows.js';
+import { addEdge, explainMissing, selectVersion } from './artifacts.js';
+import { clampLimit, decodeCursor, encodeCursor } from './paging.js';
+import { ensureProject, requireProjectId } from './projects.js';
+
+const ADJECTIVES = ['sunny', 'misty', 'quiet', 'brisk', 'golden', 'silent', 'lucky', 'swift', 'bold', 'calm', 'crisp', 'dapper', 'eager', 'fancy', 'gentle', 'hardy', 'jolly', 'keen', 'lively', 'mellow', 'noble', 'proud', 'rosy', 'snowy', 'tidy', 'vivid', 'warm', 'zesty', 'azure', 'cosmic'];
+const NOUNS = ['smoke', 'river', 'forest', 'meadow', 'breeze', 'canyon', 'comet', 'dawn', 'ember', 'field', 'glade', 'harbor', 'island', 'lake', 'moon', 'night', 'ocean', 'pine', 'rain', 'shadow', 'sky', 'star', 'sun', 'thunder', 'valley', 'wave', 'wind', 'leaf', 'frost', 'cloud'];
+const RUN_ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+function newRunId(): string {
+  const bytes = randomBytes(8);
+  return Array.from(bytes, (b) => RUN_ID_ALPHABET[b % RUN_ID_ALPHABET.length]).join('');
+}
+
+/** Runs: creation with friendly names, merges of config/summary, heartbeats, history, files, inputs. */
+export class RunService {
+  constructor(
+    private readonly db: Database,
+    private readonly blobs: BlobStore,
+    private readonly events: EventBus,
+    private readonly heartbeatTimeoutMs: number,
+  ) {}
+
+  async create(entity: string, project: string, req: z.infer<typeof CreateRunRequest>): Promise<{ run: Run; created: boolean }> {
+    validateEntity(entity);
+    validateProject(project);
+    if (req.jobType !== undefined) validateJobType(req.jobType);
+    const out = await this.db.transaction(async (tx) => {
+      const projectId = await ensureProject(tx, entity, project);
+      if (req.id) {
+        const existing = await tx.query(`${RUN_SELECT} WHERE r.project_id = $1 AND r.run_id = $2`, [projectId, req.id]);
+        if (existing.length) {
+          // Resuming a run: it beats again.
+          await tx.query(
+            `UPDATE runs SET heartbeat_at = now(), updated_at = now(), state = CASE WHEN state = 'crashed' THEN 'running' ELSE state END WHERE project_id = $1 AND run_id = $2`,
+            [projectId, req.id],
+          );
+          return { run: await readRun(tx, projectId, req.id), created: false };
+        }
+      }
+      const counter = (await tx.query<{ run_counter: number }>('UPDATE projects SET run_counter = run_counter + 1 WHERE id = $1 RETURNING run_counter', [projectId]))[0].run_counter;
+      const id = req.id ?? newRunId();
+      const name = req.name ?? `${ADJECTIVES[randomInt(ADJECTIVES.length)]}-${NOUNS[randomInt(NOUNS.length)]}-${counter}`;
+      await tx.query(
+        `INSERT INTO runs (project_id, run_id, name, job_type, group_name, state, config) VALUES ($1, $2, $3, $4, $5, 'running', $6)`,
+        [projectId, id, name, req.jobType ?? null, req.group ?? null, JSON.stringify(req.config ?? {})],
+      );
+      return { run: await readRun(tx, projectId, id), created: true };
+    });
+    this.events.emit([{ type: 'run.updated', run: out.run }]);
+    return out;
+  }
+
+  async get(entity: string, project: string, runId: string): Promise<Run> {
+    const projectId = await requireProjectId(this.db, entity, project);
+    return readRun(this.db, projectId, runId);
+  }
+
+  async list(entity: string, project: string, opts: { limit?: number; cursor?: string; jobType?: string; state?: string }) {
+    const n = clampLimit(opts.limit);
+    const before = decodeCursor<string>(opts.cursor, 'string');
+    const projectId = await requireProjectId(this.db, entity, project);
+    const rows = await this.db.query(
+      `${RUN_SELECT} WHERE r.project_id = $1 AND ($2::text IS NULL OR r.job_type = $2) AND ($3::text IS NULL OR r.state = $3)
+         AND ($4::text IS NULL OR (r.created_at, r.run_id) < (($4::jsonb->>0)::timestamptz, $4::jsonb->>1))
+       ORDER BY r.created_at DESC, r.run_id DESC LIMIT $5`,
+      [projectId, opts.jobType ?? null, opts.state ?? null, before ?? null, n + 1],
+    );
+    const items = rows.slice(0, n).map(toRun);
+    const last = items[items.length - 1];
+    return { items, nextCursor: rows.length > n ? encodeCursor(JSON.stringify([last.createdAt, last.id])) : null };
+  }
+
+  async update(entity: string, project: string, runId: string, req: z.infer<typeof UpdateRunRequest>): Promise<Run> {
+    const run = await this.db.transaction(async (tx) => {
+      const projectId = await requireProjectId(tx, entity, project);
+      await readRun(tx, projectId, runId);
+      await tx.query(
+        `UPDATE runs SET config = config || $3::jsonb, summary = summary || $4::jsonb, updated_at = now(), heartbeat_at = now(),
+           state = COALESCE($5, CASE WHEN state = 'crashed' THEN 'running' ELSE state END),
+           finished_at = CASE WHEN $5::text IS NOT NULL THEN now() ELSE finished_at END
+         WHERE project_id = $1 AND run_id = $2`,
+        [projectId, runId, JSON.stringify(req.config ?? {}), JSON.stringify(req.summary ?? {}), req.state ?? null],
+      );
+      return readRun(tx, projectId, runId);
+    });
+    this.events.emit([{ type: 'run.updated', run }]);
+    return run;
+  }
+
+  async heartbeat(entity: string, project: string, runId: string): Promise<Run> {
+    const events: ServerEvent[] = [];
+    const run = await this.db.transaction(async (tx) => {
+      const projectId = await requireProjectId(tx, entity, project);
+      const before = await readRun(tx, projectId, runId);
+      await tx.query(
+        `UPDATE runs SET heartbeat_at = now(), state = CASE WHEN state = 'crashed' THEN 'running' ELSE state END WHERE project_id = $1 AND run_id = $2`,
+        [projectId, runId],
+      );
+      const after = await readRun(tx, projectId, runId);
+      if (before.state !== after.state) events.push({ type: 'run.updated', run: after });
+      return after;
+    });
+    this.events.emit(events);
+    return run;
+  }
+
+  /** Marks running runs whose last heartbeat is older than the timeout as crashed. */
+  async sweep(): Promise<number> {
+    const runs = await this.db.transaction(async (tx) => {
+      const ids = await tx.query<{ project_id: number; run_id: string }>(
+        `UPDATE runs SET state = 'crashed', updated_at = now()
+         WHERE state = 'running' AND heartbeat_at < now() - ($1::double precision * interval '1 millisecond')
+         RETURNING project_id, run_id`,
+        [this.heartbeatTimeoutMs],
+      );
+      const out: Run[] = [];
+      for (const r of ids) out.push(await readRun(tx, r.project_id, r.run_id));
+      return out;
+    });
+    this.events.emit(runs.map((run) => ({ type: 'run.updated' as const, run })));
+    return runs.length;
+  }
+
+  async appendHistory(entity: string, project: string, runId: string, rows: z.infer<typeof HistoryRow>[]): Promise<number> {
+    await this.db.transaction(async (tx) => {
+      const projectId = await requireProjectId(tx, entity, project);
+      await readRun(tx, projectId, runId);
+      await tx.query(
+        `INSERT INTO run_history (project_id, run_id, step, data, at)
+         SELECT $1, $2, (x->>'step')::int, x->'data', COALESCE((x->>'at')::timestamptz, now()) FROM jsonb_array_elements($3::jsonb) AS x`,
+        [projectId, runId, JSON.stringify(rows)],
+      ).catch((e: Error) => {
+        throw new AmphoraError('invalid_request', `History rows could not be stored: ${e.message}. Check that "at" is an ISO-8601 timestamp.`);
+      });
+      await tx.query('UPDATE runs SET heartbeat_at = now(), updated_at = now() WHERE project_id = $1 AND run_id = $2', [projectId, runId]);
+    });
+    return rows.length;
+  }
+
+  async history(entity: string, project: string, runId: string, opts: { limit?: number; minStep?: number }) {
+    const projectId = await requireProjectId(this.db, entity, project);
+    await readRun(this.db, projectId, runId);
+    const limit = Math.min(Math.max(1, opts.limit ?? 10_000), 100_000);
+    const rows = await this.db.query<{ step: number; data: Record<string, unknown>; at: Date }>(
+      `SELECT step, data, at FROM run_history WHERE project_id = $1 AND run_id = $2 AND ($3::int IS NULL OR step >= $3) ORDER BY seq LIMIT $4`,
+      [projectId, runId, opts.minStep ?? null, limit],
+    );
+    return { items: rows.map((r) => ({ step: r.step, data: r.data, at: iso(r.at) })) };
+  }
+
+  async putFiles(entity: string, project: string, runId: string, files: z.infer<typeof RunFile>[]): Promise<z.infer<typeof RunFile>[]> {
+    for (const f of files) validateManifestPath(f.path);
+    const missing: string[] = [];
+    for (const f of files) {
+      const s = await this.blobs.stat(f.digest);
+      if (!s || s.size !== f.size) missing.push(f.digest);
+    }
+    if (missing.length) {
+      throw new AmphoraError('missing_blobs', `${missing.length} run file blob(s) are not on the server (first: ${missing[0]}); upload them with PUT /api/v1/blobs/<digest> first.`, { missing });
+    }
+    await this.blobs.flush();
+    return this.db.transaction(async (tx) => {
+      const projectId = await requireProjectId(tx, entity, project);
+      await readRun(tx, projectId, runId);
+      for (const f of files) {
+        await tx.query(
+          `INSERT INTO run_files (project_id, run_id, path, digest, size) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (project_id, run_id, path) DO UPDATE SET digest = EXCLUDED.digest, size = EXCLUDED.size`,
+          [projectId, runId, f.path, f.digest, f.size],
+        );
+      }
+      return listFiles(tx, projectId, runId);
+    });
+  }
+
+  async files(entity: string, project: string, runId: string) {
+    const projectId = await requireProjectId(this.db, entity, project);
+    await readRun(this.db, projectId, runId);
+    return listFiles(this.db, projectId, runId);
+  }
+
+  /** Declares that a run uses a version (input edge); idempotent. Unqualified refs resolve in the run's project. */
+  async use(entity: string, project: string, runId: string, ref: string): Promise<ArtifactVersion> {
+    const parsed = parseReference(ref);
+    const e = parsed.entity ?? entity;
+    const p = parsed.project ?? project;
+    return this.db.transaction(async (tx) => {
+      const projectId = await requireProjectId(tx, entity, project);
+      await readRun(tx, projectId, runId);
+      const v = await selectVersion(tx, e, p, parsed.name, parsed.selector);
+      if (!v) throw await explainMissing(tx, e, p, parsed.name, parsed.selector);
+      await addEdge(tx, Number(v.id), projectId, runId, 'input');
+      return v;
+    });
+  }
+
+  async artifacts(entity: string, project: string, runId: string, kind: 'input' | 'output'): Promise<ArtifactVersion[]> {
+    const projectId = await requireProjectId(this.db, entity, project);
+    await readRun(this.db, projectId, runId);
+    const rows = await this.db.query(
+      `${VERSION_SELECT} JOIN edges e ON e.version_id = v.id WHERE e.project_id = $1 AND e.run_id = $2 AND e.kind = $3 AND v.state = 'committed' ORDER BY e.created_at, v.id`,
+      [projectId, runId, kind],
+    );
+    return rows.map(toVersion);
+  }
+}
+
+export async function readRun(q: Queryable, projectId: number, runId: string): Promise<Run> {
+  const rows = await q.query(`${RUN_SELECT} WHERE r.project_id = $1 AND r.run_id = $2`, [projectId, runId]);
+  if (!rows.length) throw new AmphoraError('not_found', `There is no run "${runId}" in this project; check the run id (GET …/runs lists them).`);
+  return toRun(rows[0]);
+}
+
+async function listFiles(q: Queryable, projectId: number, runId: string) {
+  const rows = await q.query<{ path: string; digest: string; size: number }>(
+    'SELECT path, digest, size FROM run_files WHERE project_id = $1 AND run_id = $2 ORDER BY path',
+    [projectId, runId],
+  );
+  return rows.map((r) => ({ path: r.path, digest: r.digest, size: Number(r.size) }));
+}

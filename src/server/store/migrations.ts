@@ -1,0 +1,119 @@
+import type { Database } from './database.js';
+
+/**
+ * Schema migrations, applied in order once each. Append new steps; never edit a shipped one.
+ * Versions get `idx` only at commit (pending rows have none); `collections.next_index` is the
+ * counter that makes vN contiguous and never reused, even after a delete.
+ */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE projects (
+    id bigserial PRIMARY KEY,
+    entity text NOT NULL,
+    name text NOT NULL,
+    run_counter integer NOT NULL DEFAULT 0,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (entity, name)
+  );
+  CREATE TABLE collections (
+    id bigserial PRIMARY KEY,
+    project_id bigint NOT NULL REFERENCES projects(id),
+    name text NOT NULL,
+    type text NOT NULL,
+    description text,
+    next_index integer NOT NULL DEFAULT 0,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (project_id, name)
+  );
+  CREATE TABLE versions (
+    id bigserial PRIMARY KEY,
+    collection_id bigint NOT NULL REFERENCES collections(id),
+    idx integer,
+    state text NOT NULL CHECK (state IN ('pending', 'committed', 'deleted')),
+    digest text NOT NULL DEFAULT '',
+    size bigint NOT NULL DEFAULT 0,
+    file_count integer NOT NULL DEFAULT 0,
+    manifest jsonb NOT NULL,
+    description text,
+    metadata jsonb NOT NULL DEFAULT '{}',
+    distributed_id text,
+    producer_run_id text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    committed_at timestamptz
+  );
+  CREATE UNIQUE INDEX versions_idx ON versions (collection_id, idx) WHERE idx IS NOT NULL;
+  CREATE UNIQUE INDEX versions_pending ON versions (collection_id, distributed_id) WHERE state = 'pending';
+  CREATE INDEX versions_digest ON versions (collection_id, digest) WHERE state = 'committed';
+  CREATE TABLE aliases (
+    collection_id bigint NOT NULL REFERENCES collections(id),
+    alias text NOT NULL,
+    version_id bigint NOT NULL REFERENCES versions(id),
+    PRIMARY KEY (collection_id, alias)
+  );
+  CREATE INDEX aliases_version ON aliases (version_id);
+  CREATE TABLE runs (
+    project_id bigint NOT NULL REFERENCES projects(id),
+    run_id text NOT NULL,
+    name text NOT NULL,
+    job_type text,
+    group_name text,
+    state text NOT NULL,
+    config jsonb NOT NULL DEFAULT '{}',
+    summary jsonb NOT NULL DEFAULT '{}',
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    heartbeat_at timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz,
+    PRIMARY KEY (project_id, run_id)
+  );
+  CREATE INDEX runs_running ON runs (heartbeat_at) WHERE state = 'running';
+  CREATE TABLE run_history (
+    project_id bigint NOT NULL,
+    run_id text NOT NULL,
+    seq bigserial,
+    step integer NOT NULL,
+    data jsonb NOT NULL,
+    at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (project_id, run_id, seq)
+  );
+  CREATE TABLE run_files (
+    project_id bigint NOT NULL,
+    run_id text NOT NULL,
+    path text NOT NULL,
+    digest text NOT NULL,
+    size bigint NOT NULL,
+    PRIMARY KEY (project_id, run_id, path)
+  );
+  CREATE TABLE edges (
+    version_id bigint NOT NULL REFERENCES versions(id),
+    project_id bigint NOT NULL,
+    run_id text NOT NULL,
+    kind text NOT NULL CHECK (kind IN ('input', 'output')),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (version_id, project_id, run_id, kind)
+  );
+  CREATE INDEX edges_run ON edges (project_id, run_id);
+  `,
+];
+
+export async function migrate(db: Database): Promise<void> {
+  await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (step integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+  const done = new Set((await db.query<{ step: number }>('SELECT step FROM schema_migrations')).map((r) => r.step));
+  for (let i = 0; i < MIGRATIONS.length; i++) {
+    if (done.has(i)) continue;
+    await db.transaction(async (tx) => {
+      for (const stmt of splitStatements(MIGRATIONS[i])) await tx.query(stmt);
+      await tx.query('INSERT INTO schema_migrations (step) VALUES ($1)', [i]);
+    });
+  }
+}
+
+function splitStatements(sql: string): string[] {
+  return sql
+    .split(';')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}

@@ -1,0 +1,43 @@
+import { PGlite } from '@electric-sql/pglite';
+import type { Database, Queryable, Row } from './database.js';
+import { Mutex } from './mutex.js';
+import { migrate } from './migrations.js';
+
+/** Embedded store: PGlite persisted to `<dataDir>/db`, all access serialized by one mutex. */
+export class PgliteDatabase implements Database {
+  private readonly mutex = new Mutex();
+  private constructor(private readonly db: PGlite) {}
+
+  static async open(dir: string): Promise<PgliteDatabase> {
+    const db = await PGlite.create(dir);
+    const store = new PgliteDatabase(db);
+    await migrate(store);
+    return store;
+  }
+
+  query<T extends object = Row>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return this.mutex.run(async () => (await this.db.query<T>(sql, params)).rows);
+  }
+
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.mutex.run(() =>
+      this.db.transaction(async (tx) =>
+        fn({ query: async <R extends object>(sql: string, params: unknown[] = []) => (await tx.query<R>(sql, params)).rows }),
+      ),
+    );
+  }
+
+  exclusive<T>(fn: (db: Queryable) => Promise<T>): Promise<T> {
+    return this.mutex.run(() => fn({ query: async <R extends object>(sql: string, params: unknown[] = []) => (await this.db.query<R>(sql, params)).rows }));
+  }
+
+  exec(sql: string): Promise<void> {
+    return this.mutex.run(async () => {
+      await this.db.exec(sql);
+    });
+  }
+
+  close(): Promise<void> {
+    return this.mutex.run(() => this.db.close());
+  }
+}

@@ -1,0 +1,119 @@
+/** Test helpers for server integration tests: a real server on a temp dir, raw HTTP via fetch. */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, type RunningServer, type StartServerOptions } from '../../src/server/index.js';
+
+export function tempDir(prefix = 'amphora-srv-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export interface TestServer {
+  server: RunningServer;
+  dir: string;
+  api: Api;
+  stop(): Promise<void>;
+}
+
+export async function startTestServer(opts: Partial<StartServerOptions> = {}): Promise<TestServer> {
+  const dir = opts.dataDir ?? tempDir();
+  const server = await startServer({ dataDir: dir, quiet: true, ...opts });
+  return {
+    server,
+    dir,
+    api: new Api(server.url, server.apiKey),
+    async stop() {
+      await server.close();
+      if (!opts.dataDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Res<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/** Minimal raw client: JSON in/out with the bearer key; independent of the SDK under test elsewhere. */
+export class Api {
+  constructor(
+    readonly url: string,
+    readonly key: string,
+  ) {}
+
+  async req<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res<T>> {
+    const init: RequestInit = { method, headers: { authorization: `Bearer ${this.key}`, ...headers } };
+    if (body !== undefined) {
+      if (typeof body === 'string' || body instanceof Uint8Array) {
+        init.body = body as BodyInit;
+      } else {
+        init.body = JSON.stringify(body);
+        (init.headers as Record<string, string>)['content-type'] = 'application/json';
+      }
+    }
+    const r = await fetch(this.url + path, init);
+    const text = await r.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // keep text
+    }
+    return { status: r.status, body: parsed as T, headers: r.headers };
+  }
+  get<T = any>(path: string) {
+    return this.req<T>('GET', path);
+  }
+  post<T = any>(path: string, body?: unknown) {
+    return this.req<T>('POST', path, body ?? {});
+  }
+  patch<T = any>(path: string, body: unknown) {
+    return this.req<T>('PATCH', path, body);
+  }
+  del<T = any>(path: string) {
+    return this.req<T>('DELETE', path);
+  }
+
+  async putBlob(data: Buffer | string, digest = sha256(data)): Promise<Res> {
+    return this.req('PUT', `/api/v1/blobs/${digest}`, typeof data === 'string' ? Buffer.from(data) : data, { 'content-type': 'application/octet-stream' });
+  }
+
+  /** Uploads the files, then commits them as a version. */
+  async logVersion(
+    project: string,
+    name: string,
+    type: string,
+    files: Record<string, string | Buffer>,
+    extra: { aliases?: string[]; runId?: string; description?: string; metadata?: Record<string, unknown>; entity?: string } = {},
+  ): Promise<Res> {
+    const manifest: Record<string, { digest: string; size: number }> = {};
+    for (const [p, content] of Object.entries(files)) {
+      const buf = typeof content === 'string' ? Buffer.from(content) : content;
+      const digest = sha256(buf);
+      const put = await this.putBlob(buf, digest);
+      if (put.status >= 300) throw new Error(`blob upload failed: ${JSON.stringify(put.body)}`);
+      manifest[p] = { digest, size: buf.length };
+    }
+    const entity = extra.entity ?? (await this.entity());
+    return this.post(`/api/v1/projects/${entity}/${project}/artifacts/${name}/versions`, {
+      type,
+      manifest,
+      aliases: extra.aliases,
+      runId: extra.runId,
+      description: extra.description,
+      metadata: extra.metadata,
+    });
+  }
+
+  private cachedEntity?: string;
+  async entity(): Promise<string> {
+    this.cachedEntity ??= (await this.get('/api/v1/viewer')).body.entity as string;
+    return this.cachedEntity;
+  }
+}
