@@ -1,0 +1,183 @@
+/** Registers the extension's commands (tree actions, Explorer menu, lens actions). */
+import * as vscode from 'vscode';
+import type { ArtifactVersion } from '../../core/api.js';
+import { parseReference, formatReference } from '../../core/reference.js';
+import { validateAlias } from '../../core/names.js';
+import { chooseProject, projectProblem } from '../logic/project.js';
+import type { ExtensionServices, VersionTarget } from '../services.js';
+import { LoadMoreNode, LocalMoreNode, VersionNode } from '../views/nodes.js';
+import { RunsMoreNode } from '../views/runsTree.js';
+import { logArtifactCommand } from './logArtifact.js';
+import { metadataUri, MetadataFileSystem, METADATA_SCHEME } from './metadataDocuments.js';
+import { pickOrType, reportErrors } from './quickInput.js';
+import { workspaceRoot } from './transfer.js';
+
+/** Version commands accept a tree node, a version, or a `{entity, project, name, version}` target. */
+async function versionOf(services: ExtensionServices, arg: unknown): Promise<ArtifactVersion> {
+  const c = await services.connection.require();
+  const t = (arg instanceof VersionNode ? arg.version : arg) as Partial<VersionTarget> | undefined;
+  if (!t?.entity || !t.project || !t.name || !t.version) throw new Error('Run this command on a version row in the Amphora view.');
+  return c.http.version(t.entity, t.project, t.name, t.version);
+}
+
+/** A typed or picked reference → a full target, using the same project rules as the editor. */
+async function targetFromReference(services: ExtensionServices, text: string): Promise<VersionTarget> {
+  const c = await services.connection.require();
+  const ref = parseReference(text);
+  const projects = ref.project ? [] : (await c.http.projects()).items.map((p) => p.name);
+  const choice = chooseProject({
+    fromReference: ref.project,
+    fromSetting: vscode.workspace.getConfiguration('amphora').get<string>('project'),
+    projects,
+  });
+  if (choice.kind !== 'project') throw new Error(projectProblem(choice, text));
+  const v = await c.http.resolve(formatReference({ entity: ref.entity ?? c.entity, project: choice.project, name: ref.name, selector: ref.selector }));
+  return { entity: v.entity, project: v.project, name: v.name, version: v.version };
+}
+
+export function registerCommands(context: vscode.ExtensionContext, services: ExtensionServices): void {
+  const { connection } = services;
+  const reg = (id: string, fn: (...args: any[]) => unknown, what: string) =>
+    context.subscriptions.push(vscode.commands.registerCommand(id, (...args: unknown[]) => reportErrors(what, async () => fn(...args))));
+
+  context.subscriptions.push(
+    vscode.workspace.registerFileSystemProvider(METADATA_SCHEME, new MetadataFileSystem(connection), { isCaseSensitive: true }),
+  );
+
+  reg('amphora.refresh', () => {
+    services.artifactsTree.refresh();
+    services.runsTree.refresh();
+    services.resolver.clear();
+  }, 'Refresh');
+  reg('amphora.reconnect', () => connection.connect(), 'Reconnect');
+  reg('amphora.signIn', () => connection.signIn(), 'Sign in');
+  reg('amphora.signOut', () => connection.signOut(), 'Sign out');
+  reg('amphora.showOutput', () => services.output.show(true), 'Show log');
+  reg('amphora.loadMore', async (node: unknown) => {
+    if (node instanceof LoadMoreNode) await node.owner.loadMore();
+    else if (node instanceof LocalMoreNode || node instanceof RunsMoreNode) node.expand();
+  }, 'Load more');
+
+  reg('amphora.logArtifact', (uri?: vscode.Uri, uris?: vscode.Uri[]) => logArtifactCommand(services, uri, uris), 'Log as Artifact');
+
+  reg('amphora.useArtifact', async (refArg?: string) => {
+    const c = await connection.require();
+    let text = typeof refArg === 'string' ? refArg : undefined;
+    if (!text) {
+      const items: { label: string; description?: string }[] = [];
+      for (const p of (await c.http.projects()).items.slice(0, 50)) {
+        const cols = await c.http.collections(p.entity, p.name, { limit: 200 });
+        for (const col of cols.items) items.push({ label: `${p.name}/${col.name}:latest`, description: `${col.type} · ${col.versionCount} versions` });
+      }
+      text = await pickOrType({
+        title: 'Use Artifact',
+        placeholder: 'Pick an artifact or type a reference (name:alias, name:vN, project/name:alias)',
+        items,
+        validate: (v) => {
+          try {
+            parseReference(v);
+            return undefined;
+          } catch (e) {
+            return (e as Error).message;
+          }
+        },
+      });
+    }
+    if (!text) return;
+    const target = await targetFromReference(services, text.trim());
+    if (!workspaceRoot()) throw new Error('Open a folder first: Use Artifact downloads into the workspace.');
+    await services.downloadVersion(target);
+  }, 'Use Artifact');
+
+  reg('amphora.revealReference', async (fullRef: string) => {
+    const t = await targetFromReference(services, fullRef);
+    await vscode.commands.executeCommand('amphora.artifacts.focus');
+    if (!(await services.artifactsTree.revealVersion(t))) throw new Error(`${fullRef} is not in the Artifacts view.`);
+  }, 'Reveal');
+  reg('amphora.downloadReference', async (fullRef: string) => {
+    const t = await targetFromReference(services, fullRef);
+    await services.downloadVersion(t);
+  }, 'Download');
+
+  reg('amphora.version.copyReference', async (arg: unknown) => {
+    const v = await versionOf(services, arg);
+    const ref = `${v.project}/${v.name}:${v.version}`;
+    await vscode.env.clipboard.writeText(ref);
+    void vscode.window.setStatusBarMessage(`Copied ${ref}`, 3_000);
+  }, 'Copy reference');
+  reg('amphora.version.download', async (arg: unknown) => {
+    const v = await versionOf(services, arg);
+    await services.downloadVersion(v);
+  }, 'Download');
+  reg('amphora.version.addAlias', async (arg: unknown) => {
+    const v = await versionOf(services, arg);
+    const alias = await vscode.window.showInputBox({
+      title: `Add alias to ${v.name}:${v.version}`,
+      prompt: 'An alias moves here from any other version of this artifact',
+      placeHolder: 'best',
+      validateInput: (s) => {
+        try {
+          validateAlias(s.trim());
+          return s.trim() === 'latest' ? '"latest" is managed by the server: it always names the newest version.' : undefined;
+        } catch (e) {
+          return (e as Error).message;
+        }
+      },
+    });
+    if (!alias) return;
+    const c = await connection.require();
+    await c.http.updateVersion(v.entity, v.project, v.name, v.version, { aliases: { add: [alias.trim()] } });
+  }, 'Add alias');
+  reg('amphora.version.removeAlias', async (arg: unknown) => {
+    const v = await versionOf(services, arg);
+    const custom = v.aliases.filter((a) => a !== 'latest');
+    if (custom.length === 0) {
+      void vscode.window.showInformationMessage(`${v.name}:${v.version} has no aliases to remove ("latest" is managed by the server).`);
+      return;
+    }
+    const picked = await vscode.window.showQuickPick(custom, { title: `Remove alias from ${v.name}:${v.version}`, canPickMany: true });
+    if (!picked?.length) return;
+    const c = await connection.require();
+    await c.http.updateVersion(v.entity, v.project, v.name, v.version, { aliases: { remove: picked } });
+  }, 'Remove alias');
+  reg('amphora.version.editDescription', async (arg: unknown) => {
+    const v = await versionOf(services, arg);
+    const text = await vscode.window.showInputBox({ title: `Description of ${v.name}:${v.version}`, value: v.description ?? '', ignoreFocusOut: true });
+    if (text === undefined) return;
+    const c = await connection.require();
+    await c.http.updateVersion(v.entity, v.project, v.name, v.version, { description: text.trim() || null });
+  }, 'Edit description');
+  reg('amphora.version.editMetadata', async (arg: unknown) => {
+    const v = await versionOf(services, arg);
+    const doc = await vscode.workspace.openTextDocument(metadataUri(v));
+    await vscode.languages.setTextDocumentLanguage(doc, 'json');
+    await vscode.window.showTextDocument(doc, { preview: false });
+  }, 'Edit metadata');
+  reg('amphora.version.delete', async (arg: unknown) => {
+    const v = await versionOf(services, arg);
+    const label = `${v.project}/${v.name}:${v.version}`;
+    const ok = await vscode.window.showWarningMessage(`Delete ${label}?`, { modal: true, detail: 'The version disappears from every list; its number is never reused.' }, 'Delete');
+    if (ok !== 'Delete') return;
+    let deleteAliases = false;
+    if (v.aliases.length) {
+      const again = await vscode.window.showWarningMessage(
+        `${label} has aliases: ${v.aliases.join(', ')}.`,
+        { modal: true, detail: 'Code that uses these aliases will stop resolving (or resolve elsewhere). Delete the version and its aliases?' },
+        'Delete With Aliases',
+      );
+      if (again !== 'Delete With Aliases') return;
+      deleteAliases = true;
+    }
+    const c = await connection.require();
+    await c.http.deleteVersion(v.entity, v.project, v.name, v.version, deleteAliases);
+  }, 'Delete version');
+  reg('amphora.version.revealProducerRun', async (arg: unknown) => {
+    const v = await versionOf(services, arg);
+    if (!v.producerRun) {
+      void vscode.window.showInformationMessage(`${v.name}:${v.version} was logged without a run.`);
+      return;
+    }
+    await vscode.commands.executeCommand('amphora.runs.focus');
+    if (!(await services.runsTree.revealRun(v.entity, v.project, v.producerRun.id))) throw new Error(`Run ${v.producerRun.name} is not in the Runs view.`);
+  }, 'Reveal producer run');
+}

@@ -1,0 +1,129 @@
+/**
+ * CodeLens and hover on artifact reference strings in Python, TypeScript and JavaScript.
+ * Lenses are placed at once and resolved lazily (`resolveCodeLens`); the resolver's cache is
+ * invalidated by server events, which re-asks for lenses so they follow alias moves.
+ */
+import * as vscode from 'vscode';
+import { scanReferences, type FoundReference } from '../logic/references.js';
+import { lensTitle, versionMarkdown } from '../logic/format.js';
+import type { Resolution } from '../logic/resolver.js';
+import type { ExtensionServices } from '../services.js';
+
+export const REFERENCE_LANGUAGES: vscode.DocumentSelector = [
+  { language: 'python' },
+  { language: 'typescript' },
+  { language: 'javascript' },
+  { language: 'typescriptreact' },
+  { language: 'javascriptreact' },
+];
+
+class ReferenceLens extends vscode.CodeLens {
+  constructor(
+    range: vscode.Range,
+    readonly document: vscode.TextDocument,
+    readonly found: FoundReference,
+    readonly role: 'summary' | 'reveal' | 'download',
+  ) {
+    super(range);
+  }
+}
+
+function rangeOf(doc: vscode.TextDocument, f: FoundReference): vscode.Range {
+  return new vscode.Range(doc.positionAt(f.start), doc.positionAt(f.end));
+}
+
+class ReferenceCodeLensProvider implements vscode.CodeLensProvider<ReferenceLens> {
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChangeCodeLenses = this.changed.event;
+  constructor(private readonly services: ExtensionServices) {}
+  refresh() {
+    this.changed.fire();
+  }
+
+  provideCodeLenses(doc: vscode.TextDocument, token: vscode.CancellationToken): ReferenceLens[] {
+    if (!vscode.workspace.getConfiguration('amphora', doc).get<boolean>('codeLens.enabled', true)) return [];
+    const lenses: ReferenceLens[] = [];
+    for (const f of scanReferences(doc.getText())) {
+      if (token.isCancellationRequested) return [];
+      const range = rangeOf(doc, f);
+      lenses.push(new ReferenceLens(range, doc, f, 'summary'));
+      if (f.parsed) {
+        lenses.push(new ReferenceLens(range, doc, f, 'reveal'), new ReferenceLens(range, doc, f, 'download'));
+      }
+    }
+    return lenses;
+  }
+
+  async resolveCodeLens(lens: ReferenceLens, token: vscode.CancellationToken): Promise<ReferenceLens> {
+    const r = await this.services.resolver.resolveInSource(lens.found.text, lens.document.getText());
+    if (token.isCancellationRequested) return lens;
+    lens.command = commandFor(lens.role, r);
+    return lens;
+  }
+}
+
+function commandFor(role: ReferenceLens['role'], r: Resolution): vscode.Command {
+  if (role === 'summary') {
+    if (r.kind === 'resolved') return { title: lensTitle(r.refText, r.version), command: 'amphora.revealReference', arguments: [r.fullRef], tooltip: `Reveal ${r.fullRef} in the Amphora view` };
+    if (r.kind === 'unknown') return { title: `${r.refText} → unknown artifact (${r.fullRef ?? r.refText} not found)`, command: '' };
+    return { title: `${r.refText} → ${r.message}`, command: '' };
+  }
+  if (r.kind !== 'resolved') return { title: '', command: '' };
+  return role === 'reveal'
+    ? { title: 'Reveal', command: 'amphora.revealReference', arguments: [r.fullRef] }
+    : { title: 'Download', command: 'amphora.downloadReference', arguments: [r.fullRef] };
+}
+
+/** Markdown command link with JSON arguments. */
+function link(title: string, command: string, args: unknown[]): string {
+  return `[${title}](command:${command}?${encodeURIComponent(JSON.stringify(args))})`;
+}
+
+class ReferenceHoverProvider implements vscode.HoverProvider {
+  constructor(private readonly services: ExtensionServices) {}
+  async provideHover(doc: vscode.TextDocument, pos: vscode.Position, token: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
+    const offset = doc.offsetAt(pos);
+    const line = doc.lineAt(pos.line);
+    // Scan only around the line (a call may wrap, so include the previous line too).
+    const from = doc.offsetAt(new vscode.Position(Math.max(0, pos.line - 1), 0));
+    const slice = doc.getText(new vscode.Range(doc.positionAt(from), line.range.end));
+    const f = scanReferences(slice).find((r) => offset >= from + r.start && offset <= from + r.end);
+    if (!f) return undefined;
+    const range = new vscode.Range(doc.positionAt(from + f.start), doc.positionAt(from + f.end));
+    const r = await this.services.resolver.resolveInSource(f.text, doc.getText());
+    if (token.isCancellationRequested) return undefined;
+    const md = new vscode.MarkdownString(undefined, true);
+    md.isTrusted = { enabledCommands: ['amphora.revealReference', 'amphora.downloadReference', 'amphora.version.copyReference', 'amphora.version.revealProducerRun', 'amphora.version.editMetadata'] };
+    if (r.kind === 'resolved') {
+      const v = r.version;
+      const target = { entity: v.entity, project: v.project, name: v.name, version: v.version };
+      md.appendMarkdown(`\`${r.refText}\` → **${v.version}**\n\n`);
+      md.appendMarkdown(versionMarkdown(v));
+      md.appendMarkdown('\n\n---\n\n');
+      md.appendMarkdown(
+        [
+          link('Reveal', 'amphora.revealReference', [r.fullRef]),
+          link('Download', 'amphora.downloadReference', [r.fullRef]),
+          link('Copy Reference', 'amphora.version.copyReference', [target]),
+          link('Edit Metadata', 'amphora.version.editMetadata', [target]),
+          ...(v.producerRun ? [link('Reveal Producer Run', 'amphora.version.revealProducerRun', [target])] : []),
+        ].join(' · '),
+      );
+    } else {
+      md.appendMarkdown(`\`${r.refText}\`: ${r.kind === 'unknown' ? `unknown artifact — ${r.fullRef} does not exist on the server` : r.message}`);
+    }
+    return new vscode.Hover(md, range);
+  }
+}
+
+export function registerLanguageFeatures(context: vscode.ExtensionContext, services: ExtensionServices): void {
+  const lenses = new ReferenceCodeLensProvider(services);
+  context.subscriptions.push(
+    vscode.languages.registerCodeLensProvider(REFERENCE_LANGUAGES, lenses),
+    vscode.languages.registerHoverProvider(REFERENCE_LANGUAGES, new ReferenceHoverProvider(services)),
+    services.resolver.onDidInvalidate(() => lenses.refresh()),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('amphora.codeLens.enabled') || e.affectsConfiguration('amphora.project')) lenses.refresh();
+    }),
+  );
+}

@@ -1,0 +1,35 @@
+/** Status-bar item: where the extension is connected, or why it is not. */
+import * as vscode from 'vscode';
+import type { ConnectionManager } from '../connection/connectionManager.js';
+
+export function registerStatusBar(context: vscode.ExtensionContext, connection: ConnectionManager): void {
+  const item = vscode.window.createStatusBarItem('amphora.status', vscode.StatusBarAlignment.Left, 10);
+  item.name = 'Amphora';
+  const update = () => {
+    const c = connection.current;
+    switch (connection.state) {
+      case 'connecting':
+        item.text = '$(sync~spin) Amphora';
+        item.tooltip = 'Amphora: connecting…';
+        item.command = 'amphora.showOutput';
+        item.backgroundColor = undefined;
+        break;
+      case 'connected': {
+        const where = c!.mode === 'remote' ? c!.baseUrl : `local (${c!.baseUrl.replace(/^https?:\/\//, '')})`;
+        item.text = `$(database) Amphora: ${c!.mode === 'remote' ? 'team' : 'local'}`;
+        item.tooltip = new vscode.MarkdownString(`Amphora: connected to ${where} as \`${c!.entity}\`${c!.mode === 'started' ? ' (bundled server started by VS Code)' : ''}.\n\nClick to show the server log.`);
+        item.command = 'amphora.showOutput';
+        item.backgroundColor = undefined;
+        break;
+      }
+      default:
+        item.text = '$(debug-disconnect) Amphora: disconnected';
+        item.tooltip = `Amphora: ${connection.lastError ?? 'not connected'}\n\nClick to reconnect.`;
+        item.command = 'amphora.reconnect';
+        item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
+    }
+    item.show();
+  };
+  update();
+  context.subscriptions.push(item, connection.onDidChangeState(update));
+}

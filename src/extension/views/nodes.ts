@@ -1,0 +1,229 @@
+/**
+ * Tree nodes shared by the Artifacts and Runs views. Every node knows its parent (for `reveal`)
+ * and loads and caches its own children; dropping the cache (`invalidate`) makes the next expand
+ * fetch again. Long lists page: 100 rows, then a "Load more" row.
+ */
+import * as vscode from 'vscode';
+import type { ArtifactVersion } from '../../core/api.js';
+import { buildFileTree, PAGE_SIZE, type FileLeaf, type FolderBranch } from '../logic/fileTree.js';
+import { formatBytes, plural, versionMarkdown, versionRowDescription } from '../logic/format.js';
+import type { AmphoraHttp } from '../../client/http.js';
+
+export interface TreeContext {
+  http(): AmphoraHttp | undefined;
+  /** Remembers the newest node instance per id (for reveal and targeted refresh). */
+  track(node: TreeNode): void;
+  changed(node: TreeNode | undefined): void;
+}
+
+export abstract class TreeNode {
+  private childrenCache?: Promise<TreeNode[]>;
+  constructor(
+    readonly ctx: TreeContext,
+    readonly parent: TreeNode | undefined,
+    readonly id: string,
+  ) {
+    ctx.track(this);
+  }
+  abstract treeItem(): vscode.TreeItem;
+  protected async loadChildren(): Promise<TreeNode[]> {
+    return [];
+  }
+  children(): Promise<TreeNode[]> {
+    this.childrenCache ??= this.loadChildren().catch((e) => [new MessageNode(this.ctx, this, `${this.id}/error`, `Could not load: ${(e as Error).message}`, 'error')]);
+    return this.childrenCache;
+  }
+  invalidate(): void {
+    this.childrenCache = undefined;
+  }
+  /** Serves already rendered rows (after "Load more") without refetching. */
+  setChildren(rows: TreeNode[]): void {
+    this.childrenCache = Promise.resolve(rows);
+  }
+  protected item(label: string | vscode.TreeItemLabel, collapsible: boolean, expanded = false): vscode.TreeItem {
+    const t = new vscode.TreeItem(label, collapsible ? (expanded ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed) : vscode.TreeItemCollapsibleState.None);
+    t.id = this.id;
+    return t;
+  }
+  protected requireHttp(): AmphoraHttp {
+    const h = this.ctx.http();
+    if (!h) throw new Error('not connected to an Amphora server');
+    return h;
+  }
+}
+
+export class MessageNode extends TreeNode {
+  constructor(ctx: TreeContext, parent: TreeNode | undefined, id: string, private readonly text: string, private readonly icon = 'info') {
+    super(ctx, parent, id);
+  }
+  treeItem() {
+    const t = this.item(this.text, false);
+    t.iconPath = new vscode.ThemeIcon(this.icon);
+    t.tooltip = this.text;
+    t.contextValue = 'message';
+    return t;
+  }
+}
+
+/** A node whose children come in pages (server cursor or a local list). */
+export abstract class PagedNode<T> extends TreeNode {
+  protected loaded: T[] = [];
+  protected cursor: string | null = null;
+  private wanted = PAGE_SIZE;
+  protected abstract fetchPage(limit: number, cursor: string | null): Promise<{ items: T[]; nextCursor: string | null }>;
+  protected abstract childFor(item: T): TreeNode;
+  protected override async loadChildren(): Promise<TreeNode[]> {
+    // After a refresh, load as many rows as were shown before (the server caps a page at 1000).
+    const first = await this.fetchPage(Math.min(1000, this.wanted), null);
+    this.loaded = first.items;
+    this.cursor = first.nextCursor;
+    return this.render();
+  }
+  private render(): TreeNode[] {
+    const rows = this.loaded.map((i) => this.childFor(i));
+    if (this.cursor) rows.push(new LoadMoreNode(this.ctx, this, `${this.id}/more`));
+    return rows;
+  }
+  /** Loads the next page; returns false when there was none. */
+  async loadMore(): Promise<boolean> {
+    if (!this.cursor) return false;
+    const next = await this.fetchPage(PAGE_SIZE, this.cursor);
+    this.loaded = [...this.loaded, ...next.items];
+    this.cursor = next.nextCursor;
+    this.wanted = this.loaded.length;
+    this.setChildren(this.render());
+    this.ctx.changed(this);
+    return true;
+  }
+  hasMore(): boolean {
+    return this.cursor !== null;
+  }
+}
+
+export class LoadMoreNode extends TreeNode {
+  constructor(ctx: TreeContext, readonly owner: PagedNode<unknown>, id: string) {
+    super(ctx, owner, id);
+  }
+  treeItem() {
+    const t = this.item('Load more…', false);
+    t.iconPath = new vscode.ThemeIcon('ellipsis');
+    t.command = { command: 'amphora.loadMore', title: 'Load more', arguments: [this] };
+    t.contextValue = 'loadMore';
+    return t;
+  }
+}
+
+/** A version row (used by the Artifacts tree and under runs' inputs/outputs). */
+export class VersionNode extends TreeNode {
+  private tree?: FolderBranch;
+  constructor(ctx: TreeContext, parent: TreeNode | undefined, id: string, readonly version: ArtifactVersion) {
+    super(ctx, parent, id);
+  }
+  treeItem() {
+    const v = this.version;
+    const underRun = !(this.parent instanceof CollectionNode);
+    const t = this.item(underRun ? `${v.name}:${v.version}` : v.version, v.fileCount > 0);
+    t.description = underRun ? `${v.type} · ${versionRowDescription(v)}` : versionRowDescription(v);
+    const md = new vscode.MarkdownString(versionMarkdown(v));
+    t.tooltip = md;
+    t.iconPath = new vscode.ThemeIcon(v.aliases.some((a) => a !== 'latest') ? 'tag' : 'versions');
+    t.contextValue = v.aliases.some((a) => a !== 'latest') ? 'version.aliased' : 'version';
+    return t;
+  }
+  protected override async loadChildren(): Promise<TreeNode[]> {
+    const v = this.version;
+    if (!this.tree) {
+      const m = await this.requireHttp().manifest(v.entity, v.project, v.name, v.version);
+      this.tree = buildFileTree(m.entries);
+    }
+    return folderChildren(this.ctx, this, this.tree, this.version);
+  }
+}
+
+function folderChildren(ctx: TreeContext, parent: TreeNode, folder: FolderBranch, version: ArtifactVersion, shown = PAGE_SIZE): TreeNode[] {
+  const rows: TreeNode[] = folder.children.slice(0, shown).map((c) =>
+    c.kind === 'folder' ? new FolderNode(ctx, parent, `${parent.id}/${c.name}/`, c, version) : new FileNode(ctx, parent, `${parent.id}/${c.name}`, c, version),
+  );
+  if (folder.children.length > shown) rows.push(new LocalMoreNode(ctx, parent, `${parent.id}/more`, folder, version, shown));
+  return rows;
+}
+
+/** "Load more" inside a manifest folder (the manifest is already in memory). */
+export class LocalMoreNode extends TreeNode {
+  constructor(ctx: TreeContext, parent: TreeNode, id: string, readonly folder: FolderBranch, readonly version: ArtifactVersion, readonly shown: number) {
+    super(ctx, parent, id);
+  }
+  treeItem() {
+    const t = this.item(`Load more… (${this.folder.children.length - this.shown} more)`, false);
+    t.iconPath = new vscode.ThemeIcon('ellipsis');
+    t.command = { command: 'amphora.loadMore', title: 'Load more', arguments: [this] };
+    return t;
+  }
+  expand(): void {
+    const p = this.parent!;
+    p.setChildren(folderChildren(this.ctx, p, this.folder, this.version, this.shown + PAGE_SIZE));
+    this.ctx.changed(p);
+  }
+}
+
+export class FolderNode extends TreeNode {
+  constructor(ctx: TreeContext, parent: TreeNode, id: string, readonly folder: FolderBranch, readonly version: ArtifactVersion) {
+    super(ctx, parent, id);
+  }
+  treeItem() {
+    const t = this.item(this.folder.name, true);
+    t.description = `${plural(this.folder.fileCount, 'file')} · ${formatBytes(this.folder.size)}`;
+    t.iconPath = vscode.ThemeIcon.Folder;
+    t.resourceUri = vscode.Uri.from({ scheme: 'amphora-tree', path: `/${this.folder.path}` });
+    t.contextValue = 'folder';
+    return t;
+  }
+  protected override async loadChildren(): Promise<TreeNode[]> {
+    return folderChildren(this.ctx, this, this.folder, this.version);
+  }
+}
+
+export class FileNode extends TreeNode {
+  constructor(ctx: TreeContext, parent: TreeNode, id: string, readonly file: FileLeaf, readonly version: ArtifactVersion) {
+    super(ctx, parent, id);
+  }
+  treeItem() {
+    const f = this.file;
+    const t = this.item(f.name, false);
+    t.description = formatBytes(f.size);
+    t.tooltip = `${f.path}\n${formatBytes(f.size)}\n${f.ref ? `reference: ${f.ref}\n` : ''}sha256: ${f.digest}`;
+    t.iconPath = vscode.ThemeIcon.File;
+    t.resourceUri = vscode.Uri.from({ scheme: 'amphora-tree', path: `/${f.path}` });
+    t.contextValue = 'file';
+    return t;
+  }
+}
+
+/** Collection rows live here too so VersionNode can tell where it sits. */
+export class CollectionNode extends PagedNode<ArtifactVersion> {
+  constructor(
+    ctx: TreeContext,
+    parent: TreeNode,
+    id: string,
+    readonly entity: string,
+    readonly project: string,
+    readonly collection: { name: string; type: string; versionCount: number; description: string | null; latest: ArtifactVersion | null; updatedAt: string },
+  ) {
+    super(ctx, parent, id);
+  }
+  treeItem() {
+    const c = this.collection;
+    const t = this.item(c.name, c.versionCount > 0);
+    t.description = `${plural(c.versionCount, 'version')}${c.latest ? ` · latest ${c.latest.version}` : ''}`;
+    t.tooltip = new vscode.MarkdownString(`**${c.name}** (${c.type})\n\n${c.description ?? ''}`);
+    t.iconPath = new vscode.ThemeIcon('package');
+    t.contextValue = 'collection';
+    return t;
+  }
+  protected fetchPage(limit: number, cursor: string | null) {
+    return this.requireHttp().versions(this.entity, this.project, this.collection.name, { limit, cursor: cursor ?? undefined });
+  }
+  protected childFor(v: ArtifactVersion): TreeNode {
+    return new VersionNode(this.ctx, this, `${this.id}:${v.version}`, v);
+  }
+}
