@@ -1,0 +1,76 @@
+"""Runs as read through the API (what logged_by/used_by/Api().run return)."""
+from .errors import AmphoraError
+
+
+class PublicRun:
+    def __init__(self, client, data):
+        self._client = client
+        self._data = data
+
+    @classmethod
+    def _fetch(cls, client, entity, project, run_id):
+        return cls(client, client.http.get(client.run_path(entity, project, run_id)))
+
+    def _refresh(self):
+        self._data = self._client.http.get(self._client.run_path(self.entity, self.project, self.id))
+        return self
+
+    id = property(lambda self: self._data["id"])
+    name = property(lambda self: self._data["name"])
+    entity = property(lambda self: self._data["entity"])
+    project = property(lambda self: self._data["project"])
+    job_type = property(lambda self: self._data.get("jobType"))
+    group = property(lambda self: self._data.get("group"))
+    state = property(lambda self: self._data.get("state"))
+    config = property(lambda self: dict(self._data.get("config") or {}))
+    summary = property(lambda self: dict(self._data.get("summary") or {}))
+    created_at = property(lambda self: self._data.get("createdAt"))
+    finished_at = property(lambda self: self._data.get("finishedAt"))
+
+    @property
+    def path(self):
+        return "%s/%s/%s" % (self.entity, self.project, self.id)
+
+    def _run_route(self, suffix=""):
+        return self._client.run_path(self.entity, self.project, self.id) + suffix
+
+    def logged_artifacts(self):
+        from .artifact import Artifact
+
+        answer = self._client.http.get(self._run_route("/outputs"))
+        return [Artifact._from_version(self._client, v) for v in answer["items"]]
+
+    def used_artifacts(self):
+        from .artifact import Artifact
+
+        answer = self._client.http.get(self._run_route("/inputs"))
+        return [Artifact._from_version(self._client, v) for v in answer["items"]]
+
+    def history(self):
+        """Logged rows as [{"_step": step, **data}]."""
+        answer = self._client.http.get(self._run_route("/history"))
+        return [dict(row["data"], _step=row["step"]) for row in answer["items"]]
+
+    def files(self):
+        return self._client.http.get(self._run_route("/files"))["items"]
+
+    def __eq__(self, other):
+        return isinstance(other, PublicRun) and other.path == self.path
+
+    def __hash__(self):
+        return hash(self.path)
+
+    def __repr__(self):
+        return "<Run %s (%s, %s)>" % (self.path, self.name, self.state)
+
+
+def parse_run_path(path, default_entity, default_project):
+    parts = [p for p in str(path).replace(":", "/").split("/") if p]
+    if parts[-2:-1] == ["runs"]:
+        parts = parts[:-2] + parts[-1:]
+    if not 1 <= len(parts) <= 3:
+        raise AmphoraError("invalid_request", 'Invalid run path "%s": write it as [entity/][project/]run_id.' % path)
+    run_id = parts[-1]
+    project = parts[-2] if len(parts) >= 2 else default_project()
+    entity = parts[-3] if len(parts) == 3 else default_entity()
+    return entity, project, run_id

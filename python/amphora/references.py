@@ -1,0 +1,164 @@
+"""External references: entries whose bytes stay where they are (mirrors src/client/references.ts).
+
+`http(s)://` records the ETag as digest and Content-Length as size (HEAD request); `file://` records
+the SHA-256 of the content (a folder expands to its files); `checksum=False` records the URI itself
+as the digest. Downloading a reference fetches it again and checks that it did not change.
+"""
+import hashlib
+import json
+import os
+import pathlib
+import re
+import urllib.parse
+import urllib.request
+
+from .errors import AmphoraError
+from .paths import validate_manifest_path
+from .transport import CHUNK, Http
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def strip_etag(etag):
+    if etag.startswith("W/"):
+        etag = etag[2:]
+    m = re.fullmatch(r'"(.*)"', etag, re.S)
+    return m.group(1) if m else etag
+
+
+def _last_segment(split):
+    segs = [s for s in split.path.split("/") if s]
+    return urllib.parse.unquote(segs[-1]) if segs else split.hostname or ""
+
+
+def _file_path(split):
+    return urllib.request.url2pathname(split.path)
+
+
+def _posix_join(a, b):
+    return b if b.startswith("/") else (a.rstrip("/") + "/" + b if a else b)
+
+
+def resolve_reference(uri, name=None, checksum=True):
+    """Manifest entries [(path, entry)] for a reference URI."""
+    split = urllib.parse.urlsplit(uri) if isinstance(uri, str) else None
+    if split is None or not _SCHEME.match(uri) or (split.scheme in ("http", "https") and not split.netloc):
+        raise AmphoraError("invalid_reference", '"%s" is not a URI; references look like https://host/path/file.csv or file:///abs/path.' % uri)
+    if split.scheme in ("http", "https"):
+        path = validate_manifest_path(name if name is not None else _last_segment(split))
+        if not checksum:
+            return [(path, {"digest": uri, "size": 0, "ref": uri, "extra": {"checksum": False}})]
+        http = Http(uri, "", timeout=30.0)
+        try:
+            try:
+                resp = http.open("HEAD", uri, auth=False, headers={"accept": "*/*"})
+                resp.read()
+            except AmphoraError as e:
+                raise AmphoraError("invalid_reference", "Cannot reach reference %s (%s); check the URL or pass checksum=False "
+                                   "to track it without checking." % (uri, e.message)) from None
+        finally:
+            http.close()
+        if resp.status >= 400:
+            raise AmphoraError("invalid_reference", "Reference %s answered HTTP %d to HEAD; check the URL." % (uri, resp.status))
+        etag = resp.getheader("ETag")
+        length = resp.getheader("Content-Length") or "0"
+        size = int(length) if length.isdigit() else 0
+        if not etag:
+            raise AmphoraError("invalid_reference", "Reference %s has no ETag, so changes could not be detected; pass "
+                               "checksum=False to track it by URI only." % uri)
+        return [(path, {"digest": strip_etag(etag), "size": size, "ref": uri, "extra": {"etag": etag}})]
+    if split.scheme == "file":
+        from .transfer import parallel, sha256_file
+
+        local = _file_path(split)
+        if not os.path.exists(local):
+            raise AmphoraError("invalid_reference", "Reference %s points at %s, which does not exist; check the path." % (uri, local))
+        if os.path.isdir(local):
+            files = []
+            for dirpath, dirnames, filenames in os.walk(local):
+                dirnames.sort()
+                files.extend(os.path.join(dirpath, f) for f in sorted(filenames) if os.path.isfile(os.path.join(dirpath, f)))
+            out = []
+            hashes = parallel(sha256_file, files) if checksum else [None] * len(files)
+            for f, h in zip(files, hashes):
+                rel = os.path.relpath(f, local).replace(os.sep, "/")
+                p = validate_manifest_path(_posix_join(name, rel) if name else rel)
+                file_uri = pathlib.Path(f).as_uri()
+                if not checksum:
+                    out.append((p, {"digest": file_uri, "size": os.path.getsize(f), "ref": file_uri, "extra": {"checksum": False}}))
+                else:
+                    out.append((p, {"digest": h[0], "size": h[1], "ref": file_uri}))
+            return out
+        p = validate_manifest_path(name if name is not None else _last_segment(split))
+        if not checksum:
+            return [(p, {"digest": uri, "size": os.path.getsize(local), "ref": uri, "extra": {"checksum": False}})]
+        digest, size = sha256_file(local)
+        return [(p, {"digest": digest, "size": size, "ref": uri})]
+    raise AmphoraError("unsupported", 'Reference scheme "%s:" is not supported here; use http(s):// or file:// '
+                       "(s3:// and gs:// need a team server)." % split.scheme)
+
+
+def download_reference(path, entry, dest, tmp):
+    """Fetches a reference entry into `tmp` after checking it is unchanged; returns bytes read.
+    The caller renames `tmp` onto `dest`."""
+    uri = entry["ref"]
+    checksum = (entry.get("extra") or {}).get("checksum") is not False
+    split = urllib.parse.urlsplit(uri)
+    got = 0
+    if split.scheme in ("http", "https"):
+        http = Http(uri, "", timeout=60.0)
+        try:
+            try:
+                resp = http.open("GET", uri, auth=False, headers={"accept": "*/*"})
+            except AmphoraError as e:
+                raise AmphoraError("server_unreachable", 'Cannot fetch reference "%s" from %s (%s); check that the host is '
+                                   "reachable." % (path, uri, e.message)) from None
+            if resp.status >= 400:
+                resp.read()
+                raise AmphoraError("not_found", 'Reference "%s" at %s answered HTTP %d; the object may have moved or been '
+                                   "deleted." % (path, uri, resp.status))
+            etag = resp.getheader("ETag")
+            if checksum and (not etag or strip_etag(etag) != entry["digest"]):
+                resp.read()
+                was = (entry.get("extra") or {}).get("etag") or entry["digest"]
+                raise AmphoraError("reference_changed", 'Reference "%s" at %s changed since it was logged: ETag was %s, now %s. '
+                                   "Log a new artifact version to track the new content."
+                                   % (path, uri, json.dumps(was, ensure_ascii=False), json.dumps(etag, ensure_ascii=False) if etag else "missing"))
+            with open(tmp, "wb") as out:
+                while True:
+                    chunk = resp.read(CHUNK)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    got += len(chunk)
+        finally:
+            http.close()
+        return got
+    if split.scheme == "file":
+        local = _file_path(split)
+        h = hashlib.sha256()
+        try:
+            src = open(local, "rb")
+        except OSError as e:
+            raise AmphoraError("not_found", 'Reference "%s" points at %s, which cannot be read (%s); it may have moved or been '
+                               "deleted." % (path, local, _errno_name(e))) from None
+        with src, open(tmp, "wb") as out:
+            while True:
+                chunk = src.read(CHUNK)
+                if not chunk:
+                    break
+                h.update(chunk)
+                out.write(chunk)
+                got += len(chunk)
+        if checksum and h.hexdigest() != entry["digest"]:
+            raise AmphoraError("reference_changed", 'Reference "%s" at %s changed since it was logged: SHA-256 was %s, now %s. '
+                               "Log a new artifact version to track the new content." % (path, local, entry["digest"], h.hexdigest()))
+        return got
+    raise AmphoraError("unsupported", 'Reference "%s" uses %s:, which this client cannot download; use a team server client '
+                       "for s3:// and gs://." % (path, split.scheme))
+
+
+def _errno_name(e):
+    import errno
+
+    return errno.errorcode.get(e.errno, str(e)) if e.errno else str(e)

@@ -1,0 +1,451 @@
+"""Run: one execution of a pipeline step. Logs metrics, files and artifacts; uses artifacts."""
+import builtins
+import glob
+import math
+import os
+import tempfile
+import threading
+import time
+from collections.abc import MutableMapping
+from datetime import datetime, timezone
+
+from .artifact import Artifact, unwrap_version
+from .data_types import Image, Table
+from .errors import AmphoraError
+from .names import validate_alias, validate_job_type
+from .paths import validate_manifest_path
+from .public import PublicRun
+from .reference import format_reference, parse_reference
+from .transfer import Stats, sha256_file
+from .transport import API_PREFIX, enc
+
+HEARTBEAT_INTERVAL_S = 10.0
+_HISTORY_BATCH = 500
+_HISTORY_FLUSH_S = 2.0
+
+
+def _now():
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def json_value(v):
+    """Plain JSON for what pipelines log: numbers, strings, tensors/arrays (tolist/item), nesting."""
+    if v is None or isinstance(v, (bool, str, int)):
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else ("NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity"))
+    if isinstance(v, dict):
+        return {str(k): json_value(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple, set)):
+        return [json_value(x) for x in v]
+    if hasattr(v, "detach"):
+        v = v.detach()
+    if hasattr(v, "cpu"):
+        v = v.cpu()
+    if hasattr(v, "tolist"):
+        return json_value(v.tolist())
+    if hasattr(v, "item"):
+        return json_value(v.item())
+    return str(v)
+
+
+class Config(MutableMapping):
+    """Run configuration: `config.lr`, `config["lr"]`, `config.update({...})`. Changes reach the server."""
+
+    def __init__(self, run=None, data=None):
+        object.__setattr__(self, "_run", run)
+        object.__setattr__(self, "_data", dict(data or {}))
+
+    def __getitem__(self, key):
+        return self._data[key]
+
+    def __setitem__(self, key, value):
+        self.update({key: value})
+
+    def __delitem__(self, key):
+        del self._data[key]
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self):
+        return len(self._data)
+
+    def __getattr__(self, key):
+        if key.startswith("_"):
+            raise AttributeError(key)
+        try:
+            return self._data[key]
+        except KeyError:
+            raise AttributeError("config has no key %r (keys: %s)" % (key, ", ".join(self._data) or "none")) from None
+
+    def __setattr__(self, key, value):
+        if key.startswith("_"):
+            object.__setattr__(self, key, value)
+        else:
+            self.update({key: value})
+
+    def update(self, other=None, allow_val_change=True, **kwargs):
+        changes = dict(_as_dict(other))
+        changes.update(kwargs)
+        changes = {str(k): json_value(v) for k, v in changes.items()}
+        self._data.update(changes)
+        if self._run is not None and changes:
+            self._run._patch({"config": changes})
+
+    def setdefaults(self, d):
+        self.update({k: v for k, v in _as_dict(d).items() if k not in self._data})
+
+    def as_dict(self):
+        return dict(self._data)
+
+    def __repr__(self):
+        return "Config(%r)" % self._data
+
+
+class Summary(MutableMapping):
+    """Run summary (dict-like). Defaults to the last value of each logged key; `update` persists now."""
+
+    def __init__(self, run=None, data=None):
+        self._run = run
+        self._data = dict(data or {})
+        self._dirty = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, key):
+        return self._data[key]
+
+    def __setitem__(self, key, value):
+        self.update({key: value})
+
+    def __delitem__(self, key):
+        del self._data[key]
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self):
+        return len(self._data)
+
+    def __getattr__(self, key):
+        if key.startswith("_"):
+            raise AttributeError(key)
+        try:
+            return self._data[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def update(self, other=None, **kwargs):
+        changes = dict(_as_dict(other))
+        changes.update(kwargs)
+        changes = {str(k): json_value(v) for k, v in changes.items()}
+        with self._lock:
+            self._data.update(changes)
+            self._dirty.update(changes)
+        self._flush()
+
+    def _track(self, row):
+        with self._lock:
+            self._data.update(row)
+            self._dirty.update(row)
+
+    def _flush(self):
+        with self._lock:
+            dirty, self._dirty = self._dirty, {}
+        if dirty and self._run is not None:
+            self._run._patch({"summary": dirty})
+
+    def as_dict(self):
+        return dict(self._data)
+
+    def __repr__(self):
+        return "Summary(%r)" % self._data
+
+
+def _as_dict(obj):
+    if obj is None:
+        return {}
+    if isinstance(obj, dict):
+        return obj
+    if hasattr(obj, "keys") and hasattr(obj, "__getitem__"):
+        return {k: obj[k] for k in obj.keys()}
+    if hasattr(obj, "__dict__"):  # argparse.Namespace and similar
+        return {k: v for k, v in vars(obj).items() if not k.startswith("_")}
+    raise AmphoraError("invalid_request", "config must be a dict (or an argparse Namespace), got %s." % type(obj).__name__)
+
+
+class Run(PublicRun):
+    """A live run (from `amphora.init`). Use it as a context manager: an exception marks it failed."""
+
+    config = None  # live Config / Summary objects (instead of PublicRun's read-only copies)
+    summary = None
+
+    def __init__(self, client, data):
+        super().__init__(client, data)
+        self.config = Config(self, data.get("config"))
+        self.summary = Summary(self, data.get("summary"))
+        self._step = 0
+        self._rows = []
+        self._rows_lock = threading.Lock()
+        self._last_flush = time.monotonic()
+        self._finished = False
+        self._used = {}
+        self._media_dir = None
+        self._stop = threading.Event()
+        self._heartbeat = threading.Thread(target=self._beat, name="amphora-heartbeat-%s" % self.id, daemon=True)
+        self._heartbeat.start()
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.finish(exit_code=1 if exc_type is not None else 0)
+        return False
+
+    def _beat(self):
+        while not self._stop.wait(HEARTBEAT_INTERVAL_S):
+            try:
+                self._client.http.post(self._run_route("/heartbeat"), {})
+                self._flush_history(force=False)
+                self.summary._flush()
+            except Exception:  # a missed beat is retried at the next interval
+                pass
+
+    def _patch(self, body):
+        self._data = self._client.http.patch(self._run_route(), body)
+
+    def finish(self, exit_code=None, quiet=None):
+        """Flushes everything and marks the run finished (or failed for a non-zero exit code)."""
+        if self._finished:
+            return
+        self._finished = True
+        self._stop.set()
+        try:
+            self._flush_history(force=True)
+            self.summary._flush()
+            self._patch({"state": "failed" if exit_code else "finished"})
+        finally:
+            from . import sdk
+
+            sdk._forget(self)
+
+    @property
+    def finished(self):
+        return self._finished
+
+    # ------------------------------------------------------------------ metrics and files
+    def log(self, data, step=None, commit=None):
+        if not isinstance(data, dict):
+            raise AmphoraError("invalid_request", "log expects a dict of metrics such as {\"loss\": 0.3}, got %s." % type(data).__name__)
+        self._require_live("log")
+        if step is None:
+            step = self._step
+            self._step += 1
+        else:
+            if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+                raise AmphoraError("invalid_request", "log: step must be a whole number \u2265 0, got %r." % (step,))
+            self._step = max(self._step, step + 1)
+        row = {str(k): self._media(str(k), v, step) for k, v in data.items()}
+        row = {k: json_value(v) for k, v in row.items()}
+        with self._rows_lock:
+            if self._rows and self._rows[-1]["step"] == step:
+                self._rows[-1]["data"].update(row)
+            else:
+                self._rows.append({"step": step, "data": row, "at": _now()})
+        self.summary._track(row)
+        self._flush_history(force=False)
+
+    def _media(self, key, value, step):
+        """Images and tables become run files; the history keeps a pointer to them."""
+        items = value if isinstance(value, (list, tuple)) and value and all(isinstance(v, (Image, Table)) for v in value) else None
+        if not isinstance(value, (Image, Table)) and items is None:
+            return value
+        if self._media_dir is None:
+            self._media_dir = tempfile.mkdtemp(prefix="amphora-media-")
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
+        written = []
+        for i, obj in enumerate(items if items is not None else [value]):
+            folder = os.path.join(self._media_dir, "images" if isinstance(obj, Image) else "tables")
+            os.makedirs(folder, exist_ok=True)
+            fname, desc = obj._write(folder, "%s_%d_%d" % (safe, step, i))
+            logical = "media/%s/%s" % (os.path.basename(folder), fname)
+            self._save_files([(logical, os.path.join(folder, fname))])
+            desc["path"] = logical
+            written.append(desc)
+        if items is None:
+            return written[0]
+        return {"_type": "images" if isinstance(items[0], Image) else "tables", "count": len(written), "items": written}
+
+    def _flush_history(self, force):
+        with self._rows_lock:
+            due = force or len(self._rows) >= _HISTORY_BATCH or time.monotonic() - self._last_flush >= _HISTORY_FLUSH_S
+            if not due or not self._rows:
+                return
+            rows, self._rows = self._rows, []
+            self._last_flush = time.monotonic()
+        for i in range(0, len(rows), 10_000):
+            self._client.http.post(self._run_route("/history"), {"rows": rows[i : i + 10_000]})
+
+    def save(self, glob_str, base_path=None, policy="live"):
+        """Saves files (a path or glob) with the run; returns the saved logical paths."""
+        self._require_live("save files")
+        matches = sorted(glob.glob(glob_str, recursive=True)) if glob.has_magic(glob_str) else [glob_str]
+        files = [m for m in matches if os.path.isfile(m)]
+        if not files:
+            raise AmphoraError("not_found", 'save: nothing matches "%s" (relative to %s). Save the file first, then call '
+                               "save with its path." % (glob_str, os.getcwd()))
+        pairs = []
+        for f in files:
+            if base_path is not None:
+                logical = os.path.relpath(f, base_path)
+            elif os.path.isabs(f) or os.path.normpath(f).startswith(".."):
+                logical = os.path.basename(f)
+            else:
+                logical = os.path.normpath(f)
+            pairs.append((logical.replace(os.sep, "/"), f))
+        self._save_files(pairs)
+        return [p for p, _ in pairs]
+
+    def _save_files(self, pairs):
+        records = []
+        for logical, local in pairs:
+            validate_manifest_path(logical)
+            digest, size = sha256_file(local)
+            records.append({"path": logical, "digest": digest, "size": size, "local": local})
+        self._client.transfer.upload([{"digest": r["digest"], "size": r["size"], "path": r["local"]} for r in records], Stats())
+        self._client.http.put(self._run_route("/files"), {"files": [{k: r[k] for k in ("path", "digest", "size")} for r in records]})
+
+    def _require_live(self, what):
+        if self._finished:
+            raise AmphoraError("invalid_request", "Cannot %s: run %s is finished. Start a new run with amphora.init()." % (what, self.path))
+
+    # ------------------------------------------------------------------ artifacts
+    def log_artifact(self, artifact_or_path, name=None, type=None, aliases=None):
+        """Uploads what the server lacks and commits a version produced by this run. Unchanged
+        content gives back the existing version (and moves `latest` and `aliases` to it)."""
+        self._require_live("log an artifact")
+        artifact = self._coerce_artifact(artifact_or_path, name, type)
+        if artifact._version is not None:
+            raise AmphoraError("invalid_request", "%s is already logged; create a new Artifact to log new content, or "
+                               "change its aliases with artifact.aliases and artifact.save()." % artifact.qualified_name)
+        aliases = _aliases(aliases)
+        manifest = artifact._prepare_upload(self._client)
+        body = {"type": artifact.type, "manifest": manifest, "metadata": json_value(artifact.metadata), "runId": self.id}
+        if artifact.description is not None:
+            body["description"] = artifact.description
+        if aliases:
+            body["aliases"] = aliases
+        answer = self._client.http.post(self._client.collection_path(self.entity, self.project, artifact.name) + "/versions", body)
+        artifact._committed(self._client, unwrap_version(answer))
+        return artifact
+
+    def _coerce_artifact(self, artifact_or_path, name, type):
+        if isinstance(artifact_or_path, Artifact):
+            return artifact_or_path
+        if isinstance(artifact_or_path, (str, os.PathLike)):
+            path = os.fspath(artifact_or_path)
+            a = Artifact(name or "run-%s-%s" % (self.id, os.path.basename(os.path.abspath(path))), type or "unspecified")
+            if os.path.isdir(path):
+                a.add_dir(path)
+            else:
+                a.add_file(path)
+            return a
+        raise AmphoraError("invalid_request", "log_artifact expects an amphora.Artifact or a file/folder path, got %s." % builtins.type(artifact_or_path).__name__)
+
+    def use_artifact(self, artifact_or_name, type=None, aliases=None, use_as=None):
+        """Declares that this run uses a version (input edge) and returns it. Idempotent. Accepts a
+        reference string (`mnist-raw:latest`, `project/name:v1`, `entity/project/name:alias`) or an Artifact
+        (a draft one is logged first, without a producer)."""
+        self._require_live("use an artifact")
+        c = self._client
+        if isinstance(artifact_or_name, Artifact):
+            artifact = artifact_or_name
+            if artifact._version is None:
+                manifest = artifact._prepare_upload(c)
+                body = {"type": artifact.type, "manifest": manifest, "metadata": json_value(artifact.metadata)}
+                if artifact.description is not None:
+                    body["description"] = artifact.description
+                if aliases:
+                    body["aliases"] = _aliases(aliases)
+                answer = c.http.post(c.collection_path(self.entity, self.project, artifact.name) + "/versions", body)
+                artifact._committed(c, unwrap_version(answer))
+            ref = "%s/%s/%s:%s" % (artifact.entity, artifact.project, artifact.name, artifact.version)
+        elif isinstance(artifact_or_name, str):
+            parsed = parse_reference(artifact_or_name)
+            ref = format_reference(_qualify(parsed, self.entity, self.project))
+        else:
+            raise AmphoraError("invalid_request", "use_artifact expects a reference such as \"mnist-raw:latest\" or an "
+                               "amphora.Artifact, got %s." % builtins.type(artifact_or_name).__name__)
+        answer = c.http.post(self._run_route("/inputs"), {"ref": ref})
+        version = unwrap_version(answer) if isinstance(answer, dict) and "digest" in unwrap_version(answer) else None
+        if version is None:
+            version = c.http.get(API_PREFIX + "/resolve", query={"ref": ref})
+        if type is not None and version["type"] != type:
+            raise AmphoraError("type_mismatch", "%s has type %r, not %r." % (ref, version["type"], type))
+        used = self._used.get(version["id"])
+        if isinstance(artifact_or_name, Artifact):
+            artifact_or_name._apply_version(version)
+            used = artifact_or_name
+        elif used is None:
+            used = Artifact._from_version(c, version)
+        self._used[version["id"]] = used
+        return used
+
+    def upsert_artifact(self, artifact, distributed_id=None):
+        """Adds this artifact's files to the group's shared pending version (parallel writers)."""
+        self._require_live("upsert an artifact")
+        did = self._distributed_id(distributed_id, "upsert_artifact")
+        manifest = artifact._prepare_upload(self._client)
+        body = {"type": artifact.type, "manifest": manifest, "runId": self.id, "metadata": json_value(artifact.metadata)}
+        if artifact.description is not None:
+            body["description"] = artifact.description
+        return self._client.http.post(self._client.collection_path(self.entity, self.project, artifact.name) + "/pending/" + enc(did), body)
+
+    def finish_artifact(self, artifact, aliases=None, distributed_id=None):
+        """Commits the group's pending version (after adding this artifact's own files, if any)."""
+        self._require_live("finish an artifact")
+        did = self._distributed_id(distributed_id, "finish_artifact")
+        if artifact._entries:
+            self.upsert_artifact(artifact, did)
+        body = {"runId": self.id, "metadata": json_value(artifact.metadata)}
+        if aliases:
+            body["aliases"] = _aliases(aliases)
+        if artifact.description is not None:
+            body["description"] = artifact.description
+        path = self._client.collection_path(self.entity, self.project, artifact.name) + "/pending/" + enc(did) + "/finish"
+        answer = self._client.http.post(path, body)
+        artifact._committed(self._client, unwrap_version(answer))
+        artifact._manifest_loaded = False
+        return artifact
+
+    def _distributed_id(self, distributed_id, what):
+        did = distributed_id or self.group
+        if not did:
+            raise AmphoraError("invalid_request", "%s needs a run group: start the run with amphora.init(group=\"...\") "
+                               "(all writers use the same group), or pass distributed_id=." % what)
+        return did
+
+    def __repr__(self):
+        return "<Run %s (%s, %s)>" % (self.path, self.name, "finished" if self._finished else "running")
+
+
+def _aliases(aliases):
+    if aliases is None:
+        return []
+    if isinstance(aliases, str):
+        aliases = [aliases]
+    out = []
+    for a in aliases:
+        if a != "latest":
+            validate_alias(a)
+        if a not in out:
+            out.append(a)
+    return out
+
+
+def _qualify(ref, entity, project):
+    from .reference import ArtifactRef
+
+    return ArtifactRef(name=ref.name, selector=ref.selector, entity=ref.entity or entity, project=ref.project or project,
+                       is_version=ref.is_version, explicit_selector=ref.explicit_selector)
