@@ -123,7 +123,7 @@ export async function downloadReference(path: string, entry: ManifestEntry, dest
         await res.body.dump();
         throw new AmphoraError(
           'reference_changed',
-          `Reference "${path}" at ${uri} changed since it was logged: ETag was ${JSON.stringify(entry.extra?.etag ?? entry.digest)}, now ${etag ? JSON.stringify(etag) : 'missing'}. Log a new artifact version to track the new content.`,
+          `Reference "${path}" at ${uri} changed since it was logged: ETag was ${String(entry.extra?.etag ?? entry.digest)}, now ${etag ?? 'missing'}. Log a new artifact version to track the new content.`,
         );
       }
       await pipeline(res.body, createWriteStream(tmp));
