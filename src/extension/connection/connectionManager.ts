@@ -114,17 +114,26 @@ export class ConnectionManager implements vscode.Disposable {
     const dataDir = defaultDataDir(process.env);
     this.output.appendLine(`no running local server answered; starting the bundled one for ${dataDir}`);
     await this.embedded?.stop();
-    this.embedded = await startEmbeddedServer({
-      serverScript: this.context.asAbsolutePath('dist/server.mjs'),
-      dataDir,
-      log: (l) => this.output.appendLine(l),
-      onExit: () => {
-        this.embedded = undefined;
-        if (!this.disposed && this.stateValue === 'connected' && this.currentValue?.mode === 'started') {
-          this.set('disconnected', undefined, 'The bundled server stopped; run "Amphora: Reconnect" to start it again.');
-        }
-      },
-    });
+    const start = (port?: number) =>
+      startEmbeddedServer({
+        serverScript: this.context.asAbsolutePath('dist/server.mjs'),
+        dataDir,
+        port,
+        log: (l) => this.output.appendLine(l),
+        onExit: () => {
+          this.embedded = undefined;
+          if (!this.disposed && this.stateValue === 'connected' && this.currentValue?.mode === 'started') {
+            this.set('disconnected', undefined, 'The bundled server stopped; run "Amphora: Reconnect" to start it again.');
+          }
+        },
+      });
+    try {
+      this.embedded = await start();
+    } catch (e) {
+      // The default port may belong to another program: any free port will do (clients use the discovery file).
+      this.output.appendLine(`retrying on a free port: ${(e as Error).message}`);
+      this.embedded = await start(0);
+    }
     // The discovery file the server just wrote carries the API key.
     const found = await resolveConnection({ env: { ...process.env, AMPHORA_BASE_URL: undefined, AMPHORA_API_KEY: undefined } });
     return { ...found, mode: 'started' };

@@ -18,6 +18,8 @@ export interface EmbeddedServer {
 export async function startEmbeddedServer(opts: {
   serverScript: string;
   dataDir: string;
+  /** 0 = any free port. */
+  port?: number;
   log: (line: string) => void;
   onExit: (code: number | null, signal: NodeJS.Signals | null) => void;
   timeoutMs?: number;
@@ -25,7 +27,7 @@ export async function startEmbeddedServer(opts: {
   if (!existsSync(opts.serverScript)) {
     throw new AmphoraError('server_unreachable', `The bundled server is missing at ${opts.serverScript}; reinstall the Amphora extension.`);
   }
-  const child = spawn(process.execPath, [opts.serverScript, '--data-dir', opts.dataDir, '--host', '127.0.0.1'], {
+  const child = spawn(process.execPath, [opts.serverScript, '--data-dir', opts.dataDir, '--host', '127.0.0.1', ...(opts.port !== undefined ? ['--port', String(opts.port)] : [])], {
     env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
     windowsHide: true,

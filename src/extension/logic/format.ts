@@ -74,7 +74,7 @@ export function lensTitle(refText: string, v: ArtifactVersion, now = Date.now())
 
 /** Markdown-safe text (for hovers and tooltips). */
 export function escapeMarkdown(s: string): string {
-  return s.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, (c) => `\\${c}`);
+  return s.replace(/[\\`*_[\]<>|]/g, (c) => `\\${c}`);
 }
 
 function cell(value: unknown): string {

@@ -21,7 +21,7 @@ export interface FoundReference {
 }
 
 const CALL = String.raw`(?:\b(use_artifact|useArtifact)|\.(artifact))\s*\(\s*(?:[A-Za-z_]\w*\s*=\s*)?`;
-const STRING = String.raw`([rRbBuUfF]{0,2})(["'\x60])((?:(?!\3)[^\\\n]|\\.)*)\3`;
+const STRING = String.raw`([rRbBuUfF]{0,2})(["'\x60])((?:(?!\4)[^\\\n]|\\.)*)\4`;
 const PATTERN = new RegExp(CALL + STRING, 'g');
 
 export function scanReferences(source: string): FoundReference[] {
