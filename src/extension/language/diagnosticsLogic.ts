@@ -1,0 +1,102 @@
+/**
+ * Diagnostics for artifact reference strings, pure: an unknown artifact, alias or version is a
+ * warning with a quick fix to the nearest existing name; a moving alias (`latest`, `best`…)
+ * is an information hint with the quick fix "Pin to vN" (the version it resolves to now), so a
+ * script keeps reading the same data when new versions are logged. Offsets are document offsets.
+ */
+import { isVersionString } from '../../core/names.js';
+import type { FoundReference } from '../logic/references.js';
+import { nearest, type ProjectIndex } from './referenceIndex.js';
+
+export type RefDiagnosticCode = 'invalid-reference' | 'unknown-artifact' | 'unknown-alias' | 'unknown-version' | 'moving-alias';
+
+export interface RefFix {
+  title: string;
+  start: number;
+  end: number;
+  newText: string;
+}
+
+export interface RefDiagnostic {
+  severity: 'warning' | 'information';
+  code: RefDiagnosticCode;
+  message: string;
+  start: number;
+  end: number;
+  fix?: RefFix;
+}
+
+/** Where the name and the selector sit inside a reference's text (offsets within the text). */
+export function referenceParts(text: string): { nameStart: number; nameEnd: number; colon: number; selectorStart: number; selectorEnd: number } {
+  const colon = text.indexOf(':');
+  const nameEnd = colon === -1 ? text.length : colon;
+  const nameStart = text.lastIndexOf('/', nameEnd - 1) + 1;
+  return { nameStart, nameEnd, colon, selectorStart: colon === -1 ? text.length : colon + 1, selectorEnd: text.length };
+}
+
+/**
+ * Diagnoses one reference found in a document. `index` is what the server knows about the
+ * project the reference resolves in (undefined when unknown: nothing is reported then, since
+ * "not connected" is not the file's fault).
+ */
+export function diagnoseReference(found: FoundReference, index: ProjectIndex | undefined): RefDiagnostic[] {
+  if (found.error) {
+    return [{ severity: 'warning', code: 'invalid-reference', message: found.error, start: found.start, end: found.end }];
+  }
+  const ref = found.parsed;
+  if (!ref || !index) return [];
+  const p = referenceParts(found.text);
+  const at = (o: number) => found.start + o;
+  const where = `${index.entity}/${index.project}`;
+  const c = index.collections.get(ref.name);
+  if (!c) {
+    const guess = nearest(ref.name, index.collections.keys());
+    return [{
+      severity: 'warning',
+      code: 'unknown-artifact',
+      message: `Unknown artifact "${ref.name}" in ${where}.${guess ? ` Did you mean "${guess}"?` : ' Log it first, or check the project.'}`,
+      start: at(p.nameStart),
+      end: at(p.nameEnd),
+      fix: guess ? { title: `Change to "${guess}"`, start: at(p.nameStart), end: at(p.nameEnd), newText: guess } : undefined,
+    }];
+  }
+  if (isVersionString(ref.selector)) {
+    const newest = c.latest ? Number(c.latest.slice(1)) : -1;
+    if (Number(ref.selector.slice(1)) > newest) {
+      return [{
+        severity: 'warning',
+        code: 'unknown-version',
+        message: `"${ref.name}" has no version ${ref.selector}${c.latest ? ` (the newest is ${c.latest})` : ' (it has no versions yet)'}.`,
+        start: at(p.selectorStart),
+        end: at(p.selectorEnd),
+        fix: c.latest ? { title: `Change to ${c.latest}`, start: at(p.selectorStart), end: at(p.selectorEnd), newText: c.latest } : undefined,
+      }];
+    }
+    return [];
+  }
+  const resolved = c.aliases.get(ref.selector);
+  if (!resolved) {
+    const guess = nearest(ref.selector, c.aliases.keys());
+    const known = [...c.aliases.keys()].sort().slice(0, 8).join(', ');
+    return [{
+      severity: 'warning',
+      code: 'unknown-alias',
+      message: `"${ref.name}" has no alias "${ref.selector}".${guess ? ` Did you mean "${guess}"?` : known ? ` Its aliases: ${known}.` : ''}`,
+      start: at(p.selectorStart),
+      end: at(p.selectorEnd),
+      fix: guess ? { title: `Change to "${guess}"`, start: at(p.selectorStart), end: at(p.selectorEnd), newText: guess } : undefined,
+    }];
+  }
+  // A moving alias: pin it. Without an explicit selector (`"mnist-raw"` means latest) append one.
+  const fix: RefFix = ref.explicitSelector
+    ? { title: `Pin to ${resolved}`, start: at(p.selectorStart), end: at(p.selectorEnd), newText: resolved }
+    : { title: `Pin to ${resolved}`, start: at(p.nameEnd), end: at(p.nameEnd), newText: `:${resolved}` };
+  return [{
+    severity: 'information',
+    code: 'moving-alias',
+    message: `"${ref.selector}" is a moving alias: it resolves to ${resolved} now and moves when a new version gets it. Pin to ${resolved} to make this reproducible.`,
+    start: ref.explicitSelector ? at(p.selectorStart) : at(p.nameStart),
+    end: ref.explicitSelector ? at(p.selectorEnd) : at(p.nameEnd),
+    fix,
+  }];
+}
