@@ -19,7 +19,7 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
     const where = err.validationContext ?? 'request';
     const issues = err.validation
       .slice(0, 10)
-      .map((i) => `${i.instancePath ? i.instancePath.replace(/^\//, '').replace(/\//g, '.') : where}: ${i.message}`)
+      .map((i) => `${i.instancePath.replace(/^\//, '').replace(/\//g, '.') || where}: ${i.message}`)
       .join('; ');
     void reply.code(400).send(body('invalid_request', `Invalid ${where} for ${req.method} ${req.routeOptions.url ?? req.url}: ${issues}. See /api/v1/openapi.json for the expected shape.`));
     return;
