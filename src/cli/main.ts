@@ -109,11 +109,11 @@ artifact
   .argument('<path>', 'file, folder or URI to log')
   .requiredOption('--name <[project/]name>', 'artifact name, optionally with its project')
   .requiredOption('--type <type>', 'artifact type, e.g. dataset or model')
-  .option('--alias <alias>', 'alias to point at the version (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option('--alias <alias>', 'alias to point at the version (repeatable)', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
   .option('--description <text>', 'version description')
   .option('--metadata <json>', 'version metadata as a JSON object')
   .action(
-    action(async (out, target: string, opts: { name: string; type: string; alias: string[]; description?: string; metadata?: string }) => {
+    action(async (out, target: string, opts: { name: string; type: string; alias?: string[]; description?: string; metadata?: string }) => {
       const n = parseName(opts.name);
       let metadata: Record<string, unknown> | undefined;
       if (opts.metadata !== undefined) {
@@ -243,7 +243,12 @@ artifact
     action(async (out, ref: string, opts: { deleteAliases?: boolean }) => {
       const c = await connect();
       const q = qualify(c, ref);
-      const res = await c.http.deleteVersion(q.entity, q.project, q.name, q.selector, !!opts.deleteAliases);
+      const res = await c.http.deleteVersion(q.entity, q.project, q.name, q.selector, !!opts.deleteAliases).catch((e: unknown) => {
+        if (e instanceof AmphoraError && e.code === 'aliased_version') {
+          throw new AmphoraError(e.code, `${e.message} From the command line: amphora artifact rm ${ref} --delete-aliases`);
+        }
+        throw e;
+      });
       out.result(res.version, () => `Deleted ${res.version.project}/${res.version.name}:${res.version.version}`);
     }),
   );
@@ -305,7 +310,10 @@ program
   );
 
 // Every command gets the exit-code table in its --help and usage errors exit with 2.
-for (const c of [program, ...allCommands(program)]) c.exitOverride();
+for (const c of [program, ...allCommands(program)]) {
+  c.exitOverride();
+  if (c !== program && c !== artifact) c.addHelpText('after', EXIT_CODES_HELP);
+}
 function allCommands(c: Command): Command[] {
   return c.commands.flatMap((s) => [s, ...allCommands(s)]);
 }
