@@ -447,9 +447,13 @@ class Artifact:
         blobs = [{"digest": b["digest"], "size": b["size"], "path": local_by_digest[b["digest"]]} for b in stored_blobs(manifest)]
         stats = client.transfer.upload(blobs, Stats())
         self.last_transfer = stats
+        self._adopt = [(b["path"], b["digest"]) for b in blobs]
         return manifest
 
     def _committed(self, client, version):
+        for local, digest in getattr(self, "_adopt", ()):
+            client.transfer.adopt(local, digest)
+        self._adopt = []
         self._client = client
         self._apply_version(version)
         self._manifest_loaded = True

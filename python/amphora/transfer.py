@@ -132,6 +132,25 @@ class Transfer:
                     raise
         return stats
 
+    def adopt(self, local, digest):
+        """Puts a file the producer just logged into the cache: a hard link (free) or a copy when
+        linking fails (other device). An existing blob is left alone."""
+        target = cached_blob_path(self.cache_dir, digest)
+        if os.path.exists(target):
+            return
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        try:
+            os.link(local, target)
+            return
+        except FileExistsError:
+            return
+        except OSError:
+            pass
+        try:
+            copy_file(local, target)
+        except OSError:
+            pass  # the cache is an optimisation; logging already succeeded
+
     # ------------------------------------------------------------------ download
     def download(self, manifest, root, paths=None, stats=None):
         """Materializes entries of `manifest` under `root`; returns Stats."""

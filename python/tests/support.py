@@ -1,0 +1,112 @@
+"""A real Amphora server per test class: `node dist/server.mjs --data-dir <tmp> --port 0`."""
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SERVER = os.path.join(REPO, "dist", "server.mjs")
+CLI = os.path.join(REPO, "dist", "cli.mjs")
+_ENV_KEYS = ("AMPHORA_BASE_URL", "AMPHORA_API_KEY", "AMPHORA_CACHE_DIR", "AMPHORA_DATA_DIR", "AMPHORA_PROJECT",
+             "AMPHORA_ENTITY")
+
+
+class ServerProcess:
+    def __init__(self, data_dir, timeout=90):
+        if not os.path.isfile(SERVER):
+            raise RuntimeError("%s is missing: build it first with `node esbuild.mjs` in %s." % (SERVER, REPO))
+        self.data_dir = data_dir
+        self.proc = subprocess.Popen(
+            ["node", SERVER, "--data-dir", data_dir, "--host", "127.0.0.1", "--port", "0"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        line = b""
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 1.0)
+            if ready:
+                line = self.proc.stdout.readline()
+                if line.strip().startswith(b"{"):
+                    break
+            if self.proc.poll() is not None:
+                break
+        try:
+            info = json.loads(line)
+            assert info.get("event") == "listening"
+        except Exception:
+            err = self.proc.stderr.read1(4000) if self.proc.poll() is not None else b""
+            self.stop()
+            raise RuntimeError("the server did not start (%r): %s" % (line[:300], err.decode(errors="replace")))
+        self.url = info["url"]
+        with open(os.path.join(data_dir, "server.json")) as f:
+            self.api_key = json.load(f)["apiKey"]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=15)
+            except (subprocess.TimeoutExpired, ProcessLookupError):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait(timeout=5)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream:
+                stream.close()
+
+
+class ServerTestCase(unittest.TestCase):
+    """Starts a server, points the client at it (env vars), works in a temp cwd with a temp cache."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="amphora-pytest-")
+        cls._saved_env = {k: os.environ.get(k) for k in _ENV_KEYS}
+        cls._saved_cwd = os.getcwd()
+        cls.server = ServerProcess(os.path.join(cls.tmp, "data"))
+        cls.cache_dir = os.path.join(cls.tmp, "cache")
+        for k in _ENV_KEYS:
+            os.environ.pop(k, None)
+        os.environ["AMPHORA_BASE_URL"] = cls.server.url
+        os.environ["AMPHORA_API_KEY"] = cls.server.api_key
+        os.environ["AMPHORA_CACHE_DIR"] = cls.cache_dir
+        cls.work = os.path.join(cls.tmp, "work")
+        os.makedirs(cls.work)
+        os.chdir(cls.work)
+
+    @classmethod
+    def tearDownClass(cls):
+        import amphora
+
+        amphora.finish()
+        os.chdir(cls._saved_cwd)
+        for k, v in cls._saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        cls.server.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def write(self, rel, data):
+        path = os.path.join(self.work, rel)
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
+        return path
+
+    def assertAmphoraError(self, code, fn, *args, **kwargs):
+        from amphora import AmphoraError
+
+        with self.assertRaises(AmphoraError) as ctx:
+            fn(*args, **kwargs)
+        self.assertEqual(ctx.exception.code, code, str(ctx.exception))
+        self.assertGreater(len(str(ctx.exception)), 20)
+        return ctx.exception

@@ -1,0 +1,422 @@
+"""The Python client against a real Amphora server: every call of the surface, dedup, aliases,
+references, hostile paths, the cache, distributed versions."""
+import hashlib
+import http.server
+import os
+import pathlib
+import threading
+import unittest
+
+import amphora
+from amphora import AmphoraError, Api, Artifact
+from amphora.manifest import artifact_digest
+from amphora.settings import cached_blob_path
+
+from .support import ServerTestCase
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+class _RefServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+
+def start_reference_server(files):
+    """Serves `files` {path: bytes} with ETags (except paths starting with /noetag)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _head(self):
+            body = files.get(self.path)
+            if body is None:
+                self.send_error(404)
+                return None
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            if not self.path.startswith("/noetag"):
+                self.send_header("ETag", '"%s"' % hashlib.md5(body).hexdigest())
+            self.end_headers()
+            return body
+
+        def do_HEAD(self):
+            self._head()
+
+        def do_GET(self):
+            body = self._head()
+            if body is not None:
+                self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = _RefServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, "http://127.0.0.1:%d" % server.server_address[1]
+
+
+class RunTest(ServerTestCase):
+    def test_run_config_summary_history_files_and_finish(self):
+        with amphora.init(project="p-run", job_type="train", config={"lr": 0.1}, group="g1", name="my-run") as run:
+            self.assertIs(amphora.config, run.config)
+            self.assertEqual((run.name, run.job_type, run.group, run.project), ("my-run", "train", "g1", "p-run"))
+            self.assertEqual(run.config.lr, 0.1)
+            self.assertEqual(amphora.config["lr"], 0.1)
+            run.config.update({"batch_size": 2})
+            run.config.epochs = 3
+            self.assertEqual(dict(run.config), {"lr": 0.1, "batch_size": 2, "epochs": 3})
+            amphora.log({"loss": 1.0})
+            amphora.log({"loss": 0.5, "acc": 0.7}, step=10)
+            run.log({"loss": 0.25})
+            run.summary["best"] = 1
+            run.summary.update({"acc": 0.9})
+            self.write("model.bin", b"weights" * 100)
+            self.assertEqual(amphora.save("model.bin"), ["model.bin"])
+        self.assertTrue(run.finished)
+        self.assertIsNone(amphora.sdk.current_run())
+        got = Api().run(run.path)
+        self.assertEqual(got.state, "finished")
+        self.assertEqual(got.config, {"lr": 0.1, "batch_size": 2, "epochs": 3})
+        self.assertEqual(got.summary["loss"], 0.25)
+        self.assertEqual((got.summary["best"], got.summary["acc"]), (1, 0.9))
+        self.assertEqual([(r["_step"], r["loss"]) for r in got.history()], [(0, 1.0), (10, 0.5), (11, 0.25)])
+        self.assertIn({"path": "model.bin", "digest": sha(b"weights" * 100), "size": 700}, got.files())
+        self.assertEqual(Api().run("p-run/" + run.id).id, run.id)
+        self.assertAmphoraError("invalid_request", run.log, {"x": 1})
+
+    def test_exception_inside_the_with_block_marks_the_run_failed(self):
+        with self.assertRaises(ZeroDivisionError):
+            with amphora.init(project="p-run", job_type="crashy") as run:
+                1 / 0
+        self.assertEqual(Api().run(run.path).state, "failed")
+
+    def test_reinit_and_module_level_calls_need_a_run(self):
+        self.assertAmphoraError("invalid_request", amphora.log, {"x": 1})
+        first = amphora.init(project="p-run")
+        self.assertIs(amphora.init(project="p-run"), first)  # no reinit: the live run
+        second = amphora.init(project="p-run", reinit=True)
+        self.assertIsNot(second, first)
+        self.assertTrue(first.finished)
+        amphora.finish()
+        self.assertEqual(Api().run(second.path).state, "finished")
+
+    def test_images_and_tables_are_logged_as_run_files(self):
+        with amphora.init(project="p-media", job_type="report") as run:
+            amphora.log({"examples": [amphora.Image([[[0.0] * 4] * 4], caption="7,1"), amphora.Image([[0, 255], [255, 0]])],
+                         "table": amphora.Table(columns=["a", "b"], data=[[1, 2], [3, 4]])})
+        got = Api().run(run.path)
+        row = got.history()[0]
+        self.assertEqual(row["examples"]["count"], 2)
+        self.assertEqual(row["examples"]["items"][0]["caption"], "7,1")
+        self.assertEqual(row["table"]["nrows"], 2)
+        paths = {f["path"] for f in got.files()}
+        self.assertTrue({row["examples"]["items"][0]["path"], row["examples"]["items"][1]["path"], row["table"]["path"]} <= paths)
+        self.assertTrue(row["examples"]["items"][1]["path"].endswith(".png"))
+
+    def test_discovery_file_is_used_when_no_url_is_set(self):
+        saved = {k: os.environ.pop(k) for k in ("AMPHORA_BASE_URL", "AMPHORA_API_KEY")}
+        os.environ["AMPHORA_DATA_DIR"] = self.server.data_dir
+        try:
+            with amphora.init(project="p-disc", job_type="x") as run:
+                self.assertTrue(run.id)
+        finally:
+            os.environ.pop("AMPHORA_DATA_DIR")
+            os.environ.update(saved)
+
+
+class ArtifactTest(ServerTestCase):
+    def _dataset(self, version_text="one"):
+        self.write("data/train.csv", "a,b\n1,2\n")
+        self.write("data/nested/deep.bin", b"\x00\x01" * 5000)
+        self.write("readme.txt", version_text)
+        art = Artifact("ds", type="dataset", description="a dataset", metadata={"sizes": [1, 2]})
+        art.add_file("readme.txt")
+        art.add_file("readme.txt", name="docs/README")
+        art.add_dir("data", name="data")
+        with art.new_file("notes.txt") as f:
+            f.write("notes \u00e9")
+        with art.new_file("blob.bin", mode="wb") as f:
+            f.write(os.urandom(0) + b"\xff" * 3000)
+        return art
+
+    def test_log_dedup_aliases_download_and_cache(self):
+        run = amphora.init(project="p-art", job_type="load-data", reinit=True)
+        art = self._dataset()
+        expected = {
+            "readme.txt": b"one", "docs/README": b"one", "data/train.csv": b"a,b\n1,2\n",
+            "data/nested/deep.bin": b"\x00\x01" * 5000, "notes.txt": "notes \u00e9".encode(), "blob.bin": b"\xff" * 3000,
+        }
+        local_digest = artifact_digest({p: {"digest": sha(b), "size": len(b)} for p, b in expected.items()})
+        self.assertEqual(art.digest, local_digest)
+        run.log_artifact(art, aliases=["best"])
+        self.assertEqual(art.version, "v0")
+        self.assertEqual(art.digest, local_digest)
+        self.assertEqual(art.size, sum(len(b) for b in expected.values()))
+        self.assertEqual(sorted(art.aliases), ["best", "latest"])
+        self.assertEqual(art.metadata, {"sizes": [1, 2]})
+        self.assertEqual(art.description, "a dataset")
+        self.assertEqual(art.last_transfer.files_uploaded, 5)  # readme twice: one blob
+
+        # Unchanged content: the same version, nothing uploaded, latest and aliases applied to it.
+        again = run.log_artifact(self._dataset(), aliases=["again"])
+        self.assertEqual((again.version, again.last_transfer.bytes_uploaded), ("v0", 0))
+        self.assertIn("again", again.aliases)
+
+        changed = run.log_artifact(self._dataset("two"))
+        self.assertEqual(changed.version, "v1")
+        self.assertEqual(changed.last_transfer.files_uploaded, 1)
+        api = Api()
+        self.assertEqual(api.artifact("p-art/ds:best").version, "v0")
+        self.assertEqual(api.artifact("p-art/ds").version, "v1")
+        self.assertEqual(api.artifact("p-art/ds:v0").digest, local_digest)
+        self.assertEqual(sorted(v.version for v in api.artifact_versions("dataset", "p-art/ds")), ["v0", "v1"])
+        self.assertAmphoraError("type_mismatch", api.artifact_versions, "model", "p-art/ds")
+        run.finish()
+
+        # Download: default root, verified content; the second time nothing moves.
+        v0 = api.artifact("p-art/ds:v0")
+        root = v0.download()
+        self.assertEqual(os.path.abspath(root), os.path.join(self.work, "artifacts", "ds:v0"))
+        for p, b in expected.items():
+            self.assertEqual(pathlib.Path(root, p).read_bytes(), b, p)
+        self.assertEqual(v0.download(), root)
+        self.assertEqual(v0.last_transfer.bytes_downloaded, 0)
+        self.assertEqual(v0.last_transfer.already_present, 6)
+        other = v0.download(os.path.join(self.work, "elsewhere"))
+        self.assertEqual(v0.last_transfer.bytes_downloaded, 0)
+        self.assertEqual(v0.last_transfer.cache_hits, 6)
+        self.assertEqual(pathlib.Path(other, "data/train.csv").read_bytes(), b"a,b\n1,2\n")
+
+        # A damaged cache blob is noticed and fetched again.
+        cached = cached_blob_path(self.cache_dir, sha(b"\xff" * 3000))
+        self.assertTrue(os.path.isfile(cached))
+        pathlib.Path(cached).write_bytes(b"garbage")
+        fresh = os.path.join(self.work, "fresh")
+        v0.download(fresh)
+        self.assertEqual(pathlib.Path(fresh, "blob.bin").read_bytes(), b"\xff" * 3000)
+        self.assertEqual(v0.last_transfer.bytes_downloaded, 3000)
+        self.assertEqual(pathlib.Path(cached).read_bytes(), b"\xff" * 3000)
+
+        # Single files.
+        entry = v0.get_path("data/nested/deep.bin")
+        self.assertEqual((entry.size, entry.digest, entry.ref()), (10000, sha(b"\x00\x01" * 5000), None))
+        single = entry.download(os.path.join(self.work, "single"))
+        self.assertEqual(pathlib.Path(single).read_bytes(), b"\x00\x01" * 5000)
+        self.assertFalse(os.path.exists(os.path.join(self.work, "single", "readme.txt")))
+        self.assertAmphoraError("not_found", v0.get_path, "nope.txt")
+
+    def test_type_of_a_name_is_fixed_and_empty_artifacts_are_refused(self):
+        with amphora.init(project="p-type", job_type="x") as run:
+            a = Artifact("thing", type="dataset")
+            a.add_file(self.write("t.txt", "t"))
+            run.log_artifact(a)
+            b = Artifact("thing", type="model")
+            b.add_file(self.write("t2.txt", "t2"))
+            self.assertAmphoraError("type_mismatch", run.log_artifact, b)
+            self.assertAmphoraError("invalid_request", run.log_artifact, Artifact("empty", type="dataset"))
+            self.assertAmphoraError("invalid_request", run.log_artifact, a)  # already logged
+            self.assertAmphoraError("invalid_alias", run.log_artifact, Artifact("x", "dataset"), aliases=["v3"])
+
+    def test_updates_aliases_and_delete(self):
+        with amphora.init(project="p-upd", job_type="x") as run:
+            for i in range(3):
+                a = Artifact("m", type="model", metadata={"i": i})
+                a.add_file(self.write("m.bin", "model %d" % i))
+                run.log_artifact(a)
+        api = Api()
+        art = api.artifact("p-upd/m:v1")
+        art.description = "My new description"
+        art.metadata["oldKey"] = "new value"
+        art.aliases.append("best")
+        art.save()
+        got = api.artifact("p-upd/m:best")
+        self.assertEqual((got.version, got.description, got.metadata), ("v1", "My new description", {"i": 1, "oldKey": "new value"}))
+        got.metadata = {"newKey": "new value"}
+        got.aliases = ["replaced"]
+        got.save()
+        again = api.artifact("p-upd/m:v1")
+        self.assertEqual((again.metadata, again.aliases), ({"newKey": "new value"}, ["replaced"]))
+        self.assertAmphoraError("not_found", api.artifact, "p-upd/m:best")
+        self.assertAmphoraError("aliased_version", again.delete)
+        again.delete(delete_aliases=True)
+        self.assertEqual(again.state, "deleted")
+        plain = api.artifact("p-upd/m:v0")
+        plain.delete()
+        # The seeds' cleanup loop: delete every version without an alias.
+        remaining = api.artifact_versions("model", "p-upd/m")
+        self.assertEqual([v.version for v in remaining if v.state != "deleted"], ["v2"])
+        self.assertEqual(api.artifact("p-upd/m:latest").version, "v2")
+
+    def test_lineage_and_use_artifact(self):
+        with amphora.init(project="p-lin", job_type="load-data") as producer:
+            raw = Artifact("raw", type="dataset")
+            raw.add_file(self.write("raw.txt", "raw"))
+            amphora.log_artifact(raw)
+        with amphora.init(project="p-lin", job_type="preprocess-data") as consumer:
+            used = consumer.use_artifact("raw:latest")
+            self.assertEqual(used.version, "v0")
+            self.assertIs(consumer.use_artifact("p-lin/raw:v0"), used)  # idempotent
+            amphora.use_artifact(Api().artifact("p-lin/raw:v0"))  # by Artifact object
+            local = Artifact("reference-model", type="model")
+            local.add_file(self.write("ref.h5", "h5"))
+            consumer.use_artifact(local)  # a draft is logged, then used
+            self.assertEqual(local.version, "v0")
+            self.assertAmphoraError("not_found", consumer.use_artifact, "missing:latest")
+            self.assertAmphoraError("invalid_reference", consumer.use_artifact, "bad name:latest")
+            out = Artifact("clean", type="dataset")
+            out.add_file(self.write("clean.txt", "clean"))
+            consumer.log_artifact(out)
+        self.assertEqual(sorted(a.name for a in consumer.used_artifacts()), ["raw", "reference-model"])
+        self.assertEqual([a.name for a in consumer.logged_artifacts()], ["clean"])
+        self.assertEqual([a.name for a in producer.logged_artifacts()], ["raw"])
+        v = Api().artifact("p-lin/raw:v0")
+        self.assertEqual(v.logged_by().id, producer.id)
+        self.assertEqual([r.id for r in v.used_by()], [consumer.id])
+        self.assertIsNone(Api().artifact("p-lin/reference-model").logged_by())
+        self.assertEqual(Api().artifact("p-lin/clean").logged_by().job_type, "preprocess-data")
+
+    def test_references_http_and_file(self):
+        files = {"/data/a.csv": b"x,y\n1,2\n", "/noetag/b.csv": b"no etag"}
+        server, base = start_reference_server(files)
+        try:
+            self.write("local/one.txt", "one")
+            self.write("local/sub/two.txt", "two")
+            with amphora.init(project="p-ref", job_type="x") as run:
+                art = Artifact("refs", type="dataset")
+                [http_entry] = art.add_reference(base + "/data/a.csv")
+                self.assertEqual(http_entry.path, "a.csv")
+                self.assertEqual((http_entry.digest, http_entry.size), (hashlib.md5(files["/data/a.csv"]).hexdigest(), 8))
+                art.add_reference(pathlib.Path(self.work, "local", "one.txt").as_uri(), name="single.txt")
+                art.add_reference(pathlib.Path(self.work, "local").as_uri(), name="tree")
+                [loose] = art.add_reference(base + "/noetag/b.csv", name="loose.csv", checksum=False)
+                self.assertEqual(loose.digest, base + "/noetag/b.csv")
+                self.assertAmphoraError("invalid_reference", art.add_reference, base + "/noetag/b.csv")
+                self.assertAmphoraError("invalid_reference", art.add_reference, base + "/missing")
+                self.assertAmphoraError("unsupported", art.add_reference, "s3://bucket/key")
+                run.log_artifact(art)
+            self.assertEqual(art.last_transfer.bytes_uploaded, 0)  # references store no bytes
+            got = Api().artifact("p-ref/refs")
+            self.assertEqual(sorted(got.manifest), ["a.csv", "loose.csv", "single.txt", "tree/one.txt", "tree/sub/two.txt"])
+            self.assertEqual(got.get_path("a.csv").ref(), base + "/data/a.csv")
+            root = got.download()
+            self.assertEqual(pathlib.Path(root, "a.csv").read_bytes(), b"x,y\n1,2\n")
+            self.assertEqual(pathlib.Path(root, "tree/sub/two.txt").read_text(), "two")
+            self.assertEqual(pathlib.Path(root, "loose.csv").read_bytes(), b"no etag")
+            # The external objects change: downloads say so instead of handing out other bytes.
+            files["/data/a.csv"] = b"changed"
+            e = self.assertAmphoraError("reference_changed", got.get_path("a.csv").download, os.path.join(self.work, "r2"))
+            self.assertIn("changed since it was logged", str(e))
+            self.write("local/sub/two.txt", "TWO")
+            self.assertAmphoraError("reference_changed", got.get_path("tree/sub/two.txt").download, os.path.join(self.work, "r3"))
+            self.assertFalse(os.path.exists(os.path.join(self.work, "r3", "tree", "sub", "two.txt")))
+        finally:
+            server.shutdown()
+            server.server_close()
+
+    def test_hostile_paths(self):
+        art = Artifact("hostile", type="dataset")
+        for bad in ["../escape.txt", "/etc/passwd", "a/../../b", "a\\b", "a\x00b", "C:/x", ""]:
+            self.assertAmphoraError("invalid_path", art.new_file, bad)
+            self.assertAmphoraError("invalid_path", art.add_file, self.write("h.txt", "h"), name=bad)
+        art.add_file(self.write("h.txt", "h"), name="a")
+        self.assertAmphoraError("invalid_path", art.add_file, self.write("h.txt", "h"), name="a/b")
+        # add_dir refuses links that lead out of the folder.
+        outside = self.write("outside/secret.txt", "secret")
+        os.makedirs(os.path.join(self.work, "linked"), exist_ok=True)
+        os.symlink(outside, os.path.join(self.work, "linked", "secret.txt"))
+        e = self.assertAmphoraError("invalid_path", Artifact("l", "dataset").add_dir, os.path.join(self.work, "linked"))
+        self.assertIn("outside", str(e))
+        os.makedirs(os.path.join(self.work, "linked2"), exist_ok=True)
+        os.symlink(os.path.join(self.work, "outside"), os.path.join(self.work, "linked2", "dir"))
+        self.assertAmphoraError("invalid_path", Artifact("l", "dataset").add_dir, os.path.join(self.work, "linked2"))
+        # A link planted inside the download root never carries a write outside it.
+        with amphora.init(project="p-hostile", job_type="x") as run:
+            ok = Artifact("safe", type="dataset")
+            ok.add_file(self.write("payload.txt", "payload"), name="sub/payload.txt")
+            run.log_artifact(ok)
+        target = os.path.join(self.work, "victim")
+        os.makedirs(target)
+        root = os.path.join(self.work, "planted")
+        os.makedirs(root)
+        os.symlink(target, os.path.join(root, "sub"))
+        self.assertAmphoraError("invalid_path", Api().artifact("p-hostile/safe").download, root)
+        self.assertEqual(os.listdir(target), [])
+        for bad in ["a/b/c/d", "x:", "x:v01", "bad name"]:
+            self.assertAmphoraError("invalid_reference", Api().artifact, bad)
+        self.assertAmphoraError("invalid_name", Artifact, "bad name", "dataset")
+        self.assertAmphoraError("invalid_type", Artifact, "ok", "bad type")
+
+    def test_many_files_move_in_parallel(self):
+        folder = os.path.join(self.work, "many")
+        for i in range(300):
+            self.write("many/f%03d.txt" % i, "file %d" % i)
+        with amphora.init(project="p-many", job_type="x") as run:
+            art = Artifact("many", type="dataset")
+            art.add_dir(folder)
+            run.log_artifact(art)
+        self.assertEqual(art.last_transfer.files_uploaded, 300)
+        os.environ["AMPHORA_CACHE_DIR"] = os.path.join(self.tmp, "cache-many")
+        try:
+            got = Api().artifact("p-many/many")
+            root = got.download(os.path.join(self.work, "many-out"))
+            self.assertEqual(got.last_transfer.files_downloaded, 300)
+            self.assertEqual(pathlib.Path(root, "f123.txt").read_text(), "file 123")
+        finally:
+            os.environ["AMPHORA_CACHE_DIR"] = self.cache_dir
+
+    def test_distributed_versions_by_run_group(self):
+        for i in range(3):
+            with amphora.init(project="p-dist", group="writers") as run:
+                part = Artifact("parallel-artifact", type="dataset")
+                part.add(amphora.Table(columns=["a", "b", "c"], data=[[i, i * 2, 2 ** i]]), "parts/table_%d" % i)
+                run.upsert_artifact(part)
+        with amphora.init(project="p-dist", group="writers") as run:
+            clash = Artifact("parallel-artifact", type="dataset")
+            clash.add(amphora.Table(columns=["a"], data=[["other"]]), "parts/table_0")
+            self.assertAmphoraError("conflict", run.upsert_artifact, clash)
+            final = Artifact("parallel-artifact", type="dataset")
+            final.add(amphora.data_types.PartitionedTable("parts"), "distributed_table")
+            run.finish_artifact(final)
+        self.assertEqual(final.version, "v0")
+        self.assertEqual(sorted(final.manifest), ["distributed_table.partitioned-table.json", "parts/table_0.table.json",
+                                                   "parts/table_1.table.json", "parts/table_2.table.json"])
+        with amphora.init(project="p-dist") as run:
+            self.assertAmphoraError("invalid_request", run.upsert_artifact, final)
+
+
+class UnreachableTest(unittest.TestCase):
+    def test_no_server_gives_a_clear_error_with_how_to_start_one(self):
+        import socket
+        import tempfile
+
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        saved = {k: os.environ.get(k) for k in ("AMPHORA_BASE_URL", "AMPHORA_API_KEY", "AMPHORA_DATA_DIR")}
+        try:
+            os.environ["AMPHORA_BASE_URL"] = "http://127.0.0.1:%d" % port
+            os.environ["AMPHORA_API_KEY"] = "k"
+            with self.assertRaises(AmphoraError) as ctx:
+                amphora.init(project="p")
+            self.assertEqual(ctx.exception.code, "server_unreachable")
+            self.assertIn("amphora serve", str(ctx.exception))
+            os.environ.pop("AMPHORA_BASE_URL")
+            os.environ.pop("AMPHORA_API_KEY")
+            with tempfile.TemporaryDirectory() as empty:
+                os.environ["AMPHORA_DATA_DIR"] = empty
+                with self.assertRaises(AmphoraError) as ctx:
+                    Api().artifact("x:latest")
+                self.assertEqual(ctx.exception.code, "server_unreachable")
+                self.assertIn(os.path.join(empty, "server.json"), str(ctx.exception))
+                self.assertIn("npm start", str(ctx.exception))
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+if __name__ == "__main__":
+    unittest.main()
