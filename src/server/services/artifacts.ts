@@ -29,6 +29,7 @@ type UpdateRequest = z.infer<typeof UpdateVersionRequest>;
 
 const LATEST = 'latest';
 const BLOB_CHECK_PARALLELISM = 64;
+const RESOLVE_CACHE_MAX = 10_000;
 
 interface CollectionRow {
   id: number;
@@ -42,6 +43,8 @@ interface CollectionRow {
 export class ArtifactService {
   /** Bumped by GC; a commit that saw it change re-checks its blobs inside the transaction. */
   gcEpoch = 0;
+  private readonly resolveCache = new Map<string, ArtifactVersion>();
+  private resolveCacheGeneration = -1;
 
   constructor(
     private readonly db: Database,
@@ -245,8 +248,20 @@ export class ArtifactService {
   // ------------------------------------------------------------------ reads
 
   async resolve(entity: string, project: string, name: string, selector: string): Promise<ArtifactVersion> {
+    // Hot path (CodeLens, clients resolving refs): answers from memory until any write happens.
+    const key = `${entity}/${project}/${name}:${selector}`;
+    const generation = this.db.generation;
+    if (this.resolveCacheGeneration !== generation) {
+      this.resolveCache.clear();
+      this.resolveCacheGeneration = generation;
+    }
+    const cached = this.resolveCache.get(key);
+    if (cached) return cached;
     const row = await selectVersion(this.db, entity, project, name, selector);
-    if (row) return row;
+    if (row) {
+      if (this.db.generation === generation && this.resolveCache.size < RESOLVE_CACHE_MAX) this.resolveCache.set(key, row);
+      return row;
+    }
     throw await explainMissing(this.db, entity, project, name, selector);
   }
 

@@ -10,6 +10,8 @@ export interface Queryable {
 }
 
 export interface Database extends Queryable {
+  /** Bumped whenever a transaction may have changed data; read caches compare against it. */
+  readonly generation: number;
   /** Runs `fn` in one transaction; transactions never interleave with each other. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /** Runs `fn` with no other database work in flight (used by GC to decide and delete atomically). */

@@ -6,6 +6,7 @@ import { migrate } from './migrations.js';
 /** Embedded store: PGlite persisted to `<dataDir>/db`, all access serialized by one mutex. */
 export class PgliteDatabase implements Database {
   private readonly mutex = new Mutex();
+  generation = 0;
   private constructor(private readonly db: PGlite) {}
 
   static async open(dir: string): Promise<PgliteDatabase> {
@@ -20,15 +21,25 @@ export class PgliteDatabase implements Database {
   }
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.mutex.run(() =>
-      this.db.transaction(async (tx) =>
-        fn({ query: async <R extends object>(sql: string, params: unknown[] = []) => (await tx.query<R>(sql, params)).rows }),
-      ),
-    );
+    return this.mutex.run(async () => {
+      try {
+        return await this.db.transaction(async (tx) =>
+          fn({ query: async <R extends object>(sql: string, params: unknown[] = []) => (await tx.query<R>(sql, params)).rows }),
+        );
+      } finally {
+        this.generation++;
+      }
+    });
   }
 
   exclusive<T>(fn: (db: Queryable) => Promise<T>): Promise<T> {
-    return this.mutex.run(() => fn({ query: async <R extends object>(sql: string, params: unknown[] = []) => (await this.db.query<R>(sql, params)).rows }));
+    return this.mutex.run(async () => {
+      try {
+        return await fn({ query: async <R extends object>(sql: string, params: unknown[] = []) => (await this.db.query<R>(sql, params)).rows });
+      } finally {
+        this.generation++;
+      }
+    });
   }
 
   exec(sql: string): Promise<void> {
