@@ -10,7 +10,7 @@ from .artifact import Artifact, ArtifactEntry
 from .data_types import Image, PartitionedTable, Table
 from .errors import AmphoraError
 from .reference import ArtifactRef, format_reference, parse_reference
-from .run import Config, Run, Summary
+from .live_run import Config, Run, Summary
 from .sdk import finish, init, log, log_artifact, save, use_artifact
 
 __version__ = "0.1.0"

@@ -26,6 +26,7 @@ class PublicRun:
     summary = property(lambda self: dict(self._data.get("summary") or {}))
     created_at = property(lambda self: self._data.get("createdAt"))
     finished_at = property(lambda self: self._data.get("finishedAt"))
+    heartbeat_at = property(lambda self: self._data.get("heartbeatAt"))
 
     @property
     def path(self):

@@ -47,15 +47,21 @@ def _remove_quietly(path):
         pass
 
 
-def parallel(fn, items, workers=DEFAULT_WORKERS):
-    """Runs fn over items on a thread pool; re-raises the first error after all finished."""
+def parallel(fn, items, workers=DEFAULT_WORKERS, pool=None):
+    """Runs fn over items on a thread pool (a short-lived one unless `pool` is given); re-raises
+    the first error after all finished."""
     items = list(items)
     if not items:
         return []
     if len(items) == 1:
         return [fn(items[0])]
-    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+    if pool is None:
+        with ThreadPoolExecutor(max_workers=min(workers, len(items))) as own:
+            futures = [own.submit(fn, it) for it in items]
+    else:
         futures = [pool.submit(fn, it) for it in items]
+        for f in futures:
+            f.exception()  # wait for all
     results, first_error = [], None
     for f in futures:
         try:
@@ -97,6 +103,15 @@ class Transfer:
         self.http = http
         self.cache_dir = cache_dir
         self.workers = workers
+        self._pool = None
+        self._pool_lock = threading.Lock()
+
+    def pool(self):
+        """Long-lived worker threads, so each keeps its keep-alive connection across transfers."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="amphora-transfer")
+            return self._pool
 
     # ------------------------------------------------------------------ upload
     def upload(self, blobs, stats=None):
@@ -123,7 +138,7 @@ class Transfer:
                 raise error_from(resp.status, data, "PUT", url)
             stats.add(bytes_uploaded=blob["size"], files_uploaded=1)
 
-        parallel(put, missing, self.workers)
+        parallel(put, missing, pool=self.pool())
         if missing:
             try:
                 self.http.post(API_PREFIX + "/blobs/flush", {})
@@ -173,7 +188,7 @@ class Transfer:
             else:
                 self._fetch_blob(entry["digest"], entry["size"], dest, stats)
 
-        parallel(fetch, jobs, self.workers)
+        parallel(fetch, jobs, pool=self.pool())
         return stats
 
     def _fetch_blob(self, digest, size, dest, stats):

@@ -4,7 +4,9 @@ import hashlib
 import http.server
 import os
 import pathlib
+import sys
 import threading
+import time
 import unittest
 
 import amphora
@@ -83,6 +85,25 @@ class RunTest(ServerTestCase):
         self.assertIn({"path": "model.bin", "digest": sha(b"weights" * 100), "size": 700}, got.files())
         self.assertEqual(Api().run("p-run/" + run.id).id, run.id)
         self.assertAmphoraError("invalid_request", run.log, {"x": 1})
+
+    def test_heartbeat_thread_beats_until_finish(self):
+        live_run = sys.modules["amphora.live_run"]
+        saved = live_run.HEARTBEAT_INTERVAL_S
+        live_run.HEARTBEAT_INTERVAL_S = 0.2  # the real interval is 10 s
+        try:
+            run = amphora.init(project="p-hb", job_type="x", reinit=True)
+            self.assertTrue(run._heartbeat.daemon)
+            first = Api().run(run.path).heartbeat_at
+            deadline = time.monotonic() + 10
+            while Api().run(run.path).heartbeat_at == first and time.monotonic() < deadline:
+                time.sleep(0.2)
+            self.assertGreater(Api().run(run.path).heartbeat_at, first)
+            run.finish()
+            run._heartbeat.join(timeout=5)
+            self.assertFalse(run._heartbeat.is_alive())
+        finally:
+            live_run.HEARTBEAT_INTERVAL_S = saved
+        self.assertEqual(saved, 10.0)
 
     def test_exception_inside_the_with_block_marks_the_run_failed(self):
         with self.assertRaises(ZeroDivisionError):
