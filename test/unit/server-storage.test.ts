@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { LocalBlobStore } from '../../src/server/blobs/localBlobs.js';
+import { DataDirLock } from '../../src/server/dataDirLock.js';
+import { embeddedEntity } from '../../src/server/credentials.js';
+import { Mutex } from '../../src/server/store/mutex.js';
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+describe('server storage pieces', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'amphora-unit-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('blob store: hashes while streaming, stores under sha256/ab/<hex>, refuses mismatches without leftovers', async () => {
+    const store = new LocalBlobStore(dir);
+    await store.init();
+    const d = sha('payload');
+    assert.deepEqual(await store.put(d, Readable.from([Buffer.from('pay'), Buffer.from('load')]), 7), { size: 7, created: true });
+    assert.equal(readFileSync(join(dir, 'sha256', d.slice(0, 2), d), 'utf8'), 'payload');
+    assert.deepEqual(await store.put(d, Readable.from([Buffer.from('payload')])), { size: 7, created: false });
+    await assert.rejects(store.put(sha('x'), Readable.from([Buffer.from('y')])), /hash to/);
+    await assert.rejects(store.put(d, Readable.from([Buffer.from('payload')]), 8), /8/);
+    assert.deepEqual(readdirSync(join(dir, 'tmp')), [], 'temp files removed');
+    await store.flush();
+    const listed = [];
+    for await (const b of store.list()) listed.push(b.digest);
+    assert.deepEqual(listed, [d]);
+    const chunks: Buffer[] = [];
+    for await (const c of store.read(d, { start: 3, end: 6 })) chunks.push(c as Buffer);
+    assert.equal(Buffer.concat(chunks).toString(), 'load');
+  });
+
+  it('data-dir lock: a live owner blocks, a dead owner (SIGKILLed server) does not', () => {
+    const lock = DataDirLock.acquire(dir);
+    assert.throws(() => DataDirLock.acquire(dir), /already used by a running Amphora server/);
+    lock.release();
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    writeFileSync(join(dir, 'server.lock'), JSON.stringify({ pid: Number(dead.stdout), url: 'http://127.0.0.1:1', startedAt: '' }));
+    const again = DataDirLock.acquire(dir);
+    again.release();
+    assert.equal(existsSync(join(dir, 'server.lock')), false);
+  });
+
+  it('mutex runs tasks one at a time in arrival order, surviving failures', async () => {
+    const m = new Mutex();
+    const order: string[] = [];
+    const task = (name: string, ms: number, fail = false) =>
+      m.run(async () => {
+        order.push(`start ${name}`);
+        await new Promise((r) => setTimeout(r, ms));
+        order.push(`end ${name}`);
+        if (fail) throw new Error(name);
+      });
+    await Promise.allSettled([task('a', 20), task('b', 1, true), task('c', 5)]);
+    assert.deepEqual(order, ['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
+  });
+
+  it('embedded entity: AMPHORA_ENTITY, else the OS user, made into a valid name', () => {
+    assert.equal(embeddedEntity({ AMPHORA_ENTITY: 'my-team' }), 'my-team');
+    assert.equal(embeddedEntity({ AMPHORA_ENTITY: 'Jane Doe@corp' }), 'Jane-Doe-corp');
+    assert.match(embeddedEntity({}), /^[A-Za-z0-9_.-]{1,128}$/);
+  });
+});
