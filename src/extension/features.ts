@@ -5,5 +5,10 @@
  * Add one import and one list entry here to plug a feature in.
  */
 import type { FeatureRegistrar } from './services.js';
+import { registerAmphoraFileSystem } from './fs/amphoraFileSystem.js';
+import { registerCompare } from './compare/compareVersions.js';
+import { registerLineage } from './lineage/register.js';
+import { registerCompletion } from './language/completionProvider.js';
+import { registerDiagnostics } from './language/diagnosticsProvider.js';
 
-export const features: FeatureRegistrar[] = [];
+export const features: FeatureRegistrar[] = [registerAmphoraFileSystem, registerCompare, registerLineage, registerCompletion, registerDiagnostics];

@@ -62,3 +62,31 @@ export function nearest(word: string, candidates: Iterable<string>): string | un
   }
   return best?.c;
 }
+
+/**
+ * Project indexes by `entity/project`, fetched on demand and kept until an event says the
+ * project changed. Shared by completion and diagnostics so one keystroke costs one request.
+ */
+export class ProjectIndexCache {
+  private readonly cache = new Map<string, Promise<ProjectIndex>>();
+  constructor(private readonly fetchCollections: (entity: string, project: string) => Promise<ArtifactCollection[]>) {}
+
+  get(entity: string, project: string): Promise<ProjectIndex> {
+    const key = `${entity}/${project}`;
+    let p = this.cache.get(key);
+    if (!p) {
+      p = this.fetchCollections(entity, project).then((cols) => buildProjectIndex(entity, project, cols));
+      p.catch(() => this.cache.delete(key));
+      this.cache.set(key, p);
+    }
+    return p;
+  }
+
+  invalidate(entity: string, project: string): void {
+    this.cache.delete(`${entity}/${project}`);
+  }
+
+  clear(): void {
+    this.cache.clear();
+  }
+}

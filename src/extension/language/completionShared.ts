@@ -1,0 +1,54 @@
+/**
+ * What completion and diagnostics share inside VS Code: the project index cache (invalidated by
+ * the server's events) and the project a reference in a document belongs to.
+ */
+import type { ArtifactCollection } from '../../core/api.js';
+import type { ArtifactRef } from '../../core/reference.js';
+import type { ExtensionServices } from '../services.js';
+import { ProjectIndexCache, type ProjectIndex } from './referenceIndex.js';
+
+/** Reference languages the CodeLens knows. */
+export const REFERENCE_LANGUAGES = ['python', 'typescript', 'javascript', 'typescriptreact', 'javascriptreact'];
+const MAX_COLLECTIONS = 5000;
+
+let shared: ProjectIndexCache | undefined;
+
+export function projectIndexCache(services: ExtensionServices): ProjectIndexCache {
+  if (!shared) {
+    const cache = new ProjectIndexCache(async (entity, project) => {
+      const c = await services.connection.require();
+      const out: ArtifactCollection[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await c.http.collections(entity, project, { limit: 1000, cursor });
+        out.push(...page.items);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor && out.length < MAX_COLLECTIONS);
+      return out;
+    });
+    shared = cache;
+    services.context.subscriptions.push(
+      services.events.onEvent((e) => {
+        const scope = e.type === 'alias.moved' ? e : e.type === 'run.updated' ? undefined : e.version;
+        if (scope) cache.invalidate(scope.entity, scope.project);
+      }),
+      services.events.onDidResync(() => cache.clear()),
+      services.connection.onDidChangeState(() => cache.clear()),
+      { dispose: () => (shared = undefined) },
+    );
+  }
+  return shared;
+}
+
+/** The index of the project `ref` (possibly partial: only its qualifiers matter) means in `source`. */
+export async function indexFor(services: ExtensionServices, ref: Pick<ArtifactRef, 'entity' | 'project'>, source: string): Promise<ProjectIndex | undefined> {
+  if (!services.connection.current) return undefined;
+  const full: ArtifactRef = { name: '_', selector: 'latest', isVersion: false, explicitSelector: false, entity: ref.entity, project: ref.project };
+  const ctx = await services.resolver.contextFor(full, source);
+  if ('problem' in ctx) return undefined;
+  try {
+    return await projectIndexCache(services).get(ctx.entity, ctx.project);
+  } catch {
+    return undefined;
+  }
+}
