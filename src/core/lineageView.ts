@@ -35,46 +35,8 @@ export function removeNodes(graph: LineageGraph, ids: Iterable<string>): Lineage
   };
 }
 
-/** The collapsed node an instance node belongs to. */
-export function typeNodeOf(node: LineageNode): { id: string; kind: 'artifactType' | 'jobType'; label: string } | undefined {
-  if (node.kind === 'artifact') {
-    const type = node.version?.type ?? node.label.split(':')[0];
-    return { id: `artifactType:${type}`, kind: 'artifactType', label: type };
-  }
-  if (node.kind === 'run') {
-    const job = node.run ? (node.run.jobType ?? NO_JOB_TYPE) : (node.label.split(':')[0] || NO_JOB_TYPE);
-    return { id: `jobType:${job}`, kind: 'jobType', label: job };
-  }
-  return undefined;
-}
-
-/**
- * Collapses an instance graph to types: one node per artifact type and per job type, with how
- * many instances each stands for, and one edge per connected pair. A graph that is already
- * at type level is returned as it is.
- */
-export function collapseToTypes(graph: LineageGraph): LineageGraph {
-  if (graph.level === 'type') return graph;
-  const nodes = new Map<string, LineageNode>();
-  const owner = new Map<string, string>();
-  for (const n of graph.nodes) {
-    const t = typeNodeOf(n);
-    if (!t) continue;
-    owner.set(n.id, t.id);
-    const prev = nodes.get(t.id);
-    nodes.set(t.id, { id: t.id, kind: t.kind, label: t.label, count: (prev?.count ?? 0) + 1 });
-  }
-  const edges = new Map<string, LineageEdge>();
-  for (const e of graph.edges) {
-    const source = owner.get(e.source);
-    const target = owner.get(e.target);
-    if (!source || !target || source === target) continue;
-    const edge = { source, target, kind: e.kind };
-    edges.set(edgeKey(edge), edge);
-  }
-  const focus = graph.focus ? (owner.get(graph.focus) ?? null) : null;
-  return { focus, level: 'type', nodes: [...nodes.values()], edges: [...edges.values()], truncated: graph.truncated };
-}
+/** The collapse to types lives with the graph model (the server uses it for `level=type`). */
+export { collapseToTypes } from './lineage.js';
 
 /** Neighbours of a node in a graph (both directions), for highlighting. */
 export function neighbourIds(graph: Pick<LineageGraph, 'edges'>, id: string): Set<string> {
