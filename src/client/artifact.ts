@@ -17,6 +17,8 @@ import { LOCAL_CONCURRENCY, mapPool, TRANSFER_CONCURRENCY } from './pool.js';
 import { downloadReference, resolveReference } from './references.js';
 import { fetchToCache, uploadMissing, type ProgressFn } from './transfer.js';
 
+const KEEP_BYTES_BUDGET = 128 * 1024 * 1024;
+
 /** A file staged for logging: a local path (hashed at log time) or a finished manifest entry. */
 interface Staged {
   localPath?: string;
@@ -266,10 +268,13 @@ export class Artifact {
   // ------------------------------------------------------------------ logging
 
   /** Hashes staged files (stat cache) and returns the manifest plus the local path of each blob. */
-  async buildManifest(client: Client, onProgress?: ProgressFn): Promise<{ manifest: Manifest; local: Map<string, string> }> {
+  async buildManifest(client: Client, onProgress?: ProgressFn): Promise<{ manifest: Manifest; local: Map<string, string>; bytes: Map<string, Buffer> }> {
     const items = [...this.staged];
     const manifest: Manifest = {};
     const local = new Map<string, string>();
+    // Small files' bytes read while hashing, kept (up to a budget) so upload need not re-read them.
+    const bytes = new Map<string, Buffer>();
+    let kept = 0;
     let done = 0;
     await mapPool(items, LOCAL_CONCURRENCY, async ([logical, s]) => {
       if (s.entry) {
@@ -283,19 +288,23 @@ export class Artifact {
         }
         manifest[logical] = { digest: h.digest, size: h.size };
         local.set(h.digest, s.localPath!);
+        if (h.bytes && kept + h.bytes.length <= KEEP_BYTES_BUDGET) {
+          bytes.set(h.digest, h.bytes);
+          kept += h.bytes.length;
+        }
       }
       done++;
       if (onProgress && (done % 500 === 0 || done === items.length)) onProgress({ phase: 'hash', done, total: items.length });
     });
     await client.statCache.flush();
     validateManifest(manifest);
-    return { manifest, local };
+    return { manifest, local, bytes };
   }
 
   /** Uploads the staged files the server lacks; returns the manifest. */
   private async stageOnServer(client: Client, onProgress?: ProgressFn): Promise<{ manifest: Manifest; local: Map<string, string> }> {
     const built = await this.buildManifest(client, onProgress);
-    const blobs = storedBlobs(built.manifest).map((b) => ({ ...b, path: built.local.get(b.digest)! }));
+    const blobs = storedBlobs(built.manifest).map((b) => ({ ...b, path: built.local.get(b.digest)!, bytes: built.bytes.get(b.digest) }));
     await uploadMissing(client, blobs, onProgress);
     return built;
   }

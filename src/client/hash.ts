@@ -19,10 +19,11 @@ export function sha256Hex(data: string | Uint8Array): string {
 }
 
 /** SHA-256 of a file's bytes; reads with one reused 1 MiB buffer for large files. */
-export async function hashFile(path: string, size?: number): Promise<{ digest: string; size: number }> {
+export async function hashFile(path: string, size?: number): Promise<{ digest: string; size: number; bytes?: Buffer }> {
   if (size !== undefined && size <= SMALL) {
+    // One read of a small file is a consistent snapshot; callers may reuse the bytes for upload.
     const buf = await readFile(path);
-    return { digest: sha256Hex(buf), size: buf.length };
+    return { digest: sha256Hex(buf), size: buf.length, bytes: buf };
   }
   const fh = await open(path, 'r');
   try {
@@ -93,17 +94,22 @@ export class StatCache {
   }
 
   /** Digest of a file, from the cache when its size, mtime and inode are unchanged. */
-  async digest(path: string, st?: Stats): Promise<{ digest: string; size: number; stats: Stats }> {
+  async digest(path: string, st?: Stats): Promise<{ digest: string; size: number; stats: Stats; bytes?: Buffer }> {
     const abs = resolve(path);
     const s = st ?? (await stat(abs));
     const cached = await this.lookup(abs, s);
     if (cached) return { digest: cached, size: s.size, stats: s };
-    const { digest } = await hashFile(abs, s.size);
+    const { digest, size, bytes } = await hashFile(abs, s.size);
     this.hashed++;
+    if (bytes) {
+      // Read in one go: cache it when the bytes read match the size stat saw.
+      if (size === s.size) await this.record(abs, s, digest);
+      return { digest, size, stats: s, bytes };
+    }
     // Re-stat: a file that changed while being hashed must not be cached under the new state.
     const after = await stat(abs);
-    if (after.size === s.size && after.mtimeMs === s.mtimeMs && after.ino === s.ino) await this.record(abs, s, digest);
-    return { digest, size: s.size, stats: s };
+    if (after.size === s.size && after.mtimeMs === s.mtimeMs && after.ino === s.ino && size === s.size) await this.record(abs, s, digest);
+    return { digest, size, stats: s };
   }
 
   /** Writes changed folders (temp file + rename; a lost race only costs a re-hash later). */

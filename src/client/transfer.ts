@@ -12,6 +12,8 @@ export interface LocalBlob {
   digest: string;
   size: number;
   path: string;
+  /** Bytes already read while hashing (small files only), so upload need not read again. */
+  bytes?: Buffer;
 }
 
 export interface Progress {
@@ -41,7 +43,7 @@ export async function uploadMissing(client: Client, blobs: LocalBlob[], onProgre
   await mapPool(missing, TRANSFER_CONCURRENCY, async (m) => {
     const local = byDigest.get(m.digest);
     if (!local) throw new AmphoraError('internal', `The server asked for blob ${m.digest}, which this upload does not contain; retry the upload.`);
-    await client.http.putBlobFromFile(m.digest, local.path, local.size, m.uploadUrl, m.headers);
+    await client.http.putBlob(m.digest, local.bytes ?? local.path, local.size, m.uploadUrl, m.headers);
     done++;
     bytes += m.size;
     onProgress?.({ phase: 'upload', done, total: missing.length, bytes, totalBytes });

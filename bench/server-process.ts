@@ -1,0 +1,54 @@
+/** Runs the bundled server (dist/server.mjs) as its own process, as users and the extension do. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+
+export interface ServerProcess {
+  url: string;
+  apiKey: string;
+  pid: number;
+  child: ChildProcess;
+  /** Resident set size in KiB (VmRSS from /proc). */
+  rssKiB(): number;
+  stop(): Promise<void>;
+}
+
+export async function startServerProcess(dataDir: string): Promise<ServerProcess> {
+  const entry = path.resolve('dist/server.mjs');
+  const child = spawn(process.execPath, [entry, '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! });
+    const timer = setTimeout(() => reject(new Error('server did not start within 60 s')), 60_000);
+    rl.once('line', (l) => {
+      clearTimeout(timer);
+      resolve(l);
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code} before listening (run \`node esbuild.mjs\` first?)`)));
+  });
+  const info = JSON.parse(line) as { url: string; pid: number };
+  const discovery = JSON.parse(readFileSync(path.join(dataDir, 'server.json'), 'utf8')) as { apiKey: string };
+  return {
+    url: info.url,
+    apiKey: discovery.apiKey,
+    pid: child.pid!,
+    child,
+    rssKiB() {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    },
+    stop() {
+      return new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        child.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      });
+    },
+  };
+}
