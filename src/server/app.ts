@@ -30,6 +30,14 @@ export async function buildApp(ctx: ServerContext, opts: { logLevel?: string; qu
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   app.addHook('onRequest', authHook(ctx.apiKey, ctx.dataDir));
+  // JSON as usual (prototype poisoning refused), but an empty body with a JSON content type
+  // counts as "no body" so GET/DELETE from clients that always send the header still work.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES }, (req, body, done) => {
+    if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
+    parseJson(req, body as string, done);
+  });
 
   await app.register(fastifySwagger, {
     openapi: {

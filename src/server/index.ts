@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { HEARTBEAT_TIMEOUT_MS } from '../core/api.js';
+import { AmphoraError } from '../core/errors.js';
 import { buildApp } from './app.js';
 import { LocalBlobStore } from './blobs/localBlobs.js';
 import type { ServerContext } from './context.js';
@@ -62,7 +63,18 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       sseKeepAliveMs: 15_000,
     };
     const app = await buildApp(ctx, opts);
-    await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 });
+    const host0 = opts.host ?? '127.0.0.1';
+    const port0 = opts.port ?? 0;
+    await app.listen({ host: host0, port: port0 }).catch(async (e: NodeJS.ErrnoException) => {
+      await app.close().catch(() => undefined);
+      if (e.code === 'EADDRINUSE') {
+        throw new AmphoraError('conflict', `Port ${port0} on ${host0} is already in use by another program; start with --port 0 (any free port) or another --port.`);
+      }
+      if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') {
+        throw new AmphoraError('invalid_request', `Cannot listen on host "${host0}" (${e.code}); use 127.0.0.1 or an address of this machine.`);
+      }
+      throw e;
+    });
     const addr = app.server.address();
     if (!addr || typeof addr === 'string') throw new Error('server did not bind a TCP port');
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;

@@ -146,6 +146,36 @@ describe('server: access, hostile input, lock, discovery, gc', function () {
     assert.equal(kept.version, 'v0');
   });
 
+  it('accepts blob bytes whatever content type the client library sends; stray JSON headers on GET/DELETE are harmless', async () => {
+    for (const [i, type] of ['application/x-www-form-urlencoded', 'text/plain', ''].entries()) {
+      const data = Buffer.from(`bytes sent as ${type || 'nothing'} ${i}`);
+      const r = await s.api.req('PUT', `/api/v1/blobs/${sha256(data)}`, data, type ? { 'content-type': type } : {});
+      assert.equal(r.status, 201, type);
+    }
+    const r = await s.api.req('GET', '/api/v1/viewer', undefined, { 'content-type': 'application/json' });
+    assert.equal(r.status, 200);
+    const proto = await s.api.req('POST', '/api/v1/blobs/negotiate', '{"blobs":[],"__proto__":{"x":1}}', { 'content-type': 'application/json' });
+    assert.equal(proto.status, 400);
+  });
+
+  it('streams server-sent events for new versions and alias moves; closing the server ends open streams', async () => {
+    const res = await fetch(`${s.server.url}/api/v1/events`, { headers: { authorization: `Bearer ${s.server.apiKey}` } });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    await s.api.logVersion(P, 'announced', 'dataset', { 'a.txt': 'sse' }, { aliases: ['fresh'] });
+    let text = '';
+    const deadline = Date.now() + 5000;
+    while (!(text.includes('"alias":"fresh"') && text.includes('version.created')) && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    const events = text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)));
+    const created = events.find((ev) => ev.type === 'version.created');
+    assert.equal(created.version.name, 'announced');
+    assert.ok(events.some((ev) => ev.type === 'alias.moved' && ev.alias === 'latest' && ev.version === 'v0' && ev.previous === null));
+    // Left open on purpose: after() must still close the server promptly.
+  });
+
   it('serves an OpenAPI document listing the routes', async () => {
     const doc = (await s.api.get('/api/v1/openapi.json')).body;
     assert.equal(doc.openapi, '3.1.0');

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { NegotiateRequest, NegotiateResponse, PutBlobResponse, routes } from '../../core/api.js';
 import { AmphoraError } from '../../core/errors.js';
@@ -11,8 +12,6 @@ const TOUCH_AFTER_MS = 3600_000;
 const NEGOTIATE_PARALLELISM = 64;
 
 export const blobRoutes: RoutePlugin = (app, ctx) => {
-  // Blob bytes are never buffered: the parser hands the raw request stream to the handler.
-  app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
 
   app.post(
     `${P}/blobs/negotiate`,
@@ -42,23 +41,30 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
     },
   );
 
-  app.put(
-    `${P}/blobs/:digest`,
-    {
-      schema: {
-        summary: 'Upload blob bytes (application/octet-stream); the server re-hashes them and rejects a mismatch',
-        params: DigestParams,
-        response: { 200: PutBlobResponse, 201: PutBlobResponse, ...errors },
+  // Blob bytes are never buffered: in this scope every content type (octet-stream or whatever a
+  // client's HTTP library sends by default) hands the raw request stream to the handler.
+  void app.register(async (plain) => {
+    const scope = plain.withTypeProvider<ZodTypeProvider>();
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+    scope.put(
+      `${P}/blobs/:digest`,
+      {
+        schema: {
+          summary: 'Upload blob bytes (application/octet-stream); the server re-hashes them and rejects a mismatch',
+          params: DigestParams,
+          response: { 200: PutBlobResponse, 201: PutBlobResponse, ...errors },
+        },
       },
-    },
-    async (req, reply) => {
-      const stream = req.body instanceof Readable ? req.body : req.raw;
-      const len = req.headers['content-length'];
-      const expected = len !== undefined ? Number(len) : undefined;
-      const out = await ctx.blobs.put(req.params.digest, stream, Number.isSafeInteger(expected) ? expected : undefined);
-      return reply.code(out.created ? 201 : 200).send({ digest: req.params.digest, size: out.size, created: out.created });
-    },
-  );
+      async (req, reply) => {
+        const stream = req.body instanceof Readable ? req.body : req.raw;
+        const len = req.headers['content-length'];
+        const expected = len !== undefined ? Number(len) : undefined;
+        const out = await ctx.blobs.put(req.params.digest, stream, Number.isSafeInteger(expected) ? expected : undefined);
+        return reply.code(out.created ? 201 : 200).send({ digest: req.params.digest, size: out.size, created: out.created });
+      },
+    );
+  });
 
   app.post(
     `${P}/blobs/flush`,
