@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { AmphoraHttp } from '../../src/client/http.js';
+import { resolveConnection } from '../../src/client/connection.js';
+import { AmphoraError } from '../../src/core/errors.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+/** A tiny stand-in HTTP endpoint that answers what each test tells it to (no Amphora logic). */
+describe('client: HTTP error mapping and connection resolution', () => {
+  let server: Server;
+  let url: string;
+  let answer: (path: string) => { status: number; body: string; type?: string };
+  const seen: { method?: string; url?: string; auth?: string }[] = [];
+  before(async () => {
+    server = createServer((req, res) => {
+      seen.push({ method: req.method, url: req.url, auth: req.headers.authorization });
+      const a = answer(req.url ?? '');
+      res.writeHead(a.status, { 'content-type': a.type ?? 'application/json' });
+      res.end(a.body);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  after(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('sends the bearer key and maps an ErrorBody to AmphoraError with the same code and message', async () => {
+    answer = () => ({ status: 404, body: JSON.stringify({ error: { code: 'not_found', message: 'There is no artifact "x"; check the name.' } }) });
+    const http = new AmphoraHttp({ baseUrl: url, apiKey: 'k1' });
+    await assert.rejects(http.resolve('e/p/x:latest'), (e: unknown) => e instanceof AmphoraError && e.code === 'not_found' && e.message === 'There is no artifact "x"; check the name.');
+    assert.equal(seen.at(-1)?.auth, 'Bearer k1');
+    assert.equal(seen.at(-1)?.url, '/api/v1/resolve?ref=e%2Fp%2Fx%3Alatest');
+    await http.close();
+  });
+
+  it('maps a non-JSON failure by status and rejects answers that break the contract', async () => {
+    const http = new AmphoraHttp({ baseUrl: url, apiKey: 'k' });
+    answer = () => ({ status: 502, body: 'Bad gateway', type: 'text/plain' });
+    await assert.rejects(http.viewer(), (e: unknown) => e instanceof AmphoraError && e.code === 'internal' && /HTTP 502/.test(e.message));
+    answer = () => ({ status: 200, body: JSON.stringify({ entity: 42 }) });
+    await assert.rejects(http.viewer(), (e: unknown) => e instanceof AmphoraError && /API contract/.test(e.message));
+    await http.close();
+  });
+
+  it('connection refused becomes server_unreachable naming the URL and `amphora serve`', async () => {
+    const http = new AmphoraHttp({ baseUrl: 'http://127.0.0.1:9', apiKey: 'k' });
+    await assert.rejects(http.viewer(), (e: unknown) => e instanceof AmphoraError && e.code === 'server_unreachable' && /127\.0\.0\.1:9/.test(e.message) && /amphora serve/.test(e.message) && /AMPHORA_BASE_URL/.test(e.message));
+    await http.close();
+  });
+
+  it('resolveConnection: env wins; else the discovery file; a stale discovery file is unreachable', async () => {
+    answer = () => ({ status: 200, body: JSON.stringify({ ok: true, version: '0', mode: 'embedded' }) });
+    assert.deepEqual(await resolveConnection({ env: { AMPHORA_BASE_URL: url + '/', AMPHORA_API_KEY: 'envkey' } }), { baseUrl: url, apiKey: 'envkey' });
+    const dir = await mkdtemp(path.join(tmpdir(), 'amphora-conn-'));
+    try {
+      const disc = { url, apiKey: 'filekey', pid: 1, dataDir: dir, version: '0', startedAt: new Date().toISOString() };
+      await writeFile(path.join(dir, 'server.json'), JSON.stringify(disc));
+      assert.deepEqual(await resolveConnection({ env: { AMPHORA_DATA_DIR: dir } }), { baseUrl: url, apiKey: 'filekey' });
+      await writeFile(path.join(dir, 'server.json'), JSON.stringify({ ...disc, url: 'http://127.0.0.1:9' }));
+      await assert.rejects(resolveConnection({ env: { AMPHORA_DATA_DIR: dir } }), (e: unknown) => e instanceof AmphoraError && e.code === 'server_unreachable' && /amphora serve/.test(e.message));
+      await assert.rejects(resolveConnection({ env: { AMPHORA_DATA_DIR: path.join(dir, 'none') } }), (e: unknown) => e instanceof AmphoraError && e.code === 'server_unreachable' && /discovery file/.test(e.message));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
