@@ -1,4 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Database, Queryable, Row } from './database.js';
 import { Mutex } from './mutex.js';
 import { migrate } from './migrations.js';
@@ -10,6 +12,11 @@ export class PgliteDatabase implements Database {
   private constructor(private readonly db: PGlite) {}
 
   static async open(dir: string): Promise<PgliteDatabase> {
+    if (!existsSync(join(dir, 'PG_VERSION'))) {
+      // initdb grows the WASM heap to ~800 MB and WASM memory never shrinks: create the
+      // cluster in a throwaway instance so the long-lived one starts small.
+      await (await PGlite.create(dir)).close();
+    }
     const db = await PGlite.create(dir);
     const store = new PgliteDatabase(db);
     await migrate(store);
