@@ -106,6 +106,7 @@ class Artifact:
         self._saved = None  # (description, metadata, aliases) as last seen on the server
         self._manifest_loaded = True
         self.last_transfer = None
+        self.pending = None  # what the server answered to the last upsert_artifact
 
     # ------------------------------------------------------------------ constructing from the server
     @classmethod

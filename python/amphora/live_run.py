@@ -329,7 +329,7 @@ class Run(PublicRun):
         if artifact._version is not None:
             raise AmphoraError("invalid_request", "%s is already logged; create a new Artifact to log new content, or "
                                "change its aliases with artifact.aliases and artifact.save()." % artifact.qualified_name)
-        aliases = _aliases(aliases)
+        aliases = _aliases(([aliases] if isinstance(aliases, str) else list(aliases or [])) + list(artifact.aliases))
         manifest = artifact._prepare_upload(self._client)
         body = {"type": artifact.type, "manifest": manifest, "metadata": json_value(artifact.metadata), "runId": self.id}
         if artifact.description is not None:
@@ -374,6 +374,10 @@ class Run(PublicRun):
         elif isinstance(artifact_or_name, str):
             parsed = parse_reference(artifact_or_name)
             ref = format_reference(_qualify(parsed, self.entity, self.project))
+            if type is not None:  # check before recording the input edge
+                found = c.http.get(API_PREFIX + "/resolve", query={"ref": ref})
+                if found["type"] != type:
+                    raise AmphoraError("type_mismatch", 'Artifact "%s" has type "%s", not "%s".' % (ref, found["type"], type))
         else:
             raise AmphoraError("invalid_request", "use_artifact expects a reference such as \"mnist-raw:latest\" or an "
                                "amphora.Artifact, got %s." % builtins.type(artifact_or_name).__name__)
@@ -381,8 +385,6 @@ class Run(PublicRun):
         version = unwrap_version(answer) if isinstance(answer, dict) and "digest" in unwrap_version(answer) else None
         if version is None:
             version = c.http.get(API_PREFIX + "/resolve", query={"ref": ref})
-        if type is not None and version["type"] != type:
-            raise AmphoraError("type_mismatch", "%s has type %r, not %r." % (ref, version["type"], type))
         used = self._used.get(version["id"])
         if isinstance(artifact_or_name, Artifact):
             artifact_or_name._apply_version(version)
@@ -400,7 +402,9 @@ class Run(PublicRun):
         body = {"type": artifact.type, "manifest": manifest, "runId": self.id, "metadata": json_value(artifact.metadata)}
         if artifact.description is not None:
             body["description"] = artifact.description
-        return self._client.http.post(self._client.collection_path(self.entity, self.project, artifact.name) + "/pending/" + enc(did), body)
+        artifact.pending = self._client.http.post(
+            self._client.collection_path(self.entity, self.project, artifact.name) + "/pending/" + enc(did), body)
+        return artifact
 
     def finish_artifact(self, artifact, aliases=None, distributed_id=None):
         """Commits the group's pending version (after adding this artifact's own files, if any)."""

@@ -123,16 +123,24 @@ class RunTest(ServerTestCase):
 
     def test_images_and_tables_are_logged_as_run_files(self):
         with amphora.init(project="p-media", job_type="report") as run:
+            class Array:  # what numpy/torch arrays offer
+                def tolist(self):
+                    return [[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], [[0.0, 0.0, 1.0], [1.0, 1.0, 1.0]]]
+
+            amphora.log({"rgb": amphora.Image(Array())}, step=0)
             amphora.log({"examples": [amphora.Image([[[0.0] * 4] * 4], caption="7,1"), amphora.Image([[0, 255], [255, 0]])],
                          "table": amphora.Table(columns=["a", "b"], data=[[1, 2], [3, 4]])})
         got = Api().run(run.path)
-        row = got.history()[0]
+        history = got.history()
+        self.assertEqual([r["_step"] for r in history], [0, 1])
+        row = dict(history[0], **history[1])
         self.assertEqual(row["examples"]["count"], 2)
         self.assertEqual(row["examples"]["items"][0]["caption"], "7,1")
         self.assertEqual(row["table"]["nrows"], 2)
         paths = {f["path"] for f in got.files()}
         self.assertTrue({row["examples"]["items"][0]["path"], row["examples"]["items"][1]["path"], row["table"]["path"]} <= paths)
         self.assertTrue(row["examples"]["items"][1]["path"].endswith(".png"))
+        self.assertEqual((row["rgb"]["width"], row["rgb"]["height"]), (2, 2))
 
     def test_discovery_file_is_used_when_no_url_is_set(self):
         saved = {k: os.environ.pop(k) for k in ("AMPHORA_BASE_URL", "AMPHORA_API_KEY")}
@@ -384,6 +392,36 @@ class ArtifactTest(ServerTestCase):
             self.assertEqual(pathlib.Path(root, "f123.txt").read_text(), "file 123")
         finally:
             os.environ["AMPHORA_CACHE_DIR"] = self.cache_dir
+
+    def test_blob_negotiation_is_batched(self):
+        from amphora import transfer
+
+        saved = transfer.NEGOTIATE_BATCH
+        transfer.NEGOTIATE_BATCH = 2  # the real limit is 10,000 (the server refuses more per call)
+        client = amphora.client.get_client()
+        calls = []
+        real_post = client.http.post
+
+        def counting_post(path, body=None, query=None):
+            if path.endswith("/blobs/negotiate"):
+                calls.append(len(body["blobs"]))
+            return real_post(path, body, query)
+
+        client.http.post = counting_post
+        try:
+            with amphora.init(project="p-batch", job_type="x") as run:
+                art = Artifact("batched", type="dataset")
+                for i in range(5):
+                    art.add_file(self.write("b%d.txt" % i, "batch %d" % i))
+                run.log_artifact(art)
+        finally:
+            transfer.NEGOTIATE_BATCH = saved
+            del client.http.post
+        self.assertEqual(saved, 10_000)
+        self.assertEqual(calls, [2, 2, 1])
+        self.assertEqual(art.last_transfer.files_uploaded, 5)
+        root = Api().artifact("p-batch/batched").download(os.path.join(self.work, "batched"))
+        self.assertEqual(pathlib.Path(root, "b4.txt").read_text(), "batch 4")
 
     def test_distributed_versions_by_run_group(self):
         for i in range(3):
