@@ -120,7 +120,8 @@ export class LineagePanel implements vscode.Disposable {
     try {
       await this.handle(r.message);
     } catch (e) {
-      this.post({ type: 'error', message: (e as Error).message });
+      this.services.output.appendLine(`[lineage] ${r.message.type} failed: ${(e as Error).stack ?? e}`);
+      this.post({ type: 'error', message: `${r.message.type} failed: ${(e as Error).message}` });
     }
   }
 
@@ -172,7 +173,8 @@ export class LineagePanel implements vscode.Disposable {
     const node = this.nodes.get(nodeId);
     if (node?.version) {
       const v = node.version;
-      await this.services.artifactsTree.revealVersion({ entity: v.entity, project: v.project, name: v.name, version: v.version }, { select: true, expand: true });
+      // The tree follows along, but opening the file must not wait for it.
+      void this.services.artifactsTree.revealVersion({ entity: v.entity, project: v.project, name: v.name, version: v.version }, { select: true, expand: true }).catch(() => undefined);
       const c = await this.services.connection.require();
       const m = await c.http.manifest(v.entity, v.project, v.name, v.version);
       const paths = Object.keys(m.entries).sort();

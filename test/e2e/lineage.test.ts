@@ -1,0 +1,216 @@
+/**
+ * End to end in code-server: the tutorial pipeline (load-data → mnist-raw → preprocess-data →
+ * mnist-preprocess → train (+ convnet from initialize-model) → trained-model → report) logged
+ * through the TypeScript SDK; then the lineage panel, its toggle and reveal, a file opened from
+ * the graph through the amphora: file system, completion inside a reference string, and the
+ * quick fixes of the reference diagnostics. Screenshots go to test-results/e2e/lineage-*.png.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { FrameLocator, Page } from 'playwright-core';
+import { Artifact } from '../../src/client/artifact.js';
+import { Client } from '../../src/client/client.js';
+import { init, type Run } from '../../src/client/run.js';
+import { startHarness, until, type Harness } from './harness.js';
+
+const PROJECT = 'artifacts-example';
+const PIPELINE_PY = `import amphora as wandb
+
+run = wandb.init(project="${PROJECT}", job_type="train")
+raw = run.use_artifact("mnist-raw:latest")
+model = run.use_artifact("trained-modle:latest")
+data = run.use_artifact("mnist-")
+`;
+
+async function runCommand(page: Page, title: string) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input').first();
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(`>${title}`);
+  await page.locator('.quick-input-widget .monaco-list-row').filter({ hasText: title }).first().waitFor({ timeout: 10_000 });
+  await page.waitForTimeout(200);
+  await input.press('Enter');
+}
+
+async function goToLine(page: Page, line: number, column: number) {
+  await page.keyboard.press('Control+G');
+  const input = page.locator('.quick-input-widget input').first();
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(`:${line}:${column}`);
+  await page.waitForTimeout(150);
+  await input.press('Enter');
+  await page.waitForTimeout(200);
+}
+
+/** The text of one editor line as rendered (non-breaking spaces normalised). */
+async function lineText(page: Page, contains: string): Promise<string> {
+  const lines = await page.locator('.monaco-editor .view-lines .view-line').allTextContents();
+  return (lines.map((l) => l.replace(/\u00a0/g, ' ')).find((l) => l.includes(contains)) ?? '').trim();
+}
+
+/** Moves the code action menu's focus to `row` with the keyboard (the menu blocks pointer events) and applies it. */
+async function chooseAction(page: Page, row: import('playwright-core').Locator) {
+  for (let i = 0; i < 10 && !/\bfocused\b/.test((await row.getAttribute('class')) ?? ''); i++) await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Enter');
+}
+
+function lineageFrame(page: Page): FrameLocator {
+  return page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+}
+
+describe('e2e: lineage, amphora: files, completion and diagnostics in code-server', function () {
+  this.timeout(240_000);
+  let h: Harness;
+  let client: Client;
+  const runs: Record<string, Run> = {};
+
+  before(async function () {
+    this.timeout(900_000);
+    h = await startHarness({ files: { 'pipeline.py': PIPELINE_PY }, settings: { 'amphora.project': PROJECT, 'editor.quickSuggestions': { strings: false } } });
+    client = await Client.connect({ baseUrl: h.server.url, apiKey: h.server.apiKey, cacheDir: path.join(h.root, 'sdk-cache'), env: {} });
+    let n = 0;
+    const log = async (run: Run, name: string, type: string, files: Record<string, string>) => {
+      const dir = path.join(h.root, `seed-${n++}`);
+      mkdirSync(dir, { recursive: true });
+      for (const [f, text] of Object.entries(files)) writeFileSync(path.join(dir, f), text);
+      const a = new Artifact(name, type, { description: `${name} of the tutorial` });
+      await a.addDir(dir);
+      await run.logArtifact(a);
+    };
+    const step = async (jobType: string, uses: string[], logs?: [string, string, Record<string, string>]) => {
+      const run = await init({ client, project: PROJECT, jobType });
+      for (const ref of uses) await run.useArtifact(ref);
+      if (logs) await log(run, ...logs);
+      await run.finish();
+      runs[jobType] = run;
+    };
+    await step('load-data', [], ['mnist-raw', 'dataset', { 'training.csv': 'x,y\n0,0\n' }]);
+    await step('preprocess-data', ['mnist-raw:latest'], ['mnist-preprocess', 'dataset', { 'training.csv': 'x,y\n0,0\n', 'notes.txt': 'normalised\n' }]);
+    await step('initialize-model', [], ['convnet', 'model', { 'initialized_model.pth': 'weights-0' }]);
+    await step('train', ['mnist-preprocess:latest', 'convnet:latest'], ['trained-model', 'model', { 'trained_model.pth': 'weights-1' }]);
+    await step('report', ['mnist-preprocess:latest', 'trained-model:latest']);
+  });
+
+  after(async () => {
+    await client?.close().catch(() => undefined);
+    await h?.stop();
+  });
+
+  it('the lineage panel shows every run and version of the tutorial pipeline with the right edges', async () => {
+    const { page } = h;
+    await page.locator('.activitybar [aria-label^="Amphora"]').first().click({ timeout: 30_000 });
+    await page.locator('.statusbar-item').filter({ hasText: /Amphora/ }).first().waitFor({ timeout: 30_000 });
+    await runCommand(page, 'Amphora: Show Lineage');
+    const frame = lineageFrame(page);
+    await frame.locator('svg.graph[data-level="instance"]').waitFor({ timeout: 30_000 });
+    const nodes = frame.locator('g.node');
+    await until('9 nodes', async () => (await nodes.count()) === 9, 15_000);
+    const labelById = new Map<string, string>();
+    for (const g of await nodes.all()) labelById.set((await g.getAttribute('data-id'))!, (await g.locator('text.label').textContent())!);
+    const label = (jobType: string) => `${jobType}:${runs[jobType].name}`;
+    const expectedLabels = [
+      label('load-data'), label('preprocess-data'), label('initialize-model'), label('train'), label('report'),
+      'dataset:mnist-raw:v0', 'dataset:mnist-preprocess:v0', 'model:convnet:v0', 'model:trained-model:v0',
+    ];
+    assert.deepEqual([...labelById.values()].sort(), expectedLabels.sort());
+    const edges: string[] = [];
+    for (const e of await frame.locator('path.edge').all()) {
+      edges.push(`${labelById.get((await e.getAttribute('data-source'))!)} → ${labelById.get((await e.getAttribute('data-target'))!)}`);
+    }
+    assert.deepEqual(edges.sort(), [
+      `${label('load-data')} → dataset:mnist-raw:v0`,
+      `dataset:mnist-raw:v0 → ${label('preprocess-data')}`,
+      `${label('preprocess-data')} → dataset:mnist-preprocess:v0`,
+      `${label('initialize-model')} → model:convnet:v0`,
+      `dataset:mnist-preprocess:v0 → ${label('train')}`,
+      `model:convnet:v0 → ${label('train')}`,
+      `${label('train')} → model:trained-model:v0`,
+      `dataset:mnist-preprocess:v0 → ${label('report')}`,
+      `model:trained-model:v0 → ${label('report')}`,
+    ].sort());
+    assert.equal(await frame.locator('g.node[data-id^="run:"]').count(), 5);
+    assert.equal(await frame.locator('g.node[data-id^="artifact:"] text.aliases').count(), 4, 'every version shows its aliases');
+    await h.shot('lineage-01-instances');
+  });
+
+  it('the toggle switches to the collapsed view of types and back', async () => {
+    const { page } = h;
+    const frame = lineageFrame(page);
+    await frame.locator('.segmented button[data-level="type"]').click();
+    await frame.locator('svg.graph[data-level="type"]').waitFor({ timeout: 10_000 });
+    const ids = (await frame.locator('g.node').evaluateAll((els) => els.map((e) => (e as SVGGElement).dataset.id))).sort();
+    assert.deepEqual(ids, ['artifactType:dataset', 'artifactType:model', 'jobType:initialize-model', 'jobType:load-data', 'jobType:preprocess-data', 'jobType:report', 'jobType:train']);
+    assert.equal(await frame.locator('g.node[data-id="artifactType:dataset"] text.label').textContent(), 'dataset (2)');
+    await h.shot('lineage-02-types');
+    await frame.locator('.segmented button[data-level="instance"]').click();
+    await frame.locator('svg.graph[data-level="instance"]').waitFor({ timeout: 10_000 });
+    assert.equal(await frame.locator('g.node').count(), 9);
+  });
+
+  it('a click reveals the node in the tree and shows its details; a double-click opens its file read-only', async () => {
+    const { page } = h;
+    const frame = lineageFrame(page);
+    const node = frame.locator('g.node').filter({ has: frame.locator('text.label', { hasText: /^dataset:mnist-preprocess:v0$/ }) });
+    await node.click();
+    await frame.locator('.details h2', { hasText: 'dataset:mnist-preprocess:v0' }).waitFor({ timeout: 10_000 });
+    const selected = page.locator('.pane:has(.title:has-text("Artifacts")) .monaco-list-row.selected, [id="workbench.view.extension.amphora"] .monaco-list-row.selected').first();
+    await until('the version row selected in the Artifacts tree', async () => /v0/.test((await selected.textContent({ timeout: 1000 })) ?? ''), 20_000);
+    const parentRow = page.locator('.monaco-list-row').filter({ hasText: 'mnist-preprocess' }).first();
+    assert.equal(await parentRow.getAttribute('aria-expanded'), 'true', 'the tree expanded down to the revealed version');
+    await h.shot('lineage-03-click-reveals');
+
+    const raw = frame.locator('g.node').filter({ has: frame.locator('text.label', { hasText: /^dataset:mnist-raw:v0$/ }) });
+    await raw.dblclick();
+    const tab = page.locator('.tabs-container .tab').filter({ hasText: 'training.csv' }).first();
+    try {
+      await tab.waitFor({ timeout: 20_000 });
+    } catch (e) {
+      await h.shot('lineage-04-open-file-FAILED');
+      const banner = await frame.locator('.banner').textContent().catch(() => '');
+      const notes = await page.locator('.notifications-toasts').textContent().catch(() => '');
+      throw new Error(`no editor tab for training.csv (banner: ${banner}; notifications: ${notes})`);
+    }
+    await until('the file content from the server', async () => (await page.locator('.monaco-editor .view-lines').first().textContent())?.includes('x,y'), 15_000);
+    await h.shot('lineage-04-open-file-amphora-fs');
+  });
+
+  it('completion offers artifact names inside a reference string', async () => {
+    const { page } = h;
+    await page.locator('.activitybar [aria-label^="Explorer"]').first().click();
+    await page.locator('.explorer-folders-view .monaco-list-row').filter({ hasText: /^pipeline\.py$/ }).first().click();
+    await page.locator('.monaco-editor .view-lines').filter({ hasText: 'wandb.init' }).first().waitFor({ timeout: 15_000 });
+    // Line 6: data = run.use_artifact("mnist-") — cursor right after "mnist-".
+    await goToLine(page, 6, 'data = run.use_artifact("mnist-'.length + 1);
+    await page.keyboard.press('Control+Space');
+    const suggest = page.locator('.suggest-widget .monaco-list-row');
+    await until('suggestions with artifact names', async () => {
+      const rows = await suggest.allTextContents();
+      return rows.some((r) => r.includes('mnist-raw')) && rows.some((r) => r.includes('mnist-preprocess'));
+    }, 20_000);
+    await h.shot('lineage-05-completion');
+    await page.locator('.suggest-widget .monaco-list-row').filter({ hasText: 'mnist-preprocess' }).first().click();
+    await until('the name completed', async () => (await lineText(page, 'data = ')).includes('"mnist-preprocess"'), 10_000);
+  });
+
+  it('the "Pin to vN" quick fix replaces a moving alias; the typo fix changes to the nearest name', async () => {
+    const { page } = h;
+    // Line 4: raw = run.use_artifact("mnist-raw:latest") — an information hint on "latest".
+    await goToLine(page, 4, 'raw = run.use_artifact("mnist-raw:la'.length);
+    await until('a diagnostic on the alias', async () => (await page.locator('.squiggly-info, .squiggly-hint, .squiggly-warning').count()) > 0, 20_000);
+    await page.keyboard.press('Control+.');
+    const pin = page.locator('.action-widget .monaco-list-row, .context-view .action-label').filter({ hasText: 'Pin to v0' }).first();
+    await pin.waitFor({ timeout: 15_000 });
+    await h.shot('lineage-06-pin-quick-fix');
+    await chooseAction(page, pin);
+    await until('pinned', async () => (await lineText(page, 'raw = ')).includes('"mnist-raw:v0"'), 10_000);
+
+    await goToLine(page, 5, 'model = run.use_artifact("trained-mo'.length);
+    await page.keyboard.press('Control+.');
+    const fix = page.locator('.action-widget .monaco-list-row, .context-view .action-label').filter({ hasText: 'Change to "trained-model"' }).first();
+    await fix.waitFor({ timeout: 15_000 });
+    await chooseAction(page, fix);
+    await until('typo fixed', async () => (await lineText(page, 'model = ')).includes('"trained-model:latest"'), 10_000);
+    await h.shot('lineage-07-after-fixes');
+  });
+});
