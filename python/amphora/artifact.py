@@ -250,11 +250,16 @@ class Artifact:
         real_root = os.path.realpath(root)
         prefix = name.strip("/") + "/" if name else ""
         added = {}
+        seen = set()
         for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
             real_dir = os.path.realpath(dirpath)
             if real_dir != real_root and not real_dir.startswith(real_root.rstrip(os.sep) + os.sep):
                 raise AmphoraError("invalid_path", 'add_dir: folder "%s" is a symbolic link to "%s", outside "%s". Copy the '
                                    "files into the folder or add them with add_file." % (dirpath, real_dir, root))
+            if real_dir in seen:  # a link back to a folder already walked: don't loop
+                dirnames[:] = []
+                continue
+            seen.add(real_dir)
             dirnames.sort()
             for fn in sorted(filenames):
                 full = os.path.join(dirpath, fn)

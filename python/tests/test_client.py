@@ -142,6 +142,17 @@ class RunTest(ServerTestCase):
         self.assertTrue(row["examples"]["items"][1]["path"].endswith(".png"))
         self.assertEqual((row["rgb"]["width"], row["rgb"]["height"]), (2, 2))
 
+    def test_project_defaults_come_from_the_environment_then_the_server(self):
+        os.environ["AMPHORA_PROJECT"] = "p-env"
+        try:
+            with amphora.init(job_type="x") as run:
+                self.assertEqual(run.project, "p-env")
+        finally:
+            os.environ.pop("AMPHORA_PROJECT")
+        with amphora.init(job_type="x") as run:
+            self.assertEqual(run.project, amphora.client.get_client().viewer()["defaultProject"])
+        self.assertAmphoraError("invalid_name", amphora.init, project="bad project")
+
     def test_discovery_file_is_used_when_no_url_is_set(self):
         saved = {k: os.environ.pop(k) for k in ("AMPHORA_BASE_URL", "AMPHORA_API_KEY")}
         os.environ["AMPHORA_DATA_DIR"] = self.server.data_dir
@@ -358,6 +369,12 @@ class ArtifactTest(ServerTestCase):
         os.makedirs(os.path.join(self.work, "linked2"), exist_ok=True)
         os.symlink(os.path.join(self.work, "outside"), os.path.join(self.work, "linked2", "dir"))
         self.assertAmphoraError("invalid_path", Artifact("l", "dataset").add_dir, os.path.join(self.work, "linked2"))
+        # A link back up inside the folder does not loop forever.
+        self.write("cyclic/a.txt", "a")
+        os.symlink(os.path.join(self.work, "cyclic"), os.path.join(self.work, "cyclic", "again"))
+        looped = Artifact("c", "dataset")
+        looped.add_dir(os.path.join(self.work, "cyclic"))
+        self.assertEqual(sorted(looped.manifest), ["a.txt"])
         # A link planted inside the download root never carries a write outside it.
         with amphora.init(project="p-hostile", job_type="x") as run:
             ok = Artifact("safe", type="dataset")
