@@ -4,6 +4,7 @@ import hashlib
 import http.server
 import os
 import pathlib
+import subprocess
 import sys
 import threading
 import time
@@ -409,6 +410,31 @@ class ArtifactTest(ServerTestCase):
             self.assertEqual(pathlib.Path(root, "f123.txt").read_text(), "file 123")
         finally:
             os.environ["AMPHORA_CACHE_DIR"] = self.cache_dir
+
+    def test_big_files_are_streamed_not_loaded_whole(self):
+        big = os.path.join(self.work, "big.bin")
+        with open(big, "wb") as f:
+            block = os.urandom(1 << 20)
+            for _ in range(120):
+                f.write(block)
+        script = (
+            "import os, resource, amphora\n"
+            "with amphora.init(project='p-big', job_type='x') as run:\n"
+            "    a = amphora.Artifact('big', type='dataset')\n"
+            "    a.add_file(%r)\n"
+            "    run.log_artifact(a)\n"
+            "os.environ['AMPHORA_CACHE_DIR'] = %r\n"
+            "got = amphora.Api().artifact('p-big/big')\n"
+            "got.download(%r)\n"
+            "assert got.last_transfer.bytes_downloaded == 120 << 20, got.last_transfer\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        ) % (big, os.path.join(self.tmp, "cache-big"), os.path.join(self.work, "big-out"))
+        env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(amphora.__file__))))
+        proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        peak_mib = int(proc.stdout.split()[-1]) / 1024
+        self.assertLess(peak_mib, 64, "peak RSS %.0f MiB while moving a 120 MiB file" % peak_mib)
+        self.assertEqual(os.path.getsize(os.path.join(self.work, "big-out", "big.bin")), 120 << 20)
 
     def test_blob_negotiation_is_batched(self):
         from amphora import transfer
