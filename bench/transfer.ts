@@ -103,9 +103,9 @@ function floor(dir: string, copyTo: string): number {
   return hash + copy;
 }
 
-function gitLfs(src: string, repo: string): { add: number; readd: number } {
+function gitLfs(src: string, repo: string): { add?: number; readd?: number } {
   sh(`cp -r ${src} ${repo}`, base);
-  sh('git init -q && git lfs install --local >/dev/null && git lfs track "*.bin" >/dev/null && git add .gitattributes && git commit -qm attrs', repo);
+  sh('git init -q && git config gc.auto 0 && git config maintenance.auto false && git lfs install --local >/dev/null && git lfs track "*.bin" >/dev/null && git add .gitattributes && git commit -qm attrs', repo);
   const add = sh('git add -A && git commit -qm data', repo)!;
   const readd = sh('git add -A && git status --porcelain >/dev/null', repo)!;
   return { add, readd };
@@ -113,7 +113,7 @@ function gitLfs(src: string, repo: string): { add: number; readd: number } {
 
 function gitAnnex(src: string, repo: string, limitS: number): { add?: number; readd?: number } {
   sh(`cp -r ${src} ${repo}`, base);
-  sh('git init -q && git annex init -q bench >/dev/null 2>&1', repo);
+  sh('git init -q && git config gc.auto 0 && git config maintenance.auto false && git annex init -q bench >/dev/null 2>&1', repo);
   const add = sh('git annex add --quiet . >/dev/null && git commit -qm data', repo, limitS);
   if (add === undefined) return {};
   const readd = sh('git annex add --quiet . >/dev/null', repo, limitS);
@@ -190,14 +190,22 @@ async function main() {
     let annexL: { add?: number; readd?: number } = {};
     let annexS: { add?: number; readd?: number } = {};
     if (peers) {
+      const attempt = <T>(what: string, fn: () => T, fallback: T): T => {
+        try {
+          return fn();
+        } catch (e) {
+          log(`${what} failed: ${(e as Error).message}`);
+          return fallback;
+        }
+      };
       log('git lfs …');
-      lfsL = gitLfs(large, path.join(base, 'lfs-large'));
-      rmSync(path.join(base, 'lfs-large'), { recursive: true, force: true });
-      lfsS = gitLfs(small, path.join(base, 'lfs-small'));
-      rmSync(path.join(base, 'lfs-small'), { recursive: true, force: true });
+      lfsL = attempt('git lfs (large)', () => gitLfs(large, path.join(base, 'lfs-large')), {});
+      rmSync(path.join(base, 'lfs-large'), { recursive: true, force: true, maxRetries: 5 });
+      lfsS = attempt('git lfs (small)', () => gitLfs(small, path.join(base, 'lfs-small')), {});
+      rmSync(path.join(base, 'lfs-small'), { recursive: true, force: true, maxRetries: 5 });
       log('git annex …');
-      annexL = gitAnnex(large, path.join(base, 'annex-large'), 600);
-      if (!quick) annexS = gitAnnex(small, path.join(base, 'annex-small'), ANNEX_SMALL_LIMIT_S);
+      annexL = attempt('git annex (large)', () => gitAnnex(large, path.join(base, 'annex-large'), 600), {});
+      if (!quick) annexS = attempt('git annex (small)', () => gitAnnex(small, path.join(base, 'annex-small'), ANNEX_SMALL_LIMIT_S), {});
     }
 
     const rate = (n: number, s: number) => `${Math.round(n / s).toLocaleString('en')} files/s`;
@@ -214,7 +222,9 @@ async function main() {
   } finally {
     await producer.close();
     await server.stop();
-    rmSync(base, { recursive: true, force: true });
+    // git-annex leaves read-only object folders behind; make them removable first.
+    spawnSync('chmod', ['-R', 'u+w', base]);
+    rmSync(base, { recursive: true, force: true, maxRetries: 5 });
   }
   console.log(`\nAmphora transfer benchmark${quick ? ' (--quick)' : ''} — ${new Date().toISOString()}, ${(await import('node:os')).cpus().length} cores\n`);
   printTable();

@@ -8,14 +8,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ArtifactVersion, ManifestResponse, Run as RunInfo } from '../core/api.js';
 import { AmphoraError } from '../core/errors.js';
-import { artifactDigest, storedBlobs, validateManifest, type Manifest, type ManifestEntry } from '../core/manifest.js';
+import { artifactDigest, validateManifest, type Manifest, type ManifestEntry } from '../core/manifest.js';
 import { validateAlias, validateArtifactName, validateArtifactType } from '../core/names.js';
 import { joinInside, validateManifestPath } from '../core/paths.js';
 import { formatReference } from '../core/reference.js';
 import { defaultClient, type Client } from './client.js';
 import { LOCAL_CONCURRENCY, mapPool, TRANSFER_CONCURRENCY } from './pool.js';
 import { downloadReference, resolveReference } from './references.js';
-import { fetchToCache, uploadMissing, type ProgressFn } from './transfer.js';
+import { fetchToCache, StreamingUploader, type LocalBlob, type ProgressFn } from './transfer.js';
 
 const KEEP_BYTES_BUDGET = 128 * 1024 * 1024;
 
@@ -268,7 +268,11 @@ export class Artifact {
   // ------------------------------------------------------------------ logging
 
   /** Hashes staged files (stat cache) and returns the manifest plus the local path of each blob. */
-  async buildManifest(client: Client, onProgress?: ProgressFn): Promise<{ manifest: Manifest; local: Map<string, string>; bytes: Map<string, Buffer> }> {
+  async buildManifest(
+    client: Client,
+    onProgress?: ProgressFn,
+    onHashed?: (blob: LocalBlob) => void,
+  ): Promise<{ manifest: Manifest; local: Map<string, string>; bytes: Map<string, Buffer> }> {
     const items = [...this.staged];
     const manifest: Manifest = {};
     const local = new Map<string, string>();
@@ -288,7 +292,9 @@ export class Artifact {
         }
         manifest[logical] = { digest: h.digest, size: h.size };
         local.set(h.digest, s.localPath!);
-        if (h.bytes && kept + h.bytes.length <= KEEP_BYTES_BUDGET) {
+        if (onHashed) {
+          onHashed({ digest: h.digest, size: h.size, path: s.localPath!, bytes: h.bytes });
+        } else if (h.bytes && kept + h.bytes.length <= KEEP_BYTES_BUDGET) {
           bytes.set(h.digest, h.bytes);
           kept += h.bytes.length;
         }
@@ -301,11 +307,17 @@ export class Artifact {
     return { manifest, local, bytes };
   }
 
-  /** Uploads the staged files the server lacks; returns the manifest. */
+  /** Hashes staged files and uploads the ones the server lacks while hashing goes on. */
   private async stageOnServer(client: Client, onProgress?: ProgressFn): Promise<{ manifest: Manifest; local: Map<string, string> }> {
-    const built = await this.buildManifest(client, onProgress);
-    const blobs = storedBlobs(built.manifest).map((b) => ({ ...b, path: built.local.get(b.digest)!, bytes: built.bytes.get(b.digest) }));
-    await uploadMissing(client, blobs, onProgress);
+    const uploader = new StreamingUploader(client, onProgress);
+    let built;
+    try {
+      built = await this.buildManifest(client, onProgress, (b) => uploader.add(b));
+    } catch (e) {
+      await uploader.abort(e);
+      throw e;
+    }
+    await uploader.finish();
     return built;
   }
 

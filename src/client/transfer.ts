@@ -62,3 +62,127 @@ export async function fetchToCache(client: Client, digest: string, what: string)
   const stream = await client.http.getBlobStream(digest);
   await client.blobCache.storeStream(stream, digest, what);
 }
+
+/** At most `limit` tasks at once (FIFO). */
+class Limiter {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.active >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+/**
+ * Overlaps hashing with uploading: files are fed in as soon as they are hashed, negotiated in
+ * batches (≤ 1,000 files or 64 MiB, well under the 10,000 limit) and the missing ones uploaded by
+ * a bounded pool while hashing goes on. `finish()` waits for everything and makes blobs durable.
+ */
+export class StreamingUploader {
+  private readonly seen = new Set<string>();
+  private batch: LocalBlob[] = [];
+  private batchBytes = 0;
+  private negotiation: Promise<void> = Promise.resolve();
+  private readonly uploads: Promise<void>[] = [];
+  private readonly limiter = new Limiter(TRANSFER_CONCURRENCY);
+  private error: { e: unknown } | undefined;
+  uploaded = 0;
+  uploadedBytes = 0;
+  private totalMissing = 0;
+  private totalMissingBytes = 0;
+
+  constructor(
+    private readonly client: Client,
+    private readonly onProgress?: ProgressFn,
+    private readonly maxBatch = 1_000,
+    private readonly maxBatchBytes = 64 << 20,
+  ) {}
+
+  /** Bytes of small files held in memory until uploaded (bounded; beyond it upload re-reads). */
+  private held = 0;
+  private static readonly MAX_HELD = 128 << 20;
+
+  add(blob: LocalBlob): void {
+    if (this.seen.has(blob.digest) || this.error) return;
+    this.seen.add(blob.digest);
+    if (blob.bytes) {
+      if (this.held + blob.bytes.length > StreamingUploader.MAX_HELD) blob.bytes = undefined;
+      else this.held += blob.bytes.length;
+    }
+    this.batch.push(blob);
+    this.batchBytes += blob.size;
+    if (this.batch.length >= this.maxBatch || this.batchBytes >= this.maxBatchBytes) this.dispatch();
+  }
+
+  private dispatch(): void {
+    const batch = this.batch;
+    this.batch = [];
+    this.batchBytes = 0;
+    if (!batch.length) return;
+    this.negotiation = this.negotiation.then(async () => {
+      if (this.error) return;
+      try {
+        const byDigest = new Map(batch.map((b) => [b.digest, b]));
+        const { missing } = await this.client.http.negotiate(batch.map(({ digest, size }) => ({ digest, size })));
+        const wanted = new Set(missing.map((m) => m.digest));
+        for (const b of batch) if (b.bytes && !wanted.has(b.digest)) this.release(b);
+        this.totalMissing += missing.length;
+        this.totalMissingBytes += missing.reduce((a, m) => a + m.size, 0);
+        for (const m of missing) {
+          const local = byDigest.get(m.digest);
+          if (!local) throw new AmphoraError('internal', `The server asked for blob ${m.digest}, which this upload does not contain; retry the upload.`);
+          this.uploads.push(
+            this.limiter
+              .run(async () => {
+                if (this.error) return;
+                await this.client.http.putBlob(m.digest, local.bytes ?? local.path, local.size, m.uploadUrl, m.headers);
+                this.release(local);
+                this.uploaded++;
+                this.uploadedBytes += m.size;
+                this.onProgress?.({ phase: 'upload', done: this.uploaded, total: this.totalMissing, bytes: this.uploadedBytes, totalBytes: this.totalMissingBytes });
+              })
+              .catch((e: unknown) => {
+                this.error ??= { e };
+              }),
+          );
+        }
+      } catch (e) {
+        this.error ??= { e };
+      }
+    });
+  }
+
+  private release(b: LocalBlob) {
+    if (b.bytes) this.held -= b.bytes.length;
+    b.bytes = undefined;
+  }
+
+  async finish(): Promise<{ uploaded: number; bytes: number }> {
+    this.dispatch();
+    await this.negotiation;
+    await Promise.all(this.uploads);
+    if (this.error) throw this.error.e;
+    if (this.uploaded) {
+      try {
+        await this.client.http.flushBlobs();
+      } catch (e) {
+        if (!(e instanceof AmphoraError && e.code === 'not_found')) throw e;
+      }
+    }
+    return { uploaded: this.uploaded, bytes: this.uploadedBytes };
+  }
+
+  /** Stops taking work after a failure elsewhere (e.g. hashing) and waits for in-flight uploads. */
+  async abort(reason: unknown): Promise<void> {
+    this.error ??= { e: reason };
+    await this.negotiation.catch(() => {});
+    await Promise.all(this.uploads);
+  }
+}
