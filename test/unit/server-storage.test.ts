@@ -36,6 +36,18 @@ describe('server storage pieces', () => {
     assert.equal(Buffer.concat(chunks).toString(), 'load');
   });
 
+  it('blob store: flushes a large batch (file-system sync) and a small one (per-file fsync)', async () => {
+    const store = new LocalBlobStore(dir);
+    await store.init();
+    for (let i = 0; i < 40; i++) await store.put(sha(`b${i}`), Readable.from([Buffer.from(`b${i}`)]));
+    await store.flush();
+    await store.put(sha('single'), Readable.from([Buffer.from('single')]));
+    await Promise.all([store.flush(), store.flush()]);
+    let n = 0;
+    for await (const _ of store.list()) n++;
+    assert.equal(n, 41);
+  });
+
   it('data-dir lock: a live owner blocks, a dead owner (SIGKILLed server) does not', () => {
     const lock = DataDirLock.acquire(dir);
     assert.throws(() => DataDirLock.acquire(dir), /already used by a running Amphora server/);

