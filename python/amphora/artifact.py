@@ -435,10 +435,16 @@ class Artifact:
         return [PublicRun(c, r) for r in answer["items"]]
 
     # ------------------------------------------------------------------ logging (used by Run)
-    def _finalize_local(self):
-        """Hashes every local file not hashed yet (in parallel, streaming)."""
+    def _finalize_local(self, stat_cache=None):
+        """Hashes every local file not hashed yet (in parallel, streaming; unchanged files are
+        answered from the stat cache when one is given)."""
         pending = [(p, e) for p, e in self._entries.items() if e.get("digest") is None]
-        results = parallel(lambda pe: sha256_file(pe[1]["_local"]), pending)
+        hash_one = stat_cache.digest if stat_cache is not None else sha256_file
+        try:
+            results = parallel(lambda pe: hash_one(pe[1]["_local"]), pending)
+        finally:
+            if stat_cache is not None:
+                stat_cache.flush()
         for (p, e), (digest, size) in zip(pending, results):
             e["digest"], e["size"] = digest, size
 
@@ -446,7 +452,7 @@ class Artifact:
         if not self._entries:
             raise AmphoraError("invalid_request", "Artifact %r has no files; add some with add_file, add_dir, new_file "
                                "or add_reference before logging it." % self._name)
-        self._finalize_local()
+        self._finalize_local(client.transfer.stat_cache)
         manifest = {p: _wire(e) for p, e in self._entries.items()}
         validate_manifest(manifest)
         local_by_digest = {e["digest"]: e["_local"] for e in self._entries.values() if e.get("_local") and not e.get("ref")}

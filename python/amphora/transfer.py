@@ -100,9 +100,12 @@ class Stats:
 
 class Transfer:
     def __init__(self, http, cache_dir, workers=DEFAULT_WORKERS):
+        from .statcache import StatCache
+
         self.http = http
         self.cache_dir = cache_dir
         self.workers = workers
+        self.stat_cache = StatCache(cache_dir)
         self._pool = None
         self._pool_lock = threading.Lock()
 
@@ -188,16 +191,20 @@ class Transfer:
             else:
                 self._fetch_blob(entry["digest"], entry["size"], dest, stats)
 
-        parallel(fetch, jobs, pool=self.pool())
+        try:
+            parallel(fetch, jobs, pool=self.pool())
+        finally:
+            self.stat_cache.flush()
         return stats
 
     def _fetch_blob(self, digest, size, dest, stats):
-        if os.path.isfile(dest) and os.path.getsize(dest) == size and sha256_file(dest)[0] == digest:
+        if os.path.isfile(dest) and os.path.getsize(dest) == size and self.stat_cache.digest(dest)[0] == digest:
             stats.add(already_present=1)
             return
         cached = cached_blob_path(self.cache_dir, digest)
         if os.path.isfile(cached):
             if self._copy_verified(cached, dest, digest):
+                self.stat_cache.record(dest, os.stat(dest), digest)
                 stats.add(cache_hits=1)
                 return
             _remove_quietly(cached)  # corrupted cache entry: fetch it again
@@ -233,6 +240,7 @@ class Transfer:
                 )
             os.replace(cache_tmp, cached)
             os.replace(dest_tmp, dest)
+            self.stat_cache.record(dest, os.stat(dest), digest)
         finally:
             _remove_quietly(cache_tmp)
             _remove_quietly(dest_tmp)

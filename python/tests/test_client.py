@@ -402,6 +402,14 @@ class ArtifactTest(ServerTestCase):
             art.add_dir(folder)
             run.log_artifact(art)
         self.assertEqual(art.last_transfer.files_uploaded, 300)
+        # Logging the unchanged folder again: no file is re-hashed (stat cache), nothing uploaded, same version.
+        stat_cache = amphora.client.get_client().transfer.stat_cache
+        hashed = stat_cache.hashed
+        with amphora.init(project="p-many", job_type="x") as run:
+            again = Artifact("many", type="dataset")
+            again.add_dir(folder)
+            run.log_artifact(again)
+        self.assertEqual((again.version, again.last_transfer.bytes_uploaded, stat_cache.hashed), ("v0", 0, hashed))
         os.environ["AMPHORA_CACHE_DIR"] = os.path.join(self.tmp, "cache-many")
         try:
             got = Api().artifact("p-many/many")

@@ -95,6 +95,12 @@ class TutorialTest(ServerTestCase):
             self.assertEqual(got.last_transfer.cache_hits, 3)
             for name, data in contents.items():
                 self.assertEqual(pathlib.Path(py_root, name).read_bytes(), data)
+            # The stat cache is shared too: the files the CLI placed are known unchanged without re-hashing.
+            client = amphora.client.get_client()
+            hashed_before = client.transfer.stat_cache.hashed
+            got.download(ts_root)
+            self.assertEqual(got.last_transfer.already_present, 3)
+            self.assertEqual(client.transfer.stat_cache.hashed, hashed_before)
         finally:
             os.environ["AMPHORA_CACHE_DIR"] = self.cache_dir
 

@@ -1,0 +1,94 @@
+"""A stat cache so an unchanged file is not hashed twice (same on-disk format as the TypeScript
+SDK's, src/client/hash.ts, so the two clients share it): keyed by absolute path, valid while size,
+mtime and inode match.
+
+Layout: <cacheDir>/stat-cache/<2 hex>/<sha256(folder)>.json holding
+{"dir": folder, "entries": {basename: [size, mtimeMs, ino, digest]}}.
+"""
+import hashlib
+import json
+import os
+import threading
+import uuid
+
+from .transfer import sha256_file
+
+
+def _mtime_ms(st):
+    # Node's Stats.mtimeMs: seconds * 1e3 + nanoseconds / 1e6, computed in doubles the same way.
+    ns = st.st_mtime_ns
+    return (ns // 1_000_000_000) * 1e3 + (ns % 1_000_000_000) / 1e6
+
+
+class StatCache:
+    def __init__(self, cache_dir):
+        self.cache_dir = cache_dir
+        self._folders = {}
+        self._dirty = set()
+        self._lock = threading.Lock()
+        self.hashed = 0  # hashes actually computed (tests and benchmarks read this)
+
+    def _file_for(self, folder):
+        h = hashlib.sha256(folder.encode("utf-8", "surrogatepass")).hexdigest()
+        return os.path.join(self.cache_dir, "stat-cache", h[:2], h + ".json")
+
+    def _folder(self, folder):
+        rows = self._folders.get(folder)
+        if rows is None:
+            rows = {}
+            try:
+                with open(self._file_for(folder), "r", encoding="utf-8") as f:
+                    data = json.load(f)
+                if isinstance(data, dict) and data.get("dir") == folder and isinstance(data.get("entries"), dict):
+                    rows = data["entries"]
+            except (OSError, ValueError):
+                pass
+            self._folders[folder] = rows
+        return rows
+
+    def lookup(self, path, st):
+        """The digest recorded for this exact file state, if any."""
+        path = os.path.abspath(path)
+        with self._lock:
+            row = self._folder(os.path.dirname(path)).get(os.path.basename(path))
+        if isinstance(row, list) and len(row) == 4 and row[0] == st.st_size and row[1] == _mtime_ms(st) and row[2] == st.st_ino:
+            return row[3]
+        return None
+
+    def record(self, path, st, digest):
+        path = os.path.abspath(path)
+        folder = os.path.dirname(path)
+        with self._lock:
+            self._folder(folder)[os.path.basename(path)] = [st.st_size, _mtime_ms(st), st.st_ino, digest]
+            self._dirty.add(folder)
+
+    def digest(self, path):
+        """(digest, size) of a file, from the cache when its size, mtime and inode are unchanged."""
+        st = os.stat(path)
+        known = self.lookup(path, st)
+        if known:
+            return known, st.st_size
+        digest, size = sha256_file(path)
+        with self._lock:
+            self.hashed += 1
+        after = os.stat(path)
+        # A file that changed while being hashed must not be cached under the new state.
+        if (after.st_size, after.st_mtime_ns, after.st_ino) == (st.st_size, st.st_mtime_ns, st.st_ino) and size == st.st_size:
+            self.record(path, st, digest)
+        return digest, size
+
+    def flush(self):
+        """Writes changed folders (temp file + rename; a lost race only costs a re-hash later)."""
+        with self._lock:
+            dirty, self._dirty = list(self._dirty), set()
+            snapshot = {d: dict(self._folders[d]) for d in dirty}
+        for folder, entries in snapshot.items():
+            target = self._file_for(folder)
+            try:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                tmp = "%s.%d.%s.tmp" % (target, os.getpid(), uuid.uuid4().hex[:8])
+                with open(tmp, "w", encoding="utf-8") as f:
+                    json.dump({"dir": folder, "entries": entries}, f, ensure_ascii=False, separators=(",", ":"))
+                os.replace(tmp, target)
+            except OSError:
+                pass  # an optimisation only
