@@ -75,12 +75,23 @@ def join_inside(root, logical):
     return full
 
 
-def ensure_real_parent_inside(root, full, logical):
-    """Symlinked folders under `root` must not carry a write outside it."""
+def _inside(real, real_root):
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def make_parent_inside(root, full, logical):
+    """Creates the folders of `full` under `root`, refusing when a symbolic link already in `root`
+    would carry the folders or the file outside it (checked before anything is created)."""
     real_root = os.path.realpath(root)
-    real_parent = os.path.realpath(os.path.dirname(full))
-    if real_parent != real_root and not real_parent.startswith(real_root.rstrip(os.sep) + os.sep):
-        raise AmphoraError(
-            "invalid_path",
-            'Artifact path "%s" would be written outside "%s"; refusing.' % (logical, os.path.abspath(root)),
-        )
+    refuse = AmphoraError(
+        "invalid_path", 'Artifact path "%s" would be written outside "%s"; refusing.' % (logical, os.path.abspath(root))
+    )
+    parent = os.path.dirname(full)
+    existing = parent
+    while not os.path.lexists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    if not _inside(os.path.realpath(existing), real_root):
+        raise refuse
+    os.makedirs(parent, exist_ok=True)
+    if not _inside(os.path.realpath(parent), real_root):
+        raise refuse

@@ -13,7 +13,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from .errors import AmphoraError
-from .paths import ensure_real_parent_inside, join_inside
+from .paths import join_inside, make_parent_inside
 from .references import download_reference
 from .settings import cached_blob_path
 from .transport import API_PREFIX, CHUNK, error_from
@@ -182,8 +182,7 @@ class Transfer:
 
         def fetch(job):
             logical, entry, dest = job
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
-            ensure_real_parent_inside(root, dest, logical)
+            make_parent_inside(root, dest, logical)
             if os.path.islink(dest):
                 os.remove(dest)  # never write through a link planted in the download root
             if entry.get("ref"):

@@ -380,6 +380,7 @@ class ArtifactTest(ServerTestCase):
         with amphora.init(project="p-hostile", job_type="x") as run:
             ok = Artifact("safe", type="dataset")
             ok.add_file(self.write("payload.txt", "payload"), name="sub/payload.txt")
+            ok.add_file(self.write("payload.txt", "payload"), name="sub/deeper/more.txt")
             run.log_artifact(ok)
         target = os.path.join(self.work, "victim")
         os.makedirs(target)
