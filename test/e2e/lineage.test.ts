@@ -284,4 +284,23 @@ describe('e2e: lineage, amphora: files, completion and diagnostics in code-serve
     await until('typo fixed', async () => (await lineText(page, 'model = ')).includes('"trained-model:latest"'), 10_000);
     await h.shot('lineage-07-after-fixes');
   });
+  it('Show Lineage on a reference focuses its version; expanding a node fetches its neighbours', async () => {
+    const { page } = h;
+    // Line 6 now reads data = run.use_artifact("mnist-preprocess") (completed above).
+    await goToLine(page, 6, 'data = run.use_artifact("mnist-pre'.length);
+    await runCommand(page, 'Amphora: Show Lineage');
+    const frame = lineageFrame(page);
+    const focus = frame.locator('g.node.focus text.label');
+    await until('focus on mnist-preprocess:v0', async () => (await focus.textContent({ timeout: 1000 })) === 'dataset:mnist-preprocess:v0', 30_000);
+    // Depth 2 around it: its producer, consumers, their inputs and outputs; not load-data nor initialize-model.
+    const labels = async () => (await frame.locator('g.node text.label').allTextContents()).sort();
+    await until('depth-2 graph', async () => (await frame.locator('g.node').count()) === 7, 15_000);
+    assert.ok(!(await labels()).some((l) => l.startsWith('load-data:')), 'load-data is beyond depth 2');
+    await frame.locator('g.node').filter({ has: frame.locator('text.label', { hasText: /^dataset:mnist-raw:v0$/ }) }).click();
+    await frame.locator('.details button.expand').click();
+    await until('load-data after expanding mnist-raw:v0', async () => (await labels()).some((l) => l.startsWith('load-data:')), 15_000);
+    assert.equal(await frame.locator('g.node').count(), 8);
+    assert.equal(await frame.locator('.details button.expand').textContent(), 'Expand again');
+    await h.shot('lineage-12-expanded');
+  });
 });

@@ -18,7 +18,7 @@ import type { ExtensionServices } from '../services.js';
 import { lineageHtml } from './lineageHtml.js';
 
 export const LINEAGE_VIEW_TYPE = 'amphora.lineage';
-export const DEFAULT_DEPTH = 3;
+export const DEFAULT_DEPTH = 2;
 /** Live updates arrive in bursts (a pipeline logs several versions at once): re-query once. */
 const LIVE_DEBOUNCE_MS = 300;
 
