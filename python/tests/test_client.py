@@ -58,7 +58,74 @@ def start_reference_server(files):
     return server, "http://127.0.0.1:%d" % server.server_address[1]
 
 
-class RunTest(ServerTestCase):
+class OpenApiContractTest:
+    """Mixed into RunTest (one server for both)."""
+
+    def test_every_request_the_client_makes_is_in_the_servers_openapi_document(self):
+        import re
+        import urllib.parse
+
+        from amphora.transport import Http
+
+        seen = set()
+        real_open = Http.open
+
+        def recording_open(http, method, path_or_url, *args, **kwargs):
+            split = urllib.parse.urlsplit(path_or_url)
+            if path_or_url.startswith("/") or split.netloc == urllib.parse.urlsplit(self.server.url).netloc:
+                seen.add((method, split.path))
+            return real_open(http, method, path_or_url, *args, **kwargs)
+
+        Http.open = recording_open
+        try:
+            live_run = sys.modules["amphora.live_run"]
+            saved, live_run.HEARTBEAT_INTERVAL_S = live_run.HEARTBEAT_INTERVAL_S, 0.1
+            try:
+                with amphora.init(project="p-api", job_type="x", group="g", config={"a": 1}) as run:
+                    time.sleep(0.3)
+                    run.config.update({"b": 2})
+                    run.log({"m": 1})
+                    run.summary.update({"s": 1})
+                    self.write("f.txt", "f")
+                    run.save("f.txt")
+                    a = Artifact("api", type="dataset")
+                    a.add_file(self.write("a.txt", "a"))
+                    run.log_artifact(a)
+                    run.use_artifact("api:latest")
+                    part = Artifact("dist", type="dataset")
+                    part.add_file(self.write("p.txt", "p"))
+                    run.upsert_artifact(part)
+                    run.finish_artifact(Artifact("dist", type="dataset"))
+            finally:
+                live_run.HEARTBEAT_INTERVAL_S = saved
+            api = Api()
+            got = api.artifact("p-api/api:v0")
+            got.download(os.path.join(self.work, "api"))
+            got.aliases.append("x")
+            got.save()
+            got.logged_by().history()
+            got.used_by()
+            run.logged_artifacts()
+            run.used_artifacts()
+            run.files()
+            api.artifact_versions("dataset", "p-api/api")
+            api.runs("p-api")
+            got.delete(delete_aliases=True)
+        finally:
+            Http.open = real_open
+        document = client_get_openapi()
+        templates = [(m.upper(), re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(p)) + "$"))
+                     for p, ops in document["paths"].items() for m in ops]
+        unknown = sorted((m, p) for m, p in seen if not any(m == tm and rx.match(p) for tm, rx in templates))
+        self.assertEqual(unknown, [])
+        self.assertGreaterEqual(len(seen), 20)
+
+
+def client_get_openapi():
+    return amphora.client.get_client().http.get("/api/v1/openapi.json")
+
+
+class RunTest(OpenApiContractTest, ServerTestCase):
     def test_run_config_summary_history_files_and_finish(self):
         with amphora.init(project="p-run", job_type="train", config={"lr": 0.1}, group="g1", name="my-run") as run:
             self.assertIs(amphora.config, run.config)
@@ -163,71 +230,6 @@ class RunTest(ServerTestCase):
         finally:
             os.environ.pop("AMPHORA_DATA_DIR")
             os.environ.update(saved)
-
-
-class OpenApiContractTest(ServerTestCase):
-    def test_every_request_the_client_makes_is_in_the_servers_openapi_document(self):
-        import re
-        import urllib.parse
-
-        from amphora.transport import Http
-
-        seen = set()
-        real_open = Http.open
-
-        def recording_open(http, method, path_or_url, *args, **kwargs):
-            split = urllib.parse.urlsplit(path_or_url)
-            if path_or_url.startswith("/") or split.netloc == urllib.parse.urlsplit(self.server.url).netloc:
-                seen.add((method, split.path))
-            return real_open(http, method, path_or_url, *args, **kwargs)
-
-        Http.open = recording_open
-        try:
-            live_run = sys.modules["amphora.live_run"]
-            saved, live_run.HEARTBEAT_INTERVAL_S = live_run.HEARTBEAT_INTERVAL_S, 0.1
-            try:
-                with amphora.init(project="p-api", job_type="x", group="g", config={"a": 1}) as run:
-                    time.sleep(0.3)
-                    run.config.update({"b": 2})
-                    run.log({"m": 1})
-                    run.summary.update({"s": 1})
-                    self.write("f.txt", "f")
-                    run.save("f.txt")
-                    a = Artifact("api", type="dataset")
-                    a.add_file(self.write("a.txt", "a"))
-                    run.log_artifact(a)
-                    run.use_artifact("api:latest")
-                    part = Artifact("dist", type="dataset")
-                    part.add_file(self.write("p.txt", "p"))
-                    run.upsert_artifact(part)
-                    run.finish_artifact(Artifact("dist", type="dataset"))
-            finally:
-                live_run.HEARTBEAT_INTERVAL_S = saved
-            api = Api()
-            got = api.artifact("p-api/api:v0")
-            got.download(os.path.join(self.work, "api"))
-            got.aliases.append("x")
-            got.save()
-            got.logged_by().history()
-            got.used_by()
-            run.logged_artifacts()
-            run.used_artifacts()
-            run.files()
-            api.artifact_versions("dataset", "p-api/api")
-            api.runs("p-api")
-            got.delete(delete_aliases=True)
-        finally:
-            Http.open = real_open
-        document = client_get_openapi()
-        templates = [(m.upper(), re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(p)) + "$"))
-                     for p, ops in document["paths"].items() for m in ops]
-        unknown = sorted((m, p) for m, p in seen if not any(m == tm and rx.match(p) for tm, rx in templates))
-        self.assertEqual(unknown, [])
-        self.assertGreaterEqual(len(seen), 20)
-
-
-def client_get_openapi():
-    return amphora.client.get_client().http.get("/api/v1/openapi.json")
 
 
 class ArtifactTest(ServerTestCase):

@@ -16,7 +16,31 @@ from .support import CLI, REPO, ServerTestCase
 PIPELINE = os.path.join(REPO, "examples", "tutorial", "pipeline.py")
 
 
-class TutorialTest(ServerTestCase):
+class SameDigestAcrossClientsTest:
+    """Mixed into TutorialTest (one server for both)."""
+
+    def test_a_folder_logged_by_python_and_by_the_typescript_cli_is_one_version(self):
+        if not os.path.isfile(CLI):
+            self.skipTest("dist/cli.mjs is missing (build with `node esbuild.mjs`); this compares digests with the TypeScript CLI")
+        folder = os.path.join(self.work, "folder")
+        for rel, data in {"a.txt": b"a", "sub/\u00e9t\u00e9.csv": "x,y".encode(), "sub/deeper/z.bin": os.urandom(5000),
+                          "\uff5e.txt": b"wave", "\U0001f600.txt": b"smile"}.items():
+            p = os.path.join(folder, *rel.split("/"))
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            pathlib.Path(p).write_bytes(data)
+        with amphora.init(project="p-digest", job_type="x") as run:
+            art = Artifact("same", type="dataset")
+            art.add_dir(folder)
+            run.log_artifact(art)
+        proc = subprocess.run(["node", CLI, "artifact", "put", folder, "--name", "p-digest/same", "--type", "dataset",
+                               "--alias", "from-ts", "--json"], capture_output=True, text=True, timeout=120, cwd=self.work)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        logged = json.loads(proc.stdout)
+        self.assertEqual((logged["version"], logged["digest"]), ("v0", art.digest))
+        self.assertEqual(sorted(Api().artifact("p-digest/same:from-ts").aliases), ["from-ts", "latest"])
+
+
+class TutorialTest(SameDigestAcrossClientsTest, ServerTestCase):
     def _run_pipeline(self, folder):
         env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "python"))
         started = time.monotonic()
@@ -117,25 +141,3 @@ class TutorialTest(ServerTestCase):
         self.assertEqual(pathlib.Path(self.tmp, "ts-root-2", "a.bin").read_bytes(), contents["a.bin"])
         report = json.loads(proc.stdout)
         self.assertEqual((report["fetched"], report["fromCache"]), (0, 3), proc.stdout)
-
-
-class SameDigestAcrossClientsTest(ServerTestCase):
-    def test_a_folder_logged_by_python_and_by_the_typescript_cli_is_one_version(self):
-        if not os.path.isfile(CLI):
-            self.skipTest("dist/cli.mjs is missing (build with `node esbuild.mjs`); this compares digests with the TypeScript CLI")
-        folder = os.path.join(self.work, "folder")
-        for rel, data in {"a.txt": b"a", "sub/\u00e9t\u00e9.csv": "x,y".encode(), "sub/deeper/z.bin": os.urandom(5000),
-                          "\uff5e.txt": b"wave", "\U0001f600.txt": b"smile"}.items():
-            p = os.path.join(folder, *rel.split("/"))
-            os.makedirs(os.path.dirname(p), exist_ok=True)
-            pathlib.Path(p).write_bytes(data)
-        with amphora.init(project="p-digest", job_type="x") as run:
-            art = Artifact("same", type="dataset")
-            art.add_dir(folder)
-            run.log_artifact(art)
-        proc = subprocess.run(["node", CLI, "artifact", "put", folder, "--name", "p-digest/same", "--type", "dataset",
-                               "--alias", "from-ts", "--json"], capture_output=True, text=True, timeout=120, cwd=self.work)
-        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
-        logged = json.loads(proc.stdout)
-        self.assertEqual((logged["version"], logged["digest"]), ("v0", art.digest))
-        self.assertEqual(sorted(Api().artifact("p-digest/same:from-ts").aliases), ["from-ts", "latest"])
