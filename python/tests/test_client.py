@@ -288,6 +288,11 @@ class ArtifactTest(ServerTestCase):
         for p, b in expected.items():
             self.assertEqual(pathlib.Path(root, p).read_bytes(), b, p)
         self.assertEqual(v0.download(), root)
+        amphora.artifact._WINDOWS = True  # ':' is not allowed in Windows file names
+        try:
+            self.assertEqual(v0._default_root(), os.path.join(".", "artifacts", "ds-v0"))
+        finally:
+            amphora.artifact._WINDOWS = False
         self.assertEqual(v0.last_transfer.bytes_downloaded, 0)
         self.assertEqual(v0.last_transfer.already_present, 6)
         other = v0.download(os.path.join(self.work, "elsewhere"))
@@ -470,6 +475,9 @@ class ArtifactTest(ServerTestCase):
             art.add_dir(folder)
             run.log_artifact(art)
         self.assertEqual(art.last_transfer.files_uploaded, 300)
+        # Keep-alive: one connection per transfer thread (plus the caller's), not one per file.
+        client = amphora.client.get_client()
+        self.assertLessEqual(len(client.http._all), client.transfer.workers + 3)
         # Logging the unchanged folder again: no file is re-hashed (stat cache), nothing uploaded, same version.
         stat_cache = amphora.client.get_client().transfer.stat_cache
         hashed = stat_cache.hashed
