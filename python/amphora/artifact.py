@@ -4,7 +4,6 @@ import os
 import shutil
 import tempfile
 
-from .client import get_client
 from .errors import AmphoraError
 from .manifest import artifact_digest, stored_blobs, validate_manifest
 from .names import validate_alias, validate_artifact_name, validate_artifact_type
@@ -12,7 +11,6 @@ from .paths import check_path_collisions, validate_manifest_path
 from .reference import format_reference, parse_reference
 from .references import resolve_reference
 from .transfer import Stats, parallel, sha256_file
-from .transport import API_PREFIX
 
 _WINDOWS = os.name == "nt"
 

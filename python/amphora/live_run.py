@@ -12,11 +12,11 @@ from datetime import datetime, timezone
 from .artifact import Artifact, unwrap_version
 from .data_types import Image, Table
 from .errors import AmphoraError
-from .names import validate_alias, validate_job_type
+from .names import validate_alias
 from .paths import validate_manifest_path
 from .public import PublicRun
 from .reference import format_reference, parse_reference
-from .transfer import Stats, sha256_file
+from .transfer import Stats
 from .transport import API_PREFIX, enc
 
 HEARTBEAT_INTERVAL_S = 10.0
@@ -311,8 +311,9 @@ class Run(PublicRun):
         records = []
         for logical, local in pairs:
             validate_manifest_path(logical)
-            digest, size = sha256_file(local)
+            digest, size = self._client.transfer.stat_cache.digest(local)
             records.append({"path": logical, "digest": digest, "size": size, "local": local})
+        self._client.transfer.stat_cache.flush()
         self._client.transfer.upload([{"digest": r["digest"], "size": r["size"], "path": r["local"]} for r in records], Stats())
         self._client.http.put(self._run_route("/files"), {"files": [{k: r[k] for k in ("path", "digest", "size")} for r in records]})
 

@@ -7,7 +7,6 @@ from .client import get_client
 from .errors import AmphoraError
 from .names import validate_entity, validate_job_type, validate_project
 from .live_run import Config, Run, Summary, _as_dict, json_value
-from .transport import enc
 
 _lock = threading.RLock()
 _current = None
