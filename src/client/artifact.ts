@@ -15,9 +15,10 @@ import { formatReference } from '../core/reference.js';
 import { defaultClient, type Client } from './client.js';
 import { LOCAL_CONCURRENCY, mapPool, TRANSFER_CONCURRENCY } from './pool.js';
 import { downloadReference, resolveReference } from './references.js';
-import { fetchToCache, StreamingUploader, type LocalBlob, type ProgressFn } from './transfer.js';
+import { fetchToCache, Limiter, StreamingUploader, type LocalBlob, type ProgressFn } from './transfer.js';
 
-const KEEP_BYTES_BUDGET = 128 * 1024 * 1024;
+/** Files above this are hashed a few at a time (see buildManifest). */
+const LARGE_FILE = 8 * 1024 * 1024;
 
 /** A file staged for logging: a local path (hashed at log time) or a finished manifest entry. */
 interface Staged {
@@ -271,14 +272,15 @@ export class Artifact {
   async buildManifest(
     client: Client,
     onProgress?: ProgressFn,
-    onHashed?: (blob: LocalBlob) => void,
-  ): Promise<{ manifest: Manifest; local: Map<string, string>; bytes: Map<string, Buffer> }> {
+    onHashed?: (blob: LocalBlob, fromStatCache: boolean) => void,
+  ): Promise<{ manifest: Manifest; local: Map<string, string>; fresh: Set<string> }> {
     const items = [...this.staged];
     const manifest: Manifest = {};
     const local = new Map<string, string>();
-    // Small files' bytes read while hashing, kept (up to a budget) so upload need not re-read them.
-    const bytes = new Map<string, Buffer>();
-    let kept = 0;
+    /** Digests hashed this time (not answered by the stat cache). */
+    const fresh = new Set<string>();
+    // Large files are hashed two at a time so their uploads start while the rest is hashed.
+    const large = new Limiter(2);
     let done = 0;
     await mapPool(items, LOCAL_CONCURRENCY, async ([logical, s]) => {
       if (s.entry) {
@@ -286,44 +288,58 @@ export class Artifact {
       } else {
         let h;
         try {
-          h = await client.statCache.digest(s.localPath!);
+          const st = await stat(s.localPath!);
+          h = st.size > LARGE_FILE ? await large.run(() => client.statCache.digest(s.localPath!, st)) : await client.statCache.digest(s.localPath!, st);
         } catch (e) {
           throw new AmphoraError('invalid_path', `Cannot read ${s.localPath} for "${logical}" (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); it was moved or deleted after being added.`);
         }
         manifest[logical] = { digest: h.digest, size: h.size };
         local.set(h.digest, s.localPath!);
-        if (onHashed) {
-          onHashed({ digest: h.digest, size: h.size, path: s.localPath!, bytes: h.bytes });
-        } else if (h.bytes && kept + h.bytes.length <= KEEP_BYTES_BUDGET) {
-          bytes.set(h.digest, h.bytes);
-          kept += h.bytes.length;
-        }
+        if (!h.cached) fresh.add(h.digest);
+        onHashed?.({ digest: h.digest, size: h.size, path: s.localPath!, bytes: h.bytes }, !!h.cached);
       }
       done++;
       if (onProgress && (done % 500 === 0 || done === items.length)) onProgress({ phase: 'hash', done, total: items.length });
     });
     await client.statCache.flush();
     validateManifest(manifest);
-    return { manifest, local, bytes };
+    return { manifest, local, fresh };
   }
 
-  /** Hashes staged files and uploads the ones the server lacks while hashing goes on. */
-  private async stageOnServer(client: Client, onProgress?: ProgressFn): Promise<{ manifest: Manifest; local: Map<string, string> }> {
+  /**
+   * Hashes staged files and uploads the ones the server lacks while hashing goes on. With
+   * `optimistic`, files the stat cache already knew are not negotiated when nothing else changed:
+   * the commit itself answers `missing_blobs` if the server lacks any (then `retry` uploads them).
+   */
+  private async stageOnServer(
+    client: Client,
+    onProgress?: ProgressFn,
+    optimistic = false,
+  ): Promise<{ manifest: Manifest; local: Map<string, string>; fresh: Set<string>; negotiated: boolean; retry: () => Promise<void> }> {
     const uploader = new StreamingUploader(client, onProgress);
+    const known: LocalBlob[] = [];
     let built;
     try {
-      built = await this.buildManifest(client, onProgress, (b) => uploader.add(b));
+      built = await this.buildManifest(client, onProgress, (b, fromStatCache) => (optimistic && fromStatCache ? known.push(b) : uploader.add(b)));
     } catch (e) {
       await uploader.abort(e);
       throw e;
     }
+    const negotiated = !optimistic || built.fresh.size > 0;
+    if (negotiated) for (const b of known) uploader.add(b);
     await uploader.finish();
-    return built;
+    const retry = async () => {
+      const again = new StreamingUploader(client, onProgress);
+      for (const b of known) again.add(b);
+      await again.finish();
+    };
+    return { ...built, negotiated, retry };
   }
 
-  /** Copies logged files into the local cache (hard link when possible) so a later download is free. */
-  private async adoptIntoCache(client: Client, local: Map<string, string>) {
-    await mapPool([...local], LOCAL_CONCURRENCY, ([digest, file]) => client.blobCache.adopt(file, digest).catch(() => {}));
+  /** Copies newly hashed files into the local cache (hard link when possible) so a later download is free. */
+  private async adoptIntoCache(client: Client, local: Map<string, string>, only: Set<string>) {
+    const todo = [...local].filter(([digest]) => only.has(digest));
+    await mapPool(todo, LOCAL_CONCURRENCY, ([digest, file]) => client.blobCache.adopt(file, digest).catch(() => {}));
   }
 
   /** @internal Logs this artifact as a new version (or the existing one with the same digest). */
@@ -332,19 +348,28 @@ export class Artifact {
     const aliases = (opts.aliases ?? []).filter((a) => a !== 'latest').map(validateAlias);
     const project = opts.project ?? client.defaultProject;
     const entity = opts.entity ?? client.entity;
-    const { manifest, local } = await this.stageOnServer(client, opts.onProgress);
-    const res = await client.http.commitVersion(entity, project, this.name, {
+    const staged = await this.stageOnServer(client, opts.onProgress, true);
+    const request = {
       type: this.type,
-      manifest,
+      manifest: staged.manifest,
       description: this.description ?? undefined,
       metadata: this.metadata,
       aliases,
       runId: opts.runId,
-    });
+    };
+    let res;
+    try {
+      res = await client.http.commitVersion(entity, project, this.name, request);
+    } catch (e) {
+      if (staged.negotiated || !(e instanceof AmphoraError && e.code === 'missing_blobs')) throw e;
+      // The stat cache knew every file but this server lacks some blobs: upload them, commit again.
+      await staged.retry();
+      res = await client.http.commitVersion(entity, project, this.name, request);
+    }
     this.client = client;
     this.apply(res.version);
-    this.manifestCache = { version: res.version.version, digest: res.version.digest, entries: manifest };
-    await this.adoptIntoCache(client, local);
+    this.manifestCache = { version: res.version.version, digest: res.version.digest, entries: staged.manifest };
+    await this.adoptIntoCache(client, staged.local, staged.fresh);
     return this;
   }
 
@@ -356,7 +381,7 @@ export class Artifact {
   /** @internal Adds this artifact's files to a distributed pending version. */
   async upsertPending(client: Client, distributedId: string, opts: LogOptions = {}): Promise<void> {
     this.requireDraft('upsertArtifact');
-    const { manifest, local } = await this.stageOnServer(client, opts.onProgress);
+    const { manifest, local, fresh } = await this.stageOnServer(client, opts.onProgress);
     await client.http.upsertPending(opts.entity ?? client.entity, opts.project ?? client.defaultProject, this.name, distributedId, {
       type: this.type,
       manifest,
@@ -365,7 +390,7 @@ export class Artifact {
       metadata: this.metadata,
     });
     this.client = client;
-    await this.adoptIntoCache(client, local);
+    await this.adoptIntoCache(client, local, fresh);
   }
 
   /** @internal Commits a distributed pending version. */

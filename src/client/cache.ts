@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, type Stats } from 'node:fs';
-import { copyFile, constants as fsc, link, mkdir, open, readdir, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, constants as fsc, link, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
@@ -143,7 +143,6 @@ export class BlobCache {
         }
       }
       await rename(tmp, dest);
-      this.touch(src);
       return true;
     } catch (e) {
       await unlink(tmp).catch(() => {});
@@ -180,15 +179,11 @@ export class BlobCache {
     await unlink(src).catch(() => {});
   }
 
-  /** Records use for LRU eviction (access time; the modification time is left alone). */
-  private touch(src: string) {
-    const now = new Date();
-    stat(src)
-      .then((s) => utimes(src, now, s.mtime))
-      .catch(() => {});
-  }
-
-  /** Evicts least-recently-used blobs until the cache holds at most `maxBytes`. */
+  /**
+   * Evicts least-recently-used blobs until the cache holds at most `maxBytes`. "Used" is the
+   * access time the kernel keeps when a blob is read (relatime: at least daily), so reads stay
+   * free of extra metadata writes.
+   */
   async cleanup(maxBytes: number): Promise<{ removed: number; freedBytes: number; keptBytes: number }> {
     const files: { path: string; size: number; used: number }[] = [];
     let shards: string[] = [];

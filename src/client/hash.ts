@@ -94,11 +94,11 @@ export class StatCache {
   }
 
   /** Digest of a file, from the cache when its size, mtime and inode are unchanged. */
-  async digest(path: string, st?: Stats): Promise<{ digest: string; size: number; stats: Stats; bytes?: Buffer }> {
+  async digest(path: string, st?: Stats): Promise<{ digest: string; size: number; stats: Stats; bytes?: Buffer; cached?: boolean }> {
     const abs = resolve(path);
     const s = st ?? (await stat(abs));
     const cached = await this.lookup(abs, s);
-    if (cached) return { digest: cached, size: s.size, stats: s };
+    if (cached) return { digest: cached, size: s.size, stats: s, cached: true };
     const { digest, size, bytes } = await hashFile(abs, s.size);
     this.hashed++;
     if (bytes) {

@@ -64,7 +64,7 @@ export async function fetchToCache(client: Client, digest: string, what: string)
 }
 
 /** At most `limit` tasks at once (FIFO). */
-class Limiter {
+export class Limiter {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
   constructor(private readonly limit: number) {}

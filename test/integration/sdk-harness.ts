@@ -17,10 +17,10 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(): Promise<Harness> {
+export async function startHarness(opts: { cacheDir?: string } = {}): Promise<Harness> {
   const base = await mkdtemp(path.join(tmpdir(), 'amphora-it-'));
   const dataDir = path.join(base, 'data');
-  const cacheDir = path.join(base, 'cache');
+  const cacheDir = opts.cacheDir ?? path.join(base, 'cache');
   const work = path.join(base, 'work');
   const { startServer } = await import('../../src/server/index.js');
   const server = await startServer({ dataDir, host: '127.0.0.1', port: 0, quiet: true, logLevel: 'silent' });
