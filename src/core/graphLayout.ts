@@ -40,10 +40,19 @@ export function displayLabel(node: LineageNode): string {
   return base.length > MAX_LABEL_CHARS ? base.slice(0, MAX_LABEL_CHARS - 1) + '…' : base;
 }
 
-export function nodeSize(node: LineageNode): { width: number; height: number } {
+/**
+ * A node's box. `textWidth` measures drawn text when a DOM is at hand (small graphs); without
+ * it the width is estimated from the character count.
+ */
+export function nodeSize(node: LineageNode, textWidth?: (text: string, small: boolean) => number): { width: number; height: number } {
   const aliases = aliasText(node);
-  const chars = Math.max(displayLabel(node).length, Math.min(aliases.length, MAX_LABEL_CHARS));
-  const width = Math.max(64, chars * CHAR_WIDTH + PAD_X);
+  const label = displayLabel(node);
+  const shownAliases = aliases.length > MAX_LABEL_CHARS ? aliases.slice(0, MAX_LABEL_CHARS) : aliases;
+  const text = textWidth
+    ? // + 8%: the focus node's label is drawn bold.
+      Math.max(textWidth(label, false) * 1.08, shownAliases ? textWidth(shownAliases, true) : 0)
+    : Math.max(label.length, shownAliases.length) * CHAR_WIDTH;
+  const width = Math.max(64, Math.ceil(text) + PAD_X);
   const height = aliases ? 40 : 28;
   return { width, height };
 }
@@ -58,6 +67,8 @@ export interface LayoutOptions {
   ranksep?: number;
   /** Skip dagre's extra crossing-reduction sweeps (much faster on big graphs, a few more crossings). */
   fastOrder?: boolean;
+  /** Measures drawn text (see nodeSize). */
+  textWidth?: (text: string, small: boolean) => number;
 }
 
 /** Graphs above this size use the linear-time ranker by default. */
@@ -69,8 +80,8 @@ export function layoutGraph(graph: Pick<LineageGraph, 'nodes' | 'edges'>, opts: 
   const g = new dagre.graphlib.Graph({ multigraph: false, compound: false });
   g.setGraph({
     rankdir: 'LR',
-    nodesep: opts.nodesep ?? (large ? 8 : 18),
-    ranksep: opts.ranksep ?? (large ? 48 : 64),
+    nodesep: opts.nodesep ?? (large ? 8 : 14),
+    ranksep: opts.ranksep ?? (large ? 48 : 40),
     edgesep: 6,
     marginx: 16,
     marginy: 16,
@@ -80,7 +91,7 @@ export function layoutGraph(graph: Pick<LineageGraph, 'nodes' | 'edges'>, opts: 
   const ids = new Set<string>();
   for (const n of graph.nodes) {
     ids.add(n.id);
-    g.setNode(n.id, { ...nodeSize(n) });
+    g.setNode(n.id, { ...nodeSize(n, opts.textWidth) });
   }
   const kinds = new Map<string, 'input' | 'output'>();
   for (const e of graph.edges) {

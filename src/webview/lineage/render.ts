@@ -97,7 +97,9 @@ export class GraphView {
   render(graph: LineageGraph, keepView: boolean): RenderTimings {
     const t0 = performance.now();
     this.graph = graph;
-    const layout = layoutGraph(graph);
+    // Small graphs get their boxes fitted to the measured text; big ones use the estimate
+    // (measuring thousands of labels would cost more than the layout).
+    const layout = layoutGraph(graph, graph.nodes.length <= LOD_NODE_THRESHOLD ? { textWidth: this.textMeasurer() } : {});
     this.layout = layout;
     const t1 = performance.now();
     const byId = new Map(graph.nodes.map((n) => [n.id, n] as const));
@@ -176,6 +178,26 @@ export class GraphView {
     el.dataset.renderMs = (t2 - t1).toFixed(1);
     el.dataset.renderSeq = String(++this.seq);
     return { layoutMs: t1 - t0, renderMs: t2 - t1 };
+  }
+
+  /** Measures text as drawn (same classes, so the same font), caching per string. */
+  private textMeasurer(): (text: string, small: boolean) => number {
+    const probe = this.svg.append('g').attr('class', 'node measure').attr('aria-hidden', 'true');
+    const label = probe.append('text').attr('class', 'label').node()!;
+    const aliases = probe.append('text').attr('class', 'aliases').node()!;
+    const cache = new Map<string, number>();
+    queueMicrotask(() => probe.remove());
+    return (text, small) => {
+      const key = `${small ? 1 : 0}${text}`;
+      let w = cache.get(key);
+      if (w === undefined) {
+        const el = small ? aliases : label;
+        el.textContent = text;
+        w = el.getComputedTextLength();
+        cache.set(key, w);
+      }
+      return w;
+    };
   }
 
   setSelected(id: string | null): void {
