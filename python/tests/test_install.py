@@ -1,0 +1,34 @@
+"""`pip install ./python` gives a working package with no dependencies."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+PYTHON_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+
+
+class InstallTest(unittest.TestCase):
+    def test_pip_installs_the_package_without_dependencies(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            # Build from a copy so the source folder gets no build/ or egg-info litter.
+            src = os.path.join(tmp, "src")
+            os.makedirs(src)
+            for name in ("pyproject.toml", "README.md"):
+                shutil.copy(os.path.join(PYTHON_DIR, name), src)
+            shutil.copytree(os.path.join(PYTHON_DIR, "amphora"), os.path.join(src, "amphora"),
+                            ignore=shutil.ignore_patterns("__pycache__"))
+            target = os.path.join(tmp, "site")
+            proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                                   "--target", target, src], capture_output=True, text=True, timeout=300)
+            self.assertEqual(proc.returncode, 0, proc.stdout[-2000:] + proc.stderr[-3000:])
+            installed = sorted(n for n in os.listdir(target) if not n.endswith(".dist-info"))
+            self.assertEqual(installed, ["amphora"])  # nothing else came along
+            check = subprocess.run(
+                [sys.executable, "-c", "import amphora, sys; print(amphora.__file__); print(amphora.Artifact('x', 'dataset'))"],
+                env=dict(os.environ, PYTHONPATH=target), capture_output=True, text=True, timeout=60, cwd=tmp)
+            self.assertEqual(check.returncode, 0, check.stderr)
+            self.assertTrue(check.stdout.startswith(target), check.stdout)
+            with open(os.path.join(target, "amphora-0.1.0.dist-info", "METADATA")) as f:
+                self.assertNotIn("Requires-Dist", f.read())
