@@ -51,6 +51,10 @@ export class LineagePanel implements vscode.Disposable {
     this.disposables.push(
       panel.webview.onDidReceiveMessage((raw) => void this.receive(raw)),
       panel.onDidDispose(() => this.dispose()),
+      // A hidden webview's page is discarded; it says `ready` again when shown.
+      panel.onDidChangeViewState((e) => {
+        if (!e.webviewPanel.visible) this.ready = false;
+      }),
       services.events.onEvent((e) => {
         if (e.type === 'version.deleted' && e.version.entity === this.state.entity && e.version.project === this.state.project) {
           this.post({ type: 'removeNodes', nodeIds: [`artifact:${e.version.id}`] });
