@@ -3,9 +3,9 @@
 Every non-2xx answer becomes an AmphoraError built from the server's ErrorBody; a refused
 connection becomes `server_unreachable` with instructions to start a server.
 """
+import errno
 import http.client
 import json
-import socket
 import threading
 import urllib.parse
 
@@ -17,11 +17,20 @@ _RETRYABLE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeEr
               http.client.ResponseNotReady)
 
 
-def unreachable(base_url, why):
+START_HINT = "Start one with `amphora serve` (or `npm start` in the Amphora repository)"
+
+
+def unreachable(base_url, cause=None):
+    """Same words as the TypeScript SDK's unreachableError, plus the repository's start command."""
+    why = ""
+    if isinstance(cause, OSError) and cause.errno in errno.errorcode:
+        why = " (%s)" % errno.errorcode[cause.errno]
+    elif cause is not None:
+        why = " (%s)" % (str(cause) or type(cause).__name__)
     return AmphoraError(
         "server_unreachable",
-        "No Amphora server answers at %s (%s). Start one with `amphora serve` (or `npm start` in the Amphora "
-        "repository), or point AMPHORA_BASE_URL and AMPHORA_API_KEY at a running server." % (base_url, why),
+        "Cannot reach the Amphora server at %s%s. %s, or set AMPHORA_BASE_URL (and AMPHORA_API_KEY) to a running server."
+        % (base_url, why, START_HINT),
     )
 
 
@@ -105,10 +114,10 @@ class Http:
                 # A kept-alive connection the server closed meanwhile: reconnect once.
                 self._drop(split)
                 if attempt == 1:
-                    raise unreachable("%s://%s" % (split.scheme, split.netloc), str(e) or type(e).__name__)
-            except (ConnectionRefusedError, socket.gaierror, socket.timeout, OSError) as e:
+                    raise unreachable("%s://%s" % (split.scheme, split.netloc), e)
+            except OSError as e:  # refused, unknown host, timeout
                 self._drop(split)
-                raise unreachable("%s://%s" % (split.scheme, split.netloc), str(e) or type(e).__name__)
+                raise unreachable("%s://%s" % (split.scheme, split.netloc), e)
             finally:
                 if stream is not None:
                     stream.close()

@@ -587,6 +587,7 @@ class UnreachableTest(unittest.TestCase):
                 amphora.init(project="p")
             self.assertEqual(ctx.exception.code, "server_unreachable")
             self.assertIn("amphora serve", str(ctx.exception))
+            self.assertIn("ECONNREFUSED", str(ctx.exception))
             os.environ.pop("AMPHORA_BASE_URL")
             os.environ.pop("AMPHORA_API_KEY")
             with tempfile.TemporaryDirectory() as empty:
@@ -596,6 +597,11 @@ class UnreachableTest(unittest.TestCase):
                 self.assertEqual(ctx.exception.code, "server_unreachable")
                 self.assertIn(os.path.join(empty, "server.json"), str(ctx.exception))
                 self.assertIn("npm start", str(ctx.exception))
+                os.environ["AMPHORA_BASE_URL"] = "http://127.0.0.1:%d" % port
+                with self.assertRaises(AmphoraError) as ctx:
+                    Api().artifact("x:latest")
+                self.assertEqual(ctx.exception.code, "unauthorized")
+                self.assertIn("AMPHORA_API_KEY", str(ctx.exception))
         finally:
             for k, v in saved.items():
                 if v is None:
