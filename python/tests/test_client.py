@@ -270,9 +270,10 @@ class ArtifactTest(ServerTestCase):
         self.assertEqual((again.version, again.last_transfer.bytes_uploaded), ("v0", 0))
         self.assertIn("again", again.aliases)
 
-        changed = run.log_artifact(self._dataset("two"))
+        changed = run.log_artifact(self._dataset("two"), aliases=["latest", "best-ap50"])  # the walkthrough's call
         self.assertEqual(changed.version, "v1")
         self.assertEqual(changed.last_transfer.files_uploaded, 1)
+        self.assertEqual(sorted(changed.aliases), ["best-ap50", "latest"])
         api = Api()
         self.assertEqual(api.artifact("p-art/ds:best").version, "v0")
         self.assertEqual(api.artifact("p-art/ds").version, "v1")
