@@ -65,6 +65,9 @@ def _forget(run):
             _live.remove(run)
         if _current is run:
             _current = None
+            module = sys.modules.get(__package__)
+            if module is not None and getattr(module, "run", None) is run:
+                module.run = None  # like wandb.run after finish()
 
 
 def _require_run(what):

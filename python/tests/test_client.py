@@ -129,6 +129,7 @@ class RunTest(OpenApiContractTest, ServerTestCase):
     def test_run_config_summary_history_files_and_finish(self):
         with amphora.init(project="p-run", job_type="train", config={"lr": 0.1}, group="g1", name="my-run") as run:
             self.assertIs(amphora.config, run.config)
+            self.assertIs(amphora.run, run)
             self.assertEqual((run.name, run.job_type, run.group, run.project), ("my-run", "train", "g1", "p-run"))
             self.assertEqual(run.config.lr, 0.1)
             self.assertEqual(amphora.config["lr"], 0.1)
@@ -144,6 +145,7 @@ class RunTest(OpenApiContractTest, ServerTestCase):
             self.assertEqual(amphora.save("model.bin"), ["model.bin"])
         self.assertTrue(run.finished)
         self.assertIsNone(amphora.sdk.current_run())
+        self.assertIsNone(amphora.run)
         got = Api().run(run.path)
         self.assertEqual(got.state, "finished")
         self.assertEqual(got.config, {"lr": 0.1, "batch_size": 2, "epochs": 3})
