@@ -157,9 +157,12 @@ export class GraphView {
         a.textContent = aliases;
         g.appendChild(a);
       }
-      const title = document.createElementNS(SVG_NS, 'title');
-      title.textContent = node.label + (aliases ? ` (${aliases})` : '');
-      g.appendChild(title);
+      if (smallGraph) {
+        // Tooltips for small graphs; big ones rely on the details panel (fewer elements to lay out).
+        const title = document.createElementNS(SVG_NS, 'title');
+        title.textContent = node.label + (aliases ? ` (${aliases})` : '');
+        g.appendChild(title);
+      }
       frag.appendChild(g);
     }
     const layer = this.nodeLayer.node()!;
