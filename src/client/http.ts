@@ -115,7 +115,8 @@ export class AmphoraHttp {
         origin: t.origin,
         path: t.path,
         method,
-        headers: this.headers(opts.headers),
+        // The API key goes only to our own server, never to a foreign upload URL (presigned S3).
+        headers: t.origin === this.origin ? this.headers(opts.headers) : { ...opts.headers },
         body: opts.body,
         signal: opts.signal,
         headersTimeout: 600_000,
@@ -183,8 +184,16 @@ export class AmphoraHttp {
   /** Uploads a blob from bytes in hand (small files) or streamed from a file (never whole in memory). */
   async putBlob(digest: string, source: string | Buffer, size: number, uploadUrl?: string, extraHeaders?: Record<string, string>): Promise<void> {
     const body: Readable | Buffer = typeof source !== 'string' ? source : size <= 256 * 1024 ? await readFile(source) : createReadStream(source, { highWaterMark: 1 << 20 });
-    const url = uploadUrl && /^https?:\/\//.test(uploadUrl) ? uploadUrl : undefined;
-    const path = uploadUrl && !url ? stripPrefix(uploadUrl, this.prefix) : api.routes.blob(digest);
+    // Our own blob route goes to our connection (whatever host name the server put in the URL);
+    // anything else (a presigned storage URL) is used as given, without our API key.
+    let url: string | undefined;
+    let path = api.routes.blob(digest);
+    if (uploadUrl) {
+      const u = new URL(uploadUrl, this.baseUrl + '/');
+      const own = stripPrefix(u.pathname, this.prefix);
+      if (own === path) path = own + u.search;
+      else url = u.href;
+    }
     const res = await this.raw('PUT', path, {
       url,
       body,
