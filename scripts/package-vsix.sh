@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-dist/amphora.vsix}"
+# Concurrent test runs share dist/: one build + package at a time.
+exec 9>"${TMPDIR:-/tmp}/amphora-package-vsix.lock"
+flock -w 300 9 || { echo "package-vsix: another packaging run holds the lock for 5 min" >&2; exit 1; }
 node esbuild.mjs --production
 for f in dist/extension.cjs dist/server.mjs dist/pglite.wasm dist/pglite.data; do
   [ -s "$f" ] || { echo "package-vsix: $f is missing after the build" >&2; exit 1; }

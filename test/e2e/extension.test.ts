@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { Artifact } from '../../src/client/artifact.js';
 import { Client } from '../../src/client/client.js';
 import { init } from '../../src/client/run.js';
@@ -19,10 +19,14 @@ const TRAIN_PY = `import amphora as wandb
 run = wandb.init(project="${PROJECT}", job_type="train")
 raw = run.use_artifact("mnist-raw:latest")
 path = raw.download()
+best = wandb.Api().artifact("${PROJECT}/mnist-raw:best")
+missing = run.use_artifact("no-such-data:latest")
 `;
 
+/** A row of one of the Amphora views ("Artifacts" or "Runs"). */
 async function rowByText(page: Page, view: string, text: string | RegExp) {
-  return page.locator(`[id="workbench.view.extension.amphora"] .monaco-list-row, .pane:has(.title:has-text("${view}")) .monaco-list-row`).filter({ hasText: text }).first();
+  const pane = page.locator('.pane').filter({ has: page.locator('.pane-header h3.title', { hasText: new RegExp(`^${view}$`, 'i') }) });
+  return pane.locator('.monaco-list-row').filter({ hasText: text }).first();
 }
 
 async function quickInput(page: Page, titlePart: RegExp, value?: string) {
@@ -34,6 +38,24 @@ async function quickInput(page: Page, titlePart: RegExp, value?: string) {
   }
   await page.waitForTimeout(150);
   await input.press('Enter');
+}
+
+/** Right-clicks `target` and chooses `label` (VS Code ignores clicks right after a menu opens). */
+async function contextMenu(page: Page, target: Locator, label: string) {
+  await target.click({ button: 'right' });
+  const item = page.locator('.context-view .action-item').filter({ has: page.locator('.action-label', { hasText: label }) }).first();
+  await item.waitFor({ state: 'visible', timeout: 10_000 });
+  await page.waitForTimeout(400);
+  await item.hover();
+  await page.waitForTimeout(100);
+  await page.keyboard.press('Enter');
+  await until(`context menu to close after ${label}`, async () => !(await page.locator('.context-view .monaco-menu').isVisible()), 5_000);
+}
+
+/** Expands a tree row unless it already is. */
+async function expand(row: Locator) {
+  await row.waitFor({ timeout: 15_000 });
+  if ((await row.getAttribute('aria-expanded')) === 'false') await row.click();
 }
 
 async function runCommand(page: Page, title: string) {
@@ -73,6 +95,10 @@ describe('e2e: the Amphora extension in code-server', function () {
     await run.finish();
   });
 
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && h) await h.shot(`failed-${this.currentTest.title.slice(0, 40).replace(/[^a-z0-9]+/gi, '-')}`).catch(() => undefined);
+  });
+
   after(async () => {
     await client?.close().catch(() => undefined);
     await h?.stop();
@@ -90,6 +116,12 @@ describe('e2e: the Amphora extension in code-server', function () {
     await page.waitForTimeout(1200);
     await h.shot('01-tree-versions');
     assert.match((await v0.textContent()) ?? '', /latest/);
+    // Runs tree: project → job type → run → outputs → the version it logged.
+    await (await rowByText(page, 'Runs', PROJECT)).click();
+    await (await rowByText(page, 'Runs', 'load-data')).click({ timeout: 15_000 });
+    await (await rowByText(page, 'Runs', /-\d+\s*finished/)).click({ timeout: 15_000 });
+    await (await rowByText(page, 'Runs', 'mnist-raw:v0')).waitFor({ timeout: 15_000 });
+    await h.shot('01b-runs-tree');
     await assert.doesNotReject(until('status bar connected', async () => (await page.locator('.statusbar-item').filter({ hasText: 'Amphora: local' }).count()) > 0, 10_000));
   });
 
@@ -98,8 +130,7 @@ describe('e2e: the Amphora extension in code-server', function () {
     await page.locator('.activitybar [aria-label^="Explorer"]').first().click();
     const folder = page.locator('.explorer-folders-view .monaco-list-row').filter({ hasText: /^data$/ }).first();
     await folder.waitFor({ timeout: 15_000 });
-    await folder.click({ button: 'right' });
-    await page.locator('.context-view .action-label, .monaco-menu .action-label').filter({ hasText: 'Log as Artifact…' }).first().click({ timeout: 10_000 });
+    await contextMenu(page, folder, 'Log as Artifact…');
     await quickInput(page, /project/);
     await h.shot('02-log-name');
     await page.locator('.quick-input-widget input').first().fill('mnist-raw');
@@ -122,6 +153,8 @@ describe('e2e: the Amphora extension in code-server', function () {
     await page.locator('.explorer-folders-view .monaco-list-row').filter({ hasText: /^train\.py$/ }).first().click();
     const lens = page.locator('.codelens-decoration').filter({ hasText: 'mnist-raw:latest →' }).first();
     await until('lens → v1', async () => /→ v1 · 3 files/.test((await lens.textContent({ timeout: 1000 })) ?? ''), 30_000);
+    const unknown = page.locator('.codelens-decoration').filter({ hasText: 'no-such-data:latest' }).first();
+    await until('unknown lens', async () => /unknown artifact/.test((await unknown.textContent({ timeout: 1000 })) ?? ''), 10_000);
     await h.shot('04-codelens-v1');
     // A pipeline logs v2 from the terminal side; the lens must follow without any refresh.
     const dir = path.join(h.root, 'seed2');
@@ -166,5 +199,56 @@ describe('e2e: the Amphora extension in code-server', function () {
     await page.locator('.explorer-folders-view .monaco-list-row').filter({ hasText: 'mnist-raw:v1' }).first().waitFor({ timeout: 10_000 });
     await page.waitForTimeout(500);
     await h.shot('07-use-artifact-downloaded');
+  });
+
+  it('an alias added from the tree shows on the version, and its lens follows when the alias moves', async () => {
+    const { page } = h;
+    await page.locator('.activitybar [aria-label^="Amphora"]').first().click();
+    await expand(await rowByText(page, 'Artifacts', 'mnist-raw'));
+    const v0 = await rowByText(page, 'Artifacts', /^\s*v0/);
+    await v0.waitFor({ timeout: 10_000 });
+    await contextMenu(page, v0, 'Add Alias…');
+    await quickInput(page, /Add alias/, 'best');
+    await until('v0 shows best', async () => /best/.test((await (await rowByText(page, 'Artifacts', /^\s*v0/)).textContent({ timeout: 1000 })) ?? ''), 10_000);
+    await h.shot('08-alias-added');
+    await page.locator('.activitybar [aria-label^="Explorer"]').first().click();
+    const lens = page.locator('.codelens-decoration').filter({ hasText: 'mnist-raw:best →' }).first();
+    await until('best lens → v0', async () => /→ v0/.test((await lens.textContent({ timeout: 1000 })) ?? ''), 15_000);
+    await client.http.updateVersion(client.entity, PROJECT, 'mnist-raw', 'v2', { aliases: { add: ['best'] } });
+    await until('best lens → v2', async () => /→ v2/.test((await lens.textContent({ timeout: 1000 })) ?? ''), 10_000, 100);
+    await h.shot('09-alias-moved-lens');
+    // The tree follows the move too.
+    await page.locator('.activitybar [aria-label^="Amphora"]').first().click();
+    await (await rowByText(page, 'Artifacts', /v2\s*latest, best/)).waitFor({ timeout: 10_000 });
+    assert.doesNotMatch((await (await rowByText(page, 'Artifacts', /^\s*v0/)).textContent()) ?? '', /best/);
+    await page.locator('.activitybar [aria-label^="Explorer"]').first().click();
+  });
+
+  it('when the local server goes away, the extension starts its bundled server (VS Code\'s Node) on the same store', async () => {
+    const { page } = h;
+    await h.stopServer();
+    const discovery = path.join(h.dataDir, 'server.json');
+    const started = await until('a new server in the discovery file', () => {
+      try {
+        const d = JSON.parse(readFileSync(discovery, 'utf8'));
+        return d.pid !== h.server.pid ? d : undefined;
+      } catch {
+        return undefined;
+      }
+    }, 60_000, 300);
+    // It runs from the installed .vsix, not from the repository.
+    const cmdline = readFileSync(`/proc/${started.pid}/cmdline`, 'utf8').split('\0');
+    assert.ok(cmdline.some((a) => a.startsWith(path.join(h.root, 'extensions')) && a.endsWith('dist/server.mjs')), cmdline.join(' '));
+    const health = await fetch(`${started.url}/api/v1/health`);
+    assert.equal(health.status, 200);
+    await until('status bar connected again', async () => (await page.locator('.statusbar-item').filter({ hasText: 'Amphora: local' }).count()) > 0, 30_000);
+    await page.locator('.activitybar [aria-label^="Amphora"]').first().click();
+    await expand(await rowByText(page, 'Artifacts', PROJECT));
+    await expand(await rowByText(page, 'Artifacts', 'mnist-raw'));
+    await (await rowByText(page, 'Artifacts', /v2\s*latest, best/)).waitFor({ timeout: 20_000 });
+    // Lenses resolve again against the new server.
+    const lens = page.locator('.codelens-decoration').filter({ hasText: 'mnist-raw:latest →' }).first();
+    await until('lens resolved after reconnect', async () => /→ v2 · 2 files/.test((await lens.textContent({ timeout: 1000 })) ?? ''), 20_000);
+    await h.shot('10-bundled-server');
   });
 });

@@ -70,7 +70,9 @@ export interface Harness {
   dataDir: string;
   cacheDir: string;
   workspace: string;
-  server: { url: string; apiKey: string };
+  server: { url: string; apiKey: string; pid: number };
+  /** Stops the test's own server (SIGTERM) and waits for it to exit. */
+  stopServer(): Promise<void>;
   page: Page;
   shot(name: string): Promise<string>;
   stop(): Promise<void>;
@@ -155,9 +157,23 @@ export async function startHarness(opts: { files: Record<string, string>; settin
   let browser: Browser | undefined;
   const stop = async () => {
     await browser?.close().catch(() => undefined);
+    // A server the extension started itself (bundled) is named by the discovery file.
+    let bundledPid: number | undefined;
+    try {
+      bundledPid = JSON.parse(readFileSync(path.join(dataDir, 'server.json'), 'utf8')).pid;
+    } catch {
+      /* none */
+    }
     killGroup(codeServer);
     killGroup(server?.proc);
     await Promise.all([waitExit(codeServer, 10_000), waitExit(server?.proc, 10_000)]);
+    if (bundledPid && bundledPid !== server?.proc.pid) {
+      try {
+        process.kill(bundledPid, 'SIGTERM');
+      } catch {
+        /* it stopped with its editor */
+      }
+    }
     if (!process.env.AMPHORA_E2E_KEEP) rmSync(root, { recursive: true, force: true });
     else console.log(`kept ${root}`);
   };
@@ -201,7 +217,11 @@ export async function startHarness(opts: { files: Record<string, string>; settin
       dataDir,
       cacheDir,
       workspace,
-      server: { url: server.url, apiKey: server.apiKey },
+      server: { url: server.url, apiKey: server.apiKey, pid: server.proc.pid! },
+      stopServer: async () => {
+        killGroup(server?.proc);
+        await waitExit(server?.proc, 10_000);
+      },
       page,
       shot: async (name) => {
         const file = path.join(SHOTS, `${name}.png`);

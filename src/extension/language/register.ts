@@ -35,9 +35,22 @@ function rangeOf(doc: vscode.TextDocument, f: FoundReference): vscode.Range {
 class ReferenceCodeLensProvider implements vscode.CodeLensProvider<ReferenceLens> {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeCodeLenses = this.changed.event;
+  /**
+   * What each reference resolved to last time: Reveal/Download lenses are offered only for
+   * references that resolved (a lens cannot be dropped once provided, only titled).
+   */
+  private readonly lastKind = new Map<string, Resolution['kind']>();
+  private timer?: NodeJS.Timeout;
   constructor(private readonly services: ExtensionServices) {}
   refresh() {
     this.changed.fire();
+  }
+  forget(doc: vscode.TextDocument) {
+    const prefix = `${doc.uri.toString()}#`;
+    for (const k of [...this.lastKind.keys()]) if (k.startsWith(prefix)) this.lastKind.delete(k);
+  }
+  private key(doc: vscode.TextDocument, f: FoundReference) {
+    return `${doc.uri.toString()}#${f.text}`;
   }
 
   provideCodeLenses(doc: vscode.TextDocument, token: vscode.CancellationToken): ReferenceLens[] {
@@ -47,7 +60,7 @@ class ReferenceCodeLensProvider implements vscode.CodeLensProvider<ReferenceLens
       if (token.isCancellationRequested) return [];
       const range = rangeOf(doc, f);
       lenses.push(new ReferenceLens(range, doc, f, 'summary'));
-      if (f.parsed) {
+      if (f.parsed && this.lastKind.get(this.key(doc, f)) === 'resolved') {
         lenses.push(new ReferenceLens(range, doc, f, 'reveal'), new ReferenceLens(range, doc, f, 'download'));
       }
     }
@@ -58,6 +71,15 @@ class ReferenceCodeLensProvider implements vscode.CodeLensProvider<ReferenceLens
     const r = await this.services.resolver.resolveInSource(lens.found.text, lens.document.getText());
     if (token.isCancellationRequested) return lens;
     lens.command = commandFor(lens.role, r);
+    const key = this.key(lens.document, lens.found);
+    if (lens.role === 'summary' && this.lastKind.get(key) !== r.kind) {
+      // Resolved for the first time (or no longer): ask again so the action lenses match.
+      this.lastKind.set(key, r.kind);
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        this.changed.fire();
+      }, 50);
+    }
     return lens;
   }
 }
@@ -98,8 +120,6 @@ class ReferenceHoverProvider implements vscode.HoverProvider {
       const v = r.version;
       const target = { entity: v.entity, project: v.project, name: v.name, version: v.version };
       md.appendMarkdown(`\`${r.refText}\` → **${v.version}**\n\n`);
-      md.appendMarkdown(versionMarkdown(v));
-      md.appendMarkdown('\n\n---\n\n');
       md.appendMarkdown(
         [
           link('Reveal', 'amphora.revealReference', [r.fullRef]),
@@ -109,6 +129,8 @@ class ReferenceHoverProvider implements vscode.HoverProvider {
           ...(v.producerRun ? [link('Reveal Producer Run', 'amphora.version.revealProducerRun', [target])] : []),
         ].join(' · '),
       );
+      md.appendMarkdown('\n\n---\n\n');
+      md.appendMarkdown(versionMarkdown(v));
     } else {
       md.appendMarkdown(`\`${r.refText}\`: ${r.kind === 'unknown' ? `unknown artifact — ${r.fullRef} does not exist on the server` : r.message}`);
     }
@@ -122,6 +144,7 @@ export function registerLanguageFeatures(context: vscode.ExtensionContext, servi
     vscode.languages.registerCodeLensProvider(REFERENCE_LANGUAGES, lenses),
     vscode.languages.registerHoverProvider(REFERENCE_LANGUAGES, new ReferenceHoverProvider(services)),
     services.resolver.onDidInvalidate(() => lenses.refresh()),
+    vscode.workspace.onDidCloseTextDocument((doc) => lenses.forget(doc)),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('amphora.codeLens.enabled') || e.affectsConfiguration('amphora.project')) lenses.refresh();
     }),

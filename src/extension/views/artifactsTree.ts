@@ -70,7 +70,8 @@ export class ArtifactsTreeProvider implements vscode.TreeDataProvider<TreeNode>,
     };
     this.disposables.push(
       connection.onDidChangeState(() => this.refresh()),
-      events.onEvent((e) => this.schedule(impactOf(e))),
+      // A first version means a new artifact: counts on the rows above change too.
+      events.onEvent((e) => this.schedule(impactOf(e), e.type === 'version.created' && e.version.index === 0)),
       events.onDidResync(() => this.refresh()),
     );
   }
@@ -108,8 +109,10 @@ export class ArtifactsTreeProvider implements vscode.TreeDataProvider<TreeNode>,
   }
 
   /** Coalesces bursts of events into one refresh per affected branch. */
-  private schedule(impact: EventImpact) {
+  private full = false;
+  private schedule(impact: EventImpact, full = false) {
     if (!impact.collection) return;
+    this.full ||= full;
     this.pending.push(impact);
     this.timer ??= setTimeout(() => this.flush(), 150);
   }
@@ -118,26 +121,22 @@ export class ArtifactsTreeProvider implements vscode.TreeDataProvider<TreeNode>,
     this.timer = undefined;
     const batch = this.pending;
     this.pending = [];
-    const toFire = new Set<TreeNode | undefined>();
-    for (const i of batch) {
-      const collection = this.nodes.get(`a:${i.entity}/${i.project}/${i.collection}`);
-      const type = collection?.parent;
-      const project = this.nodes.get(`p:${i.entity}/${i.project}`);
-      // Refresh the type (collection rows show counts); a new artifact may mean a new type or project.
-      const target = type ?? undefined;
-      if (target && collection) {
-        target.invalidate();
-        toFire.add(target);
-        if (project) toFire.add(project); // project row shows the artifact count
-      } else if (project) {
-        project.invalidate();
-        toFire.add(undefined);
-      } else {
-        toFire.add(undefined);
-      }
+    if (this.full) {
+      this.full = false;
+      return this.refresh();
     }
-    if (toFire.has(undefined)) return this.refresh();
-    for (const n of toFire) this.emitter.fire(n);
+    // One refresh per affected project, of the project row itself: its whole subtree is rebuilt
+    // in one pass (refreshing a parent and a child in the same batch races inside VS Code).
+    const projects = new Set<TreeNode>();
+    for (const i of batch) {
+      const project = this.nodes.get(`p:${i.entity}/${i.project}`);
+      if (!project) return this.refresh(); // a new project: the root list changes
+      projects.add(project);
+    }
+    for (const p of projects) {
+      p.invalidate();
+      this.emitter.fire(p);
+    }
   }
 
   async revealVersion(target: VersionTarget, opts: { select?: boolean; focus?: boolean; expand?: boolean } = {}): Promise<boolean> {
