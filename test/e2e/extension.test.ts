@@ -248,7 +248,7 @@ describe('e2e: the Amphora extension in code-server', function () {
     await (await rowByText(page, 'Artifacts', /v2\s*latest, best/)).waitFor({ timeout: 20_000 });
     // Lenses resolve again against the new server.
     const lens = page.locator('.codelens-decoration').filter({ hasText: 'mnist-raw:latest →' }).first();
-    await until('lens resolved after reconnect', async () => /→ v2 · 2 files/.test((await lens.textContent({ timeout: 1000 })) ?? ''), 20_000);
+    await until('lens resolved after reconnect, with its actions', async () => /→ v2 · 2 files.*Reveal.*Download/.test((await lens.textContent({ timeout: 1000 })) ?? ''), 20_000);
     await h.shot('10-bundled-server');
   });
 });
