@@ -52,6 +52,17 @@ async function contextMenu(page: Page, target: Locator, label: string) {
   await until(`context menu to close after ${label}`, async () => !(await page.locator('.context-view .monaco-menu').isVisible()), 5_000);
 }
 
+/** Shows a side bar container (clicking its activity icon only while it is not showing). */
+async function showSideBar(page: Page, which: 'Amphora' | 'Explorer') {
+  const marker = which === 'Amphora' ? page.locator('.pane-header h3.title', { hasText: /^Artifacts$/i }) : page.locator('.explorer-folders-view');
+  await until(`${which} side bar`, async () => {
+    if (await marker.first().isVisible()) return true;
+    await page.locator(`.activitybar [aria-label^="${which}"]`).first().click();
+    await page.waitForTimeout(400);
+    return marker.first().isVisible();
+  }, 15_000, 100);
+}
+
 /** Expands a tree row unless it already is. */
 async function expand(row: Locator) {
   await row.waitFor({ timeout: 15_000 });
@@ -106,7 +117,7 @@ describe('e2e: the Amphora extension in code-server', function () {
 
   it('shows logged artifacts and versions in the sidebar tree', async () => {
     const { page } = h;
-    await page.locator('.activitybar .action-item a[aria-label^="Amphora"], .activitybar [aria-label^="Amphora"]').first().click({ timeout: 30_000 });
+    await showSideBar(page, 'Amphora');
     await (await rowByText(page, 'Artifacts', PROJECT)).waitFor({ timeout: 30_000 });
     await (await rowByText(page, 'Artifacts', PROJECT)).click();
     await (await rowByText(page, 'Artifacts', 'mnist-raw')).click({ timeout: 15_000 });
@@ -127,7 +138,7 @@ describe('e2e: the Amphora extension in code-server', function () {
 
   it('Log as Artifact… on a folder makes a new version that appears in the tree', async () => {
     const { page } = h;
-    await page.locator('.activitybar [aria-label^="Explorer"]').first().click();
+    await showSideBar(page, 'Explorer');
     const folder = page.locator('.explorer-folders-view .monaco-list-row').filter({ hasText: /^data$/ }).first();
     await folder.waitFor({ timeout: 15_000 });
     await contextMenu(page, folder, 'Log as Artifact…');
@@ -140,7 +151,7 @@ describe('e2e: the Amphora extension in code-server', function () {
     await quickInput(page, /aliases/, 'candidate');
     await quickInput(page, /description/, 'from the explorer');
     await until('v1 on the server', async () => (await client.http.version(client.entity, PROJECT, 'mnist-raw', 'v1')).fileCount === 3, 30_000);
-    await page.locator('.activitybar [aria-label^="Amphora"]').first().click();
+    await showSideBar(page, 'Amphora');
     const v1 = await rowByText(page, 'Artifacts', /v1.*latest/);
     await v1.waitFor({ timeout: 10_000 });
     await h.shot('03-logged-v1');
@@ -149,7 +160,7 @@ describe('e2e: the Amphora extension in code-server', function () {
 
   it('the CodeLens on use_artifact("…:latest") shows the version and moves after a new log from the SDK', async () => {
     const { page } = h;
-    await page.locator('.activitybar [aria-label^="Explorer"]').first().click();
+    await showSideBar(page, 'Explorer');
     await page.locator('.explorer-folders-view .monaco-list-row').filter({ hasText: /^train\.py$/ }).first().click();
     const lens = page.locator('.codelens-decoration').filter({ hasText: 'mnist-raw:latest →' }).first();
     await until('lens → v1', async () => /→ v1 · 3 files/.test((await lens.textContent({ timeout: 1000 })) ?? ''), 30_000);
@@ -203,7 +214,7 @@ describe('e2e: the Amphora extension in code-server', function () {
 
   it('an alias added from the tree shows on the version, and its lens follows when the alias moves', async () => {
     const { page } = h;
-    await page.locator('.activitybar [aria-label^="Amphora"]').first().click();
+    await showSideBar(page, 'Amphora');
     await expand(await rowByText(page, 'Artifacts', 'mnist-raw'));
     const v0 = await rowByText(page, 'Artifacts', /^\s*v0/);
     await v0.waitFor({ timeout: 10_000 });
@@ -211,17 +222,64 @@ describe('e2e: the Amphora extension in code-server', function () {
     await quickInput(page, /Add alias/, 'best');
     await until('v0 shows best', async () => /best/.test((await (await rowByText(page, 'Artifacts', /^\s*v0/)).textContent({ timeout: 1000 })) ?? ''), 10_000);
     await h.shot('08-alias-added');
-    await page.locator('.activitybar [aria-label^="Explorer"]').first().click();
+    await showSideBar(page, 'Explorer');
     const lens = page.locator('.codelens-decoration').filter({ hasText: 'mnist-raw:best →' }).first();
     await until('best lens → v0', async () => /→ v0/.test((await lens.textContent({ timeout: 1000 })) ?? ''), 15_000);
     await client.http.updateVersion(client.entity, PROJECT, 'mnist-raw', 'v2', { aliases: { add: ['best'] } });
     await until('best lens → v2', async () => /→ v2/.test((await lens.textContent({ timeout: 1000 })) ?? ''), 10_000, 100);
     await h.shot('09-alias-moved-lens');
     // The tree follows the move too.
-    await page.locator('.activitybar [aria-label^="Amphora"]').first().click();
+    await showSideBar(page, 'Amphora');
     await (await rowByText(page, 'Artifacts', /v2\s*latest, best/)).waitFor({ timeout: 10_000 });
     assert.doesNotMatch((await (await rowByText(page, 'Artifacts', /^\s*v0/)).textContent()) ?? '', /best/);
-    await page.locator('.activitybar [aria-label^="Explorer"]').first().click();
+    await showSideBar(page, 'Explorer');
+  });
+
+  it('Edit Metadata opens the version\'s metadata as JSON and saving applies it on the server', async () => {
+    const { page } = h;
+    await showSideBar(page, 'Amphora');
+    await expand(await rowByText(page, 'Artifacts', 'mnist-raw'));
+    const v1 = await rowByText(page, 'Artifacts', /^\s*v1/);
+    await contextMenu(page, v1, 'Edit Metadata');
+    const tab = page.locator('.tab').filter({ hasText: 'v1.metadata.json' }).first();
+    await tab.waitFor({ timeout: 15_000 });
+    const editor = page.locator('.editor-instance .monaco-editor').filter({ has: page.locator('.view-lines') }).last();
+    await editor.locator('.view-lines').click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Delete');
+    // Monaco auto-closes brackets and quotes; type a version of the text that survives that.
+    await page.keyboard.insertText('{ "split": "train", "rows": 3 }');
+    await page.keyboard.press('Control+S');
+    await until('metadata saved on the server', async () => {
+      const v = await client.http.version(client.entity, PROJECT, 'mnist-raw', 'v1');
+      return v.metadata.split === 'train' && v.metadata.rows === 3;
+    }, 15_000);
+    await h.shot('10a-edit-metadata');
+    await page.keyboard.press('Control+W');
+  });
+
+  it('Delete Version… asks twice for an aliased version, then the version leaves the tree', async () => {
+    const { page } = h;
+    await showSideBar(page, 'Amphora');
+    const v1 = await rowByText(page, 'Artifacts', /^\s*v1/);
+    await contextMenu(page, v1, 'Delete Version…');
+    const dialog = page.locator('.monaco-dialog-box');
+    await dialog.filter({ hasText: 'Delete e2e-demo/mnist-raw:v1?' }).waitFor({ timeout: 10_000 });
+    await h.shot('10b-delete-confirm');
+    await dialog.locator('.monaco-button').filter({ hasText: /^Delete$/ }).click();
+    await dialog.filter({ hasText: 'has aliases: candidate' }).waitFor({ timeout: 10_000 });
+    await h.shot('10c-delete-aliased-confirm');
+    await dialog.locator('.monaco-button').filter({ hasText: 'Delete With Aliases' }).click();
+    await until('v1 deleted on the server', async () => {
+      try {
+        await client.http.version(client.entity, PROJECT, 'mnist-raw', 'v1');
+        return false;
+      } catch (e) {
+        return (e as { code?: string }).code === 'not_found';
+      }
+    }, 10_000);
+    await until('v1 gone from the tree', async () => (await page.locator('.pane .monaco-list-row').filter({ hasText: /^\s*v1\s/ }).count()) === 0, 10_000);
+    await h.shot('10d-deleted');
   });
 
   it('when the local server goes away, the extension starts its bundled server (VS Code\'s Node) on the same store', async () => {
@@ -242,7 +300,7 @@ describe('e2e: the Amphora extension in code-server', function () {
     const health = await fetch(`${started.url}/api/v1/health`);
     assert.equal(health.status, 200);
     await until('status bar connected again', async () => (await page.locator('.statusbar-item').filter({ hasText: 'Amphora: local' }).count()) > 0, 30_000);
-    await page.locator('.activitybar [aria-label^="Amphora"]').first().click();
+    await showSideBar(page, 'Amphora');
     await expand(await rowByText(page, 'Artifacts', PROJECT));
     await expand(await rowByText(page, 'Artifacts', 'mnist-raw'));
     await (await rowByText(page, 'Artifacts', /v2\s*latest, best/)).waitFor({ timeout: 20_000 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { ArtifactVersion } from '../../src/core/api.js';
 import { AmphoraError } from '../../src/core/errors.js';
 import { buildFileTree, pageOf } from '../../src/extension/logic/fileTree.js';
-import { defaultDownloadFolder, groupByJobType, impactOf, parseAliasList, parseListeningLine } from '../../src/extension/logic/events.js';
+import { defaultDownloadFolder, groupByJobType, impactOf, parseAliasList, parseListeningLine, suggestName } from '../../src/extension/logic/events.js';
 import { formatAge, formatBytes, lensTitle, metadataTable, versionMarkdown, versionRowDescription } from '../../src/extension/logic/format.js';
 import { chooseProject, projectFromSource, projectProblem } from '../../src/extension/logic/project.js';
 import { positionOf, referenceAt, scanReferences } from '../../src/extension/logic/references.js';
@@ -153,6 +153,10 @@ describe('extension logic: events, server output, inputs', () => {
     assert.equal(defaultDownloadFolder('artifacts/', 'mnist-raw', 'v3', 'linux'), 'artifacts/mnist-raw:v3');
     assert.equal(defaultDownloadFolder('artifacts', 'mnist-raw', 'v3', 'win32'), 'artifacts/mnist-raw-v3');
     assert.deepEqual(parseAliasList(' best, production  best\tx '), ['best', 'production', 'x']);
+    assert.equal(suggestName('My Data (1)'), 'My-Data-1');
+    assert.equal(suggestName('.hidden'), 'hidden');
+    assert.equal(suggestName('数据'), 'artifact');
+    assert.equal(suggestName('mnist_raw.v2'), 'mnist_raw.v2');
   });
 });
 

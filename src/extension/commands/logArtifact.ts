@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Artifact } from '../../client/artifact.js';
 import { isAmphoraError } from '../../core/errors.js';
 import { validateAlias, validateArtifactName, validateArtifactType, validateProject } from '../../core/names.js';
-import { parseAliasList } from '../logic/events.js';
+import { parseAliasList, suggestName } from '../logic/events.js';
 import type { ExtensionServices } from '../services.js';
 import { Cancelled, progressReporter } from './transfer.js';
 import { pickOrType } from './quickInput.js';
@@ -22,12 +22,6 @@ const check = (fn: (v: string) => unknown) => (v: string) => {
     return (e as Error).message;
   }
 };
-
-/** A name the artifact rules accept, derived from a file or folder name. */
-export function suggestName(base: string): string {
-  const cleaned = base.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 128);
-  return cleaned || 'artifact';
-}
 
 export async function logArtifactCommand(services: ExtensionServices, uri?: vscode.Uri, uris?: vscode.Uri[]): Promise<void> {
   const selection = (uris && uris.length ? uris : uri ? [uri] : []).filter((u) => u.scheme === 'file');

@@ -67,3 +67,9 @@ export function defaultDownloadFolder(root: string, name: string, version: strin
 export function parseAliasList(text: string): string[] {
   return [...new Set(text.split(/[\s,]+/).map((s) => s.trim()).filter(Boolean))];
 }
+
+/** A name the artifact rules accept, derived from a file or folder name ("My Data (1)" → "My-Data-1"). */
+export function suggestName(base: string): string {
+  const cleaned = base.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 128);
+  return cleaned || 'artifact';
+}
