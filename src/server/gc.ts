@@ -21,7 +21,7 @@ export async function collectGarbage(
   return db.exclusive(async (q) => {
     const rows = await q.query<{ digest: string }>(
       `SELECT DISTINCT e.value->>'digest' AS digest
-         FROM versions v, jsonb_each(v.manifest) AS e
+         FROM versions v, jsonb_each(v.manifest::jsonb) AS e
         WHERE v.state IN ('committed', 'pending') AND (e.value->>'ref') IS NULL
        UNION
        SELECT digest FROM run_files`,

@@ -23,6 +23,11 @@ function startProcess(dataDir: string): Promise<{ child: ChildProcess; url: stri
   });
 }
 
+function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
 describe('server: SIGKILL in the middle of uploads, then restart', function () {
   this.timeout(180_000);
   const dir = tempDir('amphora-crash-');
@@ -51,23 +56,29 @@ describe('server: SIGKILL in the middle of uploads, then restart', function () {
 
     const acked = new Map<string, Record<string, string>>(); // version id -> files
     let stop = false;
+    let lastError = '';
     const writer = async (w: number) => {
       for (let i = 0; !stop; i++) {
         const files: Record<string, string> = { 'data.bin': `writer ${w} item ${i} `.repeat(2000), [`w${w}/n${i}.txt`]: `${w}:${i}` };
         try {
           const r = await api.logVersion('crash', `art-${w % 3}`, 'dataset', files);
           if (r.status === 201) acked.set(r.body.version.id, files);
+          else lastError = JSON.stringify(r.body);
         } catch {
           return; // connection died with the server
         }
       }
     };
     const writers = Array.from({ length: 6 }, (_, w) => writer(w));
-    while (acked.size < 12) await new Promise((r) => setTimeout(r, 20));
+    const deadline = Date.now() + 60_000;
+    while (acked.size < 12) {
+      assert.ok(Date.now() < deadline, `writers got only ${acked.size} acknowledgements in 60 s; last error: ${lastError}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
     first.child.kill('SIGKILL');
     stop = true;
     await Promise.all(writers);
-    await new Promise((r) => first.child.once('exit', r));
+    await exited(first.child);
     assert.ok(existsSync(join(dir, 'server.lock')), 'the killed server left its lock behind');
 
     const second = await startProcess(dir);
@@ -97,8 +108,7 @@ describe('server: SIGKILL in the middle of uploads, then restart', function () {
     const fresh = await api2.logVersion('crash', 'after-restart', 'dataset', { 'new.txt': 'accepted' });
     assert.equal(fresh.status, 201);
     second.child.kill('SIGTERM');
-    const code = await new Promise((r) => second.child.once('exit', (c) => r(c)));
-    assert.equal(code, 0);
+    assert.equal(await exited(second.child), 0);
     assert.equal(existsSync(join(dir, 'server.json')), false, 'clean shutdown removes the discovery file');
     assert.equal(existsSync(join(dir, 'server.lock')), false);
   });

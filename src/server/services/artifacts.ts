@@ -143,11 +143,11 @@ export class ArtifactService {
       const projectId = await ensureProject(tx, entity, project);
       if (req.runId) await requireRun(tx, projectId, entity, project, req.runId);
       const coll = await lockOrCreateCollection(tx, projectId, name, req.type);
-      const rows = await tx.query<{ id: number; manifest: Manifest; metadata: Record<string, unknown> }>(
+      const rows = await tx.query<{ id: number; manifest: string; metadata: Record<string, unknown> }>(
         `SELECT id, manifest, metadata FROM versions WHERE collection_id = $1 AND distributed_id = $2 AND state = 'pending' FOR UPDATE`,
         [coll.id, distributedId],
       );
-      const merged: Manifest = { ...(rows[0]?.manifest ?? {}) };
+      const merged: Manifest = rows.length ? parseManifest(rows[0].manifest) : {};
       for (const [p, e] of Object.entries(manifest)) {
         const had = merged[p];
         if (had && had.digest !== e.digest) {
@@ -183,7 +183,7 @@ export class ArtifactService {
   async finishPending(entity: string, project: string, name: string, distributedId: string, req: FinishRequest) {
     validateDistributedId(distributedId);
     const aliases = normalizeAliases(req.aliases ?? []);
-    const pending = await this.db.query<{ manifest: Manifest }>(
+    const pending = await this.db.query<{ manifest: string }>(
       `SELECT v.manifest FROM versions v JOIN collections c ON c.id = v.collection_id JOIN projects p ON p.id = c.project_id
        WHERE p.entity = $1 AND p.name = $2 AND c.name = $3 AND v.distributed_id = $4 AND v.state = 'pending'`,
       [entity, project, name, distributedId],
@@ -191,7 +191,7 @@ export class ArtifactService {
     if (!pending.length) {
       throw new AmphoraError('not_found', `There is no pending distributed version "${distributedId}" of ${entity}/${project}/${name}; upsert files into it first (or it was already finished).`);
     }
-    const needed = storedBlobs(pending[0].manifest);
+    const needed = storedBlobs(parseManifest(pending[0].manifest));
     await this.requireBlobs(needed);
     await this.blobs.flush();
     const events: ServerEvent[] = [];
@@ -199,13 +199,13 @@ export class ArtifactService {
       const projectId = (await requireProjectId(tx, entity, project))!;
       if (req.runId) await requireRun(tx, projectId, entity, project, req.runId);
       const coll = (await tx.query<CollectionRow>('SELECT * FROM collections WHERE project_id = $1 AND name = $2 FOR UPDATE', [projectId, name]))[0];
-      const rows = await tx.query<{ id: number; manifest: Manifest; metadata: Record<string, unknown>; description: string | null }>(
+      const rows = await tx.query<{ id: number; manifest: string; metadata: Record<string, unknown>; description: string | null }>(
         `SELECT id, manifest, metadata, description FROM versions WHERE collection_id = $1 AND distributed_id = $2 AND state = 'pending' FOR UPDATE`,
         [coll.id, distributedId],
       );
       if (!rows.length) throw new AmphoraError('not_found', `Distributed version "${distributedId}" of ${name} was finished meanwhile.`);
       const pendingRow = rows[0];
-      const manifest = pendingRow.manifest;
+      const manifest = parseManifest(pendingRow.manifest);
       const digest = artifactDigest(manifest);
       const ctx: AliasCtx = { entity, project, name, collectionId: coll.id };
       const existing = await tx.query<{ id: number }>(
@@ -279,8 +279,8 @@ export class ArtifactService {
 
   async manifest(entity: string, project: string, name: string, selector: string): Promise<z.infer<typeof ManifestResponse>> {
     const v = await this.resolve(entity, project, name, selector);
-    const rows = await this.db.query<{ manifest: Manifest }>('SELECT manifest FROM versions WHERE id = $1', [Number(v.id)]);
-    return { version: v.version, digest: v.digest, entries: rows[0].manifest };
+    const rows = await this.db.query<{ manifest: string }>('SELECT manifest FROM versions WHERE id = $1', [Number(v.id)]);
+    return { version: v.version, digest: v.digest, entries: parseManifest(rows[0].manifest) };
   }
 
   async consumers(entity: string, project: string, name: string, selector: string): Promise<Run[]> {
@@ -586,6 +586,11 @@ function normalizeAliases(list: string[], forEdit = false): string[] {
     if (!out.includes(a)) out.push(a);
   }
   return out;
+}
+
+/** Manifests are stored as JSON text (see migrations). */
+function parseManifest(stored: unknown): Manifest {
+  return (typeof stored === 'string' ? JSON.parse(stored) : stored) as Manifest;
 }
 
 function validateDistributedId(id: string): void {
