@@ -44,7 +44,13 @@ function log(msg: string) {
   process.stderr.write(`[bench] ${msg}\n`);
 }
 
+/** Flushes dirty pages first so one step's writeback is not billed to the next. */
+function settle() {
+  spawnSync('sync');
+}
+
 async function time<T>(fn: () => Promise<T> | T): Promise<[number, T]> {
+  settle();
   const t0 = performance.now();
   const out = await fn();
   return [(performance.now() - t0) / 1000, out];
@@ -95,6 +101,7 @@ function listFiles(dir: string): string[] {
 
 /** Floor: OpenSSL SHA-256 of every file + `cp -r` of the folder. */
 function floor(dir: string, copyTo: string): number {
+  settle();
   const files = listFiles(dir);
   const list = path.join(base, 'filelist.txt');
   writeFileSync(list, files.join('\0'));
@@ -105,6 +112,7 @@ function floor(dir: string, copyTo: string): number {
 
 function gitLfs(src: string, repo: string): { add?: number; readd?: number } {
   sh(`cp -r ${src} ${repo}`, base);
+  settle();
   sh('git init -q && git config gc.auto 0 && git config maintenance.auto false && git lfs install --local >/dev/null && git lfs track "*.bin" >/dev/null && git add .gitattributes && git commit -qm attrs', repo);
   const add = sh('git add -A && git commit -qm data', repo)!;
   const readd = sh('git add -A && git status --porcelain >/dev/null', repo)!;
@@ -114,6 +122,7 @@ function gitLfs(src: string, repo: string): { add?: number; readd?: number } {
 function gitAnnex(src: string, repo: string, limitS: number): { add?: number; readd?: number } {
   sh(`cp -r ${src} ${repo}`, base);
   sh('git init -q && git config gc.auto 0 && git config maintenance.auto false && git annex init -q bench >/dev/null 2>&1', repo);
+  settle();
   const add = sh('git annex add --quiet . >/dev/null && git commit -qm data', repo, limitS);
   if (add === undefined) return {};
   const readd = sh('git annex add --quiet . >/dev/null', repo, limitS);

@@ -77,7 +77,12 @@ program
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new AmphoraError('invalid_request', `--port ${opts.port} is not a port number (0–65535).`);
       const { startServer } = await import('../server/index.js');
       const dataDir = path.resolve(opts.dataDir ?? defaultDataDir());
-      const server = await startServer({ dataDir, host: opts.host, port, quiet: true });
+      const server = await startServer({ dataDir, host: opts.host, port, quiet: true }).catch((e: unknown) => {
+        const code = (e as NodeJS.ErrnoException)?.code;
+        if (code === 'EADDRINUSE') throw new AmphoraError('conflict', `Port ${port} on ${opts.host} is already in use (another Amphora server?). Pick another with --port N, or --port 0 for any free port.`);
+        if (code === 'EACCES') throw new AmphoraError('invalid_request', `Not allowed to listen on ${opts.host}:${port}; use a port above 1024.`);
+        throw e;
+      });
       out.result({ event: 'listening', url: server.url, dataDir: server.dataDir, pid: process.pid }, () =>
         [
           `Amphora server listening on ${server.url}`,

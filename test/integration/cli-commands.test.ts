@@ -127,4 +127,40 @@ describe('amphora CLI (dist/cli.mjs against a real server)', function () {
     assert.equal(help.code, 0);
     assert.match(help.stdout, /Exit codes:[\s\S]*4\s+server unreachable/);
   });
+
+  it('serve prints where it listens and where its data lives, refuses a second server on the same data dir, and stops on Ctrl-C', async () => {
+    const dataDir = path.join(base, 'served');
+    const child = spawn(process.execPath, ['dist/cli.mjs', '--json', 'serve', '--port', '0', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let buf = '';
+        const t = setTimeout(() => reject(new Error('serve did not print within 60 s')), 60_000);
+        child.stdout.on('data', (d) => {
+          buf += d;
+          const end = buf.lastIndexOf('}');
+          if (end !== -1) {
+            try {
+              JSON.parse(buf.slice(0, end + 1));
+              clearTimeout(t);
+              resolve(buf.slice(0, end + 1));
+            } catch {
+              /* not complete yet */
+            }
+          }
+        });
+      });
+      const info = JSON.parse(line);
+      assert.equal(info.dataDir, dataDir);
+      const health = await fetch(`${info.url}/api/v1/health`);
+      assert.equal(health.status, 200);
+      const second = await cli(['serve', '--port', '0', '--data-dir', dataDir]);
+      assert.notEqual(second.code, 0);
+      assert.match(second.stderr, /amphora: .+/);
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGINT');
+      assert.equal(await exited, 0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
 });
