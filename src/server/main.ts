@@ -11,6 +11,7 @@ interface Flags {
   host: string;
   port: number;
   logLevel?: string;
+  heartbeatTimeoutMs?: number;
 }
 
 function parseFlags(argv: string[]): Flags {
@@ -35,12 +36,18 @@ function parseFlags(argv: string[]): Flags {
         flags.port = p;
         break;
       }
+      case '--heartbeat-timeout-ms': {
+        const ms = Number(value());
+        if (!Number.isInteger(ms) || ms < 100) usage('--heartbeat-timeout-ms must be a whole number ≥ 100');
+        flags.heartbeatTimeoutMs = ms;
+        break;
+      }
       case '--log-level':
         flags.logLevel = value();
         break;
       case '--help':
       case '-h':
-        process.stdout.write('Usage: node dist/server.mjs [--data-dir DIR] [--host 127.0.0.1] [--port 7411] [--log-level info]\n');
+        process.stdout.write('Usage: node dist/server.mjs [--data-dir DIR] [--host 127.0.0.1] [--port 7411] [--log-level info] [--heartbeat-timeout-ms 60000]\n');
         process.exit(0);
         break;
       default:
@@ -57,7 +64,7 @@ function usage(msg: string): never {
 
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
-  const server = await startServer({ dataDir: flags.dataDir, host: flags.host, port: flags.port, logLevel: flags.logLevel });
+  const server = await startServer({ dataDir: flags.dataDir, host: flags.host, port: flags.port, logLevel: flags.logLevel, heartbeatTimeoutMs: flags.heartbeatTimeoutMs });
   process.stdout.write(JSON.stringify({ event: 'listening', url: server.url, dataDir: server.dataDir, pid: process.pid }) + '\n');
   let stopping = false;
   const stop = (signal: string) => {
