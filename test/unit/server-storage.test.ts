@@ -36,6 +36,19 @@ describe('server storage pieces', () => {
     assert.equal(Buffer.concat(chunks).toString(), 'load');
   });
 
+  it('blob store: streams a large blob to disk in chunks and verifies its size', async () => {
+    const store = new LocalBlobStore(dir);
+    await store.init();
+    const big = Buffer.alloc(3 * 1024 * 1024 + 17, 7);
+    const d = createHash('sha256').update(big).digest('hex');
+    const chunks = Array.from({ length: Math.ceil(big.length / 65536) }, (_, i) => big.subarray(i * 65536, (i + 1) * 65536));
+    await assert.rejects(store.put(d, Readable.from(chunks), big.length - 1), /announced/);
+    assert.deepEqual(await store.put(d, Readable.from(chunks), big.length), { size: big.length, created: true });
+    assert.equal((await store.stat(d))?.size, big.length);
+    await store.flush();
+    assert.deepEqual(readdirSync(join(dir, 'tmp')), []);
+  });
+
   it('blob store: flushes a large batch (file-system sync) and a small one (per-file fsync)', async () => {
     const store = new LocalBlobStore(dir);
     await store.init();

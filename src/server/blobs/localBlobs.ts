@@ -20,6 +20,7 @@ export class LocalBlobStore implements BlobStore {
   private readonly unsynced = new Set<string>();
   private readonly unsyncedDirs = new Set<string>();
   private syncing: Promise<void> = Promise.resolve();
+  private readonly placing = new Set<Promise<void>>();
 
   constructor(private readonly root: string) {}
 
@@ -85,15 +86,25 @@ export class LocalBlobStore implements BlobStore {
       await this.touch(digest);
       return { size, created: false };
     }
+    // Once renamed the blob is visible to commits; flush() waits for renames in flight so a
+    // commit can never see a blob that its flush does not cover.
+    const placing = (async () => {
+      try {
+        await rename(tmp, final);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        await mkdir(dirname(final), { recursive: true });
+        await rename(tmp, final);
+      }
+      this.unsynced.add(final);
+      this.unsyncedDirs.add(dirname(final));
+    })();
+    this.placing.add(placing);
     try {
-      await rename(tmp, final);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      await mkdir(dirname(final), { recursive: true });
-      await rename(tmp, final);
+      await placing;
+    } finally {
+      this.placing.delete(placing);
     }
-    this.unsynced.add(final);
-    this.unsyncedDirs.add(dirname(final));
     return { size, created: true };
   }
 
@@ -151,6 +162,7 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async flush(): Promise<void> {
+    await Promise.allSettled([...this.placing]);
     const files = [...this.unsynced];
     const dirs = [...this.unsyncedDirs];
     this.unsynced.clear();
