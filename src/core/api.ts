@@ -115,6 +115,16 @@ export type NegotiateResponse = z.infer<typeof NegotiateResponse>;
 /** PUT /blobs/:digest (body: raw bytes, `Content-Type: application/octet-stream`). */
 export const PutBlobResponse = z.object({ digest: Sha256, size: z.number().int(), created: z.boolean() });
 /** POST /blobs/flush: make every blob uploaded so far durable (fsync) before a commit. */
+/**
+ * POST /blobs/batch — many small blobs in one request (one HTTP round trip instead of one per file).
+ * Body (`application/octet-stream`): one line of JSON `BlobBatchHeader` + "\n", then every blob's
+ * bytes back to back in header order. At most 10,000 blobs of at most 4 MiB each; the server
+ * re-hashes each one (any mismatch → 422 `digest_mismatch` naming it; the others are kept).
+ */
+export const BlobBatchHeader = z.object({ blobs: z.array(BlobSpec).min(1).max(10_000) });
+export const PutBlobBatchResponse = z.object({ items: z.array(PutBlobResponse) });
+/** POST /blobs/batch-get — response: the blobs' bytes back to back in request order (octet-stream). */
+export const GetBlobBatchRequest = z.object({ digests: z.array(Sha256).min(1).max(10_000) });
 
 // ---------------------------------------------------------------- artifacts and versions
 export const VersionState = z.enum(['pending', 'committed', 'deleted']);
@@ -290,6 +300,8 @@ export const routes = {
   negotiate: () => `${API_PREFIX}/blobs/negotiate`,
   blob: (digest: string) => `${API_PREFIX}/blobs/${digest}`,
   blobsFlush: () => `${API_PREFIX}/blobs/flush`,
+  blobBatch: () => `${API_PREFIX}/blobs/batch`,
+  blobBatchGet: () => `${API_PREFIX}/blobs/batch-get`,
   gc: () => `${API_PREFIX}/admin/gc`,
   projects: () => `${API_PREFIX}/projects`,
   project: (e: string, p: string) => `${API_PREFIX}/projects/${enc(e)}/${enc(p)}`,

@@ -118,6 +118,50 @@ describe('server: access, hostile input, lock, discovery, gc', function () {
     assert.equal((await s.api.get(`/api/v1/blobs/${lacking}`)).status, 404);
   });
 
+  it('batch upload stores many small blobs from one request, verifying each; batch-get returns them in order', async () => {
+    const blobs = Array.from({ length: 50 }, (_, i) => Buffer.from(`batch blob ${i} `.repeat(i + 1)));
+    const header = JSON.stringify({ blobs: blobs.map((b) => ({ digest: sha256(b), size: b.length })) }) + '\n';
+    const body = Buffer.concat([Buffer.from(header), ...blobs]);
+    const up = await s.api.req('POST', '/api/v1/blobs/batch', body, { 'content-type': 'application/octet-stream' });
+    assert.equal(up.status, 200, JSON.stringify(up.body));
+    assert.equal(up.body.items.length, 50);
+    assert.ok(up.body.items.every((x: { created: boolean }) => x.created));
+    const again = await s.api.req('POST', '/api/v1/blobs/batch', body, { 'content-type': 'application/octet-stream' });
+    assert.ok(again.body.items.every((x: { created: boolean }) => !x.created));
+    const neg = await s.api.post('/api/v1/blobs/negotiate', { blobs: blobs.map((b) => ({ digest: sha256(b), size: b.length })) });
+    assert.deepEqual(neg.body.missing, []);
+
+    const order = [7, 3, 49, 0];
+    const got = await fetch(`${s.server.url}/api/v1/blobs/batch-get`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${s.server.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ digests: order.map((i) => sha256(blobs[i])) }),
+    });
+    assert.equal(got.status, 200);
+    assert.ok(Buffer.from(await got.arrayBuffer()).equals(Buffer.concat(order.map((i) => blobs[i]))));
+    const lacking = await s.api.post('/api/v1/blobs/batch-get', { digests: [sha256('not here at all')] });
+    assert.equal(lacking.status, 404);
+
+    // One corrupted blob: 422 naming it; the others are stored.
+    const good = Buffer.from('good batch member');
+    const lie = Buffer.from('these bytes lie');
+    const claimed = sha256('what the header claims');
+    const mixed = Buffer.concat([Buffer.from(JSON.stringify({ blobs: [{ digest: sha256(good), size: good.length }, { digest: claimed, size: lie.length }] }) + '\n'), good, lie]);
+    const bad = await s.api.req('POST', '/api/v1/blobs/batch', mixed, { 'content-type': 'application/octet-stream' });
+    assert.equal(bad.status, 422);
+    assert.equal(bad.body.error.details.failed[0].digest, claimed);
+    assert.equal((await s.api.post('/api/v1/blobs/negotiate', { blobs: [{ digest: sha256(good), size: good.length }] })).body.missing.length, 0);
+    for (const [label, payload] of [
+      ['no header line', Buffer.from('garbage without newline')],
+      ['bad header', Buffer.from('{"blobs": 3}\n')],
+      ['short body', Buffer.concat([Buffer.from(JSON.stringify({ blobs: [{ digest: sha256('abc'), size: 3 }] }) + '\n'), Buffer.from('ab')])],
+      ['extra bytes', Buffer.concat([Buffer.from(JSON.stringify({ blobs: [{ digest: sha256('abc'), size: 3 }] }) + '\n'), Buffer.from('abcd')])],
+    ] as const) {
+      const r = await s.api.req('POST', '/api/v1/blobs/batch', payload, { 'content-type': 'application/octet-stream' });
+      assert.equal(r.status, 400, `${label}: ${JSON.stringify(r.body)}`);
+    }
+  });
+
   it('gc deletes only unreferenced blobs older than the grace period', async () => {
     const kept = (await s.api.logVersion(P, 'gc-kept', 'dataset', { 'k.txt': 'kept bytes' })).body.version;
     await s.api.logVersion(P, 'gc-gone', 'dataset', { 'g.txt': 'soon garbage' });

@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { NegotiateRequest, NegotiateResponse, PutBlobResponse, routes } from '../../core/api.js';
+import { BlobBatchHeader, GetBlobBatchRequest, NegotiateRequest, NegotiateResponse, PutBlobBatchResponse, PutBlobResponse, routes } from '../../core/api.js';
+import type { BlobStore } from '../blobs/blobStore.js';
 import { AmphoraError } from '../../core/errors.js';
 import type { RoutePlugin } from '../context.js';
 import { errors, P } from './common.js';
@@ -10,6 +11,8 @@ const DigestParams = z.object({ digest: z.string().regex(/^[0-9a-f]{64}$/, 'must
 /** Re-touch present blobs older than this on negotiate, so GC's grace period restarts for them. */
 const TOUCH_AFTER_MS = 3600_000;
 const NEGOTIATE_PARALLELISM = 64;
+const BATCH_MAX_BLOB_BYTES = 4 * 1024 * 1024;
+const BATCH_HEADER_MAX_BYTES = 2 * 1024 * 1024;
 
 export const blobRoutes: RoutePlugin = (app, ctx) => {
 
@@ -64,7 +67,49 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
         return reply.code(out.created ? 201 : 200).send({ digest: req.params.digest, size: out.size, created: out.created });
       },
     );
+
+    scope.post(
+      `${P}/blobs/batch`,
+      {
+        schema: {
+          summary: 'Upload many small blobs in one request: a JSON header line {"blobs":[{digest,size}…]} then their bytes back to back',
+          response: { 200: PutBlobBatchResponse, ...errors },
+        },
+      },
+      async (req) => {
+        const stream = req.body instanceof Readable ? req.body : req.raw;
+        return { items: await putBatch(ctx.blobs, stream) };
+      },
+    );
   });
+
+  app.post(
+    `${P}/blobs/batch-get`,
+    { schema: { summary: "Download many blobs in one response: their bytes back to back in request order", body: GetBlobBatchRequest } },
+    async (req, reply) => {
+      const digests = req.body.digests;
+      const sizes: number[] = [];
+      const missing: string[] = [];
+      for (const d of digests) {
+        const s = await ctx.blobs.stat(d);
+        if (s) sizes.push(s.size);
+        else missing.push(d);
+      }
+      if (missing.length) {
+        throw new AmphoraError('not_found', `The server lacks ${missing.length} of the requested blobs (first: ${missing[0]}); nothing was sent.`, { missing: missing.slice(0, 1000) });
+      }
+      const total = sizes.reduce((a, b) => a + b, 0);
+      const blobs = ctx.blobs;
+      async function* bytes() {
+        for (let i = 0; i < digests.length; i++) {
+          if (sizes[i] <= BATCH_MAX_BLOB_BYTES) yield await blobs.readBytes(digests[i]);
+          else for await (const chunk of blobs.read(digests[i])) yield chunk as Buffer;
+        }
+      }
+      void reply.header('content-type', 'application/octet-stream').header('content-length', total);
+      return reply.send(Readable.from(bytes(), { objectMode: false }));
+    },
+  );
 
   app.post(
     `${P}/blobs/flush`,
@@ -96,6 +141,93 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
     },
   );
 };
+
+/** Reads a batch body: a JSON header line, then each blob's bytes in order; stores each verified. */
+async function putBatch(store: BlobStore, body: Readable): Promise<z.infer<typeof PutBlobResponse>[]> {
+  const reader = new ChunkReader(body as AsyncIterable<Buffer>);
+  const line = await reader.readLine(BATCH_HEADER_MAX_BYTES);
+  let header: z.infer<typeof BlobBatchHeader>;
+  try {
+    header = BlobBatchHeader.parse(JSON.parse(line.toString('utf8')));
+  } catch (e) {
+    throw new AmphoraError('invalid_request', `The first line of a batch upload must be JSON {"blobs":[{"digest","size"},…]} (1–10,000 blobs): ${(e as Error).message.slice(0, 300)}`);
+  }
+  const tooBig = header.blobs.find((b) => b.size > BATCH_MAX_BLOB_BYTES);
+  if (tooBig) {
+    throw new AmphoraError('payload_too_large', `Blob ${tooBig.digest} has ${tooBig.size} bytes; batches carry blobs up to ${BATCH_MAX_BLOB_BYTES / 1048576} MiB — PUT larger ones to /api/v1/blobs/<digest>.`);
+  }
+  const items: z.infer<typeof PutBlobResponse>[] = [];
+  const failed: { digest: string; actual: string }[] = [];
+  for (const b of header.blobs) {
+    const bytes = await reader.readExactly(b.size);
+    try {
+      const out = await store.putBytes(b.digest, bytes);
+      items.push({ digest: b.digest, size: out.size, created: out.created });
+    } catch (e) {
+      if (!(e instanceof AmphoraError) || e.code !== 'digest_mismatch') throw e;
+      failed.push({ digest: b.digest, actual: (e.details as { actual: string }).actual });
+    }
+  }
+  if (!(await reader.atEnd())) throw new AmphoraError('invalid_request', 'The batch body has bytes after the last blob of its header; sizes in the header must match the bytes sent.');
+  if (failed.length) {
+    throw new AmphoraError(
+      'digest_mismatch',
+      `${failed.length} blob(s) of the batch do not hash to their digest (first: ${failed[0].digest} hashes to ${failed[0].actual}); they were not stored, the other ${items.length} were. Re-hash and upload those again.`,
+      { failed, stored: items.length },
+    );
+  }
+  return items;
+}
+
+/** Pulls exact byte counts out of a chunked stream. */
+class ChunkReader {
+  private buf: Buffer = Buffer.alloc(0);
+  private readonly it: AsyncIterator<Buffer>;
+  private ended = false;
+
+  constructor(src: AsyncIterable<Buffer>) {
+    this.it = src[Symbol.asyncIterator]();
+  }
+
+  private async more(): Promise<boolean> {
+    if (this.ended) return false;
+    const r = await this.it.next();
+    if (r.done) {
+      this.ended = true;
+      return false;
+    }
+    this.buf = this.buf.length ? Buffer.concat([this.buf, r.value]) : r.value;
+    return true;
+  }
+
+  async readLine(max: number): Promise<Buffer> {
+    let from = 0;
+    for (;;) {
+      const nl = this.buf.indexOf(0x0a, from);
+      if (nl !== -1) {
+        const line = this.buf.subarray(0, nl);
+        this.buf = this.buf.subarray(nl + 1);
+        return line;
+      }
+      from = this.buf.length;
+      if (this.buf.length > max) throw new AmphoraError('payload_too_large', `The batch header line is longer than ${max} bytes; send at most 10,000 blobs per batch.`);
+      if (!(await this.more())) throw new AmphoraError('invalid_request', 'The batch body ended before its header line ("\\n"-terminated JSON).');
+    }
+  }
+
+  async readExactly(n: number): Promise<Buffer> {
+    while (this.buf.length < n) {
+      if (!(await this.more())) throw new AmphoraError('invalid_request', `The batch body ended early: a blob announced ${n} bytes but fewer arrived; nothing after it was stored.`);
+    }
+    const out = this.buf.subarray(0, n);
+    this.buf = this.buf.subarray(n);
+    return out;
+  }
+
+  async atEnd(): Promise<boolean> {
+    return this.buf.length === 0 && !(await this.more());
+  }
+}
 
 function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined | 'invalid' {
   if (!header) return undefined;
