@@ -58,6 +58,8 @@ async function showSideBar(page: Page, which: 'Amphora' | 'Explorer') {
   await until(`${which} side bar`, async () => {
     if (await marker.first().isVisible()) return true;
     await page.locator(`.activitybar [aria-label^="${which}"]`).first().click();
+    // Move away so the icon's hover label does not cover the rows we click next.
+    await page.mouse.move(900, 700);
     await page.waitForTimeout(400);
     return marker.first().isVisible();
   }, 15_000, 100);
@@ -280,6 +282,41 @@ describe('e2e: the Amphora extension in code-server', function () {
     }, 10_000);
     await until('v1 gone from the tree', async () => (await page.locator('.pane .monaco-list-row').filter({ hasText: /^\s*v1\s/ }).count()) === 0, 10_000);
     await h.shot('10d-deleted');
+  });
+
+  it('long lists page: 100 versions, then a "Load more…" row loads the rest', async () => {
+    const { page } = h;
+    // 105 versions of one artifact committed straight through the API (one blob, different paths).
+    const file = path.join(h.root, 'one.txt');
+    writeFileSync(file, 'one');
+    const first = new Artifact('many', 'zz-batch');
+    await first.addFile(file, { name: 'f0' });
+    await first.log({ client, project: PROJECT });
+    const { digest } = (await first.manifest()).f0;
+    for (let i = 1; i < 105; i++) {
+      await client.http.commitVersion(client.entity, PROJECT, 'many', { type: 'zz-batch', manifest: { [`f${i}`]: { digest, size: 3 } } });
+    }
+    await showSideBar(page, 'Amphora');
+    await expand(await rowByText(page, 'Artifacts', /^\s*zz-batch/));
+    const many = await rowByText(page, 'Artifacts', /^\s*many/);
+    await until('many has 105 versions', async () => /105 versions/.test((await many.textContent({ timeout: 1000 })) ?? ''), 15_000);
+    await expand(many);
+    // The list is virtualized: walk to its end with the keyboard.
+    const artifactsPane = page.locator('.pane').filter({ has: page.locator('.pane-header h3.title', { hasText: /^Artifacts$/i }) });
+    const focused = artifactsPane.locator('.monaco-list-row.focused');
+    await until('Load more… at the end', async () => {
+      await page.keyboard.press('End');
+      return /Load more/.test((await focused.textContent({ timeout: 1000 })) ?? '');
+    }, 15_000, 300);
+    // v104…v5 are shown (100 rows); v4…v0 wait behind "Load more…".
+    assert.equal(await artifactsPane.locator('.monaco-list-row[aria-label^="v4 "]').count(), 0);
+    await h.shot('10e-load-more');
+    await page.keyboard.press('Enter');
+    await until('v0 after loading more', async () => {
+      await page.keyboard.press('End');
+      return ((await focused.getAttribute('aria-label', { timeout: 1000 })) ?? '').startsWith('v0 ');
+    }, 15_000, 300);
+    await h.shot('10f-loaded-more');
   });
 
   it('when the local server goes away, the extension starts its bundled server (VS Code\'s Node) on the same store', async () => {
