@@ -15,7 +15,7 @@ import { formatReference } from '../core/reference.js';
 import { defaultClient, type Client } from './client.js';
 import { LOCAL_CONCURRENCY, mapPool, TRANSFER_CONCURRENCY } from './pool.js';
 import { downloadReference, resolveReference } from './references.js';
-import { fetchToCache, Limiter, StreamingUploader, type LocalBlob, type ProgressFn } from './transfer.js';
+import { fetchManyToCache, fetchToCache, Limiter, StreamingUploader, type LocalBlob, type ProgressFn } from './transfer.js';
 
 /** Files above this are hashed a few at a time (see buildManifest). */
 const LARGE_FILE = 8 * 1024 * 1024;
@@ -543,21 +543,45 @@ export async function materialize(
   const totalBytes = targets.reduce((a, t) => a + t.entry.size, 0);
   let done = 0;
   let bytes = 0;
-  await mapPool(targets, TRANSFER_CONCURRENCY, async ({ p, entry, dest }) => {
-    await ensureParent(path.dirname(dest));
-    const how = await placeOne(client, p, entry, dest, opts.what ?? 'artifact');
-    stats[how]++;
+  const progress = (size: number) => {
     done++;
-    bytes += entry.size;
-    if (opts.onProgress && (done % 200 === 0 || done === targets.length || entry.size > 1 << 24)) {
+    bytes += size;
+    if (opts.onProgress && (done % 200 === 0 || done === targets.length || size > 1 << 24)) {
       opts.onProgress({ phase: 'download', done, total: targets.length, bytes, totalBytes });
     }
+  };
+  const what = opts.what ?? 'artifact';
+  // 1. What is already in root or in the cache costs no request.
+  const missing: typeof targets = [];
+  await mapPool(targets, TRANSFER_CONCURRENCY, async (t) => {
+    await ensureParent(path.dirname(t.dest));
+    const how = await placeLocal(client, t.p, t.entry, t.dest);
+    if (how === 'missing') return void missing.push(t);
+    stats[how]++;
+    progress(t.entry.size);
+  });
+  // 2. The rest comes from the server: small blobs many per request, large ones one by one.
+  const byDigest = new Map<string, { size: number; what: string }>();
+  for (const t of missing) byDigest.set(t.entry.digest, { size: t.entry.size, what: `"${t.p}" of ${what}` });
+  await fetchManyToCache(client, byDigest);
+  await mapPool(missing, TRANSFER_CONCURRENCY, async ({ p, entry, dest }) => {
+    if (!(await client.blobCache.materialize(entry.digest, entry.size, dest))) {
+      // Dropped between fetch and copy (a concurrent cleanup, a bad disk): fetch it once more.
+      await fetchToCache(client, entry.digest, `"${p}" of ${what}`);
+      if (!(await client.blobCache.materialize(entry.digest, entry.size, dest))) {
+        throw new AmphoraError('digest_mismatch', `The cached copy of "${p}" failed verification right after download; check the disk under ${client.cacheDir} and retry.`);
+      }
+    }
+    await client.statCache.record(dest, await stat(dest), entry.digest);
+    stats.fetched++;
+    progress(entry.size);
   });
   await client.statCache.flush();
   return stats;
 }
 
-async function placeOne(client: Client, logical: string, entry: ManifestEntry, dest: string, what: string): Promise<'fetched' | 'fromCache' | 'unchanged'> {
+/** Places one entry without asking the server for blob bytes; 'missing' when it must be fetched. */
+async function placeLocal(client: Client, logical: string, entry: ManifestEntry, dest: string): Promise<'fetched' | 'fromCache' | 'unchanged' | 'missing'> {
   const existing = await stat(dest).catch(() => undefined);
   if (existing?.isFile() && existing.size === entry.size) {
     const known = await client.statCache.lookup(dest, existing);
@@ -570,18 +594,12 @@ async function placeOne(client: Client, logical: string, entry: ManifestEntry, d
   if (existing?.isDirectory()) {
     throw new AmphoraError('invalid_path', `Cannot write "${logical}": ${dest} is a folder. Remove it or download into an empty root.`);
   }
-  let how: 'fetched' | 'fromCache' = 'fromCache';
   if (entry.ref) {
     await downloadReference(logical, entry, dest);
-    how = 'fetched';
-  } else if (!(await client.blobCache.materialize(entry.digest, entry.size, dest))) {
-    await fetchToCache(client, entry.digest, `"${logical}" of ${what}`);
-    how = 'fetched';
-    if (!(await client.blobCache.materialize(entry.digest, entry.size, dest))) {
-      throw new AmphoraError('digest_mismatch', `The cached copy of "${logical}" failed verification right after download; check the disk under ${client.cacheDir} and retry.`);
-    }
+    await client.statCache.record(dest, await stat(dest), entry.digest);
+    return 'fetched';
   }
-  const st = await stat(dest);
-  await client.statCache.record(dest, st, entry.digest);
-  return how;
+  if (!(await client.blobCache.materialize(entry.digest, entry.size, dest))) return 'missing';
+  await client.statCache.record(dest, await stat(dest), entry.digest);
+  return 'fromCache';
 }

@@ -103,6 +103,24 @@ export class BlobCache {
     return target;
   }
 
+  /** Stores bytes in hand under their digest (verified; temp file + rename). */
+  async storeBytes(bytes: Buffer, digest: string, what: string): Promise<void> {
+    const got = createHash('sha256').update(bytes).digest('hex');
+    if (got !== digest) {
+      throw new AmphoraError('digest_mismatch', `Downloaded bytes of ${what} have SHA-256 ${got}, expected ${digest}; nothing was saved. Retry; if it persists the server's copy is damaged.`);
+    }
+    const target = this.path(digest);
+    await this.ensureDir(dirname(target));
+    const tmp = tempName(target);
+    try {
+      await writeFile(tmp, bytes);
+      await rename(tmp, target);
+    } catch (e) {
+      await unlink(tmp).catch(() => {});
+      throw e;
+    }
+  }
+
   /**
    * Copies a cached blob to `dest` (temp + rename), verifying SHA-256 on the way. Returns false
    * when the blob is absent or corrupted (a corrupted blob is deleted so it is fetched again).

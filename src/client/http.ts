@@ -5,7 +5,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import type { Readable, Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Agent, type Dispatcher } from 'undici';
 import type { z } from 'zod';
@@ -201,6 +201,42 @@ export class AmphoraHttp {
     });
     // The status says it all (2xx = stored and verified); skip parsing the small JSON answer.
     await res.body.dump();
+  }
+
+  /** False once the server answered that it has no batch routes (older server): use per-blob requests. */
+  batchSupported = true;
+
+  /**
+   * Uploads many small blobs in one request (POST /blobs/batch): a JSON header line, then the
+   * bytes back to back. Bytes come from memory when in hand, else are read file by file.
+   */
+  async putBlobBatch(blobs: { digest: string; size: number; source: string | Buffer }[]): Promise<void> {
+    const header = Buffer.from(JSON.stringify({ blobs: blobs.map(({ digest, size }) => ({ digest, size })) }) + '\n');
+    const total = header.length + blobs.reduce((a, b) => a + b.size, 0);
+    async function* body() {
+      yield header;
+      for (const b of blobs) {
+        const bytes = typeof b.source === 'string' ? await readFile(b.source) : b.source;
+        if (bytes.length !== b.size) {
+          throw new AmphoraError('invalid_path', `${typeof b.source === 'string' ? b.source : 'A file'} changed while being uploaded (${bytes.length} bytes, expected ${b.size}); log it again.`);
+        }
+        yield bytes;
+      }
+    }
+    const res = await this.raw('POST', api.routes.blobBatch(), {
+      body: Readable.from(body(), { objectMode: false }),
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(total) },
+    });
+    await res.body.dump();
+  }
+
+  /** Downloads many blobs in one response (POST /blobs/batch-get): their bytes back to back. */
+  async getBlobBatch(digests: string[]): Promise<Readable> {
+    const res = await this.raw('POST', api.routes.blobBatchGet(), {
+      body: JSON.stringify({ digests }),
+      headers: { 'content-type': 'application/json' },
+    });
+    return res.body;
   }
 
   /** Streams a blob's bytes into `sink`. */

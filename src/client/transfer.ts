@@ -7,6 +7,12 @@ import type { Client } from './client.js';
 import { mapPool, TRANSFER_CONCURRENCY } from './pool.js';
 
 export const NEGOTIATE_BATCH = 10_000;
+/** Blobs up to this size travel in batch requests (the server accepts up to 4 MiB each). */
+export const BATCH_BLOB_MAX = 1 << 20;
+const BATCH_FILES = 1_000;
+const BATCH_BYTES = 16 << 20;
+
+type Missing = { digest: string; size: number; uploadUrl: string; headers?: Record<string, string> };
 
 export interface LocalBlob {
   digest: string;
@@ -55,6 +61,68 @@ export async function uploadMissing(client: Client, blobs: LocalBlob[], onProgre
     if (!(e instanceof AmphoraError && e.code === 'not_found')) throw e;
   }
   return { uploaded: missing.length, bytes };
+}
+
+/**
+ * Fetches blobs into the local cache: small ones in batch requests (≤ 1,000 blobs / 16 MiB, a few
+ * in parallel), large ones streamed one per request. Every blob is verified before it is kept.
+ */
+export async function fetchManyToCache(client: Client, blobs: Map<string, { size: number; what: string }>): Promise<void> {
+  const small: string[][] = [];
+  const large: string[] = [];
+  let group: string[] = [];
+  let groupBytes = 0;
+  for (const [digest, { size }] of blobs) {
+    if (size > BATCH_BLOB_MAX || !client.http.batchSupported) {
+      large.push(digest);
+      continue;
+    }
+    group.push(digest);
+    groupBytes += size;
+    if (group.length >= BATCH_FILES || groupBytes >= BATCH_BYTES) {
+      small.push(group);
+      group = [];
+      groupBytes = 0;
+    }
+  }
+  if (group.length) small.push(group);
+  await mapPool(small, 4, async (digests) => {
+    if (client.http.batchSupported) {
+      try {
+        await fetchBatch(client, digests, blobs);
+        return;
+      } catch (e) {
+        // Not found: an older server without the route, or a blob it lacks; one request per
+        // blob then names exactly what is missing.
+        if (!(e instanceof AmphoraError && e.code === 'not_found')) throw e;
+      }
+    }
+    large.push(...digests);
+  });
+  await mapPool(large, TRANSFER_CONCURRENCY, (d) => fetchToCache(client, d, blobs.get(d)!.what));
+}
+
+async function fetchBatch(client: Client, digests: string[], info: Map<string, { size: number; what: string }>): Promise<void> {
+  const body = await client.http.getBlobBatch(digests);
+  let buf: Buffer = Buffer.alloc(0);
+  let i = 0;
+  const take = async () => {
+    while (i < digests.length && buf.length >= info.get(digests[i])!.size) {
+      const d = digests[i];
+      const { size, what } = info.get(d)!;
+      await client.blobCache.storeBytes(buf.subarray(0, size), d, what);
+      buf = buf.subarray(size);
+      i++;
+    }
+  };
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+    await take();
+  }
+  await take();
+  if (i < digests.length) {
+    throw new AmphoraError('internal', `The server's batch download ended after ${i} of ${digests.length} blobs; retry the download.`);
+  }
 }
 
 /** Makes sure a blob is in the local cache (fetching it when absent). */
@@ -138,25 +206,69 @@ export class StreamingUploader {
         for (const m of missing) {
           const local = byDigest.get(m.digest);
           if (!local) throw new AmphoraError('internal', `The server asked for blob ${m.digest}, which this upload does not contain; retry the upload.`);
-          this.uploads.push(
-            this.limiter
-              .run(async () => {
-                if (this.error) return;
-                await this.client.http.putBlob(m.digest, local.bytes ?? local.path, local.size, m.uploadUrl, m.headers);
-                this.release(local);
-                this.uploaded++;
-                this.uploadedBytes += m.size;
-                this.onProgress?.({ phase: 'upload', done: this.uploaded, total: this.totalMissing, bytes: this.uploadedBytes, totalBytes: this.totalMissingBytes });
-              })
-              .catch((e: unknown) => {
-                this.error ??= { e };
-              }),
-          );
+          if (m.size <= BATCH_BLOB_MAX && this.client.http.batchSupported) this.queueSmall(m, local);
+          else this.uploads.push(this.track(() => this.putOne(m, local)));
         }
       } catch (e) {
         this.error ??= { e };
       }
     });
+  }
+
+  private group: { m: Missing; local: LocalBlob }[] = [];
+  private groupBytes = 0;
+
+  private track(fn: () => Promise<void>): Promise<void> {
+    return this.limiter
+      .run(async () => {
+        if (!this.error) await fn();
+      })
+      .catch((e: unknown) => {
+        this.error ??= { e };
+      });
+  }
+
+  private done(m: Missing, local: LocalBlob) {
+    this.release(local);
+    this.uploaded++;
+    this.uploadedBytes += m.size;
+    this.onProgress?.({ phase: 'upload', done: this.uploaded, total: this.totalMissing, bytes: this.uploadedBytes, totalBytes: this.totalMissingBytes });
+  }
+
+  private async putOne(m: Missing, local: LocalBlob) {
+    await this.client.http.putBlob(m.digest, local.bytes ?? local.path, local.size, m.uploadUrl, m.headers);
+    this.done(m, local);
+  }
+
+  /** Small blobs travel together: one request per ≤ 1,000 blobs / 16 MiB. */
+  private queueSmall(m: Missing, local: LocalBlob) {
+    this.group.push({ m, local });
+    this.groupBytes += m.size;
+    if (this.group.length >= BATCH_FILES || this.groupBytes >= BATCH_BYTES) this.sendGroup();
+  }
+
+  private sendGroup() {
+    const g = this.group;
+    this.group = [];
+    this.groupBytes = 0;
+    if (!g.length) return;
+    this.uploads.push(
+      this.track(async () => {
+        const http = this.client.http;
+        if (http.batchSupported) {
+          try {
+            await http.putBlobBatch(g.map(({ m, local }) => ({ digest: m.digest, size: m.size, source: local.bytes ?? local.path })));
+            for (const { m, local } of g) this.done(m, local);
+            return;
+          } catch (e) {
+            // An older server without the batch route: fall back to one request per blob.
+            if (!(e instanceof AmphoraError && e.code === 'not_found')) throw e;
+            http.batchSupported = false;
+          }
+        }
+        for (const { m, local } of g) await this.putOne(m, local);
+      }),
+    );
   }
 
   private release(b: LocalBlob) {
@@ -167,6 +279,7 @@ export class StreamingUploader {
   async finish(): Promise<{ uploaded: number; bytes: number }> {
     this.dispatch();
     await this.negotiation;
+    this.sendGroup();
     await Promise.all(this.uploads);
     if (this.error) throw this.error.e;
     if (this.uploaded) {

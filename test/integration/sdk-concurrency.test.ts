@@ -79,3 +79,35 @@ describe('SDK: a stat cache that knows files the server lacks', function () {
     }
   });
 });
+
+describe('SDK: mixed small and large files', function () {
+  this.timeout(120_000);
+  it('streams files over 1 MiB one per request and batches the small ones; all download byte-identical', async () => {
+    const h = await startHarness();
+    try {
+      const src = path.join(h.work, 'mixed');
+      await mkdir(src, { recursive: true });
+      const big = Buffer.alloc(3 * 1024 * 1024 + 5);
+      for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
+      await writeFile(path.join(src, 'big.bin'), big);
+      for (let i = 0; i < 30; i++) await writeFile(path.join(src, `s${i}.txt`), `small ${i}`);
+      const a = new Artifact('mixed', 'dataset');
+      await a.addDir(src);
+      const mark = h.requests.length;
+      await a.log({ client: h.client, project: 'm' });
+      const sent = h.requests.slice(mark);
+      assert.equal(sent.filter((r) => r.startsWith('PUT ')).length, 1, 'the large file goes alone');
+      assert.equal(sent.filter((r) => /^POST .*\/blobs\/batch$/.test(r)).length, 1, 'the 30 small files go together');
+      const consumer = await h.freshClient();
+      const got = await new Api({ client: consumer }).artifact('m/mixed');
+      const root = path.join(h.work, 'mixed-out');
+      const r = await got.download({ root });
+      assert.equal(r.fetched, 31);
+      const { readFile } = await import('node:fs/promises');
+      assert.ok((await readFile(path.join(root, 'big.bin'))).equals(big));
+      assert.equal(await readFile(path.join(root, 's7.txt'), 'utf8'), 'small 7');
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -50,9 +50,11 @@ export async function startHarness(opts: { cacheDir?: string } = {}): Promise<Ha
   };
 }
 
+/** Requests that download blob bytes (one blob, or a batch). */
 export function blobGets(requests: string[]): number {
-  return requests.filter((r) => /^GET .*\/blobs\/[0-9a-f]{64}$/.test(r)).length;
+  return requests.filter((r) => /^GET .*\/blobs\/[0-9a-f]{64}$/.test(r) || /^POST .*\/blobs\/batch-get$/.test(r)).length;
 }
+/** Requests that upload blob bytes (one blob, or a batch). */
 export function blobPuts(requests: string[]): number {
-  return requests.filter((r) => /^PUT .*\/blobs\/[0-9a-f]{64}/.test(r)).length;
+  return requests.filter((r) => /^PUT .*\/blobs\/[0-9a-f]{64}/.test(r) || /^POST .*\/blobs\/batch$/.test(r)).length;
 }
