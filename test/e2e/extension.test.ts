@@ -346,4 +346,18 @@ describe('e2e: the Amphora extension in code-server', function () {
     await until('lens resolved after reconnect, with its actions', async () => /→ v2 · 2 files.*Reveal.*Download/.test((await lens.textContent({ timeout: 1000 })) ?? ''), 20_000);
     await h.shot('10-bundled-server');
   });
+
+  it('Sign In connects to a server by URL with an API key kept in secret storage', async () => {
+    const { page } = h;
+    const d = JSON.parse(readFileSync(path.join(h.dataDir, 'server.json'), 'utf8'));
+    await runCommand(page, 'Amphora: Sign In');
+    await quickInput(page, /Sign In$/, d.url);
+    await quickInput(page, /Sign In to http/, d.apiKey);
+    await until('status bar: team server', async () => (await page.locator('.statusbar-item').filter({ hasText: 'Amphora: team' }).count()) > 0, 20_000);
+    await showSideBar(page, 'Amphora');
+    await (await rowByText(page, 'Artifacts', PROJECT)).waitFor({ timeout: 15_000 });
+    await page.locator('.statusbar-item').filter({ hasText: 'Amphora: team' }).first().hover();
+    await page.waitForTimeout(800);
+    await h.shot('11-signed-in-team');
+  });
 });
