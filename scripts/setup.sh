@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine: Debian packages (Chromium and friends for the editor tests), the npm
-# packages, code-server for the real-editor tests (cached outside the repo), and the build.
+# packages and the build. code-server for the real-editor tests is installed by the e2e suite itself
+# when its cache is missing (scripts/install-code-server.sh), so the main job starts without it.
 # Safe to run again: every step skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,5 +18,4 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
-if [ -f scripts/install-code-server.sh ]; then bash scripts/install-code-server.sh; fi
 node esbuild.mjs
