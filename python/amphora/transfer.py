@@ -5,6 +5,7 @@ Cache layout (identical to the TypeScript SDK): <cache>/blobs/sha256/<2 hex>/<64
 blob is trusted only after its hash is re-checked while it is copied out.
 """
 import hashlib
+import json
 import os
 import shutil
 import threading
@@ -19,6 +20,12 @@ from .settings import cached_blob_path
 from .transport import API_PREFIX, CHUNK, error_from
 
 NEGOTIATE_BATCH = 10_000
+# Blobs up to BATCH_BLOB_MAX travel together, ≤ BATCH_FILES / BATCH_BYTES per request (the server
+# takes blobs up to 4 MiB in a batch); same limits as the TypeScript SDK.
+BATCH_BLOB_MAX = 1 << 20
+BATCH_FILES = 1_000
+BATCH_BYTES = 16 << 20
+BATCH_GET_PARALLEL = 4
 DEFAULT_WORKERS = min(16, max(4, (os.cpu_count() or 2) * 2))
 
 
@@ -45,6 +52,24 @@ def _remove_quietly(path):
         os.remove(path)
     except OSError:
         pass
+
+
+def batches(items, size_of):
+    """Splits items into groups of ≤ BATCH_FILES items / ≤ BATCH_BYTES (a group closes once it reaches either)."""
+    groups, group, total = [], [], 0
+    for it in items:
+        group.append(it)
+        total += size_of(it)
+        if len(group) >= BATCH_FILES or total >= BATCH_BYTES:
+            groups.append(group)
+            group, total = [], 0
+    if group:
+        groups.append(group)
+    return groups
+
+
+def _is_not_found(e):
+    return isinstance(e, AmphoraError) and e.code == "not_found"
 
 
 def parallel(fn, items, workers=DEFAULT_WORKERS, pool=None):
@@ -129,6 +154,11 @@ class Transfer:
             answer = self.http.post(API_PREFIX + "/blobs/negotiate", {"blobs": specs[i : i + NEGOTIATE_BATCH]})
             missing.extend(answer.get("missing", []))
 
+        for m in missing:
+            if m["digest"] not in by_digest:
+                raise AmphoraError("internal", "The server asked for blob %s, which this upload does not contain; "
+                                   "retry the upload." % m["digest"])
+
         def put(m):
             blob = by_digest[m["digest"]]
             headers = {"content-type": "application/octet-stream"}
@@ -141,7 +171,30 @@ class Transfer:
                 raise error_from(resp.status, data, "PUT", url)
             stats.add(bytes_uploaded=blob["size"], files_uploaded=1)
 
-        parallel(put, missing, pool=self.pool())
+        def send(job):
+            """A large blob (one PUT) or a group of small ones (one POST /blobs/batch); returns what
+            still needs a PUT each because the server has no batch route."""
+            kind, item = job
+            if kind == "one":
+                put(item)
+                return []
+            if self.http.batch_supported:
+                try:
+                    self._put_batch([by_digest[m["digest"]] for m in item])
+                    stats.add(bytes_uploaded=sum(m["size"] for m in item), files_uploaded=len(item))
+                    return []
+                except AmphoraError as e:
+                    if not _is_not_found(e):
+                        raise
+                    self.http.batch_supported = False
+            return item
+
+        use_batch = self.http.batch_supported
+        small = [m for m in missing if use_batch and m["size"] <= BATCH_BLOB_MAX]
+        jobs = [("batch", g) for g in batches(small, lambda m: m["size"])]
+        jobs += [("one", m) for m in missing if not (use_batch and m["size"] <= BATCH_BLOB_MAX)]
+        leftovers = [m for rest in parallel(send, jobs, pool=self.pool()) for m in rest]
+        parallel(put, leftovers, pool=self.pool())
         if missing:
             try:
                 self.http.post(API_PREFIX + "/blobs/flush", {})
@@ -149,6 +202,36 @@ class Transfer:
                 if e.code != "not_found":
                     raise
         return stats
+
+    def _put_batch(self, blobs):
+        """POST /blobs/batch: a JSON header line, then each file's bytes back to back (read file by
+        file, sent in ~1 MiB writes). The server re-hashes every blob."""
+        header = (json.dumps({"blobs": [{"digest": b["digest"], "size": b["size"]} for b in blobs]}) + "\n").encode()
+        total = len(header) + sum(b["size"] for b in blobs)
+
+        def body():
+            pending = [header]
+            held = len(header)
+            for b in blobs:
+                with open(b["path"], "rb") as f:
+                    data = f.read(b["size"] + 1)
+                if len(data) != b["size"]:
+                    raise AmphoraError("invalid_path", "%s changed while being uploaded (%d bytes, expected %d); log it again."
+                                       % (b["path"], len(data), b["size"]))
+                pending.append(data)
+                held += len(data)
+                if held >= CHUNK:
+                    yield b"".join(pending)
+                    pending, held = [], 0
+            if pending:
+                yield b"".join(pending)
+
+        path = API_PREFIX + "/blobs/batch"
+        resp = self.http.open("POST", path, body=body,
+                              headers={"content-type": "application/octet-stream", "content-length": str(total)})
+        data = resp.read()
+        if resp.status >= 400:
+            raise error_from(resp.status, data, "POST", path)
 
     def adopt(self, local, digest):
         """Puts a file the producer just logged into the cache: a hard link (free) or a copy when
@@ -180,33 +263,119 @@ class Transfer:
             dest = join_inside(root, logical)
             jobs.append((logical, manifest[logical], dest))
 
-        def fetch(job):
+        def prepare(job):
+            """Everything that needs no blob from the server; returns the job when it does."""
             logical, entry, dest = job
             make_parent_inside(root, dest, logical)
             if os.path.islink(dest):
                 os.remove(dest)  # never write through a link planted in the download root
             if entry.get("ref"):
                 self._fetch_reference(logical, entry, dest, stats)
-            else:
-                self._fetch_blob(entry["digest"], entry["size"], dest, stats)
+                return None
+            return None if self._from_local(entry["digest"], entry["size"], dest, stats) else job
 
         try:
-            parallel(fetch, jobs, pool=self.pool())
+            remote = [j for j in parallel(prepare, jobs, pool=self.pool()) if j is not None]
+            self._fetch_remote(remote, stats)
         finally:
             self.stat_cache.flush()
         return stats
 
-    def _fetch_blob(self, digest, size, dest, stats):
+    def _fetch_remote(self, jobs, stats):
+        """Small blobs in POST /blobs/batch-get requests (≤ BATCH_GET_PARALLEL at once), large ones
+        streamed one per request; a batch the server answers 404 (older server, or a blob it lacks)
+        is fetched blob by blob, which names exactly what is missing."""
+        dests = {}  # digest -> (size, [dest, ...])
+        for _, entry, dest in jobs:
+            dests.setdefault(entry["digest"], (entry["size"], []))[1].append(dest)
+        small = [d for d, (size, _) in dests.items() if size <= BATCH_BLOB_MAX] if self.http.batch_supported else []
+        small_set = set(small)
+        work = [("batch", g) for g in batches(small, lambda d: dests[d][0])]
+        work += [("one", (e["digest"], e["size"], dest)) for _, e, dest in jobs if e["digest"] not in small_set]
+        gate = threading.Semaphore(BATCH_GET_PARALLEL)
+
+        def run(job):
+            kind, item = job
+            if kind == "one":
+                self._fetch_blob(*item, stats)
+                return []
+            with gate:
+                try:
+                    self._fetch_batch(item, dests, stats)
+                    return []
+                except AmphoraError as e:
+                    if not _is_not_found(e):
+                        raise
+            return [(d, dests[d][0], dest) for d in item for dest in dests[d][1]]
+
+        leftovers = [j for rest in parallel(run, work, pool=self.pool()) for j in rest]
+        parallel(lambda j: self._fetch_blob(*j, stats), leftovers, pool=self.pool())
+
+    def _fetch_batch(self, digests, dests, stats):
+        """One POST /blobs/batch-get: reads each blob's bytes in order, verifies its SHA-256, stores it
+        in the cache and writes every destination through a temp file + rename."""
+        path = API_PREFIX + "/blobs/batch-get"
+        resp = self.http.open("POST", path, body=json.dumps({"digests": digests}).encode(),
+                              headers={"content-type": "application/json", "accept": "application/octet-stream"})
+        if resp.status >= 400:
+            raise error_from(resp.status, resp.read(), "POST", path)
+        done = 0
+        try:
+            for digest in digests:
+                size, targets = dests[digest]
+                data = _read_exactly(resp, size)
+                actual = hashlib.sha256(data).hexdigest()
+                if len(data) != size or actual != digest:
+                    raise AmphoraError(
+                        "digest_mismatch",
+                        "Downloaded blob %s has SHA-256 %s (%d of %d bytes) in a batch download; the server's copy is "
+                        "damaged or the response was cut short. It was not written; ask the server administrator to "
+                        "check its blob store." % (digest, actual, len(data), size),
+                    )
+                self._store(digest, data, targets)
+                stats.add(bytes_downloaded=size, files_downloaded=len(targets))
+                done += 1
+            if resp.read(1):
+                raise AmphoraError("internal", "The server's batch download sent bytes after the last of its %d blobs; "
+                                   "retry the download." % len(digests))
+        except BaseException:
+            resp.close()
+            self.http.abandon(path)  # the rest of the response is unread: this connection is done
+            raise
+
+    def _store(self, digest, data, targets):
+        """Verified bytes in hand: into the cache, then each destination (temp file + rename)."""
+        cached = cached_blob_path(self.cache_dir, digest)
+        os.makedirs(os.path.dirname(cached), exist_ok=True)
+        for target in [cached] + targets:
+            tmp = temp_name(target)
+            try:
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, target)
+            finally:
+                _remove_quietly(tmp)
+        for dest in targets:
+            self.stat_cache.record(dest, os.stat(dest), digest)
+
+    def _from_local(self, digest, size, dest, stats):
+        """True when dest already holds the blob or a verified copy came from the cache."""
         if os.path.isfile(dest) and os.path.getsize(dest) == size and self.stat_cache.digest(dest)[0] == digest:
             stats.add(already_present=1)
-            return
+            return True
         cached = cached_blob_path(self.cache_dir, digest)
         if os.path.isfile(cached):
             if self._copy_verified(cached, dest, digest):
                 self.stat_cache.record(dest, os.stat(dest), digest)
                 stats.add(cache_hits=1)
-                return
+                return True
             _remove_quietly(cached)  # corrupted cache entry: fetch it again
+        return False
+
+    def _fetch_blob(self, digest, size, dest, stats):
+        if self._from_local(digest, size, dest, stats):
+            return  # e.g. another destination of the same blob brought it into the cache
+        cached = cached_blob_path(self.cache_dir, digest)
         os.makedirs(os.path.dirname(cached), exist_ok=True)
         cache_tmp, dest_tmp = temp_name(cached), temp_name(dest)
         path = API_PREFIX + "/blobs/" + digest
@@ -272,6 +441,18 @@ class Transfer:
         finally:
             _remove_quietly(tmp)
         stats.add(bytes_downloaded=got, files_downloaded=1)
+
+
+def _read_exactly(resp, n):
+    """Up to n bytes (fewer only at the end of the response)."""
+    parts, got = [], 0
+    while got < n:
+        chunk = resp.read(n - got)
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def copy_file(src, dest):

@@ -47,6 +47,8 @@ class Http:
         self._local = threading.local()
         self._all = []
         self._lock = threading.Lock()
+        # False once the server answered 404 for POST /blobs/batch (an older server): one PUT per blob.
+        self.batch_supported = True
 
     # ------------------------------------------------------------------ connections
     def _connection(self, split):
@@ -62,6 +64,10 @@ class Http:
             with self._lock:
                 self._all.append(conn)
         return conn
+
+    def abandon(self, path_or_url):
+        """Closes this thread's connection to that origin (a response left half-read cannot be reused)."""
+        self._drop(self._url(path_or_url))
 
     def _drop(self, split):
         conns = getattr(self._local, "conns", {})
@@ -118,6 +124,10 @@ class Http:
             except OSError as e:  # refused, unknown host, timeout
                 self._drop(split)
                 raise unreachable("%s://%s" % (split.scheme, split.netloc), e)
+            except BaseException:
+                # e.g. a streamed body that failed half-way: the connection is mid-request.
+                self._drop(split)
+                raise
             finally:
                 if stream is not None:
                     stream.close()

@@ -1,0 +1,211 @@
+"""Small files travel in batch requests (POST /blobs/batch, POST /blobs/batch-get), large ones one
+per request; an older server without those routes gets one request per blob; a damaged byte in a
+batch download is caught. Requests are counted by a forwarding proxy in front of the real server."""
+import collections
+import hashlib
+import http.client
+import http.server
+import os
+import re
+import threading
+import urllib.parse
+
+import amphora
+from amphora import Api, Artifact
+from amphora.settings import cached_blob_path
+from amphora.transfer import BATCH_BLOB_MAX, BATCH_FILES
+
+from .support import ServerTestCase
+
+BATCH_ROUTES = ("/api/v1/blobs/batch", "/api/v1/blobs/batch-get")
+
+
+class _ProxyServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+
+class Proxy:
+    """Forwards every request to the real server and counts them by route. `no_batch_routes` sends
+    the batch routes to a path the server does not have, so the answer is its genuine 404 for an
+    unknown route (what a server from before the batch routes says). `corrupt_batch_get` flips one
+    byte in the middle of every batch download."""
+
+    def __init__(self, upstream, no_batch_routes=False, corrupt_batch_get=False):
+        self.counts = collections.Counter()
+        self.flipped_at = None
+        lock = threading.Lock()
+        origin = urllib.parse.urlsplit(upstream).netloc
+        local = threading.local()
+        self.upstream_conns = []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _forward(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                route = self.path.split("?")[0]
+                with lock:
+                    proxy.counts[(self.command, re.sub(r"/[0-9a-f]{64}$", "/{digest}", route))] += 1
+                target = self.path
+                if no_batch_routes and route in BATCH_ROUTES:
+                    target = target.replace("/blobs/batch", "/blobs/route-added-later")
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}  # Host kept: upload URLs point back here
+                conn = getattr(local, "conn", None)
+                if conn is None:
+                    conn = local.conn = http.client.HTTPConnection(origin, timeout=60)
+                    with lock:
+                        proxy.upstream_conns.append(conn)
+                conn.request(self.command, target, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                if corrupt_batch_get and route == "/api/v1/blobs/batch-get" and resp.status == 200 and data:
+                    at = len(data) // 2
+                    data = data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:]
+                    proxy.flipped_at = at
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length", "keep-alive", "date"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
+
+            def log_message(self, *args):
+                pass
+
+        self.server = _ProxyServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def count(self, method, route):
+        return self.counts[(method, "/api/v1" + route)]
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+        for conn in self.upstream_conns:
+            conn.close()
+
+
+class BatchTransferTest(ServerTestCase):
+    def setUp(self):
+        self._env = {k: os.environ[k] for k in ("AMPHORA_BASE_URL", "AMPHORA_CACHE_DIR")}
+        self.proxies = []
+
+    def tearDown(self):
+        amphora.finish()
+        os.environ.update(self._env)
+        for p in self.proxies:
+            p.stop()
+
+    def through(self, cache, **options):
+        """Points the client at a new proxy (and a cache of its own: a fresh client)."""
+        proxy = Proxy(self.server.url, **options)
+        self.proxies.append(proxy)
+        os.environ["AMPHORA_BASE_URL"] = proxy.url
+        os.environ["AMPHORA_CACHE_DIR"] = os.path.join(self.tmp, cache)
+        return proxy
+
+    def small_files(self, folder, n, prefix="f"):
+        expected = {}
+        for i in range(n):
+            data = ("%s/%s %d\n" % (folder, prefix, i)).encode() * (1 + i % 7)
+            self.write("%s/%s%04d.txt" % (folder, prefix, i), data)
+            expected["%s%04d.txt" % (prefix, i)] = data
+        return expected
+
+    def log_dir(self, project, name, folder):
+        with amphora.init(project=project, job_type="x") as run:
+            art = Artifact(name, type="dataset")
+            art.add_dir(os.path.join(self.work, folder))
+            run.log_artifact(art)
+        return art
+
+    def assertFolder(self, root, expected):
+        got = {}
+        for dirpath, _, files in os.walk(root):
+            for f in files:
+                with open(os.path.join(dirpath, f), "rb") as fh:
+                    got[os.path.relpath(os.path.join(dirpath, f), root)] = fh.read()
+        self.assertEqual(got, expected)
+
+    def test_many_small_files_log_and_download_in_batch_requests(self):
+        self.assertEqual((BATCH_BLOB_MAX, BATCH_FILES), (1 << 20, 1000))
+        expected = self.small_files("batched", 1200)
+        self.write("batched/copy-of-f0001.txt", expected["f0001.txt"])
+        expected["copy-of-f0001.txt"] = expected["f0001.txt"]
+        big = os.urandom(BATCH_BLOB_MAX + 1)  # one byte over the limit: streamed on its own
+        self.write("batched/big.bin", big)
+        expected["big.bin"] = big
+        proxy = self.through("cache-producer")
+        art = self.log_dir("p-batch", "batched", "batched")
+        self.assertEqual(art.last_transfer.files_uploaded, 1201)  # the copy shares f0001's blob
+        self.assertEqual(proxy.count("POST", "/blobs/batch"), 2)  # 1,000 + 200 small blobs
+        self.assertEqual(proxy.count("PUT", "/blobs/{digest}"), 1)  # the big one
+
+        proxy = self.through("cache-consumer")
+        got = Api().artifact("p-batch/batched")
+        root = got.download(os.path.join(self.work, "batched-out"))
+        self.assertFolder(root, expected)
+        self.assertEqual(proxy.count("POST", "/blobs/batch-get"), 2)
+        self.assertEqual(proxy.count("GET", "/blobs/{digest}"), 1)
+        self.assertEqual((got.last_transfer.files_downloaded, got.last_transfer.bytes_downloaded),
+                         (1202, sum(len(v) for k, v in expected.items() if k != "copy-of-f0001.txt")))
+        # The shared cache holds every blob, so a second folder needs no request at all.
+        for data in (expected["f0999.txt"], big):
+            with open(cached_blob_path(os.environ["AMPHORA_CACHE_DIR"], hashlib.sha256(data).hexdigest()), "rb") as f:
+                self.assertEqual(f.read(), data)
+        before = sum(proxy.counts.values())
+        again = Api().artifact("p-batch/batched:v0")
+        again.download(os.path.join(self.work, "batched-again"))
+        self.assertEqual(again.last_transfer.cache_hits, 1202)
+        self.assertEqual(proxy.count("POST", "/blobs/batch-get"), 2)
+        self.assertLessEqual(sum(proxy.counts.values()) - before, 3)  # resolve + manifest only
+        self.assertEqual([f for f in os.listdir(root) if "amphora-tmp" in f], [])
+
+    def test_fallback_to_one_request_per_blob_when_the_server_has_no_batch_routes(self):
+        expected = self.small_files("old-server", 40)
+        proxy = self.through("cache-old-producer", no_batch_routes=True)
+        art = self.log_dir("p-old", "old", "old-server")
+        self.assertEqual(art.last_transfer.files_uploaded, 40)
+        self.assertEqual(proxy.count("POST", "/blobs/batch"), 1)  # answered 404 once, then not asked again
+        self.assertEqual(proxy.count("PUT", "/blobs/{digest}"), 40)
+        self.assertFalse(amphora.client.get_client().http.batch_supported)
+
+        proxy = self.through("cache-old-consumer", no_batch_routes=True)
+        got = Api().artifact("p-old/old")
+        root = got.download(os.path.join(self.work, "old-out"))
+        self.assertFolder(root, expected)
+        self.assertEqual(proxy.count("POST", "/blobs/batch-get"), 1)
+        self.assertEqual(proxy.count("GET", "/blobs/{digest}"), 40)
+        self.assertEqual(got.last_transfer.files_downloaded, 40)
+
+    def test_a_corrupted_byte_in_a_batch_download_is_detected_and_nothing_damaged_is_kept(self):
+        expected = self.small_files("fragile", 50, prefix="g")
+        self.log_dir("p-fragile", "fragile", "fragile")  # straight to the server
+        proxy = self.through("cache-fragile", corrupt_batch_get=True)
+        root = os.path.join(self.work, "fragile-out")
+        err = self.assertAmphoraError("digest_mismatch", Api().artifact("p-fragile/fragile").download, root)
+        self.assertIsNotNone(proxy.flipped_at)
+        self.assertEqual(proxy.count("POST", "/blobs/batch-get"), 1)
+        damaged = re.search(r"blob ([0-9a-f]{64})", str(err)).group(1)
+        cache = os.environ["AMPHORA_CACHE_DIR"]
+        self.assertFalse(os.path.exists(cached_blob_path(cache, damaged)))
+        # What was written before the damaged blob is intact; the damaged file and temp files are not there.
+        written = os.listdir(root)
+        self.assertEqual([f for f in written if "amphora-tmp" in f], [])
+        self.assertLess(len(written), len(expected))
+        for f in written:
+            with open(os.path.join(root, f), "rb") as fh:
+                self.assertEqual(fh.read(), expected[f])
+            self.assertNotEqual(hashlib.sha256(expected[f]).hexdigest(), damaged)
+        # Without the damage, the same cache and folder complete.
+        os.environ["AMPHORA_BASE_URL"] = self.server.url
+        got = Api().artifact("p-fragile/fragile")
+        got.download(root)
+        self.assertFolder(root, expected)
+        self.assertEqual(got.last_transfer.already_present, len(written))
