@@ -2,9 +2,12 @@
 downloading many large and many small files), timed against the same floor (OpenSSL SHA-256 +
 `cp -r`), so its rows can sit next to the TypeScript SDK's.
 
-    node esbuild.mjs && PYTHONPATH=python python3 bench/python_transfer.py [--quick] [--json]
+    node esbuild.mjs && PYTHONPATH=python python3 bench/python_transfer.py [--quick] [--json] [--data DIR]
 
 `--json` prints the rows as [{name, seconds, floor, note}] (scenario names match bench/transfer.ts).
+`--data DIR` uses DIR/large and DIR/small (as bench/transfer.ts generates them) instead of new data.
+It always starts its own server on an empty data dir: on a server that already holds the blobs,
+"log" would measure a re-log.
 """
 import os
 import shutil
@@ -17,6 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python", "tests"))
 
 QUICK = "--quick" in sys.argv
+DATA = sys.argv[sys.argv.index("--data") + 1] if "--data" in sys.argv else None
 LARGE_FILES = 8
 LARGE_SIZE = (8 if QUICK else 128) << 20
 SMALL_FILES = 1_000 if QUICK else 10_000
@@ -49,13 +53,20 @@ def floor(src, dest, base):
     listing = os.path.join(base, "filelist.txt")
     with open(listing, "w") as f:
         f.write("\0".join(files))
+    settle()
     t0 = time.perf_counter()
     subprocess.run("xargs -0 -n 2000 openssl dgst -sha256 < %s > /dev/null" % listing, shell=True, check=True)
     subprocess.run(["cp", "-r", src, dest], check=True)
     return time.perf_counter() - t0
 
 
+def settle():
+    """Flushes dirty pages first so one step's writeback is not billed to the next (as bench/transfer.ts)."""
+    subprocess.run(["sync"], check=False)
+
+
 def timed(fn):
+    settle()
     t0 = time.perf_counter()
     out = fn()
     return time.perf_counter() - t0, out
@@ -69,11 +80,14 @@ def main():
     from support import ServerProcess
 
     base = tempfile.mkdtemp(prefix="amphora-pybench-", dir=os.environ.get("BENCH_DIR"))
-    large, small = os.path.join(base, "large"), os.path.join(base, "small")
+    large, small = os.path.join(DATA or base, "large"), os.path.join(DATA or base, "small")
     large_label = "%d × %d MiB" % (LARGE_FILES, LARGE_SIZE >> 20)
     small_label = "{:,} × 4 KiB".format(SMALL_FILES)
-    log("generating %s and %s in %s" % (large_label, small_label, base))
-    generate(large, small)
+    if DATA:
+        log("using %s and %s in %s" % (large_label, small_label, DATA))
+    else:
+        log("generating %s and %s in %s" % (large_label, small_label, base))
+        generate(large, small)
     server = ServerProcess(os.path.join(base, "server-data"))
     rows = []
     try:
