@@ -4,6 +4,7 @@
  * extensions and tests can reach them; feature modules get them through features.ts.
  */
 import * as vscode from 'vscode';
+import type { ArtifactCollection } from '../core/api.js';
 import { ConnectionManager } from './connection/connectionManager.js';
 import { EventBus } from './connection/eventBus.js';
 import { impactOf } from './logic/events.js';
@@ -31,6 +32,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
         resolve: (ref) => c.http.resolve(ref),
         projects: async () => (await c.http.projects()).items,
         entity: async () => c.entity,
+        collections: async (entity, project) => {
+          const out: ArtifactCollection[] = [];
+          let cursor: string | undefined;
+          // Bounded: past a few thousand artifacts the nearest-name hint is not worth the wait.
+          do {
+            const page = await c.http.collections(entity, project, { limit: 1000, cursor });
+            out.push(...page.items);
+            cursor = page.nextCursor ?? undefined;
+          } while (cursor && out.length < 5000);
+          return out;
+        },
       };
     },
     () => vscode.workspace.getConfiguration('amphora').get<string>('project'),

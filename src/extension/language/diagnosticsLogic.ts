@@ -4,9 +4,9 @@
  * is an information hint with the quick fix "Pin to vN" (the version it resolves to now), so a
  * script keeps reading the same data when new versions are logged. Offsets are document offsets.
  */
-import { isVersionString } from '../../core/names.js';
 import type { FoundReference } from '../logic/references.js';
-import { nearest, type ProjectIndex } from './referenceIndex.js';
+import { describeMissing } from '../logic/missingReference.js';
+import type { ProjectIndex } from './referenceIndex.js';
 
 export type RefDiagnosticCode = 'invalid-reference' | 'unknown-artifact' | 'unknown-alias' | 'unknown-version' | 'moving-alias';
 
@@ -47,46 +47,24 @@ export function diagnoseReference(found: FoundReference, index: ProjectIndex | u
   if (!ref || !index) return [];
   const p = referenceParts(found.text);
   const at = (o: number) => found.start + o;
-  const where = `${index.entity}/${index.project}`;
-  const c = index.collections.get(ref.name);
-  if (!c) {
-    const guess = nearest(ref.name, index.collections.keys());
+  const missing = describeMissing(ref, index);
+  if (missing) {
+    // The name is wrong for a missing artifact; otherwise the selector is.
+    const [from, to] = missing.part === 'artifact' ? [p.nameStart, p.nameEnd] : [p.selectorStart, p.selectorEnd];
+    const c = index.collections.get(ref.name);
+    const replacement = missing.guess ?? (missing.part === 'version' ? c?.latest : undefined);
+    const hint = missing.part === 'artifact' && !missing.guess ? ' Log it first, or check the project.' : '';
     return [{
       severity: 'warning',
-      code: 'unknown-artifact',
-      message: `Unknown artifact "${ref.name}" in ${where}.${guess ? ` Did you mean "${guess}"?` : ' Log it first, or check the project.'}`,
-      start: at(p.nameStart),
-      end: at(p.nameEnd),
-      fix: guess ? { title: `Change to "${guess}"`, start: at(p.nameStart), end: at(p.nameEnd), newText: guess } : undefined,
+      code: `unknown-${missing.part}`,
+      message: `${missing.message}${missing.message.endsWith('?') ? '' : '.'}${hint}`,
+      start: at(from),
+      end: at(to),
+      fix: replacement ? { title: /^v\d+$/.test(replacement) ? `Change to ${replacement}` : `Change to "${replacement}"`, start: at(from), end: at(to), newText: replacement } : undefined,
     }];
   }
-  if (isVersionString(ref.selector)) {
-    const newest = c.latest ? Number(c.latest.slice(1)) : -1;
-    if (Number(ref.selector.slice(1)) > newest) {
-      return [{
-        severity: 'warning',
-        code: 'unknown-version',
-        message: `"${ref.name}" has no version ${ref.selector}${c.latest ? ` (the newest is ${c.latest})` : ' (it has no versions yet)'}.`,
-        start: at(p.selectorStart),
-        end: at(p.selectorEnd),
-        fix: c.latest ? { title: `Change to ${c.latest}`, start: at(p.selectorStart), end: at(p.selectorEnd), newText: c.latest } : undefined,
-      }];
-    }
-    return [];
-  }
-  const resolved = c.aliases.get(ref.selector);
-  if (!resolved) {
-    const guess = nearest(ref.selector, c.aliases.keys());
-    const known = [...c.aliases.keys()].sort().slice(0, 8).join(', ');
-    return [{
-      severity: 'warning',
-      code: 'unknown-alias',
-      message: `"${ref.name}" has no alias "${ref.selector}".${guess ? ` Did you mean "${guess}"?` : known ? ` Its aliases: ${known}.` : ''}`,
-      start: at(p.selectorStart),
-      end: at(p.selectorEnd),
-      fix: guess ? { title: `Change to "${guess}"`, start: at(p.selectorStart), end: at(p.selectorEnd), newText: guess } : undefined,
-    }];
-  }
+  const resolved = index.collections.get(ref.name)!.aliases.get(ref.selector);
+  if (resolved === undefined) return []; // an existing version number: nothing to say
   // A moving alias: pin it. Without an explicit selector (`"mnist-raw"` means latest) append one.
   const fix: RefFix = ref.explicitSelector
     ? { title: `Pin to ${resolved}`, start: at(p.selectorStart), end: at(p.selectorEnd), newText: resolved }

@@ -5,7 +5,8 @@
  */
 import * as vscode from 'vscode';
 import { scanReferences, type FoundReference } from '../logic/references.js';
-import { lensTitle, versionMarkdown } from '../logic/format.js';
+import { escapeMarkdown, lensTitle, versionMarkdown } from '../logic/format.js';
+import { lineageFocus } from '../logic/lineageFocus.js';
 import type { Resolution } from '../logic/resolver.js';
 import type { ExtensionServices } from '../services.js';
 
@@ -22,7 +23,7 @@ class ReferenceLens extends vscode.CodeLens {
     range: vscode.Range,
     readonly document: vscode.TextDocument,
     readonly found: FoundReference,
-    readonly role: 'summary' | 'reveal' | 'download',
+    readonly role: 'summary' | 'reveal' | 'lineage' | 'download',
   ) {
     super(range);
   }
@@ -61,7 +62,7 @@ class ReferenceCodeLensProvider implements vscode.CodeLensProvider<ReferenceLens
       const range = rangeOf(doc, f);
       lenses.push(new ReferenceLens(range, doc, f, 'summary'));
       if (f.parsed && this.lastKind.get(this.key(doc, f)) === 'resolved') {
-        lenses.push(new ReferenceLens(range, doc, f, 'reveal'), new ReferenceLens(range, doc, f, 'download'));
+        for (const role of ['reveal', 'lineage', 'download'] as const) lenses.push(new ReferenceLens(range, doc, f, role));
       }
     }
     return lenses;
@@ -87,13 +88,12 @@ class ReferenceCodeLensProvider implements vscode.CodeLensProvider<ReferenceLens
 function commandFor(role: ReferenceLens['role'], r: Resolution): vscode.Command {
   if (role === 'summary') {
     if (r.kind === 'resolved') return { title: lensTitle(r.refText, r.version), command: 'amphora.revealReference', arguments: [r.fullRef], tooltip: `Reveal ${r.fullRef} in the Amphora view` };
-    if (r.kind === 'unknown') return { title: `${r.refText} → unknown artifact (${r.fullRef ?? r.refText} not found)`, command: '' };
     return { title: `${r.refText} → ${r.message}`, command: '' };
   }
   if (r.kind !== 'resolved') return { title: '', command: '' };
-  return role === 'reveal'
-    ? { title: 'Reveal', command: 'amphora.revealReference', arguments: [r.fullRef] }
-    : { title: 'Download', command: 'amphora.downloadReference', arguments: [r.fullRef] };
+  if (role === 'reveal') return { title: 'Reveal', command: 'amphora.revealReference', arguments: [r.fullRef] };
+  if (role === 'lineage') return { title: 'Lineage', command: 'amphora.showLineage', arguments: [lineageFocus(r.version)], tooltip: `Show the lineage around ${r.fullRef}` };
+  return { title: 'Download', command: 'amphora.downloadReference', arguments: [r.fullRef] };
 }
 
 /** Markdown command link with JSON arguments. */
@@ -115,7 +115,7 @@ class ReferenceHoverProvider implements vscode.HoverProvider {
     const r = await this.services.resolver.resolveInSource(f.text, doc.getText());
     if (token.isCancellationRequested) return undefined;
     const md = new vscode.MarkdownString(undefined, true);
-    md.isTrusted = { enabledCommands: ['amphora.revealReference', 'amphora.downloadReference', 'amphora.version.copyReference', 'amphora.version.revealProducerRun', 'amphora.version.editMetadata'] };
+    md.isTrusted = { enabledCommands: ['amphora.revealReference', 'amphora.showLineage', 'amphora.downloadReference', 'amphora.version.copyReference', 'amphora.version.revealProducerRun', 'amphora.version.editMetadata'] };
     if (r.kind === 'resolved') {
       const v = r.version;
       const target = { entity: v.entity, project: v.project, name: v.name, version: v.version };
@@ -123,6 +123,7 @@ class ReferenceHoverProvider implements vscode.HoverProvider {
       md.appendMarkdown(
         [
           link('Reveal', 'amphora.revealReference', [r.fullRef]),
+          link('Show Lineage', 'amphora.showLineage', [lineageFocus(v)]),
           link('Download', 'amphora.downloadReference', [r.fullRef]),
           link('Copy Reference', 'amphora.version.copyReference', [target]),
           link('Edit Metadata', 'amphora.version.editMetadata', [target]),
@@ -132,7 +133,7 @@ class ReferenceHoverProvider implements vscode.HoverProvider {
       md.appendMarkdown('\n\n---\n\n');
       md.appendMarkdown(versionMarkdown(v));
     } else {
-      md.appendMarkdown(`\`${r.refText}\`: ${r.kind === 'unknown' ? `unknown artifact — ${r.fullRef} does not exist on the server` : r.message}`);
+      md.appendMarkdown(`\`${r.refText}\`: ${escapeMarkdown(r.message)}`);
     }
     return new vscode.Hover(md, range);
   }

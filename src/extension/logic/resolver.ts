@@ -3,9 +3,11 @@
  * invalidate per collection (so lenses move when an alias moves). No `vscode` here: the CodeLens,
  * hover, completion and diagnostics providers all share one instance through the services.
  */
-import type { ArtifactVersion } from '../../core/api.js';
+import type { ArtifactCollection, ArtifactVersion } from '../../core/api.js';
 import { isAmphoraError } from '../../core/errors.js';
 import { formatReference, parseReference, type ArtifactRef } from '../../core/reference.js';
+import { buildProjectIndex } from '../language/referenceIndex.js';
+import { describeMissing, type MissingPart } from './missingReference.js';
 import { chooseProject, projectFromSource, projectProblem } from './project.js';
 
 export interface ResolverBackend {
@@ -13,11 +15,14 @@ export interface ResolverBackend {
   projects(): Promise<{ entity: string; name: string }[]>;
   /** The API key's entity (the default for references without one). */
   entity(): Promise<string>;
+  /** The project's collections (with aliases and latest), to say what exactly is missing. */
+  collections?(entity: string, project: string): Promise<ArtifactCollection[]>;
 }
 
 export type Resolution =
   | { kind: 'resolved'; refText: string; ref: ArtifactRef; fullRef: string; version: ArtifactVersion }
-  | { kind: 'unknown'; refText: string; ref?: ArtifactRef; fullRef?: string; message: string }
+  /** `missing`: the artifact, or (it exists) its alias or version; `message` says which, precisely. */
+  | { kind: 'unknown'; refText: string; ref?: ArtifactRef; fullRef?: string; missing?: MissingPart; message: string }
   | { kind: 'problem'; refText: string; message: string };
 
 export class ReferenceResolver {
@@ -114,7 +119,7 @@ export class ReferenceResolver {
     const key = fullRef;
     let pending = this.cache.get(key);
     if (!pending) {
-      pending = this.fetch(refText, ref, fullRef);
+      pending = this.fetch(refText, ref, fullRef, ctx);
       this.cache.set(key, pending);
     }
     const r = await pending;
@@ -122,7 +127,7 @@ export class ReferenceResolver {
     return { ...r, refText } as Resolution;
   }
 
-  private async fetch(refText: string, ref: ArtifactRef, fullRef: string): Promise<Resolution> {
+  private async fetch(refText: string, ref: ArtifactRef, fullRef: string, ctx: { entity: string; project: string }): Promise<Resolution> {
     const b = this.backend();
     if (!b) return { kind: 'problem', refText, message: 'not connected to an Amphora server' };
     try {
@@ -131,10 +136,25 @@ export class ReferenceResolver {
     } catch (e) {
       if (isAmphoraError(e) && e.code === 'not_found') {
         this.unknownKeys.add(fullRef);
-        return { kind: 'unknown', refText, ref, fullRef, message: `unknown artifact ${fullRef}` };
+        return { kind: 'unknown', refText, ref, fullRef, ...(await this.explainNotFound(b, ref, ctx, fullRef)) };
       }
       this.cache.delete(fullRef);
       return { kind: 'problem', refText, message: (e as Error).message };
+    }
+  }
+
+  /** Whether the artifact or only its alias/version is missing (a generic line if the list fails). */
+  private async explainNotFound(b: ResolverBackend, ref: ArtifactRef, ctx: { entity: string; project: string }, fullRef: string): Promise<{ missing?: MissingPart; message: string }> {
+    const generic = { message: `${fullRef} not found` };
+    if (!b.collections) return generic;
+    try {
+      const index = buildProjectIndex(ctx.entity, ctx.project, await b.collections(ctx.entity, ctx.project));
+      const m = describeMissing(ref, index, true);
+      return m ? { missing: m.part, message: m.message } : generic;
+    } catch (e) {
+      // A project that does not exist has no artifacts at all.
+      if (isAmphoraError(e) && e.code === 'not_found') return { missing: 'artifact', message: `unknown artifact "${ref.name}" in ${ctx.entity}/${ctx.project}` };
+      return generic;
     }
   }
 }
