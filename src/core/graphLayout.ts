@@ -41,19 +41,35 @@ export function displayLabel(node: LineageNode): string {
 }
 
 /**
+ * The label as drawn on one or two lines: `kind:` above the name (`load-data:` / `sunny-smoke-1`,
+ * `dataset:` / `mnist-raw:v0`), which halves the width of a pipeline's layers. Joined, the lines
+ * are the whole label again.
+ */
+export function labelLines(node: LineageNode): [string] | [string, string] {
+  const label = displayLabel(node);
+  const colon = label.indexOf(':');
+  if (colon <= 0 || colon === label.length - 1 || node.count !== undefined) return [label];
+  return [label.slice(0, colon + 1), label.slice(colon + 1)];
+}
+
+/** Vertical distance between lines of a node's text, and the padding around it. */
+export const LINE_HEIGHT = 14;
+const PAD_Y = 14;
+
+/**
  * A node's box. `textWidth` measures drawn text when a DOM is at hand (small graphs); without
  * it the width is estimated from the character count.
  */
 export function nodeSize(node: LineageNode, textWidth?: (text: string, small: boolean) => number): { width: number; height: number } {
   const aliases = aliasText(node);
-  const label = displayLabel(node);
+  const lines = labelLines(node);
   const shownAliases = aliases.length > MAX_LABEL_CHARS ? aliases.slice(0, MAX_LABEL_CHARS) : aliases;
   const text = textWidth
     ? // + 8%: the focus node's label is drawn bold.
-      Math.max(textWidth(label, false) * 1.08, shownAliases ? textWidth(shownAliases, true) : 0)
-    : Math.max(label.length, shownAliases.length) * CHAR_WIDTH;
+      Math.max(...lines.map((l) => textWidth(l, false) * 1.08), shownAliases ? textWidth(shownAliases, true) : 0)
+    : Math.max(...lines.map((l) => l.length), shownAliases.length) * CHAR_WIDTH;
   const width = Math.max(64, Math.ceil(text) + PAD_X);
-  const height = aliases ? 40 : 28;
+  const height = LINE_HEIGHT * (lines.length + (aliases ? 1 : 0)) + PAD_Y;
   return { width, height };
 }
 

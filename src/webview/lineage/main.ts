@@ -41,12 +41,13 @@ class LineageApp {
     const refresh = button('Refresh', 'Query the graph again', () => this.host.post({ type: 'refresh' }));
     refresh.classList.add('refresh');
     this.status = el('span', { class: 'status', 'aria-live': 'polite' });
-    toolbar.append(seg, fit, refresh, this.status);
+    // The details panel only takes room once a node is selected; until then the toolbar says how.
+    const hint = el('span', { class: 'hint' }, 'Click a node for details; double-click opens it.');
+    toolbar.append(seg, fit, refresh, hint, this.status);
     this.banner = el('div', { class: 'banner', role: 'alert', hidden: '' });
     const main = el('div', { class: 'main' });
     const canvas = el('div', { class: 'canvas' });
-    this.details = el('aside', { class: 'details', 'aria-label': 'Selected node' });
-    this.details.append(el('p', { class: 'hint' }, 'Click a node for details; double-click opens it.'));
+    this.details = el('aside', { class: 'details', 'aria-label': 'Selected node', hidden: '' });
     main.append(canvas, this.details);
     root.append(toolbar, this.banner, main);
     this.view = new GraphView(canvas, {
@@ -157,11 +158,17 @@ class LineageApp {
     actions.append(reveal);
     this.details.replaceChildren(el('h2', {}, node.label), table, actions);
     this.details.dataset.nodeId = id;
+    if (this.details.hidden) {
+      this.details.hidden = false;
+      // The canvas just got narrower: keep the selected node out from under the panel.
+      this.view.keepInView(id);
+    }
   }
 
   private clearDetails(): void {
     delete this.details.dataset.nodeId;
-    this.details.replaceChildren(el('p', { class: 'hint' }, 'Click a node for details; double-click opens it.'));
+    this.details.replaceChildren();
+    this.details.hidden = true;
   }
 
   private showBanner(text: string): void {

@@ -9,7 +9,7 @@
  */
 import { line, curveBasis, select, zoom, zoomIdentity, type Selection, type ZoomBehavior } from 'd3';
 import type { LineageGraph, LineageNode } from '../../core/api.js';
-import { displayLabel, layoutGraph, type GraphLayout, type PlacedEdge } from '../../core/graphLayout.js';
+import { labelLines, layoutGraph, LINE_HEIGHT, type GraphLayout, type PlacedEdge } from '../../core/graphLayout.js';
 import { aliasText, edgeKey } from '../../core/lineageView.js';
 
 export const EDGE_PATH_THRESHOLD = 600;
@@ -146,14 +146,26 @@ export class GraphView {
       label.setAttribute('class', 'label');
       label.setAttribute('x', '12');
       label.setAttribute('y', '18');
-      label.textContent = displayLabel(node);
+      const lines = labelLines(node);
+      if (lines.length === 1) label.textContent = lines[0];
+      else {
+        // "kind:" muted above the name; the text element still reads as the whole label.
+        const kind = document.createElementNS(SVG_NS, 'tspan');
+        kind.setAttribute('class', 'kind');
+        kind.textContent = lines[0];
+        const name = document.createElementNS(SVG_NS, 'tspan');
+        name.setAttribute('x', '12');
+        name.setAttribute('dy', String(LINE_HEIGHT));
+        name.textContent = lines[1];
+        label.append(kind, name);
+      }
       g.appendChild(label);
       const aliases = aliasText(node);
       if (aliases) {
         const a = document.createElementNS(SVG_NS, 'text');
         a.setAttribute('class', 'aliases');
         a.setAttribute('x', '12');
-        a.setAttribute('y', '32');
+        a.setAttribute('y', String(18 + LINE_HEIGHT * lines.length));
         a.textContent = aliases;
         g.appendChild(a);
       }
@@ -227,6 +239,17 @@ export class GraphView {
     const k = Math.min(w / Math.max(1, this.layout.width), h / Math.max(1, this.layout.height), 1.5);
     const t = zoomIdentity.translate((w - this.layout.width * k) / 2, (h - this.layout.height * k) / 2).scale(k);
     this.svg.call(this.zoomer.transform, t);
+  }
+
+  /** Pans (same zoom) just enough that node `id` is inside the canvas. */
+  keepInView(id: string, margin = 16): void {
+    const g = this.nodeElement(id);
+    if (!g) return;
+    const view = this.svg.node()!.getBoundingClientRect();
+    const box = g.getBoundingClientRect();
+    const dx = box.right > view.right - margin ? view.right - margin - box.right : box.left < view.left + margin ? view.left + margin - box.left : 0;
+    if (dx === 0) return;
+    this.svg.call(this.zoomer.translateBy, dx / this.currentScale(), 0);
   }
 
   centreOn(id: string, k = 0.9): void {
