@@ -158,6 +158,26 @@ describe('e2e: the Amphora extension in code-server', function () {
     await v1.waitFor({ timeout: 10_000 });
     await h.shot('03-logged-v1');
     assert.match((await v1.textContent()) ?? '', /candidate/);
+    // Files of a version open read-only through the amphora: file system; a folder row only expands.
+    await expand(v1);
+    const tabs = page.locator('.tabs-container .tab');
+    const tabsBefore = await tabs.count();
+    const folderRow = await rowByText(page, 'Artifacts', /^\s*labels/);
+    await folderRow.click({ timeout: 10_000 });
+    await until('labels expanded', async () => (await folderRow.getAttribute('aria-expanded')) === 'true', 10_000);
+    await page.waitForTimeout(500);
+    assert.equal(await tabs.count(), tabsBefore, 'a folder row opens no editor');
+    await (await rowByText(page, 'Artifacts', /^\s*classes\.txt/)).click({ timeout: 10_000 });
+    const fileTab = tabs.filter({ hasText: 'classes.txt' }).first();
+    await fileTab.waitFor({ timeout: 15_000 });
+    await until('the file content from the server', async () => ((await page.locator('.monaco-editor .view-lines').first().textContent()) ?? '').includes('zero'), 15_000);
+    // Read-only: typing into it changes nothing.
+    const lines = page.locator('.monaco-editor .view-lines').first();
+    await lines.click();
+    await page.keyboard.type('X');
+    await page.waitForTimeout(300);
+    assert.doesNotMatch((await lines.textContent()) ?? '', /X/, 'the amphora: file is read-only');
+    await h.shot('03b-tree-file-opened');
   });
 
   it('the CodeLens on use_artifact("…:latest") shows the version and moves after a new log from the SDK', async () => {
@@ -167,7 +187,10 @@ describe('e2e: the Amphora extension in code-server', function () {
     const lens = page.locator('.codelens-decoration').filter({ hasText: 'mnist-raw:latest →' }).first();
     await until('lens → v1', async () => /→ v1 · 3 files/.test((await lens.textContent({ timeout: 1000 })) ?? ''), 30_000);
     const unknown = page.locator('.codelens-decoration').filter({ hasText: 'no-such-data:latest' }).first();
-    await until('unknown lens', async () => /unknown artifact/.test((await unknown.textContent({ timeout: 1000 })) ?? ''), 10_000);
+    await until('unknown lens', async () => /no-such-data:latest → unknown artifact "no-such-data" in [^ ]+\/e2e-demo/.test((await unknown.textContent({ timeout: 1000 })) ?? ''), 10_000);
+    // The artifact exists but the alias does not: the lens says exactly that.
+    const noAlias = page.locator('.codelens-decoration').filter({ hasText: 'mnist-raw:best →' }).first();
+    await until('missing alias lens', async () => /mnist-raw has no alias "best" \(aliases: latest, candidate\)/.test((await noAlias.textContent({ timeout: 1000 })) ?? ''), 10_000);
     await h.shot('04-codelens-v1');
     // A pipeline logs v2 from the terminal side; the lens must follow without any refresh.
     const dir = path.join(h.root, 'seed2');
@@ -198,6 +221,7 @@ describe('e2e: the Amphora extension in code-server', function () {
     assert.match(text, /source/);
     assert.match(text, /sdk/);
     assert.match(text, /digest/);
+    assert.match(text, /Show Lineage/, 'the hover links to the lineage');
   });
 
   it('Use Artifact… downloads the files into the workspace', async () => {
@@ -343,7 +367,7 @@ describe('e2e: the Amphora extension in code-server', function () {
     await (await rowByText(page, 'Artifacts', /v2\s*latest, best/)).waitFor({ timeout: 20_000 });
     // Lenses resolve again against the new server.
     const lens = page.locator('.codelens-decoration').filter({ hasText: 'mnist-raw:latest →' }).first();
-    await until('lens resolved after reconnect, with its actions', async () => /→ v2 · 2 files.*Reveal.*Download/.test((await lens.textContent({ timeout: 1000 })) ?? ''), 20_000);
+    await until('lens resolved after reconnect, with its actions', async () => /→ v2 · 2 files.*Reveal.*Lineage.*Download/.test((await lens.textContent({ timeout: 1000 })) ?? ''), 20_000);
     await h.shot('10-bundled-server');
   });
 

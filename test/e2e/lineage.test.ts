@@ -303,4 +303,18 @@ describe('e2e: lineage, amphora: files, completion and diagnostics in code-serve
     assert.equal(await frame.locator('.details button.expand').textContent(), 'Expand again');
     await h.shot('lineage-12-expanded');
   });
+
+  it('the Lineage action of a reference\'s CodeLens focuses that version', async () => {
+    const { page } = h;
+    // Line 4 was pinned to mnist-raw:v1 above.
+    const lens = page.locator('.codelens-decoration').filter({ hasText: 'mnist-raw:v1 →' }).first();
+    const action = lens.locator('a', { hasText: /^Lineage$/ });
+    await until('the lens with its actions', async () => (await action.count()) > 0, 20_000);
+    assert.match((await lens.textContent()) ?? '', /Reveal.*Lineage.*Download/);
+    await action.click();
+    const frame = lineageFrame(page);
+    const focus = frame.locator('g.node.focus text.label');
+    await until('focus on mnist-raw:v1', async () => (await focus.textContent({ timeout: 1000 })) === 'dataset:mnist-raw:v1', 30_000);
+    await h.shot('lineage-13-from-codelens');
+  });
 });

@@ -195,6 +195,8 @@ export class FileNode extends TreeNode {
     t.iconPath = vscode.ThemeIcon.File;
     t.resourceUri = vscode.Uri.from({ scheme: 'amphora-tree', path: `/${f.path}` });
     t.contextValue = 'file';
+    // A click opens the file read-only through the amphora: file system (no download).
+    t.command = { command: 'amphora.openVersionFile', title: 'Open File', arguments: [this] };
     return t;
   }
 }
