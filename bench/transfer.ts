@@ -36,6 +36,8 @@ interface Row {
   floor: Cell;
   lfs: Cell;
   annex: Cell;
+  /** The Python client (bench/python_transfer.py) on the same data. */
+  python?: Cell;
   note: string;
 }
 const rows: Row[] = [];
@@ -129,6 +131,21 @@ function gitAnnex(src: string, repo: string, limitS: number): { add?: number; re
   return { add, readd };
 }
 
+/**
+ * The Python client's figures for the same scenarios on the same generated data, by scenario name.
+ * It runs its own server on an empty data dir: on ours every blob is already stored, so its "log"
+ * would only measure a re-log.
+ */
+function pythonFigures(): Map<string, number> {
+  const r = spawnSync('python3', [path.resolve('bench/python_transfer.py'), '--json', '--data', base, ...(quick ? ['--quick'] : [])], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 1800_000,
+  });
+  if (r.error || r.status !== 0) throw new Error(`python3 bench/python_transfer.py failed (${r.error?.message ?? `exit ${r.status}`})`);
+  const figures = JSON.parse(r.stdout.toString()) as { name: string; seconds: number }[];
+  return new Map(figures.map((f) => [f.name, f.seconds]));
+}
+
 function fmt(c: Cell): string {
   if (c === undefined) return '—';
   if (typeof c === 'string') return c;
@@ -136,8 +153,8 @@ function fmt(c: Cell): string {
 }
 
 function printTable() {
-  const head = ['scenario', 'amphora', 'floor: openssl+cp', 'git lfs', 'git annex', 'notes'];
-  const body = rows.map((r) => [r.name, fmt(r.amphora), fmt(r.floor), fmt(r.lfs), fmt(r.annex), r.note]);
+  const head = ['scenario', 'amphora', 'python', 'floor: openssl+cp', 'git lfs', 'git annex', 'notes'];
+  const body = rows.map((r) => [r.name, fmt(r.amphora), fmt(r.python), fmt(r.floor), fmt(r.lfs), fmt(r.annex), r.note]);
   const all = [head, ...body];
   const w = head.map((_, i) => Math.max(...all.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(w[i])).join(' | ');
@@ -228,6 +245,13 @@ async function main() {
       { name: `download ${smallLabel}, cached, new root`, amphora: tCacheSmall, floor: fSmall, lfs: undefined, annex: undefined, note: `${cacheSmallStats.fromCache} from cache, 0 fetched` },
       { name: `download ${smallLabel} again, same root`, amphora: tAgainSmall, floor: undefined, lfs: undefined, annex: undefined, note: `${againStats.unchanged} unchanged (target < 1 s)` },
     );
+    log('python client …');
+    try {
+      const py = pythonFigures();
+      for (const r of rows) r.python = py.get(r.name);
+    } catch (e) {
+      log(`python client: ${(e as Error).message}`);
+    }
   } finally {
     await producer.close();
     await server.stop();
