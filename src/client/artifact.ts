@@ -3,7 +3,8 @@
  * the stat cache → manifest + digest → upload only missing blobs → commit), and use a logged
  * version (download through the verified cache, update, delete, lineage).
  */
-import { mkdtemp, mkdir, open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { lstat, mkdtemp, mkdir, open, readdir, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ArtifactVersion, ManifestResponse, Run as RunInfo } from '../core/api.js';
@@ -514,8 +515,6 @@ export async function materialize(
   opts: { only?: string[]; onProgress?: ProgressFn; what?: string } = {},
 ): Promise<DownloadStats> {
   const root = path.resolve(rootIn);
-  await mkdir(root, { recursive: true });
-  const rootReal = await realpath(root);
   const paths = opts.only ?? Object.keys(manifest);
   // Validate every path before writing anything: a hostile manifest writes nothing at all.
   const targets = paths.map((p) => {
@@ -523,6 +522,12 @@ export async function materialize(
     if (!entry) throw new AmphoraError('not_found', `${opts.what ?? 'The artifact'} has no file "${p}".`);
     return { p, entry, dest: joinInside(root, p, path) };
   });
+  if (!(await exists(root))) {
+    const done = await materializeFresh(client, targets, root, opts);
+    if (done) return done;
+  }
+  await mkdir(root, { recursive: true });
+  const rootReal = await realpath(root);
   const checkedDirs = new Map<string, Promise<void>>();
   const ensureParent = (dir: string) => {
     let pr = checkedDirs.get(dir);
@@ -602,4 +607,92 @@ async function placeLocal(client: Client, logical: string, entry: ManifestEntry,
   if (!(await client.blobCache.materialize(entry.digest, entry.size, dest))) return 'missing';
   await client.statCache.record(dest, await stat(dest), entry.digest);
   return 'fromCache';
+}
+
+async function exists(p: string): Promise<boolean> {
+  return (await lstat(p).catch(() => undefined)) !== undefined;
+}
+
+/**
+ * A root that does not exist yet is built in a private sibling folder and renamed into place
+ * once complete: nobody can see or race on its files meanwhile, so each file is written directly
+ * (exclusive create) instead of through its own temp file + rename, and an interrupted download
+ * leaves no half-filled root behind. Returns undefined (after cleaning up) when the root appeared
+ * meanwhile, so the caller takes the ordinary per-file path.
+ */
+async function materializeFresh(
+  client: Client,
+  targets: { p: string; entry: ManifestEntry; dest: string }[],
+  root: string,
+  opts: { onProgress?: ProgressFn; what?: string },
+): Promise<DownloadStats | undefined> {
+  await mkdir(path.dirname(root), { recursive: true });
+  const staging = await mkdtemp(path.join(path.dirname(root), `.${path.basename(root)}.amphora-`));
+  const what = opts.what ?? 'artifact';
+  const stats: DownloadStats = { root, fetched: 0, fromCache: 0, unchanged: 0 };
+  const totalBytes = targets.reduce((a, t) => a + t.entry.size, 0);
+  let done = 0;
+  let bytes = 0;
+  const progress = (size: number) => {
+    done++;
+    bytes += size;
+    if (opts.onProgress && (done % 200 === 0 || done === targets.length || size > 1 << 24)) {
+      opts.onProgress({ phase: 'download', done, total: targets.length, bytes, totalBytes });
+    }
+  };
+  const written: { dest: string; st: Stats; digest: string }[] = [];
+  try {
+    // Every folder once, parents first (paths were validated to stay inside the root).
+    const staged = targets.map((t) => ({ ...t, tmp: joinInside(staging, t.p, path) }));
+    const dirs = [...new Set(staged.map((t) => path.dirname(t.tmp)))].sort();
+    for (const d of dirs) await mkdir(d, { recursive: true });
+    const missing: typeof staged = [];
+    // Cached blobs: small ones are copied with plain syscalls, so a modest pool suffices; it
+    // keeps a few large copies' reads and writes in flight together.
+    await mapPool(staged, 4, async (t) => {
+      if (t.entry.ref) {
+        await downloadReference(t.p, t.entry, t.tmp);
+        written.push({ dest: t.dest, st: await stat(t.tmp), digest: t.entry.digest });
+        stats.fetched++;
+        return progress(t.entry.size);
+      }
+      const st = await client.blobCache.copyOut(t.entry.digest, t.entry.size, t.tmp, true);
+      if (!st) return void missing.push(t);
+      written.push({ dest: t.dest, st, digest: t.entry.digest });
+      stats.fromCache++;
+      progress(t.entry.size);
+    });
+    const byDigest = new Map<string, { size: number; what: string }>();
+    for (const t of missing) byDigest.set(t.entry.digest, { size: t.entry.size, what: `"${t.p}" of ${what}` });
+    await fetchManyToCache(client, byDigest);
+    await mapPool(missing, TRANSFER_CONCURRENCY, async ({ p, entry, tmp, dest }) => {
+      let st = await client.blobCache.copyOut(entry.digest, entry.size, tmp, true);
+      if (!st) {
+        // Dropped between fetch and copy (a concurrent cleanup, a bad disk): fetch it once more.
+        await fetchToCache(client, entry.digest, `"${p}" of ${what}`);
+        st = await client.blobCache.copyOut(entry.digest, entry.size, tmp, true);
+        if (!st) throw new AmphoraError('digest_mismatch', `The cached copy of "${p}" failed verification right after download; check the disk under ${client.cacheDir} and retry.`);
+      }
+      written.push({ dest, st, digest: entry.digest });
+      stats.fetched++;
+      progress(entry.size);
+    });
+    try {
+      await rename(staging, root);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR') {
+        await rm(staging, { recursive: true, force: true });
+        return undefined;
+      }
+      throw e;
+    }
+  } catch (e) {
+    await rm(staging, { recursive: true, force: true }).catch(() => {});
+    throw e;
+  }
+  // A folder rename keeps each file's inode, size and mtime: the stats stay valid for the stat cache.
+  for (const w of written) await client.statCache.record(w.dest, w.st, w.digest);
+  await client.statCache.flush();
+  return stats;
 }
