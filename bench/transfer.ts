@@ -19,6 +19,10 @@ import { startServerProcess } from './server-process.js';
 
 const quick = process.argv.includes('--quick');
 const peers = !process.argv.includes('--no-peers');
+/** `--only=large` or `--only=small`: one half of the scenarios (profiling one path at a time). */
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
+const doLarge = only !== 'small';
+const doSmall = only !== 'large';
 const LARGE_FILES = 8;
 const LARGE_SIZE = quick ? 8 << 20 : 128 << 20;
 const SMALL_FILES = quick ? 1_000 : 10_000;
@@ -39,6 +43,9 @@ interface Row {
   /** The Python client (bench/python_transfer.py) on the same data. */
   python?: Cell;
   note: string;
+  /** The target from the issue, and whether this run met it. */
+  target?: string;
+  met?: boolean;
 }
 const rows: Row[] = [];
 
@@ -51,7 +58,9 @@ function settle() {
   spawnSync('sync');
 }
 
-async function time<T>(fn: () => Promise<T> | T): Promise<[number, T]> {
+/** Seconds `fn` took and its result; NaN (and no result) when the step is skipped (--only). */
+async function time<T>(fn: () => Promise<T> | T, run = true): Promise<[number, T]> {
+  if (!run) return [NaN, {} as T];
   settle();
   const t0 = performance.now();
   const out = await fn();
@@ -153,8 +162,9 @@ function fmt(c: Cell): string {
 }
 
 function printTable() {
-  const head = ['scenario', 'amphora', 'python', 'floor: openssl+cp', 'git lfs', 'git annex', 'notes'];
-  const body = rows.map((r) => [r.name, fmt(r.amphora), fmt(r.python), fmt(r.floor), fmt(r.lfs), fmt(r.annex), r.note]);
+  const head = ['scenario', 'amphora', 'target', 'met', 'python', 'floor: openssl+cp', 'git lfs', 'git annex', 'notes'];
+  const shown = rows.filter((r) => !(typeof r.amphora === 'number' && Number.isNaN(r.amphora)));
+  const body = shown.map((r) => [r.name, fmt(r.amphora), r.target ?? '—', r.met === undefined ? '—' : r.met ? 'yes' : 'NO', fmt(r.python), fmt(r.floor), fmt(r.lfs), fmt(r.annex), r.note]);
   const all = [head, ...body];
   const w = head.map((_, i) => Math.max(...all.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(w[i])).join(' | ');
@@ -177,22 +187,22 @@ async function main() {
       const a = new Artifact('large', 'dataset');
       await a.addDir(large);
       return a.log({ client: producer, project: 'bench' });
-    });
-    const fLarge = floor(large, path.join(base, 'copy-large'));
+    }, doLarge);
+    const fLarge = doLarge ? floor(large, path.join(base, 'copy-large')) : NaN;
     const largeMiB = (LARGE_FILES * LARGE_SIZE) / 2 ** 20;
     const [tSmall] = await time(async () => {
       const a = new Artifact('small', 'dataset');
       await a.addDir(small);
       return a.log({ client: producer, project: 'bench' });
-    });
-    const fSmall = floor(small, path.join(base, 'copy-small'));
+    }, doSmall);
+    const fSmall = doSmall ? floor(small, path.join(base, 'copy-small')) : NaN;
     // Re-log with a new client (as a new process would: stat cache loaded from disk).
     const relogClient = await Client.connect({ baseUrl: server.url, apiKey: server.apiKey, cacheDir: path.join(base, 'cache-producer'), env: {} });
     const [tRelog, relogged] = await time(async () => {
       const a = new Artifact('small', 'dataset');
       await a.addDir(small);
       return a.log({ client: relogClient, project: 'bench' });
-    });
+    }, doSmall);
     const rehashed = relogClient.statCache.hashed;
     await relogClient.close();
 
@@ -203,11 +213,11 @@ async function main() {
       const a = await api.artifact(ref);
       return a.download({ root: path.join(base, root) });
     };
-    const [tColdLarge] = await time(() => dl('bench/large:latest', 'dl-large-1'));
-    const [tCacheLarge] = await time(() => dl('bench/large:latest', 'dl-large-2'));
-    const [tColdSmall] = await time(() => dl('bench/small:latest', 'dl-small-1'));
-    const [tCacheSmall, cacheSmallStats] = await time(() => dl('bench/small:latest', 'dl-small-2'));
-    const [tAgainSmall, againStats] = await time(() => dl('bench/small:latest', 'dl-small-2'));
+    const [tColdLarge] = await time(() => dl('bench/large:latest', 'dl-large-1'), doLarge);
+    const [tCacheLarge] = await time(() => dl('bench/large:latest', 'dl-large-2'), doLarge);
+    const [tColdSmall] = await time(() => dl('bench/small:latest', 'dl-small-1'), doSmall);
+    const [tCacheSmall, cacheSmallStats] = await time(() => dl('bench/small:latest', 'dl-small-2'), doSmall);
+    const [tAgainSmall, againStats] = await time(() => dl('bench/small:latest', 'dl-small-2'), doSmall);
     await consumer.close();
 
     // ---- peers
@@ -235,22 +245,26 @@ async function main() {
     }
 
     const rate = (n: number, s: number) => `${Math.round(n / s).toLocaleString('en')} files/s`;
+    const xFloor = (t: number, f: number) => `${(t / f).toFixed(2)}× floor`;
+    const annexSmall = !peers ? 'skipped' : quick ? 'skipped' : annexS.add ?? `> ${ANNEX_SMALL_LIMIT_S} s`;
     rows.push(
-      { name: `log ${largeLabel}`, amphora: tLarge, floor: fLarge, lfs: lfsL.add, annex: annexL.add, note: `${(largeMiB / tLarge).toFixed(0)} MiB/s; ${(tLarge / fLarge).toFixed(2)}× floor (target ≤ 1.5×)` },
-      { name: `log ${smallLabel}`, amphora: tSmall, floor: fSmall, lfs: lfsS.add, annex: quick ? 'skipped' : annexS.add ?? `> ${ANNEX_SMALL_LIMIT_S} s`, note: `${rate(SMALL_FILES, tSmall)} (target ≥ 3,000)` },
-      { name: `re-log unchanged ${smallLabel}`, amphora: tRelog, floor: undefined, lfs: lfsS.readd, annex: quick ? 'skipped' : annexS.readd, note: `${rehashed} re-hashed, ${relogged.version} reused (target < 1 s)` },
-      { name: `download ${largeLabel}, cold cache`, amphora: tColdLarge, floor: fLarge, lfs: undefined, annex: undefined, note: `${(largeMiB / tColdLarge).toFixed(0)} MiB/s` },
-      { name: `download ${largeLabel}, cached, new root`, amphora: tCacheLarge, floor: fLarge, lfs: undefined, annex: undefined, note: 'verify + copy from cache' },
-      { name: `download ${smallLabel}, cold cache`, amphora: tColdSmall, floor: fSmall, lfs: undefined, annex: undefined, note: rate(SMALL_FILES, tColdSmall) },
-      { name: `download ${smallLabel}, cached, new root`, amphora: tCacheSmall, floor: fSmall, lfs: undefined, annex: undefined, note: `${cacheSmallStats.fromCache} from cache, 0 fetched` },
-      { name: `download ${smallLabel} again, same root`, amphora: tAgainSmall, floor: undefined, lfs: undefined, annex: undefined, note: `${againStats.unchanged} unchanged (target < 1 s)` },
+      { name: `log ${largeLabel}`, amphora: tLarge, floor: fLarge, lfs: lfsL.add, annex: annexL.add, target: '≤ 1.5× floor', met: tLarge <= 1.5 * fLarge, note: `${(largeMiB / tLarge).toFixed(0)} MiB/s; ${xFloor(tLarge, fLarge)}` },
+      { name: `log ${smallLabel}`, amphora: tSmall, floor: fSmall, lfs: lfsS.add, annex: annexSmall, target: '≥ 3,000 files/s', met: SMALL_FILES / tSmall >= 3000, note: rate(SMALL_FILES, tSmall) },
+      { name: `re-log unchanged ${smallLabel}`, amphora: tRelog, floor: undefined, lfs: lfsS.readd, annex: quick || !peers ? 'skipped' : annexS.readd, target: '< 1 s', met: tRelog < 1, note: `${rehashed} re-hashed, ${relogged.version} reused` },
+      { name: `download ${largeLabel}, cold cache`, amphora: tColdLarge, floor: fLarge, lfs: undefined, annex: undefined, target: '≤ 1.5× floor', met: tColdLarge <= 1.5 * fLarge, note: `${(largeMiB / tColdLarge).toFixed(0)} MiB/s; ${xFloor(tColdLarge, fLarge)}` },
+      { name: `download ${largeLabel}, cached, new root`, amphora: tCacheLarge, floor: fLarge, lfs: undefined, annex: undefined, target: '≤ 1.5× floor', met: tCacheLarge <= 1.5 * fLarge, note: `verify + copy from cache; ${xFloor(tCacheLarge, fLarge)}` },
+      { name: `download ${smallLabel}, cold cache`, amphora: tColdSmall, floor: fSmall, lfs: undefined, annex: undefined, target: '≥ 3,000 files/s', met: SMALL_FILES / tColdSmall >= 3000, note: rate(SMALL_FILES, tColdSmall) },
+      { name: `download ${smallLabel}, cached, new root`, amphora: tCacheSmall, floor: fSmall, lfs: undefined, annex: undefined, target: '< 1 s', met: tCacheSmall < 1, note: `${cacheSmallStats.fromCache} from cache, 0 fetched` },
+      { name: `download ${smallLabel} again, same root`, amphora: tAgainSmall, floor: undefined, lfs: undefined, annex: undefined, target: '< 1 s', met: tAgainSmall < 1, note: `${againStats.unchanged} unchanged` },
     );
-    log('python client …');
-    try {
-      const py = pythonFigures();
-      for (const r of rows) r.python = py.get(r.name);
-    } catch (e) {
-      log(`python client: ${(e as Error).message}`);
+    if (!only) {
+      log('python client …');
+      try {
+        const py = pythonFigures();
+        for (const r of rows) r.python = py.get(r.name);
+      } catch (e) {
+        log(`python client: ${(e as Error).message}`);
+      }
     }
   } finally {
     await producer.close();
