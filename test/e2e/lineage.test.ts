@@ -306,7 +306,8 @@ describe('e2e: lineage, amphora: files, completion and diagnostics in code-serve
 
   it('the Lineage action of a reference\'s CodeLens focuses that version', async () => {
     const { page } = h;
-    // Line 4 was pinned to mnist-raw:v1 above.
+    // Back to the script (the panel took the editor); line 4 was pinned to mnist-raw:v1 above.
+    await page.locator('.tabs-container .tab').filter({ hasText: 'pipeline.py' }).first().click();
     const lens = page.locator('.codelens-decoration').filter({ hasText: 'mnist-raw:v1 →' }).first();
     const action = lens.locator('a', { hasText: /^Lineage$/ });
     await until('the lens with its actions', async () => (await action.count()) > 0, 20_000);
