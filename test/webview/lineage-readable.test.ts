@@ -46,4 +46,17 @@ describe('lineage webview: the tutorial graph is readable at the default panel s
       await p.page.close();
     }
   });
+
+  it('counts in the toolbar agree in number ("1 version · 1 run")', async () => {
+    const p = await openLineagePage(browser, PANEL);
+    try {
+      const g = tutorialLineage();
+      const keep = new Set(['run:r1', 'artifact:a1']);
+      const small = { ...g, nodes: g.nodes.filter((n) => keep.has(n.id)), edges: g.edges.filter((e) => keep.has(e.source) && keep.has(e.target)) };
+      await p.sendAndWaitRender({ type: 'graph', mode: 'replace', state: TUTORIAL_STATE, graph: small });
+      assert.equal(await p.page.textContent('.toolbar .status'), '1 version · 1 run');
+    } finally {
+      await p.page.close();
+    }
+  });
 });

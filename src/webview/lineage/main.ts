@@ -94,8 +94,9 @@ class LineageApp {
     const t = this.view.render(this.shown, keepView);
     const runs = this.shown.nodes.filter((n) => n.kind === 'run' || n.kind === 'jobType').length;
     const arts = this.shown.nodes.length - runs;
-    const kinds = this.state.level === 'type' ? ['artifact types', 'job types'] : ['versions', 'runs'];
-    this.status.textContent = `${arts} ${kinds[0]} · ${runs} ${kinds[1]}${this.instances.truncated ? ' · more beyond (expand a node)' : ''}`;
+    const kinds = this.state.level === 'type' ? ['artifact type', 'job type'] : ['version', 'run'];
+    const count = (n: number, kind: string) => `${n} ${kind}${n === 1 ? '' : 's'}`;
+    this.status.textContent = `${count(arts, kinds[0])} · ${count(runs, kinds[1])}${this.instances.truncated ? ' · more beyond (expand a node)' : ''}`;
     this.status.title = `layout ${t.layoutMs.toFixed(0)} ms, drawing ${t.renderMs.toFixed(0)} ms`;
     this.updateLevelButtons();
     const sel = this.view.selectedId;

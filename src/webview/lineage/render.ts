@@ -15,6 +15,7 @@ import { aliasText, edgeKey } from '../../core/lineageView.js';
 export const EDGE_PATH_THRESHOLD = 600;
 export const LOD_NODE_THRESHOLD = 300;
 export const LOD_SCALE = 0.55;
+const MAX_FIT_SCALE = 1.2;
 
 export interface RenderTimings {
   layoutMs: number;
@@ -236,7 +237,8 @@ export class GraphView {
     if (!this.layout) return;
     const w = el.clientWidth || 800;
     const h = el.clientHeight || 600;
-    const k = Math.min(w / Math.max(1, this.layout.width), h / Math.max(1, this.layout.height), 1.5);
+    // Capped so that two or three nodes are not blown up to poster size.
+    const k = Math.min(w / Math.max(1, this.layout.width), h / Math.max(1, this.layout.height), MAX_FIT_SCALE);
     const t = zoomIdentity.translate((w - this.layout.width * k) / 2, (h - this.layout.height * k) / 2).scale(k);
     this.svg.call(this.zoomer.transform, t);
   }
