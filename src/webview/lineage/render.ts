@@ -51,8 +51,10 @@ export class GraphView {
         .attr('viewBox', '0 0 10 10')
         .attr('refX', 9)
         .attr('refY', 5)
-        .attr('markerWidth', 7)
-        .attr('markerHeight', 7)
+        // In user units: a highlighted (thicker) edge keeps the same arrowhead.
+        .attr('markerUnits', 'userSpaceOnUse')
+        .attr('markerWidth', 9)
+        .attr('markerHeight', 9)
         .attr('orient', 'auto-start-reverse')
         .append('path')
         .attr('class', `arrow arrow-${kind}`)
