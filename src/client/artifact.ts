@@ -4,7 +4,7 @@
  * version (download through the verified cache, update, delete, lineage).
  */
 import type { Stats } from 'node:fs';
-import { lstat, mkdtemp, mkdir, open, readdir, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdtemp, mkdir, open, readdir, realpath, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ArtifactVersion, ManifestResponse, Run as RunInfo } from '../core/api.js';
@@ -16,7 +16,8 @@ import { formatReference } from '../core/reference.js';
 import { defaultClient, type Client } from './client.js';
 import { LOCAL_CONCURRENCY, mapPool, TRANSFER_CONCURRENCY } from './pool.js';
 import { downloadReference, resolveReference } from './references.js';
-import { fetchManyToCache, fetchToCache, Limiter, StreamingUploader, type LocalBlob, type ProgressFn } from './transfer.js';
+import { streamVerified } from './cache.js';
+import { BATCH_BLOB_MAX, fetchManyToCache, fetchToCache, Limiter, StreamingUploader, type LocalBlob, type ProgressFn } from './transfer.js';
 
 /** Files above this are hashed a few at a time (see buildManifest). */
 const LARGE_FILE = 8 * 1024 * 1024;
@@ -662,10 +663,30 @@ async function materializeFresh(
       stats.fromCache++;
       progress(t.entry.size);
     });
+    // Large blobs go straight from the response to their file, hashed on the way, and reach the
+    // cache by a kernel-side copy: one hash pass and no read back (once per digest; duplicates
+    // of it are copied from the cache below).
+    const direct = new Map<string, (typeof missing)[number]>();
+    for (const t of missing) if (t.entry.size > BATCH_BLOB_MAX && !direct.has(t.entry.digest)) direct.set(t.entry.digest, t);
+    await mapPool([...direct.values()], TRANSFER_CONCURRENCY, async ({ p, entry, tmp, dest }) => {
+      const body = await client.http.getBlobStream(entry.digest);
+      let st: Stats;
+      try {
+        st = await streamVerified(body, tmp, entry.digest, `"${p}" of ${what}`, true);
+      } catch (e) {
+        await unlink(tmp).catch(() => {});
+        throw e;
+      }
+      await client.blobCache.adoptCopy(tmp, entry.digest);
+      written.push({ dest, st, digest: entry.digest });
+      stats.fetched++;
+      progress(entry.size);
+    });
+    const rest = missing.filter((t) => direct.get(t.entry.digest) !== t);
     const byDigest = new Map<string, { size: number; what: string }>();
-    for (const t of missing) byDigest.set(t.entry.digest, { size: t.entry.size, what: `"${t.p}" of ${what}` });
+    for (const t of rest) byDigest.set(t.entry.digest, { size: t.entry.size, what: `"${t.p}" of ${what}` });
     await fetchManyToCache(client, byDigest);
-    await mapPool(missing, TRANSFER_CONCURRENCY, async ({ p, entry, tmp, dest }) => {
+    await mapPool(rest, TRANSFER_CONCURRENCY, async ({ p, entry, tmp, dest }) => {
       let st = await client.blobCache.copyOut(entry.digest, entry.size, tmp, true);
       if (!st) {
         // Dropped between fetch and copy (a concurrent cleanup, a bad disk): fetch it once more.

@@ -16,6 +16,59 @@ import { AmphoraError } from '../core/errors.js';
 const SMALL = 512 * 1024;
 const COPY_CHUNK = 4 << 20;
 
+/**
+ * Writes a download to `file` while hashing it: network chunks are gathered into ~4 MiB writes with
+ * one write in flight (not one thread-pool write per 64 KiB chunk). Throws digest_mismatch (the
+ * caller removes the file) when the bytes do not hash to `digest`.
+ */
+export async function streamVerified(source: Readable, file: string, digest: string, what: string, exclusive: boolean): Promise<Stats> {
+  const fh = await open(file, exclusive ? 'wx' : 'w');
+  const h = createHash('sha256');
+  let batch: Buffer[] = [];
+  let batchBytes = 0;
+  let writing: Promise<unknown> = Promise.resolve();
+  const start = async (bufs: Buffer[]) => {
+    await writing;
+    writing = writevFully(fh, bufs);
+    writing.catch(() => undefined);
+  };
+  try {
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      h.update(chunk);
+      batch.push(chunk);
+      batchBytes += chunk.length;
+      if (batchBytes >= COPY_CHUNK) {
+        await start(batch);
+        batch = [];
+        batchBytes = 0;
+      }
+    }
+    if (batch.length) await start(batch);
+    await writing;
+    const got = h.digest('hex');
+    if (got !== digest) {
+      throw new AmphoraError('digest_mismatch', `Downloaded bytes of ${what} have SHA-256 ${got}, expected ${digest}; nothing was saved. Retry; if it persists the server's copy is damaged.`);
+    }
+    return await fh.stat();
+  } finally {
+    await writing.catch(() => undefined);
+    await fh.close();
+  }
+}
+
+async function writevFully(fh: FileHandle, bufs: Buffer[]): Promise<void> {
+  let rest = bufs;
+  while (rest.length) {
+    const { bytesWritten } = await fh.writev(rest);
+    if (!bytesWritten) throw new Error('the disk accepted no bytes');
+    let n = bytesWritten;
+    let i = 0;
+    while (i < rest.length && n >= rest[i].length) n -= rest[i++].length;
+    rest = rest.slice(i);
+    if (n > 0) rest[0] = rest[0].subarray(n);
+  }
+}
+
 async function writeFully(fh: FileHandle, buf: Buffer): Promise<void> {
   let off = 0;
   while (off < buf.length) {
@@ -98,19 +151,31 @@ export class BlobCache {
     const target = this.path(digest);
     await this.ensureDir(dirname(target));
     const tmp = tempName(target);
-    const hasher = new HashingStream();
     try {
-      await pipeline(source, hasher, createWriteStream(tmp));
-      const got = hasher.digest();
-      if (got !== digest) {
-        throw new AmphoraError('digest_mismatch', `Downloaded bytes of ${what} have SHA-256 ${got}, expected ${digest}; nothing was saved. Retry; if it persists the server's copy is damaged.`);
-      }
+      await streamVerified(source, tmp, digest, what, false);
       await rename(tmp, target);
     } catch (e) {
       await unlink(tmp).catch(() => {});
       throw e;
     }
     return target;
+  }
+
+  /**
+   * Adds a file whose bytes were just verified against `digest` (a download written straight to
+   * its destination) as a kernel-side copy (reflink where the file system can), via temp + rename.
+   * A copy, not a hard link: editing the downloaded file must not touch the cache.
+   */
+  async adoptCopy(file: string, digest: string): Promise<void> {
+    const target = this.path(digest);
+    await this.ensureDir(dirname(target));
+    const tmp = tempName(target);
+    try {
+      await copyFile(file, tmp, fsc.COPYFILE_FICLONE);
+      await rename(tmp, target);
+    } catch {
+      await unlink(tmp).catch(() => {});
+    }
   }
 
   /** Stores bytes in hand under their digest (verified; temp file + rename). */
