@@ -9,6 +9,9 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
+// --outdir=DIR builds somewhere else than dist/ (the .vsix is packaged from a private staging
+// folder, so packaging never races with test runs rebuilding dist/).
+const outdir = (process.argv.find((a) => a.startsWith('--outdir=')) ?? '--outdir=dist').slice('--outdir='.length);
 
 // ESM bundles of CommonJS dependencies (fastify, undici) still call require() for builtins.
 const esmBanner = {
@@ -16,18 +19,18 @@ const esmBanner = {
 };
 
 const targets = [
-  { entry: 'src/server/main.ts', outfile: 'dist/server.mjs', platform: 'node', format: 'esm', banner: esmBanner },
-  { entry: 'src/cli/main.ts', outfile: 'dist/cli.mjs', platform: 'node', format: 'esm', banner: esmBanner },
-  { entry: 'src/extension/extension.ts', outfile: 'dist/extension.cjs', platform: 'node', format: 'cjs', external: ['vscode'] },
-  { entry: 'src/webview/lineage/main.ts', outfile: 'dist/webview/lineage.js', platform: 'browser', format: 'iife' },
+  { entry: 'src/server/main.ts', outfile: join(outdir, 'server.mjs'), platform: 'node', format: 'esm', banner: esmBanner },
+  { entry: 'src/cli/main.ts', outfile: join(outdir, 'cli.mjs'), platform: 'node', format: 'esm', banner: esmBanner },
+  { entry: 'src/extension/extension.ts', outfile: join(outdir, 'extension.cjs'), platform: 'node', format: 'cjs', external: ['vscode'] },
+  { entry: 'src/webview/lineage/main.ts', outfile: join(outdir, 'webview/lineage.js'), platform: 'browser', format: 'iife' },
 ].filter((t) => existsSync(t.entry));
 
-mkdirSync('dist', { recursive: true });
+mkdirSync(outdir, { recursive: true });
 // PGlite's runtime files must sit next to the ESM bundles that load it.
 const pgliteDist = dirname(require.resolve('@electric-sql/pglite'));
 for (const f of ['pglite.wasm', 'pglite.data', 'initdb.wasm']) {
   const from = join(pgliteDist, f);
-  if (existsSync(from)) copyFileSync(from, join('dist', f));
+  if (existsSync(from)) copyFileSync(from, join(outdir, f));
 }
 
 const contexts = await Promise.all(

@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
 # Builds the extension package dist/amphora.vsix: production bundles (extension, bundled server
-# with PGlite's WASM/data files, CLI, webview) + manifest + media. .vscodeignore keeps out
-# sources, tests and node_modules (everything the extension needs is bundled).
-# Usage: scripts/package-vsix.sh [OUT]   (default dist/amphora.vsix)
+# with PGlite's WASM/data files, webview) + manifest + media. .vscodeignore keeps out sources,
+# tests and node_modules (everything the extension needs is bundled).
+# Usage: scripts/package-vsix.sh [OUT]   (default dist/amphora.vsix; prints the path it wrote)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+REPO="$PWD"
 OUT="${1:-dist/amphora.vsix}"
-# Concurrent test runs share dist/: one build + package at a time.
-exec 9>"${TMPDIR:-/tmp}/amphora-package-vsix.lock"
-flock -w 300 9 || { echo "package-vsix: another packaging run holds the lock for 5 min" >&2; exit 1; }
-node esbuild.mjs --production
-for f in dist/extension.cjs dist/server.mjs dist/pglite.wasm dist/pglite.data; do
-  [ -s "$f" ] || { echo "package-vsix: $f is missing after the build" >&2; exit 1; }
+case "$OUT" in /*) ABS_OUT="$OUT" ;; *) ABS_OUT="$REPO/$OUT" ;; esac
+# Build and package in a private staging folder: test runs rebuild dist/ at any time, and a file
+# changing under vsce breaks the zip ("file data stream has unexpected number of bytes").
+STAGE="$(mktemp -d "${TMPDIR:-/tmp}/amphora-vsix.XXXXXX")"
+trap 'rm -rf "$STAGE"' EXIT
+node esbuild.mjs --production --outdir="$STAGE/dist" >&2
+for f in extension.cjs server.mjs pglite.wasm pglite.data; do
+  [ -s "$STAGE/dist/$f" ] || { echo "package-vsix: dist/$f is missing after the build" >&2; exit 1; }
 done
-mkdir -p "$(dirname "$OUT")"
-npx --no-install vsce package --no-dependencies --allow-missing-repository --skip-license --allow-star-activation -o "$OUT" >&2
+cp -r package.json README.md .vscodeignore media "$STAGE/"
+if [ -f LICENSE ]; then cp LICENSE "$STAGE/"; fi
+mkdir -p "$(dirname "$ABS_OUT")"
+(cd "$STAGE" && "$REPO/node_modules/.bin/vsce" package --no-dependencies --allow-missing-repository \
+  --skip-license --allow-star-activation -o "$ABS_OUT.tmp" >&2)
+mv "$ABS_OUT.tmp" "$ABS_OUT"   # readers never see a half-written package
 echo "$OUT"

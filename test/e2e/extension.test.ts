@@ -11,7 +11,7 @@ import type { Locator, Page } from 'playwright-core';
 import { Artifact } from '../../src/client/artifact.js';
 import { Client } from '../../src/client/client.js';
 import { init } from '../../src/client/run.js';
-import { startHarness, until, type Harness } from './harness.js';
+import { clickActivity, startHarness, until, type Harness } from './harness.js';
 
 const PROJECT = 'e2e-demo';
 const TRAIN_PY = `import amphora as wandb
@@ -57,7 +57,7 @@ async function showSideBar(page: Page, which: 'Amphora' | 'Explorer') {
   const marker = which === 'Amphora' ? page.locator('.pane-header h3.title', { hasText: /^Artifacts$/i }) : page.locator('.explorer-folders-view');
   await until(`${which} side bar`, async () => {
     if (await marker.first().isVisible()) return true;
-    await page.locator(`.activitybar [aria-label^="${which}"]`).first().click();
+    await clickActivity(page, which);
     // Move away so the icon's hover label does not cover the rows we click next.
     await page.mouse.move(900, 700);
     await page.waitForTimeout(400);

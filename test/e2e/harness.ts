@@ -235,3 +235,19 @@ export async function startHarness(opts: { files: Record<string, string>; settin
     throw e;
   }
 }
+
+/**
+ * Clicks an activity-bar entry, then moves the pointer off the activity bar: otherwise its
+ * tooltip ("Explorer (Ctrl+Shift+E)") can open over the side bar and swallow the next click,
+ * which happened on a loaded machine.
+ */
+export async function clickActivity(page: Page, label: string, timeout = 30_000): Promise<void> {
+  await page.locator(`.activitybar [aria-label^="${label}"]`).first().click({ timeout });
+  const size = page.viewportSize() ?? { width: 1500, height: 950 };
+  await page.mouse.move(size.width - 40, size.height - 60);
+  await page
+    .locator('.context-view .hover-contents, .workbench-hover')
+    .first()
+    .waitFor({ state: 'hidden', timeout: 3_000 })
+    .catch(() => page.keyboard.press('Escape'));
+}

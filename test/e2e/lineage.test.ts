@@ -12,7 +12,7 @@ import type { FrameLocator, Page } from 'playwright-core';
 import { Artifact } from '../../src/client/artifact.js';
 import { Client } from '../../src/client/client.js';
 import { init, type Run } from '../../src/client/run.js';
-import { startHarness, until, type Harness } from './harness.js';
+import { clickActivity, startHarness, until, type Harness } from './harness.js';
 
 const PROJECT = 'artifacts-example';
 const PIPELINE_PY = `import amphora as wandb
@@ -122,7 +122,7 @@ describe('e2e: lineage, amphora: files, completion and diagnostics in code-serve
 
   it('the lineage panel shows every run and version of the tutorial pipeline with the right edges', async () => {
     const { page } = h;
-    await page.locator('.activitybar [aria-label^="Amphora"]').first().click({ timeout: 30_000 });
+    await clickActivity(page, 'Amphora');
     await page.locator('.statusbar-item').filter({ hasText: /Amphora/ }).first().waitFor({ timeout: 30_000 });
     await runCommand(page, 'Amphora: Show Lineage');
     const frame = lineageFrame(page);
@@ -251,7 +251,7 @@ describe('e2e: lineage, amphora: files, completion and diagnostics in code-serve
 
   it('completion offers artifact names inside a reference string', async () => {
     const { page } = h;
-    await page.locator('.activitybar [aria-label^="Explorer"]').first().click();
+    await clickActivity(page, 'Explorer');
     await page.locator('.explorer-folders-view .monaco-list-row').filter({ hasText: /^pipeline\.py$/ }).first().click();
     await page.locator('.monaco-editor .view-lines').filter({ hasText: 'wandb.init' }).first().waitFor({ timeout: 15_000 });
     // Line 6: data = run.use_artifact("mnist-") — cursor right after "mnist-".
