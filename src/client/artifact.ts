@@ -684,7 +684,7 @@ async function materializeFresh(
     });
     const rest = missing.filter((t) => direct.get(t.entry.digest) !== t);
     const byDigest = new Map<string, { size: number; what: string }>();
-    for (const t of rest) byDigest.set(t.entry.digest, { size: t.entry.size, what: `"${t.p}" of ${what}` });
+    for (const t of rest) if (!direct.has(t.entry.digest)) byDigest.set(t.entry.digest, { size: t.entry.size, what: `"${t.p}" of ${what}` });
     await fetchManyToCache(client, byDigest);
     await mapPool(rest, TRANSFER_CONCURRENCY, async ({ p, entry, tmp, dest }) => {
       let st = await client.blobCache.copyOut(entry.digest, entry.size, tmp, true);

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Api, Artifact, materialize } from '../../src/client/index.js';
+import { AmphoraError } from '../../src/core/errors.js';
+import { blobGets, startHarness, type Harness } from './sdk-harness.js';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('SDK downloads into a root that does not exist yet', function () {
+  this.timeout(60_000);
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  it('builds the root aside and renames it into place: large files streamed direct, small from batches, cache filled, nothing left beside it', async () => {
+    const src = path.join(h.work, 'fresh-src');
+    const big = randomBytes(3 << 20); // above the batch limit: streamed straight to its file
+    const files: Record<string, Buffer> = { 'big.bin': big, 'copy/big.bin': big, 'a/b/small.txt': Buffer.from('small'), 'c.txt': Buffer.from('c') };
+    for (const [p, data] of Object.entries(files)) {
+      await mkdir(path.dirname(path.join(src, p)), { recursive: true });
+      await writeFile(path.join(src, p), data);
+    }
+    const art = new Artifact('fresh-root', 'dataset');
+    await art.addDir(src);
+    await art.log({ client: h.client, project: 'dl' });
+
+    const consumer = await h.freshClient();
+    const parent = path.join(h.work, 'not', 'there', 'yet');
+    const root = path.join(parent, 'out');
+    const a = await new Api({ client: consumer }).artifact('dl/fresh-root:latest');
+    const mark = h.requests.length;
+    const r = await a.download({ root });
+    assert.equal(r.fetched, 4);
+    const gets = h.requests.slice(mark);
+    assert.equal(gets.filter((q) => /^GET .*\/blobs\/[0-9a-f]{64}$/.test(q)).length, 1, 'the large blob is fetched once for both of its paths');
+    assert.equal(blobGets(gets), 2, 'plus one batch for the small files');
+    for (const [p, data] of Object.entries(files)) assert.ok((await readFile(path.join(root, p))).equals(data), p);
+    assert.deepEqual(await readdir(parent), ['out'], 'no staging folder left beside the root');
+    assert.ok((await readFile(consumer.blobCache.path(sha(big)))).equals(big), 'the large blob reached the cache');
+
+    // The recorded stats stay valid after the folder rename: a second download changes nothing.
+    const again = await a.download({ root });
+    assert.equal(again.unchanged, 4);
+    // From the cache into another new root: nothing fetched.
+    const r2 = await a.download({ root: path.join(parent, 'out2') });
+    assert.equal(r2.fromCache, 4);
+    assert.equal((await stat(path.join(parent, 'out2', 'copy', 'big.bin'))).size, big.length);
+  });
+
+  it('a failed download into a new root leaves neither the root nor its staging folder', async () => {
+    const parent = path.join(h.work, 'fail-parent');
+    await mkdir(parent, { recursive: true });
+    const absent = { digest: 'f'.repeat(64), size: 5 };
+    await assert.rejects(materialize(h.client, { 'x.txt': absent }, path.join(parent, 'out')), (e: unknown) => e instanceof AmphoraError && e.code === 'not_found');
+    assert.deepEqual(await readdir(parent), []);
+  });
+});
