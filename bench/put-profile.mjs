@@ -1,16 +1,18 @@
+// Server CPU per GiB received by PUT /blobs/:digest (256 MiB × ROUNDS), from /proc.
+//   node esbuild.mjs && node bench/put-profile.mjs   [ROUNDS=3] [PROF=/tmp/prof: --cpu-prof the server] [SERVER=dist/server.mjs]
 // PUT one large file N times to a server, report time and server CPU (from /proc).
 import { spawn } from 'node:child_process';
 import { createReadStream, readFileSync, writeFileSync, openSync, writeSync, closeSync, mkdtempSync } from 'node:fs';
 import { createHash, randomFillSync } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { request, Agent } from 'undici';
-const dir = mkdtempSync('/tmp/perf/put-');
+const dir = mkdtempSync((await import('node:os')).tmpdir() + '/amphora-put-');
 const file = dir + '/big.bin';
 const SIZE = 256 << 20;
 const buf = Buffer.alloc(8 << 20); randomFillSync(buf);
 const fd = openSync(file, 'w'); for (let i = 0; i < SIZE / buf.length; i++) { buf.writeUInt32LE(i, 0); writeSync(fd, buf); } closeSync(fd);
 const digest = createHash('sha256').update(readFileSync(file)).digest('hex');
-const args = [...(process.env.PROF ? ['--cpu-prof', '--cpu-prof-dir', '/tmp/perf/prof'] : []), (process.env.SERVER ?? '/work/main/dist/server.mjs'), '--data-dir', dir + '/data', '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn'];
+const args = [...(process.env.PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.PROF] : []), (process.env.SERVER ?? '/work/main/dist/server.mjs'), '--data-dir', dir + '/data', '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn'];
 const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
 const line = await new Promise((r) => createInterface({ input: child.stdout }).once('line', r));
 const { url } = JSON.parse(line);
