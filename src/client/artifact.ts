@@ -17,7 +17,8 @@ import { defaultClient, type Client } from './client.js';
 import { LOCAL_CONCURRENCY, mapPool, TRANSFER_CONCURRENCY } from './pool.js';
 import { downloadReference, resolveReference } from './references.js';
 import { streamVerified } from './cache.js';
-import { BATCH_BLOB_MAX, fetchManyToCache, fetchToCache, Limiter, StreamingUploader, type LocalBlob, type ProgressFn } from './transfer.js';
+import { BATCH_BLOB_MAX, fetchManyToCache, fetchToCache, StreamingUploader, type LocalBlob, type ProgressFn } from './transfer.js';
+import { Limiter } from '../core/limiter.js';
 
 /** Files above this are hashed a few at a time (see buildManifest). */
 const LARGE_FILE = 8 * 1024 * 1024;

@@ -5,6 +5,7 @@
 import { AmphoraError } from '../core/errors.js';
 import type { Client } from './client.js';
 import { mapPool, TRANSFER_CONCURRENCY } from './pool.js';
+import { Limiter } from '../core/limiter.js';
 
 export const NEGOTIATE_BATCH = 10_000;
 /** Blobs up to this size travel in batch requests (the server accepts up to 4 MiB each). */
@@ -131,22 +132,6 @@ export async function fetchToCache(client: Client, digest: string, what: string)
   await client.blobCache.storeStream(stream, digest, what);
 }
 
-/** At most `limit` tasks at once (FIFO). */
-export class Limiter {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-  constructor(private readonly limit: number) {}
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    while (this.active >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
-    this.active++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
-  }
-}
 
 /**
  * Overlaps hashing with uploading: files are fed in as soon as they are hashed, negotiated in

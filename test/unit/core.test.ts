@@ -80,3 +80,28 @@ describe('core: artifact digest', () => {
     code(() => validateManifest({ a: { digest: 'd'.repeat(64), size: -1 } }), 'invalid_manifest');
   });
 });
+
+describe('core: Limiter', () => {
+  it('runs at most `limit` tasks at once, in order, and frees its slot when a task fails', async () => {
+    const { Limiter } = await import('../../src/core/limiter.js');
+    const limiter = new Limiter(2);
+    let active = 0;
+    let peak = 0;
+    const started: number[] = [];
+    const task = (i: number) =>
+      limiter.run(async () => {
+        started.push(i);
+        active++;
+        peak = Math.max(peak, active);
+        await new Promise((r) => setTimeout(r, 5));
+        active--;
+        if (i === 1) throw new Error('task 1 fails');
+        return i;
+      });
+    const results = await Promise.allSettled([0, 1, 2, 3, 4].map(task));
+    assert.equal(peak, 2);
+    assert.deepEqual(started, [0, 1, 2, 3, 4]);
+    assert.equal(results[1].status, 'rejected');
+    assert.deepEqual(results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<number>).value), [0, 2, 3, 4]);
+  });
+});

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { AmphoraError } from '../../core/errors.js';
 import type { BlobStore } from './blobStore.js';
+import { Limiter } from '../../core/limiter.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 /** fsyncs run on libuv's thread pool; more in flight than its size only queues. */
@@ -21,22 +22,6 @@ const EARLY_SYNC_BYTES = 8 << 20;
 /** libuv has 4 threads by default: leave two for the writes and reads of other requests. */
 const EARLY_SYNC_PARALLELISM = 2;
 
-/** At most `limit` tasks at once (FIFO). */
-class Limiter {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-  constructor(private readonly limit: number) {}
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    while (this.active >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
-    this.active++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
-  }
-}
 
 /** Content-addressed folder: `<root>/sha256/ab/<hex>`, written through `<root>/tmp` + rename. */
 export class LocalBlobStore implements BlobStore {
