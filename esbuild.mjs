@@ -20,6 +20,8 @@ const esmBanner = {
 
 const targets = [
   { entry: 'src/server/main.ts', outfile: join(outdir, 'server.mjs'), platform: 'node', format: 'esm', banner: esmBanner },
+  // Child process that creates a fresh PGlite cluster (src/server/store/createCluster.ts).
+  { entry: 'src/server/store/initdbMain.ts', outfile: join(outdir, 'initdb.mjs'), platform: 'node', format: 'esm', banner: esmBanner },
   { entry: 'src/cli/main.ts', outfile: join(outdir, 'cli.mjs'), platform: 'node', format: 'esm', banner: esmBanner },
   { entry: 'src/extension/extension.ts', outfile: join(outdir, 'extension.cjs'), platform: 'node', format: 'cjs', external: ['vscode'] },
   { entry: 'src/webview/lineage/main.ts', outfile: join(outdir, 'webview/lineage.js'), platform: 'browser', format: 'iife' },

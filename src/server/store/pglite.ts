@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Database, Queryable, Row } from './database.js';
 import { Mutex } from './mutex.js';
 import { migrate } from './migrations.js';
+import { createClusterInChild } from './createCluster.js';
 
 /** Embedded store: PGlite persisted to `<dataDir>/db`, all access serialized by one mutex. */
 export class PgliteDatabase implements Database {
@@ -12,11 +13,8 @@ export class PgliteDatabase implements Database {
   private constructor(private readonly db: PGlite) {}
 
   static async open(dir: string): Promise<PgliteDatabase> {
-    if (!existsSync(join(dir, 'PG_VERSION'))) {
-      // initdb grows the WASM heap to ~800 MB and WASM memory never shrinks: create the
-      // cluster in a throwaway instance so the long-lived one starts small.
-      await (await PGlite.create(dir)).close();
-    }
+    // initdb would leave this process's WASM heap at ~800 MB for good: a child process does it.
+    if (!existsSync(join(dir, 'PG_VERSION'))) await createClusterInChild(dir);
     const db = await PGlite.create(dir);
     const store = new PgliteDatabase(db);
     await migrate(store);
