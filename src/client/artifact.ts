@@ -547,16 +547,7 @@ export async function materialize(
     return pr;
   };
   const stats: DownloadStats = { root, fetched: 0, fromCache: 0, unchanged: 0 };
-  const totalBytes = targets.reduce((a, t) => a + t.entry.size, 0);
-  let done = 0;
-  let bytes = 0;
-  const progress = (size: number) => {
-    done++;
-    bytes += size;
-    if (opts.onProgress && (done % 200 === 0 || done === targets.length || size > 1 << 24)) {
-      opts.onProgress({ phase: 'download', done, total: targets.length, bytes, totalBytes });
-    }
-  };
+  const progress = downloadProgress(targets, opts.onProgress);
   const what = opts.what ?? 'artifact';
   // 1. What is already in root or in the cache costs no request.
   const missing: typeof targets = [];
@@ -632,16 +623,7 @@ async function materializeFresh(
   const staging = await mkdtemp(path.join(path.dirname(root), `.${path.basename(root)}.amphora-`));
   const what = opts.what ?? 'artifact';
   const stats: DownloadStats = { root, fetched: 0, fromCache: 0, unchanged: 0 };
-  const totalBytes = targets.reduce((a, t) => a + t.entry.size, 0);
-  let done = 0;
-  let bytes = 0;
-  const progress = (size: number) => {
-    done++;
-    bytes += size;
-    if (opts.onProgress && (done % 200 === 0 || done === targets.length || size > 1 << 24)) {
-      opts.onProgress({ phase: 'download', done, total: targets.length, bytes, totalBytes });
-    }
-  };
+  const progress = downloadProgress(targets, opts.onProgress);
   const written: { dest: string; st: Stats; digest: string }[] = [];
   try {
     // Every folder once, parents first (paths were validated to stay inside the root).
@@ -717,4 +699,18 @@ async function materializeFresh(
   for (const w of written) await client.statCache.record(w.dest, w.st, w.digest);
   await client.statCache.flush();
   return stats;
+}
+
+/** Counts finished files and bytes; reports every 200 files, on the last one, and after any file > 16 MiB. */
+function downloadProgress(targets: readonly { entry: { size: number } }[], onProgress: ProgressFn | undefined): (size: number) => void {
+  const totalBytes = targets.reduce((a, t) => a + t.entry.size, 0);
+  let done = 0;
+  let bytes = 0;
+  return (size: number) => {
+    done++;
+    bytes += size;
+    if (onProgress && (done % 200 === 0 || done === targets.length || size > 1 << 24)) {
+      onProgress({ phase: 'download', done, total: targets.length, bytes, totalBytes });
+    }
+  };
 }

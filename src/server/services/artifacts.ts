@@ -75,10 +75,7 @@ export class ArtifactService {
       if (req.runId) await requireRun(tx, projectId, entity, project, req.runId);
       const coll = await lockOrCreateCollection(tx, projectId, name, req.type);
       const ctx: AliasCtx = { entity, project, name, collectionId: coll.id };
-      const existing = await tx.query<{ id: number }>(
-        `SELECT id FROM versions WHERE collection_id = $1 AND digest = $2 AND state = 'committed' ORDER BY idx DESC LIMIT 1`,
-        [coll.id, digest],
-      );
+      const existing = await committedWithDigest(tx, coll.id, digest);
       let versionId: number;
       let created: boolean;
       if (existing.length) {
@@ -208,10 +205,7 @@ export class ArtifactService {
       const manifest = parseManifest(pendingRow.manifest);
       const digest = artifactDigest(manifest);
       const ctx: AliasCtx = { entity, project, name, collectionId: coll.id };
-      const existing = await tx.query<{ id: number }>(
-        `SELECT id FROM versions WHERE collection_id = $1 AND digest = $2 AND state = 'committed' ORDER BY idx DESC LIMIT 1`,
-        [coll.id, digest],
-      );
+      const existing = await committedWithDigest(tx, coll.id, digest);
       let versionId: number;
       let created: boolean;
       if (existing.length) {
@@ -611,4 +605,12 @@ function editDistance(a: string, b: string): number {
     }
   }
   return prev[b.length];
+}
+
+/** The committed version of a collection whose content has this digest (dedup), if any. */
+function committedWithDigest(tx: Queryable, collectionId: number, digest: string): Promise<{ id: number }[]> {
+  return tx.query<{ id: number }>(
+    `SELECT id FROM versions WHERE collection_id = $1 AND digest = $2 AND state = 'committed' ORDER BY idx DESC LIMIT 1`,
+    [collectionId, digest],
+  );
 }
