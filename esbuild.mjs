@@ -18,14 +18,40 @@ const esmBanner = {
   js: "import { createRequire as __amphoraCreateRequire } from 'node:module'; const require = __amphoraCreateRequire(import.meta.url);",
 };
 
+// Cloud SDKs for s3:// and gs:// references are imported dynamically by src/client/references/ and
+// built into their own bundles under vendor/, loaded only when such a reference is added or
+// downloaded: the CLI and the extension stay small and start as fast as without them. A static
+// import elsewhere (the server's S3 blob store) is bundled as usual.
+const LAZY_VENDOR = {
+  '@aws-sdk/client-s3': 'vendor/aws-s3.mjs',
+  '@google-cloud/storage': 'vendor/gcs.mjs',
+};
+const lazyVendor = {
+  name: 'lazy-vendor',
+  setup(build) {
+    const filter = new RegExp(`^(${Object.keys(LAZY_VENDOR).map((k) => k.replace(/[/.]/g, '\\$&')).join('|')})$`);
+    build.onResolve({ filter }, (args) => (args.kind === 'dynamic-import' ? { path: `./${LAZY_VENDOR[args.path]}`, external: true } : undefined));
+  },
+};
+
 const targets = [
   { entry: 'src/server/main.ts', outfile: join(outdir, 'server.mjs'), platform: 'node', format: 'esm', banner: esmBanner },
   // Child process that creates a fresh PGlite cluster (src/server/store/createCluster.ts).
   { entry: 'src/server/store/initdbMain.ts', outfile: join(outdir, 'initdb.mjs'), platform: 'node', format: 'esm', banner: esmBanner },
-  { entry: 'src/cli/main.ts', outfile: join(outdir, 'cli.mjs'), platform: 'node', format: 'esm', banner: esmBanner },
-  { entry: 'src/extension/extension.ts', outfile: join(outdir, 'extension.cjs'), platform: 'node', format: 'cjs', external: ['vscode'] },
+  { entry: 'src/cli/main.ts', outfile: join(outdir, 'cli.mjs'), platform: 'node', format: 'esm', banner: esmBanner, plugins: [lazyVendor] },
+  { entry: 'src/extension/extension.ts', outfile: join(outdir, 'extension.cjs'), platform: 'node', format: 'cjs', external: ['vscode'], plugins: [lazyVendor] },
+  ...Object.entries(LAZY_VENDOR).map(([pkg, out]) => ({
+    stdin: { contents: `export * from '${pkg}';`, resolveDir: process.cwd(), sourcefile: `${pkg}.vendor.js` },
+    outfile: join(outdir, out),
+    platform: 'node',
+    format: 'esm',
+    banner: esmBanner,
+    // The packages' ES module builds, so the bundle keeps named exports (a CommonJS build
+    // bundled as ESM would only have a default export).
+    mainFields: ['module', 'main'],
+  })),
   { entry: 'src/webview/lineage/main.ts', outfile: join(outdir, 'webview/lineage.js'), platform: 'browser', format: 'iife' },
-].filter((t) => existsSync(t.entry));
+].filter((t) => t.stdin || existsSync(t.entry));
 
 mkdirSync(outdir, { recursive: true });
 // PGlite's runtime files must sit next to the ESM bundles that load it.
@@ -38,7 +64,7 @@ for (const f of ['pglite.wasm', 'pglite.data', 'initdb.wasm']) {
 const contexts = await Promise.all(
   targets.map((t) =>
     esbuild.context({
-      entryPoints: [t.entry],
+      ...(t.stdin ? { stdin: t.stdin } : { entryPoints: [t.entry] }),
       outfile: t.outfile,
       bundle: true,
       platform: t.platform,
@@ -46,6 +72,8 @@ const contexts = await Promise.all(
       target: t.platform === 'node' ? 'node20' : 'chrome120',
       external: t.external ?? [],
       banner: t.banner,
+      plugins: t.plugins ?? [],
+      ...(t.mainFields ? { mainFields: t.mainFields } : {}),
       sourcemap: production ? false : 'linked',
       minify: production,
       logLevel: 'warning',

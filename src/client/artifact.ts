@@ -15,7 +15,7 @@ import { joinInside, validateManifestPath } from '../core/paths.js';
 import { formatReference } from '../core/reference.js';
 import { defaultClient, type Client } from './client.js';
 import { LOCAL_CONCURRENCY, mapPool, TRANSFER_CONCURRENCY } from './pool.js';
-import { downloadReference, resolveReference } from './references.js';
+import { downloadReference, resolveReference, type ReferenceOptions } from './references.js';
 import { streamVerified } from './cache.js';
 import { BATCH_BLOB_MAX, fetchManyToCache, fetchToCache, StreamingUploader, type LocalBlob, type ProgressFn } from './transfer.js';
 import { Limiter } from '../core/limiter.js';
@@ -253,8 +253,12 @@ export class Artifact {
     return new NewFile(full, fh);
   }
 
-  /** Tracks an external object (http(s)://, file://) without copying it. */
-  async addReference(uri: string, opts: { name?: string; checksum?: boolean } = {}): Promise<ArtifactEntry[]> {
+  /**
+   * Tracks external objects without copying them: http(s)://, file:// (a folder: its files),
+   * s3:// and gs:// (a key, or a prefix ending in `/`: its objects, at most `maxObjects`, default
+   * 10,000). Cloud objects are read with the caller's own AWS / Google credentials.
+   */
+  async addReference(uri: string, opts: ReferenceOptions = {}): Promise<ArtifactEntry[]> {
     this.requireDraft('addReference');
     const entries = await resolveReference(uri, opts);
     return entries.map(({ path: p, ...entry }) => {

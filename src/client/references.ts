@@ -1,8 +1,9 @@
 /**
  * External references: entries whose bytes stay where they are. `http(s)://` records the ETag as
  * digest and Content-Length as size (HEAD request); `file://` records the SHA-256 of the content
- * (a folder expands to its files); `checksum: false` records the URI itself as the digest.
- * Downloading a reference fetches it again and checks that it did not change.
+ * (a folder expands to its files); `s3://` and `gs://` live in references/ (one module per scheme);
+ * `checksum: false` records the URI itself as the digest. Downloading a reference fetches it again
+ * and checks that it did not change.
  */
 import { createWriteStream } from 'node:fs';
 import { readdir, rename, stat, unlink } from 'node:fs/promises';
@@ -15,10 +16,12 @@ import type { ManifestEntry } from '../core/manifest.js';
 import { validateManifestPath } from '../core/paths.js';
 import { tempName, HashingStream } from './cache.js';
 import { hashFile } from './hash.js';
+import type { CloudRefOptions, RefEntry } from './references/cloud.js';
+import { downloadGcsReference, resolveGcsReference } from './references/gcs.js';
+import { downloadS3Reference, resolveS3Reference } from './references/s3.js';
 
-export interface RefEntry extends ManifestEntry {
-  path: string;
-}
+export type { RefEntry } from './references/cloud.js';
+export type ReferenceOptions = CloudRefOptions;
 
 function stripEtag(etag: string): string {
   return etag.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
@@ -30,12 +33,22 @@ function lastSegment(uri: string): string {
   return decodeURIComponent(segs[segs.length - 1] ?? u.hostname);
 }
 
-export async function resolveReference(uri: string, opts: { name?: string; checksum?: boolean } = {}): Promise<RefEntry[]> {
+/** The URI's scheme (`s3`, `https`, …), or undefined when `uri` is not a URI. */
+export function referenceScheme(uri: string): string | undefined {
+  return /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(uri)?.[1].toLowerCase();
+}
+
+const SCHEMES = 'http(s)://, file://, s3:// or gs://';
+
+export async function resolveReference(uri: string, opts: ReferenceOptions = {}): Promise<RefEntry[]> {
+  const scheme = referenceScheme(uri);
+  if (scheme === 's3') return resolveS3Reference(uri, opts);
+  if (scheme === 'gs') return resolveGcsReference(uri, opts);
   let url: URL;
   try {
     url = new URL(uri);
   } catch {
-    throw new AmphoraError('invalid_reference', `"${uri}" is not a URI; references look like https://host/path/file.csv or file:///abs/path.`);
+    throw new AmphoraError('invalid_reference', `"${uri}" is not a URI; references look like https://host/path/file.csv, s3://bucket/key or file:///abs/path.`);
   }
   const checksum = opts.checksum !== false;
   if (url.protocol === 'http:' || url.protocol === 'https:') {
@@ -82,7 +95,7 @@ export async function resolveReference(uri: string, opts: { name?: string; check
     const h = await hashFile(local, st.size);
     return [{ path: p, digest: h.digest, size: h.size, ref: uri }];
   }
-  throw new AmphoraError('unsupported', `Reference scheme "${url.protocol}" is not supported here; use http(s):// or file:// (s3:// and gs:// need a team server).`);
+  throw new AmphoraError('unsupported', `Reference scheme "${url.protocol.slice(0, -1)}" (in ${uri}) is not supported; use ${SCHEMES}.`);
 }
 
 async function walkFiles(dir: string): Promise<string[]> {
@@ -104,9 +117,15 @@ function header(h: Record<string, string | string[] | undefined>, name: string):
 export async function downloadReference(path: string, entry: ManifestEntry, dest: string): Promise<void> {
   const uri = entry.ref!;
   const checksum = entry.extra?.checksum !== false;
-  const url = new URL(uri);
+  const scheme = referenceScheme(uri);
   const tmp = tempName(dest);
   try {
+    if (scheme === 's3' || scheme === 'gs') {
+      await (scheme === 's3' ? downloadS3Reference : downloadGcsReference)(path, entry, tmp);
+      await rename(tmp, dest);
+      return;
+    }
+    const url = new URL(uri);
     if (url.protocol === 'http:' || url.protocol === 'https:') {
       let res;
       try {
@@ -141,7 +160,7 @@ export async function downloadReference(path: string, entry: ManifestEntry, dest
         throw new AmphoraError('reference_changed', `Reference "${path}" at ${local} changed since it was logged: SHA-256 was ${entry.digest}, now ${got}. Log a new artifact version to track the new content.`);
       }
     } else {
-      throw new AmphoraError('unsupported', `Reference "${path}" uses ${url.protocol}, which this client cannot download; use a team server client for s3:// and gs://.`);
+      throw new AmphoraError('unsupported', `Reference "${path}" uses the scheme "${url.protocol.slice(0, -1)}" (${uri}), which this client cannot download; it downloads ${SCHEMES}.`);
     }
     await rename(tmp, dest);
   } catch (e) {

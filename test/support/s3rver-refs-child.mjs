@@ -1,0 +1,24 @@
+// Runs s3rver on a free loopback port in its own process (started by test/support/s3rverRefs.ts
+// and python/tests/support.py) and prints one JSON line {"endpoint"} once it listens.
+// Own process because s3rver's continuation tokens use DES, which Node 20 only offers with
+// --openssl-legacy-provider: listings longer than one page need that flag, and a test runner
+// should not run with it. Usage: node --openssl-legacy-provider s3rver-refs-child.mjs DIR BUCKET…
+import S3rver from 's3rver';
+
+const [directory, ...buckets] = process.argv.slice(2);
+if (!directory) {
+  console.error('usage: s3rver-refs-child.mjs DIR [BUCKET…]');
+  process.exit(2);
+}
+const server = new S3rver({
+  address: '127.0.0.1',
+  port: 0,
+  silent: true,
+  directory,
+  configureBuckets: buckets.map((name) => ({ name })),
+});
+const { address, port } = await server.run();
+console.log(JSON.stringify({ endpoint: `http://${address}:${port}` }));
+const stop = () => server.close().finally(() => process.exit(0));
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
