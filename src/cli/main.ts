@@ -9,6 +9,7 @@ import { Artifact } from '../client/artifact.js';
 import { BlobCache, parseSize } from '../client/cache.js';
 import { Client } from '../client/client.js';
 import { Api } from '../client/api.js';
+import { referenceScheme } from '../client/references.js';
 import type { ArtifactCollection, ArtifactVersion, LineageGraph } from '../core/api.js';
 import { defaultCacheDir, defaultDataDir, DEFAULT_PORT } from '../core/config.js';
 import { AmphoraError } from '../core/errors.js';
@@ -110,15 +111,17 @@ const artifact = program.command('artifact').description('Log, fetch, list and m
 
 artifact
   .command('put')
-  .description('Log a file, a folder or a reference URI (http(s)://, file://) as a new version (or the identical existing one).')
+  .description('Log a file, a folder or a reference URI (http(s)://, file://, s3://, gs://) as a new version (or the identical existing one). References are not copied: s3:// and gs:// are read with your own AWS / Google credentials.')
   .argument('<path>', 'file, folder or URI to log')
   .requiredOption('--name <[project/]name>', 'artifact name, optionally with its project')
   .requiredOption('--type <type>', 'artifact type, e.g. dataset or model')
   .option('--alias <alias>', 'alias to point at the version (repeatable)', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
   .option('--description <text>', 'version description')
   .option('--metadata <json>', 'version metadata as a JSON object')
+  .option('--no-checksum', 'references only: record the URI itself instead of checking the object (no ETag/version is read)')
+  .option('--max-objects <n>', 'references only: at most this many objects under an s3:// or gs:// prefix (default 10000)')
   .action(
-    action(async (out, target: string, opts: { name: string; type: string; alias?: string[]; description?: string; metadata?: string }) => {
+    action(async (out, target: string, opts: { name: string; type: string; alias?: string[]; description?: string; metadata?: string; checksum: boolean; maxObjects?: string }) => {
       const n = parseName(opts.name);
       let metadata: Record<string, unknown> | undefined;
       if (opts.metadata !== undefined) {
@@ -130,8 +133,17 @@ artifact
         if (!metadata || typeof metadata !== 'object' || Array.isArray(metadata)) throw new AmphoraError('invalid_request', '--metadata must be a JSON object such as \'{"source":"mnist"}\'.');
       }
       const art = new Artifact(n.name, opts.type, { description: opts.description, metadata });
-      if (/^(https?|file):\/\//.test(target)) {
-        await art.addReference(target);
+      const isUri = referenceScheme(target) !== undefined;
+      if (!isUri && (!opts.checksum || opts.maxObjects !== undefined)) {
+        throw new AmphoraError('invalid_request', `--no-checksum and --max-objects apply to reference URIs (s3://, gs://, http(s)://, file://); ${target} is a local path.`);
+      }
+      if (isUri) {
+        let maxObjects: number | undefined;
+        if (opts.maxObjects !== undefined) {
+          maxObjects = Number(opts.maxObjects);
+          if (!/^\d+$/.test(opts.maxObjects) || maxObjects < 1) throw new AmphoraError('invalid_request', `--max-objects must be a whole number ≥ 1, got "${opts.maxObjects}".`);
+        }
+        await art.addReference(target, { checksum: opts.checksum, maxObjects });
       } else {
         const st = await stat(target).catch(() => undefined);
         if (!st) throw new AmphoraError('invalid_path', `${path.resolve(target)} does not exist; pass a file, a folder or a URI.`);

@@ -8,7 +8,7 @@ export const EXIT = { ok: 0, failure: 1, usage: 2, notFound: 3, unreachable: 4, 
 export const EXIT_CODES_HELP = `
 Exit codes:
   0  success
-  1  failure (unexpected error, wrong API key)
+  1  failure (unexpected error, wrong API key, missing or refused cloud credentials)
   2  usage error (unknown command or option, missing argument)
   3  not found (artifact, version, alias, project or run)
   4  server unreachable (start one with \`amphora serve\` or set AMPHORA_BASE_URL)

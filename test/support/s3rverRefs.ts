@@ -54,6 +54,7 @@ export async function startS3rverRefs(buckets: string[]): Promise<S3rverRefs> {
     child.once('exit', (code) => reject(new Error(`s3rver exited with ${code}: ${stderr}`)));
   });
   const env = s3rverEnv(endpoint, dir);
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // Node 20 is what we test on
   const s3 = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
   return {
     endpoint,
