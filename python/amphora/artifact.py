@@ -303,10 +303,12 @@ class Artifact:
 
     def add_reference(self, uri, name=None, checksum=True, max_objects=None):
         """Tracks an external object without copying it: http(s):// (digest from ETag, size from
-        Content-Length), file:// (digest of the content; a folder adds every file in it);
+        Content-Length), file:// (digest of the content; a folder adds every file in it), s3:// and
+        gs:// (a key, or a prefix ending in "/" that adds its objects, at most max_objects, default
+        10,000; read with your own AWS / Google credentials through boto3 / google-cloud-storage);
         checksum=False records the URI itself as the digest. Returns the added entries."""
         self._require_draft("add a reference")
-        found = resolve_reference(uri, name=name, checksum=checksum)
+        found = resolve_reference(uri, name=name, checksum=checksum, max_objects=max_objects)
         if max_objects is not None and len(found) > max_objects:
             raise AmphoraError("invalid_request", 'add_reference: "%s" holds %d files, more than max_objects=%d.' % (uri, len(found), max_objects))
         check_path_collisions([p for p in self._entries if p not in dict(found)] + [p for p, _ in found])

@@ -1,8 +1,10 @@
 """External references: entries whose bytes stay where they are (mirrors src/client/references.ts).
 
 `http(s)://` records the ETag as digest and Content-Length as size (HEAD request); `file://` records
-the SHA-256 of the content (a folder expands to its files); `checksum=False` records the URI itself
-as the digest. Downloading a reference fetches it again and checks that it did not change.
+the SHA-256 of the content (a folder expands to its files); `s3://` and `gs://` live in
+s3_references.py and gcs_references.py (boto3 / google-cloud-storage, imported only when used);
+`checksum=False` records the URI itself as the digest. Downloading a reference fetches it again and
+checks that it did not change.
 """
 import hashlib
 import json
@@ -17,6 +19,7 @@ from .paths import validate_manifest_path
 from .transport import CHUNK, Http
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_SCHEMES = "http(s)://, file://, s3:// or gs://"
 
 
 def strip_etag(etag):
@@ -39,8 +42,17 @@ def _posix_join(a, b):
     return b if b.startswith("/") else (a.rstrip("/") + "/" + b if a else b)
 
 
-def resolve_reference(uri, name=None, checksum=True):
-    """Manifest entries [(path, entry)] for a reference URI."""
+def resolve_reference(uri, name=None, checksum=True, max_objects=None):
+    """Manifest entries [(path, entry)] for a reference URI; `max_objects` caps an s3:// or gs:// prefix."""
+    scheme = uri.split("://", 1)[0].lower() if isinstance(uri, str) and "://" in uri else None
+    if scheme == "s3":
+        from .s3_references import resolve_s3_reference
+
+        return resolve_s3_reference(uri, name=name, checksum=checksum, max_objects=max_objects)
+    if scheme == "gs":
+        from .gcs_references import resolve_gcs_reference
+
+        return resolve_gcs_reference(uri, name=name, checksum=checksum, max_objects=max_objects)
     split = urllib.parse.urlsplit(uri) if isinstance(uri, str) else None
     if split is None or not _SCHEME.match(uri) or (split.scheme in ("http", "https") and not split.netloc):
         raise AmphoraError("invalid_reference", '"%s" is not a URI; references look like https://host/path/file.csv or file:///abs/path.' % uri)
@@ -94,8 +106,7 @@ def resolve_reference(uri, name=None, checksum=True):
             return [(p, {"digest": uri, "size": os.path.getsize(local), "ref": uri, "extra": {"checksum": False}})]
         digest, size = sha256_file(local)
         return [(p, {"digest": digest, "size": size, "ref": uri})]
-    raise AmphoraError("unsupported", 'Reference scheme "%s:" is not supported here; use http(s):// or file:// '
-                       "(s3:// and gs:// need a team server)." % split.scheme)
+    raise AmphoraError("unsupported", 'Reference scheme "%s" (in %s) is not supported; use %s.' % (split.scheme, uri, _SCHEMES))
 
 
 def download_reference(path, entry, dest, tmp):
@@ -105,6 +116,14 @@ def download_reference(path, entry, dest, tmp):
     checksum = (entry.get("extra") or {}).get("checksum") is not False
     split = urllib.parse.urlsplit(uri)
     got = 0
+    if split.scheme == "s3":
+        from .s3_references import download_s3_reference
+
+        return download_s3_reference(path, entry, tmp)
+    if split.scheme == "gs":
+        from .gcs_references import download_gcs_reference
+
+        return download_gcs_reference(path, entry, tmp)
     if split.scheme in ("http", "https"):
         http = Http(uri, "", timeout=60.0)
         try:
@@ -154,8 +173,8 @@ def download_reference(path, entry, dest, tmp):
             raise AmphoraError("reference_changed", 'Reference "%s" at %s changed since it was logged: SHA-256 was %s, now %s. '
                                "Log a new artifact version to track the new content." % (path, local, entry["digest"], h.hexdigest()))
         return got
-    raise AmphoraError("unsupported", 'Reference "%s" uses %s:, which this client cannot download; use a team server client '
-                       "for s3:// and gs://." % (path, split.scheme))
+    raise AmphoraError("unsupported", 'Reference "%s" uses the scheme "%s" (%s), which this client cannot download; it downloads '
+                       "%s." % (path, split.scheme, uri, _SCHEMES))
 
 
 def _errno_name(e):

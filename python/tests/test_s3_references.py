@@ -1,0 +1,237 @@
+"""s3:// references in the Python client: put/get against s3rver through boto3 (Debian's
+python3-boto3 under the system Python, and whatever boto3 the running Python has), and the clear
+error when boto3 / google-cloud-storage is not installed."""
+import hashlib
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import unittest
+from unittest import mock
+
+import amphora
+from amphora import AmphoraError, Api, Artifact
+
+from .support import REPO, ServerTestCase
+
+S3RVER_CHILD = os.path.join(REPO, "test", "support", "s3rver-refs-child.mjs")
+SYSTEM_PYTHON = "/usr/bin/python3"
+BUCKET = "py-refs"
+
+try:
+    import boto3  # noqa: F401
+
+    HAS_BOTO3 = True
+except ImportError:
+    HAS_BOTO3 = False
+
+
+def md5(data):
+    return hashlib.md5(data).hexdigest()
+
+
+class S3rver:
+    """s3rver on a free loopback port in its own process (see test/support/s3rver-refs-child.mjs)."""
+
+    def __init__(self, directory, buckets):
+        self.proc = subprocess.Popen(["node", "--openssl-legacy-provider", S3RVER_CHILD, directory] + list(buckets),
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        ready, _, _ = select.select([self.proc.stdout], [], [], 60)
+        line = self.proc.stdout.readline() if ready else b""
+        try:
+            self.endpoint = json.loads(line)["endpoint"]
+        except ValueError:
+            self.stop()
+            raise RuntimeError("s3rver did not start: %r" % line)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=15)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+def s3rver_env(endpoint, home):
+    """What a user would set for this store; no config files, no instance metadata service."""
+    return {
+        "AWS_ENDPOINT_URL_S3": endpoint,
+        "AWS_ACCESS_KEY_ID": "S3RVER",
+        "AWS_SECRET_ACCESS_KEY": "S3RVER",
+        "AWS_REGION": "us-east-1",
+        "AWS_REQUEST_CHECKSUM_CALCULATION": "WHEN_REQUIRED",
+        "AWS_RESPONSE_CHECKSUM_VALIDATION": "WHEN_REQUIRED",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": os.path.join(home, "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": os.path.join(home, "no-aws-credentials"),
+    }
+
+
+@unittest.skipUnless(HAS_BOTO3, "boto3 is not importable under %s; SystemPythonS3Test runs these under Debian's python3-boto3"
+                     % sys.executable)
+class S3ReferencesTest(ServerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.s3rver = S3rver(os.path.join(cls.tmp, "s3"), [BUCKET])
+        cls.aws_env = s3rver_env(cls.s3rver.endpoint, cls.tmp)
+        cls._saved_aws = {k: os.environ.get(k) for k in cls.aws_env}
+        os.environ.update(cls.aws_env)
+        cls.s3 = boto3.session.Session().client("s3", endpoint_url=cls.s3rver.endpoint,
+                                                config=boto3.session.Config(s3={"addressing_style": "path"}))
+        cls.put("data/train.csv", b"x,y\n1,2\n")
+        cls.put("ds/a.txt", b"alpha")
+        cls.put("ds/sub/b.txt", b"beta")
+        cls.put("ds/marker/", b"")
+
+    @classmethod
+    def tearDownClass(cls):
+        for k, v in cls._saved_aws.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        cls.s3rver.stop()
+        super().tearDownClass()
+
+    @classmethod
+    def put(cls, key, body):
+        cls.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+
+    def env(self, **changes):
+        """Patches os.environ for one block (None removes a variable)."""
+        patched = dict(os.environ)
+        for k, v in changes.items():
+            if v is None:
+                patched.pop(k, None)
+            else:
+                patched[k] = v
+        return mock.patch.dict(os.environ, patched, clear=True)
+
+    def test_key_put_and_get(self):
+        art = Artifact("s3-key", type="dataset")
+        [entry] = art.add_reference("s3://%s/data/train.csv" % BUCKET)
+        self.assertEqual(entry.path, "train.csv")
+        self.assertEqual(entry.digest, md5(b"x,y\n1,2\n"))
+        self.assertEqual(entry.size, 8)
+        self.assertEqual(entry.ref(), "s3://%s/data/train.csv" % BUCKET)
+        with amphora.init(project="py-s3", job_type="log") as run:
+            run.log_artifact(art)
+        self.assertEqual(art.last_transfer.bytes_uploaded, 0)  # references store no bytes
+        got = Api().artifact("py-s3/s3-key:latest")
+        root = got.download(os.path.join(self.work, "key"))
+        with open(os.path.join(root, "train.csv"), "rb") as f:
+            self.assertEqual(f.read(), b"x,y\n1,2\n")
+
+    def test_prefix_expands_under_name(self):
+        art = Artifact("s3-prefix", type="dataset")
+        entries = art.add_reference("s3://%s/ds/" % BUCKET, name="raw")
+        self.assertEqual(sorted(e.path for e in entries), ["raw/a.txt", "raw/sub/b.txt"])
+        with amphora.init(project="py-s3", job_type="log") as run:
+            run.log_artifact(art)
+        root = Api().artifact("py-s3/s3-prefix:v0").download(os.path.join(self.work, "prefix"))
+        with open(os.path.join(root, "raw", "sub", "b.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"beta")
+        no_slash = Artifact("s3-prefix2", type="dataset").add_reference("s3://%s/ds" % BUCKET)
+        self.assertEqual(sorted(e.path for e in no_slash), ["a.txt", "sub/b.txt"])
+
+    def test_changed_object_is_a_clear_error(self):
+        self.put("mutable/m.bin", b"first")
+        art = Artifact("s3-mutable", type="dataset")
+        art.add_reference("s3://%s/mutable/m.bin" % BUCKET)
+        with amphora.init(project="py-s3", job_type="log") as run:
+            run.log_artifact(art)
+        self.put("mutable/m.bin", b"second")
+        got = Api().artifact("py-s3/s3-mutable:latest")
+        root = os.path.join(self.work, "mutable")
+        e = self.assertAmphoraError("reference_changed", got.download, root)
+        self.assertIn('ETag was "%s", now "%s"' % (md5(b"first"), md5(b"second")), str(e))
+        self.assertFalse(os.path.exists(os.path.join(root, "m.bin")))
+
+    def test_checksum_false_records_the_uri(self):
+        self.put("loose/l.txt", b"one")
+        art = Artifact("s3-loose", type="dataset")
+        with self.env(AWS_ACCESS_KEY_ID=None):  # nothing is asked of S3
+            [entry] = art.add_reference("s3://%s/loose/l.txt" % BUCKET, checksum=False)
+        self.assertEqual(entry.digest, "s3://%s/loose/l.txt" % BUCKET)
+        with amphora.init(project="py-s3", job_type="log") as run:
+            run.log_artifact(art)
+        self.put("loose/l.txt", b"two")
+        root = Api().artifact("py-s3/s3-loose:latest").download(os.path.join(self.work, "loose"))
+        with open(os.path.join(root, "l.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"two")
+
+    def test_max_objects_exceeded(self):
+        e = self.assertAmphoraError("invalid_request", Artifact("s3-cap", type="dataset").add_reference,
+                                    "s3://%s/ds/" % BUCKET, max_objects=1)
+        self.assertIn("more than max_objects=1 objects", str(e))
+
+    def test_missing_bucket_and_key(self):
+        e = self.assertAmphoraError("not_found", Artifact("x", type="dataset").add_reference, "s3://no-such-bucket/k.txt")
+        self.assertIn('Bucket "no-such-bucket" does not exist', str(e))
+        e = self.assertAmphoraError("not_found", Artifact("x", type="dataset").add_reference, "s3://%s/nope.txt" % BUCKET)
+        self.assertIn("s3://%s/nope.txt does not exist" % BUCKET, str(e))
+
+    def test_missing_and_wrong_credentials(self):
+        with self.env(AWS_ACCESS_KEY_ID=None, AWS_SECRET_ACCESS_KEY=None):
+            e = self.assertAmphoraError("unauthorized", Artifact("x", type="dataset").add_reference, "s3://%s/data/train.csv" % BUCKET)
+        self.assertIn("AWS_ACCESS_KEY_ID", str(e))
+        with self.env(AWS_ACCESS_KEY_ID="NOT-A-KEY"):
+            e = self.assertAmphoraError("unauthorized", Artifact("x", type="dataset").add_reference, "s3://%s/data/train.csv" % BUCKET)
+        self.assertIn("refused", str(e))
+
+
+class MissingPackageTest(unittest.TestCase):
+    """boto3 / google-cloud-storage made unimportable (sys.modules entry None): a clear error naming the package."""
+
+    def test_boto3_not_installed(self):
+        with mock.patch.dict(sys.modules, {"boto3": None, "botocore": None, "botocore.config": None, "botocore.exceptions": None}):
+            with self.assertRaises(AmphoraError) as ctx:
+                Artifact("x", type="dataset").add_reference("s3://bucket/key.csv")
+            from amphora.references import download_reference
+
+            with self.assertRaises(AmphoraError) as dl:
+                download_reference("key.csv", {"digest": "d41d8cd98f00b204e9800998ecf8427e", "size": 0, "ref": "s3://bucket/key.csv",
+                                               "extra": {"etag": '"d41d8cd98f00b204e9800998ecf8427e"'}}, "/nonexistent/x", "/nonexistent/x.tmp")
+        for e in (ctx.exception, dl.exception):
+            self.assertEqual(e.code, "unsupported")
+            self.assertIn("boto3 package, which is not installed", str(e))
+            self.assertIn("pip install boto3", str(e))
+
+    def test_google_cloud_storage_not_installed(self):
+        with mock.patch.dict(sys.modules, {"google": None, "google.cloud": None, "google.cloud.storage": None}):
+            with self.assertRaises(AmphoraError) as ctx:
+                Artifact("x", type="dataset").add_reference("gs://bucket/key.csv")
+        self.assertEqual(ctx.exception.code, "unsupported")
+        self.assertIn("google-cloud-storage package, which is not installed", str(ctx.exception))
+
+    def test_unknown_scheme_names_it(self):
+        with self.assertRaises(AmphoraError) as ctx:
+            Artifact("x", type="dataset").add_reference("ftp://host/file.csv")
+        self.assertEqual(ctx.exception.code, "unsupported")
+        self.assertIn('scheme "ftp"', str(ctx.exception))
+
+
+class SystemPythonS3Test(unittest.TestCase):
+    """S3ReferencesTest again under the system Python with Debian's python3-boto3 (scripts/setup.sh installs it)."""
+
+    def test_under_system_python_with_debian_boto3(self):
+        if not os.path.exists(SYSTEM_PYTHON):
+            self.skipTest("no system Python at %s (not a Debian machine)" % SYSTEM_PYTHON)
+        if os.path.realpath(sys.executable) == os.path.realpath(SYSTEM_PYTHON) and HAS_BOTO3:
+            self.skipTest("this run already is the system Python: S3ReferencesTest ran with its boto3")
+        probe = subprocess.run([SYSTEM_PYTHON, "-c", "import boto3; print(boto3.__version__)"], capture_output=True, text=True)
+        self.assertEqual(probe.returncode, 0, "Debian's python3-boto3 is missing under %s; run scripts/setup.sh (it installs "
+                                              "python3-boto3): %s" % (SYSTEM_PYTHON, probe.stderr[-500:]))
+        python_dir = os.path.join(REPO, "python")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AMPHORA_", "AWS_", "PYTHON"))}
+        run = subprocess.run([SYSTEM_PYTHON, "-m", "unittest", "-v", "tests.test_s3_references.S3ReferencesTest"],
+                             cwd=python_dir, env=env, capture_output=True, text=True, timeout=600)
+        out = run.stdout + run.stderr
+        self.assertEqual(run.returncode, 0, out[-4000:])
+        self.assertRegex(out, r"Ran [1-9]\d* tests")
+        self.assertNotIn("skipped", out)
