@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine: Debian packages (Chromium and friends for the editor tests, boto3 for the
-# Python client's s3:// tests), the npm
-# packages and the build. code-server for the real-editor tests is installed by the e2e suite itself
+# Python client's s3:// tests), the npm packages and the build. code-server for the real-editor tests is installed by the e2e suite itself
 # when its cache is missing (scripts/install-code-server.sh), so the main job starts without it.
 # Safe to run again: every step skips what is already there.
 set -euo pipefail
