@@ -1,6 +1,7 @@
 /** s3:// references in the TypeScript SDK against a real S3 protocol server (s3rver on loopback). */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Api, Artifact } from '../../src/client/index.js';
@@ -148,5 +149,106 @@ describe('s3:// references (TypeScript SDK against s3rver)', function () {
   it('an unknown scheme is an error naming it; a malformed bucket URI says how to write one', async () => {
     await assert.rejects(new Artifact('x', 'dataset').addReference('ftp://host/file.csv'), isCode('unsupported', /scheme "ftp"/));
     await assert.rejects(new Artifact('x', 'dataset').addReference('s3://'), isCode('invalid_reference', /s3:\/\/BUCKET\/KEY/));
+  });
+});
+
+/**
+ * s3rver has no versioning, so the VersionId path runs against a fake versioned S3 written here:
+ * the few REST calls the SDK makes for references (HEAD/GET object with versionId, ?versioning,
+ * ?versions listing), path-style, signatures not checked.
+ */
+class FakeVersionedS3 {
+  /** key → versions, oldest first. */
+  readonly objects = new Map<string, { versionId: string; data: Buffer }[]>();
+  private n = 0;
+  readonly server: Server = createServer((req, res) => this.handle(req, res));
+  put(key: string, data: string): string {
+    const versionId = `ver-${++this.n}`;
+    this.objects.set(key, [...(this.objects.get(key) ?? []), { versionId, data: Buffer.from(data) }]);
+    return versionId;
+  }
+  async listen(): Promise<string> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+  }
+  close() {
+    return new Promise<void>((r) => this.server.close(() => r()));
+  }
+  private xml(res: ServerResponse, status: number, body: string) {
+    res.writeHead(status, { 'content-type': 'application/xml' });
+    res.end(`<?xml version="1.0" encoding="UTF-8"?>${body}`);
+  }
+  private handle(req: IncomingMessage, res: ServerResponse) {
+    const url = new URL(req.url!, 'http://x');
+    const [, bucket, ...rest] = url.pathname.split('/');
+    const key = decodeURIComponent(rest.join('/'));
+    if (bucket !== 'versioned') return this.xml(res, 404, '<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>');
+    if (!key && url.searchParams.has('versioning')) return this.xml(res, 200, '<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>');
+    if (!key && url.searchParams.has('versions')) {
+      const prefix = url.searchParams.get('prefix') ?? '';
+      const items = [...this.objects]
+        .filter(([k]) => k.startsWith(prefix))
+        .flatMap(([k, vs]) => vs.map((v, i) => `<Version><Key>${k}</Key><VersionId>${v.versionId}</VersionId><IsLatest>${i === vs.length - 1}</IsLatest><ETag>"${md5(v.data.toString())}"</ETag><Size>${v.data.length}</Size></Version>`));
+      return this.xml(res, 200, `<ListVersionsResult><Name>versioned</Name><Prefix>${prefix}</Prefix><IsTruncated>false</IsTruncated>${items.join('')}</ListVersionsResult>`);
+    }
+    const versions = this.objects.get(key);
+    const wanted = url.searchParams.get('versionId');
+    const v = wanted ? versions?.find((x) => x.versionId === wanted) : versions?.at(-1);
+    if (!v) {
+      const code = wanted && versions ? 'NoSuchVersion' : 'NoSuchKey';
+      if (req.method === 'HEAD') return void res.writeHead(404).end();
+      return this.xml(res, 404, `<Error><Code>${code}</Code><Message>not here</Message></Error>`);
+    }
+    res.writeHead(200, { etag: `"${md5(v.data.toString())}"`, 'content-length': v.data.length, 'x-amz-version-id': v.versionId, 'content-type': 'application/octet-stream' });
+    res.end(req.method === 'HEAD' ? undefined : v.data);
+  }
+}
+
+describe('s3:// VersionId pinning (TypeScript SDK against a fake versioned S3; s3rver has no versioning)', function () {
+  this.timeout(60_000);
+  let h: Harness;
+  const fake = new FakeVersionedS3();
+  let restore: () => void;
+
+  before(async () => {
+    h = await startHarness();
+    const endpoint = await fake.listen();
+    const env = { AWS_ENDPOINT_URL_S3: endpoint, AWS_ACCESS_KEY_ID: 'fake', AWS_SECRET_ACCESS_KEY: 'fake', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true', AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED', AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED' };
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+    restore = () => {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    };
+  });
+  after(async () => {
+    restore?.();
+    await fake.close();
+    await h?.close();
+  });
+
+  it('a key records its VersionId and downloads that version after the object is overwritten', async () => {
+    const v1 = fake.put('models/m.bin', 'weights v1');
+    const a = new Artifact('s3-pinned', 'model');
+    const [e] = await a.addReference('s3://versioned/models/m.bin');
+    assert.deepEqual(e.extra, { etag: `"${md5('weights v1')}"`, versionId: v1 });
+    await a.log({ client: h.client, project: 'cloud' });
+    fake.put('models/m.bin', 'weights v2');
+    await a.download({ root: path.join(h.work, 'pinned') });
+    assert.equal(await readFile(path.join(h.work, 'pinned', 'm.bin'), 'utf8'), 'weights v1');
+  });
+
+  it('a prefix of a versioned bucket records each latest VersionId; a version deleted since is not_found', async () => {
+    fake.put('ds/a.txt', 'old a');
+    const va = fake.put('ds/a.txt', 'alpha');
+    const vb = fake.put('ds/b.txt', 'beta');
+    const a = new Artifact('s3-pinned-prefix', 'dataset');
+    const entries = await a.addReference('s3://versioned/ds/');
+    assert.deepEqual(entries.map((x) => [x.path, x.extra?.versionId]).sort(), [['a.txt', va], ['b.txt', vb]]);
+    await a.log({ client: h.client, project: 'cloud' });
+    fake.objects.set('ds/b.txt', [{ versionId: 'ver-other', data: Buffer.from('rewritten') }]);
+    await assert.rejects(a.download({ root: path.join(h.work, 'pinned-prefix') }), isCode('not_found', /recorded version of s3:\/\/versioned\/ds\/b\.txt no longer exists/));
   });
 });
