@@ -2,15 +2,16 @@
 python3-boto3 under the system Python, and whatever boto3 the running Python has), and the clear
 error when boto3 / google-cloud-storage is not installed."""
 import hashlib
+import http.server
 import json
 import os
 import select
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
+import threading
 import unittest
+import urllib.parse
 from unittest import mock
 
 import amphora
@@ -185,6 +186,126 @@ class S3ReferencesTest(ServerTestCase):
         self.assertIn("refused", str(e))
 
 
+class _FakeVersionedS3(http.server.ThreadingHTTPServer):
+    """s3rver has no versioning: the few REST calls boto3 makes for references (HEAD/GET object with
+    versionId, ?versioning, ?versions listing), path-style, signatures not checked."""
+
+    daemon_threads = True
+
+    def __init__(self):
+        self.objects = {}  # key -> [(version_id, bytes)], oldest first
+        self.n = 0
+        super().__init__(("127.0.0.1", 0), _FakeVersionedS3.Handler)
+
+    def put(self, key, data):
+        self.n += 1
+        vid = "ver-%d" % self.n
+        self.objects.setdefault(key, []).append((vid, data))
+        return vid
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _xml(self, status, body):
+            data = ('<?xml version="1.0" encoding="UTF-8"?>' + body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        def do_HEAD(self):
+            self.do_GET()
+
+        def do_GET(self):
+            url = urllib.parse.urlsplit(self.path)
+            query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+            _, bucket, key = (url.path.split("/", 2) + [""])[:3]
+            key = urllib.parse.unquote(key)
+            objects = self.server.objects
+            if bucket != "versioned":
+                return self._xml(404, "<Error><Code>NoSuchBucket</Code><Message>no bucket</Message></Error>")
+            if not key and "versioning" in query:
+                return self._xml(200, "<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>")
+            if not key and "versions" in query:
+                prefix = (query.get("prefix") or [""])[0]
+                items = "".join(
+                    "<Version><Key>%s</Key><VersionId>%s</VersionId><IsLatest>%s</IsLatest><ETag>\"%s\"</ETag><Size>%d</Size></Version>"
+                    % (k, vid, "true" if i == len(vs) - 1 else "false", md5(data), len(data))
+                    for k, vs in sorted(objects.items()) if k.startswith(prefix) for i, (vid, data) in enumerate(vs))
+                return self._xml(200, "<ListVersionsResult><Name>versioned</Name><Prefix>%s</Prefix><IsTruncated>false</IsTruncated>%s"
+                                      "</ListVersionsResult>" % (prefix, items))
+            versions = objects.get(key) or []
+            wanted = (query.get("versionId") or [None])[0]
+            found = [v for v in versions if v[0] == wanted] if wanted else versions[-1:]
+            if not found:
+                code = "NoSuchVersion" if wanted and versions else "NoSuchKey"
+                return self._xml(404, "<Error><Code>%s</Code><Message>not here</Message></Error>" % code)
+            vid, data = found[0]
+            self.send_response(200)
+            self.send_header("ETag", '"%s"' % md5(data))
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("x-amz-version-id", vid)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.end_headers()
+            if self.command == "GET":
+                self.wfile.write(data)
+
+
+@unittest.skipUnless(HAS_BOTO3, "boto3 is not importable under %s; SystemPythonS3Test runs these under Debian's python3-boto3"
+                     % sys.executable)
+class VersionedS3ReferencesTest(ServerTestCase):
+    """The VersionId path, against a fake versioned S3 (s3rver has no versioning)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.fake = _FakeVersionedS3()
+        threading.Thread(target=cls.fake.serve_forever, daemon=True).start()
+        env = s3rver_env("http://127.0.0.1:%d" % cls.fake.server_address[1], cls.tmp)
+        cls._saved_aws = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+
+    @classmethod
+    def tearDownClass(cls):
+        for k, v in cls._saved_aws.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        cls.fake.shutdown()
+        cls.fake.server_close()
+        super().tearDownClass()
+
+    def test_pinned_key_downloads_its_version_after_an_overwrite(self):
+        v1 = self.fake.put("models/m.bin", b"weights v1")
+        art = Artifact("s3-pinned", type="model")
+        [entry] = art.add_reference("s3://versioned/models/m.bin")
+        self.assertEqual(entry.extra, {"etag": '"%s"' % md5(b"weights v1"), "versionId": v1})
+        with amphora.init(project="py-s3v", job_type="log") as run:
+            run.log_artifact(art)
+        self.fake.put("models/m.bin", b"weights v2")
+        root = Api().artifact("py-s3v/s3-pinned:latest").download(os.path.join(self.work, "pinned"))
+        with open(os.path.join(root, "m.bin"), "rb") as f:
+            self.assertEqual(f.read(), b"weights v1")
+
+    def test_versioned_prefix_records_latest_versions_and_a_deleted_version_is_not_found(self):
+        self.fake.put("ds/a.txt", b"old a")
+        va = self.fake.put("ds/a.txt", b"alpha")
+        vb = self.fake.put("ds/b.txt", b"beta")
+        art = Artifact("s3-pinned-prefix", type="dataset")
+        entries = art.add_reference("s3://versioned/ds/")
+        self.assertEqual(sorted((e.path, e.extra["versionId"]) for e in entries), [("a.txt", va), ("b.txt", vb)])
+        with amphora.init(project="py-s3v", job_type="log") as run:
+            run.log_artifact(art)
+        self.fake.objects["ds/b.txt"] = [("ver-other", b"rewritten")]
+        got = Api().artifact("py-s3v/s3-pinned-prefix:latest")
+        e = self.assertAmphoraError("not_found", got.download, os.path.join(self.work, "pinned-prefix"))
+        self.assertIn("recorded version of s3://versioned/ds/b.txt no longer exists", str(e))
+
+
 class MissingPackageTest(unittest.TestCase):
     """boto3 / google-cloud-storage made unimportable (sys.modules entry None): a clear error naming the package."""
 
@@ -217,7 +338,7 @@ class MissingPackageTest(unittest.TestCase):
 
 
 class SystemPythonS3Test(unittest.TestCase):
-    """S3ReferencesTest again under the system Python with Debian's python3-boto3 (scripts/setup.sh installs it)."""
+    """The boto3 tests again under the system Python with Debian's python3-boto3 (scripts/setup.sh installs it)."""
 
     def test_under_system_python_with_debian_boto3(self):
         if not os.path.exists(SYSTEM_PYTHON):
@@ -229,7 +350,8 @@ class SystemPythonS3Test(unittest.TestCase):
                                               "python3-boto3): %s" % (SYSTEM_PYTHON, probe.stderr[-500:]))
         python_dir = os.path.join(REPO, "python")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AMPHORA_", "AWS_", "PYTHON"))}
-        run = subprocess.run([SYSTEM_PYTHON, "-m", "unittest", "-v", "tests.test_s3_references.S3ReferencesTest"],
+        run = subprocess.run([SYSTEM_PYTHON, "-m", "unittest", "-v", "tests.test_s3_references.S3ReferencesTest",
+                              "tests.test_s3_references.VersionedS3ReferencesTest"],
                              cwd=python_dir, env=env, capture_output=True, text=True, timeout=600)
         out = run.stdout + run.stderr
         self.assertEqual(run.returncode, 0, out[-4000:])
