@@ -306,6 +306,30 @@ class VersionedS3ReferencesTest(ServerTestCase):
         self.assertIn("recorded version of s3://versioned/ds/b.txt no longer exists", str(e))
 
 
+class CloudUriTest(unittest.TestCase):
+    """The helpers shared by s3:// and gs:// (same rules as src/client/references/cloud.ts)."""
+
+    def test_parse_and_name(self):
+        from amphora.cloud_references import max_objects_of, object_path, parse_cloud_uri, prefixed_path
+
+        self.assertEqual(parse_cloud_uri("s3://b/data/train.csv"), ("s3", "b", "data/train.csv"))
+        self.assertEqual(parse_cloud_uri("gs://b/pre fix/%41.txt"), ("gs", "b", "pre fix/%41.txt"))
+        self.assertEqual(parse_cloud_uri("s3://b"), ("s3", "b", ""))
+        for bad in ("s3://", "s3:///key", "gs:/b/k", "S3://b/k"):
+            with self.assertRaises(AmphoraError) as ctx:
+                parse_cloud_uri(bad)
+            self.assertEqual(ctx.exception.code, "invalid_reference", bad)
+        self.assertEqual(object_path("a/b/c.csv", None), "c.csv")
+        self.assertEqual(prefixed_path("ds/", "ds/sub/b.txt", "raw"), "raw/sub/b.txt")
+        with self.assertRaises(AmphoraError) as ctx:
+            prefixed_path("ds/", "ds/a//b.txt", None)
+        self.assertEqual(ctx.exception.code, "invalid_path")
+        self.assertEqual(max_objects_of(None), 10000)
+        for bad in (0, -1, 1.5, True):
+            with self.assertRaises(AmphoraError):
+                max_objects_of(bad)
+
+
 class MissingPackageTest(unittest.TestCase):
     """boto3 / google-cloud-storage made unimportable (sys.modules entry None): a clear error naming the package."""
 

@@ -141,7 +141,7 @@ export async function downloadGcsReference(path: string, entry: ManifestEntry, t
     await pipeline(file.createReadStream({ validation: false, decompress: false }), v, createWriteStream(tmp));
   } catch (e) {
     const err = gcsError(e, uri);
-    if (err.code === 'not_found' && generation) throw await generationGone(path, entry, generation, storage, bucket, key, uri);
+    if (err.code === 'not_found' && generation) throw await generationGone(path, generation, storage, bucket, key, uri);
     throw err;
   }
   if (checksum && v.bytes !== entry.size) {
@@ -155,7 +155,7 @@ export async function downloadGcsReference(path: string, entry: ManifestEntry, t
 }
 
 /** The recorded generation is gone: say whether the object changed or was deleted. */
-async function generationGone(path: string, entry: ManifestEntry, generation: string, storage: Storage, bucket: string, key: string, uri: string): Promise<AmphoraError> {
+async function generationGone(path: string, generation: string, storage: Storage, bucket: string, key: string, uri: string): Promise<AmphoraError> {
   let now: ObjectMetadata | undefined;
   try {
     [now] = (await storage.bucket(bucket).file(key).getMetadata()) as [ObjectMetadata, ...unknown[]];
