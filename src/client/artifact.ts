@@ -16,6 +16,7 @@ import { formatReference } from '../core/reference.js';
 import { defaultClient, type Client } from './client.js';
 import { LOCAL_CONCURRENCY, mapPool, TRANSFER_CONCURRENCY } from './pool.js';
 import { downloadReference, resolveReference, type ReferenceOptions } from './references.js';
+import { maxObjectsOf, tooManyObjects } from './references/cloud.js';
 import { streamVerified } from './cache.js';
 import { BATCH_BLOB_MAX, fetchManyToCache, fetchToCache, StreamingUploader, type LocalBlob, type ProgressFn } from './transfer.js';
 import { Limiter } from '../core/limiter.js';
@@ -261,6 +262,8 @@ export class Artifact {
   async addReference(uri: string, opts: ReferenceOptions = {}): Promise<ArtifactEntry[]> {
     this.requireDraft('addReference');
     const entries = await resolveReference(uri, opts);
+    // s3:// and gs:// stop listing at the cap; a file:// folder is counted once walked.
+    if (opts.maxObjects !== undefined && entries.length > maxObjectsOf(opts)) throw tooManyObjects(uri, maxObjectsOf(opts));
     return entries.map(({ path: p, ...entry }) => {
       this.stage(p, { entry });
       return new ArtifactEntry(this, p, entry.digest, entry.size, entry.ref, entry.extra);

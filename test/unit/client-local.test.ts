@@ -182,6 +182,16 @@ describe('client: artifact building and path safety', () => {
     assert.equal(unchecked[0].digest, `file://${path.join(dir, 'ref', 'one.txt')}`);
   });
 
+  it('maxObjects caps a file:// folder too (as max_objects does in Python)', async () => {
+    await mkdir(path.join(dir, 'capped'), { recursive: true });
+    await writeFile(path.join(dir, 'capped', 'a.txt'), 'a');
+    await writeFile(path.join(dir, 'capped', 'b.txt'), 'b');
+    const art = new Artifact('x', 'dataset');
+    await assert.rejects(art.addReference(`file://${path.join(dir, 'capped')}`, { maxObjects: 1 }), isCode('invalid_request'));
+    assert.deepEqual(art.stagedPaths(), [], 'nothing staged');
+    assert.equal((await art.addReference(`file://${path.join(dir, 'capped')}`, { maxObjects: 2 })).length, 2);
+  });
+
   it('addFile of a missing file says so', async () => {
     await assert.rejects(new Artifact('x', 'dataset').addFile(path.join(dir, 'nope')), isCode('invalid_path'));
   });
