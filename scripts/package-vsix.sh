@@ -13,7 +13,7 @@ case "$OUT" in /*) ABS_OUT="$OUT" ;; *) ABS_OUT="$REPO/$OUT" ;; esac
 STAGE="$(mktemp -d "${TMPDIR:-/tmp}/amphora-vsix.XXXXXX")"
 trap 'rm -rf "$STAGE"' EXIT
 node esbuild.mjs --production --outdir="$STAGE/dist" >&2
-for f in extension.cjs server.mjs initdb.mjs pglite.wasm pglite.data; do
+for f in extension.cjs server.mjs initdb.mjs pglite.wasm pglite.data vendor/aws-s3.mjs vendor/gcs.mjs; do
   [ -s "$STAGE/dist/$f" ] || { echo "package-vsix: dist/$f is missing after the build" >&2; exit 1; }
 done
 cp -r package.json README.md .vscodeignore media "$STAGE/"
