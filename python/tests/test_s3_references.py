@@ -184,6 +184,19 @@ class S3ReferencesTest(ServerTestCase):
         with self.env(AWS_ACCESS_KEY_ID="NOT-A-KEY"):
             e = self.assertAmphoraError("unauthorized", Artifact("x", type="dataset").add_reference, "s3://%s/data/train.csv" % BUCKET)
         self.assertIn("refused", str(e))
+        # A logged reference is downloaded with the downloader's own credentials too.
+        art = Artifact("s3-creds", type="dataset")
+        art.add_reference("s3://%s/data/train.csv" % BUCKET)
+        with amphora.init(project="py-s3", job_type="log") as run:
+            run.log_artifact(art)
+        with self.env(AWS_ACCESS_KEY_ID=None, AWS_SECRET_ACCESS_KEY=None):
+            e = self.assertAmphoraError("unauthorized", Api().artifact("py-s3/s3-creds:latest").download, os.path.join(self.work, "creds"))
+        self.assertIn("No AWS credentials", str(e))
+
+    def test_unreachable_endpoint(self):
+        with self.env(AWS_ENDPOINT_URL_S3="http://127.0.0.1:9", AWS_MAX_ATTEMPTS="1"):
+            e = self.assertAmphoraError("server_unreachable", Artifact("x", type="dataset").add_reference, "s3://%s/data/train.csv" % BUCKET)
+        self.assertIn("Cannot reach S3 at http://127.0.0.1:9", str(e))
 
 
 class _FakeVersionedS3(http.server.ThreadingHTTPServer):
