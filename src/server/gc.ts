@@ -1,6 +1,5 @@
 import type { GcResponse } from '../core/api.js';
 import type { BlobStore } from './blobs/blobStore.js';
-import type { ArtifactService } from './services/artifacts.js';
 import type { Database } from './store/database.js';
 
 export const DEFAULT_GC_GRACE_SECONDS = 24 * 3600;
@@ -8,12 +7,12 @@ export const DEFAULT_GC_GRACE_SECONDS = 24 * 3600;
 /**
  * Deletes blobs that no committed or pending version and no run file references, once they are
  * older than the grace period (so a blob uploaded for a commit still in flight is kept). Runs
- * with the database held exclusively, so no commit can start referencing a blob mid-sweep.
+ * with the database held exclusively (one mutex embedded; an advisory lock every write transaction
+ * of every replica takes shared in team mode), so no commit can start referencing a blob mid-sweep.
  */
 export async function collectGarbage(
   db: Database,
   blobs: BlobStore,
-  artifacts: ArtifactService,
   opts: { graceSeconds?: number; dryRun?: boolean },
 ): Promise<GcResponse> {
   const graceMs = (opts.graceSeconds ?? DEFAULT_GC_GRACE_SECONDS) * 1000;
@@ -42,7 +41,7 @@ export async function collectGarbage(
     }
     if (!opts.dryRun) {
       await blobs.removeStaleTemp(Math.max(graceMs, 3600_000));
-      artifacts.gcEpoch++;
+      await q.query('UPDATE gc_state SET epoch = epoch + 1 WHERE id = 1');
     }
     return { deletedBlobs, freedBytes, keptYoung };
   });

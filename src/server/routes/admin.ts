@@ -7,6 +7,6 @@ export const adminRoutes: RoutePlugin = (app, ctx) => {
   app.post(
     `${P}/admin/gc`,
     { schema: { summary: 'Delete blobs no committed/pending version or run file references, older than the grace period (default 24 h)', body: GcRequest.optional(), response: { 200: GcResponse, ...errors } } },
-    async (req) => collectGarbage(ctx.db, ctx.blobs, ctx.artifacts, req.body ?? {}),
+    async (req) => collectGarbage(ctx.db, ctx.blobs, req.body ?? {}),
   );
 };

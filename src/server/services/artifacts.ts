@@ -41,8 +41,6 @@ interface CollectionRow {
 
 /** The artifact rules of SPEC §1: commit, dedup, contiguous vN, aliases, pending versions, deletes. */
 export class ArtifactService {
-  /** Bumped by GC; a commit that saw it change re-checks its blobs inside the transaction. */
-  gcEpoch = 0;
   private readonly resolveCache = new Map<string, ArtifactVersion>();
   private resolveCacheGeneration = -1;
 
@@ -64,13 +62,14 @@ export class ArtifactService {
     const size = validateManifest(manifest);
     const digest = artifactDigest(manifest);
     const needed = storedBlobs(manifest);
-    const epoch = this.gcEpoch;
+    // GC (on any replica) bumps the epoch; a commit that saw it change re-checks its blobs inside the transaction.
+    const epoch = await gcEpoch(this.db);
     await this.requireBlobs(needed);
     await this.blobs.flush();
 
     const events: ServerEvent[] = [];
     const result = await this.db.transaction(async (tx) => {
-      if (epoch !== this.gcEpoch) await this.requireBlobs(needed);
+      if (epoch !== (await gcEpoch(tx))) await this.requireBlobs(needed);
       const projectId = await ensureProject(tx, entity, project);
       if (req.runId) await requireRun(tx, projectId, entity, project, req.runId);
       const coll = await lockOrCreateCollection(tx, projectId, name, req.type);
@@ -379,8 +378,11 @@ export class ArtifactService {
       const current = await selectVersion(tx, entity, project, name, selector);
       if (!current) throw await explainMissing(tx, entity, project, name, selector);
       const id = Number(current.id);
-      const collectionId = (await tx.query<{ collection_id: number }>('SELECT collection_id FROM versions WHERE id = $1 FOR UPDATE', [id]))[0].collection_id;
+      // Collection row first, then the version: the order commits take (commit locks the collection,
+      // then its alias rows lock the version key), so two writers cannot deadlock.
+      const collectionId = (await tx.query<{ collection_id: number }>('SELECT collection_id FROM versions WHERE id = $1', [id]))[0].collection_id;
       await tx.query('SELECT id FROM collections WHERE id = $1 FOR UPDATE', [collectionId]);
+      await tx.query('SELECT id FROM versions WHERE id = $1 FOR UPDATE', [id]);
       const ctx: AliasCtx = { entity, project, name, collectionId };
       if (req.description !== undefined) {
         await tx.query('UPDATE versions SET description = $2 WHERE id = $1', [id, req.description]);
@@ -605,6 +607,11 @@ function editDistance(a: string, b: string): number {
     }
   }
   return prev[b.length];
+}
+
+/** How many garbage collections have run, on any replica (see gc.ts). */
+export async function gcEpoch(q: Queryable): Promise<number> {
+  return Number((await q.query<{ epoch: number }>('SELECT epoch FROM gc_state WHERE id = 1'))[0].epoch);
 }
 
 /** The committed version of a collection whose content has this digest (dedup), if any. */

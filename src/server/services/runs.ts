@@ -117,6 +117,12 @@ export class RunService {
 
   /** Marks running runs whose last heartbeat is older than the timeout as crashed. */
   async sweep(): Promise<number> {
+    // A read first: a write transaction on every tick would invalidate every replica's caches.
+    const due = await this.db.query(
+      `SELECT 1 FROM runs WHERE state = 'running' AND heartbeat_at < now() - ($1::double precision * interval '1 millisecond') LIMIT 1`,
+      [this.heartbeatTimeoutMs],
+    );
+    if (!due.length) return 0;
     const runs = await this.db.transaction(async (tx) => {
       const ids = await tx.query<{ project_id: number; run_id: string }>(
         `UPDATE runs SET state = 'crashed', updated_at = now()

@@ -103,6 +103,14 @@ const MIGRATIONS: string[] = [
   ALTER TABLE versions ALTER COLUMN manifest TYPE text USING manifest::text;
   ALTER TABLE versions ALTER COLUMN manifest SET STORAGE EXTERNAL;
   `,
+  // Team store (PostgreSQL replicas): GC bumps this epoch, and a commit that checked its blobs
+  // before a GC on any replica re-checks them inside its transaction. Events too big for one
+  // NOTIFY (8000 bytes) wait in event_payloads for the other replicas to fetch them by id.
+  `
+  CREATE TABLE gc_state (id integer PRIMARY KEY CHECK (id = 1), epoch bigint NOT NULL DEFAULT 0);
+  INSERT INTO gc_state (id, epoch) VALUES (1, 0);
+  CREATE TABLE event_payloads (id bigserial PRIMARY KEY, body text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+  `,
 ];
 
 export async function migrate(db: Database): Promise<void> {
