@@ -68,30 +68,41 @@ function qualify(c: Client, ref: string): { entity: string; project: string; nam
 // ------------------------------------------------------------------ serve
 program
   .command('serve')
-  .description('Run the embedded tracking server (PGlite + local blob folder) until Ctrl-C.')
+  .description('Run the tracking server until Ctrl-C: embedded (PGlite + local blob folder), or a team server replica with --db postgres://….')
   .option('--host <host>', 'interface to listen on', '127.0.0.1')
   .option('--port <port>', `port (0 = any free port)`, String(DEFAULT_PORT))
-  .option('--data-dir <dir>', 'where the database, blobs and discovery file live (default: $AMPHORA_DATA_DIR or XDG data dir)')
+  .option('--data-dir <dir>', 'embedded: where the database, blobs and discovery file live (default: $AMPHORA_DATA_DIR or XDG data dir)')
+  .option('--db <uri>', 'postgres://USER:PW@HOST:PORT/DB for a team server (default: $AMPHORA_DB_URL, else embedded PGlite)')
+  .option('--blobs <uri>', 'file:DIR shared by every replica (default: $AMPHORA_BLOBS, else <data dir>/blobs)')
   .action(
-    action(async (out, opts: { host: string; port: string; dataDir?: string }) => {
+    action(async (out, opts: { host: string; port: string; dataDir?: string; db?: string; blobs?: string }) => {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new AmphoraError('invalid_request', `--port ${opts.port} is not a port number (0–65535).`);
       const { startServer } = await import('../server/index.js');
       const dataDir = path.resolve(opts.dataDir ?? defaultDataDir());
-      const server = await startServer({ dataDir, host: opts.host, port, quiet: true }).catch((e: unknown) => {
+      const db = opts.db ?? (process.env.AMPHORA_DB_URL || undefined);
+      const blobs = opts.blobs ?? (process.env.AMPHORA_BLOBS || undefined);
+      const server = await startServer({ dataDir, db, blobs, host: opts.host, port, quiet: true }).catch((e: unknown) => {
         const code = (e as NodeJS.ErrnoException)?.code;
         if (code === 'EADDRINUSE') throw new AmphoraError('conflict', `Port ${port} on ${opts.host} is already in use (another Amphora server?). Pick another with --port N, or --port 0 for any free port.`);
         if (code === 'EACCES') throw new AmphoraError('invalid_request', `Not allowed to listen on ${opts.host}:${port}; use a port above 1024.`);
         throw e;
       });
-      out.result({ event: 'listening', url: server.url, dataDir: server.dataDir, pid: process.pid }, () =>
-        [
-          `Amphora server listening on ${server.url}`,
-          `Data: ${server.dataDir}`,
-          `Clients on this machine connect automatically (discovery file ${path.join(server.dataDir, 'server.json')}).`,
-          `Elsewhere: AMPHORA_BASE_URL=${server.url} AMPHORA_API_KEY=<key from that file>`,
-          'Press Ctrl-C to stop.',
-        ].join('\n'),
+      out.result({ event: 'listening', url: server.url, mode: server.mode, dataDir: server.dataDir, pid: process.pid }, () =>
+        (server.dataDir
+          ? [
+              `Amphora server listening on ${server.url}`,
+              `Data: ${server.dataDir}`,
+              `Clients on this machine connect automatically (discovery file ${path.join(server.dataDir, 'server.json')}).`,
+              `Elsewhere: AMPHORA_BASE_URL=${server.url} AMPHORA_API_KEY=<key from that file>`,
+            ]
+          : [
+              `Amphora team server replica listening on ${server.url}`,
+              `Clients: AMPHORA_BASE_URL=<this replica or the load balancer> AMPHORA_API_KEY=<a key of this server>`,
+            ]
+        )
+          .concat('Press Ctrl-C to stop.')
+          .join('\n'),
       );
       await new Promise<void>((resolve) => {
         const stop = () => {

@@ -7,7 +7,10 @@ import { sameKey } from './credentials.js';
 const PUBLIC_PATHS = new Set([routes.health()]);
 
 /** Bearer API key on every route but the health check. */
-export function authHook(apiKey: string, dataDir: string) {
+export function authHook(apiKey: string, dataDir: string | undefined) {
+  const where = dataDir
+    ? `The key of this server is the "apiKey" of its discovery file ${join(dataDir, DISCOVERY_FILE)} (readable only by the user who started it); `
+    : 'This is a team server: ask its administrator for a key; ';
   return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const path = req.url.split('?')[0];
     if (PUBLIC_PATHS.has(path)) return;
@@ -19,7 +22,7 @@ export function authHook(apiKey: string, dataDir: string) {
         code: 'unauthorized',
         message:
           `${header ? 'Wrong API key' : 'Missing API key'}: send "Authorization: Bearer <key>". ` +
-          `The key of this server is the "apiKey" of its discovery file ${join(dataDir, DISCOVERY_FILE)} (readable only by the user who started it); ` +
+          where +
           'or set AMPHORA_API_KEY (with AMPHORA_BASE_URL) for the client.',
       },
     });

@@ -9,7 +9,8 @@ import type { Database } from './store/database.js';
 
 /** Everything a route plugin needs; built once per server by startServer. */
 export interface ServerContext {
-  dataDir: string;
+  /** Embedded mode only (where the discovery file lives). */
+  dataDir: string | undefined;
   apiKey: string;
   entity: string;
   mode: 'embedded' | 'team';

@@ -1,22 +1,26 @@
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { HEARTBEAT_TIMEOUT_MS } from '../core/api.js';
 import { AmphoraError } from '../core/errors.js';
 import { buildApp } from './app.js';
-import { LocalBlobStore } from './blobs/localBlobs.js';
+import { openBackend, parseBlobsUri, parseDbUri, type Backend } from './backend.js';
 import type { ServerContext } from './context.js';
 import { loadOrCreateCredentials } from './credentials.js';
 import { DataDirLock } from './dataDirLock.js';
 import { removeDiscovery, writeDiscovery } from './discovery.js';
-import { EventBus } from './events.js';
 import { ArtifactService } from './services/artifacts.js';
 import { LineageService } from './services/lineage.js';
 import { RunService } from './services/runs.js';
-import { PgliteDatabase } from './store/pglite.js';
+import { teamCredentials } from './teamCredentials.js';
 import { SERVER_VERSION } from './version.js';
 
 export interface StartServerOptions {
-  dataDir: string;
+  /** Embedded mode's folder (PGlite, blobs, key, discovery file); unused by a team server. */
+  dataDir?: string;
+  /** `postgres://…` (team server) or `pglite:DIR`; default `<dataDir>/db`. */
+  db?: string;
+  /** `file:DIR`; default `<dataDir>/blobs`. */
+  blobs?: string;
   host?: string;
   port?: number;
   logLevel?: string;
@@ -27,33 +31,43 @@ export interface StartServerOptions {
 export interface RunningServer {
   url: string;
   apiKey: string;
-  dataDir: string;
+  mode: 'embedded' | 'team';
+  /** Embedded mode only. */
+  dataDir?: string;
   close(): Promise<void>;
 }
 
 /**
- * Starts the embedded tracking server on `dataDir`: takes the data-dir lock, opens PGlite and
- * the blob folder, listens, and publishes `<dataDir>/server.json` (mode 0600) for local clients.
+ * Starts a tracking server. Embedded (default): takes the data-dir lock, opens PGlite and the
+ * blob folder, listens, and publishes `<dataDir>/server.json` (mode 0600) for local clients.
+ * Team (`db` is a postgres:// URL): one of possibly several replicas on a shared database and
+ * blob store; it keeps nothing of its own, so no lock and no discovery file.
  */
 export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
-  const dataDir = resolve(opts.dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const lock = DataDirLock.acquire(dataDir);
-  let db: PgliteDatabase | undefined;
+  const dbLoc = parseDbUri(opts.db, opts.dataDir && resolve(opts.dataDir));
+  const team = dbLoc.kind === 'postgres';
+  const dataDir = !team && opts.dataDir ? resolve(opts.dataDir) : undefined;
+  if (!team && !dataDir) throw new AmphoraError('invalid_request', 'An embedded server needs a data dir (--data-dir or AMPHORA_DATA_DIR) for its key and discovery file.');
+  const blobLoc = parseBlobsUri(opts.blobs, dataDir);
+  const creds = team ? teamCredentials() : undefined;
+  let lock: DataDirLock | undefined;
+  if (dataDir) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    lock = DataDirLock.acquire(dataDir);
+  }
+  let backend: Backend | undefined;
   try {
-    const creds = loadOrCreateCredentials(dataDir);
-    db = await PgliteDatabase.open(join(dataDir, 'db'));
-    const blobs = new LocalBlobStore(join(dataDir, 'blobs'));
-    await blobs.init();
-    const events = new EventBus();
+    const { apiKey, entity } = creds ?? loadOrCreateCredentials(dataDir!);
+    backend = await openBackend(dbLoc, blobLoc);
+    const { db, blobs, events } = backend;
     const heartbeatTimeoutMs = opts.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
     const artifacts = new ArtifactService(db, blobs, events);
     const runs = new RunService(db, blobs, events, heartbeatTimeoutMs);
     const ctx: ServerContext = {
       dataDir,
-      apiKey: creds.apiKey,
-      entity: creds.entity,
-      mode: 'embedded',
+      apiKey,
+      entity,
+      mode: backend.mode,
       db,
       blobs,
       events,
@@ -79,10 +93,13 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     if (!addr || typeof addr === 'string') throw new Error('server did not bind a TCP port');
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${addr.port}`;
-    lock.setUrl(url);
-    writeDiscovery(dataDir, { url, apiKey: creds.apiKey, pid: process.pid, dataDir, version: SERVER_VERSION, startedAt: new Date().toISOString() });
+    if (dataDir) {
+      lock!.setUrl(url);
+      writeDiscovery(dataDir, { url, apiKey, pid: process.pid, dataDir, version: SERVER_VERSION, startedAt: new Date().toISOString() });
+    }
 
-    // Runs that stop beating become crashed.
+    // Runs that stop beating become crashed. With several replicas each sweeps: the UPDATE is
+    // idempotent (a row already crashed no longer matches), so each run crashes once.
     const sweepEvery = Math.max(50, Math.min(heartbeatTimeoutMs / 3, 10_000));
     let sweeping = false;
     const sweeper = setInterval(() => {
@@ -96,29 +113,29 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     sweeper.unref();
 
     let closing: Promise<void> | undefined;
-    const openDb = db;
+    const open = backend;
     return {
       url,
-      apiKey: creds.apiKey,
+      apiKey,
+      mode: backend.mode,
       dataDir,
       close() {
         closing ??= (async () => {
           clearInterval(sweeper);
-          removeDiscovery(dataDir);
+          if (dataDir) removeDiscovery(dataDir);
           try {
             await app.close();
-            await blobs.flush().catch(() => undefined);
-            await openDb.close();
+            await open.close();
           } finally {
-            lock.release();
+            lock?.release();
           }
         })();
         return closing;
       },
     };
   } catch (e) {
-    await db?.close().catch(() => undefined);
-    lock.release();
+    await backend?.close().catch(() => undefined);
+    lock?.release();
     throw e;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Standalone server process: `node dist/server.mjs [--data-dir D] [--host H] [--port N]`.
+ * Standalone server process: `node dist/server.mjs [--data-dir D] [--db URI] [--blobs URI] [--host H] [--port N]`.
  * Prints one JSON line {"event":"listening",url,dataDir,pid} when ready; exits cleanly on SIGTERM/SIGINT.
  */
 import { DEFAULT_PORT, defaultDataDir } from '../core/config.js';
@@ -8,6 +8,8 @@ import { startServer } from './index.js';
 
 interface Flags {
   dataDir: string;
+  db?: string;
+  blobs?: string;
   host: string;
   port: number;
   logLevel?: string;
@@ -15,7 +17,7 @@ interface Flags {
 }
 
 function parseFlags(argv: string[]): Flags {
-  const flags: Flags = { dataDir: defaultDataDir(), host: '127.0.0.1', port: DEFAULT_PORT };
+  const flags: Flags = { dataDir: defaultDataDir(), db: process.env.AMPHORA_DB_URL || undefined, blobs: process.env.AMPHORA_BLOBS || undefined, host: '127.0.0.1', port: DEFAULT_PORT };
   for (let i = 0; i < argv.length; i++) {
     const [key, inline] = argv[i].split(/=(.*)/s, 2);
     const value = () => {
@@ -26,6 +28,12 @@ function parseFlags(argv: string[]): Flags {
     switch (key) {
       case '--data-dir':
         flags.dataDir = value();
+        break;
+      case '--db':
+        flags.db = value();
+        break;
+      case '--blobs':
+        flags.blobs = value();
         break;
       case '--host':
         flags.host = value();
@@ -47,7 +55,7 @@ function parseFlags(argv: string[]): Flags {
         break;
       case '--help':
       case '-h':
-        process.stdout.write('Usage: node dist/server.mjs [--data-dir DIR] [--host 127.0.0.1] [--port 7411] [--log-level info] [--heartbeat-timeout-ms 60000]\n');
+        process.stdout.write(`${USAGE} [--log-level info] [--heartbeat-timeout-ms 60000]\n`);
         process.exit(0);
         break;
       default:
@@ -57,15 +65,17 @@ function parseFlags(argv: string[]): Flags {
   return flags;
 }
 
+const USAGE = 'Usage: node dist/server.mjs [--data-dir DIR | --db postgres://USER:PW@HOST:PORT/DB --blobs file:DIR] [--host 127.0.0.1] [--port 7411]';
+
 function usage(msg: string): never {
-  process.stderr.write(`amphora server: ${msg}\nUsage: node dist/server.mjs [--data-dir DIR] [--host 127.0.0.1] [--port 7411]\n`);
+  process.stderr.write(`amphora server: ${msg}\n${USAGE}\n`);
   process.exit(2);
 }
 
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
-  const server = await startServer({ dataDir: flags.dataDir, host: flags.host, port: flags.port, logLevel: flags.logLevel, heartbeatTimeoutMs: flags.heartbeatTimeoutMs });
-  process.stdout.write(JSON.stringify({ event: 'listening', url: server.url, dataDir: server.dataDir, pid: process.pid }) + '\n');
+  const server = await startServer({ dataDir: flags.dataDir, db: flags.db, blobs: flags.blobs, host: flags.host, port: flags.port, logLevel: flags.logLevel, heartbeatTimeoutMs: flags.heartbeatTimeoutMs });
+  process.stdout.write(JSON.stringify({ event: 'listening', url: server.url, mode: server.mode, dataDir: server.dataDir, pid: process.pid }) + '\n');
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -41,9 +41,10 @@ export class LocalBlobStore implements BlobStore {
   }
 
   private tempCounter = 0;
-  /** Unique within the data dir: one server process holds it (data-dir lock). */
+  /** Per process and random: replicas on several machines may share one blob folder (team mode). */
+  private readonly tempTag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   private tempName(digest: string): string {
-    return join(this.tmpDir, `${digest.slice(0, 16)}.${process.pid}.${++this.tempCounter}`);
+    return join(this.tmpDir, `${digest.slice(0, 16)}.${this.tempTag}.${++this.tempCounter}`);
   }
 
   private get tmpDir(): string {

@@ -1,0 +1,109 @@
+/**
+ * Turns the `--db` and `--blobs` URIs into the store implementations:
+ *   --db pglite:DIR (embedded default: <dataDir>/db)  |  --db postgres://USER:PW@HOST:PORT/DB (team)
+ *   --blobs file:DIR (default: <dataDir>/blobs)
+ * Team mode (a PostgreSQL database) keeps no state in the process that replicas would need to
+ * share: no data-dir lock, no discovery file, events and cache invalidation over LISTEN/NOTIFY.
+ */
+import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AmphoraError } from '../core/errors.js';
+import type { BlobStore } from './blobs/blobStore.js';
+import { LocalBlobStore } from './blobs/localBlobs.js';
+import { EventBus } from './events.js';
+import { ReplicatedEventBus } from './replicaEvents.js';
+import type { Database } from './store/database.js';
+import { PgliteDatabase } from './store/pglite.js';
+import { PostgresDatabase } from './store/postgres.js';
+
+export type DbLocation = { kind: 'pglite'; dir: string } | { kind: 'postgres'; url: string };
+export type BlobLocation = { kind: 'file'; dir: string };
+
+export interface Backend {
+  mode: 'embedded' | 'team';
+  db: Database;
+  blobs: BlobStore;
+  events: EventBus;
+  close(): Promise<void>;
+}
+
+const DB_FORMS = 'use postgres://USER:PASSWORD@HOST:PORT/DATABASE (team server) or pglite:DIR (embedded)';
+const BLOB_FORMS = 'use file:DIR (a folder every replica can reach)';
+
+/** Parses `--db` / AMPHORA_DB_URL; undefined means the embedded default under the data dir. */
+export function parseDbUri(uri: string | undefined, dataDir: string | undefined): DbLocation {
+  if (uri === undefined || uri === '') {
+    if (!dataDir) throw new AmphoraError('invalid_request', `No database given: pass --db (${DB_FORMS}) or a data dir.`);
+    return { kind: 'pglite', dir: join(dataDir, 'db') };
+  }
+  if (/^postgres(ql)?:\/\//i.test(uri)) {
+    let u: URL;
+    try {
+      u = new URL(uri);
+    } catch {
+      throw new AmphoraError('invalid_request', `--db "${redact(uri)}" is not a valid URL; ${DB_FORMS}.`);
+    }
+    if (!u.hostname && !u.searchParams.get('host')) throw new AmphoraError('invalid_request', `--db "${redact(uri)}" names no host; ${DB_FORMS}.`);
+    if (u.pathname.length <= 1) throw new AmphoraError('invalid_request', `--db "${redact(uri)}" names no database; add it after the host, e.g. postgres://amphora@db:5432/amphora.`);
+    return { kind: 'postgres', url: uri };
+  }
+  if (/^pglite:/i.test(uri)) {
+    const dir = pathOf(uri.slice('pglite:'.length), 'pglite');
+    return { kind: 'pglite', dir };
+  }
+  throw new AmphoraError('invalid_request', `--db "${redact(uri)}" is not a database this server knows; ${DB_FORMS}.`);
+}
+
+/** Parses `--blobs` / AMPHORA_BLOBS; undefined means `<dataDir>/blobs` (embedded only). */
+export function parseBlobsUri(uri: string | undefined, dataDir: string | undefined): BlobLocation {
+  if (uri === undefined || uri === '') {
+    if (!dataDir) throw new AmphoraError('invalid_request', `A team server needs --blobs (or AMPHORA_BLOBS) so every replica stores bytes in the same place; ${BLOB_FORMS}.`);
+    return { kind: 'file', dir: join(dataDir, 'blobs') };
+  }
+  if (/^file:/i.test(uri)) return { kind: 'file', dir: pathOf(uri.startsWith('file://') ? fileURLToPath(uri) : uri.slice('file:'.length), 'file') };
+  throw new AmphoraError('invalid_request', `--blobs "${uri}" is not a blob store this server knows; ${BLOB_FORMS}.`);
+}
+
+function pathOf(raw: string, scheme: string): string {
+  if (!raw) throw new AmphoraError('invalid_request', `"${scheme}:" needs a folder, e.g. ${scheme}:/var/lib/amphora/${scheme === 'file' ? 'blobs' : 'db'}.`);
+  return isAbsolute(raw) ? raw : resolve(raw);
+}
+
+/** The store implementations for these locations; on failure nothing stays open. */
+export async function openBackend(dbLoc: DbLocation, blobLoc: BlobLocation): Promise<Backend> {
+  let db: Database;
+  let events: EventBus;
+  if (dbLoc.kind === 'postgres') {
+    const pgDb = await PostgresDatabase.open(dbLoc.url);
+    db = pgDb;
+    events = new ReplicatedEventBus(pgDb);
+  } else {
+    db = await PgliteDatabase.open(dbLoc.dir);
+    events = new EventBus();
+  }
+  try {
+    const blobs = new LocalBlobStore(blobLoc.dir);
+    await blobs.init().catch((e: NodeJS.ErrnoException) => {
+      throw new AmphoraError('invalid_request', `Cannot use the blob folder ${blobLoc.dir}: ${e.code ?? e.message}. Check that it exists or can be created and is writable.`);
+    });
+    return {
+      mode: dbLoc.kind === 'postgres' ? 'team' : 'embedded',
+      db,
+      blobs,
+      events,
+      async close() {
+        await events.close().catch(() => undefined);
+        await blobs.flush().catch(() => undefined);
+        await db.close();
+      },
+    };
+  } catch (e) {
+    await events.close().catch(() => undefined);
+    await db.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+function redact(uri: string): string {
+  return uri.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@');
+}
