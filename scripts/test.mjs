@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs every test suite in order and closes with one line "N passed, N failed" over all of them.
-// Usage: node scripts/test.mjs [suite…]   (suites: unit integration webview python e2e; default all)
+// Usage: node scripts/test.mjs [suite…]   (suites: unit integration integration-pg webview python e2e; default all)
+// integration-pg runs the integration folder again against a throwaway PostgreSQL cluster (team mode).
 // A suite whose folder has no tests yet is skipped; a suite that crashes counts as a failure.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { existsSync, readdirSync } from 'node:fs';
 const SUITES = {
   unit: { dir: 'test/unit', cmd: mocha('test/unit') },
   integration: { dir: 'test/integration', cmd: mocha('test/integration') },
+  'integration-pg': { dir: 'test/integration', cmd: mocha('test/integration'), env: { AMPHORA_TEST_DB: 'postgres' } },
   webview: { dir: 'test/webview', cmd: mocha('test/webview') },
   python: { dir: 'python/tests', cmd: ['python3', ['-m', 'unittest', 'discover', '-s', 'python/tests', '-t', 'python', '-v']] },
   e2e: { dir: 'test/e2e', cmd: mocha('test/e2e') },
@@ -26,10 +28,10 @@ function hasTests(dir) {
   return walk(dir);
 }
 
-function run([cmd, args]) {
+function run([cmd, args], env = {}) {
   return new Promise((resolve) => {
     let out = '';
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     child.stdout.on('data', (d) => { out += d; process.stdout.write(d); });
     child.stderr.on('data', (d) => { out += d; process.stderr.write(d); });
     child.on('close', (code) => resolve({ code: code ?? 1, out }));
@@ -56,7 +58,7 @@ for (const name of wanted) {
   if (!suite) { console.error(`unknown suite "${name}"; suites are: ${Object.keys(SUITES).join(', ')}`); process.exit(2); }
   if (!hasTests(suite.dir)) { rows.push(`${name}: no tests`); continue; }
   console.log(`\n=== ${name} ===`);
-  const { code, out } = await run(suite.cmd);
+  const { code, out } = await run(suite.cmd, suite.env);
   const c = count(name, out, code);
   totals.passed += c.passed;
   totals.failed += c.failed;

@@ -3,6 +3,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { itEmbedded, testBackend } from './server-helpers.js';
 
 interface Result {
   code: number;
@@ -14,6 +15,7 @@ describe('amphora CLI (dist/cli.mjs against a real server)', function () {
   this.timeout(120_000);
   let base: string;
   let server: { url: string; apiKey: string; close(): Promise<void> };
+  let backend: Awaited<ReturnType<typeof testBackend>> | undefined;
   let env: NodeJS.ProcessEnv;
 
   const cli = (args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Result> =>
@@ -40,7 +42,8 @@ describe('amphora CLI (dist/cli.mjs against a real server)', function () {
     execFileSync(process.execPath, ['esbuild.mjs'], { stdio: 'ignore' });
     base = await mkdtemp(path.join(tmpdir(), 'amphora-cli-'));
     const { startServer } = await import('../../src/server/index.js');
-    server = await startServer({ dataDir: path.join(base, 'data'), host: '127.0.0.1', port: 0, quiet: true, logLevel: 'silent' });
+    backend = await testBackend(path.join(base, 'data'));
+    server = await startServer({ ...backend.options, host: '127.0.0.1', port: 0, quiet: true, logLevel: 'silent' });
     env = { PATH: process.env.PATH, HOME: base, AMPHORA_BASE_URL: server.url, AMPHORA_API_KEY: server.apiKey, AMPHORA_CACHE_DIR: path.join(base, 'cache') };
     await mkdir(path.join(base, 'ds', 'sub'), { recursive: true });
     await writeFile(path.join(base, 'ds', 'a.txt'), 'alpha');
@@ -48,6 +51,7 @@ describe('amphora CLI (dist/cli.mjs against a real server)', function () {
   });
   after(async () => {
     await server?.close();
+    await backend?.drop();
     await rm(base, { recursive: true, force: true });
   });
 
@@ -128,7 +132,7 @@ describe('amphora CLI (dist/cli.mjs against a real server)', function () {
     assert.match(help.stdout, /Exit codes:[\s\S]*4\s+server unreachable/);
   });
 
-  it('serve prints where it listens and where its data lives, refuses a second server on the same data dir, and stops on Ctrl-C', async () => {
+  itEmbedded('serve prints where it listens and where its data lives, refuses a second server on the same data dir, and stops on Ctrl-C', async () => {
     const dataDir = path.join(base, 'served');
     const child = spawn(process.execPath, ['dist/cli.mjs', '--json', 'serve', '--port', '0', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     try {

@@ -8,10 +8,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEmbeddedServer } from '../../src/extension/connection/embeddedServer.js';
+import { EMBEDDED_ONLY, TEAM_DB } from './server-helpers.js';
 
 const SCRIPT = path.resolve(import.meta.dirname, '../../dist/server.mjs');
 
 describe('extension: embedded server launcher', function () {
+  if (TEAM_DB) return void it.skip(EMBEDDED_ONLY);
   this.timeout(60_000);
   let dir: string;
   beforeEach(() => {

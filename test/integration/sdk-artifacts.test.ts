@@ -9,6 +9,7 @@ import { AmphoraHttp } from '../../src/client/http.js';
 import { resolveConnection } from '../../src/client/connection.js';
 import { AmphoraError } from '../../src/core/errors.js';
 import { blobGets, blobPuts, startHarness, type Harness } from './sdk-harness.js';
+import { itEmbedded } from './server-helpers.js';
 
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
 const isCode = (c: string, re?: RegExp) => (e: unknown) => e instanceof AmphoraError && e.code === c && (!re || re.test(e.message));
@@ -300,7 +301,7 @@ describe('SDK against a real server', function () {
     assert.ok(t.nodes.some((n) => n.kind === 'artifactType' && n.label === 'dataset'));
   });
 
-  it('errors: bad key, unreachable server', async () => {
+  itEmbedded('errors: bad key, unreachable server, the local server through its discovery file', async () => {
     const bad = new AmphoraHttp({ baseUrl: h.url, apiKey: 'wrong' });
     await assert.rejects(bad.viewer(), isCode('unauthorized'));
     await bad.close();

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from '../../src/client/client.js';
+import { testBackend } from './server-helpers.js';
 
 export interface Harness {
   url: string;
@@ -23,7 +24,8 @@ export async function startHarness(opts: { cacheDir?: string } = {}): Promise<Ha
   const cacheDir = opts.cacheDir ?? path.join(base, 'cache');
   const work = path.join(base, 'work');
   const { startServer } = await import('../../src/server/index.js');
-  const server = await startServer({ dataDir, host: '127.0.0.1', port: 0, quiet: true, logLevel: 'silent' });
+  const backend = await testBackend(dataDir);
+  const server = await startServer({ ...backend.options, host: '127.0.0.1', port: 0, quiet: true, logLevel: 'silent' });
   const requests: string[] = [];
   const clients: Client[] = [];
   const connect = async (cache: string) => {
@@ -45,6 +47,7 @@ export async function startHarness(opts: { cacheDir?: string } = {}): Promise<Ha
     async close() {
       for (const c of clients) await c.close().catch(() => {});
       await server.close();
+      await backend.drop();
       await rm(base, { recursive: true, force: true });
     },
   };

@@ -3,7 +3,7 @@ import { statSync, readFileSync, utimesSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Discovery } from '../../src/core/config.js';
 import { startServer } from '../../src/server/index.js';
-import { sha256, startTestServer, type TestServer } from './server-helpers.js';
+import { itEmbedded, TEAM_DB, sha256, startTestServer, type TestServer } from './server-helpers.js';
 
 describe('server: access, hostile input, lock, discovery, gc', function () {
   this.timeout(60_000);
@@ -22,7 +22,7 @@ describe('server: access, hostile input, lock, discovery, gc', function () {
   it('serves /health without a key; every other route needs the key (401 says where to find it)', async () => {
     const h = await fetch(`${s.server.url}/api/v1/health`);
     assert.equal(h.status, 200);
-    assert.deepEqual(await h.json(), { ok: true, version: '0.1.0', mode: 'embedded' });
+    assert.deepEqual(await h.json(), { ok: true, version: '0.1.0', mode: TEAM_DB ? 'team' : 'embedded' });
     for (const [path, auth] of [
       ['/api/v1/viewer', undefined],
       ['/api/v1/projects', 'Bearer wrong-key'],
@@ -32,7 +32,7 @@ describe('server: access, hostile input, lock, discovery, gc', function () {
       assert.equal(r.status, 401, path);
       const body = (await r.json()) as { error: { code: string; message: string } };
       assert.equal(body.error.code, 'unauthorized');
-      assert.match(body.error.message, /server\.json/);
+      assert.match(body.error.message, TEAM_DB ? /administrator/ : /server\.json/);
       assert.match(body.error.message, /AMPHORA_API_KEY/);
     }
     const viewer = await s.api.get('/api/v1/viewer');
@@ -40,7 +40,7 @@ describe('server: access, hostile input, lock, discovery, gc', function () {
     assert.equal(viewer.body.defaultProject, 'uncategorized');
   });
 
-  it('writes a 0600 discovery file with URL and key; a second server on the dir fails naming the first', async () => {
+  itEmbedded('writes a 0600 discovery file with URL and key; a second server on the dir fails naming the first', async () => {
     const path = join(s.dir, 'server.json');
     assert.equal(statSync(path).mode & 0o777, 0o600);
     const d = Discovery.parse(JSON.parse(readFileSync(path, 'utf8')));

@@ -3,7 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Api, sha256, tempDir } from './server-helpers.js';
+import { Api, sha256, tempDir, EMBEDDED_ONLY, TEAM_DB } from './server-helpers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -29,6 +29,7 @@ function exited(child: ChildProcess): Promise<number | null> {
 }
 
 describe('server: SIGKILL in the middle of uploads, then restart', function () {
+  if (TEAM_DB) return void it.skip(EMBEDDED_ONLY);
   this.timeout(180_000);
   const dir = tempDir('amphora-crash-');
   const children: ChildProcess[] = [];

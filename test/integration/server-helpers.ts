@@ -4,6 +4,29 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer, type StartServerOptions } from '../../src/server/index.js';
+import { createTestDatabase, TEAM_DB } from '../support/postgres.js';
+
+export { TEAM_DB };
+
+/** Why an embedded-only test skips itself in the team-mode suite. */
+export const EMBEDDED_ONLY = 'embedded-only (data dir lock, discovery file or PGlite): skipped with AMPHORA_TEST_DB=postgres';
+
+/** `it`, except in the team-mode suite, where the test is listed as pending with the reason. */
+export function itEmbedded(title: string, fn: Mocha.Func): Mocha.Test {
+  return TEAM_DB ? it.skip(`${title} — ${EMBEDDED_ONLY}`, fn) : it(title, fn);
+}
+
+/**
+ * Where a test server keeps its data. Embedded: the data dir. Team mode (AMPHORA_TEST_DB=postgres):
+ * a fresh database in the test PostgreSQL cluster, blobs in `<dir>/blobs` (the same place tests
+ * look for them embedded), and a shared key from AMPHORA_BOOTSTRAP_KEY.
+ */
+export async function testBackend(dir: string): Promise<{ options: Partial<StartServerOptions>; drop(): Promise<void> }> {
+  if (!TEAM_DB) return { options: { dataDir: dir }, drop: async () => undefined };
+  const db = await createTestDatabase();
+  process.env.AMPHORA_BOOTSTRAP_KEY ??= `amp_test_${'k'.repeat(40)}`;
+  return { options: { dataDir: dir, db: db.url, blobs: `file:${join(dir, 'blobs')}` }, drop: () => db.drop() };
+}
 
 export function tempDir(prefix = 'amphora-srv-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -22,13 +45,18 @@ export interface TestServer {
 
 export async function startTestServer(opts: Partial<StartServerOptions> = {}): Promise<TestServer> {
   const dir = opts.dataDir ?? tempDir();
-  const server = await startServer({ dataDir: dir, quiet: true, ...opts });
+  const backend = await testBackend(dir);
+  const server = await startServer({ quiet: true, ...backend.options, ...opts }).catch(async (e: unknown) => {
+    await backend.drop();
+    throw e;
+  });
   return {
     server,
     dir,
     api: new Api(server.url, server.apiKey),
     async stop() {
       await server.close();
+      await backend.drop();
       if (!opts.dataDir) rmSync(dir, { recursive: true, force: true });
     },
   };

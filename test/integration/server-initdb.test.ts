@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { isAmphoraError } from '../../src/core/errors.js';
 import { startServer } from '../../src/server/index.js';
 import { INITDB_FAIL_ENV } from '../../src/server/store/createCluster.js';
-import { Api, tempDir } from './server-helpers.js';
+import { Api, tempDir, EMBEDDED_ONLY, TEAM_DB } from './server-helpers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -25,6 +25,7 @@ async function commitAndRead(api: Api): Promise<void> {
 }
 
 describe('server: a fresh data dir gets its cluster from a child process', function () {
+  if (TEAM_DB) return void it.skip(EMBEDDED_ONLY);
   this.timeout(180_000);
   const dirs: string[] = [];
   const fresh = () => {
