@@ -7,11 +7,15 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import pg from 'pg';
 import { isAmphoraError } from '../../src/core/errors.js';
+import { LocalBlobStore } from '../../src/server/blobs/localBlobs.js';
+import { EventBus } from '../../src/server/events.js';
+import { collectGarbage } from '../../src/server/gc.js';
 import { startServer } from '../../src/server/index.js';
+import { ArtifactService } from '../../src/server/services/artifacts.js';
 import { PostgresDatabase } from '../../src/server/store/postgres.js';
 import { createTestDatabase, testCluster, type TestDatabase } from '../support/postgres.js';
 import { TEAM_KEY } from '../support/replicas.js';
-import { TEAM_DB, tempDir } from './server-helpers.js';
+import { sha256, TEAM_DB, tempDir } from './server-helpers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -129,6 +133,61 @@ describe('PostgreSQL store (the Database seam on a real PostgreSQL 15)', functio
       await waitUntil('notifications again after reconnecting', () => two.generation !== g, 1000);
     } finally {
       await admin.end();
+    }
+  });
+
+  it('a commit whose blobs a GC on another replica deleted after its check re-checks them and refuses (missing_blobs)', async () => {
+    const folder = tempDir();
+    const blobsA = new LocalBlobStore(folder);
+    await blobsA.init();
+    // Replica B's view of the same folder: between B's blob check and B's transaction, A collects garbage.
+    class GcDuringFlush extends LocalBlobStore {
+      override async flush(): Promise<void> {
+        await super.flush();
+        const r = await collectGarbage(one, blobsA, { graceSeconds: 0 });
+        assert.equal(r.deletedBlobs, 1, 'the not-yet-referenced blob is collected');
+      }
+    }
+    const blobsB = new GcDuringFlush(folder);
+    const serviceB = new ArtifactService(two, blobsB, new EventBus());
+    const bytes = Buffer.from('collected meanwhile');
+    const digest = sha256(bytes);
+    await blobsB.putBytes(digest, bytes);
+    await assert.rejects(serviceB.commit('e', 'p', 'gc-race', { type: 'dataset', manifest: { 'a.txt': { digest, size: bytes.length } } }), (e: unknown) => {
+      assert.ok(isAmphoraError(e) && e.code === 'missing_blobs', String(e));
+      return true;
+    });
+    assert.equal((await one.query(`SELECT 1 FROM collections WHERE name = 'gc-race'`)).length, 0, 'nothing committed over a deleted blob');
+  });
+
+  it('a version edit locks the collection before the version, the order commits take (no deadlock with a re-log)', async () => {
+    const blobs = new LocalBlobStore(tempDir());
+    await blobs.init();
+    const service = new ArtifactService(two, blobs, new EventBus());
+    const bytes = Buffer.from('lock order');
+    await blobs.putBytes(sha256(bytes), bytes);
+    const { version } = await service.commit('e', 'p', 'locks', { type: 'dataset', manifest: { 'a.txt': { digest: sha256(bytes), size: bytes.length } } });
+    const raw = new pg.Client({ connectionString: tdb.url });
+    await raw.connect();
+    try {
+      // Stand in for a commit of the same content: it holds the collection row…
+      await raw.query('BEGIN');
+      await raw.query(`SELECT 1 FROM collections WHERE name = 'locks' FOR UPDATE`);
+      const edit = service.update('e', 'p', 'locks', 'v0', { aliases: { add: ['best'] } });
+      // (asked on another connection: pg_stat_activity is a snapshot within a transaction)
+      const waiting = async () =>
+        (await one.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'`)).length;
+      const deadline = Date.now() + 5000;
+      while (!(await waiting())) {
+        if (Date.now() > deadline) throw new Error('the edit never waited for the collection lock');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      // …and, moving an alias onto the version, needs its key share: the waiting edit must not hold it.
+      await raw.query(`SELECT 1 FROM versions WHERE id = $1 FOR KEY SHARE NOWAIT`, [Number(version.id)]);
+      await raw.query('COMMIT');
+      assert.deepEqual((await edit).aliases, ['latest', 'best']);
+    } finally {
+      await raw.end();
     }
   });
 
