@@ -3,7 +3,7 @@
  * real database; and how a team server refuses bad --db input. Runs in the integration-pg suite.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import pg from 'pg';
 import { isAmphoraError } from '../../src/core/errors.js';
@@ -250,5 +250,45 @@ describe('team server: bad --db input', function () {
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 1, r.stderr);
     assert.match(lines[0], /^amphora server: PostgreSQL at .* has no database "no_such_db"/);
+  });
+
+  it('amphora serve --db: a bad database is one line and exit 3; a good one serves in team mode until Ctrl-C', async () => {
+    const c = await testCluster();
+    const env = { ...process.env, AMPHORA_BOOTSTRAP_KEY: TEAM_KEY };
+    const bad = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli.mjs'), 'serve', '--db', `postgres://postgres@127.0.0.1:${c.port}/no_such_db`, '--blobs', `file:${tempDir()}`, '--port', '0'], { encoding: 'utf8', env, timeout: 30_000 });
+    assert.equal(bad.status, 3, bad.stderr);
+    assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+    assert.match(bad.stderr, /no database "no_such_db"/);
+    const tdb = await createTestDatabase();
+    const child = spawn(process.execPath, [join(ROOT, 'dist', 'cli.mjs'), '--json', 'serve', '--db', tdb.url, '--blobs', `file:${tempDir()}`, '--port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      // --json output is one (pretty-printed) JSON document
+      const line = await new Promise<string>((resolve, reject) => {
+        child.once('exit', (code) => reject(new Error(`serve exited ${code}`)));
+        let buf = '';
+        child.stdout!.on('data', (d) => {
+          buf += d;
+          try {
+            JSON.parse(buf);
+            resolve(buf);
+          } catch {
+            /* not complete yet */
+          }
+        });
+      });
+      const info = JSON.parse(line) as { url: string; mode: string; dataDir?: string };
+      assert.equal(info.mode, 'team');
+      assert.equal(info.dataDir, undefined, 'no data dir in team mode');
+      const health = (await (await fetch(`${info.url}/api/v1/health`)).json()) as { mode: string };
+      assert.equal(health.mode, 'team');
+      const viewer = await fetch(`${info.url}/api/v1/viewer`, { headers: { authorization: `Bearer ${TEAM_KEY}` } });
+      assert.equal(viewer.status, 200);
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGINT');
+      assert.equal(await exited, 0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await tdb.drop();
+    }
   });
 });
