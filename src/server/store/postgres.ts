@@ -35,6 +35,8 @@ export class PostgresDatabase implements Database {
   private constructor(
     private readonly pool: pg.Pool,
     private readonly config: pg.ClientConfig,
+    /** For messages: the URL without its password. */
+    private readonly where: string,
   ) {
     this.handlers.set(INVALIDATE_CHANNEL, new Set([(from) => from !== this.replicaId && this.gen++]));
   }
@@ -57,9 +59,12 @@ export class PostgresDatabase implements Database {
       types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser },
     };
     const pool = new pg.Pool({ ...config, max: opts.poolSize ?? 20, idleTimeoutMillis: 30_000 });
-    // An idle client that loses its connection must not crash the process; the next query reconnects.
+    // A client that loses its connection emits 'error': idle ones through the pool, checked-out
+    // ones on themselves, where an unheard 'error' would end the process. Their queries fail
+    // anyway (answered 503), and the pool drops dead clients on release and reconnects.
     pool.on('error', () => undefined);
-    const store = new PostgresDatabase(pool, config);
+    pool.on('connect', (client) => client.on('error', () => undefined));
+    const store = new PostgresDatabase(pool, config, redactUrl(url));
     try {
       await pool.query('SELECT 1').catch((e: unknown) => {
         throw connectError(url, e);
@@ -74,25 +79,32 @@ export class PostgresDatabase implements Database {
   }
 
   async query<T extends object = Row>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return (await this.pool.query<T>(sql, params)).rows;
+    try {
+      return (await this.pool.query<T>(sql, params)).rows;
+    } catch (e) {
+      throw this.translate(e);
+    }
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await this.connect();
     let broken: Error | undefined;
     try {
-      await client.query(`BEGIN; SELECT pg_advisory_xact_lock_shared(${EXCLUSIVE_LOCK})`);
+      await client.query(`BEGIN; SELECT pg_advisory_xact_lock_shared(${EXCLUSIVE_LOCK})`).catch((e: Error) => {
+        broken = e;
+        throw this.translate(e);
+      });
       let result: T;
       try {
         result = await fn(queryable(client));
       } catch (e) {
         await client.query('ROLLBACK').catch((re: Error) => (broken = re));
-        throw translate(e);
+        throw this.translate(e);
       }
       // The notification is delivered at COMMIT, together with the data it announces.
       await client.query(`SELECT pg_notify('${INVALIDATE_CHANNEL}', '${this.replicaId}'); COMMIT`).catch((e: Error) => {
         broken = e;
-        throw translate(e);
+        throw this.translate(e);
       });
       return result;
     } finally {
@@ -111,12 +123,12 @@ export class PostgresDatabase implements Database {
   }
 
   async exec(sql: string): Promise<void> {
-    await this.pool.query(sql);
+    await this.query(sql);
   }
 
   /** Sends `payload` (≤ 8000 bytes, PostgreSQL's limit) to every replica listening on `channel`. */
   async notify(channel: string, payload: string): Promise<void> {
-    await this.pool.query('SELECT pg_notify($1, $2)', [channel, payload]);
+    await this.query('SELECT pg_notify($1, $2)', [channel, payload]);
   }
 
   /** Calls `fn` for every notification on `channel`, from any replica including this one. */
@@ -141,7 +153,7 @@ export class PostgresDatabase implements Database {
 
   /** Runs `fn` on one connection holding session advisory lock `key`; ending the session frees it. */
   private async withSessionLock<T>(key: number, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await this.connect();
     let broken: Error | undefined;
     try {
       await client.query('SELECT pg_advisory_lock($1)', [key]);
@@ -153,6 +165,33 @@ export class PostgresDatabase implements Database {
     } finally {
       client.release(broken);
     }
+  }
+
+  private async connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (e) {
+      throw this.translate(e);
+    }
+  }
+
+  /**
+   * A lost database is 503 server_unreachable with what to do, not a 500; deadlocks and
+   * serialization failures are another writer's doing: 409, the caller may simply retry.
+   */
+  private translate(e: unknown): unknown {
+    const err = e as { code?: string; message?: string };
+    const code = err?.code ?? '';
+    if (code === '40P01' || code === '40001') {
+      return new AmphoraError('conflict', 'Another request changed the same artifact at the same moment and this one was rolled back; nothing was changed. Send it again.');
+    }
+    if (CONNECTION_ERRNOS.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code) || /Connection terminated|not queryable|timeout exceeded when trying to connect/i.test(err?.message ?? '')) {
+      return new AmphoraError(
+        'server_unreachable',
+        `The server's database (PostgreSQL at ${this.where}) cannot be reached right now (${code || err.message}); this request may not have completed. Send it again shortly (a repeated commit of the same content makes no second version); if it persists, check the database server.`,
+      );
+    }
+    return e;
   }
 
   private async startListening(): Promise<void> {
@@ -198,14 +237,7 @@ function pgIdent(name: string): string {
   return name;
 }
 
-/** Deadlocks and serialization failures are another writer's doing: the caller may simply retry. */
-function translate(e: unknown): unknown {
-  const code = (e as { code?: string })?.code;
-  if (code === '40P01' || code === '40001') {
-    return new AmphoraError('conflict', 'Another request changed the same artifact at the same moment and this one was rolled back; nothing was changed. Send it again.');
-  }
-  return e;
-}
+const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
 
 /** The URL without its password, for messages. */
 export function redactUrl(url: string): string {
