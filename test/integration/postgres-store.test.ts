@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { isAmphoraError } from '../../src/core/errors.js';
@@ -30,6 +31,49 @@ async function waitUntil(what: string, fn: () => boolean, ms = 2000): Promise<vo
   while (!fn()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A loopback TCP proxy to the test cluster that can be cut (every connection dropped) and restored. */
+class TcpProxy {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  private constructor(
+    private readonly target: number,
+    public port: number,
+  ) {}
+
+  static async start(target: number): Promise<TcpProxy> {
+    const p = new TcpProxy(target, 0);
+    await p.restart();
+    return p;
+  }
+
+  async restart(): Promise<void> {
+    const server = createServer((down) => {
+      const up = connect(this.target, '127.0.0.1');
+      for (const s of [down, up]) {
+        this.sockets.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => {
+          this.sockets.delete(s);
+          down.destroy();
+          up.destroy();
+        });
+      }
+      down.pipe(up);
+      up.pipe(down);
+    });
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    this.port = (server.address() as { port: number }).port;
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const s of this.sockets) s.destroy();
+    if (server) await new Promise((r) => server.close(r));
   }
 }
 
@@ -188,6 +232,35 @@ describe('PostgreSQL store (the Database seam on a real PostgreSQL 15)', functio
       assert.deepEqual((await edit).aliases, ['latest', 'best']);
     } finally {
       await raw.end();
+    }
+  });
+
+  it('losing the database mid-transaction is a clear server_unreachable error, not a crash; it reconnects when the database is back', async () => {
+    const c = await testCluster();
+    const proxy = await TcpProxy.start(c.port);
+    const viaProxy = await PostgresDatabase.open(tdb.url.replace(`:${c.port}/`, `:${proxy.port}/`));
+    try {
+      assert.equal((await viaProxy.query<{ n: number }>('SELECT 1 AS n'))[0].n, 1);
+      await assert.rejects(
+        viaProxy.transaction(async (tx) => {
+          await tx.query('SELECT 1');
+          await proxy.stop(); // the database disappears while this transaction holds a connection
+          await new Promise((r) => setTimeout(r, 100));
+          await tx.query('SELECT 1');
+        }),
+        (e: unknown) => {
+          assert.ok(isAmphoraError(e) && e.code === 'server_unreachable', String(e));
+          assert.match(e.message, /database \(PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:\d+\/\w+\) cannot be reached right now.*Send it again/);
+          return true;
+        },
+      );
+      await assert.rejects(viaProxy.query('SELECT 1'), (e: unknown) => isAmphoraError(e) && e.code === 'server_unreachable');
+      await proxy.restart();
+      assert.equal((await viaProxy.query<{ n: number }>('SELECT 2 AS n'))[0].n, 2);
+      await viaProxy.transaction(async (tx) => tx.query('SELECT 1'));
+    } finally {
+      await viaProxy.close();
+      await proxy.stop();
     }
   });
 
