@@ -44,9 +44,10 @@ export interface RunningServer {
  * blob store; it keeps nothing of its own, so no lock and no discovery file.
  */
 export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
-  const dbLoc = parseDbUri(opts.db, opts.dataDir && resolve(opts.dataDir));
+  const givenDir = opts.dataDir ? resolve(opts.dataDir) : undefined;
+  const dbLoc = parseDbUri(opts.db, givenDir);
   const team = dbLoc.kind === 'postgres';
-  const dataDir = !team && opts.dataDir ? resolve(opts.dataDir) : undefined;
+  const dataDir = team ? undefined : givenDir;
   if (!team && !dataDir) throw new AmphoraError('invalid_request', 'An embedded server needs a data dir (--data-dir or AMPHORA_DATA_DIR) for its key and discovery file.');
   const blobLoc = parseBlobsUri(opts.blobs, dataDir);
   const creds = team ? teamCredentials() : undefined;
