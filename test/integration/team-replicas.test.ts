@@ -172,6 +172,7 @@ describe('team mode: two replicas on one PostgreSQL database', function () {
   it('SIGKILL of one replica mid-commit: every acknowledged version downloads byte-identical through the other, no half version', async () => {
     const acked = new Map<string, Record<string, string>>();
     let stop = false;
+    let cut = 0;
     const writer = async (w: number) => {
       for (let i = 0; !stop; i++) {
         const files: Record<string, string> = {};
@@ -179,7 +180,10 @@ describe('team mode: two replicas on one PostgreSQL database', function () {
         const r = await api(b)
           .logVersion('team', 'killed', 'dataset', files)
           .catch(() => undefined);
-        if (!r) return; // the replica died under this request
+        if (!r) {
+          cut++; // the replica died under this request
+          return;
+        }
         if (r.status === 201) acked.set(r.body.version.version, files);
       }
     };
@@ -188,6 +192,7 @@ describe('team mode: two replicas on one PostgreSQL database', function () {
     await b.kill('SIGKILL');
     stop = true;
     await Promise.all(writers);
+    assert.ok(cut >= 1, 'the kill interrupted requests in flight');
     const listed = await api(a).get(`/api/v1/projects/${ENTITY}/team/artifacts/killed/versions?limit=1000`);
     assert.equal(listed.status, 200);
     const versions = (listed.body.items as { version: string; state: string }[]).map((v) => v.version);
