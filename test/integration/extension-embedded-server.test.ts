@@ -25,8 +25,22 @@ describe('extension: embedded server launcher', function () {
     if (!existsSync(SCRIPT)) this.skip(); // needs `node esbuild.mjs` first (npm test builds)
     const lines: string[] = [];
     let exited = false;
-    const server = await startEmbeddedServer({ serverScript: SCRIPT, dataDir: dir, port: 0, log: (l) => lines.push(l), onExit: () => (exited = true) });
+    // A team server configured in the user's environment must not turn the editor's server into one.
+    const saved = { db: process.env.AMPHORA_DB_URL, blobs: process.env.AMPHORA_BLOBS };
+    process.env.AMPHORA_DB_URL = 'postgres://team@127.0.0.1:1/amphora';
+    process.env.AMPHORA_BLOBS = 'file:/nonexistent/team-blobs';
+    let server: Awaited<ReturnType<typeof startEmbeddedServer>>;
     try {
+      // (55 s: the first start creates the cluster, which a loaded CI machine can take 30 s for)
+      server = await startEmbeddedServer({ serverScript: SCRIPT, dataDir: dir, port: 0, timeoutMs: 55_000, log: (l) => lines.push(l), onExit: () => (exited = true) });
+    } finally {
+      for (const [k, v] of [['AMPHORA_DB_URL', saved.db], ['AMPHORA_BLOBS', saved.blobs]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+    try {
+      assert.equal(((await (await fetch(`${server.url}/api/v1/health`)).json()) as { mode: string }).mode, 'embedded');
       assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
       const discovery = JSON.parse(readFileSync(path.join(dir, 'server.json'), 'utf8'));
       assert.equal(discovery.url, server.url);

@@ -28,7 +28,9 @@ export async function startEmbeddedServer(opts: {
     throw new AmphoraError('server_unreachable', `The bundled server is missing at ${opts.serverScript}; reinstall the Amphora extension.`);
   }
   const child = spawn(process.execPath, [opts.serverScript, '--data-dir', opts.dataDir, '--host', '127.0.0.1', ...(opts.port !== undefined ? ['--port', String(opts.port)] : [])], {
-    env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+    // The editor's server is the embedded one even when the user's shell configures a team
+    // server (AMPHORA_DB_URL / AMPHORA_BLOBS are read by `amphora serve` as --db / --blobs).
+    env: { ...process.env, AMPHORA_DB_URL: undefined, AMPHORA_BLOBS: undefined, ELECTRON_RUN_AS_NODE: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
     windowsHide: true,
   });
