@@ -76,6 +76,13 @@ async function startCluster(): Promise<PgCluster> {
     rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', stop);
+  // A test process killed by a signal (a CI timeout) emits no 'exit': stop the cluster first.
+  for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      stop();
+      process.exit(128 + (signal === 'SIGTERM' ? 15 : 1));
+    });
+  }
   try {
     const [initdb, initArgs] = asPostgres(join(PG_BIN, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync', '--locale=C']);
     await run(initdb, initArgs, { cwd: dir });
