@@ -6,6 +6,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startS3rverRefs, type S3rverRefs } from '../support/s3rverRefs.js';
+import { testBackend } from './server-helpers.js';
 
 interface Result {
   code: number;
@@ -17,6 +18,7 @@ describe('amphora CLI with s3:// references (dist/cli.mjs against a real server 
   this.timeout(120_000);
   let base: string;
   let server: { url: string; apiKey: string; close(): Promise<void> };
+  let backend: Awaited<ReturnType<typeof testBackend>> | undefined;
   let s3: S3rverRefs;
   let env: NodeJS.ProcessEnv;
 
@@ -46,8 +48,9 @@ describe('amphora CLI with s3:// references (dist/cli.mjs against a real server 
     execFileSync(process.execPath, ['esbuild.mjs'], { stdio: 'ignore' });
     base = await mkdtemp(path.join(tmpdir(), 'amphora-cli-s3-'));
     const { startServer } = await import('../../src/server/index.js');
+    backend = await testBackend(path.join(base, 'data'));
     [server, s3] = await Promise.all([
-      startServer({ dataDir: path.join(base, 'data'), host: '127.0.0.1', port: 0, quiet: true, logLevel: 'silent' }),
+      startServer({ ...backend.options, host: '127.0.0.1', port: 0, quiet: true, logLevel: 'silent' }),
       startS3rverRefs(['cli-refs']),
     ]);
     env = { PATH: process.env.PATH, HOME: base, AMPHORA_BASE_URL: server.url, AMPHORA_API_KEY: server.apiKey, AMPHORA_CACHE_DIR: path.join(base, 'cache'), ...s3.env };
@@ -57,6 +60,7 @@ describe('amphora CLI with s3:// references (dist/cli.mjs against a real server 
   });
   after(async () => {
     await Promise.all([server?.close(), s3?.close()]);
+    await backend?.drop();
     if (base) await rm(base, { recursive: true, force: true });
   });
 
