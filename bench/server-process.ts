@@ -14,12 +14,14 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-export async function startServerProcess(dataDir: string): Promise<ServerProcess> {
+/** `team`: start with --team; the site admin key is the bootstrap key (a team server publishes none). */
+export async function startServerProcess(dataDir: string, opts: { team?: { bootstrapKey: string } } = {}): Promise<ServerProcess> {
   const entry = path.resolve('dist/server.mjs');
   // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server process.
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, entry, '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn'], {
+  const child = spawn(process.execPath, [...nodeArgs, entry, '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn', ...(opts.team ? ['--team'] : [])], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: opts.team ? { ...process.env, AMPHORA_BOOTSTRAP_KEY: opts.team.bootstrapKey } : process.env,
   });
   const line = await new Promise<string>((resolve, reject) => {
     const rl = createInterface({ input: child.stdout! });
@@ -31,10 +33,10 @@ export async function startServerProcess(dataDir: string): Promise<ServerProcess
     child.once('exit', (code) => reject(new Error(`server exited with ${code} before listening (run \`node esbuild.mjs\` first?)`)));
   });
   const info = JSON.parse(line) as { url: string; pid: number };
-  const discovery = JSON.parse(readFileSync(path.join(dataDir, 'server.json'), 'utf8')) as { apiKey: string };
+  const apiKey = opts.team ? opts.team.bootstrapKey : (JSON.parse(readFileSync(path.join(dataDir, 'server.json'), 'utf8')) as { apiKey: string }).apiKey;
   return {
     url: info.url,
-    apiKey: discovery.apiKey,
+    apiKey,
     pid: child.pid!,
     child,
     rssKiB() {

@@ -19,6 +19,7 @@ STATUS = {
     "digest_mismatch": 422,
     "missing_blobs": 409,
     "unauthorized": 401,
+    "forbidden": 403,
     "payload_too_large": 413,
     "unsupported": 400,
     "server_unreachable": 503,

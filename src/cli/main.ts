@@ -10,7 +10,7 @@ import { BlobCache, parseSize } from '../client/cache.js';
 import { Client } from '../client/client.js';
 import { Api } from '../client/api.js';
 import { referenceScheme } from '../client/references.js';
-import type { ArtifactCollection, ArtifactVersion, LineageGraph } from '../core/api.js';
+import { ROLES, type ApiKeyInfo, type ArtifactCollection, type ArtifactVersion, type LineageGraph, type Role } from '../core/api.js';
 import { defaultCacheDir, defaultDataDir, DEFAULT_PORT } from '../core/config.js';
 import { AmphoraError } from '../core/errors.js';
 import { parseReference } from '../core/reference.js';
@@ -74,22 +74,24 @@ program
   .option('--data-dir <dir>', 'embedded: where the database, blobs and discovery file live (default: $AMPHORA_DATA_DIR or XDG data dir)')
   .option('--db <uri>', 'postgres://USER:PW@HOST:PORT/DB for a team server (default: $AMPHORA_DB_URL, else embedded PGlite)')
   .option('--blobs <uri>', 'file:DIR shared by every replica (default: $AMPHORA_BLOBS, else <data dir>/blobs)')
+  .option('--team', 'team mode on the data dir (PGlite): users, teams, API keys and roles (AMPHORA_BOOTSTRAP_KEY sets the site admin key on a new database); --db postgres:// is always team mode')
   .action(
-    action(async (out, opts: { host: string; port: string; dataDir?: string; db?: string; blobs?: string }) => {
+    action(async (out, opts: { host: string; port: string; dataDir?: string; db?: string; blobs?: string; team?: boolean }) => {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new AmphoraError('invalid_request', `--port ${opts.port} is not a port number (0–65535).`);
-      const { startServer } = await import('../server/index.js');
+      const { startServer, adminKeyNotice } = await import('../server/index.js');
       const dataDir = path.resolve(opts.dataDir ?? defaultDataDir());
       const db = opts.db ?? (process.env.AMPHORA_DB_URL || undefined);
       const blobs = opts.blobs ?? (process.env.AMPHORA_BLOBS || undefined);
-      const server = await startServer({ dataDir, db, blobs, host: opts.host, port, quiet: true }).catch((e: unknown) => {
+      const server = await startServer({ dataDir, db, blobs, host: opts.host, port, quiet: true, mode: opts.team ? 'team' : undefined }).catch((e: unknown) => {
         const code = (e as NodeJS.ErrnoException)?.code;
         if (code === 'EADDRINUSE') throw new AmphoraError('conflict', `Port ${port} on ${opts.host} is already in use (another Amphora server?). Pick another with --port N, or --port 0 for any free port.`);
         if (code === 'EACCES') throw new AmphoraError('invalid_request', `Not allowed to listen on ${opts.host}:${port}; use a port above 1024.`);
         throw e;
       });
+      if (server.generatedAdminKey) process.stderr.write(adminKeyNotice(server.generatedAdminKey) + '\n');
       out.result({ event: 'listening', url: server.url, mode: server.mode, dataDir: server.dataDir, pid: process.pid }, () =>
-        (server.dataDir
+        (server.mode === 'embedded' && server.dataDir
           ? [
               `Amphora server listening on ${server.url}`,
               `Data: ${server.dataDir}`,
@@ -97,8 +99,9 @@ program
               `Elsewhere: AMPHORA_BASE_URL=${server.url} AMPHORA_API_KEY=<key from that file>`,
             ]
           : [
-              `Amphora team server replica listening on ${server.url}`,
-              `Clients: AMPHORA_BASE_URL=<this replica or the load balancer> AMPHORA_API_KEY=<a key of this server>`,
+              `Amphora team server${server.dataDir ? '' : ' replica'} listening on ${server.url}`,
+              ...(server.dataDir ? [`Data: ${server.dataDir}`] : []),
+              `Clients: AMPHORA_BASE_URL=<this server or the load balancer> AMPHORA_API_KEY=<a user's key> (amphora user create NAME makes one)`,
             ]
         )
           .concat('Press Ctrl-C to stop.')
@@ -238,8 +241,8 @@ artifact
       } while (cursor);
       out.result({ items }, () =>
         table([
-          ['VERSION', 'ALIASES', 'FILES', 'SIZE', 'CREATED', 'DIGEST'],
-          ...items.map((v) => [v.version, v.aliases.join(', '), String(v.fileCount), mib(v.size), v.createdAt, v.digest.slice(0, 12)]),
+          ['VERSION', 'ALIASES', 'FILES', 'SIZE', 'CREATED', 'BY', 'DIGEST'],
+          ...items.map((v) => [v.version, v.aliases.join(', '), String(v.fileCount), mib(v.size), v.createdAt, v.createdBy ?? '-', v.digest.slice(0, 12)]),
         ]),
       );
     }),
@@ -336,6 +339,156 @@ program
       out.result(r, () => `${opts.dryRun ? 'Would delete' : 'Deleted'} ${r.deletedBlobs} blobs (${mib(r.freedBytes)}); kept ${r.keptYoung} younger than the grace period.`);
     }),
   );
+
+// ------------------------------------------------------------------ users, keys, teams (team server)
+const user = program.command('user').description('Users and their roles on a team server (site admins; grants: admins of the entity).');
+
+user
+  .command('create')
+  .description('Create a user with a personal entity of the same name; prints their first API key (shown once) on the last line.')
+  .argument('<name>', 'user name (letters, digits, "_", "-", ".")')
+  .option('--site-admin', 'make the user a site admin (every role everywhere)')
+  .action(
+    action(async (out, name: string, opts: { siteAdmin?: boolean }) => {
+      const c = await connect();
+      const r = await c.http.createUser({ name, siteAdmin: !!opts.siteAdmin });
+      out.result({ user: r.user.name, apiKey: r.apiKey }, () =>
+        [`Created user ${r.user.name}${r.user.siteAdmin ? ' (site admin)' : ''} with personal entity ${r.user.name}.`, 'API key (shown once; the server keeps only a hash):', r.apiKey].join('\n'),
+      );
+    }),
+  );
+
+user
+  .command('grant')
+  .description(`Give USER a role on an entity (team or user) or one project of it: ${ROLES.join(', ')}.`)
+  .argument('<user>', 'user name')
+  .argument('<target>', 'ENTITY or ENTITY/PROJECT')
+  .argument('<role>', ROLES.join(' | '))
+  .action(
+    action(async (out, name: string, target: string, role: string) => {
+      const r = parseRole(role);
+      const [entity, project, ...rest] = target.split('/');
+      if (!entity || rest.length || project === '') throw new AmphoraError('invalid_request', `"${target}" is not ENTITY or ENTITY/PROJECT (for example "vision" or "vision/mnist").`);
+      const c = await connect();
+      const g = await c.http.grant({ user: name, entity, project, role: r });
+      out.result(g, () => `${g.user} is now ${g.role} of ${g.entity}${g.project ? `/${g.project}` : ' (the whole entity)'}.`);
+    }),
+  );
+
+user
+  .command('ls')
+  .description('List users and their grants (site admins).')
+  .action(
+    action(async (out) => {
+      const c = await connect();
+      const { items } = await c.http.users();
+      out.result({ items }, () =>
+        table([
+          ['USER', 'SITE ADMIN', 'ROLES'],
+          ...items.map((u) => [u.name, u.siteAdmin ? 'yes' : '', u.grants.map((g) => `${g.role}:${g.entity}${g.project ? `/${g.project}` : ''}`).join(', ')]),
+        ]),
+      );
+    }),
+  );
+
+const key = program.command('key').description('Your API keys on a team server (site admins: anyone\'s, with --user).');
+
+key
+  .command('create')
+  .description('Create an API key; prints it (shown once) on the last line.')
+  .option('--label <text>', 'what the key is for, e.g. "ci" or "laptop"')
+  .option('--expires-in <duration>', 'lifetime such as 3600s, 90m, 12h, 30d (default: never expires)')
+  .option('--user <name>', 'for another user (site admins)')
+  .action(
+    action(async (out, opts: { label?: string; expiresIn?: string; user?: string }) => {
+      const expiresInSeconds = opts.expiresIn === undefined ? undefined : parseDuration(opts.expiresIn);
+      const c = await connect();
+      const r = await c.http.createKey({ label: opts.label, expiresInSeconds, user: opts.user });
+      out.result({ ...r.key, apiKey: r.apiKey }, () =>
+        [`Created key ${r.key.id} for ${r.key.user}${r.key.expiresAt ? `, expires ${r.key.expiresAt}` : ''}.`, 'API key (shown once; the server keeps only a hash):', r.apiKey].join('\n'),
+      );
+    }),
+  );
+
+key
+  .command('ls')
+  .description('List your API keys: id, label, created, expiry, revocation, last use (never the keys).')
+  .option('--user <name>', "another user's keys (site admins)")
+  .action(
+    action(async (out, opts: { user?: string }) => {
+      const c = await connect();
+      const { items } = await c.http.keys(opts.user);
+      out.result({ items }, () =>
+        table([
+          ['ID', 'USER', 'LABEL', 'CREATED', 'EXPIRES', 'STATE', 'LAST USED'],
+          ...items.map((k) => [k.id, k.user, k.label ?? '', k.createdAt, k.expiresAt ?? 'never', keyState(k), k.lastUsedAt ?? '-']),
+        ]),
+      );
+    }),
+  );
+
+key
+  .command('revoke')
+  .description('Revoke an API key by its id (from `amphora key ls`); it stops working at once.')
+  .argument('<id>', 'key id')
+  .action(
+    action(async (out, id: string) => {
+      const c = await connect();
+      // An unknown key is bad input to this command (exit 5), not a missing artifact.
+      const k = await c.http.revokeKey(id).catch((e: unknown) => {
+        if (e instanceof AmphoraError && e.code === 'not_found') throw new AmphoraError('invalid_request', e.message);
+        throw e;
+      });
+      out.result(k, () => `Revoked key ${k.id} of ${k.user}${k.label ? ` (${k.label})` : ''}.`);
+    }),
+  );
+
+const team = program.command('team').description('Teams on a team server: entities whose members share roles.');
+
+team
+  .command('create')
+  .description('Create a team entity (site admins); then add members with `amphora team add`.')
+  .argument('<name>', 'team name (shares one namespace with user names)')
+  .action(
+    action(async (out, name: string) => {
+      const c = await connect();
+      const t = await c.http.createTeam({ name });
+      out.result(t, () => `Created team ${t.name}. Add members with: amphora team add ${t.name} USER ROLE`);
+    }),
+  );
+
+team
+  .command('add')
+  .description(`Add USER to TEAM with ROLE on all its projects (${ROLES.join(', ')}); run again to change the role.`)
+  .argument('<team>', 'team name')
+  .argument('<user>', 'user name')
+  .argument('<role>', ROLES.join(' | '))
+  .action(
+    action(async (out, teamName: string, name: string, role: string) => {
+      const r = parseRole(role);
+      const c = await connect();
+      const t = await c.http.addTeamMember(teamName, { user: name, role: r });
+      out.result(t, () => `${name} is now ${r} of team ${t.name} (${t.members.length} member${t.members.length === 1 ? '' : 's'}).`);
+    }),
+  );
+
+function parseRole(role: string): Role {
+  if ((ROLES as readonly string[]).includes(role)) return role as Role;
+  throw new AmphoraError('invalid_request', `Unknown role "${role}"; use one of ${ROLES.join(', ')} (viewer: read; editor: + log, alias, edit; admin: + delete, grant).`);
+}
+
+function parseDuration(text: string): number {
+  const m = /^(\d+)\s*([smhd]?)$/.exec(text.trim());
+  const n = m ? Number(m[1]) * { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as '' | 's' | 'm' | 'h' | 'd'] : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) throw new AmphoraError('invalid_request', `--expires-in "${text}" is not a duration; use a number with s, m, h or d, e.g. 30d.`);
+  return n;
+}
+
+function keyState(k: ApiKeyInfo): string {
+  if (k.revokedAt) return `revoked ${k.revokedAt}`;
+  if (k.expiresAt && Date.parse(k.expiresAt) <= Date.now()) return 'expired';
+  return 'active';
+}
 
 // Every command gets the exit-code table in its --help and usage errors exit with 2.
 for (const c of [program, ...allCommands(program)]) {

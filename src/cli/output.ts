@@ -8,14 +8,14 @@ export const EXIT = { ok: 0, failure: 1, usage: 2, notFound: 3, unreachable: 4, 
 export const EXIT_CODES_HELP = `
 Exit codes:
   0  success
-  1  failure (unexpected error, wrong API key, missing or refused cloud credentials)
+  1  failure (unexpected error, wrong/revoked/expired API key, role too low, missing or refused cloud credentials)
   2  usage error (unknown command or option, missing argument)
   3  not found (artifact, version, alias, project or run)
   4  server unreachable (start one with \`amphora serve\` or set AMPHORA_BASE_URL)
   5  conflict or invalid input (bad name/path/reference, type mismatch, aliased version, changed reference)
 
 Environment: AMPHORA_BASE_URL, AMPHORA_API_KEY, AMPHORA_ENTITY, AMPHORA_PROJECT,
-AMPHORA_DATA_DIR (server), AMPHORA_CACHE_DIR (client cache).`;
+AMPHORA_DATA_DIR (server), AMPHORA_CACHE_DIR (client cache), AMPHORA_BOOTSTRAP_KEY (team server).`;
 
 const CONFLICT: ErrorCode[] = [
   'invalid_name', 'invalid_type', 'invalid_alias', 'invalid_reference', 'invalid_path', 'invalid_manifest',

@@ -8,6 +8,7 @@ import { BlobCache } from './cache.js';
 import { resolveConnection } from './connection.js';
 import { StatCache } from './hash.js';
 import { AmphoraHttp } from './http.js';
+import type { Viewer } from '../core/api.js';
 
 export interface ClientOptions {
   baseUrl?: string;
@@ -27,6 +28,8 @@ export class Client {
     readonly entity: string,
     readonly defaultProject: string,
     readonly cacheDir: string,
+    /** Who the key belongs to and their roles (GET /viewer at connect). */
+    readonly viewer?: Viewer,
   ) {
     this.statCache = new StatCache(cacheDir);
     this.blobCache = new BlobCache(cacheDir);
@@ -38,7 +41,7 @@ export class Client {
     const http = new AmphoraHttp({ ...conn, onRequest: opts.onRequest });
     const viewer = await http.viewer();
     const project = env.AMPHORA_PROJECT ? validateProject(env.AMPHORA_PROJECT) : viewer.defaultProject || DEFAULT_PROJECT;
-    return new Client(http, env.AMPHORA_ENTITY || viewer.entity, project, opts.cacheDir ?? defaultCacheDir(env));
+    return new Client(http, env.AMPHORA_ENTITY || viewer.entity, project, opts.cacheDir ?? defaultCacheDir(env), viewer);
   }
 
   async close(): Promise<void> {

@@ -33,13 +33,14 @@ export interface Paged {
 const KNOWN_CODES = new Set<string>([
   'invalid_name', 'invalid_type', 'invalid_alias', 'invalid_reference', 'invalid_path', 'invalid_manifest',
   'invalid_request', 'type_mismatch', 'not_found', 'conflict', 'aliased_version', 'digest_mismatch',
-  'missing_blobs', 'unauthorized', 'payload_too_large', 'unsupported', 'server_unreachable',
+  'missing_blobs', 'unauthorized', 'forbidden', 'payload_too_large', 'unsupported', 'server_unreachable',
   'reference_changed', 'internal',
 ]);
 
 function statusCode(status: number): ErrorCode {
   if (status === 404) return 'not_found';
-  if (status === 401 || status === 403) return 'unauthorized';
+  if (status === 401) return 'unauthorized';
+  if (status === 403) return 'forbidden';
   if (status === 409) return 'conflict';
   if (status === 413) return 'payload_too_large';
   if (status >= 400 && status < 500) return 'invalid_request';
@@ -270,6 +271,17 @@ export class AmphoraHttp {
     return this.json('GET', api.routes.lineage(e, p), api.LineageGraph, { query: q });
   }
   gc(body: z.infer<typeof api.GcRequest>) { return this.json('POST', api.routes.gc(), api.GcResponse, { body }); }
+  audit(e: string, p: string, q: Paged = {}) { return this.json('GET', api.routes.audit(e, p), api.AuditList, { query: q }); }
+
+  // ------------------------------------------------------------------ users, teams, keys (team mode)
+  users() { return this.json('GET', api.routes.users(), api.UserList); }
+  createUser(body: z.infer<typeof api.CreateUserRequest>) { return this.json('POST', api.routes.users(), api.CreateUserResponse, { body }); }
+  grant(body: z.infer<typeof api.GrantRequest>) { return this.json('POST', api.routes.grants(), api.Grant, { body }); }
+  createTeam(body: z.infer<typeof api.CreateTeamRequest>) { return this.json('POST', api.routes.teams(), api.Team, { body }); }
+  addTeamMember(team: string, body: z.infer<typeof api.AddMemberRequest>) { return this.json('POST', api.routes.teamMembers(team), api.Team, { body }); }
+  keys(user?: string) { return this.json('GET', api.routes.keys(), api.ApiKeyList, { query: { user } }); }
+  createKey(body: z.infer<typeof api.CreateKeyRequest>) { return this.json('POST', api.routes.keys(), api.CreateKeyResponse, { body }); }
+  revokeKey(id: string) { return this.json('DELETE', api.routes.key(id), api.ApiKeyInfo); }
 
   /** Opens the SSE stream (see events.ts). */
   events(signal?: AbortSignal, lastEventId?: string) {

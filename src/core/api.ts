@@ -27,9 +27,77 @@ export type ErrorBody = z.infer<typeof ErrorBody>;
 export const Health = z.object({ ok: z.literal(true), version: z.string(), mode: z.enum(['embedded', 'team']) });
 export type Health = z.infer<typeof Health>;
 
-/** GET /viewer: who the API key belongs to, and defaults for clients. */
-export const Viewer = z.object({ entity: Name, defaultProject: Name });
+// ---------------------------------------------------------------- users, teams, keys, roles (team mode)
+/** viewer: read and download; editor: + log, alias, update, use, runs; admin: + delete, grant. */
+export const Role = z.enum(['viewer', 'editor', 'admin']);
+export type Role = z.infer<typeof Role>;
+export const ROLES: readonly Role[] = Role.options;
+
+/** A role on a whole entity (`project` null) or on one of its projects. */
+export const Grant = z.object({ user: Name, entity: Name, project: Name.nullable(), role: Role });
+export type Grant = z.infer<typeof Grant>;
+
+/** GET /viewer: who the API key belongs to, what they may see, and defaults for clients. */
+export const Viewer = z.object({
+  entity: Name,
+  defaultProject: Name,
+  /** The user behind the key (embedded mode: the single owner, named like its entity). */
+  user: Name.optional(),
+  mode: z.enum(['embedded', 'team']).optional(),
+  /** Site admins may do everything everywhere (the embedded owner is one). */
+  siteAdmin: z.boolean().optional(),
+  /** The caller's grants: their personal entity, teams and single projects, with roles. */
+  entities: z.array(z.object({ entity: Name, kind: z.enum(['user', 'team']).nullable(), project: Name.nullable(), role: Role })).optional(),
+});
 export type Viewer = z.infer<typeof Viewer>;
+
+export const User = z.object({ name: Name, siteAdmin: z.boolean(), createdAt: z.string(), grants: z.array(Grant) });
+export type User = z.infer<typeof User>;
+export const UserList = z.object({ items: z.array(User) });
+/** POST /users (site admin): makes the user, their personal entity, and a first API key. */
+export const CreateUserRequest = z.object({ name: Name, siteAdmin: z.boolean().optional() });
+/** The key is shown once: the server keeps only its hash. */
+export const CreateUserResponse = z.object({ user: User, apiKey: z.string() });
+/** POST /grants (site admin, or admin of the entity / project). */
+export const GrantRequest = z.object({ user: Name, entity: Name, project: Name.optional(), role: Role });
+
+export const Team = z.object({ name: Name, members: z.array(z.object({ user: Name, role: Role })), createdAt: z.string() });
+export type Team = z.infer<typeof Team>;
+/** POST /teams (site admin). */
+export const CreateTeamRequest = z.object({ name: Name });
+/** POST /teams/:team/members (site admin or team admin): the member's role on the whole team entity. */
+export const AddMemberRequest = z.object({ user: Name, role: Role });
+
+export const ApiKeyInfo = z.object({
+  id: z.string(),
+  user: Name,
+  label: z.string().nullable(),
+  createdAt: z.string(),
+  expiresAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+  lastUsedAt: z.string().nullable(),
+});
+export type ApiKeyInfo = z.infer<typeof ApiKeyInfo>;
+export const ApiKeyList = z.object({ items: z.array(ApiKeyInfo) });
+/** POST /keys: a new key for the caller (site admins may name another `user`). */
+export const CreateKeyRequest = z.object({
+  label: z.string().max(200).optional(),
+  /** Lifetime in seconds; omitted = never expires. */
+  expiresInSeconds: z.number().int().positive().max(10 * 366 * 86400).optional(),
+  user: Name.optional(),
+});
+export const CreateKeyResponse = z.object({ key: ApiKeyInfo, apiKey: z.string() });
+
+/** GET /projects/:entity/:project/audit: who logged, aliased, edited and deleted what. */
+export const AuditEntry = z.object({
+  at: z.string(),
+  actor: z.string(),
+  action: z.enum(['version.create', 'version.update', 'version.delete', 'alias.move', 'alias.remove']),
+  target: z.string(),
+  detail: z.record(z.string(), z.unknown()),
+});
+export type AuditEntry = z.infer<typeof AuditEntry>;
+export const AuditList = z.object({ items: z.array(AuditEntry), nextCursor: z.string().nullable() });
 
 // ---------------------------------------------------------------- manifest
 export const ManifestEntry = z.object({
@@ -148,6 +216,9 @@ export const ArtifactVersion = z.object({
   createdAt: Iso,
   updatedAt: Iso,
   producerRun: RunRef.nullable(),
+  /** Audit: the user who logged this version, and who last changed its aliases, description or metadata. */
+  createdBy: z.string().nullable().optional(),
+  updatedBy: z.string().nullable().optional(),
 });
 export type ArtifactVersion = z.infer<typeof ArtifactVersion>;
 export const VersionList = z.object({ items: z.array(ArtifactVersion), nextCursor: z.string().nullable() });
@@ -322,6 +393,13 @@ export const routes = {
   runInputs: (e: string, p: string, id: string) => `${routes.run(e, p, id)}/inputs`,
   runOutputs: (e: string, p: string, id: string) => `${routes.run(e, p, id)}/outputs`,
   lineage: (e: string, p: string) => `${routes.project(e, p)}/lineage`,
+  audit: (e: string, p: string) => `${routes.project(e, p)}/audit`,
+  users: () => `${API_PREFIX}/users`,
+  grants: () => `${API_PREFIX}/grants`,
+  teams: () => `${API_PREFIX}/teams`,
+  teamMembers: (team: string) => `${API_PREFIX}/teams/${enc(team)}/members`,
+  keys: () => `${API_PREFIX}/keys`,
+  key: (id: string) => `${API_PREFIX}/keys/${enc(id)}`,
 } as const;
 
 function enc(s: string): string {

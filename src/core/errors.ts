@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'digest_mismatch'
   | 'missing_blobs'
   | 'unauthorized'
+  | 'forbidden'
   | 'payload_too_large'
   | 'unsupported'
   | 'server_unreachable'
@@ -38,6 +39,7 @@ const STATUS: Record<ErrorCode, number> = {
   digest_mismatch: 422,
   missing_blobs: 409,
   unauthorized: 401,
+  forbidden: 403,
   payload_too_large: 413,
   unsupported: 400,
   server_unreachable: 503,

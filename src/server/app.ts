@@ -1,7 +1,8 @@
 import fastifySwagger from '@fastify/swagger';
 import Fastify from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { authHook } from './auth.js';
+import { authHook } from './auth/hook.js';
+import { checkRouteHasRule } from './auth/routeAccess.js';
 import type { App, ServerContext } from './context.js';
 import { BODY_LIMIT_BYTES, errorHandler, notFoundHandler } from './httpErrors.js';
 import { adminRoutes } from './routes/admin.js';
@@ -14,6 +15,7 @@ import { openapiRoutes } from './routes/openapi.js';
 import { projectRoutes } from './routes/projects.js';
 import { resolveRoutes } from './routes/resolve.js';
 import { runRoutes } from './routes/runs.js';
+import { userRoutes } from './routes/users.js';
 import { SERVER_VERSION } from './version.js';
 
 /** Builds the Fastify app: zod-validated routes, one plugin per resource, ErrorBody everywhere. */
@@ -29,7 +31,9 @@ export async function buildApp(ctx: ServerContext, opts: { logLevel?: string; qu
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
-  app.addHook('onRequest', authHook(ctx.apiKey, ctx.dataDir));
+  // A route without an access rule must not ship: refuse to start instead.
+  app.addHook('onRoute', (route) => checkRouteHasRule(route.method, route.url));
+  app.addHook('onRequest', authHook(ctx.auth, ctx.mode, ctx.dataDir));
   // JSON as usual (prototype poisoning refused), but an empty body with a JSON content type
   // counts as "no body" so GET/DELETE from clients that always send the header still work.
   const parseJson = app.getDefaultJsonParser('error', 'error');
@@ -42,14 +46,14 @@ export async function buildApp(ctx: ServerContext, opts: { logLevel?: string; qu
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Amphora tracking server', version: SERVER_VERSION, description: 'Versioned artifacts, runs and lineage. Every route but /api/v1/health needs `Authorization: Bearer <api key>`.' },
+      info: { title: 'Amphora tracking server', version: SERVER_VERSION, description: 'Versioned artifacts, runs and lineage. Every route but /api/v1/health needs `Authorization: Bearer <api key>`. Team mode: roles viewer/editor/admin per entity or project; a project the key has no role on answers 404.' },
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
       security: [{ apiKey: [] }],
     },
     transform: jsonSchemaTransform,
   });
 
-  for (const plugin of [healthRoutes, projectRoutes, artifactRoutes, resolveRoutes, blobRoutes, runRoutes, lineageRoutes, eventRoutes, adminRoutes, openapiRoutes]) {
+  for (const plugin of [healthRoutes, projectRoutes, artifactRoutes, resolveRoutes, blobRoutes, runRoutes, lineageRoutes, eventRoutes, adminRoutes, userRoutes, openapiRoutes]) {
     await plugin(app, ctx);
   }
   return app;

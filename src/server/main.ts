@@ -4,7 +4,7 @@
  */
 import { DEFAULT_PORT, defaultDataDir } from '../core/config.js';
 import { isAmphoraError } from '../core/errors.js';
-import { startServer } from './index.js';
+import { adminKeyNotice, startServer } from './index.js';
 
 interface Flags {
   dataDir: string;
@@ -14,6 +14,7 @@ interface Flags {
   port: number;
   logLevel?: string;
   heartbeatTimeoutMs?: number;
+  team?: boolean;
 }
 
 function parseFlags(argv: string[]): Flags {
@@ -50,12 +51,15 @@ function parseFlags(argv: string[]): Flags {
         flags.heartbeatTimeoutMs = ms;
         break;
       }
+      case '--team':
+        flags.team = true;
+        break;
       case '--log-level':
         flags.logLevel = value();
         break;
       case '--help':
       case '-h':
-        process.stdout.write(`${USAGE} [--log-level info] [--heartbeat-timeout-ms 60000]\n`);
+        process.stdout.write(`${USAGE} [--log-level info] [--heartbeat-timeout-ms 60000] [--team]\n`);
         process.exit(0);
         break;
       default:
@@ -74,7 +78,17 @@ function usage(msg: string): never {
 
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
-  const server = await startServer({ dataDir: flags.dataDir, db: flags.db, blobs: flags.blobs, host: flags.host, port: flags.port, logLevel: flags.logLevel, heartbeatTimeoutMs: flags.heartbeatTimeoutMs });
+  const server = await startServer({
+    dataDir: flags.dataDir,
+    db: flags.db,
+    blobs: flags.blobs,
+    host: flags.host,
+    port: flags.port,
+    logLevel: flags.logLevel,
+    heartbeatTimeoutMs: flags.heartbeatTimeoutMs,
+    mode: flags.team ? 'team' : undefined,
+  });
+  if (server.generatedAdminKey) process.stderr.write(adminKeyNotice(server.generatedAdminKey) + '\n');
   process.stdout.write(JSON.stringify({ event: 'listening', url: server.url, mode: server.mode, dataDir: server.dataDir, pid: process.pid }) + '\n');
   let stopping = false;
   const stop = (signal: string) => {

@@ -94,10 +94,11 @@ export function packageVsix(out: string): string {
 }
 
 /** Starts the standalone server bundle (what the extension would start) on a free port. */
-async function startAmphoraServer(dataDir: string, log: (l: string) => void): Promise<{ proc: ChildProcess; url: string; apiKey: string }> {
-  const proc = spawn(process.execPath, [path.join(REPO, 'dist/server.mjs'), '--data-dir', dataDir, '--port', '0'], {
+async function startAmphoraServer(dataDir: string, log: (l: string) => void, team?: { bootstrapKey: string }): Promise<{ proc: ChildProcess; url: string; apiKey: string }> {
+  const proc = spawn(process.execPath, [path.join(REPO, 'dist/server.mjs'), '--data-dir', dataDir, '--port', '0', ...(team ? ['--team'] : [])], {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: team ? { ...process.env, AMPHORA_BOOTSTRAP_KEY: team.bootstrapKey } : process.env,
   });
   createInterface({ input: proc.stderr! }).on('line', log);
   const url = await new Promise<string>((resolve, reject) => {
@@ -116,11 +117,19 @@ async function startAmphoraServer(dataDir: string, log: (l: string) => void): Pr
     });
     proc.once('exit', (code) => reject(new Error(`the Amphora server exited with ${code} during start-up`)));
   });
+  // A team server publishes no key: its site admin key is the bootstrap key.
+  if (team) return { proc, url, apiKey: team.bootstrapKey };
   const discovery = JSON.parse(readFileSync(path.join(dataDir, 'server.json'), 'utf8'));
   return { proc, url, apiKey: discovery.apiKey };
 }
 
-export async function startHarness(opts: { files: Record<string, string>; settings?: Record<string, unknown> }): Promise<Harness> {
+export async function startHarness(opts: {
+  files: Record<string, string>;
+  /** User settings; a function gets the test server's URL (e.g. for amphora.serverUrl). */
+  settings?: Record<string, unknown> | ((serverUrl: string) => Record<string, unknown>);
+  /** Start the test server in team mode with this site admin key. */
+  team?: { bootstrapKey: string };
+}): Promise<Harness> {
   mkdirSync(SHOTS, { recursive: true });
   const root = mkdtempSync(path.join(tmpdir(), 'amphora-e2e-'));
   const dataDir = path.join(root, 'data');
@@ -136,7 +145,7 @@ export async function startHarness(opts: { files: Record<string, string>; settin
     mkdirSync(path.dirname(path.join(workspace, rel)), { recursive: true });
     writeFileSync(path.join(workspace, rel), text);
   }
-  writeFileSync(
+  const writeSettings = (serverUrl: string) => writeFileSync(
     path.join(userDir, 'User', 'settings.json'),
     JSON.stringify({
       'workbench.startupEditor': 'none',
@@ -148,7 +157,7 @@ export async function startHarness(opts: { files: Record<string, string>; settin
       'editor.hover.delay': 200,
       'window.restoreWindows': 'none',
       'files.exclude': { '**/.vscode': true },
-      ...opts.settings,
+      ...(typeof opts.settings === 'function' ? opts.settings(serverUrl) : opts.settings),
     }),
   );
 
@@ -180,7 +189,8 @@ export async function startHarness(opts: { files: Record<string, string>; settin
   try {
     const bin = await codeServerBin();
     const vsix = packageVsix(path.join(root, 'amphora.vsix'));
-    server = await startAmphoraServer(dataDir, log);
+    server = await startAmphoraServer(dataDir, log, opts.team);
+    writeSettings(server.url);
     const env = {
       ...process.env,
       AMPHORA_DATA_DIR: dataDir,

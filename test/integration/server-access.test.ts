@@ -36,8 +36,12 @@ describe('server: access, hostile input, lock, discovery, gc', function () {
       assert.match(body.error.message, /AMPHORA_API_KEY/);
     }
     const viewer = await s.api.get('/api/v1/viewer');
-    assert.deepEqual(Object.keys(viewer.body).sort(), ['defaultProject', 'entity']);
+    assert.deepEqual(Object.keys(viewer.body).sort(), ['defaultProject', 'entities', 'entity', 'mode', 'siteAdmin', 'user']);
     assert.equal(viewer.body.defaultProject, 'uncategorized');
+    // The embedded owner is the site admin of everything, named like its entity.
+    assert.equal(viewer.body.user, viewer.body.entity);
+    assert.equal(viewer.body.siteAdmin, true);
+    assert.equal(viewer.body.mode, 'embedded');
   });
 
   itEmbedded('writes a 0600 discovery file with URL and key; a second server on the dir fails naming the first', async () => {

@@ -1,5 +1,6 @@
 /** Registers the extension's commands (tree actions, Explorer menu, lens actions). */
 import * as vscode from 'vscode';
+import { forbiddenReason, roleFor } from '../logic/access.js';
 import type { ArtifactVersion } from '../../core/api.js';
 import { parseReference, formatReference } from '../../core/reference.js';
 import { validateAlias } from '../../core/names.js';
@@ -156,6 +157,12 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ext
   reg('amphora.version.delete', async (arg: unknown) => {
     const v = await versionOf(services, arg);
     const label = `${v.project}/${v.name}:${v.version}`;
+    // Menus hide Delete from other roles; a keybinding or an old tree item still gets told why.
+    const refused = forbiddenReason(roleFor(connection.current?.viewer, v.entity, v.project), 'admin', 'Deleting a version', `${v.entity}/${v.project}`);
+    if (refused) {
+      void vscode.window.showWarningMessage(refused);
+      return;
+    }
     const ok = await vscode.window.showWarningMessage(`Delete ${label}?`, { modal: true, detail: 'The version disappears from every list; its number is never reused.' }, 'Delete');
     if (ok !== 'Delete') return;
     let deleteAliases = false;

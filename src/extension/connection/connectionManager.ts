@@ -12,6 +12,8 @@ import { resolveConnection } from '../../client/connection.js';
 import { defaultDataDir } from '../../core/config.js';
 import { isAmphoraError } from '../../core/errors.js';
 import { startEmbeddedServer, type EmbeddedServer } from './embeddedServer.js';
+import type { Viewer } from '../../core/api.js';
+import { describeRoles, signInMessage } from '../logic/access.js';
 
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected';
 
@@ -24,6 +26,8 @@ export interface Connected {
   mode: 'local' | 'started' | 'remote';
   entity: string;
   defaultProject: string;
+  /** The signed-in user and their roles (team servers); drives what the views offer. */
+  viewer?: Viewer;
 }
 
 interface Endpoint {
@@ -92,8 +96,8 @@ export class ConnectionManager implements vscode.Disposable {
       const remote = this.serverUrlSetting();
       const c = remote ? await this.connectRemote(remote) : await this.connectLocal();
       const client = await Client.connect({ baseUrl: c.baseUrl, apiKey: c.apiKey, env: process.env });
-      const connected: Connected = { baseUrl: c.baseUrl, mode: c.mode, client, http: client.http, entity: client.entity, defaultProject: client.defaultProject };
-      this.output.appendLine(`connected to ${connected.baseUrl} (${connected.mode}) as ${connected.entity}`);
+      const connected: Connected = { baseUrl: c.baseUrl, mode: c.mode, client, http: client.http, entity: client.entity, defaultProject: client.defaultProject, viewer: client.viewer };
+      this.output.appendLine(`connected to ${connected.baseUrl} (${connected.mode}) as ${client.viewer?.user ?? connected.entity}${client.viewer ? ` (${describeRoles(client.viewer)})` : ''}`);
       this.set('connected', connected);
       return connected;
     } catch (e) {
@@ -174,7 +178,7 @@ export class ConnectionManager implements vscode.Disposable {
       if (this.serverUrlSetting() !== url) {
         await vscode.workspace.getConfiguration('amphora').update('serverUrl', url, vscode.ConfigurationTarget.Global);
       }
-      void vscode.window.showInformationMessage(`Signed in to ${url} as ${viewer.entity}.`);
+      void vscode.window.showInformationMessage(signInMessage(url, viewer));
     } catch (e) {
       void vscode.window.showErrorMessage(`Sign in to ${url} failed: ${(e as Error).message}`);
       return;

@@ -103,7 +103,10 @@ export function versionMarkdown(v: ArtifactVersion, now = Date.now()): string {
   lines.push(`- ${plural(v.fileCount, 'file')}, ${formatBytes(v.size)}`);
   const by = runLabel(v.producerRun);
   lines.push(`- produced by: ${by ? `run ${escapeMarkdown(by)} (${escapeMarkdown(v.producerRun!.id)})` : 'no run (logged directly)'}`);
-  lines.push(`- created: ${escapeMarkdown(new Date(v.createdAt).toISOString().replace('T', ' ').slice(0, 19))} UTC (${formatAge(v.createdAt, now)})`);
+  lines.push(
+    `- created: ${escapeMarkdown(new Date(v.createdAt).toISOString().replace('T', ' ').slice(0, 19))} UTC (${formatAge(v.createdAt, now)})${v.createdBy ? ` by ${escapeMarkdown(v.createdBy)}` : ''}`,
+  );
+  if (v.updatedBy) lines.push(`- last changed by ${escapeMarkdown(v.updatedBy)}`);
   if (v.description) {
     lines.push('');
     lines.push(escapeMarkdown(v.description));

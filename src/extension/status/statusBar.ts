@@ -1,6 +1,7 @@
 /** Status-bar item: where the extension is connected, or why it is not. */
 import * as vscode from 'vscode';
 import type { ConnectionManager } from '../connection/connectionManager.js';
+import { describeRoles, statusText } from '../logic/access.js';
 
 export function registerStatusBar(context: vscode.ExtensionContext, connection: ConnectionManager): void {
   const item = vscode.window.createStatusBarItem('amphora.status', vscode.StatusBarAlignment.Left, 10);
@@ -16,8 +17,13 @@ export function registerStatusBar(context: vscode.ExtensionContext, connection: 
         break;
       case 'connected': {
         const where = c!.mode === 'remote' ? c!.baseUrl : `local (${c!.baseUrl.replace(/^https?:\/\//, '')})`;
-        item.text = `$(database) Amphora: ${c!.mode === 'remote' ? 'team' : 'local'}`;
-        item.tooltip = new vscode.MarkdownString(`Amphora: connected to ${where} as \`${c!.entity}\`${c!.mode === 'started' ? ' (bundled server started by VS Code)' : ''}.\n\nClick to show the server log.`);
+        const user = c!.viewer?.user ?? c!.entity;
+        item.text = `$(database) ${statusText(c!.mode, c!.baseUrl, c!.viewer)}`;
+        item.tooltip = new vscode.MarkdownString(
+          `Amphora: connected to ${where} as \`${user}\`${c!.mode === 'started' ? ' (bundled server started by VS Code)' : ''}.` +
+            (c!.viewer ? `\n\nRoles: ${describeRoles(c!.viewer)}.` : '') +
+            '\n\nClick to show the server log.',
+        );
         item.command = 'amphora.showOutput';
         item.backgroundColor = undefined;
         break;

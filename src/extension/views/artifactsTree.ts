@@ -4,6 +4,7 @@
  * show up within a second without a manual refresh.
  */
 import * as vscode from 'vscode';
+import { roleFor } from '../logic/access.js';
 import type { ArtifactCollection } from '../../core/api.js';
 import type { ConnectionManager } from '../connection/connectionManager.js';
 import type { EventBus } from '../connection/eventBus.js';
@@ -67,6 +68,7 @@ export class ArtifactsTreeProvider implements vscode.TreeDataProvider<TreeNode>,
       http: () => this.connection.current?.http,
       track: (n) => this.nodes.set(n.id, n),
       changed: (n) => this.emitter.fire(n),
+      role: (e, p) => roleFor(this.connection.current?.viewer, e, p),
     };
     this.disposables.push(
       connection.onDidChangeState(() => this.refresh()),

@@ -4,7 +4,8 @@
  * fetch again. Long lists page: 100 rows, then a "Load more" row.
  */
 import * as vscode from 'vscode';
-import type { ArtifactVersion } from '../../core/api.js';
+import type { ArtifactVersion, Role } from '../../core/api.js';
+import { versionContextValue } from '../logic/access.js';
 import { buildFileTree, PAGE_SIZE, type FileLeaf, type FolderBranch } from '../logic/fileTree.js';
 import { formatBytes, plural, versionMarkdown, versionRowDescription } from '../logic/format.js';
 import type { AmphoraHttp } from '../../client/http.js';
@@ -14,6 +15,8 @@ export interface TreeContext {
   /** Remembers the newest node instance per id (for reveal and targeted refresh). */
   track(node: TreeNode): void;
   changed(node: TreeNode | undefined): void;
+  /** The signed-in user's role on a project (null: none), for what menus offer. */
+  role(entity: string, project: string): Role | null;
 }
 
 export abstract class TreeNode {
@@ -127,7 +130,7 @@ export class VersionNode extends TreeNode {
     const md = new vscode.MarkdownString(versionMarkdown(v));
     t.tooltip = md;
     t.iconPath = new vscode.ThemeIcon(v.aliases.some((a) => a !== 'latest') ? 'tag' : 'versions');
-    t.contextValue = v.aliases.some((a) => a !== 'latest') ? 'version.aliased' : 'version';
+    t.contextValue = versionContextValue(v, this.ctx.role(v.entity, v.project));
     return t;
   }
   protected override async loadChildren(): Promise<TreeNode[]> {

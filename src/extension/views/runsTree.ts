@@ -2,6 +2,7 @@
  * The Runs view: project → job type → run → inputs / outputs (the versions it used and logged).
  */
 import * as vscode from 'vscode';
+import { roleFor } from '../logic/access.js';
 import type { Run } from '../../core/api.js';
 import type { ConnectionManager } from '../connection/connectionManager.js';
 import type { EventBus } from '../connection/eventBus.js';
@@ -140,6 +141,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNode>, Runs
       http: () => this.connection.current?.http,
       track: (n) => this.nodes.set(n.id, n),
       changed: (n) => this.emitter.fire(n),
+      role: (e, p) => roleFor(this.connection.current?.viewer, e, p),
     };
     this.disposables.push(
       connection.onDidChangeState(() => this.refresh()),

@@ -15,6 +15,8 @@ import {
   VersionList,
 } from '../../core/api.js';
 import type { RoutePlugin } from '../context.js';
+import { canRead } from '../auth/principal.js';
+import { manifestBlobs, requireReadableBlobs } from './blobGuard.js';
 import { CollectionParams, errors, P, PageQuery, PendingParams, ProjectParams, VersionParams } from './common.js';
 
 const BASE = `${P}/projects/:entity/:project/artifacts`;
@@ -44,7 +46,8 @@ export const artifactRoutes: RoutePlugin = (app, ctx) => {
       },
     },
     async (req, reply) => {
-      const out = await ctx.artifacts.commit(req.params.entity, req.params.project, req.params.name, req.body);
+      await requireReadableBlobs(ctx.db, req.principal, manifestBlobs(req.body.manifest));
+      const out = await ctx.artifacts.commit(req.params.entity, req.params.project, req.params.name, req.body, req.principal.user);
       return reply.code(out.created ? 201 : 200).send(out);
     },
   );
@@ -55,12 +58,13 @@ export const artifactRoutes: RoutePlugin = (app, ctx) => {
     ctx.artifacts.manifest(req.params.entity, req.params.project, req.params.name, req.params.selector),
   );
   app.get(`${BASE}/:name/versions/:selector/consumers`, { schema: { summary: 'Runs that use this version', params: VersionParams, response: { 200: RunRefList, ...errors } } }, async (req) => ({
-    items: await ctx.artifacts.consumers(req.params.entity, req.params.project, req.params.name, req.params.selector),
+    // Consumers may sit in other projects: only those the caller may read are listed.
+    items: (await ctx.artifacts.consumers(req.params.entity, req.params.project, req.params.name, req.params.selector)).filter((r) => canRead(req.principal, r.entity, r.project)),
   }));
   app.patch(
     `${BASE}/:name/versions/:selector`,
     { schema: { summary: 'Edit description, metadata, aliases (never the manifest)', params: VersionParams, body: UpdateVersionRequest, response: { 200: ArtifactVersion, ...errors } } },
-    async (req) => ctx.artifacts.update(req.params.entity, req.params.project, req.params.name, req.params.selector, req.body),
+    async (req) => ctx.artifacts.update(req.params.entity, req.params.project, req.params.name, req.params.selector, req.body, req.principal.user),
   );
   app.delete(
     `${BASE}/:name/versions/:selector`,
@@ -73,19 +77,22 @@ export const artifactRoutes: RoutePlugin = (app, ctx) => {
       },
     },
     async (req) => ({
-      version: await ctx.artifacts.remove(req.params.entity, req.params.project, req.params.name, req.params.selector, ['true', '1'].includes(req.query.deleteAliases ?? '')),
+      version: await ctx.artifacts.remove(req.params.entity, req.params.project, req.params.name, req.params.selector, ['true', '1'].includes(req.query.deleteAliases ?? ''), req.principal.user),
     }),
   );
   app.post(
     `${BASE}/:name/pending/:distributedId`,
     { schema: { summary: 'Upsert files into a distributed (pending) version', params: PendingParams, body: UpsertPendingRequest, response: { 200: PendingVersion, ...errors } } },
-    async (req) => ctx.artifacts.upsertPending(req.params.entity, req.params.project, req.params.name, req.params.distributedId, req.body),
+    async (req) => {
+      await requireReadableBlobs(ctx.db, req.principal, manifestBlobs(req.body.manifest));
+      return ctx.artifacts.upsertPending(req.params.entity, req.params.project, req.params.name, req.params.distributedId, req.body, req.principal.user);
+    },
   );
   app.post(
     `${BASE}/:name/pending/:distributedId/finish`,
     { schema: { summary: 'Commit a distributed version', params: PendingParams, body: FinishPendingRequest, response: { 200: CommitVersionResponse, 201: CommitVersionResponse, ...errors } } },
     async (req, reply) => {
-      const out = await ctx.artifacts.finishPending(req.params.entity, req.params.project, req.params.name, req.params.distributedId, req.body);
+      const out = await ctx.artifacts.finishPending(req.params.entity, req.params.project, req.params.name, req.params.distributedId, req.body, req.principal.user);
       return reply.code(out.created ? 201 : 200).send(out);
     },
   );

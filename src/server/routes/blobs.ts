@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { BlobBatchHeader, GetBlobBatchRequest, NegotiateRequest, NegotiateResponse, PutBlobBatchResponse, PutBlobResponse, routes } from '../../core/api.js';
 import type { BlobStore } from '../blobs/blobStore.js';
 import { AmphoraError } from '../../core/errors.js';
+import { readableDigests, recordUploads } from '../auth/blobAccess.js';
 import type { RoutePlugin } from '../context.js';
 import { errors, P } from './common.js';
 
@@ -21,6 +22,8 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
     { schema: { summary: 'Which of these blobs does the server lack? Answers only those, with upload URLs', body: NegotiateRequest, response: { 200: NegotiateResponse, ...errors } } },
     async (req) => {
       const origin = `${req.protocol}://${req.host}`;
+      // Blobs the caller may not read count as missing: they upload them, which proves they hold the bytes.
+      const readable = await readableDigests(ctx.db, req.principal, req.body.blobs.map((b) => b.digest));
       const wanted = req.body.blobs;
       const missing: z.infer<typeof NegotiateResponse>['missing'] = [];
       const seen = new Set<string>();
@@ -31,7 +34,7 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
           const b = wanted[next++];
           if (seen.has(b.digest)) continue;
           seen.add(b.digest);
-          const s = await ctx.blobs.stat(b.digest);
+          const s = readable.has(b.digest) ? await ctx.blobs.stat(b.digest) : undefined;
           if (s && s.size === b.size) {
             if (now - s.mtimeMs > TOUCH_AFTER_MS) await ctx.blobs.touch(b.digest);
             continue;
@@ -64,6 +67,7 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
         const len = req.headers['content-length'];
         const expected = len !== undefined ? Number(len) : undefined;
         const out = await ctx.blobs.put(req.params.digest, stream, Number.isSafeInteger(expected) ? expected : undefined);
+        await recordUploads(ctx.db, req.principal, [req.params.digest]);
         return reply.code(out.created ? 201 : 200).send({ digest: req.params.digest, size: out.size, created: out.created });
       },
     );
@@ -78,7 +82,8 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
       },
       async (req) => {
         const stream = req.body instanceof Readable ? req.body : req.raw;
-        return { items: await putBatch(ctx.blobs, stream) };
+        const items = await putBatch(ctx.blobs, stream, (digests) => recordUploads(ctx.db, req.principal, digests));
+        return { items };
       },
     );
   });
@@ -90,8 +95,9 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
       const digests = req.body.digests;
       const sizes: number[] = [];
       const missing: string[] = [];
+      const readable = await readableDigests(ctx.db, req.principal, digests);
       for (const d of digests) {
-        const s = await ctx.blobs.stat(d);
+        const s = readable.has(d) ? await ctx.blobs.stat(d) : undefined;
         if (s) sizes.push(s.size);
         else missing.push(d);
       }
@@ -124,8 +130,10 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
     `${P}/blobs/:digest`,
     { schema: { summary: 'Download blob bytes (supports a single Range)', params: DigestParams } },
     async (req, reply) => {
-      const s = await ctx.blobs.stat(req.params.digest);
-      if (!s) throw new AmphoraError('not_found', `The server has no blob ${req.params.digest}; it may never have been uploaded or was garbage-collected.`);
+      // Unreadable and absent blobs look the same to the caller.
+      const readable = await readableDigests(ctx.db, req.principal, [req.params.digest]);
+      const s = readable.has(req.params.digest) ? await ctx.blobs.stat(req.params.digest) : undefined;
+      if (!s) throw new AmphoraError('not_found', `The server has no blob ${req.params.digest} you may read; it may never have been uploaded, was garbage-collected, or belongs only to projects your key has no role on.`);
       void reply.header('content-type', 'application/octet-stream').header('etag', `"${req.params.digest}"`).header('accept-ranges', 'bytes');
       void reply.header('cache-control', 'private, max-age=31536000, immutable');
       const range = parseRange(req.headers.range, s.size);
@@ -143,7 +151,7 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
 };
 
 /** Reads a batch body: a JSON header line, then each blob's bytes in order; stores each verified. */
-async function putBatch(store: BlobStore, body: Readable): Promise<z.infer<typeof PutBlobResponse>[]> {
+async function putBatch(store: BlobStore, body: Readable, recordStored: (digests: string[]) => Promise<void>): Promise<z.infer<typeof PutBlobResponse>[]> {
   const reader = new ChunkReader(body as AsyncIterable<Buffer>);
   const line = await reader.readLine(BATCH_HEADER_MAX_BYTES);
   let header: z.infer<typeof BlobBatchHeader>;
@@ -168,6 +176,7 @@ async function putBatch(store: BlobStore, body: Readable): Promise<z.infer<typeo
       failed.push({ digest: b.digest, actual: (e.details as { actual: string }).actual });
     }
   }
+  await recordStored(items.map((i) => i.digest));
   if (!(await reader.atEnd())) throw new AmphoraError('invalid_request', 'The batch body has bytes after the last blob of its header; sizes in the header must match the bytes sent.');
   if (failed.length) {
     throw new AmphoraError(

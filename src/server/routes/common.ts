@@ -17,6 +17,7 @@ export const PageQuery = z.object({
 export const errors = {
   400: ErrorBody,
   401: ErrorBody,
+  403: ErrorBody,
   404: ErrorBody,
   409: ErrorBody,
   413: ErrorBody,

@@ -10,8 +10,15 @@ export const healthRoutes: RoutePlugin = (app, ctx) => {
     version: SERVER_VERSION,
     mode: ctx.mode,
   }));
-  app.get(`${P}/viewer`, { schema: { summary: 'Who the API key belongs to', response: { 200: Viewer, ...errors } } }, async () => ({
-    entity: ctx.entity,
-    defaultProject: DEFAULT_PROJECT,
-  }));
+  app.get(`${P}/viewer`, { schema: { summary: 'Who the API key belongs to: user, personal entity, grants with roles', response: { 200: Viewer, ...errors } } }, async (req) => {
+    const p = req.principal;
+    return {
+      entity: p.entity,
+      defaultProject: DEFAULT_PROJECT,
+      user: p.user,
+      mode: ctx.mode,
+      siteAdmin: p.siteAdmin,
+      entities: p.grants.map((g) => ({ entity: g.entity, kind: g.kind, project: g.project, role: g.role })),
+    };
+  });
 };

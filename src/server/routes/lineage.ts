@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LineageGraph } from '../../core/api.js';
+import { canRead } from '../auth/principal.js';
 import type { RoutePlugin } from '../context.js';
 import { errors, P, ProjectParams } from './common.js';
 
@@ -19,6 +20,6 @@ export const lineageRoutes: RoutePlugin = (app, ctx) => {
         response: { 200: LineageGraph, ...errors },
       },
     },
-    async (req) => ctx.lineage.graph(req.params.entity, req.params.project, req.query),
+    async (req) => ctx.lineage.graph(req.params.entity, req.params.project, req.query, req.principal.siteAdmin ? undefined : (e, p) => canRead(req.principal, e, p)),
   );
 };

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ResolveResponse } from '../../core/api.js';
 import { DEFAULT_PROJECT } from '../../core/config.js';
 import { parseReference } from '../../core/reference.js';
+import { canRead, hiddenProject } from '../auth/principal.js';
 import type { RoutePlugin } from '../context.js';
 import { errors, P } from './common.js';
 
@@ -18,7 +19,10 @@ export const resolveRoutes: RoutePlugin = (app, ctx) => {
     },
     async (req) => {
       const ref = parseReference(req.query.ref);
-      return ctx.artifacts.resolve(ref.entity ?? req.query.entity ?? ctx.entity, ref.project ?? req.query.project ?? DEFAULT_PROJECT, ref.name, ref.selector);
+      const entity = ref.entity ?? req.query.entity ?? req.principal.entity;
+      const project = ref.project ?? req.query.project ?? DEFAULT_PROJECT;
+      if (!canRead(req.principal, entity, project)) throw hiddenProject();
+      return ctx.artifacts.resolve(entity, project, ref.name, ref.selector);
     },
   );
 };

@@ -14,6 +14,9 @@ import {
   ArtifactVersion,
 } from '../../core/api.js';
 import type { RoutePlugin } from '../context.js';
+import { parseReference } from '../../core/reference.js';
+import { canRead, hiddenProject } from '../auth/principal.js';
+import { requireReadableBlobs } from './blobGuard.js';
 import { errors, P, PageQuery, ProjectParams, RunParams } from './common.js';
 
 const BASE = `${P}/projects/:entity/:project/runs`;
@@ -56,7 +59,10 @@ export const runRoutes: RoutePlugin = (app, ctx) => {
   app.put(
     `${BASE}/:runId/files`,
     { schema: { summary: 'Attach uploaded blobs as saved run files', params: RunParams, body: PutRunFilesRequest, response: { 200: RunFileList, ...errors } } },
-    async (req) => ({ items: await ctx.runs.putFiles(req.params.entity, req.params.project, req.params.runId, req.body.files) }),
+    async (req) => {
+      await requireReadableBlobs(ctx.db, req.principal, req.body.files);
+      return { items: await ctx.runs.putFiles(req.params.entity, req.params.project, req.params.runId, req.body.files) };
+    },
   );
   app.get(`${BASE}/:runId/files`, { schema: { params: RunParams, response: { 200: RunFileList, ...errors } } }, async (req) => ({
     items: await ctx.runs.files(req.params.entity, req.params.project, req.params.runId),
@@ -64,12 +70,17 @@ export const runRoutes: RoutePlugin = (app, ctx) => {
   app.post(
     `${BASE}/:runId/inputs`,
     { schema: { summary: 'Declare that the run uses a version (idempotent); returns the version', params: RunParams, body: UseArtifactRequest, response: { 200: ArtifactVersion, ...errors } } },
-    async (req) => ctx.runs.use(req.params.entity, req.params.project, req.params.runId, req.body.ref),
+    async (req) => {
+      // The used version may live in another project: the caller must be able to read it.
+      const ref = parseReference(req.body.ref);
+      if (!canRead(req.principal, ref.entity ?? req.params.entity, ref.project ?? req.params.project)) throw hiddenProject();
+      return ctx.runs.use(req.params.entity, req.params.project, req.params.runId, req.body.ref);
+    },
   );
   app.get(`${BASE}/:runId/inputs`, { schema: { params: RunParams, response: { 200: RunArtifacts, ...errors } } }, async (req) => ({
-    items: await ctx.runs.artifacts(req.params.entity, req.params.project, req.params.runId, 'input'),
+    items: (await ctx.runs.artifacts(req.params.entity, req.params.project, req.params.runId, 'input')).filter((v) => canRead(req.principal, v.entity, v.project)),
   }));
   app.get(`${BASE}/:runId/outputs`, { schema: { params: RunParams, response: { 200: RunArtifacts, ...errors } } }, async (req) => ({
-    items: await ctx.runs.artifacts(req.params.entity, req.params.project, req.params.runId, 'output'),
+    items: (await ctx.runs.artifacts(req.params.entity, req.params.project, req.params.runId, 'output')).filter((v) => canRead(req.principal, v.entity, v.project)),
   }));
 };

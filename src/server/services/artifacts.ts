@@ -20,6 +20,8 @@ import type { Database, Queryable } from '../store/database.js';
 import { iso, toRun, toVersion, RUN_SELECT, VERSION_SELECT } from '../store/rows.js';
 import { clampLimit, decodeCursor, encodeCursor } from './paging.js';
 import { ensureProject, findProjectId, requireProjectId } from './projects.js';
+import { recordVersionBlobs } from '../auth/blobAccess.js';
+import { audit, type Actor } from './audit.js';
 import type { Run } from '../../core/api.js';
 
 type CommitRequest = z.infer<typeof CommitVersionRequest>;
@@ -44,15 +46,21 @@ export class ArtifactService {
   private readonly resolveCache = new Map<string, ArtifactVersion>();
   private resolveCacheGeneration = -1;
 
+  /**
+   * @param recordBlobOwners team mode: remember at commit which project each blob belongs to
+   *   (blob read rights). The embedded owner reads everything, so it skips the ~10,000 row
+   *   inserts per big commit; a later team start back-fills them (recordMissingBlobOwners).
+   */
   constructor(
     private readonly db: Database,
     private readonly blobs: BlobStore,
     private readonly events: EventBus,
+    private readonly recordBlobOwners = true,
   ) {}
 
   // ------------------------------------------------------------------ commit
 
-  async commit(entity: string, project: string, name: string, req: CommitRequest): Promise<z.infer<typeof CommitVersionResponse>> {
+  async commit(entity: string, project: string, name: string, req: CommitRequest, actor: Actor = null): Promise<z.infer<typeof CommitVersionResponse>> {
     validateEntity(entity);
     validateProject(project);
     validateArtifactName(name);
@@ -73,7 +81,7 @@ export class ArtifactService {
       const projectId = await ensureProject(tx, entity, project);
       if (req.runId) await requireRun(tx, projectId, entity, project, req.runId);
       const coll = await lockOrCreateCollection(tx, projectId, name, req.type);
-      const ctx: AliasCtx = { entity, project, name, collectionId: coll.id };
+      const ctx: AliasCtx = { entity, project, name, collectionId: coll.id, actor };
       const existing = await committedWithDigest(tx, coll.id, digest);
       let versionId: number;
       let created: boolean;
@@ -84,12 +92,14 @@ export class ArtifactService {
         const idx = coll.next_index;
         await tx.query('UPDATE collections SET next_index = next_index + 1, updated_at = now() WHERE id = $1', [coll.id]);
         const ins = await tx.query<{ id: number }>(
-          `INSERT INTO versions (collection_id, idx, state, digest, size, file_count, manifest, description, metadata, producer_run_id, committed_at)
-           VALUES ($1, $2, 'committed', $3, $4, $5, $6, $7, $8, $9, now()) RETURNING id`,
-          [coll.id, idx, digest, size, Object.keys(manifest).length, JSON.stringify(manifest), req.description ?? null, JSON.stringify(req.metadata ?? {}), req.runId ?? null],
+          `INSERT INTO versions (collection_id, idx, state, digest, size, file_count, manifest, description, metadata, producer_run_id, committed_at, created_by)
+           VALUES ($1, $2, 'committed', $3, $4, $5, $6, $7, $8, $9, now(), $10) RETURNING id`,
+          [coll.id, idx, digest, size, Object.keys(manifest).length, JSON.stringify(manifest), req.description ?? null, JSON.stringify(req.metadata ?? {}), req.runId ?? null, actor],
         );
         versionId = ins[0].id;
         created = true;
+        if (this.recordBlobOwners) await recordVersionBlobs(tx, versionId, projectId, needed.map((b) => b.digest));
+        await audit(tx, actor, 'version.create', entity, project, `${name}:v${idx}`, { digest });
       }
       for (const a of [LATEST, ...aliases]) await moveAlias(tx, ctx, a, versionId, events);
       if (req.runId) await addEdge(tx, versionId, projectId, req.runId, 'output');
@@ -126,7 +136,7 @@ export class ArtifactService {
 
   // ------------------------------------------------------------------ distributed (pending) versions
 
-  async upsertPending(entity: string, project: string, name: string, distributedId: string, req: UpsertRequest) {
+  async upsertPending(entity: string, project: string, name: string, distributedId: string, req: UpsertRequest, actor: Actor = null) {
     validateEntity(entity);
     validateProject(project);
     validateArtifactName(name);
@@ -165,9 +175,9 @@ export class ArtifactService {
         );
       } else {
         const ins = await tx.query<{ id: number }>(
-          `INSERT INTO versions (collection_id, state, size, file_count, manifest, description, metadata, distributed_id, producer_run_id)
-           VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-          [coll.id, size, Object.keys(merged).length, JSON.stringify(merged), req.description ?? null, JSON.stringify(metadata), distributedId, req.runId ?? null],
+          `INSERT INTO versions (collection_id, state, size, file_count, manifest, description, metadata, distributed_id, producer_run_id, created_by)
+           VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+          [coll.id, size, Object.keys(merged).length, JSON.stringify(merged), req.description ?? null, JSON.stringify(metadata), distributedId, req.runId ?? null, actor],
         );
         versionId = ins[0].id;
       }
@@ -176,7 +186,7 @@ export class ArtifactService {
     });
   }
 
-  async finishPending(entity: string, project: string, name: string, distributedId: string, req: FinishRequest) {
+  async finishPending(entity: string, project: string, name: string, distributedId: string, req: FinishRequest, actor: Actor = null) {
     validateDistributedId(distributedId);
     const aliases = normalizeAliases(req.aliases ?? []);
     const pending = await this.db.query<{ manifest: string }>(
@@ -203,7 +213,7 @@ export class ArtifactService {
       const pendingRow = rows[0];
       const manifest = parseManifest(pendingRow.manifest);
       const digest = artifactDigest(manifest);
-      const ctx: AliasCtx = { entity, project, name, collectionId: coll.id };
+      const ctx: AliasCtx = { entity, project, name, collectionId: coll.id, actor };
       const existing = await committedWithDigest(tx, coll.id, digest);
       let versionId: number;
       let created: boolean;
@@ -224,9 +234,11 @@ export class ArtifactService {
         await tx.query('UPDATE collections SET next_index = next_index + 1, updated_at = now() WHERE id = $1', [coll.id]);
         await tx.query(
           `UPDATE versions SET state = 'committed', idx = $2, digest = $3, metadata = $4, description = COALESCE($5, description),
-             producer_run_id = COALESCE($6, producer_run_id), committed_at = now(), updated_at = now() WHERE id = $1`,
-          [versionId, coll.next_index, digest, JSON.stringify(metadata), req.description ?? null, req.runId ?? null],
+             producer_run_id = COALESCE($6, producer_run_id), committed_at = now(), updated_at = now(), created_by = COALESCE($7, created_by) WHERE id = $1`,
+          [versionId, coll.next_index, digest, JSON.stringify(metadata), req.description ?? null, req.runId ?? null, actor],
         );
+        if (this.recordBlobOwners) await recordVersionBlobs(tx, versionId, projectId, storedBlobs(manifest).map((b) => b.digest));
+        await audit(tx, actor, 'version.create', entity, project, `${name}:v${coll.next_index}`, { digest, distributedId });
       }
       for (const a of [LATEST, ...aliases]) await moveAlias(tx, ctx, a, versionId, events);
       if (req.runId) await addEdge(tx, versionId, projectId, req.runId, 'output');
@@ -366,7 +378,7 @@ export class ArtifactService {
 
   // ------------------------------------------------------------------ updates and deletes
 
-  async update(entity: string, project: string, name: string, selector: string, req: UpdateRequest): Promise<ArtifactVersion> {
+  async update(entity: string, project: string, name: string, selector: string, req: UpdateRequest, actor: Actor = null): Promise<ArtifactVersion> {
     const add = req.aliases?.add ? normalizeAliases(req.aliases.add, true) : [];
     const remove = req.aliases?.remove ? normalizeAliases(req.aliases.remove, true) : [];
     const set = req.aliases?.set ? normalizeAliases(req.aliases.set, true) : undefined;
@@ -383,7 +395,11 @@ export class ArtifactService {
       const collectionId = (await tx.query<{ collection_id: number }>('SELECT collection_id FROM versions WHERE id = $1', [id]))[0].collection_id;
       await tx.query('SELECT id FROM collections WHERE id = $1 FOR UPDATE', [collectionId]);
       await tx.query('SELECT id FROM versions WHERE id = $1 FOR UPDATE', [id]);
-      const ctx: AliasCtx = { entity, project, name, collectionId };
+      const ctx: AliasCtx = { entity, project, name, collectionId, actor };
+      if (req.description !== undefined || req.metadata !== undefined || req.metadataPatch !== undefined) {
+        const changed = [req.description !== undefined && 'description', (req.metadata !== undefined || req.metadataPatch !== undefined) && 'metadata'].filter(Boolean);
+        await audit(tx, actor, 'version.update', entity, project, `${name}:${current.version}`, { changed });
+      }
       if (req.description !== undefined) {
         await tx.query('UPDATE versions SET description = $2 WHERE id = $1', [id, req.description]);
       }
@@ -408,14 +424,14 @@ export class ArtifactService {
       }
       for (const a of toRemove) await dropAlias(tx, ctx, a, current.version, events);
       for (const a of toAdd) await moveAlias(tx, ctx, a, id, events);
-      await tx.query('UPDATE versions SET updated_at = now() WHERE id = $1', [id]);
+      await tx.query('UPDATE versions SET updated_at = now(), updated_by = COALESCE($2, updated_by) WHERE id = $1', [id, actor]);
       return readVersion(tx, id);
     });
     this.events.emit([{ type: 'version.updated', version }, ...events]);
     return version;
   }
 
-  async remove(entity: string, project: string, name: string, selector: string, deleteAliases: boolean): Promise<ArtifactVersion> {
+  async remove(entity: string, project: string, name: string, selector: string, deleteAliases: boolean, actor: Actor = null): Promise<ArtifactVersion> {
     const events: ServerEvent[] = [];
     const version = await this.db.transaction(async (tx) => {
       const current = await selectVersion(tx, entity, project, name, selector);
@@ -423,7 +439,7 @@ export class ArtifactService {
       const id = Number(current.id);
       const collectionId = (await tx.query<{ collection_id: number }>('SELECT collection_id FROM versions WHERE id = $1', [id]))[0].collection_id;
       await tx.query('SELECT id FROM collections WHERE id = $1 FOR UPDATE', [collectionId]);
-      const ctx: AliasCtx = { entity, project, name, collectionId };
+      const ctx: AliasCtx = { entity, project, name, collectionId, actor };
       const custom = current.aliases.filter((a) => a !== LATEST);
       if (custom.length && !deleteAliases) {
         throw new AmphoraError(
@@ -433,7 +449,8 @@ export class ArtifactService {
         );
       }
       for (const a of current.aliases) await dropAlias(tx, ctx, a, current.version, events);
-      await tx.query(`UPDATE versions SET state = 'deleted', updated_at = now() WHERE id = $1`, [id]);
+      await tx.query(`UPDATE versions SET state = 'deleted', updated_at = now(), deleted_by = $2 WHERE id = $1`, [id, actor]);
+      await audit(tx, actor, 'version.delete', entity, project, `${name}:${current.version}`, { deleteAliases, aliases: current.aliases });
       if (current.aliases.includes(LATEST)) {
         // `latest` falls back to the most recently committed version that remains.
         const next = await tx.query<{ id: number }>(
@@ -539,6 +556,7 @@ interface AliasCtx {
   project: string;
   name: string;
   collectionId: number;
+  actor: Actor;
 }
 
 /** Points `alias` at `versionId`, taking it from whichever version held it (aliases are unique). */
@@ -549,11 +567,12 @@ async function moveAlias(tx: Queryable, ctx: AliasCtx, alias: string, versionId:
   );
   if (prev.length && Number(prev[0].version_id) === Number(versionId)) return;
   await tx.query(
-    `INSERT INTO aliases (collection_id, alias, version_id) VALUES ($1, $2, $3)
-     ON CONFLICT (collection_id, alias) DO UPDATE SET version_id = EXCLUDED.version_id`,
-    [ctx.collectionId, alias, versionId],
+    `INSERT INTO aliases (collection_id, alias, version_id, moved_by) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (collection_id, alias) DO UPDATE SET version_id = EXCLUDED.version_id, moved_by = EXCLUDED.moved_by`,
+    [ctx.collectionId, alias, versionId, ctx.actor],
   );
   const idx = (await tx.query<{ idx: number }>('SELECT idx FROM versions WHERE id = $1', [versionId]))[0].idx;
+  await audit(tx, ctx.actor, 'alias.move', ctx.entity, ctx.project, `${ctx.name}:${alias}`, { version: `v${idx}`, previous: prev.length ? `v${prev[0].idx}` : null });
   events.push({
     type: 'alias.moved',
     entity: ctx.entity,
@@ -567,6 +586,7 @@ async function moveAlias(tx: Queryable, ctx: AliasCtx, alias: string, versionId:
 
 async function dropAlias(tx: Queryable, ctx: AliasCtx, alias: string, from: string, events: ServerEvent[]): Promise<void> {
   await tx.query('DELETE FROM aliases WHERE collection_id = $1 AND alias = $2', [ctx.collectionId, alias]);
+  await audit(tx, ctx.actor, 'alias.remove', ctx.entity, ctx.project, `${ctx.name}:${alias}`, { previous: from });
   events.push({ type: 'alias.moved', entity: ctx.entity, project: ctx.project, name: ctx.name, alias, version: null, previous: from });
 }
 

@@ -18,13 +18,24 @@ export interface LineageQuery {
 export class LineageService {
   constructor(private readonly db: Database) {}
 
-  async graph(entity: string, project: string, q: LineageQuery): Promise<LineageGraph> {
+  /**
+   * `visible` (team mode) says which projects the caller may read: edges touching any other
+   * project are dropped before the walk, so hidden runs and versions neither appear nor connect.
+   */
+  async graph(entity: string, project: string, q: LineageQuery, visible?: (entity: string, project: string) => boolean): Promise<LineageGraph> {
     const projectId = await requireProjectId(this.db, entity, project);
-    const edgeRows = await this.db.query<{ version_id: number; run_id: string; project_id: number; kind: 'input' | 'output' }>(
-      `SELECT e.version_id, e.run_id, e.project_id, e.kind FROM edges e JOIN versions v ON v.id = e.version_id
-       WHERE v.state = 'committed' AND (e.project_id = $1 OR v.collection_id IN (SELECT id FROM collections WHERE project_id = $1))`,
+    let edgeRows = await this.db.query<{ version_id: number; run_id: string; project_id: number; version_project_id: number; kind: 'input' | 'output' }>(
+      `SELECT e.version_id, e.run_id, e.project_id, c.project_id AS version_project_id, e.kind
+         FROM edges e JOIN versions v ON v.id = e.version_id JOIN collections c ON c.id = v.collection_id
+       WHERE v.state = 'committed' AND (e.project_id = $1 OR c.project_id = $1)`,
       [projectId],
     );
+    if (visible) {
+      const ids = [...new Set(edgeRows.flatMap((e) => [Number(e.project_id), Number(e.version_project_id)]))];
+      const projects = await this.db.query<{ id: number; entity: string; name: string }>('SELECT id, entity, name FROM projects WHERE id = ANY($1::bigint[])', [ids]);
+      const ok = new Set(projects.filter((p) => visible(p.entity, p.name)).map((p) => Number(p.id)));
+      edgeRows = edgeRows.filter((e) => ok.has(Number(e.project_id)) && ok.has(Number(e.version_project_id)));
+    }
     const edges: LineageEdge[] = edgeRows.map((e) => lineageEdge(String(e.version_id), e.run_id, e.kind));
 
     let selected: Set<string>;
@@ -72,6 +83,12 @@ export class LineageService {
       const projectIds = [...new Set([projectId, ...edgeRows.map((e) => e.project_id)])];
       const rows = await this.db.query(`${RUN_SELECT} WHERE r.run_id = ANY($1::text[]) AND r.project_id = ANY($2::bigint[]) ORDER BY r.created_at`, [runIds, projectIds]);
       nodes.push(...rows.map((r) => runNode(toRun(r))));
+    }
+    if (visible) {
+      // Belt and braces: a focus id may name any version; nothing of a hidden project leaves.
+      const shown = nodes.filter((n) => (n.version ? visible(n.version.entity, n.version.project) : n.run ? visible(n.run.entity, n.run.project) : false));
+      nodes.length = 0;
+      nodes.push(...shown);
     }
     const present = new Set(nodes.map((n) => n.id));
     const graph: LineageGraph = {

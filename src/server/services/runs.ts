@@ -12,6 +12,7 @@ import { iso, RUN_SELECT, toRun, toVersion, VERSION_SELECT } from '../store/rows
 import { addEdge, explainMissing, selectVersion } from './artifacts.js';
 import { clampLimit, decodeCursor, encodeCursor } from './paging.js';
 import { ensureProject, requireProjectId } from './projects.js';
+import { recordProjectBlobs } from '../auth/blobAccess.js';
 
 const ADJECTIVES = ['sunny', 'misty', 'quiet', 'brisk', 'golden', 'silent', 'lucky', 'swift', 'bold', 'calm', 'crisp', 'dapper', 'eager', 'fancy', 'gentle', 'hardy', 'jolly', 'keen', 'lively', 'mellow', 'noble', 'proud', 'rosy', 'snowy', 'tidy', 'vivid', 'warm', 'zesty', 'azure', 'cosmic'];
 const NOUNS = ['smoke', 'river', 'forest', 'meadow', 'breeze', 'canyon', 'comet', 'dawn', 'ember', 'field', 'glade', 'harbor', 'island', 'lake', 'moon', 'night', 'ocean', 'pine', 'rain', 'shadow', 'sky', 'star', 'sun', 'thunder', 'valley', 'wave', 'wind', 'leaf', 'frost', 'cloud'];
@@ -186,6 +187,7 @@ export class RunService {
           [projectId, runId, f.path, f.digest, f.size],
         );
       }
+      await recordProjectBlobs(tx, projectId, files.map((f) => f.digest));
       return listFiles(tx, projectId, runId);
     });
   }

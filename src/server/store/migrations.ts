@@ -111,6 +111,78 @@ const MIGRATIONS: string[] = [
   INSERT INTO gc_state (id, epoch) VALUES (1, 0);
   CREATE TABLE event_payloads (id bigserial PRIMARY KEY, body text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
   `,
+  // Team mode (users, teams, API keys, roles, audit): users own a personal entity; a team is an
+  // entity with members; every role is a grant on an entity ('' project = the whole entity) or on
+  // one project. API keys are stored only as the SHA-256 of a 256-bit random key. Blob read rights
+  // follow the projects a blob was committed into (blob_projects) and who uploaded it (blob_uploads).
+  `
+  CREATE TABLE users (
+    id bigserial PRIMARY KEY,
+    name text NOT NULL UNIQUE,
+    site_admin boolean NOT NULL DEFAULT false,
+    created_at timestamptz NOT NULL DEFAULT now()
+  );
+  CREATE TABLE entities (
+    name text PRIMARY KEY,
+    kind text NOT NULL CHECK (kind IN ('user', 'team')),
+    user_id bigint REFERENCES users(id),
+    created_at timestamptz NOT NULL DEFAULT now()
+  );
+  CREATE TABLE grants (
+    user_id bigint NOT NULL REFERENCES users(id),
+    entity text NOT NULL REFERENCES entities(name),
+    project text NOT NULL DEFAULT '',
+    role text NOT NULL CHECK (role IN ('viewer', 'editor', 'admin')),
+    granted_by text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, entity, project)
+  );
+  CREATE TABLE api_keys (
+    id bigserial PRIMARY KEY,
+    user_id bigint NOT NULL REFERENCES users(id),
+    key_hash text NOT NULL UNIQUE,
+    label text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz,
+    revoked_at timestamptz,
+    last_used_at timestamptz
+  );
+  CREATE INDEX api_keys_user ON api_keys (user_id);
+  CREATE TABLE audit_log (
+    id bigserial PRIMARY KEY,
+    at timestamptz NOT NULL DEFAULT now(),
+    actor text NOT NULL,
+    action text NOT NULL,
+    entity text,
+    project text,
+    target text,
+    detail jsonb NOT NULL DEFAULT '{}'
+  );
+  CREATE INDEX audit_log_project ON audit_log (entity, project, id);
+  ALTER TABLE versions ADD COLUMN created_by text;
+  ALTER TABLE versions ADD COLUMN updated_by text;
+  ALTER TABLE versions ADD COLUMN deleted_by text;
+  ALTER TABLE aliases ADD COLUMN moved_by text;
+  ALTER TABLE versions ADD COLUMN blobs_recorded boolean NOT NULL DEFAULT false;
+  CREATE TABLE blob_uploads (
+    digest text NOT NULL,
+    user_id bigint NOT NULL REFERENCES users(id),
+    PRIMARY KEY (digest, user_id)
+  );
+  CREATE TABLE blob_projects (
+    digest text NOT NULL,
+    project_id bigint NOT NULL REFERENCES projects(id),
+    PRIMARY KEY (digest, project_id)
+  );
+  INSERT INTO blob_projects (digest, project_id)
+    SELECT DISTINCT e.value->>'digest', c.project_id
+      FROM versions v JOIN collections c ON c.id = v.collection_id, jsonb_each(v.manifest::jsonb) AS e
+     WHERE v.state IN ('committed', 'pending') AND (e.value->>'ref') IS NULL
+    UNION
+    SELECT digest, project_id FROM run_files
+  ON CONFLICT DO NOTHING;
+  UPDATE versions SET blobs_recorded = true;
+  `,
 ];
 
 export async function migrate(db: Database): Promise<void> {

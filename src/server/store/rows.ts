@@ -4,7 +4,7 @@ import type { Row } from './database.js';
 /** Columns every ArtifactVersion read needs; append WHERE/ORDER clauses after it. */
 export const VERSION_SELECT = `
   SELECT v.id, p.entity, p.name AS project, c.name, c.type, v.idx, v.digest, v.size, v.file_count,
-         v.description, v.metadata, v.state, v.created_at, v.updated_at,
+         v.description, v.metadata, v.state, v.created_at, v.updated_at, v.created_by, v.updated_by,
          r.run_id AS producer_id, r.name AS producer_name, r.job_type AS producer_job_type,
          COALESCE((SELECT array_agg(a.alias ORDER BY a.alias <> 'latest', a.alias) FROM aliases a WHERE a.version_id = v.id), '{}') AS aliases
   FROM versions v
@@ -43,6 +43,8 @@ export function toVersion(r: Row): ArtifactVersion {
     producerRun: r.producer_id
       ? { id: r.producer_id as string, name: r.producer_name as string, jobType: (r.producer_job_type as string | null) ?? null }
       : null,
+    createdBy: (r.created_by as string | null) ?? null,
+    updatedBy: (r.updated_by as string | null) ?? null,
   };
 }
 

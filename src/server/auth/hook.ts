@@ -1,0 +1,56 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { join } from 'node:path';
+import { DISCOVERY_FILE } from '../../core/config.js';
+import { AmphoraError, isAmphoraError } from '../../core/errors.js';
+import type { Authenticator } from './authenticator.js';
+import { requireRole, type Principal } from './principal.js';
+import { ruleFor } from './routeAccess.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the auth hook on every route but the public ones. */
+    principal: Principal;
+  }
+}
+
+/**
+ * onRequest: the bearer key → a Principal, then the route's access rule (routeAccess.ts).
+ * Runs before body parsing and validation, so a caller without access learns nothing from a
+ * 400 either. Unknown routes need a valid key too (then 404).
+ */
+export function authHook(auth: Authenticator, mode: 'embedded' | 'team', dataDir: string | undefined) {
+  return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const url = req.routeOptions.url;
+    const rule = url ? ruleFor(req.method, url) : undefined;
+    if (rule === 'public') return;
+    const header = req.headers.authorization ?? '';
+    const m = /^Bearer\s+(.+)$/i.exec(header);
+    try {
+      if (!m) throw new AmphoraError('unauthorized', 'Missing API key');
+      req.principal = await auth.authenticate(m[1].trim());
+    } catch (e) {
+      if (!isAmphoraError(e) || e.code !== 'unauthorized') throw e;
+      await reply.code(401).send({ error: { code: 'unauthorized', message: unauthorizedMessage(e.message, !!header, mode, dataDir) } });
+      return reply;
+    }
+    if (!rule || rule === 'user') return;
+    if (rule === 'siteAdmin') {
+      if (!req.principal.siteAdmin) throw new AmphoraError('forbidden', `Only site admins may call ${req.method} ${url}; ask one (the bootstrap user "admin" is one).`);
+      return;
+    }
+    const params = req.params as { entity?: string; project?: string };
+    requireRole(req.principal, params.entity ?? '', params.project ?? '', rule.project, rule.action);
+  };
+}
+
+function unauthorizedMessage(why: string, sent: boolean, mode: 'embedded' | 'team', dataDir: string | undefined): string {
+  const how = 'send "Authorization: Bearer <key>"';
+  if (mode === 'team' || !dataDir) {
+    return `${sent ? why : 'Missing API key'}: ${how}. Team servers take keys made by \`amphora user create\` or \`amphora key create\`; set AMPHORA_API_KEY (with AMPHORA_BASE_URL) for the client.`;
+  }
+  return (
+    `${sent ? 'Wrong API key' : 'Missing API key'}: ${how}. ` +
+    `The key of this server is the "apiKey" of its discovery file ${join(dataDir, DISCOVERY_FILE)} (readable only by the user who started it); ` +
+    'or set AMPHORA_API_KEY (with AMPHORA_BASE_URL) for the client.'
+  );
+}

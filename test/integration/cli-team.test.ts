@@ -1,0 +1,171 @@
+/** `amphora user|key|team` and `serve --team` (dist/cli.mjs against a real team server on PGlite). */
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { RunningServer } from '../../src/server/index.js';
+import { BOOTSTRAP_KEY } from './team-helpers.js';
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+describe('amphora CLI: users, keys and teams on a team server', function () {
+  this.timeout(180_000);
+  let base: string;
+  let server: RunningServer;
+  let env: NodeJS.ProcessEnv;
+
+  const cli = (args: string[], key = BOOTSTRAP_KEY): Promise<Result> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['dist/cli.mjs', ...args], { env: { ...env, AMPHORA_API_KEY: key }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    });
+  const lastLine = (text: string) => text.trim().split('\n').pop()!;
+
+  before(async () => {
+    execFileSync(process.execPath, ['esbuild.mjs'], { stdio: 'ignore' });
+    base = await mkdtemp(path.join(tmpdir(), 'amphora-cli-team-'));
+    const { startServer } = await import('../../src/server/index.js');
+    server = await startServer({ dataDir: path.join(base, 'data'), port: 0, quiet: true, mode: 'team', bootstrapKey: BOOTSTRAP_KEY });
+    env = { PATH: process.env.PATH, HOME: base, AMPHORA_BASE_URL: server.url, AMPHORA_CACHE_DIR: path.join(base, 'cache') };
+    await mkdir(path.join(base, 'ds'), { recursive: true });
+    await writeFile(path.join(base, 'ds', 'a.txt'), 'alpha');
+  });
+  after(async () => {
+    await server?.close();
+    await rm(base, { recursive: true, force: true });
+  });
+
+  let alice: string;
+  let bob: string;
+
+  it('user create prints the key on the last line (--json: {user, apiKey}); a duplicate name exits 5', async () => {
+    const human = await cli(['user', 'create', 'alice']);
+    assert.equal(human.code, 0, human.stderr);
+    alice = lastLine(human.stdout);
+    assert.match(alice, /^amp_[A-Za-z0-9_-]{43}$/);
+    const json = await cli(['--json', 'user', 'create', 'bob']);
+    const parsed = JSON.parse(json.stdout);
+    assert.deepEqual(Object.keys(parsed).sort(), ['apiKey', 'user']);
+    assert.equal(parsed.user, 'bob');
+    bob = parsed.apiKey;
+    const dup = await cli(['user', 'create', 'alice']);
+    assert.equal(dup.code, 5);
+    assert.match(dup.stderr, /name "alice" is taken by an existing user/);
+    const notAdmin = await cli(['user', 'create', 'carol'], bob);
+    assert.equal(notAdmin.code, 1);
+    assert.match(notAdmin.stderr, /Only site admins/);
+  });
+
+  it('team create / team add / user grant set roles; an unknown role exits 5; user ls shows them', async () => {
+    assert.equal((await cli(['team', 'create', 'vision'])).code, 0);
+    const dupTeam = await cli(['team', 'create', 'vision']);
+    assert.equal(dupTeam.code, 5);
+    const added = await cli(['team', 'add', 'vision', 'alice', 'editor']);
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(added.stdout, /alice is now editor of team vision/);
+    assert.equal((await cli(['team', 'add', 'vision', 'bob', 'viewer'])).code, 0);
+    const granted = await cli(['user', 'grant', 'bob', 'vision/mnist', 'editor']);
+    assert.equal(granted.code, 0, granted.stderr);
+    assert.match(granted.stdout, /bob is now editor of vision\/mnist/);
+    const badRole = await cli(['user', 'grant', 'bob', 'vision', 'owner']);
+    assert.equal(badRole.code, 5);
+    assert.match(badRole.stderr, /Unknown role "owner"; use one of viewer, editor, admin/);
+    const badTeamRole = await cli(['team', 'add', 'vision', 'bob', 'superuser']);
+    assert.equal(badTeamRole.code, 5);
+    const noUser = await cli(['user', 'grant', 'nobody', 'vision', 'viewer']);
+    assert.equal(noUser.code, 3);
+    assert.match(noUser.stderr, /no user "nobody"/);
+    const ls = JSON.parse((await cli(['--json', 'user', 'ls'])).stdout);
+    const bobRow = ls.items.find((u: { name: string }) => u.name === 'bob');
+    assert.deepEqual(
+      bobRow.grants.map((g: { entity: string; project: string | null; role: string }) => `${g.role}:${g.entity}/${g.project ?? '*'}`).sort(),
+      ['admin:bob/*', 'editor:vision/mnist', 'viewer:vision/*'],
+    );
+    assert.match((await cli(['user', 'ls'])).stdout, /alice\s+editor:vision, admin:alice|alice\s+admin:alice, editor:vision/);
+  });
+
+  it('artifact versions --json says who logged each version; a viewer-level delete is refused with the role named', async () => {
+    const put = await cli(['--json', 'artifact', 'put', path.join(base, 'ds'), '--name', 'vision/mnist/raw', '--type', 'dataset'], alice);
+    assert.equal(put.code, 0, put.stderr);
+    const versions = JSON.parse((await cli(['--json', 'artifact', 'versions', 'vision/mnist/raw'], bob)).stdout);
+    assert.equal(versions.items[0].createdBy, 'alice');
+    assert.match((await cli(['artifact', 'versions', 'vision/mnist/raw'], bob)).stdout, /BY[\s\S]*alice/);
+    const rm = await cli(['artifact', 'rm', 'vision/mnist/raw:v0'], bob);
+    assert.equal(rm.code, 1);
+    assert.match(rm.stderr, /role on vision\/mnist is editor; deleting a version needs admin/);
+  });
+
+  it('key create (with expiry) / ls / revoke; a revoked key stops working; an unknown key id exits 5', async () => {
+    const made = await cli(['key', 'create', '--label', 'ci', '--expires-in', '30d'], alice);
+    assert.equal(made.code, 0, made.stderr);
+    const ciKey = lastLine(made.stdout);
+    assert.match(ciKey, /^amp_/);
+    const keys = JSON.parse((await cli(['--json', 'key', 'ls'], alice)).stdout).items;
+    assert.equal(keys.length, 2);
+    const ci = keys.find((k: { label: string }) => k.label === 'ci');
+    assert.ok(ci.expiresAt && Date.parse(ci.expiresAt) > Date.now() + 29 * 86400_000);
+    assert.ok(!JSON.stringify(keys).includes(ciKey), 'ls never shows a key');
+    assert.equal((await cli(['artifact', 'versions', 'vision/mnist/raw'], ciKey)).code, 0);
+    const revoked = await cli(['key', 'revoke', ci.id], alice);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    const after = await cli(['artifact', 'versions', 'vision/mnist/raw'], ciKey);
+    assert.equal(after.code, 1);
+    assert.match(after.stderr, /revoked/);
+    const unknown = await cli(['key', 'revoke', '999999'], alice);
+    assert.equal(unknown.code, 5);
+    assert.match(unknown.stderr, /no API key with id "999999".*amphora key ls/);
+    const notMine = await cli(['key', 'revoke', keys.find((k: { label: string }) => k.label !== 'ci').id], bob);
+    assert.equal(notMine.code, 5, 'another user\'s key looks unknown');
+    const badDuration = await cli(['key', 'create', '--expires-in', 'soon'], alice);
+    assert.equal(badDuration.code, 5);
+  });
+
+  it('serve --team prints a generated site admin key once, and only on a new database', async () => {
+    const dataDir = path.join(base, 'served-team');
+    const start = async () => {
+      const child = spawn(process.execPath, ['dist/cli.mjs', '--json', 'serve', '--team', '--port', '0', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`serve --team did not print within 90 s: ${stderr}`)), 90_000);
+        child.stdout.on('data', (d) => {
+          stdout += d;
+          if (stdout.includes('"listening"') && stdout.trim().endsWith('}')) {
+            clearTimeout(t);
+            resolve();
+          }
+        });
+      });
+      const stop = async () => {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGINT');
+        await exited;
+      };
+      return { info: JSON.parse(stdout), stderr, stop };
+    };
+    const first = await start();
+    try {
+      assert.equal(first.info.mode, 'team');
+      const m = /AMPHORA_API_KEY=(amp_\S+)/.exec(first.stderr);
+      assert.ok(m, first.stderr);
+      const viewer = await fetch(`${first.info.url}/api/v1/viewer`, { headers: { authorization: `Bearer ${m[1]}` } });
+      assert.equal(((await viewer.json()) as { user: string }).user, 'admin');
+    } finally {
+      await first.stop();
+    }
+    const second = await start();
+    await second.stop();
+    assert.doesNotMatch(second.stderr, /AMPHORA_API_KEY=/);
+  });
+});
