@@ -152,8 +152,12 @@ describe('team mode: isolation between teams, blob rules, audit', function () {
 
   it('site admin bootstrap: AMPHORA_BOOTSTRAP_KEY only on an empty database; otherwise a generated key, printed once', async () => {
     const dir = tempDir();
+    // The PostgreSQL suite sets a shared bootstrap key in the environment; this start must have none.
+    const saved = process.env.AMPHORA_BOOTSTRAP_KEY;
+    delete process.env.AMPHORA_BOOTSTRAP_KEY;
     try {
       const first = await startServer({ dataDir: dir, quiet: true, mode: 'team' });
+      if (saved !== undefined) process.env.AMPHORA_BOOTSTRAP_KEY = saved;
       assert.ok(first.generatedAdminKey && first.generatedAdminKey.length >= 40);
       const viewer = await ok(new Api(first.url, first.generatedAdminKey).get('/api/v1/viewer'));
       assert.equal(viewer.user, 'admin');
@@ -166,6 +170,7 @@ describe('team mode: isolation between teams, blob rules, audit', function () {
       await again.close();
       await assert.rejects(startServer({ dataDir: dir, quiet: true, mode: 'team', bootstrapKey: 'short' }), /AMPHORA_BOOTSTRAP_KEY must be at least 32 characters/);
     } finally {
+      if (saved !== undefined) process.env.AMPHORA_BOOTSTRAP_KEY = saved;
       rmSync(dir, { recursive: true, force: true });
     }
   });
