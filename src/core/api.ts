@@ -107,14 +107,28 @@ export const RunFileList = z.object({ items: z.array(RunFile) });
 export const BlobSpec = z.object({ digest: Sha256, size: z.number().int().nonnegative() });
 /** POST /blobs/negotiate: which of these does the server lack? (at most 10,000 per call) */
 export const NegotiateRequest = z.object({ blobs: z.array(BlobSpec).max(10_000) });
+/** One part of a multipart upload: PUT bytes [offset, offset + size) of the blob to `url`. */
+export const UploadPart = z.object({ number: z.number().int().min(1).max(10_000), offset: z.number().int().nonnegative(), size: z.number().int().positive(), url: z.string() });
 export const NegotiateResponse = z.object({
-  /** Only the blobs the server lacks, each with where to PUT its bytes. */
-  missing: z.array(BlobSpec.extend({ uploadUrl: z.string(), headers: z.record(z.string(), z.string()).optional() })),
+  /**
+   * Only the blobs the server lacks, each with where to PUT its bytes: the server's own blob route
+   * (small blobs may then travel in a batch), or a presigned storage URL (team mode; sent without
+   * the API key), or — large blobs in team mode — `parts`, each PUT to its own presigned URL.
+   * When `confirm` is set the bytes went around the server: POST it to /blobs/confirm afterwards,
+   * so the server verifies them against the digest (nothing commits over unverified bytes).
+   */
+  missing: z.array(
+    BlobSpec.extend({
+      uploadUrl: z.string().optional(),
+      headers: z.record(z.string(), z.string()).optional(),
+      parts: z.array(UploadPart).min(1).max(10_000).optional(),
+      confirm: z.string().max(4096).optional(),
+    }),
+  ),
 });
 export type NegotiateResponse = z.infer<typeof NegotiateResponse>;
 /** PUT /blobs/:digest (body: raw bytes, `Content-Type: application/octet-stream`). */
 export const PutBlobResponse = z.object({ digest: Sha256, size: z.number().int(), created: z.boolean() });
-/** POST /blobs/flush: make every blob uploaded so far durable (fsync) before a commit. */
 /**
  * POST /blobs/batch — many small blobs in one request (one HTTP round trip instead of one per file).
  * Body (`application/octet-stream`): one line of JSON `BlobBatchHeader` + "\n", then every blob's
@@ -123,6 +137,16 @@ export const PutBlobResponse = z.object({ digest: Sha256, size: z.number().int()
  */
 export const BlobBatchHeader = z.object({ blobs: z.array(BlobSpec).min(1).max(10_000) });
 export const PutBlobBatchResponse = z.object({ items: z.array(PutBlobResponse) });
+/**
+ * POST /blobs/confirm — after uploading straight to storage: the server verifies each blob's bytes
+ * against its digest (completing a multipart upload first, with the parts' ETags) and only then
+ * counts it as present. A mismatch → 422 `digest_mismatch` naming it (the others are kept).
+ */
+export const ConfirmedPart = z.object({ number: z.number().int().min(1).max(10_000), etag: z.string().min(1).max(1024) });
+export const ConfirmBlobsRequest = z.object({
+  blobs: z.array(BlobSpec.extend({ confirm: z.string().min(1).max(4096), parts: z.array(ConfirmedPart).max(10_000).optional() })).min(1).max(1_000),
+});
+export const ConfirmBlobsResponse = z.object({ items: z.array(PutBlobResponse) });
 /** POST /blobs/batch-get — response: the blobs' bytes back to back in request order (octet-stream). */
 export const GetBlobBatchRequest = z.object({ digests: z.array(Sha256).min(1).max(10_000) });
 
@@ -302,6 +326,7 @@ export const routes = {
   blobsFlush: () => `${API_PREFIX}/blobs/flush`,
   blobBatch: () => `${API_PREFIX}/blobs/batch`,
   blobBatchGet: () => `${API_PREFIX}/blobs/batch-get`,
+  blobsConfirm: () => `${API_PREFIX}/blobs/confirm`,
   gc: () => `${API_PREFIX}/admin/gc`,
   projects: () => `${API_PREFIX}/projects`,
   project: (e: string, p: string) => `${API_PREFIX}/projects/${enc(e)}/${enc(p)}`,

@@ -5,7 +5,7 @@ import { mkdir, open, readdir, rename, rm, stat, utimes, type FileHandle } from 
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { AmphoraError } from '../../core/errors.js';
-import type { BlobStore } from './blobStore.js';
+import type { BlobStat, BlobStore } from './blobStore.js';
 import { Limiter } from '../../core/limiter.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -62,6 +62,15 @@ export class LocalBlobStore implements BlobStore {
     // common case while negotiating), which dominated small-file uploads.
     const s = statSync(this.pathOf(digest), { throwIfNoEntry: false });
     return s ? { size: s.size, mtimeMs: s.mtimeMs } : undefined;
+  }
+
+  async statMany(digests: string[]): Promise<Map<string, BlobStat>> {
+    const out = new Map<string, BlobStat>();
+    for (const d of digests) {
+      const s = await this.stat(d);
+      if (s) out.set(d, s);
+    }
+    return out;
   }
 
   async put(digest: string, body: Readable, expectedSize?: number): Promise<{ size: number; created: boolean }> {

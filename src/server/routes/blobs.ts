@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { BlobBatchHeader, GetBlobBatchRequest, NegotiateRequest, NegotiateResponse, PutBlobBatchResponse, PutBlobResponse, routes } from '../../core/api.js';
+import { BlobBatchHeader, ConfirmBlobsRequest, ConfirmBlobsResponse, GetBlobBatchRequest, NegotiateRequest, NegotiateResponse, PutBlobBatchResponse, PutBlobResponse, routes } from '../../core/api.js';
+import { Limiter } from '../../core/limiter.js';
 import type { BlobStore } from '../blobs/blobStore.js';
 import { AmphoraError } from '../../core/errors.js';
 import type { RoutePlugin } from '../context.js';
@@ -13,6 +14,10 @@ const TOUCH_AFTER_MS = 3600_000;
 const NEGOTIATE_PARALLELISM = 64;
 const BATCH_MAX_BLOB_BYTES = 4 * 1024 * 1024;
 const BATCH_HEADER_MAX_BYTES = 2 * 1024 * 1024;
+/** Verifications of direct uploads in flight per confirm request (each streams an object). */
+const CONFIRM_PARALLELISM = 4;
+/** Blobs of one batch upload written to the store at once (S3 PUTs are round trips; local ones cost ~nothing). */
+const BATCH_PUT_PARALLELISM = 16;
 
 export const blobRoutes: RoutePlugin = (app, ctx) => {
 
@@ -21,26 +26,66 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
     { schema: { summary: 'Which of these blobs does the server lack? Answers only those, with upload URLs', body: NegotiateRequest, response: { 200: NegotiateResponse, ...errors } } },
     async (req) => {
       const origin = `${req.protocol}://${req.host}`;
-      const wanted = req.body.blobs;
+      const wanted = dedupe(req.body.blobs);
+      const present = await ctx.blobs.statMany(wanted.map((b) => b.digest));
       const missing: z.infer<typeof NegotiateResponse>['missing'] = [];
-      const seen = new Set<string>();
-      let next = 0;
       const now = Date.now();
+      let next = 0;
       const worker = async () => {
         while (next < wanted.length) {
           const b = wanted[next++];
-          if (seen.has(b.digest)) continue;
-          seen.add(b.digest);
-          const s = await ctx.blobs.stat(b.digest);
+          const s = present.get(b.digest);
           if (s && s.size === b.size) {
             if (now - s.mtimeMs > TOUCH_AFTER_MS) await ctx.blobs.touch(b.digest);
             continue;
           }
-          missing.push({ digest: b.digest, size: b.size, uploadUrl: origin + routes.blob(b.digest), headers: { 'content-type': 'application/octet-stream' } });
+          // Team mode: large blobs go straight to the bucket (presigned); small ones to our batch route.
+          const target = await ctx.blobs.uploadTarget?.(b.digest, b.size);
+          if (target) missing.push({ digest: b.digest, size: b.size, uploadUrl: target.url, headers: target.headers, parts: target.parts, confirm: target.confirm });
+          else missing.push({ digest: b.digest, size: b.size, uploadUrl: origin + routes.blob(b.digest), headers: { 'content-type': 'application/octet-stream' } });
         }
       };
       await Promise.all(Array.from({ length: Math.min(NEGOTIATE_PARALLELISM, wanted.length) }, worker));
       return { missing };
+    },
+  );
+
+  app.post(
+    `${P}/blobs/confirm`,
+    {
+      schema: {
+        summary: 'After uploading straight to storage (negotiation gave a "confirm" token): verify each blob against its digest and count it as present',
+        body: ConfirmBlobsRequest,
+        response: { 200: ConfirmBlobsResponse, ...errors },
+      },
+    },
+    async (req) => {
+      const store = ctx.blobs;
+      if (!store.confirm) throw new AmphoraError('unsupported', 'This server stores blobs itself and hands out no confirm tokens; upload blobs to the URLs of /api/v1/blobs/negotiate.');
+      const items: z.infer<typeof PutBlobResponse>[] = [];
+      const failed: { digest: string; actual: string }[] = [];
+      const limiter = new Limiter(CONFIRM_PARALLELISM);
+      await Promise.all(
+        req.body.blobs.map((b) =>
+          limiter.run(async () => {
+            try {
+              const out = await store.confirm!(b.digest, b.size, b.confirm, b.parts);
+              items.push({ digest: b.digest, size: out.size, created: out.created });
+            } catch (e) {
+              if (!(e instanceof AmphoraError) || e.code !== 'digest_mismatch') throw e;
+              failed.push({ digest: b.digest, actual: (e.details as { actual: string }).actual });
+            }
+          }),
+        ),
+      );
+      if (failed.length) {
+        throw new AmphoraError(
+          'digest_mismatch',
+          `${failed.length} uploaded blob(s) do not hash to their digest (first: ${failed[0].digest} hashes to ${failed[0].actual}); they were discarded, the other ${items.length} kept. Re-hash and upload those again.`,
+          { failed, stored: items.length },
+        );
+      }
+      return { items };
     },
   );
 
@@ -90,8 +135,9 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
       const digests = req.body.digests;
       const sizes: number[] = [];
       const missing: string[] = [];
+      const present = await ctx.blobs.statMany(digests);
       for (const d of digests) {
-        const s = await ctx.blobs.stat(d);
+        const s = present.get(d);
         if (s) sizes.push(s.size);
         else missing.push(d);
       }
@@ -126,6 +172,9 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
     async (req, reply) => {
       const s = await ctx.blobs.stat(req.params.digest);
       if (!s) throw new AmphoraError('not_found', `The server has no blob ${req.params.digest}; it may never have been uploaded or was garbage-collected.`);
+      // Team mode: large blobs come straight from the bucket (a presigned URL, valid for a while).
+      const direct = await ctx.blobs.downloadUrl?.(req.params.digest, s.size);
+      if (direct) return reply.code(307).header('location', direct).header('cache-control', 'no-store').send();
       void reply.header('content-type', 'application/octet-stream').header('etag', `"${req.params.digest}"`).header('accept-ranges', 'bytes');
       void reply.header('cache-control', 'private, max-age=31536000, immutable');
       const range = parseRange(req.headers.range, s.size);
@@ -158,16 +207,31 @@ async function putBatch(store: BlobStore, body: Readable): Promise<z.infer<typeo
   }
   const items: z.infer<typeof PutBlobResponse>[] = [];
   const failed: { digest: string; actual: string }[] = [];
+  // Each blob is verified and written while the next ones are read (bounded: reading waits for a slot).
+  const limiter = new Limiter(BATCH_PUT_PARALLELISM);
+  const writes: Promise<void>[] = [];
+  let fatal: { e: unknown } | undefined;
   for (const b of header.blobs) {
     const bytes = await reader.readExactly(b.size);
-    try {
-      const out = await store.putBytes(b.digest, bytes);
-      items.push({ digest: b.digest, size: out.size, created: out.created });
-    } catch (e) {
-      if (!(e instanceof AmphoraError) || e.code !== 'digest_mismatch') throw e;
-      failed.push({ digest: b.digest, actual: (e.details as { actual: string }).actual });
-    }
+    if (fatal) break;
+    let started!: () => void;
+    const slot = new Promise<void>((r) => (started = r));
+    writes.push(
+      limiter.run(async () => {
+        started();
+        try {
+          const out = await store.putBytes(b.digest, bytes);
+          items.push({ digest: b.digest, size: out.size, created: out.created });
+        } catch (e) {
+          if (e instanceof AmphoraError && e.code === 'digest_mismatch') failed.push({ digest: b.digest, actual: (e.details as { actual: string }).actual });
+          else fatal ??= { e };
+        }
+      }),
+    );
+    await slot;
   }
+  await Promise.all(writes);
+  if (fatal) throw fatal.e;
   if (!(await reader.atEnd())) throw new AmphoraError('invalid_request', 'The batch body has bytes after the last blob of its header; sizes in the header must match the bytes sent.');
   if (failed.length) {
     throw new AmphoraError(
@@ -244,4 +308,9 @@ function parseRange(header: string | undefined, size: number): { start: number; 
   }
   if (start >= size || start > end) return size === 0 ? undefined : 'invalid';
   return { start, end };
+}
+
+function dedupe<T extends { digest: string }>(blobs: T[]): T[] {
+  const seen = new Set<string>();
+  return blobs.filter((b) => !seen.has(b.digest) && (seen.add(b.digest), true));
 }

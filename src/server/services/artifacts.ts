@@ -28,7 +28,6 @@ type FinishRequest = z.infer<typeof FinishPendingRequest>;
 type UpdateRequest = z.infer<typeof UpdateVersionRequest>;
 
 const LATEST = 'latest';
-const BLOB_CHECK_PARALLELISM = 64;
 const RESOLVE_CACHE_MAX = 10_000;
 
 interface CollectionRow {
@@ -104,21 +103,13 @@ export class ArtifactService {
 
   /** Every non-reference blob must be on the server with the size the manifest claims. */
   private async requireBlobs(needed: { digest: string; size: number }[]): Promise<void> {
-    const missing: { digest: string; size: number }[] = [];
-    let next = 0;
-    const worker = async () => {
-      while (next < needed.length) {
-        const b = needed[next++];
-        const s = await this.blobs.stat(b.digest);
-        if (!s || s.size !== b.size) missing.push(b);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(BLOB_CHECK_PARALLELISM, needed.length) }, worker));
+    const present = await this.blobs.statMany(needed.map((b) => b.digest));
+    const missing = needed.filter((b) => present.get(b.digest)?.size !== b.size);
     if (missing.length) {
       throw new AmphoraError(
         'missing_blobs',
         `${missing.length} file(s) of this version are not on the server yet (first: ${missing[0].digest}, ${missing[0].size} bytes). ` +
-          'Upload them (POST /api/v1/blobs/negotiate, then PUT each missing blob) and commit again.',
+          'Upload them (POST /api/v1/blobs/negotiate, then PUT each missing blob and confirm those uploaded straight to storage) and commit again.',
         { missing: missing.slice(0, 1000) },
       );
     }

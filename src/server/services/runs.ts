@@ -167,11 +167,8 @@ export class RunService {
 
   async putFiles(entity: string, project: string, runId: string, files: z.infer<typeof RunFile>[]): Promise<z.infer<typeof RunFile>[]> {
     for (const f of files) validateManifestPath(f.path);
-    const missing: string[] = [];
-    for (const f of files) {
-      const s = await this.blobs.stat(f.digest);
-      if (!s || s.size !== f.size) missing.push(f.digest);
-    }
+    const present = await this.blobs.statMany(files.map((f) => f.digest));
+    const missing = files.filter((f) => present.get(f.digest)?.size !== f.size).map((f) => f.digest);
     if (missing.length) {
       throw new AmphoraError('missing_blobs', `${missing.length} run file blob(s) are not on the server (first: ${missing[0]}); upload them with PUT /api/v1/blobs/<digest> first.`, { missing });
     }

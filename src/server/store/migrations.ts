@@ -111,6 +111,18 @@ const MIGRATIONS: string[] = [
   INSERT INTO gc_state (id, epoch) VALUES (1, 0);
   CREATE TABLE event_payloads (id bigserial PRIMARY KEY, body text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
   `,
+  // S3 blob store (team mode): the blobs whose bytes a replica verified against their digest.
+  // Kept in the database so every replica agrees on what is present; an object in the bucket
+  // without a row is never trusted (an interrupted PUT can leave a truncated one there).
+  // touched_at restarts GC's grace period (the local store uses the file's mtime instead).
+  `
+  CREATE TABLE blobs (
+    digest text PRIMARY KEY,
+    size bigint NOT NULL,
+    verified_at timestamptz NOT NULL DEFAULT now(),
+    touched_at timestamptz NOT NULL DEFAULT now()
+  );
+  `,
 ];
 
 export async function migrate(db: Database): Promise<void> {
