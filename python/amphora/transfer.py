@@ -26,6 +26,8 @@ BATCH_BLOB_MAX = 1 << 20
 BATCH_FILES = 1_000
 BATCH_BYTES = 16 << 20
 BATCH_GET_PARALLEL = 4
+# Parts of one multipart upload in flight at once (team mode, large blobs).
+PART_WORKERS = 4
 DEFAULT_WORKERS = min(16, max(4, (os.cpu_count() or 2) * 2))
 
 
@@ -161,14 +163,25 @@ class Transfer:
 
         def put(m):
             blob = by_digest[m["digest"]]
-            headers = {"content-type": "application/octet-stream"}
-            headers.update({k.lower(): v for k, v in (m.get("headers") or {}).items()})
-            headers["content-length"] = str(blob["size"])
-            url = m.get("uploadUrl") or (API_PREFIX + "/blobs/" + m["digest"])
-            resp = self.http.open("PUT", url, body=lambda: open(blob["path"], "rb"), headers=headers)
-            data = resp.read()
-            if resp.status >= 400:
-                raise error_from(resp.status, data, "PUT", url)
+            handed_out = bool(m.get("confirm"))
+            parts = None
+            if m.get("parts"):
+                parts = self._put_parts(m, blob)
+            else:
+                headers = {"content-type": "application/octet-stream"}
+                headers.update({k.lower(): v for k, v in (m.get("headers") or {}).items()})
+                headers["content-length"] = str(blob["size"])
+                url = self.blob_target(m.get("uploadUrl") or (API_PREFIX + "/blobs/" + m["digest"]), m["digest"], handed_out)
+                resp = self.http.open("PUT", url, body=lambda: open(blob["path"], "rb"), headers=headers)
+                data = resp.read()
+                if resp.status >= 400:
+                    raise error_from(resp.status, data, "PUT", url)
+            if handed_out:
+                # The bytes went straight to storage: the server verifies them before counting them.
+                item = {"digest": m["digest"], "size": m["size"], "confirm": m["confirm"]}
+                if parts is not None:
+                    item["parts"] = parts
+                self.http.post(API_PREFIX + "/blobs/confirm", {"blobs": [item]})
             stats.add(bytes_uploaded=blob["size"], files_uploaded=1)
 
         def send(job):
@@ -190,9 +203,13 @@ class Transfer:
             return item
 
         use_batch = self.http.batch_supported
-        small = [m for m in missing if use_batch and m["size"] <= BATCH_BLOB_MAX]
+
+        def batchable(m):
+            return use_batch and m["size"] <= BATCH_BLOB_MAX and not m.get("confirm")
+
+        small = [m for m in missing if batchable(m)]
         jobs = [("batch", g) for g in batches(small, lambda m: m["size"])]
-        jobs += [("one", m) for m in missing if not (use_batch and m["size"] <= BATCH_BLOB_MAX)]
+        jobs += [("one", m) for m in missing if not batchable(m)]
         leftovers = [m for rest in parallel(send, jobs, pool=self.pool()) for m in rest]
         parallel(put, leftovers, pool=self.pool())
         if missing:
@@ -202,6 +219,55 @@ class Transfer:
                 if e.code != "not_found":
                     raise
         return stats
+
+    def blob_target(self, url, digest, handed_out):
+        """The one check of where a blob's bytes may go or come from: the server's own route for this
+        very digest (sent to our server, with the API key), or a storage URL the server handed out
+        for this blob (a negotiation entry with a confirm token, or the redirect of its GET), which
+        Http.open sends without the API key because it is another origin."""
+        own_path = API_PREFIX + "/blobs/" + digest
+        full = urllib.parse.urljoin(self.http.base_url + "/", url)
+        split = urllib.parse.urlsplit(full)
+        if split.scheme not in ("http", "https"):
+            raise _refuse(digest, url, "uses %s:" % split.scheme)
+        base = urllib.parse.urlsplit(self.http.base_url)
+        prefix = base.path.rstrip("/")
+        path = split.path[len(prefix):] if prefix and split.path.startswith(prefix + "/") else split.path
+        if path == own_path and (not handed_out or (split.scheme, split.netloc) == (base.scheme, base.netloc)):
+            # Whatever host name the server put in its own URL, its route goes to our connection.
+            return own_path + ("?" + split.query if split.query else "")
+        if handed_out:
+            return full
+        raise _refuse(digest, url, "is neither the server's route for this blob nor a storage URL handed out for it")
+
+    def _put_parts(self, m, blob):
+        """Multipart upload: each part's byte range of the file to its presigned URL (a few at once);
+        returns [{"number", "etag"}] for /blobs/confirm."""
+        parts = m["parts"]
+        if sum(p["size"] for p in parts) != m["size"]:
+            raise AmphoraError("internal", "The server's parts for blob %s do not cover its %d bytes; upgrade client "
+                               "and server to the same version." % (m["digest"], m["size"]))
+
+        def put_part(p):
+            url = self.blob_target(p["url"], m["digest"], True)
+
+            def body():
+                f = open(blob["path"], "rb")
+                f.seek(p["offset"])
+                return _Slice(f, p["size"])
+
+            resp = self.http.open("PUT", url, body=body, headers={"content-length": str(p["size"])})
+            data = resp.read()
+            if resp.status >= 400:
+                raise error_from(resp.status, data, "PUT", url)
+            etag = resp.getheader("ETag")
+            if not etag:
+                raise AmphoraError("internal", "The storage answered part %d of blob %s without an ETag; upload again."
+                                   % (p["number"], m["digest"]))
+            return {"number": p["number"], "etag": etag}
+
+        with ThreadPoolExecutor(max_workers=PART_WORKERS, thread_name_prefix="amphora-part") as pool:
+            return list(pool.map(put_part, parts))
 
     def _put_batch(self, blobs):
         """POST /blobs/batch: a JSON header line, then each file's bytes back to back (read file by
@@ -380,10 +446,8 @@ class Transfer:
         cache_tmp, dest_tmp = temp_name(cached), temp_name(dest)
         path = API_PREFIX + "/blobs/" + digest
         resp = self.http.open("GET", path, headers={"Accept": "application/octet-stream"})
-        for _ in range(5):  # team mode may redirect to presigned storage URLs
-            if resp.status not in (301, 302, 303, 307, 308):
-                break
-            location = urllib.parse.urljoin(self.http.base_url + path, resp.getheader("Location"))
+        if resp.status in (302, 303, 307):  # team mode: large blobs come straight from the bucket
+            location = self.blob_target(resp.getheader("Location") or "", digest, True)
             resp.read()
             resp = self.http.open("GET", location)
         if resp.status >= 400:
@@ -462,3 +526,27 @@ def copy_file(src, dest):
         os.replace(tmp, dest)
     finally:
         _remove_quietly(tmp)
+
+
+def _refuse(digest, url, why):
+    return AmphoraError("internal", "The server pointed blob %s… at %s, which %s; refusing to transfer it. Check that "
+                        "AMPHORA_BASE_URL is an Amphora server you trust." % (digest[:12], str(url)[:200], why))
+
+
+class _Slice:
+    """A file object reading at most `size` bytes from the current position (one multipart part)."""
+
+    def __init__(self, f, size):
+        self._f = f
+        self._left = size
+
+    def read(self, n=-1):
+        if self._left <= 0:
+            return b""
+        n = self._left if n is None or n < 0 else min(n, self._left)
+        data = self._f.read(n)
+        self._left -= len(data)
+        return data
+
+    def close(self):
+        self._f.close()

@@ -73,7 +73,7 @@ program
   .option('--port <port>', `port (0 = any free port)`, String(DEFAULT_PORT))
   .option('--data-dir <dir>', 'embedded: where the database, blobs and discovery file live (default: $AMPHORA_DATA_DIR or XDG data dir)')
   .option('--db <uri>', 'postgres://USER:PW@HOST:PORT/DB for a team server (default: $AMPHORA_DB_URL, else embedded PGlite)')
-  .option('--blobs <uri>', 'file:DIR shared by every replica (default: $AMPHORA_BLOBS, else <data dir>/blobs)')
+  .option('--blobs <uri>', 's3://BUCKET[/PREFIX] (endpoint, region, keys from the AWS environment) or file:DIR shared by every replica (default: $AMPHORA_BLOBS, else <data dir>/blobs)')
   .action(
     action(async (out, opts: { host: string; port: string; dataDir?: string; db?: string; blobs?: string }) => {
       const port = Number(opts.port);

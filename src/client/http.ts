@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { Agent, type Dispatcher } from 'undici';
 import type { z } from 'zod';
 import * as api from '../core/api.js';
+import { blobTarget } from './blobUrls.js';
 import { AmphoraError, type ErrorCode } from '../core/errors.js';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -66,7 +67,7 @@ export class AmphoraHttp {
   readonly apiKey: string;
   readonly agent: Agent;
   private readonly origin: string;
-  private readonly prefix: string;
+  readonly prefix: string;
   private readonly onRequest?: (method: string, path: string) => void;
 
   constructor(opts: HttpOptions) {
@@ -105,7 +106,7 @@ export class AmphoraHttp {
   async raw(
     method: Method,
     path: string,
-    opts: { query?: Query; body?: Dispatcher.DispatchOptions['body']; headers?: Record<string, string>; url?: string; signal?: AbortSignal } = {},
+    opts: { query?: Query; body?: Dispatcher.DispatchOptions['body']; headers?: Record<string, string>; url?: string; signal?: AbortSignal; acceptRedirect?: boolean } = {},
   ): Promise<Dispatcher.ResponseData> {
     const t = opts.url ? (() => { const u = new URL(opts.url!); return { origin: u.origin, path: u.pathname + u.search }; })() : this.target(path, opts.query);
     this.onRequest?.(method, t.path);
@@ -127,6 +128,11 @@ export class AmphoraHttp {
       throw e;
     }
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
+    if (opts.acceptRedirect && (res.statusCode === 302 || res.statusCode === 303 || res.statusCode === 307) && res.headers.location) return res;
+    if (t.origin !== this.origin) {
+      const text = await res.body.text().catch(() => '');
+      throw new AmphoraError(statusCode(res.statusCode), `The storage at ${t.origin} answered ${method} with HTTP ${res.statusCode}${text ? `: ${text.slice(0, 300)}` : ''}. The presigned URL may have expired: run the transfer again.`);
+    }
     throw await errorFrom(res, method, t.path);
   }
 
@@ -181,27 +187,35 @@ export class AmphoraHttp {
   negotiate(blobs: { digest: string; size: number }[]) { return this.json('POST', api.routes.negotiate(), api.NegotiateResponse, { body: { blobs } }); }
   flushBlobs() { return this.noContent('POST', api.routes.blobsFlush()); }
 
-  /** Uploads a blob from bytes in hand (small files) or streamed from a file (never whole in memory). */
-  async putBlob(digest: string, source: string | Buffer, size: number, uploadUrl?: string, extraHeaders?: Record<string, string>): Promise<void> {
+  /**
+   * Uploads a blob from bytes in hand (small files) or streamed from a file (never whole in memory)
+   * to the URL negotiated for it (checked by blobTarget); `handedOut` marks a storage URL.
+   */
+  async putBlob(digest: string, source: string | Buffer, size: number, uploadUrl?: string, extraHeaders?: Record<string, string>, handedOut = false): Promise<void> {
     const body: Readable | Buffer = typeof source !== 'string' ? source : size <= 256 * 1024 ? await readFile(source) : createReadStream(source, { highWaterMark: 1 << 20 });
-    // Our own blob route goes to our connection (whatever host name the server put in the URL);
-    // anything else (a presigned storage URL) is used as given, without our API key.
-    let url: string | undefined;
-    let path = api.routes.blob(digest);
-    if (uploadUrl) {
-      const u = new URL(uploadUrl, this.baseUrl + '/');
-      const own = stripPrefix(u.pathname, this.prefix);
-      if (own === path) path = own + u.search;
-      else url = u.href;
-    }
-    const res = await this.raw('PUT', path, {
-      url,
+    const target = uploadUrl ? blobTarget(uploadUrl, this, digest, handedOut) : { own: true as const, path: api.routes.blob(digest) };
+    const res = await this.raw('PUT', target.own ? target.path : '', {
+      url: target.own ? undefined : target.url,
       body,
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(size), ...extraHeaders },
     });
-    // The status says it all (2xx = stored and verified); skip parsing the small JSON answer.
+    // The status says it all (2xx = stored); skip parsing the small answer.
     await res.body.dump();
   }
+
+  /** Uploads one part of a multipart upload (bytes [offset, offset + size) of the file) to its storage URL; returns its ETag. */
+  async putBlobPart(digest: string, source: string | Buffer, part: { number: number; offset: number; size: number; url: string }): Promise<string> {
+    const target = blobTarget(part.url, this, digest, true);
+    const body = typeof source === 'string' ? createReadStream(source, { start: part.offset, end: part.offset + part.size - 1, highWaterMark: 1 << 20 }) : source.subarray(part.offset, part.offset + part.size);
+    const res = await this.raw('PUT', target.own ? target.path : '', { url: target.own ? undefined : target.url, body, headers: { 'content-length': String(part.size) } });
+    await res.body.dump();
+    const etag = res.headers.etag;
+    if (typeof etag !== 'string' || !etag) throw new AmphoraError('internal', `The storage answered part ${part.number} of blob ${digest.slice(0, 12)}… without an ETag; the multipart upload cannot be completed. Upload again.`);
+    return etag;
+  }
+
+  /** POST /blobs/confirm: the server verifies blobs uploaded straight to storage. */
+  confirmBlobs(blobs: z.infer<typeof api.ConfirmBlobsRequest>['blobs']) { return this.json('POST', api.routes.blobsConfirm(), api.ConfirmBlobsResponse, { body: { blobs } }); }
 
   /** False once the server answered that it has no batch routes (older server): use per-blob requests. */
   batchSupported = true;
@@ -241,13 +255,16 @@ export class AmphoraHttp {
 
   /** Streams a blob's bytes into `sink`. */
   async getBlobTo(digest: string, sink: Writable): Promise<void> {
-    const res = await this.raw('GET', api.routes.blob(digest));
-    await pipeline(res.body, sink);
+    await pipeline(await this.getBlobStream(digest), sink);
   }
 
+  /** A blob's bytes: from the server, or from the storage URL it redirects to (team mode, large blobs). */
   async getBlobStream(digest: string): Promise<Readable> {
-    const res = await this.raw('GET', api.routes.blob(digest));
-    return res.body;
+    const res = await this.raw('GET', api.routes.blob(digest), { acceptRedirect: true });
+    if (res.statusCode < 300) return res.body;
+    await res.body.dump();
+    const target = blobTarget(String(res.headers.location), this, digest, true);
+    return (await this.raw('GET', target.own ? target.path : '', { url: target.own ? undefined : target.url })).body;
   }
 
   // ------------------------------------------------------------------ artifacts
@@ -275,10 +292,6 @@ export class AmphoraHttp {
   events(signal?: AbortSignal, lastEventId?: string) {
     return this.raw('GET', api.routes.events(), { signal, headers: { accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) } });
   }
-}
-
-function stripPrefix(p: string, prefix: string): string {
-  return prefix && p.startsWith(prefix + '/') ? p.slice(prefix.length) : p;
 }
 
 async function errorFrom(res: Dispatcher.ResponseData, method: string, path: string): Promise<AmphoraError> {
