@@ -14,12 +14,13 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-export async function startServerProcess(dataDir: string): Promise<ServerProcess> {
+export async function startServerProcess(dataDir: string, opts: { args?: string[]; env?: Record<string, string> } = {}): Promise<ServerProcess> {
   const entry = path.resolve('dist/server.mjs');
   // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server process.
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, entry, '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn'], {
+  const child = spawn(process.execPath, [...nodeArgs, entry, '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn', ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...opts.env },
   });
   const line = await new Promise<string>((resolve, reject) => {
     const rl = createInterface({ input: child.stdout! });

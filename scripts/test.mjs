@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs every test suite in order and closes with one line "N passed, N failed" over all of them.
-// Usage: node scripts/test.mjs [suite…]   (suites: unit integration integration-pg webview python e2e; default all)
+// Usage: node scripts/test.mjs [suite…]   (suites: unit integration integration-pg team-blobs webview python e2e; default all)
 // integration-pg runs the integration folder again against a throwaway PostgreSQL cluster (team mode).
+// team-blobs runs the integration folder again with blobs in an S3 bucket (s3rver) instead of the local folder.
 // A suite whose folder has no tests yet is skipped; a suite that crashes counts as a failure.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -10,6 +11,7 @@ const SUITES = {
   unit: { dir: 'test/unit', cmd: mocha('test/unit') },
   integration: { dir: 'test/integration', cmd: mocha('test/integration') },
   'integration-pg': { dir: 'test/integration', cmd: mocha('test/integration'), env: { AMPHORA_TEST_DB: 'postgres' } },
+  'team-blobs': { dir: 'test/integration', cmd: mocha('test/integration'), env: { AMPHORA_TEST_BLOBS: 's3' } },
   webview: { dir: 'test/webview', cmd: mocha('test/webview') },
   python: { dir: 'python/tests', cmd: ['python3', ['-m', 'unittest', 'discover', '-s', 'python/tests', '-t', 'python', '-v']] },
   e2e: { dir: 'test/e2e', cmd: mocha('test/e2e') },

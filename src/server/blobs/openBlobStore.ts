@@ -31,6 +31,7 @@ export async function openBlobStore(
       tmpDir: join(opts.dataDir, 'upload-tmp'),
       multipartThreshold: byteCount('AMPHORA_S3_MULTIPART_THRESHOLD', S3_MIN_PART_BYTES + 1),
       partSize: byteCount('AMPHORA_S3_PART_SIZE', S3_MIN_PART_BYTES),
+      directMinBytes: byteCount('AMPHORA_S3_DIRECT_MIN', 0),
     });
     try {
       await store.init();
@@ -48,6 +49,6 @@ function byteCount(name: string, min: number): number | undefined {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min) throw new AmphoraError('invalid_request', `${name}=${raw} must be a whole number of bytes, at least ${min} (S3's smallest part is 5 MiB).`);
+  if (!Number.isSafeInteger(n) || n < min) throw new AmphoraError('invalid_request', `${name}=${raw} must be a whole number of bytes, at least ${min}.`);
   return n;
 }

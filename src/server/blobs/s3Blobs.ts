@@ -56,6 +56,8 @@ export interface S3BlobStoreOptions {
   /** Blobs from this size on are uploaded in parts. */
   multipartThreshold?: number;
   partSize?: number;
+  /** Blobs from this size on go client ↔ bucket directly; smaller ones through the replica (batched). */
+  directMinBytes?: number;
   /** Override the SDK's client config (tests); endpoint, region and credentials otherwise come from the standard AWS environment. */
   clientConfig?: S3ClientConfig;
 }
@@ -87,6 +89,7 @@ export class S3BlobStore implements BlobStore {
   private readonly presignSeconds: number;
   private readonly multipartThreshold: number;
   private readonly partSize: number;
+  private readonly directMinBytes: number;
 
   constructor(opts: S3BlobStoreOptions) {
     const { bucket, prefix } = parseS3Location(opts.location);
@@ -96,6 +99,7 @@ export class S3BlobStore implements BlobStore {
     this.presignSeconds = opts.presignSeconds ?? 3600;
     this.multipartThreshold = opts.multipartThreshold ?? 256 << 20;
     this.partSize = opts.partSize ?? 64 << 20;
+    this.directMinBytes = opts.directMinBytes ?? S3_PROXY_MAX_BYTES + 1;
     const endpoint = process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL;
     this.client = new S3Client({
       // Virtual-host addressing needs DNS per bucket; MinIO, R2 and local servers are addressed by path.
@@ -295,7 +299,7 @@ export class S3BlobStore implements BlobStore {
 
   async uploadTarget(digest: string, size: number): Promise<UploadTarget | undefined> {
     checkDigest(digest);
-    if (size <= S3_PROXY_MAX_BYTES) return undefined;
+    if (size < this.directMinBytes) return undefined;
     const nonce = randomBytes(12).toString('hex');
     const Key = this.stagingKey(digest, nonce);
     if (size < this.multipartThreshold) {
@@ -415,7 +419,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   async downloadUrl(digest: string, size: number): Promise<string | undefined> {
-    if (size <= S3_PROXY_MAX_BYTES) return undefined;
+    if (size < this.directMinBytes) return undefined;
     return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: this.finalKey(digest) }), { expiresIn: this.presignSeconds });
   }
 
