@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Discovery } from '../../src/core/config.js';
 import { startServer } from '../../src/server/index.js';
 import { itEmbedded, TEAM_DB, sha256, startTestServer, type TestServer } from './server-helpers.js';
+import { localBlobsOnly } from '../support/testBlobs.js';
 
 describe('server: access, hostile input, lock, discovery, gc', function () {
   this.timeout(60_000);
@@ -162,7 +163,8 @@ describe('server: access, hostile input, lock, discovery, gc', function () {
     }
   });
 
-  it('gc deletes only unreferenced blobs older than the grace period', async () => {
+  it('gc deletes only unreferenced blobs older than the grace period', async function () {
+    localBlobsOnly(this, 'ages blobs through their file mtime; S3 GC is tested in s3-blobs.test.ts');
     const kept = (await s.api.logVersion(P, 'gc-kept', 'dataset', { 'k.txt': 'kept bytes' })).body.version;
     await s.api.logVersion(P, 'gc-gone', 'dataset', { 'g.txt': 'soon garbage' });
     await s.api.del(`/api/v1/projects/${e}/${P}/artifacts/gc-gone/versions/v0`);
