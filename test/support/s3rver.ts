@@ -33,9 +33,14 @@ export async function startS3rver(bucket = 'amphora-test'): Promise<S3rverHandle
   child.stderr!.on('data', (d) => (stderr += d));
   const port = await new Promise<number>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
-    lines.once('line', (l) => resolve((JSON.parse(l) as { port: number }).port));
+    lines.once('line', (l) => {
+      lines.close();
+      resolve((JSON.parse(l) as { port: number }).port);
+    });
     child.once('exit', (code) => reject(new Error(`s3rver exited with ${code} before listening: ${stderr.slice(-2000)}`)));
   });
+  // A shared s3rver must not keep the test process alive: it is killed on 'exit' (killSync) or by stop().
+  for (const s of [child, child.stdout, child.stderr] as { unref?: () => void }[]) s.unref?.();
   const endpoint = `http://127.0.0.1:${port}`;
   const env = {
     AWS_ENDPOINT_URL_S3: endpoint,
