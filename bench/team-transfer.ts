@@ -3,15 +3,19 @@
  * blob folder) and against blobs in an S3 bucket (s3rver on loopback), plus the alternative the
  * batch path was chosen over (one presigned PUT + one verification per small file).
  *
- *   node esbuild.mjs && npx tsx bench/team-transfer.ts [--quick] [--no-alternative]
+ *   node esbuild.mjs && npx tsx bench/team-transfer.ts [--quick] [--only=small|large] [--no-alternative]
+ *
+ * The floor row PUTs the same small files straight to s3rver with the SDK (64 at a time): what
+ * the store itself costs per object, whatever sends them.
  *
  * Servers run as their own processes (dist/server.mjs); the client is the SDK in this process.
  */
 import { randomFillSync } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Api } from '../src/client/api.js';
 import { Artifact } from '../src/client/artifact.js';
 import { Client } from '../src/client/client.js';
@@ -19,7 +23,10 @@ import { startS3rver } from '../test/support/s3rver.js';
 import { startServerProcess } from './server-process.js';
 
 const quick = process.argv.includes('--quick');
-const alternative = !process.argv.includes('--no-alternative');
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
+const doLarge = only !== 'small';
+const doSmall = only !== 'large';
+const alternative = doSmall && !process.argv.includes('--no-alternative');
 const LARGE_FILES = 8;
 const LARGE_SIZE = quick ? 8 << 20 : 128 << 20;
 const SMALL_FILES = quick ? 1_000 : 10_000;
@@ -106,6 +113,29 @@ async function measure(label: string, args: string[], env: Record<string, string
   return f;
 }
 
+/** Seconds to PUT every small file straight to the bucket with the SDK, 64 in flight. */
+async function s3Floor(env: Record<string, string>, bucket: string): Promise<number> {
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  const client = new S3Client({ forcePathStyle: true });
+  Object.assign(process.env, saved);
+  const files = readdirSync(small).flatMap((d) => readdirSync(path.join(small, d)).map((f) => path.join(small, d, f)));
+  let next = 0;
+  const t = await time(async () => {
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (next < files.length) {
+          const f = files[next++];
+          await client.send(new PutObjectCommand({ Bucket: bucket, Key: `floor/${path.basename(f)}`, Body: readFileSync(f) }));
+        }
+      }),
+    );
+  });
+  client.destroy();
+  log(`floor: ${t.toFixed(2)} s`);
+  return t;
+}
+
 async function main() {
   const largeLabel = `${LARGE_FILES} × ${LARGE_SIZE >> 20} MiB`;
   const smallLabel = `${SMALL_FILES.toLocaleString('en')} × 4 KiB`;
@@ -113,8 +143,10 @@ async function main() {
   generate();
   const s3 = await startS3rver('amphora-bench');
   try {
-    const embedded = await measure('embedded', [], {});
-    const team = await measure('s3', ['--blobs', `s3://${s3.bucket}/team`], s3.env);
+    const which = { large: doLarge, small: doSmall };
+    const embedded = await measure('embedded', [], {}, which);
+    const team = await measure('s3', ['--blobs', `s3://${s3.bucket}/team`], s3.env, which);
+    const floorSmall = doSmall ? await s3Floor(s3.env, s3.bucket) : NaN;
     const alt = alternative ? await measure('s3-per-file', ['--blobs', `s3://${s3.bucket}/alt`], { ...s3.env, AMPHORA_S3_DIRECT_MIN: '0' }, { large: false, small: true }) : undefined;
     const s = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)} s` : '—');
     const rate = (x: number) => (Number.isFinite(x) ? `${Math.round(SMALL_FILES / x).toLocaleString('en')} files/s` : '');
@@ -126,6 +158,7 @@ async function main() {
       `| download ${largeLabel}, cold cache | ${s(embedded.dlLarge)} | ${s(team.dlLarge)} | ${(team.dlLarge / embedded.dlLarge).toFixed(2)}× | |`,
       `| download ${smallLabel}, cold cache | ${s(embedded.dlSmall)} | ${s(team.dlSmall)} | ${(team.dlSmall / embedded.dlSmall).toFixed(2)}× | |`,
     ];
+    if (doSmall) lines.push(`| floor: SDK PutObject of the ${smallLabel} straight to s3rver, 64 at a time | | ${s(floorSmall)} (${rate(floorSmall)}) | | |`);
     if (alt) lines.push(`| log ${smallLabel}, one presigned PUT + confirm per file (not chosen) | | ${s(alt.logSmall)} (${rate(alt.logSmall)}) | | |`);
     process.stdout.write(lines.join('\n') + '\n');
   } finally {

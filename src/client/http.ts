@@ -124,6 +124,9 @@ export class AmphoraHttp {
         bodyTimeout: 600_000,
       });
     } catch (e) {
+      if (isConnectError(e) && t.origin !== this.origin) {
+        throw new AmphoraError('server_unreachable', `Cannot reach the storage at ${t.origin} (${(e as { code?: string }).code ?? (e as Error).message}) that the server handed out for this transfer; check that this machine can reach the server's S3 endpoint.`);
+      }
       if (isConnectError(e)) throw unreachableError(this.baseUrl, e);
       throw e;
     }
@@ -192,13 +195,15 @@ export class AmphoraHttp {
    * to the URL negotiated for it (checked by blobTarget); `handedOut` marks a storage URL.
    */
   async putBlob(digest: string, source: string | Buffer, size: number, uploadUrl?: string, extraHeaders?: Record<string, string>, handedOut = false): Promise<void> {
-    const body: Readable | Buffer = typeof source !== 'string' ? source : size <= 256 * 1024 ? await readFile(source) : createReadStream(source, { highWaterMark: 1 << 20 });
+    const body = async (): Promise<Readable | Buffer> => (typeof source !== 'string' ? source : size <= 256 * 1024 ? readFile(source) : createReadStream(source, { highWaterMark: 1 << 20 }));
     const target = uploadUrl ? blobTarget(uploadUrl, this, digest, handedOut) : { own: true as const, path: api.routes.blob(digest) };
-    const res = await this.raw('PUT', target.own ? target.path : '', {
-      url: target.own ? undefined : target.url,
-      body,
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size), ...extraHeaders },
-    });
+    const res = await this.storageRetry(target, async () =>
+      this.raw('PUT', target.own ? target.path : '', {
+        url: target.own ? undefined : target.url,
+        body: await body(),
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(size), ...extraHeaders },
+      }),
+    );
     // The status says it all (2xx = stored); skip parsing the small answer.
     await res.body.dump();
   }
@@ -206,12 +211,26 @@ export class AmphoraHttp {
   /** Uploads one part of a multipart upload (bytes [offset, offset + size) of the file) to its storage URL; returns its ETag. */
   async putBlobPart(digest: string, source: string | Buffer, part: { number: number; offset: number; size: number; url: string }): Promise<string> {
     const target = blobTarget(part.url, this, digest, true);
-    const body = typeof source === 'string' ? createReadStream(source, { start: part.offset, end: part.offset + part.size - 1, highWaterMark: 1 << 20 }) : source.subarray(part.offset, part.offset + part.size);
-    const res = await this.raw('PUT', target.own ? target.path : '', { url: target.own ? undefined : target.url, body, headers: { 'content-length': String(part.size) } });
+    const body = () => (typeof source === 'string' ? createReadStream(source, { start: part.offset, end: part.offset + part.size - 1, highWaterMark: 1 << 20 }) : source.subarray(part.offset, part.offset + part.size));
+    const res = await this.storageRetry(target, () => this.raw('PUT', target.own ? target.path : '', { url: target.own ? undefined : target.url, body: body(), headers: { 'content-length': String(part.size) } }));
     await res.body.dump();
     const etag = res.headers.etag;
     if (typeof etag !== 'string' || !etag) throw new AmphoraError('internal', `The storage answered part ${part.number} of blob ${digest.slice(0, 12)}… without an ETag; the multipart upload cannot be completed. Upload again.`);
     return etag;
+  }
+
+  /**
+   * A storage server may close a kept-alive connection just as we reuse it (s3rver does under
+   * load): one more try on a fresh body, since a presigned PUT is idempotent. Our own server's
+   * errors are not retried here.
+   */
+  private async storageRetry(target: { own: boolean }, send: () => Promise<Dispatcher.ResponseData>): Promise<Dispatcher.ResponseData> {
+    try {
+      return await send();
+    } catch (e) {
+      if (target.own || !(e instanceof AmphoraError && e.code === 'server_unreachable')) throw e;
+      return send();
+    }
   }
 
   /** POST /blobs/confirm: the server verifies blobs uploaded straight to storage. */

@@ -32,8 +32,11 @@ export interface BlobStore {
    * already present. The new blob is durable only after `flush()`.
    */
   put(digest: string, body: Readable, expectedSize?: number): Promise<{ size: number; created: boolean }>;
-  /** Stores bytes already in memory (small blobs of a batch upload), verifying their digest. */
-  putBytes(digest: string, bytes: Buffer): Promise<{ size: number; created: boolean }>;
+  /**
+   * Stores bytes already in memory (small blobs of a batch upload), verifying their digest.
+   * `knownAbsent`: the caller just looked the blob up (statMany) and it was absent.
+   */
+  putBytes(digest: string, bytes: Buffer, opts?: { knownAbsent?: boolean }): Promise<{ size: number; created: boolean }>;
   /** A small blob's bytes in one piece (batch downloads). */
   readBytes(digest: string): Promise<Buffer>;
   /** Read stream of a blob (optionally a byte range, inclusive end). */

@@ -223,6 +223,8 @@ async function putBatch(store: BlobStore, body: Readable): Promise<z.infer<typeo
   }
   const items: z.infer<typeof PutBlobResponse>[] = [];
   const failed: { digest: string; actual: string }[] = [];
+  // One lookup for the whole batch instead of one per blob (a database query each in team mode).
+  const present = await store.statMany(header.blobs.map((b) => b.digest));
   // Each blob is verified and written while the next ones are read (bounded: reading waits for a slot).
   const limiter = new Limiter(BATCH_PUT_PARALLELISM);
   const writes: Promise<void>[] = [];
@@ -236,7 +238,7 @@ async function putBatch(store: BlobStore, body: Readable): Promise<z.infer<typeo
       limiter.run(async () => {
         started();
         try {
-          const out = await store.putBytes(b.digest, bytes);
+          const out = await store.putBytes(b.digest, bytes, { knownAbsent: !present.has(b.digest) });
           items.push({ digest: b.digest, size: out.size, created: out.created });
         } catch (e) {
           if (e instanceof AmphoraError && e.code === 'digest_mismatch') failed.push({ digest: b.digest, actual: (e.details as { actual: string }).actual });
