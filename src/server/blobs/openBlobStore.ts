@@ -3,6 +3,7 @@ import { AmphoraError } from '../../core/errors.js';
 import type { Database } from '../store/database.js';
 import type { BlobStore } from './blobStore.js';
 import { LocalBlobStore } from './localBlobs.js';
+import { S3BlobStore } from './s3Blobs.js';
 
 /** S3 refuses parts below 5 MiB (except the last). */
 const S3_MIN_PART_BYTES = 5 << 20;
@@ -25,8 +26,6 @@ export async function openBlobStore(
     return { store, attach: () => store.init() };
   }
   if (uri.startsWith('s3://')) {
-    // Loaded only in team mode: the embedded server starts without evaluating the AWS SDK.
-    const { S3BlobStore } = await import('./s3Blobs.js');
     const store = new S3BlobStore({
       location: uri,
       tmpDir: join(opts.dataDir, 'upload-tmp'),
