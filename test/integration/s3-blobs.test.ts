@@ -287,7 +287,7 @@ with wandb.init(project="py-s3", job_type="use") as run:
     });
     it('a malformed location', async () => {
       await assert.rejects(start('s3://'), fails('invalid_request', /use s3:\/\/BUCKET/));
-      await assert.rejects(start('gs://bucket'), fails('invalid_request', /use file:DIR .* or s3:\/\/BUCKET/));
+      await assert.rejects(start('gs://bucket'), fails('invalid_request', /not a blob store this server knows; use s3:\/\/BUCKET\[\/PREFIX\] .* or file:DIR/));
     });
     it('dist/server.mjs: missing credentials → one line on stderr and a non-zero exit; the port was never opened', function () {
       const env: Record<string, string | undefined> = { ...process.env, HOME: base, AWS_CONFIG_FILE: path.join(base, 'none'), AWS_SHARED_CREDENTIALS_FILE: path.join(base, 'none') };
