@@ -5,6 +5,7 @@
  * Team mode (a PostgreSQL database) keeps no state in the process that replicas would need to
  * share: no data-dir lock, no discovery file, events and cache invalidation over LISTEN/NOTIFY.
  */
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -129,7 +130,7 @@ async function openS3(location: string): Promise<S3BlobStore> {
   const store = new S3BlobStore({
     location,
     // Large uploads through a replica spill here while they are verified.
-    tmpDir: join(tmpdir(), `amphora-upload-${process.pid}`),
+    tmpDir: join(tmpdir(), `amphora-upload-${process.pid}-${randomBytes(4).toString('hex')}`),
     multipartThreshold: byteCount('AMPHORA_S3_MULTIPART_THRESHOLD', S3_MIN_PART_BYTES + 1),
     partSize: byteCount('AMPHORA_S3_PART_SIZE', S3_MIN_PART_BYTES),
     directMinBytes: byteCount('AMPHORA_S3_DIRECT_MIN', 0),

@@ -9,7 +9,7 @@
  * second upload to a URL after its blob was verified, can never replace verified bytes.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -49,7 +49,7 @@ const MAX_PARTS = 10_000;
 export interface S3BlobStoreOptions {
   /** `s3://bucket[/prefix]` */
   location: string;
-  /** Local folder for spilling large uploads that come through the server. */
+  /** Local folder of this store alone for spilling large uploads that come through the server (removed on close). */
   tmpDir: string;
   /** Presigned URLs stay valid this long (a large upload must finish within it). */
   presignSeconds?: number;
@@ -501,6 +501,8 @@ export class S3BlobStore implements BlobStore {
 
   close(): void {
     this.client.destroy();
+    // The spill folder is this store's own (one per process and store).
+    rmSync(this.tmpDir, { recursive: true, force: true });
   }
 }
 
