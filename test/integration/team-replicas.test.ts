@@ -1,6 +1,6 @@
 /**
  * Team mode: two server processes (replicas) on one PostgreSQL database and one blob folder.
- * Runs in the integration-pg suite (AMPHORA_TEST_DB=postgres), which starts the test cluster.
+ * Runs in the team suite (AMPHORA_TEST_DB=postgres), which starts the test cluster.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -69,7 +69,7 @@ async function assertDownloads(a: Api, name: string, version: string, expected?:
 }
 
 describe('team mode: two replicas on one PostgreSQL database', function () {
-  if (!TEAM_DB) return void it.skip('team-mode test: runs in the integration-pg suite (AMPHORA_TEST_DB=postgres)');
+  if (!TEAM_DB) return void it.skip('team-mode test: runs in the team suite (AMPHORA_TEST_DB=postgres)');
   this.timeout(120_000);
   let team: Team;
   let a: Replica;
