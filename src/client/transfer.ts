@@ -120,7 +120,7 @@ export async function fetchManyToCache(client: Client, blobs: Map<string, { size
     }
     large.push(...digests);
   });
-  await mapPool(large, TRANSFER_CONCURRENCY, (d) => fetchToCache(client, d, blobs.get(d)!.what));
+  await mapPool(large, TRANSFER_CONCURRENCY, (d) => fetchToCache(client, d, blobs.get(d)!.size, blobs.get(d)!.what));
 }
 
 async function fetchBatch(client: Client, digests: string[], info: Map<string, { size: number; what: string }>): Promise<void> {
@@ -144,12 +144,15 @@ async function fetchBatch(client: Client, digests: string[], info: Map<string, {
   if (i < digests.length) {
     throw new AmphoraError('internal', `The server's batch download ended after ${i} of ${digests.length} blobs; retry the download.`);
   }
+  if (buf.length) {
+    throw new AmphoraError('digest_mismatch', `The server's batch download sent ${buf.length} bytes after the last of its ${digests.length} blobs; the sizes it listed are wrong. Retry; if it persists ask the server's administrator.`);
+  }
 }
 
 /** Makes sure a blob is in the local cache (fetching it when absent). */
-export async function fetchToCache(client: Client, digest: string, what: string): Promise<void> {
+export async function fetchToCache(client: Client, digest: string, size: number, what: string): Promise<void> {
   const stream = await client.http.getBlobStream(digest);
-  await client.blobCache.storeStream(stream, digest, what);
+  await client.blobCache.storeStream(stream, digest, size, what);
 }
 
 
