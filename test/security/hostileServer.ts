@@ -22,6 +22,8 @@ export interface Scenario {
   floodBytes?: number;
   /** What POST /blobs/negotiate answers for each requested blob. */
   uploadUrl?: (digest: string) => string;
+  /** Runs after half of a streamed blob is sent, before the rest (e.g. deletes the client's cache). */
+  midBlob?: () => Promise<void>;
   /** Overrides the commit answer's version digest. */
   commitDigest?: string;
 }
@@ -128,6 +130,14 @@ export async function startHostile(scenario: Scenario): Promise<Hostile> {
         const bytes = s.blobs?.[decodeURIComponent(blob[1])];
         if (!bytes) return json(res, 404, { error: { code: 'not_found', message: 'no such blob' } });
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.length });
+        if (s.midBlob) {
+          const half = bytes.length >> 1;
+          res.write(bytes.subarray(0, half));
+          await new Promise((r) => setTimeout(r, 100)); // let the client open its files
+          await s.midBlob();
+          res.end(bytes.subarray(half));
+          return;
+        }
         res.end(bytes);
         return;
       }
