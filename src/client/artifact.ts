@@ -580,7 +580,7 @@ export async function materialize(
   // 2. The rest comes from the server: small blobs many per request, large ones one by one.
   const byDigest = new Map<string, { size: number; what: string }>();
   for (const t of missing) byDigest.set(t.entry.digest, { size: t.entry.size, what: `"${t.p}" of ${what}` });
-  await fetchManyToCache(client, byDigest);
+  await fetchManyToCache(client, byDigest, opts.onProgress && progress.chunk);
   await mapPool(missing, TRANSFER_CONCURRENCY, async ({ p, entry, dest }) => {
     if (!(await client.blobCache.materialize(entry.digest, entry.size, dest))) {
       // Dropped between fetch and copy (a concurrent cleanup, a bad disk): fetch it once more.
@@ -591,7 +591,7 @@ export async function materialize(
     }
     await client.statCache.record(dest, await stat(dest), entry.digest);
     stats.fetched++;
-    progress(entry.size);
+    progress(entry.size, entry.digest);
   });
   await client.statCache.flush();
   return stats;
@@ -680,7 +680,7 @@ async function materializeFresh(
       const body = await client.http.getBlobStream(entry.digest);
       let st: Stats;
       try {
-        st = await streamVerified(body, tmp, entry.digest, entry.size, `"${p}" of ${what}`, true);
+        st = await streamVerified(body, tmp, entry.digest, entry.size, `"${p}" of ${what}`, true, opts.onProgress && ((n) => progress.chunk(entry.digest, n)));
       } catch (e) {
         await unlink(tmp).catch(() => {});
         throw e;
@@ -688,7 +688,7 @@ async function materializeFresh(
       await client.blobCache.adoptCopy(tmp, entry.digest);
       written.push({ dest, st, digest: entry.digest });
       stats.fetched++;
-      progress(entry.size);
+      progress(entry.size, entry.digest);
     });
     const rest = missing.filter((t) => direct.get(t.entry.digest) !== t);
     const byDigest = new Map<string, { size: number; what: string }>();
@@ -726,16 +726,39 @@ async function materializeFresh(
   return stats;
 }
 
-/** Counts finished files and bytes; reports every 200 files, on the last one, and after any file > 16 MiB. */
-function downloadProgress(targets: readonly { entry: { size: number } }[], onProgress: ProgressFn | undefined): (size: number) => void {
+/**
+ * Counts finished files and bytes; reports every 200 files, on the last one, and after any file
+ * > 16 MiB. `chunk` counts bytes of a blob still streaming (at most every 100 ms), so a single
+ * large file shows progress as it arrives; they are taken back when a file of that digest is done.
+ */
+function downloadProgress(
+  targets: readonly { entry: { size: number } }[],
+  onProgress: ProgressFn | undefined,
+): ((size: number, digest?: string) => void) & { chunk: (digest: string, n: number) => void } {
   const totalBytes = targets.reduce((a, t) => a + t.entry.size, 0);
   let done = 0;
   let bytes = 0;
-  return (size: number) => {
+  let streaming = 0;
+  let lastEmit = 0;
+  const streamed = new Map<string, number>();
+  const emit = () => onProgress?.({ phase: 'download', done, total: targets.length, bytes: Math.min(totalBytes, bytes + streaming), totalBytes });
+  const file = (size: number, digest?: string) => {
     done++;
     bytes += size;
-    if (onProgress && (done % 200 === 0 || done === targets.length || size > 1 << 24)) {
-      onProgress({ phase: 'download', done, total: targets.length, bytes, totalBytes });
+    if (digest !== undefined) {
+      streaming -= streamed.get(digest) ?? 0;
+      streamed.delete(digest);
+    }
+    if (done % 200 === 0 || done === targets.length || size > 1 << 24) emit();
+  };
+  file.chunk = (digest: string, n: number) => {
+    streamed.set(digest, (streamed.get(digest) ?? 0) + n);
+    streaming += n;
+    const now = Date.now();
+    if (now - lastEmit >= 100) {
+      lastEmit = now;
+      emit();
     }
   };
+  return file;
 }

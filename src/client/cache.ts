@@ -21,7 +21,7 @@ const COPY_CHUNK = 4 << 20;
  * one write in flight (not one thread-pool write per 64 KiB chunk). Throws digest_mismatch (the
  * caller removes the file) when the bytes do not hash to `digest`.
  */
-export async function streamVerified(source: Readable, file: string, digest: string, size: number, what: string, exclusive: boolean): Promise<Stats> {
+export async function streamVerified(source: Readable, file: string, digest: string, size: number, what: string, exclusive: boolean, onBytes?: (n: number) => void): Promise<Stats> {
   const fh = await open(file, exclusive ? 'wx' : 'w');
   const h = createHash('sha256');
   let batch: Buffer[] = [];
@@ -38,6 +38,7 @@ export async function streamVerified(source: Readable, file: string, digest: str
       received += chunk.length;
       // Stop at the first byte past the manifest's size: a server cannot fill the disk.
       if (received > size) throw sizeMismatch(what, `more than the ${size} bytes`);
+      onBytes?.(chunk.length);
       h.update(chunk);
       batch.push(chunk);
       batchBytes += chunk.length;
@@ -194,12 +195,12 @@ export class BlobCache {
   }
 
   /** Stores a stream under its digest, verifying the bytes; throws digest_mismatch otherwise. */
-  async storeStream(source: Readable, digest: string, size: number, what: string): Promise<string> {
+  async storeStream(source: Readable, digest: string, size: number, what: string, onBytes?: (n: number) => void): Promise<string> {
     const target = this.path(digest);
     const { tmp, fh } = await this.openTemp(target);
     await fh.close();
     try {
-      await streamVerified(source, tmp, digest, size, what, false);
+      await streamVerified(source, tmp, digest, size, what, false, onBytes);
       await this.publish(tmp, target);
     } catch (e) {
       await unlink(tmp).catch(() => {});

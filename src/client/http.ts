@@ -5,7 +5,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { Readable, type Writable } from 'node:stream';
+import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Agent, type Dispatcher } from 'undici';
 import type { z } from 'zod';
@@ -210,10 +210,12 @@ export class AmphoraHttp {
 
   /**
    * Uploads a blob from bytes in hand (small files) or streamed from a file (never whole in memory)
-   * to the URL negotiated for it (checked by blobTarget); `handedOut` marks a storage URL.
+   * to the URL negotiated for it (checked by blobTarget); `handedOut` marks a storage URL;
+   * `onBytes` hears about every chunk of a streamed file as it is handed to the socket.
    */
-  async putBlob(digest: string, source: string | Buffer, size: number, uploadUrl?: string, extraHeaders?: Record<string, string>, handedOut = false): Promise<void> {
-    const body = async (): Promise<Readable | Buffer> => (typeof source !== 'string' ? source : size <= 256 * 1024 ? readFile(source) : createReadStream(source, { highWaterMark: 1 << 20 }));
+  async putBlob(digest: string, source: string | Buffer, size: number, uploadUrl?: string, extraHeaders?: Record<string, string>, handedOut = false, onBytes?: (n: number) => void): Promise<void> {
+    const body = async (): Promise<Readable | Buffer> =>
+      typeof source !== 'string' ? source : size <= 256 * 1024 ? readFile(source) : counted(createReadStream(source, { highWaterMark: 1 << 20 }), onBytes);
     requireBlobDigest(digest, 'an upload');
     const target = uploadUrl ? blobTarget(uploadUrl, this, digest, handedOut) : { own: true as const, path: api.routes.blob(digest) };
     const res = await this.storageRetry(target, async () =>
@@ -335,6 +337,19 @@ export class AmphoraHttp {
   events(signal?: AbortSignal, lastEventId?: string) {
     return this.raw('GET', api.routes.events(), { signal, headers: { accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) } });
   }
+}
+
+/** The stream itself, or a pass-through that reports each chunk's length on its way. */
+function counted(source: Readable, onBytes?: (n: number) => void): Readable {
+  if (!onBytes) return source;
+  const out = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      onBytes(chunk.length);
+      cb(null, chunk);
+    },
+  });
+  pipeline(source, out).catch(() => {}); // an error destroys `out`, which fails the request
+  return out;
 }
 
 async function errorFrom(res: Dispatcher.ResponseData, method: string, path: string): Promise<AmphoraError> {

@@ -24,6 +24,8 @@ export interface Scenario {
   uploadUrl?: (digest: string) => string;
   /** Runs after half of a streamed blob is sent, before the rest (e.g. deletes the client's cache). */
   midBlob?: () => Promise<void>;
+  /** Takes upload bodies but never answers (a stalled upload, for interrupting a client). */
+  stallUploads?: boolean;
   /** Overrides the commit answer's version digest. */
   commitDigest?: string;
 }
@@ -141,6 +143,7 @@ export async function startHostile(scenario: Scenario): Promise<Hostile> {
         res.end(bytes);
         return;
       }
+      if (blob && req.method === 'PUT' && s.stallUploads) return;
       if (blob && req.method === 'PUT') return json(res, 201, { digest: blob[1], size: payload.length, created: true });
       if (p === '/api/v1/blobs/batch' && req.method === 'POST') return json(res, 201, { items: [] });
       if (/\/artifacts\/[^/]+\/versions$/.test(p) && req.method === 'POST') {
