@@ -220,6 +220,8 @@ describe('security probe: a hostile server against both clients', function () {
     await writeFile(path.join(base, 'victim', 'important.txt'), PRECIOUS);
     await writeFile(path.join(base, 'victim', 'notes.md'), '# keep me\n');
     await mkdir(path.join(base, 'work'));
+    // Caches that have been used: their folders exist (a hostile `..` digest resolves through them).
+    for (const cache of ['cache-ts', 'cache-py']) await mkdir(path.join(base, cache, 'blobs', 'sha256'), { recursive: true });
   });
   afterEach(async () => {
     await rm(base, { recursive: true, force: true });
