@@ -52,6 +52,7 @@ class ReceivedTest(unittest.TestCase):
         os.makedirs(victim)
         with open(os.path.join(victim, "important.txt"), "wb") as f:
             f.write(b"precious")
+        os.makedirs(os.path.join(self.tmp, "cache", "blobs", "sha256"))  # a cache that has been used
         transfer = Transfer(http=None, cache_dir=os.path.join(self.tmp, "cache"))
         manifest = {"a.txt": {"digest": "../../victim/important.txt", "size": 8}}
         with self.assertRaises(AmphoraError):
