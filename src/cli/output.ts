@@ -16,7 +16,8 @@ Exit codes:
   5  conflict or invalid input (bad name/path/reference, type mismatch, aliased version, changed reference)
 
 Environment: AMPHORA_BASE_URL, AMPHORA_API_KEY, AMPHORA_ENTITY, AMPHORA_PROJECT,
-AMPHORA_DATA_DIR (server), AMPHORA_CACHE_DIR (client cache).`;
+AMPHORA_DATA_DIR (server), AMPHORA_CACHE_DIR (client cache), AMPHORA_STORAGE_ORIGINS (storage origins
+transfer URLs may point at besides the server, comma-separated).`;
 
 const CONFLICT: ErrorCode[] = [
   'invalid_name', 'invalid_type', 'invalid_alias', 'invalid_reference', 'invalid_path', 'invalid_manifest',
