@@ -9,7 +9,7 @@
  * so a folder of 10,000 files loads with one read. Rows without ctime (older clients) never match.
  */
 import { createHash } from 'node:crypto';
-import type { Stats } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
@@ -108,8 +108,14 @@ export class StatCache {
     for (const abs of absPaths) {
       const row = (await this.folder(dirname(abs))).get(basename(abs));
       if (!row) continue;
-      const st = await stat(abs).catch(() => undefined);
-      if (st && row[0] === st.size && row[1] === st.mtimeMs && row[2] === st.ino && row[4] !== st.ctimeMs) await this.record(abs, st, row[3]);
+      // Plain syscalls: a first log of 10,000 files adopts 10,000 (see BlobCache.copySmall).
+      let st: Stats | undefined;
+      try {
+        st = statSync(abs);
+      } catch {
+        continue;
+      }
+      if (row[0] === st.size && row[1] === st.mtimeMs && row[2] === st.ino && row[4] !== st.ctimeMs) await this.record(abs, st, row[3]);
     }
   }
 
