@@ -238,9 +238,10 @@ class Transfer:
         for this blob (a negotiation entry with a confirm token, or the redirect of its GET), which
         Http.open sends without the API key because it is another origin."""
         own_path = API_PREFIX + "/blobs/" + require_blob_digest(digest, "a transfer")
-        # Scheme, credentials and origin (the server, or storage handed out for this blob).
-        full = check_transfer_url(url, self.http.base_url, self.http.storage_origins, handed_out)
+        full = urllib.parse.urljoin(self.http.base_url + "/", url if isinstance(url, str) else "")
         split = urllib.parse.urlsplit(full)
+        if split.scheme not in ("http", "https"):
+            raise _refuse(digest, url, "uses %s:" % split.scheme)
         base = urllib.parse.urlsplit(self.http.base_url)
         prefix = base.path.rstrip("/")
         path = split.path[len(prefix):] if prefix and split.path.startswith(prefix + "/") else split.path
@@ -248,7 +249,8 @@ class Transfer:
             # Whatever host name the server put in its own URL, its route goes to our connection.
             return own_path + ("?" + split.query if split.query else "")
         if handed_out:
-            return full
+            # Storage: no credentials in the URL, and on the user's storage origins when they named any.
+            return check_transfer_url(full, self.http.base_url, self.http.storage_origins, True)
         raise _refuse(digest, url, "is neither the server's route for this blob nor a storage URL handed out for it")
 
     def _put_parts(self, m, blob):

@@ -18,14 +18,19 @@ export function blobTarget(
   digest: string,
   handedOut: boolean,
 ): BlobTarget {
-  // Scheme, credentials and origin (server, or storage handed out for this blob) in one place.
-  const u = checkTransferUrl(url, server.baseUrl, server.storageOrigins, handedOut);
+  let u: URL;
+  try {
+    u = new URL(url, server.baseUrl + '/');
+  } catch {
+    throw refuse(digest, url, 'is not a URL');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw refuse(digest, url, `uses ${u.protocol}`);
   const own = stripPrefix(u.pathname, server.prefix) === api.routes.blob(digest);
-  const sameOrigin = u.origin === new URL(server.baseUrl).origin;
   // Whatever host name the server put in its own URL, its own route goes to our connection.
-  if (own && (!handedOut || sameOrigin)) return { own: true, path: api.routes.blob(digest) + u.search };
-  if (handedOut && !sameOrigin) return { own: false, url: u.href };
-  throw refuse(digest, url, "is neither the server's route for this blob nor a storage URL handed out for it");
+  if (own && (!handedOut || u.origin === new URL(server.baseUrl).origin)) return { own: true, path: api.routes.blob(digest) + u.search };
+  if (!handedOut) throw refuse(digest, url, "is neither the server's route for this blob nor a storage URL handed out for it");
+  // Storage: no credentials in the URL, and on the user's storage origins when they named any.
+  return { own: false, url: checkTransferUrl(u.href, server.baseUrl, server.storageOrigins, true).href };
 }
 
 function refuse(digest: string, url: string, why: string): AmphoraError {
