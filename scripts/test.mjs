@@ -16,6 +16,8 @@ const SUITES = {
   'team-blobs': { dir: 'test/integration', cmd: mocha('test/integration'), env: { AMPHORA_TEST_BLOBS: 's3' }, optIn: true },
   webview: { dir: 'test/webview', cmd: mocha('test/webview') },
   python: { dir: 'python/tests', cmd: ['python3', ['-m', 'unittest', 'discover', '-s', 'python/tests', '-t', 'python', '-v']] },
+  // A hostile server on loopback against both clients (needs dist/ built, as `npm test` does).
+  security: { dir: 'test/security', cmd: mocha('test/security') },
   e2e: { dir: 'test/e2e', cmd: mocha('test/e2e') },
 };
 

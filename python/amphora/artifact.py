@@ -9,6 +9,7 @@ from .manifest import artifact_digest, stored_blobs, validate_manifest
 from .names import validate_alias, validate_artifact_name, validate_artifact_type
 from .paths import check_path_collisions, validate_manifest_path
 from .reference import format_reference, parse_reference
+from .received import check_received_manifest, check_received_version
 from .references import resolve_reference
 from .transfer import Stats, parallel, sha256_file
 
@@ -119,6 +120,7 @@ class Artifact:
         return a
 
     def _apply_version(self, version):
+        check_received_version(version)
         self._version = version
         self._name = version["name"]
         self._type = version["type"]
@@ -342,7 +344,13 @@ class Artifact:
             return
         c = self._client
         answer = c.http.get(c.version_path(self.entity, self.project, self._name, self.version) + "/manifest")
-        self._entries = {p: dict(e) for p, e in answer["entries"].items()}
+        entries = answer.get("entries") if isinstance(answer, dict) else None
+        if isinstance(answer, dict) and answer.get("digest") != self._version["digest"]:
+            check_received_manifest(entries, self.qualified_name, digest=answer.get("digest"))
+        # The manifest must be the one this version's digest, file count and size describe.
+        check_received_manifest(entries, self.qualified_name, digest=self._version["digest"],
+                                file_count=self._version["fileCount"], size=self._version["size"])
+        self._entries = {p: dict(e) for p, e in entries.items()}
         self._manifest_loaded = True
 
     def _default_root(self):
@@ -462,9 +470,18 @@ class Artifact:
         self._adopt = [(b["path"], b["digest"]) for b in blobs]
         return manifest
 
-    def _committed(self, client, version):
-        for local, digest in getattr(self, "_adopt", ()):
+    def _committed(self, client, version, manifest=None):
+        check_received_version(version)
+        if manifest is not None and version["digest"] != artifact_digest(manifest):
+            raise AmphoraError("internal", "The server answered the commit of %s with a version of digest %s, but the files "
+                               "sent hash to %s; the server is broken or not trustworthy. Check %s:%s before using it."
+                               % (self._name, version["digest"], artifact_digest(manifest), self._name, version["version"]))
+        adopted = getattr(self, "_adopt", ())
+        for local, digest in adopted:
             client.transfer.adopt(local, digest)
+        # The cache's hard link moved those files' ctime: keep them known to the stat cache.
+        client.transfer.stat_cache.refresh_linked([local for local, _ in adopted])
+        client.transfer.stat_cache.flush()
         self._adopt = []
         self._client = client
         self._apply_version(version)

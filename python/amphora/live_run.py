@@ -338,7 +338,7 @@ class Run(PublicRun):
         if aliases:
             body["aliases"] = aliases
         answer = self._client.http.post(self._client.collection_path(self.entity, self.project, artifact.name) + "/versions", body)
-        artifact._committed(self._client, unwrap_version(answer))
+        artifact._committed(self._client, unwrap_version(answer), manifest)
         return artifact
 
     def _coerce_artifact(self, artifact_or_path, name, type):
@@ -370,7 +370,7 @@ class Run(PublicRun):
                 if aliases:
                     body["aliases"] = _aliases(aliases)
                 answer = c.http.post(c.collection_path(self.entity, self.project, artifact.name) + "/versions", body)
-                artifact._committed(c, unwrap_version(answer))
+                artifact._committed(c, unwrap_version(answer), manifest)
             ref = "%s/%s/%s:%s" % (artifact.entity, artifact.project, artifact.name, artifact.version)
         elif isinstance(artifact_or_name, str):
             parsed = parse_reference(artifact_or_name)

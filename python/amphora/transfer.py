@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from .errors import AmphoraError
 from .paths import join_inside, make_parent_inside
+from .received import check_transfer_url, require_blob_digest
 from .references import download_reference
 from .settings import cached_blob_path
 from .transport import API_PREFIX, CHUNK, error_from
@@ -157,9 +158,20 @@ class Transfer:
             missing.extend(answer.get("missing", []))
 
         for m in missing:
-            if m["digest"] not in by_digest:
+            if not isinstance(m, dict) or m.get("digest") not in by_digest:
                 raise AmphoraError("internal", "The server asked for blob %s, which this upload does not contain; "
-                                   "retry the upload." % m["digest"])
+                                   "retry the upload." % (m.get("digest") if isinstance(m, dict) else m,))
+            if m.get("size") != by_digest[m["digest"]]["size"]:
+                raise AmphoraError("internal", "The server asked for blob %s with %r bytes, but it has %d; the server is "
+                                   "broken or not trustworthy." % (m["digest"], m.get("size"), by_digest[m["digest"]]["size"]))
+            if m.get("uploadUrl") is not None:
+                self.blob_target(m["uploadUrl"], m["digest"], bool(m.get("confirm")))
+            for part in m.get("parts") or []:
+                self.blob_target(part.get("url") if isinstance(part, dict) else None, m["digest"], True)
+            if m.get("headers") is not None and not (isinstance(m["headers"], dict) and all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in m["headers"].items())):
+                raise AmphoraError("internal", "The server sent upload headers for blob %s that are not text; the server "
+                                   "is broken or not trustworthy." % m["digest"])
 
         def put(m):
             blob = by_digest[m["digest"]]
@@ -225,8 +237,8 @@ class Transfer:
         very digest (sent to our server, with the API key), or a storage URL the server handed out
         for this blob (a negotiation entry with a confirm token, or the redirect of its GET), which
         Http.open sends without the API key because it is another origin."""
-        own_path = API_PREFIX + "/blobs/" + digest
-        full = urllib.parse.urljoin(self.http.base_url + "/", url)
+        own_path = API_PREFIX + "/blobs/" + require_blob_digest(digest, "a transfer")
+        full = urllib.parse.urljoin(self.http.base_url + "/", url if isinstance(url, str) else "")
         split = urllib.parse.urlsplit(full)
         if split.scheme not in ("http", "https"):
             raise _refuse(digest, url, "uses %s:" % split.scheme)
@@ -237,7 +249,8 @@ class Transfer:
             # Whatever host name the server put in its own URL, its route goes to our connection.
             return own_path + ("?" + split.query if split.query else "")
         if handed_out:
-            return full
+            # Storage: no credentials in the URL, and on the user's storage origins when they named any.
+            return check_transfer_url(full, self.http.base_url, self.http.storage_origins, True)
         raise _refuse(digest, url, "is neither the server's route for this blob nor a storage URL handed out for it")
 
     def _put_parts(self, m, blob):
@@ -412,15 +425,9 @@ class Transfer:
     def _store(self, digest, data, targets):
         """Verified bytes in hand: into the cache, then each destination (temp file + rename)."""
         cached = cached_blob_path(self.cache_dir, digest)
-        os.makedirs(os.path.dirname(cached), exist_ok=True)
-        for target in [cached] + targets:
-            tmp = temp_name(target)
-            try:
-                with open(tmp, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, target)
-            finally:
-                _remove_quietly(tmp)
+        _in_cache_folder(self.cache_dir, cached, lambda: _write_replace(cached, data))
+        for target in targets:
+            _write_replace(target, data)
         for dest in targets:
             self.stat_cache.record(dest, os.stat(dest), digest)
 
@@ -431,7 +438,7 @@ class Transfer:
             return True
         cached = cached_blob_path(self.cache_dir, digest)
         if os.path.isfile(cached):
-            if self._copy_verified(cached, dest, digest):
+            if self._copy_verified(cached, dest, digest, size):
                 self.stat_cache.record(dest, os.stat(dest), digest)
                 stats.add(cache_hits=1)
                 return True
@@ -442,35 +449,46 @@ class Transfer:
         if self._from_local(digest, size, dest, stats):
             return  # e.g. another destination of the same blob brought it into the cache
         cached = cached_blob_path(self.cache_dir, digest)
-        os.makedirs(os.path.dirname(cached), exist_ok=True)
         cache_tmp, dest_tmp = temp_name(cached), temp_name(dest)
         path = API_PREFIX + "/blobs/" + digest
         resp = self.http.open("GET", path, headers={"Accept": "application/octet-stream"})
+        source = path
         if resp.status in (302, 303, 307):  # team mode: large blobs come straight from the bucket
-            location = self.blob_target(resp.getheader("Location") or "", digest, True)
+            source = self.blob_target(resp.getheader("Location") or "", digest, True)
             resp.read()
-            resp = self.http.open("GET", location)
+            resp = self.http.open("GET", source)
         if resp.status >= 400:
             raise error_from(resp.status, resp.read(), "GET", path)
         h = hashlib.sha256()
         got = 0
         try:
-            with open(cache_tmp, "wb") as c, open(dest_tmp, "wb") as d:
+            c = _in_cache_folder(self.cache_dir, cached, lambda: open(cache_tmp, "xb"))
+            with c, open(dest_tmp, "wb") as d:
                 while True:
                     chunk = resp.read(CHUNK)
                     if not chunk:
                         break
+                    got += len(chunk)
+                    if got > size:  # stop at the first byte past the manifest's size
+                        break
                     h.update(chunk)
                     c.write(chunk)
                     d.write(chunk)
-                    got += len(chunk)
+            if got != size:
+                resp.close()
+                self.http.abandon(source)  # the rest of the response is unread
+                raise AmphoraError(
+                    "digest_mismatch",
+                    "The server sent %s bytes of blob %s where the manifest lists %d; nothing was written. Retry; if it "
+                    "persists the server's copy or its manifest is damaged." % ("more than %d" % size if got > size else got, digest, size),
+                )
             if h.hexdigest() != digest:
                 raise AmphoraError(
                     "digest_mismatch",
                     "Downloaded blob %s has SHA-256 %s (%d bytes); the server's copy is damaged. Nothing was written; "
                     "ask the server administrator to check its blob store." % (digest, h.hexdigest(), got),
                 )
-            os.replace(cache_tmp, cached)
+            _in_cache_folder(self.cache_dir, cached, lambda: os.replace(cache_tmp, cached), retry=False)
             os.replace(dest_tmp, dest)
             self.stat_cache.record(dest, os.stat(dest), digest)
         finally:
@@ -479,18 +497,24 @@ class Transfer:
         stats.add(bytes_downloaded=got, files_downloaded=1)
 
     @staticmethod
-    def _copy_verified(src, dest, digest):
+    def _copy_verified(src, dest, digest, size):
+        """Copies a cached blob to dest when it has exactly `size` bytes hashing to `digest`."""
         tmp = temp_name(dest)
         h = hashlib.sha256()
+        got = 0
         try:
-            with open(src, "rb") as s, open(tmp, "wb") as d:
-                while True:
-                    chunk = s.read(CHUNK)
-                    if not chunk:
-                        break
-                    h.update(chunk)
-                    d.write(chunk)
-            if h.hexdigest() != digest:
+            with open(src, "rb") as s:
+                if os.fstat(s.fileno()).st_size != size:
+                    return False
+                with open(tmp, "wb") as d:
+                    while got <= size:
+                        chunk = s.read(CHUNK)
+                        if not chunk:
+                            break
+                        h.update(chunk)
+                        d.write(chunk)
+                        got += len(chunk)
+            if got != size or h.hexdigest() != digest:
                 return False
             os.replace(tmp, dest)
             return True
@@ -517,6 +541,33 @@ def _read_exactly(resp, n):
         parts.append(chunk)
         got += len(chunk)
     return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _write_replace(target, data):
+    tmp = temp_name(target)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, target)
+    finally:
+        _remove_quietly(tmp)
+
+
+def _in_cache_folder(cache_dir, cached, action, retry=True):
+    """Runs `action` (which writes next to `cached`) with the cache's folder made. The cache may be
+    deleted while a download runs: its folder is made again once, and a second disappearance (or
+    one mid-write) is a clear error instead of a raw FileNotFoundError."""
+    for attempt in range(2):
+        os.makedirs(os.path.dirname(cached), exist_ok=True)
+        try:
+            return action()
+        except FileNotFoundError as e:
+            if attempt == 1 or not retry:
+                raise AmphoraError(
+                    "internal",
+                    "The download cache %s was deleted while a download was writing to it (%s); nothing was written to the "
+                    "download folder. Run the download again (and avoid removing the cache during downloads)." % (cache_dir, e.strerror),
+                ) from None
 
 
 def copy_file(src, dest):

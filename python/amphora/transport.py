@@ -4,6 +4,7 @@ Every non-2xx answer becomes an AmphoraError built from the server's ErrorBody; 
 connection becomes `server_unreachable` with instructions to start a server.
 """
 import errno
+import os
 import http.client
 import json
 import threading
@@ -44,6 +45,10 @@ class Http:
         self.api_key = api_key
         self.timeout = timeout
         self._origin = urllib.parse.urlsplit(self.base_url)
+        # Origins besides the server's that transfer URLs may point at (presigned storage).
+        from .received import storage_origins_from
+
+        self.storage_origins = storage_origins_from(os.environ)
         self._local = threading.local()
         self._all = []
         self._lock = threading.Lock()

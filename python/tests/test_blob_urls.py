@@ -12,6 +12,7 @@ OTHER = "cd" * 32
 class _Http:
     def __init__(self, base_url):
         self.base_url = base_url
+        self.storage_origins = frozenset()
 
 
 class BlobTargetTest(unittest.TestCase):

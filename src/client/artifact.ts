@@ -12,6 +12,7 @@ import { AmphoraError } from '../core/errors.js';
 import { artifactDigest, validateManifest, type Manifest, type ManifestEntry } from '../core/manifest.js';
 import { validateAlias, validateArtifactName, validateArtifactType } from '../core/names.js';
 import { joinInside, validateManifestPath } from '../core/paths.js';
+import { checkReceivedManifest } from '../core/received.js';
 import { formatReference } from '../core/reference.js';
 import { defaultClient, type Client } from './client.js';
 import { LOCAL_CONCURRENCY, mapPool, TRANSFER_CONCURRENCY } from './pool.js';
@@ -350,6 +351,8 @@ export class Artifact {
   private async adoptIntoCache(client: Client, local: Map<string, string>, only: Set<string>) {
     const todo = [...local].filter(([digest]) => only.has(digest));
     await mapPool(todo, LOCAL_CONCURRENCY, ([digest, file]) => client.blobCache.adopt(file, digest).catch(() => {}));
+    await client.statCache.refreshLinked(todo.map(([, file]) => path.resolve(file)));
+    await client.statCache.flush();
   }
 
   /** @internal Logs this artifact as a new version (or the existing one with the same digest). */
@@ -375,6 +378,10 @@ export class Artifact {
       // The stat cache knew every file but this server lacks some blobs: upload them, commit again.
       await staged.retry();
       res = await client.http.commitVersion(entity, project, this.name, request);
+    }
+    const digest = artifactDigest(staged.manifest);
+    if (res.version.digest !== digest) {
+      throw new AmphoraError('internal', `The server answered the commit of ${this.name} with a version of digest ${res.version.digest}, but the files sent hash to ${digest}; the server is broken or not trustworthy. Check ${this.name}:${res.version.version} before using it.`);
     }
     this.client = client;
     this.apply(res.version);
@@ -437,7 +444,12 @@ export class Artifact {
 
   async manifest(): Promise<Manifest> {
     const client = this.requireLogged('manifest');
-    this.manifestCache ??= await client.http.manifest(...this.sel());
+    if (!this.manifestCache) {
+      const m = await client.http.manifest(...this.sel());
+      // The manifest must be the one this version's digest, file count and size describe.
+      checkReceivedManifest(m.entries, { what: this.qualifiedName(), digest: this.digest, fileCount: this.fileCount, size: this.size });
+      this.manifestCache = m;
+    }
     return this.manifestCache.entries;
   }
 
@@ -568,18 +580,18 @@ export async function materialize(
   // 2. The rest comes from the server: small blobs many per request, large ones one by one.
   const byDigest = new Map<string, { size: number; what: string }>();
   for (const t of missing) byDigest.set(t.entry.digest, { size: t.entry.size, what: `"${t.p}" of ${what}` });
-  await fetchManyToCache(client, byDigest);
+  await fetchManyToCache(client, byDigest, opts.onProgress && progress.chunk);
   await mapPool(missing, TRANSFER_CONCURRENCY, async ({ p, entry, dest }) => {
     if (!(await client.blobCache.materialize(entry.digest, entry.size, dest))) {
       // Dropped between fetch and copy (a concurrent cleanup, a bad disk): fetch it once more.
-      await fetchToCache(client, entry.digest, `"${p}" of ${what}`);
+      await fetchToCache(client, entry.digest, entry.size, `"${p}" of ${what}`);
       if (!(await client.blobCache.materialize(entry.digest, entry.size, dest))) {
         throw new AmphoraError('digest_mismatch', `The cached copy of "${p}" failed verification right after download; check the disk under ${client.cacheDir} and retry.`);
       }
     }
     await client.statCache.record(dest, await stat(dest), entry.digest);
     stats.fetched++;
-    progress(entry.size);
+    progress(entry.size, entry.digest);
   });
   await client.statCache.flush();
   return stats;
@@ -587,7 +599,13 @@ export async function materialize(
 
 /** Places one entry without asking the server for blob bytes; 'missing' when it must be fetched. */
 async function placeLocal(client: Client, logical: string, entry: ManifestEntry, dest: string): Promise<'fetched' | 'fromCache' | 'unchanged' | 'missing'> {
-  const existing = await stat(dest).catch(() => undefined);
+  let existing = await lstat(dest).catch(() => undefined);
+  if (existing?.isSymbolicLink()) {
+    // A link planted in the root (even one to the right bytes) is replaced by a regular file:
+    // the root must hold what verified, not a pointer someone can retarget.
+    await unlink(dest);
+    existing = undefined;
+  }
   if (existing?.isFile() && existing.size === entry.size) {
     const known = await client.statCache.lookup(dest, existing);
     if (known === entry.digest) return 'unchanged';
@@ -662,7 +680,7 @@ async function materializeFresh(
       const body = await client.http.getBlobStream(entry.digest);
       let st: Stats;
       try {
-        st = await streamVerified(body, tmp, entry.digest, `"${p}" of ${what}`, true);
+        st = await streamVerified(body, tmp, entry.digest, entry.size, `"${p}" of ${what}`, true, opts.onProgress && ((n) => progress.chunk(entry.digest, n)));
       } catch (e) {
         await unlink(tmp).catch(() => {});
         throw e;
@@ -670,7 +688,7 @@ async function materializeFresh(
       await client.blobCache.adoptCopy(tmp, entry.digest);
       written.push({ dest, st, digest: entry.digest });
       stats.fetched++;
-      progress(entry.size);
+      progress(entry.size, entry.digest);
     });
     const rest = missing.filter((t) => direct.get(t.entry.digest) !== t);
     const byDigest = new Map<string, { size: number; what: string }>();
@@ -680,7 +698,7 @@ async function materializeFresh(
       let st = await client.blobCache.copyOut(entry.digest, entry.size, tmp, true);
       if (!st) {
         // Dropped between fetch and copy (a concurrent cleanup, a bad disk): fetch it once more.
-        await fetchToCache(client, entry.digest, `"${p}" of ${what}`);
+        await fetchToCache(client, entry.digest, entry.size, `"${p}" of ${what}`);
         st = await client.blobCache.copyOut(entry.digest, entry.size, tmp, true);
         if (!st) throw new AmphoraError('digest_mismatch', `The cached copy of "${p}" failed verification right after download; check the disk under ${client.cacheDir} and retry.`);
       }
@@ -708,16 +726,39 @@ async function materializeFresh(
   return stats;
 }
 
-/** Counts finished files and bytes; reports every 200 files, on the last one, and after any file > 16 MiB. */
-function downloadProgress(targets: readonly { entry: { size: number } }[], onProgress: ProgressFn | undefined): (size: number) => void {
+/**
+ * Counts finished files and bytes; reports every 200 files, on the last one, and after any file
+ * > 16 MiB. `chunk` counts bytes of a blob still streaming (at most every 100 ms), so a single
+ * large file shows progress as it arrives; they are taken back when a file of that digest is done.
+ */
+function downloadProgress(
+  targets: readonly { entry: { size: number } }[],
+  onProgress: ProgressFn | undefined,
+): ((size: number, digest?: string) => void) & { chunk: (digest: string, n: number) => void } {
   const totalBytes = targets.reduce((a, t) => a + t.entry.size, 0);
   let done = 0;
   let bytes = 0;
-  return (size: number) => {
+  let streaming = 0;
+  let lastEmit = 0;
+  const streamed = new Map<string, number>();
+  const emit = () => onProgress?.({ phase: 'download', done, total: targets.length, bytes: Math.min(totalBytes, bytes + streaming), totalBytes });
+  const file = (size: number, digest?: string) => {
     done++;
     bytes += size;
-    if (onProgress && (done % 200 === 0 || done === targets.length || size > 1 << 24)) {
-      onProgress({ phase: 'download', done, total: targets.length, bytes, totalBytes });
+    if (digest !== undefined) {
+      streaming -= streamed.get(digest) ?? 0;
+      streamed.delete(digest);
+    }
+    if (done % 200 === 0 || done === targets.length || size > 1 << 24) emit();
+  };
+  file.chunk = (digest: string, n: number) => {
+    streamed.set(digest, (streamed.get(digest) ?? 0) + n);
+    streaming += n;
+    const now = Date.now();
+    if (now - lastEmit >= 100) {
+      lastEmit = now;
+      emit();
     }
   };
+  return file;
 }

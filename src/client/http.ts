@@ -5,13 +5,14 @@
  */
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { Readable, type Writable } from 'node:stream';
+import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Agent, type Dispatcher } from 'undici';
 import type { z } from 'zod';
 import * as api from '../core/api.js';
 import { blobTarget } from './blobUrls.js';
 import { AmphoraError, type ErrorCode } from '../core/errors.js';
+import { checkReceivedManifest, requireBlobDigest, storageOriginsFrom } from '../core/received.js';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -24,6 +25,8 @@ export interface HttpOptions {
   connections?: number;
   /** Called once per request (tests count requests with it). */
   onRequest?: (method: string, path: string) => void;
+  /** Origins besides the server's that transfer URLs may point at (default: AMPHORA_STORAGE_ORIGINS). */
+  storageOrigins?: ReadonlySet<string>;
 }
 
 export interface Paged {
@@ -69,6 +72,7 @@ export class AmphoraHttp {
   private readonly origin: string;
   readonly prefix: string;
   private readonly onRequest?: (method: string, path: string) => void;
+  readonly storageOrigins: ReadonlySet<string>;
 
   constructor(opts: HttpOptions) {
     const u = new URL(opts.baseUrl);
@@ -78,6 +82,7 @@ export class AmphoraHttp {
     this.prefix = u.pathname.replace(/\/+$/, '');
     this.apiKey = opts.apiKey;
     this.onRequest = opts.onRequest;
+    this.storageOrigins = opts.storageOrigins ?? storageOriginsFrom(process.env);
     this.agent = new Agent({ connections: opts.connections ?? 16, keepAliveTimeout: 30_000, pipelining: 1 });
   }
 
@@ -187,15 +192,31 @@ export class AmphoraHttp {
   runOutputs(e: string, p: string, id: string) { return this.json('GET', api.routes.runOutputs(e, p, id), api.RunArtifacts); }
 
   // ------------------------------------------------------------------ blobs
-  negotiate(blobs: { digest: string; size: number }[]) { return this.json('POST', api.routes.negotiate(), api.NegotiateResponse, { body: { blobs } }); }
+  /** Which blobs the server lacks; every answer must be one we asked about, with a transfer URL we may use. */
+  async negotiate(blobs: { digest: string; size: number }[]) {
+    const res = await this.json('POST', api.routes.negotiate(), api.NegotiateResponse, { body: { blobs } });
+    const asked = new Map(blobs.map((b) => [b.digest, b.size]));
+    for (const m of res.missing) {
+      if (asked.get(m.digest) !== m.size) {
+        throw new AmphoraError('internal', `The server asked for blob ${m.digest} (${m.size} bytes), which this upload does not contain; the server is broken or not trustworthy. Retry; if it persists ask its administrator.`);
+      }
+      const handedOut = Boolean(m.confirm);
+      if (m.uploadUrl) blobTarget(m.uploadUrl, this, m.digest, handedOut);
+      for (const p of m.parts ?? []) blobTarget(p.url, this, m.digest, true);
+    }
+    return res;
+  }
   flushBlobs() { return this.noContent('POST', api.routes.blobsFlush()); }
 
   /**
    * Uploads a blob from bytes in hand (small files) or streamed from a file (never whole in memory)
-   * to the URL negotiated for it (checked by blobTarget); `handedOut` marks a storage URL.
+   * to the URL negotiated for it (checked by blobTarget); `handedOut` marks a storage URL;
+   * `onBytes` hears about every chunk of a streamed file as it is handed to the socket.
    */
-  async putBlob(digest: string, source: string | Buffer, size: number, uploadUrl?: string, extraHeaders?: Record<string, string>, handedOut = false): Promise<void> {
-    const body = async (): Promise<Readable | Buffer> => (typeof source !== 'string' ? source : size <= 256 * 1024 ? readFile(source) : createReadStream(source, { highWaterMark: 1 << 20 }));
+  async putBlob(digest: string, source: string | Buffer, size: number, uploadUrl?: string, extraHeaders?: Record<string, string>, handedOut = false, onBytes?: (n: number) => void): Promise<void> {
+    const body = async (): Promise<Readable | Buffer> =>
+      typeof source !== 'string' ? source : size <= 256 * 1024 ? readFile(source) : counted(createReadStream(source, { highWaterMark: 1 << 20 }), onBytes);
+    requireBlobDigest(digest, 'an upload');
     const target = uploadUrl ? blobTarget(uploadUrl, this, digest, handedOut) : { own: true as const, path: api.routes.blob(digest) };
     const res = await this.storageRetry(target, async () =>
       this.raw('PUT', target.own ? target.path : '', {
@@ -279,7 +300,7 @@ export class AmphoraHttp {
 
   /** A blob's bytes: from the server, or from the storage URL it redirects to (team mode, large blobs). */
   async getBlobStream(digest: string): Promise<Readable> {
-    const res = await this.raw('GET', api.routes.blob(digest), { acceptRedirect: true });
+    const res = await this.raw('GET', api.routes.blob(requireBlobDigest(digest, 'a download')), { acceptRedirect: true });
     if (res.statusCode < 300) return res.body;
     await res.body.dump();
     const target = blobTarget(String(res.headers.location), this, digest, true);
@@ -291,7 +312,12 @@ export class AmphoraHttp {
   collection(e: string, p: string, n: string) { return this.json('GET', api.routes.collection(e, p, n), api.ArtifactCollection); }
   versions(e: string, p: string, n: string, q: Paged = {}) { return this.json('GET', api.routes.versions(e, p, n), api.VersionList, { query: q }); }
   version(e: string, p: string, n: string, sel: string) { return this.json('GET', api.routes.version(e, p, n, sel), api.ArtifactVersion); }
-  manifest(e: string, p: string, n: string, sel: string) { return this.json('GET', api.routes.manifest(e, p, n, sel), api.ManifestResponse); }
+  /** A version's manifest, checked like an upload before anyone turns it into paths (see core/received.ts). */
+  async manifest(e: string, p: string, n: string, sel: string) {
+    const m = await this.json('GET', api.routes.manifest(e, p, n, sel), api.ManifestResponse);
+    checkReceivedManifest(m.entries, { what: `${e}/${p}/${n}:${sel}`, digest: m.digest });
+    return m;
+  }
   consumers(e: string, p: string, n: string, sel: string) { return this.json('GET', api.routes.consumers(e, p, n, sel), api.RunRefList); }
   commitVersion(e: string, p: string, n: string, body: z.infer<typeof api.CommitVersionRequest>) { return this.json('POST', api.routes.versions(e, p, n), api.CommitVersionResponse, { body }); }
   updateVersion(e: string, p: string, n: string, sel: string, body: z.infer<typeof api.UpdateVersionRequest>) { return this.json('PATCH', api.routes.version(e, p, n, sel), api.ArtifactVersion, { body }); }
@@ -311,6 +337,19 @@ export class AmphoraHttp {
   events(signal?: AbortSignal, lastEventId?: string) {
     return this.raw('GET', api.routes.events(), { signal, headers: { accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) } });
   }
+}
+
+/** The stream itself, or a pass-through that reports each chunk's length on its way. */
+function counted(source: Readable, onBytes?: (n: number) => void): Readable {
+  if (!onBytes) return source;
+  const out = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      onBytes(chunk.length);
+      cb(null, chunk);
+    },
+  });
+  pipeline(source, out).catch(() => {}); // an error destroys `out`, which fails the request
+  return out;
 }
 
 async function errorFrom(res: Dispatcher.ResponseData, method: string, path: string): Promise<AmphoraError> {

@@ -72,14 +72,18 @@ export async function uploadMissing(client: Client, blobs: LocalBlob[], onProgre
  * Sends one blob where the negotiation said: the server's blob route, one presigned PUT, or
  * presigned parts; bytes that went straight to storage are then confirmed (verified) by the server.
  */
-export async function uploadBlob(http: AmphoraHttp, m: Missing, source: string | Buffer): Promise<void> {
+export async function uploadBlob(http: AmphoraHttp, m: Missing, source: string | Buffer, onBytes?: (n: number) => void): Promise<void> {
   let parts: { number: number; etag: string }[] | undefined;
   if (m.parts) {
     const covered = m.parts.reduce((a, p) => a + p.size, 0);
     if (!m.confirm || covered !== m.size) throw new AmphoraError('internal', `The server's parts for blob ${m.digest.slice(0, 12)}… cover ${covered} of its ${m.size} bytes (or lack a confirm token); upgrade client and server to the same version.`);
-    parts = await mapPool(m.parts, PART_CONCURRENCY, async (p) => ({ number: p.number, etag: await http.putBlobPart(m.digest, source, p) }));
+    parts = await mapPool(m.parts, PART_CONCURRENCY, async (p) => {
+      const etag = await http.putBlobPart(m.digest, source, p);
+      onBytes?.(p.size);
+      return { number: p.number, etag };
+    });
   } else {
-    await http.putBlob(m.digest, source, m.size, m.uploadUrl, m.headers, Boolean(m.confirm));
+    await http.putBlob(m.digest, source, m.size, m.uploadUrl, m.headers, Boolean(m.confirm), onBytes);
   }
   if (m.confirm) await http.confirmBlobs([{ digest: m.digest, size: m.size, confirm: m.confirm, parts }]);
 }
@@ -88,7 +92,7 @@ export async function uploadBlob(http: AmphoraHttp, m: Missing, source: string |
  * Fetches blobs into the local cache: small ones in batch requests (≤ 1,000 blobs / 16 MiB, a few
  * in parallel), large ones streamed one per request. Every blob is verified before it is kept.
  */
-export async function fetchManyToCache(client: Client, blobs: Map<string, { size: number; what: string }>): Promise<void> {
+export async function fetchManyToCache(client: Client, blobs: Map<string, { size: number; what: string }>, onBytes?: (digest: string, n: number) => void): Promise<void> {
   const small: string[][] = [];
   const large: string[] = [];
   let group: string[] = [];
@@ -120,7 +124,7 @@ export async function fetchManyToCache(client: Client, blobs: Map<string, { size
     }
     large.push(...digests);
   });
-  await mapPool(large, TRANSFER_CONCURRENCY, (d) => fetchToCache(client, d, blobs.get(d)!.what));
+  await mapPool(large, TRANSFER_CONCURRENCY, (d) => fetchToCache(client, d, blobs.get(d)!.size, blobs.get(d)!.what, onBytes && ((n) => onBytes(d, n))));
 }
 
 async function fetchBatch(client: Client, digests: string[], info: Map<string, { size: number; what: string }>): Promise<void> {
@@ -144,12 +148,15 @@ async function fetchBatch(client: Client, digests: string[], info: Map<string, {
   if (i < digests.length) {
     throw new AmphoraError('internal', `The server's batch download ended after ${i} of ${digests.length} blobs; retry the download.`);
   }
+  if (buf.length) {
+    throw new AmphoraError('digest_mismatch', `The server's batch download sent ${buf.length} bytes after the last of its ${digests.length} blobs; the sizes it listed are wrong. Retry; if it persists ask the server's administrator.`);
+  }
 }
 
 /** Makes sure a blob is in the local cache (fetching it when absent). */
-export async function fetchToCache(client: Client, digest: string, what: string): Promise<void> {
+export async function fetchToCache(client: Client, digest: string, size: number, what: string, onBytes?: (n: number) => void): Promise<void> {
   const stream = await client.http.getBlobStream(digest);
-  await client.blobCache.storeStream(stream, digest, what);
+  await client.blobCache.storeStream(stream, digest, size, what, onBytes);
 }
 
 
@@ -237,11 +244,24 @@ export class StreamingUploader {
     this.release(local);
     this.uploaded++;
     this.uploadedBytes += m.size;
-    this.onProgress?.({ phase: 'upload', done: this.uploaded, total: this.totalMissing, bytes: this.uploadedBytes, totalBytes: this.totalMissingBytes });
+    this.onProgress?.({ phase: 'upload', done: this.uploaded, total: this.totalMissing, bytes: this.uploadedBytes + this.inFlightBytes, totalBytes: this.totalMissingBytes });
   }
 
+  /** Bytes of blobs still uploading (a large file's progress shows before it is done). */
+  private inFlightBytes = 0;
+
   private async putOne(m: Missing, local: LocalBlob) {
-    await uploadBlob(this.client.http, m, local.bytes ?? local.path);
+    let sent = 0;
+    const onBytes = (n: number) => {
+      sent += n;
+      this.inFlightBytes += n;
+      this.onProgress?.({ phase: 'upload', done: this.uploaded, total: this.totalMissing, bytes: this.uploadedBytes + this.inFlightBytes, totalBytes: this.totalMissingBytes });
+    };
+    try {
+      await uploadBlob(this.client.http, m, local.bytes ?? local.path, this.onProgress ? onBytes : undefined);
+    } finally {
+      this.inFlightBytes -= sent;
+    }
     this.done(m, local);
   }
 

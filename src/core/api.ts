@@ -10,10 +10,18 @@
  * - Paged lists: `?limit=` (1–1000, default 100) and `?cursor=` (opaque; from `nextCursor`).
  */
 import { z } from 'zod';
+import { NAME_PATTERN, VERSION_PATTERN } from './names.js';
 
 export const API_PREFIX = '/api/v1';
 
 const Name = z.string().min(1).max(128);
+/**
+ * Names in responses: clients build folders (`artifacts/<name>:<version>`) and requests from
+ * them, so a server may only send names that pass the rules it applies to requests.
+ */
+const ServerName = z.string().regex(NAME_PATTERN).refine((s) => s !== '.' && s !== '..', 'must not be "." or ".."');
+/** `v3` once committed; `pending` before. */
+const VersionLabel = z.string().refine((s) => VERSION_PATTERN.test(s) || s === 'pending', 'must be vN or pending');
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 const Json = z.record(z.string(), z.unknown());
 const Iso = z.string();
@@ -28,7 +36,7 @@ export const Health = z.object({ ok: z.literal(true), version: z.string(), mode:
 export type Health = z.infer<typeof Health>;
 
 /** GET /viewer: who the API key belongs to, and defaults for clients. */
-export const Viewer = z.object({ entity: Name, defaultProject: Name });
+export const Viewer = z.object({ entity: ServerName, defaultProject: ServerName });
 export type Viewer = z.infer<typeof Viewer>;
 
 // ---------------------------------------------------------------- manifest
@@ -43,8 +51,8 @@ export type ManifestWire = z.infer<typeof Manifest>;
 
 // ---------------------------------------------------------------- projects
 export const Project = z.object({
-  entity: Name,
-  name: Name,
+  entity: ServerName,
+  name: ServerName,
   artifactCount: z.number().int(),
   runCount: z.number().int(),
   updatedAt: Iso,
@@ -52,7 +60,7 @@ export const Project = z.object({
 export type Project = z.infer<typeof Project>;
 export const ProjectList = z.object({ items: z.array(Project) });
 
-export const ArtifactTypeSummary = z.object({ type: Name, collectionCount: z.number().int() });
+export const ArtifactTypeSummary = z.object({ type: ServerName, collectionCount: z.number().int() });
 export const ArtifactTypeList = z.object({ items: z.array(ArtifactTypeSummary) });
 
 // ---------------------------------------------------------------- runs
@@ -63,8 +71,8 @@ export const RunRef = z.object({ id: z.string(), name: z.string(), jobType: z.st
 export type RunRef = z.infer<typeof RunRef>;
 
 export const Run = z.object({
-  entity: Name,
-  project: Name,
+  entity: ServerName,
+  project: ServerName,
   id: z.string(),
   name: z.string(),
   jobType: z.string().nullable(),
@@ -155,17 +163,17 @@ export const VersionState = z.enum(['pending', 'committed', 'deleted']);
 
 export const ArtifactVersion = z.object({
   id: z.string(),
-  entity: Name,
-  project: Name,
-  name: Name,
-  type: Name,
+  entity: ServerName,
+  project: ServerName,
+  name: ServerName,
+  type: ServerName,
   /** `v3` */
-  version: z.string(),
+  version: VersionLabel,
   index: z.number().int().nonnegative(),
   digest: Sha256,
   size: z.number().int().nonnegative(),
   fileCount: z.number().int().nonnegative(),
-  aliases: z.array(z.string()),
+  aliases: z.array(ServerName),
   description: z.string().nullable(),
   metadata: Json,
   state: VersionState,
@@ -178,14 +186,14 @@ export const VersionList = z.object({ items: z.array(ArtifactVersion), nextCurso
 export type VersionList = z.infer<typeof VersionList>;
 
 export const ArtifactCollection = z.object({
-  entity: Name,
-  project: Name,
-  name: Name,
-  type: Name,
+  entity: ServerName,
+  project: ServerName,
+  name: ServerName,
+  type: ServerName,
   description: z.string().nullable(),
   versionCount: z.number().int(),
   latest: ArtifactVersion.nullable(),
-  aliases: z.array(z.object({ alias: z.string(), version: z.string() })),
+  aliases: z.array(z.object({ alias: ServerName, version: VersionLabel })),
   createdAt: Iso,
   updatedAt: Iso,
 });
@@ -193,7 +201,7 @@ export type ArtifactCollection = z.infer<typeof ArtifactCollection>;
 export const CollectionList = z.object({ items: z.array(ArtifactCollection), nextCursor: z.string().nullable() });
 
 /** GET …/versions/:selector/manifest */
-export const ManifestResponse = z.object({ version: z.string(), digest: Sha256, entries: Manifest });
+export const ManifestResponse = z.object({ version: VersionLabel, digest: Sha256, entries: Manifest });
 export type ManifestResponse = z.infer<typeof ManifestResponse>;
 
 /**
@@ -296,13 +304,13 @@ export const ServerEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('version.deleted'), version: ArtifactVersion }),
   z.object({
     type: z.literal('alias.moved'),
-    entity: Name,
-    project: Name,
-    name: Name,
-    alias: z.string(),
+    entity: ServerName,
+    project: ServerName,
+    name: ServerName,
+    alias: ServerName,
     /** null when the alias was removed. */
-    version: z.string().nullable(),
-    previous: z.string().nullable(),
+    version: VersionLabel.nullable(),
+    previous: VersionLabel.nullable(),
   }),
   z.object({ type: z.literal('run.updated'), run: Run }),
 ]);

@@ -88,7 +88,7 @@ describe('client: blob cache verifies on every read', () => {
   it('storeStream refuses bytes that do not match the digest and leaves nothing behind', async () => {
     const cache = new BlobCache(path.join(dir, 'cache'));
     const { Readable } = await import('node:stream');
-    await assert.rejects(cache.storeStream(Readable.from([Buffer.from('evil')]), sha('good'), 'x'), isCode('digest_mismatch'));
+    await assert.rejects(cache.storeStream(Readable.from([Buffer.from('evil')]), sha('good'), 4, 'x'), isCode('digest_mismatch'));
     await assert.rejects(stat(cache.path(sha('good'))));
   });
 

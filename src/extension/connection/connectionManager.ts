@@ -12,6 +12,7 @@ import { resolveConnection } from '../../client/connection.js';
 import { defaultDataDir } from '../../core/config.js';
 import { isAmphoraError } from '../../core/errors.js';
 import { startEmbeddedServer, type EmbeddedServer } from './embeddedServer.js';
+import { notificationText } from '../logic/safeText.js';
 
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected';
 
@@ -174,9 +175,9 @@ export class ConnectionManager implements vscode.Disposable {
       if (this.serverUrlSetting() !== url) {
         await vscode.workspace.getConfiguration('amphora').update('serverUrl', url, vscode.ConfigurationTarget.Global);
       }
-      void vscode.window.showInformationMessage(`Signed in to ${url} as ${viewer.entity}.`);
+      void vscode.window.showInformationMessage(notificationText(`Signed in to ${url} as ${viewer.entity}.`));
     } catch (e) {
-      void vscode.window.showErrorMessage(`Sign in to ${url} failed: ${(e as Error).message}`);
+      void vscode.window.showErrorMessage(notificationText(`Sign in to ${url} failed: ${(e as Error).message}`));
       return;
     } finally {
       void http.close().catch(() => undefined);

@@ -1,4 +1,5 @@
 /** Status-bar item: where the extension is connected, or why it is not. */
+import { codeSpan, escapeMarkdownInline } from '../logic/safeText.js';
 import * as vscode from 'vscode';
 import type { ConnectionManager } from '../connection/connectionManager.js';
 
@@ -17,7 +18,7 @@ export function registerStatusBar(context: vscode.ExtensionContext, connection: 
       case 'connected': {
         const where = c!.mode === 'remote' ? c!.baseUrl : `local (${c!.baseUrl.replace(/^https?:\/\//, '')})`;
         item.text = `$(database) Amphora: ${c!.mode === 'remote' ? 'team' : 'local'}`;
-        item.tooltip = new vscode.MarkdownString(`Amphora: connected to ${where} as \`${c!.entity}\`${c!.mode === 'started' ? ' (bundled server started by VS Code)' : ''}.\n\nClick to show the server log.`);
+        item.tooltip = new vscode.MarkdownString(`Amphora: connected to ${escapeMarkdownInline(where)} as ${codeSpan(c!.entity)}${c!.mode === 'started' ? ' (bundled server started by VS Code)' : ''}.\n\nClick to show the server log.`);
         item.command = 'amphora.showOutput';
         item.backgroundColor = undefined;
         break;
