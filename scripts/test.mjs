@@ -14,6 +14,7 @@ const SUITES = {
   team: { dir: 'test/integration', cmd: mocha('test/integration'), env: { AMPHORA_TEST_DB: 'postgres', AMPHORA_TEST_BLOBS: 's3' } },
   'integration-pg': { dir: 'test/integration', cmd: mocha('test/integration'), env: { AMPHORA_TEST_DB: 'postgres' }, optIn: true },
   'team-blobs': { dir: 'test/integration', cmd: mocha('test/integration'), env: { AMPHORA_TEST_BLOBS: 's3' }, optIn: true },
+  security: { dir: 'test/security', cmd: mocha('test/security') },
   webview: { dir: 'test/webview', cmd: mocha('test/webview') },
   python: { dir: 'python/tests', cmd: ['python3', ['-m', 'unittest', 'discover', '-s', 'python/tests', '-t', 'python', '-v']] },
   // A hostile server on loopback against both clients (needs dist/ built, as `npm test` does).

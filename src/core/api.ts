@@ -298,10 +298,20 @@ export const LineageGraph = z.object({
 export type LineageGraph = z.infer<typeof LineageGraph>;
 
 // ---------------------------------------------------------------- events (SSE: GET /events)
+/**
+ * Events announce what changed and stay small whatever the user stores: a version without its
+ * description and metadata, a run without its config and summary. Clients fetch those when
+ * they need them. A subscriber that falls too far behind is disconnected; it reconnects and
+ * resyncs (reloads what it shows), since events it missed are not replayed.
+ */
+export const EventVersion = ArtifactVersion.omit({ description: true, metadata: true });
+export type EventVersion = z.infer<typeof EventVersion>;
+export const EventRun = Run.omit({ config: true, summary: true });
+export type EventRun = z.infer<typeof EventRun>;
 export const ServerEvent = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('version.created'), version: ArtifactVersion }),
-  z.object({ type: z.literal('version.updated'), version: ArtifactVersion }),
-  z.object({ type: z.literal('version.deleted'), version: ArtifactVersion }),
+  z.object({ type: z.literal('version.created'), version: EventVersion }),
+  z.object({ type: z.literal('version.updated'), version: EventVersion }),
+  z.object({ type: z.literal('version.deleted'), version: EventVersion }),
   z.object({
     type: z.literal('alias.moved'),
     entity: ServerName,
@@ -312,7 +322,7 @@ export const ServerEvent = z.discriminatedUnion('type', [
     version: VersionLabel.nullable(),
     previous: VersionLabel.nullable(),
   }),
-  z.object({ type: z.literal('run.updated'), run: Run }),
+  z.object({ type: z.literal('run.updated'), run: EventRun }),
 ]);
 export type ServerEvent = z.infer<typeof ServerEvent>;
 

@@ -1,5 +1,4 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { join } from 'node:path';
 import { routes } from '../core/api.js';
 import { DISCOVERY_FILE } from '../core/config.js';
 import { sameKey } from './credentials.js';
@@ -7,9 +6,10 @@ import { sameKey } from './credentials.js';
 const PUBLIC_PATHS = new Set([routes.health()]);
 
 /** Bearer API key on every route but the health check. */
-export function authHook(apiKey: string, dataDir: string | undefined) {
-  const where = dataDir
-    ? `The key of this server is the "apiKey" of its discovery file ${join(dataDir, DISCOVERY_FILE)} (readable only by the user who started it); `
+export function authHook(apiKey: string, embedded: boolean) {
+  // No data-dir path here: whoever lacks the key need not learn where the server keeps its files.
+  const where = embedded
+    ? `The key of this server is the "apiKey" of the discovery file ${DISCOVERY_FILE} in its data dir (readable only by the user who started it); `
     : 'This is a team server: ask its administrator for a key; ';
   return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const path = req.url.split('?')[0];

@@ -100,7 +100,7 @@ export async function openBackend(dbLoc: DbLocation, blobLoc: BlobLocation): Pro
     } else {
       const dir = (blobLoc as { dir: string }).dir;
       const local = new LocalBlobStore(dir);
-      await local.init().catch((e: NodeJS.ErrnoException) => {
+      await local.init({ sole: dbLoc.kind !== 'postgres' }).catch((e: NodeJS.ErrnoException) => {
         throw new AmphoraError('invalid_request', `Cannot use the blob folder ${dir}: ${e.code ?? e.message}. Check that it exists or can be created and is writable.`);
       });
       blobs = local;

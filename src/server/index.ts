@@ -8,6 +8,8 @@ import type { ServerContext } from './context.js';
 import { loadOrCreateCredentials } from './credentials.js';
 import { DataDirLock } from './dataDirLock.js';
 import { removeDiscovery, writeDiscovery } from './discovery.js';
+import { allowedHostsFromEnv } from './hostCheck.js';
+import { makeDataDirPrivate, usePrivateUmask } from './privateDataDir.js';
 import { ArtifactService } from './services/artifacts.js';
 import { LineageService } from './services/lineage.js';
 import { RunService } from './services/runs.js';
@@ -26,6 +28,8 @@ export interface StartServerOptions {
   logLevel?: string;
   quiet?: boolean;
   heartbeatTimeoutMs?: number;
+  /** Host names a loopback-bound server answers besides loopback ones (default: AMPHORA_ALLOWED_HOSTS). */
+  allowedHosts?: string[];
 }
 
 export interface RunningServer {
@@ -53,11 +57,14 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   const creds = team ? teamCredentials() : undefined;
   let lock: DataDirLock | undefined;
   if (dataDir) {
+    // This process's files (PGlite's among them, and the initdb child's) are owner-only.
+    usePrivateUmask();
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     lock = DataDirLock.acquire(dataDir);
   }
   let backend: Backend | undefined;
   try {
+    if (dataDir) makeDataDirPrivate(dataDir);
     const { apiKey, entity } = creds ?? loadOrCreateCredentials(dataDir!);
     backend = await openBackend(dbLoc, blobLoc);
     const { db, blobs, events } = backend;
@@ -77,8 +84,8 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       lineage: new LineageService(db),
       sseKeepAliveMs: 15_000,
     };
-    const app = await buildApp(ctx, opts);
     const host0 = opts.host ?? '127.0.0.1';
+    const app = await buildApp(ctx, { ...opts, host: host0, allowedHosts: opts.allowedHosts ?? allowedHostsFromEnv() });
     const port0 = opts.port ?? 0;
     await app.listen({ host: host0, port: port0 }).catch(async (e: NodeJS.ErrnoException) => {
       await app.close().catch(() => undefined);

@@ -27,7 +27,6 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
     `${P}/blobs/negotiate`,
     { schema: { summary: 'Which of these blobs does the server lack? Answers only those, with upload URLs', body: NegotiateRequest, response: { 200: NegotiateResponse, ...errors } } },
     async (req) => {
-      const origin = `${req.protocol}://${req.host}`;
       const wanted = dedupe(req.body.blobs);
       const present = await ctx.blobs.statMany(wanted.map((b) => b.digest));
       const missing: z.infer<typeof NegotiateResponse>['missing'] = [];
@@ -44,7 +43,10 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
           // Team mode: large blobs go straight to the bucket (presigned); small ones to our batch route.
           const target = await ctx.blobs.uploadTarget?.(b.digest, b.size);
           if (target) missing.push({ digest: b.digest, size: b.size, uploadUrl: target.url, headers: target.headers, parts: target.parts, confirm: target.confirm });
-          else missing.push({ digest: b.digest, size: b.size, uploadUrl: origin + routes.blob(b.digest), headers: { 'content-type': 'application/octet-stream' } });
+          // Root-relative: clients resolve it against the address they reached this server at
+          // (a tunnel or proxy included). Never built from the request's Host header, which the
+          // client — or a page rebinding its DNS — chooses.
+          else missing.push({ digest: b.digest, size: b.size, uploadUrl: routes.blob(b.digest), headers: { 'content-type': 'application/octet-stream' } });
         }
       };
       await Promise.all(Array.from({ length: Math.min(NEGOTIATE_PARALLELISM, wanted.length) }, worker));
@@ -195,7 +197,17 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
       void reply.header('cache-control', 'private, max-age=31536000, immutable');
       const range = parseRange(req.headers.range, s.size);
       if (range === 'invalid') {
-        return reply.code(416).header('content-range', `bytes */${s.size}`).send({ error: { code: 'invalid_request', message: `Range "${req.headers.range}" is outside the blob's ${s.size} bytes.` } });
+        // The body is JSON (ErrorBody), not the octet-stream announced above.
+        return reply
+          .code(416)
+          .header('content-range', `bytes */${s.size}`)
+          .type('application/json; charset=utf-8')
+          .send({
+            error: {
+              code: 'range_not_satisfiable',
+              message: `Range "${String(req.headers.range).slice(0, 100)}" cannot be served from this blob's ${s.size} bytes; ask for bytes=START-END with START ≤ END < ${s.size} (or bytes=-N with N ≥ 1), or send no Range for the whole blob.`,
+            },
+          });
       }
       if (range) {
         void reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${s.size}`).header('content-length', range.end - range.start + 1);

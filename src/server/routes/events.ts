@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { RoutePlugin } from '../context.js';
+import { SseStream } from '../sseStream.js';
 import { P } from './common.js';
 
 /** Server-sent events: one `data:` line of ServerEvent JSON per event, comments as keep-alives. */
@@ -9,27 +10,35 @@ export const eventRoutes: RoutePlugin = (app, ctx) => {
     for (const res of open) res.end();
     open.clear();
   });
-  app.get(`${P}/events`, { schema: { summary: 'Server-sent events: version.created/updated/deleted, alias.moved, run.updated' } }, (req, reply) => {
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    res.write('retry: 2000\n: connected\n\n');
-    open.add(res);
-    const unsubscribe = ctx.events.subscribe((e) => {
-      res.write(`data: ${JSON.stringify(e)}\n\n`);
-    });
-    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), ctx.sseKeepAliveMs);
-    const done = () => {
-      clearInterval(keepAlive);
-      unsubscribe();
-      open.delete(res);
-    };
-    req.raw.on('close', done);
-    res.on('close', done);
-  });
+  app.get(
+    `${P}/events`,
+    {
+      schema: {
+        summary: 'Server-sent events: version.created/updated/deleted, alias.moved, run.updated',
+        description: 'Events name what changed (no metadata, config or summary: fetch them). A subscriber more than 1 MiB behind is disconnected; reconnect and reload what you show.',
+      },
+    },
+    (req, reply) => {
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      res.write('retry: 2000\n: connected\n\n');
+      open.add(res);
+      const stream = new SseStream(res, () => req.log.warn('event subscriber fell behind; disconnected it (it reconnects and resyncs)'));
+      const unsubscribe = ctx.events.subscribe((frame) => stream.send(frame));
+      const keepAlive = setInterval(() => stream.send(': keep-alive\n\n'), ctx.sseKeepAliveMs);
+      const done = () => {
+        clearInterval(keepAlive);
+        unsubscribe();
+        open.delete(res);
+      };
+      req.raw.on('close', done);
+      res.on('close', done);
+    },
+  );
 };

@@ -12,13 +12,14 @@ import type {
 } from '../../core/api.js';
 import { AmphoraError } from '../../core/errors.js';
 import { artifactDigest, storedBlobs, validateManifest, type Manifest } from '../../core/manifest.js';
-import { validateAlias, validateArtifactName, validateArtifactType, validateEntity, validateProject } from '../../core/names.js';
+import { NAME_PATTERN, validateAlias, validateArtifactName, validateArtifactType, validateEntity, validateProject } from '../../core/names.js';
 import { versionIndex } from '../../core/reference.js';
 import type { BlobStore } from '../blobs/blobStore.js';
 import type { EventBus } from '../events.js';
 import type { Database, Queryable } from '../store/database.js';
 import { iso, toRun, toVersion, RUN_SELECT, VERSION_SELECT } from '../store/rows.js';
-import { clampLimit, decodeCursor, encodeCursor } from './paging.js';
+import { MAX_INT4 } from '../inputLimits.js';
+import { clampLimit, decodeCursor, encodeCursor, isVersionIndex } from './paging.js';
 import { ensureProject, findProjectId, requireProjectId } from './projects.js';
 import type { Run } from '../../core/api.js';
 
@@ -251,7 +252,7 @@ export class ArtifactService {
 
   async listVersions(entity: string, project: string, name: string, limit?: number, cursor?: string) {
     const n = clampLimit(limit);
-    const before = decodeCursor<number>(cursor, 'number');
+    const before = decodeCursor(cursor, isVersionIndex);
     const collId = await requireCollectionId(this.db, entity, project, name);
     const rows = await this.db.query(
       `${VERSION_SELECT} WHERE v.collection_id = $1 AND v.state = 'committed' AND ($2::int IS NULL OR v.idx < $2) ORDER BY v.idx DESC LIMIT $3`,
@@ -283,7 +284,7 @@ export class ArtifactService {
 
   async listCollections(entity: string, project: string, opts: { type?: string; limit?: number; cursor?: string }) {
     const n = clampLimit(opts.limit);
-    const after = decodeCursor<string>(opts.cursor, 'string');
+    const after = decodeCursor(opts.cursor, isName);
     const projectId = await requireProjectId(this.db, entity, project);
     const rows = await this.db.query<{ id: number; name: string }>(
       `SELECT id, name FROM collections WHERE project_id = $1 AND ($2::text IS NULL OR type = $2) AND ($3::text IS NULL OR name > $3)
@@ -450,6 +451,8 @@ export async function readVersion(q: Queryable, id: number): Promise<ArtifactVer
 /** One indexed query: the version a selector (vN or alias) names, committed only. */
 export async function selectVersion(q: Queryable, entity: string, project: string, name: string, selector: string): Promise<ArtifactVersion | undefined> {
   const idx = versionIndex(selector);
+  // Beyond the integer column's range no version can exist (and the query would fail).
+  if (idx !== undefined && idx > MAX_INT4) return undefined;
   const rows =
     idx !== undefined
       ? await q.query(`${VERSION_SELECT} WHERE p.entity = $1 AND p.name = $2 AND c.name = $3 AND v.idx = $4 AND v.state = 'committed'`, [entity, project, name, idx])
@@ -478,7 +481,7 @@ export async function explainMissing(q: Queryable, entity: string, project: stri
   }
   const idx = versionIndex(selector);
   if (idx !== undefined) {
-    const v = await q.query<{ state: string }>('SELECT state FROM versions WHERE collection_id = $1 AND idx = $2', [coll[0].id, idx]);
+    const v = idx > MAX_INT4 ? [] : await q.query<{ state: string }>('SELECT state FROM versions WHERE collection_id = $1 AND idx = $2', [coll[0].id, idx]);
     const top = await q.query<{ n: number }>('SELECT next_index AS n FROM collections WHERE id = $1', [coll[0].id]);
     if (v.length && v[0].state === 'deleted') return new AmphoraError('not_found', `Version ${selector} of ${name} was deleted; version numbers are never reused.`);
     return new AmphoraError('not_found', `Artifact ${name} has no version ${selector}; its versions go from v0 to v${Math.max(0, top[0].n - 1)}${top[0].n === 0 ? ' (none committed yet)' : ''}.`);
@@ -573,6 +576,10 @@ function normalizeAliases(list: string[], forEdit = false): string[] {
     if (!out.includes(a)) out.push(a);
   }
   return out;
+}
+
+function isName(v: unknown): v is string {
+  return typeof v === 'string' && NAME_PATTERN.test(v);
 }
 
 /** Manifests are stored as JSON text (see migrations). */

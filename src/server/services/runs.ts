@@ -68,7 +68,7 @@ export class RunService {
 
   async list(entity: string, project: string, opts: { limit?: number; cursor?: string; jobType?: string; state?: string }) {
     const n = clampLimit(opts.limit);
-    const before = decodeCursor<string>(opts.cursor, 'string');
+    const before = decodeCursor(opts.cursor, isRunCursor);
     const projectId = await requireProjectId(this.db, entity, project);
     const rows = await this.db.query(
       `${RUN_SELECT} WHERE r.project_id = $1 AND ($2::text IS NULL OR r.job_type = $2) AND ($3::text IS NULL OR r.state = $3)
@@ -231,4 +231,18 @@ async function listFiles(q: Queryable, projectId: number, runId: string) {
     [projectId, runId],
   );
   return rows.map((r) => ({ path: r.path, digest: r.digest, size: Number(r.size) }));
+}
+
+/** A runs cursor: JSON text of [createdAt ISO timestamp, run id], as `list` encodes it. */
+function isRunCursor(v: unknown): v is string {
+  if (typeof v !== 'string') return false;
+  try {
+    const k: unknown = JSON.parse(v);
+    return (
+      Array.isArray(k) && k.length === 2 && typeof k[0] === 'string' && typeof k[1] === 'string' &&
+      /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(k[0]) && !Number.isNaN(Date.parse(k[0])) && /^[a-z0-9]{1,64}$/.test(k[1])
+    );
+  } catch {
+    return false;
+  }
 }

@@ -5,6 +5,7 @@ import type { Database, Queryable, Row } from './database.js';
 import { Mutex } from './mutex.js';
 import { migrate } from './migrations.js';
 import { createClusterInChild } from './createCluster.js';
+import { PrivateNodeFS } from './privateNodeFs.js';
 
 /** Embedded store: PGlite persisted to `<dataDir>/db`, all access serialized by one mutex. */
 export class PgliteDatabase implements Database {
@@ -15,7 +16,7 @@ export class PgliteDatabase implements Database {
   static async open(dir: string): Promise<PgliteDatabase> {
     // initdb would leave this process's WASM heap at ~800 MB for good: a child process does it.
     if (!existsSync(join(dir, 'PG_VERSION'))) await createClusterInChild(dir);
-    const db = await PGlite.create(dir);
+    const db = await PGlite.create({ fs: new PrivateNodeFS(dir) });
     const store = new PgliteDatabase(db);
     await migrate(store);
     return store;
