@@ -303,20 +303,30 @@ class Transfer:
         """Puts a file the producer just logged into the cache: a hard link (free) or a copy when
         linking fails (other device). An existing blob is left alone."""
         target = cached_blob_path(self.cache_dir, digest)
-        if os.path.exists(target):
-            return
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+        # One link(2) per file in the common case; the folder is made only when link says it is
+        # missing (10,000 files: ~30,000 syscalls fewer than stat + makedirs + link each).
         try:
-            os.link(local, target)
+            self._link(local, target)
             return
         except FileExistsError:
             return
         except OSError:
             pass
         try:
-            copy_file(local, target)
+            if not os.path.exists(target):
+                copy_file(local, target)
         except OSError:
             pass  # the cache is an optimisation; logging already succeeded
+
+    @staticmethod
+    def _link(local, target):
+        try:
+            os.link(local, target)
+        except FileNotFoundError:
+            if not os.path.exists(local):
+                raise
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.link(local, target)
 
     # ------------------------------------------------------------------ download
     def download(self, manifest, root, paths=None, stats=None):
