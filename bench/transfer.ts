@@ -15,7 +15,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomFillSync } from 'node:crypto';
-import { closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, cpSync, mkdirSync, readFileSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { cpus as cpuList, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -51,6 +51,9 @@ type ModeName = 'sdk' | 'cli' | 'python';
 interface Timing {
   s: number;
   note?: string;
+  /** CPU seconds (user + system) of the client and of the server during the step: unlike wall time, barely moved by other load on the machine. */
+  cpu?: number;
+  serverCpu?: number;
 }
 type Scenario = 'help' | 'putLarge' | 'putSmall' | 'reputSmall' | 'getLargeCold' | 'getLargeCached' | 'getSmallCold' | 'getSmallCached' | 'getSmallAgain';
 
@@ -78,15 +81,30 @@ function sh(cmd: string, cwd: string, limitS = 600): number | undefined {
   return s;
 }
 
-/** Runs one process to completion and times it; its stdout is parsed as JSON. */
-function runProcess(cmd: string, args: string[], env: Record<string, string>): { s: number; out: Record<string, unknown> } {
+const TIME = '/usr/bin/time';
+const haveTime = spawnSync(TIME, ['-f', '%U', 'true']).status === 0;
+
+/**
+ * Runs one process to completion and times it (wall, and CPU through GNU time when installed);
+ * its stdout is parsed as JSON.
+ */
+function runProcess(cmd: string, args: string[], env: Record<string, string>): { s: number; cpu?: number; out: Record<string, unknown> } {
   settle();
+  const cpuFile = path.join(base, 'cpu.txt');
+  const [exe, argv] = haveTime ? [TIME, ['-f', '%U %S', '-o', cpuFile, cmd, ...args]] : [cmd, args];
   const t0 = performance.now();
-  const r = spawnSync(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  const r = spawnSync(exe, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
   const s = (performance.now() - t0) / 1000;
   if (r.error || r.status !== 0) throw new Error(`${cmd} ${args.slice(0, 4).join(' ')} failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr.toString().slice(-600)}`);
+  const cpu = haveTime ? readFileSync(cpuFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number).reduce((a, b) => a + b, 0) : undefined;
   const text = r.stdout.toString().trim();
-  return { s, out: text.startsWith('{') ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  return { s, cpu, out: text.startsWith('{') ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function processCpu(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function generate() {
@@ -144,6 +162,11 @@ interface Mode {
   close(): Promise<void>;
 }
 
+function cpuSeconds(since: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(since);
+  return (u.user + u.system) / 1e6;
+}
+
 async function sdkMode(server: ServerProcess, dir: string): Promise<Mode> {
   const producerCache = path.join(dir, 'cache-producer');
   const consumer = await Client.connect({ baseUrl: server.url, apiKey: server.apiKey, cacheDir: path.join(dir, 'cache-consumer'), env: {} });
@@ -154,21 +177,23 @@ async function sdkMode(server: ServerProcess, dir: string): Promise<Mode> {
       const client = await Client.connect({ baseUrl: server.url, apiKey: server.apiKey, cacheDir: producerCache, env: {} });
       try {
         settle();
+        const c0 = process.cpuUsage();
         const t0 = performance.now();
         const a = new Artifact(name, 'dataset');
         await a.addDir(folder);
         await a.log({ client, project: 'bench' });
-        return { s: (performance.now() - t0) / 1000, note: `${a.version}, ${client.statCache.hashed} hashed` };
+        return { s: (performance.now() - t0) / 1000, cpu: cpuSeconds(c0), note: `${a.version}, ${client.statCache.hashed} hashed` };
       } finally {
         await client.close();
       }
     },
     async get(ref, root) {
       settle();
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       const a = await new Api({ client: consumer }).artifact(ref);
       const r = await a.download({ root: path.join(dir, root) });
-      return { s: (performance.now() - t0) / 1000, note: `${r.fetched} fetched, ${r.fromCache} from cache, ${r.unchanged} unchanged` };
+      return { s: (performance.now() - t0) / 1000, cpu: cpuSeconds(c0), note: `${r.fetched} fetched, ${r.fromCache} from cache, ${r.unchanged} unchanged` };
     },
     close: () => consumer.close(),
   };
@@ -179,16 +204,17 @@ function cliMode(server: ServerProcess, dir: string): Mode {
   return {
     name: 'cli',
     help() {
-      const runs = [1, 2, 3].map(() => runProcess(process.execPath, [CLI, '--help'], {}).s);
-      return { s: Math.min(...runs), note: 'best of 3' };
+      const runs = [1, 2, 3].map(() => runProcess(process.execPath, [CLI, '--help'], {}));
+      const best = runs.reduce((a, b) => (b.s < a.s ? b : a));
+      return { s: best.s, cpu: best.cpu, note: 'best of 3' };
     },
     async put(folder, name) {
-      const { s, out } = runProcess(process.execPath, [CLI, '--json', 'artifact', 'put', folder, '--name', `bench/${name}`, '--type', 'dataset'], env('cache-producer'));
-      return { s, note: String(out.version) };
+      const { s, cpu, out } = runProcess(process.execPath, [CLI, '--json', 'artifact', 'put', folder, '--name', `bench/${name}`, '--type', 'dataset'], env('cache-producer'));
+      return { s, cpu, note: String(out.version) };
     },
     async get(ref, root) {
-      const { s, out } = runProcess(process.execPath, [CLI, '--json', 'artifact', 'get', ref, '--root', path.join(dir, root)], env('cache-consumer'));
-      return { s, note: `${out.fetched} fetched, ${out.fromCache} from cache, ${out.unchanged} unchanged` };
+      const { s, cpu, out } = runProcess(process.execPath, [CLI, '--json', 'artifact', 'get', ref, '--root', path.join(dir, root)], env('cache-consumer'));
+      return { s, cpu, note: `${out.fetched} fetched, ${out.fromCache} from cache, ${out.unchanged} unchanged` };
     },
     close: async () => {},
   };
@@ -215,12 +241,12 @@ function pythonMode(server: ServerProcess, dir: string): Mode {
   return {
     name: 'python',
     async put(folder, name) {
-      const { s, out } = runProcess('python3', ['-c', PY_PUT, folder, name], env('cache-producer'));
-      return { s, note: String(out.version) };
+      const { s, cpu, out } = runProcess('python3', ['-c', PY_PUT, folder, name], env('cache-producer'));
+      return { s, cpu, note: String(out.version) };
     },
     async get(ref, root) {
-      const { s, out } = runProcess('python3', ['-c', PY_GET, ref, path.join(dir, root)], env('cache-consumer'));
-      return { s, note: `${out.fetched} fetched, ${out.fromCache} from cache, ${out.unchanged} unchanged` };
+      const { s, cpu, out } = runProcess('python3', ['-c', PY_GET, ref, path.join(dir, root)], env('cache-consumer'));
+      return { s, cpu, note: `${out.fetched} fetched, ${out.fromCache} from cache, ${out.unchanged} unchanged` };
     },
     close: async () => {},
   };
@@ -248,7 +274,9 @@ async function runMode(name: ModeName, template: string): Promise<Map<Scenario, 
   const step = async (s: Scenario, run: boolean, fn: () => Promise<Timing>) => {
     if (!run) return;
     log(`${name}: ${s}`);
-    t.set(s, await fn());
+    const server0 = processCpu(server.pid);
+    const timing = await fn();
+    t.set(s, { ...timing, serverCpu: processCpu(server.pid) - server0 });
   };
   try {
     if (mode.help) t.set('help', mode.help());
@@ -385,11 +413,18 @@ async function main() {
         pyMet(r),
         fmtS(r.floor),
         ...(quick ? [] : [fmtS(r.plainFloor), fmtS(r.peers?.lfs), fmtS(r.peers?.annex)]),
-        cli ? `${fmtS(cli.s)}; ${cli.note ?? ''}${r.scenario === 'putSmall' || r.scenario === 'getSmallCold' ? `; ${Math.round(SMALL_FILES / cli.s).toLocaleString('en')} files/s` : ''}${r.scenario === 'putLarge' || r.scenario.startsWith('getLarge') ? `; ${(largeMiB / cli.s).toFixed(0)} MiB/s` : ''}` : '',
+        cli ? `${fmtS(cli.s)}; cpu ${cli.cpu?.toFixed(2) ?? '?'} s + server ${cli.serverCpu?.toFixed(2) ?? '0'} s; ${cli.note ?? ''}${r.scenario === 'putSmall' || r.scenario === 'getSmallCold' ? `; ${Math.round(SMALL_FILES / cli.s).toLocaleString('en')} files/s` : ''}${r.scenario === 'putLarge' || r.scenario.startsWith('getLarge') ? `; ${(largeMiB / cli.s).toFixed(0)} MiB/s` : ''}` : '',
       ];
     });
     console.log(`\nAmphora transfer benchmark${quick ? ' (--quick: cells are × the floor; floor for --help is `node -e 0`, re-runs use the plain floor)' : ''} — ${new Date().toISOString()}, ${cpuList().length} cores, Node ${process.version}\n`);
     printTable(head, body);
+    // CPU is what other load on a shared machine moves least: client + server seconds per step.
+    const cpuCell = (m: ModeName, r: RowSpec) => {
+      const t = results.get(m)?.get(r.scenario);
+      return t?.cpu === undefined ? '—' : `${t.cpu.toFixed(2)} + ${(t.serverCpu ?? 0).toFixed(2)} s`;
+    };
+    console.log('\nCPU seconds, client + server (user + system):\n');
+    printTable(['scenario', ...modeNames], shown.map((r) => [r.label, ...modeNames.map((m) => cpuCell(m, r))]));
   } finally {
     // git-annex leaves read-only object folders behind; make them removable first.
     spawnSync('chmod', ['-R', 'u+w', base]);
