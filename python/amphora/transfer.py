@@ -49,6 +49,16 @@ def temp_name(target):
     return "%s.amphora-tmp-%d-%s" % (target, os.getpid(), uuid.uuid4().hex[:8])
 
 
+def open_new(path):
+    """Opens a new file for writing, making its folder only when it is missing: one open(2) per
+    file in the common case instead of makedirs' stat + mkdir before each (10,000 cached blobs)."""
+    try:
+        return open(path, "wb")
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return open(path, "wb")
+
+
 def _remove_quietly(path):
     try:
         os.remove(path)
@@ -422,11 +432,11 @@ class Transfer:
     def _store(self, digest, data, targets):
         """Verified bytes in hand: into the cache, then each destination (temp file + rename)."""
         cached = cached_blob_path(self.cache_dir, digest)
-        os.makedirs(os.path.dirname(cached), exist_ok=True)
         for target in [cached] + targets:
             tmp = temp_name(target)
             try:
-                with open(tmp, "wb") as f:
+                # Only the cache's folders are made here; a root's were made (inside it) by the caller.
+                with (open_new(tmp) if target is cached else open(tmp, "wb")) as f:
                     f.write(data)
                 os.replace(tmp, target)
             finally:
@@ -452,7 +462,6 @@ class Transfer:
         if self._from_local(digest, size, dest, stats):
             return  # e.g. another destination of the same blob brought it into the cache
         cached = cached_blob_path(self.cache_dir, digest)
-        os.makedirs(os.path.dirname(cached), exist_ok=True)
         cache_tmp, dest_tmp = temp_name(cached), temp_name(dest)
         path = API_PREFIX + "/blobs/" + digest
         resp = self.http.open("GET", path, headers={"Accept": "application/octet-stream"})
@@ -465,7 +474,7 @@ class Transfer:
         h = hashlib.sha256()
         got = 0
         try:
-            with open(cache_tmp, "wb") as c, open(dest_tmp, "wb") as d:
+            with open_new(cache_tmp) as c, open(dest_tmp, "wb") as d:
                 while True:
                     chunk = resp.read(CHUNK)
                     if not chunk:

@@ -6,7 +6,7 @@ import tempfile
 import unittest
 
 from amphora.settings import cached_blob_path
-from amphora.transfer import Transfer
+from amphora.transfer import Transfer, open_new
 
 
 class AdoptTest(unittest.TestCase):
@@ -41,6 +41,24 @@ class AdoptTest(unittest.TestCase):
         self.transfer.adopt(self.src, self.digest)
         self.assertFalse(os.path.exists(cached_blob_path(self.cache, self.digest)))
         self.assertFalse(os.path.exists(self.cache), "no folders made for nothing")
+
+
+class OpenNewTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="amphora-open-new-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_makes_a_missing_folder_and_writes_into_an_existing_one(self):
+        first = os.path.join(self.tmp, "blobs", "sha256", "ab", "one")
+        with open_new(first) as f:
+            f.write(b"1")
+        with open_new(os.path.join(os.path.dirname(first), "two")) as f:
+            f.write(b"2")
+        self.assertEqual(sorted(os.listdir(os.path.dirname(first))), ["one", "two"])
+        with open(first, "rb") as f:
+            self.assertEqual(f.read(), b"1")
 
 
 if __name__ == "__main__":
