@@ -316,20 +316,30 @@ class Transfer:
         """Puts a file the producer just logged into the cache: a hard link (free) or a copy when
         linking fails (other device). An existing blob is left alone."""
         target = cached_blob_path(self.cache_dir, digest)
-        if os.path.exists(target):
-            return
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+        # One link(2) per file in the common case; the folder is made only when link says it is
+        # missing (10,000 files: ~30,000 syscalls fewer than stat + makedirs + link each).
         try:
-            os.link(local, target)
+            self._link(local, target)
             return
         except FileExistsError:
             return
         except OSError:
             pass
         try:
-            copy_file(local, target)
+            if not os.path.exists(target):
+                copy_file(local, target)
         except OSError:
             pass  # the cache is an optimisation; logging already succeeded
+
+    @staticmethod
+    def _link(local, target):
+        try:
+            os.link(local, target)
+        except FileNotFoundError:
+            if not os.path.exists(local):
+                raise
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.link(local, target)
 
     # ------------------------------------------------------------------ download
     def download(self, manifest, root, paths=None, stats=None):
@@ -554,11 +564,12 @@ def _write_replace(target, data):
 
 
 def _in_cache_folder(cache_dir, cached, action, retry=True):
-    """Runs `action` (which writes next to `cached`) with the cache's folder made. The cache may be
-    deleted while a download runs: its folder is made again once, and a second disappearance (or
-    one mid-write) is a clear error instead of a raw FileNotFoundError."""
+    """Runs `action` (which writes next to `cached`), making the cache's folder only when it is
+    missing: one open(2) per file in the common case instead of makedirs' stat + mkdir before each
+    (10,000 cached blobs). The cache may be deleted while a download runs: its folder is made again
+    once, and a second disappearance (or one mid-write) is a clear error instead of a raw
+    FileNotFoundError."""
     for attempt in range(2):
-        os.makedirs(os.path.dirname(cached), exist_ok=True)
         try:
             return action()
         except FileNotFoundError as e:
@@ -568,6 +579,7 @@ def _in_cache_folder(cache_dir, cached, action, retry=True):
                     "The download cache %s was deleted while a download was writing to it (%s); nothing was written to the "
                     "download folder. Run the download again (and avoid removing the cache during downloads)." % (cache_dir, e.strerror),
                 ) from None
+            os.makedirs(os.path.dirname(cached), exist_ok=True)
 
 
 def copy_file(src, dest):

@@ -5,13 +5,9 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { Artifact } from '../client/artifact.js';
-import { BlobCache, parseSize } from '../client/cache.js';
-import { Client } from '../client/client.js';
-import { Api } from '../client/api.js';
-import { referenceScheme } from '../client/references.js';
+import type { Client } from '../client/client.js';
 import type { ArtifactCollection, ArtifactVersion, LineageGraph } from '../core/api.js';
-import { defaultCacheDir, defaultDataDir, DEFAULT_PORT } from '../core/config.js';
+import { DEFAULT_PORT } from '../core/defaults.js';
 import { AmphoraError } from '../core/errors.js';
 import { parseReference } from '../core/reference.js';
 import { EXIT, EXIT_CODES_HELP, makeOut, mib, reportError, table, type Out } from './output.js';
@@ -25,9 +21,12 @@ program
   .addHelpText('after', EXIT_CODES_HELP)
   .exitOverride();
 
+/** The SDK and everything heavy, loaded by the commands that need it (see sdk.ts). */
+const sdk = () => import('./sdk.js');
+
 let client: Client | undefined;
 async function connect(): Promise<Client> {
-  client ??= await Client.connect();
+  client ??= await (await sdk()).Client.connect();
   return client;
 }
 
@@ -79,7 +78,7 @@ program
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new AmphoraError('invalid_request', `--port ${opts.port} is not a port number (0–65535).`);
       const { startServer } = await import('../server/index.js');
-      const dataDir = path.resolve(opts.dataDir ?? defaultDataDir());
+      const dataDir = path.resolve(opts.dataDir ?? (await sdk()).defaultDataDir());
       const db = opts.db ?? (process.env.AMPHORA_DB_URL || undefined);
       const blobs = opts.blobs ?? (process.env.AMPHORA_BLOBS || undefined);
       const server = await startServer({ dataDir, db, blobs, host: opts.host, port, quiet: true }).catch((e: unknown) => {
@@ -143,6 +142,7 @@ artifact
         }
         if (!metadata || typeof metadata !== 'object' || Array.isArray(metadata)) throw new AmphoraError('invalid_request', '--metadata must be a JSON object such as \'{"source":"mnist"}\'.');
       }
+      const { Artifact, referenceScheme } = await sdk();
       const art = new Artifact(n.name, opts.type, { description: opts.description, metadata });
       const isUri = referenceScheme(target) !== undefined;
       if (!isUri && (!opts.checksum || opts.maxObjects !== undefined)) {
@@ -182,7 +182,7 @@ artifact
   .option('--root <dir>', 'where to put the files (default ./artifacts/<name>:<version>)')
   .action(
     action(async (out, ref: string, opts: { root?: string }) => {
-      const api = new Api({ client: await connect() });
+      const api = new (await sdk()).Api({ client: await connect() });
       const art = await api.artifact(ref);
       const bar = out.progress('get');
       let r;
@@ -293,7 +293,7 @@ program
     action(async (out, ref: string, opts: { depth: string; typeLevel?: boolean; direction: 'both' | 'upstream' | 'downstream' }) => {
       const depth = Number(opts.depth);
       if (!Number.isInteger(depth) || depth < 0) throw new AmphoraError('invalid_request', `--depth ${opts.depth} must be a whole number ≥ 0.`);
-      const api = new Api({ client: await connect() });
+      const api = new (await sdk()).Api({ client: await connect() });
       const g = await api.lineage(ref, { depth, level: opts.typeLevel ? 'type' : 'instance', direction: opts.direction });
       out.result(g, () => renderGraph(g));
     }),
@@ -316,6 +316,7 @@ program
   .argument('<size>', 'target size')
   .action(
     action(async (out, size: string) => {
+      const { BlobCache, defaultCacheDir, parseSize } = await sdk();
       const cacheDir = defaultCacheDir();
       const r = await new BlobCache(cacheDir).cleanup(parseSize(size));
       out.result({ cacheDir, ...r }, () => `Removed ${r.removed} blobs (${mib(r.freedBytes)}); ${mib(r.keptBytes)} kept in ${cacheDir}`);
