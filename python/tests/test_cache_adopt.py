@@ -6,7 +6,8 @@ import tempfile
 import unittest
 
 from amphora.settings import cached_blob_path
-from amphora.transfer import Transfer, open_new
+from amphora.errors import AmphoraError
+from amphora.transfer import Transfer, _in_cache_folder
 
 
 class AdoptTest(unittest.TestCase):
@@ -43,22 +44,38 @@ class AdoptTest(unittest.TestCase):
         self.assertFalse(os.path.exists(self.cache), "no folders made for nothing")
 
 
-class OpenNewTest(unittest.TestCase):
+class InCacheFolderTest(unittest.TestCase):
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="amphora-open-new-")
+        self.tmp = tempfile.mkdtemp(prefix="amphora-cache-folder-")
 
     def tearDown(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def write(self, path, data):
+        def action():
+            with open(path, "xb") as f:
+                f.write(data)
+        return action
+
     def test_makes_a_missing_folder_and_writes_into_an_existing_one(self):
         first = os.path.join(self.tmp, "blobs", "sha256", "ab", "one")
-        with open_new(first) as f:
-            f.write(b"1")
-        with open_new(os.path.join(os.path.dirname(first), "two")) as f:
-            f.write(b"2")
+        _in_cache_folder(self.tmp, first, self.write(first, b"1"))
+        second = os.path.join(os.path.dirname(first), "two")
+        _in_cache_folder(self.tmp, second, self.write(second, b"2"))
         self.assertEqual(sorted(os.listdir(os.path.dirname(first))), ["one", "two"])
         with open(first, "rb") as f:
             self.assertEqual(f.read(), b"1")
+
+    def test_a_cache_that_keeps_disappearing_is_a_clear_error(self):
+        target = os.path.join(self.tmp, "blobs", "sha256", "ab", "one")
+
+        def vanishing():
+            shutil.rmtree(os.path.join(self.tmp, "blobs"), ignore_errors=True)
+            raise FileNotFoundError(2, "No such file or directory")
+
+        with self.assertRaises(AmphoraError) as cm:
+            _in_cache_folder(self.tmp, target, vanishing)
+        self.assertIn("was deleted while a download was writing", str(cm.exception))
 
 
 if __name__ == "__main__":
