@@ -300,15 +300,17 @@ class Transfer:
             raise error_from(resp.status, data, "POST", path)
 
     def adopt(self, local, digest):
-        """Puts a file the producer just logged into the cache: a hard link (free) or a copy when
-        linking fails (other device). An existing blob is left alone."""
+        """Puts a file the producer just logged into the cache. A read-only file is hard-linked (free);
+        a writable one is copied, so a user appending to it later never changes the cached blob.
+        An existing blob is left alone."""
         target = cached_blob_path(self.cache_dir, digest)
         if os.path.exists(target):
             return
         os.makedirs(os.path.dirname(target), exist_ok=True)
         try:
-            os.link(local, target)
-            return
+            if not os.stat(local).st_mode & 0o222:
+                os.link(local, target)
+                return
         except FileExistsError:
             return
         except OSError:
