@@ -242,6 +242,8 @@ export const UpsertPendingRequest = z.object({
   type: Name,
   manifest: Manifest,
   runId: z.string().optional(),
+  /** Applied when the version is finished (with the finisher's own). */
+  aliases: z.array(z.string()).max(100).optional(),
   description: z.string().max(65_536).optional(),
   metadata: Json.optional(),
 });

@@ -124,6 +124,7 @@ export class ArtifactService {
     validateArtifactName(name);
     validateArtifactType(req.type);
     validateDistributedId(distributedId);
+    const upsertAliases = normalizeAliases(req.aliases ?? []);
     const manifest = req.manifest as Manifest;
     validateManifest(manifest);
     await this.requireBlobs(storedBlobs(manifest));
@@ -152,14 +153,15 @@ export class ArtifactService {
       if (rows.length) {
         versionId = rows[0].id;
         await tx.query(
-          `UPDATE versions SET manifest = $2, size = $3, file_count = $4, metadata = $5, description = COALESCE($6, description), updated_at = now() WHERE id = $1`,
-          [versionId, JSON.stringify(merged), size, Object.keys(merged).length, JSON.stringify(metadata), req.description ?? null],
+          `UPDATE versions SET manifest = $2, size = $3, file_count = $4, metadata = $5, description = COALESCE($6, description), updated_at = now(),
+             pending_aliases = ARRAY(SELECT DISTINCT unnest(pending_aliases || $7::text[])) WHERE id = $1`,
+          [versionId, JSON.stringify(merged), size, Object.keys(merged).length, JSON.stringify(metadata), req.description ?? null, upsertAliases],
         );
       } else {
         const ins = await tx.query<{ id: number }>(
-          `INSERT INTO versions (collection_id, state, size, file_count, manifest, description, metadata, distributed_id, producer_run_id)
-           VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-          [coll.id, size, Object.keys(merged).length, JSON.stringify(merged), req.description ?? null, JSON.stringify(metadata), distributedId, req.runId ?? null],
+          `INSERT INTO versions (collection_id, state, size, file_count, manifest, description, metadata, distributed_id, producer_run_id, pending_aliases)
+           VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+          [coll.id, size, Object.keys(merged).length, JSON.stringify(merged), req.description ?? null, JSON.stringify(metadata), distributedId, req.runId ?? null, upsertAliases],
         );
         versionId = ins[0].id;
       }
@@ -187,8 +189,8 @@ export class ArtifactService {
       const projectId = (await requireProjectId(tx, entity, project))!;
       if (req.runId) await requireRun(tx, projectId, entity, project, req.runId);
       const coll = (await tx.query<CollectionRow>('SELECT * FROM collections WHERE project_id = $1 AND name = $2 FOR UPDATE', [projectId, name]))[0];
-      const rows = await tx.query<{ id: number; manifest: string; metadata: Record<string, unknown>; description: string | null }>(
-        `SELECT id, manifest, metadata, description FROM versions WHERE collection_id = $1 AND distributed_id = $2 AND state = 'pending' FOR UPDATE`,
+      const rows = await tx.query<{ id: number; manifest: string; metadata: Record<string, unknown>; description: string | null; pending_aliases: string[] }>(
+        `SELECT id, manifest, metadata, description, pending_aliases FROM versions WHERE collection_id = $1 AND distributed_id = $2 AND state = 'pending' FOR UPDATE`,
         [coll.id, distributedId],
       );
       if (!rows.length) throw new AmphoraError('not_found', `Distributed version "${distributedId}" of ${name} was finished meanwhile.`);
@@ -220,7 +222,7 @@ export class ArtifactService {
           [versionId, coll.next_index, digest, JSON.stringify(metadata), req.description ?? null, req.runId ?? null],
         );
       }
-      for (const a of [LATEST, ...aliases]) await moveAlias(tx, ctx, a, versionId, events);
+      for (const a of new Set([LATEST, ...(pendingRow.pending_aliases ?? []), ...aliases])) await moveAlias(tx, ctx, a, versionId, events);
       await applyTagsAndTtl(tx, versionId, req.tags, req.ttlSeconds);
       if (req.runId) await addEdge(tx, versionId, projectId, req.runId, 'output');
       const version = await readVersion(tx, versionId);
