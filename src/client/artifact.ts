@@ -108,6 +108,8 @@ export class Artifact {
   fileCount?: number;
   producerRun?: ArtifactVersion['producerRun'];
   createdAt?: string;
+  /** After logging: false when the content equalled an existing version (no new version was made). */
+  created?: boolean;
 
   private readonly staged = new Map<string, Staged>();
   private stagingDir?: string;
@@ -377,6 +379,7 @@ export class Artifact {
       res = await client.http.commitVersion(entity, project, this.name, request);
     }
     this.client = client;
+    this.created = res.created;
     this.apply(res.version);
     this.manifestCache = { version: res.version.version, digest: res.version.digest, entries: staged.manifest };
     await this.adoptIntoCache(client, staged.local, staged.fresh);
