@@ -264,6 +264,8 @@ class Artifact:
     def manifest(self):
         """Logical path -> {"digest", "size", "ref"?, "extra"?} (a copy)."""
         self._load_manifest()
+        if self._version is None:
+            self._finalize_local()
         return {p: _wire(e) for p, e in self._entries.items()}
 
     def __repr__(self):
