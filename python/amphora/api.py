@@ -18,11 +18,16 @@ class Api:
 
     @property
     def default_entity(self):
-        return self._client.default_entity(self._entity)
+        from .sdk import last_init
+
+        return self._entity or (last_init() or (None, None))[0] or self._client.default_entity()
 
     @property
     def default_project(self):
-        return self._client.default_project(self._project)
+        """overrides["project"], else the last init's project in this process, else AMPHORA_PROJECT / the server's default."""
+        from .sdk import last_init
+
+        return self._project or (last_init() or (None, None))[1] or self._client.default_project()
 
     def _qualified(self, ref_text):
         ref = parse_reference(ref_text)

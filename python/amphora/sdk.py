@@ -15,6 +15,11 @@ from .settings import DEFAULT_PROJECT
 _lock = threading.RLock()
 _current = None
 _live = []
+_last_init = None  # (entity, project) of the last online init: Api() defaults to it, as wandb.Api() does
+
+
+def last_init():
+    return _last_init
 
 
 def current_run():
@@ -36,7 +41,7 @@ def init(project=None, entity=None, job_type=None, config=None, group=None, name
     exception marks it failed). Without `reinit=True`, calling init while a run is live returns that run.
     `mode="offline"` records the run in `<dir>/amphora/offline-run-…` for `amphora sync`;
     `mode="disabled"` makes every call a no-op. W&B arguments Amphora cannot honour raise NotImplementedError."""
-    global _current
+    global _current, _last_init
     _check_unsupported(kwargs, resume)
     mode = os.environ.get("AMPHORA_MODE") or os.environ.get("WANDB_MODE") if mode is None else mode
     if mode not in _MODES:
@@ -87,6 +92,7 @@ def init(project=None, entity=None, job_type=None, config=None, group=None, name
                                    % (entity, project, id))
             data = client.http.post(client.project_path(entity, project) + "/runs", body)
             run = Run(client, data, allow_val_change=bool(allow_val_change), media_dir=dir)
+            _last_init = (entity, project)
         _current = run
         _live.append(run)
         _bind_module(run)

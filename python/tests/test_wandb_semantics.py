@@ -241,3 +241,14 @@ class ModesAndInitArgumentsTest(ServerTestCase):
         self.assertAmphoraError("conflict", amphora.init, project="p-init", id="My_Run-1", resume="never")
         with amphora.init(project="p-init", id="My_Run-1", resume="allow") as again:
             self.assertEqual(again.id, "My_Run-1")
+
+
+class ApiDefaultsTest(ServerTestCase):
+    def test_api_defaults_to_the_last_init_project(self):
+        with amphora.init(project="p-last", job_type="x") as run:
+            a = Artifact("near", type="dataset")
+            a.add_file(self.write("n.txt", "n"))
+            run.log_artifact(a)
+        self.assertEqual(Api().artifact("near:latest").project, "p-last")
+        self.assertEqual(Api().default_project, "p-last")
+        self.assertEqual(Api(overrides={"project": "elsewhere"}).default_project, "elsewhere")
