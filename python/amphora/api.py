@@ -110,6 +110,13 @@ class Api:
             if not cursor:
                 return out[::-1] if order == "+created_at" else out
 
+    def create_registry(self, name, visibility=None, **kwargs):
+        raise NotImplementedError("Api().create_registry(%r) is not supported by Amphora yet: there are no registries; "
+                                  "use a project and aliases instead." % (name,))
+
+    def registry(self, name, **kwargs):
+        raise NotImplementedError("Api().registry(%r) is not supported by Amphora yet: there are no registries." % (name,))
+
     # ------------------------------------------------------------------ collections and types
     def artifact_collections(self, project_name, type_name, per_page=50):
         """The collections of one type in `[entity/]project`, by name."""

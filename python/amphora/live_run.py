@@ -509,6 +509,26 @@ class Run(PublicRun):
         artifact._manifest_loaded = False
         return artifact
 
+    # W&B calls not implemented yet: say so instead of an AttributeError or a silent no-op.
+    def define_metric(self, name, *args, **kwargs):
+        raise NotImplementedError("run.define_metric(%r) is not supported by Amphora yet; the summary keeps the last "
+                                  "logged value of each key (set others with run.summary[...] = ...)." % (name,))
+
+    def link_artifact(self, artifact, target_path, aliases=None):
+        raise NotImplementedError("run.link_artifact(..., %r) is not supported by Amphora yet: there are no registries. "
+                                  "Mark versions with aliases instead." % (target_path,))
+
+    def log_model(self, path, name=None, aliases=None):
+        raise NotImplementedError("run.log_model is not supported by Amphora yet; log the model with "
+                                  "run.log_artifact(path, name=..., type=\"model\") instead.")
+
+    def use_model(self, name):
+        raise NotImplementedError("run.use_model(%r) is not supported by Amphora yet; use "
+                                  "run.use_artifact(name).download() instead." % (name,))
+
+    def link_model(self, path, registered_model_name, name=None, aliases=None):
+        raise NotImplementedError("run.link_model is not supported by Amphora yet: there are no registries.")
+
     def _distributed_id(self, distributed_id, what):
         did = distributed_id or self.group
         if not did:

@@ -190,5 +190,17 @@ class DisabledRun(Run):
     def used_artifacts(self):
         return []
 
+    def define_metric(self, name, *args, **kwargs):
+        return None
+
+    def link_artifact(self, artifact, target_path, aliases=None):
+        return None
+
+    def log_model(self, path, name=None, aliases=None):
+        return None
+
+    def link_model(self, path, registered_model_name, name=None, aliases=None):
+        return None
+
     def __repr__(self):
         return "<Run %s (disabled)>" % self.id

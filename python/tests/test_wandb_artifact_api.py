@@ -46,6 +46,13 @@ class NeverDropSilentlyTest(ServerTestCase):
             self.assertRaises(NotImplementedError, run.use_artifact, "bad:latest", use_as="input")
         self.assertRaises(NotImplementedError, a.download, skip_cache=True)
         self.assertRaises(NotImplementedError, a.link, "registry/models")
+        with amphora.init(project="p-silent", job_type="x") as run:
+            for call in (lambda: run.define_metric("loss", summary="min"), lambda: run.link_artifact(a, "reg/models"),
+                         lambda: run.log_model("m.pt"), lambda: run.use_model("m:latest"),
+                         lambda: run.link_model("m.pt", "reg")):
+                self.assertRaises(NotImplementedError, call)
+        self.assertRaises(NotImplementedError, Api().create_registry, "models", "organization")
+        self.assertRaises(NotImplementedError, Api().registry, "models")
 
     def test_expired_versions_go_at_gc(self):
         a = Artifact("short", type="dataset")
