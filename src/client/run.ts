@@ -107,9 +107,9 @@ export class Run {
   }
 
   /** Logs an output version; returns the same Artifact, now carrying version, digest and aliases. */
-  async logArtifact(artifact: Artifact, opts: { aliases?: string[]; onProgress?: ProgressFn } = {}): Promise<Artifact> {
+  async logArtifact(artifact: Artifact, opts: { aliases?: string[]; tags?: string[]; onProgress?: ProgressFn } = {}): Promise<Artifact> {
     this.requireActive('logArtifact');
-    return artifact.commit(this.client, { project: this.project, entity: this.entity, runId: this.id, aliases: opts.aliases, onProgress: opts.onProgress });
+    return artifact.commit(this.client, { project: this.project, entity: this.entity, runId: this.id, aliases: opts.aliases, tags: opts.tags, onProgress: opts.onProgress });
   }
 
   private distributedId(opts: { distributedId?: string }, what: string): string {

@@ -57,6 +57,24 @@ describe('sdk: W&B mirror (README snippet against a real server)', function () {
     assert.equal(producer?.id, run.id);
   });
 
+  it('artifact tags and ttlSeconds are stored and saved; removing latest by hand works as in W&B', async () => {
+    const run = await init({ project: 'mirror' });
+    await writeFile(path.join(base, 'm.txt'), 'm');
+    const a = new Artifact('tagged', 'dataset', { tags: ['raw'], ttlSeconds: 3600 });
+    await a.addFile('m.txt');
+    await run.logArtifact(a, { tags: ['eu'] });
+    await run.finish();
+    assert.deepEqual([a.tags, a.ttlSeconds, a.aliases], [['raw', 'eu'], 3600, ['latest']]);
+    a.tags.push('checked');
+    a.ttlSeconds = null;
+    a.aliases = [];
+    await a.save();
+    const got = await new Api().artifact('tagged:v0');
+    assert.deepEqual([got.tags, got.ttlSeconds, got.aliases], [['raw', 'eu', 'checked'], null, []]);
+    await assert.rejects(new Api().artifact('tagged:latest'), /latest/);
+    await got.delete(); // no alias left: no deleteAliases needed
+  });
+
   it('init stores tags and notes; run ids may hold "-" and "_"; Api({project}) wins over the last init', async () => {
     const run = await init({ project: 'tagged', id: 'Run_with-dash', tags: ['baseline', 'baseline', 'gpu'], notes: 'first try' });
     await run.finish();
