@@ -252,3 +252,22 @@ class ApiDefaultsTest(ServerTestCase):
         self.assertEqual(Api().artifact("near:latest").project, "p-last")
         self.assertEqual(Api().default_project, "p-last")
         self.assertEqual(Api(overrides={"project": "elsewhere"}).default_project, "elsewhere")
+
+
+class CacheNeverAliasesUserFilesTest(ServerTestCase):
+    def test_appending_to_a_logged_file_leaves_the_cached_blob_intact(self):
+        path = self.write("data/train.csv", "x,y\n1,2\n")
+        with amphora.init(project="p-cache", job_type="x") as run:
+            a = Artifact("train", type="dataset")
+            a.add_file(path)
+            run.log_artifact(a)
+        digest = a.manifest["train.csv"]["digest"]
+        cached = os.path.join(self.cache_dir, "blobs", "sha256", digest[:2], digest)
+        self.assertNotEqual(os.stat(cached).st_ino, os.stat(path).st_ino)
+        with open(path, "a") as f:
+            f.write("3,4\n")
+        with open(cached) as f:
+            self.assertEqual(f.read(), "x,y\n1,2\n")
+        root = Api().artifact("p-cache/train:v0").download(os.path.join(self.work, "again"))
+        with open(os.path.join(root, "train.csv")) as f:
+            self.assertEqual(f.read(), "x,y\n1,2\n")
