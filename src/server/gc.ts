@@ -5,8 +5,7 @@ import type { Database } from './store/database.js';
 export const DEFAULT_GC_GRACE_SECONDS = 24 * 3600;
 
 /**
- * First soft-deletes the committed versions whose time-to-live ran out (aliases included, as
- * W&B's TTL does). Then deletes blobs that no committed or pending version and no run file references, once they are
+ * Deletes blobs that no committed or pending version and no run file references, once they are
  * older than the grace period (so a blob uploaded for a commit still in flight is kept). Runs
  * with the database held exclusively (one mutex embedded; an advisory lock every write transaction
  * of every replica takes shared in team mode), so no commit can start referencing a blob mid-sweep.
@@ -18,7 +17,6 @@ export async function collectGarbage(
 ): Promise<GcResponse> {
   const graceMs = (opts.graceSeconds ?? DEFAULT_GC_GRACE_SECONDS) * 1000;
   const cutoff = Date.now() - graceMs;
-  const expiredVersions = await artifacts.expire(!!opts.dryRun);
   return db.exclusive(async (q) => {
     const rows = await q.query<{ digest: string }>(
       `SELECT DISTINCT e.value->>'digest' AS digest
@@ -45,6 +43,6 @@ export async function collectGarbage(
       await blobs.removeStaleTemp(Math.max(graceMs, 3600_000));
       await q.query('UPDATE gc_state SET epoch = epoch + 1 WHERE id = 1');
     }
-    return { deletedBlobs, freedBytes, keptYoung, expiredVersions };
+    return { deletedBlobs, freedBytes, keptYoung };
   });
 }
