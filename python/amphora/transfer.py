@@ -313,20 +313,22 @@ class Transfer:
             raise error_from(resp.status, data, "POST", path)
 
     def adopt(self, local, digest):
-        """Puts a file the producer just logged into the cache: a hard link (free) or a copy when
-        linking fails (other device). An existing blob is left alone."""
+        """Puts a file the producer just logged into the cache. A read-only file is hard-linked (free);
+        a writable one is copied, so a user appending to it later never changes the cached blob.
+        An existing blob is left alone."""
         target = cached_blob_path(self.cache_dir, digest)
-        # One link(2) per file in the common case; the folder is made only when link says it is
-        # missing (10,000 files: ~30,000 syscalls fewer than stat + makedirs + link each).
+        # A read-only file costs one link(2); its folder is made only when link says it is missing.
         try:
-            self._link(local, target)
-            return
+            if not os.stat(local).st_mode & 0o222:
+                self._link(local, target)
+                return
         except FileExistsError:
             return
         except OSError:
             pass
         try:
             if not os.path.exists(target):
+                os.makedirs(os.path.dirname(target), exist_ok=True)
                 copy_file(local, target)
         except OSError:
             pass  # the cache is an optimisation; logging already succeeded

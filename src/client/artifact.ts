@@ -34,6 +34,10 @@ interface Staged {
 export interface ArtifactOptions {
   description?: string;
   metadata?: Record<string, unknown>;
+  /** Version tags (W&B's `tags`). */
+  tags?: string[];
+  /** Seconds from creation until `amphora gc` deletes the version (W&B's `ttl`); null keeps it. */
+  ttlSeconds?: number | null;
 }
 
 export interface LogOptions {
@@ -41,6 +45,8 @@ export interface LogOptions {
   entity?: string;
   runId?: string;
   aliases?: string[];
+  /** Added to the artifact's own tags. */
+  tags?: string[];
   onProgress?: ProgressFn;
 }
 
@@ -98,6 +104,10 @@ export class Artifact {
   description: string | null;
   metadata: Record<string, unknown>;
   aliases: string[] = [];
+  tags: string[] = [];
+  ttlSeconds: number | null = null;
+  /** What the server last reported, so save() sends only changes. */
+  private saved?: { aliases: string[]; tags: string[]; ttlSeconds: number | null };
   /** Set once logged or fetched. */
   version?: string;
   digest?: string;
@@ -109,6 +119,8 @@ export class Artifact {
   fileCount?: number;
   producerRun?: ArtifactVersion['producerRun'];
   createdAt?: string;
+  /** After logging: false when the content equalled an existing version (no new version was made). */
+  created?: boolean;
 
   private readonly staged = new Map<string, Staged>();
   private stagingDir?: string;
@@ -121,6 +133,8 @@ export class Artifact {
     this.type = validateArtifactType(type);
     this.description = opts.description ?? null;
     this.metadata = { ...(opts.metadata ?? {}) };
+    this.tags = [...(opts.tags ?? [])];
+    this.ttlSeconds = opts.ttlSeconds ?? null;
   }
 
   /** Wraps a version the server returned. */
@@ -142,6 +156,9 @@ export class Artifact {
     this.entity = v.entity;
     this.project = v.project;
     this.aliases = [...v.aliases];
+    this.tags = [...(v.tags ?? [])];
+    this.ttlSeconds = v.ttlSeconds ?? null;
+    this.saved = { aliases: [...this.aliases], tags: [...this.tags], ttlSeconds: this.ttlSeconds };
     this.description = v.description;
     this.metadata = { ...v.metadata };
     this.state = v.state;
@@ -372,6 +389,7 @@ export class Artifact {
       metadata: this.metadata,
       aliases,
       runId: opts.runId,
+      ...this.tagsAndTtl(opts.tags),
     };
     let res;
     try {
@@ -389,6 +407,7 @@ export class Artifact {
       throw new AmphoraError('internal', `The server answered the commit of ${this.name} with a version of digest ${res.version.digest}, but the files sent hash to ${digest}; the server is broken or not trustworthy. Check ${this.name}:${res.version.version} before using it.`);
     }
     this.client = client;
+    this.created = res.created;
     this.apply(res.version);
     this.manifestCache = { version: res.version.version, digest: res.version.digest, entries: staged.manifest };
     return this;
@@ -489,17 +508,26 @@ export class Artifact {
     return materialize(client, manifest, root, { only: opts.only, onProgress: opts.onProgress, what: this.qualifiedName() });
   }
 
-  /** Saves description, metadata and aliases changed on this object. */
+  /** Saves description, metadata, aliases (`latest` too, as in W&B), tags and ttl changed on this object. */
   async save(): Promise<this> {
     const client = this.requireLogged('save');
-    const custom = this.aliases.filter((a) => a !== 'latest').map(validateAlias);
+    const saved = this.saved ?? { aliases: [], tags: [], ttlSeconds: null };
+    const aliases = this.aliases.map(validateAlias);
+    const tags = [...new Set(this.tags)];
     const v = await client.http.updateVersion(...this.sel(), {
       description: this.description,
       metadata: this.metadata,
-      aliases: { set: custom },
+      aliases: { add: aliases.filter((a) => !saved.aliases.includes(a)), remove: saved.aliases.filter((a) => !aliases.includes(a)) },
+      ...(tags.join('\n') !== saved.tags.join('\n') ? { tags } : {}),
+      ...(this.ttlSeconds !== saved.ttlSeconds ? { ttlSeconds: this.ttlSeconds } : {}),
     });
     this.apply(v);
     return this;
+  }
+
+  private tagsAndTtl(extra: string[] = []): { tags?: string[]; ttlSeconds?: number | null } {
+    const tags = [...new Set([...this.tags, ...extra])];
+    return { ...(tags.length ? { tags } : {}), ...(this.ttlSeconds !== null ? { ttlSeconds: this.ttlSeconds } : {}) };
   }
 
   /** Soft-deletes the version; refused while it has aliases unless deleteAliases is true. */

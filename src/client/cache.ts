@@ -128,15 +128,18 @@ export class BlobCache {
   }
 
   /**
-   * Adds a local file the producer just logged: a hard link (free) or a copy when linking fails
-   * (other device). An existing blob is left alone.
+   * Adds a local file the producer just logged. A read-only file is hard-linked (free); a writable
+   * one is reflinked or copied, so a user appending to it later never changes the cached blob.
+   * An existing blob is left alone.
    */
   async adopt(file: string, digest: string): Promise<void> {
     const target = this.path(digest);
     await this.ensureDir(dirname(target));
     try {
-      await link(file, target);
-      return;
+      if (((await stat(file)).mode & 0o222) === 0) {
+        await link(file, target);
+        return;
+      }
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') return;

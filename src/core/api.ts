@@ -80,6 +80,9 @@ export const Run = z.object({
   state: RunState,
   config: Json,
   summary: Json,
+  /** W&B drop-in: run tags and notes (optional so older servers still parse). */
+  tags: z.array(z.string()).optional(),
+  notes: z.string().nullable().optional(),
   createdAt: Iso,
   updatedAt: Iso,
   heartbeatAt: Iso,
@@ -87,20 +90,30 @@ export const Run = z.object({
 });
 export type Run = z.infer<typeof Run>;
 export const RunList = z.object({ items: z.array(Run), nextCursor: z.string().nullable() });
+/** A run or version tag (W&B: free text; here at most 128 characters, no control characters). */
+export const Tag = z.string().min(1).max(128).regex(/^[^\u0000-\u001f]+$/);
+export const TagList = z.array(Tag).max(100);
 
 /** POST /projects/:entity/:project/runs */
 export const CreateRunRequest = z.object({
-  id: z.string().regex(/^[a-z0-9]{1,64}$/).optional(),
+  /** Run ids as W&B accepts them: letters, digits, `-` and `_`. */
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
   name: z.string().min(1).max(128).optional(),
   jobType: Name.optional(),
   group: z.string().min(1).max(128).optional(),
   config: Json.optional(),
+  tags: TagList.optional(),
+  notes: z.string().max(65_536).optional(),
 });
 /** PATCH /projects/:entity/:project/runs/:runId — config/summary merge key by key. */
 export const UpdateRunRequest = z.object({
   config: Json.optional(),
   summary: Json.optional(),
   state: z.enum(['finished', 'failed']).optional(),
+  /** Replaces the run's tags. */
+  tags: TagList.optional(),
+  notes: z.string().max(65_536).nullable().optional(),
+  name: z.string().min(1).max(128).optional(),
 });
 /** POST …/runs/:runId/history */
 export const HistoryRow = z.object({ step: z.number().int().nonnegative(), data: Json, at: Iso.optional() });
@@ -177,6 +190,9 @@ export const ArtifactVersion = z.object({
   description: z.string().nullable(),
   metadata: Json,
   state: VersionState,
+  /** W&B drop-in: version tags and time-to-live in seconds from createdAt (null: kept forever). */
+  tags: z.array(z.string()).optional(),
+  ttlSeconds: z.number().int().positive().nullable().optional(),
   createdAt: Iso,
   updatedAt: Iso,
   producerRun: RunRef.nullable(),
@@ -218,6 +234,9 @@ export const CommitVersionRequest = z.object({
   aliases: z.array(z.string()).max(100).optional(),
   /** Producing run (output edge), in the same project. */
   runId: z.string().optional(),
+  /** Applied to the version (added to an existing one on dedup). */
+  tags: TagList.optional(),
+  ttlSeconds: z.number().int().positive().nullable().optional(),
 });
 export const CommitVersionResponse = z.object({ version: ArtifactVersion, created: z.boolean() });
 export type CommitVersionResponse = z.infer<typeof CommitVersionResponse>;
@@ -231,6 +250,8 @@ export const UpsertPendingRequest = z.object({
   type: Name,
   manifest: Manifest,
   runId: z.string().optional(),
+  /** Applied when the version is finished (with the finisher's own). */
+  aliases: z.array(z.string()).max(100).optional(),
   description: z.string().max(65_536).optional(),
   metadata: Json.optional(),
 });
@@ -240,6 +261,8 @@ export const FinishPendingRequest = z.object({
   aliases: z.array(z.string()).max(100).optional(),
   description: z.string().max(65_536).optional(),
   metadata: Json.optional(),
+  tags: TagList.optional(),
+  ttlSeconds: z.number().int().positive().nullable().optional(),
 });
 
 /** PATCH …/versions/:selector — the manifest never changes. */
@@ -253,10 +276,14 @@ export const UpdateVersionRequest = z.object({
     .object({
       add: z.array(z.string()).max(100).optional(),
       remove: z.array(z.string()).max(100).optional(),
-      /** Replace the version's custom aliases with exactly these (`latest` is managed by the server). */
+      /** Replace the version's aliases with exactly these. */
       set: z.array(z.string()).max(100).optional(),
     })
     .optional(),
+  /** Replaces the version's tags. */
+  tags: TagList.optional(),
+  /** Seconds from createdAt until gc deletes the version; null keeps it forever. */
+  ttlSeconds: z.number().int().positive().nullable().optional(),
 });
 /** DELETE …/versions/:selector?deleteAliases=true */
 export const DeleteVersionResponse = z.object({ version: ArtifactVersion });
@@ -329,7 +356,13 @@ export type ServerEvent = z.infer<typeof ServerEvent>;
 // ---------------------------------------------------------------- admin
 /** POST /admin/gc */
 export const GcRequest = z.object({ graceSeconds: z.number().int().nonnegative().optional(), dryRun: z.boolean().optional() });
-export const GcResponse = z.object({ deletedBlobs: z.number().int(), freedBytes: z.number().int(), keptYoung: z.number().int() });
+export const GcResponse = z.object({
+  deletedBlobs: z.number().int(),
+  freedBytes: z.number().int(),
+  keptYoung: z.number().int(),
+  /** Versions whose time-to-live ran out, soft-deleted by this gc (`entity/project/name:vN`). */
+  expiredVersions: z.array(z.string()).optional(),
+});
 export type GcResponse = z.infer<typeof GcResponse>;
 
 /** The route table, so clients and server name each path once. */

@@ -167,7 +167,7 @@ describe('server: access, hostile input, lock, discovery, gc', function () {
     localBlobsOnly(this, 'ages blobs through their file mtime; S3 GC is tested in s3-blobs.test.ts');
     const kept = (await s.api.logVersion(P, 'gc-kept', 'dataset', { 'k.txt': 'kept bytes' })).body.version;
     await s.api.logVersion(P, 'gc-gone', 'dataset', { 'g.txt': 'soon garbage' });
-    await s.api.del(`/api/v1/projects/${e}/${P}/artifacts/gc-gone/versions/v0`);
+    await s.api.del(`/api/v1/projects/${e}/${P}/artifacts/gc-gone/versions/v0?deleteAliases=true`);
     await s.api.putBlob('orphan young');
     await s.api.putBlob('orphan old');
     const path = (c: string) => join(s.dir, 'blobs', 'sha256', sha256(c).slice(0, 2), sha256(c));

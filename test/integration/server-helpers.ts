@@ -121,7 +121,7 @@ export class Api {
     name: string,
     type: string,
     files: Record<string, string | Buffer>,
-    extra: { aliases?: string[]; runId?: string; description?: string; metadata?: Record<string, unknown>; entity?: string } = {},
+    extra: { aliases?: string[]; runId?: string; description?: string; metadata?: Record<string, unknown>; entity?: string; tags?: string[]; ttlSeconds?: number } = {},
   ): Promise<Res> {
     const manifest: Record<string, { digest: string; size: number }> = {};
     for (const [p, content] of Object.entries(files)) {
@@ -139,6 +139,8 @@ export class Api {
       runId: extra.runId,
       description: extra.description,
       metadata: extra.metadata,
+      tags: extra.tags,
+      ttlSeconds: extra.ttlSeconds,
     });
   }
 

@@ -92,6 +92,7 @@ export class ArtifactService {
         created = true;
       }
       for (const a of [LATEST, ...aliases]) await moveAlias(tx, ctx, a, versionId, events);
+      await applyTagsAndTtl(tx, versionId, req.tags, req.ttlSeconds);
       if (req.runId) await addEdge(tx, versionId, projectId, req.runId, 'output');
       await tx.query('UPDATE collections SET updated_at = now() WHERE id = $1', [coll.id]);
       const version = await readVersion(tx, versionId);
@@ -124,6 +125,7 @@ export class ArtifactService {
     validateArtifactName(name);
     validateArtifactType(req.type);
     validateDistributedId(distributedId);
+    const upsertAliases = normalizeAliases(req.aliases ?? []);
     const manifest = req.manifest as Manifest;
     validateManifest(manifest);
     await this.requireBlobs(storedBlobs(manifest));
@@ -152,14 +154,15 @@ export class ArtifactService {
       if (rows.length) {
         versionId = rows[0].id;
         await tx.query(
-          `UPDATE versions SET manifest = $2, size = $3, file_count = $4, metadata = $5, description = COALESCE($6, description), updated_at = now() WHERE id = $1`,
-          [versionId, JSON.stringify(merged), size, Object.keys(merged).length, JSON.stringify(metadata), req.description ?? null],
+          `UPDATE versions SET manifest = $2, size = $3, file_count = $4, metadata = $5, description = COALESCE($6, description), updated_at = now(),
+             pending_aliases = ARRAY(SELECT DISTINCT unnest(pending_aliases || $7::text[])) WHERE id = $1`,
+          [versionId, JSON.stringify(merged), size, Object.keys(merged).length, JSON.stringify(metadata), req.description ?? null, upsertAliases],
         );
       } else {
         const ins = await tx.query<{ id: number }>(
-          `INSERT INTO versions (collection_id, state, size, file_count, manifest, description, metadata, distributed_id, producer_run_id)
-           VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-          [coll.id, size, Object.keys(merged).length, JSON.stringify(merged), req.description ?? null, JSON.stringify(metadata), distributedId, req.runId ?? null],
+          `INSERT INTO versions (collection_id, state, size, file_count, manifest, description, metadata, distributed_id, producer_run_id, pending_aliases)
+           VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+          [coll.id, size, Object.keys(merged).length, JSON.stringify(merged), req.description ?? null, JSON.stringify(metadata), distributedId, req.runId ?? null, upsertAliases],
         );
         versionId = ins[0].id;
       }
@@ -187,8 +190,8 @@ export class ArtifactService {
       const projectId = (await requireProjectId(tx, entity, project))!;
       if (req.runId) await requireRun(tx, projectId, entity, project, req.runId);
       const coll = (await tx.query<CollectionRow>('SELECT * FROM collections WHERE project_id = $1 AND name = $2 FOR UPDATE', [projectId, name]))[0];
-      const rows = await tx.query<{ id: number; manifest: string; metadata: Record<string, unknown>; description: string | null }>(
-        `SELECT id, manifest, metadata, description FROM versions WHERE collection_id = $1 AND distributed_id = $2 AND state = 'pending' FOR UPDATE`,
+      const rows = await tx.query<{ id: number; manifest: string; metadata: Record<string, unknown>; description: string | null; pending_aliases: string[] }>(
+        `SELECT id, manifest, metadata, description, pending_aliases FROM versions WHERE collection_id = $1 AND distributed_id = $2 AND state = 'pending' FOR UPDATE`,
         [coll.id, distributedId],
       );
       if (!rows.length) throw new AmphoraError('not_found', `Distributed version "${distributedId}" of ${name} was finished meanwhile.`);
@@ -220,7 +223,8 @@ export class ArtifactService {
           [versionId, coll.next_index, digest, JSON.stringify(metadata), req.description ?? null, req.runId ?? null],
         );
       }
-      for (const a of [LATEST, ...aliases]) await moveAlias(tx, ctx, a, versionId, events);
+      for (const a of new Set([LATEST, ...(pendingRow.pending_aliases ?? []), ...aliases])) await moveAlias(tx, ctx, a, versionId, events);
+      await applyTagsAndTtl(tx, versionId, req.tags, req.ttlSeconds);
       if (req.runId) await addEdge(tx, versionId, projectId, req.runId, 'output');
       const version = await readVersion(tx, versionId);
       events.unshift({ type: created ? 'version.created' : 'version.updated', version });
@@ -390,8 +394,12 @@ export class ArtifactService {
         metadata = JSON.parse(JSON.stringify(metadata)) as Record<string, unknown>;
         await tx.query('UPDATE versions SET metadata = $2 WHERE id = $1', [id, JSON.stringify(metadata)]);
       }
-      const custom = current.aliases.filter((a) => a !== LATEST);
-      const toRemove = set ? custom.filter((a) => !set.includes(a)) : remove.filter((a) => custom.includes(a));
+      if (req.tags !== undefined) await tx.query('UPDATE versions SET tags = $2 WHERE id = $1', [id, normalizeTags(req.tags)]);
+      if (req.ttlSeconds !== undefined) await tx.query('UPDATE versions SET ttl_seconds = $2 WHERE id = $1', [id, req.ttlSeconds]);
+      // `latest` may be removed or moved by hand as in W&B; the next logged version takes it again.
+      const custom = current.aliases;
+      // `set` names the custom aliases; it leaves `latest` alone unless it lists it.
+      const toRemove = set ? custom.filter((a) => a !== LATEST && !set.includes(a)) : remove.filter((a) => custom.includes(a));
       const toAdd = set ?? add;
       for (const a of remove) {
         if (!custom.includes(a)) {
@@ -407,6 +415,22 @@ export class ArtifactService {
     return version;
   }
 
+  /** Soft-deletes (with their aliases) the committed versions whose time-to-live ran out; returns their references. */
+  async expire(dryRun: boolean): Promise<string[]> {
+    const rows = await this.db.query<{ entity: string; project: string; name: string; idx: number }>(
+      `SELECT p.entity, p.name AS project, c.name, v.idx FROM versions v
+         JOIN collections c ON c.id = v.collection_id JOIN projects p ON p.id = c.project_id
+        WHERE v.state = 'committed' AND v.ttl_seconds IS NOT NULL AND v.created_at + v.ttl_seconds * interval '1 second' <= now()
+        ORDER BY p.entity, p.name, c.name, v.idx`,
+    );
+    const refs: string[] = [];
+    for (const r of rows) {
+      if (!dryRun) await this.remove(r.entity, r.project, r.name, `v${r.idx}`, true);
+      refs.push(`${r.entity}/${r.project}/${r.name}:v${r.idx}`);
+    }
+    return refs;
+  }
+
   async remove(entity: string, project: string, name: string, selector: string, deleteAliases: boolean): Promise<ArtifactVersion> {
     const events: ServerEvent[] = [];
     const version = await this.db.transaction(async (tx) => {
@@ -416,12 +440,12 @@ export class ArtifactService {
       const collectionId = (await tx.query<{ collection_id: number }>('SELECT collection_id FROM versions WHERE id = $1', [id]))[0].collection_id;
       await tx.query('SELECT id FROM collections WHERE id = $1 FOR UPDATE', [collectionId]);
       const ctx: AliasCtx = { entity, project, name, collectionId };
-      const custom = current.aliases.filter((a) => a !== LATEST);
-      if (custom.length && !deleteAliases) {
+      // W&B counts `latest` too: a version any alias points at is kept unless deleteAliases.
+      if (current.aliases.length && !deleteAliases) {
         throw new AmphoraError(
           'aliased_version',
-          `Version ${current.version} of ${name} has the alias(es) ${custom.join(', ')}; remove them first or delete with deleteAliases=true (delete_aliases=True).`,
-          { aliases: custom },
+          `Version ${current.version} of ${name} has the alias(es) ${current.aliases.join(', ')}; remove them first or delete it together with its aliases (delete_aliases=True in Python, --delete-aliases on the command line).`,
+          { aliases: current.aliases },
         );
       }
       for (const a of current.aliases) await dropAlias(tx, ctx, a, current.version, events);
@@ -564,15 +588,12 @@ async function dropAlias(tx: Queryable, ctx: AliasCtx, alias: string, from: stri
   events.push({ type: 'alias.moved', entity: ctx.entity, project: ctx.project, name: ctx.name, alias, version: null, previous: from });
 }
 
-/** Validates custom aliases; `latest` is accepted on commit (it is applied anyway) but not in edits. */
+/** Validates aliases. On commit `latest` is dropped (it is applied anyway); edits may add or remove it. */
 function normalizeAliases(list: string[], forEdit = false): string[] {
   const out: string[] = [];
   for (const a of list) {
     validateAlias(a);
-    if (a === LATEST) {
-      if (forEdit) throw new AmphoraError('invalid_alias', 'The alias "latest" is managed by the server (it always names the most recently logged version); it cannot be added or removed by hand.');
-      continue;
-    }
+    if (a === LATEST && !forEdit) continue;
     if (!out.includes(a)) out.push(a);
   }
   return out;
@@ -580,6 +601,22 @@ function normalizeAliases(list: string[], forEdit = false): string[] {
 
 function isName(v: unknown): v is string {
   return typeof v === 'string' && NAME_PATTERN.test(v);
+}
+
+/** Tags keep their first-seen order without duplicates. */
+function normalizeTags(list: string[]): string[] {
+  return [...new Set(list)];
+}
+
+/** On commit (also a deduplicated one) tags are added to the version's and a given ttl replaces its. */
+async function applyTagsAndTtl(tx: Queryable, versionId: number, tags: string[] | undefined, ttlSeconds: number | null | undefined): Promise<void> {
+  if (tags?.length) {
+    await tx.query(
+      `UPDATE versions SET tags = ARRAY(SELECT t FROM unnest(tags || $2::text[]) WITH ORDINALITY AS u(t, o) GROUP BY t ORDER BY min(o)) WHERE id = $1`,
+      [versionId, normalizeTags(tags)],
+    );
+  }
+  if (ttlSeconds !== undefined) await tx.query('UPDATE versions SET ttl_seconds = $2 WHERE id = $1', [versionId, ttlSeconds]);
 }
 
 /** Manifests are stored as JSON text (see migrations). */

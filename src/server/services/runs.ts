@@ -52,8 +52,8 @@ export class RunService {
       const id = req.id ?? newRunId();
       const name = req.name ?? `${ADJECTIVES[randomInt(ADJECTIVES.length)]}-${NOUNS[randomInt(NOUNS.length)]}-${counter}`;
       await tx.query(
-        `INSERT INTO runs (project_id, run_id, name, job_type, group_name, state, config) VALUES ($1, $2, $3, $4, $5, 'running', $6)`,
-        [projectId, id, name, req.jobType ?? null, req.group ?? null, JSON.stringify(req.config ?? {})],
+        `INSERT INTO runs (project_id, run_id, name, job_type, group_name, state, config, tags, notes) VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8)`,
+        [projectId, id, name, req.jobType ?? null, req.group ?? null, JSON.stringify(req.config ?? {}), [...new Set(req.tags ?? [])], req.notes ?? null],
       );
       return { run: await readRun(tx, projectId, id), created: true };
     });
@@ -92,6 +92,9 @@ export class RunService {
          WHERE project_id = $1 AND run_id = $2`,
         [projectId, runId, JSON.stringify(req.config ?? {}), JSON.stringify(req.summary ?? {}), req.state ?? null],
       );
+      if (req.tags !== undefined) await tx.query('UPDATE runs SET tags = $3 WHERE project_id = $1 AND run_id = $2', [projectId, runId, [...new Set(req.tags)]]);
+      if (req.notes !== undefined) await tx.query('UPDATE runs SET notes = $3 WHERE project_id = $1 AND run_id = $2', [projectId, runId, req.notes]);
+      if (req.name !== undefined) await tx.query('UPDATE runs SET name = $3 WHERE project_id = $1 AND run_id = $2', [projectId, runId, req.name]);
       return readRun(tx, projectId, runId);
     });
     this.events.emit([{ type: 'run.updated', run }]);

@@ -123,6 +123,17 @@ const MIGRATIONS: string[] = [
     touched_at timestamptz NOT NULL DEFAULT now()
   );
   `,
+  // W&B drop-in: run tags and notes; version tags and a time-to-live (expired versions are
+  // soft-deleted by gc; ttl_seconds counts from created_at, as W&B's artifact TTL does); aliases
+  // requested by upsert_artifact, applied when the distributed version is finished.
+  `
+  ALTER TABLE runs ADD COLUMN tags text[] NOT NULL DEFAULT '{}';
+  ALTER TABLE runs ADD COLUMN notes text;
+  ALTER TABLE versions ADD COLUMN tags text[] NOT NULL DEFAULT '{}';
+  ALTER TABLE versions ADD COLUMN ttl_seconds bigint;
+  ALTER TABLE versions ADD COLUMN pending_aliases text[] NOT NULL DEFAULT '{}';
+  CREATE INDEX versions_ttl ON versions (ttl_seconds) WHERE ttl_seconds IS NOT NULL AND state = 'committed';
+  `,
 ];
 
 export async function migrate(db: Database): Promise<void> {
