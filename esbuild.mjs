@@ -2,8 +2,8 @@
 // relative to its module URL (a CommonJS bundle fails with ERR_INVALID_URL); the extension is
 // CommonJS because VS Code loads it with require; the webview is a browser IIFE.
 import * as esbuild from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import path, { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -34,11 +34,20 @@ const lazyVendor = {
   },
 };
 
+// Node programs (server, initdb child, CLI) are built together with code splitting: a command
+// loads only the chunks it imports (`amphora --help` does not parse the server, PGlite, undici or
+// zod), and the server code is shared by `dist/server.mjs` and `amphora serve`. Chunks sit in
+// outdir itself, not a subfolder, because PGlite and createCluster.ts find their files next to
+// the module that contains them (and vendor/ bundles are imported as ./vendor/…).
+const nodePrograms = {
+  // initdb: the child process that creates a fresh PGlite cluster (src/server/store/createCluster.ts).
+  entries: { server: 'src/server/main.ts', initdb: 'src/server/store/initdbMain.ts', cli: 'src/cli/start.ts' },
+  platform: 'node',
+  format: 'esm',
+  banner: esmBanner,
+  plugins: [lazyVendor],
+};
 const targets = [
-  { entry: 'src/server/main.ts', outfile: join(outdir, 'server.mjs'), platform: 'node', format: 'esm', banner: esmBanner },
-  // Child process that creates a fresh PGlite cluster (src/server/store/createCluster.ts).
-  { entry: 'src/server/store/initdbMain.ts', outfile: join(outdir, 'initdb.mjs'), platform: 'node', format: 'esm', banner: esmBanner },
-  { entry: 'src/cli/main.ts', outfile: join(outdir, 'cli.mjs'), platform: 'node', format: 'esm', banner: esmBanner, plugins: [lazyVendor] },
   { entry: 'src/extension/extension.ts', outfile: join(outdir, 'extension.cjs'), platform: 'node', format: 'cjs', external: ['vscode'], plugins: [lazyVendor] },
   ...Object.entries(LAZY_VENDOR).map(([pkg, out]) => ({
     stdin: { contents: `export * from '${pkg}';`, resolveDir: process.cwd(), sourcefile: `${pkg}.vendor.js` },
@@ -61,30 +70,56 @@ for (const f of ['pglite.wasm', 'pglite.data', 'initdb.wasm']) {
   if (existsSync(from)) copyFileSync(from, join(outdir, f));
 }
 
-const contexts = await Promise.all(
-  targets.map((t) =>
+const common = (platform) => ({
+  bundle: true,
+  platform,
+  target: platform === 'node' ? 'node20' : 'chrome120',
+  sourcemap: production ? false : 'linked',
+  minify: production,
+  logLevel: 'warning',
+  legalComments: 'none',
+});
+const contexts = await Promise.all([
+  esbuild.context({
+    ...common(nodePrograms.platform),
+    entryPoints: nodePrograms.entries,
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunk-[hash]',
+    splitting: true,
+    format: nodePrograms.format,
+    banner: nodePrograms.banner,
+    plugins: nodePrograms.plugins,
+    metafile: true,
+  }),
+  ...targets.map((t) =>
     esbuild.context({
+      ...common(t.platform),
       ...(t.stdin ? { stdin: t.stdin } : { entryPoints: [t.entry] }),
       outfile: t.outfile,
-      bundle: true,
-      platform: t.platform,
       format: t.format,
-      target: t.platform === 'node' ? 'node20' : 'chrome120',
       external: t.external ?? [],
       banner: t.banner,
       plugins: t.plugins ?? [],
       ...(t.mainFields ? { mainFields: t.mainFields } : {}),
-      sourcemap: production ? false : 'linked',
-      minify: production,
-      logLevel: 'warning',
-      legalComments: 'none',
     }),
   ),
-);
+]);
+
+/** Removes chunks of earlier builds (their names carry a content hash, so they pile up). */
+function removeStaleChunks(result) {
+  const current = new Set(Object.keys(result.metafile.outputs).map((f) => path.resolve(f)));
+  for (const f of readdirSync(outdir)) {
+    if (/^chunk-[A-Z0-9]+\.mjs(\.map)?$/.test(f) && !current.has(path.resolve(outdir, f))) rmSync(join(outdir, f), { force: true });
+  }
+}
+
 if (watch) {
   await Promise.all(contexts.map((c) => c.watch()));
 } else {
-  await Promise.all(contexts.map((c) => c.rebuild()));
+  const [programs] = await Promise.all(contexts.map((c) => c.rebuild()));
+  removeStaleChunks(programs);
   await Promise.all(contexts.map((c) => c.dispose()));
-  console.log(`built ${targets.map((t) => t.outfile).join(', ')}`);
+  const entries = Object.keys(nodePrograms.entries).map((n) => join(outdir, `${n}.mjs`));
+  console.log(`built ${[...entries, ...targets.map((t) => t.outfile)].join(', ')} (+ shared chunk-*.mjs)`);
 }

@@ -14,14 +14,13 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** `team`: start with --team; the site admin key is the bootstrap key (a team server publishes none). */
-export async function startServerProcess(dataDir: string, opts: { team?: { bootstrapKey: string } } = {}): Promise<ServerProcess> {
+export async function startServerProcess(dataDir: string, opts: { args?: string[]; env?: Record<string, string> } = {}): Promise<ServerProcess> {
   const entry = path.resolve('dist/server.mjs');
   // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server process.
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, entry, '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn', ...(opts.team ? ['--team'] : [])], {
+  const child = spawn(process.execPath, [...nodeArgs, entry, '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn', ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: opts.team ? { ...process.env, AMPHORA_BOOTSTRAP_KEY: opts.team.bootstrapKey } : process.env,
+    env: { ...process.env, ...opts.env },
   });
   const line = await new Promise<string>((resolve, reject) => {
     const rl = createInterface({ input: child.stdout! });
@@ -33,7 +32,10 @@ export async function startServerProcess(dataDir: string, opts: { team?: { boots
     child.once('exit', (code) => reject(new Error(`server exited with ${code} before listening (run \`node esbuild.mjs\` first?)`)));
   });
   const info = JSON.parse(line) as { url: string; pid: number };
-  const apiKey = opts.team ? opts.team.bootstrapKey : (JSON.parse(readFileSync(path.join(dataDir, 'server.json'), 'utf8')) as { apiKey: string }).apiKey;
+  // A team server (--team) publishes no key: its site admin key is the bootstrap key it was given.
+  const team = opts.args?.includes('--team');
+  if (team && !opts.env?.AMPHORA_BOOTSTRAP_KEY) throw new Error('startServerProcess: a --team server needs env.AMPHORA_BOOTSTRAP_KEY (the benchmark must know the admin key)');
+  const apiKey = team ? opts.env!.AMPHORA_BOOTSTRAP_KEY : (JSON.parse(readFileSync(path.join(dataDir, 'server.json'), 'utf8')) as { apiKey: string }).apiKey;
   return {
     url: info.url,
     apiKey,

@@ -19,7 +19,7 @@ const DURATION_S = quick ? 3 : 10;
 const BOOTSTRAP = 'bench-team-bootstrap-key-0123456789abcdefghij';
 
 async function measure(label: string, team: boolean, base: string) {
-  const server = await startServerProcess(path.join(base, `data-${label}`), team ? { team: { bootstrapKey: BOOTSTRAP } } : {});
+  const server = await startServerProcess(path.join(base, `data-${label}`), team ? { args: ['--team'], env: { AMPHORA_BOOTSTRAP_KEY: BOOTSTRAP } } : {});
   try {
     let apiKey = server.apiKey;
     let entity: string | undefined;

@@ -16,6 +16,8 @@ node esbuild.mjs --production --outdir="$STAGE/dist" >&2
 for f in extension.cjs server.mjs initdb.mjs pglite.wasm pglite.data vendor/aws-s3.mjs vendor/gcs.mjs; do
   [ -s "$STAGE/dist/$f" ] || { echo "package-vsix: dist/$f is missing after the build" >&2; exit 1; }
 done
+# server.mjs and initdb.mjs import shared chunks (code splitting, see esbuild.mjs).
+ls "$STAGE"/dist/chunk-*.mjs >/dev/null 2>&1 || { echo "package-vsix: no dist/chunk-*.mjs after the build" >&2; exit 1; }
 cp -r package.json README.md .vscodeignore media "$STAGE/"
 if [ -f LICENSE ]; then cp LICENSE "$STAGE/"; fi
 mkdir -p "$(dirname "$ABS_OUT")"

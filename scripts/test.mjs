@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Runs every test suite in order and closes with one line "N passed, N failed" over all of them.
-// Usage: node scripts/test.mjs [suite…]   (suites: unit integration integration-pg webview python e2e; default all)
-// integration-pg runs the integration folder again against a throwaway PostgreSQL cluster (team mode).
+// Usage: node scripts/test.mjs [suite…]   (default: every suite without `optIn`)
+// team runs the integration folder again as a team server: a throwaway PostgreSQL cluster for
+// metadata and an S3 bucket (s3rver) for blobs. integration-pg and team-blobs change one of the two
+// (for narrowing down a failure); they are not part of the default run.
 // A suite whose folder has no tests yet is skipped; a suite that crashes counts as a failure.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -9,9 +11,14 @@ import { existsSync, readdirSync } from 'node:fs';
 const SUITES = {
   unit: { dir: 'test/unit', cmd: mocha('test/unit') },
   integration: { dir: 'test/integration', cmd: mocha('test/integration') },
-  'integration-pg': { dir: 'test/integration', cmd: mocha('test/integration'), env: { AMPHORA_TEST_DB: 'postgres' } },
+  team: { dir: 'test/integration', cmd: mocha('test/integration'), env: { AMPHORA_TEST_DB: 'postgres', AMPHORA_TEST_BLOBS: 's3' } },
+  'integration-pg': { dir: 'test/integration', cmd: mocha('test/integration'), env: { AMPHORA_TEST_DB: 'postgres' }, optIn: true },
+  'team-blobs': { dir: 'test/integration', cmd: mocha('test/integration'), env: { AMPHORA_TEST_BLOBS: 's3' }, optIn: true },
+  security: { dir: 'test/security', cmd: mocha('test/security') },
   webview: { dir: 'test/webview', cmd: mocha('test/webview') },
   python: { dir: 'python/tests', cmd: ['python3', ['-m', 'unittest', 'discover', '-s', 'python/tests', '-t', 'python', '-v']] },
+  // A hostile server on loopback against both clients (needs dist/ built, as `npm test` does).
+  security: { dir: 'test/security', cmd: mocha('test/security') },
   e2e: { dir: 'test/e2e', cmd: mocha('test/e2e') },
 };
 
@@ -50,7 +57,7 @@ function count(name, out, code) {
   return { passed, failed: failed || (code !== 0 ? 1 : 0) };
 }
 
-const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(SUITES);
+const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(SUITES).filter((n) => !SUITES[n].optIn);
 const totals = { passed: 0, failed: 0 };
 const rows = [];
 for (const name of wanted) {

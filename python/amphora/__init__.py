@@ -4,11 +4,11 @@ A drop-in for the `wandb` artifact calls: `import amphora as wandb`.
 Standard library only. Connects through $AMPHORA_BASE_URL/$AMPHORA_API_KEY or the local
 server's discovery file.
 """
-from . import data_types
+from . import data_types, errors
 from .api import Api
 from .artifact import Artifact, ArtifactEntry
 from .data_types import Image, PartitionedTable, Table
-from .errors import AmphoraError
+from .errors import AmphoraError, CommError, Error
 from .reference import ArtifactRef, format_reference, parse_reference
 from .live_run import Config, Run, Summary
 from .sdk import finish, init, log, log_artifact, save, use_artifact
@@ -21,7 +21,7 @@ summary = Summary()
 run = None
 
 __all__ = [
-    "Api", "Artifact", "ArtifactEntry", "ArtifactRef", "AmphoraError", "Config", "Image", "PartitionedTable", "Run",
+    "Api", "Artifact", "ArtifactEntry", "ArtifactRef", "AmphoraError", "CommError", "Error", "errors", "Config", "Image", "PartitionedTable", "Run",
     "Summary", "Table", "config", "data_types", "finish", "format_reference", "init", "log", "log_artifact",
     "parse_reference", "run", "save", "summary", "use_artifact",
 ]

@@ -5,6 +5,7 @@ from .errors import AmphoraError
 from .names import validate_artifact_name, validate_artifact_type
 from .public import PublicRun, parse_run_path
 from .reference import format_reference, parse_reference
+from .run_filters import run_matches
 from .transport import API_PREFIX
 
 
@@ -17,11 +18,16 @@ class Api:
 
     @property
     def default_entity(self):
-        return self._client.default_entity(self._entity)
+        from .sdk import last_init
+
+        return self._entity or (last_init() or (None, None))[0] or self._client.default_entity()
 
     @property
     def default_project(self):
-        return self._client.default_project(self._project)
+        """overrides["project"], else the last init's project in this process, else AMPHORA_PROJECT / the server's default."""
+        from .sdk import last_init
+
+        return self._project or (last_init() or (None, None))[1] or self._client.default_project()
 
     def _qualified(self, ref_text):
         ref = parse_reference(ref_text)
@@ -39,15 +45,26 @@ class Api:
             raise AmphoraError("type_mismatch", 'Artifact "%s" has type "%s", not "%s".' % (name, version["type"], type))
         return Artifact._from_version(self._client, version)
 
-    def artifact_versions(self, type_name, name, per_page=100):
-        """Every committed version of a collection, newest first as the server lists them."""
-        validate_artifact_type(type_name)
+    def _collection_parts(self, name):
         parts = name.split("/")
+        if not 1 <= len(parts) <= 3:
+            raise AmphoraError("invalid_reference", 'Invalid artifact name "%s": write it as [entity/][project/]name.' % name)
         validate_artifact_name(parts[-1])
         project = parts[-2] if len(parts) >= 2 else self.default_project
         entity = parts[-3] if len(parts) >= 3 else self.default_entity
+        return entity, project, parts[-1]
+
+    def artifacts(self, type_name, name, per_page=50, tags=None):
+        """The committed versions of a collection, newest first; `tags` keeps versions holding all of them."""
+        wanted = [tags] if isinstance(tags, str) else list(tags or [])
+        return [v for v in self.artifact_versions(type_name, name, per_page=per_page) if all(t in v.tags for t in wanted)]
+
+    def artifact_versions(self, type_name, name, per_page=100):
+        """Every committed version of a collection, newest first as the server lists them."""
+        validate_artifact_type(type_name)
+        entity, project, coll = self._collection_parts(name)
         c = self._client
-        path = c.collection_path(entity, project, parts[-1])
+        path = c.collection_path(entity, project, coll)
         collection = c.http.get(path)
         if collection.get("type") != type_name:
             raise AmphoraError("type_mismatch", 'Artifact "%s" has type "%s", not "%s".' % (name, collection.get("type"), type_name))
@@ -75,7 +92,12 @@ class Api:
         entity, project, run_id = parse_run_path(path, lambda: self.default_entity, lambda: self.default_project)
         return PublicRun._fetch(self._client, entity, project, run_id)
 
-    def runs(self, path=None):
+    def runs(self, path=None, filters=None, order=None, per_page=50, include_sweeps=True):
+        """The runs of `[entity/]project`, newest first, keeping those that match W&B's MongoDB-style
+        `filters` on config, summary_metrics, state, tags, … (evaluated here, after listing)."""
+        if order not in (None, "-created_at", "+created_at"):
+            raise NotImplementedError("runs(order=%r) is not supported by Amphora; runs come newest first "
+                                      "(order=\"-created_at\") or oldest first (\"+created_at\")." % (order,))
         project = path or self.default_project
         parts = project.split("/")
         entity = parts[0] if len(parts) == 2 else self.default_entity
@@ -83,7 +105,113 @@ class Api:
         out, cursor = [], None
         while True:
             page = c.http.get(c.project_path(entity, parts[-1]) + "/runs", query={"limit": 1000, "cursor": cursor})
-            out.extend(PublicRun(c, r) for r in page["items"])
+            out.extend(PublicRun(c, r) for r in page["items"] if run_matches(r, filters))
+            cursor = page.get("nextCursor")
+            if not cursor:
+                return out[::-1] if order == "+created_at" else out
+
+    def create_registry(self, name, visibility=None, **kwargs):
+        raise NotImplementedError("Api().create_registry(%r) is not supported by Amphora yet: there are no registries; "
+                                  "use a project and aliases instead." % (name,))
+
+    def registry(self, name, **kwargs):
+        raise NotImplementedError("Api().registry(%r) is not supported by Amphora yet: there are no registries." % (name,))
+
+    # ------------------------------------------------------------------ collections and types
+    def artifact_collections(self, project_name, type_name, per_page=50):
+        """The collections of one type in `[entity/]project`, by name."""
+        validate_artifact_type(type_name)
+        parts = project_name.split("/")
+        entity = parts[0] if len(parts) == 2 else self.default_entity
+        c = self._client
+        out, cursor = [], None
+        while True:
+            page = c.http.get(c.project_path(entity, parts[-1]) + "/artifacts",
+                              query={"limit": 1000, "cursor": cursor, "type": type_name})
+            out.extend(ArtifactCollection(self, d) for d in page["items"])
             cursor = page.get("nextCursor")
             if not cursor:
                 return out
+
+    def artifact_collection(self, type_name, name):
+        """One collection (`[entity/][project/]name`); ValueError if it has another type."""
+        validate_artifact_type(type_name)
+        entity, project, coll = self._collection_parts(name)
+        data = self._client.http.get(self._client.collection_path(entity, project, coll))
+        if data["type"] != type_name:
+            raise AmphoraError("type_mismatch", 'Artifact "%s" has type "%s", not "%s".' % (name, data["type"], type_name))
+        return ArtifactCollection(self, data)
+
+    def artifact_collection_exists(self, name, type):
+        try:
+            self.artifact_collection(type, name)
+            return True
+        except AmphoraError as e:
+            if e.code == "not_found":
+                return False
+            raise
+
+    def artifact_types(self, project=None):
+        project = project or self.default_project
+        parts = project.split("/")
+        entity = parts[0] if len(parts) == 2 else self.default_entity
+        c = self._client
+        answer = c.http.get(c.project_path(entity, parts[-1]) + "/artifact-types")
+        return [ArtifactType(self, entity, parts[-1], t["type"]) for t in answer["items"]]
+
+    def artifact_type(self, type_name, project=None):
+        validate_artifact_type(type_name)
+        for t in self.artifact_types(project):
+            if t.name == type_name:
+                return t
+        raise AmphoraError("not_found", 'Project "%s" has no artifacts of type "%s".' % (project or self.default_project, type_name))
+
+
+class ArtifactCollection:
+    """A named artifact (all its versions): `name`, `type`, `description`, `aliases`, `versions()`, `delete()`."""
+
+    def __init__(self, api, data):
+        self._api = api
+        self._data = data
+
+    name = property(lambda self: self._data["name"])
+    type = property(lambda self: self._data["type"])
+    entity = property(lambda self: self._data["entity"])
+    project = property(lambda self: self._data["project"])
+    description = property(lambda self: self._data.get("description"))
+    created_at = property(lambda self: self._data.get("createdAt"))
+    updated_at = property(lambda self: self._data.get("updatedAt"))
+
+    @property
+    def aliases(self):
+        """Every alias held by a version of the collection."""
+        return [a["alias"] for a in self._data.get("aliases") or []]
+
+    def versions(self):
+        return self._api.artifact_versions(self.type, "%s/%s/%s" % (self.entity, self.project, self.name))
+
+    artifacts = versions
+
+    def delete(self):
+        """Deletes every version with its aliases (soft delete; blobs go at the next `amphora gc`)."""
+        for v in self.versions():
+            v.delete(delete_aliases=True)
+
+    def __repr__(self):
+        return "<ArtifactCollection %s/%s/%s (%s)>" % (self.entity, self.project, self.name, self.type)
+
+
+class ArtifactType:
+    def __init__(self, api, entity, project, name):
+        self._api, self.entity, self.project, self.name = api, entity, project, name
+
+    type = property(lambda self: self.name)
+
+    def collections(self):
+        return self._api.artifact_collections("%s/%s" % (self.entity, self.project), self.name)
+
+    def collection(self, name):
+        return self._api.artifact_collection(self.name, "%s/%s/%s" % (self.entity, self.project, name))
+
+    def __repr__(self):
+        return "<ArtifactType %s in %s/%s>" % (self.name, self.entity, self.project)

@@ -1,18 +1,24 @@
 """Artifact: a draft you fill with files and log from a run, or a committed version you read."""
 import copy
+import datetime
+import json
 import os
 import shutil
 import tempfile
 
-from .errors import AmphoraError
+from .errors import AmphoraError, ArtifactNotLoggedError, EntryNotFoundError, PathNotInArtifactError
 from .manifest import artifact_digest, stored_blobs, validate_manifest
 from .names import validate_alias, validate_artifact_name, validate_artifact_type
 from .paths import check_path_collisions, validate_manifest_path
 from .reference import format_reference, parse_reference
+from .received import check_received_manifest, check_received_version
 from .references import resolve_reference
 from .transfer import Stats, parallel, sha256_file
 
 _WINDOWS = os.name == "nt"
+_POLICIES = ("mutable", "immutable")
+# W&B's Artifact.state values.
+STATE_BY_SERVER = {"pending": "PENDING", "committed": "COMMITTED", "deleted": "DELETED"}
 
 
 def unwrap_version(answer):
@@ -60,8 +66,8 @@ class ArtifactEntry:
 class _NewFile:
     """What `Artifact.new_file` yields: a file that joins the artifact when closed."""
 
-    def __init__(self, artifact, name, local, mode, encoding):
-        self._artifact, self._name, self._local = artifact, name, local
+    def __init__(self, artifact, name, local, mode, encoding, overwrite):
+        self._artifact, self._name, self._local, self._overwrite = artifact, name, local, overwrite
         self._file = open(local, mode, encoding=encoding)
 
     def __getattr__(self, item):
@@ -73,7 +79,7 @@ class _NewFile:
     def close(self):
         if not self._file.closed:
             self._file.close()
-            self._artifact._put_local(self._name, self._local)
+            self._artifact._put_local(self._name, self._local, overwrite=self._overwrite)
 
     def __enter__(self):
         return self
@@ -90,6 +96,9 @@ class Artifact:
     """`Artifact(name, type, description=None, metadata=None)`."""
 
     def __init__(self, name, type, description=None, metadata=None, incremental=False, use_as=None):
+        if use_as is not None:
+            raise NotImplementedError("Artifact(use_as=...) is not supported by Amphora (W&B deprecated it); "
+                                      "leave it out and refer to the artifact by its name.")
         self._name = validate_artifact_name(name)
         self._type = validate_artifact_type(type)
         self.description = description
@@ -105,6 +114,10 @@ class Artifact:
         self._manifest_loaded = True
         self.last_transfer = None
         self.pending = None  # what the server answered to the last upsert_artifact
+        self._incremental = bool(incremental)
+        self._tags = []
+        self._ttl = None
+        self._skip_cache = set()  # logical paths added with skip_cache=True
 
     # ------------------------------------------------------------------ constructing from the server
     @classmethod
@@ -115,17 +128,24 @@ class Artifact:
         a._manifest_loaded = False
         a._tmpdir = None
         a.last_transfer = None
+        a.pending = None
+        a._incremental = False
+        a._skip_cache = set()
         a._apply_version(version)
         return a
 
     def _apply_version(self, version):
+        check_received_version(version)
         self._version = version
         self._name = version["name"]
         self._type = version["type"]
         self.description = version.get("description")
         self._metadata = copy.deepcopy(version.get("metadata") or {})
         self._aliases = list(version.get("aliases") or [])
-        self._saved = (self.description, copy.deepcopy(self._metadata), list(self._aliases))
+        self._tags = list(version.get("tags") or [])
+        ttl = version.get("ttlSeconds")
+        self._ttl = datetime.timedelta(seconds=ttl) if ttl else None
+        self._saved = (self.description, copy.deepcopy(self._metadata), list(self._aliases), list(self._tags), self._ttl)
 
     # ------------------------------------------------------------------ attributes
     @property
@@ -154,11 +174,50 @@ class Artifact:
 
     @property
     def state(self):
-        return self._version["state"] if self._version else "draft"
+        """W&B's states: "PENDING" (a draft, or not committed yet), "COMMITTED", "DELETED"."""
+        return STATE_BY_SERVER.get(self._version["state"], "PENDING") if self._version else "PENDING"
+
+    def is_draft(self):
+        """True until the artifact is logged."""
+        return self._version is None
 
     @property
     def created_at(self):
+        """ISO-8601 time the version was created (None for a draft)."""
         return self._version.get("createdAt") if self._version else None
+
+    @property
+    def updated_at(self):
+        """ISO-8601 time of the last change to the version (None for a draft)."""
+        return self._version.get("updatedAt") if self._version else None
+
+    @property
+    def source_name(self):
+        """`name:vN` of the collection the version was logged to (the name alone for a draft)."""
+        return "%s:%s" % (self._name, self.version) if self._version else self._name
+
+    @property
+    def source_qualified_name(self):
+        return self.qualified_name
+
+    @property
+    def tags(self):
+        """Version tags (W&B: add with `tags.append`, replace by assignment; saved by log or `save()`)."""
+        return self._tags
+
+    @tags.setter
+    def tags(self, value):
+        self._tags = _validate_tags(value)
+
+    @property
+    def ttl(self):
+        """Time to live (a `datetime.timedelta`, or None to keep the version): `amphora gc` deletes the
+        version once `created_at + ttl` has passed."""
+        return self._ttl
+
+    @ttl.setter
+    def ttl(self, value):
+        self._ttl = _validate_ttl(value)
 
     @property
     def file_count(self):
@@ -207,6 +266,8 @@ class Artifact:
     def manifest(self):
         """Logical path -> {"digest", "size", "ref"?, "extra"?} (a copy)."""
         self._load_manifest()
+        if self._version is None:
+            self._finalize_local()
         return {p: _wire(e) for p, e in self._entries.items()}
 
     def __repr__(self):
@@ -218,29 +279,63 @@ class Artifact:
             raise AmphoraError("invalid_request", "Cannot %s: %s is already logged and its files never change. Create a new "
                                "Artifact(%r, type=%r) to log new content." % (what, self.qualified_name, self._name, self._type))
 
-    def _put(self, logical, entry):
+    def _put(self, logical, entry, overwrite=False):
         validate_manifest_path(logical)
+        self._check_overwrite({logical: entry}, overwrite)
         check_path_collisions(list(self._entries) + [logical] if logical not in self._entries else list(self._entries))
         self._entries[logical] = entry
 
-    def _put_local(self, logical, local):
-        self._put(logical, {"digest": None, "size": None, "_local": local})
+    def _put_local(self, logical, local, overwrite=False):
+        self._put(logical, {"digest": None, "size": None, "_local": local}, overwrite)
 
-    def add_file(self, local_path, name=None, is_tmp=False):
-        """Adds one file, stored as `name` (default: its file name)."""
+    def _check_overwrite(self, incoming, overwrite):
+        """W&B's rule: a path already in the draft may only get other content with overwrite=True
+        (the same content again is fine)."""
+        if overwrite:
+            return
+        for logical, entry in incoming.items():
+            had = self._entries.get(logical)
+            if had is None or _same_source(had, entry):
+                continue
+            if _entry_digest(had) != _entry_digest(entry):
+                raise AmphoraError("invalid_path", 'Cannot add the same path twice: "%s" is already in artifact %r with other '
+                                   "content. Pass overwrite=True to replace it (merge=True for add_dir), or store it "
+                                   "under another name." % (logical, self._name))
+
+    def add_file(self, local_path, name=None, is_tmp=False, skip_cache=False, policy="mutable", overwrite=False):
+        """Adds one file, stored as `name` (default: its file name). A path already in the draft with
+        other content raises ValueError unless overwrite=True. `is_tmp=True` names the file after its
+        content; `skip_cache=True` keeps it out of the local cache. The file is read when the artifact is
+        logged, under either `policy` (the cache always gets its own copy, never a link to the file)."""
         self._require_draft("add a file")
+        _check_policy(policy)
         if not os.path.isfile(local_path):
             raise AmphoraError("invalid_path", 'add_file: "%s" is not a file. Pass the path of an existing file '
                                "(use add_dir for folders)." % local_path)
-        logical = name if name is not None else os.path.basename(local_path)
+        logical = os.fspath(name) if name is not None else os.path.basename(local_path)
         if os.sep != "/" and name is None:
             logical = logical.replace(os.sep, "/")
-        self._put_local(logical, os.path.abspath(local_path))
+        if is_tmp:
+            folder, _, base = logical.rpartition("/")
+            parts = base.split(".")
+            parts[0] = sha256_file(local_path)[0][:20]
+            logical = (folder + "/" if folder else "") + ".".join(parts)
+        self._put_local(logical, os.path.abspath(local_path), overwrite=overwrite)
+        self._note_skip_cache([logical], skip_cache)
         return ArtifactEntry(self, logical, self._entries[logical])
 
-    def add_dir(self, local_path, name=None):
-        """Adds every file under a folder, stored under the prefix `name` (default: at the top)."""
+    def _note_skip_cache(self, paths, skip_cache):
+        for p in paths:
+            if skip_cache:
+                self._skip_cache.add(p)
+            else:
+                self._skip_cache.discard(p)
+
+    def add_dir(self, local_path, name=None, skip_cache=False, policy="mutable", merge=False):
+        """Adds every file under a folder, stored under the prefix `name` (default: at the top). A file
+        already in the draft with other content raises ValueError unless merge=True."""
         self._require_draft("add a folder")
+        _check_policy(policy)
         if not os.path.isdir(local_path):
             raise AmphoraError("invalid_path", 'add_dir: "%s" is not a folder. Pass the path of an existing folder '
                                "(use add_file for single files)." % local_path)
@@ -271,23 +366,32 @@ class Artifact:
                 added[prefix + rel] = full
         for logical in added:
             validate_manifest_path(logical)
+        entries = {logical: {"digest": None, "size": None, "_local": full} for logical, full in added.items()}
+        self._check_overwrite(entries, merge)
         check_path_collisions([p for p in self._entries if p not in added] + list(added))
-        for logical, full in added.items():
-            self._entries[logical] = {"digest": None, "size": None, "_local": full}
+        self._entries.update(entries)
+        self._note_skip_cache(list(entries), skip_cache)
 
-    def new_file(self, name, mode="w", encoding=None):
-        """A writable file stored as `name` when closed: `with artifact.new_file("x.txt") as f: ...`."""
+    def new_file(self, name, mode="x", encoding=None):
+        """A writable file stored as `name` when closed: `with artifact.new_file("x.txt") as f: ...`.
+        W&B's default mode "x" refuses a name the draft already holds (ValueError); "w" replaces it."""
         self._require_draft("add a file")
         validate_manifest_path(name)
-        if mode not in ("w", "wb", "x", "xb", "w+", "wb+", "w+b"):
-            raise AmphoraError("invalid_request", 'new_file: mode %r is not supported; use "w" (text) or "wb" (bytes).' % mode)
+        if mode not in _NEW_FILE_MODES:
+            raise AmphoraError("invalid_request", 'new_file: mode %r is not supported; use "x" or "w" (text), "xb" or '
+                               '"wb" (bytes), optionally with "+".' % (mode,))
+        exclusive = "x" in mode
+        if exclusive and name in self._entries:
+            raise AmphoraError("invalid_path", 'new_file: "%s" is already in artifact %r. Use mode="w" to replace it, or '
+                               "another name." % (name, self._name))
         if self._tmpdir is None:
             self._tmpdir = tempfile.mkdtemp(prefix="amphora-artifact-")
         local = os.path.join(self._tmpdir, *name.split("/"))
         os.makedirs(os.path.dirname(local), exist_ok=True)
         if "b" not in mode and encoding is None:
             encoding = "utf-8"
-        return _NewFile(self, name, local, mode, encoding)
+        # Our temp file may exist from an earlier new_file of a removed entry: the check above is the rule.
+        return _NewFile(self, name, local, mode.replace("x", "w"), encoding, overwrite=not exclusive)
 
     def add(self, obj, name):
         """Adds a Table (or any object with a `to_json()`), stored as `name` + its suffix."""
@@ -301,6 +405,31 @@ class Artifact:
             f.write(obj.to_json())
         return ArtifactEntry(self, logical, self._entries[logical])
 
+    def get(self, name):
+        """The object logged with `add(obj, name)` (a Table, or the stored JSON for other types);
+        None when the artifact holds no such object, as in W&B."""
+        self._require_logged("get an object from")
+        from .data_types import Table
+
+        self._load_manifest()
+        for suffix in (Table.artifact_suffix, ".json", ""):
+            logical = name if name.endswith(suffix) and suffix else name + suffix
+            if logical in self._entries:
+                break
+        else:
+            return None
+        local = self.get_entry(logical).download(root=self._scratch_root())
+        with open(local, "r", encoding="utf-8") as f:
+            data = json.load(f)
+        if isinstance(data, dict) and data.get("_type") == "table":
+            return Table(columns=data.get("columns"), data=data.get("data"))
+        return data
+
+    def _scratch_root(self):
+        if self._tmpdir is None:
+            self._tmpdir = tempfile.mkdtemp(prefix="amphora-artifact-")
+        return os.path.join(self._tmpdir, "get")
+
     def add_reference(self, uri, name=None, checksum=True, max_objects=None):
         """Tracks an external object without copying it: http(s):// (digest from ETag, size from
         Content-Length), file:// (digest of the content; a folder adds every file in it), s3:// and
@@ -311,61 +440,149 @@ class Artifact:
         found = resolve_reference(uri, name=name, checksum=checksum, max_objects=max_objects)
         if max_objects is not None and len(found) > max_objects:
             raise AmphoraError("invalid_request", 'add_reference: "%s" holds %d files, more than max_objects=%d.' % (uri, len(found), max_objects))
+        self._check_overwrite(dict(found), False)
         check_path_collisions([p for p in self._entries if p not in dict(found)] + [p for p, _ in found])
         for p, e in found:
             self._entries[p] = e
         return [ArtifactEntry(self, p, e) for p, e in found]
 
-    def remove(self, name):
+    def remove(self, item):
+        """Removes a file, or every file under a folder, from a draft (a path, or an entry from
+        add_file/get_entry). A path the draft does not hold raises FileNotFoundError, as in W&B."""
         self._require_draft("remove a file")
-        if name not in self._entries:
-            raise AmphoraError("not_found", 'Artifact path "%s" is not in this artifact.' % name)
-        del self._entries[name]
+        name = item.path if isinstance(item, ArtifactEntry) else os.fspath(item).replace(os.sep, "/").strip("/")
+        under = [p for p in self._entries if p.startswith(name + "/")]
+        if name not in self._entries and not under:
+            raise PathNotInArtifactError('Artifact path "%s" is not in artifact %r; its files are: %s.'
+                                         % (name, self._name, ", ".join(sorted(self._entries)[:10]) or "(none)"))
+        for p in ([name] if name in self._entries else []) + under:
+            del self._entries[p]
+            self._skip_cache.discard(p)
 
     # ------------------------------------------------------------------ reading
-    def get_path(self, name):
+    def get_entry(self, name):
+        """The entry stored at `name`; KeyError (an AmphoraError too) when there is none, as in W&B."""
         self._load_manifest()
+        name = os.fspath(name)
         entry = self._entries.get(name)
         if entry is None:
             known = ", ".join(sorted(self._entries)[:10])
-            raise AmphoraError("not_found", 'Artifact %s has no file "%s"; its files are: %s.' % (self.qualified_name, name, known or "(none)"))
+            raise EntryNotFoundError('Artifact %s has no file "%s"; its files are: %s.' % (self.qualified_name, name, known or "(none)"))
         return ArtifactEntry(self, name, entry)
 
-    get_entry = get_path
+    get_path = get_entry  # W&B's older name
 
-    def files(self):
+    def files(self, names=None, per_page=50):
+        """The files of the version (each with name, path, size, digest), sorted by path; `names`
+        keeps only those. The manifest is read in one request, so `per_page` changes nothing."""
         self._load_manifest()
-        return [ArtifactEntry(self, p, e) for p, e in sorted(self._entries.items())]
+        wanted = None if names is None else set(names)
+        return [ArtifactEntry(self, p, e) for p, e in sorted(self._entries.items()) if wanted is None or p in wanted]
 
     def _load_manifest(self):
         if self._manifest_loaded:
             return
         c = self._client
         answer = c.http.get(c.version_path(self.entity, self.project, self._name, self.version) + "/manifest")
-        self._entries = {p: dict(e) for p, e in answer["entries"].items()}
+        entries = answer.get("entries") if isinstance(answer, dict) else None
+        if isinstance(answer, dict) and answer.get("digest") != self._version["digest"]:
+            check_received_manifest(entries, self.qualified_name, digest=answer.get("digest"))
+        # The manifest must be the one this version's digest, file count and size describe.
+        check_received_manifest(entries, self.qualified_name, digest=self._version["digest"],
+                                file_count=self._version["fileCount"], size=self._version["size"])
+        self._entries = {p: dict(e) for p, e in entries.items()}
         self._manifest_loaded = True
 
     def _default_root(self):
         sep = "-" if _WINDOWS else ":"
         return os.path.join(".", "artifacts", "%s%s%s" % (self._name, sep, self.version))
 
-    def download(self, root=None):
-        """Materializes every file under `root` (default ./artifacts/<name>:<version>), fetching only
-        what is missing and verifying every hash. Returns the folder."""
+    def download(self, root=None, allow_missing_references=False, skip_cache=None, path_prefix=None, multipart=None):
+        """Materializes the files under `root` (default ./artifacts/<name>:<version>), fetching only
+        what is missing and verifying every hash; returns the folder. `path_prefix` downloads only the
+        files under it; `allow_missing_references=True` skips references whose object is gone.
+        `multipart` is accepted for W&B compatibility (large files are always streamed)."""
         if self._version is None:
-            raise AmphoraError("invalid_request", "Artifact %r is not logged yet, so there is nothing to download; "
-                               "log it with run.log_artifact first, or read its local files directly." % self._name)
+            raise ArtifactNotLoggedError("Artifact %r is not logged yet, so there is nothing to download; log it with "
+                                         "run.log_artifact first, or read its local files directly." % self._name)
+        if skip_cache:
+            raise NotImplementedError("download(skip_cache=True) is not supported by Amphora: downloads always go "
+                                      "through the verified local cache. Leave skip_cache out.")
         root = root or self._default_root()
-        self._transfer_files(root, None)
+        self._load_manifest()
+        paths = sorted(p for p in self._entries if path_prefix is None or p.startswith(path_prefix))
+        if not allow_missing_references:
+            self._transfer_files(root, paths)
+            return root
+        stored = [p for p in paths if not self._entries[p].get("ref")]
+        self._transfer_files(root, stored)
+        for p in paths:
+            if self._entries[p].get("ref"):
+                try:
+                    self._transfer_files(root, [p])
+                except AmphoraError as e:
+                    if e.code != "not_found":
+                        raise
         return root
+
+    def verify(self, root=None):
+        """Checks that `root` (default: the download folder) holds exactly this version's files with
+        their recorded SHA-256; references are not checked. Raises ValueError naming the first difference."""
+        self._require_logged("verify")
+        root = root or self._default_root()
+        self._load_manifest()
+        for dirpath, _, filenames in os.walk(root):
+            for fn in filenames:
+                rel = os.path.relpath(os.path.join(dirpath, fn), root).replace(os.sep, "/")
+                if rel not in self._entries:
+                    raise AmphoraError("invalid_path", 'verify: found "%s" in %s, which is not a file of %s.'
+                                       % (rel, root, self.qualified_name))
+        for p, e in sorted(self._entries.items()):
+            if e.get("ref"):
+                continue
+            local = os.path.join(root, *p.split("/"))
+            if not os.path.isfile(local):
+                raise AmphoraError("invalid_path", 'verify: "%s" of %s is missing from %s; download it again.'
+                                   % (p, self.qualified_name, root))
+            if sha256_file(local)[0] != e["digest"]:
+                raise AmphoraError("digest_mismatch", 'verify: "%s" in %s differs from %s (digest mismatch); download '
+                                   "it again." % (p, root, self.qualified_name))
+
+    def checkout(self, root=None):
+        """Makes `root` hold exactly this version: downloads it and deletes every other file there."""
+        self._require_logged("check out")
+        root = root or self._default_root()
+        self._load_manifest()
+        if os.path.isdir(root):
+            for dirpath, dirnames, filenames in os.walk(root, topdown=False):
+                for fn in filenames:
+                    full = os.path.join(dirpath, fn)
+                    if os.path.relpath(full, root).replace(os.sep, "/") not in self._entries:
+                        os.remove(full)
+                for d in dirnames:
+                    full = os.path.join(dirpath, d)
+                    if not os.path.islink(full) and not os.listdir(full):
+                        os.rmdir(full)
+        return self.download(root)
+
+    def new_draft(self):
+        """A draft holding this version's files, name, type, description and metadata: add or remove
+        files, then log it as the next version (only new files are uploaded)."""
+        self._require_logged("make a draft of")
+        self._load_manifest()
+        draft = Artifact(self._name, self._type, description=self.description, metadata=copy.deepcopy(self._metadata))
+        draft._entries = {p: {k: v for k, v in e.items() if not k.startswith("_")} for p, e in self._entries.items()}
+        return draft
+
+    def link(self, target_path, aliases=None):
+        raise NotImplementedError("Artifact.link(%r) is not supported by Amphora yet: registries and link collections "
+                                  "do not exist here. Use aliases (artifact.aliases.append(...); artifact.save()) to "
+                                  "mark versions." % (target_path,))
 
     def _transfer_files(self, root, paths):
         self._load_manifest()
         self.last_transfer = self._client.transfer.download(self._entries, root, paths, Stats())
         return self.last_transfer
-
-    def checkout(self, root=None):
-        return self.download(root)
 
     # ------------------------------------------------------------------ server-side changes
     def save(self):
@@ -380,19 +597,23 @@ class Artifact:
                 with sdk.init(job_type="auto", reinit=True) as run:
                     run.log_artifact(self)
             return self
-        description, metadata, aliases = self._saved
+        description, metadata, aliases, tags, ttl = self._saved
         body = {}
         if self.description != description:
             body["description"] = self.description
         if self._metadata != metadata:
             body["metadata"] = self._metadata
         for alias in self._aliases:
-            if alias != "latest":
-                validate_alias(alias)
-        add = [a for a in self._aliases if a not in aliases and a != "latest"]
-        remove = [a for a in aliases if a not in self._aliases and a != "latest"]
+            validate_alias(alias)
+        # `latest` too: W&B lets it be removed (the next logged version takes it again).
+        add = [a for a in self._aliases if a not in aliases]
+        remove = [a for a in aliases if a not in self._aliases]
         if add or remove:
             body["aliases"] = {"add": add, "remove": remove}
+        if self._tags != tags:
+            body["tags"] = _validate_tags(self._tags)
+        if self._ttl != ttl:
+            body["ttlSeconds"] = ttl_seconds(self._ttl)
         if body:
             c = self._client
             answer = c.http.patch(c.version_path(self.entity, self.project, self._name, self.version), body)
@@ -406,14 +627,17 @@ class Artifact:
         answer = c.http.delete(c.version_path(self.entity, self.project, self._name, self.version), query=query)
         self._apply_version(unwrap_version(answer))
 
-    def wait(self):
+    def wait(self, timeout=None):
+        """Logging returns once the version is committed, so there is nothing to wait for."""
+        if self._version is None:
+            raise ArtifactNotLoggedError("Artifact %r is not logged yet; log it with run.log_artifact, then wait." % self._name)
         return self
 
     # ------------------------------------------------------------------ lineage
     def _require_logged(self, what):
         if self._version is None:
-            raise AmphoraError("invalid_request", "Cannot %s artifact %r: it is not logged yet. Log it with "
-                               "run.log_artifact first." % (what, self._name))
+            raise ArtifactNotLoggedError("Cannot %s artifact %r: it is not logged yet. Log it with run.log_artifact "
+                                         "first." % (what, self._name))
 
     def logged_by(self):
         """The run that logged this version (None if it was logged outside a run)."""
@@ -449,22 +673,42 @@ class Artifact:
             e["digest"], e["size"] = digest, size
 
     def _prepare_upload(self, client):
-        if not self._entries:
-            raise AmphoraError("invalid_request", "Artifact %r has no files; add some with add_file, add_dir, new_file "
-                               "or add_reference before logging it." % self._name)
+        """Hashes and uploads what the server lacks; returns the manifest. An empty artifact is
+        allowed, as in W&B. Entries without a local file (from new_draft or an incremental
+        base) name blobs the server already holds."""
         self._finalize_local(client.transfer.stat_cache)
         manifest = {p: _wire(e) for p, e in self._entries.items()}
         validate_manifest(manifest)
         local_by_digest = {e["digest"]: e["_local"] for e in self._entries.values() if e.get("_local") and not e.get("ref")}
-        blobs = [{"digest": b["digest"], "size": b["size"], "path": local_by_digest[b["digest"]]} for b in stored_blobs(manifest)]
+        blobs = [{"digest": b["digest"], "size": b["size"], "path": local_by_digest[b["digest"]]}
+                 for b in stored_blobs(manifest) if b["digest"] in local_by_digest]
         stats = client.transfer.upload(blobs, Stats())
         self.last_transfer = stats
-        self._adopt = [(b["path"], b["digest"]) for b in blobs]
+        skip = {self._entries[p]["digest"] for p in self._skip_cache if p in self._entries}
+        self._adopt = [(b["path"], b["digest"]) for b in blobs if b["digest"] not in skip]
         return manifest
 
-    def _committed(self, client, version):
-        for local, digest in getattr(self, "_adopt", ()):
+    def _log_fields(self):
+        """Tags and ttl as the commit request carries them."""
+        body = {}
+        if self._tags:
+            body["tags"] = _validate_tags(self._tags)
+        if self._ttl is not None:
+            body["ttlSeconds"] = ttl_seconds(self._ttl)
+        return body
+
+    def _committed(self, client, version, manifest=None):
+        check_received_version(version)
+        if manifest is not None and version["digest"] != artifact_digest(manifest):
+            raise AmphoraError("internal", "The server answered the commit of %s with a version of digest %s, but the files "
+                               "sent hash to %s; the server is broken or not trustworthy. Check %s:%s before using it."
+                               % (self._name, version["digest"], artifact_digest(manifest), self._name, version["version"]))
+        adopted = getattr(self, "_adopt", ())
+        for local, digest in adopted:
             client.transfer.adopt(local, digest)
+        # The cache's hard link moved those files' ctime: keep them known to the stat cache.
+        client.transfer.stat_cache.refresh_linked([local for local, _ in adopted])
+        client.transfer.stat_cache.flush()
         self._adopt = []
         self._client = client
         self._apply_version(version)
@@ -478,6 +722,52 @@ class Artifact:
 
 def _wire(entry):
     return {k: v for k, v in entry.items() if not k.startswith("_") and v is not None}
+
+
+_NEW_FILE_MODES = ("x", "xb", "x+", "xb+", "x+b", "w", "wb", "w+", "wb+", "w+b")
+
+
+def _check_policy(policy):
+    if policy not in _POLICIES:
+        raise AmphoraError("invalid_request", 'policy must be "mutable" or "immutable", got %r.' % (policy,))
+
+
+def _same_source(a, b):
+    return a.get("_local") is not None and a.get("_local") == b.get("_local")
+
+
+def _entry_digest(entry):
+    """The entry's digest, hashing its local file when it has not been hashed yet."""
+    if entry.get("digest") is None and entry.get("_local"):
+        entry["digest"], entry["size"] = sha256_file(entry["_local"])
+    return entry.get("digest")
+
+
+def _validate_tags(value):
+    if isinstance(value, str) or not all(isinstance(t, str) for t in (value or [])):
+        raise AmphoraError("invalid_request", "Artifact tags must be a list of strings such as [\"raw\", \"eu\"], got %r." % (value,))
+    out = []
+    for t in value or []:
+        if not t or len(t) > 128 or any(ord(c) < 32 for c in t):
+            raise AmphoraError("invalid_request", "Artifact tag %r is not valid: use 1\u2013128 printable characters." % (t,))
+        if t not in out:
+            out.append(t)
+    return out
+
+
+def _validate_ttl(value):
+    if value is None:
+        return None
+    if not isinstance(value, datetime.timedelta):
+        raise AmphoraError("invalid_request", "Artifact ttl must be a datetime.timedelta (for example "
+                           "timedelta(days=30)) or None, got %r." % (value,))
+    if value.total_seconds() < 1:
+        raise AmphoraError("invalid_request", "Artifact ttl must be at least one second, got %s." % value)
+    return value
+
+
+def ttl_seconds(ttl):
+    return None if ttl is None else int(ttl.total_seconds())
 
 
 def type_name(value):

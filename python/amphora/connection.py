@@ -4,8 +4,8 @@ checked with a health request so a stale discovery file gives a clear "start a s
 import json
 import os
 
-from .errors import AmphoraError
-from .settings import default_data_dir, discovery_path
+from .errors import AmphoraError, CommError
+from .settings import DEFAULT_PORT, default_data_dir, discovery_path
 from .transport import API_PREFIX, START_HINT, Http, unreachable
 
 
@@ -14,14 +14,16 @@ def resolve_connection(base_url=None, api_key=None, env=None, verify=True):
     env = os.environ if env is None else env
     base_url = base_url or env.get("AMPHORA_BASE_URL")
     api_key = api_key or env.get("AMPHORA_API_KEY")
+    if base_url:
+        _require_scheme(base_url)
     if not base_url or not api_key:
         path = discovery_path(default_data_dir(env))
         found = _read_discovery(path)
         if not found:
             if base_url and not api_key:
-                raise AmphoraError("unauthorized", "AMPHORA_BASE_URL is set to %s but AMPHORA_API_KEY is not; set "
+                raise CommError("unauthorized", "AMPHORA_BASE_URL is set to %s but AMPHORA_API_KEY is not; set "
                                    "AMPHORA_API_KEY to the server's API key." % base_url)
-            raise AmphoraError(
+            raise CommError(
                 "server_unreachable",
                 "No Amphora server found: AMPHORA_BASE_URL is not set and there is no discovery file at %s. %s, or set "
                 "AMPHORA_BASE_URL and AMPHORA_API_KEY." % (path, START_HINT),
@@ -31,12 +33,21 @@ def resolve_connection(base_url=None, api_key=None, env=None, verify=True):
             base_url = found["url"]
             api_key = api_key or found["apiKey"]
         if not api_key:
-            raise AmphoraError("unauthorized", "AMPHORA_BASE_URL is set to %s but AMPHORA_API_KEY is not; set "
+            raise CommError("unauthorized", "AMPHORA_BASE_URL is set to %s but AMPHORA_API_KEY is not; set "
                                "AMPHORA_API_KEY to that server's API key." % base_url)
     base_url = base_url.rstrip("/")
     if verify:
         _check_health(base_url)
     return base_url, api_key
+
+
+def _require_scheme(base_url):
+    if base_url.lower().startswith(("http://", "https://")):
+        return
+    host = base_url.split("/")[0]
+    example = "http://" + (host if ":" in host else "%s:%d" % (host or "127.0.0.1", DEFAULT_PORT))
+    raise AmphoraError("invalid_request", 'AMPHORA_BASE_URL is "%s": it must start with http:// or https:// (for example '
+                       "%s)." % (base_url, example))
 
 
 def _read_discovery(path):

@@ -1,7 +1,14 @@
-"""The one error type every surface speaks (mirrors src/core/errors.ts).
+"""The error types every surface speaks (mirrors src/core/errors.ts), shaped like W&B's.
 
-`code` is stable and machine-readable (the `error.code` of the HTTP error body); the message
-says what was wrong and what to do about it.
+`AmphoraError.code` is stable and machine-readable (the `error.code` of the HTTP error body); the
+message says what was wrong and what to do about it. So that code written for `wandb` catches what
+it expects, each error is also the built-in or W&B type W&B raises in that place:
+
+- bad input (names, paths, references, type mismatches): `ValueError`;
+- a file name an artifact does not hold (`get_entry`, `get_path`): `KeyError`; `remove`: `FileNotFoundError`;
+- an operation that needs a logged artifact on a draft: `ArtifactNotLoggedError` (an `AttributeError`);
+- anything the server answered with an error, or a server that cannot be reached: `CommError`
+  (W&B's `wandb.errors.CommError`), which is a `ValueError` too when the server refused the input.
 """
 
 STATUS = {
@@ -27,10 +34,23 @@ STATUS = {
     "internal": 500,
 }
 
+# Codes that mean "the input was wrong": W&B raises ValueError for these.
+INPUT_CODES = frozenset(("invalid_name", "invalid_type", "invalid_alias", "invalid_reference", "invalid_path",
+                         "invalid_manifest", "invalid_request", "type_mismatch", "unsupported", "digest_mismatch",
+                         "reference_changed"))
+
 
 class AmphoraError(Exception):
+    """Base of every Amphora error. `AmphoraError(code, message)` raised locally becomes the subclass
+    whose built-in base W&B raises for that kind of problem (ValueError for bad input)."""
+
+    def __new__(cls, code=None, message=None, details=None, *args, **kwargs):
+        if cls is AmphoraError and code in INPUT_CODES:
+            cls = InputError
+        return super().__new__(cls)
+
     def __init__(self, code, message, details=None):
-        super().__init__(message)
+        Exception.__init__(self, message)
         self.code = code
         self.message = message
         self.details = details
@@ -43,4 +63,65 @@ class AmphoraError(Exception):
         return self.message
 
     def __repr__(self):
-        return "AmphoraError(%r, %r)" % (self.code, self.message)
+        return "%s(%r, %r)" % (type(self).__name__, self.code, self.message)
+
+    def __reduce__(self):
+        return (type(self), (self.code, self.message, self.details))
+
+
+Error = AmphoraError  # W&B's `wandb.Error`
+
+
+class InputError(AmphoraError, ValueError):
+    """Bad input found by the client (W&B raises ValueError)."""
+
+
+class EntryNotFoundError(AmphoraError, KeyError):
+    """`get_entry` / `get_path` of a name the artifact does not hold (W&B raises KeyError)."""
+
+    def __init__(self, message, details=None):
+        AmphoraError.__init__(self, "not_found", message, details)
+
+    def __reduce__(self):
+        return (type(self), (self.message, self.details))
+
+
+class PathNotInArtifactError(AmphoraError, FileNotFoundError):
+    """`Artifact.remove` of a path the draft does not hold (W&B raises FileNotFoundError)."""
+
+    def __init__(self, message, details=None):
+        AmphoraError.__init__(self, "not_found", message, details)
+
+    def __reduce__(self):
+        return (type(self), (self.message, self.details))
+
+    def __str__(self):
+        return self.message
+
+
+class ArtifactNotLoggedError(AmphoraError, AttributeError):
+    """An operation that needs a logged version, on a draft (W&B's ArtifactNotLoggedError)."""
+
+    def __init__(self, message, details=None):
+        AmphoraError.__init__(self, "invalid_request", message, details)
+
+    def __reduce__(self):
+        return (type(self), (self.message, self.details))
+
+
+class CommError(AmphoraError):
+    """The server answered with an error, or could not be reached (W&B's `wandb.errors.CommError`).
+    `exc` holds the underlying exception, if any, as in W&B."""
+
+    def __new__(cls, code=None, message=None, details=None, exc=None):
+        if cls is CommError and code in INPUT_CODES:
+            cls = CommInputError
+        return Exception.__new__(cls)
+
+    def __init__(self, code, message, details=None, exc=None):
+        AmphoraError.__init__(self, code, message, details)
+        self.exc = exc
+
+
+class CommInputError(CommError, ValueError):
+    """The server refused the input (for example a type mismatch): a CommError and a ValueError."""

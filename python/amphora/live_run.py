@@ -6,6 +6,7 @@ import os
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import MutableMapping
 from datetime import datetime, timezone
 
@@ -52,9 +53,10 @@ def json_value(v):
 class Config(MutableMapping):
     """Run configuration: `config.lr`, `config["lr"]`, `config.update({...})`. Changes reach the server."""
 
-    def __init__(self, run=None, data=None):
+    def __init__(self, run=None, data=None, allow_val_change=False):
         object.__setattr__(self, "_run", run)
         object.__setattr__(self, "_data", dict(data or {}))
+        object.__setattr__(self, "_allow_val_change", bool(allow_val_change))  # init(allow_val_change=True)
 
     def __getitem__(self, key):
         return self._data[key]
@@ -85,10 +87,19 @@ class Config(MutableMapping):
         else:
             self.update({key: value})
 
-    def update(self, other=None, allow_val_change=True, **kwargs):
+    def update(self, other=None, allow_val_change=None, **kwargs):
+        """Adds keys. Changing the value of an existing key raises ValueError unless
+        allow_val_change=True (here or in init), as in W&B; setting the same value again is fine."""
         changes = dict(_as_dict(other))
         changes.update(kwargs)
         changes = {str(k): json_value(v) for k, v in changes.items()}
+        allowed = self._allow_val_change if allow_val_change is None else allow_val_change
+        if not allowed:
+            for k, v in changes.items():
+                if k in self._data and self._data[k] != v:
+                    raise AmphoraError("invalid_request", "config.%s is already %r; changing it to %r needs "
+                                       "config.update({%r: ...}, allow_val_change=True) (or init(allow_val_change=True))."
+                                       % (k, self._data[k], v, k))
         self._data.update(changes)
         if self._run is not None and changes:
             self._run._patch({"config": changes})
@@ -180,20 +191,44 @@ class Run(PublicRun):
     config = None  # live Config / Summary objects (instead of PublicRun's read-only copies)
     summary = None
 
-    def __init__(self, client, data):
+    def __init__(self, client, data, allow_val_change=False, media_dir=None):
         super().__init__(client, data)
-        self.config = Config(self, data.get("config"))
+        self.config = Config(self, data.get("config"), allow_val_change=allow_val_change)
         self.summary = Summary(self, data.get("summary"))
-        self._step = 0
+        self._step = 0  # the current step: its row collects data until it is committed
+        self._pending_row = {}
         self._rows = []
         self._rows_lock = threading.Lock()
         self._last_flush = time.monotonic()
         self._finished = False
         self._used = {}
+        self._media_parent = media_dir
         self._media_dir = None
         self._stop = threading.Event()
+        self._start_heartbeat()
+
+    def _start_heartbeat(self):
         self._heartbeat = threading.Thread(target=self._beat, name="amphora-heartbeat-%s" % self.id, daemon=True)
         self._heartbeat.start()
+
+    @property
+    def tags(self):
+        """The run's tags (a tuple, as in W&B); assign a list or tuple to replace them."""
+        return tuple(self._data.get("tags") or ())
+
+    @tags.setter
+    def tags(self, value):
+        self._require_live("set tags")
+        self._patch({"tags": validate_run_tags(value)})
+
+    @property
+    def notes(self):
+        return self._data.get("notes")
+
+    @notes.setter
+    def notes(self, value):
+        self._require_live("set notes")
+        self._patch({"notes": None if value is None else str(value)})
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self):
@@ -222,6 +257,7 @@ class Run(PublicRun):
         self._finished = True
         self._stop.set()
         try:
+            self._commit_step()
             self._flush_history(force=True)
             self.summary._flush()
             self._patch({"state": "failed" if exit_code else "finished"})
@@ -236,23 +272,36 @@ class Run(PublicRun):
 
     # ------------------------------------------------------------------ metrics and files
     def log(self, data, step=None, commit=None):
+        """W&B's step rules: data joins the current step's row; `commit` (default True without
+        `step`, False with it) closes the row and moves to the next step. A larger `step` closes the
+        current row first; a smaller one is dropped with a warning."""
         if not isinstance(data, dict):
             raise AmphoraError("invalid_request", "log expects a dict of metrics such as {\"loss\": 0.3}, got %s." % type(data).__name__)
         self._require_live("log")
-        if step is None:
-            step = self._step
-            self._step += 1
-        else:
+        if step is not None:
             if isinstance(step, bool) or not isinstance(step, int) or step < 0:
                 raise AmphoraError("invalid_request", "log: step must be a whole number \u2265 0, got %r." % (step,))
-            self._step = max(self._step, step + 1)
-        row = {str(k): self._media(str(k), v, step) for k, v in data.items()}
-        row = {k: json_value(v) for k, v in row.items()}
+            if step < self._step:
+                warnings.warn("amphora: tried to log to step %d, which is less than the current step %d. Steps must "
+                              "increase, so this data is ignored: %s" % (step, self._step, ", ".join(map(str, data))),
+                              stacklevel=2)
+                return
+            if step > self._step:
+                self._commit_step()
+                self._step = step
+        row = {str(k): self._media(str(k), v, self._step) for k, v in data.items()}
+        self._pending_row.update({k: json_value(v) for k, v in row.items()})
+        if commit if commit is not None else step is None:
+            self._commit_step()
+            self._step += 1
+
+    def _commit_step(self):
+        """Closes the current step's row (if it has data) and hands it to the history batcher."""
+        row, self._pending_row = self._pending_row, {}
+        if not row:
+            return
         with self._rows_lock:
-            if self._rows and self._rows[-1]["step"] == step:
-                self._rows[-1]["data"].update(row)
-            else:
-                self._rows.append({"step": step, "data": row, "at": _now()})
+            self._rows.append({"step": self._step, "data": row, "at": _now()})
         self.summary._track(row)
         self._flush_history(force=False)
 
@@ -262,7 +311,9 @@ class Run(PublicRun):
         if not isinstance(value, (Image, Table)) and items is None:
             return value
         if self._media_dir is None:
-            self._media_dir = tempfile.mkdtemp(prefix="amphora-media-")
+            if self._media_parent:
+                os.makedirs(self._media_parent, exist_ok=True)
+            self._media_dir = tempfile.mkdtemp(prefix="amphora-media-", dir=self._media_parent)
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
         written = []
         for i, obj in enumerate(items if items is not None else [value]):
@@ -322,27 +373,50 @@ class Run(PublicRun):
             raise AmphoraError("invalid_request", "Cannot %s: run %s is finished. Start a new run with amphora.init()." % (what, self.path))
 
     # ------------------------------------------------------------------ artifacts
-    def log_artifact(self, artifact_or_path, name=None, type=None, aliases=None):
+    def log_artifact(self, artifact_or_path, name=None, type=None, aliases=None, tags=None):
         """Uploads what the server lacks and commits a version produced by this run. Unchanged
-        content gives back the existing version (and moves `latest` and `aliases` to it)."""
+        content gives back the existing version (and moves `latest` and `aliases` to it). A path
+        (file or folder) is logged as artifact `name` (default `run-<run id>-<file name>`) of `type`
+        (default "unspecified"); `tags` are stored on the version."""
         self._require_live("log an artifact")
         artifact = self._coerce_artifact(artifact_or_path, name, type)
         if artifact._version is not None:
             raise AmphoraError("invalid_request", "%s is already logged; create a new Artifact to log new content, or "
                                "change its aliases with artifact.aliases and artifact.save()." % artifact.qualified_name)
+        if tags is not None:
+            artifact.tags = list(artifact.tags) + [t for t in _tag_list(tags) if t not in artifact.tags]
         aliases = _aliases(([aliases] if isinstance(aliases, str) else list(aliases or [])) + list(artifact.aliases))
+        self._merge_incremental(artifact)
         manifest = artifact._prepare_upload(self._client)
         body = {"type": artifact.type, "manifest": manifest, "metadata": json_value(artifact.metadata), "runId": self.id}
+        body.update(artifact._log_fields())
         if artifact.description is not None:
             body["description"] = artifact.description
         if aliases:
             body["aliases"] = aliases
         answer = self._client.http.post(self._client.collection_path(self.entity, self.project, artifact.name) + "/versions", body)
-        artifact._committed(self._client, unwrap_version(answer))
+        artifact._committed(self._client, unwrap_version(answer), manifest)
         return artifact
+
+    def _merge_incremental(self, artifact):
+        """Artifact(..., incremental=True): the files of the collection's latest version, plus the draft's."""
+        if not artifact._incremental:
+            return
+        c = self._client
+        try:
+            answer = c.http.get(c.version_path(self.entity, self.project, artifact.name, "latest") + "/manifest")
+        except AmphoraError as e:
+            if e.code == "not_found":
+                return  # first version of the collection
+            raise
+        for p, e in answer["entries"].items():
+            artifact._entries.setdefault(p, dict(e))
 
     def _coerce_artifact(self, artifact_or_path, name, type):
         if isinstance(artifact_or_path, Artifact):
+            if name is not None and name != artifact_or_path.name or type is not None and type != artifact_or_path.type:
+                raise AmphoraError("invalid_request", "name= and type= only apply when logging a path; the Artifact "
+                                   "already has name %r and type %r." % (artifact_or_path.name, artifact_or_path.type))
             return artifact_or_path
         if isinstance(artifact_or_path, (str, os.PathLike)):
             path = os.fspath(artifact_or_path)
@@ -359,18 +433,21 @@ class Run(PublicRun):
         reference string (`mnist-raw:latest`, `project/name:v1`, `entity/project/name:alias`) or an Artifact
         (a draft one is logged first, without a producer)."""
         self._require_live("use an artifact")
+        if use_as is not None:
+            raise NotImplementedError("use_artifact(use_as=...) is not supported by Amphora (W&B deprecated it); leave it out.")
         c = self._client
         if isinstance(artifact_or_name, Artifact):
             artifact = artifact_or_name
             if artifact._version is None:
                 manifest = artifact._prepare_upload(c)
                 body = {"type": artifact.type, "manifest": manifest, "metadata": json_value(artifact.metadata)}
+                body.update(artifact._log_fields())
                 if artifact.description is not None:
                     body["description"] = artifact.description
                 if aliases:
                     body["aliases"] = _aliases(aliases)
                 answer = c.http.post(c.collection_path(self.entity, self.project, artifact.name) + "/versions", body)
-                artifact._committed(c, unwrap_version(answer))
+                artifact._committed(c, unwrap_version(answer), manifest)
             ref = "%s/%s/%s:%s" % (artifact.entity, artifact.project, artifact.name, artifact.version)
         elif isinstance(artifact_or_name, str):
             parsed = parse_reference(artifact_or_name)
@@ -395,27 +472,35 @@ class Run(PublicRun):
         self._used[version["id"]] = used
         return used
 
-    def upsert_artifact(self, artifact, distributed_id=None):
-        """Adds this artifact's files to the group's shared pending version (parallel writers)."""
+    def upsert_artifact(self, artifact_or_path, name=None, type=None, aliases=None, distributed_id=None):
+        """Adds this artifact's files to the group's shared pending version (parallel writers);
+        `aliases` are applied when the version is finished (by whichever writer finishes it)."""
         self._require_live("upsert an artifact")
+        artifact = self._coerce_artifact(artifact_or_path, name, type)
         did = self._distributed_id(distributed_id, "upsert_artifact")
         manifest = artifact._prepare_upload(self._client)
         body = {"type": artifact.type, "manifest": manifest, "runId": self.id, "metadata": json_value(artifact.metadata)}
         if artifact.description is not None:
             body["description"] = artifact.description
+        pending_aliases = _aliases(([aliases] if isinstance(aliases, str) else list(aliases or [])) + list(artifact.aliases))
+        if pending_aliases:
+            body["aliases"] = pending_aliases
         artifact.pending = self._client.http.post(
             self._client.collection_path(self.entity, self.project, artifact.name) + "/pending/" + enc(did), body)
         return artifact
 
-    def finish_artifact(self, artifact, aliases=None, distributed_id=None):
+    def finish_artifact(self, artifact_or_path, name=None, type=None, aliases=None, distributed_id=None):
         """Commits the group's pending version (after adding this artifact's own files, if any)."""
         self._require_live("finish an artifact")
+        artifact = self._coerce_artifact(artifact_or_path, name, type)
         did = self._distributed_id(distributed_id, "finish_artifact")
         if artifact._entries:
-            self.upsert_artifact(artifact, did)
+            self.upsert_artifact(artifact, distributed_id=did)
         body = {"runId": self.id, "metadata": json_value(artifact.metadata)}
-        if aliases:
-            body["aliases"] = _aliases(aliases)
+        body.update(artifact._log_fields())
+        all_aliases = _aliases(([aliases] if isinstance(aliases, str) else list(aliases or [])) + list(artifact.aliases))
+        if all_aliases:
+            body["aliases"] = all_aliases
         if artifact.description is not None:
             body["description"] = artifact.description
         path = self._client.collection_path(self.entity, self.project, artifact.name) + "/pending/" + enc(did) + "/finish"
@@ -423,6 +508,26 @@ class Run(PublicRun):
         artifact._committed(self._client, unwrap_version(answer))
         artifact._manifest_loaded = False
         return artifact
+
+    # W&B calls not implemented yet: say so instead of an AttributeError or a silent no-op.
+    def define_metric(self, name, *args, **kwargs):
+        raise NotImplementedError("run.define_metric(%r) is not supported by Amphora yet; the summary keeps the last "
+                                  "logged value of each key (set others with run.summary[...] = ...)." % (name,))
+
+    def link_artifact(self, artifact, target_path, aliases=None):
+        raise NotImplementedError("run.link_artifact(..., %r) is not supported by Amphora yet: there are no registries. "
+                                  "Mark versions with aliases instead." % (target_path,))
+
+    def log_model(self, path, name=None, aliases=None):
+        raise NotImplementedError("run.log_model is not supported by Amphora yet; log the model with "
+                                  "run.log_artifact(path, name=..., type=\"model\") instead.")
+
+    def use_model(self, name):
+        raise NotImplementedError("run.use_model(%r) is not supported by Amphora yet; use "
+                                  "run.use_artifact(name).download() instead." % (name,))
+
+    def link_model(self, path, registered_model_name, name=None, aliases=None):
+        raise NotImplementedError("run.link_model is not supported by Amphora yet: there are no registries.")
 
     def _distributed_id(self, distributed_id, what):
         did = distributed_id or self.group
@@ -446,6 +551,22 @@ def _aliases(aliases):
             validate_alias(a)
         if a not in out:
             out.append(a)
+    return out
+
+
+def _tag_list(tags):
+    return [tags] if isinstance(tags, str) else list(tags)
+
+
+def validate_run_tags(value):
+    if isinstance(value, str) or not all(isinstance(t, str) for t in value):
+        raise AmphoraError("invalid_request", "Run tags must be a list or tuple of strings such as (\"baseline\",), got %r." % (value,))
+    out = []
+    for t in value:
+        if not t or len(t) > 128 or any(ord(c) < 32 for c in t):
+            raise AmphoraError("invalid_request", "Run tag %r is not valid: use 1\u2013128 printable characters." % (t,))
+        if t not in out:
+            out.append(t)
     return out
 
 

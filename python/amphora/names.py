@@ -26,13 +26,18 @@ def _describe(value):
     return js_stringify(value)
 
 
+# A valid example per kind (same as src/core/names.ts), so a type is never shown an artifact name.
+_EXAMPLE = {"artifact name": "mnist-raw", "artifact type": "dataset", "project": "artifacts-example",
+            "entity": "my-team", "job type": "train", "alias": "best"}
+
+
 def _check(kind, value, code):
     if is_name(value):
         return value
     raise AmphoraError(
         code,
-        'Invalid %s %s: use 1\u2013128 letters, digits, "_", "-" or "." (for example "mnist-raw").'
-        % (kind, _describe(value)),
+        'Invalid %s %s: use 1\u2013128 letters, digits, "_", "-" or "." (for example "%s").'
+        % (kind, _describe(value), _EXAMPLE[kind]),
     )
 
 

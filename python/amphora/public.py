@@ -29,6 +29,40 @@ class PublicRun:
     heartbeat_at = property(lambda self: self._data.get("heartbeatAt"))
 
     @property
+    def tags(self):
+        """The run's tags as a list you may change; `update()` saves them (W&B's public run)."""
+        if getattr(self, "_tags_edit", None) is None:
+            self._tags_edit = list(self._data.get("tags") or [])
+        return self._tags_edit
+
+    @tags.setter
+    def tags(self, value):
+        self._tags_edit = list(value)
+
+    @property
+    def notes(self):
+        return self._data.get("notes")
+
+    @notes.setter
+    def notes(self, value):
+        self._data["notes"] = value
+        self._notes_changed = True
+
+    def update(self):
+        """Saves changed tags and notes to the server."""
+        from .live_run import validate_run_tags
+
+        body = {}
+        if getattr(self, "_tags_edit", None) is not None and self._tags_edit != list(self._data.get("tags") or []):
+            body["tags"] = validate_run_tags(self._tags_edit)
+        if getattr(self, "_notes_changed", False):
+            body["notes"] = None if self._data.get("notes") is None else str(self._data["notes"])
+        if body:
+            self._data = self._client.http.patch(self._run_route(), body)
+        self._tags_edit, self._notes_changed = None, False
+        return self
+
+    @property
     def path(self):
         return "%s/%s/%s" % (self.entity, self.project, self.id)
 

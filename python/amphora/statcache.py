@@ -1,9 +1,11 @@
 """A stat cache so an unchanged file is not hashed twice (same on-disk format as the TypeScript
 SDK's, src/client/hash.ts, so the two clients share it): keyed by absolute path, valid while size,
-mtime and inode match.
+mtime, inode and ctime match. ctime matters because mtime can be set back after an edit; the kernel
+moves ctime on every change and nobody can set it.
 
 Layout: <cacheDir>/stat-cache/<2 hex>/<sha256(folder)>.json holding
-{"dir": folder, "entries": {basename: [size, mtimeMs, ino, digest]}}.
+{"dir": folder, "entries": {basename: [size, mtimeMs, ino, digest, ctimeMs]}}; rows without ctime
+(older clients) never match.
 """
 import hashlib
 import json
@@ -14,10 +16,22 @@ import uuid
 from .transfer import sha256_file
 
 
-def _mtime_ms(st):
-    # Node's Stats.mtimeMs: seconds * 1e3 + nanoseconds / 1e6, computed in doubles the same way.
-    ns = st.st_mtime_ns
+def _ms(ns):
+    # Node's Stats.mtimeMs/ctimeMs: seconds * 1e3 + nanoseconds / 1e6, computed in doubles the same way.
     return (ns // 1_000_000_000) * 1e3 + (ns % 1_000_000_000) / 1e6
+
+
+def _mtime_ms(st):
+    return _ms(st.st_mtime_ns)
+
+
+def _ctime_ms(st):
+    return _ms(st.st_ctime_ns)
+
+
+def _same_state(row, st):
+    return (isinstance(row, list) and len(row) == 5 and row[0] == st.st_size and row[1] == _mtime_ms(st)
+            and row[2] == st.st_ino and row[4] == _ctime_ms(st))
 
 
 class StatCache:
@@ -51,16 +65,30 @@ class StatCache:
         path = os.path.abspath(path)
         with self._lock:
             row = self._folder(os.path.dirname(path)).get(os.path.basename(path))
-        if isinstance(row, list) and len(row) == 4 and row[0] == st.st_size and row[1] == _mtime_ms(st) and row[2] == st.st_ino:
-            return row[3]
-        return None
+        return row[3] if _same_state(row, st) else None
 
     def record(self, path, st, digest):
         path = os.path.abspath(path)
         folder = os.path.dirname(path)
         with self._lock:
-            self._folder(folder)[os.path.basename(path)] = [st.st_size, _mtime_ms(st), st.st_ino, digest]
+            self._folder(folder)[os.path.basename(path)] = [st.st_size, _mtime_ms(st), st.st_ino, digest, _ctime_ms(st)]
             self._dirty.add(folder)
+
+    def refresh_linked(self, paths):
+        """Re-records files whose only change since hashing is a new link (the cache's hard link
+        moves their ctime): otherwise logging would make the next log re-hash everything."""
+        for path in paths:
+            path = os.path.abspath(path)
+            with self._lock:
+                row = self._folder(os.path.dirname(path)).get(os.path.basename(path))
+            if not (isinstance(row, list) and len(row) == 5):
+                continue
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            if row[0] == st.st_size and row[1] == _mtime_ms(st) and row[2] == st.st_ino and row[4] != _ctime_ms(st):
+                self.record(path, st, row[3])
 
     def digest(self, path):
         """(digest, size) of a file, from the cache when its size, mtime and inode are unchanged."""
@@ -73,7 +101,8 @@ class StatCache:
             self.hashed += 1
         after = os.stat(path)
         # A file that changed while being hashed must not be cached under the new state.
-        if (after.st_size, after.st_mtime_ns, after.st_ino) == (st.st_size, st.st_mtime_ns, st.st_ino) and size == st.st_size:
+        same = (after.st_size, after.st_mtime_ns, after.st_ino, after.st_ctime_ns) == (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+        if same and size == st.st_size:
             self.record(path, st, digest)
         return digest, size
 

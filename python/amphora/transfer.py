@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from .errors import AmphoraError
 from .paths import join_inside, make_parent_inside
+from .received import check_transfer_url, require_blob_digest
 from .references import download_reference
 from .settings import cached_blob_path
 from .transport import API_PREFIX, CHUNK, error_from
@@ -26,6 +27,8 @@ BATCH_BLOB_MAX = 1 << 20
 BATCH_FILES = 1_000
 BATCH_BYTES = 16 << 20
 BATCH_GET_PARALLEL = 4
+# Parts of one multipart upload in flight at once (team mode, large blobs).
+PART_WORKERS = 4
 DEFAULT_WORKERS = min(16, max(4, (os.cpu_count() or 2) * 2))
 
 
@@ -155,20 +158,42 @@ class Transfer:
             missing.extend(answer.get("missing", []))
 
         for m in missing:
-            if m["digest"] not in by_digest:
+            if not isinstance(m, dict) or m.get("digest") not in by_digest:
                 raise AmphoraError("internal", "The server asked for blob %s, which this upload does not contain; "
-                                   "retry the upload." % m["digest"])
+                                   "retry the upload." % (m.get("digest") if isinstance(m, dict) else m,))
+            if m.get("size") != by_digest[m["digest"]]["size"]:
+                raise AmphoraError("internal", "The server asked for blob %s with %r bytes, but it has %d; the server is "
+                                   "broken or not trustworthy." % (m["digest"], m.get("size"), by_digest[m["digest"]]["size"]))
+            if m.get("uploadUrl") is not None:
+                self.blob_target(m["uploadUrl"], m["digest"], bool(m.get("confirm")))
+            for part in m.get("parts") or []:
+                self.blob_target(part.get("url") if isinstance(part, dict) else None, m["digest"], True)
+            if m.get("headers") is not None and not (isinstance(m["headers"], dict) and all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in m["headers"].items())):
+                raise AmphoraError("internal", "The server sent upload headers for blob %s that are not text; the server "
+                                   "is broken or not trustworthy." % m["digest"])
 
         def put(m):
             blob = by_digest[m["digest"]]
-            headers = {"content-type": "application/octet-stream"}
-            headers.update({k.lower(): v for k, v in (m.get("headers") or {}).items()})
-            headers["content-length"] = str(blob["size"])
-            url = m.get("uploadUrl") or (API_PREFIX + "/blobs/" + m["digest"])
-            resp = self.http.open("PUT", url, body=lambda: open(blob["path"], "rb"), headers=headers)
-            data = resp.read()
-            if resp.status >= 400:
-                raise error_from(resp.status, data, "PUT", url)
+            handed_out = bool(m.get("confirm"))
+            parts = None
+            if m.get("parts"):
+                parts = self._put_parts(m, blob)
+            else:
+                headers = {"content-type": "application/octet-stream"}
+                headers.update({k.lower(): v for k, v in (m.get("headers") or {}).items()})
+                headers["content-length"] = str(blob["size"])
+                url = self.blob_target(m.get("uploadUrl") or (API_PREFIX + "/blobs/" + m["digest"]), m["digest"], handed_out)
+                resp = self.http.open("PUT", url, body=lambda: open(blob["path"], "rb"), headers=headers)
+                data = resp.read()
+                if resp.status >= 400:
+                    raise error_from(resp.status, data, "PUT", url)
+            if handed_out:
+                # The bytes went straight to storage: the server verifies them before counting them.
+                item = {"digest": m["digest"], "size": m["size"], "confirm": m["confirm"]}
+                if parts is not None:
+                    item["parts"] = parts
+                self.http.post(API_PREFIX + "/blobs/confirm", {"blobs": [item]})
             stats.add(bytes_uploaded=blob["size"], files_uploaded=1)
 
         def send(job):
@@ -190,9 +215,13 @@ class Transfer:
             return item
 
         use_batch = self.http.batch_supported
-        small = [m for m in missing if use_batch and m["size"] <= BATCH_BLOB_MAX]
+
+        def batchable(m):
+            return use_batch and m["size"] <= BATCH_BLOB_MAX and not m.get("confirm")
+
+        small = [m for m in missing if batchable(m)]
         jobs = [("batch", g) for g in batches(small, lambda m: m["size"])]
-        jobs += [("one", m) for m in missing if not (use_batch and m["size"] <= BATCH_BLOB_MAX)]
+        jobs += [("one", m) for m in missing if not batchable(m)]
         leftovers = [m for rest in parallel(send, jobs, pool=self.pool()) for m in rest]
         parallel(put, leftovers, pool=self.pool())
         if missing:
@@ -202,6 +231,56 @@ class Transfer:
                 if e.code != "not_found":
                     raise
         return stats
+
+    def blob_target(self, url, digest, handed_out):
+        """The one check of where a blob's bytes may go or come from: the server's own route for this
+        very digest (sent to our server, with the API key), or a storage URL the server handed out
+        for this blob (a negotiation entry with a confirm token, or the redirect of its GET), which
+        Http.open sends without the API key because it is another origin."""
+        own_path = API_PREFIX + "/blobs/" + require_blob_digest(digest, "a transfer")
+        full = urllib.parse.urljoin(self.http.base_url + "/", url if isinstance(url, str) else "")
+        split = urllib.parse.urlsplit(full)
+        if split.scheme not in ("http", "https"):
+            raise _refuse(digest, url, "uses %s:" % split.scheme)
+        base = urllib.parse.urlsplit(self.http.base_url)
+        prefix = base.path.rstrip("/")
+        path = split.path[len(prefix):] if prefix and split.path.startswith(prefix + "/") else split.path
+        if path == own_path and (not handed_out or (split.scheme, split.netloc) == (base.scheme, base.netloc)):
+            # Whatever host name the server put in its own URL, its route goes to our connection.
+            return own_path + ("?" + split.query if split.query else "")
+        if handed_out:
+            # Storage: no credentials in the URL, and on the user's storage origins when they named any.
+            return check_transfer_url(full, self.http.base_url, self.http.storage_origins, True)
+        raise _refuse(digest, url, "is neither the server's route for this blob nor a storage URL handed out for it")
+
+    def _put_parts(self, m, blob):
+        """Multipart upload: each part's byte range of the file to its presigned URL (a few at once);
+        returns [{"number", "etag"}] for /blobs/confirm."""
+        parts = m["parts"]
+        if sum(p["size"] for p in parts) != m["size"]:
+            raise AmphoraError("internal", "The server's parts for blob %s do not cover its %d bytes; upgrade client "
+                               "and server to the same version." % (m["digest"], m["size"]))
+
+        def put_part(p):
+            url = self.blob_target(p["url"], m["digest"], True)
+
+            def body():
+                f = open(blob["path"], "rb")
+                f.seek(p["offset"])
+                return _Slice(f, p["size"])
+
+            resp = self.http.open("PUT", url, body=body, headers={"content-length": str(p["size"])})
+            data = resp.read()
+            if resp.status >= 400:
+                raise error_from(resp.status, data, "PUT", url)
+            etag = resp.getheader("ETag")
+            if not etag:
+                raise AmphoraError("internal", "The storage answered part %d of blob %s without an ETag; upload again."
+                                   % (p["number"], m["digest"]))
+            return {"number": p["number"], "etag": etag}
+
+        with ThreadPoolExecutor(max_workers=PART_WORKERS, thread_name_prefix="amphora-part") as pool:
+            return list(pool.map(put_part, parts))
 
     def _put_batch(self, blobs):
         """POST /blobs/batch: a JSON header line, then each file's bytes back to back (read file by
@@ -234,23 +313,35 @@ class Transfer:
             raise error_from(resp.status, data, "POST", path)
 
     def adopt(self, local, digest):
-        """Puts a file the producer just logged into the cache: a hard link (free) or a copy when
-        linking fails (other device). An existing blob is left alone."""
+        """Puts a file the producer just logged into the cache. A read-only file is hard-linked (free);
+        a writable one is copied, so a user appending to it later never changes the cached blob.
+        An existing blob is left alone."""
         target = cached_blob_path(self.cache_dir, digest)
-        if os.path.exists(target):
-            return
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+        # A read-only file costs one link(2); its folder is made only when link says it is missing.
         try:
-            os.link(local, target)
-            return
+            if not os.stat(local).st_mode & 0o222:
+                self._link(local, target)
+                return
         except FileExistsError:
             return
         except OSError:
             pass
         try:
-            copy_file(local, target)
+            if not os.path.exists(target):
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                copy_file(local, target)
         except OSError:
             pass  # the cache is an optimisation; logging already succeeded
+
+    @staticmethod
+    def _link(local, target):
+        try:
+            os.link(local, target)
+        except FileNotFoundError:
+            if not os.path.exists(local):
+                raise
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.link(local, target)
 
     # ------------------------------------------------------------------ download
     def download(self, manifest, root, paths=None, stats=None):
@@ -346,15 +437,9 @@ class Transfer:
     def _store(self, digest, data, targets):
         """Verified bytes in hand: into the cache, then each destination (temp file + rename)."""
         cached = cached_blob_path(self.cache_dir, digest)
-        os.makedirs(os.path.dirname(cached), exist_ok=True)
-        for target in [cached] + targets:
-            tmp = temp_name(target)
-            try:
-                with open(tmp, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, target)
-            finally:
-                _remove_quietly(tmp)
+        _in_cache_folder(self.cache_dir, cached, lambda: _write_replace(cached, data))
+        for target in targets:
+            _write_replace(target, data)
         for dest in targets:
             self.stat_cache.record(dest, os.stat(dest), digest)
 
@@ -365,7 +450,7 @@ class Transfer:
             return True
         cached = cached_blob_path(self.cache_dir, digest)
         if os.path.isfile(cached):
-            if self._copy_verified(cached, dest, digest):
+            if self._copy_verified(cached, dest, digest, size):
                 self.stat_cache.record(dest, os.stat(dest), digest)
                 stats.add(cache_hits=1)
                 return True
@@ -376,37 +461,46 @@ class Transfer:
         if self._from_local(digest, size, dest, stats):
             return  # e.g. another destination of the same blob brought it into the cache
         cached = cached_blob_path(self.cache_dir, digest)
-        os.makedirs(os.path.dirname(cached), exist_ok=True)
         cache_tmp, dest_tmp = temp_name(cached), temp_name(dest)
         path = API_PREFIX + "/blobs/" + digest
         resp = self.http.open("GET", path, headers={"Accept": "application/octet-stream"})
-        for _ in range(5):  # team mode may redirect to presigned storage URLs
-            if resp.status not in (301, 302, 303, 307, 308):
-                break
-            location = urllib.parse.urljoin(self.http.base_url + path, resp.getheader("Location"))
+        source = path
+        if resp.status in (302, 303, 307):  # team mode: large blobs come straight from the bucket
+            source = self.blob_target(resp.getheader("Location") or "", digest, True)
             resp.read()
-            resp = self.http.open("GET", location)
+            resp = self.http.open("GET", source)
         if resp.status >= 400:
             raise error_from(resp.status, resp.read(), "GET", path)
         h = hashlib.sha256()
         got = 0
         try:
-            with open(cache_tmp, "wb") as c, open(dest_tmp, "wb") as d:
+            c = _in_cache_folder(self.cache_dir, cached, lambda: open(cache_tmp, "xb"))
+            with c, open(dest_tmp, "wb") as d:
                 while True:
                     chunk = resp.read(CHUNK)
                     if not chunk:
                         break
+                    got += len(chunk)
+                    if got > size:  # stop at the first byte past the manifest's size
+                        break
                     h.update(chunk)
                     c.write(chunk)
                     d.write(chunk)
-                    got += len(chunk)
+            if got != size:
+                resp.close()
+                self.http.abandon(source)  # the rest of the response is unread
+                raise AmphoraError(
+                    "digest_mismatch",
+                    "The server sent %s bytes of blob %s where the manifest lists %d; nothing was written. Retry; if it "
+                    "persists the server's copy or its manifest is damaged." % ("more than %d" % size if got > size else got, digest, size),
+                )
             if h.hexdigest() != digest:
                 raise AmphoraError(
                     "digest_mismatch",
                     "Downloaded blob %s has SHA-256 %s (%d bytes); the server's copy is damaged. Nothing was written; "
                     "ask the server administrator to check its blob store." % (digest, h.hexdigest(), got),
                 )
-            os.replace(cache_tmp, cached)
+            _in_cache_folder(self.cache_dir, cached, lambda: os.replace(cache_tmp, cached), retry=False)
             os.replace(dest_tmp, dest)
             self.stat_cache.record(dest, os.stat(dest), digest)
         finally:
@@ -415,18 +509,24 @@ class Transfer:
         stats.add(bytes_downloaded=got, files_downloaded=1)
 
     @staticmethod
-    def _copy_verified(src, dest, digest):
+    def _copy_verified(src, dest, digest, size):
+        """Copies a cached blob to dest when it has exactly `size` bytes hashing to `digest`."""
         tmp = temp_name(dest)
         h = hashlib.sha256()
+        got = 0
         try:
-            with open(src, "rb") as s, open(tmp, "wb") as d:
-                while True:
-                    chunk = s.read(CHUNK)
-                    if not chunk:
-                        break
-                    h.update(chunk)
-                    d.write(chunk)
-            if h.hexdigest() != digest:
+            with open(src, "rb") as s:
+                if os.fstat(s.fileno()).st_size != size:
+                    return False
+                with open(tmp, "wb") as d:
+                    while got <= size:
+                        chunk = s.read(CHUNK)
+                        if not chunk:
+                            break
+                        h.update(chunk)
+                        d.write(chunk)
+                        got += len(chunk)
+            if got != size or h.hexdigest() != digest:
                 return False
             os.replace(tmp, dest)
             return True
@@ -455,6 +555,35 @@ def _read_exactly(resp, n):
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
+def _write_replace(target, data):
+    tmp = temp_name(target)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, target)
+    finally:
+        _remove_quietly(tmp)
+
+
+def _in_cache_folder(cache_dir, cached, action, retry=True):
+    """Runs `action` (which writes next to `cached`), making the cache's folder only when it is
+    missing: one open(2) per file in the common case instead of makedirs' stat + mkdir before each
+    (10,000 cached blobs). The cache may be deleted while a download runs: its folder is made again
+    once, and a second disappearance (or one mid-write) is a clear error instead of a raw
+    FileNotFoundError."""
+    for attempt in range(2):
+        try:
+            return action()
+        except FileNotFoundError as e:
+            if attempt == 1 or not retry:
+                raise AmphoraError(
+                    "internal",
+                    "The download cache %s was deleted while a download was writing to it (%s); nothing was written to the "
+                    "download folder. Run the download again (and avoid removing the cache during downloads)." % (cache_dir, e.strerror),
+                ) from None
+            os.makedirs(os.path.dirname(cached), exist_ok=True)
+
+
 def copy_file(src, dest):
     tmp = temp_name(dest)
     try:
@@ -462,3 +591,27 @@ def copy_file(src, dest):
         os.replace(tmp, dest)
     finally:
         _remove_quietly(tmp)
+
+
+def _refuse(digest, url, why):
+    return AmphoraError("internal", "The server pointed blob %s… at %s, which %s; refusing to transfer it. Check that "
+                        "AMPHORA_BASE_URL is an Amphora server you trust." % (digest[:12], str(url)[:200], why))
+
+
+class _Slice:
+    """A file object reading at most `size` bytes from the current position (one multipart part)."""
+
+    def __init__(self, f, size):
+        self._f = f
+        self._left = size
+
+    def read(self, n=-1):
+        if self._left <= 0:
+            return b""
+        n = self._left if n is None or n < 0 else min(n, self._left)
+        data = self._f.read(n)
+        self._left -= len(data)
+        return data
+
+    def close(self):
+        self._f.close()

@@ -1,15 +1,16 @@
 """HTTP over keep-alive `http.client` connections: one connection per thread and origin.
 
-Every non-2xx answer becomes an AmphoraError built from the server's ErrorBody; a refused
+Every non-2xx answer becomes a CommError (an AmphoraError) built from the server's ErrorBody; a refused
 connection becomes `server_unreachable` with instructions to start a server.
 """
 import errno
+import os
 import http.client
 import json
 import threading
 import urllib.parse
 
-from .errors import AmphoraError
+from .errors import CommError
 
 API_PREFIX = "/api/v1"
 CHUNK = 1 << 20
@@ -27,7 +28,7 @@ def unreachable(base_url, cause=None):
         why = " (%s)" % errno.errorcode[cause.errno]
     elif cause is not None:
         why = " (%s)" % (str(cause) or type(cause).__name__)
-    return AmphoraError(
+    return CommError(
         "server_unreachable",
         "Cannot reach the Amphora server at %s%s. %s, or set AMPHORA_BASE_URL (and AMPHORA_API_KEY) to a running server."
         % (base_url, why, START_HINT),
@@ -44,6 +45,10 @@ class Http:
         self.api_key = api_key
         self.timeout = timeout
         self._origin = urllib.parse.urlsplit(self.base_url)
+        # Origins besides the server's that transfer URLs may point at (presigned storage).
+        from .received import storage_origins_from
+
+        self.storage_origins = storage_origins_from(os.environ)
         self._local = threading.local()
         self._all = []
         self._lock = threading.Lock()
@@ -177,8 +182,8 @@ def _json_default(o):
 def error_from(status, data, method, path):
     try:
         err = json.loads(data)["error"]
-        return AmphoraError(err["code"], err["message"], err.get("details"))
+        return CommError(err["code"], err["message"], err.get("details"))
     except Exception:
         text = data[:300].decode("utf-8", "replace") if data else ""
         code = "not_found" if status == 404 else "unauthorized" if status == 401 else "internal"
-        return AmphoraError(code, "%s %s answered HTTP %d: %s" % (method, path, status, text or "(no body)"))
+        return CommError(code, "%s %s answered HTTP %d: %s" % (method, path, status, text or "(no body)"))

@@ -151,7 +151,8 @@ class RunTest(OpenApiContractTest, ServerTestCase):
         self.assertEqual(got.config, {"lr": 0.1, "batch_size": 2, "epochs": 3})
         self.assertEqual(got.summary["loss"], 0.25)
         self.assertEqual((got.summary["best"], got.summary["acc"]), (1, 0.9))
-        self.assertEqual([(r["_step"], r["loss"]) for r in got.history()], [(0, 1.0), (10, 0.5), (11, 0.25)])
+        # W&B's step rule: log(step=10) opens step 10, the next log() without step joins it and commits.
+        self.assertEqual([(r["_step"], r["loss"], r.get("acc")) for r in got.history()], [(0, 1.0, None), (10, 0.25, 0.7)])
         self.assertIn({"path": "model.bin", "digest": sha(b"weights" * 100), "size": 700}, got.files())
         self.assertEqual(Api().run("p-run/" + run.id).id, run.id)
         self.assertAmphoraError("invalid_request", run.log, {"x": 1})
@@ -202,8 +203,9 @@ class RunTest(OpenApiContractTest, ServerTestCase):
                          "table": amphora.Table(columns=["a", "b"], data=[[1, 2], [3, 4]])})
         got = Api().run(run.path)
         history = got.history()
-        self.assertEqual([r["_step"] for r in history], [0, 1])
-        row = dict(history[0], **history[1])
+        # W&B's step rule: the call without step= joins step 0 and commits it.
+        self.assertEqual([r["_step"] for r in history], [0])
+        row = history[0]
         self.assertEqual(row["examples"]["count"], 2)
         self.assertEqual(row["examples"]["items"][0]["caption"], "7,1")
         self.assertEqual(row["table"]["nrows"], 2)
@@ -321,7 +323,7 @@ class ArtifactTest(ServerTestCase):
         self.assertFalse(os.path.exists(os.path.join(self.work, "single", "readme.txt")))
         self.assertAmphoraError("not_found", v0.get_path, "nope.txt")
 
-    def test_type_of_a_name_is_fixed_and_empty_artifacts_are_refused(self):
+    def test_type_of_a_name_is_fixed_and_empty_artifacts_are_logged(self):
         with amphora.init(project="p-type", job_type="x") as run:
             a = Artifact("thing", type="dataset")
             a.add_file(self.write("t.txt", "t"))
@@ -329,7 +331,8 @@ class ArtifactTest(ServerTestCase):
             b = Artifact("thing", type="model")
             b.add_file(self.write("t2.txt", "t2"))
             self.assertAmphoraError("type_mismatch", run.log_artifact, b)
-            self.assertAmphoraError("invalid_request", run.log_artifact, Artifact("empty", type="dataset"))
+            empty = run.log_artifact(Artifact("empty", type="dataset"))  # W&B allows an empty artifact
+            self.assertEqual((empty.version, empty.file_count), ("v0", 0))
             self.assertAmphoraError("invalid_request", run.log_artifact, a)  # already logged
             self.assertAmphoraError("invalid_alias", run.log_artifact, Artifact("x", "dataset"), aliases=["v3"])
 
@@ -355,12 +358,12 @@ class ArtifactTest(ServerTestCase):
         self.assertAmphoraError("not_found", api.artifact, "p-upd/m:best")
         self.assertAmphoraError("aliased_version", again.delete)
         again.delete(delete_aliases=True)
-        self.assertEqual(again.state, "deleted")
+        self.assertEqual(again.state, "DELETED")
         plain = api.artifact("p-upd/m:v0")
         plain.delete()
         # The seeds' cleanup loop: delete every version without an alias.
         remaining = api.artifact_versions("model", "p-upd/m")
-        self.assertEqual([v.version for v in remaining if v.state != "deleted"], ["v2"])
+        self.assertEqual([v.version for v in remaining if v.state != "DELETED"], ["v2"])
         self.assertEqual(api.artifact("p-upd/m:latest").version, "v2")
 
     def test_lineage_and_use_artifact(self):

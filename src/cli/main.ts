@@ -4,30 +4,34 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
-import { Artifact } from '../client/artifact.js';
-import { BlobCache, parseSize } from '../client/cache.js';
-import { Client } from '../client/client.js';
-import { Api } from '../client/api.js';
-import { referenceScheme } from '../client/references.js';
-import { ROLES, type ApiKeyInfo, type ArtifactCollection, type ArtifactVersion, type LineageGraph, type Role } from '../core/api.js';
-import { defaultCacheDir, defaultDataDir, DEFAULT_PORT } from '../core/config.js';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { Client } from '../client/client.js';
+import type { ApiKeyInfo, ArtifactCollection, ArtifactVersion, LineageGraph, Role } from '../core/api.js';
+import { DEFAULT_PORT } from '../core/defaults.js';
+import { ROLE_NAMES as ROLES } from '../core/roles.js';
 import { AmphoraError } from '../core/errors.js';
 import { parseReference } from '../core/reference.js';
 import { EXIT, EXIT_CODES_HELP, makeOut, mib, reportError, table, type Out } from './output.js';
+import type { SyncResult } from './sync.js';
+import { VERSION } from './version.js';
 
+const JSON_HELP = 'print machine-readable JSON on stdout (errors too)';
 const program = new Command();
 program
   .name('amphora')
   .description('Versioned datasets and models with their lineage. Talks to the server in AMPHORA_BASE_URL, or the local one found through its discovery file.')
-  .option('--json', 'print machine-readable JSON on stdout')
+  .option('--json', JSON_HELP)
+  .version(VERSION, '-V, --version', 'print the amphora version')
   .showHelpAfterError('(run with --help for usage)')
   .addHelpText('after', EXIT_CODES_HELP)
   .exitOverride();
 
+/** The SDK and everything heavy, loaded by the commands that need it (see sdk.ts). */
+const sdk = () => import('./sdk.js');
+
 let client: Client | undefined;
 async function connect(): Promise<Client> {
-  client ??= await Client.connect();
+  client ??= await (await sdk()).Client.connect();
   return client;
 }
 
@@ -45,6 +49,17 @@ function action<A extends unknown[]>(fn: (out: Out, ...args: A) => Promise<void>
     } catch (e) {
       process.exitCode = reportError(e, out.json);
     }
+  };
+}
+
+/** Option values that must be whole numbers: a bad one is a usage error (exit 2), like an unknown option. */
+function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected a whole number${max < Number.MAX_SAFE_INTEGER ? ` from ${min} to ${max}` : ` ≥ ${min}`}, got "${value}".`);
+    }
+    return n;
   };
 }
 
@@ -70,17 +85,16 @@ program
   .command('serve')
   .description('Run the tracking server until Ctrl-C: embedded (PGlite + local blob folder), or a team server replica with --db postgres://….')
   .option('--host <host>', 'interface to listen on', '127.0.0.1')
-  .option('--port <port>', `port (0 = any free port)`, String(DEFAULT_PORT))
+  .option('--port <port>', `port (0 = any free port)`, wholeNumber(0, 65535), DEFAULT_PORT)
   .option('--data-dir <dir>', 'embedded: where the database, blobs and discovery file live (default: $AMPHORA_DATA_DIR or XDG data dir)')
   .option('--db <uri>', 'postgres://USER:PW@HOST:PORT/DB for a team server (default: $AMPHORA_DB_URL, else embedded PGlite)')
-  .option('--blobs <uri>', 'file:DIR shared by every replica (default: $AMPHORA_BLOBS, else <data dir>/blobs)')
+  .option('--blobs <uri>', 's3://BUCKET[/PREFIX] (endpoint, region, keys from the AWS environment) or file:DIR shared by every replica (default: $AMPHORA_BLOBS, else <data dir>/blobs)')
   .option('--team', 'team mode on the data dir (PGlite): users, teams, API keys and roles (AMPHORA_BOOTSTRAP_KEY sets the site admin key on a new database); --db postgres:// is always team mode')
   .action(
-    action(async (out, opts: { host: string; port: string; dataDir?: string; db?: string; blobs?: string; team?: boolean }) => {
-      const port = Number(opts.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new AmphoraError('invalid_request', `--port ${opts.port} is not a port number (0–65535).`);
+    action(async (out, opts: { host: string; port: number; dataDir?: string; db?: string; blobs?: string; team?: boolean }) => {
+      const port = opts.port;
       const { startServer, adminKeyNotice } = await import('../server/index.js');
-      const dataDir = path.resolve(opts.dataDir ?? defaultDataDir());
+      const dataDir = path.resolve(opts.dataDir ?? (await sdk()).defaultDataDir());
       const db = opts.db ?? (process.env.AMPHORA_DB_URL || undefined);
       const blobs = opts.blobs ?? (process.env.AMPHORA_BLOBS || undefined);
       const server = await startServer({ dataDir, db, blobs, host: opts.host, port, quiet: true, mode: opts.team ? 'team' : undefined }).catch((e: unknown) => {
@@ -127,13 +141,14 @@ artifact
   .command('put')
   .description('Log a file, a folder or a reference URI (http(s)://, file://, s3://, gs://) as a new version (or the identical existing one). References are not copied: s3:// and gs:// are read with your own AWS / Google credentials.')
   .argument('<path>', 'file, folder or URI to log')
-  .requiredOption('--name <[project/]name>', 'artifact name, optionally with its project')
-  .requiredOption('--type <type>', 'artifact type, e.g. dataset or model')
-  .option('--alias <alias>', 'alias to point at the version (repeatable)', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
-  .option('--description <text>', 'version description')
+  .requiredOption('-n, --name <[project/]name>', 'artifact name, optionally with its project')
+  .requiredOption('-t, --type <type>', 'artifact type, e.g. dataset or model')
+  .option('-a, --alias <alias>', 'alias to point at the version (repeatable)', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
+  .option('-d, --description <text>', 'version description')
   .option('--metadata <json>', 'version metadata as a JSON object')
   .option('--no-checksum', 'references only: record the URI itself instead of checking the object (no ETag/version is read)')
   .option('--max-objects <n>', 'references only: at most this many objects under an s3:// or gs:// prefix (default 10000)')
+  .addHelpText('after', '\nExample:\n  amphora artifact put data/ -n demo/mnist-raw -t dataset -a best -d "raw MNIST"')
   .action(
     action(async (out, target: string, opts: { name: string; type: string; alias?: string[]; description?: string; metadata?: string; checksum: boolean; maxObjects?: string }) => {
       const n = parseName(opts.name);
@@ -146,6 +161,7 @@ artifact
         }
         if (!metadata || typeof metadata !== 'object' || Array.isArray(metadata)) throw new AmphoraError('invalid_request', '--metadata must be a JSON object such as \'{"source":"mnist"}\'.');
       }
+      const { Artifact, referenceScheme } = await sdk();
       const art = new Artifact(n.name, opts.type, { description: opts.description, metadata });
       const isUri = referenceScheme(target) !== undefined;
       if (!isUri && (!opts.checksum || opts.maxObjects !== undefined)) {
@@ -157,7 +173,11 @@ artifact
           maxObjects = Number(opts.maxObjects);
           if (!/^\d+$/.test(opts.maxObjects) || maxObjects < 1) throw new AmphoraError('invalid_request', `--max-objects must be a whole number ≥ 1, got "${opts.maxObjects}".`);
         }
-        await art.addReference(target, { checksum: opts.checksum, maxObjects });
+        // The reference code speaks in SDK terms (`checksum: false`); here the switch is --no-checksum.
+        await art.addReference(target, { checksum: opts.checksum, maxObjects }).catch((e: unknown) => {
+          if (e instanceof AmphoraError) throw new AmphoraError(e.code, e.message.replace(/pass checksum: false/g, 'pass --no-checksum'), e.details);
+          throw e;
+        });
       } else {
         const st = await stat(target).catch(() => undefined);
         if (!st) throw new AmphoraError('invalid_path', `${path.resolve(target)} does not exist; pass a file, a folder or a URI.`);
@@ -172,8 +192,11 @@ artifact
         bar.stop();
       }
       out.result(
-        { version: art.version, name: art.name, type: art.type, project: art.project, entity: art.entity, digest: art.digest, size: art.size, fileCount: art.fileCount, aliases: art.aliases, ref: art.qualifiedName() },
-        () => `Logged ${art.project}/${art.name}:${art.version} [${art.aliases.join(', ')}]  ${art.fileCount} files  ${mib(art.size ?? 0)}  digest ${art.digest}`,
+        { version: art.version, created: art.created ?? true, name: art.name, type: art.type, project: art.project, entity: art.entity, digest: art.digest, size: art.size, fileCount: art.fileCount, aliases: art.aliases, ref: art.qualifiedName() },
+        () =>
+          art.created === false
+            ? `unchanged: ${art.project}/${art.name}:${art.version} (no new version; same content) [${art.aliases.join(', ')}]`
+            : `Logged ${art.project}/${art.name}:${art.version} [${art.aliases.join(', ')}]  ${art.fileCount} files  ${mib(art.size ?? 0)}  digest ${art.digest}`,
       );
     }),
   );
@@ -183,10 +206,14 @@ artifact
   .description('Download a version (fetching only what the local cache lacks).')
   .argument('<ref>', '[entity/][project/]name[:alias|:vN] (default alias: latest)')
   .option('--root <dir>', 'where to put the files (default ./artifacts/<name>:<version>)')
+  .option('-t, --type <type>', 'fail unless the artifact has this type')
   .action(
-    action(async (out, ref: string, opts: { root?: string }) => {
-      const api = new Api({ client: await connect() });
+    action(async (out, ref: string, opts: { root?: string; type?: string }) => {
+      const api = new (await sdk()).Api({ client: await connect() });
       const art = await api.artifact(ref);
+      if (opts.type !== undefined && art.type !== opts.type) {
+        throw new AmphoraError('type_mismatch', `${art.qualifiedName()} has type "${art.type}", not "${opts.type}"; drop --type or pass --type ${art.type}.`);
+      }
       const bar = out.progress('get');
       let r;
       try {
@@ -200,12 +227,16 @@ artifact
 
 artifact
   .command('ls')
-  .description('List the artifacts of a project.')
-  .argument('[project]', 'project (default: AMPHORA_PROJECT or the server default)')
-  .option('--type <type>', 'only this artifact type')
+  .description('List the artifacts of a project; without a project (and no AMPHORA_PROJECT), list the projects.')
+  .argument('[project]', 'project (default: AMPHORA_PROJECT; without either, the projects are listed)')
+  .option('-t, --type <type>', 'only this artifact type')
   .action(
     action(async (out, project: string | undefined, opts: { type?: string }) => {
       const c = await connect();
+      if (project === undefined && !process.env.AMPHORA_PROJECT) {
+        await listProjects(out, c, 'List one project\'s artifacts with: amphora artifact ls PROJECT');
+        return;
+      }
       const items: ArtifactCollection[] = [];
       let cursor: string | undefined;
       do {
@@ -259,8 +290,14 @@ for (const op of ['add', 'rm'] as const) {
       action(async (out, ref: string, name: string) => {
         const c = await connect();
         const q = qualify(c, ref);
+        const before = op === 'add' ? await c.http.version(q.entity, q.project, q.name, name).catch(() => undefined) : undefined;
         const v = await c.http.updateVersion(q.entity, q.project, q.name, q.selector, { aliases: op === 'add' ? { add: [name] } : { remove: [name] } });
-        out.result(v, () => versionLine(v));
+        const from = before?.version ?? null;
+        out.result({ ...v, alias: name, from: op === 'add' ? from : v.version, to: op === 'add' ? v.version : null }, () => {
+          if (op === 'rm') return `removed ${name} from ${v.name}:${v.version}`;
+          if (from === v.version) return `${name} already on ${v.name}:${v.version} (unchanged)`;
+          return from ? `moved ${name} from ${from} to ${v.version} (${v.name})` : `added ${name} to ${v.name}:${v.version}`;
+        });
       }),
     );
 }
@@ -276,7 +313,8 @@ artifact
       const q = qualify(c, ref);
       const res = await c.http.deleteVersion(q.entity, q.project, q.name, q.selector, !!opts.deleteAliases).catch((e: unknown) => {
         if (e instanceof AmphoraError && e.code === 'aliased_version') {
-          throw new AmphoraError(e.code, `${e.message} From the command line: amphora artifact rm ${ref} --delete-aliases`);
+          const aliases = (e.details as { aliases?: string[] } | undefined)?.aliases ?? [];
+          throw new AmphoraError(e.code, `${q.name}:${q.selector} has the alias(es) ${aliases.join(', ') || '(see amphora artifact versions)'}, so it was not deleted. Delete it with its aliases: amphora artifact rm ${ref} --delete-aliases`, e.details);
         }
         throw e;
       });
@@ -289,14 +327,13 @@ program
   .command('lineage')
   .description('Show the runs and versions around a version (who logged it, who used it).')
   .argument('<ref>', '[entity/][project/]name[:alias|:vN]')
-  .option('--depth <n>', 'how many hops to follow', '2')
+  .option('--depth <n>', 'how many hops to follow', wholeNumber(0), 2)
   .option('--type-level', 'collapse to artifact types and job types')
   .addOption(new Option('--direction <dir>', 'which way to follow').choices(['both', 'upstream', 'downstream']).default('both'))
   .action(
-    action(async (out, ref: string, opts: { depth: string; typeLevel?: boolean; direction: 'both' | 'upstream' | 'downstream' }) => {
-      const depth = Number(opts.depth);
-      if (!Number.isInteger(depth) || depth < 0) throw new AmphoraError('invalid_request', `--depth ${opts.depth} must be a whole number ≥ 0.`);
-      const api = new Api({ client: await connect() });
+    action(async (out, ref: string, opts: { depth: number; typeLevel?: boolean; direction: 'both' | 'upstream' | 'downstream' }) => {
+      const depth = opts.depth;
+      const api = new (await sdk()).Api({ client: await connect() });
       const g = await api.lineage(ref, { depth, level: opts.typeLevel ? 'type' : 'instance', direction: opts.direction });
       out.result(g, () => renderGraph(g));
     }),
@@ -319,6 +356,7 @@ program
   .argument('<size>', 'target size')
   .action(
     action(async (out, size: string) => {
+      const { BlobCache, defaultCacheDir, parseSize } = await sdk();
       const cacheDir = defaultCacheDir();
       const r = await new BlobCache(cacheDir).cleanup(parseSize(size));
       out.result({ cacheDir, ...r }, () => `Removed ${r.removed} blobs (${mib(r.freedBytes)}); ${mib(r.keptBytes)} kept in ${cacheDir}`);
@@ -327,16 +365,61 @@ program
 
 program
   .command('gc')
-  .description('Delete blobs no committed or pending version references (server side), after a grace period.')
-  .option('--grace <seconds>', 'keep blobs younger than this (default: server default)')
+  .description('Delete versions whose time-to-live ran out, then blobs no committed or pending version references (server side), after a grace period.')
+  .option('--grace <seconds>', 'keep blobs younger than this (default: server default)', wholeNumber(0))
   .option('--dry-run', 'only report what would be deleted')
   .action(
-    action(async (out, opts: { grace?: string; dryRun?: boolean }) => {
-      const grace = opts.grace === undefined ? undefined : Number(opts.grace);
-      if (grace !== undefined && (!Number.isInteger(grace) || grace < 0)) throw new AmphoraError('invalid_request', `--grace ${opts.grace} must be a whole number of seconds ≥ 0.`);
+    action(async (out, opts: { grace?: number; dryRun?: boolean }) => {
       const c = await connect();
-      const r = await c.http.gc({ graceSeconds: grace, dryRun: !!opts.dryRun });
-      out.result(r, () => `${opts.dryRun ? 'Would delete' : 'Deleted'} ${r.deletedBlobs} blobs (${mib(r.freedBytes)}); kept ${r.keptYoung} younger than the grace period.`);
+      const r = await c.http.gc({ graceSeconds: opts.grace, dryRun: !!opts.dryRun });
+      const expired = r.expiredVersions ?? [];
+      out.result(r, () =>
+        [
+          ...(expired.length ? [`${opts.dryRun ? 'Would delete' : 'Deleted'} ${expired.length} expired version(s): ${expired.join(', ')}`] : []),
+          `${opts.dryRun ? 'Would delete' : 'Deleted'} ${r.deletedBlobs} blobs (${mib(r.freedBytes)}); kept ${r.keptYoung} younger than the grace period.`,
+        ].join('\n'),
+      );
+    }),
+  );
+
+// ------------------------------------------------------------------ projects
+async function listProjects(out: Out, c: Client, hint?: string): Promise<void> {
+  const { items } = await c.http.projects();
+  out.result({ items }, () =>
+    items.length
+      ? [table([['PROJECT', 'ENTITY', 'ARTIFACTS', 'RUNS', 'UPDATED'], ...items.map((p) => [p.name, p.entity, String(p.artifactCount), String(p.runCount), p.updatedAt])]), ...(hint ? ['', hint] : [])].join('\n')
+      : 'No projects yet. Log an artifact with: amphora artifact put PATH -n PROJECT/NAME -t TYPE',
+  );
+}
+
+program
+  .command('project')
+  .description('List projects.')
+  .command('ls')
+  .description('List the projects on the server with their artifact and run counts.')
+  .action(action(async (out) => listProjects(out, await connect())));
+
+// ------------------------------------------------------------------ sync
+program
+  .command('sync')
+  .description('Upload runs recorded offline (Python init(mode="offline") writes amphora/offline-run-…).')
+  .argument('<dir...>', 'offline run folder(s), e.g. amphora/offline-run-20260101_120000-abc123')
+  .action(
+    action(async (out, dirs: string[]) => {
+      const c = await connect();
+      const results: SyncResult[] = [];
+      for (const dir of dirs) results.push(await (await import('./sync.js')).syncOfflineRun(c, path.resolve(dir)));
+      out.result(
+        { items: results.map((r) => ({ dir: r.dir, run: `${r.run.entity}/${r.run.project}/${r.run.id}`, name: r.run.name, state: r.run.state, applied: r.applied, alreadySynced: r.alreadySynced, artifacts: r.artifacts })) },
+        () =>
+          results
+            .map((r) =>
+              r.alreadySynced
+                ? `${r.dir}: already synced as ${r.run.project}/${r.run.id} (nothing to do)`
+                : `${r.dir} → run ${r.run.project}/${r.run.id} (${r.run.name}, ${r.run.state}): ${r.applied} event(s)${r.artifacts.length ? `, artifacts ${r.artifacts.join(', ')}` : ''}`,
+            )
+            .join('\n'),
+      );
     }),
   );
 
@@ -490,9 +573,10 @@ function keyState(k: ApiKeyInfo): string {
   return 'active';
 }
 
-// Every command gets the exit-code table in its --help and usage errors exit with 2.
+// Every command gets the exit-code table and --json in its --help, and usage errors exit with 2.
 for (const c of [program, ...allCommands(program)]) {
   c.exitOverride();
+  if (c !== program && !c.commands.length) c.option('--json', JSON_HELP);
   if (c !== program && c !== artifact) c.addHelpText('after', EXIT_CODES_HELP);
 }
 function allCommands(c: Command): Command[] {
@@ -504,7 +588,11 @@ async function main() {
     await program.parseAsync(process.argv);
   } catch (e) {
     if (e instanceof CommanderError) {
-      process.exitCode = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? EXIT.ok : EXIT.usage;
+      const ok = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help';
+      process.exitCode = ok ? EXIT.ok : EXIT.usage;
+      if (!ok && process.argv.includes('--json')) {
+        process.stdout.write(JSON.stringify({ error: { code: 'usage', message: e.message.replace(/^error: /, '') } }, null, 2) + '\n');
+      }
     } else {
       process.exitCode = reportError(e, process.argv.includes('--json'));
     }

@@ -2,6 +2,7 @@
 import cliProgress from 'cli-progress';
 import { AmphoraError, type ErrorCode } from '../core/errors.js';
 import type { Progress } from '../client/transfer.js';
+import { guardTerminal } from './terminal.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, notFound: 3, unreachable: 4, conflict: 5 } as const;
 
@@ -15,7 +16,8 @@ Exit codes:
   5  conflict or invalid input (bad name/path/reference, type mismatch, aliased version, changed reference)
 
 Environment: AMPHORA_BASE_URL, AMPHORA_API_KEY, AMPHORA_ENTITY, AMPHORA_PROJECT,
-AMPHORA_DATA_DIR (server), AMPHORA_CACHE_DIR (client cache), AMPHORA_BOOTSTRAP_KEY (team server).`;
+AMPHORA_DATA_DIR (server), AMPHORA_CACHE_DIR (client cache), AMPHORA_STORAGE_ORIGINS (storage origins
+transfer URLs may point at besides the server, comma-separated), AMPHORA_BOOTSTRAP_KEY (team server).`;
 
 const CONFLICT: ErrorCode[] = [
   'invalid_name', 'invalid_type', 'invalid_alias', 'invalid_reference', 'invalid_path', 'invalid_manifest',
@@ -56,19 +58,33 @@ export function makeOut(json: boolean): Out {
       }
       let bar: cliProgress.SingleBar | undefined;
       let phase = '';
+      let release: (() => void) | undefined;
       const f = ((p: Progress) => {
+        // Transfers move the bar by bytes (a single large file shows progress as it goes); hashing by files.
+        const byBytes = !!p.totalBytes;
         if (p.phase !== phase) {
           bar?.stop();
           phase = p.phase;
           bar = new cliProgress.SingleBar(
-            { stream: process.stderr, format: `${label} ${p.phase.padEnd(8)} [{bar}] {value}/{total} files {mb}`, hideCursor: true, clearOnComplete: true },
+            {
+              stream: process.stderr,
+              format: `${label} ${p.phase.padEnd(8)} [{bar}] ${byBytes ? '{mb} · {files} files' : '{value}/{total} files'}`,
+              hideCursor: true,
+              clearOnComplete: true,
+            },
             cliProgress.Presets.shades_classic,
           );
-          bar.start(p.total, 0, { mb: '' });
+          release ??= guardTerminal(process.stderr, () => bar?.stop());
+          bar.start(byBytes ? p.totalBytes! : p.total, 0, { mb: '', files: '' });
         }
-        bar!.update(p.done, { mb: p.totalBytes ? `${mib(p.bytes ?? 0)}/${mib(p.totalBytes)}` : '' });
+        const payload = { mb: byBytes ? `${mib(p.bytes ?? 0)}/${mib(p.totalBytes!)}` : '', files: `${p.done}/${p.total}` };
+        bar!.update(byBytes ? (p.bytes ?? 0) : p.done, payload);
       }) as ((p: Progress) => void) & { stop(): void };
-      f.stop = () => bar?.stop();
+      f.stop = () => {
+        bar?.stop();
+        release?.();
+        release = undefined;
+      };
       return f;
     },
   };

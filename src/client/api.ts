@@ -4,22 +4,40 @@ import { AmphoraError } from '../core/errors.js';
 import { formatReference, parseReference } from '../core/reference.js';
 import { Artifact } from './artifact.js';
 import { Client, defaultClient, type ClientOptions } from './client.js';
+import { lastInit } from './sessionDefaults.js';
+
+export interface ApiOptions {
+  client?: Client;
+  connection?: ClientOptions;
+  /** Default project for unqualified names (W&B's `overrides.project`). */
+  project?: string;
+  entity?: string;
+}
 
 export class Api {
   private clientPromise?: Promise<Client>;
 
-  constructor(private readonly opts: { client?: Client; connection?: ClientOptions } = {}) {}
+  constructor(private readonly opts: ApiOptions = {}) {}
 
   async client(): Promise<Client> {
     this.clientPromise ??= this.opts.client ? Promise.resolve(this.opts.client) : this.opts.connection ? Client.connect(this.opts.connection) : defaultClient();
     return this.clientPromise;
   }
 
+  /** The project unqualified names resolve in: the option, else the last `init` of this process, else AMPHORA_PROJECT / the server's default. */
+  async defaultProject(): Promise<string> {
+    return this.opts.project ?? lastInit()?.project ?? (await this.client()).defaultProject;
+  }
+
+  async defaultEntity(): Promise<string> {
+    return this.opts.entity ?? lastInit()?.entity ?? (await this.client()).entity;
+  }
+
   /** `[entity/][project/]name[:alias|:vN]` → that version. */
   async artifact(ref: string, opts: { type?: string } = {}): Promise<Artifact> {
     const c = await this.client();
     const r = parseReference(ref);
-    const full = formatReference({ entity: r.entity ?? c.entity, project: r.project ?? c.defaultProject, name: r.name, selector: r.selector });
+    const full = formatReference({ entity: r.entity ?? (await this.defaultEntity()), project: r.project ?? (await this.defaultProject()), name: r.name, selector: r.selector });
     const v = await c.http.resolve(full);
     if (opts.type && v.type !== opts.type) {
       throw new AmphoraError('type_mismatch', `${full} has type "${v.type}", not "${opts.type}"; check the name or the expected type.`);
@@ -31,8 +49,8 @@ export class Api {
   async artifactVersions(type: string, name: string): Promise<Artifact[]> {
     const c = await this.client();
     const r = parseReference(name);
-    const e = r.entity ?? c.entity;
-    const p = r.project ?? c.defaultProject;
+    const e = r.entity ?? (await this.defaultEntity());
+    const p = r.project ?? (await this.defaultProject());
     const out: Artifact[] = [];
     let cursor: string | undefined;
     do {
@@ -55,7 +73,7 @@ export class Api {
     const out: RunInfo[] = [];
     let cursor: string | undefined;
     do {
-      const page = await c.http.listRuns(opts.entity ?? c.entity, project ?? c.defaultProject, { limit: 1000, cursor });
+      const page = await c.http.listRuns(opts.entity ?? (await this.defaultEntity()), project ?? (await this.defaultProject()), { limit: 1000, cursor });
       out.push(...page.items);
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
@@ -68,8 +86,8 @@ export class Api {
     const parts = path.split('/');
     if (parts.length > 3 || parts.some((x) => !x)) throw new AmphoraError('invalid_request', `Invalid run path "${path}": write entity/project/runId.`);
     const id = parts[parts.length - 1];
-    const project = parts.length >= 2 ? parts[parts.length - 2] : c.defaultProject;
-    const entity = parts.length === 3 ? parts[0] : c.entity;
+    const project = parts.length >= 2 ? parts[parts.length - 2] : await this.defaultProject();
+    const entity = parts.length === 3 ? parts[0] : await this.defaultEntity();
     return c.http.getRun(entity, project, id);
   }
 
@@ -82,8 +100,8 @@ export class Api {
     opts: { depth?: number; level?: 'instance' | 'type'; direction?: 'both' | 'upstream' | 'downstream'; project?: string } = {},
   ): Promise<LineageGraph> {
     const c = await this.client();
-    let entity = c.entity;
-    let project = opts.project ?? c.defaultProject;
+    let entity = await this.defaultEntity();
+    let project = opts.project ?? (await this.defaultProject());
     let id: string;
     if (node instanceof Artifact) {
       if (!node.id) throw new AmphoraError('invalid_request', 'lineage: the artifact is not logged yet.');

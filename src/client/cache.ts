@@ -21,11 +21,12 @@ const COPY_CHUNK = 4 << 20;
  * one write in flight (not one thread-pool write per 64 KiB chunk). Throws digest_mismatch (the
  * caller removes the file) when the bytes do not hash to `digest`.
  */
-export async function streamVerified(source: Readable, file: string, digest: string, what: string, exclusive: boolean): Promise<Stats> {
+export async function streamVerified(source: Readable, file: string, digest: string, size: number, what: string, exclusive: boolean, onBytes?: (n: number) => void): Promise<Stats> {
   const fh = await open(file, exclusive ? 'wx' : 'w');
   const h = createHash('sha256');
   let batch: Buffer[] = [];
   let batchBytes = 0;
+  let received = 0;
   let writing: Promise<unknown> = Promise.resolve();
   const start = async (bufs: Buffer[]) => {
     await writing;
@@ -34,6 +35,10 @@ export async function streamVerified(source: Readable, file: string, digest: str
   };
   try {
     for await (const chunk of source as AsyncIterable<Buffer>) {
+      received += chunk.length;
+      // Stop at the first byte past the manifest's size: a server cannot fill the disk.
+      if (received > size) throw sizeMismatch(what, `more than the ${size} bytes`);
+      onBytes?.(chunk.length);
       h.update(chunk);
       batch.push(chunk);
       batchBytes += chunk.length;
@@ -45,6 +50,7 @@ export async function streamVerified(source: Readable, file: string, digest: str
     }
     if (batch.length) await start(batch);
     await writing;
+    if (received !== size) throw sizeMismatch(what, `${received} bytes instead of the ${size}`);
     const got = h.digest('hex');
     if (got !== digest) {
       throw new AmphoraError('digest_mismatch', `Downloaded bytes of ${what} have SHA-256 ${got}, expected ${digest}; nothing was saved. Retry; if it persists the server's copy is damaged.`);
@@ -54,6 +60,10 @@ export async function streamVerified(source: Readable, file: string, digest: str
     await writing.catch(() => undefined);
     await fh.close();
   }
+}
+
+function sizeMismatch(what: string, got: string): AmphoraError {
+  return new AmphoraError('digest_mismatch', `The server sent ${got} the manifest lists for ${what}; nothing was saved. Retry; if it persists the server's copy or its manifest is damaged.`);
 }
 
 async function writevFully(fh: FileHandle, bufs: Buffer[]): Promise<void> {
@@ -118,15 +128,18 @@ export class BlobCache {
   }
 
   /**
-   * Adds a local file the producer just logged: a hard link (free) or a copy when linking fails
-   * (other device). An existing blob is left alone.
+   * Adds a local file the producer just logged. A read-only file is hard-linked (free); a writable
+   * one is reflinked or copied, so a user appending to it later never changes the cached blob.
+   * An existing blob is left alone.
    */
   async adopt(file: string, digest: string): Promise<void> {
     const target = this.path(digest);
     await this.ensureDir(dirname(target));
     try {
-      await link(file, target);
-      return;
+      if (((await stat(file)).mode & 0o222) === 0) {
+        await link(file, target);
+        return;
+      }
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') return;
@@ -146,16 +159,55 @@ export class BlobCache {
     }
   }
 
-  /** Stores a stream under its digest, verifying the bytes; throws digest_mismatch otherwise. */
-  async storeStream(source: Readable, digest: string, what: string): Promise<string> {
-    const target = this.path(digest);
-    await this.ensureDir(dirname(target));
-    const tmp = tempName(target);
+  /**
+   * Opens a temp file next to `target` in the cache. The cache folder may be deleted while a
+   * download runs (`amphora cache cleanup`, `rm -rf ~/.cache/amphora`): its folders are then made
+   * again, and a second disappearance is a clear error instead of a raw ENOENT.
+   */
+  private async openTemp(target: string): Promise<{ tmp: string; fh: FileHandle }> {
+    const dir = dirname(target);
+    await this.ensureDir(dir);
+    for (let attempt = 0; ; attempt++) {
+      const tmp = tempName(target);
+      try {
+        return { tmp, fh: await open(tmp, 'wx') };
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        if (attempt > 0) throw this.vanished(e);
+        this.made.delete(dir);
+        await this.ensureDir(dir);
+      }
+    }
+  }
+
+  /** Renames a finished temp file onto its digest name (re-making the folder once if it vanished). */
+  private async publish(tmp: string, target: string): Promise<void> {
     try {
-      await streamVerified(source, tmp, digest, what, false);
       await rename(tmp, target);
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      throw this.vanished(e);
+    }
+  }
+
+  private vanished(e: unknown): AmphoraError {
+    return new AmphoraError(
+      'internal',
+      `The download cache ${this.cacheDir} was deleted while a download was writing to it (${(e as NodeJS.ErrnoException).code}); nothing was written to the download folder. Run the download again (and avoid removing the cache during downloads).`,
+    );
+  }
+
+  /** Stores a stream under its digest, verifying the bytes; throws digest_mismatch otherwise. */
+  async storeStream(source: Readable, digest: string, size: number, what: string, onBytes?: (n: number) => void): Promise<string> {
+    const target = this.path(digest);
+    const { tmp, fh } = await this.openTemp(target);
+    await fh.close();
+    try {
+      await streamVerified(source, tmp, digest, size, what, false, onBytes);
+      await this.publish(tmp, target);
+    } catch (e) {
       await unlink(tmp).catch(() => {});
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw this.vanished(e);
       throw e;
     }
     return target;
@@ -186,14 +238,21 @@ export class BlobCache {
     }
     const target = this.path(digest);
     await this.ensureDir(dirname(target));
-    const tmp = tempName(target);
     // Plain syscalls: batch downloads store thousands of small blobs (see copySmall).
-    try {
-      writeFileSync(tmp, bytes);
-      renameSync(tmp, target);
-    } catch (e) {
-      await unlink(tmp).catch(() => {});
-      throw e;
+    for (let attempt = 0; ; attempt++) {
+      const tmp = tempName(target);
+      try {
+        writeFileSync(tmp, bytes);
+        renameSync(tmp, target);
+        return;
+      } catch (e) {
+        await unlink(tmp).catch(() => {});
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        if (attempt > 0) throw this.vanished(e);
+        // The cache folder was deleted meanwhile: make it again, once.
+        this.made.delete(dirname(target));
+        await this.ensureDir(dirname(target));
+      }
     }
   }
 

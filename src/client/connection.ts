@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { request } from 'undici';
-import { Discovery, defaultDataDir, discoveryPath } from '../core/config.js';
+import { DEFAULT_PORT, Discovery, defaultDataDir, discoveryPath } from '../core/config.js';
 import { AmphoraError } from '../core/errors.js';
 import { unreachableError } from './http.js';
 
@@ -20,6 +20,7 @@ export async function resolveConnection(opts: { baseUrl?: string; apiKey?: strin
   const env = opts.env ?? process.env;
   let baseUrl = opts.baseUrl ?? env.AMPHORA_BASE_URL;
   let apiKey = opts.apiKey ?? env.AMPHORA_API_KEY;
+  if (baseUrl) requireScheme(baseUrl);
   if (!baseUrl || !apiKey) {
     const file = discoveryPath(defaultDataDir(env));
     const found = await readDiscovery(file);
@@ -44,6 +45,14 @@ export async function resolveConnection(opts: { baseUrl?: string; apiKey?: strin
   baseUrl = baseUrl.replace(/\/+$/, '');
   if (opts.verify !== false) await checkHealth(baseUrl);
   return { baseUrl, apiKey };
+}
+
+/** A URL without http(s):// would otherwise fail later with an obscure "invalid URL". */
+export function requireScheme(baseUrl: string): void {
+  if (/^https?:\/\//i.test(baseUrl)) return;
+  const host = baseUrl.split('/')[0];
+  const example = `http://${host.includes(':') ? host : `${host || '127.0.0.1'}:${DEFAULT_PORT}`}`;
+  throw new AmphoraError('invalid_request', `AMPHORA_BASE_URL is "${baseUrl}": it must start with http:// or https:// (for example ${example}).`);
 }
 
 async function readDiscovery(file: string): Promise<Discovery | undefined> {

@@ -1,13 +1,15 @@
 /**
  * Streaming SHA-256 of files (never a whole large file in memory) and a stat cache so an unchanged
- * file is not hashed twice: keyed by absolute path, valid while size, mtime and inode match.
+ * file is not hashed twice: keyed by absolute path, valid while size, mtime, inode and ctime match.
+ * ctime matters because mtime can be set back (`touch -d`, `utimes`) after editing a file; the
+ * kernel moves ctime on every change and nobody can set it.
  *
  * Stat cache layout: <cacheDir>/stat-cache/<2 hex>/<sha256(folder)>.json holding
- * {dir, entries: {basename: [size, mtimeMs, ino, digest]}} — one small file per folder, so a
- * folder of 10,000 files loads with one read.
+ * {dir, entries: {basename: [size, mtimeMs, ino, digest, ctimeMs]}} — one small file per folder,
+ * so a folder of 10,000 files loads with one read. Rows without ctime (older clients) never match.
  */
 import { createHash } from 'node:crypto';
-import type { Stats } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
@@ -42,7 +44,12 @@ export async function hashFile(path: string, size?: number): Promise<{ digest: s
   }
 }
 
-type Row = [size: number, mtimeMs: number, ino: number, digest: string];
+type Row = [size: number, mtimeMs: number, ino: number, digest: string, ctimeMs: number];
+
+/** The file state a row must match: everything a write, a rename over it or a chmod changes. */
+function sameState(row: Row | undefined, st: Stats): boolean {
+  return !!row && row[0] === st.size && row[1] === st.mtimeMs && row[2] === st.ino && row[4] === st.ctimeMs;
+}
 
 export class StatCache {
   private readonly folders = new Map<string, Promise<Map<string, Row>>>();
@@ -79,12 +86,12 @@ export class StatCache {
   /** The digest recorded for this exact file state, if any. */
   async lookup(absPath: string, st: Stats): Promise<string | undefined> {
     const row = (await this.folder(dirname(absPath))).get(basename(absPath));
-    return row && row[0] === st.size && row[1] === st.mtimeMs && row[2] === st.ino ? row[3] : undefined;
+    return sameState(row, st) ? row![3] : undefined;
   }
 
   async record(absPath: string, st: Stats, digest: string): Promise<void> {
     const dir = dirname(absPath);
-    (await this.folder(dir)).set(basename(absPath), [st.size, st.mtimeMs, st.ino, digest]);
+    (await this.folder(dir)).set(basename(absPath), [st.size, st.mtimeMs, st.ino, digest, st.ctimeMs]);
     this.dirty.add(dir);
   }
 
@@ -93,7 +100,26 @@ export class StatCache {
     if ((await this.folder(dir)).delete(basename(absPath))) this.dirty.add(dir);
   }
 
-  /** Digest of a file, from the cache when its size, mtime and inode are unchanged. */
+  /**
+   * Re-records files whose only change since hashing is a new link (the cache's hard link moves
+   * their ctime): otherwise logging would make the next log re-hash everything.
+   */
+  async refreshLinked(absPaths: Iterable<string>): Promise<void> {
+    for (const abs of absPaths) {
+      const row = (await this.folder(dirname(abs))).get(basename(abs));
+      if (!row) continue;
+      // Plain syscalls: a first log of 10,000 files adopts 10,000 (see BlobCache.copySmall).
+      let st: Stats | undefined;
+      try {
+        st = statSync(abs);
+      } catch {
+        continue;
+      }
+      if (row[0] === st.size && row[1] === st.mtimeMs && row[2] === st.ino && row[4] !== st.ctimeMs) await this.record(abs, st, row[3]);
+    }
+  }
+
+  /** Digest of a file, from the cache when its size, mtime, inode and ctime are unchanged. */
   async digest(path: string, st?: Stats): Promise<{ digest: string; size: number; stats: Stats; bytes?: Buffer; cached?: boolean }> {
     const abs = resolve(path);
     const s = st ?? (await stat(abs));
@@ -108,7 +134,7 @@ export class StatCache {
     }
     // Re-stat: a file that changed while being hashed must not be cached under the new state.
     const after = await stat(abs);
-    if (after.size === s.size && after.mtimeMs === s.mtimeMs && after.ino === s.ino && size === s.size) await this.record(abs, s, digest);
+    if (after.size === s.size && after.mtimeMs === s.mtimeMs && after.ino === s.ino && after.ctimeMs === s.ctimeMs && size === s.size) await this.record(abs, s, digest);
     return { digest, size, stats: s };
   }
 

@@ -5,12 +5,14 @@
  */
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { Readable, type Writable } from 'node:stream';
+import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Agent, type Dispatcher } from 'undici';
 import type { z } from 'zod';
 import * as api from '../core/api.js';
+import { blobTarget } from './blobUrls.js';
 import { AmphoraError, type ErrorCode } from '../core/errors.js';
+import { checkReceivedManifest, requireBlobDigest, storageOriginsFrom } from '../core/received.js';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -23,6 +25,8 @@ export interface HttpOptions {
   connections?: number;
   /** Called once per request (tests count requests with it). */
   onRequest?: (method: string, path: string) => void;
+  /** Origins besides the server's that transfer URLs may point at (default: AMPHORA_STORAGE_ORIGINS). */
+  storageOrigins?: ReadonlySet<string>;
 }
 
 export interface Paged {
@@ -67,8 +71,9 @@ export class AmphoraHttp {
   readonly apiKey: string;
   readonly agent: Agent;
   private readonly origin: string;
-  private readonly prefix: string;
+  readonly prefix: string;
   private readonly onRequest?: (method: string, path: string) => void;
+  readonly storageOrigins: ReadonlySet<string>;
 
   constructor(opts: HttpOptions) {
     const u = new URL(opts.baseUrl);
@@ -78,6 +83,7 @@ export class AmphoraHttp {
     this.prefix = u.pathname.replace(/\/+$/, '');
     this.apiKey = opts.apiKey;
     this.onRequest = opts.onRequest;
+    this.storageOrigins = opts.storageOrigins ?? storageOriginsFrom(process.env);
     this.agent = new Agent({ connections: opts.connections ?? 16, keepAliveTimeout: 30_000, pipelining: 1 });
   }
 
@@ -106,7 +112,7 @@ export class AmphoraHttp {
   async raw(
     method: Method,
     path: string,
-    opts: { query?: Query; body?: Dispatcher.DispatchOptions['body']; headers?: Record<string, string>; url?: string; signal?: AbortSignal } = {},
+    opts: { query?: Query; body?: Dispatcher.DispatchOptions['body']; headers?: Record<string, string>; url?: string; signal?: AbortSignal; acceptRedirect?: boolean } = {},
   ): Promise<Dispatcher.ResponseData> {
     const t = opts.url ? (() => { const u = new URL(opts.url!); return { origin: u.origin, path: u.pathname + u.search }; })() : this.target(path, opts.query);
     this.onRequest?.(method, t.path);
@@ -124,10 +130,18 @@ export class AmphoraHttp {
         bodyTimeout: 600_000,
       });
     } catch (e) {
+      if (isConnectError(e) && t.origin !== this.origin) {
+        throw new AmphoraError('server_unreachable', `Cannot reach the storage at ${t.origin} (${(e as { code?: string }).code ?? (e as Error).message}) that the server handed out for this transfer; check that this machine can reach the server's S3 endpoint.`);
+      }
       if (isConnectError(e)) throw unreachableError(this.baseUrl, e);
       throw e;
     }
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
+    if (opts.acceptRedirect && (res.statusCode === 302 || res.statusCode === 303 || res.statusCode === 307) && res.headers.location) return res;
+    if (t.origin !== this.origin) {
+      const text = await res.body.text().catch(() => '');
+      throw new AmphoraError(statusCode(res.statusCode), `The storage at ${t.origin} answered ${method} with HTTP ${res.statusCode}${text ? `: ${text.slice(0, 300)}` : ''}. The presigned URL may have expired: run the transfer again.`);
+    }
     throw await errorFrom(res, method, t.path);
   }
 
@@ -179,30 +193,70 @@ export class AmphoraHttp {
   runOutputs(e: string, p: string, id: string) { return this.json('GET', api.routes.runOutputs(e, p, id), api.RunArtifacts); }
 
   // ------------------------------------------------------------------ blobs
-  negotiate(blobs: { digest: string; size: number }[]) { return this.json('POST', api.routes.negotiate(), api.NegotiateResponse, { body: { blobs } }); }
+  /** Which blobs the server lacks; every answer must be one we asked about, with a transfer URL we may use. */
+  async negotiate(blobs: { digest: string; size: number }[]) {
+    const res = await this.json('POST', api.routes.negotiate(), api.NegotiateResponse, { body: { blobs } });
+    const asked = new Map(blobs.map((b) => [b.digest, b.size]));
+    for (const m of res.missing) {
+      if (asked.get(m.digest) !== m.size) {
+        throw new AmphoraError('internal', `The server asked for blob ${m.digest} (${m.size} bytes), which this upload does not contain; the server is broken or not trustworthy. Retry; if it persists ask its administrator.`);
+      }
+      const handedOut = Boolean(m.confirm);
+      if (m.uploadUrl) blobTarget(m.uploadUrl, this, m.digest, handedOut);
+      for (const p of m.parts ?? []) blobTarget(p.url, this, m.digest, true);
+    }
+    return res;
+  }
   flushBlobs() { return this.noContent('POST', api.routes.blobsFlush()); }
 
-  /** Uploads a blob from bytes in hand (small files) or streamed from a file (never whole in memory). */
-  async putBlob(digest: string, source: string | Buffer, size: number, uploadUrl?: string, extraHeaders?: Record<string, string>): Promise<void> {
-    const body: Readable | Buffer = typeof source !== 'string' ? source : size <= 256 * 1024 ? await readFile(source) : createReadStream(source, { highWaterMark: 1 << 20 });
-    // Our own blob route goes to our connection (whatever host name the server put in the URL);
-    // anything else (a presigned storage URL) is used as given, without our API key.
-    let url: string | undefined;
-    let path = api.routes.blob(digest);
-    if (uploadUrl) {
-      const u = new URL(uploadUrl, this.baseUrl + '/');
-      const own = stripPrefix(u.pathname, this.prefix);
-      if (own === path) path = own + u.search;
-      else url = u.href;
-    }
-    const res = await this.raw('PUT', path, {
-      url,
-      body,
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size), ...extraHeaders },
-    });
-    // The status says it all (2xx = stored and verified); skip parsing the small JSON answer.
+  /**
+   * Uploads a blob from bytes in hand (small files) or streamed from a file (never whole in memory)
+   * to the URL negotiated for it (checked by blobTarget); `handedOut` marks a storage URL;
+   * `onBytes` hears about every chunk of a streamed file as it is handed to the socket.
+   */
+  async putBlob(digest: string, source: string | Buffer, size: number, uploadUrl?: string, extraHeaders?: Record<string, string>, handedOut = false, onBytes?: (n: number) => void): Promise<void> {
+    const body = async (): Promise<Readable | Buffer> =>
+      typeof source !== 'string' ? source : size <= 256 * 1024 ? readFile(source) : counted(createReadStream(source, { highWaterMark: 1 << 20 }), onBytes);
+    requireBlobDigest(digest, 'an upload');
+    const target = uploadUrl ? blobTarget(uploadUrl, this, digest, handedOut) : { own: true as const, path: api.routes.blob(digest) };
+    const res = await this.storageRetry(target, async () =>
+      this.raw('PUT', target.own ? target.path : '', {
+        url: target.own ? undefined : target.url,
+        body: await body(),
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(size), ...extraHeaders },
+      }),
+    );
+    // The status says it all (2xx = stored); skip parsing the small answer.
     await res.body.dump();
   }
+
+  /** Uploads one part of a multipart upload (bytes [offset, offset + size) of the file) to its storage URL; returns its ETag. */
+  async putBlobPart(digest: string, source: string | Buffer, part: { number: number; offset: number; size: number; url: string }): Promise<string> {
+    const target = blobTarget(part.url, this, digest, true);
+    const body = () => (typeof source === 'string' ? createReadStream(source, { start: part.offset, end: part.offset + part.size - 1, highWaterMark: 1 << 20 }) : source.subarray(part.offset, part.offset + part.size));
+    const res = await this.storageRetry(target, () => this.raw('PUT', target.own ? target.path : '', { url: target.own ? undefined : target.url, body: body(), headers: { 'content-length': String(part.size) } }));
+    await res.body.dump();
+    const etag = res.headers.etag;
+    if (typeof etag !== 'string' || !etag) throw new AmphoraError('internal', `The storage answered part ${part.number} of blob ${digest.slice(0, 12)}… without an ETag; the multipart upload cannot be completed. Upload again.`);
+    return etag;
+  }
+
+  /**
+   * A storage server may close a kept-alive connection just as we reuse it (s3rver does under
+   * load): one more try on a fresh body, since a presigned PUT is idempotent. Our own server's
+   * errors are not retried here.
+   */
+  private async storageRetry(target: { own: boolean }, send: () => Promise<Dispatcher.ResponseData>): Promise<Dispatcher.ResponseData> {
+    try {
+      return await send();
+    } catch (e) {
+      if (target.own || !(e instanceof AmphoraError && e.code === 'server_unreachable')) throw e;
+      return send();
+    }
+  }
+
+  /** POST /blobs/confirm: the server verifies blobs uploaded straight to storage. */
+  confirmBlobs(blobs: z.infer<typeof api.ConfirmBlobsRequest>['blobs']) { return this.json('POST', api.routes.blobsConfirm(), api.ConfirmBlobsResponse, { body: { blobs } }); }
 
   /** False once the server answered that it has no batch routes (older server): use per-blob requests. */
   batchSupported = true;
@@ -242,13 +296,16 @@ export class AmphoraHttp {
 
   /** Streams a blob's bytes into `sink`. */
   async getBlobTo(digest: string, sink: Writable): Promise<void> {
-    const res = await this.raw('GET', api.routes.blob(digest));
-    await pipeline(res.body, sink);
+    await pipeline(await this.getBlobStream(digest), sink);
   }
 
+  /** A blob's bytes: from the server, or from the storage URL it redirects to (team mode, large blobs). */
   async getBlobStream(digest: string): Promise<Readable> {
-    const res = await this.raw('GET', api.routes.blob(digest));
-    return res.body;
+    const res = await this.raw('GET', api.routes.blob(requireBlobDigest(digest, 'a download')), { acceptRedirect: true });
+    if (res.statusCode < 300) return res.body;
+    await res.body.dump();
+    const target = blobTarget(String(res.headers.location), this, digest, true);
+    return (await this.raw('GET', target.own ? target.path : '', { url: target.own ? undefined : target.url })).body;
   }
 
   // ------------------------------------------------------------------ artifacts
@@ -256,7 +313,12 @@ export class AmphoraHttp {
   collection(e: string, p: string, n: string) { return this.json('GET', api.routes.collection(e, p, n), api.ArtifactCollection); }
   versions(e: string, p: string, n: string, q: Paged = {}) { return this.json('GET', api.routes.versions(e, p, n), api.VersionList, { query: q }); }
   version(e: string, p: string, n: string, sel: string) { return this.json('GET', api.routes.version(e, p, n, sel), api.ArtifactVersion); }
-  manifest(e: string, p: string, n: string, sel: string) { return this.json('GET', api.routes.manifest(e, p, n, sel), api.ManifestResponse); }
+  /** A version's manifest, checked like an upload before anyone turns it into paths (see core/received.ts). */
+  async manifest(e: string, p: string, n: string, sel: string) {
+    const m = await this.json('GET', api.routes.manifest(e, p, n, sel), api.ManifestResponse);
+    checkReceivedManifest(m.entries, { what: `${e}/${p}/${n}:${sel}`, digest: m.digest });
+    return m;
+  }
   consumers(e: string, p: string, n: string, sel: string) { return this.json('GET', api.routes.consumers(e, p, n, sel), api.RunRefList); }
   commitVersion(e: string, p: string, n: string, body: z.infer<typeof api.CommitVersionRequest>) { return this.json('POST', api.routes.versions(e, p, n), api.CommitVersionResponse, { body }); }
   updateVersion(e: string, p: string, n: string, sel: string, body: z.infer<typeof api.UpdateVersionRequest>) { return this.json('PATCH', api.routes.version(e, p, n, sel), api.ArtifactVersion, { body }); }
@@ -289,8 +351,17 @@ export class AmphoraHttp {
   }
 }
 
-function stripPrefix(p: string, prefix: string): string {
-  return prefix && p.startsWith(prefix + '/') ? p.slice(prefix.length) : p;
+/** The stream itself, or a pass-through that reports each chunk's length on its way. */
+function counted(source: Readable, onBytes?: (n: number) => void): Readable {
+  if (!onBytes) return source;
+  const out = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      onBytes(chunk.length);
+      cb(null, chunk);
+    },
+  });
+  pipeline(source, out).catch(() => {}); // an error destroys `out`, which fails the request
+  return out;
 }
 
 async function errorFrom(res: Dispatcher.ResponseData, method: string, path: string): Promise<AmphoraError> {

@@ -11,6 +11,7 @@ import { Artifact } from './artifact.js';
 import { Client, defaultClient, type ClientOptions } from './client.js';
 import type { ProgressFn } from './transfer.js';
 import { uploadMissing } from './transfer.js';
+import { rememberInit } from './sessionDefaults.js';
 
 export interface InitOptions {
   project?: string;
@@ -19,7 +20,11 @@ export interface InitOptions {
   config?: Record<string, unknown>;
   group?: string;
   name?: string;
+  /** Letters, digits, `-` and `_` (as W&B accepts). */
   id?: string;
+  /** Stored on the run (W&B's `tags` and `notes`). */
+  tags?: string[];
+  notes?: string;
   /** Connect with these instead of the environment / discovery file. */
   client?: Client;
   connection?: ClientOptions;
@@ -102,9 +107,9 @@ export class Run {
   }
 
   /** Logs an output version; returns the same Artifact, now carrying version, digest and aliases. */
-  async logArtifact(artifact: Artifact, opts: { aliases?: string[]; onProgress?: ProgressFn } = {}): Promise<Artifact> {
+  async logArtifact(artifact: Artifact, opts: { aliases?: string[]; tags?: string[]; onProgress?: ProgressFn } = {}): Promise<Artifact> {
     this.requireActive('logArtifact');
-    return artifact.commit(this.client, { project: this.project, entity: this.entity, runId: this.id, aliases: opts.aliases, onProgress: opts.onProgress });
+    return artifact.commit(this.client, { project: this.project, entity: this.entity, runId: this.id, aliases: opts.aliases, tags: opts.tags, onProgress: opts.onProgress });
   }
 
   private distributedId(opts: { distributedId?: string }, what: string): string {
@@ -225,6 +230,9 @@ export async function init(opts: InitOptions = {}): Promise<Run> {
     jobType: opts.jobType ? validateJobType(opts.jobType) : undefined,
     group: opts.group,
     config: opts.config,
+    tags: opts.tags,
+    notes: opts.notes,
   });
+  rememberInit(entity, project);
   return new Run(client, info);
 }

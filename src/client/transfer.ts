@@ -2,7 +2,9 @@
  * Moving bytes: negotiate which blobs the server lacks (batches of ≤ 10,000), upload only those
  * with a bounded parallel pool, then make them durable; and fetch blobs into the local cache.
  */
+import type { NegotiateResponse } from '../core/api.js';
 import { AmphoraError } from '../core/errors.js';
+import type { AmphoraHttp } from './http.js';
 import type { Client } from './client.js';
 import { mapPool, TRANSFER_CONCURRENCY } from './pool.js';
 import { Limiter } from '../core/limiter.js';
@@ -13,7 +15,9 @@ export const BATCH_BLOB_MAX = 1 << 20;
 const BATCH_FILES = 1_000;
 const BATCH_BYTES = 16 << 20;
 
-type Missing = { digest: string; size: number; uploadUrl: string; headers?: Record<string, string> };
+type Missing = NegotiateResponse['missing'][number];
+/** Parts of one multipart upload in flight at once (on top of the blob-level pool). */
+const PART_CONCURRENCY = 4;
 
 export interface LocalBlob {
   digest: string;
@@ -38,7 +42,7 @@ export async function uploadMissing(client: Client, blobs: LocalBlob[], onProgre
   const byDigest = new Map<string, LocalBlob>();
   for (const b of blobs) byDigest.set(b.digest, b);
   const unique = [...byDigest.values()];
-  const missing: { digest: string; size: number; uploadUrl: string; headers?: Record<string, string> }[] = [];
+  const missing: Missing[] = [];
   for (let i = 0; i < unique.length; i += NEGOTIATE_BATCH) {
     const batch = unique.slice(i, i + NEGOTIATE_BATCH).map(({ digest, size }) => ({ digest, size }));
     missing.push(...(await client.http.negotiate(batch)).missing);
@@ -50,7 +54,7 @@ export async function uploadMissing(client: Client, blobs: LocalBlob[], onProgre
   await mapPool(missing, TRANSFER_CONCURRENCY, async (m) => {
     const local = byDigest.get(m.digest);
     if (!local) throw new AmphoraError('internal', `The server asked for blob ${m.digest}, which this upload does not contain; retry the upload.`);
-    await client.http.putBlob(m.digest, local.bytes ?? local.path, local.size, m.uploadUrl, m.headers);
+    await uploadBlob(client.http, m, local.bytes ?? local.path);
     done++;
     bytes += m.size;
     onProgress?.({ phase: 'upload', done, total: missing.length, bytes, totalBytes });
@@ -65,10 +69,30 @@ export async function uploadMissing(client: Client, blobs: LocalBlob[], onProgre
 }
 
 /**
+ * Sends one blob where the negotiation said: the server's blob route, one presigned PUT, or
+ * presigned parts; bytes that went straight to storage are then confirmed (verified) by the server.
+ */
+export async function uploadBlob(http: AmphoraHttp, m: Missing, source: string | Buffer, onBytes?: (n: number) => void): Promise<void> {
+  let parts: { number: number; etag: string }[] | undefined;
+  if (m.parts) {
+    const covered = m.parts.reduce((a, p) => a + p.size, 0);
+    if (!m.confirm || covered !== m.size) throw new AmphoraError('internal', `The server's parts for blob ${m.digest.slice(0, 12)}… cover ${covered} of its ${m.size} bytes (or lack a confirm token); upgrade client and server to the same version.`);
+    parts = await mapPool(m.parts, PART_CONCURRENCY, async (p) => {
+      const etag = await http.putBlobPart(m.digest, source, p);
+      onBytes?.(p.size);
+      return { number: p.number, etag };
+    });
+  } else {
+    await http.putBlob(m.digest, source, m.size, m.uploadUrl, m.headers, Boolean(m.confirm), onBytes);
+  }
+  if (m.confirm) await http.confirmBlobs([{ digest: m.digest, size: m.size, confirm: m.confirm, parts }]);
+}
+
+/**
  * Fetches blobs into the local cache: small ones in batch requests (≤ 1,000 blobs / 16 MiB, a few
  * in parallel), large ones streamed one per request. Every blob is verified before it is kept.
  */
-export async function fetchManyToCache(client: Client, blobs: Map<string, { size: number; what: string }>): Promise<void> {
+export async function fetchManyToCache(client: Client, blobs: Map<string, { size: number; what: string }>, onBytes?: (digest: string, n: number) => void): Promise<void> {
   const small: string[][] = [];
   const large: string[] = [];
   let group: string[] = [];
@@ -100,7 +124,7 @@ export async function fetchManyToCache(client: Client, blobs: Map<string, { size
     }
     large.push(...digests);
   });
-  await mapPool(large, TRANSFER_CONCURRENCY, (d) => fetchToCache(client, d, blobs.get(d)!.what));
+  await mapPool(large, TRANSFER_CONCURRENCY, (d) => fetchToCache(client, d, blobs.get(d)!.size, blobs.get(d)!.what, onBytes && ((n) => onBytes(d, n))));
 }
 
 async function fetchBatch(client: Client, digests: string[], info: Map<string, { size: number; what: string }>): Promise<void> {
@@ -124,12 +148,15 @@ async function fetchBatch(client: Client, digests: string[], info: Map<string, {
   if (i < digests.length) {
     throw new AmphoraError('internal', `The server's batch download ended after ${i} of ${digests.length} blobs; retry the download.`);
   }
+  if (buf.length) {
+    throw new AmphoraError('digest_mismatch', `The server's batch download sent ${buf.length} bytes after the last of its ${digests.length} blobs; the sizes it listed are wrong. Retry; if it persists ask the server's administrator.`);
+  }
 }
 
 /** Makes sure a blob is in the local cache (fetching it when absent). */
-export async function fetchToCache(client: Client, digest: string, what: string): Promise<void> {
+export async function fetchToCache(client: Client, digest: string, size: number, what: string, onBytes?: (n: number) => void): Promise<void> {
   const stream = await client.http.getBlobStream(digest);
-  await client.blobCache.storeStream(stream, digest, what);
+  await client.blobCache.storeStream(stream, digest, size, what, onBytes);
 }
 
 
@@ -191,7 +218,7 @@ export class StreamingUploader {
         for (const m of missing) {
           const local = byDigest.get(m.digest);
           if (!local) throw new AmphoraError('internal', `The server asked for blob ${m.digest}, which this upload does not contain; retry the upload.`);
-          if (m.size <= BATCH_BLOB_MAX && this.client.http.batchSupported) this.queueSmall(m, local);
+          if (m.size <= BATCH_BLOB_MAX && this.client.http.batchSupported && !m.confirm) this.queueSmall(m, local);
           else this.uploads.push(this.track(() => this.putOne(m, local)));
         }
       } catch (e) {
@@ -217,11 +244,24 @@ export class StreamingUploader {
     this.release(local);
     this.uploaded++;
     this.uploadedBytes += m.size;
-    this.onProgress?.({ phase: 'upload', done: this.uploaded, total: this.totalMissing, bytes: this.uploadedBytes, totalBytes: this.totalMissingBytes });
+    this.onProgress?.({ phase: 'upload', done: this.uploaded, total: this.totalMissing, bytes: this.uploadedBytes + this.inFlightBytes, totalBytes: this.totalMissingBytes });
   }
 
+  /** Bytes of blobs still uploading (a large file's progress shows before it is done). */
+  private inFlightBytes = 0;
+
   private async putOne(m: Missing, local: LocalBlob) {
-    await this.client.http.putBlob(m.digest, local.bytes ?? local.path, local.size, m.uploadUrl, m.headers);
+    let sent = 0;
+    const onBytes = (n: number) => {
+      sent += n;
+      this.inFlightBytes += n;
+      this.onProgress?.({ phase: 'upload', done: this.uploaded, total: this.totalMissing, bytes: this.uploadedBytes + this.inFlightBytes, totalBytes: this.totalMissingBytes });
+    };
+    try {
+      await uploadBlob(this.client.http, m, local.bytes ?? local.path, this.onProgress ? onBytes : undefined);
+    } finally {
+      this.inFlightBytes -= sent;
+    }
     this.done(m, local);
   }
 

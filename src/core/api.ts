@@ -10,10 +10,18 @@
  * - Paged lists: `?limit=` (1–1000, default 100) and `?cursor=` (opaque; from `nextCursor`).
  */
 import { z } from 'zod';
+import { NAME_PATTERN, VERSION_PATTERN } from './names.js';
 
 export const API_PREFIX = '/api/v1';
 
 const Name = z.string().min(1).max(128);
+/**
+ * Names in responses: clients build folders (`artifacts/<name>:<version>`) and requests from
+ * them, so a server may only send names that pass the rules it applies to requests.
+ */
+const ServerName = z.string().regex(NAME_PATTERN).refine((s) => s !== '.' && s !== '..', 'must not be "." or ".."');
+/** `v3` once committed; `pending` before. */
+const VersionLabel = z.string().refine((s) => VERSION_PATTERN.test(s) || s === 'pending', 'must be vN or pending');
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 const Json = z.record(z.string(), z.unknown());
 const Iso = z.string();
@@ -34,24 +42,24 @@ export type Role = z.infer<typeof Role>;
 export const ROLES: readonly Role[] = Role.options;
 
 /** A role on a whole entity (`project` null) or on one of its projects. */
-export const Grant = z.object({ user: Name, entity: Name, project: Name.nullable(), role: Role });
+export const Grant = z.object({ user: ServerName, entity: ServerName, project: ServerName.nullable(), role: Role });
 export type Grant = z.infer<typeof Grant>;
 
 /** GET /viewer: who the API key belongs to, what they may see, and defaults for clients. */
 export const Viewer = z.object({
-  entity: Name,
-  defaultProject: Name,
+  entity: ServerName,
+  defaultProject: ServerName,
   /** The user behind the key (embedded mode: the single owner, named like its entity). */
-  user: Name.optional(),
+  user: ServerName.optional(),
   mode: z.enum(['embedded', 'team']).optional(),
   /** Site admins may do everything everywhere (the embedded owner is one). */
   siteAdmin: z.boolean().optional(),
   /** The caller's grants: their personal entity, teams and single projects, with roles. */
-  entities: z.array(z.object({ entity: Name, kind: z.enum(['user', 'team']).nullable(), project: Name.nullable(), role: Role })).optional(),
+  entities: z.array(z.object({ entity: ServerName, kind: z.enum(['user', 'team']).nullable(), project: ServerName.nullable(), role: Role })).optional(),
 });
 export type Viewer = z.infer<typeof Viewer>;
 
-export const User = z.object({ name: Name, siteAdmin: z.boolean(), createdAt: z.string(), grants: z.array(Grant) });
+export const User = z.object({ name: ServerName, siteAdmin: z.boolean(), createdAt: z.string(), grants: z.array(Grant) });
 export type User = z.infer<typeof User>;
 export const UserList = z.object({ items: z.array(User) });
 /** POST /users (site admin): makes the user, their personal entity, and a first API key. */
@@ -61,7 +69,7 @@ export const CreateUserResponse = z.object({ user: User, apiKey: z.string() });
 /** POST /grants (site admin, or admin of the entity / project). */
 export const GrantRequest = z.object({ user: Name, entity: Name, project: Name.optional(), role: Role });
 
-export const Team = z.object({ name: Name, members: z.array(z.object({ user: Name, role: Role })), createdAt: z.string() });
+export const Team = z.object({ name: ServerName, members: z.array(z.object({ user: ServerName, role: Role })), createdAt: z.string() });
 export type Team = z.infer<typeof Team>;
 /** POST /teams (site admin). */
 export const CreateTeamRequest = z.object({ name: Name });
@@ -111,8 +119,8 @@ export type ManifestWire = z.infer<typeof Manifest>;
 
 // ---------------------------------------------------------------- projects
 export const Project = z.object({
-  entity: Name,
-  name: Name,
+  entity: ServerName,
+  name: ServerName,
   artifactCount: z.number().int(),
   runCount: z.number().int(),
   updatedAt: Iso,
@@ -120,7 +128,7 @@ export const Project = z.object({
 export type Project = z.infer<typeof Project>;
 export const ProjectList = z.object({ items: z.array(Project) });
 
-export const ArtifactTypeSummary = z.object({ type: Name, collectionCount: z.number().int() });
+export const ArtifactTypeSummary = z.object({ type: ServerName, collectionCount: z.number().int() });
 export const ArtifactTypeList = z.object({ items: z.array(ArtifactTypeSummary) });
 
 // ---------------------------------------------------------------- runs
@@ -131,8 +139,8 @@ export const RunRef = z.object({ id: z.string(), name: z.string(), jobType: z.st
 export type RunRef = z.infer<typeof RunRef>;
 
 export const Run = z.object({
-  entity: Name,
-  project: Name,
+  entity: ServerName,
+  project: ServerName,
   id: z.string(),
   name: z.string(),
   jobType: z.string().nullable(),
@@ -140,6 +148,9 @@ export const Run = z.object({
   state: RunState,
   config: Json,
   summary: Json,
+  /** W&B drop-in: run tags and notes (optional so older servers still parse). */
+  tags: z.array(z.string()).optional(),
+  notes: z.string().nullable().optional(),
   createdAt: Iso,
   updatedAt: Iso,
   heartbeatAt: Iso,
@@ -147,20 +158,30 @@ export const Run = z.object({
 });
 export type Run = z.infer<typeof Run>;
 export const RunList = z.object({ items: z.array(Run), nextCursor: z.string().nullable() });
+/** A run or version tag (W&B: free text; here at most 128 characters, no control characters). */
+export const Tag = z.string().min(1).max(128).regex(/^[^\u0000-\u001f]+$/);
+export const TagList = z.array(Tag).max(100);
 
 /** POST /projects/:entity/:project/runs */
 export const CreateRunRequest = z.object({
-  id: z.string().regex(/^[a-z0-9]{1,64}$/).optional(),
+  /** Run ids as W&B accepts them: letters, digits, `-` and `_`. */
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
   name: z.string().min(1).max(128).optional(),
   jobType: Name.optional(),
   group: z.string().min(1).max(128).optional(),
   config: Json.optional(),
+  tags: TagList.optional(),
+  notes: z.string().max(65_536).optional(),
 });
 /** PATCH /projects/:entity/:project/runs/:runId — config/summary merge key by key. */
 export const UpdateRunRequest = z.object({
   config: Json.optional(),
   summary: Json.optional(),
   state: z.enum(['finished', 'failed']).optional(),
+  /** Replaces the run's tags. */
+  tags: TagList.optional(),
+  notes: z.string().max(65_536).nullable().optional(),
+  name: z.string().min(1).max(128).optional(),
 });
 /** POST …/runs/:runId/history */
 export const HistoryRow = z.object({ step: z.number().int().nonnegative(), data: Json, at: Iso.optional() });
@@ -175,14 +196,28 @@ export const RunFileList = z.object({ items: z.array(RunFile) });
 export const BlobSpec = z.object({ digest: Sha256, size: z.number().int().nonnegative() });
 /** POST /blobs/negotiate: which of these does the server lack? (at most 10,000 per call) */
 export const NegotiateRequest = z.object({ blobs: z.array(BlobSpec).max(10_000) });
+/** One part of a multipart upload: PUT bytes [offset, offset + size) of the blob to `url`. */
+export const UploadPart = z.object({ number: z.number().int().min(1).max(10_000), offset: z.number().int().nonnegative(), size: z.number().int().positive(), url: z.string() });
 export const NegotiateResponse = z.object({
-  /** Only the blobs the server lacks, each with where to PUT its bytes. */
-  missing: z.array(BlobSpec.extend({ uploadUrl: z.string(), headers: z.record(z.string(), z.string()).optional() })),
+  /**
+   * Only the blobs the server lacks, each with where to PUT its bytes: the server's own blob route
+   * (small blobs may then travel in a batch), or a presigned storage URL (team mode; sent without
+   * the API key), or — large blobs in team mode — `parts`, each PUT to its own presigned URL.
+   * When `confirm` is set the bytes went around the server: POST it to /blobs/confirm afterwards,
+   * so the server verifies them against the digest (nothing commits over unverified bytes).
+   */
+  missing: z.array(
+    BlobSpec.extend({
+      uploadUrl: z.string().optional(),
+      headers: z.record(z.string(), z.string()).optional(),
+      parts: z.array(UploadPart).min(1).max(10_000).optional(),
+      confirm: z.string().max(4096).optional(),
+    }),
+  ),
 });
 export type NegotiateResponse = z.infer<typeof NegotiateResponse>;
 /** PUT /blobs/:digest (body: raw bytes, `Content-Type: application/octet-stream`). */
 export const PutBlobResponse = z.object({ digest: Sha256, size: z.number().int(), created: z.boolean() });
-/** POST /blobs/flush: make every blob uploaded so far durable (fsync) before a commit. */
 /**
  * POST /blobs/batch — many small blobs in one request (one HTTP round trip instead of one per file).
  * Body (`application/octet-stream`): one line of JSON `BlobBatchHeader` + "\n", then every blob's
@@ -191,6 +226,16 @@ export const PutBlobResponse = z.object({ digest: Sha256, size: z.number().int()
  */
 export const BlobBatchHeader = z.object({ blobs: z.array(BlobSpec).min(1).max(10_000) });
 export const PutBlobBatchResponse = z.object({ items: z.array(PutBlobResponse) });
+/**
+ * POST /blobs/confirm — after uploading straight to storage: the server verifies each blob's bytes
+ * against its digest (completing a multipart upload first, with the parts' ETags) and only then
+ * counts it as present. A mismatch → 422 `digest_mismatch` naming it (the others are kept).
+ */
+export const ConfirmedPart = z.object({ number: z.number().int().min(1).max(10_000), etag: z.string().min(1).max(1024) });
+export const ConfirmBlobsRequest = z.object({
+  blobs: z.array(BlobSpec.extend({ confirm: z.string().min(1).max(4096), parts: z.array(ConfirmedPart).max(10_000).optional() })).min(1).max(1_000),
+});
+export const ConfirmBlobsResponse = z.object({ items: z.array(PutBlobResponse) });
 /** POST /blobs/batch-get — response: the blobs' bytes back to back in request order (octet-stream). */
 export const GetBlobBatchRequest = z.object({ digests: z.array(Sha256).min(1).max(10_000) });
 
@@ -199,20 +244,23 @@ export const VersionState = z.enum(['pending', 'committed', 'deleted']);
 
 export const ArtifactVersion = z.object({
   id: z.string(),
-  entity: Name,
-  project: Name,
-  name: Name,
-  type: Name,
+  entity: ServerName,
+  project: ServerName,
+  name: ServerName,
+  type: ServerName,
   /** `v3` */
-  version: z.string(),
+  version: VersionLabel,
   index: z.number().int().nonnegative(),
   digest: Sha256,
   size: z.number().int().nonnegative(),
   fileCount: z.number().int().nonnegative(),
-  aliases: z.array(z.string()),
+  aliases: z.array(ServerName),
   description: z.string().nullable(),
   metadata: Json,
   state: VersionState,
+  /** W&B drop-in: version tags and time-to-live in seconds from createdAt (null: kept forever). */
+  tags: z.array(z.string()).optional(),
+  ttlSeconds: z.number().int().positive().nullable().optional(),
   createdAt: Iso,
   updatedAt: Iso,
   producerRun: RunRef.nullable(),
@@ -225,14 +273,14 @@ export const VersionList = z.object({ items: z.array(ArtifactVersion), nextCurso
 export type VersionList = z.infer<typeof VersionList>;
 
 export const ArtifactCollection = z.object({
-  entity: Name,
-  project: Name,
-  name: Name,
-  type: Name,
+  entity: ServerName,
+  project: ServerName,
+  name: ServerName,
+  type: ServerName,
   description: z.string().nullable(),
   versionCount: z.number().int(),
   latest: ArtifactVersion.nullable(),
-  aliases: z.array(z.object({ alias: z.string(), version: z.string() })),
+  aliases: z.array(z.object({ alias: ServerName, version: VersionLabel })),
   createdAt: Iso,
   updatedAt: Iso,
 });
@@ -240,7 +288,7 @@ export type ArtifactCollection = z.infer<typeof ArtifactCollection>;
 export const CollectionList = z.object({ items: z.array(ArtifactCollection), nextCursor: z.string().nullable() });
 
 /** GET …/versions/:selector/manifest */
-export const ManifestResponse = z.object({ version: z.string(), digest: Sha256, entries: Manifest });
+export const ManifestResponse = z.object({ version: VersionLabel, digest: Sha256, entries: Manifest });
 export type ManifestResponse = z.infer<typeof ManifestResponse>;
 
 /**
@@ -257,6 +305,9 @@ export const CommitVersionRequest = z.object({
   aliases: z.array(z.string()).max(100).optional(),
   /** Producing run (output edge), in the same project. */
   runId: z.string().optional(),
+  /** Applied to the version (added to an existing one on dedup). */
+  tags: TagList.optional(),
+  ttlSeconds: z.number().int().positive().nullable().optional(),
 });
 export const CommitVersionResponse = z.object({ version: ArtifactVersion, created: z.boolean() });
 export type CommitVersionResponse = z.infer<typeof CommitVersionResponse>;
@@ -270,6 +321,8 @@ export const UpsertPendingRequest = z.object({
   type: Name,
   manifest: Manifest,
   runId: z.string().optional(),
+  /** Applied when the version is finished (with the finisher's own). */
+  aliases: z.array(z.string()).max(100).optional(),
   description: z.string().max(65_536).optional(),
   metadata: Json.optional(),
 });
@@ -279,6 +332,8 @@ export const FinishPendingRequest = z.object({
   aliases: z.array(z.string()).max(100).optional(),
   description: z.string().max(65_536).optional(),
   metadata: Json.optional(),
+  tags: TagList.optional(),
+  ttlSeconds: z.number().int().positive().nullable().optional(),
 });
 
 /** PATCH …/versions/:selector — the manifest never changes. */
@@ -292,10 +347,14 @@ export const UpdateVersionRequest = z.object({
     .object({
       add: z.array(z.string()).max(100).optional(),
       remove: z.array(z.string()).max(100).optional(),
-      /** Replace the version's custom aliases with exactly these (`latest` is managed by the server). */
+      /** Replace the version's aliases with exactly these. */
       set: z.array(z.string()).max(100).optional(),
     })
     .optional(),
+  /** Replaces the version's tags. */
+  tags: TagList.optional(),
+  /** Seconds from createdAt until gc deletes the version; null keeps it forever. */
+  ttlSeconds: z.number().int().positive().nullable().optional(),
 });
 /** DELETE …/versions/:selector?deleteAliases=true */
 export const DeleteVersionResponse = z.object({ version: ArtifactVersion });
@@ -337,28 +396,44 @@ export const LineageGraph = z.object({
 export type LineageGraph = z.infer<typeof LineageGraph>;
 
 // ---------------------------------------------------------------- events (SSE: GET /events)
+/**
+ * Events announce what changed and stay small whatever the user stores: a version without its
+ * description and metadata, a run without its config and summary. Clients fetch those when
+ * they need them. A subscriber that falls too far behind is disconnected; it reconnects and
+ * resyncs (reloads what it shows), since events it missed are not replayed.
+ */
+export const EventVersion = ArtifactVersion.omit({ description: true, metadata: true });
+export type EventVersion = z.infer<typeof EventVersion>;
+export const EventRun = Run.omit({ config: true, summary: true });
+export type EventRun = z.infer<typeof EventRun>;
 export const ServerEvent = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('version.created'), version: ArtifactVersion }),
-  z.object({ type: z.literal('version.updated'), version: ArtifactVersion }),
-  z.object({ type: z.literal('version.deleted'), version: ArtifactVersion }),
+  z.object({ type: z.literal('version.created'), version: EventVersion }),
+  z.object({ type: z.literal('version.updated'), version: EventVersion }),
+  z.object({ type: z.literal('version.deleted'), version: EventVersion }),
   z.object({
     type: z.literal('alias.moved'),
-    entity: Name,
-    project: Name,
-    name: Name,
-    alias: z.string(),
+    entity: ServerName,
+    project: ServerName,
+    name: ServerName,
+    alias: ServerName,
     /** null when the alias was removed. */
-    version: z.string().nullable(),
-    previous: z.string().nullable(),
+    version: VersionLabel.nullable(),
+    previous: VersionLabel.nullable(),
   }),
-  z.object({ type: z.literal('run.updated'), run: Run }),
+  z.object({ type: z.literal('run.updated'), run: EventRun }),
 ]);
 export type ServerEvent = z.infer<typeof ServerEvent>;
 
 // ---------------------------------------------------------------- admin
 /** POST /admin/gc */
 export const GcRequest = z.object({ graceSeconds: z.number().int().nonnegative().optional(), dryRun: z.boolean().optional() });
-export const GcResponse = z.object({ deletedBlobs: z.number().int(), freedBytes: z.number().int(), keptYoung: z.number().int() });
+export const GcResponse = z.object({
+  deletedBlobs: z.number().int(),
+  freedBytes: z.number().int(),
+  keptYoung: z.number().int(),
+  /** Versions whose time-to-live ran out, soft-deleted by this gc (`entity/project/name:vN`). */
+  expiredVersions: z.array(z.string()).optional(),
+});
 export type GcResponse = z.infer<typeof GcResponse>;
 
 /** The route table, so clients and server name each path once. */
@@ -373,6 +448,7 @@ export const routes = {
   blobsFlush: () => `${API_PREFIX}/blobs/flush`,
   blobBatch: () => `${API_PREFIX}/blobs/batch`,
   blobBatchGet: () => `${API_PREFIX}/blobs/batch-get`,
+  blobsConfirm: () => `${API_PREFIX}/blobs/confirm`,
   gc: () => `${API_PREFIX}/admin/gc`,
   projects: () => `${API_PREFIX}/projects`,
   project: (e: string, p: string) => `${API_PREFIX}/projects/${enc(e)}/${enc(p)}`,

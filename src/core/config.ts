@@ -11,6 +11,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { requireBlobDigest } from './received.js';
 
 export const DISCOVERY_FILE = 'server.json';
 
@@ -43,9 +44,10 @@ export function discoveryPath(dataDir: string = defaultDataDir()): string {
   return join(dataDir, DISCOVERY_FILE);
 }
 
+/** The one place a cache key becomes a path: anything but 64 lowercase hex is refused. */
 export function cachedBlobPath(cacheDir: string, sha256hex: string): string {
+  requireBlobDigest(sha256hex, 'a cache entry');
   return join(cacheDir, 'blobs', 'sha256', sha256hex.slice(0, 2), sha256hex);
 }
 
-export const DEFAULT_PROJECT = 'uncategorized';
-export const DEFAULT_PORT = 7411;
+export { DEFAULT_PORT, DEFAULT_PROJECT } from './defaults.js';

@@ -22,6 +22,8 @@ export type ErrorCode =
   | 'unsupported'
   | 'server_unreachable'
   | 'reference_changed'
+  | 'insufficient_storage'
+  | 'forbidden_host'
   | 'internal';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -44,6 +46,8 @@ const STATUS: Record<ErrorCode, number> = {
   unsupported: 400,
   server_unreachable: 503,
   reference_changed: 409,
+  insufficient_storage: 507,
+  forbidden_host: 403,
   internal: 500,
 };
 

@@ -45,6 +45,8 @@ export function artifactDigest(manifest: Manifest): string {
 /** Validates every path, collision, digest and size. Returns the total size in bytes. */
 export function validateManifest(manifest: Manifest): number {
   let total = 0;
+  /** Stored blob digest → the first entry naming it: one digest is one byte string, so one size. */
+  const sizeOf = new Map<string, { path: string; size: number }>();
   for (const [p, e] of Object.entries(manifest)) {
     validateManifestPath(p);
     if (!Number.isSafeInteger(e.size) || e.size < 0) {
@@ -55,6 +57,17 @@ export function validateManifest(manifest: Manifest): number {
     }
     if (e.ref !== undefined && !/^(https?|file|s3|gs):\/\//.test(e.ref)) {
       throw new AmphoraError('invalid_manifest', `Manifest entry "${p}" references "${e.ref.slice(0, 80)}"; only http(s)://, file://, s3:// and gs:// references are supported.`);
+    }
+    if (!e.ref) {
+      const first = sizeOf.get(e.digest);
+      if (first && first.size !== e.size) {
+        throw new AmphoraError(
+          'invalid_manifest',
+          `Manifest entries "${first.path}" (${first.size} bytes) and "${p}" (${e.size} bytes) have the same digest ${e.digest} but different sizes; ` +
+            'identical content has one size, so one of them is wrong. Re-hash both files and send the manifest again.',
+        );
+      }
+      if (!first) sizeOf.set(e.digest, { path: p, size: e.size });
     }
     total += e.size;
   }

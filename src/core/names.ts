@@ -16,11 +16,21 @@ function describe(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** A valid example per kind, so the message never suggests an artifact name for a type. */
+const EXAMPLE: Record<NameKind, string> = {
+  'artifact name': 'mnist-raw',
+  'artifact type': 'dataset',
+  project: 'artifacts-example',
+  entity: 'my-team',
+  'job type': 'train',
+  alias: 'best',
+};
+
 function check(kind: NameKind, value: unknown, code: 'invalid_name' | 'invalid_type' | 'invalid_alias'): string {
   if (typeof value === 'string' && NAME_PATTERN.test(value) && value !== '.' && value !== '..') return value;
   throw new AmphoraError(
     code,
-    `Invalid ${kind} ${describe(value)}: use 1–128 letters, digits, "_", "-" or "." (for example "mnist-raw").`,
+    `Invalid ${kind} ${describe(value)}: use 1–128 letters, digits, "_", "-" or "." (for example "${EXAMPLE[kind]}").`,
   );
 }
 

@@ -44,3 +44,6 @@ export const ROLE_ACTIONS: Record<Role, string> = {
   editor: 'read, download, log, alias, edit, use and create runs',
   admin: 'everything an editor may, plus delete versions and grant roles',
 };
+
+/** Every role, lowest first (a plain list: the CLI's parser must not load zod for it). */
+export const ROLE_NAMES: readonly Role[] = ['viewer', 'editor', 'admin'];

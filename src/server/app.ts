@@ -1,10 +1,14 @@
 import fastifySwagger from '@fastify/swagger';
 import Fastify from 'fastify';
+import { Readable } from 'node:stream';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { authHook } from './auth/hook.js';
 import { checkRouteHasRule } from './auth/routeAccess.js';
 import type { App, ServerContext } from './context.js';
-import { BODY_LIMIT_BYTES, errorHandler, notFoundHandler } from './httpErrors.js';
+import { BODY_LIMIT_BYTES, errorHandler, frameworkErrorHandler, notFoundHandler } from './httpErrors.js';
+import { loopbackHostGuard } from './hostCheck.js';
+import { validateManifestPath } from '../core/paths.js';
+import { checkJsonDepth, checkStorableStrings } from './inputLimits.js';
 import { adminRoutes } from './routes/admin.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { blobRoutes } from './routes/blobs.js';
@@ -19,13 +23,16 @@ import { userRoutes } from './routes/users.js';
 import { SERVER_VERSION } from './version.js';
 
 /** Builds the Fastify app: zod-validated routes, one plugin per resource, ErrorBody everywhere. */
-export async function buildApp(ctx: ServerContext, opts: { logLevel?: string; quiet?: boolean }): Promise<App> {
+export async function buildApp(ctx: ServerContext, opts: { logLevel?: string; quiet?: boolean; host?: string; allowedHosts?: string[] }): Promise<App> {
   const app = Fastify({
     logger: opts.quiet || !opts.logLevel ? false : { level: opts.logLevel },
     bodyLimit: BODY_LIMIT_BYTES,
     // Clients legitimately reuse connections; idle ones are closed on shutdown.
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
+    // Errors the router raises before any route runs (bad percent-encoding, overlong segments)
+    // leave as ErrorBody too.
+    frameworkErrors: frameworkErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -33,14 +40,30 @@ export async function buildApp(ctx: ServerContext, opts: { logLevel?: string; qu
   app.setNotFoundHandler(notFoundHandler);
   // A route without an access rule must not ship: refuse to start instead.
   app.addHook('onRoute', (route) => checkRouteHasRule(route.method, route.url));
-  app.addHook('onRequest', authHook(ctx.auth, ctx.mode, ctx.dataDir));
+  const hostGuard = loopbackHostGuard(opts.host ?? '127.0.0.1', opts.allowedHosts);
+  if (hostGuard) app.addHook('onRequest', hostGuard);
+  app.addHook('onRequest', authHook(ctx.auth, ctx.mode));
   // JSON as usual (prototype poisoning refused), but an empty body with a JSON content type
   // counts as "no body" so GET/DELETE from clients that always send the header still work.
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES }, (req, body, done) => {
     if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
+    try {
+      checkJsonDepth(body as string);
+    } catch (e) {
+      return done(e as Error, undefined);
+    }
     parseJson(req, body as string, done);
+  });
+  // Before schema validation: strings PostgreSQL cannot hold (NUL, lone surrogates) are bad input.
+  app.addHook('preValidation', async (req) => {
+    checkStorableStrings('path', req.params);
+    checkStorableStrings('query', req.query);
+    if (req.body !== null && typeof req.body === 'object' && !(req.body instanceof Readable)) {
+      // Manifest keys are artifact paths: their own rule gives the precise message.
+      checkStorableStrings('body', req.body, (parent, key) => parent === 'manifest' && validateManifestPath(key));
+    }
   });
 
   await app.register(fastifySwagger, {

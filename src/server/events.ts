@@ -1,6 +1,7 @@
-import type { ServerEvent } from '../core/api.js';
+import { ServerEvent } from '../core/api.js';
 
-type Listener = (e: ServerEvent) => void;
+/** One event as sent on the wire: the SSE `data:` block, serialized once for every subscriber. */
+export type Listener = (frame: string, e: ServerEvent) => void;
 
 /** In-process fan-out of server events to SSE subscribers; ReplicatedEventBus adds the other replicas. */
 export class EventBus {
@@ -13,12 +14,16 @@ export class EventBus {
 
   /** Announces events that happened on this server. */
   emit(events: ServerEvent[]): void {
-    this.deliver(events);
+    this.deliver(slim(events));
   }
 
-  /** Hands events to this process's subscribers only. */
+  /** Hands events to this process's subscribers only, each serialized once. */
   protected deliver(events: ServerEvent[]): void {
-    for (const e of events) for (const fn of this.listeners) fn(e);
+    if (!this.listeners.size) return;
+    for (const e of events) {
+      const frame = `data: ${JSON.stringify(e)}\n\n`;
+      for (const fn of this.listeners) fn(frame, e);
+    }
   }
 
   close(): Promise<void> {
@@ -28,4 +33,12 @@ export class EventBus {
   get size(): number {
     return this.listeners.size;
   }
+}
+
+/**
+ * Parsing through the wire schema drops what events must not carry (metadata, description,
+ * config, summary), whatever object a service handed in.
+ */
+export function slim(events: ServerEvent[]): ServerEvent[] {
+  return events.map((e) => ServerEvent.parse(e));
 }

@@ -29,13 +29,13 @@ export async function collectGarbage(
     let deletedBlobs = 0;
     let freedBytes = 0;
     let keptYoung = 0;
-    for await (const b of blobs.list()) {
+    for await (const b of blobs.list(q)) {
       if (referenced.has(b.digest)) continue;
       if (b.mtimeMs > cutoff) {
         keptYoung++;
         continue;
       }
-      if (!opts.dryRun) await blobs.remove(b.digest);
+      if (!opts.dryRun) await blobs.remove(b.digest, q);
       deletedBlobs++;
       freedBytes += b.size;
     }

@@ -57,3 +57,18 @@ export function notFoundHandler(req: FastifyRequest, reply: FastifyReply): void 
     .code(404)
     .send(body('not_found', `No route ${req.method} ${req.url.split('?')[0]}. The API lives under /api/v1; its routes are listed in /api/v1/openapi.json.`));
 }
+
+/** Router-level failures, before routing: a URL that cannot be decoded or a path segment over the limit. */
+export function frameworkErrorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  const url = String(req.url ?? '').slice(0, 120);
+  switch (err.code) {
+    case 'FST_ERR_BAD_URL':
+      void reply.code(400).send(body('invalid_request', `The URL ${url} is not valid percent-encoded UTF-8; encode each path part with encodeURIComponent.`));
+      return;
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      void reply.code(414).send(body('invalid_request', `A path part of ${url}… is longer than 512 characters; names are at most 128 characters.`));
+      return;
+  }
+  const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+  void reply.code(status).send(body('invalid_request', `The request could not be read (${err.message.slice(0, 200)}); check the URL and headers.`));
+}

@@ -11,10 +11,11 @@ import type { ServerContext } from './context.js';
 import { loadOrCreateCredentials } from './credentials.js';
 import { DataDirLock } from './dataDirLock.js';
 import { removeDiscovery, writeDiscovery } from './discovery.js';
+import { allowedHostsFromEnv } from './hostCheck.js';
+import { makeDataDirPrivate, usePrivateUmask } from './privateDataDir.js';
 import { ArtifactService } from './services/artifacts.js';
 import { LineageService } from './services/lineage.js';
 import { RunService } from './services/runs.js';
-import { teamCredentials } from './teamCredentials.js';
 import { UserService } from './services/users.js';
 import { SERVER_VERSION } from './version.js';
 
@@ -37,6 +38,8 @@ export interface StartServerOptions {
   mode?: 'embedded' | 'team';
   /** Team mode on a database with no users: the site admin's key (default: AMPHORA_BOOTSTRAP_KEY, else a new one). */
   bootstrapKey?: string;
+  /** Host names a loopback-bound server answers besides loopback ones (default: AMPHORA_ALLOWED_HOSTS). */
+  allowedHosts?: string[];
 }
 
 export interface RunningServer {
@@ -66,17 +69,20 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   const dataDir = postgres ? undefined : givenDir;
   if (!postgres && !dataDir) throw new AmphoraError('invalid_request', 'An embedded server needs a data dir (--data-dir or AMPHORA_DATA_DIR) for its key and discovery file.');
   const blobLoc = parseBlobsUri(opts.blobs, dataDir);
-  // Replicas of one database share AMPHORA_BOOTSTRAP_KEY (required there); a single --team server
-  // may omit it and prints a new site admin key on its first start instead.
-  const givenBootstrap = mode === 'team' ? (opts.bootstrapKey ?? (postgres ? teamCredentials().apiKey : process.env.AMPHORA_BOOTSTRAP_KEY)) : undefined;
+  // SPEC §5: on a database with no users the site admin "admin" gets AMPHORA_BOOTSTRAP_KEY, or
+  // else a new key printed once (of replicas starting together exactly one creates it: see bootstrap).
+  const givenBootstrap = mode === 'team' ? (opts.bootstrapKey ?? (process.env.AMPHORA_BOOTSTRAP_KEY?.trim() || undefined)) : undefined;
   const bootstrapKey = givenBootstrap !== undefined ? checkBootstrapKey(givenBootstrap) : undefined;
   let lock: DataDirLock | undefined;
   if (dataDir) {
+    // This process's files (PGlite's among them, and the initdb child's) are owner-only.
+    usePrivateUmask();
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     lock = DataDirLock.acquire(dataDir);
   }
   let backend: Backend | undefined;
   try {
+    if (dataDir) makeDataDirPrivate(dataDir);
     // Team mode has no owner key: nothing to publish, nothing in credentials.json.
     const creds = mode === 'embedded' ? loadOrCreateCredentials(dataDir!) : { apiKey: '', entity: '' };
     backend = await openBackend(dbLoc, blobLoc);
@@ -105,8 +111,8 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       lineage: new LineageService(db),
       sseKeepAliveMs: 15_000,
     };
-    const app = await buildApp(ctx, opts);
     const host0 = opts.host ?? '127.0.0.1';
+    const app = await buildApp(ctx, { ...opts, host: host0, allowedHosts: opts.allowedHosts ?? allowedHostsFromEnv() });
     const port0 = opts.port ?? 0;
     await app.listen({ host: host0, port: port0 }).catch(async (e: NodeJS.ErrnoException) => {
       await app.close().catch(() => undefined);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ServerEvent } from '../core/api.js';
-import { EventBus } from './events.js';
+import { EventBus, slim } from './events.js';
 import type { PostgresDatabase } from './store/postgres.js';
 
 export const EVENTS_CHANNEL = 'amphora_events';
@@ -32,8 +32,9 @@ export class ReplicatedEventBus extends EventBus {
     this.unlisten = db.onNotification(EVENTS_CHANNEL, (payload) => void this.receive(payload));
   }
 
-  override emit(events: ServerEvent[]): void {
-    if (!events.length) return;
+  override emit(raw: ServerEvent[]): void {
+    if (!raw.length) return;
+    const events = slim(raw);
     this.deliver(events);
     // One after another, so the other replicas see this replica's events in order.
     this.tail = this.tail.then(() => this.publish(events)).catch(() => undefined);

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -25,8 +25,12 @@ describe('build: lazily loaded cloud SDK bundles', function () {
     const s3Class = /S3Client = class extends/;
     assert.match(await readFile(path.join(out, 'vendor', 'gcs.mjs'), 'utf8'), gcsClass);
     assert.match(await readFile(path.join(out, 'vendor', 'aws-s3.mjs'), 'utf8'), s3Class);
+    // The CLI is split into chunks shared with the server (esbuild.mjs): read all of them.
+    const chunks = (await readdir(out)).filter((f) => /^chunk-.*\.mjs$/.test(f));
+    const read = async (bundle: string) =>
+      (await Promise.all((bundle === 'cli.mjs' ? [bundle, ...chunks] : [bundle]).map((f) => readFile(path.join(out, f), 'utf8')))).join('\n');
     for (const bundle of ['cli.mjs', 'extension.cjs']) {
-      const text = await readFile(path.join(out, bundle), 'utf8');
+      const text = await read(bundle);
       assert.match(text, /import\("\.\/vendor\/aws-s3\.mjs"\)/, `${bundle} loads the S3 SDK lazily`);
       assert.match(text, /import\("\.\/vendor\/gcs\.mjs"\)/, `${bundle} loads the GCS SDK lazily`);
       assert.doesNotMatch(text, gcsClass, `${bundle} does not inline @google-cloud/storage`);

@@ -1,6 +1,6 @@
 /**
  * The PostgreSQL implementation of the Database seam, two instances (as two replicas) on one
- * real database; and how a team server refuses bad --db input. Runs in the integration-pg suite.
+ * real database; and how a team server refuses bad --db input. Runs in the team suite.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -78,7 +78,7 @@ class TcpProxy {
 }
 
 describe('PostgreSQL store (the Database seam on a real PostgreSQL 15)', function () {
-  if (!TEAM_DB) return void it.skip('team-mode test: runs in the integration-pg suite (AMPHORA_TEST_DB=postgres)');
+  if (!TEAM_DB) return void it.skip('team-mode test: runs in the team suite (AMPHORA_TEST_DB=postgres)');
   this.timeout(60_000);
   let tdb: TestDatabase;
   let one: PostgresDatabase;
@@ -273,7 +273,7 @@ describe('PostgreSQL store (the Database seam on a real PostgreSQL 15)', functio
 });
 
 describe('team server: bad --db input', function () {
-  if (!TEAM_DB) return void it.skip('team-mode test: runs in the integration-pg suite (AMPHORA_TEST_DB=postgres)');
+  if (!TEAM_DB) return void it.skip('team-mode test: runs in the team suite (AMPHORA_TEST_DB=postgres)');
   this.timeout(60_000);
 
   const refuses = async (db: string, pattern: RegExp, env: Record<string, string | undefined> = { AMPHORA_BOOTSTRAP_KEY: TEAM_KEY }) => {

@@ -42,7 +42,7 @@ describe('server: artifact rules (SPEC §1)', function () {
 
   it('numbers versions v0, v1, … contiguously and never reuses a number after delete', async () => {
     for (let i = 0; i < 3; i++) assert.equal((await s.api.logVersion(P, 'counted', 'dataset', { 'f.txt': `c${i}` })).body.version.version, `v${i}`);
-    const del = await s.api.del(`${versions('counted')}/v2`);
+    const del = await s.api.del(`${versions('counted')}/v2?deleteAliases=true`);
     assert.equal(del.status, 200);
     assert.equal(del.body.version.state, 'deleted');
     const next = await s.api.logVersion(P, 'counted', 'dataset', { 'f.txt': 'c3' });
@@ -54,6 +54,8 @@ describe('server: artifact rules (SPEC §1)', function () {
     assert.deepEqual(list.body.items.map((v: { version: string }) => v.version), ['v3', 'v1', 'v0']);
     // latest moved to the new version; after deleting the latest version it falls back.
     assert.equal((await s.api.get(`${versions('counted')}/latest`)).body.version, 'v3');
+    await s.api.del(`${versions('counted')}/v3?deleteAliases=true`);
+    assert.equal((await s.api.get(`${versions('counted')}/latest`)).body.version, 'v1');
   });
 
   it('computes the artifact digest by the spec rule, independent of description/metadata', async () => {
@@ -94,9 +96,13 @@ describe('server: artifact rules (SPEC §1)', function () {
     assert.equal((await s.api.get(versions('aliased'))).body.items.length, 2, 'refused commits made no version');
   });
 
-  it('refuses to delete an aliased version unless deleteAliases=true', async () => {
+  it('refuses to delete an aliased version (latest counts, as in W&B) unless deleteAliases=true', async () => {
     await s.api.logVersion(P, 'guarded', 'model', { 'w.bin': 'g0' }, { aliases: ['production'] });
     await s.api.logVersion(P, 'guarded', 'model', { 'w.bin': 'g1' });
+    const onlyLatest = await s.api.del(`${versions('guarded')}/v1`);
+    assert.equal(onlyLatest.status, 409);
+    assert.equal(onlyLatest.body.error.code, 'aliased_version');
+    assert.match(onlyLatest.body.error.message, /latest/);
     const refused = await s.api.del(`${versions('guarded')}/v0`);
     assert.equal(refused.status, 409);
     assert.equal(refused.body.error.code, 'aliased_version');
@@ -125,9 +131,46 @@ describe('server: artifact rules (SPEC §1)', function () {
     const after = (await s.api.get(`${versions('editable')}/v0/manifest`)).body;
     assert.deepEqual(after, before);
     assert.equal((await s.api.get(`${versions('editable')}/v0`)).body.digest, v.digest);
-    const latest = await s.api.patch(`${versions('editable')}/v0`, { aliases: { remove: ['latest'] } });
-    assert.equal(latest.status, 400);
-    assert.match(latest.body.error.message, /managed by the server/);
+  });
+
+  it('lets `latest` be removed by hand (as W&B does) until the next logged version takes it', async () => {
+    await s.api.logVersion(P, 'unlatest', 'dataset', { 'a.txt': 'u0' });
+    const r = await s.api.patch(`${versions('unlatest')}/v0`, { aliases: { remove: ['latest'] } });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.aliases, []);
+    assert.equal((await s.api.get(`${versions('unlatest')}/latest`)).status, 404);
+    // Without aliases v0 can now be deleted without deleteAliases.
+    const v1 = await s.api.logVersion(P, 'unlatest', 'dataset', { 'a.txt': 'u1' });
+    assert.deepEqual(v1.body.version.aliases, ['latest']);
+    assert.equal((await s.api.del(`${versions('unlatest')}/v0`)).status, 200);
+    // Moving it back by hand works too.
+    await s.api.logVersion(P, 'unlatest', 'dataset', { 'a.txt': 'u2' });
+    const moved = await s.api.patch(`${versions('unlatest')}/v1`, { aliases: { add: ['latest'] } });
+    assert.deepEqual(moved.body.aliases, ['latest']);
+    assert.equal((await s.api.get(`${versions('unlatest')}/latest`)).body.version, 'v1');
+  });
+
+  it('stores version tags and a ttl; gc soft-deletes expired versions with their aliases', async () => {
+    const v0 = await s.api.logVersion(P, 'tagged', 'dataset', { 'a.txt': 't0' }, { tags: ['raw', 'raw', 'eu'], ttlSeconds: 1 });
+    assert.deepEqual(v0.body.version.tags, ['raw', 'eu']);
+    assert.equal(v0.body.version.ttlSeconds, 1);
+    const again = await s.api.logVersion(P, 'tagged', 'dataset', { 'a.txt': 't0' }, { tags: ['more'] });
+    assert.equal(again.body.created, false);
+    assert.deepEqual(again.body.version.tags, ['raw', 'eu', 'more']);
+    const v1 = await s.api.logVersion(P, 'tagged', 'dataset', { 'a.txt': 't1' });
+    const p = await s.api.patch(`${versions('tagged')}/v1`, { tags: ['kept'], ttlSeconds: 3600 });
+    assert.deepEqual([p.body.tags, p.body.ttlSeconds], [['kept'], 3600]);
+    assert.equal(v1.status, 201);
+    const bad = await s.api.patch(`${versions('tagged')}/v1`, { ttlSeconds: 0 });
+    assert.equal(bad.status, 400);
+    await new Promise((r) => setTimeout(r, 1100));
+    const dry = await s.api.post('/api/v1/admin/gc', { dryRun: true });
+    assert.ok(dry.body.expiredVersions.includes(`${e}/${P}/tagged:v0`));
+    assert.equal((await s.api.get(`${versions('tagged')}/v0`)).status, 200, 'a dry run deletes nothing');
+    const gc = await s.api.post('/api/v1/admin/gc', {});
+    assert.deepEqual(gc.body.expiredVersions, [`${e}/${P}/tagged:v0`]);
+    assert.equal((await s.api.get(`${versions('tagged')}/v0`)).status, 404);
+    assert.equal((await s.api.get(`${versions('tagged')}/v1`)).status, 200);
   });
 
   it('rejects hostile manifest paths with 400 invalid_path and stores nothing', async () => {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer, type StartServerOptions } from '../../src/server/index.js';
 import { createTestDatabase, TEAM_DB } from '../support/postgres.js';
+import { testBlobsFor } from '../support/testBlobs.js';
 
 export { TEAM_DB };
 
@@ -22,10 +23,12 @@ export function itEmbedded(title: string, fn: Mocha.Func): Mocha.Test {
  * look for them embedded), and a shared key from AMPHORA_BOOTSTRAP_KEY.
  */
 export async function testBackend(dir: string): Promise<{ options: Partial<StartServerOptions>; drop(): Promise<void> }> {
-  if (!TEAM_DB) return { options: { dataDir: dir }, drop: async () => undefined };
+  // AMPHORA_TEST_BLOBS=s3: blobs in a bucket on the shared test s3rver.
+  const s3 = await testBlobsFor(dir);
+  if (!TEAM_DB) return { options: { dataDir: dir, blobs: s3 }, drop: async () => undefined };
   const db = await createTestDatabase();
   process.env.AMPHORA_BOOTSTRAP_KEY ??= `amp_test_${'k'.repeat(40)}`;
-  return { options: { dataDir: dir, db: db.url, blobs: `file:${join(dir, 'blobs')}` }, drop: () => db.drop() };
+  return { options: { dataDir: dir, db: db.url, blobs: s3 ?? `file:${join(dir, 'blobs')}` }, drop: () => db.drop() };
 }
 
 export function tempDir(prefix = 'amphora-srv-'): string {
@@ -118,7 +121,7 @@ export class Api {
     name: string,
     type: string,
     files: Record<string, string | Buffer>,
-    extra: { aliases?: string[]; runId?: string; description?: string; metadata?: Record<string, unknown>; entity?: string } = {},
+    extra: { aliases?: string[]; runId?: string; description?: string; metadata?: Record<string, unknown>; entity?: string; tags?: string[]; ttlSeconds?: number } = {},
   ): Promise<Res> {
     const manifest: Record<string, { digest: string; size: number }> = {};
     for (const [p, content] of Object.entries(files)) {
@@ -136,6 +139,8 @@ export class Api {
       runId: extra.runId,
       description: extra.description,
       metadata: extra.metadata,
+      tags: extra.tags,
+      ttlSeconds: extra.ttlSeconds,
     });
   }
 

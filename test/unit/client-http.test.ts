@@ -49,6 +49,15 @@ describe('client: HTTP error mapping and connection resolution', () => {
     await http.close();
   });
 
+  it('resolveConnection: AMPHORA_BASE_URL without a scheme is a clear error with an example', async () => {
+    for (const [bad, example] of [['localhost:7411', 'http://localhost:7411'], ['myhost', 'http://myhost:7411']]) {
+      await assert.rejects(
+        resolveConnection({ env: { AMPHORA_BASE_URL: bad, AMPHORA_API_KEY: 'k' } }),
+        (e: unknown) => e instanceof AmphoraError && e.code === 'invalid_request' && e.message.includes('must start with http:// or https://') && e.message.includes(example),
+      );
+    }
+  });
+
   it('resolveConnection: env wins; else the discovery file; a stale discovery file is unreachable', async () => {
     answer = () => ({ status: 200, body: JSON.stringify({ ok: true, version: '0', mode: 'embedded' }) });
     assert.deepEqual(await resolveConnection({ env: { AMPHORA_BASE_URL: url + '/', AMPHORA_API_KEY: 'envkey' } }), { baseUrl: url, apiKey: 'envkey' });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, mkdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdtemp, mkdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Artifact } from '../../src/client/artifact.js';
@@ -85,10 +85,26 @@ describe('client: blob cache verifies on every read', () => {
     });
   }
 
+  it('adopt never aliases a writable file (appending to it leaves the cached blob intact); read-only files are linked', async () => {
+    const cache = new BlobCache(path.join(dir, 'cache'));
+    const src = path.join(dir, 'train.csv');
+    await writeFile(src, 'x,y\n1,2\n');
+    const digest = sha('x,y\n1,2\n');
+    await cache.adopt(src, digest);
+    assert.notEqual((await stat(cache.path(digest))).ino, (await stat(src)).ino);
+    await appendFile(src, '3,4\n');
+    assert.equal(await readFile(cache.path(digest), 'utf8'), 'x,y\n1,2\n');
+    const frozen = path.join(dir, 'frozen.bin');
+    await writeFile(frozen, 'frozen');
+    await chmod(frozen, 0o444);
+    await cache.adopt(frozen, sha('frozen'));
+    assert.equal((await stat(cache.path(sha('frozen')))).ino, (await stat(frozen)).ino);
+  });
+
   it('storeStream refuses bytes that do not match the digest and leaves nothing behind', async () => {
     const cache = new BlobCache(path.join(dir, 'cache'));
     const { Readable } = await import('node:stream');
-    await assert.rejects(cache.storeStream(Readable.from([Buffer.from('evil')]), sha('good'), 'x'), isCode('digest_mismatch'));
+    await assert.rejects(cache.storeStream(Readable.from([Buffer.from('evil')]), sha('good'), 4, 'x'), isCode('digest_mismatch'));
     await assert.rejects(stat(cache.path(sha('good'))));
   });
 

@@ -35,6 +35,13 @@ describe('server backend URIs (--db, --blobs)', () => {
     assert.deepEqual(parseBlobsUri('file:/mnt/blobs', undefined), { kind: 'file', dir: '/mnt/blobs' });
     assert.deepEqual(parseBlobsUri('file:///mnt/blobs', undefined), { kind: 'file', dir: '/mnt/blobs' });
     refused(() => parseBlobsUri(undefined, undefined), /team server needs --blobs \(or AMPHORA_BLOBS\)/);
-    refused(() => parseBlobsUri('ftp://x', undefined), /not a blob store this server knows; use file:DIR/);
+    refused(() => parseBlobsUri('ftp://x', undefined), /not a blob store this server knows; use s3:\/\/BUCKET\[\/PREFIX\] .* or file:DIR/);
+  });
+
+  it('--blobs s3://BUCKET[/PREFIX]: accepted as given; a malformed bucket is refused with the forms it takes', () => {
+    assert.deepEqual(parseBlobsUri('s3://team-artifacts/amphora', undefined), { kind: 's3', location: 's3://team-artifacts/amphora' });
+    assert.deepEqual(parseBlobsUri('s3://team-artifacts', '/data'), { kind: 's3', location: 's3://team-artifacts' });
+    refused(() => parseBlobsUri('s3://', undefined), /use s3:\/\/BUCKET or s3:\/\/BUCKET\/PREFIX/);
+    refused(() => parseBlobsUri('s3://Not_A_Bucket/x', undefined), /bucket: 3–63 lowercase letters/);
   });
 });

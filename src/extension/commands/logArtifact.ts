@@ -13,6 +13,7 @@ import { parseAliasList, suggestName } from '../logic/events.js';
 import type { ExtensionServices } from '../services.js';
 import { Cancelled, progressReporter } from './transfer.js';
 import { pickOrType } from './quickInput.js';
+import { notificationText } from '../logic/safeText.js';
 
 const check = (fn: (v: string) => unknown) => (v: string) => {
   try {
@@ -135,13 +136,13 @@ export async function logArtifactCommand(services: ExtensionServices, uri?: vsco
     );
   } catch (e) {
     if (e instanceof Cancelled) {
-      void vscode.window.showInformationMessage(`Logging ${label} was cancelled; no version was created.`);
+      void vscode.window.showInformationMessage(notificationText(`Logging ${label} was cancelled; no version was created.`));
       return;
     }
     throw e;
   }
   const ref = `${label}:${artifact.version}`;
-  const pick = await vscode.window.showInformationMessage(`Logged ${ref} (${artifact.fileCount} files).`, 'Reveal', 'Copy Reference');
+  const pick = await vscode.window.showInformationMessage(notificationText(`Logged ${ref} (${artifact.fileCount} files).`), 'Reveal', 'Copy Reference');
   if (pick === 'Reveal') {
     await services.artifactsTree.revealVersion({ entity: artifact.entity!, project: artifact.project!, name: artifact.name, version: artifact.version! });
   } else if (pick === 'Copy Reference') {

@@ -1,5 +1,6 @@
 /** Quick-input helpers: a pick list that also accepts free text. */
 import * as vscode from 'vscode';
+import { notificationText } from '../logic/safeText.js';
 
 export interface PickOrTypeOptions {
   title: string;
@@ -59,7 +60,7 @@ export async function reportErrors<T>(what: string, fn: () => Promise<T>): Promi
   try {
     return await fn();
   } catch (e) {
-    void vscode.window.showErrorMessage(`${what}: ${(e as Error).message}`);
+    void vscode.window.showErrorMessage(notificationText(`${what}: ${(e as Error).message}`));
     return undefined;
   }
 }

@@ -12,6 +12,7 @@ import { logArtifactCommand } from './logArtifact.js';
 import { metadataUri, MetadataFileSystem, METADATA_SCHEME } from './metadataDocuments.js';
 import { pickOrType, reportErrors } from './quickInput.js';
 import { workspaceRoot } from './transfer.js';
+import { notificationText } from '../logic/safeText.js';
 
 /** Version commands accept a tree node, a version, or a `{entity, project, name, version}` target. */
 async function versionOf(services: ExtensionServices, arg: unknown): Promise<ArtifactVersion> {
@@ -133,7 +134,7 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ext
     const v = await versionOf(services, arg);
     const custom = v.aliases.filter((a) => a !== 'latest');
     if (custom.length === 0) {
-      void vscode.window.showInformationMessage(`${v.name}:${v.version} has no aliases to remove ("latest" is managed by the server).`);
+      void vscode.window.showInformationMessage(notificationText(`${v.name}:${v.version} has no aliases to remove ("latest" is managed by the server).`));
       return;
     }
     const picked = await vscode.window.showQuickPick(custom, { title: `Remove alias from ${v.name}:${v.version}`, canPickMany: true });
@@ -160,15 +161,15 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ext
     // Menus hide Delete from other roles; a keybinding or an old tree item still gets told why.
     const refused = forbiddenReason(roleFor(connection.current?.viewer, v.entity, v.project), 'admin', 'Deleting a version', `${v.entity}/${v.project}`);
     if (refused) {
-      void vscode.window.showWarningMessage(refused);
+      void vscode.window.showWarningMessage(notificationText(refused));
       return;
     }
-    const ok = await vscode.window.showWarningMessage(`Delete ${label}?`, { modal: true, detail: 'The version disappears from every list; its number is never reused.' }, 'Delete');
+    const ok = await vscode.window.showWarningMessage(notificationText(`Delete ${label}?`), { modal: true, detail: 'The version disappears from every list; its number is never reused.' }, 'Delete');
     if (ok !== 'Delete') return;
     let deleteAliases = false;
     if (v.aliases.length) {
       const again = await vscode.window.showWarningMessage(
-        `${label} has aliases: ${v.aliases.join(', ')}.`,
+        notificationText(`${label} has aliases: ${v.aliases.join(', ')}.`),
         { modal: true, detail: 'Code that uses these aliases will stop resolving (or resolve elsewhere). Delete the version and its aliases?' },
         'Delete With Aliases',
       );
@@ -181,7 +182,7 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ext
   reg('amphora.version.revealProducerRun', async (arg: unknown) => {
     const v = await versionOf(services, arg);
     if (!v.producerRun) {
-      void vscode.window.showInformationMessage(`${v.name}:${v.version} was logged without a run.`);
+      void vscode.window.showInformationMessage(notificationText(`${v.name}:${v.version} was logged without a run.`));
       return;
     }
     await vscode.commands.executeCommand('amphora.runs.focus');

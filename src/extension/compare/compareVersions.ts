@@ -8,6 +8,7 @@ import type { ArtifactVersion } from '../../core/api.js';
 import { diffManifests, isTextDiffable, renderManifestDiff, type ManifestDiff } from '../../core/manifestDiff.js';
 import { amphoraUri } from '../fs/amphoraFileSystem.js';
 import type { ExtensionServices, VersionTarget } from '../services.js';
+import { notificationText } from '../logic/safeText.js';
 
 export const COMPARE_SCHEME = 'amphora-compare';
 
@@ -46,7 +47,7 @@ async function pickVersion(services: ExtensionServices, of: { entity: string; pr
     .filter((v) => v.version !== exclude)
     .map((v) => ({ label: v.version, description: v.aliases.join(', '), detail: `${v.fileCount} files · ${v.size} bytes · ${v.createdAt}`, v }));
   if (items.length === 0) {
-    void vscode.window.showInformationMessage(`${of.name} has no other version to compare with.`);
+    void vscode.window.showInformationMessage(notificationText(`${of.name} has no other version to compare with.`));
     return undefined;
   }
   const pick = await vscode.window.showQuickPick(items, { title, placeHolder: 'Version to compare with' });
@@ -130,7 +131,7 @@ export function registerCompare(context: vscode.ExtensionContext, services: Exte
       try {
         return await compareVersions(services, a, b);
       } catch (e) {
-        void vscode.window.showErrorMessage(`Compare Versions: ${(e as Error).message}`);
+        void vscode.window.showErrorMessage(notificationText(`Compare Versions: ${(e as Error).message}`));
         return undefined;
       }
     }),

@@ -14,6 +14,7 @@ import { isAmphoraError } from '../../core/errors.js';
 import { startEmbeddedServer, type EmbeddedServer } from './embeddedServer.js';
 import type { Viewer } from '../../core/api.js';
 import { describeRoles, signInMessage } from '../logic/access.js';
+import { notificationText } from '../logic/safeText.js';
 
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected';
 
@@ -178,9 +179,9 @@ export class ConnectionManager implements vscode.Disposable {
       if (this.serverUrlSetting() !== url) {
         await vscode.workspace.getConfiguration('amphora').update('serverUrl', url, vscode.ConfigurationTarget.Global);
       }
-      void vscode.window.showInformationMessage(signInMessage(url, viewer));
+      void vscode.window.showInformationMessage(notificationText(signInMessage(url, viewer)));
     } catch (e) {
-      void vscode.window.showErrorMessage(`Sign in to ${url} failed: ${(e as Error).message}`);
+      void vscode.window.showErrorMessage(notificationText(`Sign in to ${url} failed: ${(e as Error).message}`));
       return;
     } finally {
       void http.close().catch(() => undefined);

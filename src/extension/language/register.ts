@@ -5,7 +5,8 @@
  */
 import * as vscode from 'vscode';
 import { scanReferences, type FoundReference } from '../logic/references.js';
-import { escapeMarkdown, lensTitle, versionMarkdown } from '../logic/format.js';
+import { lensTitle, versionMarkdown } from '../logic/format.js';
+import { codeSpan, commandLink, escapeMarkdown, escapeMarkdownInline } from '../logic/safeText.js';
 import { lineageFocus } from '../logic/lineageFocus.js';
 import type { Resolution } from '../logic/resolver.js';
 import type { ExtensionServices } from '../services.js';
@@ -97,9 +98,7 @@ function commandFor(role: ReferenceLens['role'], r: Resolution): vscode.Command 
 }
 
 /** Markdown command link with JSON arguments. */
-function link(title: string, command: string, args: unknown[]): string {
-  return `[${title}](command:${command}?${encodeURIComponent(JSON.stringify(args))})`;
-}
+const link = commandLink;
 
 class ReferenceHoverProvider implements vscode.HoverProvider {
   constructor(private readonly services: ExtensionServices) {}
@@ -119,7 +118,7 @@ class ReferenceHoverProvider implements vscode.HoverProvider {
     if (r.kind === 'resolved') {
       const v = r.version;
       const target = { entity: v.entity, project: v.project, name: v.name, version: v.version };
-      md.appendMarkdown(`\`${r.refText}\` → **${v.version}**\n\n`);
+      md.appendMarkdown(`${codeSpan(r.refText)} → **${escapeMarkdownInline(v.version)}**\n\n`);
       md.appendMarkdown(
         [
           link('Reveal', 'amphora.revealReference', [r.fullRef]),
@@ -133,7 +132,7 @@ class ReferenceHoverProvider implements vscode.HoverProvider {
       md.appendMarkdown('\n\n---\n\n');
       md.appendMarkdown(versionMarkdown(v));
     } else {
-      md.appendMarkdown(`\`${r.refText}\`: ${escapeMarkdown(r.message)}`);
+      md.appendMarkdown(`${codeSpan(r.refText)}: ${escapeMarkdown(r.message)}`);
     }
     return new vscode.Hover(md, range);
   }

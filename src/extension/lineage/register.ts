@@ -9,6 +9,7 @@ import { LineagePanelState } from '../../core/webviewMessages.js';
 import { referenceAt } from '../logic/references.js';
 import type { ExtensionServices } from '../services.js';
 import { DEFAULT_DEPTH, LINEAGE_VIEW_TYPE, LineagePanel } from './lineagePanel.js';
+import { notificationText } from '../logic/safeText.js';
 
 let current: LineagePanel | undefined;
 
@@ -39,7 +40,7 @@ export async function stateFor(services: ExtensionServices, arg: unknown): Promi
   if (refText) {
     const res = await services.resolver.resolveInSource(refText, source);
     if (res.kind === 'resolved') return { ...base, entity: res.version.entity, project: res.version.project, focus: `artifact:${res.version.id}` };
-    void vscode.window.showWarningMessage(`Show Lineage: ${res.message}`);
+    void vscode.window.showWarningMessage(notificationText(`Show Lineage: ${res.message}`));
     return undefined;
   }
   const project = vscode.workspace.getConfiguration('amphora').get<string>('project')?.trim() || c.defaultProject;
@@ -68,7 +69,7 @@ export function registerLineage(context: vscode.ExtensionContext, services: Exte
         if (current) current.show(state);
         else openPanel(services, state);
       } catch (e) {
-        void vscode.window.showErrorMessage(`Show Lineage: ${(e as Error).message}`);
+        void vscode.window.showErrorMessage(notificationText(`Show Lineage: ${(e as Error).message}`));
       }
     }),
     vscode.window.registerWebviewPanelSerializer(LINEAGE_VIEW_TYPE, {

@@ -3,6 +3,7 @@
  * the tree, CodeLens and hover texts are tested in plain Node.
  */
 import type { ArtifactVersion } from '../../core/api.js';
+import { codeSpan, escapeMarkdown, escapeMarkdownInline } from './safeText.js';
 
 const UNITS = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
 
@@ -72,15 +73,12 @@ export function lensTitle(refText: string, v: ArtifactVersion, now = Date.now())
   return `${refText} → ${v.version} · ${plural(v.fileCount, 'file')} · ${formatBytes(v.size)} · ${formatAge(v.createdAt, now)}${by ? ` by ${by}` : ''}`;
 }
 
-/** Markdown-safe text (for hovers and tooltips). */
-export function escapeMarkdown(s: string): string {
-  return s.replace(/[\\`*_[\]<>|]/g, (c) => `\\${c}`);
-}
+export { escapeMarkdown } from './safeText.js';
 
 function cell(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   const short = text.length > 200 ? `${text.slice(0, 199)}…` : text;
-  return escapeMarkdown(short).replace(/\n/g, ' ');
+  return escapeMarkdownInline(short);
 }
 
 /** Metadata as a two-column Markdown table ("" when there is none). */
@@ -92,21 +90,48 @@ export function metadataTable(metadata: Record<string, unknown>, maxRows = 30): 
   return ['| key | value |', '| --- | --- |', ...rows].join('\n');
 }
 
+/** The run tooltip: name, id, job type, group, state, creation time and the first config keys. */
+export function runMarkdown(r: { name: string; id: string; jobType: string | null; group: string | null; state: string; createdAt: string; config: Record<string, unknown> }): string {
+  const config = Object.entries(r.config)
+    .slice(0, 12)
+    .map(([k, v]) => `- ${escapeMarkdownInline(k)}: ${codeSpan(truncate(JSON.stringify(v) ?? String(v), 200))}`)
+    .join('\n');
+  return [
+    `**${escapeMarkdownInline(r.name)}** (${escapeMarkdownInline(r.id)})`,
+    `job type: ${escapeMarkdownInline(r.jobType ?? '—')} · group: ${escapeMarkdownInline(r.group ?? '—')} · ${escapeMarkdownInline(r.state)}`,
+    `created ${escapeMarkdownInline(isoMinute(r.createdAt))} UTC`,
+    ...(config ? [`config:\n${config}`] : []),
+  ].join('\n\n');
+}
+
+/** The collection tooltip: name, type and description. */
+export function collectionMarkdown(c: { name: string; type: string; description: string | null }): string {
+  return `**${escapeMarkdownInline(c.name)}** (${escapeMarkdownInline(c.type)})${c.description ? `\n\n${escapeMarkdown(c.description)}` : ''}`;
+}
+
+function truncate(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
+}
+
+/** "2026-01-02 03:04:05" from a server timestamp (shown as given when it does not parse). */
+function isoMinute(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? String(iso) : d.toISOString().replace('T', ' ').slice(0, 19);
+}
+
 /** The Markdown body shared by the version tooltip and the reference hover. */
 export function versionMarkdown(v: ArtifactVersion, now = Date.now()): string {
   const lines: string[] = [];
-  lines.push(`**${escapeMarkdown(`${v.project}/${v.name}:${v.version}`)}** (${escapeMarkdown(v.type)})`);
+  lines.push(`**${escapeMarkdownInline(`${v.project}/${v.name}:${v.version}`)}** (${escapeMarkdownInline(v.type)})`);
   lines.push('');
   const aliases = displayAliases(v);
-  lines.push(`- aliases: ${aliases.length ? aliases.map((a) => `\`${a}\``).join(' ') : 'none'}`);
-  lines.push(`- digest: \`${v.digest}\``);
+  lines.push(`- aliases: ${aliases.length ? aliases.map(codeSpan).join(' ') : 'none'}`);
+  lines.push(`- digest: ${codeSpan(v.digest)}`);
   lines.push(`- ${plural(v.fileCount, 'file')}, ${formatBytes(v.size)}`);
   const by = runLabel(v.producerRun);
-  lines.push(`- produced by: ${by ? `run ${escapeMarkdown(by)} (${escapeMarkdown(v.producerRun!.id)})` : 'no run (logged directly)'}`);
-  lines.push(
-    `- created: ${escapeMarkdown(new Date(v.createdAt).toISOString().replace('T', ' ').slice(0, 19))} UTC (${formatAge(v.createdAt, now)})${v.createdBy ? ` by ${escapeMarkdown(v.createdBy)}` : ''}`,
-  );
-  if (v.updatedBy) lines.push(`- last changed by ${escapeMarkdown(v.updatedBy)}`);
+  lines.push(`- produced by: ${by ? `run ${escapeMarkdownInline(by)} (${escapeMarkdownInline(v.producerRun!.id)})` : 'no run (logged directly)'}`);
+  lines.push(`- created: ${escapeMarkdownInline(isoMinute(v.createdAt))} UTC (${escapeMarkdownInline(formatAge(v.createdAt, now))})${v.createdBy ? ` by ${escapeMarkdownInline(v.createdBy)}` : ''}`);
+  if (v.updatedBy) lines.push(`- last changed by ${escapeMarkdownInline(v.updatedBy)}`);
   if (v.description) {
     lines.push('');
     lines.push(escapeMarkdown(v.description));

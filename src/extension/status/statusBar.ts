@@ -1,4 +1,5 @@
 /** Status-bar item: where the extension is connected, or why it is not. */
+import { codeSpan, escapeMarkdownInline } from '../logic/safeText.js';
 import * as vscode from 'vscode';
 import type { ConnectionManager } from '../connection/connectionManager.js';
 import { describeRoles, statusText } from '../logic/access.js';
@@ -20,8 +21,8 @@ export function registerStatusBar(context: vscode.ExtensionContext, connection: 
         const user = c!.viewer?.user ?? c!.entity;
         item.text = `$(database) ${statusText(c!.mode, c!.baseUrl, c!.viewer)}`;
         item.tooltip = new vscode.MarkdownString(
-          `Amphora: connected to ${where} as \`${user}\`${c!.mode === 'started' ? ' (bundled server started by VS Code)' : ''}.` +
-            (c!.viewer ? `\n\nRoles: ${describeRoles(c!.viewer)}.` : '') +
+          `Amphora: connected to ${escapeMarkdownInline(where)} as ${codeSpan(user)}${c!.mode === 'started' ? ' (bundled server started by VS Code)' : ''}.` +
+            (c!.viewer ? `\n\nRoles: ${escapeMarkdownInline(describeRoles(c!.viewer))}.` : '') +
             '\n\nClick to show the server log.',
         );
         item.command = 'amphora.showOutput';

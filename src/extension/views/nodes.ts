@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import type { ArtifactVersion, Role } from '../../core/api.js';
 import { versionContextValue } from '../logic/access.js';
 import { buildFileTree, PAGE_SIZE, type FileLeaf, type FolderBranch } from '../logic/fileTree.js';
-import { formatBytes, plural, versionMarkdown, versionRowDescription } from '../logic/format.js';
+import { collectionMarkdown, formatBytes, plural, versionMarkdown, versionRowDescription } from '../logic/format.js';
 import type { AmphoraHttp } from '../../client/http.js';
 
 export interface TreeContext {
@@ -220,7 +220,7 @@ export class CollectionNode extends PagedNode<ArtifactVersion> {
     const c = this.collection;
     const t = this.item(c.name, c.versionCount > 0);
     t.description = `${plural(c.versionCount, 'version')}${c.latest ? ` · latest ${c.latest.version}` : ''}`;
-    t.tooltip = new vscode.MarkdownString(`**${c.name}** (${c.type})\n\n${c.description ?? ''}`);
+    t.tooltip = new vscode.MarkdownString(collectionMarkdown(c));
     t.iconPath = new vscode.ThemeIcon('package');
     t.contextValue = 'collection';
     return t;

@@ -7,7 +7,7 @@ import type { Run } from '../../core/api.js';
 import type { ConnectionManager } from '../connection/connectionManager.js';
 import type { EventBus } from '../connection/eventBus.js';
 import { groupByJobType, impactOf, NO_JOB_TYPE } from '../logic/events.js';
-import { formatAge, plural } from '../logic/format.js';
+import { formatAge, plural, runMarkdown } from '../logic/format.js';
 import { PAGE_SIZE } from '../logic/fileTree.js';
 import type { RunsTreeApi } from '../services.js';
 import { MessageNode, TreeNode, VersionNode, type TreeContext } from './nodes.js';
@@ -96,8 +96,7 @@ export class RunNode extends TreeNode {
     t.description = `${r.state} · ${formatAge(r.createdAt)}`;
     const [icon, color] = STATE_ICON[r.state];
     t.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
-    const config = Object.entries(r.config).slice(0, 12).map(([k, v]) => `- ${k}: \`${JSON.stringify(v)}\``).join('\n');
-    t.tooltip = new vscode.MarkdownString(`**${r.name}** (${r.id})\n\njob type: ${r.jobType ?? '—'} · group: ${r.group ?? '—'} · ${r.state}\n\ncreated ${r.createdAt}${config ? `\n\nconfig:\n${config}` : ''}`);
+    t.tooltip = new vscode.MarkdownString(runMarkdown(r));
     t.contextValue = 'run';
     return t;
   }

@@ -1,5 +1,4 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { join } from 'node:path';
 import { DISCOVERY_FILE } from '../../core/config.js';
 import { AmphoraError, isAmphoraError } from '../../core/errors.js';
 import type { Authenticator } from './authenticator.js';
@@ -18,7 +17,7 @@ declare module 'fastify' {
  * Runs before body parsing and validation, so a caller without access learns nothing from a
  * 400 either. Unknown routes need a valid key too (then 404).
  */
-export function authHook(auth: Authenticator, mode: 'embedded' | 'team', dataDir: string | undefined) {
+export function authHook(auth: Authenticator, mode: 'embedded' | 'team') {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const url = req.routeOptions.url;
     const rule = url ? ruleFor(req.method, url) : undefined;
@@ -30,7 +29,7 @@ export function authHook(auth: Authenticator, mode: 'embedded' | 'team', dataDir
       req.principal = await auth.authenticate(m[1].trim());
     } catch (e) {
       if (!isAmphoraError(e) || e.code !== 'unauthorized') throw e;
-      await reply.code(401).send({ error: { code: 'unauthorized', message: unauthorizedMessage(e.message, !!header, mode, dataDir) } });
+      await reply.code(401).send({ error: { code: 'unauthorized', message: unauthorizedMessage(e.message, !!header, mode) } });
       return reply;
     }
     if (!rule || rule === 'user') return;
@@ -43,14 +42,15 @@ export function authHook(auth: Authenticator, mode: 'embedded' | 'team', dataDir
   };
 }
 
-function unauthorizedMessage(why: string, sent: boolean, mode: 'embedded' | 'team', dataDir: string | undefined): string {
+// No data-dir path here: whoever lacks the key need not learn where the server keeps its files.
+function unauthorizedMessage(why: string, sent: boolean, mode: 'embedded' | 'team'): string {
   const how = 'send "Authorization: Bearer <key>"';
-  if (mode === 'team' || !dataDir) {
+  if (mode === 'team') {
     return `${sent ? why : 'Missing API key'}: ${how}. Team servers take keys made by \`amphora user create\` or \`amphora key create\`; set AMPHORA_API_KEY (with AMPHORA_BASE_URL) for the client.`;
   }
   return (
     `${sent ? 'Wrong API key' : 'Missing API key'}: ${how}. ` +
-    `The key of this server is the "apiKey" of its discovery file ${join(dataDir, DISCOVERY_FILE)} (readable only by the user who started it); ` +
+    `The key of this server is the "apiKey" of the discovery file ${DISCOVERY_FILE} in its data dir (readable only by the user who started it); ` +
     'or set AMPHORA_API_KEY (with AMPHORA_BASE_URL) for the client.'
   );
 }

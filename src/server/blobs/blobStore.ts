@@ -1,17 +1,42 @@
 import type { Readable } from 'node:stream';
+import type { Queryable } from '../store/database.js';
 
-/** Where blob bytes live, addressed by SHA-256. Local folder now; an S3-compatible store later. */
+export interface BlobStat {
+  size: number;
+  mtimeMs: number;
+}
+
+/** Where a client sends one missing blob's bytes when they go around the server (team mode). */
+export interface UploadTarget {
+  /** Single PUT of the whole blob (with `headers`). */
+  url?: string;
+  headers?: Record<string, string>;
+  /** Multipart: each byte range to its own URL. */
+  parts?: { number: number; offset: number; size: number; url: string }[];
+  /** Opaque token the client hands back to /blobs/confirm once the bytes are up. */
+  confirm: string;
+}
+
+/**
+ * Where blob bytes live, addressed by SHA-256: a local folder (embedded) or an S3-compatible
+ * bucket (team mode). "Present" always means "bytes verified against the digest".
+ */
 export interface BlobStore {
-  /** Size in bytes of a stored blob, or undefined when absent. */
-  stat(digest: string): Promise<{ size: number; mtimeMs: number } | undefined>;
+  /** Size in bytes of a stored (verified) blob, or undefined when absent. */
+  stat(digest: string): Promise<BlobStat | undefined>;
+  /** `stat` of many blobs at once (one query in team mode); absent blobs are not in the map. */
+  statMany(digests: string[]): Promise<Map<string, BlobStat>>;
   /**
    * Streams `body` into the store while hashing it; rejects (storing nothing) when the bytes
    * do not hash to `digest` or do not have `expectedSize`. `created` is false when the blob was
    * already present. The new blob is durable only after `flush()`.
    */
   put(digest: string, body: Readable, expectedSize?: number): Promise<{ size: number; created: boolean }>;
-  /** Stores bytes already in memory (small blobs of a batch upload), verifying their digest. */
-  putBytes(digest: string, bytes: Buffer): Promise<{ size: number; created: boolean }>;
+  /**
+   * Stores bytes already in memory (small blobs of a batch upload), verifying their digest.
+   * `knownAbsent`: the caller just looked the blob up (statMany) and it was absent.
+   */
+  putBytes(digest: string, bytes: Buffer, opts?: { knownAbsent?: boolean }): Promise<{ size: number; created: boolean }>;
   /** A small blob's bytes in one piece (batch downloads). */
   readBytes(digest: string): Promise<Buffer>;
   /** Read stream of a blob (optionally a byte range, inclusive end). */
@@ -20,9 +45,19 @@ export interface BlobStore {
   flush(): Promise<void>;
   /** Marks a blob as recently wanted, so GC's grace period starts again. */
   touch(digest: string): Promise<void>;
-  /** Every stored blob, for GC. */
-  list(): AsyncIterable<{ digest: string; size: number; mtimeMs: number }>;
-  remove(digest: string): Promise<void>;
-  /** Temp files older than `olderThanMs` left behind by interrupted uploads. */
+  /** Every stored blob, for GC (`db`: the connection GC holds, for stores that keep records). */
+  list(db?: Queryable): AsyncIterable<{ digest: string; size: number; mtimeMs: number }>;
+  remove(digest: string, db?: Queryable): Promise<void>;
+  /** Temp files (staging objects) older than `olderThanMs` left behind by interrupted uploads. */
   removeStaleTemp(olderThanMs: number): Promise<number>;
+  /** Team mode: where a client uploads this blob directly; undefined = through the server. */
+  uploadTarget?(digest: string, size: number): Promise<UploadTarget | undefined>;
+  /** Team mode: verifies a blob uploaded with an `uploadTarget` and records it as present. */
+  /**
+   * `proveUpload`: verify the uploaded object even when the blob is already stored, because the
+   * caller gains read access to it by this upload (team mode: a blob they could not read before).
+   */
+  confirm?(digest: string, size: number, token: string, parts?: { number: number; etag: string }[], opts?: { proveUpload?: boolean }): Promise<{ size: number; created: boolean }>;
+  /** Team mode: a URL the client downloads this blob from directly; undefined = through the server. */
+  downloadUrl?(digest: string, size: number): Promise<string | undefined>;
 }

@@ -5,7 +5,7 @@ import { mkdir, open, readdir, rename, rm, stat, utimes, type FileHandle } from 
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { AmphoraError } from '../../core/errors.js';
-import type { BlobStore } from './blobStore.js';
+import type { BlobStat, BlobStore } from './blobStore.js';
 import { Limiter } from '../../core/limiter.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -35,9 +35,18 @@ export class LocalBlobStore implements BlobStore {
 
   constructor(private readonly root: string) {}
 
-  async init(): Promise<void> {
-    await mkdir(join(this.root, 'sha256'), { recursive: true });
-    await mkdir(this.tmpDir, { recursive: true });
+  /**
+   * Creates the folders. `sole`: this process is the folder's only user (an embedded server
+   * holding the data-dir lock), so whatever is in `tmp/` was left by an interrupted upload (a
+   * crash or SIGKILL) and is deleted. Replicas sharing a folder leave `tmp/` to GC's grace period.
+   */
+  async init(opts: { sole?: boolean } = {}): Promise<{ removedTemp: number }> {
+    await mkdir(join(this.root, 'sha256'), { recursive: true, mode: 0o700 });
+    await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
+    if (!opts.sole) return { removedTemp: 0 };
+    const leftovers = await readdir(this.tmpDir);
+    await Promise.all(leftovers.map((name) => rm(join(this.tmpDir, name), { recursive: true, force: true })));
+    return { removedTemp: leftovers.length };
   }
 
   private tempCounter = 0;
@@ -64,7 +73,24 @@ export class LocalBlobStore implements BlobStore {
     return s ? { size: s.size, mtimeMs: s.mtimeMs } : undefined;
   }
 
+  async statMany(digests: string[]): Promise<Map<string, BlobStat>> {
+    const out = new Map<string, BlobStat>();
+    for (const d of digests) {
+      const s = await this.stat(d);
+      if (s) out.set(d, s);
+    }
+    return out;
+  }
+
   async put(digest: string, body: Readable, expectedSize?: number): Promise<{ size: number; created: boolean }> {
+    try {
+      return await this.putStream(digest, body, expectedSize);
+    } catch (e) {
+      throw diskFullOr(e, digest);
+    }
+  }
+
+  private async putStream(digest: string, body: Readable, expectedSize?: number): Promise<{ size: number; created: boolean }> {
     const final = this.pathOf(digest);
     const tmp = this.tempName(digest);
     const hash = createHash('sha256');
@@ -74,7 +100,7 @@ export class LocalBlobStore implements BlobStore {
     // Already stored: verify the bytes but write nothing.
     const present = await this.stat(digest);
     if (expectedSize !== undefined && expectedSize <= SMALL_BLOB_BYTES) return this.putSmall(digest, body, expectedSize, present);
-    const fh = present && present.size === expectedSize ? undefined : await open(tmp, 'w', 0o644);
+    const fh = present && present.size === expectedSize ? undefined : await open(tmp, 'w', 0o600);
     // Socket chunks (≤ 64 KiB) are hashed as they arrive and gathered into ~4 MiB writev calls;
     // one write is in flight while the next batch fills, so receiving never waits on the disk
     // and memory stays bounded (≈ two batches).
@@ -106,6 +132,7 @@ export class LocalBlobStore implements BlobStore {
       await writing.catch(() => undefined);
       await fh?.close().catch(() => undefined);
       await rm(tmp, { force: true });
+      if (isDiskFull(e)) throw e;
       throw new AmphoraError('invalid_request', `Upload of blob ${digest} was interrupted after ${size} bytes (${(e as Error).message}); upload it again.`);
     }
     const actual = hash.digest('hex');
@@ -132,7 +159,7 @@ export class LocalBlobStore implements BlobStore {
         await rename(tmp, final);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-        await mkdir(dirname(final), { recursive: true });
+        await mkdir(dirname(final), { recursive: true, mode: 0o700 });
         await rename(tmp, final);
       }
       if (synced) this.syncingFiles.set(final, synced);
@@ -187,7 +214,11 @@ export class LocalBlobStore implements BlobStore {
   async putBytes(digest: string, bytes: Buffer): Promise<{ size: number; created: boolean }> {
     const actual = createHash('sha256').update(bytes).digest('hex');
     if (actual !== digest) throw mismatch(digest, actual, bytes.length, bytes.length);
-    return this.place(digest, bytes, await this.stat(digest));
+    try {
+      return await this.place(digest, bytes, await this.stat(digest));
+    } catch (e) {
+      throw diskFullOr(e, digest);
+    }
   }
 
   /** Writes verified bytes to a temp file and renames it into place with plain syscalls. */
@@ -200,12 +231,12 @@ export class LocalBlobStore implements BlobStore {
     const final = this.pathOf(digest);
     const tmp = this.tempName(digest);
     try {
-      writeFileSync(tmp, bytes, { mode: 0o644 });
+      writeFileSync(tmp, bytes, { mode: 0o600 });
       try {
         renameSync(tmp, final);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-        mkdirSync(dirname(final), { recursive: true });
+        mkdirSync(dirname(final), { recursive: true, mode: 0o700 });
         renameSync(tmp, final);
       }
     } catch (e) {
@@ -256,7 +287,7 @@ export class LocalBlobStore implements BlobStore {
       // Keep them queued so the next flush tries again; the commit that needed them fails.
       for (const f of files) this.unsynced.add(f);
       for (const d of dirs) this.unsyncedDirs.add(d);
-      throw e;
+      throw diskFullOr(e);
     }
   }
 
@@ -339,6 +370,22 @@ async function syncAll(paths: string[]): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: Math.min(SYNC_PARALLELISM, paths.length) }, worker));
+}
+
+/** ENOSPC / EDQUOT: the blob file system (or the user's quota) is full. */
+function isDiskFull(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** A full disk becomes a 507 that says so (nothing was stored); any other error passes through. */
+function diskFullOr(e: unknown, digest?: string): unknown {
+  if (!isDiskFull(e)) return e;
+  return new AmphoraError(
+    'insufficient_storage',
+    `The server's disk is full${digest ? ` (while storing blob ${digest})` : ''}; nothing was stored. ` +
+      'Free space on the server (e.g. `amphora gc` removes unreferenced blobs) and upload again.',
+  );
 }
 
 function mismatch(digest: string, actual: string, size: number, expectedSize: number | undefined): AmphoraError {

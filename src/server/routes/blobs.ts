@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { BlobBatchHeader, GetBlobBatchRequest, NegotiateRequest, NegotiateResponse, PutBlobBatchResponse, PutBlobResponse, routes } from '../../core/api.js';
+import { BlobBatchHeader, ConfirmBlobsRequest, ConfirmBlobsResponse, GetBlobBatchRequest, NegotiateRequest, NegotiateResponse, PutBlobBatchResponse, PutBlobResponse, routes } from '../../core/api.js';
+import { Limiter } from '../../core/limiter.js';
 import type { BlobStore } from '../blobs/blobStore.js';
 import { AmphoraError } from '../../core/errors.js';
 import { readableDigests, recordUploads } from '../auth/blobAccess.js';
@@ -14,6 +15,12 @@ const TOUCH_AFTER_MS = 3600_000;
 const NEGOTIATE_PARALLELISM = 64;
 const BATCH_MAX_BLOB_BYTES = 4 * 1024 * 1024;
 const BATCH_HEADER_MAX_BYTES = 2 * 1024 * 1024;
+/** Verifications of direct uploads in flight per confirm request (each streams an object). */
+const CONFIRM_PARALLELISM = 4;
+/** Blobs of one batch upload written to the store at once (S3 PUTs are round trips; local ones cost ~nothing). */
+const BATCH_PUT_PARALLELISM = 16;
+/** Small blobs of a batch download read ahead of the one being sent. */
+const BATCH_GET_READ_AHEAD = 16;
 
 export const blobRoutes: RoutePlugin = (app, ctx) => {
 
@@ -21,29 +28,77 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
     `${P}/blobs/negotiate`,
     { schema: { summary: 'Which of these blobs does the server lack? Answers only those, with upload URLs', body: NegotiateRequest, response: { 200: NegotiateResponse, ...errors } } },
     async (req) => {
-      const origin = `${req.protocol}://${req.host}`;
-      // Blobs the caller may not read count as missing: they upload them, which proves they hold the bytes.
-      const readable = await readableDigests(ctx.db, req.principal, req.body.blobs.map((b) => b.digest));
-      const wanted = req.body.blobs;
+      const wanted = dedupe(req.body.blobs);
+      // Blobs the caller may not read count as missing: they upload them, which proves they hold
+      // the bytes (the upload goes to a staging key or is re-hashed: stored bytes are never replaced).
+      const readable = await readableDigests(ctx.db, req.principal, wanted.map((b) => b.digest));
+      const present = await ctx.blobs.statMany(wanted.map((b) => b.digest).filter((d) => readable.has(d)));
       const missing: z.infer<typeof NegotiateResponse>['missing'] = [];
-      const seen = new Set<string>();
-      let next = 0;
       const now = Date.now();
+      let next = 0;
       const worker = async () => {
         while (next < wanted.length) {
           const b = wanted[next++];
-          if (seen.has(b.digest)) continue;
-          seen.add(b.digest);
-          const s = readable.has(b.digest) ? await ctx.blobs.stat(b.digest) : undefined;
+          const s = present.get(b.digest);
           if (s && s.size === b.size) {
             if (now - s.mtimeMs > TOUCH_AFTER_MS) await ctx.blobs.touch(b.digest);
             continue;
           }
-          missing.push({ digest: b.digest, size: b.size, uploadUrl: origin + routes.blob(b.digest), headers: { 'content-type': 'application/octet-stream' } });
+          // Team mode: large blobs go straight to the bucket (presigned); small ones to our batch route.
+          const target = await ctx.blobs.uploadTarget?.(b.digest, b.size);
+          if (target) missing.push({ digest: b.digest, size: b.size, uploadUrl: target.url, headers: target.headers, parts: target.parts, confirm: target.confirm });
+          // Root-relative: clients resolve it against the address they reached this server at
+          // (a tunnel or proxy included). Never built from the request's Host header, which the
+          // client — or a page rebinding its DNS — chooses.
+          else missing.push({ digest: b.digest, size: b.size, uploadUrl: routes.blob(b.digest), headers: { 'content-type': 'application/octet-stream' } });
         }
       };
       await Promise.all(Array.from({ length: Math.min(NEGOTIATE_PARALLELISM, wanted.length) }, worker));
       return { missing };
+    },
+  );
+
+  app.post(
+    `${P}/blobs/confirm`,
+    {
+      schema: {
+        summary: 'After uploading straight to storage (negotiation gave a "confirm" token): verify each blob against its digest and count it as present',
+        body: ConfirmBlobsRequest,
+        response: { 200: ConfirmBlobsResponse, ...errors },
+      },
+    },
+    async (req) => {
+      const store = ctx.blobs;
+      if (!store.confirm) throw new AmphoraError('unsupported', 'This server stores blobs itself and hands out no confirm tokens; upload blobs to the URLs of /api/v1/blobs/negotiate.');
+      const items: z.infer<typeof PutBlobResponse>[] = [];
+      const failed: { digest: string; actual: string }[] = [];
+      const limiter = new Limiter(CONFIRM_PARALLELISM);
+      // A blob the caller cannot read yet becomes theirs by this upload: its bytes must be verified
+      // even when the blob is already stored (else knowing a digest would be enough to read it).
+      const readable = await readableDigests(ctx.db, req.principal, req.body.blobs.map((b) => b.digest));
+      await Promise.all(
+        req.body.blobs.map((b) =>
+          limiter.run(async () => {
+            try {
+              const out = await store.confirm!(b.digest, b.size, b.confirm, b.parts, { proveUpload: !readable.has(b.digest) });
+              items.push({ digest: b.digest, size: out.size, created: out.created });
+            } catch (e) {
+              if (!(e instanceof AmphoraError) || e.code !== 'digest_mismatch') throw e;
+              failed.push({ digest: b.digest, actual: (e.details as { actual: string }).actual });
+            }
+          }),
+        ),
+      );
+      // Who uploaded what: lets a team user commit (and read) the blobs they uploaded straight to storage.
+      await recordUploads(ctx.db, req.principal, items.map((i) => i.digest));
+      if (failed.length) {
+        throw new AmphoraError(
+          'digest_mismatch',
+          `${failed.length} uploaded blob(s) do not hash to their digest (first: ${failed[0].digest} hashes to ${failed[0].actual}); they were discarded, the other ${items.length} kept. Re-hash and upload those again.`,
+          { failed, stored: items.length },
+        );
+      }
+      return { items };
     },
   );
 
@@ -96,8 +151,9 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
       const sizes: number[] = [];
       const missing: string[] = [];
       const readable = await readableDigests(ctx.db, req.principal, digests);
+      const present = await ctx.blobs.statMany(digests.filter((d) => readable.has(d)));
       for (const d of digests) {
-        const s = readable.has(d) ? await ctx.blobs.stat(d) : undefined;
+        const s = present.get(d);
         if (s) sizes.push(s.size);
         else missing.push(d);
       }
@@ -106,10 +162,24 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
       }
       const total = sizes.reduce((a, b) => a + b, 0);
       const blobs = ctx.blobs;
+      // Small blobs are read a few ahead of the one being sent: free for the local folder, and it
+      // hides the round trip per object when they come from a bucket.
+      const ahead = new Map<number, Promise<Buffer>>();
+      const prefetch = (i: number) => {
+        if (i < digests.length && sizes[i] <= BATCH_MAX_BLOB_BYTES && !ahead.has(i)) {
+          const p = blobs.readBytes(digests[i]);
+          p.catch(() => undefined); // awaited in order below
+          ahead.set(i, p);
+        }
+      };
       async function* bytes() {
         for (let i = 0; i < digests.length; i++) {
-          if (sizes[i] <= BATCH_MAX_BLOB_BYTES) yield await blobs.readBytes(digests[i]);
-          else for await (const chunk of blobs.read(digests[i])) yield chunk as Buffer;
+          for (let j = i; j < i + BATCH_GET_READ_AHEAD; j++) prefetch(j);
+          if (sizes[i] <= BATCH_MAX_BLOB_BYTES) {
+            const b = await ahead.get(i)!;
+            ahead.delete(i);
+            yield b;
+          } else for await (const chunk of blobs.read(digests[i])) yield chunk as Buffer;
         }
       }
       void reply.header('content-type', 'application/octet-stream').header('content-length', total);
@@ -134,11 +204,24 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
       const readable = await readableDigests(ctx.db, req.principal, [req.params.digest]);
       const s = readable.has(req.params.digest) ? await ctx.blobs.stat(req.params.digest) : undefined;
       if (!s) throw new AmphoraError('not_found', `The server has no blob ${req.params.digest} you may read; it may never have been uploaded, was garbage-collected, or belongs only to projects your key has no role on.`);
+      // Team mode: large blobs come straight from the bucket (a presigned URL, valid for a while).
+      const direct = await ctx.blobs.downloadUrl?.(req.params.digest, s.size);
+      if (direct) return reply.code(307).header('location', direct).header('cache-control', 'no-store').send();
       void reply.header('content-type', 'application/octet-stream').header('etag', `"${req.params.digest}"`).header('accept-ranges', 'bytes');
       void reply.header('cache-control', 'private, max-age=31536000, immutable');
       const range = parseRange(req.headers.range, s.size);
       if (range === 'invalid') {
-        return reply.code(416).header('content-range', `bytes */${s.size}`).send({ error: { code: 'invalid_request', message: `Range "${req.headers.range}" is outside the blob's ${s.size} bytes.` } });
+        // The body is JSON (ErrorBody), not the octet-stream announced above.
+        return reply
+          .code(416)
+          .header('content-range', `bytes */${s.size}`)
+          .type('application/json; charset=utf-8')
+          .send({
+            error: {
+              code: 'range_not_satisfiable',
+              message: `Range "${String(req.headers.range).slice(0, 100)}" cannot be served from this blob's ${s.size} bytes; ask for bytes=START-END with START ≤ END < ${s.size} (or bytes=-N with N ≥ 1), or send no Range for the whole blob.`,
+            },
+          });
       }
       if (range) {
         void reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${s.size}`).header('content-length', range.end - range.start + 1);
@@ -166,16 +249,33 @@ async function putBatch(store: BlobStore, body: Readable, recordStored: (digests
   }
   const items: z.infer<typeof PutBlobResponse>[] = [];
   const failed: { digest: string; actual: string }[] = [];
+  // One lookup for the whole batch instead of one per blob (a database query each in team mode).
+  const present = await store.statMany(header.blobs.map((b) => b.digest));
+  // Each blob is verified and written while the next ones are read (bounded: reading waits for a slot).
+  const limiter = new Limiter(BATCH_PUT_PARALLELISM);
+  const writes: Promise<void>[] = [];
+  let fatal: { e: unknown } | undefined;
   for (const b of header.blobs) {
     const bytes = await reader.readExactly(b.size);
-    try {
-      const out = await store.putBytes(b.digest, bytes);
-      items.push({ digest: b.digest, size: out.size, created: out.created });
-    } catch (e) {
-      if (!(e instanceof AmphoraError) || e.code !== 'digest_mismatch') throw e;
-      failed.push({ digest: b.digest, actual: (e.details as { actual: string }).actual });
-    }
+    if (fatal) break;
+    let started!: () => void;
+    const slot = new Promise<void>((r) => (started = r));
+    writes.push(
+      limiter.run(async () => {
+        started();
+        try {
+          const out = await store.putBytes(b.digest, bytes, { knownAbsent: !present.has(b.digest) });
+          items.push({ digest: b.digest, size: out.size, created: out.created });
+        } catch (e) {
+          if (e instanceof AmphoraError && e.code === 'digest_mismatch') failed.push({ digest: b.digest, actual: (e.details as { actual: string }).actual });
+          else fatal ??= { e };
+        }
+      }),
+    );
+    await slot;
   }
+  await Promise.all(writes);
+  if (fatal) throw fatal.e;
   await recordStored(items.map((i) => i.digest));
   if (!(await reader.atEnd())) throw new AmphoraError('invalid_request', 'The batch body has bytes after the last blob of its header; sizes in the header must match the bytes sent.');
   if (failed.length) {
@@ -253,4 +353,9 @@ function parseRange(header: string | undefined, size: number): { start: number; 
   }
   if (start >= size || start > end) return size === 0 ? undefined : 'invalid';
   return { start, end };
+}
+
+function dedupe<T extends { digest: string }>(blobs: T[]): T[] {
+  const seen = new Set<string>();
+  return blobs.filter((b) => !seen.has(b.digest) && (seen.add(b.digest), true));
 }

@@ -12,13 +12,14 @@ import type {
 } from '../../core/api.js';
 import { AmphoraError } from '../../core/errors.js';
 import { artifactDigest, storedBlobs, validateManifest, type Manifest } from '../../core/manifest.js';
-import { validateAlias, validateArtifactName, validateArtifactType, validateEntity, validateProject } from '../../core/names.js';
+import { NAME_PATTERN, validateAlias, validateArtifactName, validateArtifactType, validateEntity, validateProject } from '../../core/names.js';
 import { versionIndex } from '../../core/reference.js';
 import type { BlobStore } from '../blobs/blobStore.js';
 import type { EventBus } from '../events.js';
 import type { Database, Queryable } from '../store/database.js';
 import { iso, toRun, toVersion, RUN_SELECT, VERSION_SELECT } from '../store/rows.js';
-import { clampLimit, decodeCursor, encodeCursor } from './paging.js';
+import { MAX_INT4 } from '../inputLimits.js';
+import { clampLimit, decodeCursor, encodeCursor, isVersionIndex } from './paging.js';
 import { ensureProject, findProjectId, requireProjectId } from './projects.js';
 import { recordVersionBlobs } from '../auth/blobAccess.js';
 import { audit, type Actor } from './audit.js';
@@ -30,7 +31,6 @@ type FinishRequest = z.infer<typeof FinishPendingRequest>;
 type UpdateRequest = z.infer<typeof UpdateVersionRequest>;
 
 const LATEST = 'latest';
-const BLOB_CHECK_PARALLELISM = 64;
 const RESOLVE_CACHE_MAX = 10_000;
 
 interface CollectionRow {
@@ -102,6 +102,7 @@ export class ArtifactService {
         await audit(tx, actor, 'version.create', entity, project, `${name}:v${idx}`, { digest });
       }
       for (const a of [LATEST, ...aliases]) await moveAlias(tx, ctx, a, versionId, events);
+      await applyTagsAndTtl(tx, versionId, req.tags, req.ttlSeconds);
       if (req.runId) await addEdge(tx, versionId, projectId, req.runId, 'output');
       await tx.query('UPDATE collections SET updated_at = now() WHERE id = $1', [coll.id]);
       const version = await readVersion(tx, versionId);
@@ -114,21 +115,13 @@ export class ArtifactService {
 
   /** Every non-reference blob must be on the server with the size the manifest claims. */
   private async requireBlobs(needed: { digest: string; size: number }[]): Promise<void> {
-    const missing: { digest: string; size: number }[] = [];
-    let next = 0;
-    const worker = async () => {
-      while (next < needed.length) {
-        const b = needed[next++];
-        const s = await this.blobs.stat(b.digest);
-        if (!s || s.size !== b.size) missing.push(b);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(BLOB_CHECK_PARALLELISM, needed.length) }, worker));
+    const present = await this.blobs.statMany(needed.map((b) => b.digest));
+    const missing = needed.filter((b) => present.get(b.digest)?.size !== b.size);
     if (missing.length) {
       throw new AmphoraError(
         'missing_blobs',
         `${missing.length} file(s) of this version are not on the server yet (first: ${missing[0].digest}, ${missing[0].size} bytes). ` +
-          'Upload them (POST /api/v1/blobs/negotiate, then PUT each missing blob) and commit again.',
+          'Upload them (POST /api/v1/blobs/negotiate, then PUT each missing blob and confirm those uploaded straight to storage) and commit again.',
         { missing: missing.slice(0, 1000) },
       );
     }
@@ -142,6 +135,7 @@ export class ArtifactService {
     validateArtifactName(name);
     validateArtifactType(req.type);
     validateDistributedId(distributedId);
+    const upsertAliases = normalizeAliases(req.aliases ?? []);
     const manifest = req.manifest as Manifest;
     validateManifest(manifest);
     await this.requireBlobs(storedBlobs(manifest));
@@ -170,14 +164,15 @@ export class ArtifactService {
       if (rows.length) {
         versionId = rows[0].id;
         await tx.query(
-          `UPDATE versions SET manifest = $2, size = $3, file_count = $4, metadata = $5, description = COALESCE($6, description), updated_at = now() WHERE id = $1`,
-          [versionId, JSON.stringify(merged), size, Object.keys(merged).length, JSON.stringify(metadata), req.description ?? null],
+          `UPDATE versions SET manifest = $2, size = $3, file_count = $4, metadata = $5, description = COALESCE($6, description), updated_at = now(),
+             pending_aliases = ARRAY(SELECT DISTINCT unnest(pending_aliases || $7::text[])) WHERE id = $1`,
+          [versionId, JSON.stringify(merged), size, Object.keys(merged).length, JSON.stringify(metadata), req.description ?? null, upsertAliases],
         );
       } else {
         const ins = await tx.query<{ id: number }>(
-          `INSERT INTO versions (collection_id, state, size, file_count, manifest, description, metadata, distributed_id, producer_run_id, created_by)
-           VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-          [coll.id, size, Object.keys(merged).length, JSON.stringify(merged), req.description ?? null, JSON.stringify(metadata), distributedId, req.runId ?? null, actor],
+          `INSERT INTO versions (collection_id, state, size, file_count, manifest, description, metadata, distributed_id, producer_run_id, pending_aliases, created_by)
+           VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+          [coll.id, size, Object.keys(merged).length, JSON.stringify(merged), req.description ?? null, JSON.stringify(metadata), distributedId, req.runId ?? null, upsertAliases, actor],
         );
         versionId = ins[0].id;
       }
@@ -205,8 +200,8 @@ export class ArtifactService {
       const projectId = (await requireProjectId(tx, entity, project))!;
       if (req.runId) await requireRun(tx, projectId, entity, project, req.runId);
       const coll = (await tx.query<CollectionRow>('SELECT * FROM collections WHERE project_id = $1 AND name = $2 FOR UPDATE', [projectId, name]))[0];
-      const rows = await tx.query<{ id: number; manifest: string; metadata: Record<string, unknown>; description: string | null }>(
-        `SELECT id, manifest, metadata, description FROM versions WHERE collection_id = $1 AND distributed_id = $2 AND state = 'pending' FOR UPDATE`,
+      const rows = await tx.query<{ id: number; manifest: string; metadata: Record<string, unknown>; description: string | null; pending_aliases: string[] }>(
+        `SELECT id, manifest, metadata, description, pending_aliases FROM versions WHERE collection_id = $1 AND distributed_id = $2 AND state = 'pending' FOR UPDATE`,
         [coll.id, distributedId],
       );
       if (!rows.length) throw new AmphoraError('not_found', `Distributed version "${distributedId}" of ${name} was finished meanwhile.`);
@@ -240,7 +235,8 @@ export class ArtifactService {
         if (this.recordBlobOwners) await recordVersionBlobs(tx, versionId, projectId, storedBlobs(manifest).map((b) => b.digest));
         await audit(tx, actor, 'version.create', entity, project, `${name}:v${coll.next_index}`, { digest, distributedId });
       }
-      for (const a of [LATEST, ...aliases]) await moveAlias(tx, ctx, a, versionId, events);
+      for (const a of new Set([LATEST, ...(pendingRow.pending_aliases ?? []), ...aliases])) await moveAlias(tx, ctx, a, versionId, events);
+      await applyTagsAndTtl(tx, versionId, req.tags, req.ttlSeconds);
       if (req.runId) await addEdge(tx, versionId, projectId, req.runId, 'output');
       const version = await readVersion(tx, versionId);
       events.unshift({ type: created ? 'version.created' : 'version.updated', version });
@@ -272,7 +268,7 @@ export class ArtifactService {
 
   async listVersions(entity: string, project: string, name: string, limit?: number, cursor?: string) {
     const n = clampLimit(limit);
-    const before = decodeCursor<number>(cursor, 'number');
+    const before = decodeCursor(cursor, isVersionIndex);
     const collId = await requireCollectionId(this.db, entity, project, name);
     const rows = await this.db.query(
       `${VERSION_SELECT} WHERE v.collection_id = $1 AND v.state = 'committed' AND ($2::int IS NULL OR v.idx < $2) ORDER BY v.idx DESC LIMIT $3`,
@@ -304,7 +300,7 @@ export class ArtifactService {
 
   async listCollections(entity: string, project: string, opts: { type?: string; limit?: number; cursor?: string }) {
     const n = clampLimit(opts.limit);
-    const after = decodeCursor<string>(opts.cursor, 'string');
+    const after = decodeCursor(opts.cursor, isName);
     const projectId = await requireProjectId(this.db, entity, project);
     const rows = await this.db.query<{ id: number; name: string }>(
       `SELECT id, name FROM collections WHERE project_id = $1 AND ($2::text IS NULL OR type = $2) AND ($3::text IS NULL OR name > $3)
@@ -414,8 +410,12 @@ export class ArtifactService {
         metadata = JSON.parse(JSON.stringify(metadata)) as Record<string, unknown>;
         await tx.query('UPDATE versions SET metadata = $2 WHERE id = $1', [id, JSON.stringify(metadata)]);
       }
-      const custom = current.aliases.filter((a) => a !== LATEST);
-      const toRemove = set ? custom.filter((a) => !set.includes(a)) : remove.filter((a) => custom.includes(a));
+      if (req.tags !== undefined) await tx.query('UPDATE versions SET tags = $2 WHERE id = $1', [id, normalizeTags(req.tags)]);
+      if (req.ttlSeconds !== undefined) await tx.query('UPDATE versions SET ttl_seconds = $2 WHERE id = $1', [id, req.ttlSeconds]);
+      // `latest` may be removed or moved by hand as in W&B; the next logged version takes it again.
+      const custom = current.aliases;
+      // `set` names the custom aliases; it leaves `latest` alone unless it lists it.
+      const toRemove = set ? custom.filter((a) => a !== LATEST && !set.includes(a)) : remove.filter((a) => custom.includes(a));
       const toAdd = set ?? add;
       for (const a of remove) {
         if (!custom.includes(a)) {
@@ -431,6 +431,22 @@ export class ArtifactService {
     return version;
   }
 
+  /** Soft-deletes (with their aliases) the committed versions whose time-to-live ran out; returns their references. */
+  async expire(dryRun: boolean, actor: Actor = null): Promise<string[]> {
+    const rows = await this.db.query<{ entity: string; project: string; name: string; idx: number }>(
+      `SELECT p.entity, p.name AS project, c.name, v.idx FROM versions v
+         JOIN collections c ON c.id = v.collection_id JOIN projects p ON p.id = c.project_id
+        WHERE v.state = 'committed' AND v.ttl_seconds IS NOT NULL AND v.created_at + v.ttl_seconds * interval '1 second' <= now()
+        ORDER BY p.entity, p.name, c.name, v.idx`,
+    );
+    const refs: string[] = [];
+    for (const r of rows) {
+      if (!dryRun) await this.remove(r.entity, r.project, r.name, `v${r.idx}`, true, actor);
+      refs.push(`${r.entity}/${r.project}/${r.name}:v${r.idx}`);
+    }
+    return refs;
+  }
+
   async remove(entity: string, project: string, name: string, selector: string, deleteAliases: boolean, actor: Actor = null): Promise<ArtifactVersion> {
     const events: ServerEvent[] = [];
     const version = await this.db.transaction(async (tx) => {
@@ -440,12 +456,12 @@ export class ArtifactService {
       const collectionId = (await tx.query<{ collection_id: number }>('SELECT collection_id FROM versions WHERE id = $1', [id]))[0].collection_id;
       await tx.query('SELECT id FROM collections WHERE id = $1 FOR UPDATE', [collectionId]);
       const ctx: AliasCtx = { entity, project, name, collectionId, actor };
-      const custom = current.aliases.filter((a) => a !== LATEST);
-      if (custom.length && !deleteAliases) {
+      // W&B counts `latest` too: a version any alias points at is kept unless deleteAliases.
+      if (current.aliases.length && !deleteAliases) {
         throw new AmphoraError(
           'aliased_version',
-          `Version ${current.version} of ${name} has the alias(es) ${custom.join(', ')}; remove them first or delete with deleteAliases=true (delete_aliases=True).`,
-          { aliases: custom },
+          `Version ${current.version} of ${name} has the alias(es) ${current.aliases.join(', ')}; remove them first or delete it together with its aliases (delete_aliases=True in Python, --delete-aliases on the command line).`,
+          { aliases: current.aliases },
         );
       }
       for (const a of current.aliases) await dropAlias(tx, ctx, a, current.version, events);
@@ -476,6 +492,8 @@ export async function readVersion(q: Queryable, id: number): Promise<ArtifactVer
 /** One indexed query: the version a selector (vN or alias) names, committed only. */
 export async function selectVersion(q: Queryable, entity: string, project: string, name: string, selector: string): Promise<ArtifactVersion | undefined> {
   const idx = versionIndex(selector);
+  // Beyond the integer column's range no version can exist (and the query would fail).
+  if (idx !== undefined && idx > MAX_INT4) return undefined;
   const rows =
     idx !== undefined
       ? await q.query(`${VERSION_SELECT} WHERE p.entity = $1 AND p.name = $2 AND c.name = $3 AND v.idx = $4 AND v.state = 'committed'`, [entity, project, name, idx])
@@ -504,7 +522,7 @@ export async function explainMissing(q: Queryable, entity: string, project: stri
   }
   const idx = versionIndex(selector);
   if (idx !== undefined) {
-    const v = await q.query<{ state: string }>('SELECT state FROM versions WHERE collection_id = $1 AND idx = $2', [coll[0].id, idx]);
+    const v = idx > MAX_INT4 ? [] : await q.query<{ state: string }>('SELECT state FROM versions WHERE collection_id = $1 AND idx = $2', [coll[0].id, idx]);
     const top = await q.query<{ n: number }>('SELECT next_index AS n FROM collections WHERE id = $1', [coll[0].id]);
     if (v.length && v[0].state === 'deleted') return new AmphoraError('not_found', `Version ${selector} of ${name} was deleted; version numbers are never reused.`);
     return new AmphoraError('not_found', `Artifact ${name} has no version ${selector}; its versions go from v0 to v${Math.max(0, top[0].n - 1)}${top[0].n === 0 ? ' (none committed yet)' : ''}.`);
@@ -590,18 +608,35 @@ async function dropAlias(tx: Queryable, ctx: AliasCtx, alias: string, from: stri
   events.push({ type: 'alias.moved', entity: ctx.entity, project: ctx.project, name: ctx.name, alias, version: null, previous: from });
 }
 
-/** Validates custom aliases; `latest` is accepted on commit (it is applied anyway) but not in edits. */
+/** Validates aliases. On commit `latest` is dropped (it is applied anyway); edits may add or remove it. */
 function normalizeAliases(list: string[], forEdit = false): string[] {
   const out: string[] = [];
   for (const a of list) {
     validateAlias(a);
-    if (a === LATEST) {
-      if (forEdit) throw new AmphoraError('invalid_alias', 'The alias "latest" is managed by the server (it always names the most recently logged version); it cannot be added or removed by hand.');
-      continue;
-    }
+    if (a === LATEST && !forEdit) continue;
     if (!out.includes(a)) out.push(a);
   }
   return out;
+}
+
+function isName(v: unknown): v is string {
+  return typeof v === 'string' && NAME_PATTERN.test(v);
+}
+
+/** Tags keep their first-seen order without duplicates. */
+function normalizeTags(list: string[]): string[] {
+  return [...new Set(list)];
+}
+
+/** On commit (also a deduplicated one) tags are added to the version's and a given ttl replaces its. */
+async function applyTagsAndTtl(tx: Queryable, versionId: number, tags: string[] | undefined, ttlSeconds: number | null | undefined): Promise<void> {
+  if (tags?.length) {
+    await tx.query(
+      `UPDATE versions SET tags = ARRAY(SELECT t FROM unnest(tags || $2::text[]) WITH ORDINALITY AS u(t, o) GROUP BY t ORDER BY min(o)) WHERE id = $1`,
+      [versionId, normalizeTags(tags)],
+    );
+  }
+  if (ttlSeconds !== undefined) await tx.query('UPDATE versions SET ttl_seconds = $2 WHERE id = $1', [versionId, ttlSeconds]);
 }
 
 /** Manifests are stored as JSON text (see migrations). */

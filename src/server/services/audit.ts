@@ -12,10 +12,12 @@ export async function audit(tx: Queryable, actor: Actor, action: AuditEntry['act
   await tx.query('INSERT INTO audit_log (actor, action, entity, project, target, detail) VALUES ($1, $2, $3, $4, $5, $6)', [actor, action, entity, project, target, JSON.stringify(detail)]);
 }
 
+const isAuditId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;
+
 /** A project's trail, newest first (paged). */
 export async function listAudit(db: Database, entity: string, project: string, opts: { limit?: number; cursor?: string }) {
   const n = clampLimit(opts.limit);
-  const before = decodeCursor<number>(opts.cursor, 'number');
+  const before = decodeCursor(opts.cursor, isAuditId);
   const rows = await db.query<{ id: number; at: Date; actor: string; action: AuditEntry['action']; target: string; detail: Record<string, unknown> }>(
     `SELECT id, at, actor, action, target, detail FROM audit_log WHERE entity = $1 AND project = $2 AND ($3::bigint IS NULL OR id < $3) ORDER BY id DESC LIMIT $4`,
     [entity, project, before ?? null, n + 1],

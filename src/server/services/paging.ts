@@ -1,4 +1,5 @@
 import { AmphoraError } from '../../core/errors.js';
+import { MAX_INT4 } from '../inputLimits.js';
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
@@ -13,13 +14,22 @@ export function encodeCursor(key: string | number): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-export function decodeCursor<T extends string | number>(cursor: string | undefined, kind: 'string' | 'number'): T | undefined {
+/**
+ * The key inside a cursor, checked by `isKey` to be one this server could have handed out: a
+ * forged cursor is bad input (400), never a value that makes the query fail.
+ */
+export function decodeCursor<T>(cursor: string | undefined, isKey: (v: unknown) => v is T): T | undefined {
   if (!cursor) return undefined;
   try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (typeof v === kind) return v as T;
+    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (isKey(v)) return v;
   } catch {
     // fall through
   }
   throw new AmphoraError('invalid_request', `The cursor "${cursor.slice(0, 40)}" is not one this server handed out; pass the nextCursor of the previous page.`);
+}
+
+/** A version number as stored (PostgreSQL integer). */
+export function isVersionIndex(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_INT4;
 }

@@ -53,8 +53,8 @@ export class RunService {
       const id = req.id ?? newRunId();
       const name = req.name ?? `${ADJECTIVES[randomInt(ADJECTIVES.length)]}-${NOUNS[randomInt(NOUNS.length)]}-${counter}`;
       await tx.query(
-        `INSERT INTO runs (project_id, run_id, name, job_type, group_name, state, config) VALUES ($1, $2, $3, $4, $5, 'running', $6)`,
-        [projectId, id, name, req.jobType ?? null, req.group ?? null, JSON.stringify(req.config ?? {})],
+        `INSERT INTO runs (project_id, run_id, name, job_type, group_name, state, config, tags, notes) VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8)`,
+        [projectId, id, name, req.jobType ?? null, req.group ?? null, JSON.stringify(req.config ?? {}), [...new Set(req.tags ?? [])], req.notes ?? null],
       );
       return { run: await readRun(tx, projectId, id), created: true };
     });
@@ -69,7 +69,7 @@ export class RunService {
 
   async list(entity: string, project: string, opts: { limit?: number; cursor?: string; jobType?: string; state?: string }) {
     const n = clampLimit(opts.limit);
-    const before = decodeCursor<string>(opts.cursor, 'string');
+    const before = decodeCursor(opts.cursor, isRunCursor);
     const projectId = await requireProjectId(this.db, entity, project);
     const rows = await this.db.query(
       `${RUN_SELECT} WHERE r.project_id = $1 AND ($2::text IS NULL OR r.job_type = $2) AND ($3::text IS NULL OR r.state = $3)
@@ -93,6 +93,9 @@ export class RunService {
          WHERE project_id = $1 AND run_id = $2`,
         [projectId, runId, JSON.stringify(req.config ?? {}), JSON.stringify(req.summary ?? {}), req.state ?? null],
       );
+      if (req.tags !== undefined) await tx.query('UPDATE runs SET tags = $3 WHERE project_id = $1 AND run_id = $2', [projectId, runId, [...new Set(req.tags)]]);
+      if (req.notes !== undefined) await tx.query('UPDATE runs SET notes = $3 WHERE project_id = $1 AND run_id = $2', [projectId, runId, req.notes]);
+      if (req.name !== undefined) await tx.query('UPDATE runs SET name = $3 WHERE project_id = $1 AND run_id = $2', [projectId, runId, req.name]);
       return readRun(tx, projectId, runId);
     });
     this.events.emit([{ type: 'run.updated', run }]);
@@ -168,11 +171,8 @@ export class RunService {
 
   async putFiles(entity: string, project: string, runId: string, files: z.infer<typeof RunFile>[]): Promise<z.infer<typeof RunFile>[]> {
     for (const f of files) validateManifestPath(f.path);
-    const missing: string[] = [];
-    for (const f of files) {
-      const s = await this.blobs.stat(f.digest);
-      if (!s || s.size !== f.size) missing.push(f.digest);
-    }
+    const present = await this.blobs.statMany(files.map((f) => f.digest));
+    const missing = files.filter((f) => present.get(f.digest)?.size !== f.size).map((f) => f.digest);
     if (missing.length) {
       throw new AmphoraError('missing_blobs', `${missing.length} run file blob(s) are not on the server (first: ${missing[0]}); upload them with PUT /api/v1/blobs/<digest> first.`, { missing });
     }
@@ -236,4 +236,18 @@ async function listFiles(q: Queryable, projectId: number, runId: string) {
     [projectId, runId],
   );
   return rows.map((r) => ({ path: r.path, digest: r.digest, size: Number(r.size) }));
+}
+
+/** A runs cursor: JSON text of [createdAt ISO timestamp, run id], as `list` encodes it. */
+function isRunCursor(v: unknown): v is string {
+  if (typeof v !== 'string') return false;
+  try {
+    const k: unknown = JSON.parse(v);
+    return (
+      Array.isArray(k) && k.length === 2 && typeof k[0] === 'string' && typeof k[1] === 'string' &&
+      /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(k[0]) && !Number.isNaN(Date.parse(k[0])) && /^[a-z0-9]{1,64}$/.test(k[1])
+    );
+  } catch {
+    return false;
+  }
 }

@@ -8,6 +8,9 @@ import { hiddenProject, type Principal } from '../auth/principal.js';
 import type { Database, Queryable } from '../store/database.js';
 import { iso } from '../store/rows.js';
 
+/** Advisory lock key of the site admin's creation (beside the store's 7_411_001/2 in postgres.ts). */
+const BOOTSTRAP_LOCK = 7_411_003;
+
 interface KeyRow {
   id: number;
   user: string;
@@ -41,6 +44,9 @@ export class UserService {
   /** Makes the first site admin on a database with no users; undefined when users exist already. */
   async bootstrap(name: string, key: string): Promise<boolean> {
     return this.db.transaction(async (tx) => {
+      // Replicas starting together on an empty database: one at a time decides (the lock ends with
+      // the transaction), and the unique user name backs it up, so exactly one creates the admin.
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [BOOTSTRAP_LOCK]);
       const any = await tx.query('SELECT 1 FROM users LIMIT 1');
       if (any.length) return false;
       // Replicas starting together: the unique name lets exactly one of them create the admin.

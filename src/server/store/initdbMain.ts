@@ -7,6 +7,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { INITDB_FAIL_ENV } from './createCluster.js';
+import { PrivateNodeFS } from './privateNodeFs.js';
 
 async function main(): Promise<void> {
   const dir = process.argv[2];
@@ -16,7 +17,7 @@ async function main(): Promise<void> {
     writeFileSync(join(dir, 'PG_VERSION'), '17\n');
     throw new Error(`simulated initdb failure (${INITDB_FAIL_ENV}=1)`);
   }
-  await (await PGlite.create(dir)).close();
+  await (await PGlite.create({ fs: new PrivateNodeFS(dir) })).close();
 }
 
 main().then(

@@ -111,6 +111,29 @@ const MIGRATIONS: string[] = [
   INSERT INTO gc_state (id, epoch) VALUES (1, 0);
   CREATE TABLE event_payloads (id bigserial PRIMARY KEY, body text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
   `,
+  // S3 blob store (team mode): the blobs whose bytes a replica verified against their digest.
+  // Kept in the database so every replica agrees on what is present; an object in the bucket
+  // without a row is never trusted (an interrupted PUT can leave a truncated one there).
+  // touched_at restarts GC's grace period (the local store uses the file's mtime instead).
+  `
+  CREATE TABLE blobs (
+    digest text PRIMARY KEY,
+    size bigint NOT NULL,
+    verified_at timestamptz NOT NULL DEFAULT now(),
+    touched_at timestamptz NOT NULL DEFAULT now()
+  );
+  `,
+  // W&B drop-in: run tags and notes; version tags and a time-to-live (expired versions are
+  // soft-deleted by gc; ttl_seconds counts from created_at, as W&B's artifact TTL does); aliases
+  // requested by upsert_artifact, applied when the distributed version is finished.
+  `
+  ALTER TABLE runs ADD COLUMN tags text[] NOT NULL DEFAULT '{}';
+  ALTER TABLE runs ADD COLUMN notes text;
+  ALTER TABLE versions ADD COLUMN tags text[] NOT NULL DEFAULT '{}';
+  ALTER TABLE versions ADD COLUMN ttl_seconds bigint;
+  ALTER TABLE versions ADD COLUMN pending_aliases text[] NOT NULL DEFAULT '{}';
+  CREATE INDEX versions_ttl ON versions (ttl_seconds) WHERE ttl_seconds IS NOT NULL AND state = 'committed';
+  `,
   // Team mode (users, teams, API keys, roles, audit): users own a personal entity; a team is an
   // entity with members; every role is a grant on an entity ('' project = the whole entity) or on
   // one project. API keys are stored only as the SHA-256 of a 256-bit random key. Blob read rights

@@ -4,7 +4,8 @@ import type { Row } from './database.js';
 /** Columns every ArtifactVersion read needs; append WHERE/ORDER clauses after it. */
 export const VERSION_SELECT = `
   SELECT v.id, p.entity, p.name AS project, c.name, c.type, v.idx, v.digest, v.size, v.file_count,
-         v.description, v.metadata, v.state, v.created_at, v.updated_at, v.created_by, v.updated_by,
+         v.description, v.metadata, v.state, v.created_at, v.updated_at, v.tags, v.ttl_seconds,
+         v.created_by, v.updated_by,
          r.run_id AS producer_id, r.name AS producer_name, r.job_type AS producer_job_type,
          COALESCE((SELECT array_agg(a.alias ORDER BY a.alias <> 'latest', a.alias) FROM aliases a WHERE a.version_id = v.id), '{}') AS aliases
   FROM versions v
@@ -38,6 +39,8 @@ export function toVersion(r: Row): ArtifactVersion {
     description: (r.description as string | null) ?? null,
     metadata: (r.metadata as Record<string, unknown>) ?? {},
     state: r.state as ArtifactVersion['state'],
+    tags: (r.tags as string[] | null) ?? [],
+    ttlSeconds: r.ttl_seconds === null || r.ttl_seconds === undefined ? null : Number(r.ttl_seconds),
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
     producerRun: r.producer_id
@@ -50,7 +53,7 @@ export function toVersion(r: Row): ArtifactVersion {
 
 /** Columns every Run read needs. */
 export const RUN_SELECT = `
-  SELECT p.entity, p.name AS project, r.run_id, r.name, r.job_type, r.group_name, r.state, r.config, r.summary,
+  SELECT p.entity, p.name AS project, r.run_id, r.name, r.job_type, r.group_name, r.state, r.config, r.summary, r.tags, r.notes,
          r.created_at, r.updated_at, r.heartbeat_at, r.finished_at
   FROM runs r JOIN projects p ON p.id = r.project_id`;
 
@@ -65,6 +68,8 @@ export function toRun(r: Row): Run {
     state: r.state as Run['state'],
     config: (r.config as Record<string, unknown>) ?? {},
     summary: (r.summary as Record<string, unknown>) ?? {},
+    tags: (r.tags as string[] | null) ?? [],
+    notes: (r.notes as string | null) ?? null,
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
     heartbeatAt: iso(r.heartbeat_at),

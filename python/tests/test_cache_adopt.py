@@ -1,0 +1,82 @@
+"""The producer's cache takes a just-logged file by hard link (real files in a temp dir)."""
+import hashlib
+import os
+import shutil
+import tempfile
+import unittest
+
+from amphora.settings import cached_blob_path
+from amphora.errors import AmphoraError
+from amphora.transfer import Transfer, _in_cache_folder
+
+
+class AdoptTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="amphora-adopt-")
+        self.cache = os.path.join(self.tmp, "cache")  # does not exist yet: adopt makes its folders
+        self.transfer = Transfer(None, self.cache)
+        self.src = os.path.join(self.tmp, "data.bin")
+        with open(self.src, "wb") as f:
+            f.write(b"payload")
+        self.digest = hashlib.sha256(b"payload").hexdigest()
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_links_into_an_empty_cache_creating_its_folders(self):
+        self.transfer.adopt(self.src, self.digest)
+        target = cached_blob_path(self.cache, self.digest)
+        self.assertTrue(os.path.samefile(self.src, target), "a hard link, not a copy")
+
+    def test_leaves_an_existing_blob_alone(self):
+        target = cached_blob_path(self.cache, self.digest)
+        os.makedirs(os.path.dirname(target))
+        with open(target, "wb") as f:
+            f.write(b"payload")
+        before = os.stat(target).st_ino
+        self.transfer.adopt(self.src, self.digest)
+        self.assertEqual(os.stat(target).st_ino, before)
+
+    def test_a_source_that_vanished_caches_nothing_and_raises_nothing(self):
+        os.remove(self.src)
+        self.transfer.adopt(self.src, self.digest)
+        self.assertFalse(os.path.exists(cached_blob_path(self.cache, self.digest)))
+        self.assertFalse(os.path.exists(self.cache), "no folders made for nothing")
+
+
+class InCacheFolderTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="amphora-cache-folder-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def write(self, path, data):
+        def action():
+            with open(path, "xb") as f:
+                f.write(data)
+        return action
+
+    def test_makes_a_missing_folder_and_writes_into_an_existing_one(self):
+        first = os.path.join(self.tmp, "blobs", "sha256", "ab", "one")
+        _in_cache_folder(self.tmp, first, self.write(first, b"1"))
+        second = os.path.join(os.path.dirname(first), "two")
+        _in_cache_folder(self.tmp, second, self.write(second, b"2"))
+        self.assertEqual(sorted(os.listdir(os.path.dirname(first))), ["one", "two"])
+        with open(first, "rb") as f:
+            self.assertEqual(f.read(), b"1")
+
+    def test_a_cache_that_keeps_disappearing_is_a_clear_error(self):
+        target = os.path.join(self.tmp, "blobs", "sha256", "ab", "one")
+
+        def vanishing():
+            shutil.rmtree(os.path.join(self.tmp, "blobs"), ignore_errors=True)
+            raise FileNotFoundError(2, "No such file or directory")
+
+        with self.assertRaises(AmphoraError) as cm:
+            _in_cache_folder(self.tmp, target, vanishing)
+        self.assertIn("was deleted while a download was writing", str(cm.exception))
+
+
+if __name__ == "__main__":
+    unittest.main()
