@@ -141,7 +141,7 @@ describe('team mode: role matrix over every route', function () {
     'DELETE /api/v1/projects/:entity/:project/artifacts/:name/versions/:selector': {
       need: 'admin',
       ok: [200],
-      request: async (_c, a) => a.del(`${BASE}/artifacts/doomed/versions/${await freshVersion()}`),
+      request: async (_c, a) => a.del(`${BASE}/artifacts/doomed/versions/${await freshVersion()}?deleteAliases=true`),
     },
     'POST /api/v1/projects/:entity/:project/artifacts/:name/pending/:distributedId': {
       need: 'editor',
@@ -178,6 +178,12 @@ describe('team mode: role matrix over every route', function () {
     'GET /api/v1/projects/:entity/:project/runs/:runId/inputs': { need: 'viewer', ok: [200], request: (_c, a) => a.get(`${BASE}/runs/seedrun/inputs`) },
     'GET /api/v1/projects/:entity/:project/runs/:runId/outputs': { need: 'viewer', ok: [200], request: (_c, a) => a.get(`${BASE}/runs/seedrun/outputs`) },
     'POST /api/v1/blobs/negotiate': { need: 'user', ok: [200], request: (_c, a) => a.post('/api/v1/blobs/negotiate', { blobs: [{ digest: SEED_DIGEST, size: SEED.length }] }) },
+    // Any key gets past access (the handler then refuses the token: 400; team-s3-confirm.test.ts uploads for real).
+    'POST /api/v1/blobs/confirm': {
+      need: 'user',
+      ok: [400],
+      request: (_c, a) => a.post('/api/v1/blobs/confirm', { blobs: [{ digest: SEED_DIGEST, size: SEED.length, confirm: 'not-a-token' }] }),
+    },
     'PUT /api/v1/blobs/:digest': { need: 'user', ok: [200, 201], request: (c, a) => a.putBlob(`uploaded by ${c}`) },
     'POST /api/v1/blobs/batch': {
       need: 'user',

@@ -54,6 +54,8 @@ export const ROUTE_ACCESS: Record<string, AccessRule> = {
   [`GET ${RUN}/:runId/outputs`]: read('listing a run\'s outputs'),
   // Blobs are content-addressed and shared: the handlers check which digests the caller may read.
   [`POST ${P}/blobs/negotiate`]: 'user',
+  // After a presigned upload to storage: verifies the bytes and records the caller as their uploader.
+  [`POST ${P}/blobs/confirm`]: 'user',
   [`PUT ${P}/blobs/:digest`]: 'user',
   [`POST ${P}/blobs/batch`]: 'user',
   [`POST ${P}/blobs/batch-get`]: 'user',

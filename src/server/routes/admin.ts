@@ -10,7 +10,7 @@ export const adminRoutes: RoutePlugin = (app, ctx) => {
     async (req) => {
       const body = req.body ?? {};
       // Expired versions go first, so blobs only they held are collected by this same run.
-      const expiredVersions = await ctx.artifacts.expire(!!body.dryRun);
+      const expiredVersions = await ctx.artifacts.expire(!!body.dryRun, req.principal.user);
       return { ...(await collectGarbage(ctx.db, ctx.blobs, body)), expiredVersions };
     },
   );
