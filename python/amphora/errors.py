@@ -8,7 +8,8 @@ it expects, each error is also the built-in or W&B type W&B raises in that place
 - a file name an artifact does not hold (`get_entry`, `get_path`): `KeyError`; `remove`: `FileNotFoundError`;
 - an operation that needs a logged artifact on a draft: `ArtifactNotLoggedError` (an `AttributeError`);
 - anything the server answered with an error, or a server that cannot be reached: `CommError`
-  (W&B's `wandb.errors.CommError`), which is a `ValueError` too when the server refused the input.
+  (W&B's `wandb.errors.CommError`), which is a `ValueError` too when the server refused the input,
+  and a `PermissionError` too when a team server refused the key's role (`forbidden`, HTTP 403).
 """
 
 STATUS = {
@@ -116,7 +117,10 @@ class CommError(AmphoraError):
     def __new__(cls, code=None, message=None, details=None, exc=None):
         if cls is CommError and code in INPUT_CODES:
             cls = CommInputError
-        return Exception.__new__(cls)
+        elif cls is CommError and code == "forbidden":
+            cls = CommPermissionError
+        # The base after AmphoraError in cls's MRO: OSError for CommPermissionError, else Exception.
+        return super(AmphoraError, cls).__new__(cls)
 
     def __init__(self, code, message, details=None, exc=None):
         AmphoraError.__init__(self, code, message, details)
@@ -125,3 +129,9 @@ class CommError(AmphoraError):
 
 class CommInputError(CommError, ValueError):
     """The server refused the input (for example a type mismatch): a CommError and a ValueError."""
+
+
+class CommPermissionError(CommError, PermissionError):
+    """A team server refused the action for the key's role (`forbidden`, HTTP 403): a CommError and
+    a PermissionError. The message names the role needed and the one held; ask an admin of the
+    project for a higher role. (A project the key has no role on answers `not_found` instead.)"""

@@ -17,13 +17,18 @@ _ENV_KEYS = ("AMPHORA_BASE_URL", "AMPHORA_API_KEY", "AMPHORA_CACHE_DIR", "AMPHOR
 
 
 class ServerProcess:
-    def __init__(self, data_dir, timeout=90):
+    def __init__(self, data_dir, timeout=90, team_key=None):
+        """`team_key`: start a team server (--team) whose site admin `admin` has this key."""
         if not os.path.isfile(SERVER):
             raise RuntimeError("%s is missing: build it first with `node esbuild.mjs` in %s." % (SERVER, REPO))
         self.data_dir = data_dir
+        env = dict(os.environ)
+        env.pop("AMPHORA_BOOTSTRAP_KEY", None)
+        if team_key:
+            env["AMPHORA_BOOTSTRAP_KEY"] = team_key
         self.proc = subprocess.Popen(
-            ["node", SERVER, "--data-dir", data_dir, "--host", "127.0.0.1", "--port", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            ["node", SERVER, "--data-dir", data_dir, "--host", "127.0.0.1", "--port", "0"] + (["--team"] if team_key else []),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=env,
         )
         deadline = time.monotonic() + timeout
         line = b""
@@ -43,8 +48,11 @@ class ServerProcess:
             self.stop()
             raise RuntimeError("the server did not start (%r): %s" % (line[:300], err.decode(errors="replace")))
         self.url = info["url"]
-        with open(os.path.join(data_dir, "server.json")) as f:
-            self.api_key = json.load(f)["apiKey"]
+        if team_key:
+            self.api_key = team_key  # a team server publishes no key
+        else:
+            with open(os.path.join(data_dir, "server.json")) as f:
+                self.api_key = json.load(f)["apiKey"]
 
     def stop(self):
         if self.proc.poll() is None:
