@@ -293,14 +293,13 @@ describe('team server: bad --db input', function () {
     }
   };
 
-  it('names what is wrong: scheme, unreachable server, unknown user, missing database, missing key', async () => {
+  it('names what is wrong: scheme, unreachable server, unknown user, missing database', async () => {
     const c = await testCluster();
     await refuses('mysql://x@127.0.0.1/db', /postgres:\/\/USER:PASSWORD@HOST:PORT\/DATABASE/);
     await refuses('postgres://x:s3cret@127.0.0.1:1/db', /Cannot reach PostgreSQL at postgres:\/\/x:\*\*\*@127\.0\.0\.1:1\/db/);
     await refuses(`postgres://nobody:s3cret@127.0.0.1:${c.port}/postgres`, /refused user "nobody"/);
     await refuses(`postgres://postgres@127.0.0.1:${c.port}/no_such_db`, /no database "no_such_db"; create it first/);
     await refuses(`postgres://postgres@127.0.0.1:${c.port}`, /names no database/);
-    await refuses(c.url('postgres'), /needs AMPHORA_BOOTSTRAP_KEY/, { AMPHORA_BOOTSTRAP_KEY: undefined });
     // Nothing half-created: the missing database still does not exist.
     const admin = new pg.Client({ connectionString: c.url('postgres') });
     await admin.connect();
@@ -308,6 +307,46 @@ describe('team server: bad --db input', function () {
       assert.equal((await admin.query(`SELECT 1 FROM pg_database WHERE datname = 'no_such_db'`)).rowCount, 0);
     } finally {
       await admin.end();
+    }
+  });
+
+  it('without AMPHORA_BOOTSTRAP_KEY: of replicas starting together on an empty database exactly one creates "admin" and prints its new key (SPEC 5)', async () => {
+    const tdb = await createTestDatabase();
+    const saved = process.env.AMPHORA_BOOTSTRAP_KEY;
+    delete process.env.AMPHORA_BOOTSTRAP_KEY;
+    const servers: Awaited<ReturnType<typeof startServer>>[] = [];
+    try {
+      const blobs = `file:${tempDir()}`;
+      servers.push(...(await Promise.all([1, 2, 3].map(() => startServer({ db: tdb.url, blobs, port: 0, quiet: true })))));
+      const keys = servers.map((s) => s.generatedAdminKey).filter((k): k is string => !!k);
+      assert.equal(keys.length, 1, 'one replica made the admin key');
+      for (const s of servers) {
+        const r = await fetch(`${s.url}/api/v1/viewer`, { headers: { authorization: `Bearer ${keys[0]}` } });
+        assert.equal(r.status, 200, 'the key works on every replica');
+        const v = (await r.json()) as { user: string; siteAdmin: boolean };
+        assert.equal(v.user, 'admin');
+        assert.equal(v.siteAdmin, true);
+      }
+      const db = new pg.Client({ connectionString: tdb.url });
+      await db.connect();
+      try {
+        assert.equal((await db.query(`SELECT count(*)::int AS n FROM users`)).rows[0].n, 1);
+        assert.equal((await db.query(`SELECT count(*)::int AS n FROM api_keys`)).rows[0].n, 1);
+      } finally {
+        await db.end();
+      }
+      // A restart, now with a bootstrap key: users exist, so nothing is made and that key is no admin key.
+      for (const s of servers.splice(0)) await s.close();
+      process.env.AMPHORA_BOOTSTRAP_KEY = TEAM_KEY;
+      const again = await startServer({ db: tdb.url, blobs, port: 0, quiet: true });
+      servers.push(again);
+      assert.equal(again.generatedAdminKey, undefined);
+      assert.equal((await fetch(`${again.url}/api/v1/viewer`, { headers: { authorization: `Bearer ${TEAM_KEY}` } })).status, 401);
+    } finally {
+      for (const s of servers) await s.close().catch(() => undefined);
+      if (saved === undefined) delete process.env.AMPHORA_BOOTSTRAP_KEY;
+      else process.env.AMPHORA_BOOTSTRAP_KEY = saved;
+      await tdb.drop();
     }
   });
 
