@@ -80,7 +80,8 @@ describe('extension logic: roles and what the views offer', () => {
       producerRun: null, createdBy: 'alice', updatedBy: 'bob',
     };
     const md = versionMarkdown(v, Date.parse('2026-01-10T12:00:00Z'));
-    assert.match(md, /- created: 2026-01-10 10:00:00 UTC \(2 h ago\) by alice/);
+    // Dates and names are Markdown-escaped (safeText): `-` and `:` carry backslashes.
+    assert.match(md, /- created: 2026\\-01\\-10 10\\:00\\:00 UTC \(2 h ago\) by alice\n/);
     assert.match(md, /- last changed by bob/);
     assert.doesNotMatch(versionMarkdown({ ...v, createdBy: null, updatedBy: null }), / by /);
   });
