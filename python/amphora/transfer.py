@@ -328,8 +328,13 @@ class Transfer:
             pass
         try:
             if not os.path.exists(target):
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                copy_file(local, target)
+                try:
+                    copy_file(local, target)
+                except FileNotFoundError:
+                    if not os.path.exists(local):
+                        return  # the file is gone: nothing to cache, no folders made for nothing
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    copy_file(local, target)
         except OSError:
             pass  # the cache is an optimisation; logging already succeeded
 

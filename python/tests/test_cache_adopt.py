@@ -23,10 +23,18 @@ class AdoptTest(unittest.TestCase):
     def tearDown(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def test_links_into_an_empty_cache_creating_its_folders(self):
+    def test_links_a_read_only_file_into_an_empty_cache_creating_its_folders(self):
+        os.chmod(self.src, 0o444)
         self.transfer.adopt(self.src, self.digest)
         target = cached_blob_path(self.cache, self.digest)
         self.assertTrue(os.path.samefile(self.src, target), "a hard link, not a copy")
+
+    def test_copies_a_writable_file_into_an_empty_cache_creating_its_folders(self):
+        self.transfer.adopt(self.src, self.digest)
+        target = cached_blob_path(self.cache, self.digest)
+        self.assertFalse(os.path.samefile(self.src, target), "a writable file is never linked into the cache")
+        with open(target, "rb") as f:
+            self.assertEqual(f.read(), b"payload")
 
     def test_leaves_an_existing_blob_alone(self):
         target = cached_blob_path(self.cache, self.digest)

@@ -1,2 +1,2 @@
-/** The version `amphora --version` prints: the same release as the server it ships with (package.json). */
-export { SERVER_VERSION as VERSION } from '../server/version.js';
+/** The version `amphora --version` prints: the same release as the server it ships with (from core, so --help loads no server code). */
+export { RELEASE_VERSION as VERSION } from '../core/version.js';

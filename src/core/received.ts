@@ -35,19 +35,13 @@ export function checkReceivedManifest(
     if (e instanceof AmphoraError) refuse(what, `breaks the artifact rules (${e.message})`);
     throw e;
   }
-  const sizes = new Map<string, number>();
+  // One size per digest is validateManifest's rule (shared with the server's upload check).
   for (const [p, e] of Object.entries(entries)) {
     if (typeof e.digest !== 'string' || e.digest.length === 0 || e.digest.length > MAX_REF_DIGEST) {
       refuse(what, `gives "${p.slice(0, 200)}" an empty or over-long digest`);
     }
     // eslint-disable-next-line no-control-regex
     if (/[\u0000-\u001f\u007f]/.test(e.digest)) refuse(what, `gives "${p.slice(0, 200)}" a digest with control characters`);
-    if (e.ref) continue;
-    const seen = sizes.get(e.digest);
-    if (seen !== undefined && seen !== e.size) {
-      refuse(what, `lists the same content (${e.digest.slice(0, 12)}…) with two sizes, ${seen} and ${e.size} bytes`);
-    }
-    sizes.set(e.digest, e.size);
   }
   if (!Number.isSafeInteger(total)) refuse(what, 'adds up to more bytes than a client can count');
   const count = Object.keys(entries).length;

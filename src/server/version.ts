@@ -1,2 +1,2 @@
 /** Server version reported by /health and the discovery file. */
-export const SERVER_VERSION = '0.1.0';
+export { RELEASE_VERSION as SERVER_VERSION } from '../core/version.js';
