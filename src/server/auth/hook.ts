@@ -46,7 +46,7 @@ export function authHook(auth: Authenticator, mode: 'embedded' | 'team') {
 function unauthorizedMessage(why: string, sent: boolean, mode: 'embedded' | 'team'): string {
   const how = 'send "Authorization: Bearer <key>"';
   if (mode === 'team') {
-    return `${sent ? why : 'Missing API key'}: ${how}. Team servers take keys made by \`amphora user create\` or \`amphora key create\`; set AMPHORA_API_KEY (with AMPHORA_BASE_URL) for the client.`;
+    return `${sent ? why : 'Missing API key'}: ${how}. This is a team server: ask its administrator for a key (made by \`amphora user create\` or \`amphora key create\`); set AMPHORA_API_KEY (with AMPHORA_BASE_URL) for the client.`;
   }
   return (
     `${sent ? 'Wrong API key' : 'Missing API key'}: ${how}. ` +
