@@ -43,6 +43,8 @@ export interface TestServer {
   server: RunningServer;
   dir: string;
   api: Api;
+  /** The PostgreSQL URL in team mode (AMPHORA_TEST_DB=postgres); undefined on PGlite. */
+  dbUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -57,6 +59,7 @@ export async function startTestServer(opts: Partial<StartServerOptions> = {}): P
     server,
     dir,
     api: new Api(server.url, server.apiKey),
+    dbUrl: backend.options.db,
     async stop() {
       await server.close();
       await backend.drop();

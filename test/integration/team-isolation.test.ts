@@ -6,7 +6,9 @@ import { PGlite } from '@electric-sql/pglite';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { startServer } from '../../src/server/index.js';
+import { PG_BIN, TEAM_DB } from '../support/postgres.js';
 import { Api, itEmbedded, sha256, tempDir } from './server-helpers.js';
 import { BOOTSTRAP_KEY, createUser, ok, startTeamServer } from './team-helpers.js';
 
@@ -202,7 +204,21 @@ describe('team mode: isolation between teams, blob rules, audit', function () {
     }
   });
 
-  // PGlite variant (the data dir); on PostgreSQL the same check runs over a pg_dump.
+  // PostgreSQL variant: what an operator's backup holds.
+  (TEAM_DB ? it : it.skip)('pg_dump of the team database holds no API key, only their SHA-256 (PostgreSQL)', async () => {
+    const made = await ok(s.admin.post('/api/v1/users', { name: 'dumped' }));
+    const extra = await ok(new Api(s.server.url, made.apiKey).post('/api/v1/keys', { label: 'second' }));
+    const keys = [BOOTSTRAP_KEY, made.apiKey, extra.apiKey, hidden.key, outsider.key];
+    assert.ok(s.dbUrl, 'team mode runs on a PostgreSQL database');
+    const dump = execFileSync(join(PG_BIN, 'pg_dump'), ['--data-only', '--no-owner', s.dbUrl], { encoding: 'utf8', maxBuffer: 256 << 20 });
+    assert.ok(dump.includes('dumped'), 'the dump does contain the data');
+    for (const k of keys) {
+      assert.ok(!dump.includes(k), 'a plain API key is in the pg_dump');
+      assert.ok(dump.includes(sha256(k)), 'its SHA-256 is what is stored');
+    }
+  });
+
+  // PGlite variant (the data dir); on PostgreSQL the pg_dump test above.
   itEmbedded('the database holds no API key: every column of every table, and every file of the data dir', async () => {
     const made = await ok(s.admin.post('/api/v1/users', { name: 'keyholder' }));
     const extra = await ok(new Api(s.server.url, made.apiKey).post('/api/v1/keys', { label: 'second' }));
