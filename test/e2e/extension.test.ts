@@ -377,10 +377,12 @@ describe('e2e: the Amphora extension in code-server', function () {
     await runCommand(page, 'Amphora: Sign In');
     await quickInput(page, /Sign In$/, d.url);
     await quickInput(page, /Sign In to http/, d.apiKey);
-    await until('status bar: team server', async () => (await page.locator('.statusbar-item').filter({ hasText: 'Amphora: team' }).count()) > 0, 20_000);
+    // The status bar names the user and the server it signed in to (USER@HOST).
+    const signedIn = page.locator('.statusbar-item').filter({ hasText: new RegExp(`Amphora: \\S+@${new URL(d.url).host.replace(/[.]/g, '\\.')}`) });
+    await until('status bar: user@server', async () => (await signedIn.count()) > 0, 20_000);
     await showSideBar(page, 'Amphora');
     await (await rowByText(page, 'Artifacts', PROJECT)).waitFor({ timeout: 15_000 });
-    await page.locator('.statusbar-item').filter({ hasText: 'Amphora: team' }).first().hover();
+    await signedIn.first().hover();
     await page.waitForTimeout(800);
     await h.shot('11-signed-in-team');
   });
