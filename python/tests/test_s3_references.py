@@ -19,7 +19,7 @@ from amphora import AmphoraError, Api, Artifact
 
 from .support import REPO, ServerTestCase
 
-S3RVER_CHILD = os.path.join(REPO, "test", "support", "s3rver-refs-child.mjs")
+S3RVER_CHILD = os.path.join(REPO, "test", "support", "s3rverProcess.mjs")
 SYSTEM_PYTHON = "/usr/bin/python3"
 BUCKET = "py-refs"
 
@@ -36,7 +36,7 @@ def md5(data):
 
 
 class S3rver:
-    """s3rver on a free loopback port in its own process (see test/support/s3rver-refs-child.mjs)."""
+    """s3rver on a free loopback port in its own process (see test/support/s3rverProcess.mjs)."""
 
     def __init__(self, directory, buckets):
         self.proc = subprocess.Popen(["node", "--openssl-legacy-provider", S3RVER_CHILD, directory] + list(buckets),

@@ -1,6 +1,6 @@
 /**
- * A real S3-compatible server for tests: s3rver on a free loopback port in a temp dir, with one
- * bucket, in a child process (Node 20 needs --openssl-legacy-provider for its paged listings).
+ * A real S3-compatible server for tests: s3rver on a free loopback port in a temp dir, with its
+ * buckets, in a child process (Node 20 needs --openssl-legacy-provider for its paged listings).
  * `env` is what the AWS SDK needs to reach it the standard way (endpoint, dummy keys, region,
  * and request/response checksums only when required, since s3rver would store a streamed body
  * with its aws-chunked framing).
@@ -26,9 +26,12 @@ export interface S3rverHandle {
 
 const SCRIPT = join(fileURLToPath(new URL('.', import.meta.url)), 's3rverProcess.mjs');
 
-export async function startS3rver(bucket = 'amphora-test'): Promise<S3rverHandle> {
+/** `buckets`: the first is `bucket` (the one a test server stores blobs in); all are created. */
+export async function startS3rver(buckets: string | string[] = 'amphora-test'): Promise<S3rverHandle> {
+  const names = typeof buckets === 'string' ? [buckets] : buckets;
+  const bucket = names[0] ?? '';
   const dir = mkdtempSync(join(tmpdir(), 'amphora-s3-'));
-  const child = spawn(process.execPath, ['--openssl-legacy-provider', SCRIPT, dir, bucket], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', SCRIPT, dir, ...names], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   const port = await new Promise<number>((resolve, reject) => {

@@ -1,16 +1,10 @@
 /**
- * An s3rver on a free loopback port in a child process (test/support/s3rver-refs-child.mjs), with
- * the AWS environment that points the real AWS SDK at it, for the cloud-reference tests.
+ * The s3rver of test/support/s3rver.ts with the AWS environment a user would set (and nothing
+ * else the SDK could find), plus an admin client for arranging objects: the cloud-reference tests.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-
-const CHILD = fileURLToPath(new URL('./s3rver-refs-child.mjs', import.meta.url));
+import { startS3rver } from './s3rver.js';
 
 export interface S3rverRefs {
   endpoint: string;
@@ -44,16 +38,9 @@ export function s3rverEnv(endpoint: string, home: string): Record<string, string
 }
 
 export async function startS3rverRefs(buckets: string[]): Promise<S3rverRefs> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'amphora-s3rver-'));
-  const child: ChildProcess = spawn(process.execPath, ['--openssl-legacy-provider', CHILD, path.join(dir, 'store'), ...buckets], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const endpoint = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.once('line', (l) => resolve((JSON.parse(l) as { endpoint: string }).endpoint));
-    child.once('exit', (code) => reject(new Error(`s3rver exited with ${code}: ${stderr}`)));
-  });
-  const env = s3rverEnv(endpoint, dir);
+  const server = await startS3rver(buckets);
+  const { endpoint } = server;
+  const env = s3rverEnv(endpoint, server.dir);
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // Node 20 is what we test on
   const s3 = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
   return {
@@ -68,12 +55,7 @@ export async function startS3rverRefs(buckets: string[]): Promise<S3rverRefs> {
     },
     async close() {
       s3.destroy();
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      await rm(dir, { recursive: true, force: true });
+      await server.stop();
     },
   };
 }
