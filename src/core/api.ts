@@ -131,6 +131,32 @@ export const ProjectList = z.object({ items: z.array(Project) });
 export const ArtifactTypeSummary = z.object({ type: ServerName, collectionCount: z.number().int() });
 export const ArtifactTypeList = z.object({ items: z.array(ArtifactTypeSummary) });
 
+// ---------------------------------------------------------------- code provenance
+/** A line of the program that logged or used an artifact (`file` as in `Provenance.program`). */
+export const CallSite = z.object({ file: z.string().min(1).max(4096), line: z.number().int().positive() });
+export type CallSite = z.infer<typeof CallSite>;
+/**
+ * The code a run ran, recorded by the clients at `init`: the entry program, and the git state of
+ * the work tree it lives in. Paths are relative to `root` when inside it (else absolute); `root`
+ * is the work tree (or the working directory without git) on the machine that ran it.
+ */
+export const Provenance = z.object({
+  program: z.string().min(1).max(4096).nullable(),
+  root: z.string().min(1).max(4096).nullable(),
+  git: z
+    .object({
+      commit: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/),
+      branch: z.string().max(256).nullable(),
+      remote: z.string().max(2048).nullable(),
+      dirty: z.boolean(),
+      /** Run file (see …/runs/:runId/files) holding `git diff HEAD` of a dirty tree, at most 1 MiB. */
+      diffFile: z.string().max(4096).nullable(),
+      diffTruncated: z.boolean(),
+    })
+    .nullable(),
+});
+export type Provenance = z.infer<typeof Provenance>;
+
 // ---------------------------------------------------------------- runs
 export const RunState = z.enum(['running', 'finished', 'failed', 'crashed']);
 export type RunState = z.infer<typeof RunState>;
@@ -151,6 +177,8 @@ export const Run = z.object({
   /** W&B drop-in: run tags and notes (optional so older servers still parse). */
   tags: z.array(z.string()).optional(),
   notes: z.string().nullable().optional(),
+  /** Code provenance (null: the client recorded none; optional so older servers still parse). */
+  provenance: Provenance.nullable().optional(),
   createdAt: Iso,
   updatedAt: Iso,
   heartbeatAt: Iso,
@@ -172,6 +200,7 @@ export const CreateRunRequest = z.object({
   config: Json.optional(),
   tags: TagList.optional(),
   notes: z.string().max(65_536).optional(),
+  provenance: Provenance.optional(),
 });
 /** PATCH /projects/:entity/:project/runs/:runId — config/summary merge key by key. */
 export const UpdateRunRequest = z.object({
@@ -187,6 +216,60 @@ export const UpdateRunRequest = z.object({
 export const HistoryRow = z.object({ step: z.number().int().nonnegative(), data: Json, at: Iso.optional() });
 export const AppendHistoryRequest = z.object({ rows: z.array(HistoryRow).min(1).max(10_000) });
 export const HistoryList = z.object({ items: z.array(HistoryRow) });
+/**
+ * A metric value as charts receive it: JSON has no NaN or infinities, so they travel as strings
+ * (W&B keeps NaN in history; a chart shows a gap and says so).
+ */
+export const MetricValue = z.union([z.number(), z.enum(['NaN', 'Infinity', '-Infinity'])]);
+export type MetricValue = z.infer<typeof MetricValue>;
+/**
+ * GET …/runs/:runId/metrics — series for charts, downsampled on the server so a run of 100,000
+ * steps loads fast; ask again with `min`/`max` (in units of `x`) for full detail on zoom.
+ * `keys`: comma-separated metric keys (default: every numeric key). `x`: `step` (default) or
+ * `time` (ms since epoch), the axis that `min`/`max`/downsampling apply to. `points`: at most this
+ * many points per series (default 1,000), keeping each bucket's extremes.
+ */
+export const MetricsQuery = z.object({
+  keys: z.string().max(65_536).optional(),
+  x: z.enum(['step', 'time']).optional(),
+  min: z.coerce.number().optional(),
+  max: z.coerce.number().optional(),
+  points: z.coerce.number().int().min(10).max(100_000).optional(),
+});
+/** One key the run logged: numeric keys are charted; other values (strings, objects) are listed. */
+export const MetricKey = z.object({
+  key: z.string(),
+  numeric: z.boolean(),
+  /** Rows that logged this key. */
+  count: z.number().int().nonnegative(),
+  firstStep: z.number().int().nonnegative(),
+  lastStep: z.number().int().nonnegative(),
+  /** Finite extremes of a numeric key (null when it has no finite value). */
+  min: z.number().nullable(),
+  max: z.number().nullable(),
+  /** The value at the last step, as logged (any JSON for non-numeric keys). */
+  last: Json,
+});
+export type MetricKey = z.infer<typeof MetricKey>;
+/** Parallel arrays: the i-th point is (step[i], time[i], value[i]). Sorted by the query's `x`. */
+export const MetricSeries = z.object({
+  key: z.string(),
+  /** Points of this key within [min, max] before downsampling. */
+  total: z.number().int().nonnegative(),
+  downsampled: z.boolean(),
+  step: z.array(z.number().int().nonnegative()),
+  time: z.array(z.number()),
+  value: z.array(MetricValue),
+});
+export type MetricSeries = z.infer<typeof MetricSeries>;
+export const RunMetrics = z.object({
+  runId: z.string(),
+  keys: z.array(MetricKey),
+  series: z.array(MetricSeries),
+  /** Plain-language notes for the viewer, e.g. "loss: 3 NaN values are shown as gaps". */
+  notes: z.array(z.string()),
+});
+export type RunMetrics = z.infer<typeof RunMetrics>;
 /** PUT …/runs/:runId/files — attach an already-uploaded blob as a saved run file. */
 export const RunFile = z.object({ path: z.string(), digest: Sha256, size: z.number().int().nonnegative() });
 export const PutRunFilesRequest = z.object({ files: z.array(RunFile).min(1).max(10_000) });
@@ -267,6 +350,8 @@ export const ArtifactVersion = z.object({
   /** Audit: the user who logged this version, and who last changed its aliases, description or metadata. */
   createdBy: z.string().nullable().optional(),
   updatedBy: z.string().nullable().optional(),
+  /** Where the producer run's code logged this version (see `Run.provenance` for the program and commit). */
+  callSite: CallSite.nullable().optional(),
 });
 export type ArtifactVersion = z.infer<typeof ArtifactVersion>;
 export const VersionList = z.object({ items: z.array(ArtifactVersion), nextCursor: z.string().nullable() });
@@ -308,6 +393,8 @@ export const CommitVersionRequest = z.object({
   /** Applied to the version (added to an existing one on dedup). */
   tags: TagList.optional(),
   ttlSeconds: z.number().int().positive().nullable().optional(),
+  /** The producing run's `log_artifact` line (code provenance). */
+  callSite: CallSite.optional(),
 });
 export const CommitVersionResponse = z.object({ version: ArtifactVersion, created: z.boolean() });
 export type CommitVersionResponse = z.infer<typeof CommitVersionResponse>;
@@ -325,6 +412,7 @@ export const UpsertPendingRequest = z.object({
   aliases: z.array(z.string()).max(100).optional(),
   description: z.string().max(65_536).optional(),
   metadata: Json.optional(),
+  callSite: CallSite.optional(),
 });
 export const PendingVersion = z.object({ distributedId: z.string(), fileCount: z.number().int(), size: z.number().int() });
 export const FinishPendingRequest = z.object({
@@ -363,8 +451,9 @@ export const DeleteVersionResponse = z.object({ version: ArtifactVersion });
 export const ResolveResponse = ArtifactVersion;
 
 /** POST …/runs/:runId/inputs — declare that a run uses a version (idempotent). */
-export const UseArtifactRequest = z.object({ ref: z.string().min(1).max(512) });
-export const RunArtifacts = z.object({ items: z.array(ArtifactVersion) });
+export const UseArtifactRequest = z.object({ ref: z.string().min(1).max(512), callSite: CallSite.optional() });
+/** A run's inputs carry `usedAt`, the `use_artifact` line; its outputs carry the version's own `callSite`. */
+export const RunArtifacts = z.object({ items: z.array(ArtifactVersion.extend({ usedAt: CallSite.nullable().optional() })) });
 /** GET …/versions/:selector/consumers */
 export const RunRefList = z.object({ items: z.array(Run) });
 
@@ -421,8 +510,22 @@ export const ServerEvent = z.discriminatedUnion('type', [
     previous: VersionLabel.nullable(),
   }),
   z.object({ type: z.literal('run.updated'), run: EventRun }),
+  /** History rows arrived (live charts): the run and the highest step now stored. */
+  z.object({ type: z.literal('run.logged'), entity: ServerName, project: ServerName, runId: z.string(), lastStep: z.number().int().nonnegative() }),
 ]);
 export type ServerEvent = z.infer<typeof ServerEvent>;
+/** The project an event belongs to (events are only delivered to callers who may read it). */
+export function eventProject(e: ServerEvent): { entity: string; project: string } {
+  switch (e.type) {
+    case 'alias.moved':
+    case 'run.logged':
+      return e;
+    case 'run.updated':
+      return e.run;
+    default:
+      return e.version;
+  }
+}
 
 // ---------------------------------------------------------------- admin
 /** POST /admin/gc */
@@ -465,6 +568,7 @@ export const routes = {
   run: (e: string, p: string, id: string) => `${routes.runs(e, p)}/${enc(id)}`,
   runHeartbeat: (e: string, p: string, id: string) => `${routes.run(e, p, id)}/heartbeat`,
   runHistory: (e: string, p: string, id: string) => `${routes.run(e, p, id)}/history`,
+  runMetrics: (e: string, p: string, id: string) => `${routes.run(e, p, id)}/metrics`,
   runFiles: (e: string, p: string, id: string) => `${routes.run(e, p, id)}/files`,
   runInputs: (e: string, p: string, id: string) => `${routes.run(e, p, id)}/inputs`,
   runOutputs: (e: string, p: string, id: string) => `${routes.run(e, p, id)}/outputs`,

@@ -2,7 +2,7 @@
  * What completion and diagnostics share inside VS Code: the project index cache (invalidated by
  * the server's events) and the project a reference in a document belongs to.
  */
-import type { ArtifactCollection } from '../../core/api.js';
+import { eventProject, type ArtifactCollection } from '../../core/api.js';
 import type { ArtifactRef } from '../../core/reference.js';
 import type { ExtensionServices } from '../services.js';
 import { ProjectIndexCache, type ProjectIndex } from './referenceIndex.js';
@@ -29,8 +29,9 @@ export function projectIndexCache(services: ExtensionServices): ProjectIndexCach
     shared = cache;
     services.context.subscriptions.push(
       services.events.onEvent((e) => {
-        const scope = e.type === 'alias.moved' ? e : e.type === 'run.updated' ? undefined : e.version;
-        if (scope) cache.invalidate(scope.entity, scope.project);
+        if (e.type === 'run.updated' || e.type === 'run.logged') return; // runs change no collection
+        const scope = eventProject(e);
+        cache.invalidate(scope.entity, scope.project);
       }),
       services.events.onDidResync(() => cache.clear()),
       services.connection.onDidChangeState(() => cache.clear()),

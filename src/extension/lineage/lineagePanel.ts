@@ -5,7 +5,7 @@
  * live updates from the event stream, and is restored after a reload by the serializer.
  */
 import * as vscode from 'vscode';
-import type { LineageGraph, LineageNode } from '../../core/api.js';
+import { eventProject, type LineageGraph, type LineageNode } from '../../core/api.js';
 import { parseNodeId } from '../../core/lineage.js';
 import {
   LineagePanelState,
@@ -60,7 +60,8 @@ export class LineagePanel implements vscode.Disposable {
           this.post({ type: 'removeNodes', nodeIds: [`artifact:${e.version.id}`] });
           return;
         }
-        const scope = e.type === 'alias.moved' ? e : e.type === 'run.updated' ? e.run : e.version;
+        if (e.type === 'run.logged') return; // new metrics change no edge
+        const scope = eventProject(e);
         if (scope.entity === this.state.entity && scope.project === this.state.project) this.scheduleLiveUpdate();
       }),
       services.events.onDidResync(() => this.scheduleLiveUpdate()),

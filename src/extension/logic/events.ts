@@ -23,6 +23,8 @@ export function impactOf(e: ServerEvent): EventImpact {
       return { entity: e.entity, project: e.project, collection: e.name };
     case 'run.updated':
       return { entity: e.run.entity, project: e.run.project, run: true };
+    case 'run.logged':
+      return { entity: e.entity, project: e.project };
   }
 }
 

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { ServerEvent } from '../../core/api.js';
+import { eventProject } from '../../core/api.js';
 import { canRead, type Principal } from '../auth/principal.js';
 import type { RoutePlugin } from '../context.js';
 import { SseStream } from '../sseStream.js';
@@ -8,16 +8,6 @@ import { P } from './common.js';
 /** How often an open stream re-reads its key's grants (a revoked key's stream ends). */
 const RECHECK_MS = 5_000;
 
-function projectOf(e: ServerEvent): { entity: string; project: string } {
-  switch (e.type) {
-    case 'alias.moved':
-      return e;
-    case 'run.updated':
-      return e.run;
-    default:
-      return e.version;
-  }
-}
 
 /** Server-sent events: one `data:` line of ServerEvent JSON per event, comments as keep-alives. */
 export const eventRoutes: RoutePlugin = (app, ctx) => {
@@ -48,7 +38,7 @@ export const eventRoutes: RoutePlugin = (app, ctx) => {
       let principal: Principal = req.principal;
       const stream = new SseStream(res, () => req.log.warn('event subscriber fell behind; disconnected it (it reconnects and resyncs)'));
       const unsubscribe = ctx.events.subscribe((frame, e) => {
-        const where = projectOf(e);
+        const where = eventProject(e);
         if (canRead(principal, where.entity, where.project)) stream.send(frame);
       });
       const keepAlive = setInterval(() => stream.send(': keep-alive\n\n'), ctx.sseKeepAliveMs);
