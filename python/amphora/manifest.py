@@ -1,4 +1,4 @@
-"""Manifests and the artifact digest rule (mirrors src/core/manifest.ts).
+"""Manifests and the artifact digest rule (mirrors src/core/node/manifest.ts).
 
 A manifest maps logical path -> {"digest", "size", "ref"?, "extra"?}; `digest` is SHA-256 hex of
 the bytes (or the URI when checksum=False).

@@ -1,4 +1,4 @@
-"""What the client accepts from a server (mirrors src/core/received.ts).
+"""What the client accepts from a server (mirrors src/core/node/received.ts).
 
 A server may be broken or hostile (a team server the user does not run), and the client turns
 what it sends into file paths, cache keys and request targets; so every version and manifest is

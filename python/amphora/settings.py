@@ -1,4 +1,4 @@
-"""Where things live on disk and how the client finds the server (mirrors src/core/config.ts).
+"""Where things live on disk and how the client finds the server (mirrors src/core/node/config.ts).
 
 - Data dir (server):  $AMPHORA_DATA_DIR, else $XDG_DATA_HOME/amphora, else ~/.local/share/amphora
 - Discovery file:     <data dir>/server.json  ({url, apiKey, pid, dataDir, version, startedAt})

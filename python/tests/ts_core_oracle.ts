@@ -3,7 +3,7 @@
 import { parseReference } from '../../src/core/reference.js';
 import { validateAlias, validateArtifactName, validateArtifactType } from '../../src/core/names.js';
 import { checkPathCollisions, validateManifestPath } from '../../src/core/paths.js';
-import { artifactDigest, validateManifest } from '../../src/core/manifest.js';
+import { artifactDigest, validateManifest } from '../../src/core/node/manifest.js';
 import { AmphoraError } from '../../src/core/errors.js';
 
 const fns: Record<string, (a: never) => unknown> = {

@@ -7,4 +7,4 @@ export { Artifact } from '../client/artifact.js';
 export { BlobCache, parseSize } from '../client/cache.js';
 export { Client } from '../client/client.js';
 export { referenceScheme } from '../client/references.js';
-export { defaultCacheDir, defaultDataDir } from '../core/config.js';
+export { defaultCacheDir, defaultDataDir } from '../core/node/config.js';

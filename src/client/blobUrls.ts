@@ -8,7 +8,7 @@
  */
 import * as api from '../core/api.js';
 import { AmphoraError } from '../core/errors.js';
-import { checkTransferUrl } from '../core/received.js';
+import { checkTransferUrl } from '../core/node/received.js';
 
 export type BlobTarget = { own: true; path: string } | { own: false; url: string };
 

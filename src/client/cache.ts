@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { cachedBlobPath } from '../core/config.js';
+import { cachedBlobPath } from '../core/node/config.js';
 import { AmphoraError } from '../core/errors.js';
 
 const SMALL = 512 * 1024;

@@ -2,7 +2,7 @@
  * The shared state behind Run, Artifact and Api: one HTTP client (keep-alive pool), the default
  * entity and project, and the local caches. Created once per process unless passed explicitly.
  */
-import { defaultCacheDir, DEFAULT_PROJECT } from '../core/config.js';
+import { defaultCacheDir, DEFAULT_PROJECT } from '../core/node/config.js';
 import { validateProject } from '../core/names.js';
 import { BlobCache } from './cache.js';
 import { resolveConnection } from './connection.js';

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { request } from 'undici';
-import { DEFAULT_PORT, Discovery, defaultDataDir, discoveryPath } from '../core/config.js';
+import { DEFAULT_PORT, Discovery, defaultDataDir, discoveryPath } from '../core/node/config.js';
 import { AmphoraError } from '../core/errors.js';
 import { unreachableError } from './http.js';
 

@@ -12,7 +12,7 @@ import type { z } from 'zod';
 import * as api from '../core/api.js';
 import { blobTarget } from './blobUrls.js';
 import { AmphoraError, type ErrorCode } from '../core/errors.js';
-import { checkReceivedManifest, requireBlobDigest, storageOriginsFrom } from '../core/received.js';
+import { checkReceivedManifest, requireBlobDigest, storageOriginsFrom } from '../core/node/received.js';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { request } from 'undici';
 import { AmphoraError } from '../core/errors.js';
-import type { ManifestEntry } from '../core/manifest.js';
+import type { ManifestEntry } from '../core/node/manifest.js';
 import { validateManifestPath } from '../core/paths.js';
 import { tempName, HashingStream } from './cache.js';
 import { hashFile } from './hash.js';

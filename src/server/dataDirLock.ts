@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, linkSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AmphoraError } from '../core/errors.js';
-import { Discovery, DISCOVERY_FILE } from '../core/config.js';
+import { Discovery, DISCOVERY_FILE } from '../core/node/config.js';
 
 const LOCK_FILE = 'server.lock';
 /** Nested takeovers (a starter that died while taking over a dead server's lock, …) are rare. */

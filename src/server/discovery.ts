@@ -1,6 +1,6 @@
 import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Discovery, DISCOVERY_FILE } from '../core/config.js';
+import { Discovery, DISCOVERY_FILE } from '../core/node/config.js';
 
 /** `<dataDir>/server.json` (mode 0600): how local clients find this server and its key. */
 export function writeDiscovery(dataDir: string, d: Discovery): void {

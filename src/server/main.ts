@@ -2,7 +2,7 @@
  * Standalone server process: `node dist/server.mjs [--data-dir D] [--db URI] [--blobs URI] [--host H] [--port N]`.
  * Prints one JSON line {"event":"listening",url,dataDir,pid} when ready; exits cleanly on SIGTERM/SIGINT.
  */
-import { DEFAULT_PORT, defaultDataDir } from '../core/config.js';
+import { DEFAULT_PORT, defaultDataDir } from '../core/node/config.js';
 import { isAmphoraError } from '../core/errors.js';
 import { adminKeyNotice, startServer } from './index.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { statSync, readFileSync, utimesSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Discovery } from '../../src/core/config.js';
+import { Discovery } from '../../src/core/node/config.js';
 import { startServer } from '../../src/server/index.js';
 import { itEmbedded, TEAM_DB, sha256, startTestServer, type TestServer } from './server-helpers.js';
 import { localBlobsOnly } from '../support/testBlobs.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { artifactDigest } from '../../src/core/manifest.js';
+import { artifactDigest } from '../../src/core/node/manifest.js';
 import { sha256, startTestServer, type TestServer } from './server-helpers.js';
 
 /** SPEC §1 artifact rules, through the HTTP API of a real server. */

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { artifactDigest, type Manifest } from '../../src/core/manifest.js';
+import { artifactDigest, type Manifest } from '../../src/core/node/manifest.js';
 
 export const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
 

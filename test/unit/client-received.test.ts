@@ -7,10 +7,10 @@ import { Readable } from 'node:stream';
 import { BlobCache } from '../../src/client/cache.js';
 import { StatCache } from '../../src/client/hash.js';
 import * as api from '../../src/core/api.js';
-import { cachedBlobPath } from '../../src/core/config.js';
+import { cachedBlobPath } from '../../src/core/node/config.js';
 import { AmphoraError } from '../../src/core/errors.js';
-import { artifactDigest, type Manifest } from '../../src/core/manifest.js';
-import { checkReceivedManifest, checkTransferUrl, storageOriginsFrom } from '../../src/core/received.js';
+import { artifactDigest, type Manifest } from '../../src/core/node/manifest.js';
+import { checkReceivedManifest, checkTransferUrl, storageOriginsFrom } from '../../src/core/node/received.js';
 import { flipFirstByteKeepingMtime } from './flipByte.js';
 
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');

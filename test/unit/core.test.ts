@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { parseReference, formatReference } from '../../src/core/reference.js';
 import { validateAlias, validateArtifactName } from '../../src/core/names.js';
 import { checkPathCollisions, joinInside, validateManifestPath } from '../../src/core/paths.js';
-import { artifactDigest, compareCodePoints, validateManifest } from '../../src/core/manifest.js';
+import { artifactDigest, compareCodePoints, validateManifest } from '../../src/core/node/manifest.js';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { AmphoraError } from '../../src/core/errors.js';

@@ -6,7 +6,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { posix } from 'node:path';
 import { Transform } from 'node:stream';
 import { AmphoraError } from '../../core/errors.js';
-import type { ManifestEntry } from '../../core/manifest.js';
+import type { ManifestEntry } from '../../core/node/manifest.js';
 import { validateManifestPath } from '../../core/paths.js';
 
 export interface RefEntry extends ManifestEntry {

@@ -13,7 +13,7 @@ import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { File, Storage } from '@google-cloud/storage';
 import { AmphoraError } from '../../core/errors.js';
-import type { ManifestEntry } from '../../core/manifest.js';
+import type { ManifestEntry } from '../../core/node/manifest.js';
 import {
   cloudUri, errorFacts, isFolderMarker, isUnreachable, loadSdk, maxObjectsOf, objectPath, parseCloudUri, prefixedPath,
   tooManyObjects, VerifyingStream, type CloudRefOptions, type RefEntry,

@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { AmphoraError } from '../../core/errors.js';
-import type { ManifestEntry } from '../../core/manifest.js';
+import type { ManifestEntry } from '../../core/node/manifest.js';
 import {
   cloudUri, errorFacts, isFolderMarker, isUnreachable, loadSdk, maxObjectsOf, objectPath, parseCloudUri, prefixedPath,
   tooManyObjects, VerifyingStream, type CloudRefOptions, type RefEntry,

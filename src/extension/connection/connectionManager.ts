@@ -9,7 +9,7 @@ import * as vscode from 'vscode';
 import { Client } from '../../client/client.js';
 import { AmphoraHttp } from '../../client/http.js';
 import { resolveConnection } from '../../client/connection.js';
-import { defaultDataDir } from '../../core/config.js';
+import { defaultDataDir } from '../../core/node/config.js';
 import { isAmphoraError } from '../../core/errors.js';
 import { startEmbeddedServer, type EmbeddedServer } from './embeddedServer.js';
 import type { Viewer } from '../../core/api.js';

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DISCOVERY_FILE } from '../../core/config.js';
+import { DISCOVERY_FILE } from '../../core/node/config.js';
 import { AmphoraError, isAmphoraError } from '../../core/errors.js';
 import type { Authenticator } from './authenticator.js';
 import { requireRole, type Principal } from './principal.js';

@@ -1,5 +1,5 @@
 import { AmphoraError } from '../../core/errors.js';
-import { storedBlobs, type Manifest } from '../../core/manifest.js';
+import { storedBlobs, type Manifest } from '../../core/node/manifest.js';
 import { readableDigests } from '../auth/blobAccess.js';
 import type { Principal } from '../auth/principal.js';
 import type { Queryable } from '../store/database.js';

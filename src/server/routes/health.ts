@@ -1,5 +1,5 @@
 import { Health, Viewer } from '../../core/api.js';
-import { DEFAULT_PROJECT } from '../../core/config.js';
+import { DEFAULT_PROJECT } from '../../core/node/config.js';
 import type { RoutePlugin } from '../context.js';
 import { SERVER_VERSION } from '../version.js';
 import { errors, P } from './common.js';

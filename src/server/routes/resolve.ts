@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ResolveResponse } from '../../core/api.js';
-import { DEFAULT_PROJECT } from '../../core/config.js';
+import { DEFAULT_PROJECT } from '../../core/node/config.js';
 import { parseReference } from '../../core/reference.js';
 import { canRead, hiddenProject } from '../auth/principal.js';
 import type { RoutePlugin } from '../context.js';

@@ -11,7 +11,7 @@ import type {
   UpsertPendingRequest,
 } from '../../core/api.js';
 import { AmphoraError } from '../../core/errors.js';
-import { artifactDigest, storedBlobs, validateManifest, type Manifest } from '../../core/manifest.js';
+import { artifactDigest, storedBlobs, validateManifest, type Manifest } from '../../core/node/manifest.js';
 import { NAME_PATTERN, validateAlias, validateArtifactName, validateArtifactType, validateEntity, validateProject } from '../../core/names.js';
 import { versionIndex } from '../../core/reference.js';
 import type { BlobStore } from '../blobs/blobStore.js';

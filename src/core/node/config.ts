@@ -50,4 +50,4 @@ export function cachedBlobPath(cacheDir: string, sha256hex: string): string {
   return join(cacheDir, 'blobs', 'sha256', sha256hex.slice(0, 2), sha256hex);
 }
 
-export { DEFAULT_PORT, DEFAULT_PROJECT } from './defaults.js';
+export { DEFAULT_PORT, DEFAULT_PROJECT } from '../defaults.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { AmphoraError } from './errors.js';
-import { checkPathCollisions, validateManifestPath } from './paths.js';
+import { AmphoraError } from '../errors.js';
+import { checkPathCollisions, validateManifestPath } from '../paths.js';
 
 /** One file of a version. `digest` is SHA-256 hex of the bytes (or the URI when checksum=false). */
 export interface ManifestEntry {

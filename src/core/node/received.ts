@@ -4,7 +4,7 @@
  * so every manifest is held to the rules the server applies to uploads, plus the consistency the
  * client can check itself, before anything touches the disk.
  */
-import { AmphoraError } from './errors.js';
+import { AmphoraError } from '../errors.js';
 import { artifactDigest, SHA256_HEX, validateManifest, type Manifest } from './manifest.js';
 
 /** Longest digest a reference entry may carry (an ETag, a generation, or the URI itself). */
