@@ -1,5 +1,8 @@
 import { AmphoraError } from './errors.js';
 
+// TextEncoder, not Buffer: this module is browser-safe (the webview bundle may import it).
+const utf8 = new TextEncoder();
+
 /**
  * Validates a logical manifest path: POSIX, relative, no `..` or `.` segments, no leading `/`,
  * no `\`, no NUL or other control characters, no empty segments, at most 1024 bytes.
@@ -13,7 +16,7 @@ export function validateManifestPath(p: unknown): string {
     );
   };
   if (typeof p !== 'string' || p === '') return bad('it is empty');
-  if (Buffer.byteLength(p, 'utf8') > 1024) bad('it is longer than 1024 bytes');
+  if (utf8.encode(p).length > 1024) bad('it is longer than 1024 bytes');
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(p)) bad('it contains a NUL or control character');
   if (p.includes('\\')) bad('it contains "\\" (use "/" to separate folders)');

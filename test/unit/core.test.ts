@@ -47,6 +47,10 @@ describe('core: manifest paths', () => {
   it('rejects hostile paths', () => {
     for (const bad of ['../x', 'a/../../x', '/etc/passwd', 'a\\b', 'a\0b', 'a//b', 'a/', '', './a', 'C:/x']) code(() => validateManifestPath(bad), 'invalid_path');
   });
+  it('limits a path to 1024 UTF-8 bytes, not characters', () => {
+    assert.equal(validateManifestPath('€'.repeat(341)), '€'.repeat(341)); // 1023 bytes
+    code(() => validateManifestPath('€'.repeat(342)), 'invalid_path'); // 1026 bytes, 342 characters
+  });
   it('rejects a path that is both a file and a folder', () => {
     code(() => checkPathCollisions(['a', 'a/b']), 'invalid_path');
     code(() => checkPathCollisions(['x/y/z', 'x/y']), 'invalid_path');
@@ -68,7 +72,10 @@ describe('core: artifact digest', () => {
   it('sorts by code point, not UTF-16 units', () => {
     // U+FF5E (one UTF-16 unit) sorts before U+1F600 (a surrogate pair) by code point, but not by unit.
     assert.ok(compareCodePoints('\uff5e', '\u{1f600}') < 0);
-    assert.ok('\uff5e' > '\u{1f600}'); // the naive comparison gets it wrong
+    const d1 = 'a'.repeat(64);
+    const d2 = 'b'.repeat(64);
+    const expected = createHash('sha256').update(`amphora-manifest-v1\n\uff5e:${d1}\n\u{1f600}:${d2}\n`).digest('hex');
+    assert.equal(artifactDigest({ '\u{1f600}': { digest: d2, size: 1 }, '\uff5e': { digest: d1, size: 1 } }), expected);
   });
   it('ignores description, metadata and aliases (only path and digest count)', () => {
     const m = { x: { digest: 'c'.repeat(64), size: 3 } };
