@@ -106,6 +106,14 @@ describe('server: run metrics, history storage, provenance (issue 11)', function
     assert.ok(one.series[0].step.length <= 100);
     assert.equal(one.keys.length, 2, 'the key list is always complete');
 
+    // A coarse chart (here 10 points for 5,000) reads the chunks' overviews: same extremes, same ends, same total.
+    const coarse = (await metrics(id, '?keys=loss&points=10')).series[0];
+    assert.equal(coarse.total, 5000);
+    assert.equal(coarse.downsampled, true);
+    assert.ok(coarse.step.length <= 10);
+    assert.deepEqual([coarse.step[0], coarse.step[coarse.step.length - 1]], [0, 4999]);
+    assert.ok(coarse.step.includes(1234) && coarse.step.includes(4321), JSON.stringify(coarse.step));
+
     const zoom = await metrics(id, '?keys=loss&min=1200&max=1300');
     assert.equal(zoom.series[0].total, 101);
     assert.equal(zoom.series[0].downsampled, false);
@@ -148,6 +156,21 @@ describe('server: run metrics, history storage, provenance (issue 11)', function
 
     const hist = await s.api.get(`${runs()}/${id}/history`);
     assert.deepEqual(hist.body.items.map((r: { data: unknown }) => r.data), rows.map((r) => r.data), 'history rows come back as logged');
+  });
+
+  it('counts NaN and infinite values that a coarse chart reads only through overviews', async () => {
+    const id = await newRun();
+    const rows = Array.from({ length: 6000 }, (_, i) => ({ step: i, data: { v: i % 100 === 7 ? 'NaN' : i % 1000 === 9 ? 'Infinity' : i } }));
+    for (let i = 0; i < rows.length; i += 3000) assert.equal((await s.api.post(`${runs()}/${id}/history`, { rows: rows.slice(i, i + 3000) })).status, 200);
+    for (const q of ['?points=10', '?points=100000']) {
+      const m = await metrics(id, q);
+      assert.equal(m.series[0].total, 6000, q);
+      assert.ok(m.notes.includes('v: 60 NaN values are shown as gaps.'), `${q}: ${m.notes.join(' | ')}`);
+      assert.ok(m.notes.includes('v: 6 infinite values are shown as gaps.'), `${q}: ${m.notes.join(' | ')}`);
+    }
+    const coarse = (await metrics(id, '?points=10')).series[0];
+    assert.deepEqual([coarse.value[0], coarse.value[coarse.value.length - 1]], [0, 5999]);
+    assert.ok(coarse.value.includes('NaN'), 'a gap survives');
   });
 
   it('answers sensibly for rows that arrive at decreasing steps: sorted by step, with a note', async () => {

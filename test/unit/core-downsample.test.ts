@@ -76,3 +76,19 @@ describe('core: downsampling metric series (min-max per bucket)', () => {
     assert.equal(numericValue(0), 0);
   });
 });
+
+describe('server: chunk overviews', () => {
+  it('keep the first, last, lowest, highest and first non-finite point of every 64', async () => {
+    const { overviewIndices, OVERVIEW_GROUP } = await import('../../src/server/services/historyStore.js');
+    assert.equal(OVERVIEW_GROUP, 64);
+    const v = Array.from({ length: 130 }, (_, i) => i % 64);
+    v[10] = -5;
+    v[20] = 500;
+    v[30] = NaN;
+    v[31] = NaN;
+    v[100] = Infinity;
+    assert.deepEqual(overviewIndices(v), [0, 10, 20, 30, 63, 64, 100, 127, 128, 129]);
+    assert.deepEqual(overviewIndices([]), []);
+    assert.deepEqual(overviewIndices([7]), [0]);
+  });
+});

@@ -15,7 +15,7 @@ const SMALL_APPEND = 64;
 /** … as long as that chunk holds fewer points than this (a live run flushing every second stays compact). */
 const CHUNK_CAP = 4096;
 /** Columns per chunk row in a multi-row INSERT; keeps any batch under PostgreSQL's 65,535 parameters. */
-const INSERT_COLUMNS = 19;
+const INSERT_COLUMNS = 22;
 const INSERT_ROWS = Math.floor(60_000 / INSERT_COLUMNS);
 
 export interface HistoryRowIn {
@@ -84,6 +84,40 @@ export function columnsOf(rows: HistoryRowIn[], now: number): Map<string, KeyCol
   return out;
 }
 
+/** Points per overview group: an overview keeps up to 5 of every 64 points. */
+export const OVERVIEW_GROUP = 64;
+
+/**
+ * Indices of a chunk's overview points: of every OVERVIEW_GROUP consecutive points, the first,
+ * the last, the lowest and highest finite value and the first non-finite one, in order. A
+ * min-max downsampling coarser than the groups gives the same extremes from these alone.
+ */
+export function overviewIndices(values: ArrayLike<number>): number[] {
+  const out: number[] = [];
+  for (let g = 0; g < values.length; g += OVERVIEW_GROUP) {
+    const end = Math.min(values.length, g + OVERVIEW_GROUP);
+    let lo = -1;
+    let hi = -1;
+    let odd = -1;
+    for (let i = g; i < end; i++) {
+      const v = values[i];
+      if (!Number.isFinite(v)) {
+        if (odd < 0) odd = i;
+      } else {
+        if (lo < 0 || v < values[lo]) lo = i;
+        if (hi < 0 || v > values[hi]) hi = i;
+      }
+    }
+    for (const i of [...new Set([g, lo, hi, odd, end - 1])].filter((i) => i >= 0).sort((a, b) => a - b)) out.push(i);
+  }
+  return out;
+}
+
+function overviewOf(c: KeyColumn): { n: number; steps: Buffer; times: Buffer; values: Buffer } {
+  const keep = overviewIndices(c.values);
+  return { n: keep.length, steps: int32s(keep.map((i) => c.steps[i])), times: float64s(keep.map((i) => c.times[i])), values: float64s(keep.map((i) => c.values[i])) };
+}
+
 // Big-endian (as int4send/float8send write them), converted with Buffer's native byte swaps.
 function int32s(xs: number[]): Buffer {
   return Buffer.from(Int32Array.from(xs).buffer).swap32();
@@ -145,15 +179,17 @@ export async function appendBatch(tx: Queryable, projectId: number, runId: strin
     for (const o of open) {
       if (Number(o.size) >= CHUNK_CAP) continue;
       const c = columns.get(o.key)!;
+      const ov = overviewOf(c);
       await tx.query(
         `UPDATE run_metric_chunks SET n = n + $4, other_count = other_count + $5, nan_count = nan_count + $6, inf_count = inf_count + $7,
            min_step = LEAST(min_step, $8), max_step = GREATEST(max_step, $9), min_time = LEAST(min_time, $10), max_time = GREATEST(max_time, $11),
            min_value = LEAST(min_value, $12), max_value = GREATEST(max_value, $13),
            last_value = CASE WHEN $14 >= last_step THEN $15 ELSE last_value END, last_step = GREATEST(last_step, $14),
-           steps = steps || $16, times = times || $17, vals = vals || $18
+           steps = steps || $16, times = times || $17, vals = vals || $18,
+           ov_n = ov_n + $20, ov_steps = ov_steps || $21, ov_times = ov_times || $22, ov_vals = ov_vals || $23
          WHERE project_id = $1 AND run_id = $2 AND key = $3 AND seq = $19`,
         [projectId, runId, o.key, c.steps.length, c.other, c.nan, c.inf, c.minStep, c.maxStep, c.minTime, c.maxTime, c.minValue, c.maxValue, c.lastStep,
-          JSON.stringify(c.lastValue), int32s(c.steps), float64s(c.times), float64s(c.values), o.seq],
+          JSON.stringify(c.lastValue), int32s(c.steps), float64s(c.times), float64s(c.values), o.seq, ov.n, ov.steps, ov.times, ov.values],
       );
       appended.add(o.key);
     }
@@ -164,13 +200,14 @@ export async function appendBatch(tx: Queryable, projectId: number, runId: strin
     const params: unknown[] = [];
     const tuples = group.map(([key, c]) => {
       const at = params.length;
+      const ov = overviewOf(c);
       params.push(projectId, runId, key, c.steps.length, c.other, c.nan, c.inf, c.minStep, c.maxStep, c.minTime, c.maxTime, c.minValue, c.maxValue, c.lastStep,
-        JSON.stringify(c.lastValue), int32s(c.steps), float64s(c.times), float64s(c.values));
-      return `(${Array.from({ length: 18 }, (_, j) => `$${at + j + 1}`).join(', ')})`;
+        JSON.stringify(c.lastValue), int32s(c.steps), float64s(c.times), float64s(c.values), ov.n, ov.steps, ov.times, ov.values);
+      return `(${Array.from({ length: INSERT_COLUMNS }, (_, j) => `$${at + j + 1}`).join(', ')})`;
     });
     await tx.query(
       `INSERT INTO run_metric_chunks (project_id, run_id, key, n, other_count, nan_count, inf_count, min_step, max_step, min_time, max_time,
-         min_value, max_value, last_step, last_value, steps, times, vals) VALUES ${tuples.join(', ')}`,
+         min_value, max_value, last_step, last_value, steps, times, vals, ov_n, ov_steps, ov_times, ov_vals) VALUES ${tuples.join(', ')}`,
       params,
     );
   }
@@ -213,16 +250,21 @@ export async function keyStats(q: Queryable, projectId: number, runId: string): 
   }));
 }
 
-/** A key's numeric points in arrival order. */
+/** A key's numeric points in arrival order (some chunks possibly by their overview only). */
 export interface KeyPoints {
   steps: Int32Array;
   times: Float64Array;
   values: Float64Array;
+  /** Chunks read by their overview (wholly inside the window): the real points, NaN and ±Infinity values the overview leaves out. */
+  hidden: { points: number; nan: number; inf: number } | null;
 }
 
 /**
- * The numeric points of `keys`, reading only chunks that overlap [min, max] on `axis` (points
- * outside it still come back: chunks are the unit read; the caller filters).
+ * The numeric points of `keys` that a chart of `budget` points over [min, max] on `axis` needs.
+ * Chunks that overlap the window are read; those wholly inside it are read by their overview
+ * when the window holds so many points that each downsampling bucket spans two or more overview
+ * groups (the run's extremes stay exact). Points outside the window may come back: the
+ * caller filters.
  */
 export async function readPoints(
   q: Queryable,
@@ -232,15 +274,42 @@ export async function readPoints(
   axis: 'step' | 'time',
   min: number | null,
   max: number | null,
+  budget = Infinity,
 ): Promise<Map<string, KeyPoints>> {
   const [lo, hi] = axis === 'step' ? ['min_step', 'max_step'] : ['min_time', 'max_time'];
-  const rows = await q.query<{ key: string; n: number; steps: Uint8Array; times: Uint8Array; vals: Uint8Array }>(
-    `SELECT key, n, steps, times, vals FROM run_metric_chunks
+  const heads = await q.query<{ key: string; seq: number; n: number; ov_n: number; lo: number; hi: number; nan_count: number; inf_count: number }>(
+    `SELECT key, seq, n, ov_n, ${lo} AS lo, ${hi} AS hi, nan_count, inf_count FROM run_metric_chunks
       WHERE project_id = $1 AND run_id = $2 AND key = ANY($3::text[]) AND n > 0
-        AND ($4::double precision IS NULL OR ${hi} >= $4) AND ($5::double precision IS NULL OR ${lo} <= $5)
-      ORDER BY key, seq`,
+        AND ($4::double precision IS NULL OR ${hi} >= $4) AND ($5::double precision IS NULL OR ${lo} <= $5)`,
     [projectId, runId, keys, min, max],
   );
+  const inside = (h: (typeof heads)[number]) => (min === null || Number(h.lo) >= min) && (max === null || Number(h.hi) <= max);
+  const insideCount = new Map<string, number>();
+  for (const h of heads) if (inside(h)) insideCount.set(h.key, (insideCount.get(h.key) ?? 0) + Number(h.n));
+  // Each of the budget/2 buckets should span at least 2 overview groups: every group's extremes
+  // are kept, so a bucket's extreme can only move to a neighbouring point of the same group.
+  const coarse = (key: string) => (insideCount.get(key) ?? 0) >= (budget / 2) * OVERVIEW_GROUP * 2;
+  const byOverview = heads.filter((h) => inside(h) && coarse(h.key) && Number(h.ov_n) < Number(h.n));
+  const ovSeqs = byOverview.map((h) => Number(h.seq));
+  const rows = heads.length
+    ? await q.query<{ key: string; seq: number; n: number; steps: Uint8Array; times: Uint8Array; vals: Uint8Array }>(
+        `SELECT key, seq, CASE WHEN seq = ANY($4::bigint[]) THEN ov_n ELSE n END AS n,
+                CASE WHEN seq = ANY($4::bigint[]) THEN ov_steps ELSE steps END AS steps,
+                CASE WHEN seq = ANY($4::bigint[]) THEN ov_times ELSE times END AS times,
+                CASE WHEN seq = ANY($4::bigint[]) THEN ov_vals ELSE vals END AS vals
+           FROM run_metric_chunks WHERE project_id = $1 AND run_id = $2 AND seq = ANY($3::bigint[]) ORDER BY key, seq`,
+        [projectId, runId, heads.map((h) => Number(h.seq)), ovSeqs],
+      )
+    : [];
+  const hidden = new Map<string, NonNullable<KeyPoints['hidden']>>();
+  for (const h of byOverview) {
+    const o = hidden.get(h.key) ?? { points: 0, nan: 0, inf: 0 };
+    o.points += Number(h.n) - Number(h.ov_n);
+    o.nan += Number(h.nan_count);
+    o.inf += Number(h.inf_count);
+    hidden.set(h.key, o);
+  }
+  const ovSet = new Set(ovSeqs);
   const sizes = new Map<string, number>();
   for (const r of rows) sizes.set(r.key, (sizes.get(r.key) ?? 0) + Number(r.n));
   const out = new Map<string, KeyPoints>();
@@ -249,7 +318,7 @@ export async function readPoints(
     let p = out.get(r.key);
     if (!p) {
       const size = sizes.get(r.key)!;
-      p = { steps: new Int32Array(size), times: new Float64Array(size), values: new Float64Array(size) };
+      p = { steps: new Int32Array(size), times: new Float64Array(size), values: new Float64Array(size), hidden: hidden.get(r.key) ?? null };
       out.set(r.key, p);
     }
     const at = filled.get(r.key) ?? 0;
@@ -257,6 +326,14 @@ export async function readPoints(
     readInt32s(r.steps, n, p.steps, at);
     readFloat64s(r.times, n, p.times, at);
     readFloat64s(r.vals, n, p.values, at);
+    if (ovSet.has(Number(r.seq))) {
+      // The overview's own NaN/±Infinity points are counted by the caller; the header counted them all.
+      for (let i = at; i < at + n; i++) {
+        const v = p.values[i];
+        if (Number.isNaN(v)) p.hidden!.nan--;
+        else if (!Number.isFinite(v)) p.hidden!.inf--;
+      }
+    }
     filled.set(r.key, at + n);
   }
   return out;

@@ -38,7 +38,7 @@ export async function runMetrics(q: Queryable, projectId: number, runId: string,
     else if (!s.numericCount) notes.push(`${k}: its values are not numbers (strings or objects), so it is listed, not charted.`);
   }
   const charted = wanted.filter((k) => (byKey.get(k)?.numericCount ?? 0) > 0);
-  const points = charted.length ? await readPoints(q, projectId, runId, charted, axis, min, max) : new Map<string, KeyPoints>();
+  const points = charted.length ? await readPoints(q, projectId, runId, charted, axis, min, max, query.points ?? DEFAULT_POINTS) : new Map<string, KeyPoints>();
   const series = wanted.map((k) => seriesOf(k, points.get(k), byKey.get(k), axis, min, max, query.points ?? DEFAULT_POINTS, notes));
   return { runId, keys: stats.map(toMetricKey), series, notes };
 }
@@ -73,8 +73,8 @@ function seriesOf(key: string, p: KeyPoints | undefined, stats: KeyStats | undef
     idx = idx.sort((a, b) => xs[a] - xs[b] || a - b);
     notes.push(`${key}: some points arrived at a lower ${axis} than earlier ones; they are shown sorted by ${axis}.`);
   }
-  let nan = 0;
-  let inf = 0;
+  let nan = p.hidden?.nan ?? 0;
+  let inf = p.hidden?.inf ?? 0;
   const x = new Float64Array(idx.length);
   const y = new Float64Array(idx.length);
   for (let j = 0; j < idx.length; j++) {
@@ -88,10 +88,11 @@ function seriesOf(key: string, p: KeyPoints | undefined, stats: KeyStats | undef
   if (inf) notes.push(`${key}: ${inf} infinite value${inf === 1 ? ' is' : 's are'} shown as gaps.`);
   if (stats.otherCount) notes.push(`${key}: ${stats.otherCount} non-numeric value${stats.otherCount === 1 ? ' is' : 's are'} not charted.`);
   const keep = downsampleIndices(x, y, budget);
+  const total = idx.length + (p.hidden?.points ?? 0);
   return {
     key,
-    total: idx.length,
-    downsampled: keep.length < idx.length,
+    total,
+    downsampled: keep.length < total,
     step: keep.map((j) => p.steps[idx[j]]),
     time: keep.map((j) => p.times[idx[j]]),
     value: keep.map((j) => toMetricValue(y[j])),

@@ -5,7 +5,8 @@ import type { Database } from './database.js';
 // JSON text the client sent (run_history_batches, for GET …/history), and as per-key chunks of
 // the numeric points (run_metric_chunks: big-endian int4 steps, float8 ms times and float8
 // values, NaN and ±Infinity included) with their extremes, so the metrics route reads only the
-// keys asked for. Non-numeric values are only counted there (the rows keep them). Existing
+// keys asked for, plus an overview of the same points (each run of 64 points reduced to its first,
+// last, lowest, highest and first non-finite point) that whole-run chart requests read instead. Non-numeric values are only counted there (the rows keep them). Existing
 // run_history rows are carried over: one batch and one chunk per key and run.
 const HISTORY_STORAGE = `
   CREATE TABLE run_history_batches (
@@ -39,17 +40,22 @@ const HISTORY_STORAGE = `
     steps bytea NOT NULL,
     times bytea NOT NULL,
     vals bytea NOT NULL,
+    ov_n integer NOT NULL,
+    ov_steps bytea NOT NULL,
+    ov_times bytea NOT NULL,
+    ov_vals bytea NOT NULL,
     PRIMARY KEY (project_id, run_id, key, seq)
   );
   ALTER TABLE run_metric_chunks ALTER COLUMN steps SET STORAGE EXTERNAL;
   ALTER TABLE run_metric_chunks ALTER COLUMN times SET STORAGE EXTERNAL;
   ALTER TABLE run_metric_chunks ALTER COLUMN vals SET STORAGE EXTERNAL;
+  ALTER TABLE run_metric_chunks ALTER COLUMN ov_vals SET STORAGE EXTERNAL;
   INSERT INTO run_history_batches (project_id, run_id, first_step, last_step, row_count, rows)
     SELECT project_id, run_id, min(step), max(step), count(*),
            json_agg(json_build_object('step', step, 'data', data, 'at', to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) ORDER BY seq)::text
       FROM run_history GROUP BY project_id, run_id;
   INSERT INTO run_metric_chunks (project_id, run_id, key, n, other_count, nan_count, inf_count, min_step, max_step, min_time, max_time,
-                                 min_value, max_value, last_step, last_value, steps, times, vals)
+                                 min_value, max_value, last_step, last_value, steps, times, vals, ov_n, ov_steps, ov_times, ov_vals)
     SELECT project_id, run_id, key,
            count(num), count(*) - count(num),
            count(*) FILTER (WHERE num = 'NaN'), count(*) FILTER (WHERE num IN ('Infinity', '-Infinity')),
@@ -58,6 +64,10 @@ const HISTORY_STORAGE = `
            max(num) FILTER (WHERE num NOT IN ('NaN', 'Infinity', '-Infinity')),
            (array_agg(step ORDER BY step DESC, seq DESC))[1],
            (array_agg(value::text ORDER BY step DESC, seq DESC))[1],
+           COALESCE(string_agg(int4send(step), ''::bytea ORDER BY seq) FILTER (WHERE num IS NOT NULL), ''::bytea),
+           COALESCE(string_agg(float8send(t), ''::bytea ORDER BY seq) FILTER (WHERE num IS NOT NULL), ''::bytea),
+           COALESCE(string_agg(float8send(num), ''::bytea ORDER BY seq) FILTER (WHERE num IS NOT NULL), ''::bytea),
+           count(num),
            COALESCE(string_agg(int4send(step), ''::bytea ORDER BY seq) FILTER (WHERE num IS NOT NULL), ''::bytea),
            COALESCE(string_agg(float8send(t), ''::bytea ORDER BY seq) FILTER (WHERE num IS NOT NULL), ''::bytea),
            COALESCE(string_agg(float8send(num), ''::bytea ORDER BY seq) FILTER (WHERE num IS NOT NULL), ''::bytea)
