@@ -1,13 +1,13 @@
 import { Readable } from 'node:stream';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { BlobBatchHeader, ConfirmBlobsRequest, ConfirmBlobsResponse, GetBlobBatchRequest, NegotiateRequest, NegotiateResponse, PutBlobBatchResponse, PutBlobResponse, routes } from '../../core/api.js';
+import { BlobBatchHeader, ErrorBody, ConfirmBlobsRequest, ConfirmBlobsResponse, GetBlobBatchRequest, NegotiateRequest, NegotiateResponse, PutBlobBatchResponse, PutBlobResponse, routes } from '../../core/api.js';
 import { Limiter } from '../../core/limiter.js';
 import type { BlobStore } from '../blobs/blobStore.js';
 import { AmphoraError } from '../../core/errors.js';
 import { readableDigests, recordUploads } from '../auth/blobAccess.js';
 import type { RoutePlugin } from '../context.js';
-import { errors, P } from './common.js';
+import { errors, P, RawBytes } from './common.js';
 
 const DigestParams = z.object({ digest: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters of SHA-256') });
 /** Re-touch present blobs older than this on negotiate, so GC's grace period restarts for them. */
@@ -26,7 +26,7 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
 
   app.post(
     `${P}/blobs/negotiate`,
-    { schema: { summary: 'Which of these blobs does the server lack? Answers only those, with upload URLs', body: NegotiateRequest, response: { 200: NegotiateResponse, ...errors } } },
+    { schema: { operationId: 'negotiateBlobs', summary: 'Which of these blobs does the server lack? Answers only those, with upload URLs', body: NegotiateRequest, response: { 200: NegotiateResponse, ...errors } } },
     async (req) => {
       const wanted = dedupe(req.body.blobs);
       // Blobs the caller may not read count as missing: they upload them, which proves they hold
@@ -62,6 +62,7 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
     `${P}/blobs/confirm`,
     {
       schema: {
+        operationId: 'confirmBlobs',
         summary: 'After uploading straight to storage (negotiation gave a "confirm" token): verify each blob against its digest and count it as present',
         body: ConfirmBlobsRequest,
         response: { 200: ConfirmBlobsResponse, ...errors },
@@ -112,6 +113,7 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
       `${P}/blobs/:digest`,
       {
         schema: {
+          operationId: 'putBlob',
           summary: 'Upload blob bytes (application/octet-stream); the server re-hashes them and rejects a mismatch',
           params: DigestParams,
           response: { 200: PutBlobResponse, 201: PutBlobResponse, ...errors },
@@ -131,6 +133,7 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
       `${P}/blobs/batch`,
       {
         schema: {
+          operationId: 'putBlobBatch',
           summary: 'Upload many small blobs in one request: a JSON header line {"blobs":[{digest,size}…]} then their bytes back to back',
           response: { 200: PutBlobBatchResponse, ...errors },
         },
@@ -145,7 +148,7 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
 
   app.post(
     `${P}/blobs/batch-get`,
-    { schema: { summary: "Download many blobs in one response: their bytes back to back in request order", body: GetBlobBatchRequest } },
+    { schema: { operationId: 'getBlobBatch', summary: "Download many blobs in one response: their bytes back to back in request order", body: GetBlobBatchRequest, response: { 200: RawBytes, ...errors } } },
     async (req, reply) => {
       const digests = req.body.digests;
       const sizes: number[] = [];
@@ -189,7 +192,7 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
 
   app.post(
     `${P}/blobs/flush`,
-    { schema: { summary: 'Make every blob uploaded so far durable (fsync)', response: { 200: z.object({ ok: z.literal(true) }), ...errors } } },
+    { schema: { operationId: 'flushBlobs', summary: 'Make every blob uploaded so far durable (fsync)', response: { 200: z.object({ ok: z.literal(true) }), ...errors } } },
     async () => {
       await ctx.blobs.flush();
       return { ok: true as const };
@@ -198,7 +201,7 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
 
   app.get(
     `${P}/blobs/:digest`,
-    { schema: { summary: 'Download blob bytes (supports a single Range)', params: DigestParams } },
+    { schema: { operationId: 'getBlob', summary: 'Download blob bytes (supports a single Range)', params: DigestParams, response: { 200: RawBytes, 206: RawBytes, 307: RawBytes, ...errors, 416: ErrorBody } } },
     async (req, reply) => {
       // Unreadable and absent blobs look the same to the caller.
       const readable = await readableDigests(ctx.db, req.principal, [req.params.digest]);
