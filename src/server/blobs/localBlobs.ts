@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { AmphoraError } from '../../core/errors.js';
 import type { BlobStat, BlobStore } from './blobStore.js';
 import { Limiter } from '../../core/limiter.js';
+import { mapPool } from '../../core/pool.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 /** fsyncs run on libuv's thread pool; more in flight than its size only queues. */
@@ -352,24 +353,19 @@ async function writeAll(fh: FileHandle, bufs: Buffer[]): Promise<void> {
 }
 
 async function syncAll(paths: string[]): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < paths.length) {
-      const p = paths[next++];
-      let fh;
-      try {
-        fh = await open(p, 'r');
-      } catch {
-        continue; // removed meanwhile (GC of a never-committed blob)
-      }
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
+  await mapPool(paths, SYNC_PARALLELISM, async (p) => {
+    let fh;
+    try {
+      fh = await open(p, 'r');
+    } catch {
+      return; // removed meanwhile (GC of a never-committed blob)
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(SYNC_PARALLELISM, paths.length) }, worker));
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  });
 }
 
 /** ENOSPC / EDQUOT: the blob file system (or the user's quota) is full. */

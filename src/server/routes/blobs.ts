@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { BlobBatchHeader, ErrorBody, ConfirmBlobsRequest, ConfirmBlobsResponse, GetBlobBatchRequest, NegotiateRequest, NegotiateResponse, PutBlobBatchResponse, PutBlobResponse, routes } from '../../core/api.js';
 import { Limiter } from '../../core/limiter.js';
+import { mapPool } from '../../core/pool.js';
 import type { BlobStore } from '../blobs/blobStore.js';
 import { AmphoraError } from '../../core/errors.js';
 import { readableDigests, recordUploads } from '../auth/blobAccess.js';
@@ -35,25 +36,20 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
       const present = await ctx.blobs.statMany(wanted.map((b) => b.digest).filter((d) => readable.has(d)));
       const missing: z.infer<typeof NegotiateResponse>['missing'] = [];
       const now = Date.now();
-      let next = 0;
-      const worker = async () => {
-        while (next < wanted.length) {
-          const b = wanted[next++];
-          const s = present.get(b.digest);
-          if (s && s.size === b.size) {
-            if (now - s.mtimeMs > TOUCH_AFTER_MS) await ctx.blobs.touch(b.digest);
-            continue;
-          }
-          // Team mode: large blobs go straight to the bucket (presigned); small ones to our batch route.
-          const target = await ctx.blobs.uploadTarget?.(b.digest, b.size);
-          if (target) missing.push({ digest: b.digest, size: b.size, uploadUrl: target.url, headers: target.headers, parts: target.parts, confirm: target.confirm });
-          // Root-relative: clients resolve it against the address they reached this server at
-          // (a tunnel or proxy included). Never built from the request's Host header, which the
-          // client — or a page rebinding its DNS — chooses.
-          else missing.push({ digest: b.digest, size: b.size, uploadUrl: routes.blob(b.digest), headers: { 'content-type': 'application/octet-stream' } });
+      await mapPool(wanted, NEGOTIATE_PARALLELISM, async (b) => {
+        const s = present.get(b.digest);
+        if (s && s.size === b.size) {
+          if (now - s.mtimeMs > TOUCH_AFTER_MS) await ctx.blobs.touch(b.digest);
+          return;
         }
-      };
-      await Promise.all(Array.from({ length: Math.min(NEGOTIATE_PARALLELISM, wanted.length) }, worker));
+        // Team mode: large blobs go straight to the bucket (presigned); small ones to our batch route.
+        const target = await ctx.blobs.uploadTarget?.(b.digest, b.size);
+        if (target) missing.push({ digest: b.digest, size: b.size, uploadUrl: target.url, headers: target.headers, parts: target.parts, confirm: target.confirm });
+        // Root-relative: clients resolve it against the address they reached this server at
+        // (a tunnel or proxy included). Never built from the request's Host header, which the
+        // client — or a page rebinding its DNS — chooses.
+        else missing.push({ digest: b.digest, size: b.size, uploadUrl: routes.blob(b.digest), headers: { 'content-type': 'application/octet-stream' } });
+      });
       return { missing };
     },
   );
@@ -73,23 +69,18 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
       if (!store.confirm) throw new AmphoraError('unsupported', 'This server stores blobs itself and hands out no confirm tokens; upload blobs to the URLs of /api/v1/blobs/negotiate.');
       const items: z.infer<typeof PutBlobResponse>[] = [];
       const failed: { digest: string; actual: string }[] = [];
-      const limiter = new Limiter(CONFIRM_PARALLELISM);
       // A blob the caller cannot read yet becomes theirs by this upload: its bytes must be verified
       // even when the blob is already stored (else knowing a digest would be enough to read it).
       const readable = await readableDigests(ctx.db, req.principal, req.body.blobs.map((b) => b.digest));
-      await Promise.all(
-        req.body.blobs.map((b) =>
-          limiter.run(async () => {
-            try {
-              const out = await store.confirm!(b.digest, b.size, b.confirm, b.parts, { proveUpload: !readable.has(b.digest) });
-              items.push({ digest: b.digest, size: out.size, created: out.created });
-            } catch (e) {
-              if (!(e instanceof AmphoraError) || e.code !== 'digest_mismatch') throw e;
-              failed.push({ digest: b.digest, actual: (e.details as { actual: string }).actual });
-            }
-          }),
-        ),
-      );
+      await mapPool(req.body.blobs, CONFIRM_PARALLELISM, async (b) => {
+        try {
+          const out = await store.confirm!(b.digest, b.size, b.confirm, b.parts, { proveUpload: !readable.has(b.digest) });
+          items.push({ digest: b.digest, size: out.size, created: out.created });
+        } catch (e) {
+          if (!(e instanceof AmphoraError) || e.code !== 'digest_mismatch') throw e;
+          failed.push({ digest: b.digest, actual: (e.details as { actual: string }).actual });
+        }
+      });
       // Who uploaded what: lets a team user commit (and read) the blobs they uploaded straight to storage.
       await recordUploads(ctx.db, req.principal, items.map((i) => i.digest));
       if (failed.length) {
