@@ -11,7 +11,8 @@ import { DEFAULT_PORT } from '../core/defaults.js';
 import { ROLE_NAMES as ROLES } from '../core/roles.js';
 import { AmphoraError } from '../core/errors.js';
 import { parseReference } from '../core/reference.js';
-import { EXIT, EXIT_CODES_HELP, makeOut, mib, reportError, table, type Out } from './output.js';
+import { formatBytes } from '../core/bytes.js';
+import { EXIT, EXIT_CODES_HELP, makeOut, reportError, table, type Out } from './output.js';
 import type { SyncResult } from './sync.js';
 import { VERSION } from './version.js';
 
@@ -65,7 +66,7 @@ function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
 
 function versionLine(v: ArtifactVersion): string {
   const aliases = v.aliases.length ? ` [${v.aliases.join(', ')}]` : '';
-  return `${v.project}/${v.name}:${v.version}${aliases}  ${v.type}  ${v.fileCount} files  ${mib(v.size)}  ${v.digest.slice(0, 12)}`;
+  return `${v.project}/${v.name}:${v.version}${aliases}  ${v.type}  ${v.fileCount} files  ${formatBytes(v.size)}  ${v.digest.slice(0, 12)}`;
 }
 
 /** Splits `[entity/][project/]name` (no selector allowed). */
@@ -196,7 +197,7 @@ artifact
         () =>
           art.created === false
             ? `unchanged: ${art.project}/${art.name}:${art.version} (no new version; same content) [${art.aliases.join(', ')}]`
-            : `Logged ${art.project}/${art.name}:${art.version} [${art.aliases.join(', ')}]  ${art.fileCount} files  ${mib(art.size ?? 0)}  digest ${art.digest}`,
+            : `Logged ${art.project}/${art.name}:${art.version} [${art.aliases.join(', ')}]  ${art.fileCount} files  ${formatBytes(art.size ?? 0)}  digest ${art.digest}`,
       );
     }),
   );
@@ -273,7 +274,7 @@ artifact
       out.result({ items }, () =>
         table([
           ['VERSION', 'ALIASES', 'FILES', 'SIZE', 'CREATED', 'BY', 'DIGEST'],
-          ...items.map((v) => [v.version, v.aliases.join(', '), String(v.fileCount), mib(v.size), v.createdAt, v.createdBy ?? '-', v.digest.slice(0, 12)]),
+          ...items.map((v) => [v.version, v.aliases.join(', '), String(v.fileCount), formatBytes(v.size), v.createdAt, v.createdBy ?? '-', v.digest.slice(0, 12)]),
         ]),
       );
     }),
@@ -359,7 +360,7 @@ program
       const { BlobCache, defaultCacheDir, parseSize } = await sdk();
       const cacheDir = defaultCacheDir();
       const r = await new BlobCache(cacheDir).cleanup(parseSize(size));
-      out.result({ cacheDir, ...r }, () => `Removed ${r.removed} blobs (${mib(r.freedBytes)}); ${mib(r.keptBytes)} kept in ${cacheDir}`);
+      out.result({ cacheDir, ...r }, () => `Removed ${r.removed} blobs (${formatBytes(r.freedBytes)}); ${formatBytes(r.keptBytes)} kept in ${cacheDir}`);
     }),
   );
 
@@ -376,7 +377,7 @@ program
       out.result(r, () =>
         [
           ...(expired.length ? [`${opts.dryRun ? 'Would delete' : 'Deleted'} ${expired.length} expired version(s): ${expired.join(', ')}`] : []),
-          `${opts.dryRun ? 'Would delete' : 'Deleted'} ${r.deletedBlobs} blobs (${mib(r.freedBytes)}); kept ${r.keptYoung} younger than the grace period.`,
+          `${opts.dryRun ? 'Would delete' : 'Deleted'} ${r.deletedBlobs} blobs (${formatBytes(r.freedBytes)}); kept ${r.keptYoung} younger than the grace period.`,
         ].join('\n'),
       );
     }),
