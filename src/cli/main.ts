@@ -6,7 +6,8 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Client } from '../client/client.js';
-import type { ApiKeyInfo, ArtifactCollection, ArtifactVersion, LineageGraph, Role } from '../core/api.js';
+import { paginate } from '../client/paginate.js';
+import type { ApiKeyInfo, ArtifactVersion, LineageGraph, Role } from '../core/api.js';
 import { DEFAULT_PORT } from '../core/defaults.js';
 import { ROLE_NAMES as ROLES } from '../core/roles.js';
 import { AmphoraError } from '../core/errors.js';
@@ -238,13 +239,7 @@ artifact
         await listProjects(out, c, 'List one project\'s artifacts with: amphora artifact ls PROJECT');
         return;
       }
-      const items: ArtifactCollection[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await c.http.collections(c.entity, project ?? c.defaultProject, { limit: 1000, cursor, type: opts.type });
-        items.push(...page.items);
-        cursor = page.nextCursor ?? undefined;
-      } while (cursor);
+      const items = await paginate((q) => c.http.collections(c.entity, project ?? c.defaultProject, { ...q, type: opts.type }));
       out.result({ items }, () =>
         items.length
           ? table([
@@ -264,13 +259,7 @@ artifact
     action(async (out, ref: string) => {
       const c = await connect();
       const q = qualify(c, ref);
-      const items: ArtifactVersion[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await c.http.versions(q.entity, q.project, q.name, { limit: 1000, cursor });
-        items.push(...page.items);
-        cursor = page.nextCursor ?? undefined;
-      } while (cursor);
+      const items = await paginate((page) => c.http.versions(q.entity, q.project, q.name, page));
       out.result({ items }, () =>
         table([
           ['VERSION', 'ALIASES', 'FILES', 'SIZE', 'CREATED', 'BY', 'DIGEST'],
