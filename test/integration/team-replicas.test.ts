@@ -10,6 +10,7 @@ import { subscribeEvents } from '../../src/client/events.js';
 import type { ServerEvent } from '../../src/core/api.js';
 import { TEAM_KEY, startTeam, type Replica, type Team } from '../support/replicas.js';
 import { Api, sha256, TEAM_DB } from './server-helpers.js';
+import { waitFor } from '../support/waitFor.js';
 
 const ENTITY = 'admin';
 
@@ -45,15 +46,6 @@ async function listen(r: Replica): Promise<{ events: ServerEvent[]; at: number[]
   };
 }
 
-async function waitFor<T>(what: string, fn: () => T | undefined, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Every file of a version, downloaded through `a`, must hash to its manifest digest. */
 async function assertDownloads(a: Api, name: string, version: string, expected?: Record<string, string>): Promise<void> {
