@@ -392,15 +392,7 @@ export class ArtifactService {
     }
     const events: ServerEvent[] = [];
     const version = await this.db.transaction(async (tx) => {
-      const current = await selectVersion(tx, entity, project, name, selector);
-      if (!current) throw await explainMissing(tx, entity, project, name, selector);
-      const id = Number(current.id);
-      // Collection row first, then the version: the order commits take (commit locks the collection,
-      // then its alias rows lock the version key), so two writers cannot deadlock.
-      const collectionId = (await tx.query<{ collection_id: number }>('SELECT collection_id FROM versions WHERE id = $1', [id]))[0].collection_id;
-      await tx.query('SELECT id FROM collections WHERE id = $1 FOR UPDATE', [collectionId]);
-      await tx.query('SELECT id FROM versions WHERE id = $1 FOR UPDATE', [id]);
-      const ctx: AliasCtx = { entity, project, name, collectionId, actor };
+      const { current, id, ctx } = await lockVersion(tx, entity, project, name, selector, actor);
       if (req.description !== undefined || req.metadata !== undefined || req.metadataPatch !== undefined) {
         const changed = [req.description !== undefined && 'description', (req.metadata !== undefined || req.metadataPatch !== undefined) && 'metadata'].filter(Boolean);
         await audit(tx, actor, 'version.update', entity, project, `${name}:${current.version}`, { changed });
@@ -459,12 +451,8 @@ export class ArtifactService {
   async remove(entity: string, project: string, name: string, selector: string, deleteAliases: boolean, actor: Actor = null): Promise<ArtifactVersion> {
     const events: ServerEvent[] = [];
     const version = await this.db.transaction(async (tx) => {
-      const current = await selectVersion(tx, entity, project, name, selector);
-      if (!current) throw await explainMissing(tx, entity, project, name, selector);
-      const id = Number(current.id);
-      const collectionId = (await tx.query<{ collection_id: number }>('SELECT collection_id FROM versions WHERE id = $1', [id]))[0].collection_id;
-      await tx.query('SELECT id FROM collections WHERE id = $1 FOR UPDATE', [collectionId]);
-      const ctx: AliasCtx = { entity, project, name, collectionId, actor };
+      const { current, id, ctx } = await lockVersion(tx, entity, project, name, selector, actor);
+      const collectionId = ctx.collectionId;
       // W&B counts `latest` too: a version any alias points at is kept unless deleteAliases.
       if (current.aliases.length && !deleteAliases) {
         throw new AmphoraError(
@@ -541,6 +529,21 @@ export async function explainMissing(q: Queryable, entity: string, project: stri
     'not_found',
     `Artifact ${name} has no alias "${selector}"; its aliases are ${aliases.map((a) => a.alias).join(', ') || '(none)'}. Use one of them or a version such as v0.`,
   );
+}
+
+/**
+ * The version an edit or delete names, locked: collection row first, then the version — the order
+ * commits take (commit locks the collection, then its alias rows lock the version key), so two
+ * writers cannot deadlock. Not found: the error says what exists instead.
+ */
+async function lockVersion(tx: Queryable, entity: string, project: string, name: string, selector: string, actor: Actor): Promise<{ current: ArtifactVersion; id: number; ctx: AliasCtx }> {
+  const current = await selectVersion(tx, entity, project, name, selector);
+  if (!current) throw await explainMissing(tx, entity, project, name, selector);
+  const id = Number(current.id);
+  const collectionId = (await tx.query<{ collection_id: number }>('SELECT collection_id FROM versions WHERE id = $1', [id]))[0].collection_id;
+  await tx.query('SELECT id FROM collections WHERE id = $1 FOR UPDATE', [collectionId]);
+  await tx.query('SELECT id FROM versions WHERE id = $1 FOR UPDATE', [id]);
+  return { current, id, ctx: { entity, project, name, collectionId, actor } };
 }
 
 async function requireCollectionId(q: Queryable, entity: string, project: string, name: string): Promise<number> {
