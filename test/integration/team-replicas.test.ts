@@ -153,7 +153,11 @@ describe('team mode: two replicas on one PostgreSQL database', function () {
       const id = run.body.id as string;
       const crashedOn = (s: { events: ServerEvent[] }) => s.events.filter((e) => e.type === 'run.updated' && e.run.id === id && e.run.state === 'crashed');
       await waitFor('crashed on both', () => (crashedOn(subA).length && crashedOn(subB).length ? true : undefined), 5000);
-      await new Promise((r) => setTimeout(r, 700)); // several more sweeps on both replicas
+      // A second run started now crashes only in a later sweep: once both replicas announced it,
+      // the sweeps after the first crash have run, and must not have announced that one again.
+      const probe = (await api(b).post(`/api/v1/projects/${ENTITY}/team/runs`, { jobType: 'probe' })).body.id as string;
+      const probeCrashed = (s: { events: ServerEvent[] }) => s.events.some((e) => e.type === 'run.updated' && e.run.id === probe && e.run.state === 'crashed');
+      await waitFor('a later sweep to crash the probe run on both', () => probeCrashed(subA) && probeCrashed(subB), 5000);
       assert.equal(crashedOn(subA).length, 1);
       assert.equal(crashedOn(subB).length, 1);
       assert.equal((await api(b).get(`/api/v1/projects/${ENTITY}/team/runs/${id}`)).body.state, 'crashed');
