@@ -6,7 +6,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Client } from '../client/client.js';
-import { paginate } from '../client/paginate.js';
+import { paginate } from '../core/paginate.js';
 import type { ApiKeyInfo, ArtifactVersion, LineageGraph, Role } from '../core/api.js';
 import { DEFAULT_PORT } from '../core/defaults.js';
 import { ROLE_NAMES as ROLES } from '../core/roles.js';

@@ -5,7 +5,7 @@ import { formatReference, parseReference } from '../core/reference.js';
 import { Artifact } from './artifact.js';
 import { Client, defaultClient, type ClientOptions } from './client.js';
 import { lastInit } from './sessionDefaults.js';
-import { paginate } from './paginate.js';
+import { paginate } from '../core/paginate.js';
 
 export interface ApiOptions {
   client?: Client;

@@ -4,7 +4,7 @@
  * extensions and tests can reach them; feature modules get them through features.ts.
  */
 import * as vscode from 'vscode';
-import { paginate } from '../client/paginate.js';
+import { paginate } from '../core/paginate.js';
 import { ConnectionManager } from './connection/connectionManager.js';
 import { EventBus } from './connection/eventBus.js';
 import { impactOf } from './logic/events.js';

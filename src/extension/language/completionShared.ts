@@ -2,7 +2,7 @@
  * What completion and diagnostics share inside VS Code: the project index cache (invalidated by
  * the server's events) and the project a reference in a document belongs to.
  */
-import { paginate } from '../../client/paginate.js';
+import { paginate } from '../../core/paginate.js';
 import { eventProject } from '../../core/api.js';
 import type { ArtifactRef } from '../../core/reference.js';
 import type { ExtensionServices } from '../services.js';

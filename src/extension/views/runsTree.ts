@@ -3,7 +3,7 @@
  */
 import * as vscode from 'vscode';
 import { roleFor } from '../logic/access.js';
-import { paginate } from '../../client/paginate.js';
+import { paginate } from '../../core/paginate.js';
 import type { Run } from '../../core/api.js';
 import type { ConnectionManager } from '../connection/connectionManager.js';
 import type { EventBus } from '../connection/eventBus.js';

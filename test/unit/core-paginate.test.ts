@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { paginate, type PageRequest } from '../../src/client/paginate.js';
+import { paginate, type PageRequest } from '../../src/core/paginate.js';
 import { AmphoraError } from '../../src/core/errors.js';
 
 /** A paged listing of 0..total-1 as the server pages it: the cursor is the next offset. */
@@ -15,7 +15,7 @@ function listing(total: number) {
   return { calls, fetchPage };
 }
 
-describe('client: paginate (every cursor-paged listing)', () => {
+describe('core: paginate (every cursor-paged listing)', () => {
   it('follows the cursors to the end, in the server order, with the largest pages', async () => {
     const l = listing(2500);
     const all = await paginate(l.fetchPage);

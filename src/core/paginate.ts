@@ -1,4 +1,4 @@
-import { AmphoraError } from '../core/errors.js';
+import { AmphoraError } from './errors.js';
 
 export interface PageRequest {
   limit: number;
