@@ -40,6 +40,7 @@ function suggestOperationId(method: string, url: string): string {
 }
 
 describe('OpenAPI contract: every route is a named, summarized operation with its errors', function () {
+  this.timeout(120_000); // one server start, slow on a loaded machine
   let s: TestServer;
   let paths: Record<string, Record<string, Operation>>;
   before(async () => {
