@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs every test suite in order and closes with one line "N passed, N failed" over all of them.
+// Runs every test suite in order and closes with one line "N passed, N failed, N skipped" over all
+// of them (skipped: mocha's pending tests and Python's skipTest, each with the reason it printed).
 // Usage: node scripts/test.mjs [suite…]   (default: every suite without `optIn`)
 // team runs the integration folder again as a team server: a throwaway PostgreSQL cluster for
 // metadata and an S3 bucket (s3rver) for blobs. integration-pg and team-blobs change one of the two
@@ -9,16 +10,17 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 
 const SUITES = {
+  // Import boundaries, browser-safe core and the OpenAPI contract (scripts/lint.mjs); each check counts as one test.
+  lint: { cmd: ['node', ['scripts/lint.mjs']], always: true },
   unit: { dir: 'test/unit', cmd: mocha('test/unit') },
   integration: { dir: 'test/integration', cmd: mocha('test/integration') },
   team: { dir: 'test/integration', cmd: mocha('test/integration'), env: { AMPHORA_TEST_DB: 'postgres', AMPHORA_TEST_BLOBS: 's3' } },
   'integration-pg': { dir: 'test/integration', cmd: mocha('test/integration'), env: { AMPHORA_TEST_DB: 'postgres' }, optIn: true },
   'team-blobs': { dir: 'test/integration', cmd: mocha('test/integration'), env: { AMPHORA_TEST_BLOBS: 's3' }, optIn: true },
+  // A hostile server on loopback against both clients (needs dist/ built, as `npm test` does).
   security: { dir: 'test/security', cmd: mocha('test/security') },
   webview: { dir: 'test/webview', cmd: mocha('test/webview') },
   python: { dir: 'python/tests', cmd: ['python3', ['-m', 'unittest', 'discover', '-s', 'python/tests', '-t', 'python', '-v']] },
-  // A hostile server on loopback against both clients (needs dist/ built, as `npm test` does).
-  security: { dir: 'test/security', cmd: mocha('test/security') },
   e2e: { dir: 'test/e2e', cmd: mocha('test/e2e') },
 };
 
@@ -50,27 +52,33 @@ function count(name, out, code) {
   if (name === 'python') {
     const ran = num(/^Ran (\d+) tests?/m);
     const failed = num(/failures=(\d+)/) + num(/errors=(\d+)/);
-    return { passed: ran - failed - num(/skipped=(\d+)/), failed: failed || (code !== 0 ? 1 : 0) };
+    const skipped = num(/skipped=(\d+)/);
+    return { passed: ran - failed - skipped, failed: failed || (code !== 0 ? 1 : 0), skipped };
+  }
+  if (name === 'lint') {
+    const m = out.match(/^(\d+) passed, (\d+) failed$/m);
+    return { passed: Number(m?.[1] ?? 0), failed: Number(m?.[2] ?? 0) || (code !== 0 ? 1 : 0), skipped: 0 };
   }
   const passed = num(/^\s*(\d+) passing/m);
   const failed = num(/^\s*(\d+) failing/m);
-  return { passed, failed: failed || (code !== 0 ? 1 : 0) };
+  return { passed, failed: failed || (code !== 0 ? 1 : 0), skipped: num(/^\s*(\d+) pending/m) };
 }
 
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(SUITES).filter((n) => !SUITES[n].optIn);
-const totals = { passed: 0, failed: 0 };
+const totals = { passed: 0, failed: 0, skipped: 0 };
 const rows = [];
 for (const name of wanted) {
   const suite = SUITES[name];
   if (!suite) { console.error(`unknown suite "${name}"; suites are: ${Object.keys(SUITES).join(', ')}`); process.exit(2); }
-  if (!hasTests(suite.dir)) { rows.push(`${name}: no tests`); continue; }
+  if (!suite.always && !hasTests(suite.dir)) { rows.push(`${name}: no tests`); continue; }
   console.log(`\n=== ${name} ===`);
   const { code, out } = await run(suite.cmd, suite.env);
   const c = count(name, out, code);
   totals.passed += c.passed;
   totals.failed += c.failed;
-  rows.push(`${name}: ${c.passed} passed, ${c.failed} failed`);
+  totals.skipped += c.skipped;
+  rows.push(`${name}: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped`);
 }
 console.log('\n' + rows.join('\n'));
-console.log(`${totals.passed} passed, ${totals.failed} failed`);
+console.log(`${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
 process.exit(totals.failed ? 1 : 0);

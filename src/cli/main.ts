@@ -6,12 +6,14 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Client } from '../client/client.js';
-import type { ApiKeyInfo, ArtifactCollection, ArtifactVersion, LineageGraph, Role } from '../core/api.js';
+import { paginate } from '../core/paginate.js';
+import type { ApiKeyInfo, ArtifactVersion, LineageGraph, Role } from '../core/api.js';
 import { DEFAULT_PORT } from '../core/defaults.js';
 import { ROLE_NAMES as ROLES } from '../core/roles.js';
 import { AmphoraError } from '../core/errors.js';
 import { parseReference } from '../core/reference.js';
-import { EXIT, EXIT_CODES_HELP, makeOut, mib, reportError, table, type Out } from './output.js';
+import { formatBytes } from '../core/bytes.js';
+import { EXIT, EXIT_CODES_HELP, makeOut, reportError, table, type Out } from './output.js';
 import type { SyncResult } from './sync.js';
 import { VERSION } from './version.js';
 
@@ -65,7 +67,7 @@ function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
 
 function versionLine(v: ArtifactVersion): string {
   const aliases = v.aliases.length ? ` [${v.aliases.join(', ')}]` : '';
-  return `${v.project}/${v.name}:${v.version}${aliases}  ${v.type}  ${v.fileCount} files  ${mib(v.size)}  ${v.digest.slice(0, 12)}`;
+  return `${v.project}/${v.name}:${v.version}${aliases}  ${v.type}  ${v.fileCount} files  ${formatBytes(v.size)}  ${v.digest.slice(0, 12)}`;
 }
 
 /** Splits `[entity/][project/]name` (no selector allowed). */
@@ -196,7 +198,7 @@ artifact
         () =>
           art.created === false
             ? `unchanged: ${art.project}/${art.name}:${art.version} (no new version; same content) [${art.aliases.join(', ')}]`
-            : `Logged ${art.project}/${art.name}:${art.version} [${art.aliases.join(', ')}]  ${art.fileCount} files  ${mib(art.size ?? 0)}  digest ${art.digest}`,
+            : `Logged ${art.project}/${art.name}:${art.version} [${art.aliases.join(', ')}]  ${art.fileCount} files  ${formatBytes(art.size ?? 0)}  digest ${art.digest}`,
       );
     }),
   );
@@ -237,13 +239,7 @@ artifact
         await listProjects(out, c, 'List one project\'s artifacts with: amphora artifact ls PROJECT');
         return;
       }
-      const items: ArtifactCollection[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await c.http.collections(c.entity, project ?? c.defaultProject, { limit: 1000, cursor, type: opts.type });
-        items.push(...page.items);
-        cursor = page.nextCursor ?? undefined;
-      } while (cursor);
+      const items = await paginate((q) => c.http.collections(c.entity, project ?? c.defaultProject, { ...q, type: opts.type }));
       out.result({ items }, () =>
         items.length
           ? table([
@@ -263,17 +259,11 @@ artifact
     action(async (out, ref: string) => {
       const c = await connect();
       const q = qualify(c, ref);
-      const items: ArtifactVersion[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await c.http.versions(q.entity, q.project, q.name, { limit: 1000, cursor });
-        items.push(...page.items);
-        cursor = page.nextCursor ?? undefined;
-      } while (cursor);
+      const items = await paginate((page) => c.http.versions(q.entity, q.project, q.name, page));
       out.result({ items }, () =>
         table([
           ['VERSION', 'ALIASES', 'FILES', 'SIZE', 'CREATED', 'BY', 'DIGEST'],
-          ...items.map((v) => [v.version, v.aliases.join(', '), String(v.fileCount), mib(v.size), v.createdAt, v.createdBy ?? '-', v.digest.slice(0, 12)]),
+          ...items.map((v) => [v.version, v.aliases.join(', '), String(v.fileCount), formatBytes(v.size), v.createdAt, v.createdBy ?? '-', v.digest.slice(0, 12)]),
         ]),
       );
     }),
@@ -359,7 +349,7 @@ program
       const { BlobCache, defaultCacheDir, parseSize } = await sdk();
       const cacheDir = defaultCacheDir();
       const r = await new BlobCache(cacheDir).cleanup(parseSize(size));
-      out.result({ cacheDir, ...r }, () => `Removed ${r.removed} blobs (${mib(r.freedBytes)}); ${mib(r.keptBytes)} kept in ${cacheDir}`);
+      out.result({ cacheDir, ...r }, () => `Removed ${r.removed} blobs (${formatBytes(r.freedBytes)}); ${formatBytes(r.keptBytes)} kept in ${cacheDir}`);
     }),
   );
 
@@ -376,7 +366,7 @@ program
       out.result(r, () =>
         [
           ...(expired.length ? [`${opts.dryRun ? 'Would delete' : 'Deleted'} ${expired.length} expired version(s): ${expired.join(', ')}`] : []),
-          `${opts.dryRun ? 'Would delete' : 'Deleted'} ${r.deletedBlobs} blobs (${mib(r.freedBytes)}); kept ${r.keptYoung} younger than the grace period.`,
+          `${opts.dryRun ? 'Would delete' : 'Deleted'} ${r.deletedBlobs} blobs (${formatBytes(r.freedBytes)}); kept ${r.keptYoung} younger than the grace period.`,
         ].join('\n'),
       );
     }),

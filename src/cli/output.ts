@@ -1,6 +1,7 @@
 /** CLI output: human text or `--json`, exit codes, and progress bars (stderr, TTY only). */
 import cliProgress from 'cli-progress';
 import { AmphoraError, type ErrorCode } from '../core/errors.js';
+import { formatBytes } from '../core/bytes.js';
 import type { Progress } from '../client/transfer.js';
 import { guardTerminal } from './terminal.js';
 
@@ -77,7 +78,7 @@ export function makeOut(json: boolean): Out {
           release ??= guardTerminal(process.stderr, () => bar?.stop());
           bar.start(byBytes ? p.totalBytes! : p.total, 0, { mb: '', files: '' });
         }
-        const payload = { mb: byBytes ? `${mib(p.bytes ?? 0)}/${mib(p.totalBytes!)}` : '', files: `${p.done}/${p.total}` };
+        const payload = { mb: byBytes ? `${formatBytes(p.bytes ?? 0)}/${formatBytes(p.totalBytes!)}` : '', files: `${p.done}/${p.total}` };
         bar!.update(byBytes ? (p.bytes ?? 0) : p.done, payload);
       }) as ((p: Progress) => void) & { stop(): void };
       f.stop = () => {
@@ -88,13 +89,6 @@ export function makeOut(json: boolean): Out {
       return f;
     },
   };
-}
-
-export function mib(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }
 
 export function table(rows: string[][]): string {

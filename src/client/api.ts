@@ -5,6 +5,7 @@ import { formatReference, parseReference } from '../core/reference.js';
 import { Artifact } from './artifact.js';
 import { Client, defaultClient, type ClientOptions } from './client.js';
 import { lastInit } from './sessionDefaults.js';
+import { paginate } from '../core/paginate.js';
 
 export interface ApiOptions {
   client?: Client;
@@ -51,17 +52,10 @@ export class Api {
     const r = parseReference(name);
     const e = r.entity ?? (await this.defaultEntity());
     const p = r.project ?? (await this.defaultProject());
-    const out: Artifact[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await c.http.versions(e, p, r.name, { limit: 1000, cursor });
-      for (const v of page.items) {
-        if (v.type !== type) throw new AmphoraError('type_mismatch', `${p}/${r.name} has type "${v.type}", not "${type}".`);
-        out.push(Artifact.fromVersion(c, v));
-      }
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor);
-    return out;
+    const versions = await paginate((q) => c.http.versions(e, p, r.name, q));
+    const wrong = versions.find((v) => v.type !== type);
+    if (wrong) throw new AmphoraError('type_mismatch', `${p}/${r.name} has type "${wrong.type}", not "${type}".`);
+    return versions.map((v) => Artifact.fromVersion(c, v));
   }
 
   async projects(): Promise<Project[]> {
@@ -70,14 +64,9 @@ export class Api {
 
   async runs(project?: string, opts: { entity?: string } = {}): Promise<RunInfo[]> {
     const c = await this.client();
-    const out: RunInfo[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await c.http.listRuns(opts.entity ?? (await this.defaultEntity()), project ?? (await this.defaultProject()), { limit: 1000, cursor });
-      out.push(...page.items);
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor);
-    return out;
+    const entity = opts.entity ?? (await this.defaultEntity());
+    const p = project ?? (await this.defaultProject());
+    return paginate((q) => c.http.listRuns(entity, p, q));
   }
 
   /** `entity/project/runId`, `project/runId` or `runId`. */

@@ -11,53 +11,30 @@ import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { cachedBlobPath } from '../core/node/config.js';
+import { hashIntoFile } from '../core/node/hashedWrite.js';
 import { AmphoraError } from '../core/errors.js';
 
 const SMALL = 512 * 1024;
 const COPY_CHUNK = 4 << 20;
 
 /**
- * Writes a download to `file` while hashing it: network chunks are gathered into ~4 MiB writes with
- * one write in flight (not one thread-pool write per 64 KiB chunk). Throws digest_mismatch (the
- * caller removes the file) when the bytes do not hash to `digest`.
+ * Writes a download to `file` while hashing it (gathered into ~4 MiB writes, see hashIntoFile).
+ * Throws digest_mismatch (the caller removes the file) when the bytes do not hash to `digest`.
  */
 export async function streamVerified(source: Readable, file: string, digest: string, size: number, what: string, exclusive: boolean, onBytes?: (n: number) => void): Promise<Stats> {
   const fh = await open(file, exclusive ? 'wx' : 'w');
-  const h = createHash('sha256');
-  let batch: Buffer[] = [];
-  let batchBytes = 0;
-  let received = 0;
-  let writing: Promise<unknown> = Promise.resolve();
-  const start = async (bufs: Buffer[]) => {
-    await writing;
-    writing = writevFully(fh, bufs);
-    writing.catch(() => undefined);
-  };
   try {
-    for await (const chunk of source as AsyncIterable<Buffer>) {
-      received += chunk.length;
+    const got = await hashIntoFile(source as AsyncIterable<Buffer>, fh, (chunk, received) => {
       // Stop at the first byte past the manifest's size: a server cannot fill the disk.
       if (received > size) throw sizeMismatch(what, `more than the ${size} bytes`);
       onBytes?.(chunk.length);
-      h.update(chunk);
-      batch.push(chunk);
-      batchBytes += chunk.length;
-      if (batchBytes >= COPY_CHUNK) {
-        await start(batch);
-        batch = [];
-        batchBytes = 0;
-      }
-    }
-    if (batch.length) await start(batch);
-    await writing;
-    if (received !== size) throw sizeMismatch(what, `${received} bytes instead of the ${size}`);
-    const got = h.digest('hex');
-    if (got !== digest) {
-      throw new AmphoraError('digest_mismatch', `Downloaded bytes of ${what} have SHA-256 ${got}, expected ${digest}; nothing was saved. Retry; if it persists the server's copy is damaged.`);
+    });
+    if (got.size !== size) throw sizeMismatch(what, `${got.size} bytes instead of the ${size}`);
+    if (got.digest !== digest) {
+      throw new AmphoraError('digest_mismatch', `Downloaded bytes of ${what} have SHA-256 ${got.digest}, expected ${digest}; nothing was saved. Retry; if it persists the server's copy is damaged.`);
     }
     return await fh.stat();
   } finally {
-    await writing.catch(() => undefined);
     await fh.close();
   }
 }
@@ -66,18 +43,6 @@ function sizeMismatch(what: string, got: string): AmphoraError {
   return new AmphoraError('digest_mismatch', `The server sent ${got} the manifest lists for ${what}; nothing was saved. Retry; if it persists the server's copy or its manifest is damaged.`);
 }
 
-async function writevFully(fh: FileHandle, bufs: Buffer[]): Promise<void> {
-  let rest = bufs;
-  while (rest.length) {
-    const { bytesWritten } = await fh.writev(rest);
-    if (!bytesWritten) throw new Error('the disk accepted no bytes');
-    let n = bytesWritten;
-    let i = 0;
-    while (i < rest.length && n >= rest[i].length) n -= rest[i++].length;
-    rest = rest.slice(i);
-    if (n > 0) rest[0] = rest[0].subarray(n);
-  }
-}
 
 async function writeFully(fh: FileHandle, buf: Buffer): Promise<void> {
   let off = 0;

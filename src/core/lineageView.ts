@@ -4,6 +4,7 @@
  * (the "Graph View": artifact types and job types).
  */
 import type { LineageEdge, LineageGraph, LineageNode } from './api.js';
+import { formatBytes } from './bytes.js';
 
 /** Jobless runs still need a type node. */
 export const NO_JOB_TYPE = '(no job type)';
@@ -75,14 +76,3 @@ export function detailRows(node: LineageNode): Array<[string, string]> {
   return rows;
 }
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
-}

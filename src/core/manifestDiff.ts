@@ -4,7 +4,7 @@
  * changed files are text (so the editor can offer its side-by-side diff for those).
  */
 import type { ManifestWire } from './api.js';
-import { formatBytes } from './lineageView.js';
+import { formatBytes } from './bytes.js';
 
 export interface FileChange {
   path: string;

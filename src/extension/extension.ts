@@ -4,7 +4,7 @@
  * extensions and tests can reach them; feature modules get them through features.ts.
  */
 import * as vscode from 'vscode';
-import type { ArtifactCollection } from '../core/api.js';
+import { paginate } from '../core/paginate.js';
 import { ConnectionManager } from './connection/connectionManager.js';
 import { EventBus } from './connection/eventBus.js';
 import { impactOf } from './logic/events.js';
@@ -32,17 +32,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
         resolve: (ref) => c.http.resolve(ref),
         projects: async () => (await c.http.projects()).items,
         entity: async () => c.entity,
-        collections: async (entity, project) => {
-          const out: ArtifactCollection[] = [];
-          let cursor: string | undefined;
-          // Bounded: past a few thousand artifacts the nearest-name hint is not worth the wait.
-          do {
-            const page = await c.http.collections(entity, project, { limit: 1000, cursor });
-            out.push(...page.items);
-            cursor = page.nextCursor ?? undefined;
-          } while (cursor && out.length < 5000);
-          return out;
-        },
+        // Bounded: past a few thousand artifacts the nearest-name hint is not worth the wait.
+        collections: (entity, project) => paginate((q) => c.http.collections(entity, project, q), { max: 5000 }),
       };
     },
     () => vscode.workspace.getConfiguration('amphora').get<string>('project'),

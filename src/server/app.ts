@@ -69,7 +69,15 @@ export async function buildApp(ctx: ServerContext, opts: { logLevel?: string; qu
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Amphora tracking server', version: SERVER_VERSION, description: 'Versioned artifacts, runs and lineage. Every route but /api/v1/health needs `Authorization: Bearer <api key>`. Team mode: roles viewer/editor/admin per entity or project; a project the key has no role on answers 404.' },
+      info: {
+        title: 'Amphora tracking server',
+        version: SERVER_VERSION,
+        description: 'Versioned artifacts, runs and lineage. Every route but /api/v1/health needs `Authorization: Bearer <api key>`. Team mode: roles viewer/editor/admin per entity or project; a project the key has no role on answers 404.',
+        license: { name: 'MIT', identifier: 'MIT' },
+      },
+      // Relative: the document is served by the server it describes, at whatever address the
+      // client reached (never built from the request's Host, which a loopback server distrusts).
+      servers: [{ url: '/', description: 'The server that serves this document' }],
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
       security: [{ apiKey: [] }],
     },

@@ -4,10 +4,11 @@
  * line, and stops it; a bad script path fails with a message that says what to do.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEmbeddedServer } from '../../src/extension/connection/embeddedServer.js';
+import { requireBuilt } from '../support/built.js';
 import { EMBEDDED_ONLY, TEAM_DB } from './server-helpers.js';
 
 const SCRIPT = path.resolve(import.meta.dirname, '../../dist/server.mjs');
@@ -22,7 +23,7 @@ describe('extension: embedded server launcher', function () {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('starts the bundled server, which writes the discovery file and answers /health, and stops it', async function () {
-    if (!existsSync(SCRIPT)) this.skip(); // needs `node esbuild.mjs` first (npm test builds)
+    requireBuilt(this, SCRIPT);
     const lines: string[] = [];
     let exited = false;
     // A team server configured in the user's environment must not turn the editor's server into one.
@@ -63,7 +64,7 @@ describe('extension: embedded server launcher', function () {
   });
 
   it('reports a server that exits during start-up, with where to look', async function () {
-    if (!existsSync(SCRIPT)) this.skip();
+    requireBuilt(this, SCRIPT);
     const lines: string[] = [];
     // A data dir that is a file cannot be opened: the server exits instead of listening.
     const notADir = path.join(dir, 'file');

@@ -17,6 +17,7 @@ import { PostgresDatabase } from '../../src/server/store/postgres.js';
 import { createTestDatabase, testCluster, type TestDatabase } from '../support/postgres.js';
 import { TEAM_KEY } from '../support/replicas.js';
 import { sha256, TEAM_DB, tempDir } from './server-helpers.js';
+import { waitFor } from '../support/waitFor.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -26,13 +27,6 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
-async function waitUntil(what: string, fn: () => boolean, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** A loopback TCP proxy to the test cluster that can be cut (every connection dropped) and restored. */
 class TcpProxy {
@@ -144,16 +138,23 @@ describe('PostgreSQL store (the Database seam on a real PostgreSQL 15)', functio
       order.push('tx1 done');
     });
     await inside.promise;
+    const gcHold = deferred();
     const gc = one.exclusive(async () => {
       order.push('gc start');
-      await new Promise((r) => setTimeout(r, 150));
+      await gcHold.promise;
       order.push('gc end');
     });
-    await new Promise((r) => setTimeout(r, 150));
+    // Seen from the database: a session waits for the advisory lock (asked on a third connection).
+    const advisoryWaits = async () =>
+      (await one.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`)).length > 0;
+    await waitFor('GC to wait for the advisory lock', advisoryWaits, 5000);
     assert.equal(order.length, 0, 'GC must wait for the open transaction');
     hold.resolve();
-    await waitUntil('gc start', () => order.includes('gc start'));
+    await waitFor('gc start', () => order.includes('gc start'));
     const later = two.transaction(async () => void order.push('tx2'));
+    await waitFor('the next write transaction to wait for GC', advisoryWaits, 5000);
+    assert.ok(!order.includes('tx2'), 'a write transaction must not start while GC runs');
+    gcHold.resolve();
     await Promise.all([tx, gc, later]);
     assert.deepEqual(order, ['tx1 done', 'gc start', 'gc end', 'tx2']);
   });
@@ -161,7 +162,7 @@ describe('PostgreSQL store (the Database seam on a real PostgreSQL 15)', functio
   it("bumps generation when another instance commits (NOTIFY), so read caches drop what they hold", async () => {
     const g = two.generation;
     await one.transaction(async (tx) => tx.query(`UPDATE t SET n = n + 1 WHERE k = 'counter'`));
-    await waitUntil('two.generation to change', () => two.generation !== g, 1000);
+    await waitFor('two.generation to change', () => two.generation !== g, 1000);
   });
 
   it('while its LISTEN connection is lost, generation changes on every read (nothing cacheable); it reconnects', async () => {
@@ -169,12 +170,12 @@ describe('PostgreSQL store (the Database seam on a real PostgreSQL 15)', functio
     await admin.connect();
     try {
       await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'`);
-      await waitUntil('the lost connection to be noticed', () => two.generation !== two.generation, 2000);
+      await waitFor('the lost connection to be noticed', () => two.generation !== two.generation, 2000);
       // Reconnects within about a second; then generation is stable between writes again.
-      await waitUntil('reconnect', () => two.generation === two.generation, 5000);
+      await waitFor('reconnect', () => two.generation === two.generation, 5000);
       const g = two.generation;
       await one.transaction(async (tx) => tx.query('SELECT 1'));
-      await waitUntil('notifications again after reconnecting', () => two.generation !== g, 1000);
+      await waitFor('notifications again after reconnecting', () => two.generation !== g, 1000);
     } finally {
       await admin.end();
     }

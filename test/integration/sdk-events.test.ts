@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Artifact, subscribeEvents } from '../../src/client/index.js';
 import type { ServerEvent } from '../../src/core/api.js';
 import { startHarness, type Harness } from './sdk-harness.js';
+import { waitFor } from '../support/waitFor.js';
 
 describe('SDK: server-sent events', function () {
   this.timeout(30_000);
@@ -28,10 +29,7 @@ describe('SDK: server-sent events', function () {
     const a = new Artifact('evented', 'dataset');
     await a.addFile(f);
     await a.log({ client: h.client, project: 'ev', aliases: ['best'] });
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && !events.some((e) => e.type === 'version.created' && e.version.name === 'evented')) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor('version.created of evented', () => events.some((e) => e.type === 'version.created' && e.version.name === 'evented'), 10_000);
     ac.abort();
     await done;
     const created = events.find((e) => e.type === 'version.created');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { artifactDigest } from '../../src/core/node/manifest.js';
 import { sha256, startTestServer, type TestServer } from './server-helpers.js';
+import { waitFor } from '../support/waitFor.js';
 
 /** SPEC §1 artifact rules, through the HTTP API of a real server. */
 describe('server: artifact rules (SPEC §1)', function () {
@@ -163,9 +164,8 @@ describe('server: artifact rules (SPEC §1)', function () {
     assert.equal(v1.status, 201);
     const bad = await s.api.patch(`${versions('tagged')}/v1`, { ttlSeconds: 0 });
     assert.equal(bad.status, 400);
-    await new Promise((r) => setTimeout(r, 1100));
-    const dry = await s.api.post('/api/v1/admin/gc', { dryRun: true });
-    assert.ok(dry.body.expiredVersions.includes(`${e}/${P}/tagged:v0`));
+    // The ttl counts from createdAt: a dry run lists v0 once its second has passed.
+    await waitFor('tagged:v0 to expire', async () => (await s.api.post('/api/v1/admin/gc', { dryRun: true })).body.expiredVersions.includes(`${e}/${P}/tagged:v0`), 10_000, 100);
     assert.equal((await s.api.get(`${versions('tagged')}/v0`)).status, 200, 'a dry run deletes nothing');
     const gc = await s.api.post('/api/v1/admin/gc', {});
     assert.deepEqual(gc.body.expiredVersions, [`${e}/${P}/tagged:v0`]);

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { ServerEvent } from '../../src/core/api.js';
+import { waitFor } from '../support/waitFor.js';
 import { sha256, startTestServer, type TestServer } from './server-helpers.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('server: runs, heartbeats, lineage (SPEC §1)', function () {
   this.timeout(60_000);
@@ -61,17 +60,24 @@ describe('server: runs, heartbeats, lineage (SPEC §1)', function () {
     })();
     const alive = (await s.api.post(runs(), { jobType: 'beating' })).body;
     const silent = (await s.api.post(runs(), { jobType: 'silent' })).body;
-    for (let i = 0; i < 8; i++) {
-      await sleep(150);
-      assert.equal((await s.api.post(`${runs()}/${alive.id}/heartbeat`)).status, 200);
+    // One run beats back to back (each beat well inside the 400 ms timeout) until the other is
+    // announced as crashed: the sweep has run at least once past the silent run's deadline.
+    let beating = true;
+    const beats = (async () => {
+      while (beating) assert.equal((await s.api.post(`${runs()}/${alive.id}/heartbeat`)).status, 200);
+    })();
+    try {
+      await waitFor('the silent run to be announced as crashed', () => seen.some((ev) => ev.type === 'run.updated' && ev.run.id === silent.id && ev.run.state === 'crashed'));
+    } finally {
+      beating = false;
+      await beats;
     }
     assert.equal((await s.api.get(`${runs()}/${silent.id}`)).body.state, 'crashed');
     assert.equal((await s.api.get(`${runs()}/${alive.id}`)).body.state, 'running');
     await s.api.patch(`${runs()}/${alive.id}`, { state: 'finished' });
-    await sleep(100);
+    await waitFor('the finish to be announced', () => seen.some((ev) => ev.type === 'run.updated' && ev.run.id === alive.id && ev.run.state === 'finished'));
     ac.abort();
     await reading;
-    assert.ok(seen.some((ev) => ev.type === 'run.updated' && ev.run.id === silent.id && ev.run.state === 'crashed'));
   });
 
   it('appends and lists history; attaches blob-backed run files', async () => {

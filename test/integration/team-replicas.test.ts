@@ -10,6 +10,7 @@ import { subscribeEvents } from '../../src/client/events.js';
 import type { ServerEvent } from '../../src/core/api.js';
 import { TEAM_KEY, startTeam, type Replica, type Team } from '../support/replicas.js';
 import { Api, sha256, TEAM_DB } from './server-helpers.js';
+import { waitFor } from '../support/waitFor.js';
 
 const ENTITY = 'admin';
 
@@ -45,15 +46,6 @@ async function listen(r: Replica): Promise<{ events: ServerEvent[]; at: number[]
   };
 }
 
-async function waitFor<T>(what: string, fn: () => T | undefined, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Every file of a version, downloaded through `a`, must hash to its manifest digest. */
 async function assertDownloads(a: Api, name: string, version: string, expected?: Record<string, string>): Promise<void> {
@@ -161,7 +153,11 @@ describe('team mode: two replicas on one PostgreSQL database', function () {
       const id = run.body.id as string;
       const crashedOn = (s: { events: ServerEvent[] }) => s.events.filter((e) => e.type === 'run.updated' && e.run.id === id && e.run.state === 'crashed');
       await waitFor('crashed on both', () => (crashedOn(subA).length && crashedOn(subB).length ? true : undefined), 5000);
-      await new Promise((r) => setTimeout(r, 700)); // several more sweeps on both replicas
+      // A second run started now crashes only in a later sweep: once both replicas announced it,
+      // the sweeps after the first crash have run, and must not have announced that one again.
+      const probe = (await api(b).post(`/api/v1/projects/${ENTITY}/team/runs`, { jobType: 'probe' })).body.id as string;
+      const probeCrashed = (s: { events: ServerEvent[] }) => s.events.some((e) => e.type === 'run.updated' && e.run.id === probe && e.run.state === 'crashed');
+      await waitFor('a later sweep to crash the probe run on both', () => probeCrashed(subA) && probeCrashed(subB), 5000);
       assert.equal(crashedOn(subA).length, 1);
       assert.equal(crashedOn(subB).length, 1);
       assert.equal((await api(b).get(`/api/v1/projects/${ENTITY}/team/runs/${id}`)).body.state, 'crashed');

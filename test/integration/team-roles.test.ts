@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { ROUTE_ACCESS } from '../../src/server/auth/routeAccess.js';
 import { Api, sha256, type Res } from './server-helpers.js';
 import { createUser, ok, startTeamServer } from './team-helpers.js';
+import { waitFor } from '../support/waitFor.js';
 
 type Caller = 'noKey' | 'revoked' | 'expired' | 'otherTeam' | 'viewer' | 'editor' | 'admin' | 'siteAdmin';
 const CALLERS: Caller[] = ['noKey', 'revoked', 'expired', 'otherTeam', 'viewer', 'editor', 'admin', 'siteAdmin'];
@@ -81,7 +82,7 @@ describe('team mode: role matrix over every route', function () {
     assert.equal(run.id, 'seedrun');
     await ok(admin.post(`${BASE}/artifacts/alpha-secret-data/versions`, { type: 'dataset', manifest: MANIFEST, aliases: ['best'], runId: 'seedrun' }));
     await ok(admin.post(`${BASE}/runs/seedrun/inputs`, { ref: 'alpha-secret-data:v0' }));
-    await new Promise((r) => setTimeout(r, 1200));
+    await waitFor("editor1's one-second key to expire", async () => (await apis.expired.get('/api/v1/viewer')).status === 401, 10_000, 100);
   });
   after(async () => s?.stop());
 

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,7 +15,14 @@ import { promisify } from 'node:util';
 import { Api } from '../../src/client/api.js';
 import { Artifact } from '../../src/client/artifact.js';
 import { Client } from '../../src/client/client.js';
+import { waitFor } from '../support/waitFor.js';
 import { sha, startBystander, startHostile, type Hostile, type Scenario } from './hostileServer.js';
+
+/** Whether any regular file lies under `dir` (a missing folder has none). */
+function hasFile(dir: string): boolean {
+  if (!existsSync(dir)) return false;
+  return readdirSync(dir, { withFileTypes: true }).some((e) => (e.isDirectory() ? hasFile(path.join(dir, e.name)) : e.isFile()));
+}
 
 const run = promisify(execFile);
 const REPO = path.resolve(import.meta.dirname, '../..');
@@ -139,7 +146,10 @@ const cases: Case[] = [
       entries: { 'big.bin': { digest: sha(big), size: big.length } },
       blobs: { [sha(big)]: big },
       midBlob: async () => {
-        for (const c of ['cache-ts', 'cache-py']) await rm(path.join(base, c), { recursive: true, force: true });
+        // Half the blob is out: once the client has its temp file in the cache, the cache goes.
+        const caches = ['cache-ts', 'cache-py'].map((c) => path.join(base, c));
+        await waitFor('the client to open its file in the download cache', () => caches.some(hasFile), 20_000);
+        for (const c of caches) await rm(c, { recursive: true, force: true });
       },
     }),
     // An existing root takes the per-file path, where the blob goes through the cache.

@@ -135,7 +135,6 @@ export async function startHostile(scenario: Scenario): Promise<Hostile> {
         if (s.midBlob) {
           const half = bytes.length >> 1;
           res.write(bytes.subarray(0, half));
-          await new Promise((r) => setTimeout(r, 100)); // let the client open its files
           await s.midBlob();
           res.end(bytes.subarray(half));
           return;

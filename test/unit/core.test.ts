@@ -88,6 +88,23 @@ describe('core: artifact digest', () => {
   });
 });
 
+describe('core: formatBytes (one size format for CLI, tree, CodeLens, lineage and diff)', () => {
+  it('uses binary units named as such, one decimal below 10', async () => {
+    const { formatBytes } = await import('../../src/core/bytes.js');
+    assert.equal(formatBytes(0), '0 B');
+    assert.equal(formatBytes(1023), '1023 B');
+    assert.equal(formatBytes(1024), '1.0 KiB');
+    assert.equal(formatBytes(1536), '1.5 KiB');
+    assert.equal(formatBytes(10 * 1024 - 1), '10 KiB');
+    assert.equal(formatBytes(48 * 1024 ** 2), '48 MiB');
+    assert.equal(formatBytes(1024 ** 2 - 1), '1.0 MiB'); // rounding carries into the next unit
+    assert.equal(formatBytes(3 * 1024 ** 3), '3.0 GiB');
+    assert.equal(formatBytes(2 * 1024 ** 6), '2048 PiB');
+    assert.equal(formatBytes(-1), '?');
+    assert.equal(formatBytes(Number.NaN), '?');
+  });
+});
+
 describe('core: Limiter', () => {
   it('runs at most `limit` tasks at once, in order, and frees its slot when a task fails', async () => {
     const { Limiter } = await import('../../src/core/limiter.js');

@@ -36,8 +36,8 @@ describe('manifest diff', () => {
 
   it('renders a readable report', () => {
     const text = renderManifestDiff(diffManifests(before, after), 'mnist-raw:v0', 'mnist-raw:v1');
-    assert.match(text, /^Compare mnist-raw:v0 → mnist-raw:v1\n1 added, 1 removed, 1 changed, 1 unchanged · 1.2 KB → 5.2 KB/);
-    assert.match(text, /\+ added {3}images\/0001\.png {2}4\.0 KB/);
+    assert.match(text, /^Compare mnist-raw:v0 → mnist-raw:v1\n1 added, 1 removed, 1 changed, 1 unchanged · 1.2 KiB → 5.2 KiB/);
+    assert.match(text, /\+ added {3}images\/0001\.png {2}4\.0 KiB/);
     assert.match(text, /~ changed labels\.json {2}200 B → 260 B \(\+60 B\)/);
     assert.match(text, /- removed old\/notes\.txt {2}30 B/);
   });

@@ -76,9 +76,9 @@ describe('extension logic: formatting', () => {
   it('formats sizes and ages', () => {
     assert.equal(formatBytes(0), '0 B');
     assert.equal(formatBytes(999), '999 B');
-    assert.equal(formatBytes(1500), '1.5 KB');
-    assert.equal(formatBytes(55_000_000), '55 MB');
-    assert.equal(formatBytes(2.5e12), '2.5 TB');
+    assert.equal(formatBytes(1500), '1.5 KiB');
+    assert.equal(formatBytes(55_000_000), '52 MiB');
+    assert.equal(formatBytes(2.5e12), '2.3 TiB');
     assert.equal(formatAge(new Date(NOW - 2_000).toISOString(), NOW), 'just now');
     assert.equal(formatAge(new Date(NOW - 42_000).toISOString(), NOW), '42 s ago');
     assert.equal(formatAge(new Date(NOW - 5 * 60_000).toISOString(), NOW), '5 min ago');
@@ -86,12 +86,12 @@ describe('extension logic: formatting', () => {
     assert.equal(formatAge(new Date(NOW - 3 * 86400_000).toISOString(), NOW), '3 d ago');
   });
   it('writes the lens text of the spec', () => {
-    assert.equal(lensTitle('mnist-raw:latest', version(), NOW), 'mnist-raw:latest → v3 · 3 files · 55 MB · 2 h ago by load-data/sunny-smoke-1');
+    assert.equal(lensTitle('mnist-raw:latest', version(), NOW), 'mnist-raw:latest → v3 · 3 files · 52 MiB · 2 h ago by load-data/sunny-smoke-1');
     assert.equal(lensTitle('m:v0', version({ fileCount: 1, producerRun: null, size: 10 }), NOW), 'm:v0 → v3 · 1 file · 10 B · 2 h ago');
   });
   it('version rows put latest first, then size and age', () => {
-    assert.equal(versionRowDescription(version(), NOW), 'latest, best · 55 MB · 2 h ago');
-    assert.equal(versionRowDescription(version({ aliases: [] }), NOW), '55 MB · 2 h ago');
+    assert.equal(versionRowDescription(version(), NOW), 'latest, best · 52 MiB · 2 h ago');
+    assert.equal(versionRowDescription(version({ aliases: [] }), NOW), '52 MiB · 2 h ago');
   });
   it('hover/tooltip markdown has digest, producer, description and a metadata table', () => {
     // What shows: Markdown backslash escapes (every server string is escaped) resolved.

@@ -52,7 +52,7 @@ describe('lineage view model', () => {
     assert.equal(rows.Artifact, 'trained-model:v0');
     assert.equal(rows.Aliases, 'latest, best');
     assert.equal(rows['Produced by'], 'train/quiet-smoke-4');
-    assert.equal(rows.Size, '52 MB');
+    assert.equal(rows.Size, '52 MiB');
     const type = Object.fromEntries(detailRows(collapseToTypes(g).nodes.find((n) => n.id === 'jobType:train')!));
     assert.deepEqual(type, { 'Job type': 'train', Runs: '1' });
   });

@@ -71,6 +71,37 @@ export function prefixedPath(prefix: string, key: string, name: string | undefin
 }
 
 /** Folder markers (`photos/`, size 0) that consoles create are not files. */
+/** How one store (S3, GCS) answers what resolveCloudReference asks. */
+export interface CloudStore {
+  /** Entries of every object under `prefix` (folder markers skipped; max_objects enforced). */
+  listPrefix(bucket: string, prefix: string): Promise<RefEntry[]>;
+  /** The entry of `key` recorded without asking the store (checksum off). */
+  unchecked(path: string, bucket: string, key: string): RefEntry;
+  /** The entry of object `key`; undefined when no object has that key (other failures throw). */
+  lookup(path: string, bucket: string, key: string): Promise<RefEntry | undefined>;
+}
+
+/**
+ * Entries for `scheme://bucket/key` (one object) or `scheme://bucket/prefix/` (every object under
+ * it), the rules s3:// and gs:// share. A key that is no object but has objects under `key/` is
+ * that folder (as the aws CLI and gsutil treat it).
+ */
+export async function resolveCloudReference(uri: string, opts: CloudRefOptions, store: CloudStore): Promise<RefEntry[]> {
+  const { bucket, key } = parseCloudUri(uri);
+  if (key === '' || key.endsWith('/')) {
+    const found = await store.listPrefix(bucket, key);
+    if (found.length === 0) throw new AmphoraError('not_found', `No objects under ${uri}; check the bucket and prefix.`);
+    return found;
+  }
+  const path = objectPath(key, opts.name);
+  if (opts.checksum === false) return [store.unchecked(path, bucket, key)];
+  const one = await store.lookup(path, bucket, key);
+  if (one) return [one];
+  const found = await store.listPrefix(bucket, `${key}/`);
+  if (found.length === 0) throw new AmphoraError('not_found', `${uri} does not exist: no object has that key and none is under ${key}/; check the key.`);
+  return found;
+}
+
 export function isFolderMarker(key: string): boolean {
   return key.endsWith('/');
 }

@@ -15,7 +15,7 @@ import type { File, Storage } from '@google-cloud/storage';
 import { AmphoraError } from '../../core/errors.js';
 import type { ManifestEntry } from '../../core/node/manifest.js';
 import {
-  cloudUri, errorFacts, isFolderMarker, isUnreachable, loadSdk, maxObjectsOf, objectPath, parseCloudUri, prefixedPath,
+  cloudUri, errorFacts, isFolderMarker, isUnreachable, loadSdk, maxObjectsOf, parseCloudUri, prefixedPath, resolveCloudReference,
   tooManyObjects, VerifyingStream, type CloudRefOptions, type RefEntry,
 } from './cloud.js';
 
@@ -100,28 +100,22 @@ async function listPrefix(bucket: string, prefix: string, opts: CloudRefOptions,
 }
 
 /** Entries for `gs://bucket/object` (one object) or `gs://bucket/prefix/` (every object under it). */
-export async function resolveGcsReference(uri: string, opts: CloudRefOptions = {}): Promise<RefEntry[]> {
-  const { bucket, key } = parseCloudUri(uri);
-  const checksum = opts.checksum !== false;
-  if (key === '' || key.endsWith('/')) {
-    const found = await listPrefix(bucket, key, opts, uri);
-    if (found.length === 0) throw new AmphoraError('not_found', `No objects under ${uri}; check the bucket and prefix.`);
-    return found;
-  }
-  const path = objectPath(key, opts.name);
-  if (!checksum) return [objectEntry(path, bucket, { name: key }, false)];
-  const { storage } = await gcs();
-  try {
-    const [md] = await storage.bucket(bucket).file(key).getMetadata();
-    return [objectEntry(path, bucket, { ...(md as ObjectMetadata), name: key }, true)];
-  } catch (e) {
-    const err = gcsError(e, uri);
-    if (err.code !== 'not_found' || /^Bucket/.test(err.message)) throw err;
-  }
-  // No such object: a name without its trailing slash may name a folder.
-  const found = await listPrefix(bucket, `${key}/`, opts, uri);
-  if (found.length === 0) throw new AmphoraError('not_found', `${uri} does not exist: no object has that name and none is under ${key}/; check the name.`);
-  return found;
+export function resolveGcsReference(uri: string, opts: CloudRefOptions = {}): Promise<RefEntry[]> {
+  return resolveCloudReference(uri, opts, {
+    listPrefix: (bucket, prefix) => listPrefix(bucket, prefix, opts, uri),
+    unchecked: (path, bucket, key) => objectEntry(path, bucket, { name: key }, false),
+    lookup: async (path, bucket, key) => {
+      const { storage } = await gcs();
+      try {
+        const [md] = await storage.bucket(bucket).file(key).getMetadata();
+        return objectEntry(path, bucket, { ...(md as ObjectMetadata), name: key }, true);
+      } catch (e) {
+        const err = gcsError(e, uri);
+        if (err.code !== 'not_found' || /^Bucket/.test(err.message)) throw err;
+        return undefined;
+      }
+    },
+  });
 }
 
 /** Fetches a gs:// entry into `tmp`: the recorded generation, verified against the recorded checksum. */

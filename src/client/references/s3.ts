@@ -16,7 +16,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { AmphoraError } from '../../core/errors.js';
 import type { ManifestEntry } from '../../core/node/manifest.js';
 import {
-  cloudUri, errorFacts, isFolderMarker, isUnreachable, loadSdk, maxObjectsOf, objectPath, parseCloudUri, prefixedPath,
+  cloudUri, errorFacts, isFolderMarker, isUnreachable, loadSdk, maxObjectsOf, parseCloudUri, prefixedPath, resolveCloudReference,
   tooManyObjects, VerifyingStream, type CloudRefOptions, type RefEntry,
 } from './cloud.js';
 
@@ -144,28 +144,22 @@ async function listPrefix(bucket: string, prefix: string, opts: CloudRefOptions,
 }
 
 /** Entries for `s3://bucket/key` (one object) or `s3://bucket/prefix/` (every object under it). */
-export async function resolveS3Reference(uri: string, opts: CloudRefOptions = {}): Promise<RefEntry[]> {
-  const { bucket, key } = parseCloudUri(uri);
-  const checksum = opts.checksum !== false;
-  if (key === '' || key.endsWith('/')) {
-    const found = await listPrefix(bucket, key, opts, uri);
-    if (found.length === 0) throw new AmphoraError('not_found', `No objects under ${uri}; check the bucket and prefix.`);
-    return found;
-  }
-  const path = objectPath(key, opts.name);
-  if (!checksum) return [objectEntry(path, bucket, key, {}, false)];
-  const { sdk, client } = await s3();
-  try {
-    const head = await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return [objectEntry(path, bucket, key, { ETag: head.ETag, size: head.ContentLength, VersionId: head.VersionId }, true)];
-  } catch (e) {
-    const err = s3Error(e, uri);
-    if (err.code !== 'not_found') throw err;
-  }
-  // No such object: like the aws CLI, a key without its trailing slash may name a folder.
-  const found = await listPrefix(bucket, `${key}/`, opts, uri);
-  if (found.length === 0) throw new AmphoraError('not_found', `${uri} does not exist: no object has that key and none is under ${key}/; check the key.`);
-  return found;
+export function resolveS3Reference(uri: string, opts: CloudRefOptions = {}): Promise<RefEntry[]> {
+  return resolveCloudReference(uri, opts, {
+    listPrefix: (bucket, prefix) => listPrefix(bucket, prefix, opts, uri),
+    unchecked: (path, bucket, key) => objectEntry(path, bucket, key, {}, false),
+    lookup: async (path, bucket, key) => {
+      const { sdk, client } = await s3();
+      try {
+        const head = await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: key }));
+        return objectEntry(path, bucket, key, { ETag: head.ETag, size: head.ContentLength, VersionId: head.VersionId }, true);
+      } catch (e) {
+        const err = s3Error(e, uri);
+        if (err.code !== 'not_found') throw err;
+        return undefined;
+      }
+    },
+  });
 }
 
 function changed(path: string, entry: ManifestEntry, now: string): AmphoraError {

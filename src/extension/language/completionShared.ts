@@ -2,7 +2,8 @@
  * What completion and diagnostics share inside VS Code: the project index cache (invalidated by
  * the server's events) and the project a reference in a document belongs to.
  */
-import { eventProject, type ArtifactCollection } from '../../core/api.js';
+import { paginate } from '../../core/paginate.js';
+import { eventProject } from '../../core/api.js';
 import type { ArtifactRef } from '../../core/reference.js';
 import type { ExtensionServices } from '../services.js';
 import { ProjectIndexCache, type ProjectIndex } from './referenceIndex.js';
@@ -17,14 +18,7 @@ export function projectIndexCache(services: ExtensionServices): ProjectIndexCach
   if (!shared) {
     const cache = new ProjectIndexCache(async (entity, project) => {
       const c = await services.connection.require();
-      const out: ArtifactCollection[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await c.http.collections(entity, project, { limit: 1000, cursor });
-        out.push(...page.items);
-        cursor = page.nextCursor ?? undefined;
-      } while (cursor && out.length < MAX_COLLECTIONS);
-      return out;
+      return paginate((q) => c.http.collections(entity, project, q), { max: MAX_COLLECTIONS });
     });
     shared = cache;
     services.context.subscriptions.push(

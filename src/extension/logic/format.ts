@@ -5,21 +5,9 @@
 import type { ArtifactVersion } from '../../core/api.js';
 import { codeSpan, escapeMarkdown, escapeMarkdownInline } from './safeText.js';
 
-const UNITS = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
+import { formatBytes } from '../../core/bytes.js';
 
-/** 55_000_000 → "55 MB" (decimal units, like file managers; one decimal below 10). */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 0) return '?';
-  let v = bytes;
-  let u = 0;
-  while (v >= 1000 && u < UNITS.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  if (u === 0) return `${v} B`;
-  const shown = v < 10 ? Math.round(v * 10) / 10 : Math.round(v);
-  return `${shown} ${UNITS[u]}`;
-}
+export { formatBytes };
 
 /** "just now", "42 s ago", "5 min ago", "2 h ago", "3 d ago", "4 mo ago", "2 y ago". */
 export function formatAge(iso: string | Date, now: number = Date.now()): string {
@@ -53,7 +41,7 @@ export function versionLabel(v: Pick<ArtifactVersion, 'version'>): string {
   return v.version;
 }
 
-/** Description of a version row: "latest, best · 55 MB · 2 h ago". */
+/** Description of a version row: "latest, best · 52 MiB · 2 h ago". */
 export function versionRowDescription(v: ArtifactVersion, now = Date.now()): string {
   const aliases = displayAliases(v);
   return [aliases.length ? aliases.join(', ') : undefined, formatBytes(v.size), formatAge(v.createdAt, now)]
@@ -67,7 +55,7 @@ export function runLabel(run: { name: string; jobType: string | null } | null | 
   return run.jobType ? `${run.jobType}/${run.name}` : run.name;
 }
 
-/** The CodeLens text: "mnist-raw:latest → v3 · 3 files · 55 MB · 2 h ago by load-data/sunny-smoke-1". */
+/** The CodeLens text: "mnist-raw:latest → v3 · 3 files · 52 MiB · 2 h ago by load-data/sunny-smoke-1". */
 export function lensTitle(refText: string, v: ArtifactVersion, now = Date.now()): string {
   const by = runLabel(v.producerRun);
   return `${refText} → ${v.version} · ${plural(v.fileCount, 'file')} · ${formatBytes(v.size)} · ${formatAge(v.createdAt, now)}${by ? ` by ${by}` : ''}`;

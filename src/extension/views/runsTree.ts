@@ -3,6 +3,7 @@
  */
 import * as vscode from 'vscode';
 import { roleFor } from '../logic/access.js';
+import { paginate } from '../../core/paginate.js';
 import type { Run } from '../../core/api.js';
 import type { ConnectionManager } from '../connection/connectionManager.js';
 import type { EventBus } from '../connection/eventBus.js';
@@ -28,13 +29,7 @@ class RunsProjectNode extends TreeNode {
   }
   protected override async loadChildren(): Promise<TreeNode[]> {
     const http = this.requireHttp();
-    const runs: Run[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await http.listRuns(this.entity, this.project, { limit: 1000, cursor });
-      runs.push(...page.items);
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor && runs.length < MAX_GROUPED_RUNS);
+    const runs = await paginate((q) => http.listRuns(this.entity, this.project, q), { max: MAX_GROUPED_RUNS });
     if (runs.length === 0) return [new MessageNode(this.ctx, this, `${this.id}/empty`, 'No runs in this project yet')];
     return [...groupByJobType(runs)].map(([jobType, list]) => new JobTypeNode(this.ctx, this, `${this.id}/${jobType}`, jobType, list));
   }

@@ -7,6 +7,8 @@ import type { Readable } from 'node:stream';
 import { AmphoraError } from '../../core/errors.js';
 import type { BlobStat, BlobStore } from './blobStore.js';
 import { Limiter } from '../../core/limiter.js';
+import { mapPool } from '../../core/pool.js';
+import { hashIntoFile } from '../../core/node/hashedWrite.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 /** fsyncs run on libuv's thread pool; more in flight than its size only queues. */
@@ -15,8 +17,6 @@ const SYNC_PARALLELISM = 8;
 const SMALL_BLOB_BYTES = 256 * 1024;
 /** From this many unsynced blobs on, one file-system-wide sync beats per-file fsyncs. */
 const SYNCFS_THRESHOLD = 32;
-/** Large uploads reach the disk in writes of about this size (fewer thread-pool round trips). */
-const WRITE_BATCH_BYTES = 4 << 20;
 /** Blobs from this size on start their fsync right after upload (see put). */
 const EARLY_SYNC_BYTES = 8 << 20;
 /** libuv has 4 threads by default: leave two for the writes and reads of other requests. */
@@ -93,7 +93,6 @@ export class LocalBlobStore implements BlobStore {
   private async putStream(digest: string, body: Readable, expectedSize?: number): Promise<{ size: number; created: boolean }> {
     const final = this.pathOf(digest);
     const tmp = this.tempName(digest);
-    const hash = createHash('sha256');
     let size = 0;
     // A FileHandle and awaited writes: streaming with natural backpressure, and about a tenth
     // of the CPU of a stream pipeline per small blob (what bounds many-small-files uploads).
@@ -101,41 +100,19 @@ export class LocalBlobStore implements BlobStore {
     const present = await this.stat(digest);
     if (expectedSize !== undefined && expectedSize <= SMALL_BLOB_BYTES) return this.putSmall(digest, body, expectedSize, present);
     const fh = present && present.size === expectedSize ? undefined : await open(tmp, 'w', 0o600);
-    // Socket chunks (≤ 64 KiB) are hashed as they arrive and gathered into ~4 MiB writev calls;
-    // one write is in flight while the next batch fills, so receiving never waits on the disk
-    // and memory stays bounded (≈ two batches).
-    let batch: Buffer[] = [];
-    let batchBytes = 0;
-    let writing: Promise<void> = Promise.resolve();
-    const startWrite = async (bufs: Buffer[]) => {
-      await writing;
-      writing = writeAll(fh!, bufs);
-      writing.catch(() => undefined); // observed by the next await; never unhandled
-    };
+    let actual: string;
     try {
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        hash.update(chunk);
-        size += chunk.length;
-        if (fh && (expectedSize === undefined || size <= expectedSize)) {
-          batch.push(chunk);
-          batchBytes += chunk.length;
-          if (batchBytes >= WRITE_BATCH_BYTES) {
-            await startWrite(batch);
-            batch = [];
-            batchBytes = 0;
-          }
-        }
-      }
-      if (batch.length) await startWrite(batch);
-      await writing;
+      // Hashed to the end to report the real digest; bytes past the expected size are not written.
+      ({ digest: actual } = await hashIntoFile(body as AsyncIterable<Buffer>, fh, (_chunk, received) => {
+        size = received;
+        return expectedSize === undefined || received <= expectedSize;
+      }));
     } catch (e) {
-      await writing.catch(() => undefined);
       await fh?.close().catch(() => undefined);
       await rm(tmp, { force: true });
       if (isDiskFull(e)) throw e;
       throw new AmphoraError('invalid_request', `Upload of blob ${digest} was interrupted after ${size} bytes (${(e as Error).message}); upload it again.`);
     }
-    const actual = hash.digest('hex');
     // A large blob starts its fsync now, in the background: the disk writes overlap with the next
     // uploads instead of all landing in the commit's flush (1 GiB ≈ 2 s of disk here).
     const synced = fh && actual === digest && size >= EARLY_SYNC_BYTES ? this.earlySync(fh) : undefined;
@@ -337,39 +314,21 @@ function syncFileSystem(path: string): Promise<boolean> {
   });
 }
 
-/** writev until every byte is written (a regular file may still accept fewer bytes at once). */
-async function writeAll(fh: FileHandle, bufs: Buffer[]): Promise<void> {
-  let rest = bufs;
-  while (rest.length) {
-    const { bytesWritten } = await fh.writev(rest);
-    if (bytesWritten === 0) throw new Error('the disk accepted no bytes');
-    let n = bytesWritten;
-    let i = 0;
-    while (i < rest.length && n >= rest[i].length) n -= rest[i++].length;
-    rest = rest.slice(i);
-    if (n > 0) rest[0] = rest[0].subarray(n);
-  }
-}
 
 async function syncAll(paths: string[]): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < paths.length) {
-      const p = paths[next++];
-      let fh;
-      try {
-        fh = await open(p, 'r');
-      } catch {
-        continue; // removed meanwhile (GC of a never-committed blob)
-      }
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
+  await mapPool(paths, SYNC_PARALLELISM, async (p) => {
+    let fh;
+    try {
+      fh = await open(p, 'r');
+    } catch {
+      return; // removed meanwhile (GC of a never-committed blob)
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(SYNC_PARALLELISM, paths.length) }, worker));
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  });
 }
 
 /** ENOSPC / EDQUOT: the blob file system (or the user's quota) is full. */

@@ -1,13 +1,14 @@
 import { Readable } from 'node:stream';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { BlobBatchHeader, ConfirmBlobsRequest, ConfirmBlobsResponse, GetBlobBatchRequest, NegotiateRequest, NegotiateResponse, PutBlobBatchResponse, PutBlobResponse, routes } from '../../core/api.js';
+import { BlobBatchHeader, ErrorBody, ConfirmBlobsRequest, ConfirmBlobsResponse, GetBlobBatchRequest, NegotiateRequest, NegotiateResponse, PutBlobBatchResponse, PutBlobResponse, routes } from '../../core/api.js';
 import { Limiter } from '../../core/limiter.js';
+import { mapPool } from '../../core/pool.js';
 import type { BlobStore } from '../blobs/blobStore.js';
 import { AmphoraError } from '../../core/errors.js';
 import { readableDigests, recordUploads } from '../auth/blobAccess.js';
 import type { RoutePlugin } from '../context.js';
-import { errors, P } from './common.js';
+import { errors, P, RawBytes } from './common.js';
 
 const DigestParams = z.object({ digest: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters of SHA-256') });
 /** Re-touch present blobs older than this on negotiate, so GC's grace period restarts for them. */
@@ -26,7 +27,7 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
 
   app.post(
     `${P}/blobs/negotiate`,
-    { schema: { summary: 'Which of these blobs does the server lack? Answers only those, with upload URLs', body: NegotiateRequest, response: { 200: NegotiateResponse, ...errors } } },
+    { schema: { operationId: 'negotiateBlobs', summary: 'Which of these blobs does the server lack? Answers only those, with upload URLs', body: NegotiateRequest, response: { 200: NegotiateResponse, ...errors } } },
     async (req) => {
       const wanted = dedupe(req.body.blobs);
       // Blobs the caller may not read count as missing: they upload them, which proves they hold
@@ -35,25 +36,20 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
       const present = await ctx.blobs.statMany(wanted.map((b) => b.digest).filter((d) => readable.has(d)));
       const missing: z.infer<typeof NegotiateResponse>['missing'] = [];
       const now = Date.now();
-      let next = 0;
-      const worker = async () => {
-        while (next < wanted.length) {
-          const b = wanted[next++];
-          const s = present.get(b.digest);
-          if (s && s.size === b.size) {
-            if (now - s.mtimeMs > TOUCH_AFTER_MS) await ctx.blobs.touch(b.digest);
-            continue;
-          }
-          // Team mode: large blobs go straight to the bucket (presigned); small ones to our batch route.
-          const target = await ctx.blobs.uploadTarget?.(b.digest, b.size);
-          if (target) missing.push({ digest: b.digest, size: b.size, uploadUrl: target.url, headers: target.headers, parts: target.parts, confirm: target.confirm });
-          // Root-relative: clients resolve it against the address they reached this server at
-          // (a tunnel or proxy included). Never built from the request's Host header, which the
-          // client — or a page rebinding its DNS — chooses.
-          else missing.push({ digest: b.digest, size: b.size, uploadUrl: routes.blob(b.digest), headers: { 'content-type': 'application/octet-stream' } });
+      await mapPool(wanted, NEGOTIATE_PARALLELISM, async (b) => {
+        const s = present.get(b.digest);
+        if (s && s.size === b.size) {
+          if (now - s.mtimeMs > TOUCH_AFTER_MS) await ctx.blobs.touch(b.digest);
+          return;
         }
-      };
-      await Promise.all(Array.from({ length: Math.min(NEGOTIATE_PARALLELISM, wanted.length) }, worker));
+        // Team mode: large blobs go straight to the bucket (presigned); small ones to our batch route.
+        const target = await ctx.blobs.uploadTarget?.(b.digest, b.size);
+        if (target) missing.push({ digest: b.digest, size: b.size, uploadUrl: target.url, headers: target.headers, parts: target.parts, confirm: target.confirm });
+        // Root-relative: clients resolve it against the address they reached this server at
+        // (a tunnel or proxy included). Never built from the request's Host header, which the
+        // client — or a page rebinding its DNS — chooses.
+        else missing.push({ digest: b.digest, size: b.size, uploadUrl: routes.blob(b.digest), headers: { 'content-type': 'application/octet-stream' } });
+      });
       return { missing };
     },
   );
@@ -62,6 +58,7 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
     `${P}/blobs/confirm`,
     {
       schema: {
+        operationId: 'confirmBlobs',
         summary: 'After uploading straight to storage (negotiation gave a "confirm" token): verify each blob against its digest and count it as present',
         body: ConfirmBlobsRequest,
         response: { 200: ConfirmBlobsResponse, ...errors },
@@ -72,23 +69,18 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
       if (!store.confirm) throw new AmphoraError('unsupported', 'This server stores blobs itself and hands out no confirm tokens; upload blobs to the URLs of /api/v1/blobs/negotiate.');
       const items: z.infer<typeof PutBlobResponse>[] = [];
       const failed: { digest: string; actual: string }[] = [];
-      const limiter = new Limiter(CONFIRM_PARALLELISM);
       // A blob the caller cannot read yet becomes theirs by this upload: its bytes must be verified
       // even when the blob is already stored (else knowing a digest would be enough to read it).
       const readable = await readableDigests(ctx.db, req.principal, req.body.blobs.map((b) => b.digest));
-      await Promise.all(
-        req.body.blobs.map((b) =>
-          limiter.run(async () => {
-            try {
-              const out = await store.confirm!(b.digest, b.size, b.confirm, b.parts, { proveUpload: !readable.has(b.digest) });
-              items.push({ digest: b.digest, size: out.size, created: out.created });
-            } catch (e) {
-              if (!(e instanceof AmphoraError) || e.code !== 'digest_mismatch') throw e;
-              failed.push({ digest: b.digest, actual: (e.details as { actual: string }).actual });
-            }
-          }),
-        ),
-      );
+      await mapPool(req.body.blobs, CONFIRM_PARALLELISM, async (b) => {
+        try {
+          const out = await store.confirm!(b.digest, b.size, b.confirm, b.parts, { proveUpload: !readable.has(b.digest) });
+          items.push({ digest: b.digest, size: out.size, created: out.created });
+        } catch (e) {
+          if (!(e instanceof AmphoraError) || e.code !== 'digest_mismatch') throw e;
+          failed.push({ digest: b.digest, actual: (e.details as { actual: string }).actual });
+        }
+      });
       // Who uploaded what: lets a team user commit (and read) the blobs they uploaded straight to storage.
       await recordUploads(ctx.db, req.principal, items.map((i) => i.digest));
       if (failed.length) {
@@ -112,6 +104,7 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
       `${P}/blobs/:digest`,
       {
         schema: {
+          operationId: 'putBlob',
           summary: 'Upload blob bytes (application/octet-stream); the server re-hashes them and rejects a mismatch',
           params: DigestParams,
           response: { 200: PutBlobResponse, 201: PutBlobResponse, ...errors },
@@ -131,6 +124,7 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
       `${P}/blobs/batch`,
       {
         schema: {
+          operationId: 'putBlobBatch',
           summary: 'Upload many small blobs in one request: a JSON header line {"blobs":[{digest,size}…]} then their bytes back to back',
           response: { 200: PutBlobBatchResponse, ...errors },
         },
@@ -145,7 +139,7 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
 
   app.post(
     `${P}/blobs/batch-get`,
-    { schema: { summary: "Download many blobs in one response: their bytes back to back in request order", body: GetBlobBatchRequest } },
+    { schema: { operationId: 'getBlobBatch', summary: "Download many blobs in one response: their bytes back to back in request order", body: GetBlobBatchRequest, response: { 200: RawBytes, ...errors } } },
     async (req, reply) => {
       const digests = req.body.digests;
       const sizes: number[] = [];
@@ -189,7 +183,7 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
 
   app.post(
     `${P}/blobs/flush`,
-    { schema: { summary: 'Make every blob uploaded so far durable (fsync)', response: { 200: z.object({ ok: z.literal(true) }), ...errors } } },
+    { schema: { operationId: 'flushBlobs', summary: 'Make every blob uploaded so far durable (fsync)', response: { 200: z.object({ ok: z.literal(true) }), ...errors } } },
     async () => {
       await ctx.blobs.flush();
       return { ok: true as const };
@@ -198,7 +192,7 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
 
   app.get(
     `${P}/blobs/:digest`,
-    { schema: { summary: 'Download blob bytes (supports a single Range)', params: DigestParams } },
+    { schema: { operationId: 'getBlob', summary: 'Download blob bytes (supports a single Range)', params: DigestParams, response: { 200: RawBytes, 206: RawBytes, 307: RawBytes, ...errors, 416: ErrorBody } } },
     async (req, reply) => {
       // Unreadable and absent blobs look the same to the caller.
       const readable = await readableDigests(ctx.db, req.principal, [req.params.digest]);

@@ -24,4 +24,12 @@ export const errors = {
   422: ErrorBody,
 } as const;
 
+/**
+ * The 2xx/3xx answers of the byte routes (blob downloads): raw bytes, never serialized (Fastify
+ * sends streams as they are). Listed so the document and the handlers' types know those statuses.
+ */
+export const RawBytes = { description: 'The bytes', content: { 'application/octet-stream': { schema: z.any() } } };
+/** The event stream's 200, written by the route itself. */
+export const EventStream = { description: 'Server-sent events: `id`, `event` and a JSON `data` line per event', content: { 'text/event-stream': { schema: z.any() } } };
+
 export const P = '/api/v1';

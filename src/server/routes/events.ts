@@ -3,7 +3,7 @@ import { eventProject } from '../../core/api.js';
 import { canRead, type Principal } from '../auth/principal.js';
 import type { RoutePlugin } from '../context.js';
 import { SseStream } from '../sseStream.js';
-import { P } from './common.js';
+import { errors, EventStream, P } from './common.js';
 
 /** How often an open stream re-reads its key's grants (a revoked key's stream ends). */
 const RECHECK_MS = 5_000;
@@ -20,8 +20,10 @@ export const eventRoutes: RoutePlugin = (app, ctx) => {
     `${P}/events`,
     {
       schema: {
+        operationId: 'streamEvents',
         summary: 'Server-sent events of the projects the key may read: version.created/updated/deleted, alias.moved, run.updated',
         description: 'Events name what changed (no metadata, config or summary: fetch them). A subscriber more than 1 MiB behind is disconnected; reconnect and reload what you show.',
+        response: { 200: EventStream, ...errors },
       },
     },
     (req, reply) => {

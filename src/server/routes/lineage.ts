@@ -9,6 +9,7 @@ export const lineageRoutes: RoutePlugin = (app, ctx) => {
     `${P}/projects/:entity/:project/lineage`,
     {
       schema: {
+        operationId: 'getLineage',
         summary: 'Lineage graph around a node (or the whole project), at instance or type level',
         params: ProjectParams,
         querystring: z.object({

@@ -11,6 +11,7 @@ export const resolveRoutes: RoutePlugin = (app, ctx) => {
     `${P}/resolve`,
     {
       schema: {
+        operationId: 'resolveReference',
         summary: 'Resolve a reference [entity/][project/]name[:alias|:vN] to a version (the fast path)',
         description: 'Missing parts default to the `entity` / `project` query parameters, else the key\'s entity and "uncategorized".',
         querystring: z.object({ ref: z.string().min(1).max(512), entity: z.string().optional(), project: z.string().optional() }),

@@ -26,7 +26,7 @@ const BASE = `${P}/projects/:entity/:project/runs`;
 export const runRoutes: RoutePlugin = (app, ctx) => {
   app.post(
     BASE,
-    { schema: { summary: 'Create a run (or resume it when the id exists)', params: ProjectParams, body: CreateRunRequest, response: { 200: Run, 201: Run, ...errors } } },
+    { schema: { operationId: 'createRun', summary: 'Create a run (or resume it when the id exists)', params: ProjectParams, body: CreateRunRequest, response: { 200: Run, 201: Run, ...errors } } },
     async (req, reply) => {
       const out = await ctx.runs.create(req.params.entity, req.params.project, req.body);
       return reply.code(out.created ? 201 : 200).send(out.run);
@@ -34,29 +34,30 @@ export const runRoutes: RoutePlugin = (app, ctx) => {
   );
   app.get(
     BASE,
-    { schema: { summary: 'Runs, newest first (paged)', params: ProjectParams, querystring: PageQuery.extend({ jobType: z.string().optional(), state: RunState.optional() }), response: { 200: RunList, ...errors } } },
+    { schema: { operationId: 'listRuns', summary: 'Runs, newest first (paged)', params: ProjectParams, querystring: PageQuery.extend({ jobType: z.string().optional(), state: RunState.optional() }), response: { 200: RunList, ...errors } } },
     async (req) => ctx.runs.list(req.params.entity, req.params.project, req.query),
   );
-  app.get(`${BASE}/:runId`, { schema: { params: RunParams, response: { 200: Run, ...errors } } }, async (req) =>
+  app.get(`${BASE}/:runId`, { schema: { operationId: 'getRun', summary: 'A run: state, config, summary, timestamps', params: RunParams, response: { 200: Run, ...errors } } }, async (req) =>
     ctx.runs.get(req.params.entity, req.params.project, req.params.runId),
   );
   app.patch(
     `${BASE}/:runId`,
-    { schema: { summary: 'Merge config/summary key by key; finish or fail the run', params: RunParams, body: UpdateRunRequest, response: { 200: Run, ...errors } } },
+    { schema: { operationId: 'updateRun', summary: 'Merge config/summary key by key; finish or fail the run', params: RunParams, body: UpdateRunRequest, response: { 200: Run, ...errors } } },
     async (req) => ctx.runs.update(req.params.entity, req.params.project, req.params.runId, req.body),
   );
-  app.post(`${BASE}/:runId/heartbeat`, { schema: { params: RunParams, response: { 200: Run, ...errors } } }, async (req) =>
+  app.post(`${BASE}/:runId/heartbeat`, { schema: { operationId: 'sendHeartbeat', summary: 'Keep a running run alive (a run without heartbeats is marked crashed)', params: RunParams, response: { 200: Run, ...errors } } }, async (req) =>
     ctx.runs.heartbeat(req.params.entity, req.params.project, req.params.runId),
   );
   app.post(
     `${BASE}/:runId/history`,
-    { schema: { params: RunParams, body: AppendHistoryRequest, response: { 200: z.object({ appended: z.number().int() }), ...errors } } },
+    { schema: { operationId: 'appendHistory', summary: 'Append logged metric rows (step, values) to the run history', params: RunParams, body: AppendHistoryRequest, response: { 200: z.object({ appended: z.number().int() }), ...errors } } },
     async (req) => ({ appended: await ctx.runs.appendHistory(req.params.entity, req.params.project, req.params.runId, req.body.rows) }),
   );
   app.get(
     `${BASE}/:runId/history`,
     {
       schema: {
+        operationId: 'listHistory',
         summary: 'History rows in the order they were logged (minStep/maxStep bound the steps)',
         params: RunParams,
         querystring: z.object({
@@ -71,23 +72,23 @@ export const runRoutes: RoutePlugin = (app, ctx) => {
   );
   app.get(
     `${BASE}/:runId/metrics`,
-    { schema: { summary: 'Metric keys and chart series (downsampled; min/max for detail on zoom)', params: RunParams, querystring: MetricsQuery, response: { 200: RunMetrics, ...errors } } },
+    { schema: { operationId: 'getRunMetrics', summary: 'Metric keys and chart series (downsampled; min/max for detail on zoom)', params: RunParams, querystring: MetricsQuery, response: { 200: RunMetrics, ...errors } } },
     async (req) => ctx.runs.metrics(req.params.entity, req.params.project, req.params.runId, req.query),
   );
   app.put(
     `${BASE}/:runId/files`,
-    { schema: { summary: 'Attach uploaded blobs as saved run files', params: RunParams, body: PutRunFilesRequest, response: { 200: RunFileList, ...errors } } },
+    { schema: { operationId: 'putRunFiles', summary: 'Attach uploaded blobs as saved run files', params: RunParams, body: PutRunFilesRequest, response: { 200: RunFileList, ...errors } } },
     async (req) => {
       await requireReadableBlobs(ctx.db, req.principal, req.body.files);
       return { items: await ctx.runs.putFiles(req.params.entity, req.params.project, req.params.runId, req.body.files) };
     },
   );
-  app.get(`${BASE}/:runId/files`, { schema: { params: RunParams, response: { 200: RunFileList, ...errors } } }, async (req) => ({
+  app.get(`${BASE}/:runId/files`, { schema: { operationId: 'listRunFiles', summary: 'Files saved by a run', params: RunParams, response: { 200: RunFileList, ...errors } } }, async (req) => ({
     items: await ctx.runs.files(req.params.entity, req.params.project, req.params.runId),
   }));
   app.post(
     `${BASE}/:runId/inputs`,
-    { schema: { summary: 'Declare that the run uses a version (idempotent); returns the version', params: RunParams, body: UseArtifactRequest, response: { 200: ArtifactVersion, ...errors } } },
+    { schema: { operationId: 'useArtifact', summary: 'Declare that the run uses a version (idempotent); returns the version', params: RunParams, body: UseArtifactRequest, response: { 200: ArtifactVersion, ...errors } } },
     async (req) => {
       // The used version may live in another project: the caller must be able to read it.
       const ref = parseReference(req.body.ref);
@@ -95,10 +96,10 @@ export const runRoutes: RoutePlugin = (app, ctx) => {
       return ctx.runs.use(req.params.entity, req.params.project, req.params.runId, req.body.ref, req.body.callSite);
     },
   );
-  app.get(`${BASE}/:runId/inputs`, { schema: { params: RunParams, response: { 200: RunArtifacts, ...errors } } }, async (req) => ({
+  app.get(`${BASE}/:runId/inputs`, { schema: { operationId: 'listRunInputs', summary: 'Versions the run used', params: RunParams, response: { 200: RunArtifacts, ...errors } } }, async (req) => ({
     items: (await ctx.runs.artifacts(req.params.entity, req.params.project, req.params.runId, 'input')).filter((v) => canRead(req.principal, v.entity, v.project)),
   }));
-  app.get(`${BASE}/:runId/outputs`, { schema: { params: RunParams, response: { 200: RunArtifacts, ...errors } } }, async (req) => ({
+  app.get(`${BASE}/:runId/outputs`, { schema: { operationId: 'listRunOutputs', summary: 'Versions the run logged', params: RunParams, response: { 200: RunArtifacts, ...errors } } }, async (req) => ({
     items: (await ctx.runs.artifacts(req.params.entity, req.params.project, req.params.runId, 'output')).filter((v) => canRead(req.principal, v.entity, v.project)),
   }));
 };

@@ -71,48 +71,71 @@ export class ArtifactService {
     const size = validateManifest(manifest);
     const digest = artifactDigest(manifest);
     const needed = storedBlobs(manifest);
-    // GC (on any replica) bumps the epoch; a commit that saw it change re-checks its blobs inside the transaction.
-    const epoch = await gcEpoch(this.db);
-    await this.requireBlobs(needed);
-    await this.blobs.flush();
-
-    const events: ServerEvent[] = [];
-    const result = await this.db.transaction(async (tx) => {
-      if (epoch !== (await gcEpoch(tx))) await this.requireBlobs(needed);
+    return this.commitTransaction(needed, async (tx, events) => {
       const projectId = await ensureProject(tx, entity, project);
       if (req.runId) await requireRun(tx, projectId, entity, project, req.runId);
       const coll = await lockOrCreateCollection(tx, projectId, name, req.type);
-      const ctx: AliasCtx = { entity, project, name, collectionId: coll.id, actor };
-      const existing = await committedWithDigest(tx, coll.id, digest);
-      let versionId: number;
-      let created: boolean;
-      if (existing.length) {
-        versionId = existing[0].id;
-        created = false;
-      } else {
-        const idx = coll.next_index;
-        await tx.query('UPDATE collections SET next_index = next_index + 1, updated_at = now() WHERE id = $1', [coll.id]);
-        const ins = await tx.query<{ id: number }>(
-          `INSERT INTO versions (collection_id, idx, state, digest, size, file_count, manifest, description, metadata, producer_run_id, committed_at, created_by, call_site)
-           VALUES ($1, $2, 'committed', $3, $4, $5, $6, $7, $8, $9, now(), $10, $11) RETURNING id`,
-          [coll.id, idx, digest, size, Object.keys(manifest).length, JSON.stringify(manifest), req.description ?? null, JSON.stringify(req.metadata ?? {}), req.runId ?? null, actor,
-            req.runId && req.callSite ? JSON.stringify(req.callSite) : null],
-        );
-        versionId = ins[0].id;
-        created = true;
-        if (this.recordBlobOwners) await recordVersionBlobs(tx, versionId, projectId, needed.map((b) => b.digest));
-        await audit(tx, actor, 'version.create', entity, project, `${name}:v${idx}`, { digest });
-      }
-      for (const a of [LATEST, ...aliases]) await moveAlias(tx, ctx, a, versionId, events);
-      await applyTagsAndTtl(tx, versionId, req.tags, req.ttlSeconds);
-      if (req.runId) await addEdge(tx, versionId, projectId, req.runId, 'output');
-      await tx.query('UPDATE collections SET updated_at = now() WHERE id = $1', [coll.id]);
-      const version = await readVersion(tx, versionId);
-      events.unshift({ type: created ? 'version.created' : 'version.updated', version });
-      return { version, created };
+      return this.settleVersion(tx, events, {
+        entity, project, name, projectId, coll, digest, blobs: needed, aliases, actor, req,
+        insert: async (idx) =>
+          (
+            await tx.query<{ id: number }>(
+              `INSERT INTO versions (collection_id, idx, state, digest, size, file_count, manifest, description, metadata, producer_run_id, committed_at, created_by, call_site)
+               VALUES ($1, $2, 'committed', $3, $4, $5, $6, $7, $8, $9, now(), $10, $11) RETURNING id`,
+              [coll.id, idx, digest, size, Object.keys(manifest).length, JSON.stringify(manifest), req.description ?? null, JSON.stringify(req.metadata ?? {}), req.runId ?? null, actor,
+                req.runId && req.callSite ? JSON.stringify(req.callSite) : null],
+            )
+          )[0].id,
+      });
+    });
+  }
+
+  /**
+   * The frame of every commit (a direct one, a finished distributed version): its blobs must be
+   * present and durable before the transaction, and checked again inside it if GC ran meanwhile
+   * (GC on any replica bumps the epoch); events go out only after the transaction committed.
+   */
+  private async commitTransaction<T>(needed: { digest: string; size: number }[], body: (tx: Queryable, events: ServerEvent[]) => Promise<T>): Promise<T> {
+    const epoch = await gcEpoch(this.db);
+    await this.requireBlobs(needed);
+    await this.blobs.flush();
+    const events: ServerEvent[] = [];
+    const result = await this.db.transaction(async (tx) => {
+      if (epoch !== (await gcEpoch(tx))) await this.requireBlobs(needed);
+      return body(tx, events);
     });
     this.events.emit(events);
     return result;
+  }
+
+  /**
+   * The steps every commit shares, inside its transaction: content equal to a committed version
+   * of the collection makes no new version (dedup); otherwise the next vN is taken and the row
+   * made by `insert`; then `latest` and the requested aliases move to it, tags and ttl apply, the
+   * producing run gets its output edge, and a version.created/updated event is queued.
+   */
+  private async settleVersion(tx: Queryable, events: ServerEvent[], c: SettleRequest): Promise<{ version: ArtifactVersion; created: boolean }> {
+    const existing = await committedWithDigest(tx, c.coll.id, c.digest);
+    let versionId: number;
+    const created = !existing.length;
+    if (!created) {
+      versionId = existing[0].id;
+      await c.onDuplicate?.(versionId);
+    } else {
+      const idx = c.coll.next_index;
+      await tx.query('UPDATE collections SET next_index = next_index + 1 WHERE id = $1', [c.coll.id]);
+      versionId = await c.insert(idx);
+      if (this.recordBlobOwners) await recordVersionBlobs(tx, versionId, c.projectId, c.blobs.map((b) => b.digest));
+      await audit(tx, c.actor, 'version.create', c.entity, c.project, `${c.name}:v${idx}`, { digest: c.digest, ...c.auditDetails });
+    }
+    const ctx: AliasCtx = { entity: c.entity, project: c.project, name: c.name, collectionId: c.coll.id, actor: c.actor };
+    for (const a of new Set([LATEST, ...c.aliases])) await moveAlias(tx, ctx, a, versionId, events);
+    await applyTagsAndTtl(tx, versionId, c.req.tags, c.req.ttlSeconds);
+    if (c.req.runId) await addEdge(tx, versionId, c.projectId, c.req.runId, 'output');
+    await tx.query('UPDATE collections SET updated_at = now() WHERE id = $1', [c.coll.id]);
+    const version = await readVersion(tx, versionId);
+    events.unshift({ type: created ? 'version.created' : 'version.updated', version });
+    return { version, created };
   }
 
   /** Every non-reference blob must be on the server with the size the manifest claims. */
@@ -197,10 +220,7 @@ export class ArtifactService {
       throw new AmphoraError('not_found', `There is no pending distributed version "${distributedId}" of ${entity}/${project}/${name}; upsert files into it first (or it was already finished).`);
     }
     const needed = storedBlobs(parseManifest(pending[0].manifest));
-    await this.requireBlobs(needed);
-    await this.blobs.flush();
-    const events: ServerEvent[] = [];
-    const result = await this.db.transaction(async (tx) => {
+    return this.commitTransaction(needed, async (tx, events) => {
       const projectId = (await requireProjectId(tx, entity, project))!;
       if (req.runId) await requireRun(tx, projectId, entity, project, req.runId);
       const coll = (await tx.query<CollectionRow>('SELECT * FROM collections WHERE project_id = $1 AND name = $2 FOR UPDATE', [projectId, name]))[0];
@@ -212,42 +232,31 @@ export class ArtifactService {
       const pendingRow = rows[0];
       const manifest = parseManifest(pendingRow.manifest);
       const digest = artifactDigest(manifest);
-      const ctx: AliasCtx = { entity, project, name, collectionId: coll.id, actor };
-      const existing = await committedWithDigest(tx, coll.id, digest);
-      let versionId: number;
-      let created: boolean;
-      if (existing.length) {
+      return this.settleVersion(tx, events, {
+        entity, project, name, projectId, coll, digest, blobs: storedBlobs(manifest), actor, req,
+        aliases: [...(pendingRow.pending_aliases ?? []), ...aliases],
+        auditDetails: { distributedId },
         // Same content as a committed version: fold the pending row's edges into it and drop the row.
-        versionId = existing[0].id;
-        created = false;
-        await tx.query(
-          `INSERT INTO edges (version_id, project_id, run_id, kind, call_site) SELECT $2, project_id, run_id, kind, call_site FROM edges WHERE version_id = $1 ON CONFLICT DO NOTHING`,
-          [pendingRow.id, versionId],
-        );
-        await tx.query('DELETE FROM edges WHERE version_id = $1', [pendingRow.id]);
-        await tx.query('DELETE FROM versions WHERE id = $1', [pendingRow.id]);
-      } else {
-        versionId = pendingRow.id;
-        created = true;
-        const metadata = { ...pendingRow.metadata, ...(req.metadata ?? {}) };
-        await tx.query('UPDATE collections SET next_index = next_index + 1, updated_at = now() WHERE id = $1', [coll.id]);
-        await tx.query(
-          `UPDATE versions SET state = 'committed', idx = $2, digest = $3, metadata = $4, description = COALESCE($5, description),
-             producer_run_id = COALESCE($6, producer_run_id), committed_at = now(), updated_at = now(), created_by = COALESCE($7, created_by) WHERE id = $1`,
-          [versionId, coll.next_index, digest, JSON.stringify(metadata), req.description ?? null, req.runId ?? null, actor],
-        );
-        if (this.recordBlobOwners) await recordVersionBlobs(tx, versionId, projectId, storedBlobs(manifest).map((b) => b.digest));
-        await audit(tx, actor, 'version.create', entity, project, `${name}:v${coll.next_index}`, { digest, distributedId });
-      }
-      for (const a of new Set([LATEST, ...(pendingRow.pending_aliases ?? []), ...aliases])) await moveAlias(tx, ctx, a, versionId, events);
-      await applyTagsAndTtl(tx, versionId, req.tags, req.ttlSeconds);
-      if (req.runId) await addEdge(tx, versionId, projectId, req.runId, 'output');
-      const version = await readVersion(tx, versionId);
-      events.unshift({ type: created ? 'version.created' : 'version.updated', version });
-      return { version, created };
+        onDuplicate: async (versionId) => {
+          await tx.query(
+            `INSERT INTO edges (version_id, project_id, run_id, kind, call_site) SELECT $2, project_id, run_id, kind, call_site FROM edges WHERE version_id = $1 ON CONFLICT DO NOTHING`,
+            [pendingRow.id, versionId],
+          );
+          await tx.query('DELETE FROM edges WHERE version_id = $1', [pendingRow.id]);
+          await tx.query('DELETE FROM versions WHERE id = $1', [pendingRow.id]);
+        },
+        // New content: the pending row itself becomes the committed version.
+        insert: async (idx) => {
+          const metadata = { ...pendingRow.metadata, ...(req.metadata ?? {}) };
+          await tx.query(
+            `UPDATE versions SET state = 'committed', idx = $2, digest = $3, metadata = $4, description = COALESCE($5, description),
+               producer_run_id = COALESCE($6, producer_run_id), committed_at = now(), updated_at = now(), created_by = COALESCE($7, created_by) WHERE id = $1`,
+            [pendingRow.id, idx, digest, JSON.stringify(metadata), req.description ?? null, req.runId ?? null, actor],
+          );
+          return pendingRow.id;
+        },
+      });
     });
-    this.events.emit(events);
-    return result;
   }
 
   // ------------------------------------------------------------------ reads
@@ -387,15 +396,7 @@ export class ArtifactService {
     }
     const events: ServerEvent[] = [];
     const version = await this.db.transaction(async (tx) => {
-      const current = await selectVersion(tx, entity, project, name, selector);
-      if (!current) throw await explainMissing(tx, entity, project, name, selector);
-      const id = Number(current.id);
-      // Collection row first, then the version: the order commits take (commit locks the collection,
-      // then its alias rows lock the version key), so two writers cannot deadlock.
-      const collectionId = (await tx.query<{ collection_id: number }>('SELECT collection_id FROM versions WHERE id = $1', [id]))[0].collection_id;
-      await tx.query('SELECT id FROM collections WHERE id = $1 FOR UPDATE', [collectionId]);
-      await tx.query('SELECT id FROM versions WHERE id = $1 FOR UPDATE', [id]);
-      const ctx: AliasCtx = { entity, project, name, collectionId, actor };
+      const { current, id, ctx } = await lockVersion(tx, entity, project, name, selector, actor);
       if (req.description !== undefined || req.metadata !== undefined || req.metadataPatch !== undefined) {
         const changed = [req.description !== undefined && 'description', (req.metadata !== undefined || req.metadataPatch !== undefined) && 'metadata'].filter(Boolean);
         await audit(tx, actor, 'version.update', entity, project, `${name}:${current.version}`, { changed });
@@ -454,12 +455,8 @@ export class ArtifactService {
   async remove(entity: string, project: string, name: string, selector: string, deleteAliases: boolean, actor: Actor = null): Promise<ArtifactVersion> {
     const events: ServerEvent[] = [];
     const version = await this.db.transaction(async (tx) => {
-      const current = await selectVersion(tx, entity, project, name, selector);
-      if (!current) throw await explainMissing(tx, entity, project, name, selector);
-      const id = Number(current.id);
-      const collectionId = (await tx.query<{ collection_id: number }>('SELECT collection_id FROM versions WHERE id = $1', [id]))[0].collection_id;
-      await tx.query('SELECT id FROM collections WHERE id = $1 FOR UPDATE', [collectionId]);
-      const ctx: AliasCtx = { entity, project, name, collectionId, actor };
+      const { current, id, ctx } = await lockVersion(tx, entity, project, name, selector, actor);
+      const collectionId = ctx.collectionId;
       // W&B counts `latest` too: a version any alias points at is kept unless deleteAliases.
       if (current.aliases.length && !deleteAliases) {
         throw new AmphoraError(
@@ -538,6 +535,21 @@ export async function explainMissing(q: Queryable, entity: string, project: stri
   );
 }
 
+/**
+ * The version an edit or delete names, locked: collection row first, then the version — the order
+ * commits take (commit locks the collection, then its alias rows lock the version key), so two
+ * writers cannot deadlock. Not found: the error says what exists instead.
+ */
+async function lockVersion(tx: Queryable, entity: string, project: string, name: string, selector: string, actor: Actor): Promise<{ current: ArtifactVersion; id: number; ctx: AliasCtx }> {
+  const current = await selectVersion(tx, entity, project, name, selector);
+  if (!current) throw await explainMissing(tx, entity, project, name, selector);
+  const id = Number(current.id);
+  const collectionId = (await tx.query<{ collection_id: number }>('SELECT collection_id FROM versions WHERE id = $1', [id]))[0].collection_id;
+  await tx.query('SELECT id FROM collections WHERE id = $1 FOR UPDATE', [collectionId]);
+  await tx.query('SELECT id FROM versions WHERE id = $1 FOR UPDATE', [id]);
+  return { current, id, ctx: { entity, project, name, collectionId, actor } };
+}
+
 async function requireCollectionId(q: Queryable, entity: string, project: string, name: string): Promise<number> {
   const rows = await q.query<{ id: number }>(
     'SELECT c.id FROM collections c JOIN projects p ON p.id = c.project_id WHERE p.entity = $1 AND p.name = $2 AND c.name = $3',
@@ -576,6 +588,26 @@ export async function addEdge(tx: Queryable, versionId: number, projectId: numbe
      ON CONFLICT (version_id, project_id, run_id, kind) DO UPDATE SET call_site = COALESCE(edges.call_site, EXCLUDED.call_site)`,
     [versionId, projectId, runId, kind, callSite ? JSON.stringify(callSite) : null],
   );
+}
+
+/** What `settleVersion` needs to know about one commit (see there). */
+interface SettleRequest {
+  entity: string;
+  project: string;
+  name: string;
+  projectId: number;
+  coll: CollectionRow;
+  digest: string;
+  /** The stored (non-reference) blobs of the manifest: their owners are recorded in team mode. */
+  blobs: { digest: string; size: number }[];
+  aliases: string[];
+  actor: Actor;
+  req: { runId?: string | null; tags?: string[]; ttlSeconds?: number | null };
+  /** Makes the new version's row as committed with index `idx`; returns its id. */
+  insert(idx: number): Promise<number>;
+  /** The content equals committed version `versionId`: clean up whatever the commit staged. */
+  onDuplicate?(versionId: number): Promise<void>;
+  auditDetails?: Record<string, unknown>;
 }
 
 interface AliasCtx {
