@@ -536,6 +536,11 @@ export const GcResponse = z.object({
   keptYoung: z.number().int(),
   /** Versions whose time-to-live ran out, soft-deleted by this gc (`entity/project/name:vN`). */
   expiredVersions: z.array(z.string()).optional(),
+  /**
+   * Team mode, blobs in S3: small blobs live in pack objects, whose space comes back when the
+   * whole pack is garbage (deleted) or mostly garbage (rewritten without the dead blobs).
+   */
+  packs: z.object({ deleted: z.number().int(), rewritten: z.number().int(), bytesReclaimed: z.number().int() }).optional(),
 });
 export type GcResponse = z.infer<typeof GcResponse>;
 
