@@ -292,6 +292,35 @@ with wandb.init(project="py-s3", job_type="use") as run:
     assert.equal((await api.post('/api/v1/blobs/negotiate', { blobs: [{ digest: sha256(drop), size: drop.length }] })).body.missing.length, 1);
   });
 
+  it("dist/server.mjs with blobs in S3 prints no AWS SDK Node-version warning, and other warnings still show", async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    // This test process set the switch itself (its in-process servers): the child must find it unset.
+    delete env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED;
+    const probe = path.join(base, 'probe-warning.cjs');
+    await writeFile(probe, "setTimeout(() => process.emitWarning('probe warning', 'ProbeWarning'), 0);\n");
+    const child = spawn(process.execPath, ['--require', probe, path.join(REPO, 'dist', 'server.mjs'), '--data-dir', path.join(base, `warn-${++n}`), '--port', '0', '--blobs', `s3://${s3.bucket}/warn`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 90_000);
+      child.stdout.on('data', (d) => {
+        stdout += d;
+        if (/http:\/\/127\.0\.0\.1:\d+/.test(stdout)) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
+    });
+    // The store made its S3 client and talked to the bucket (bucket check, checksum probe) by now.
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    assert.match(stderr, /ProbeWarning: probe warning/);
+    assert.doesNotMatch(stderr, /NodeVersionSupportWarning/);
+  });
+
   describe('bad --blobs input: one clear error, nothing started', () => {
     const start = (blobs: string) => startServer({ dataDir: path.join(base, `bad-${++n}`), quiet: true, blobs });
     const fails = (code: string, re: RegExp) => (e: unknown) => e instanceof AmphoraError && e.code === code && re.test(e.message) && !e.message.includes('\n');

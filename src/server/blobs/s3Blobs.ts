@@ -32,6 +32,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { silenceAwsNodeVersionWarning } from '../../core/awsNodeWarning.js';
 import { AmphoraError } from '../../core/errors.js';
 import type { Database, Queryable } from '../store/database.js';
 import type { BlobStat, BlobStore, UploadTarget } from './blobStore.js';
@@ -112,6 +113,7 @@ export class S3BlobStore implements BlobStore {
     this.partSize = opts.partSize ?? 64 << 20;
     this.directMinBytes = opts.directMinBytes ?? S3_PROXY_MAX_BYTES + 1;
     const endpoint = process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL;
+    silenceAwsNodeVersionWarning();
     this.client = new S3Client({
       // Virtual-host addressing needs DNS per bucket; MinIO, R2 and local servers are addressed by path.
       forcePathStyle: Boolean(endpoint),
