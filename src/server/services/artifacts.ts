@@ -107,6 +107,7 @@ export class ArtifactService {
       await tx.query('UPDATE collections SET updated_at = now() WHERE id = $1', [coll.id]);
       const version = await readVersion(tx, versionId);
       events.unshift({ type: created ? 'version.created' : 'version.updated', version });
+      await this.events.stage(tx, events);
       return { version, created };
     });
     this.events.emit(events);
@@ -240,6 +241,7 @@ export class ArtifactService {
       if (req.runId) await addEdge(tx, versionId, projectId, req.runId, 'output');
       const version = await readVersion(tx, versionId);
       events.unshift({ type: created ? 'version.created' : 'version.updated', version });
+      await this.events.stage(tx, events);
       return { version, created };
     });
     this.events.emit(events);
@@ -425,9 +427,12 @@ export class ArtifactService {
       for (const a of toRemove) await dropAlias(tx, ctx, a, current.version, events);
       for (const a of toAdd) await moveAlias(tx, ctx, a, id, events);
       await tx.query('UPDATE versions SET updated_at = now(), updated_by = COALESCE($2, updated_by) WHERE id = $1', [id, actor]);
-      return readVersion(tx, id);
+      const updated = await readVersion(tx, id);
+      events.unshift({ type: 'version.updated', version: updated });
+      await this.events.stage(tx, events);
+      return updated;
     });
-    this.events.emit([{ type: 'version.updated', version }, ...events]);
+    this.events.emit(events);
     return version;
   }
 
@@ -475,9 +480,12 @@ export class ArtifactService {
         );
         if (next.length) await moveAlias(tx, ctx, LATEST, next[0].id, events);
       }
-      return readVersion(tx, id);
+      const deleted = await readVersion(tx, id);
+      events.unshift({ type: 'version.deleted', version: deleted });
+      await this.events.stage(tx, events);
+      return deleted;
     });
-    this.events.emit([{ type: 'version.deleted', version }, ...events]);
+    this.events.emit(events);
     return version;
   }
 }

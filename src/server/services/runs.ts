@@ -36,6 +36,7 @@ export class RunService {
     validateEntity(entity);
     validateProject(project);
     if (req.jobType !== undefined) validateJobType(req.jobType);
+    const events: ServerEvent[] = [];
     const out = await this.db.transaction(async (tx) => {
       const projectId = await ensureProject(tx, entity, project);
       if (req.id) {
@@ -46,7 +47,10 @@ export class RunService {
             `UPDATE runs SET heartbeat_at = now(), updated_at = now(), state = CASE WHEN state = 'crashed' THEN 'running' ELSE state END WHERE project_id = $1 AND run_id = $2`,
             [projectId, req.id],
           );
-          return { run: await readRun(tx, projectId, req.id), created: false };
+          const run = await readRun(tx, projectId, req.id);
+          events.push({ type: 'run.updated', run });
+          await this.events.stage(tx, events);
+          return { run, created: false };
         }
       }
       const counter = (await tx.query<{ run_counter: number }>('UPDATE projects SET run_counter = run_counter + 1 WHERE id = $1 RETURNING run_counter', [projectId]))[0].run_counter;
@@ -56,9 +60,12 @@ export class RunService {
         `INSERT INTO runs (project_id, run_id, name, job_type, group_name, state, config, tags, notes) VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8)`,
         [projectId, id, name, req.jobType ?? null, req.group ?? null, JSON.stringify(req.config ?? {}), [...new Set(req.tags ?? [])], req.notes ?? null],
       );
-      return { run: await readRun(tx, projectId, id), created: true };
+      const run = await readRun(tx, projectId, id);
+      events.push({ type: 'run.updated', run });
+      await this.events.stage(tx, events);
+      return { run, created: true };
     });
-    this.events.emit([{ type: 'run.updated', run: out.run }]);
+    this.events.emit(events);
     return out;
   }
 
@@ -83,6 +90,7 @@ export class RunService {
   }
 
   async update(entity: string, project: string, runId: string, req: z.infer<typeof UpdateRunRequest>): Promise<Run> {
+    const events: ServerEvent[] = [];
     const run = await this.db.transaction(async (tx) => {
       const projectId = await requireProjectId(tx, entity, project);
       await readRun(tx, projectId, runId);
@@ -96,9 +104,12 @@ export class RunService {
       if (req.tags !== undefined) await tx.query('UPDATE runs SET tags = $3 WHERE project_id = $1 AND run_id = $2', [projectId, runId, [...new Set(req.tags)]]);
       if (req.notes !== undefined) await tx.query('UPDATE runs SET notes = $3 WHERE project_id = $1 AND run_id = $2', [projectId, runId, req.notes]);
       if (req.name !== undefined) await tx.query('UPDATE runs SET name = $3 WHERE project_id = $1 AND run_id = $2', [projectId, runId, req.name]);
-      return readRun(tx, projectId, runId);
+      const updated = await readRun(tx, projectId, runId);
+      events.push({ type: 'run.updated', run: updated });
+      await this.events.stage(tx, events);
+      return updated;
     });
-    this.events.emit([{ type: 'run.updated', run }]);
+    this.events.emit(events);
     return run;
   }
 
@@ -113,6 +124,7 @@ export class RunService {
       );
       const after = await readRun(tx, projectId, runId);
       if (before.state !== after.state) events.push({ type: 'run.updated', run: after });
+      await this.events.stage(tx, events);
       return after;
     });
     this.events.emit(events);
@@ -127,6 +139,7 @@ export class RunService {
       [this.heartbeatTimeoutMs],
     );
     if (!due.length) return 0;
+    const events: ServerEvent[] = [];
     const runs = await this.db.transaction(async (tx) => {
       const ids = await tx.query<{ project_id: number; run_id: string }>(
         `UPDATE runs SET state = 'crashed', updated_at = now()
@@ -136,9 +149,11 @@ export class RunService {
       );
       const out: Run[] = [];
       for (const r of ids) out.push(await readRun(tx, r.project_id, r.run_id));
+      events.push(...out.map((run) => ({ type: 'run.updated' as const, run })));
+      await this.events.stage(tx, events);
       return out;
     });
-    this.events.emit(runs.map((run) => ({ type: 'run.updated' as const, run })));
+    this.events.emit(events);
     return runs.length;
   }
 
