@@ -41,8 +41,12 @@ export interface BlobStore {
   readBytes(digest: string): Promise<Buffer>;
   /** Read stream of a blob (optionally a byte range, inclusive end). */
   read(digest: string, range?: { start: number; end: number }): Readable;
-  /** fsyncs every blob written since the last flush, and their folders. */
-  flush(): Promise<void>;
+  /**
+   * fsyncs every blob written since the last flush, and their folders. `digests`: blobs a commit
+   * is about to reference; those this process did not write or sync itself (another replica on a
+   * shared folder wrote them, or an earlier run of this server) are made durable too.
+   */
+  flush(digests?: string[]): Promise<void>;
   /** Marks a blob as recently wanted, so GC's grace period starts again. */
   touch(digest: string): Promise<void>;
   /** Every stored blob, for GC (`db`: the connection GC holds, for stores that keep records). */

@@ -73,7 +73,7 @@ export class ArtifactService {
     // GC (on any replica) bumps the epoch; a commit that saw it change re-checks its blobs inside the transaction.
     const epoch = await gcEpoch(this.db);
     await this.requireBlobs(needed);
-    await this.blobs.flush();
+    await this.blobs.flush(needed.map((b) => b.digest));
 
     const events: ServerEvent[] = [];
     const result = await this.db.transaction(async (tx) => {
@@ -195,7 +195,7 @@ export class ArtifactService {
     }
     const needed = storedBlobs(parseManifest(pending[0].manifest));
     await this.requireBlobs(needed);
-    await this.blobs.flush();
+    await this.blobs.flush(needed.map((b) => b.digest));
     const events: ServerEvent[] = [];
     const result = await this.db.transaction(async (tx) => {
       const projectId = (await requireProjectId(tx, entity, project))!;

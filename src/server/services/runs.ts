@@ -191,7 +191,7 @@ export class RunService {
     if (missing.length) {
       throw new AmphoraError('missing_blobs', `${missing.length} run file blob(s) are not on the server (first: ${missing[0]}); upload them with PUT /api/v1/blobs/<digest> first.`, { missing });
     }
-    await this.blobs.flush();
+    await this.blobs.flush(files.map((f) => f.digest));
     return this.db.transaction(async (tx) => {
       const projectId = await requireProjectId(tx, entity, project);
       await readRun(tx, projectId, runId);
