@@ -13,7 +13,7 @@ import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { silenceAwsNodeVersionWarning } from '../../core/awsNodeWarning.js';
+import { silenceAwsNodeVersionWarning } from '../../core/node/awsNodeWarning.js';
 import { AmphoraError } from '../../core/errors.js';
 import type { ManifestEntry } from '../../core/node/manifest.js';
 import {

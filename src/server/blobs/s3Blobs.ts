@@ -32,7 +32,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { silenceAwsNodeVersionWarning } from '../../core/awsNodeWarning.js';
+import { silenceAwsNodeVersionWarning } from '../../core/node/awsNodeWarning.js';
 import { AmphoraError } from '../../core/errors.js';
 import type { Database, Queryable } from '../store/database.js';
 import type { BlobStat, BlobStore, UploadTarget } from './blobStore.js';
