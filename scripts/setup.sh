@@ -10,7 +10,8 @@ SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 need=()
 # python3-boto3: the Python client's s3:// references are tested under the system Python with it.
 # postgresql: the team-mode tests start a throwaway PostgreSQL 15 cluster (test/support/postgres.ts).
-for pkg in chromium ripgrep libkrb5-dev python3 python3-boto3 postgresql; do
+# strace: the shared-blob-folder test reads which files a replica fsyncs.
+for pkg in chromium ripgrep libkrb5-dev python3 python3-boto3 postgresql strace; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -16,6 +16,7 @@ import urllib.request
 
 from .errors import AmphoraError
 from .paths import validate_manifest_path
+from .reference_policy import check_file_reference, check_http_reference
 from .transport import CHUNK, Http
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
@@ -125,6 +126,7 @@ def download_reference(path, entry, dest, tmp):
 
         return download_gcs_reference(path, entry, tmp)
     if split.scheme in ("http", "https"):
+        check_http_reference(path, uri, split)
         http = Http(uri, "", timeout=60.0)
         try:
             try:
@@ -154,7 +156,7 @@ def download_reference(path, entry, dest, tmp):
             http.close()
         return got
     if split.scheme == "file":
-        local = _file_path(split)
+        local = check_file_reference(path, _file_path(split), checksum)
         h = hashlib.sha256()
         try:
             src = open(local, "rb")

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 import unittest
+import urllib.parse
 
 import amphora
 from amphora import AmphoraError, Api, Artifact
@@ -417,6 +418,12 @@ class ArtifactTest(ServerTestCase):
             got = Api().artifact("p-ref/refs")
             self.assertEqual(sorted(got.manifest), ["a.csv", "loose.csv", "single.txt", "tree/one.txt", "tree/sub/two.txt"])
             self.assertEqual(got.get_path("a.csv").ref(), base + "/data/a.csv")
+            # The reference server is on loopback: downloads refuse it until the user allows the host.
+            host = urllib.parse.urlsplit(base).hostname
+            e = self.assertAmphoraError("invalid_reference", got.download, os.path.join(self.work, "r0"))
+            self.assertIn("AMPHORA_REFERENCE_HOSTS=" + host, str(e))
+            os.environ["AMPHORA_REFERENCE_HOSTS"] = host
+            self.addCleanup(os.environ.pop, "AMPHORA_REFERENCE_HOSTS", None)
             root = got.download()
             self.assertEqual(pathlib.Path(root, "a.csv").read_bytes(), b"x,y\n1,2\n")
             self.assertEqual(pathlib.Path(root, "tree/sub/two.txt").read_text(), "two")

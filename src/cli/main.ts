@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Client } from '../client/client.js';
 import { paginate } from '../core/paginate.js';
-import type { ApiKeyInfo, ArtifactVersion, LineageGraph, Role } from '../core/api.js';
+import type { ApiKeyInfo, ArtifactCollection, ArtifactVersion, AuditEntry, LineageGraph, Role } from '../core/api.js';
 import { DEFAULT_PORT } from '../core/defaults.js';
 import { ROLE_NAMES as ROLES } from '../core/roles.js';
 import { AmphoraError } from '../core/errors.js';
@@ -367,6 +367,42 @@ program
         [
           ...(expired.length ? [`${opts.dryRun ? 'Would delete' : 'Deleted'} ${expired.length} expired version(s): ${expired.join(', ')}`] : []),
           `${opts.dryRun ? 'Would delete' : 'Deleted'} ${r.deletedBlobs} blobs (${formatBytes(r.freedBytes)}); kept ${r.keptYoung} younger than the grace period.`,
+          ...(r.packs && (r.packs.deleted || r.packs.rewritten) ? [`Packs of small blobs: deleted ${r.packs.deleted}, rewrote ${r.packs.rewritten}; ${formatBytes(r.packs.bytesReclaimed)} reclaimed in the bucket.`] : []),
+        ].join('\n'),
+      );
+    }),
+  );
+
+// ------------------------------------------------------------------ audit trail (team server)
+program
+  .command('audit')
+  .description('Who logged, aliased, edited and deleted what in a project, newest first (one page; --all for every entry).')
+  .argument('[project]', '[entity/]project (default: AMPHORA_PROJECT, else your default project)')
+  .option('--limit <n>', 'entries per page (1–1000)', wholeNumber(1, 1000), 50)
+  .option('--cursor <cursor>', 'continue after a page (the nextCursor it printed)')
+  .option('--all', 'follow every page')
+  .action(
+    action(async (out, target: string | undefined, opts: { limit: number; cursor?: string; all?: boolean }) => {
+      const c = await connect();
+      let [entity, project] = [c.entity, c.defaultProject];
+      if (target !== undefined) {
+        const parts = target.split('/');
+        if (parts.length > 2 || parts.some((p) => !p)) throw new AmphoraError('invalid_request', `"${target}" is not PROJECT or ENTITY/PROJECT (for example "mnist" or "vision/mnist").`);
+        [entity, project] = parts.length === 2 ? parts : [c.entity, parts[0]];
+      }
+      const items: AuditEntry[] = [];
+      let cursor = opts.cursor;
+      let nextCursor: string | null = null;
+      do {
+        const page = await c.http.audit(entity, project, { limit: opts.limit, cursor });
+        items.push(...page.items);
+        nextCursor = page.nextCursor;
+        cursor = nextCursor ?? undefined;
+      } while (opts.all && cursor);
+      out.result({ entity, project, items, nextCursor }, () =>
+        [
+          items.length ? table([['AT', 'BY', 'ACTION', 'TARGET'], ...items.map((i) => [i.at, i.actor, i.action, i.target])]) : `No audit entries in ${entity}/${project}${opts.cursor ? ' after that cursor' : ''}.`,
+          ...(nextCursor ? ['', `More: amphora audit ${entity}/${project} --cursor ${nextCursor} (or --all)`] : []),
         ].join('\n'),
       );
     }),
@@ -440,11 +476,28 @@ user
   .action(
     action(async (out, name: string, target: string, role: string) => {
       const r = parseRole(role);
-      const [entity, project, ...rest] = target.split('/');
-      if (!entity || rest.length || project === '') throw new AmphoraError('invalid_request', `"${target}" is not ENTITY or ENTITY/PROJECT (for example "vision" or "vision/mnist").`);
+      const { entity, project } = parseGrantTarget(target);
       const c = await connect();
       const g = await c.http.grant({ user: name, entity, project, role: r });
       out.result(g, () => `${g.user} is now ${g.role} of ${g.entity}${g.project ? `/${g.project}` : ' (the whole entity)'}.`);
+    }),
+  );
+
+user
+  .command('revoke-grant')
+  .description('Take USER\'s role on an entity or one project of it away (admins of it). A role on the whole entity and one on a project are separate grants.')
+  .argument('<user>', 'user name')
+  .argument('<target>', 'ENTITY or ENTITY/PROJECT, as it was granted')
+  .action(
+    action(async (out, name: string, target: string) => {
+      const { entity, project } = parseGrantTarget(target);
+      const c = await connect();
+      // A grant that does not exist is bad input to this command (exit 5), like an unknown key id.
+      const g = await c.http.revokeGrant({ user: name, entity, project }).catch((e: unknown) => {
+        if (e instanceof AmphoraError && e.code === 'not_found') throw new AmphoraError('invalid_request', e.message);
+        throw e;
+      });
+      out.result(g, () => `${g.user} is no longer ${g.role} of ${g.entity}${g.project ? `/${g.project}` : ' (the whole entity)'}.`);
     }),
   );
 
@@ -544,6 +597,12 @@ team
       out.result(t, () => `${name} is now ${r} of team ${t.name} (${t.members.length} member${t.members.length === 1 ? '' : 's'}).`);
     }),
   );
+
+function parseGrantTarget(target: string): { entity: string; project?: string } {
+  const [entity, project, ...rest] = target.split('/');
+  if (!entity || rest.length || project === '') throw new AmphoraError('invalid_request', `"${target}" is not ENTITY or ENTITY/PROJECT (for example "vision" or "vision/mnist").`);
+  return { entity, project };
+}
 
 function parseRole(role: string): Role {
   if ((ROLES as readonly string[]).includes(role)) return role as Role;

@@ -341,6 +341,7 @@ export class AmphoraHttp {
   users() { return this.json('GET', api.routes.users(), api.UserList); }
   createUser(body: z.infer<typeof api.CreateUserRequest>) { return this.json('POST', api.routes.users(), api.CreateUserResponse, { body }); }
   grant(body: z.infer<typeof api.GrantRequest>) { return this.json('POST', api.routes.grants(), api.Grant, { body }); }
+  revokeGrant(query: z.infer<typeof api.RevokeGrantQuery>) { return this.json('DELETE', api.routes.grants(), api.Grant, { query }); }
   createTeam(body: z.infer<typeof api.CreateTeamRequest>) { return this.json('POST', api.routes.teams(), api.Team, { body }); }
   addTeamMember(team: string, body: z.infer<typeof api.AddMemberRequest>) { return this.json('POST', api.routes.teamMembers(team), api.Team, { body }); }
   keys(user?: string) { return this.json('GET', api.routes.keys(), api.ApiKeyList, { query: { user } }); }

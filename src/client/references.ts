@@ -10,12 +10,13 @@ import { readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join, posix, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { AmphoraError } from '../core/errors.js';
 import type { ManifestEntry } from '../core/node/manifest.js';
 import { validateManifestPath } from '../core/paths.js';
 import { tempName, HashingStream } from './cache.js';
 import { hashFile } from './hash.js';
+import { checkFileReference, referenceDispatcher } from './referencePolicy.js';
 import type { CloudRefOptions, RefEntry } from './references/cloud.js';
 import { downloadGcsReference, resolveGcsReference } from './references/gcs.js';
 import { downloadS3Reference, resolveS3Reference } from './references/s3.js';
@@ -108,6 +109,32 @@ async function walkFiles(dir: string): Promise<string[]> {
   return out;
 }
 
+async function fetchHttpReference(path: string, entry: ManifestEntry, uri: string, checksum: boolean, tmp: string, dispatcher: Dispatcher | undefined): Promise<void> {
+  let res;
+  try {
+    res = await request(uri, { method: 'GET', dispatcher });
+  } catch (e) {
+    // An internal address found when connecting (referencePolicy) comes back as the cause.
+    const refused = (e as { cause?: unknown }).cause;
+    if (refused instanceof AmphoraError) throw refused;
+    if (e instanceof AmphoraError) throw e;
+    throw new AmphoraError('server_unreachable', `Cannot fetch reference "${path}" from ${uri} (${(e as Error).message}); check that the host is reachable.`);
+  }
+  if (res.statusCode >= 400) {
+    await res.body.dump();
+    throw new AmphoraError('not_found', `Reference "${path}" at ${uri} answered HTTP ${res.statusCode}; the object may have moved or been deleted.`);
+  }
+  const etag = header(res.headers, 'etag');
+  if (checksum && (!etag || stripEtag(etag) !== entry.digest)) {
+    await res.body.dump();
+    throw new AmphoraError(
+      'reference_changed',
+      `Reference "${path}" at ${uri} changed since it was logged: ETag was ${String(entry.extra?.etag ?? entry.digest)}, now ${etag ?? 'missing'}. Log a new artifact version to track the new content.`,
+    );
+  }
+  await pipeline(res.body, createWriteStream(tmp));
+}
+
 function header(h: Record<string, string | string[] | undefined>, name: string): string | undefined {
   const v = h[name];
   return Array.isArray(v) ? v[0] : v;
@@ -127,27 +154,14 @@ export async function downloadReference(path: string, entry: ManifestEntry, dest
     }
     const url = new URL(uri);
     if (url.protocol === 'http:' || url.protocol === 'https:') {
-      let res;
+      const dispatcher = referenceDispatcher(path, uri);
       try {
-        res = await request(uri, { method: 'GET' });
-      } catch (e) {
-        throw new AmphoraError('server_unreachable', `Cannot fetch reference "${path}" from ${uri} (${(e as Error).message}); check that the host is reachable.`);
+        await fetchHttpReference(path, entry, uri, checksum, tmp, dispatcher);
+      } finally {
+        await dispatcher?.close();
       }
-      if (res.statusCode >= 400) {
-        await res.body.dump();
-        throw new AmphoraError('not_found', `Reference "${path}" at ${uri} answered HTTP ${res.statusCode}; the object may have moved or been deleted.`);
-      }
-      const etag = header(res.headers, 'etag');
-      if (checksum && (!etag || stripEtag(etag) !== entry.digest)) {
-        await res.body.dump();
-        throw new AmphoraError(
-          'reference_changed',
-          `Reference "${path}" at ${uri} changed since it was logged: ETag was ${String(entry.extra?.etag ?? entry.digest)}, now ${etag ?? 'missing'}. Log a new artifact version to track the new content.`,
-        );
-      }
-      await pipeline(res.body, createWriteStream(tmp));
     } else if (url.protocol === 'file:') {
-      const local = fileURLToPath(url);
+      const local = await checkFileReference(path, fileURLToPath(url), checksum);
       const { createReadStream } = await import('node:fs');
       const hasher = new HashingStream();
       try {

@@ -68,6 +68,8 @@ export const CreateUserRequest = z.object({ name: Name, siteAdmin: z.boolean().o
 export const CreateUserResponse = z.object({ user: User, apiKey: z.string() });
 /** POST /grants (site admin, or admin of the entity / project). */
 export const GrantRequest = z.object({ user: Name, entity: Name, project: Name.optional(), role: Role });
+/** DELETE /grants?user=&entity=[&project=] (the same people who may grant): answers the removed grant. */
+export const RevokeGrantQuery = z.object({ user: Name, entity: Name, project: Name.optional() });
 
 export const Team = z.object({ name: ServerName, members: z.array(z.object({ user: ServerName, role: Role })), createdAt: z.string() });
 export type Team = z.infer<typeof Team>;
@@ -536,6 +538,11 @@ export const GcResponse = z.object({
   keptYoung: z.number().int(),
   /** Versions whose time-to-live ran out, soft-deleted by this gc (`entity/project/name:vN`). */
   expiredVersions: z.array(z.string()).optional(),
+  /**
+   * Team mode, blobs in S3: small blobs live in pack objects, whose space comes back when the
+   * whole pack is garbage (deleted) or mostly garbage (rewritten without the dead blobs).
+   */
+  packs: z.object({ deleted: z.number().int(), rewritten: z.number().int(), bytesReclaimed: z.number().int() }).optional(),
 });
 export type GcResponse = z.infer<typeof GcResponse>;
 

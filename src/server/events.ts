@@ -1,4 +1,5 @@
 import { ServerEvent } from '../core/api.js';
+import type { Queryable } from './store/database.js';
 
 /** One event as sent on the wire: the SSE `data:` block, serialized once for every subscriber. */
 export type Listener = (frame: string, e: ServerEvent) => void;
@@ -12,7 +13,13 @@ export class EventBus {
     return () => this.listeners.delete(fn);
   }
 
-  /** Announces events that happened on this server. */
+  /**
+   * Inside the write transaction that makes `events` happen: replicas learn of them when (and
+   * only if) it commits. One process has no other replicas: nothing to do.
+   */
+  async stage(_tx: Queryable, _events: ServerEvent[]): Promise<void> {}
+
+  /** Announces events that happened on this server, once their transaction committed. */
   emit(events: ServerEvent[]): void {
     this.deliver(slim(events));
   }

@@ -39,10 +39,12 @@ export async function collectGarbage(
       deletedBlobs++;
       freedBytes += b.size;
     }
+    let packs: GcResponse['packs'];
     if (!opts.dryRun) {
-      await blobs.removeStaleTemp(Math.max(graceMs, 3600_000));
+      packs = await blobs.compactPacks?.(q, graceMs);
+      await blobs.removeStaleTemp(Math.max(graceMs, 3600_000), q);
       await q.query('UPDATE gc_state SET epoch = epoch + 1 WHERE id = 1');
     }
-    return { deletedBlobs, freedBytes, keptYoung };
+    return { deletedBlobs, freedBytes, keptYoung, ...(packs ? { packs } : {}) };
   });
 }

@@ -38,6 +38,13 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
       void reply.code(400).send(body('invalid_request', `The body is not valid JSON (${err.message}); fix the JSON and send it again.`));
       return;
   }
+  if (isDatabaseDiskFull(err)) {
+    req.log.error({ err }, 'database disk full');
+    void reply
+      .code(507)
+      .send(body('insufficient_storage', `The server's disk is full: its database could not write this change (${err.message}). Nothing was changed. Free space on the server's disk (or ask its administrator to), then send the request again.`));
+    return;
+  }
   if (isResponseSerializationError(err)) {
     req.log.error({ err, issues: err.cause.issues }, 'response failed its schema');
     void reply.code(500).send(body('internal', 'The server produced a response that does not match its API schema; this is a server bug — please report it with the request that caused it.'));
@@ -50,6 +57,14 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
   }
   req.log.error({ err }, 'unexpected error');
   void reply.code(500).send(body('internal', `Internal server error: ${err.message}. This is a server bug; the request changed nothing that was not committed.`));
+}
+
+/**
+ * PostgreSQL's disk_full (53100), as PGlite and a PostgreSQL server report it; a statement that
+ * failed this way rolled its transaction back, so the request changed nothing.
+ */
+function isDatabaseDiskFull(err: { code?: unknown; message?: string }): boolean {
+  return err.code === '53100' || /No space left on device/.test(err.message ?? '');
 }
 
 export function notFoundHandler(req: FastifyRequest, reply: FastifyReply): void {

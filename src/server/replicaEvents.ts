@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ServerEvent } from '../core/api.js';
 import { EventBus, slim } from './events.js';
+import type { Queryable } from './store/database.js';
 import type { PostgresDatabase } from './store/postgres.js';
 
 export const EVENTS_CHANNEL = 'amphora_events';
@@ -32,12 +33,27 @@ export class ReplicatedEventBus extends EventBus {
     this.unlisten = db.onNotification(EVENTS_CHANNEL, (payload) => void this.receive(payload));
   }
 
+  /** Events whose NOTIFY went out inside their own transaction (PostgreSQL delivers it at COMMIT). */
+  private readonly staged = new WeakSet<ServerEvent>();
+
+  /**
+   * The NOTIFY is part of the committing transaction, so a replica that dies after COMMIT has
+   * already told the others: an acknowledged change is never missing from their event streams.
+   */
+  override async stage(tx: Queryable, raw: ServerEvent[]): Promise<void> {
+    if (!raw.length) return;
+    await this.publish(tx, slim(raw));
+    for (const e of raw) this.staged.add(e);
+  }
+
   override emit(raw: ServerEvent[]): void {
     if (!raw.length) return;
-    const events = slim(raw);
-    this.deliver(events);
+    this.deliver(slim(raw));
+    // Events nobody staged (a code path outside a transaction) still reach the others, after the fact.
+    const late = slim(raw.filter((e) => !this.staged.has(e)));
+    if (!late.length) return;
     // One after another, so the other replicas see this replica's events in order.
-    this.tail = this.tail.then(() => this.publish(events)).catch(() => undefined);
+    this.tail = this.tail.then(() => this.publish(this.db, late)).catch(() => undefined);
   }
 
   override async close(): Promise<void> {
@@ -45,13 +61,15 @@ export class ReplicatedEventBus extends EventBus {
     await this.tail;
   }
 
-  private async publish(events: ServerEvent[]): Promise<void> {
+  /** NOTIFYs `events` through `q` (a transaction: delivered at its COMMIT, or never if it rolls back). */
+  private async publish(q: Queryable, events: ServerEvent[]): Promise<void> {
     const from = this.db.replicaId;
     let batch: string[] = [];
     let bytes = 0;
+    const notify = (payload: string) => q.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, payload]);
     const flush = async () => {
       if (!batch.length) return;
-      await this.db.notify(EVENTS_CHANNEL, `{"from":"${from}","events":[${batch.join(',')}]}`);
+      await notify(`{"from":"${from}","events":[${batch.join(',')}]}`);
       batch = [];
       bytes = 0;
     };
@@ -60,9 +78,10 @@ export class ReplicatedEventBus extends EventBus {
       const size = Buffer.byteLength(json);
       if (size > MAX_INLINE_BYTES) {
         await flush();
-        const rows = await this.db.query<{ id: number }>('INSERT INTO event_payloads (body) VALUES ($1) RETURNING id', [json]);
-        await this.db.query(`DELETE FROM event_payloads WHERE created_at < now() - interval '${PAYLOAD_KEEP_MINUTES} minutes'`);
-        await this.db.notify(EVENTS_CHANNEL, JSON.stringify({ from, ids: [rows[0].id] }));
+        const rows = await q.query<{ id: number }>('INSERT INTO event_payloads (body) VALUES ($1) RETURNING id', [json]);
+        // Old rows go outside any transaction (concurrent commits would wait on each other's deletes).
+        void this.db.query(`DELETE FROM event_payloads WHERE created_at < now() - interval '${PAYLOAD_KEEP_MINUTES} minutes'`).catch(() => undefined);
+        await notify(JSON.stringify({ from, ids: [rows[0].id] }));
         continue;
       }
       if (bytes + size > MAX_INLINE_BYTES) await flush();

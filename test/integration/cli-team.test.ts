@@ -130,6 +130,50 @@ describe('amphora CLI: users, keys and teams on a team server', function () {
     assert.equal(badDuration.code, 5);
   });
 
+  it('user revoke-grant takes a role away at once; a grant that does not exist exits 5; the personal entity role stays', async () => {
+    assert.equal((await cli(['user', 'grant', 'bob', 'vision/mnist', 'admin'])).code, 0);
+    assert.equal((await cli(['artifact', 'versions', 'vision/mnist/raw'], bob)).code, 0);
+    const removed = await cli(['user', 'revoke-grant', 'bob', 'vision/mnist']);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match(removed.stdout, /bob is no longer admin of vision\/mnist/);
+    const entityWide = await cli(['--json', 'user', 'revoke-grant', 'bob', 'vision']);
+    assert.deepEqual(JSON.parse(entityWide.stdout), { user: 'bob', entity: 'vision', project: null, role: 'viewer' });
+    // No role left on the team's project: it is hidden again (404 → exit 3), immediately.
+    const hidden = await cli(['artifact', 'versions', 'vision/mnist/raw'], bob);
+    assert.equal(hidden.code, 3, hidden.stderr);
+    const again = await cli(['user', 'revoke-grant', 'bob', 'vision']);
+    assert.equal(again.code, 5);
+    assert.match(again.stderr, /bob has no role of their own on vision/);
+    const personal = await cli(['user', 'revoke-grant', 'bob', 'bob']);
+    assert.equal(personal.code, 5);
+    assert.match(personal.stderr, /always admin of their personal entity/);
+    // Only admins of the entity may remove its roles.
+    const byEditor = await cli(['user', 'revoke-grant', 'alice', 'vision'], alice);
+    assert.equal(byEditor.code, 1);
+    assert.match(byEditor.stderr, /needs admin there; your role is editor/);
+    const ls = JSON.parse((await cli(['--json', 'user', 'ls'])).stdout);
+    assert.deepEqual(ls.items.find((u: { name: string }) => u.name === 'bob').grants.map((g: { entity: string }) => g.entity), ['bob']);
+  });
+
+  it('audit lists who did what, newest first, one page at a time (--all follows the pages)', async () => {
+    for (const a of ['best', 'prod', 'staging']) assert.equal((await cli(['artifact', 'alias', 'add', 'vision/mnist/raw:v0', a], alice)).code, 0);
+    const first = JSON.parse((await cli(['--json', 'audit', 'vision/mnist', '--limit', '2'])).stdout);
+    assert.equal(first.items.length, 2);
+    assert.deepEqual(first.items.map((i: { action: string; actor: string }) => `${i.actor} ${i.action}`), ['alice alias.move', 'alice alias.move']);
+    assert.ok(first.nextCursor);
+    const rest = JSON.parse((await cli(['--json', 'audit', 'vision/mnist', '--cursor', first.nextCursor, '--all'])).stdout);
+    assert.equal(rest.nextCursor, null);
+    const all = [...first.items, ...rest.items];
+    assert.equal(all[all.length - 1].action, 'version.create', 'the oldest entry is the first log');
+    assert.equal(all[all.length - 1].actor, 'alice');
+    const human = await cli(['audit', 'vision/mnist', '--limit', '1']);
+    assert.equal(human.code, 0, human.stderr);
+    assert.match(human.stdout, /AT\s+BY\s+ACTION\s+TARGET[\s\S]*alice\s+alias\.move[\s\S]*More: amphora audit vision\/mnist --cursor \S+/);
+    // A project the caller cannot see looks absent; a malformed target is bad input.
+    assert.equal((await cli(['audit', 'vision/mnist'], bob)).code, 3);
+    assert.equal((await cli(['audit', 'a/b/c'])).code, 5);
+  });
+
   it('serve --team prints a generated site admin key once, and only on a new database', async () => {
     const dataDir = path.join(base, 'served-team');
     const start = async () => {

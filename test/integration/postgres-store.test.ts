@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { isAmphoraError } from '../../src/core/errors.js';
 import { LocalBlobStore } from '../../src/server/blobs/localBlobs.js';
+import type { ServerEvent } from '../../src/core/api.js';
 import { EventBus } from '../../src/server/events.js';
+import { ReplicatedEventBus } from '../../src/server/replicaEvents.js';
 import { collectGarbage } from '../../src/server/gc.js';
 import { startServer } from '../../src/server/index.js';
 import { ArtifactService } from '../../src/server/services/artifacts.js';
@@ -163,6 +165,48 @@ describe('PostgreSQL store (the Database seam on a real PostgreSQL 15)', functio
     const g = two.generation;
     await one.transaction(async (tx) => tx.query(`UPDATE t SET n = n + 1 WHERE k = 'counter'`));
     await waitFor('two.generation to change', () => two.generation !== g, 1000);
+  });
+
+  it("events go out with their transaction's COMMIT: none before it, none for a rollback, and none lost when the replica dies right after it", async () => {
+    const busOne = new ReplicatedEventBus(one);
+    const busTwo = new ReplicatedEventBus(two);
+    const seen: string[] = [];
+    const unsubscribe = busTwo.subscribe((_frame, e) => e.type === 'run.updated' && seen.push(e.run.name));
+    const event = (name: string): ServerEvent => ({
+      type: 'run.updated',
+      run: { id: name, name, entity: 'e', project: 'p', jobType: null, group: null, state: 'running', config: {}, summary: {}, tags: [], notes: null, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString(), heartbeatAt: new Date().toISOString(), finishedAt: null },
+    } as ServerEvent);
+    try {
+      await assert.rejects(
+        one.transaction(async (tx) => {
+          await busOne.stage(tx, [event('rolled-back')]);
+          throw new Error('boom');
+        }),
+        /boom/,
+      );
+      const hold = deferred();
+      const staged = deferred();
+      const committed = one.transaction(async (tx) => {
+        // A big one too (100 long tags): its body waits in event_payloads, written by the same transaction.
+        const big = event('big');
+        (big as { run: { tags: string[] } }).run.tags = Array.from({ length: 100 }, (_, i) => `${i}`.padEnd(100, 'x'));
+        await busOne.stage(tx, [event('committed'), big]);
+        staged.resolve();
+        await hold.promise;
+      });
+      await staged.promise;
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(seen, [], 'nothing is announced before COMMIT');
+      hold.resolve();
+      await committed;
+      // The process would emit() now; it "dies" instead: the other replica has the events anyway.
+      await waitFor('the committed events on the other replica', () => seen.length >= 2, 2000);
+      assert.deepEqual(seen, ['committed', 'big']);
+    } finally {
+      unsubscribe();
+      await busOne.close();
+      await busTwo.close();
+    }
   });
 
   it('while its LISTEN connection is lost, generation changes on every read (nothing cacheable); it reconnects', async () => {

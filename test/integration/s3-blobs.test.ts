@@ -120,6 +120,26 @@ describe('S3 blob store against s3rver', function () {
     assert.deepEqual((await keys(prefix)).filter((k) => k.includes(`/staging/${d}`)), [], 'staging objects are removed once verified');
   });
 
+  it('TS client: 600 small files travel in one batch and land in one pack object, not 600; downloads byte-identical, also one by one with a Range', async () => {
+    const { server: srv, prefix, api } = main;
+    const files: Record<string, Buffer> = {};
+    for (let i = 0; i < 600; i++) files[`d${i % 7}/f${i}.bin`] = randomBytes(1000 + i);
+    const before = (await keys(prefix)).filter((k) => k.includes('/packs/')).length;
+    const requests: string[] = [];
+    await logAndDownload(srv, files, requests);
+    const after = await keys(prefix);
+    assert.equal(after.filter((k) => k.includes('/packs/')).length - before, 1, 'one pack for the batch');
+    for (const b of Object.values(files)) assert.ok(!after.includes(finalKey(prefix, sha256(b))), 'no object per small blob');
+    assert.equal(requests.filter((r) => r === 'POST /api/v1/blobs/batch-get').length, 1);
+    const one = files['d3/f10.bin'];
+    const whole = await fetch(`${api.url}/api/v1/blobs/${sha256(one)}`, { headers: { authorization: `Bearer ${api.key}` } });
+    assert.equal(whole.status, 200, 'served by the replica, not redirected');
+    assert.ok(Buffer.from(await whole.arrayBuffer()).equals(one));
+    const part = await fetch(`${api.url}/api/v1/blobs/${sha256(one)}`, { headers: { authorization: `Bearer ${api.key}`, range: 'bytes=10-19' } });
+    assert.equal(part.status, 206);
+    assert.ok(Buffer.from(await part.arrayBuffer()).equals(one.subarray(10, 20)));
+  });
+
   it('TS client: multipart upload (presigned parts + confirm), byte-identical download', async () => {
     const { server: srv, prefix } = multi;
     const big = randomBytes(12 * MiB + 123);
@@ -240,8 +260,12 @@ with wandb.init(project="py-s3", job_type="use") as run:
     assert.equal(batch.status, 422);
     assert.match(batch.body.error.message, /1 blob\(s\) of the batch do not hash/);
     const stored = await keys(prefix);
-    assert.ok(stored.includes(finalKey(prefix, sha256(good))), 'the good blob of the batch is stored');
+    // Small blobs of a batch go into a pack object; the record says where.
+    assert.equal((await api.post('/api/v1/blobs/negotiate', { blobs: [{ digest: sha256(good), size: good.length }] })).body.missing.length, 0, 'the good blob of the batch is stored');
+    const got = await fetch(`${api.url}/api/v1/blobs/${sha256(good)}`, { headers: { authorization: `Bearer ${api.key}` } });
+    assert.ok(Buffer.from(await got.arrayBuffer()).equals(good));
     assert.ok(!stored.some((k) => k.includes(claimed)), 'the bad one is not');
+    assert.equal((await api.post('/api/v1/blobs/negotiate', { blobs: [{ digest: claimed, size: bad.length }] })).body.missing.length, 1);
     // A large upload through the server route (spilled to a temp file) is verified before it reaches the bucket.
     const large = randomBytes(9 * MiB);
     assert.equal((await api.putBlob(large, sha256(randomBytes(10)))).status, 422);
@@ -266,6 +290,35 @@ with wandb.init(project="py-s3", job_type="use") as run:
     assert.ok(!left.includes(finalKey(prefix, sha256(drop))));
     // The record went with the object: negotiation asks for the blob again.
     assert.equal((await api.post('/api/v1/blobs/negotiate', { blobs: [{ digest: sha256(drop), size: drop.length }] })).body.missing.length, 1);
+  });
+
+  it("dist/server.mjs with blobs in S3 prints no AWS SDK Node-version warning, and other warnings still show", async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    // This test process set the switch itself (its in-process servers): the child must find it unset.
+    delete env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED;
+    const probe = path.join(base, 'probe-warning.cjs');
+    await writeFile(probe, "setTimeout(() => process.emitWarning('probe warning', 'ProbeWarning'), 0);\n");
+    const child = spawn(process.execPath, ['--require', probe, path.join(REPO, 'dist', 'server.mjs'), '--data-dir', path.join(base, `warn-${++n}`), '--port', '0', '--blobs', `s3://${s3.bucket}/warn`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 90_000);
+      child.stdout.on('data', (d) => {
+        stdout += d;
+        if (/http:\/\/127\.0\.0\.1:\d+/.test(stdout)) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
+    });
+    // The store made its S3 client and talked to the bucket (bucket check, checksum probe) by now.
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    assert.match(stderr, /ProbeWarning: probe warning/);
+    assert.doesNotMatch(stderr, /NodeVersionSupportWarning/);
   });
 
   describe('bad --blobs input: one clear error, nothing started', () => {

@@ -206,12 +206,20 @@ describe('SDK against a real server', function () {
       assert.equal(e.size, Buffer.byteLength(body));
       await a.log({ client: h.client, project: 'refs' });
       const got = await new Api({ client: h.client }).artifact('refs/remote');
-      await got.download({ root: path.join(h.work, 'ref1') });
-      assert.equal(await readFile(path.join(h.work, 'ref1', 'remote.csv'), 'utf8'), body);
-      etag = '"v2"';
-      body = 'changed bytes';
-      await assert.rejects(got.download({ root: path.join(h.work, 'ref2') }), isCode('reference_changed', /"v1".*"v2"/));
-      await assert.rejects(stat(path.join(h.work, 'ref2', 'remote.csv')));
+      // The test's reference server is on loopback, which downloads refuse unless the user allows it.
+      const host = new URL(url).hostname;
+      await assert.rejects(got.download({ root: path.join(h.work, 'ref0') }), isCode('invalid_reference', new RegExp(`AMPHORA_REFERENCE_HOSTS=${host.replace(/\./g, '\\.')}`)));
+      process.env.AMPHORA_REFERENCE_HOSTS = host;
+      try {
+        await got.download({ root: path.join(h.work, 'ref1') });
+        assert.equal(await readFile(path.join(h.work, 'ref1', 'remote.csv'), 'utf8'), body);
+        etag = '"v2"';
+        body = 'changed bytes';
+        await assert.rejects(got.download({ root: path.join(h.work, 'ref2') }), isCode('reference_changed', /"v1".*"v2"/));
+        await assert.rejects(stat(path.join(h.work, 'ref2', 'remote.csv')));
+      } finally {
+        delete process.env.AMPHORA_REFERENCE_HOSTS;
+      }
     });
 
     it('file:// reference hashes the content and detects a change', async () => {

@@ -144,6 +144,20 @@ describe('team mode: two replicas on one PostgreSQL database', function () {
     assert.equal(seen, 'v1', 'replica A still answers from a stale cache');
   });
 
+  it('a key revoked through replica A is refused by replica B on its next requests (the NOTIFY drops B\'s key cache; its age limit is 60 s)', async () => {
+    const made = await api(a).post('/api/v1/keys', { label: 'revoke across replicas' });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const key = new Api(b.url, made.body.apiKey as string);
+    // B has the key cached (resolved once, then served from its cache).
+    for (let i = 0; i < 3; i++) assert.equal((await key.get('/api/v1/viewer')).status, 200);
+    assert.equal((await api(a).del(`/api/v1/keys/${made.body.key.id}`)).status, 200);
+    const deadline = Date.now() + 1000;
+    let res = await key.get('/api/v1/viewer');
+    while (res.status === 200 && Date.now() < deadline) res = await key.get('/api/v1/viewer');
+    assert.equal(res.status, 401, 'replica B still accepts the revoked key from its cache');
+    assert.match(res.body.error.message, /was revoked/);
+  });
+
   it('a run that stops beating is marked crashed once, and both replicas announce it', async () => {
     const subA = await listen(a);
     const subB = await listen(b);

@@ -203,6 +203,16 @@ describe('team mode: role matrix over every route', function () {
     'GET /api/v1/users': { need: 'siteAdmin', ok: [200], request: (_c, a) => a.get('/api/v1/users') },
     'POST /api/v1/users': { need: 'siteAdmin', ok: [201], request: (_c, a) => a.post('/api/v1/users', { name: `u${next()}` }) },
     'POST /api/v1/grants': { need: 'entityAdmin', ok: [200], request: (_c, a) => a.post('/api/v1/grants', { user: 'viewer1', entity: TEAM, project: PROJ, role: 'viewer' }) },
+    'DELETE /api/v1/grants': {
+      need: 'entityAdmin',
+      ok: [200],
+      request: async (_c, a) => {
+        // A grant only this call removes.
+        const project = `g${next()}`;
+        await ok(s.admin.post('/api/v1/grants', { user: 'viewer1', entity: TEAM, project, role: 'editor' }));
+        return a.del(`/api/v1/grants?user=viewer1&entity=${TEAM}&project=${project}`);
+      },
+    },
     'POST /api/v1/teams': { need: 'siteAdmin', ok: [201], request: (_c, a) => a.post('/api/v1/teams', { name: `t${next()}` }) },
     'POST /api/v1/teams/:team/members': { need: 'entityAdmin', ok: [200], request: (_c, a) => a.post(`/api/v1/teams/${TEAM}/members`, { user: 'viewer1', role: 'viewer' }) },
     'GET /api/v1/keys': { need: 'user', ok: [200], request: (_c, a) => a.get('/api/v1/keys') },

@@ -72,6 +72,11 @@ interface Case {
   defaultRoot?: boolean;
 }
 
+/** An internal service on loopback (what a reference to 127.0.0.1 or localhost would read); started in before(). */
+let internal: Awaited<ReturnType<typeof startBystander>>;
+const internalPort = () => new URL(internal.url).port;
+const noRequestToInternal = async () => assert.deepEqual(internal.hits, [], 'the internal service got no request');
+
 const good = Buffer.from('good bytes\n');
 const big = Buffer.alloc((1 << 20) + 4096, 'b'); // above the batch limit: streamed
 const cases: Case[] = [
@@ -210,6 +215,38 @@ const cases: Case[] = [
     defaultRoot: true,
     scenario: () => ({ entries: { 'a.txt': { digest: sha(good), size: good.length } }, blobs: { [sha(good)]: good }, version: { name: '../../victim' } }),
   },
+  {
+    name: 'a reference to an internal http service (127.0.0.1) is not fetched',
+    expect: /is 127\.0\.0\.1, a loopback or link-local address.*AMPHORA_REFERENCE_HOSTS=127\.0\.0\.1/,
+    scenario: () => ({ entries: { 'secret.txt': { digest: `${internal.url}/secret`, size: 0, ref: `${internal.url}/secret`, extra: { checksum: false } } } }),
+    after: noRequestToInternal,
+  },
+  {
+    name: 'a reference to a name that resolves to loopback (localhost) is not fetched',
+    expect: /which is localhost = (127\.0\.0\.1|::1), a loopback or link-local address/,
+    scenario: () => ({ entries: { 'secret.txt': { digest: `http://localhost:${internalPort()}/secret`, size: 0, ref: `http://localhost:${internalPort()}/secret`, extra: { checksum: false } } } }),
+    after: noRequestToInternal,
+  },
+  {
+    name: 'a reference to the cloud metadata address (link-local 169.254.169.254) is not fetched',
+    expect: /is 169\.254\.169\.254, a loopback or link-local address/,
+    scenario: () => ({ entries: { creds: { digest: 'http://169.254.169.254/latest/meta-data/iam', size: 0, ref: 'http://169.254.169.254/latest/meta-data/iam', extra: { checksum: false } } } }),
+  },
+  {
+    name: 'a file:// reference to a device (/dev/zero, endless) is not read',
+    expect: /\/dev\/zero, which is not a regular file/,
+    scenario: () => ({ entries: { 'zero.bin': { digest: 'file:///dev/zero', size: 0, ref: 'file:///dev/zero', extra: { checksum: false } } } }),
+  },
+  {
+    name: 'a file:// reference without a checksum to a file the user did not allow is not copied',
+    expect: /recorded without a checksum, so whatever is there would be copied unverified.*AMPHORA_FILE_REFERENCE_ROOTS=/,
+    scenario: (base) => ({ entries: { 'stolen.txt': { digest: `file://${base}/victim/important.txt`, size: 0, ref: `file://${base}/victim/important.txt`, extra: { checksum: false } } } }),
+  },
+  {
+    name: 'a checksummed file:// reference is read (its bytes must hash to the recorded digest: nothing the server does not know)',
+    scenario: (base) => ({ entries: { 'notes.md': { digest: sha('# keep me\n'), size: 10, ref: `file://${base}/victim/notes.md` } } }),
+    after: async (root) => assert.equal(await readFile(path.join(root, 'notes.md'), 'utf8'), '# keep me\n'),
+  },
 ];
 
 describe('security probe: a hostile server against both clients', function () {
@@ -220,9 +257,11 @@ describe('security probe: a hostile server against both clients', function () {
   before(async () => {
     assert.ok(existsSync(CLI), 'dist/cli.mjs is built (node esbuild.mjs)');
     server = await startHostile({ entries: {} });
+    internal = await startBystander();
   });
   after(async () => {
     await server.close();
+    await internal?.close();
   });
   beforeEach(async () => {
     base = await mkdtemp(path.join(tmpdir(), 'amphora-probe-'));

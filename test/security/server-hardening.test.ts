@@ -1,7 +1,7 @@
 /** Server-side hardening: private data dir, Host check, upload URLs, 401 body, temp clean-up, full disk. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, lstatSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, lstatSync, rmSync, statfsSync, writeFileSync, existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -164,6 +164,45 @@ describe('security: server hardening', function () {
       assert.match(batch.body.error.message, /disk is full/);
       assert.deepEqual(readdirSync(join(blobs, 'tmp')), [], 'no partial upload left behind');
       assert.equal((await api.putBlob('still works')).status, 201);
+    });
+  });
+
+  describe('the whole data dir (database included) on a 128 MiB tmpfs', () => {
+    const mnt = tempDir('amphora-db-full-');
+    const dir = join(mnt, 'data');
+    let ts: TestServer | undefined;
+    let mounted = false;
+    before(async function () {
+      const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=128m', 'tmpfs', mnt], { encoding: 'utf8' });
+      mounted = m.status === 0;
+      if (!mounted) {
+        console.log(`      (no tmpfs: mounting one needs root with CAP_SYS_ADMIN: ${m.stderr.trim()}; skipped)`);
+        return this.skip();
+      }
+      ts = await startTestServer({ dataDir: dir });
+    });
+    after(async () => {
+      await ts?.stop();
+      if (mounted) spawnSync('umount', [mnt]);
+      rmSync(mnt, { recursive: true, force: true });
+    });
+
+    it('a database write on a full disk answers 507 saying so, changes nothing, and works again once there is space', async () => {
+      const api = ts!.api;
+      const entity = await api.entity();
+      const commit = () => api.post(`/api/v1/projects/${entity}/full/artifacts/meta/versions`, { type: 'dataset', manifest: {}, metadata: { blob: randomBytes(600_000).toString('base64') } });
+      assert.equal((await api.logVersion('full', 'before', 'dataset', { 'a.txt': 'x' })).status, 201);
+      const free = statfsSync(mnt);
+      writeFileSync(join(mnt, 'filler'), Buffer.alloc(Number(free.bavail) * free.bsize - 64 * 1024));
+      const r = await commit();
+      assert.equal(r.status, 507, JSON.stringify(r.body).slice(0, 500));
+      assert.equal(r.body.error.code, 'insufficient_storage');
+      assert.match(r.body.error.message, /disk is full: its database could not write this change .*Nothing was changed\. Free space/);
+      assert.equal((await api.get(`/api/v1/projects/${entity}/full/artifacts/meta/versions`)).status, 404, 'no half-made artifact');
+      rmSync(join(mnt, 'filler'));
+      const again = await commit();
+      assert.equal(again.status, 201, JSON.stringify(again.body).slice(0, 300));
+      assert.equal(again.body.version.version, 'v0', 'the failed write used up no version number');
     });
   });
 });

@@ -13,6 +13,7 @@ import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { silenceAwsNodeVersionWarning } from '../../core/node/awsNodeWarning.js';
 import { AmphoraError } from '../../core/errors.js';
 import type { ManifestEntry } from '../../core/node/manifest.js';
 import {
@@ -35,9 +36,7 @@ function s3(): Promise<{ sdk: S3Sdk; client: S3Client }> {
   let made = clients.get(key);
   if (!made) {
     made = (async () => {
-      // The SDK warns on every Node < 22 that its future releases will need 22; this client pins
-      // its SDK version, so the warning only adds noise to the CLI's output.
-      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+      silenceAwsNodeVersionWarning();
       const sdk = await loadSdk('@aws-sdk/client-s3', () => import('@aws-sdk/client-s3'));
       // followRegionRedirects: a bucket in another region than the configured one still works.
       const base = { forcePathStyle: endpointFromEnv() !== undefined, followRegionRedirects: true };

@@ -5,8 +5,12 @@ import type { Database, Queryable } from '../store/database.js';
 import { hashKey, sameHash } from './keys.js';
 import type { Principal } from './principal.js';
 
-/** How long a resolved key is trusted without asking the database (bounds revocation delay across replicas). */
-const CACHE_TTL_MS = 2_000;
+/**
+ * A resolved key is dropped from the cache by any write transaction on any replica (team mode:
+ * the commit's NOTIFY bumps every replica's `generation`, so a revocation or grant change on one
+ * replica reaches the others within milliseconds). This age limit is only a backstop.
+ */
+const CACHE_TTL_MS = 60_000;
 const CACHE_MAX = 10_000;
 /** last_used_at is written at most this often per key. */
 const LAST_USED_EVERY_MS = 60_000;
@@ -22,7 +26,7 @@ interface Cached {
  * Turns a bearer key into a Principal. Embedded mode: the single owner key of credentials.json
  * (the owner is site admin). Team mode: the SHA-256 of the key is looked up in `api_keys`;
  * revoked or expired keys are refused with a message saying so. Results are cached per key hash
- * until any write transaction or for CACHE_TTL_MS, whichever comes first.
+ * until any write transaction (on any replica) or for CACHE_TTL_MS, whichever comes first.
  */
 export class Authenticator {
   private readonly cache = new Map<string, Cached>();

@@ -67,6 +67,7 @@ export const ROUTE_ACCESS: Record<string, AccessRule> = {
   [`POST ${P}/users`]: 'siteAdmin',
   // Entity/project admins grant within what they administer (checked by the handler).
   [`POST ${P}/grants`]: 'user',
+  [`DELETE ${P}/grants`]: 'user',
   [`POST ${P}/teams`]: 'siteAdmin',
   [`POST ${P}/teams/:team/members`]: 'user',
   [`GET ${P}/keys`]: 'user',

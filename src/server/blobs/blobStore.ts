@@ -41,15 +41,19 @@ export interface BlobStore {
   readBytes(digest: string): Promise<Buffer>;
   /** Read stream of a blob (optionally a byte range, inclusive end). */
   read(digest: string, range?: { start: number; end: number }): Readable;
-  /** fsyncs every blob written since the last flush, and their folders. */
-  flush(): Promise<void>;
+  /**
+   * fsyncs every blob written since the last flush, and their folders. `digests`: blobs a commit
+   * is about to reference; those this process did not write or sync itself (another replica on a
+   * shared folder wrote them, or an earlier run of this server) are made durable too.
+   */
+  flush(digests?: string[]): Promise<void>;
   /** Marks a blob as recently wanted, so GC's grace period starts again. */
   touch(digest: string): Promise<void>;
   /** Every stored blob, for GC (`db`: the connection GC holds, for stores that keep records). */
   list(db?: Queryable): AsyncIterable<{ digest: string; size: number; mtimeMs: number }>;
   remove(digest: string, db?: Queryable): Promise<void>;
-  /** Temp files (staging objects) older than `olderThanMs` left behind by interrupted uploads. */
-  removeStaleTemp(olderThanMs: number): Promise<number>;
+  /** Temp files (staging objects, unrecorded packs) older than `olderThanMs` left behind by interrupted uploads (`db`: GC's connection). */
+  removeStaleTemp(olderThanMs: number, db?: Queryable): Promise<number>;
   /** Team mode: where a client uploads this blob directly; undefined = through the server. */
   uploadTarget?(digest: string, size: number): Promise<UploadTarget | undefined>;
   /** Team mode: verifies a blob uploaded with an `uploadTarget` and records it as present. */
@@ -58,6 +62,21 @@ export interface BlobStore {
    * caller gains read access to it by this upload (team mode: a blob they could not read before).
    */
   confirm?(digest: string, size: number, token: string, parts?: { number: number; etag: string }[], opts?: { proveUpload?: boolean }): Promise<{ size: number; created: boolean }>;
+  /** Largest blob `putPack` takes; stores without packs leave `putPack` undefined. */
+  readonly packMaxBlobBytes?: number;
+  /**
+   * Team mode: stores many small blobs of one batch upload as one pack object (one store
+   * request instead of one per blob). Verifies each blob's bytes first; mismatches are listed in
+   * `failed` and stored nowhere.
+   */
+  putPack?(blobs: { digest: string; bytes: Buffer }[]): Promise<{ stored: { digest: string; size: number; created: boolean }[]; failed: { digest: string; actual: string }[] }>;
+  /** Team mode: small blobs' bytes in the order asked, fetched with few store requests (ranged reads of their packs). */
+  readMany?(blobs: { digest: string; size: number }[]): AsyncIterable<Buffer>;
+  /**
+   * End of a GC sweep (`db`: GC's connection): deletes packs none of whose blobs are left, and
+   * rewrites packs older than `olderThanMs` that are mostly garbage.
+   */
+  compactPacks?(db: Queryable, olderThanMs: number): Promise<{ deleted: number; rewritten: number; bytesReclaimed: number }>;
   /** Team mode: a URL the client downloads this blob from directly; undefined = through the server. */
   downloadUrl?(digest: string, size: number): Promise<string | undefined>;
 }

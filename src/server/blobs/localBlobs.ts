@@ -21,6 +21,8 @@ const SYNCFS_THRESHOLD = 32;
 const EARLY_SYNC_BYTES = 8 << 20;
 /** libuv has 4 threads by default: leave two for the writes and reads of other requests. */
 const EARLY_SYNC_PARALLELISM = 2;
+/** Blobs remembered as synced by this process (beyond that the set starts over: at worst one more sync). */
+const DURABLE_MEMORY = 1_000_000;
 
 
 /** Content-addressed folder: `<root>/sha256/ab/<hex>`, written through `<root>/tmp` + rename. */
@@ -32,6 +34,8 @@ export class LocalBlobStore implements BlobStore {
   /** Large blobs whose fsync was started on upload: flush awaits these instead of syncing again. */
   private readonly syncingFiles = new Map<string, Promise<void>>();
   private readonly earlySyncs = new Limiter(EARLY_SYNC_PARALLELISM);
+  /** Blob paths this process fsynced (or saw fsynced by its flushes): a commit need not sync them again. */
+  private readonly durable = new Set<string>();
 
   constructor(private readonly root: string) {}
 
@@ -235,10 +239,19 @@ export class LocalBlobStore implements BlobStore {
     return createReadStream(this.pathOf(digest), { highWaterMark: 1 << 20, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
-  async flush(): Promise<void> {
+  async flush(digests: string[] = []): Promise<void> {
     await Promise.allSettled([...this.placing]);
     const files = [...this.unsynced];
     const dirs = [...this.unsyncedDirs];
+    // Blobs a commit names that this process never wrote nor synced: another replica wrote them
+    // into the shared folder (its own flush may not have run yet), or a previous run of this
+    // server did before it was killed. The page cache holding them is no promise of the disk.
+    for (const d of digests) {
+      const p = this.pathOf(d);
+      if (this.durable.has(p) || this.unsynced.has(p) || this.syncingFiles.has(p)) continue;
+      files.push(p);
+      dirs.push(dirname(p));
+    }
     const early = [...this.syncingFiles];
     this.unsynced.clear();
     this.unsyncedDirs.clear();
@@ -260,6 +273,9 @@ export class LocalBlobStore implements BlobStore {
     );
     try {
       await Promise.all([earlier, mine]);
+      if (this.durable.size + files.length > DURABLE_MEMORY) this.durable.clear();
+      for (const f of files) this.durable.add(f);
+      for (const [f] of early) this.durable.add(f);
     } catch (e) {
       // Keep them queued so the next flush tries again; the commit that needed them fails.
       for (const f of files) this.unsynced.add(f);
@@ -287,6 +303,7 @@ export class LocalBlobStore implements BlobStore {
   async remove(digest: string): Promise<void> {
     const p = this.pathOf(digest);
     this.unsynced.delete(p);
+    this.durable.delete(p);
     this.syncingFiles.delete(p);
     await rm(p, { force: true });
   }

@@ -32,9 +32,12 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { silenceAwsNodeVersionWarning } from '../../core/node/awsNodeWarning.js';
 import { AmphoraError } from '../../core/errors.js';
 import type { Database, Queryable } from '../store/database.js';
 import type { BlobStat, BlobStore, UploadTarget } from './blobStore.js';
+import { type BlobLocation, planReads, windows } from './packReads.js';
+import { Limiter } from '../../core/limiter.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const NONCE = /^[0-9a-f]{16,64}$/;
@@ -45,6 +48,14 @@ const IN_MEMORY_MAX_BYTES = 8 << 20;
 /** S3's limit for one PUT and one CopyObject. */
 const SINGLE_OBJECT_MAX_BYTES = 5 * 1024 ** 3;
 const MAX_PARTS = 10_000;
+/** Blobs up to this size are packed when they arrive in a batch upload. */
+export const PACK_MAX_BLOB_BYTES = S3_PROXY_MAX_BYTES;
+/** Bytes of requested blobs fetched per window of a batch download (the next window loads while one is sent). */
+const READ_WINDOW_BYTES = 16 << 20;
+/** Ranged GETs in flight per window. */
+const READ_PARALLELISM = 8;
+/** GC rewrites a pack (older than the grace period) once less than this share of its bytes is still referenced. */
+const REPACK_BELOW_LIVE_SHARE = 0.5;
 
 export interface S3BlobStoreOptions {
   /** `s3://bucket[/prefix]` */
@@ -84,6 +95,7 @@ export class S3BlobStore implements BlobStore {
   readonly client: S3Client;
   /** True when the store refuses a PUT whose x-amz-checksum-sha256 does not match (probed in init). */
   checksumsEnforced = false;
+  readonly packMaxBlobBytes = PACK_MAX_BLOB_BYTES;
   private dbHandle: Database | undefined;
   private readonly tmpDir: string;
   private readonly presignSeconds: number;
@@ -101,6 +113,7 @@ export class S3BlobStore implements BlobStore {
     this.partSize = opts.partSize ?? 64 << 20;
     this.directMinBytes = opts.directMinBytes ?? S3_PROXY_MAX_BYTES + 1;
     const endpoint = process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL;
+    silenceAwsNodeVersionWarning();
     this.client = new S3Client({
       // Virtual-host addressing needs DNS per bucket; MinIO, R2 and local servers are addressed by path.
       forcePathStyle: Boolean(endpoint),
@@ -296,6 +309,169 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  // ------------------------------------------------------------------ packs of small blobs
+
+  private packKey(): string {
+    return `${this.prefix}packs/${randomBytes(16).toString('hex')}`;
+  }
+
+  /**
+   * One object for many small blobs: each blob is verified in memory, the verified ones are
+   * concatenated into a new pack (unique key, never overwritten) PUT with its SHA-256, and only
+   * then recorded — pack row and blob rows in one statement, so a pack that reached the bucket
+   * without its rows (a replica died in between) is an orphan GC deletes. A blob recorded
+   * meanwhile by another upload keeps its location; its copy in this pack is garbage.
+   */
+  async putPack(blobs: { digest: string; bytes: Buffer }[]): Promise<{ stored: { digest: string; size: number; created: boolean }[]; failed: { digest: string; actual: string }[] }> {
+    const failed: { digest: string; actual: string }[] = [];
+    const good = new Map<string, Buffer>();
+    for (const b of blobs) {
+      checkDigest(b.digest);
+      if (b.bytes.length > PACK_MAX_BLOB_BYTES) throw new Error(`putPack: blob ${b.digest} has ${b.bytes.length} bytes, over the pack limit`);
+      const actual = sha256Hex(b.bytes);
+      if (actual !== b.digest) failed.push({ digest: b.digest, actual });
+      else good.set(b.digest, b.bytes);
+    }
+    if (!good.size) return { stored: [], failed };
+    const digests = [...good.keys()];
+    const offsets: number[] = [];
+    let size = 0;
+    for (const bytes of good.values()) {
+      offsets.push(size);
+      size += bytes.length;
+    }
+    const body = Buffer.concat([...good.values()], size);
+    const Key = this.packKey();
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ContentLength: size, ChecksumSHA256: createHash('sha256').update(body).digest('base64') }));
+    const rows = await this.db.query<{ digest: string; created: boolean }>(
+      `WITH pack AS (INSERT INTO blob_packs (pack_key, size) VALUES ($1, $2))
+       INSERT INTO blobs (digest, size, pack_key, pack_offset)
+         SELECT u.digest, u.size, $1, u.off FROM unnest($3::text[], $4::bigint[], $5::bigint[]) AS u(digest, size, off)
+       ON CONFLICT (digest) DO UPDATE SET touched_at = now()
+       RETURNING digest, (xmax = 0) AS created`,
+      [Key, size, digests, digests.map((d) => good.get(d)!.length), offsets],
+    );
+    const created = new Map(rows.map((r) => [r.digest, r.created]));
+    return { stored: digests.map((d) => ({ digest: d, size: good.get(d)!.length, created: created.get(d) ?? false })), failed };
+  }
+
+  /** Where each stored blob's bytes are (one query). Absent blobs are not in the map. */
+  private async locate(digests: string[]): Promise<Map<string, BlobLocation>> {
+    const rows = await this.db.query<{ digest: string; size: string | number; pack_key: string | null; pack_offset: string | number | null }>(
+      'SELECT digest, size, pack_key, pack_offset FROM blobs WHERE digest = ANY($1::text[])',
+      [digests],
+    );
+    return new Map(rows.map((r) => [r.digest, { size: Number(r.size), pack: r.pack_key ? { key: r.pack_key, offset: Number(r.pack_offset) } : undefined }]));
+  }
+
+  private async locateOne(digest: string): Promise<BlobLocation | undefined> {
+    checkDigest(digest);
+    return (await this.locate([digest])).get(digest);
+  }
+
+  /** A blob's bytes out of its pack, checked against its digest (a wrong offset never yields wrong bytes). */
+  private checkedSlice(digest: string, bytes: Buffer, where: string): Buffer {
+    if (sha256Hex(bytes) !== digest) {
+      throw new AmphoraError('internal', `The bytes of blob ${digest} read from ${where} do not hash to its digest; the bucket's copy is damaged. Upload the file again (a new upload repairs it) or ask the administrator to check the bucket.`);
+    }
+    return bytes;
+  }
+
+  async *readMany(blobs: { digest: string; size: number }[]): AsyncIterable<Buffer> {
+    const parts = windows(blobs, READ_WINDOW_BYTES);
+    let next = parts.length ? this.readWindow(parts[0].map((b) => b.digest)) : undefined;
+    for (let w = 0; w < parts.length; w++) {
+      const current = next!;
+      next = w + 1 < parts.length ? this.readWindow(parts[w + 1].map((b) => b.digest)) : undefined;
+      next?.catch(() => undefined); // awaited in its turn
+      yield* await current;
+    }
+  }
+
+  /** The window's blobs in order. A pack GC rewrote between lookup and read is looked up again once. */
+  private async readWindow(digests: string[], retried = false): Promise<Buffer[]> {
+    const where = await this.locate(digests);
+    const absent = digests.find((d) => !where.has(d));
+    if (absent) throw new AmphoraError('not_found', `Blob ${absent} is no longer stored (garbage-collected during the download?); download the version again.`);
+    const out: Buffer[] = new Array(digests.length);
+    const limiter = new Limiter(READ_PARALLELISM);
+    try {
+      await Promise.all(
+        planReads(digests, where).map((seg) =>
+          limiter.run(async () => {
+            const Key = seg.packKey ?? this.finalKey(digests[seg.members[0].index]);
+            const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key, Range: seg.packKey ? `bytes=${seg.start}-${seg.end - 1}` : undefined }));
+            const bytes = Buffer.from(await res.Body!.transformToByteArray());
+            for (const m of seg.members) out[m.index] = this.checkedSlice(digests[m.index], bytes.subarray(m.at, m.at + m.size), seg.packKey ? `pack ${seg.packKey}` : Key);
+          }),
+        ),
+      );
+    } catch (e) {
+      if (!retried && isNotFound(e)) return this.readWindow(digests, true);
+      throw e;
+    }
+    return out;
+  }
+
+  /** Deletes packs none of whose blobs are left, and rewrites old ones that are mostly garbage. */
+  async compactPacks(db: Queryable, olderThanMs: number): Promise<{ deleted: number; rewritten: number; bytesReclaimed: number }> {
+    const packs = await db.query<{ pack_key: string; size: string | number; live: string | number; n: string | number; created_at: Date }>(
+      `SELECT p.pack_key, p.size, p.created_at, COALESCE(sum(b.size), 0) AS live, count(b.digest) AS n
+         FROM blob_packs p LEFT JOIN blobs b ON b.pack_key = p.pack_key
+        GROUP BY p.pack_key, p.size, p.created_at`,
+    );
+    const cutoff = Date.now() - olderThanMs;
+    let deleted = 0;
+    let rewritten = 0;
+    let bytesReclaimed = 0;
+    for (const p of packs) {
+      const size = Number(p.size);
+      const live = Number(p.live);
+      if (Number(p.n) === 0) {
+        // Row first: an object that outlives a failed delete is an orphan removeStaleTemp finds.
+        await db.query('DELETE FROM blob_packs WHERE pack_key = $1', [p.pack_key]);
+        await this.deleteKey(p.pack_key);
+        deleted++;
+        bytesReclaimed += size;
+      } else if (live < size * REPACK_BELOW_LIVE_SHARE && new Date(p.created_at).getTime() < cutoff) {
+        await this.rewritePack(db, p.pack_key);
+        rewritten++;
+        bytesReclaimed += size - live;
+      }
+    }
+    return { deleted, rewritten, bytesReclaimed };
+  }
+
+  /**
+   * Copies a pack's remaining blobs (verified again) into a new pack, moves their rows in one
+   * statement, then deletes the old object. GC holds every commit off meanwhile; a download that
+   * looked the old pack up just before reads it again from the new one (readWindow's retry).
+   */
+  private async rewritePack(db: Queryable, oldKey: string): Promise<void> {
+    const rows = await db.query<{ digest: string; size: string | number; pack_offset: string | number }>('SELECT digest, size, pack_offset FROM blobs WHERE pack_key = $1 ORDER BY pack_offset', [oldKey]);
+    const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: oldKey }));
+    const old = Buffer.from(await res.Body!.transformToByteArray());
+    const pieces: Buffer[] = [];
+    const offsets: number[] = [];
+    let size = 0;
+    for (const r of rows) {
+      const at = Number(r.pack_offset);
+      pieces.push(this.checkedSlice(r.digest, old.subarray(at, at + Number(r.size)), `pack ${oldKey}`));
+      offsets.push(size);
+      size += Number(r.size);
+    }
+    const body = Buffer.concat(pieces, size);
+    const Key = this.packKey();
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ContentLength: size, ChecksumSHA256: createHash('sha256').update(body).digest('base64') }));
+    await db.query(
+      `WITH pack AS (INSERT INTO blob_packs (pack_key, size) VALUES ($1, $2)),
+            moved AS (UPDATE blobs b SET pack_key = $1, pack_offset = u.off FROM unnest($4::text[], $5::bigint[]) AS u(digest, off) WHERE b.digest = u.digest AND b.pack_key = $3)
+       DELETE FROM blob_packs WHERE pack_key = $3`,
+      [Key, size, oldKey, rows.map((r) => r.digest), offsets],
+    );
+    await this.deleteKey(oldKey);
+  }
+
   // ------------------------------------------------------------------ bytes around the server
 
   async uploadTarget(digest: string, size: number): Promise<UploadTarget | undefined> {
@@ -427,23 +603,34 @@ export class S3BlobStore implements BlobStore {
 
   async downloadUrl(digest: string, size: number): Promise<string | undefined> {
     if (size < this.directMinBytes) return undefined;
+    // A packed blob is a range of its pack: served through the replica (a presigned URL cannot carry the Range).
+    if (size <= PACK_MAX_BLOB_BYTES && (await this.locateOne(digest))?.pack) return undefined;
     return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: this.finalKey(digest) }), { expiresIn: this.presignSeconds });
   }
 
   // ------------------------------------------------------------------ reads
 
   async readBytes(digest: string): Promise<Buffer> {
-    const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.finalKey(digest) }));
-    return Buffer.from(await res.Body!.transformToByteArray());
+    const [bytes] = await this.readWindow([digest]);
+    return bytes;
   }
 
   read(digest: string, range?: { start: number; end: number }): Readable {
     const key = this.finalKey(digest);
-    const client = this.client;
-    const bucket = this.bucket;
+    const self = this;
     return Readable.from(
       (async function* () {
-        const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: range ? `bytes=${range.start}-${range.end}` : undefined }));
+        const loc = await self.locateOne(digest);
+        let Key = key;
+        let Range = range ? `bytes=${range.start}-${range.end}` : undefined;
+        if (loc?.pack) {
+          // A range of the pack: the whole blob, or the asked part of it.
+          const from = loc.pack.offset + (range?.start ?? 0);
+          const to = loc.pack.offset + (range ? range.end : loc.size - 1);
+          Key = loc.pack.key;
+          Range = `bytes=${from}-${to}`;
+        }
+        const res = await self.client.send(new GetObjectCommand({ Bucket: self.bucket, Key, Range }));
         yield* res.Body as Readable;
       })(),
       { objectMode: false },
@@ -465,15 +652,28 @@ export class S3BlobStore implements BlobStore {
       const touched = new Map(rows.map((r) => [r.digest, new Date(r.touched_at).getTime()]));
       for (const o of objects) yield { ...o, mtimeMs: Math.max(o.mtimeMs, touched.get(o.digest) ?? 0) };
     }
+    // Packed blobs are no objects of their own: their rows are the listing.
+    let after = '';
+    for (;;) {
+      const rows = await (db ?? this.db).query<{ digest: string; size: string | number; touched_at: Date }>(
+        'SELECT digest, size, touched_at FROM blobs WHERE pack_key IS NOT NULL AND digest > $1 ORDER BY digest LIMIT 1000',
+        [after],
+      );
+      if (!rows.length) break;
+      for (const r of rows) yield { digest: r.digest, size: Number(r.size), mtimeMs: new Date(r.touched_at).getTime() };
+      after = rows[rows.length - 1].digest;
+    }
   }
 
   async remove(digest: string, db?: Queryable): Promise<void> {
     // Record first: a blob whose object outlives a failed delete is only garbage, never "present".
-    await (db ?? this.db).query('DELETE FROM blobs WHERE digest = $1', [digest]);
+    const [row] = await (db ?? this.db).query<{ pack_key: string | null }>('DELETE FROM blobs WHERE digest = $1 RETURNING pack_key', [digest]);
+    // A packed blob's bytes go with its pack (compactPacks, at the end of the sweep).
+    if (row?.pack_key) return;
     await this.deleteKey(this.finalKey(digest));
   }
 
-  async removeStaleTemp(olderThanMs: number): Promise<number> {
+  async removeStaleTemp(olderThanMs: number, db?: Queryable): Promise<number> {
     const cutoff = Date.now() - olderThanMs;
     let n = 0;
     for await (const page of paginateListObjectsV2({ client: this.client, pageSize: 1000 }, { Bucket: this.bucket, Prefix: `${this.prefix}staging/` })) {
@@ -482,6 +682,17 @@ export class S3BlobStore implements BlobStore {
           await this.deleteKey(o.Key!);
           n++;
         }
+      }
+    }
+    // Packs that reached the bucket but were never recorded (the replica died before its INSERT).
+    for await (const page of paginateListObjectsV2({ client: this.client, pageSize: 1000 }, { Bucket: this.bucket, Prefix: `${this.prefix}packs/` })) {
+      const old = (page.Contents ?? []).filter((o) => (o.LastModified?.getTime() ?? 0) < cutoff).map((o) => o.Key!);
+      if (!old.length) continue;
+      const known = new Set((await (db ?? this.db).query<{ pack_key: string }>('SELECT pack_key FROM blob_packs WHERE pack_key = ANY($1::text[])', [old])).map((r) => r.pack_key));
+      for (const Key of old) {
+        if (known.has(Key)) continue;
+        await this.deleteKey(Key);
+        n++;
       }
     }
     // Parts of uploads that were never confirmed (not every store can list them: s3rver cannot).

@@ -22,6 +22,8 @@ const CONFIRM_PARALLELISM = 4;
 const BATCH_PUT_PARALLELISM = 16;
 /** Small blobs of a batch download read ahead of the one being sent. */
 const BATCH_GET_READ_AHEAD = 16;
+/** A batch upload's small blobs are cut into packs of about this size (stores with packs). */
+const PACK_TARGET_BYTES = 16 << 20;
 
 export const blobRoutes: RoutePlugin = (app, ctx) => {
 
@@ -166,7 +168,22 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
           ahead.set(i, p);
         }
       };
+      // Stores with packs read runs of small blobs together (ranged GETs of their packs).
+      async function* fromPacks(readMany: NonNullable<BlobStore['readMany']>) {
+        let run: { digest: string; size: number }[] = [];
+        for (let i = 0; i < digests.length; i++) {
+          if (sizes[i] <= BATCH_MAX_BLOB_BYTES) {
+            run.push({ digest: digests[i], size: sizes[i] });
+            continue;
+          }
+          if (run.length) yield* readMany(run);
+          run = [];
+          for await (const chunk of blobs.read(digests[i])) yield chunk as Buffer;
+        }
+        if (run.length) yield* readMany(run);
+      }
       async function* bytes() {
+        if (blobs.readMany) return yield* fromPacks(blobs.readMany.bind(blobs));
         for (let i = 0; i < digests.length; i++) {
           for (let j = i; j < i + BATCH_GET_READ_AHEAD; j++) prefetch(j);
           if (sizes[i] <= BATCH_MAX_BLOB_BYTES) {
@@ -249,25 +266,56 @@ async function putBatch(store: BlobStore, body: Readable, recordStored: (digests
   const limiter = new Limiter(BATCH_PUT_PARALLELISM);
   const writes: Promise<void>[] = [];
   let fatal: { e: unknown } | undefined;
-  for (const b of header.blobs) {
-    const bytes = await reader.readExactly(b.size);
-    if (fatal) break;
+  /** Starts `write` on a free slot; resolves once it has started, so reading pauses while every slot is busy. */
+  const schedule = async (write: () => Promise<void>) => {
     let started!: () => void;
     const slot = new Promise<void>((r) => (started = r));
     writes.push(
       limiter.run(async () => {
         started();
         try {
-          const out = await store.putBytes(b.digest, bytes, { knownAbsent: !present.has(b.digest) });
-          items.push({ digest: b.digest, size: out.size, created: out.created });
+          await write();
         } catch (e) {
-          if (e instanceof AmphoraError && e.code === 'digest_mismatch') failed.push({ digest: b.digest, actual: (e.details as { actual: string }).actual });
-          else fatal ??= { e };
+          fatal ??= { e };
         }
       }),
     );
     await slot;
+  };
+  // Stores with packs (S3) get the batch's small absent blobs as a few pack objects, not one object each.
+  const packMax = store.putPack ? (store.packMaxBlobBytes ?? 0) : 0;
+  let pack: { digest: string; bytes: Buffer }[] = [];
+  let packBytes = 0;
+  const flushPack = () => {
+    const blobs = pack;
+    pack = [];
+    packBytes = 0;
+    return schedule(async () => {
+      const out = await store.putPack!(blobs);
+      items.push(...out.stored);
+      failed.push(...out.failed);
+    });
+  };
+  for (const b of header.blobs) {
+    const bytes = await reader.readExactly(b.size);
+    if (fatal) break;
+    if (b.size <= packMax && !present.has(b.digest)) {
+      pack.push({ digest: b.digest, bytes });
+      packBytes += b.size;
+      if (packBytes >= PACK_TARGET_BYTES) await flushPack();
+      continue;
+    }
+    await schedule(async () => {
+      try {
+        const out = await store.putBytes(b.digest, bytes, { knownAbsent: !present.has(b.digest) });
+        items.push({ digest: b.digest, size: out.size, created: out.created });
+      } catch (e) {
+        if (e instanceof AmphoraError && e.code === 'digest_mismatch') failed.push({ digest: b.digest, actual: (e.details as { actual: string }).actual });
+        else throw e;
+      }
+    });
   }
+  if (pack.length && !fatal) await flushPack();
   await Promise.all(writes);
   if (fatal) throw fatal.e;
   await recordStored(items.map((i) => i.digest));

@@ -10,6 +10,7 @@ import {
   CreateUserResponse,
   Grant,
   GrantRequest,
+  RevokeGrantQuery,
   Team,
   UserList,
 } from '../../core/api.js';
@@ -31,6 +32,11 @@ export const userRoutes: RoutePlugin = (app, ctx) => {
     `${P}/grants`,
     { schema: { operationId: 'grantRole', summary: 'Give a user a role on an entity or one of its projects (admins of it)', body: GrantRequest, response: { 200: Grant, ...errors } } },
     async (req) => ctx.users.grant(req.principal, req.body),
+  );
+  app.delete(
+    `${P}/grants`,
+    { schema: { summary: 'Take a role on an entity or project away from a user (admins of it); answers the removed grant', querystring: RevokeGrantQuery, response: { 200: Grant, ...errors } } },
+    async (req) => ctx.users.revokeGrant(req.principal, req.query),
   );
   app.post(
     `${P}/teams`,

@@ -98,11 +98,14 @@ export class ArtifactService {
   private async commitTransaction<T>(needed: { digest: string; size: number }[], body: (tx: Queryable, events: ServerEvent[]) => Promise<T>): Promise<T> {
     const epoch = await gcEpoch(this.db);
     await this.requireBlobs(needed);
-    await this.blobs.flush();
+    await this.blobs.flush(needed.map((b) => b.digest));
     const events: ServerEvent[] = [];
     const result = await this.db.transaction(async (tx) => {
       if (epoch !== (await gcEpoch(tx))) await this.requireBlobs(needed);
-      return body(tx, events);
+      const out = await body(tx, events);
+      // Team mode: NOTIFY inside the transaction, so PostgreSQL delivers the events at COMMIT.
+      await this.events.stage(tx, events);
+      return out;
     });
     this.events.emit(events);
     return result;
@@ -430,9 +433,12 @@ export class ArtifactService {
       for (const a of toRemove) await dropAlias(tx, ctx, a, current.version, events);
       for (const a of toAdd) await moveAlias(tx, ctx, a, id, events);
       await tx.query('UPDATE versions SET updated_at = now(), updated_by = COALESCE($2, updated_by) WHERE id = $1', [id, actor]);
-      return readVersion(tx, id);
+      const updated = await readVersion(tx, id);
+      events.unshift({ type: 'version.updated', version: updated });
+      await this.events.stage(tx, events);
+      return updated;
     });
-    this.events.emit([{ type: 'version.updated', version }, ...events]);
+    this.events.emit(events);
     return version;
   }
 
@@ -476,9 +482,12 @@ export class ArtifactService {
         );
         if (next.length) await moveAlias(tx, ctx, LATEST, next[0].id, events);
       }
-      return readVersion(tx, id);
+      const deleted = await readVersion(tx, id);
+      events.unshift({ type: 'version.deleted', version: deleted });
+      await this.events.stage(tx, events);
+      return deleted;
     });
-    this.events.emit([{ type: 'version.deleted', version }, ...events]);
+    this.events.emit(events);
     return version;
   }
 }

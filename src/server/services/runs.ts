@@ -40,6 +40,7 @@ export class RunService {
     if (req.jobType !== undefined) validateJobType(req.jobType);
     if (req.provenance) validateProvenance(req.provenance);
     checkRunJsonSize('config', req.config);
+    const events: ServerEvent[] = [];
     const out = await this.db.transaction(async (tx) => {
       const projectId = await ensureProject(tx, entity, project);
       if (req.id) {
@@ -52,7 +53,10 @@ export class RunService {
                provenance = COALESCE($3::jsonb, provenance) WHERE project_id = $1 AND run_id = $2`,
             [projectId, req.id, req.provenance ? JSON.stringify(req.provenance) : null],
           );
-          return { run: await readRun(tx, projectId, req.id), created: false };
+          const run = await readRun(tx, projectId, req.id);
+          events.push({ type: 'run.updated', run });
+          await this.events.stage(tx, events);
+          return { run, created: false };
         }
       }
       const counter = (await tx.query<{ run_counter: number }>('UPDATE projects SET run_counter = run_counter + 1 WHERE id = $1 RETURNING run_counter', [projectId]))[0].run_counter;
@@ -63,9 +67,12 @@ export class RunService {
         [projectId, id, name, req.jobType ?? null, req.group ?? null, JSON.stringify(req.config ?? {}), [...new Set(req.tags ?? [])], req.notes ?? null,
           req.provenance ? JSON.stringify(req.provenance) : null],
       );
-      return { run: await readRun(tx, projectId, id), created: true };
+      const run = await readRun(tx, projectId, id);
+      events.push({ type: 'run.updated', run });
+      await this.events.stage(tx, events);
+      return { run, created: true };
     });
-    this.events.emit([{ type: 'run.updated', run: out.run }]);
+    this.events.emit(events);
     return out;
   }
 
@@ -92,6 +99,7 @@ export class RunService {
   async update(entity: string, project: string, runId: string, req: z.infer<typeof UpdateRunRequest>): Promise<Run> {
     checkRunJsonSize('config', req.config);
     checkRunJsonSize('summary', req.summary);
+    const events: ServerEvent[] = [];
     const run = await this.db.transaction(async (tx) => {
       const projectId = await requireProjectId(tx, entity, project);
       await readRun(tx, projectId, runId);
@@ -111,9 +119,12 @@ export class RunService {
       if (req.tags !== undefined) await tx.query('UPDATE runs SET tags = $3 WHERE project_id = $1 AND run_id = $2', [projectId, runId, [...new Set(req.tags)]]);
       if (req.notes !== undefined) await tx.query('UPDATE runs SET notes = $3 WHERE project_id = $1 AND run_id = $2', [projectId, runId, req.notes]);
       if (req.name !== undefined) await tx.query('UPDATE runs SET name = $3 WHERE project_id = $1 AND run_id = $2', [projectId, runId, req.name]);
-      return readRun(tx, projectId, runId);
+      const updated = await readRun(tx, projectId, runId);
+      events.push({ type: 'run.updated', run: updated });
+      await this.events.stage(tx, events);
+      return updated;
     });
-    this.events.emit([{ type: 'run.updated', run }]);
+    this.events.emit(events);
     return run;
   }
 
@@ -128,6 +139,7 @@ export class RunService {
       );
       const after = await readRun(tx, projectId, runId);
       if (before.state !== after.state) events.push({ type: 'run.updated', run: after });
+      await this.events.stage(tx, events);
       return after;
     });
     this.events.emit(events);
@@ -142,6 +154,7 @@ export class RunService {
       [this.heartbeatTimeoutMs],
     );
     if (!due.length) return 0;
+    const events: ServerEvent[] = [];
     const runs = await this.db.transaction(async (tx) => {
       const ids = await tx.query<{ project_id: number; run_id: string }>(
         `UPDATE runs SET state = 'crashed', updated_at = now()
@@ -151,9 +164,11 @@ export class RunService {
       );
       const out: Run[] = [];
       for (const r of ids) out.push(await readRun(tx, r.project_id, r.run_id));
+      events.push(...out.map((run) => ({ type: 'run.updated' as const, run })));
+      await this.events.stage(tx, events);
       return out;
     });
-    this.events.emit(runs.map((run) => ({ type: 'run.updated' as const, run })));
+    this.events.emit(events);
     return runs.length;
   }
 
@@ -191,7 +206,7 @@ export class RunService {
     if (missing.length) {
       throw new AmphoraError('missing_blobs', `${missing.length} run file blob(s) are not on the server (first: ${missing[0]}); upload them with PUT /api/v1/blobs/<digest> first.`, { missing });
     }
-    await this.blobs.flush();
+    await this.blobs.flush(files.map((f) => f.digest));
     return this.db.transaction(async (tx) => {
       const projectId = await requireProjectId(tx, entity, project);
       await readRun(tx, projectId, runId);

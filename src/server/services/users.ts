@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { ApiKeyInfo, CreateKeyRequest, Grant, GrantRequest, Role, Team, User } from '../../core/api.js';
+import type { ApiKeyInfo, CreateKeyRequest, Grant, GrantRequest, RevokeGrantQuery, Role, Team, User } from '../../core/api.js';
 import { AmphoraError } from '../../core/errors.js';
 import { validateEntity, validateProject } from '../../core/names.js';
 import { atLeast, roleOn } from '../../core/roles.js';
@@ -129,6 +129,32 @@ export class UserService {
       );
     });
     return { user: req.user, entity: req.entity, project, role: req.role };
+  }
+
+  /** Removes one grant (entity-wide or one project's), with the same rights as granting it. */
+  async revokeGrant(actor: Principal, req: z.infer<typeof RevokeGrantQuery>): Promise<Grant> {
+    this.requireTeamMode();
+    validateEntity(req.entity);
+    if (req.project !== undefined) validateProject(req.project);
+    const project = req.project ?? null;
+    const where = `${req.entity}${project ? `/${project}` : ''}`;
+    const mine = roleOn(actor.grants, actor.siteAdmin, req.entity, project);
+    if (!actor.siteAdmin && !actor.grants.some((g) => g.entity === req.entity)) throw hiddenProject();
+    if (!atLeast(mine, 'admin')) {
+      throw new AmphoraError('forbidden', `Removing a role on ${where} needs admin there; your role is ${mine ?? 'none on the whole entity'}. Ask an admin of ${req.entity}.`);
+    }
+    if (req.user === req.entity && project === null) {
+      throw new AmphoraError('invalid_request', `${req.user} is always admin of their personal entity ${req.entity}; that role cannot be removed. Remove roles on other entities or on single projects.`);
+    }
+    const removed = await this.db.transaction(async (tx) => {
+      const userId = await this.userId(tx, req.user);
+      return tx.query<{ role: Role }>('DELETE FROM grants WHERE user_id = $1 AND entity = $2 AND project = $3 RETURNING role', [userId, req.entity, project ?? '']);
+    });
+    if (!removed.length) {
+      const hint = project ? ` (a role on the whole entity ${req.entity} is removed without the project)` : ' (roles on single projects are removed with ENTITY/PROJECT)';
+      throw new AmphoraError('not_found', `${req.user} has no role of their own on ${where}${hint}; \`amphora user ls\` lists every grant.`);
+    }
+    return { user: req.user, entity: req.entity, project, role: removed[0].role };
   }
 
   async createTeam(name: string): Promise<Team> {

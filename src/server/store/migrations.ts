@@ -295,6 +295,19 @@ const MIGRATIONS: string[] = [
   ALTER TABLE edges ADD COLUMN call_site jsonb;
   `,
   HISTORY_STORAGE,
+  // Small-blob packs (team mode, S3): blobs of a batch upload are stored together in one pack
+  // object; a packed blob's row names its pack and byte offset (reads are ranged GETs). A pack
+  // without blob rows is garbage; GC deletes it, or rewrites a pack that is mostly garbage.
+  `
+  CREATE TABLE blob_packs (
+    pack_key text PRIMARY KEY,
+    size bigint NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+  );
+  ALTER TABLE blobs ADD COLUMN pack_key text;
+  ALTER TABLE blobs ADD COLUMN pack_offset bigint;
+  CREATE INDEX blobs_pack ON blobs (pack_key) WHERE pack_key IS NOT NULL;
+  `,
 ];
 
 /** The step that moved history to batches and per-key chunks (its test replays it). */
