@@ -35,7 +35,7 @@ export const userRoutes: RoutePlugin = (app, ctx) => {
   );
   app.delete(
     `${P}/grants`,
-    { schema: { summary: 'Take a role on an entity or project away from a user (admins of it); answers the removed grant', querystring: RevokeGrantQuery, response: { 200: Grant, ...errors } } },
+    { schema: { operationId: 'revokeGrant', summary: 'Take a role on an entity or project away from a user (admins of it); answers the removed grant', querystring: RevokeGrantQuery, response: { 200: Grant, ...errors } } },
     async (req) => ctx.users.revokeGrant(req.principal, req.query),
   );
   app.post(
