@@ -1,38 +1,33 @@
 """`Api()`: read and manage artifacts and runs outside of a run."""
 from .artifact import Artifact
-from .client import get_client
+from .client import Client, get_client
 from .errors import AmphoraError
 from .names import validate_artifact_name, validate_artifact_type
 from .public import PublicRun, parse_run_path
-from .reference import format_reference, parse_reference
+from .reference import ArtifactRef, format_reference, parse_reference
 from .run_filters import run_matches
+from . import session
 from .transport import API_PREFIX
 
 
 class Api:
     def __init__(self, overrides=None, api_key=None, base_url=None):
         overrides = dict(overrides or {})
-        self._client = get_client() if not (api_key or base_url) else __import__("amphora.client", fromlist=["Client"]).Client(base_url, api_key)
+        self._client = get_client() if not (api_key or base_url) else Client(base_url, api_key)
         self._entity = overrides.get("entity")
         self._project = overrides.get("project")
 
     @property
     def default_entity(self):
-        from .sdk import last_init
-
-        return self._entity or (last_init() or (None, None))[0] or self._client.default_entity()
+        return self._entity or (session.last_init() or (None, None))[0] or self._client.default_entity()
 
     @property
     def default_project(self):
         """overrides["project"], else the last init's project in this process, else AMPHORA_PROJECT / the server's default."""
-        from .sdk import last_init
-
-        return self._project or (last_init() or (None, None))[1] or self._client.default_project()
+        return self._project or (session.last_init() or (None, None))[1] or self._client.default_project()
 
     def _qualified(self, ref_text):
         ref = parse_reference(ref_text)
-        from .reference import ArtifactRef
-
         return ArtifactRef(name=ref.name, selector=ref.selector, entity=ref.entity or self.default_entity,
                            project=ref.project or self.default_project, is_version=ref.is_version,
                            explicit_selector=ref.explicit_selector)

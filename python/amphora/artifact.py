@@ -6,14 +6,17 @@ import os
 import shutil
 import tempfile
 
+from .data_types import Table
 from .errors import AmphoraError, ArtifactNotLoggedError, EntryNotFoundError, PathNotInArtifactError
 from .manifest import artifact_digest, stored_blobs, validate_manifest
 from .names import validate_alias, validate_artifact_name, validate_artifact_type
 from .paths import check_path_collisions, validate_manifest_path
 from .reference import format_reference, parse_reference
+from .public import PublicRun
 from .received import check_received_manifest, check_received_version
 from .references import resolve_reference
-from .transfer import Stats, parallel, sha256_file
+from .hashing import parallel, sha256_file
+from .transfer import Stats
 
 _WINDOWS = os.name == "nt"
 _POLICIES = ("mutable", "immutable")
@@ -409,8 +412,6 @@ class Artifact:
         """The object logged with `add(obj, name)` (a Table, or the stored JSON for other types);
         None when the artifact holds no such object, as in W&B."""
         self._require_logged("get an object from")
-        from .data_types import Table
-
         self._load_manifest()
         for suffix in (Table.artifact_suffix, ".json", ""):
             logical = name if name.endswith(suffix) and suffix else name + suffix
@@ -588,13 +589,11 @@ class Artifact:
     def save(self):
         """Committed: persists description, metadata and alias changes. Draft: logs it."""
         if self._version is None:
-            from . import sdk
-
-            run = sdk.current_run()
+            run = session.current_run()
             if run is not None:
                 run.log_artifact(self)
             else:
-                with sdk.init(job_type="auto", reinit=True) as run:
+                with session.start_run(job_type="auto", reinit=True) as run:
                     run.log_artifact(self)
             return self
         description, metadata, aliases, tags, ttl = self._saved
@@ -645,15 +644,11 @@ class Artifact:
         producer = self._version.get("producerRun")
         if not producer:
             return None
-        from .public import PublicRun
-
         return PublicRun._fetch(self._client, self.entity, self.project, producer["id"])
 
     def used_by(self):
         """The runs that used this version."""
         self._require_logged("ask who used")
-        from .public import PublicRun
-
         c = self._client
         answer = c.http.get(c.version_path(self.entity, self.project, self._name, self.version) + "/consumers")
         return [PublicRun(c, r) for r in answer["items"]]

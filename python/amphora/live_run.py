@@ -13,10 +13,11 @@ from datetime import datetime, timezone
 from .artifact import Artifact, unwrap_version
 from .data_types import Image, Table
 from .errors import AmphoraError
-from .names import validate_alias
+from .names import validate_alias, validate_run_tags
 from .paths import validate_manifest_path
 from .public import PublicRun
-from .reference import format_reference, parse_reference
+from . import session
+from .reference import ArtifactRef, format_reference, parse_reference
 from .transfer import Stats
 from .transport import API_PREFIX, enc
 
@@ -262,9 +263,7 @@ class Run(PublicRun):
             self.summary._flush()
             self._patch({"state": "failed" if exit_code else "finished"})
         finally:
-            from . import sdk
-
-            sdk._forget(self)
+            session.forget(self)
 
     @property
     def finished(self):
@@ -558,20 +557,7 @@ def _tag_list(tags):
     return [tags] if isinstance(tags, str) else list(tags)
 
 
-def validate_run_tags(value):
-    if isinstance(value, str) or not all(isinstance(t, str) for t in value):
-        raise AmphoraError("invalid_request", "Run tags must be a list or tuple of strings such as (\"baseline\",), got %r." % (value,))
-    out = []
-    for t in value:
-        if not t or len(t) > 128 or any(ord(c) < 32 for c in t):
-            raise AmphoraError("invalid_request", "Run tag %r is not valid: use 1\u2013128 printable characters." % (t,))
-        if t not in out:
-            out.append(t)
-    return out
-
 
 def _qualify(ref, entity, project):
-    from .reference import ArtifactRef
-
     return ArtifactRef(name=ref.name, selector=ref.selector, entity=ref.entity or entity, project=ref.project or project,
                        is_version=ref.is_version, explicit_selector=ref.explicit_selector)

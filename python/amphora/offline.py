@@ -22,7 +22,8 @@ from .artifact import Artifact
 from .errors import AmphoraError
 from .live_run import Run, _aliases, _now, _tag_list, json_value
 from .paths import validate_manifest_path
-from .transfer import sha256_file
+from .reference import parse_reference
+from .hashing import sha256_file
 
 OFFLINE_FORMAT = 1
 
@@ -175,8 +176,6 @@ class DisabledRun(Run):
     def use_artifact(self, artifact_or_name, type=None, aliases=None, use_as=None):
         if isinstance(artifact_or_name, Artifact):
             return artifact_or_name
-        from .reference import parse_reference
-
         return Artifact(parse_reference(artifact_or_name).name, type or "unspecified")
 
     def upsert_artifact(self, artifact_or_path, name=None, type=None, aliases=None, distributed_id=None):

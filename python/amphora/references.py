@@ -15,6 +15,7 @@ import urllib.parse
 import urllib.request
 
 from .errors import AmphoraError
+from .hashing import parallel, sha256_file
 from .paths import validate_manifest_path
 from .transport import CHUNK, Http
 
@@ -80,8 +81,6 @@ def resolve_reference(uri, name=None, checksum=True, max_objects=None):
                                "checksum=False to track it by URI only." % uri)
         return [(path, {"digest": strip_etag(etag), "size": size, "ref": uri, "extra": {"etag": etag}})]
     if split.scheme == "file":
-        from .transfer import parallel, sha256_file
-
         local = _file_path(split)
         if not os.path.exists(local):
             raise AmphoraError("invalid_reference", "Reference %s points at %s, which does not exist; check the path." % (uri, local))

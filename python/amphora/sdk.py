@@ -3,27 +3,16 @@ import atexit
 import os
 import re
 import sys
-import threading
-
 from .client import get_client
 from .errors import AmphoraError
-from .names import validate_entity, validate_job_type, validate_project
-from .live_run import Config, Run, Summary, _as_dict, json_value, validate_run_tags
+from .names import validate_entity, validate_job_type, validate_project, validate_run_tags
+from .live_run import Run, _as_dict, json_value
 from .offline import DisabledRun, OfflineRun, new_run_id, offline_folder
 from .settings import DEFAULT_PROJECT
+from . import session
 
-_lock = threading.RLock()
-_current = None
-_live = []
-_last_init = None  # (entity, project) of the last online init: Api() defaults to it, as wandb.Api() does
-
-
-def last_init():
-    return _last_init
-
-
-def current_run():
-    return _current
+last_init = session.last_init
+current_run = session.current_run
 
 
 # W&B init arguments Amphora has no use for, and the values that mean "not asked for".
@@ -41,16 +30,17 @@ def init(project=None, entity=None, job_type=None, config=None, group=None, name
     exception marks it failed). Without `reinit=True`, calling init while a run is live returns that run.
     `mode="offline"` records the run in `<dir>/amphora/offline-run-…` for `amphora sync`;
     `mode="disabled"` makes every call a no-op. W&B arguments Amphora cannot honour raise NotImplementedError."""
-    global _current, _last_init
     _check_unsupported(kwargs, resume)
     mode = os.environ.get("AMPHORA_MODE") or os.environ.get("WANDB_MODE") if mode is None else mode
     if mode not in _MODES:
         raise AmphoraError("invalid_request", 'init: mode must be "online", "offline" or "disabled", got %r.' % (mode,))
-    with _lock:
-        if _current is not None and not _current.finished:
+    entity_project = None
+    with session.lock:
+        current = session.current_run()
+        if current is not None and not current.finished:
             if not reinit:
-                return _current
-            _current.finish()
+                return current
+            current.finish()
         cfg = {str(k): json_value(v) for k, v in _as_dict(config).items()} if config is not None else {}
         if config_include_keys:
             cfg = {k: v for k, v in cfg.items() if k in set(config_include_keys)}
@@ -92,10 +82,8 @@ def init(project=None, entity=None, job_type=None, config=None, group=None, name
                                    % (entity, project, id))
             data = client.http.post(client.project_path(entity, project) + "/runs", body)
             run = Run(client, data, allow_val_change=bool(allow_val_change), media_dir=dir)
-            _last_init = (entity, project)
-        _current = run
-        _live.append(run)
-        _bind_module(run)
+            entity_project = (entity, project)
+        session.make_current(run, entity_project)
         return run
 
 
@@ -125,29 +113,8 @@ def validate_run_id(run_id):
     return run_id
 
 
-def _bind_module(run):
-    """`amphora.config` / `amphora.summary` follow the current run, as the tutorial expects."""
-    module = sys.modules.get(__package__)
-    if module is not None:
-        module.config = run.config if run is not None else Config()
-        module.summary = run.summary if run is not None else Summary()
-        module.run = run
-
-
-def _forget(run):
-    global _current
-    with _lock:
-        if run in _live:
-            _live.remove(run)
-        if _current is run:
-            _current = None
-            module = sys.modules.get(__package__)
-            if module is not None and getattr(module, "run", None) is run:
-                module.run = None  # like wandb.run after finish()
-
-
 def _require_run(what):
-    run = _current
+    run = session.current_run()
     if run is None:
         raise AmphoraError("invalid_request", "amphora.%s needs a run: call amphora.init(project=..., job_type=...) first." % what)
     return run
@@ -162,7 +129,7 @@ def save(glob_str, base_path=None, policy="live"):
 
 
 def finish(exit_code=None, quiet=None):
-    run = _current
+    run = session.current_run()
     if run is not None:
         run.finish(exit_code=exit_code)
 
@@ -175,26 +142,33 @@ def log_artifact(artifact_or_path, name=None, type=None, aliases=None, tags=None
     return _require_run("log_artifact").log_artifact(artifact_or_path, name=name, type=type, aliases=aliases, tags=tags)
 
 
-_previous_hook = sys.excepthook
+def _install_excepthook():
+    """An uncaught exception fails the runs that are still live (like leaving a `with` block by an
+    error), then goes on to whatever hook was installed before (IPython's, a debugger's, the default)."""
+    previous = sys.excepthook
+    if getattr(previous, "_amphora_fails_live_runs", False):
+        return  # already chained (the module was reloaded)
 
+    def fail_live_runs_then_chain(exc_type, exc, tb):
+        for run in session.live_runs():
+            try:
+                run.finish(exit_code=1)
+            except Exception:
+                pass
+        previous(exc_type, exc, tb)
 
-def _excepthook(exc_type, exc, tb):
-    # An uncaught exception fails the runs that are still live (like leaving a `with` block by an error).
-    for run in list(_live):
-        try:
-            run.finish(exit_code=1)
-        except Exception:
-            pass
-    _previous_hook(exc_type, exc, tb)
+    fail_live_runs_then_chain._amphora_fails_live_runs = True
+    sys.excepthook = fail_live_runs_then_chain
 
 
 @atexit.register
 def _finish_at_exit():
-    for run in list(_live):
+    for run in session.live_runs():
         try:
             run.finish()
         except Exception as e:  # the process is ending; say why the run could not be closed
             sys.stderr.write("amphora: could not finish run %s: %s\n" % (run.path, e))
 
 
-sys.excepthook = _excepthook
+_install_excepthook()
+session.register_run_starter(init)
