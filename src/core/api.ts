@@ -100,7 +100,7 @@ export const CreateKeyResponse = z.object({ key: ApiKeyInfo, apiKey: z.string() 
 export const AuditEntry = z.object({
   at: z.string(),
   actor: z.string(),
-  action: z.enum(['version.create', 'version.update', 'version.delete', 'alias.move', 'alias.remove']),
+  action: z.enum(['version.create', 'version.update', 'version.delete', 'alias.move', 'alias.remove', 'version.link', 'registry.create', 'registry.update', 'registry.delete']),
   target: z.string(),
   detail: z.record(z.string(), z.unknown()),
 });
@@ -352,6 +352,11 @@ export const ArtifactVersion = z.object({
   updatedBy: z.string().nullable().optional(),
   /** Where the producer run's code logged this version (see `Run.provenance` for the program and commit). */
   callSite: CallSite.nullable().optional(),
+  /**
+   * Registries: this version is a link in a registry collection to a version logged elsewhere
+   * (W&B's linked artifact). Files, digest and producer are the source's; aliases and vN are the link's own.
+   */
+  linkedFrom: z.lazy(() => LinkSource).nullable().optional(),
 });
 export type ArtifactVersion = z.infer<typeof ArtifactVersion>;
 export const VersionList = z.object({ items: z.array(ArtifactVersion), nextCursor: z.string().nullable() });
@@ -456,6 +461,61 @@ export const UseArtifactRequest = z.object({ ref: z.string().min(1).max(512), ca
 export const RunArtifacts = z.object({ items: z.array(ArtifactVersion.extend({ usedAt: CallSite.nullable().optional() })) });
 /** GET …/versions/:selector/consumers */
 export const RunRefList = z.object({ items: z.array(Run) });
+
+// ---------------------------------------------------------------- registries (W&B Registry)
+/**
+ * A registry is a project (W&B names it `wandb-registry-NAME`) whose collections hold links to
+ * versions logged in other projects. `wandb-registry-model` and `wandb-registry-dataset` exist in
+ * every entity from the first link on, as W&B's built-in Models and Datasets registries do.
+ */
+export const REGISTRY_PREFIX = 'wandb-registry-';
+export const BUILT_IN_REGISTRIES = ['model', 'dataset'] as const;
+export const RegistryVisibility = z.enum(['organization', 'restricted']);
+export const Registry = z.object({
+  entity: ServerName,
+  /** Without the prefix: `model`. */
+  name: ServerName,
+  /** The registry's project: `wandb-registry-model`. */
+  project: ServerName,
+  visibility: RegistryVisibility,
+  description: z.string().nullable(),
+  /** false: only `artifactTypes` may be linked. Types once allowed are never removed (W&B's rule). */
+  allowAllArtifactTypes: z.boolean(),
+  artifactTypes: z.array(ServerName),
+  tags: z.array(z.string()),
+  createdAt: Iso,
+  updatedAt: Iso,
+});
+export type Registry = z.infer<typeof Registry>;
+export const RegistryList = z.object({ items: z.array(Registry) });
+/** PUT /registries/:entity/:registry — create (409 when it exists). No `artifactTypes`: all types allowed. */
+export const CreateRegistryRequest = z.object({
+  visibility: RegistryVisibility,
+  description: z.string().max(65_536).nullable().optional(),
+  artifactTypes: z.array(Name).max(100).nullable().optional(),
+  tags: TagList.optional(),
+});
+/** PATCH /registries/:entity/:registry — `addArtifactTypes` only adds (saved types stay). */
+export const UpdateRegistryRequest = z.object({
+  visibility: RegistryVisibility.optional(),
+  description: z.string().max(65_536).nullable().optional(),
+  allowAllArtifactTypes: z.boolean().optional(),
+  addArtifactTypes: z.array(Name).max(100).optional(),
+  tags: TagList.optional(),
+});
+export const LinkSource = z.object({ entity: ServerName, project: ServerName, name: ServerName, version: VersionLabel });
+export type LinkSource = z.infer<typeof LinkSource>;
+/**
+ * POST …/projects/:entity/:project/artifacts/:name/links — link a committed version into the
+ * registry collection `:name` of registry project `:project`. Linking the same source again returns
+ * its link (`created: false`) with the aliases applied; `latest` moves to it either way.
+ */
+export const LinkVersionRequest = z.object({
+  source: z.object({ entity: Name, project: Name, name: Name, version: z.string().min(1).max(130) }),
+  aliases: z.array(z.string()).max(100).optional(),
+});
+export const LinkVersionResponse = z.object({ version: ArtifactVersion, created: z.boolean() });
+export type LinkVersionResponse = z.infer<typeof LinkVersionResponse>;
 
 // ---------------------------------------------------------------- lineage
 export const LineageNode = z.object({
@@ -572,6 +632,9 @@ export const routes = {
   runFiles: (e: string, p: string, id: string) => `${routes.run(e, p, id)}/files`,
   runInputs: (e: string, p: string, id: string) => `${routes.run(e, p, id)}/inputs`,
   runOutputs: (e: string, p: string, id: string) => `${routes.run(e, p, id)}/outputs`,
+  links: (e: string, p: string, n: string) => `${routes.collection(e, p, n)}/links`,
+  registries: () => `${API_PREFIX}/registries`,
+  registry: (e: string, name: string) => `${API_PREFIX}/registries/${enc(e)}/${enc(name)}`,
   lineage: (e: string, p: string) => `${routes.project(e, p)}/lineage`,
   audit: (e: string, p: string) => `${routes.project(e, p)}/audit`,
   users: () => `${API_PREFIX}/users`,

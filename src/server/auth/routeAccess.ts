@@ -40,6 +40,14 @@ export const ROUTE_ACCESS: Record<string, AccessRule> = {
   [`DELETE ${ART}/:name/versions/:selector`]: { project: 'admin', action: 'deleting a version' },
   [`POST ${ART}/:name/pending/:distributedId`]: edit('adding files to a distributed version'),
   [`POST ${ART}/:name/pending/:distributedId/finish`]: edit('committing a distributed version'),
+  // Registries: the handlers check the role on the registry's project (wandb-registry-NAME).
+  [`GET ${P}/registries`]: 'user',
+  [`GET ${P}/registries/:entity/:registry`]: 'user',
+  [`PUT ${P}/registries/:entity/:registry`]: 'user',
+  [`PATCH ${P}/registries/:entity/:registry`]: 'user',
+  [`DELETE ${P}/registries/:entity/:registry`]: 'user',
+  // The target registry needs editor; the handler also checks that the source is readable.
+  [`POST ${ART}/:name/links`]: edit('linking a version into a registry'),
   [`POST ${RUN}`]: edit('creating a run'),
   [`GET ${RUN}`]: read('listing runs'),
   [`GET ${RUN}/:runId`]: read('reading a run'),
