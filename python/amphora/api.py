@@ -5,10 +5,14 @@ from .errors import AmphoraError
 from .names import validate_artifact_name, validate_artifact_type
 from .public import PublicRun, parse_run_path
 from .reference import ArtifactRef, format_reference, parse_reference
-from .run_filters import run_matches
+from .registries import Registry, registry_route
+from .run_filters import field_lookup, matches, run_matches
 from . import session
 from .transport import API_PREFIX
 
+
+_REGISTRY_FIELDS = field_lookup({"name": "name", "description": "description", "visibility": "visibility",
+                                  "tags": "tags", "tag": "tags"})
 
 class Api:
     def __init__(self, overrides=None, api_key=None, base_url=None):
@@ -105,17 +109,29 @@ class Api:
             if not cursor:
                 return out[::-1] if order == "+created_at" else out
 
-    def create_registry(self, name, visibility=None, **kwargs):
-        raise NotImplementedError("Api().create_registry(%r) is not supported by Amphora yet: there are no registries; "
-                                  "use a project and aliases instead." % (name,))
+    # ------------------------------------------------------------------ registries
+    def create_registry(self, name, visibility, organization=None, description=None, artifact_types=None, tags=None):
+        """A new registry (the project `wandb-registry-NAME`); ValueError if it exists. Without
+        `artifact_types` every type may be linked. `organization` is the entity (default: yours)."""
+        return Registry.create(self, organization or self.default_entity, name, visibility, description=description,
+                               artifact_types=artifact_types, tags=tags)
 
-    def registry(self, name, **kwargs):
-        raise NotImplementedError("Api().registry(%r) is not supported by Amphora yet: there are no registries." % (name,))
+    def registry(self, name, organization=None):
+        """The registry `name` (without the `wandb-registry-` prefix)."""
+        return Registry(self, self._client.http.get(registry_route(organization or self.default_entity, name)))
+
+    def registries(self, organization=None, filter=None):
+        """The registries you may read (of `organization` when given); `filter` uses W&B's operators on
+        name, description, visibility and tags."""
+        query = {"entity": organization} if organization else None
+        items = self._client.http.get(API_PREFIX + "/registries", query=query)["items"]
+        return [Registry(self, d) for d in items if matches(d, filter, _REGISTRY_FIELDS)]
 
     # ------------------------------------------------------------------ collections and types
     def artifact_collections(self, project_name, type_name, per_page=50):
-        """The collections of one type in `[entity/]project`, by name."""
-        validate_artifact_type(type_name)
+        """The collections of one type (None: every type) in `[entity/]project`, by name."""
+        if type_name is not None:
+            validate_artifact_type(type_name)
         parts = project_name.split("/")
         entity = parts[0] if len(parts) == 2 else self.default_entity
         c = self._client

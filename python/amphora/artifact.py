@@ -13,6 +13,7 @@ from .names import validate_alias, validate_artifact_name, validate_artifact_typ
 from .paths import check_path_collisions, validate_manifest_path
 from .reference import format_reference, parse_reference
 from .public import PublicRun
+from .registries import link_target
 from .received import check_received_manifest, check_received_version
 from .references import resolve_reference
 from .hashing import parallel, sha256_file
@@ -153,6 +154,13 @@ class Artifact:
     # ------------------------------------------------------------------ attributes
     @property
     def name(self):
+        """W&B's name: `collection:vN` once logged (a link: its registry collection and number), the
+        collection name alone for a draft."""
+        return "%s:%s" % (self._name, self.version) if self._version else self._name
+
+    @property
+    def collection_name(self):
+        """The collection alone (`mnist-raw`), logged or not."""
         return self._name
 
     @property
@@ -194,14 +202,47 @@ class Artifact:
         """ISO-8601 time of the last change to the version (None for a draft)."""
         return self._version.get("updatedAt") if self._version else None
 
+    def _source(self):
+        """(entity, project, collection, vN) where the version was logged (a link's source)."""
+        linked = self._version.get("linkedFrom")
+        if linked:
+            return linked["entity"], linked["project"], linked["name"], linked["version"]
+        return self.entity, self.project, self._name, self.version
+
+    @property
+    def is_link(self):
+        """True for a version reached through a registry collection (W&B's linked artifact)."""
+        return bool(self._version and self._version.get("linkedFrom"))
+
     @property
     def source_name(self):
-        """`name:vN` of the collection the version was logged to (the name alone for a draft)."""
-        return "%s:%s" % (self._name, self.version) if self._version else self._name
+        """`name:vN` where the version was logged (a link's source; the name alone for a draft)."""
+        return "%s:%s" % self._source()[2:] if self._version else self._name
+
+    @property
+    def source_entity(self):
+        return self._source()[0] if self._version else None
+
+    @property
+    def source_project(self):
+        return self._source()[1] if self._version else None
+
+    @property
+    def source_version(self):
+        return self._source()[3] if self._version else None
 
     @property
     def source_qualified_name(self):
-        return self.qualified_name
+        return "%s/%s/%s:%s" % self._source() if self._version else self._name
+
+    @property
+    def source_artifact(self):
+        """The logged version a link points at (itself when it is no link)."""
+        self._require_logged("find the source of")
+        if not self.is_link:
+            return self
+        c = self._client
+        return Artifact._from_version(c, c.http.get(c.version_path(*self._source())))
 
     @property
     def tags(self):
@@ -576,9 +617,22 @@ class Artifact:
         return draft
 
     def link(self, target_path, aliases=None):
-        raise NotImplementedError("Artifact.link(%r) is not supported by Amphora yet: registries and link collections "
-                                  "do not exist here. Use aliases (artifact.aliases.append(...); artifact.save()) to "
-                                  "mark versions." % (target_path,))
+        """Links this version into a registry collection (`wandb-registry-NAME/COLLECTION`) and returns
+        the linked version. A draft is logged first. Linking the same version again returns its link
+        with the aliases added."""
+        if self._version is None:
+            self.save()
+        c = self._client
+        entity, project, collection = link_target(target_path, lambda: self.entity)
+        validate_artifact_name(collection)
+        wanted = [aliases] if isinstance(aliases, str) else list(aliases or [])
+        for alias in wanted:
+            validate_alias(alias)
+        src_entity, src_project, src_name, src_version = self._source()
+        answer = c.http.post(c.collection_path(entity, project, collection) + "/links",
+                             {"source": {"entity": src_entity, "project": src_project, "name": src_name, "version": src_version},
+                              "aliases": wanted})
+        return Artifact._from_version(c, unwrap_version(answer))
 
     def _transfer_files(self, root, paths):
         self._load_manifest()
@@ -644,7 +698,8 @@ class Artifact:
         producer = self._version.get("producerRun")
         if not producer:
             return None
-        return PublicRun._fetch(self._client, self.entity, self.project, producer["id"])
+        entity, project = self._source()[:2]  # a link's producer ran in its source's project
+        return PublicRun._fetch(self._client, entity, project, producer["id"])
 
     def used_by(self):
         """The runs that used this version."""

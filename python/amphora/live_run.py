@@ -13,9 +13,11 @@ from datetime import datetime, timezone
 from .artifact import Artifact, unwrap_version
 from .data_types import Image, Table
 from .errors import AmphoraError
+from .metric_summary import MetricSummaries
 from .names import validate_alias, validate_run_tags
 from .paths import validate_manifest_path
 from .public import PublicRun
+from .registries import REGISTRY_PREFIX
 from . import session
 from .reference import ArtifactRef, format_reference, parse_reference
 from .transfer import Stats
@@ -198,6 +200,7 @@ class Run(PublicRun):
         self.summary = Summary(self, data.get("summary"))
         self._step = 0  # the current step: its row collects data until it is committed
         self._pending_row = {}
+        self._metrics = MetricSummaries()  # define_metric: summaries and step sync
         self._rows = []
         self._rows_lock = threading.Lock()
         self._last_flush = time.monotonic()
@@ -299,9 +302,10 @@ class Run(PublicRun):
         row, self._pending_row = self._pending_row, {}
         if not row:
             return
+        row = self._metrics.sync_steps(row)
         with self._rows_lock:
             self._rows.append({"step": self._step, "data": row, "at": _now()})
-        self.summary._track(row)
+        self.summary._track(self._metrics.summarize(row))
         self._flush_history(force=False)
 
     def _media(self, key, value, step):
@@ -393,7 +397,7 @@ class Run(PublicRun):
             body["description"] = artifact.description
         if aliases:
             body["aliases"] = aliases
-        answer = self._client.http.post(self._client.collection_path(self.entity, self.project, artifact.name) + "/versions", body)
+        answer = self._client.http.post(self._client.collection_path(self.entity, self.project, artifact._name) + "/versions", body)
         artifact._committed(self._client, unwrap_version(answer), manifest)
         return artifact
 
@@ -403,7 +407,7 @@ class Run(PublicRun):
             return
         c = self._client
         try:
-            answer = c.http.get(c.version_path(self.entity, self.project, artifact.name, "latest") + "/manifest")
+            answer = c.http.get(c.version_path(self.entity, self.project, artifact._name, "latest") + "/manifest")
         except AmphoraError as e:
             if e.code == "not_found":
                 return  # first version of the collection
@@ -413,9 +417,9 @@ class Run(PublicRun):
 
     def _coerce_artifact(self, artifact_or_path, name, type):
         if isinstance(artifact_or_path, Artifact):
-            if name is not None and name != artifact_or_path.name or type is not None and type != artifact_or_path.type:
+            if name is not None and name != artifact_or_path._name or type is not None and type != artifact_or_path.type:
                 raise AmphoraError("invalid_request", "name= and type= only apply when logging a path; the Artifact "
-                                   "already has name %r and type %r." % (artifact_or_path.name, artifact_or_path.type))
+                                   "already has name %r and type %r." % (artifact_or_path._name, artifact_or_path.type))
             return artifact_or_path
         if isinstance(artifact_or_path, (str, os.PathLike)):
             path = os.fspath(artifact_or_path)
@@ -445,9 +449,9 @@ class Run(PublicRun):
                     body["description"] = artifact.description
                 if aliases:
                     body["aliases"] = _aliases(aliases)
-                answer = c.http.post(c.collection_path(self.entity, self.project, artifact.name) + "/versions", body)
+                answer = c.http.post(c.collection_path(self.entity, self.project, artifact._name) + "/versions", body)
                 artifact._committed(c, unwrap_version(answer), manifest)
-            ref = "%s/%s/%s:%s" % (artifact.entity, artifact.project, artifact.name, artifact.version)
+            ref = "%s/%s/%s:%s" % (artifact.entity, artifact.project, artifact._name, artifact.version)
         elif isinstance(artifact_or_name, str):
             parsed = parse_reference(artifact_or_name)
             ref = format_reference(_qualify(parsed, self.entity, self.project))
@@ -485,7 +489,7 @@ class Run(PublicRun):
         if pending_aliases:
             body["aliases"] = pending_aliases
         artifact.pending = self._client.http.post(
-            self._client.collection_path(self.entity, self.project, artifact.name) + "/pending/" + enc(did), body)
+            self._client.collection_path(self.entity, self.project, artifact._name) + "/pending/" + enc(did), body)
         return artifact
 
     def finish_artifact(self, artifact_or_path, name=None, type=None, aliases=None, distributed_id=None):
@@ -502,31 +506,58 @@ class Run(PublicRun):
             body["aliases"] = all_aliases
         if artifact.description is not None:
             body["description"] = artifact.description
-        path = self._client.collection_path(self.entity, self.project, artifact.name) + "/pending/" + enc(did) + "/finish"
+        path = self._client.collection_path(self.entity, self.project, artifact._name) + "/pending/" + enc(did) + "/finish"
         answer = self._client.http.post(path, body)
         artifact._committed(self._client, unwrap_version(answer))
         artifact._manifest_loaded = False
         return artifact
 
-    # W&B calls not implemented yet: say so instead of an AttributeError or a silent no-op.
-    def define_metric(self, name, *args, **kwargs):
-        raise NotImplementedError("run.define_metric(%r) is not supported by Amphora yet; the summary keeps the last "
-                                  "logged value of each key (set others with run.summary[...] = ...)." % (name,))
+    def define_metric(self, name, step_metric=None, step_sync=None, hidden=None, summary=None, goal=None, overwrite=None):
+        """W&B's metric definitions: `summary` ("min", "max", "mean", "first", "last", "best" with `goal`,
+        "none", or several comma-separated) decides what the run summary keeps for `name` (or a glob
+        such as "val/*"); rows logging it without `step_metric` get its last value (`step_sync`)."""
+        if hidden:
+            raise NotImplementedError("define_metric(hidden=True) is not supported by Amphora: every logged metric "
+                                      "is shown; leave hidden out.")
+        return self._metrics.define(name, step_metric=step_metric, step_sync=step_sync, summary=summary, goal=goal,
+                                    overwrite=overwrite)
 
+    # ------------------------------------------------------------------ registries (W&B's Registry)
     def link_artifact(self, artifact, target_path, aliases=None):
-        raise NotImplementedError("run.link_artifact(..., %r) is not supported by Amphora yet: there are no registries. "
-                                  "Mark versions with aliases instead." % (target_path,))
+        """Links a version into a registry collection (`wandb-registry-NAME/COLLECTION`); a draft is
+        logged by this run first. Returns the linked version (its lineage is the source's)."""
+        self._require_live("link an artifact")
+        if not isinstance(artifact, Artifact):
+            raise AmphoraError("invalid_request", "link_artifact expects an amphora.Artifact, got %s; fetch one with "
+                               "run.use_artifact(\"name:alias\") or Api().artifact(...)." % builtins.type(artifact).__name__)
+        if artifact.is_draft():
+            self.log_artifact(artifact)
+        return artifact.link(target_path, aliases=aliases)
 
     def log_model(self, path, name=None, aliases=None):
-        raise NotImplementedError("run.log_model is not supported by Amphora yet; log the model with "
-                                  "run.log_artifact(path, name=..., type=\"model\") instead.")
+        """Logs a model file or folder as an artifact of type "model" produced by this run (default name
+        `run-<run id>-<file name>`)."""
+        return self.log_artifact(path, name=name, type="model", aliases=aliases)
 
     def use_model(self, name):
-        raise NotImplementedError("run.use_model(%r) is not supported by Amphora yet; use "
-                                  "run.use_artifact(name).download() instead." % (name,))
+        """Uses and downloads a model artifact; returns the path of its only file, or of its folder."""
+        artifact = self.use_artifact(name)
+        if "model" not in artifact.type.lower():
+            raise AmphoraError("type_mismatch", 'use_model(%r): the artifact has type "%s"; use_model is for model '
+                               'artifacts, use run.use_artifact(...).download() for others.' % (name, artifact.type))
+        root = artifact.download()
+        entries = os.listdir(root)
+        return os.path.join(root, entries[0]) if len(entries) == 1 else root
 
     def link_model(self, path, registered_model_name, name=None, aliases=None):
-        raise NotImplementedError("run.link_model is not supported by Amphora yet: there are no registries.")
+        """Logs the model at `path` (as `name`, type "model") and links it into the model registry's
+        collection `registered_model_name`, which appears on first use."""
+        if "/" in registered_model_name or ":" in registered_model_name:
+            raise AmphoraError("invalid_request", "link_model: give only the registered model's name (%r has an entity, "
+                               "project or version in it)." % (registered_model_name,))
+        model = self.log_model(path, name=name)
+        return self.link_artifact(model, "%s/%s/%s" % (self.entity, REGISTRY_PREFIX + "model", registered_model_name),
+                                  aliases=aliases)
 
     def _distributed_id(self, distributed_id, what):
         did = distributed_id or self.group

@@ -110,7 +110,7 @@ class OfflineRun(Run):
             if e.get("_local") and not e.get("ref"):
                 e["digest"], e["size"] = self._keep(e["_local"])
             manifest[p] = {k: v for k, v in e.items() if not k.startswith("_") and v is not None}
-        event = {"op": "artifact", "name": artifact.name, "type": artifact.type, "manifest": manifest,
+        event = {"op": "artifact", "name": artifact._name, "type": artifact.type, "manifest": manifest,
                  "metadata": json_value(artifact.metadata), "description": artifact.description,
                  "aliases": _aliases(([aliases] if isinstance(aliases, str) else list(aliases or [])) + list(artifact.aliases)),
                  "incremental": artifact._incremental, "use": use}
@@ -136,6 +136,14 @@ class OfflineRun(Run):
         raise AmphoraError("unsupported", "logged_artifacts() needs the server; this run is offline (sync it with `amphora sync %s`)." % self.dir)
 
     used_artifacts = logged_artifacts
+
+    def link_artifact(self, artifact, target_path, aliases=None):
+        raise AmphoraError("unsupported", "link_artifact(..., %r) needs the server (registries live there), but this run "
+                           "is offline. Sync it (`amphora sync %s`), then link the version with "
+                           "Api().artifact(\"NAME:vN\").link(%r)." % (target_path, self.dir, target_path))
+
+    def link_model(self, path, registered_model_name, name=None, aliases=None):
+        self.link_artifact(None, "%s/%s" % ("wandb-registry-model", registered_model_name))
 
     def __repr__(self):
         return "<Run %s (offline, %s)>" % (self.id, self.dir)

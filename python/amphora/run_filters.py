@@ -14,24 +14,38 @@ _COMPARE = {"$gt": lambda a, b: a > b, "$gte": lambda a, b: a >= b, "$lt": lambd
 
 
 def run_matches(run_data, filters):
+    return matches(run_data, filters, _lookup)
+
+
+def matches(data, filters, lookup):
+    """The same operators on any record; `lookup(data, key)` reads a field (or returns _MISSING)."""
     if not filters:
         return True
     if not isinstance(filters, dict):
-        raise AmphoraError("invalid_request", "runs(filters=...) must be a dict such as {\"config.lr\": {\"$gt\": 0.01}}, got %r." % (filters,))
+        raise AmphoraError("invalid_request", "filters must be a dict such as {\"config.lr\": {\"$gt\": 0.01}}, got %r." % (filters,))
     for key, cond in filters.items():
         if key == "$and":
-            ok = all(run_matches(run_data, f) for f in _list(key, cond))
+            ok = all(matches(data, f, lookup) for f in _list(key, cond))
         elif key == "$or":
-            ok = any(run_matches(run_data, f) for f in _list(key, cond))
+            ok = any(matches(data, f, lookup) for f in _list(key, cond))
         elif key == "$nor":
-            ok = not any(run_matches(run_data, f) for f in _list(key, cond))
+            ok = not any(matches(data, f, lookup) for f in _list(key, cond))
         elif key.startswith("$"):
-            raise AmphoraError("invalid_request", "Unknown run filter operator %r at the top level; use $and, $or or $nor." % key)
+            raise AmphoraError("invalid_request", "Unknown filter operator %r at the top level; use $and, $or or $nor." % key)
         else:
-            ok = _field_matches(_lookup(run_data, key), cond, key)
+            ok = _field_matches(lookup(data, key), cond, key)
         if not ok:
             return False
     return True
+
+
+def field_lookup(fields):
+    """A lookup over plain fields: {filter key: record key}; other keys are an error naming the known ones."""
+    def lookup(data, key):
+        if key not in fields:
+            raise AmphoraError("invalid_request", "Unknown filter key %r; use %s." % (key, ", ".join(sorted(fields))))
+        return data.get(fields[key], _MISSING)
+    return lookup
 
 
 def _list(op, value):

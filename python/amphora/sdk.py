@@ -142,6 +142,27 @@ def log_artifact(artifact_or_path, name=None, type=None, aliases=None, tags=None
     return _require_run("log_artifact").log_artifact(artifact_or_path, name=name, type=type, aliases=aliases, tags=tags)
 
 
+def define_metric(name, step_metric=None, step_sync=None, hidden=None, summary=None, goal=None, overwrite=None):
+    return _require_run("define_metric").define_metric(name, step_metric=step_metric, step_sync=step_sync, hidden=hidden,
+                                                       summary=summary, goal=goal, overwrite=overwrite)
+
+
+def link_artifact(artifact, target_path, aliases=None):
+    return _require_run("link_artifact").link_artifact(artifact, target_path, aliases=aliases)
+
+
+def log_model(path, name=None, aliases=None):
+    return _require_run("log_model").log_model(path, name=name, aliases=aliases)
+
+
+def use_model(name):
+    return _require_run("use_model").use_model(name)
+
+
+def link_model(path, registered_model_name, name=None, aliases=None):
+    return _require_run("link_model").link_model(path, registered_model_name, name=name, aliases=aliases)
+
+
 def _install_excepthook():
     """An uncaught exception fails the runs that are still live (like leaving a `with` block by an
     error), then goes on to whatever hook was installed before (IPython's, a debugger's, the default)."""

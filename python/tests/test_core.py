@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import unittest
 
+from amphora.metric_summary import MetricSummaries
 from amphora.errors import AmphoraError
 from amphora.manifest import artifact_digest, stored_blobs, validate_manifest
 from amphora.names import validate_alias, validate_artifact_name, validate_artifact_type
@@ -138,7 +139,35 @@ PARITY_CASES = (
         {"a": {"digest": "u", "size": 1, "ref": "ftp://host/x"}}, {"a": {"digest": "d" * 64, "size": 1}, "a/b": {"digest": "d" * 64, "size": 1}},
         {"../a": {"digest": "d" * 64, "size": 1}},
     ]]
+    + [{"fn": "metricSummaries", "arg": a} for a in [
+        # W&B's log-summary example: min and max of loss accumulate over two calls; acc by glob.
+        {"defs": [{"name": "loss", "opts": {"summary": "min"}}, {"name": "loss", "opts": {"summary": "max"}},
+                  {"name": "val/*", "opts": {"summary": "mean,last", "stepMetric": "epoch"}}],
+         "rows": [{"loss": 0.9, "epoch": 0}, {"val/acc": 0.5}, {"loss": 0.4, "epoch": 1}, {"val/acc": 0.7, "note": "x"},
+                  {"loss": 0.6}]},
+        {"defs": [{"name": "acc", "opts": {"summary": "best", "goal": "maximize"}}, {"name": "f1", "opts": {"summary": "first"}},
+                  {"name": "hidden", "opts": {"summary": "none"}}, {"name": "acc", "opts": {"summary": "last", "overwrite": True}}],
+         "rows": [{"acc": 0.2, "f1": 1, "hidden": 3}, {"acc": 0.8, "f1": 2, "hidden": 4}, {"acc": "NaN"}]},
+        {"defs": [{"name": "s/*", "opts": {"stepMetric": "t", "stepSync": False}}], "rows": [{"t": 1}, {"s/x": 2}]},
+        {"defs": [{"name": "loss", "opts": {"summary": "best"}}], "rows": []},
+        {"defs": [{"name": "loss", "opts": {"summary": "median"}}], "rows": []},
+        {"defs": [{"name": "a*b", "opts": {}}], "rows": []},
+        {"defs": [{"name": "loss", "opts": {"summary": "min", "goal": "sideways"}}], "rows": []},
+    ]]
 )
+
+
+def _metric_summaries(arg):
+    m = MetricSummaries()
+    for d in arg["defs"]:
+        o = d["opts"]
+        m.define(d["name"], step_metric=o.get("stepMetric"), step_sync=o.get("stepSync"), summary=o.get("summary"),
+                 goal=o.get("goal"), overwrite=o.get("overwrite"))
+    rows = [m.sync_steps(r) for r in arg["rows"]]
+    summary = {}
+    for r in rows:
+        summary.update(m.summarize(r))
+    return {"rows": rows, "summary": summary}
 
 
 def _python_outcome(case):
@@ -148,6 +177,8 @@ def _python_outcome(case):
             r = parse_reference(arg)
             value = {k: v for k, v in {"entity": r.entity, "project": r.project, "name": r.name, "selector": r.selector,
                                       "isVersion": r.is_version, "explicitSelector": r.explicit_selector}.items() if v is not None}
+        elif fn == "metricSummaries":
+            value = _metric_summaries(arg)
         elif fn == "checkPathCollisions":
             value = check_path_collisions(arg)
         else:
