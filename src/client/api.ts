@@ -4,6 +4,7 @@ import { AmphoraError } from '../core/errors.js';
 import { formatReference, parseReference } from '../core/reference.js';
 import { Artifact } from './artifact.js';
 import { Client, defaultClient, type ClientOptions } from './client.js';
+import { Registry, type RegistryVisibility } from './registry.js';
 import { lastInit } from './sessionDefaults.js';
 
 export interface ApiOptions {
@@ -62,6 +63,34 @@ export class Api {
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
     return out;
+  }
+
+  // ------------------------------------------------------------------ registries
+  /** A new registry (the project `wandb-registry-NAME`); without `artifactTypes` every type may be linked. */
+  async createRegistry(
+    name: string,
+    opts: { visibility: RegistryVisibility; organization?: string; description?: string; artifactTypes?: string[]; tags?: string[] },
+  ): Promise<Registry> {
+    const c = await this.client();
+    const info = await c.http.createRegistry(opts.organization ?? (await this.defaultEntity()), name, {
+      visibility: opts.visibility,
+      description: opts.description ?? null,
+      artifactTypes: opts.artifactTypes ?? null,
+      tags: opts.tags,
+    });
+    return new Registry(c, info);
+  }
+
+  /** The registry `name` (without the `wandb-registry-` prefix). */
+  async registry(name: string, opts: { organization?: string } = {}): Promise<Registry> {
+    const c = await this.client();
+    return new Registry(c, await c.http.registry(opts.organization ?? (await this.defaultEntity()), name));
+  }
+
+  /** The registries the key may read (of `organization` when given). */
+  async registries(opts: { organization?: string } = {}): Promise<Registry[]> {
+    const c = await this.client();
+    return (await c.http.registries(opts.organization)).items.map((r) => new Registry(c, r));
   }
 
   async projects(): Promise<Project[]> {

@@ -7,13 +7,14 @@ import type { Stats } from 'node:fs';
 import { lstat, mkdtemp, mkdir, open, readdir, realpath, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { ArtifactVersion, ManifestResponse, Run as RunInfo } from '../core/api.js';
+import type { ArtifactVersion, LinkSource, ManifestResponse, Run as RunInfo } from '../core/api.js';
 import { AmphoraError } from '../core/errors.js';
 import { artifactDigest, validateManifest, type Manifest, type ManifestEntry } from '../core/node/manifest.js';
 import { validateAlias, validateArtifactName, validateArtifactType } from '../core/names.js';
 import { joinInside, validateManifestPath } from '../core/paths.js';
 import { checkReceivedManifest } from '../core/node/received.js';
 import { formatReference } from '../core/reference.js';
+import { parseLinkTarget } from '../core/registry.js';
 import { defaultClient, type Client } from './client.js';
 import { LOCAL_CONCURRENCY, mapPool, TRANSFER_CONCURRENCY } from './pool.js';
 import { downloadReference, resolveReference, type ReferenceOptions } from './references.js';
@@ -119,6 +120,8 @@ export class Artifact {
   fileCount?: number;
   producerRun?: ArtifactVersion['producerRun'];
   createdAt?: string;
+  /** A version reached through a registry collection: where it was logged (W&B's linked artifact). */
+  linkedFrom?: LinkSource | null;
   /** After logging: false when the content equalled an existing version (no new version was made). */
   created?: boolean;
 
@@ -165,6 +168,32 @@ export class Artifact {
     this.fileCount = v.fileCount;
     this.producerRun = v.producerRun;
     this.createdAt = v.createdAt;
+    this.linkedFrom = v.linkedFrom ?? null;
+  }
+
+  /** True for a version reached through a registry collection. */
+  get isLink(): boolean {
+    return Boolean(this.linkedFrom);
+  }
+
+  /** `name:vN` where the version was logged (a link's source), or the name of a draft. */
+  get sourceName(): string {
+    if (this.linkedFrom) return `${this.linkedFrom.name}:${this.linkedFrom.version}`;
+    return this.version ? `${this.name}:${this.version}` : this.name;
+  }
+
+  /**
+   * Links this version into a registry collection (`wandb-registry-NAME/COLLECTION`) and returns the
+   * link; a draft is logged first. Linking the same version again adds the aliases to its link.
+   */
+  async link(targetPath: string, opts: { aliases?: string[] } = {}): Promise<Artifact> {
+    if (!this.logged) await this.log();
+    const client = this.requireLogged('link');
+    const target = parseLinkTarget(targetPath);
+    const aliases = (opts.aliases ?? []).map(validateAlias);
+    const src = this.linkedFrom ?? { entity: this.entity!, project: this.project!, name: this.name, version: this.version! };
+    const res = await client.http.linkVersion(target.entity ?? this.entity!, target.project, target.name, { source: src, aliases });
+    return Artifact.fromVersion(client, res.version);
   }
 
   get logged(): boolean {
@@ -541,7 +570,8 @@ export class Artifact {
   async loggedBy(): Promise<RunInfo | null> {
     const client = this.requireLogged('loggedBy');
     if (!this.producerRun) return null;
-    return client.http.getRun(this.entity!, this.project!, this.producerRun.id);
+    // A link's producer ran in the project its source was logged to.
+    return client.http.getRun(this.linkedFrom?.entity ?? this.entity!, this.linkedFrom?.project ?? this.project!, this.producerRun.id);
   }
 
   /** Runs that used this version. */

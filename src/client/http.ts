@@ -328,6 +328,14 @@ export class AmphoraHttp {
   upsertPending(e: string, p: string, n: string, id: string, body: z.infer<typeof api.UpsertPendingRequest>) { return this.json('POST', api.routes.pending(e, p, n, id), api.PendingVersion, { body }); }
   finishPending(e: string, p: string, n: string, id: string, body: z.infer<typeof api.FinishPendingRequest>) { return this.json('POST', api.routes.pendingFinish(e, p, n, id), api.CommitVersionResponse, { body }); }
 
+  // ------------------------------------------------------------------ registries
+  linkVersion(e: string, p: string, n: string, body: z.infer<typeof api.LinkVersionRequest>) { return this.json('POST', api.routes.links(e, p, n), api.LinkVersionResponse, { body }); }
+  registries(entity?: string) { return this.json('GET', api.routes.registries(), api.RegistryList, { query: { entity } }); }
+  registry(e: string, name: string) { return this.json('GET', api.routes.registry(e, name), api.Registry); }
+  createRegistry(e: string, name: string, body: z.infer<typeof api.CreateRegistryRequest>) { return this.json('PUT', api.routes.registry(e, name), api.Registry, { body }); }
+  updateRegistry(e: string, name: string, body: z.infer<typeof api.UpdateRegistryRequest>) { return this.json('PATCH', api.routes.registry(e, name), api.Registry, { body }); }
+  deleteRegistry(e: string, name: string) { return this.json('DELETE', api.routes.registry(e, name), api.Registry); }
+
   // ------------------------------------------------------------------ lineage, admin
   lineage(e: string, p: string, q: { node?: string; depth?: number; level?: 'instance' | 'type'; direction?: 'both' | 'upstream' | 'downstream' }) {
     return this.json('GET', api.routes.lineage(e, p), api.LineageGraph, { query: q });

@@ -2,6 +2,7 @@
 export { init, Run, type InitOptions } from './run.js';
 export { Artifact, ArtifactEntry, NewFile, materialize, type DownloadStats } from './artifact.js';
 export { Api } from './api.js';
+export { Registry } from './registry.js';
 export { AmphoraHttp, unreachableError } from './http.js';
 export { resolveConnection, type Connection } from './connection.js';
 export { subscribeEvents } from './events.js';

@@ -463,13 +463,7 @@ export const RunArtifacts = z.object({ items: z.array(ArtifactVersion.extend({ u
 export const RunRefList = z.object({ items: z.array(Run) });
 
 // ---------------------------------------------------------------- registries (W&B Registry)
-/**
- * A registry is a project (W&B names it `wandb-registry-NAME`) whose collections hold links to
- * versions logged in other projects. `wandb-registry-model` and `wandb-registry-dataset` exist in
- * every entity from the first link on, as W&B's built-in Models and Datasets registries do.
- */
-export const REGISTRY_PREFIX = 'wandb-registry-';
-export const BUILT_IN_REGISTRIES = ['model', 'dataset'] as const;
+/** A registry is a project (`wandb-registry-NAME`, see core/registry.ts) whose collections hold links to versions logged elsewhere. */
 export const RegistryVisibility = z.enum(['organization', 'restricted']);
 export const Registry = z.object({
   entity: ServerName,

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import { BUILT_IN_REGISTRIES, REGISTRY_PREFIX, type CreateRegistryRequest, type LinkVersionRequest, type LinkVersionResponse, type Registry, type ServerEvent, type UpdateRegistryRequest } from '../../core/api.js';
+import { BUILT_IN_REGISTRIES, REGISTRY_PREFIX } from '../../core/registry.js';
+import type { CreateRegistryRequest, LinkVersionRequest, LinkVersionResponse, Registry, ServerEvent, UpdateRegistryRequest } from '../../core/api.js';
 import { AmphoraError } from '../../core/errors.js';
 import { validateArtifactName, validateArtifactType, validateEntity, validateProject } from '../../core/names.js';
 import type { EventBus } from '../events.js';
