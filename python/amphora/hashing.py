@@ -13,13 +13,15 @@ def sha256_file(path):
     h = hashlib.sha256()
     size = 0
     with open(path, "rb") as f:
-        while True:
-            chunk = f.read(CHUNK)
-            if not chunk:
-                break
+        for chunk in chunks(f):
             h.update(chunk)
             size += len(chunk)
     return h.hexdigest(), size
+
+
+def chunks(stream):
+    """The stream's bytes in CHUNK-sized pieces until it ends."""
+    return iter(lambda: stream.read(CHUNK), b"")
 
 
 def parallel(fn, items, workers=DEFAULT_WORKERS, pool=None):

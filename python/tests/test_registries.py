@@ -54,9 +54,7 @@ class RegistryTest(ServerTestCase):
             self.assertEqual(os.path.basename(local), "model.h5")  # the only file, as W&B returns it
             with open(local) as f:
                 self.assertEqual(f.read(), "Model: 0.5")
-            data = Artifact("not-a-model", type="dataset")
-            data.add_file(self.write("d.csv", "1"))
-            run.log_artifact(data)
+            self.log_file(run, "not-a-model", "dataset", "d.csv", "1")
             with self.assertRaises(ValueError):
                 run.use_model("not-a-model:latest")
 
@@ -69,12 +67,8 @@ class RegistryTest(ServerTestCase):
         with self.assertRaises(ValueError):
             api.create_registry("bad-vis", visibility="public")
         with amphora.init(project="p-evals", job_type="make") as run:
-            ds = Artifact("golden", type="dataset")
-            ds.add_file(self.write("g.txt", "g"))
-            run.log_artifact(ds)
-            model = Artifact("m", type="model")
-            model.add_file(self.write("m.txt", "m"))
-            run.log_artifact(model)
+            ds = self.log_file(run, "golden", "dataset", "g.txt", "g")
+            model = self.log_file(run, "m", "model", "m.txt", "m")
             run.link_artifact(ds, "wandb-registry-evals/golden-set")
             with self.assertRaises(CommError) as refused:
                 run.link_artifact(model, "wandb-registry-evals/models")
@@ -104,9 +98,7 @@ class RegistryTest(ServerTestCase):
 
     def test_bad_link_targets_and_offline_linking_say_what_to_do(self):
         with amphora.init(project="p-badlink", job_type="x") as run:
-            a = Artifact("a", type="dataset")
-            a.add_file(self.write("a.txt", "a"))
-            run.log_artifact(a)
+            a = self.log_file(run, "a", "dataset", "a.txt", "a")
             with self.assertRaises(ValueError):
                 run.link_artifact(a, "just-a-name")
             with self.assertRaises(ValueError):
