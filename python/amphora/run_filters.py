@@ -1,4 +1,5 @@
 """W&B's MongoDB-style run filters (`Api().runs(path, filters={...})`), evaluated on the client.
+Mirrors src/core/runFilters.ts rule for rule and message for message (python/tests compares them).
 
 Keys: "config.<key>" (also W&B's "config.<key>.value"), "summary_metrics.<key>" (also "summary.<key>"),
 "state", "tags", "display_name" (also "name"), "jobType", "group", "createdAt", "id"; nested keys
@@ -7,6 +8,7 @@ A plain value means $eq; for "tags" (a list) $eq/$in mean "has the tag", as in M
 """
 import re
 
+from ._js import js_stringify
 from .errors import AmphoraError
 
 _MISSING = object()
@@ -31,7 +33,7 @@ def matches(data, filters, lookup):
         elif key == "$nor":
             ok = not any(matches(data, f, lookup) for f in _list(key, cond))
         elif key.startswith("$"):
-            raise AmphoraError("invalid_request", "Unknown filter operator %r at the top level; use $and, $or or $nor." % key)
+            raise AmphoraError("invalid_request", "Unknown filter operator %s at the top level; use $and, $or or $nor." % js_stringify(key))
         else:
             ok = _field_matches(lookup(data, key), cond, key)
         if not ok:
@@ -50,7 +52,7 @@ def field_lookup(fields):
 
 def _list(op, value):
     if not isinstance(value, list):
-        raise AmphoraError("invalid_request", "%s takes a list of filters, got %r." % (op, value))
+        raise AmphoraError("invalid_request", "%s takes a list of filters, got %s." % (op, js_stringify(value)))
     return value
 
 
@@ -69,8 +71,8 @@ def _lookup(run, key):
     field = {"display_name": "name", "name": "name", "state": "state", "tags": "tags", "jobType": "jobType",
              "job_type": "jobType", "group": "group", "createdAt": "createdAt", "created_at": "createdAt", "id": "id"}.get(head)
     if field is None or len(parts) > 1:
-        raise AmphoraError("invalid_request", "Unknown run filter key %r; use config.<key>, summary_metrics.<key>, state, "
-                           "tags, display_name, jobType, group, createdAt or id." % key)
+        raise AmphoraError("invalid_request", "Unknown run filter key %s; use config.<key>, summary_metrics.<key>, state, "
+                           "tags, display_name, jobType, group, createdAt or id." % js_stringify(key))
     return run.get(field, _MISSING)
 
 
@@ -106,8 +108,8 @@ def _field_matches(value, cond, key):
         elif op == "$not":
             ok = not _field_matches(value, arg, key)
         else:
-            raise AmphoraError("invalid_request", "Unknown run filter operator %r on %r; use $eq $ne $gt $gte $lt $lte $in "
-                               "$nin $exists $regex or $not." % (op, key))
+            raise AmphoraError("invalid_request", "Unknown filter operator %s on %s; use $eq $ne $gt $gte $lt $lte $in "
+                               "$nin $exists $regex or $not." % (js_stringify(op), js_stringify(key)))
         if not ok:
             return False
     return True

@@ -6,6 +6,12 @@ import { checkPathCollisions, validateManifestPath } from '../../src/core/paths.
 import { artifactDigest, validateManifest } from '../../src/core/node/manifest.js';
 import { AmphoraError } from '../../src/core/errors.js';
 import { MetricSummaries, type DefineMetricOptions } from '../../src/core/metricSummary.js';
+import { runMatches, type Filters } from '../../src/core/runFilters.js';
+
+/** Which of the runs match the filters (their ids). */
+function runFilters({ runs, filters }: { runs: Record<string, unknown>[]; filters: Filters }) {
+  return runs.filter((r) => runMatches(r, filters)).map((r) => r.id);
+}
 
 /** define_metric definitions, then rows as logged: the rows after step sync and the final summary. */
 function metricSummaries({ defs, rows }: { defs: { name: string; opts: DefineMetricOptions }[]; rows: Record<string, unknown>[] }) {
@@ -27,6 +33,7 @@ const fns: Record<string, (a: never) => unknown> = {
   artifactDigest,
   validateManifest,
   metricSummaries,
+  runFilters,
 };
 
 let input = '';

@@ -1,5 +1,7 @@
 /** Api: read access to artifacts, runs, projects and lineage (the public query surface). */
-import type { LineageGraph, Project, Run as RunInfo } from '../core/api.js';
+import type { ArtifactCollection, LineageGraph, Project, Run as RunInfo } from '../core/api.js';
+import { validateArtifactType } from '../core/names.js';
+import { runMatches, type Filters } from '../core/runFilters.js';
 import { AmphoraError } from '../core/errors.js';
 import { formatReference, parseReference } from '../core/reference.js';
 import { Artifact } from './artifact.js';
@@ -97,16 +99,70 @@ export class Api {
     return (await (await this.client()).http.projects()).items;
   }
 
-  async runs(project?: string, opts: { entity?: string } = {}): Promise<RunInfo[]> {
+  /**
+   * The runs of `[entity/]project`, newest first, keeping those that match W&B's MongoDB-style
+   * `filters` on config, summary_metrics, state, tags, … (core/runFilters.ts, the Python client's rules).
+   */
+  async runs(path?: string, opts: { entity?: string; filters?: Filters } = {}): Promise<RunInfo[]> {
     const c = await this.client();
+    const parts = (path ?? (await this.defaultProject())).split('/');
+    const entity = parts.length === 2 ? parts[0] : (opts.entity ?? (await this.defaultEntity()));
     const out: RunInfo[] = [];
     let cursor: string | undefined;
     do {
-      const page = await c.http.listRuns(opts.entity ?? (await this.defaultEntity()), project ?? (await this.defaultProject()), { limit: 1000, cursor });
+      const page = await c.http.listRuns(entity, parts[parts.length - 1], { limit: 1000, cursor });
+      out.push(...page.items.filter((r) => runMatches(r, opts.filters)));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return out;
+  }
+
+  /** True when the reference resolves to a committed version; false when it does not exist. */
+  async artifactExists(ref: string, opts: { type?: string } = {}): Promise<boolean> {
+    try {
+      await this.artifact(ref, opts);
+      return true;
+    } catch (e) {
+      if (e instanceof AmphoraError && e.code === 'not_found') return false;
+      throw e;
+    }
+  }
+
+  /** The collections of one type (every type without it) in `[entity/]project`, by name. */
+  async artifactCollections(project?: string, type?: string): Promise<ArtifactCollection[]> {
+    const c = await this.client();
+    const { entity, name } = await this.projectParts(project);
+    if (type !== undefined) validateArtifactType(type);
+    const out: ArtifactCollection[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await c.http.collections(entity, name, { limit: 1000, cursor, type });
       out.push(...page.items);
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
     return out;
+  }
+
+  /** One collection, `[entity/][project/]name`; a type_mismatch error when it has another type. */
+  async artifactCollection(type: string, name: string): Promise<ArtifactCollection> {
+    const c = await this.client();
+    const r = parseReference(name);
+    const coll = await c.http.collection(r.entity ?? (await this.defaultEntity()), r.project ?? (await this.defaultProject()), r.name);
+    if (coll.type !== validateArtifactType(type)) throw new AmphoraError('type_mismatch', `Artifact "${name}" has type "${coll.type}", not "${type}".`);
+    return coll;
+  }
+
+  /** The artifact types used in `[entity/]project`, with how many collections each has. */
+  async artifactTypes(project?: string): Promise<{ type: string; collectionCount: number }[]> {
+    const c = await this.client();
+    const { entity, name } = await this.projectParts(project);
+    return (await c.http.artifactTypes(entity, name)).items;
+  }
+
+  private async projectParts(project?: string): Promise<{ entity: string; name: string }> {
+    const parts = (project ?? (await this.defaultProject())).split('/');
+    if (parts.length > 2 || parts.some((p) => !p)) throw new AmphoraError('invalid_request', `Invalid project "${project}": write it as [entity/]project.`);
+    return { entity: parts.length === 2 ? parts[0] : await this.defaultEntity(), name: parts[parts.length - 1] };
   }
 
   /** `entity/project/runId`, `project/runId` or `runId`. */

@@ -8,7 +8,7 @@ import { lstat, mkdtemp, mkdir, open, readdir, realpath, rename, rm, stat, unlin
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ArtifactVersion, LinkSource, ManifestResponse, Run as RunInfo } from '../core/api.js';
-import { AmphoraError } from '../core/errors.js';
+import { AmphoraError, EntryNotFoundError } from '../core/errors.js';
 import { artifactDigest, validateManifest, type Manifest, type ManifestEntry } from '../core/node/manifest.js';
 import { validateAlias, validateArtifactName, validateArtifactType } from '../core/names.js';
 import { joinInside, validateManifestPath } from '../core/paths.js';
@@ -509,16 +509,21 @@ export class Artifact {
   async getPath(name: string): Promise<ArtifactEntry> {
     if (!this.logged) {
       const s = this.staged.get(name);
-      if (!s) throw new AmphoraError('not_found', `Artifact "${this.name}" has no path "${name}"; staged paths: ${[...this.staged.keys()].slice(0, 10).join(', ') || 'none'}.`);
+      if (!s) throw new EntryNotFoundError(`Artifact ${this.name} has no file "${name}"; its files are: ${[...this.staged.keys()].sort().slice(0, 10).join(', ') || '(none)'}.`);
       return new ArtifactEntry(this, name, s.entry?.digest ?? '', s.entry?.size ?? 0, s.entry?.ref, s.entry?.extra);
     }
     const m = await this.manifest();
     const e = m[name];
     if (!e) {
-      const some = Object.keys(m).slice(0, 10).join(', ');
-      throw new AmphoraError('not_found', `${this.qualifiedName()} has no file "${name}"${some ? `; it has ${some}${Object.keys(m).length > 10 ? ', …' : ''}` : ''}.`);
+      // The Python client's get_entry message, word for word.
+      throw new EntryNotFoundError(`Artifact ${this.qualifiedName()} has no file "${name}"; its files are: ${Object.keys(m).sort().slice(0, 10).join(', ') || '(none)'}.`);
     }
     return new ArtifactEntry(this, name, e.digest, e.size, e.ref, e.extra);
+  }
+
+  /** W&B's name for getPath. */
+  getEntry(name: string): Promise<ArtifactEntry> {
+    return this.getPath(name);
   }
 
   /** Default download root: ./artifacts/<name>:<version> (`-` on Windows, where `:` is not allowed). */

@@ -9,4 +9,4 @@ export { subscribeEvents } from './events.js';
 export { Client, defaultClient, resetDefaultClient, type ClientOptions } from './client.js';
 export { BlobCache, parseSize } from './cache.js';
 export { StatCache, hashFile } from './hash.js';
-export { AmphoraError } from '../core/errors.js';
+export { AmphoraError, CommError, EntryNotFoundError } from '../core/errors.js';
