@@ -19,7 +19,8 @@ _VERSION_FIELDS = field_lookup({"name": "name", "alias": "aliases", "aliases": "
 
 
 def registry_route(entity, name):
-    return "%s/registries/%s/%s" % (API_PREFIX, enc(entity), enc(name))
+    """A registry's settings live on its project, `wandb-registry-NAME` (routes.registry in src/core/api.ts)."""
+    return "%s/projects/%s/%s/registry" % (API_PREFIX, enc(entity), enc(REGISTRY_PREFIX + name))
 
 
 def link_target(target_path, default_entity):

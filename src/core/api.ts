@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import { NAME_PATTERN, VERSION_PATTERN } from './names.js';
+import { REGISTRY_PREFIX } from './registry.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -482,14 +483,14 @@ export const Registry = z.object({
 });
 export type Registry = z.infer<typeof Registry>;
 export const RegistryList = z.object({ items: z.array(Registry) });
-/** PUT /registries/:entity/:registry — create (409 when it exists). No `artifactTypes`: all types allowed. */
+/** PUT /projects/:entity/wandb-registry-NAME/registry — create (409 when it exists). No `artifactTypes`: all types allowed. */
 export const CreateRegistryRequest = z.object({
   visibility: RegistryVisibility,
   description: z.string().max(65_536).nullable().optional(),
   artifactTypes: z.array(Name).max(100).nullable().optional(),
   tags: TagList.optional(),
 });
-/** PATCH /registries/:entity/:registry — `addArtifactTypes` only adds (saved types stay). */
+/** PATCH /projects/:entity/wandb-registry-NAME/registry — `addArtifactTypes` only adds (saved types stay). */
 export const UpdateRegistryRequest = z.object({
   visibility: RegistryVisibility.optional(),
   description: z.string().max(65_536).nullable().optional(),
@@ -628,7 +629,8 @@ export const routes = {
   runOutputs: (e: string, p: string, id: string) => `${routes.run(e, p, id)}/outputs`,
   links: (e: string, p: string, n: string) => `${routes.collection(e, p, n)}/links`,
   registries: () => `${API_PREFIX}/registries`,
-  registry: (e: string, name: string) => `${API_PREFIX}/registries/${enc(e)}/${enc(name)}`,
+  /** A registry's settings live on its project, `wandb-registry-NAME`. */
+  registry: (e: string, name: string) => `${routes.project(e, REGISTRY_PREFIX + name)}/registry`,
   lineage: (e: string, p: string) => `${routes.project(e, p)}/lineage`,
   audit: (e: string, p: string) => `${routes.project(e, p)}/audit`,
   users: () => `${API_PREFIX}/users`,

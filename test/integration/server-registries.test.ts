@@ -7,7 +7,7 @@ describe('server: registries and links', function () {
   let s: TestServer;
   let e: string;
   const links = (registry: string, coll: string) => `/api/v1/projects/${e}/wandb-registry-${registry}/artifacts/${coll}/links`;
-  const registry = (name: string) => `/api/v1/registries/${e}/${name}`;
+  const registry = (name: string) => `/api/v1/projects/${e}/wandb-registry-${name}/registry`;
 
   before(async () => {
     s = await startTestServer();
@@ -101,5 +101,8 @@ describe('server: registries and links', function () {
     const prefixed = await s.api.req('PUT', registry('wandb-registry-x'), { visibility: 'organization' });
     assert.equal(prefixed.status, 400);
     assert.match(prefixed.body.error.message, /without the "wandb-registry-" prefix/);
+    const plain = await s.api.req('PUT', `/api/v1/projects/${e}/train/registry`, { visibility: 'organization' });
+    assert.equal(plain.status, 400);
+    assert.match(plain.body.error.message, /registries are projects named wandb-registry-NAME/);
   });
 });

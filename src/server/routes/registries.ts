@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { CreateRegistryRequest, LinkVersionRequest, LinkVersionResponse, Registry, RegistryList, UpdateRegistryRequest } from '../../core/api.js';
-import { canRead, hiddenProject, requireRole } from '../auth/principal.js';
+import { canRead, hiddenProject } from '../auth/principal.js';
 import type { RoutePlugin } from '../context.js';
-import { registryProject } from '../services/registries.js';
-import { CollectionParams, errors, P } from './common.js';
+import { registryName } from '../services/registries.js';
+import { CollectionParams, errors, P, ProjectParams } from './common.js';
 
-const RegistryParams = z.object({ entity: z.string(), registry: z.string() });
-const REG = `${P}/registries/:entity/:registry`;
+// A registry's settings live on its project (`wandb-registry-NAME`), so project roles guard them.
+const REG = `${P}/projects/:entity/:project/registry`;
 
 export const registryRoutes: RoutePlugin = (app, ctx) => {
   app.get(
@@ -16,30 +16,22 @@ export const registryRoutes: RoutePlugin = (app, ctx) => {
       items: (await ctx.registries.list(req.query.entity ? [req.query.entity] : undefined)).filter((r) => canRead(req.principal, r.entity, r.project)),
     }),
   );
-  app.get(REG, { schema: { summary: 'A registry by name (without the wandb-registry- prefix)', params: RegistryParams, response: { 200: Registry, ...errors } } }, async (req) => {
-    requireRole(req.principal, req.params.entity, registryProject(req.params.entity, req.params.registry), 'viewer', 'reading a registry');
-    return ctx.registries.get(req.params.entity, req.params.registry);
-  });
+  app.get(REG, { schema: { summary: 'The registry whose project this is', params: ProjectParams, response: { 200: Registry, ...errors } } }, async (req) =>
+    ctx.registries.get(req.params.entity, registryName(req.params.project)),
+  );
   app.put(
     REG,
-    { schema: { summary: 'Create a registry (409 when it exists)', params: RegistryParams, body: CreateRegistryRequest, response: { 201: Registry, ...errors } } },
-    async (req, reply) => {
-      requireRole(req.principal, req.params.entity, registryProject(req.params.entity, req.params.registry), 'editor', 'creating a registry');
-      return reply.code(201).send(await ctx.registries.create(req.params.entity, req.params.registry, req.body, req.principal.user));
-    },
+    { schema: { summary: 'Make the project wandb-registry-NAME a registry (409 when it is one)', params: ProjectParams, body: CreateRegistryRequest, response: { 201: Registry, ...errors } } },
+    async (req, reply) => reply.code(201).send(await ctx.registries.create(req.params.entity, registryName(req.params.project), req.body, req.principal.user)),
   );
   app.patch(
     REG,
-    { schema: { summary: 'Change visibility, description, tags; add accepted artifact types', params: RegistryParams, body: UpdateRegistryRequest, response: { 200: Registry, ...errors } } },
-    async (req) => {
-      requireRole(req.principal, req.params.entity, registryProject(req.params.entity, req.params.registry), 'admin', 'changing a registry');
-      return ctx.registries.update(req.params.entity, req.params.registry, req.body, req.principal.user);
-    },
+    { schema: { summary: 'Change visibility, description, tags; add accepted artifact types', params: ProjectParams, body: UpdateRegistryRequest, response: { 200: Registry, ...errors } } },
+    async (req) => ctx.registries.update(req.params.entity, registryName(req.params.project), req.body, req.principal.user),
   );
-  app.delete(REG, { schema: { summary: 'Delete a registry and its links (linked versions stay)', params: RegistryParams, response: { 200: Registry, ...errors } } }, async (req) => {
-    requireRole(req.principal, req.params.entity, registryProject(req.params.entity, req.params.registry), 'admin', 'deleting a registry');
-    return ctx.registries.remove(req.params.entity, req.params.registry, req.principal.user);
-  });
+  app.delete(REG, { schema: { summary: 'Delete a registry and its links (linked versions stay)', params: ProjectParams, response: { 200: Registry, ...errors } } }, async (req) =>
+    ctx.registries.remove(req.params.entity, registryName(req.params.project), req.principal.user),
+  );
   app.post(
     `${P}/projects/:entity/:project/artifacts/:name/links`,
     {

@@ -212,6 +212,14 @@ export class RegistryService {
   }
 }
 
+/** The registry name of a registry project (`wandb-registry-model` → `model`). */
+export function registryName(project: string): string {
+  if (!project.startsWith(REGISTRY_PREFIX) || project.length === REGISTRY_PREFIX.length) {
+    throw new AmphoraError('invalid_request', `Project "${project}" cannot be a registry: registries are projects named ${REGISTRY_PREFIX}NAME (Api().create_registry("NAME", ...) names it so).`);
+  }
+  return project.slice(REGISTRY_PREFIX.length);
+}
+
 export function registryProject(entity: string, name: string): string {
   validateEntity(entity);
   if (name.startsWith(REGISTRY_PREFIX)) {
