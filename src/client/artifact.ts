@@ -20,6 +20,7 @@ import { LOCAL_CONCURRENCY, mapPool, TRANSFER_CONCURRENCY } from './pool.js';
 import { downloadReference, resolveReference, type ReferenceOptions } from './references.js';
 import { maxObjectsOf, tooManyObjects } from './references/cloud.js';
 import { streamVerified } from './cache.js';
+import { hashFile } from './hash.js';
 import { BATCH_BLOB_MAX, fetchManyToCache, fetchToCache, StreamingUploader, type LocalBlob, type ProgressFn } from './transfer.js';
 import { Limiter } from '../core/limiter.js';
 
@@ -214,13 +215,24 @@ export class Artifact {
     }
   }
 
-  private stage(logical: string, s: Staged) {
+  /**
+   * W&B's rule: a path already in the draft may only get other content with `overwrite` (the same
+   * file or the same content again is fine). The Python client's message, in TypeScript's words.
+   */
+  private async stage(logical: string, s: Staged, overwrite = false): Promise<void> {
     validateManifestPath(logical);
+    const had = this.staged.get(logical);
+    if (had && !overwrite && !(had.localPath !== undefined && had.localPath === s.localPath) && (await stagedDigest(had)) !== (await stagedDigest(s))) {
+      throw new AmphoraError(
+        'invalid_path',
+        `Cannot add the same path twice: "${logical}" is already in artifact '${this.name}' with other content. Pass overwrite: true to replace it (merge: true for addDir), or store it under another name.`,
+      );
+    }
     this.staged.set(logical, s);
   }
 
   /** Adds one file under `name` (default: its base name). */
-  async addFile(localPath: string, opts: { name?: string } = {}): Promise<ArtifactEntry> {
+  async addFile(localPath: string, opts: { name?: string; overwrite?: boolean } = {}): Promise<ArtifactEntry> {
     this.requireDraft('addFile');
     const abs = path.resolve(localPath);
     let st;
@@ -231,7 +243,7 @@ export class Artifact {
     }
     if (!st.isFile()) throw new AmphoraError('invalid_path', `Cannot add ${abs} as a file: it is a ${st.isDirectory() ? 'folder (use addDir)' : 'special file'}.`);
     const logical = opts.name ?? path.basename(abs);
-    this.stage(logical, { localPath: abs });
+    await this.stage(logical, { localPath: abs }, opts.overwrite);
     return new ArtifactEntry(this, logical, '', st.size);
   }
 
@@ -240,7 +252,7 @@ export class Artifact {
    * they stay inside the folder; one pointing outside is an error, so an artifact never captures
    * files the folder does not own.
    */
-  async addDir(localPath: string, opts: { name?: string } = {}): Promise<number> {
+  async addDir(localPath: string, opts: { name?: string; merge?: boolean } = {}): Promise<number> {
     this.requireDraft('addDir');
     const abs = path.resolve(localPath);
     let rootReal: string;
@@ -285,19 +297,22 @@ export class Artifact {
       }
     };
     await walk(abs, '');
-    for (const [logical, full] of found) this.stage(prefix + logical, { localPath: full });
+    for (const [logical, full] of found) await this.stage(prefix + logical, { localPath: full }, opts.merge);
     return found.length;
   }
 
-  /** A new file written into a private staging folder and added under `name`. */
-  async newFile(name: string): Promise<NewFile> {
+  /** A new file written into a private staging folder and added under `name` (W&B's mode "x": the path must be new). */
+  async newFile(name: string, opts: { overwrite?: boolean } = {}): Promise<NewFile> {
     this.requireDraft('newFile');
     validateManifestPath(name);
+    if (this.staged.has(name) && !opts.overwrite) {
+      throw new AmphoraError('invalid_path', `Cannot create "${name}" in artifact '${this.name}': it already holds that path. Pass overwrite: true to replace it, or pick another name.`);
+    }
     this.stagingDir ??= await mkdtemp(path.join(tmpdir(), 'amphora-staging-'));
     const full = joinInside(this.stagingDir, name, path);
     await mkdir(path.dirname(full), { recursive: true });
     const fh = await open(full, 'w');
-    this.stage(name, { localPath: full });
+    await this.stage(name, { localPath: full }, true);
     return new NewFile(full, fh);
   }
 
@@ -311,10 +326,12 @@ export class Artifact {
     const entries = await resolveReference(uri, opts);
     // s3:// and gs:// stop listing at the cap; a file:// folder is counted once walked.
     if (opts.maxObjects !== undefined && entries.length > maxObjectsOf(opts)) throw tooManyObjects(uri, maxObjectsOf(opts));
-    return entries.map(({ path: p, ...entry }) => {
-      this.stage(p, { entry });
-      return new ArtifactEntry(this, p, entry.digest, entry.size, entry.ref, entry.extra);
-    });
+    const out: ArtifactEntry[] = [];
+    for (const { path: p, ...entry } of entries) {
+      await this.stage(p, { entry });
+      out.push(new ArtifactEntry(this, p, entry.digest, entry.size, entry.ref, entry.extra));
+    }
+    return out;
   }
 
   /** Removes a staged path before logging. */
@@ -589,6 +606,12 @@ export class Artifact {
   stagedPaths(): string[] {
     return [...this.staged.keys()];
   }
+}
+
+/** A staged entry's content digest (a local file is hashed when the question comes up). */
+async function stagedDigest(s: Staged): Promise<string | undefined> {
+  if (s.entry) return s.entry.digest;
+  return s.localPath ? (await hashFile(s.localPath)).digest : undefined;
 }
 
 /**

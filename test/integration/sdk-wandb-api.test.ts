@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Api, Artifact, CommError, EntryNotFoundError, init } from '../../src/client/index.js';
 import { Client } from '../../src/client/client.js';
@@ -48,6 +48,32 @@ describe('sdk: W&B Api queries and error types', function () {
     assert.deepEqual([one.name, one.versionCount, one.aliases.map((a) => a.alias)], ['one', 1, ['latest']]);
     await assert.rejects(api.artifactCollection('model', 'one'), (e: unknown) => e instanceof AmphoraError && e.code === 'type_mismatch');
     assert.deepEqual(await api.artifactTypes('ts-api'), [{ type: 'dataset', collectionCount: 2 }]);
+  });
+
+  it('a second entry at a path needs overwrite (addFile), merge (addDir) or a new name (newFile), unless the content is the same', async () => {
+    const dir = path.join(h.work, 'ow');
+    await mkdir(path.join(dir, 'sub'), { recursive: true });
+    await writeFile(path.join(dir, 'a.txt'), 'A');
+    await writeFile(path.join(dir, 'b.txt'), 'B');
+    await writeFile(path.join(dir, 'same.txt'), 'A');
+    const a = new Artifact('ow', 'dataset');
+    await a.addFile(path.join(dir, 'a.txt'));
+    await a.addFile(path.join(dir, 'a.txt')); // the same file again
+    await a.addFile(path.join(dir, 'same.txt'), { name: 'a.txt' }); // other file, same content
+    await assert.rejects(a.addFile(path.join(dir, 'b.txt'), { name: 'a.txt' }), /Cannot add the same path twice: "a.txt" is already in artifact 'ow' with other content/);
+    await a.addFile(path.join(dir, 'b.txt'), { name: 'a.txt', overwrite: true });
+    await writeFile(path.join(dir, 'sub', 'a.txt'), 'other');
+    await assert.rejects(a.addDir(path.join(dir, 'sub')), /already in artifact 'ow'/);
+    await a.addDir(path.join(dir, 'sub'), { merge: true });
+    await assert.rejects(a.newFile('a.txt'), /already holds that path/);
+    const f = await a.newFile('a.txt', { overwrite: true });
+    await f.write('new');
+    await f.close();
+    const run = await init({ client: h.client, project: 'ts-api', jobType: 'ow' });
+    await run.logArtifact(a);
+    await run.finish();
+    const dl = await (await api.artifact('ow:v0')).download({ root: path.join(h.work, 'ow-dl') });
+    assert.equal(await readFile(path.join(dl.root, 'a.txt'), 'utf8'), 'new');
   });
 
   it('server and network failures are CommErrors; a missing file is an EntryNotFoundError with the Python message', async () => {
