@@ -1,10 +1,13 @@
 """Artifact: a draft you fill with files and log from a run, or a committed version you read."""
+from __future__ import annotations
+
 import copy
 import datetime
 import json
 import os
 import shutil
 import tempfile
+from typing import Sequence
 
 from .data_types import Table
 from .errors import AmphoraError, ArtifactNotLoggedError, EntryNotFoundError, PathNotInArtifactError
@@ -616,7 +619,7 @@ class Artifact:
         draft._entries = {p: {k: v for k, v in e.items() if not k.startswith("_")} for p, e in self._entries.items()}
         return draft
 
-    def link(self, target_path, aliases=None):
+    def link(self, target_path: str, aliases: Sequence[str] | None = None) -> Artifact:
         """Links this version into a registry collection (`wandb-registry-NAME/COLLECTION`) and returns
         the linked version. A draft is logged first. Linking the same version again returns its link
         with the aliases added."""

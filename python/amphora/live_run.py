@@ -1,4 +1,6 @@
 """Run: one execution of a pipeline step. Logs metrics, files and artifacts; uses artifacts."""
+from __future__ import annotations
+
 import builtins
 import glob
 import math
@@ -8,12 +10,13 @@ import threading
 import time
 import warnings
 from collections.abc import MutableMapping
+from typing import Any, Sequence
 from datetime import datetime, timezone
 
 from .artifact import Artifact, unwrap_version
 from .data_types import Image, Table
 from .errors import AmphoraError
-from .metric_summary import MetricSummaries
+from .metric_summary import MetricDefinition, MetricSummaries
 from .names import validate_alias, validate_run_tags
 from .paths import validate_manifest_path
 from .public import PublicRun
@@ -273,7 +276,7 @@ class Run(PublicRun):
         return self._finished
 
     # ------------------------------------------------------------------ metrics and files
-    def log(self, data, step=None, commit=None):
+    def log(self, data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
         """W&B's step rules: data joins the current step's row; `commit` (default True without
         `step`, False with it) closes the row and moves to the next step. A larger `step` closes the
         current row first; a smaller one is dropped with a warning."""
@@ -376,7 +379,8 @@ class Run(PublicRun):
             raise AmphoraError("invalid_request", "Cannot %s: run %s is finished. Start a new run with amphora.init()." % (what, self.path))
 
     # ------------------------------------------------------------------ artifacts
-    def log_artifact(self, artifact_or_path, name=None, type=None, aliases=None, tags=None):
+    def log_artifact(self, artifact_or_path: Artifact | str | os.PathLike, name: str | None = None, type: str | None = None,
+                     aliases: Sequence[str] | None = None, tags: Sequence[str] | None = None) -> Artifact:
         """Uploads what the server lacks and commits a version produced by this run. Unchanged
         content gives back the existing version (and moves `latest` and `aliases` to it). A path
         (file or folder) is logged as artifact `name` (default `run-<run id>-<file name>`) of `type`
@@ -431,7 +435,8 @@ class Run(PublicRun):
             return a
         raise AmphoraError("invalid_request", "log_artifact expects an amphora.Artifact or a file/folder path, got %s." % builtins.type(artifact_or_path).__name__)
 
-    def use_artifact(self, artifact_or_name, type=None, aliases=None, use_as=None):
+    def use_artifact(self, artifact_or_name: str | Artifact, type: str | None = None, aliases: Sequence[str] | None = None,
+                     use_as: str | None = None) -> Artifact:
         """Declares that this run uses a version (input edge) and returns it. Idempotent. Accepts a
         reference string (`mnist-raw:latest`, `project/name:v1`, `entity/project/name:alias`) or an Artifact
         (a draft one is logged first, without a producer)."""
@@ -512,7 +517,8 @@ class Run(PublicRun):
         artifact._manifest_loaded = False
         return artifact
 
-    def define_metric(self, name, step_metric=None, step_sync=None, hidden=None, summary=None, goal=None, overwrite=None):
+    def define_metric(self, name: str, step_metric: str | None = None, step_sync: bool | None = None, hidden: bool | None = None,
+                      summary: str | None = None, goal: str | None = None, overwrite: bool | None = None) -> MetricDefinition:
         """W&B's metric definitions: `summary` ("min", "max", "mean", "first", "last", "best" with `goal`,
         "none", or several comma-separated) decides what the run summary keeps for `name` (or a glob
         such as "val/*"); rows logging it without `step_metric` get its last value (`step_sync`)."""
@@ -523,7 +529,7 @@ class Run(PublicRun):
                                     overwrite=overwrite)
 
     # ------------------------------------------------------------------ registries (W&B's Registry)
-    def link_artifact(self, artifact, target_path, aliases=None):
+    def link_artifact(self, artifact: Artifact, target_path: str, aliases: Sequence[str] | None = None) -> Artifact:
         """Links a version into a registry collection (`wandb-registry-NAME/COLLECTION`); a draft is
         logged by this run first. Returns the linked version (its lineage is the source's)."""
         self._require_live("link an artifact")
@@ -534,12 +540,12 @@ class Run(PublicRun):
             self.log_artifact(artifact)
         return artifact.link(target_path, aliases=aliases)
 
-    def log_model(self, path, name=None, aliases=None):
+    def log_model(self, path: str | os.PathLike, name: str | None = None, aliases: Sequence[str] | None = None) -> Artifact:
         """Logs a model file or folder as an artifact of type "model" produced by this run (default name
         `run-<run id>-<file name>`)."""
         return self.log_artifact(path, name=name, type="model", aliases=aliases)
 
-    def use_model(self, name):
+    def use_model(self, name: str) -> str:
         """Uses and downloads a model artifact; returns the path of its only file, or of its folder."""
         artifact = self.use_artifact(name)
         if "model" not in artifact.type.lower():
@@ -549,7 +555,8 @@ class Run(PublicRun):
         entries = os.listdir(root)
         return os.path.join(root, entries[0]) if len(entries) == 1 else root
 
-    def link_model(self, path, registered_model_name, name=None, aliases=None):
+    def link_model(self, path: str | os.PathLike, registered_model_name: str, name: str | None = None,
+                   aliases: Sequence[str] | None = None) -> Artifact:
         """Logs the model at `path` (as `name`, type "model") and links it into the model registry's
         collection `registered_model_name`, which appears on first use."""
         if "/" in registered_model_name or ":" in registered_model_name:

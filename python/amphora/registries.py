@@ -4,6 +4,10 @@ A registry is the project `wandb-registry-NAME`; its collections hold links to v
 other projects (`run.link_artifact`, `Artifact.link`). A linked version keeps its source's files,
 producer and consumers, with its own version number and aliases.
 """
+from __future__ import annotations
+
+from typing import Any
+
 from .errors import AmphoraError, CommInputError
 from .names import validate_artifact_type, validate_run_tags
 from .run_filters import field_lookup, matches
@@ -47,15 +51,15 @@ class ArtifactTypesList(list):
         self._saved = list(saved)
 
     @property
-    def draft(self):
+    def draft(self) -> list[str]:
         return [t for t in self if t not in self._saved]
 
-    def append(self, value):
+    def append(self, value: str) -> None:
         validate_artifact_type(value)
         if value not in self:
             super().append(value)
 
-    def remove(self, value):
+    def remove(self, value: str) -> None:
         if value in self._saved:
             raise AmphoraError("invalid_request", "Artifact type %r is saved in the registry and cannot be removed "
                                "(W&B's rule); only types appended since the last save() can." % (value,))
@@ -104,27 +108,27 @@ class Registry:
     artifact_types = property(lambda self: self._artifact_types)
 
     @property
-    def path(self):
+    def path(self) -> list[str]:
         return [self.entity, self.full_name]
 
-    def collections(self, filter=None):
+    def collections(self, filter: dict[str, Any] | None = None) -> list[Any]:
         """The registry's collections (ArtifactCollection), by name; `filter` uses W&B's operators on
         name, type and description."""
         items = self._api.artifact_collections("%s/%s" % (self.entity, self.full_name), None)
         return [c for c in items if matches(c._data, filter, _COLLECTION_FIELDS)]
 
-    def versions(self, filter=None):
+    def versions(self, filter: dict[str, Any] | None = None) -> list[Any]:
         """Every linked version in the registry (Artifact), collection by collection, newest first."""
         out = []
         for c in self.collections():
             out.extend(v for v in c.versions() if matches(_version_fields(v), filter, _VERSION_FIELDS))
         return out
 
-    def load(self):
+    def load(self) -> Registry:
         self._apply(self._api._client.http.get(registry_route(self.entity, self.name)))
         return self
 
-    def save(self):
+    def save(self) -> Registry:
         """Saves description, visibility, tags and newly appended artifact types."""
         if self._artifact_types.draft and self.allow_all_artifact_types:
             raise AmphoraError("invalid_request", "Registry %r allows all artifact types, so appended types mean nothing; "
@@ -137,7 +141,7 @@ class Registry:
         self._apply(self._api._client.http.patch(registry_route(self.entity, self.name), body))
         return self
 
-    def delete(self):
+    def delete(self) -> None:
         """Deletes the registry and its links (the linked versions stay in their projects). Irreversible."""
         self._api._client.http.delete(registry_route(self.entity, self.name))
 

@@ -1,9 +1,15 @@
 """`init` and the module-level calls that act on the current run."""
+from __future__ import annotations
+
 import atexit
 import os
 import re
 import sys
+from typing import Any, Sequence
+
+from .artifact import Artifact
 from .client import get_client
+from .metric_summary import MetricDefinition
 from .errors import AmphoraError
 from .names import validate_entity, validate_job_type, validate_project, validate_run_tags
 from .live_run import Run, _as_dict, json_value
@@ -23,9 +29,12 @@ _INERT = {"anonymous": (None, "never", "allow"), "save_code": (None, False), "sy
 _MODES = ("online", "offline", "disabled", "shared", None)
 
 
-def init(project=None, entity=None, job_type=None, config=None, group=None, name=None, reinit=None, id=None,
-         notes=None, tags=None, dir=None, mode=None, resume=None, allow_val_change=None, config_exclude_keys=None,
-         config_include_keys=None, **kwargs):
+def init(project: str | None = None, entity: str | None = None, job_type: str | None = None, config: Any = None,
+         group: str | None = None, name: str | None = None, reinit: bool | None = None, id: str | None = None,
+         notes: str | None = None, tags: Sequence[str] | None = None, dir: str | None = None, mode: str | None = None,
+         resume: bool | str | None = None, allow_val_change: bool | None = None,
+         config_exclude_keys: Sequence[str] | None = None, config_include_keys: Sequence[str] | None = None,
+         **kwargs: Any) -> Run:
     """Starts a run and makes it the current one. `with amphora.init(...) as run:` finishes it (an
     exception marks it failed). Without `reinit=True`, calling init while a run is live returns that run.
     `mode="offline"` records the run in `<dir>/amphora/offline-run-…` for `amphora sync`;
@@ -120,46 +129,50 @@ def _require_run(what):
     return run
 
 
-def log(data, step=None, commit=None):
+def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
     return _require_run("log").log(data, step=step, commit=commit)
 
 
-def save(glob_str, base_path=None, policy="live"):
+def save(glob_str: str, base_path: str | None = None, policy: str = "live") -> list[str]:
     return _require_run("save").save(glob_str, base_path=base_path, policy=policy)
 
 
-def finish(exit_code=None, quiet=None):
+def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
     run = session.current_run()
     if run is not None:
         run.finish(exit_code=exit_code)
 
 
-def use_artifact(artifact_or_name, type=None, aliases=None, use_as=None):
+def use_artifact(artifact_or_name: str | Artifact, type: str | None = None, aliases: Sequence[str] | None = None,
+                 use_as: str | None = None) -> Artifact:
     return _require_run("use_artifact").use_artifact(artifact_or_name, type=type, aliases=aliases, use_as=use_as)
 
 
-def log_artifact(artifact_or_path, name=None, type=None, aliases=None, tags=None):
+def log_artifact(artifact_or_path: Artifact | str | os.PathLike, name: str | None = None, type: str | None = None,
+                 aliases: Sequence[str] | None = None, tags: Sequence[str] | None = None) -> Artifact:
     return _require_run("log_artifact").log_artifact(artifact_or_path, name=name, type=type, aliases=aliases, tags=tags)
 
 
-def define_metric(name, step_metric=None, step_sync=None, hidden=None, summary=None, goal=None, overwrite=None):
+def define_metric(name: str, step_metric: str | None = None, step_sync: bool | None = None, hidden: bool | None = None,
+                  summary: str | None = None, goal: str | None = None, overwrite: bool | None = None) -> MetricDefinition:
     return _require_run("define_metric").define_metric(name, step_metric=step_metric, step_sync=step_sync, hidden=hidden,
                                                        summary=summary, goal=goal, overwrite=overwrite)
 
 
-def link_artifact(artifact, target_path, aliases=None):
+def link_artifact(artifact: Artifact, target_path: str, aliases: Sequence[str] | None = None) -> Artifact:
     return _require_run("link_artifact").link_artifact(artifact, target_path, aliases=aliases)
 
 
-def log_model(path, name=None, aliases=None):
+def log_model(path: str | os.PathLike, name: str | None = None, aliases: Sequence[str] | None = None) -> Artifact:
     return _require_run("log_model").log_model(path, name=name, aliases=aliases)
 
 
-def use_model(name):
+def use_model(name: str) -> str:
     return _require_run("use_model").use_model(name)
 
 
-def link_model(path, registered_model_name, name=None, aliases=None):
+def link_model(path: str | os.PathLike, registered_model_name: str, name: str | None = None,
+               aliases: Sequence[str] | None = None) -> Artifact:
     return _require_run("link_model").link_model(path, registered_model_name, name=name, aliases=aliases)
 
 

@@ -66,3 +66,30 @@ class PackageStructureTest(unittest.TestCase):
 
     def test_the_package_ships_its_type_hint_marker(self):
         self.assertTrue(os.path.isfile(os.path.join(PACKAGE, "py.typed")))
+
+
+class PublicApiTypeHintsTest(unittest.TestCase):
+    """The calls W&B users make most (module functions, Api, Registry, the Run's W&B methods) carry
+    type hints that resolve, so editors and type checkers see them through py.typed."""
+
+    def test_public_calls_are_annotated(self):
+        import inspect
+        import typing
+
+        import amphora
+        from amphora.registries import Registry
+
+        calls = [getattr(amphora, n) for n in ("init", "log", "save", "finish", "use_artifact", "log_artifact", "define_metric",
+                                               "link_artifact", "log_model", "use_model", "link_model")]
+        calls += [m for cls in (amphora.Api, Registry) for n, m in vars(cls).items() if inspect.isfunction(m) and not n.startswith("_")]
+        calls += [getattr(amphora.Run, n) for n in ("log", "define_metric", "link_artifact", "log_model", "use_model", "link_model",
+                                                    "log_artifact", "use_artifact")]
+        calls.append(amphora.Artifact.link)
+        missing = []
+        for fn in calls:
+            params = [p for p in inspect.signature(fn).parameters.values() if p.name not in ("self", "cls")]
+            hints = typing.get_type_hints(fn)
+            missing += ["%s(%s)" % (fn.__qualname__, p.name) for p in params if p.name not in hints]
+            if "return" not in hints:
+                missing.append("%s -> ?" % fn.__qualname__)
+        self.assertEqual(missing, [])
