@@ -538,6 +538,55 @@ export class Artifact {
     return new ArtifactEntry(this, name, e.digest, e.size, e.ref, e.extra);
   }
 
+  /** The version's files (name, size, digest), sorted by path; `names` keeps only those. */
+  async files(opts: { names?: string[] } = {}): Promise<ArtifactEntry[]> {
+    this.requireLogged('files');
+    const m = await this.manifest();
+    const wanted = opts.names ? new Set(opts.names) : undefined;
+    return Object.keys(m)
+      .sort()
+      .filter((p) => !wanted || wanted.has(p))
+      .map((p) => new ArtifactEntry(this, p, m[p].digest, m[p].size, m[p].ref, m[p].extra));
+  }
+
+  /**
+   * Checks that `root` (default: the download folder) holds exactly this version's files with their
+   * recorded SHA-256 (references are not checked); throws naming the first difference, as Python's verify.
+   */
+  async verify(opts: { root?: string } = {}): Promise<void> {
+    this.requireLogged('verify');
+    const m = await this.manifest();
+    const root = path.resolve(opts.root ?? this.defaultRoot());
+    for (const rel of await filesUnder(root)) {
+      if (!m[rel]) throw new AmphoraError('invalid_path', `verify: found "${rel}" in ${root}, which is not a file of ${this.qualifiedName()}.`);
+    }
+    for (const p of Object.keys(m).sort()) {
+      if (m[p].ref) continue;
+      const local = path.join(root, ...p.split('/'));
+      const h = await hashFile(local).catch(() => undefined);
+      if (!h) throw new AmphoraError('invalid_path', `verify: "${p}" of ${this.qualifiedName()} is missing from ${root}; download it again.`);
+      if (h.digest !== m[p].digest) throw new AmphoraError('digest_mismatch', `verify: "${p}" in ${root} differs from ${this.qualifiedName()} (digest mismatch); download it again.`);
+    }
+  }
+
+  /** Makes `root` hold exactly this version: downloads it and deletes every other file there. */
+  async checkout(opts: { root?: string } = {}): Promise<DownloadStats> {
+    this.requireLogged('checkout');
+    const m = await this.manifest();
+    const root = path.resolve(opts.root ?? this.defaultRoot());
+    for (const rel of await filesUnder(root)) if (!m[rel]) await unlink(path.join(root, ...rel.split('/')));
+    return this.download({ root });
+  }
+
+  /** A draft holding this version's files, name, type, description and metadata: change it, then log it as the next version. */
+  async newDraft(): Promise<Artifact> {
+    this.requireLogged('newDraft');
+    const m = await this.manifest();
+    const draft = new Artifact(this.name, this.type, { description: this.description ?? undefined, metadata: structuredClone(this.metadata) });
+    for (const [p, entry] of Object.entries(m)) draft.staged.set(p, { entry: { ...entry } });
+    return draft;
+  }
+
   /** W&B's name for getPath. */
   getEntry(name: string): Promise<ArtifactEntry> {
     return this.getPath(name);
@@ -606,6 +655,26 @@ export class Artifact {
   stagedPaths(): string[] {
     return [...this.staged.keys()];
   }
+}
+
+/** Every regular file under `root` as a POSIX relative path (none when root does not exist). */
+async function filesUnder(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string, rel: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) await walk(path.join(dir, e.name), r);
+      else out.push(r);
+    }
+  };
+  await walk(root, '');
+  return out;
 }
 
 /** A staged entry's content digest (a local file is hashed when the question comes up). */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Api, Artifact, CommError, EntryNotFoundError, init } from '../../src/client/index.js';
 import { Client } from '../../src/client/client.js';
@@ -74,6 +74,31 @@ describe('sdk: W&B Api queries and error types', function () {
     await run.finish();
     const dl = await (await api.artifact('ow:v0')).download({ root: path.join(h.work, 'ow-dl') });
     assert.equal(await readFile(path.join(dl.root, 'a.txt'), 'utf8'), 'new');
+  });
+
+  it('files(), verify, checkout and newDraft', async () => {
+    const one = await api.artifact('one:v0');
+    assert.deepEqual((await one.files()).map((f) => [f.path, f.size]), [['f-0.1.txt', 3]]);
+    const root = path.join(h.work, 'vc');
+    await one.download({ root });
+    await one.verify({ root });
+    await writeFile(path.join(root, 'stray.txt'), 'x');
+    await assert.rejects(one.verify({ root }), /found "stray.txt" in .*which is not a file of/);
+    await writeFile(path.join(root, 'f-0.1.txt'), 'changed');
+    await one.checkout({ root });
+    await one.verify({ root });
+    assert.deepEqual((await readdir(root)).sort(), ['f-0.1.txt']);
+    await writeFile(path.join(root, 'f-0.1.txt'), 'tampered');
+    await assert.rejects(one.verify({ root }), (e: unknown) => e instanceof AmphoraError && e.code === 'digest_mismatch');
+
+    const draft = await one.newDraft();
+    await writeFile(path.join(h.work, 'extra.txt'), 'extra');
+    await draft.addFile(path.join(h.work, 'extra.txt'));
+    const run = await init({ client: h.client, project: 'ts-api', jobType: 'grow' });
+    await run.logArtifact(draft);
+    await run.finish();
+    assert.equal(draft.version, 'v1');
+    assert.deepEqual((await (await api.artifact('one:v1')).files()).map((f) => f.path), ['extra.txt', 'f-0.1.txt']);
   });
 
   it('server and network failures are CommErrors; a missing file is an EntryNotFoundError with the Python message', async () => {
