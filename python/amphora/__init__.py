@@ -11,7 +11,8 @@ from .data_types import Image, PartitionedTable, Table
 from .errors import AmphoraError, CommError, Error
 from .reference import ArtifactRef, format_reference, parse_reference
 from .live_run import Config, Run, Summary
-from .sdk import finish, init, log, log_artifact, save, use_artifact
+from .sdk import (define_metric, finish, init, link_artifact, link_model, log, log_artifact, log_model, save, use_artifact,
+                  use_model)
 
 __version__ = "0.1.0"
 
@@ -23,5 +24,6 @@ run = None
 __all__ = [
     "Api", "Artifact", "ArtifactEntry", "ArtifactRef", "AmphoraError", "CommError", "Error", "errors", "Config", "Image", "PartitionedTable", "Run",
     "Summary", "Table", "config", "data_types", "finish", "format_reference", "init", "log", "log_artifact",
-    "parse_reference", "run", "save", "summary", "use_artifact",
+    "parse_reference", "run", "save", "summary", "use_artifact", "define_metric", "link_artifact", "log_model",
+    "use_model", "link_model",
 ]

@@ -19,7 +19,7 @@ def js_slice(s, end):
 
 
 def js_stringify(s):
-    return json.dumps(s, ensure_ascii=False)
+    return json.dumps(s, ensure_ascii=False, separators=(",", ":"))  # JSON.stringify: no spaces
 
 
 def js_string(value):

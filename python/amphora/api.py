@@ -1,43 +1,46 @@
 """`Api()`: read and manage artifacts and runs outside of a run."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
 from .artifact import Artifact
-from .client import get_client
+from .client import Client, get_client
 from .errors import AmphoraError
 from .names import validate_artifact_name, validate_artifact_type
 from .public import PublicRun, parse_run_path
-from .reference import format_reference, parse_reference
-from .run_filters import run_matches
+from .reference import ArtifactRef, format_reference, parse_reference
+from .registries import Registry, registry_route
+from .run_filters import field_lookup, matches, run_matches
+from . import session
 from .transport import API_PREFIX
 
 
+_REGISTRY_FIELDS = field_lookup({"name": "name", "description": "description", "visibility": "visibility",
+                                  "tags": "tags", "tag": "tags"})
+
 class Api:
-    def __init__(self, overrides=None, api_key=None, base_url=None):
+    def __init__(self, overrides: dict[str, str] | None = None, api_key: str | None = None, base_url: str | None = None) -> None:
         overrides = dict(overrides or {})
-        self._client = get_client() if not (api_key or base_url) else __import__("amphora.client", fromlist=["Client"]).Client(base_url, api_key)
+        self._client = get_client() if not (api_key or base_url) else Client(base_url, api_key)
         self._entity = overrides.get("entity")
         self._project = overrides.get("project")
 
     @property
-    def default_entity(self):
-        from .sdk import last_init
-
-        return self._entity or (last_init() or (None, None))[0] or self._client.default_entity()
+    def default_entity(self) -> str:
+        return self._entity or (session.last_init() or (None, None))[0] or self._client.default_entity()
 
     @property
-    def default_project(self):
+    def default_project(self) -> str:
         """overrides["project"], else the last init's project in this process, else AMPHORA_PROJECT / the server's default."""
-        from .sdk import last_init
-
-        return self._project or (last_init() or (None, None))[1] or self._client.default_project()
+        return self._project or (session.last_init() or (None, None))[1] or self._client.default_project()
 
     def _qualified(self, ref_text):
         ref = parse_reference(ref_text)
-        from .reference import ArtifactRef
-
         return ArtifactRef(name=ref.name, selector=ref.selector, entity=ref.entity or self.default_entity,
                            project=ref.project or self.default_project, is_version=ref.is_version,
                            explicit_selector=ref.explicit_selector)
 
-    def artifact(self, name, type=None):
+    def artifact(self, name: str, type: str | None = None) -> Artifact:
         """`Api().artifact("entity/project/name:alias")` -> the committed version it points to."""
         ref = self._qualified(name)
         version = self._client.http.get(API_PREFIX + "/resolve", query={"ref": format_reference(ref)})
@@ -54,12 +57,12 @@ class Api:
         entity = parts[-3] if len(parts) >= 3 else self.default_entity
         return entity, project, parts[-1]
 
-    def artifacts(self, type_name, name, per_page=50, tags=None):
+    def artifacts(self, type_name: str, name: str, per_page: int = 50, tags: str | Sequence[str] | None = None) -> list[Artifact]:
         """The committed versions of a collection, newest first; `tags` keeps versions holding all of them."""
         wanted = [tags] if isinstance(tags, str) else list(tags or [])
         return [v for v in self.artifact_versions(type_name, name, per_page=per_page) if all(t in v.tags for t in wanted)]
 
-    def artifact_versions(self, type_name, name, per_page=100):
+    def artifact_versions(self, type_name: str, name: str, per_page: int = 100) -> list[Artifact]:
         """Every committed version of a collection, newest first as the server lists them."""
         validate_artifact_type(type_name)
         entity, project, coll = self._collection_parts(name)
@@ -78,7 +81,7 @@ class Api:
 
     versions = artifact_versions
 
-    def artifact_exists(self, name, type=None):
+    def artifact_exists(self, name: str, type: str | None = None) -> bool:
         try:
             self.artifact(name, type)
             return True
@@ -87,12 +90,13 @@ class Api:
                 return False
             raise
 
-    def run(self, path):
+    def run(self, path: str) -> PublicRun:
         """`Api().run("entity/project/run_id")` (entity and project default as for init)."""
         entity, project, run_id = parse_run_path(path, lambda: self.default_entity, lambda: self.default_project)
         return PublicRun._fetch(self._client, entity, project, run_id)
 
-    def runs(self, path=None, filters=None, order=None, per_page=50, include_sweeps=True):
+    def runs(self, path: str | None = None, filters: dict[str, Any] | None = None, order: str | None = None,
+             per_page: int = 50, include_sweeps: bool = True) -> list[PublicRun]:
         """The runs of `[entity/]project`, newest first, keeping those that match W&B's MongoDB-style
         `filters` on config, summary_metrics, state, tags, … (evaluated here, after listing)."""
         if order not in (None, "-created_at", "+created_at"):
@@ -110,17 +114,30 @@ class Api:
             if not cursor:
                 return out[::-1] if order == "+created_at" else out
 
-    def create_registry(self, name, visibility=None, **kwargs):
-        raise NotImplementedError("Api().create_registry(%r) is not supported by Amphora yet: there are no registries; "
-                                  "use a project and aliases instead." % (name,))
+    # ------------------------------------------------------------------ registries
+    def create_registry(self, name: str, visibility: str, organization: str | None = None, description: str | None = None,
+                        artifact_types: Sequence[str] | None = None, tags: Sequence[str] | None = None) -> Registry:
+        """A new registry (the project `wandb-registry-NAME`); ValueError if it exists. Without
+        `artifact_types` every type may be linked. `organization` is the entity (default: yours)."""
+        return Registry.create(self, organization or self.default_entity, name, visibility, description=description,
+                               artifact_types=artifact_types, tags=tags)
 
-    def registry(self, name, **kwargs):
-        raise NotImplementedError("Api().registry(%r) is not supported by Amphora yet: there are no registries." % (name,))
+    def registry(self, name: str, organization: str | None = None) -> Registry:
+        """The registry `name` (without the `wandb-registry-` prefix)."""
+        return Registry(self, self._client.http.get(registry_route(organization or self.default_entity, name)))
+
+    def registries(self, organization: str | None = None, filter: dict[str, Any] | None = None) -> list[Registry]:
+        """The registries you may read (of `organization` when given); `filter` uses W&B's operators on
+        name, description, visibility and tags."""
+        query = {"entity": organization} if organization else None
+        items = self._client.http.get(API_PREFIX + "/registries", query=query)["items"]
+        return [Registry(self, d) for d in items if matches(d, filter, _REGISTRY_FIELDS)]
 
     # ------------------------------------------------------------------ collections and types
-    def artifact_collections(self, project_name, type_name, per_page=50):
-        """The collections of one type in `[entity/]project`, by name."""
-        validate_artifact_type(type_name)
+    def artifact_collections(self, project_name: str, type_name: str | None, per_page: int = 50) -> list[ArtifactCollection]:
+        """The collections of one type (None: every type) in `[entity/]project`, by name."""
+        if type_name is not None:
+            validate_artifact_type(type_name)
         parts = project_name.split("/")
         entity = parts[0] if len(parts) == 2 else self.default_entity
         c = self._client
@@ -133,7 +150,7 @@ class Api:
             if not cursor:
                 return out
 
-    def artifact_collection(self, type_name, name):
+    def artifact_collection(self, type_name: str, name: str) -> ArtifactCollection:
         """One collection (`[entity/][project/]name`); ValueError if it has another type."""
         validate_artifact_type(type_name)
         entity, project, coll = self._collection_parts(name)
@@ -142,7 +159,7 @@ class Api:
             raise AmphoraError("type_mismatch", 'Artifact "%s" has type "%s", not "%s".' % (name, data["type"], type_name))
         return ArtifactCollection(self, data)
 
-    def artifact_collection_exists(self, name, type):
+    def artifact_collection_exists(self, name: str, type: str) -> bool:
         try:
             self.artifact_collection(type, name)
             return True
@@ -151,7 +168,7 @@ class Api:
                 return False
             raise
 
-    def artifact_types(self, project=None):
+    def artifact_types(self, project: str | None = None) -> list[ArtifactType]:
         project = project or self.default_project
         parts = project.split("/")
         entity = parts[0] if len(parts) == 2 else self.default_entity
@@ -159,7 +176,7 @@ class Api:
         answer = c.http.get(c.project_path(entity, parts[-1]) + "/artifact-types")
         return [ArtifactType(self, entity, parts[-1], t["type"]) for t in answer["items"]]
 
-    def artifact_type(self, type_name, project=None):
+    def artifact_type(self, type_name: str, project: str | None = None) -> ArtifactType:
         validate_artifact_type(type_name)
         for t in self.artifact_types(project):
             if t.name == type_name:
@@ -183,16 +200,16 @@ class ArtifactCollection:
     updated_at = property(lambda self: self._data.get("updatedAt"))
 
     @property
-    def aliases(self):
+    def aliases(self) -> list[str]:
         """Every alias held by a version of the collection."""
         return [a["alias"] for a in self._data.get("aliases") or []]
 
-    def versions(self):
+    def versions(self) -> list[Artifact]:
         return self._api.artifact_versions(self.type, "%s/%s/%s" % (self.entity, self.project, self.name))
 
     artifacts = versions
 
-    def delete(self):
+    def delete(self) -> None:
         """Deletes every version with its aliases (soft delete; blobs go at the next `amphora gc`)."""
         for v in self.versions():
             v.delete(delete_aliases=True)
@@ -207,10 +224,10 @@ class ArtifactType:
 
     type = property(lambda self: self.name)
 
-    def collections(self):
+    def collections(self) -> list[ArtifactCollection]:
         return self._api.artifact_collections("%s/%s" % (self.entity, self.project), self.name)
 
-    def collection(self, name):
+    def collection(self, name: str) -> ArtifactCollection:
         return self._api.artifact_collection(self.name, "%s/%s/%s" % (self.entity, self.project, name))
 
     def __repr__(self):

@@ -1,19 +1,26 @@
 """Artifact: a draft you fill with files and log from a run, or a committed version you read."""
+from __future__ import annotations
+
 import copy
 import datetime
 import json
 import os
 import shutil
 import tempfile
+from typing import Sequence
 
+from .data_types import Table
 from .errors import AmphoraError, ArtifactNotLoggedError, EntryNotFoundError, PathNotInArtifactError
 from .manifest import artifact_digest, stored_blobs, validate_manifest
 from .names import validate_alias, validate_artifact_name, validate_artifact_type
 from .paths import check_path_collisions, validate_manifest_path
 from .reference import format_reference, parse_reference
+from .public import PublicRun
+from .registries import link_target
 from .received import check_received_manifest, check_received_version
 from .references import resolve_reference
-from .transfer import Stats, parallel, sha256_file
+from .hashing import parallel, sha256_file
+from .transfer import Stats
 
 _WINDOWS = os.name == "nt"
 _POLICIES = ("mutable", "immutable")
@@ -150,6 +157,13 @@ class Artifact:
     # ------------------------------------------------------------------ attributes
     @property
     def name(self):
+        """W&B's name: `collection:vN` once logged (a link: its registry collection and number), the
+        collection name alone for a draft."""
+        return "%s:%s" % (self._name, self.version) if self._version else self._name
+
+    @property
+    def collection_name(self):
+        """The collection alone (`mnist-raw`), logged or not."""
         return self._name
 
     @property
@@ -191,14 +205,47 @@ class Artifact:
         """ISO-8601 time of the last change to the version (None for a draft)."""
         return self._version.get("updatedAt") if self._version else None
 
+    def _source(self):
+        """(entity, project, collection, vN) where the version was logged (a link's source)."""
+        linked = self._version.get("linkedFrom")
+        if linked:
+            return linked["entity"], linked["project"], linked["name"], linked["version"]
+        return self.entity, self.project, self._name, self.version
+
+    @property
+    def is_link(self):
+        """True for a version reached through a registry collection (W&B's linked artifact)."""
+        return bool(self._version and self._version.get("linkedFrom"))
+
     @property
     def source_name(self):
-        """`name:vN` of the collection the version was logged to (the name alone for a draft)."""
-        return "%s:%s" % (self._name, self.version) if self._version else self._name
+        """`name:vN` where the version was logged (a link's source; the name alone for a draft)."""
+        return "%s:%s" % self._source()[2:] if self._version else self._name
+
+    @property
+    def source_entity(self):
+        return self._source()[0] if self._version else None
+
+    @property
+    def source_project(self):
+        return self._source()[1] if self._version else None
+
+    @property
+    def source_version(self):
+        return self._source()[3] if self._version else None
 
     @property
     def source_qualified_name(self):
-        return self.qualified_name
+        return "%s/%s/%s:%s" % self._source() if self._version else self._name
+
+    @property
+    def source_artifact(self):
+        """The logged version a link points at (itself when it is no link)."""
+        self._require_logged("find the source of")
+        if not self.is_link:
+            return self
+        c = self._client
+        return Artifact._from_version(c, c.http.get(c.version_path(*self._source())))
 
     @property
     def tags(self):
@@ -409,8 +456,6 @@ class Artifact:
         """The object logged with `add(obj, name)` (a Table, or the stored JSON for other types);
         None when the artifact holds no such object, as in W&B."""
         self._require_logged("get an object from")
-        from .data_types import Table
-
         self._load_manifest()
         for suffix in (Table.artifact_suffix, ".json", ""):
             logical = name if name.endswith(suffix) and suffix else name + suffix
@@ -574,10 +619,23 @@ class Artifact:
         draft._entries = {p: {k: v for k, v in e.items() if not k.startswith("_")} for p, e in self._entries.items()}
         return draft
 
-    def link(self, target_path, aliases=None):
-        raise NotImplementedError("Artifact.link(%r) is not supported by Amphora yet: registries and link collections "
-                                  "do not exist here. Use aliases (artifact.aliases.append(...); artifact.save()) to "
-                                  "mark versions." % (target_path,))
+    def link(self, target_path: str, aliases: Sequence[str] | None = None) -> Artifact:
+        """Links this version into a registry collection (`wandb-registry-NAME/COLLECTION`) and returns
+        the linked version. A draft is logged first. Linking the same version again returns its link
+        with the aliases added."""
+        if self._version is None:
+            self.save()
+        c = self._client
+        entity, project, collection = link_target(target_path, lambda: self.entity)
+        validate_artifact_name(collection)
+        wanted = [aliases] if isinstance(aliases, str) else list(aliases or [])
+        for alias in wanted:
+            validate_alias(alias)
+        src_entity, src_project, src_name, src_version = self._source()
+        answer = c.http.post(c.collection_path(entity, project, collection) + "/links",
+                             {"source": {"entity": src_entity, "project": src_project, "name": src_name, "version": src_version},
+                              "aliases": wanted})
+        return Artifact._from_version(c, unwrap_version(answer))
 
     def _transfer_files(self, root, paths):
         self._load_manifest()
@@ -588,13 +646,11 @@ class Artifact:
     def save(self):
         """Committed: persists description, metadata and alias changes. Draft: logs it."""
         if self._version is None:
-            from . import sdk
-
-            run = sdk.current_run()
+            run = session.current_run()
             if run is not None:
                 run.log_artifact(self)
             else:
-                with sdk.init(job_type="auto", reinit=True) as run:
+                with session.start_run(job_type="auto", reinit=True) as run:
                     run.log_artifact(self)
             return self
         description, metadata, aliases, tags, ttl = self._saved
@@ -645,15 +701,12 @@ class Artifact:
         producer = self._version.get("producerRun")
         if not producer:
             return None
-        from .public import PublicRun
-
-        return PublicRun._fetch(self._client, self.entity, self.project, producer["id"])
+        entity, project = self._source()[:2]  # a link's producer ran in its source's project
+        return PublicRun._fetch(self._client, entity, project, producer["id"])
 
     def used_by(self):
         """The runs that used this version."""
         self._require_logged("ask who used")
-        from .public import PublicRun
-
         c = self._client
         answer = c.http.get(c.version_path(self.entity, self.project, self._name, self.version) + "/consumers")
         return [PublicRun(c, r) for r in answer["items"]]

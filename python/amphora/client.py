@@ -2,6 +2,7 @@
 import os
 import threading
 
+from .artifact import Artifact
 from .connection import resolve_connection
 from .settings import DEFAULT_PROJECT, default_cache_dir
 from .transfer import Transfer
@@ -25,6 +26,11 @@ class Client:
         if self._viewer is None:
             self._viewer = self.http.get(API_PREFIX + "/viewer")
         return self._viewer
+
+    def artifact_from_version(self, version):
+        """An Artifact for a version the server sent (runs' lineage lists build theirs here, so the
+        run view needs no import of the artifact module, which imports it)."""
+        return Artifact._from_version(self, version)
 
     def default_entity(self, entity=None):
         return entity or os.environ.get("AMPHORA_ENTITY") or self.viewer()["entity"]

@@ -1,4 +1,6 @@
 """Run: one execution of a pipeline step. Logs metrics, files and artifacts; uses artifacts."""
+from __future__ import annotations
+
 import builtins
 import glob
 import math
@@ -8,6 +10,7 @@ import threading
 import time
 import warnings
 from collections.abc import MutableMapping
+from typing import Any, Sequence
 from datetime import datetime, timezone
 
 from .artifact import Artifact, unwrap_version
@@ -15,10 +18,13 @@ from .data_types import Image, Table
 from .errors import AmphoraError
 from .history import HistorySender, encode_row, now_iso
 from .provenance import run_call_site
-from .names import validate_alias
+from .metric_summary import MetricDefinition, MetricSummaries
+from .names import validate_alias, validate_run_tags
 from .paths import validate_manifest_path
 from .public import PublicRun
-from .reference import format_reference, parse_reference
+from .registries import REGISTRY_PREFIX
+from . import session
+from .reference import ArtifactRef, format_reference, parse_reference
 from .transfer import Stats
 from .transport import API_PREFIX, enc
 
@@ -199,6 +205,7 @@ class Run(PublicRun):
         self.summary = Summary(self, data.get("summary"))
         self._step = 0  # the current step: its row collects data until it is committed
         self._pending_row = {}
+        self._metrics = MetricSummaries()  # define_metric: summaries and step sync
         self._rows = []
         self._rows_lock = threading.Lock()
         self._history_sender = HistorySender(lambda rows: self._client.http.post(self._run_route("/history"), {"rows": rows}))
@@ -265,16 +272,14 @@ class Run(PublicRun):
             self.summary._flush()
             self._patch({"state": "failed" if exit_code else "finished"})
         finally:
-            from . import sdk
-
-            sdk._forget(self)
+            session.forget(self)
 
     @property
     def finished(self):
         return self._finished
 
     # ------------------------------------------------------------------ metrics and files
-    def log(self, data, step=None, commit=None):
+    def log(self, data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
         """W&B's step rules: data joins the current step's row; `commit` (default True without
         `step`, False with it) closes the row and moves to the next step. A larger `step` closes the
         current row first; a smaller one is dropped with a warning."""
@@ -302,9 +307,10 @@ class Run(PublicRun):
         row, self._pending_row = self._pending_row, {}
         if not row:
             return
+        row = self._metrics.sync_steps(row)
         with self._rows_lock:
             self._rows.append({"step": self._step, "data": row, "at": now_iso()})
-        self.summary._track(row)
+        self.summary._track(self._metrics.summarize(row))
         self._flush_history(force=False)
 
     def _media(self, key, value, step):
@@ -379,7 +385,8 @@ class Run(PublicRun):
             raise AmphoraError("invalid_request", "Cannot %s: run %s is finished. Start a new run with amphora.init()." % (what, self.path))
 
     # ------------------------------------------------------------------ artifacts
-    def log_artifact(self, artifact_or_path, name=None, type=None, aliases=None, tags=None):
+    def log_artifact(self, artifact_or_path: Artifact | str | os.PathLike, name: str | None = None, type: str | None = None,
+                     aliases: Sequence[str] | None = None, tags: Sequence[str] | None = None) -> Artifact:
         """Uploads what the server lacks and commits a version produced by this run. Unchanged
         content gives back the existing version (and moves `latest` and `aliases` to it). A path
         (file or folder) is logged as artifact `name` (default `run-<run id>-<file name>`) of `type`
@@ -403,7 +410,7 @@ class Run(PublicRun):
             body["description"] = artifact.description
         if aliases:
             body["aliases"] = aliases
-        answer = self._client.http.post(self._client.collection_path(self.entity, self.project, artifact.name) + "/versions", body)
+        answer = self._client.http.post(self._client.collection_path(self.entity, self.project, artifact._name) + "/versions", body)
         artifact._committed(self._client, unwrap_version(answer), manifest)
         return artifact
 
@@ -413,7 +420,7 @@ class Run(PublicRun):
             return
         c = self._client
         try:
-            answer = c.http.get(c.version_path(self.entity, self.project, artifact.name, "latest") + "/manifest")
+            answer = c.http.get(c.version_path(self.entity, self.project, artifact._name, "latest") + "/manifest")
         except AmphoraError as e:
             if e.code == "not_found":
                 return  # first version of the collection
@@ -423,9 +430,9 @@ class Run(PublicRun):
 
     def _coerce_artifact(self, artifact_or_path, name, type):
         if isinstance(artifact_or_path, Artifact):
-            if name is not None and name != artifact_or_path.name or type is not None and type != artifact_or_path.type:
+            if name is not None and name != artifact_or_path._name or type is not None and type != artifact_or_path.type:
                 raise AmphoraError("invalid_request", "name= and type= only apply when logging a path; the Artifact "
-                                   "already has name %r and type %r." % (artifact_or_path.name, artifact_or_path.type))
+                                   "already has name %r and type %r." % (artifact_or_path._name, artifact_or_path.type))
             return artifact_or_path
         if isinstance(artifact_or_path, (str, os.PathLike)):
             path = os.fspath(artifact_or_path)
@@ -437,7 +444,8 @@ class Run(PublicRun):
             return a
         raise AmphoraError("invalid_request", "log_artifact expects an amphora.Artifact or a file/folder path, got %s." % builtins.type(artifact_or_path).__name__)
 
-    def use_artifact(self, artifact_or_name, type=None, aliases=None, use_as=None):
+    def use_artifact(self, artifact_or_name: str | Artifact, type: str | None = None, aliases: Sequence[str] | None = None,
+                     use_as: str | None = None) -> Artifact:
         """Declares that this run uses a version (input edge) and returns it. Idempotent. Accepts a
         reference string (`mnist-raw:latest`, `project/name:v1`, `entity/project/name:alias`) or an Artifact
         (a draft one is logged first, without a producer)."""
@@ -456,9 +464,9 @@ class Run(PublicRun):
                     body["description"] = artifact.description
                 if aliases:
                     body["aliases"] = _aliases(aliases)
-                answer = c.http.post(c.collection_path(self.entity, self.project, artifact.name) + "/versions", body)
+                answer = c.http.post(c.collection_path(self.entity, self.project, artifact._name) + "/versions", body)
                 artifact._committed(c, unwrap_version(answer), manifest)
-            ref = "%s/%s/%s:%s" % (artifact.entity, artifact.project, artifact.name, artifact.version)
+            ref = "%s/%s/%s:%s" % (artifact.entity, artifact.project, artifact._name, artifact.version)
         elif isinstance(artifact_or_name, str):
             parsed = parse_reference(artifact_or_name)
             ref = format_reference(_qualify(parsed, self.entity, self.project))
@@ -499,7 +507,7 @@ class Run(PublicRun):
         if pending_aliases:
             body["aliases"] = pending_aliases
         artifact.pending = self._client.http.post(
-            self._client.collection_path(self.entity, self.project, artifact.name) + "/pending/" + enc(did), body)
+            self._client.collection_path(self.entity, self.project, artifact._name) + "/pending/" + enc(did), body)
         return artifact
 
     def finish_artifact(self, artifact_or_path, name=None, type=None, aliases=None, distributed_id=None):
@@ -516,31 +524,60 @@ class Run(PublicRun):
             body["aliases"] = all_aliases
         if artifact.description is not None:
             body["description"] = artifact.description
-        path = self._client.collection_path(self.entity, self.project, artifact.name) + "/pending/" + enc(did) + "/finish"
+        path = self._client.collection_path(self.entity, self.project, artifact._name) + "/pending/" + enc(did) + "/finish"
         answer = self._client.http.post(path, body)
         artifact._committed(self._client, unwrap_version(answer))
         artifact._manifest_loaded = False
         return artifact
 
-    # W&B calls not implemented yet: say so instead of an AttributeError or a silent no-op.
-    def define_metric(self, name, *args, **kwargs):
-        raise NotImplementedError("run.define_metric(%r) is not supported by Amphora yet; the summary keeps the last "
-                                  "logged value of each key (set others with run.summary[...] = ...)." % (name,))
+    def define_metric(self, name: str, step_metric: str | None = None, step_sync: bool | None = None, hidden: bool | None = None,
+                      summary: str | None = None, goal: str | None = None, overwrite: bool | None = None) -> MetricDefinition:
+        """W&B's metric definitions: `summary` ("min", "max", "mean", "first", "last", "best" with `goal`,
+        "none", or several comma-separated) decides what the run summary keeps for `name` (or a glob
+        such as "val/*"); rows logging it without `step_metric` get its last value (`step_sync`)."""
+        if hidden:
+            raise NotImplementedError("define_metric(hidden=True) is not supported by Amphora: every logged metric "
+                                      "is shown; leave hidden out.")
+        return self._metrics.define(name, step_metric=step_metric, step_sync=step_sync, summary=summary, goal=goal,
+                                    overwrite=overwrite)
 
-    def link_artifact(self, artifact, target_path, aliases=None):
-        raise NotImplementedError("run.link_artifact(..., %r) is not supported by Amphora yet: there are no registries. "
-                                  "Mark versions with aliases instead." % (target_path,))
+    # ------------------------------------------------------------------ registries (W&B's Registry)
+    def link_artifact(self, artifact: Artifact, target_path: str, aliases: Sequence[str] | None = None) -> Artifact:
+        """Links a version into a registry collection (`wandb-registry-NAME/COLLECTION`); a draft is
+        logged by this run first. Returns the linked version (its lineage is the source's)."""
+        self._require_live("link an artifact")
+        if not isinstance(artifact, Artifact):
+            raise AmphoraError("invalid_request", "link_artifact expects an amphora.Artifact, got %s; fetch one with "
+                               "run.use_artifact(\"name:alias\") or Api().artifact(...)." % builtins.type(artifact).__name__)
+        if artifact.is_draft():
+            self.log_artifact(artifact)
+        return artifact.link(target_path, aliases=aliases)
 
-    def log_model(self, path, name=None, aliases=None):
-        raise NotImplementedError("run.log_model is not supported by Amphora yet; log the model with "
-                                  "run.log_artifact(path, name=..., type=\"model\") instead.")
+    def log_model(self, path: str | os.PathLike, name: str | None = None, aliases: Sequence[str] | None = None) -> Artifact:
+        """Logs a model file or folder as an artifact of type "model" produced by this run (default name
+        `run-<run id>-<file name>`)."""
+        return self.log_artifact(path, name=name, type="model", aliases=aliases)
 
-    def use_model(self, name):
-        raise NotImplementedError("run.use_model(%r) is not supported by Amphora yet; use "
-                                  "run.use_artifact(name).download() instead." % (name,))
+    def use_model(self, name: str) -> str:
+        """Uses and downloads a model artifact; returns the path of its only file, or of its folder."""
+        artifact = self.use_artifact(name)
+        if "model" not in artifact.type.lower():
+            raise AmphoraError("type_mismatch", 'use_model(%r): the artifact has type "%s"; use_model is for model '
+                               'artifacts, use run.use_artifact(...).download() for others.' % (name, artifact.type))
+        root = artifact.download()
+        entries = os.listdir(root)
+        return os.path.join(root, entries[0]) if len(entries) == 1 else root
 
-    def link_model(self, path, registered_model_name, name=None, aliases=None):
-        raise NotImplementedError("run.link_model is not supported by Amphora yet: there are no registries.")
+    def link_model(self, path: str | os.PathLike, registered_model_name: str, name: str | None = None,
+                   aliases: Sequence[str] | None = None) -> Artifact:
+        """Logs the model at `path` (as `name`, type "model") and links it into the model registry's
+        collection `registered_model_name`, which appears on first use."""
+        if "/" in registered_model_name or ":" in registered_model_name:
+            raise AmphoraError("invalid_request", "link_model: give only the registered model's name (%r has an entity, "
+                               "project or version in it)." % (registered_model_name,))
+        model = self.log_model(path, name=name)
+        return self.link_artifact(model, "%s/%s/%s" % (self.entity, REGISTRY_PREFIX + "model", registered_model_name),
+                                  aliases=aliases)
 
     def _distributed_id(self, distributed_id, what):
         did = distributed_id or self.group
@@ -571,20 +608,7 @@ def _tag_list(tags):
     return [tags] if isinstance(tags, str) else list(tags)
 
 
-def validate_run_tags(value):
-    if isinstance(value, str) or not all(isinstance(t, str) for t in value):
-        raise AmphoraError("invalid_request", "Run tags must be a list or tuple of strings such as (\"baseline\",), got %r." % (value,))
-    out = []
-    for t in value:
-        if not t or len(t) > 128 or any(ord(c) < 32 for c in t):
-            raise AmphoraError("invalid_request", "Run tag %r is not valid: use 1\u2013128 printable characters." % (t,))
-        if t not in out:
-            out.append(t)
-    return out
-
 
 def _qualify(ref, entity, project):
-    from .reference import ArtifactRef
-
     return ArtifactRef(name=ref.name, selector=ref.selector, entity=ref.entity or entity, project=ref.project or project,
                        is_version=ref.is_version, explicit_selector=ref.explicit_selector)

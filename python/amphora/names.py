@@ -75,3 +75,15 @@ def validate_alias(alias):
 
 def is_version_string(s):
     return isinstance(s, str) and VERSION_PATTERN.fullmatch(s) is not None
+
+
+def validate_run_tags(value):
+    if isinstance(value, str) or not all(isinstance(t, str) for t in value):
+        raise AmphoraError("invalid_request", "Run tags must be a list or tuple of strings such as (\"baseline\",), got %r." % (value,))
+    out = []
+    for t in value:
+        if not t or len(t) > 128 or any(ord(c) < 32 for c in t):
+            raise AmphoraError("invalid_request", "Run tag %r is not valid: use 1\u2013128 printable characters." % (t,))
+        if t not in out:
+            out.append(t)
+    return out

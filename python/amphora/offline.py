@@ -22,7 +22,8 @@ from .artifact import Artifact
 from .errors import AmphoraError
 from .live_run import Run, _aliases, _now, _tag_list, json_value
 from .paths import validate_manifest_path
-from .transfer import sha256_file
+from .reference import parse_reference
+from .hashing import sha256_file
 
 OFFLINE_FORMAT = 1
 
@@ -109,7 +110,7 @@ class OfflineRun(Run):
             if e.get("_local") and not e.get("ref"):
                 e["digest"], e["size"] = self._keep(e["_local"])
             manifest[p] = {k: v for k, v in e.items() if not k.startswith("_") and v is not None}
-        event = {"op": "artifact", "name": artifact.name, "type": artifact.type, "manifest": manifest,
+        event = {"op": "artifact", "name": artifact._name, "type": artifact.type, "manifest": manifest,
                  "metadata": json_value(artifact.metadata), "description": artifact.description,
                  "aliases": _aliases(([aliases] if isinstance(aliases, str) else list(aliases or [])) + list(artifact.aliases)),
                  "incremental": artifact._incremental, "use": use}
@@ -135,6 +136,14 @@ class OfflineRun(Run):
         raise AmphoraError("unsupported", "logged_artifacts() needs the server; this run is offline (sync it with `amphora sync %s`)." % self.dir)
 
     used_artifacts = logged_artifacts
+
+    def link_artifact(self, artifact, target_path, aliases=None):
+        raise AmphoraError("unsupported", "link_artifact(..., %r) needs the server (registries live there), but this run "
+                           "is offline. Sync it (`amphora sync %s`), then link the version with "
+                           "Api().artifact(\"NAME:vN\").link(%r)." % (target_path, self.dir, target_path))
+
+    def link_model(self, path, registered_model_name, name=None, aliases=None):
+        self.link_artifact(None, "%s/%s" % ("wandb-registry-model", registered_model_name))
 
     def __repr__(self):
         return "<Run %s (offline, %s)>" % (self.id, self.dir)
@@ -175,8 +184,6 @@ class DisabledRun(Run):
     def use_artifact(self, artifact_or_name, type=None, aliases=None, use_as=None):
         if isinstance(artifact_or_name, Artifact):
             return artifact_or_name
-        from .reference import parse_reference
-
         return Artifact(parse_reference(artifact_or_name).name, type or "unspecified")
 
     def upsert_artifact(self, artifact_or_path, name=None, type=None, aliases=None, distributed_id=None):

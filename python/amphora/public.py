@@ -1,5 +1,6 @@
 """Runs as read through the API (what logged_by/used_by/Api().run return)."""
 from .errors import AmphoraError
+from .names import validate_run_tags
 
 
 class PublicRun:
@@ -50,8 +51,6 @@ class PublicRun:
 
     def update(self):
         """Saves changed tags and notes to the server."""
-        from .live_run import validate_run_tags
-
         body = {}
         if getattr(self, "_tags_edit", None) is not None and self._tags_edit != list(self._data.get("tags") or []):
             body["tags"] = validate_run_tags(self._tags_edit)
@@ -70,16 +69,12 @@ class PublicRun:
         return self._client.run_path(self.entity, self.project, self.id) + suffix
 
     def logged_artifacts(self):
-        from .artifact import Artifact
-
         answer = self._client.http.get(self._run_route("/outputs"))
-        return [Artifact._from_version(self._client, v) for v in answer["items"]]
+        return [self._client.artifact_from_version(v) for v in answer["items"]]
 
     def used_artifacts(self):
-        from .artifact import Artifact
-
         answer = self._client.http.get(self._run_route("/inputs"))
-        return [Artifact._from_version(self._client, v) for v in answer["items"]]
+        return [self._client.artifact_from_version(v) for v in answer["items"]]
 
     def history(self, samples=500, keys=None, x_axis="_step", pandas=True, stream="default"):
         """W&B's sampled history: at most `samples` rows spread evenly over the run, each with

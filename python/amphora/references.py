@@ -15,9 +15,10 @@ import urllib.parse
 import urllib.request
 
 from .errors import AmphoraError
+from .hashing import chunks, parallel, sha256_file
 from .paths import validate_manifest_path
 from .reference_policy import check_file_reference, check_http_reference
-from .transport import CHUNK, Http
+from .transport import Http
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 _SCHEMES = "http(s)://, file://, s3:// or gs://"
@@ -81,8 +82,6 @@ def resolve_reference(uri, name=None, checksum=True, max_objects=None):
                                "checksum=False to track it by URI only." % uri)
         return [(path, {"digest": strip_etag(etag), "size": size, "ref": uri, "extra": {"etag": etag}})]
     if split.scheme == "file":
-        from .transfer import parallel, sha256_file
-
         local = _file_path(split)
         if not os.path.exists(local):
             raise AmphoraError("invalid_reference", "Reference %s points at %s, which does not exist; check the path." % (uri, local))
@@ -146,10 +145,7 @@ def download_reference(path, entry, dest, tmp):
                                    "Log a new artifact version to track the new content."
                                    % (path, uri, json.dumps(was, ensure_ascii=False), json.dumps(etag, ensure_ascii=False) if etag else "missing"))
             with open(tmp, "wb") as out:
-                while True:
-                    chunk = resp.read(CHUNK)
-                    if not chunk:
-                        break
+                for chunk in chunks(resp):
                     out.write(chunk)
                     got += len(chunk)
         finally:
@@ -164,10 +160,7 @@ def download_reference(path, entry, dest, tmp):
             raise AmphoraError("not_found", 'Reference "%s" points at %s, which cannot be read (%s); it may have moved or been '
                                "deleted." % (path, local, _errno_name(e))) from None
         with src, open(tmp, "wb") as out:
-            while True:
-                chunk = src.read(CHUNK)
-                if not chunk:
-                    break
+            for chunk in chunks(src):
                 h.update(chunk)
                 out.write(chunk)
                 got += len(chunk)

@@ -1,4 +1,5 @@
 """W&B's MongoDB-style run filters (`Api().runs(path, filters={...})`), evaluated on the client.
+Mirrors src/core/runFilters.ts rule for rule and message for message (python/tests compares them).
 
 Keys: "config.<key>" (also W&B's "config.<key>.value"), "summary_metrics.<key>" (also "summary.<key>"),
 "state", "tags", "display_name" (also "name"), "jobType", "group", "createdAt", "id"; nested keys
@@ -7,6 +8,7 @@ A plain value means $eq; for "tags" (a list) $eq/$in mean "has the tag", as in M
 """
 import re
 
+from ._js import js_stringify
 from .errors import AmphoraError
 
 _MISSING = object()
@@ -14,29 +16,43 @@ _COMPARE = {"$gt": lambda a, b: a > b, "$gte": lambda a, b: a >= b, "$lt": lambd
 
 
 def run_matches(run_data, filters):
+    return matches(run_data, filters, _lookup)
+
+
+def matches(data, filters, lookup):
+    """The same operators on any record; `lookup(data, key)` reads a field (or returns _MISSING)."""
     if not filters:
         return True
     if not isinstance(filters, dict):
-        raise AmphoraError("invalid_request", "runs(filters=...) must be a dict such as {\"config.lr\": {\"$gt\": 0.01}}, got %r." % (filters,))
+        raise AmphoraError("invalid_request", "filters must be a dict such as {\"config.lr\": {\"$gt\": 0.01}}, got %r." % (filters,))
     for key, cond in filters.items():
         if key == "$and":
-            ok = all(run_matches(run_data, f) for f in _list(key, cond))
+            ok = all(matches(data, f, lookup) for f in _list(key, cond))
         elif key == "$or":
-            ok = any(run_matches(run_data, f) for f in _list(key, cond))
+            ok = any(matches(data, f, lookup) for f in _list(key, cond))
         elif key == "$nor":
-            ok = not any(run_matches(run_data, f) for f in _list(key, cond))
+            ok = not any(matches(data, f, lookup) for f in _list(key, cond))
         elif key.startswith("$"):
-            raise AmphoraError("invalid_request", "Unknown run filter operator %r at the top level; use $and, $or or $nor." % key)
+            raise AmphoraError("invalid_request", "Unknown filter operator %s at the top level; use $and, $or or $nor." % js_stringify(key))
         else:
-            ok = _field_matches(_lookup(run_data, key), cond, key)
+            ok = _field_matches(lookup(data, key), cond, key)
         if not ok:
             return False
     return True
 
 
+def field_lookup(fields):
+    """A lookup over plain fields: {filter key: record key}; other keys are an error naming the known ones."""
+    def lookup(data, key):
+        if key not in fields:
+            raise AmphoraError("invalid_request", "Unknown filter key %r; use %s." % (key, ", ".join(sorted(fields))))
+        return data.get(fields[key], _MISSING)
+    return lookup
+
+
 def _list(op, value):
     if not isinstance(value, list):
-        raise AmphoraError("invalid_request", "%s takes a list of filters, got %r." % (op, value))
+        raise AmphoraError("invalid_request", "%s takes a list of filters, got %s." % (op, js_stringify(value)))
     return value
 
 
@@ -55,8 +71,8 @@ def _lookup(run, key):
     field = {"display_name": "name", "name": "name", "state": "state", "tags": "tags", "jobType": "jobType",
              "job_type": "jobType", "group": "group", "createdAt": "createdAt", "created_at": "createdAt", "id": "id"}.get(head)
     if field is None or len(parts) > 1:
-        raise AmphoraError("invalid_request", "Unknown run filter key %r; use config.<key>, summary_metrics.<key>, state, "
-                           "tags, display_name, jobType, group, createdAt or id." % key)
+        raise AmphoraError("invalid_request", "Unknown run filter key %s; use config.<key>, summary_metrics.<key>, state, "
+                           "tags, display_name, jobType, group, createdAt or id." % js_stringify(key))
     return run.get(field, _MISSING)
 
 
@@ -92,8 +108,8 @@ def _field_matches(value, cond, key):
         elif op == "$not":
             ok = not _field_matches(value, arg, key)
         else:
-            raise AmphoraError("invalid_request", "Unknown run filter operator %r on %r; use $eq $ne $gt $gte $lt $lte $in "
-                               "$nin $exists $regex or $not." % (op, key))
+            raise AmphoraError("invalid_request", "Unknown filter operator %s on %s; use $eq $ne $gt $gte $lt $lte $in "
+                               "$nin $exists $regex or $not." % (js_stringify(op), js_stringify(key)))
         if not ok:
             return False
     return True

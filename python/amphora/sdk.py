@@ -1,30 +1,25 @@
 """`init` and the module-level calls that act on the current run."""
+from __future__ import annotations
+
 import atexit
 import os
 import re
 import sys
-import threading
+from typing import Any, Sequence
 
 from . import provenance
+from .artifact import Artifact
 from .client import get_client
+from .metric_summary import MetricDefinition
 from .errors import AmphoraError
-from .names import validate_entity, validate_job_type, validate_project
-from .live_run import Config, Run, Summary, _as_dict, json_value, validate_run_tags
+from .names import validate_entity, validate_job_type, validate_project, validate_run_tags
+from .live_run import Run, _as_dict, json_value
 from .offline import DisabledRun, OfflineRun, new_run_id, offline_folder
 from .settings import DEFAULT_PROJECT
+from . import session
 
-_lock = threading.RLock()
-_current = None
-_live = []
-_last_init = None  # (entity, project) of the last online init: Api() defaults to it, as wandb.Api() does
-
-
-def last_init():
-    return _last_init
-
-
-def current_run():
-    return _current
+last_init = session.last_init
+current_run = session.current_run
 
 
 # W&B init arguments Amphora has no use for, and the values that mean "not asked for".
@@ -35,23 +30,27 @@ _INERT = {"anonymous": (None, "never", "allow"), "save_code": (None, False), "sy
 _MODES = ("online", "offline", "disabled", "shared", None)
 
 
-def init(project=None, entity=None, job_type=None, config=None, group=None, name=None, reinit=None, id=None,
-         notes=None, tags=None, dir=None, mode=None, resume=None, allow_val_change=None, config_exclude_keys=None,
-         config_include_keys=None, **kwargs):
+def init(project: str | None = None, entity: str | None = None, job_type: str | None = None, config: Any = None,
+         group: str | None = None, name: str | None = None, reinit: bool | None = None, id: str | None = None,
+         notes: str | None = None, tags: Sequence[str] | None = None, dir: str | None = None, mode: str | None = None,
+         resume: bool | str | None = None, allow_val_change: bool | None = None,
+         config_exclude_keys: Sequence[str] | None = None, config_include_keys: Sequence[str] | None = None,
+         **kwargs: Any) -> Run:
     """Starts a run and makes it the current one. `with amphora.init(...) as run:` finishes it (an
     exception marks it failed). Without `reinit=True`, calling init while a run is live returns that run.
     `mode="offline"` records the run in `<dir>/amphora/offline-run-…` for `amphora sync`;
     `mode="disabled"` makes every call a no-op. W&B arguments Amphora cannot honour raise NotImplementedError."""
-    global _current, _last_init
     _check_unsupported(kwargs, resume)
     mode = os.environ.get("AMPHORA_MODE") or os.environ.get("WANDB_MODE") if mode is None else mode
     if mode not in _MODES:
         raise AmphoraError("invalid_request", 'init: mode must be "online", "offline" or "disabled", got %r.' % (mode,))
-    with _lock:
-        if _current is not None and not _current.finished:
+    entity_project = None
+    with session.lock:
+        current = session.current_run()
+        if current is not None and not current.finished:
             if not reinit:
-                return _current
-            _current.finish()
+                return current
+            current.finish()
         cfg = {str(k): json_value(v) for k, v in _as_dict(config).items()} if config is not None else {}
         if config_include_keys:
             cfg = {k: v for k, v in cfg.items() if k in set(config_include_keys)}
@@ -98,10 +97,8 @@ def init(project=None, entity=None, job_type=None, config=None, group=None, name
             run = Run(client, data, allow_val_change=bool(allow_val_change), media_dir=dir)
             if diff:
                 provenance.save_diff(run, diff)
-            _last_init = (entity, project)
-        _current = run
-        _live.append(run)
-        _bind_module(run)
+            entity_project = (entity, project)
+        session.make_current(run, entity_project)
         return run
 
 
@@ -131,76 +128,87 @@ def validate_run_id(run_id):
     return run_id
 
 
-def _bind_module(run):
-    """`amphora.config` / `amphora.summary` follow the current run, as the tutorial expects."""
-    module = sys.modules.get(__package__)
-    if module is not None:
-        module.config = run.config if run is not None else Config()
-        module.summary = run.summary if run is not None else Summary()
-        module.run = run
-
-
-def _forget(run):
-    global _current
-    with _lock:
-        if run in _live:
-            _live.remove(run)
-        if _current is run:
-            _current = None
-            module = sys.modules.get(__package__)
-            if module is not None and getattr(module, "run", None) is run:
-                module.run = None  # like wandb.run after finish()
-
-
 def _require_run(what):
-    run = _current
+    run = session.current_run()
     if run is None:
         raise AmphoraError("invalid_request", "amphora.%s needs a run: call amphora.init(project=..., job_type=...) first." % what)
     return run
 
 
-def log(data, step=None, commit=None):
+def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
     return _require_run("log").log(data, step=step, commit=commit)
 
 
-def save(glob_str, base_path=None, policy="live"):
+def save(glob_str: str, base_path: str | None = None, policy: str = "live") -> list[str]:
     return _require_run("save").save(glob_str, base_path=base_path, policy=policy)
 
 
-def finish(exit_code=None, quiet=None):
-    run = _current
+def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
+    run = session.current_run()
     if run is not None:
         run.finish(exit_code=exit_code)
 
 
-def use_artifact(artifact_or_name, type=None, aliases=None, use_as=None):
+def use_artifact(artifact_or_name: str | Artifact, type: str | None = None, aliases: Sequence[str] | None = None,
+                 use_as: str | None = None) -> Artifact:
     return _require_run("use_artifact").use_artifact(artifact_or_name, type=type, aliases=aliases, use_as=use_as)
 
 
-def log_artifact(artifact_or_path, name=None, type=None, aliases=None, tags=None):
+def log_artifact(artifact_or_path: Artifact | str | os.PathLike, name: str | None = None, type: str | None = None,
+                 aliases: Sequence[str] | None = None, tags: Sequence[str] | None = None) -> Artifact:
     return _require_run("log_artifact").log_artifact(artifact_or_path, name=name, type=type, aliases=aliases, tags=tags)
 
 
-_previous_hook = sys.excepthook
+def define_metric(name: str, step_metric: str | None = None, step_sync: bool | None = None, hidden: bool | None = None,
+                  summary: str | None = None, goal: str | None = None, overwrite: bool | None = None) -> MetricDefinition:
+    return _require_run("define_metric").define_metric(name, step_metric=step_metric, step_sync=step_sync, hidden=hidden,
+                                                       summary=summary, goal=goal, overwrite=overwrite)
 
 
-def _excepthook(exc_type, exc, tb):
-    # An uncaught exception fails the runs that are still live (like leaving a `with` block by an error).
-    for run in list(_live):
-        try:
-            run.finish(exit_code=1)
-        except Exception:
-            pass
-    _previous_hook(exc_type, exc, tb)
+def link_artifact(artifact: Artifact, target_path: str, aliases: Sequence[str] | None = None) -> Artifact:
+    return _require_run("link_artifact").link_artifact(artifact, target_path, aliases=aliases)
+
+
+def log_model(path: str | os.PathLike, name: str | None = None, aliases: Sequence[str] | None = None) -> Artifact:
+    return _require_run("log_model").log_model(path, name=name, aliases=aliases)
+
+
+def use_model(name: str) -> str:
+    return _require_run("use_model").use_model(name)
+
+
+def link_model(path: str | os.PathLike, registered_model_name: str, name: str | None = None,
+               aliases: Sequence[str] | None = None) -> Artifact:
+    return _require_run("link_model").link_model(path, registered_model_name, name=name, aliases=aliases)
+
+
+def _install_excepthook():
+    """An uncaught exception fails the runs that are still live (like leaving a `with` block by an
+    error), then goes on to whatever hook was installed before (IPython's, a debugger's, the default)."""
+    previous = sys.excepthook
+    if getattr(previous, "_amphora_fails_live_runs", False):
+        return  # already chained (the module was reloaded)
+
+    def fail_live_runs_then_chain(exc_type, exc, tb):
+        for run in session.live_runs():
+            try:
+                run.finish(exit_code=1)
+            except Exception:
+                pass
+        previous(exc_type, exc, tb)
+
+    fail_live_runs_then_chain._amphora_fails_live_runs = True
+    sys.excepthook = fail_live_runs_then_chain
 
 
 @atexit.register
 def _finish_at_exit():
-    for run in list(_live):
+    for run in session.live_runs():
         try:
             run.finish()
         except Exception as e:  # the process is ending; say why the run could not be closed
             sys.stderr.write("amphora: could not finish run %s: %s\n" % (run.path, e))
 
 
-sys.excepthook = _excepthook
+_install_excepthook()
+session.register_run_starter(init)

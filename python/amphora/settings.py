@@ -8,6 +8,8 @@
 """
 import os
 
+from .received import require_blob_digest
+
 DISCOVERY_FILE = "server.json"
 DEFAULT_PROJECT = "uncategorized"
 DEFAULT_PORT = 7411
@@ -42,7 +44,5 @@ def discovery_path(data_dir=None):
 
 def cached_blob_path(cache_dir, sha256hex):
     """The one place a cache key becomes a path: anything but 64 lowercase hex is refused."""
-    from .received import require_blob_digest
-
     require_blob_digest(sha256hex, "a cache entry")
     return os.path.join(cache_dir, "blobs", "sha256", sha256hex[:2], sha256hex)

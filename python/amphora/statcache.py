@@ -13,7 +13,7 @@ import os
 import threading
 import uuid
 
-from .transfer import sha256_file
+from .hashing import sha256_file
 
 
 def _ms(ns):

@@ -14,10 +14,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from .errors import AmphoraError
+from .hashing import DEFAULT_WORKERS, parallel, sha256_file
 from .paths import join_inside, make_parent_inside
 from .received import check_transfer_url, require_blob_digest
 from .references import download_reference
 from .settings import cached_blob_path
+from .statcache import StatCache
 from .transport import API_PREFIX, CHUNK, error_from
 
 NEGOTIATE_BATCH = 10_000
@@ -29,21 +31,7 @@ BATCH_BYTES = 16 << 20
 BATCH_GET_PARALLEL = 4
 # Parts of one multipart upload in flight at once (team mode, large blobs).
 PART_WORKERS = 4
-DEFAULT_WORKERS = min(16, max(4, (os.cpu_count() or 2) * 2))
 
-
-def sha256_file(path):
-    """(hex digest, size) of a file, read in chunks (never whole in memory)."""
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while True:
-            chunk = f.read(CHUNK)
-            if not chunk:
-                break
-            h.update(chunk)
-            size += len(chunk)
-    return h.hexdigest(), size
 
 
 def temp_name(target):
@@ -75,32 +63,6 @@ def _is_not_found(e):
     return isinstance(e, AmphoraError) and e.code == "not_found"
 
 
-def parallel(fn, items, workers=DEFAULT_WORKERS, pool=None):
-    """Runs fn over items on a thread pool (a short-lived one unless `pool` is given); re-raises
-    the first error after all finished."""
-    items = list(items)
-    if not items:
-        return []
-    if len(items) == 1:
-        return [fn(items[0])]
-    if pool is None:
-        with ThreadPoolExecutor(max_workers=min(workers, len(items))) as own:
-            futures = [own.submit(fn, it) for it in items]
-    else:
-        futures = [pool.submit(fn, it) for it in items]
-        for f in futures:
-            f.exception()  # wait for all
-    results, first_error = [], None
-    for f in futures:
-        try:
-            results.append(f.result())
-        except BaseException as e:  # noqa: BLE001 - re-raised below
-            first_error = first_error or e
-            results.append(None)
-    if first_error is not None:
-        raise first_error
-    return results
-
 
 class Stats:
     """What a transfer did; a download that found everything locally has bytes_downloaded == 0."""
@@ -128,8 +90,6 @@ class Stats:
 
 class Transfer:
     def __init__(self, http, cache_dir, workers=DEFAULT_WORKERS):
-        from .statcache import StatCache
-
         self.http = http
         self.cache_dir = cache_dir
         self.workers = workers

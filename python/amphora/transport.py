@@ -11,6 +11,7 @@ import threading
 import urllib.parse
 
 from .errors import CommError
+from .received import storage_origins_from
 
 API_PREFIX = "/api/v1"
 CHUNK = 1 << 20
@@ -46,8 +47,6 @@ class Http:
         self.timeout = timeout
         self._origin = urllib.parse.urlsplit(self.base_url)
         # Origins besides the server's that transfer URLs may point at (presigned storage).
-        from .received import storage_origins_from
-
         self.storage_origins = storage_origins_from(os.environ)
         self._local = threading.local()
         self._all = []

@@ -110,6 +110,14 @@ class ServerTestCase(unittest.TestCase):
             f.write(data)
         return path
 
+    def log_file(self, run, name, type, rel, data):
+        """Logs a one-file artifact from the run; returns it."""
+        from amphora import Artifact
+
+        artifact = Artifact(name, type=type)
+        artifact.add_file(self.write(rel, data))
+        return run.log_artifact(artifact)
+
     def assertAmphoraError(self, code, fn, *args, **kwargs):
         from amphora import AmphoraError
 

@@ -6,6 +6,8 @@ import shutil
 import subprocess
 import unittest
 
+from amphora.run_filters import run_matches
+from amphora.metric_summary import MetricSummaries
 from amphora.errors import AmphoraError
 from amphora.manifest import artifact_digest, stored_blobs, validate_manifest
 from amphora.names import validate_alias, validate_artifact_name, validate_artifact_type
@@ -114,6 +116,28 @@ class SettingsTest(CoreTest):
 
 
 # Inputs whose outcome (value or exact error message) must be identical in both languages.
+_RUNS = [
+    {"id": "a", "name": "sunny-1", "state": "finished", "tags": ["base", "eu"], "jobType": "train", "group": "g1",
+     "createdAt": "2026-01-01T00:00:00Z", "config": {"lr": 0.1, "opt": {"name": "adam"}, "wb": {"value": 3}},
+     "summary": {"acc": 0.9, "loss": 0.2}},
+    {"id": "b", "name": "rainy-2", "state": "failed", "tags": [], "jobType": "eval", "group": None,
+     "createdAt": "2026-02-01T00:00:00Z", "config": {"lr": 0.01, "layers": [1, 2]}, "summary": {"acc": 0.5}},
+    {"id": "c", "name": "windy-3", "state": "running", "tags": ["eu"], "jobType": "train", "group": "g1",
+     "createdAt": "2026-03-01T00:00:00Z", "config": {"lr": "0.5"}, "summary": {}},
+]
+_RUN_FILTER_CASES = [
+    {}, {"config.lr": 0.1}, {"config.lr": {"$gt": 0.05}}, {"config.lr": {"$lte": 0.1, "$gte": 0.01}},
+    {"summary_metrics.acc": {"$gte": 0.5}}, {"summary.loss": {"$exists": False}}, {"state": {"$in": ["finished", "running"]}},
+    {"state": {"$nin": ["failed"]}}, {"tags": "eu"}, {"tags": {"$in": ["base"]}}, {"display_name": {"$regex": "^s"}},
+    {"config.opt.name": "adam"}, {"config.wb.value": 3}, {"$or": [{"jobType": "eval"}, {"group": "g1"}]},
+    {"$and": [{"jobType": "train"}, {"state": {"$ne": "running"}}]}, {"$nor": [{"state": "failed"}]},
+    {"config.lr": {"$not": {"$gt": 0.05}}}, {"createdAt": {"$gte": "2026-02-01"}}, {"config.layers": [1, 2]},
+    {"config.lr": {"$gt": "0.1"}}, {"group": None}, {"id": "b"},
+    {"$xor": []}, {"config.lr": {"$near": 1}}, {"bogus": 1}, {"state.x": 1}, {"$or": {"state": "failed"}},
+    {"state": {"$in": "failed"}},
+]
+
+
 PARITY_CASES = (
     [{"fn": "parseReference", "arg": a} for a in [
         "mnist-raw", " proj/mnist-raw:v2 ", "team/proj/model:best", "", "   ", "a/b/c/d", "x:", "x:a:b", "/x", "x//y",
@@ -138,7 +162,36 @@ PARITY_CASES = (
         {"a": {"digest": "u", "size": 1, "ref": "ftp://host/x"}}, {"a": {"digest": "d" * 64, "size": 1}, "a/b": {"digest": "d" * 64, "size": 1}},
         {"../a": {"digest": "d" * 64, "size": 1}},
     ]]
+    + [{"fn": "metricSummaries", "arg": a} for a in [
+        # W&B's log-summary example: min and max of loss accumulate over two calls; acc by glob.
+        {"defs": [{"name": "loss", "opts": {"summary": "min"}}, {"name": "loss", "opts": {"summary": "max"}},
+                  {"name": "val/*", "opts": {"summary": "mean,last", "stepMetric": "epoch"}}],
+         "rows": [{"loss": 0.9, "epoch": 0}, {"val/acc": 0.5}, {"loss": 0.4, "epoch": 1}, {"val/acc": 0.7, "note": "x"},
+                  {"loss": 0.6}]},
+        {"defs": [{"name": "acc", "opts": {"summary": "best", "goal": "maximize"}}, {"name": "f1", "opts": {"summary": "first"}},
+                  {"name": "hidden", "opts": {"summary": "none"}}, {"name": "acc", "opts": {"summary": "last", "overwrite": True}}],
+         "rows": [{"acc": 0.2, "f1": 1, "hidden": 3}, {"acc": 0.8, "f1": 2, "hidden": 4}, {"acc": "NaN"}]},
+        {"defs": [{"name": "s/*", "opts": {"stepMetric": "t", "stepSync": False}}], "rows": [{"t": 1}, {"s/x": 2}]},
+        {"defs": [{"name": "loss", "opts": {"summary": "best"}}], "rows": []},
+        {"defs": [{"name": "loss", "opts": {"summary": "median"}}], "rows": []},
+        {"defs": [{"name": "a*b", "opts": {}}], "rows": []},
+        {"defs": [{"name": "loss", "opts": {"summary": "min", "goal": "sideways"}}], "rows": []},
+    ]]
+    + [{"fn": "runFilters", "arg": {"runs": _RUNS, "filters": f}} for f in _RUN_FILTER_CASES]
 )
+
+
+def _metric_summaries(arg):
+    m = MetricSummaries()
+    for d in arg["defs"]:
+        o = d["opts"]
+        m.define(d["name"], step_metric=o.get("stepMetric"), step_sync=o.get("stepSync"), summary=o.get("summary"),
+                 goal=o.get("goal"), overwrite=o.get("overwrite"))
+    rows = [m.sync_steps(r) for r in arg["rows"]]
+    summary = {}
+    for r in rows:
+        summary.update(m.summarize(r))
+    return {"rows": rows, "summary": summary}
 
 
 def _python_outcome(case):
@@ -148,6 +201,10 @@ def _python_outcome(case):
             r = parse_reference(arg)
             value = {k: v for k, v in {"entity": r.entity, "project": r.project, "name": r.name, "selector": r.selector,
                                       "isVersion": r.is_version, "explicitSelector": r.explicit_selector}.items() if v is not None}
+        elif fn == "runFilters":
+            value = [r["id"] for r in arg["runs"] if run_matches(r, arg["filters"])]
+        elif fn == "metricSummaries":
+            value = _metric_summaries(arg)
         elif fn == "checkPathCollisions":
             value = check_path_collisions(arg)
         else:

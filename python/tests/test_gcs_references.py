@@ -139,7 +139,7 @@ class GcsReferencesWithStandInTest(ServerTestCase):
     def log(self, art, project="py-gcs"):
         with amphora.init(project=project, job_type="log") as run:
             run.log_artifact(art)
-        return Api().artifact("%s/%s:latest" % (project, art.name))
+        return Api().artifact("%s/%s:latest" % (project, art.collection_name))
 
     def test_object_records_generation_and_md5_and_downloads(self):
         gen = self.gcs.put("plain", "data/train.csv", b"x,y\n1,2\n")

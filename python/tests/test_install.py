@@ -1,5 +1,6 @@
 """`pip install ./python` gives a working package with no dependencies."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,9 +27,21 @@ class InstallTest(unittest.TestCase):
             installed = sorted(n for n in os.listdir(target) if not n.endswith(".dist-info"))
             self.assertEqual(installed, ["amphora"])  # nothing else came along
             check = subprocess.run(
-                [sys.executable, "-c", "import amphora, sys; print(amphora.__file__); print(amphora.Artifact('x', 'dataset'))"],
+                [sys.executable, "-c", "import amphora, sys; print(amphora.__file__); print(amphora.__version__); print(amphora.Artifact('x', 'dataset'))"],
                 env=dict(os.environ, PYTHONPATH=target), capture_output=True, text=True, timeout=60, cwd=tmp)
             self.assertEqual(check.returncode, 0, check.stderr)
             self.assertTrue(check.stdout.startswith(target), check.stdout)
-            with open(os.path.join(target, "amphora-0.1.0.dist-info", "METADATA")) as f:
-                self.assertNotIn("Requires-Dist", f.read())
+            self.assertTrue(os.path.isfile(os.path.join(target, "amphora", "py.typed")), "the PEP 561 marker is installed")
+            dist_info = [n for n in os.listdir(target) if n.startswith("amphora-") and n.endswith(".dist-info")]
+            self.assertEqual(len(dist_info), 1, os.listdir(target))
+            with open(os.path.join(target, dist_info[0], "METADATA")) as f:
+                metadata = f.read()
+            self.assertNotIn("Requires-Dist", metadata)
+            # One version source: the package's __version__, which is the release in src/core/version.ts.
+            self.assertIn("\nVersion: %s\n" % release_version(), metadata)
+            self.assertEqual(check.stdout.splitlines()[1:2], [release_version()])
+
+
+def release_version():
+    with open(os.path.join(PYTHON_DIR, "..", "src", "core", "version.ts")) as f:
+        return re.search(r"RELEASE_VERSION = '([^']+)'", f.read()).group(1)

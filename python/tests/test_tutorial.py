@@ -81,8 +81,8 @@ class TutorialTest(SameDigestAcrossClientsTest, ServerTestCase):
         self.assertEqual([r.job_type for r in convnet.used_by()], ["train"])
         train = trained.logged_by()
         self.assertEqual(train.job_type, "train")
-        self.assertEqual(sorted(a.name for a in train.used_artifacts()), ["convnet", "mnist-preprocess"])
-        self.assertEqual([a.name for a in train.logged_artifacts()], ["trained-model"])
+        self.assertEqual(sorted(a.name for a in train.used_artifacts()), ["convnet:v0", "mnist-preprocess:v0"])
+        self.assertEqual([a.name for a in train.logged_artifacts()], ["trained-model:v0"])
         self.assertEqual(train.config["epochs"], 5)
         self.assertEqual(train.config["pool_sizes"], [2])  # config.update(model_config) reached the server
         self.assertIn("trained_model.pth", [f["path"] for f in train.files()])

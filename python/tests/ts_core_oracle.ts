@@ -5,6 +5,23 @@ import { validateAlias, validateArtifactName, validateArtifactType } from '../..
 import { checkPathCollisions, validateManifestPath } from '../../src/core/paths.js';
 import { artifactDigest, validateManifest } from '../../src/core/node/manifest.js';
 import { AmphoraError } from '../../src/core/errors.js';
+import { MetricSummaries, type DefineMetricOptions } from '../../src/core/metricSummary.js';
+import { runMatches, type Filters } from '../../src/core/runFilters.js';
+
+/** Which of the runs match the filters (their ids). */
+function runFilters({ runs, filters }: { runs: Record<string, unknown>[]; filters: Filters }) {
+  return runs.filter((r) => runMatches(r, filters)).map((r) => r.id);
+}
+
+/** define_metric definitions, then rows as logged: the rows after step sync and the final summary. */
+function metricSummaries({ defs, rows }: { defs: { name: string; opts: DefineMetricOptions }[]; rows: Record<string, unknown>[] }) {
+  const m = new MetricSummaries();
+  for (const d of defs) m.define(d.name, d.opts);
+  const synced = rows.map((r) => m.syncSteps(r));
+  const summary: Record<string, unknown> = {};
+  for (const r of synced) Object.assign(summary, m.summarize(r));
+  return { rows: synced, summary };
+}
 
 const fns: Record<string, (a: never) => unknown> = {
   parseReference,
@@ -15,6 +32,8 @@ const fns: Record<string, (a: never) => unknown> = {
   checkPathCollisions,
   artifactDigest,
   validateManifest,
+  metricSummaries,
+  runFilters,
 };
 
 let input = '';

@@ -13,6 +13,8 @@ import { ROLE_NAMES as ROLES } from '../core/roles.js';
 import { AmphoraError } from '../core/errors.js';
 import { parseReference } from '../core/reference.js';
 import { formatBytes } from '../core/bytes.js';
+import { parseLinkTarget } from '../core/registry.js';
+import { validateAlias } from '../core/names.js';
 import { EXIT, EXIT_CODES_HELP, makeOut, reportError, table, type Out } from './output.js';
 import type { SyncResult } from './sync.js';
 import { VERSION } from './version.js';
@@ -265,6 +267,31 @@ artifact
           ['VERSION', 'ALIASES', 'FILES', 'SIZE', 'CREATED', 'BY', 'DIGEST'],
           ...items.map((v) => [v.version, v.aliases.join(', '), String(v.fileCount), formatBytes(v.size), v.createdAt, v.createdBy ?? '-', v.digest.slice(0, 12)]),
         ]),
+      );
+    }),
+  );
+
+artifact
+  .command('link')
+  .description('Link the version SRC into a registry collection (W&B\'s link_artifact); the link keeps SRC\'s files and lineage.')
+  .argument('<src>', '[entity/][project/]name[:alias|:vN] (default alias: latest)')
+  .argument('<target>', '[entity/]wandb-registry-NAME/COLLECTION (wandb-registry-model and -dataset always exist)')
+  .option('-a, --alias <alias>', 'alias of the link in the collection (repeatable)', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
+  .action(
+    action(async (out, src: string, target: string, opts: { alias?: string[] }) => {
+      const c = await connect();
+      const q = qualify(c, src);
+      const t = parseLinkTarget(target);
+      const source = await c.http.version(q.entity, q.project, q.name, q.selector);
+      const res = await c.http.linkVersion(t.entity ?? c.entity, t.project, t.name, {
+        source: { entity: source.entity, project: source.project, name: source.name, version: source.version },
+        aliases: (opts.alias ?? []).map(validateAlias),
+      });
+      const v = res.version;
+      out.result({ ...v, created: res.created }, () =>
+        res.created
+          ? `linked ${source.project}/${source.name}:${source.version} as ${v.project}/${v.name}:${v.version} [${v.aliases.join(', ')}]`
+          : `already linked: ${v.project}/${v.name}:${v.version} is ${source.project}/${source.name}:${source.version} [${v.aliases.join(', ')}]`,
       );
     }),
   );

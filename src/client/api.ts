@@ -1,9 +1,12 @@
 /** Api: read access to artifacts, runs, projects and lineage (the public query surface). */
-import type { LineageGraph, Project, Run as RunInfo } from '../core/api.js';
+import type { ArtifactCollection, LineageGraph, Project, Run as RunInfo } from '../core/api.js';
+import { validateArtifactType } from '../core/names.js';
+import { runMatches, type Filters } from '../core/runFilters.js';
 import { AmphoraError } from '../core/errors.js';
 import { formatReference, parseReference } from '../core/reference.js';
 import { Artifact } from './artifact.js';
 import { Client, defaultClient, type ClientOptions } from './client.js';
+import { Registry, type RegistryVisibility } from './registry.js';
 import { lastInit } from './sessionDefaults.js';
 import { paginate } from '../core/paginate.js';
 
@@ -58,15 +61,89 @@ export class Api {
     return versions.map((v) => Artifact.fromVersion(c, v));
   }
 
+  // ------------------------------------------------------------------ registries
+  /** A new registry (the project `wandb-registry-NAME`); without `artifactTypes` every type may be linked. */
+  async createRegistry(
+    name: string,
+    opts: { visibility: RegistryVisibility; organization?: string; description?: string; artifactTypes?: string[]; tags?: string[] },
+  ): Promise<Registry> {
+    const c = await this.client();
+    const info = await c.http.createRegistry(opts.organization ?? (await this.defaultEntity()), name, {
+      visibility: opts.visibility,
+      description: opts.description ?? null,
+      artifactTypes: opts.artifactTypes ?? null,
+      tags: opts.tags,
+    });
+    return new Registry(c, info);
+  }
+
+  /** The registry `name` (without the `wandb-registry-` prefix). */
+  async registry(name: string, opts: { organization?: string } = {}): Promise<Registry> {
+    const c = await this.client();
+    return new Registry(c, await c.http.registry(opts.organization ?? (await this.defaultEntity()), name));
+  }
+
+  /** The registries the key may read (of `organization` when given). */
+  async registries(opts: { organization?: string } = {}): Promise<Registry[]> {
+    const c = await this.client();
+    return (await c.http.registries(opts.organization)).items.map((r) => new Registry(c, r));
+  }
+
   async projects(): Promise<Project[]> {
     return (await (await this.client()).http.projects()).items;
   }
 
-  async runs(project?: string, opts: { entity?: string } = {}): Promise<RunInfo[]> {
+  /**
+   * The runs of `[entity/]project`, newest first, keeping those that match W&B's MongoDB-style
+   * `filters` on config, summary_metrics, state, tags, … (core/runFilters.ts, the Python client's rules).
+   */
+  async runs(path?: string, opts: { entity?: string; filters?: Filters } = {}): Promise<RunInfo[]> {
     const c = await this.client();
-    const entity = opts.entity ?? (await this.defaultEntity());
-    const p = project ?? (await this.defaultProject());
-    return paginate((q) => c.http.listRuns(entity, p, q));
+    const parts = (path ?? (await this.defaultProject())).split('/');
+    const entity = parts.length === 2 ? parts[0] : (opts.entity ?? (await this.defaultEntity()));
+    const runs = await paginate((q) => c.http.listRuns(entity, parts[parts.length - 1], q));
+    return runs.filter((r) => runMatches(r, opts.filters));
+  }
+
+  /** True when the reference resolves to a committed version; false when it does not exist. */
+  async artifactExists(ref: string, opts: { type?: string } = {}): Promise<boolean> {
+    try {
+      await this.artifact(ref, opts);
+      return true;
+    } catch (e) {
+      if (e instanceof AmphoraError && e.code === 'not_found') return false;
+      throw e;
+    }
+  }
+
+  /** The collections of one type (every type without it) in `[entity/]project`, by name. */
+  async artifactCollections(project?: string, type?: string): Promise<ArtifactCollection[]> {
+    const c = await this.client();
+    const { entity, name } = await this.projectParts(project);
+    if (type !== undefined) validateArtifactType(type);
+    return paginate((q) => c.http.collections(entity, name, { ...q, type }));
+  }
+
+  /** One collection, `[entity/][project/]name`; a type_mismatch error when it has another type. */
+  async artifactCollection(type: string, name: string): Promise<ArtifactCollection> {
+    const c = await this.client();
+    const r = parseReference(name);
+    const coll = await c.http.collection(r.entity ?? (await this.defaultEntity()), r.project ?? (await this.defaultProject()), r.name);
+    if (coll.type !== validateArtifactType(type)) throw new AmphoraError('type_mismatch', `Artifact "${name}" has type "${coll.type}", not "${type}".`);
+    return coll;
+  }
+
+  /** The artifact types used in `[entity/]project`, with how many collections each has. */
+  async artifactTypes(project?: string): Promise<{ type: string; collectionCount: number }[]> {
+    const c = await this.client();
+    const { entity, name } = await this.projectParts(project);
+    return (await c.http.artifactTypes(entity, name)).items;
+  }
+
+  private async projectParts(project?: string): Promise<{ entity: string; name: string }> {
+    const parts = (project ?? (await this.defaultProject())).split('/');
+    if (parts.length > 2 || parts.some((p) => !p)) throw new AmphoraError('invalid_request', `Invalid project "${project}": write it as [entity/]project.`);
+    return { entity: parts.length === 2 ? parts[0] : await this.defaultEntity(), name: parts[parts.length - 1] };
   }
 
   /** `entity/project/runId`, `project/runId` or `runId`. */

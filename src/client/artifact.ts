@@ -7,18 +7,20 @@ import type { Stats } from 'node:fs';
 import { lstat, mkdtemp, mkdir, open, readdir, realpath, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { ArtifactVersion, CallSite, ManifestResponse, Run as RunInfo } from '../core/api.js';
-import { AmphoraError } from '../core/errors.js';
+import type { ArtifactVersion, CallSite, LinkSource, ManifestResponse, Run as RunInfo } from '../core/api.js';
+import { AmphoraError, EntryNotFoundError } from '../core/errors.js';
 import { artifactDigest, validateManifest, type Manifest, type ManifestEntry } from '../core/node/manifest.js';
 import { validateAlias, validateArtifactName, validateArtifactType } from '../core/names.js';
 import { joinInside, validateManifestPath } from '../core/paths.js';
 import { checkReceivedManifest } from '../core/node/received.js';
 import { formatReference } from '../core/reference.js';
+import { parseLinkTarget } from '../core/registry.js';
 import { defaultClient, type Client } from './client.js';
 import { LOCAL_CONCURRENCY, mapPool, TRANSFER_CONCURRENCY } from './pool.js';
 import { downloadReference, resolveReference, type ReferenceOptions } from './references.js';
 import { maxObjectsOf, tooManyObjects } from './references/cloud.js';
 import { streamVerified } from './cache.js';
+import { hashFile } from './hash.js';
 import { BATCH_BLOB_MAX, fetchManyToCache, fetchToCache, StreamingUploader, type LocalBlob, type ProgressFn } from './transfer.js';
 import { Limiter } from '../core/limiter.js';
 
@@ -121,6 +123,8 @@ export class Artifact {
   fileCount?: number;
   producerRun?: ArtifactVersion['producerRun'];
   createdAt?: string;
+  /** A version reached through a registry collection: where it was logged (W&B's linked artifact). */
+  linkedFrom?: LinkSource | null;
   /** After logging: false when the content equalled an existing version (no new version was made). */
   created?: boolean;
 
@@ -167,6 +171,32 @@ export class Artifact {
     this.fileCount = v.fileCount;
     this.producerRun = v.producerRun;
     this.createdAt = v.createdAt;
+    this.linkedFrom = v.linkedFrom ?? null;
+  }
+
+  /** True for a version reached through a registry collection. */
+  get isLink(): boolean {
+    return Boolean(this.linkedFrom);
+  }
+
+  /** `name:vN` where the version was logged (a link's source), or the name of a draft. */
+  get sourceName(): string {
+    if (this.linkedFrom) return `${this.linkedFrom.name}:${this.linkedFrom.version}`;
+    return this.version ? `${this.name}:${this.version}` : this.name;
+  }
+
+  /**
+   * Links this version into a registry collection (`wandb-registry-NAME/COLLECTION`) and returns the
+   * link; a draft is logged first. Linking the same version again adds the aliases to its link.
+   */
+  async link(targetPath: string, opts: { aliases?: string[] } = {}): Promise<Artifact> {
+    if (!this.logged) await this.log();
+    const client = this.requireLogged('link');
+    const target = parseLinkTarget(targetPath);
+    const aliases = (opts.aliases ?? []).map(validateAlias);
+    const src = this.linkedFrom ?? { entity: this.entity!, project: this.project!, name: this.name, version: this.version! };
+    const res = await client.http.linkVersion(target.entity ?? this.entity!, target.project, target.name, { source: src, aliases });
+    return Artifact.fromVersion(client, res.version);
   }
 
   get logged(): boolean {
@@ -187,13 +217,24 @@ export class Artifact {
     }
   }
 
-  private stage(logical: string, s: Staged) {
+  /**
+   * W&B's rule: a path already in the draft may only get other content with `overwrite` (the same
+   * file or the same content again is fine). The Python client's message, in TypeScript's words.
+   */
+  private async stage(logical: string, s: Staged, overwrite = false): Promise<void> {
     validateManifestPath(logical);
+    const had = this.staged.get(logical);
+    if (had && !overwrite && !(had.localPath !== undefined && had.localPath === s.localPath) && (await stagedDigest(had)) !== (await stagedDigest(s))) {
+      throw new AmphoraError(
+        'invalid_path',
+        `Cannot add the same path twice: "${logical}" is already in artifact '${this.name}' with other content. Pass overwrite: true to replace it (merge: true for addDir), or store it under another name.`,
+      );
+    }
     this.staged.set(logical, s);
   }
 
   /** Adds one file under `name` (default: its base name). */
-  async addFile(localPath: string, opts: { name?: string } = {}): Promise<ArtifactEntry> {
+  async addFile(localPath: string, opts: { name?: string; overwrite?: boolean } = {}): Promise<ArtifactEntry> {
     this.requireDraft('addFile');
     const abs = path.resolve(localPath);
     let st;
@@ -204,7 +245,7 @@ export class Artifact {
     }
     if (!st.isFile()) throw new AmphoraError('invalid_path', `Cannot add ${abs} as a file: it is a ${st.isDirectory() ? 'folder (use addDir)' : 'special file'}.`);
     const logical = opts.name ?? path.basename(abs);
-    this.stage(logical, { localPath: abs });
+    await this.stage(logical, { localPath: abs }, opts.overwrite);
     return new ArtifactEntry(this, logical, '', st.size);
   }
 
@@ -213,7 +254,7 @@ export class Artifact {
    * they stay inside the folder; one pointing outside is an error, so an artifact never captures
    * files the folder does not own.
    */
-  async addDir(localPath: string, opts: { name?: string } = {}): Promise<number> {
+  async addDir(localPath: string, opts: { name?: string; merge?: boolean } = {}): Promise<number> {
     this.requireDraft('addDir');
     const abs = path.resolve(localPath);
     let rootReal: string;
@@ -258,19 +299,22 @@ export class Artifact {
       }
     };
     await walk(abs, '');
-    for (const [logical, full] of found) this.stage(prefix + logical, { localPath: full });
+    for (const [logical, full] of found) await this.stage(prefix + logical, { localPath: full }, opts.merge);
     return found.length;
   }
 
-  /** A new file written into a private staging folder and added under `name`. */
-  async newFile(name: string): Promise<NewFile> {
+  /** A new file written into a private staging folder and added under `name` (W&B's mode "x": the path must be new). */
+  async newFile(name: string, opts: { overwrite?: boolean } = {}): Promise<NewFile> {
     this.requireDraft('newFile');
     validateManifestPath(name);
+    if (this.staged.has(name) && !opts.overwrite) {
+      throw new AmphoraError('invalid_path', `Cannot create "${name}" in artifact '${this.name}': it already holds that path. Pass overwrite: true to replace it, or pick another name.`);
+    }
     this.stagingDir ??= await mkdtemp(path.join(tmpdir(), 'amphora-staging-'));
     const full = joinInside(this.stagingDir, name, path);
     await mkdir(path.dirname(full), { recursive: true });
     const fh = await open(full, 'w');
-    this.stage(name, { localPath: full });
+    await this.stage(name, { localPath: full }, true);
     return new NewFile(full, fh);
   }
 
@@ -284,10 +328,12 @@ export class Artifact {
     const entries = await resolveReference(uri, opts);
     // s3:// and gs:// stop listing at the cap; a file:// folder is counted once walked.
     if (opts.maxObjects !== undefined && entries.length > maxObjectsOf(opts)) throw tooManyObjects(uri, maxObjectsOf(opts));
-    return entries.map(({ path: p, ...entry }) => {
-      this.stage(p, { entry });
-      return new ArtifactEntry(this, p, entry.digest, entry.size, entry.ref, entry.extra);
-    });
+    const out: ArtifactEntry[] = [];
+    for (const { path: p, ...entry } of entries) {
+      await this.stage(p, { entry });
+      out.push(new ArtifactEntry(this, p, entry.digest, entry.size, entry.ref, entry.extra));
+    }
+    return out;
   }
 
   /** Removes a staged path before logging. */
@@ -484,16 +530,70 @@ export class Artifact {
   async getPath(name: string): Promise<ArtifactEntry> {
     if (!this.logged) {
       const s = this.staged.get(name);
-      if (!s) throw new AmphoraError('not_found', `Artifact "${this.name}" has no path "${name}"; staged paths: ${[...this.staged.keys()].slice(0, 10).join(', ') || 'none'}.`);
+      if (!s) throw new EntryNotFoundError(`Artifact ${this.name} has no file "${name}"; its files are: ${[...this.staged.keys()].sort().slice(0, 10).join(', ') || '(none)'}.`);
       return new ArtifactEntry(this, name, s.entry?.digest ?? '', s.entry?.size ?? 0, s.entry?.ref, s.entry?.extra);
     }
     const m = await this.manifest();
     const e = m[name];
     if (!e) {
-      const some = Object.keys(m).slice(0, 10).join(', ');
-      throw new AmphoraError('not_found', `${this.qualifiedName()} has no file "${name}"${some ? `; it has ${some}${Object.keys(m).length > 10 ? ', …' : ''}` : ''}.`);
+      // The Python client's get_entry message, word for word.
+      throw new EntryNotFoundError(`Artifact ${this.qualifiedName()} has no file "${name}"; its files are: ${Object.keys(m).sort().slice(0, 10).join(', ') || '(none)'}.`);
     }
     return new ArtifactEntry(this, name, e.digest, e.size, e.ref, e.extra);
+  }
+
+  /** The version's files (name, size, digest), sorted by path; `names` keeps only those. */
+  async files(opts: { names?: string[] } = {}): Promise<ArtifactEntry[]> {
+    this.requireLogged('files');
+    const m = await this.manifest();
+    const wanted = opts.names ? new Set(opts.names) : undefined;
+    return Object.keys(m)
+      .sort()
+      .filter((p) => !wanted || wanted.has(p))
+      .map((p) => new ArtifactEntry(this, p, m[p].digest, m[p].size, m[p].ref, m[p].extra));
+  }
+
+  /**
+   * Checks that `root` (default: the download folder) holds exactly this version's files with their
+   * recorded SHA-256 (references are not checked); throws naming the first difference, as Python's verify.
+   */
+  async verify(opts: { root?: string } = {}): Promise<void> {
+    this.requireLogged('verify');
+    const m = await this.manifest();
+    const root = path.resolve(opts.root ?? this.defaultRoot());
+    for (const rel of await filesUnder(root)) {
+      if (!m[rel]) throw new AmphoraError('invalid_path', `verify: found "${rel}" in ${root}, which is not a file of ${this.qualifiedName()}.`);
+    }
+    for (const p of Object.keys(m).sort()) {
+      if (m[p].ref) continue;
+      const local = path.join(root, ...p.split('/'));
+      const h = await hashFile(local).catch(() => undefined);
+      if (!h) throw new AmphoraError('invalid_path', `verify: "${p}" of ${this.qualifiedName()} is missing from ${root}; download it again.`);
+      if (h.digest !== m[p].digest) throw new AmphoraError('digest_mismatch', `verify: "${p}" in ${root} differs from ${this.qualifiedName()} (digest mismatch); download it again.`);
+    }
+  }
+
+  /** Makes `root` hold exactly this version: downloads it and deletes every other file there. */
+  async checkout(opts: { root?: string } = {}): Promise<DownloadStats> {
+    this.requireLogged('checkout');
+    const m = await this.manifest();
+    const root = path.resolve(opts.root ?? this.defaultRoot());
+    for (const rel of await filesUnder(root)) if (!m[rel]) await unlink(path.join(root, ...rel.split('/')));
+    return this.download({ root });
+  }
+
+  /** A draft holding this version's files, name, type, description and metadata: change it, then log it as the next version. */
+  async newDraft(): Promise<Artifact> {
+    this.requireLogged('newDraft');
+    const m = await this.manifest();
+    const draft = new Artifact(this.name, this.type, { description: this.description ?? undefined, metadata: structuredClone(this.metadata) });
+    for (const [p, entry] of Object.entries(m)) draft.staged.set(p, { entry: { ...entry } });
+    return draft;
+  }
+
+  /** W&B's name for getPath. */
+  getEntry(name: string): Promise<ArtifactEntry> {
+    return this.getPath(name);
   }
 
   /** Default download root: ./artifacts/<name>:<version> (`-` on Windows, where `:` is not allowed). */
@@ -545,7 +645,8 @@ export class Artifact {
   async loggedBy(): Promise<RunInfo | null> {
     const client = this.requireLogged('loggedBy');
     if (!this.producerRun) return null;
-    return client.http.getRun(this.entity!, this.project!, this.producerRun.id);
+    // A link's producer ran in the project its source was logged to.
+    return client.http.getRun(this.linkedFrom?.entity ?? this.entity!, this.linkedFrom?.project ?? this.project!, this.producerRun.id);
   }
 
   /** Runs that used this version. */
@@ -558,6 +659,32 @@ export class Artifact {
   stagedPaths(): string[] {
     return [...this.staged.keys()];
   }
+}
+
+/** Every regular file under `root` as a POSIX relative path (none when root does not exist). */
+async function filesUnder(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string, rel: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) await walk(path.join(dir, e.name), r);
+      else out.push(r);
+    }
+  };
+  await walk(root, '');
+  return out;
+}
+
+/** A staged entry's content digest (a local file is hashed when the question comes up). */
+async function stagedDigest(s: Staged): Promise<string | undefined> {
+  if (s.entry) return s.entry.digest;
+  return s.localPath ? (await hashFile(s.localPath)).digest : undefined;
 }
 
 /**

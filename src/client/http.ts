@@ -11,7 +11,7 @@ import { Agent, type Dispatcher } from 'undici';
 import type { z } from 'zod';
 import * as api from '../core/api.js';
 import { blobTarget } from './blobUrls.js';
-import { AmphoraError, type ErrorCode } from '../core/errors.js';
+import { AmphoraError, CommError, type ErrorCode } from '../core/errors.js';
 import { checkReceivedManifest, requireBlobDigest, storageOriginsFrom } from '../core/node/received.js';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -55,7 +55,7 @@ const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EHOSTUN
 
 export function unreachableError(baseUrl: string, cause?: unknown): AmphoraError {
   const why = cause instanceof Error ? ` (${(cause as NodeJS.ErrnoException).code ?? cause.message})` : '';
-  return new AmphoraError(
+  return new CommError(
     'server_unreachable',
     `Cannot reach the Amphora server at ${baseUrl}${why}. Start one with \`amphora serve\`, or set AMPHORA_BASE_URL (and AMPHORA_API_KEY) to a running server.`,
   );
@@ -330,6 +330,14 @@ export class AmphoraHttp {
   upsertPending(e: string, p: string, n: string, id: string, body: z.infer<typeof api.UpsertPendingRequest>) { return this.json('POST', api.routes.pending(e, p, n, id), api.PendingVersion, { body }); }
   finishPending(e: string, p: string, n: string, id: string, body: z.infer<typeof api.FinishPendingRequest>) { return this.json('POST', api.routes.pendingFinish(e, p, n, id), api.CommitVersionResponse, { body }); }
 
+  // ------------------------------------------------------------------ registries
+  linkVersion(e: string, p: string, n: string, body: z.infer<typeof api.LinkVersionRequest>) { return this.json('POST', api.routes.links(e, p, n), api.LinkVersionResponse, { body }); }
+  registries(entity?: string) { return this.json('GET', api.routes.registries(), api.RegistryList, { query: { entity } }); }
+  registry(e: string, name: string) { return this.json('GET', api.routes.registry(e, name), api.Registry); }
+  createRegistry(e: string, name: string, body: z.infer<typeof api.CreateRegistryRequest>) { return this.json('PUT', api.routes.registry(e, name), api.Registry, { body }); }
+  updateRegistry(e: string, name: string, body: z.infer<typeof api.UpdateRegistryRequest>) { return this.json('PATCH', api.routes.registry(e, name), api.Registry, { body }); }
+  deleteRegistry(e: string, name: string) { return this.json('DELETE', api.routes.registry(e, name), api.Registry); }
+
   // ------------------------------------------------------------------ lineage, admin
   lineage(e: string, p: string, q: { node?: string; depth?: number; level?: 'instance' | 'type'; direction?: 'both' | 'upstream' | 'downstream' }) {
     return this.json('GET', api.routes.lineage(e, p), api.LineageGraph, { query: q });
@@ -373,12 +381,12 @@ async function errorFrom(res: Dispatcher.ResponseData, method: string, path: str
     const parsed = api.ErrorBody.safeParse(JSON.parse(text));
     if (parsed.success) {
       const { code, message, details } = parsed.data.error;
-      return new AmphoraError((KNOWN_CODES.has(code) ? code : statusCode(res.statusCode)) as ErrorCode, message, details);
+      return new CommError((KNOWN_CODES.has(code) ? code : statusCode(res.statusCode)) as ErrorCode, message, details);
     }
   } catch {
     /* not JSON: fall through */
   }
-  return new AmphoraError(
+  return new CommError(
     statusCode(res.statusCode),
     `${method} ${path} failed with HTTP ${res.statusCode}${text ? `: ${text.slice(0, 200)}` : ''}. Check that AMPHORA_BASE_URL points at an Amphora server.`,
   );

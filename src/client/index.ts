@@ -2,10 +2,11 @@
 export { init, Run, type InitOptions } from './run.js';
 export { Artifact, ArtifactEntry, NewFile, materialize, type DownloadStats } from './artifact.js';
 export { Api } from './api.js';
+export { Registry } from './registry.js';
 export { AmphoraHttp, unreachableError } from './http.js';
 export { resolveConnection, type Connection } from './connection.js';
 export { subscribeEvents } from './events.js';
 export { Client, defaultClient, resetDefaultClient, type ClientOptions } from './client.js';
 export { BlobCache, parseSize } from './cache.js';
 export { StatCache, hashFile } from './hash.js';
-export { AmphoraError } from '../core/errors.js';
+export { AmphoraError, CommError, EntryNotFoundError } from '../core/errors.js';

@@ -2,11 +2,13 @@
  * Run: one execution of a pipeline step. Inputs (`useArtifact`) and outputs (`logArtifact`) become
  * lineage edges; metrics are batched into history; a heartbeat keeps it `running` until `finish()`.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { HEARTBEAT_INTERVAL_MS, type CallSite, type Provenance, type Run as RunInfo } from '../core/api.js';
 import { toMetricValue } from '../core/downsample.js';
+import { REGISTRY_PREFIX } from '../core/registry.js';
+import { MetricSummaries, type DefineMetricOptions, type MetricDefinition } from '../core/metricSummary.js';
 import { AmphoraError } from '../core/errors.js';
 import { validateEntity, validateJobType, validateProject } from '../core/names.js';
 import { formatReference, parseReference } from '../core/reference.js';
@@ -57,7 +59,10 @@ export class Run {
   /** What the run recorded about its code at `init` (null when not recorded). */
   readonly provenance: Provenance | null;
 
+  /** The current step: its row collects data until it is committed. */
   private step = 0;
+  private pendingRow: Record<string, unknown> = {};
+  private readonly metrics = new MetricSummaries();
   private history: { step: number; data: Record<string, unknown>; at: string }[] = [];
   private historyTimer?: NodeJS.Timeout;
   private readonly heartbeat: NodeJS.Timeout;
@@ -154,17 +159,92 @@ export class Run {
     return artifact.finishPending(this.client, id, { ...common, aliases: opts.aliases });
   }
 
-  /** Appends metrics to history (batched) and keeps the latest values in the summary. */
-  log(data: Record<string, unknown>, opts: { step?: number } = {}): void {
+  /**
+   * W&B's step rules: data joins the current step's row; `commit` (default true without `step`,
+   * false with it) closes the row and moves to the next step. A larger `step` closes the current
+   * row first; a smaller one is dropped with a warning. Summaries follow `defineMetric`.
+   */
+  log(data: Record<string, unknown>, opts: { step?: number; commit?: boolean } = {}): void {
     this.requireActive('log');
-    const step = opts.step ?? this.step;
-    if (!Number.isInteger(step) || step < 0) throw new AmphoraError('invalid_request', `log: step ${String(step)} must be a whole number ≥ 0.`);
-    this.step = Math.max(this.step, step + 1);
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+      throw new AmphoraError('invalid_request', `log expects an object of metrics such as {loss: 0.3}, got ${Array.isArray(data) ? 'an array' : typeof data}.`);
+    }
+    const { step } = opts;
+    if (step !== undefined) {
+      if (!Number.isInteger(step) || step < 0) throw new AmphoraError('invalid_request', `log: step must be a whole number ≥ 0, got ${String(step)}.`);
+      if (step < this.step) {
+        process.emitWarning(`amphora: tried to log to step ${step}, which is less than the current step ${this.step}. Steps must increase, so this data is ignored: ${Object.keys(data).join(', ')}`);
+        return;
+      }
+      if (step > this.step) {
+        this.commitStep();
+        this.step = step;
+      }
+    }
+    Object.assign(this.pendingRow, data);
+    if (opts.commit ?? step === undefined) {
+      this.commitStep();
+      this.step += 1;
+    }
+  }
+
+  /** W&B's `define_metric`: what the summary keeps for `name` (or a glob such as "val/*") and its step metric. */
+  defineMetric(name: string, opts: DefineMetricOptions & { hidden?: boolean } = {}): MetricDefinition {
+    if (opts.hidden) throw new AmphoraError('unsupported', 'defineMetric({hidden: true}) is not supported by Amphora: every logged metric is shown; leave hidden out.');
+    return this.metrics.define(name, opts);
+  }
+
+  /** Closes the current step's row (if it has data) and hands it to the history batcher. */
+  private commitStep(): void {
+    if (!Object.keys(this.pendingRow).length) return;
+    const row = this.metrics.syncSteps(this.pendingRow);
+    this.pendingRow = {};
     // JSON has no NaN or infinities: they travel as the strings the server and charts read back.
-    this.history.push({ step, data: wireValues(data), at: new Date().toISOString() });
-    Object.assign(this.summary, data);
+    this.history.push({ step: this.step, data: wireValues(row), at: new Date().toISOString() });
+    Object.assign(this.summary, this.metrics.summarize(row));
     if (this.history.length >= HISTORY_BATCH) void this.flush();
     else this.historyTimer ??= setTimeout(() => void this.flush(), HISTORY_FLUSH_MS).unref();
+  }
+
+  // ------------------------------------------------------------------ registries (W&B's Registry)
+  /** Links a version into a registry collection (`wandb-registry-NAME/COLLECTION`); a draft is logged by this run first. */
+  async linkArtifact(artifact: Artifact, targetPath: string, opts: { aliases?: string[] } = {}): Promise<Artifact> {
+    this.requireActive('linkArtifact');
+    if (!artifact.logged) await this.logArtifact(artifact);
+    return artifact.link(targetPath, opts);
+  }
+
+  /** Logs a model file or folder as an artifact of type "model" (default name `run-<run id>-<file name>`). */
+  async logModel(localPath: string, opts: { name?: string; aliases?: string[] } = {}): Promise<Artifact> {
+    this.requireActive('logModel');
+    const abs = resolve(localPath);
+    const model = new Artifact(opts.name ?? `run-${this.id}-${basename(abs)}`, 'model');
+    const info = await stat(abs).catch(() => {
+      throw new AmphoraError('invalid_path', `logModel: ${abs} does not exist; pass the path of a model file or folder.`);
+    });
+    if (info.isDirectory()) await model.addDir(abs);
+    else await model.addFile(abs);
+    return this.logArtifact(model, { aliases: opts.aliases });
+  }
+
+  /** Uses and downloads a model artifact; resolves to the path of its only file, or of its folder. */
+  async useModel(name: string): Promise<string> {
+    const model = await this.useArtifact(name);
+    if (!model.type.toLowerCase().includes('model')) {
+      throw new AmphoraError('type_mismatch', `useModel(${JSON.stringify(name)}): the artifact has type "${model.type}"; useModel is for model artifacts, use useArtifact(...).download() for others.`);
+    }
+    const { root } = await model.download();
+    const entries = await readdir(root);
+    return entries.length === 1 ? join(root, entries[0]) : root;
+  }
+
+  /** Logs the model at `localPath` and links it into the model registry's collection `registeredModelName`. */
+  async linkModel(localPath: string, registeredModelName: string, opts: { name?: string; aliases?: string[] } = {}): Promise<Artifact> {
+    if (/[/:]/.test(registeredModelName)) {
+      throw new AmphoraError('invalid_request', `linkModel: give only the registered model's name (${JSON.stringify(registeredModelName)} has an entity, project or version in it).`);
+    }
+    const model = await this.logModel(localPath, { name: opts.name });
+    return this.linkArtifact(model, `${this.entity}/${REGISTRY_PREFIX}model/${registeredModelName}`, { aliases: opts.aliases });
   }
 
   /** Sends buffered history now. */
@@ -227,6 +307,7 @@ export class Run {
     if (this.finished) return;
     clearInterval(this.heartbeat);
     try {
+      this.commitStep();
       await this.flush();
     } finally {
       this.finished = true;

@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import { NAME_PATTERN, VERSION_PATTERN } from './names.js';
+import { REGISTRY_PREFIX } from './registry.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -102,7 +103,7 @@ export const CreateKeyResponse = z.object({ key: ApiKeyInfo, apiKey: z.string() 
 export const AuditEntry = z.object({
   at: z.string(),
   actor: z.string(),
-  action: z.enum(['version.create', 'version.update', 'version.delete', 'alias.move', 'alias.remove']),
+  action: z.enum(['version.create', 'version.update', 'version.delete', 'alias.move', 'alias.remove', 'version.link', 'registry.create', 'registry.update', 'registry.delete']),
   target: z.string(),
   detail: z.record(z.string(), z.unknown()),
 });
@@ -354,6 +355,11 @@ export const ArtifactVersion = z.object({
   updatedBy: z.string().nullable().optional(),
   /** Where the producer run's code logged this version (see `Run.provenance` for the program and commit). */
   callSite: CallSite.nullable().optional(),
+  /**
+   * Registries: this version is a link in a registry collection to a version logged elsewhere
+   * (W&B's linked artifact). Files, digest and producer are the source's; aliases and vN are the link's own.
+   */
+  linkedFrom: z.lazy(() => LinkSource).nullable().optional(),
 });
 export type ArtifactVersion = z.infer<typeof ArtifactVersion>;
 export const VersionList = z.object({ items: z.array(ArtifactVersion), nextCursor: z.string().nullable() });
@@ -458,6 +464,55 @@ export const UseArtifactRequest = z.object({ ref: z.string().min(1).max(512), ca
 export const RunArtifacts = z.object({ items: z.array(ArtifactVersion.extend({ usedAt: CallSite.nullable().optional() })) });
 /** GET …/versions/:selector/consumers */
 export const RunRefList = z.object({ items: z.array(Run) });
+
+// ---------------------------------------------------------------- registries (W&B Registry)
+/** A registry is a project (`wandb-registry-NAME`, see core/registry.ts) whose collections hold links to versions logged elsewhere. */
+export const RegistryVisibility = z.enum(['organization', 'restricted']);
+export const Registry = z.object({
+  entity: ServerName,
+  /** Without the prefix: `model`. */
+  name: ServerName,
+  /** The registry's project: `wandb-registry-model`. */
+  project: ServerName,
+  visibility: RegistryVisibility,
+  description: z.string().nullable(),
+  /** false: only `artifactTypes` may be linked. Types once allowed are never removed (W&B's rule). */
+  allowAllArtifactTypes: z.boolean(),
+  artifactTypes: z.array(ServerName),
+  tags: z.array(z.string()),
+  createdAt: Iso,
+  updatedAt: Iso,
+});
+export type Registry = z.infer<typeof Registry>;
+export const RegistryList = z.object({ items: z.array(Registry) });
+/** PUT /projects/:entity/wandb-registry-NAME/registry — create (409 when it exists). No `artifactTypes`: all types allowed. */
+export const CreateRegistryRequest = z.object({
+  visibility: RegistryVisibility,
+  description: z.string().max(65_536).nullable().optional(),
+  artifactTypes: z.array(Name).max(100).nullable().optional(),
+  tags: TagList.optional(),
+});
+/** PATCH /projects/:entity/wandb-registry-NAME/registry — `addArtifactTypes` only adds (saved types stay). */
+export const UpdateRegistryRequest = z.object({
+  visibility: RegistryVisibility.optional(),
+  description: z.string().max(65_536).nullable().optional(),
+  allowAllArtifactTypes: z.boolean().optional(),
+  addArtifactTypes: z.array(Name).max(100).optional(),
+  tags: TagList.optional(),
+});
+export const LinkSource = z.object({ entity: ServerName, project: ServerName, name: ServerName, version: VersionLabel });
+export type LinkSource = z.infer<typeof LinkSource>;
+/**
+ * POST …/projects/:entity/:project/artifacts/:name/links — link a committed version into the
+ * registry collection `:name` of registry project `:project`. Linking the same source again returns
+ * its link (`created: false`) with the aliases applied; `latest` moves to it either way.
+ */
+export const LinkVersionRequest = z.object({
+  source: z.object({ entity: Name, project: Name, name: Name, version: z.string().min(1).max(130) }),
+  aliases: z.array(z.string()).max(100).optional(),
+});
+export const LinkVersionResponse = z.object({ version: ArtifactVersion, created: z.boolean() });
+export type LinkVersionResponse = z.infer<typeof LinkVersionResponse>;
 
 // ---------------------------------------------------------------- lineage
 export const LineageNode = z.object({
@@ -579,6 +634,10 @@ export const routes = {
   runFiles: (e: string, p: string, id: string) => `${routes.run(e, p, id)}/files`,
   runInputs: (e: string, p: string, id: string) => `${routes.run(e, p, id)}/inputs`,
   runOutputs: (e: string, p: string, id: string) => `${routes.run(e, p, id)}/outputs`,
+  links: (e: string, p: string, n: string) => `${routes.collection(e, p, n)}/links`,
+  registries: () => `${API_PREFIX}/registries`,
+  /** A registry's settings live on its project, `wandb-registry-NAME`. */
+  registry: (e: string, name: string) => `${routes.project(e, REGISTRY_PREFIX + name)}/registry`,
   lineage: (e: string, p: string) => `${routes.project(e, p)}/lineage`,
   audit: (e: string, p: string) => `${routes.project(e, p)}/audit`,
   users: () => `${API_PREFIX}/users`,

@@ -65,6 +65,25 @@ export class AmphoraError extends Error {
   }
 }
 
+/**
+ * The server answered with an error, or could not be reached (W&B's `wandb.errors.CommError`; the
+ * Python client raises its CommError in the same places).
+ */
+export class CommError extends AmphoraError {
+  constructor(code: ErrorCode, message: string, details?: unknown) {
+    super(code, message, details);
+    this.name = 'CommError';
+  }
+}
+
+/** A file name an artifact does not hold (`getEntry` / `getPath`; Python raises KeyError there). */
+export class EntryNotFoundError extends AmphoraError {
+  constructor(message: string, details?: unknown) {
+    super('not_found', message, details);
+    this.name = 'EntryNotFoundError';
+  }
+}
+
 export function httpStatusOf(code: ErrorCode): number {
   return STATUS[code];
 }

@@ -17,6 +17,7 @@ import { healthRoutes } from './routes/health.js';
 import { lineageRoutes } from './routes/lineage.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { projectRoutes } from './routes/projects.js';
+import { registryRoutes } from './routes/registries.js';
 import { resolveRoutes } from './routes/resolve.js';
 import { runRoutes } from './routes/runs.js';
 import { userRoutes } from './routes/users.js';
@@ -84,7 +85,7 @@ export async function buildApp(ctx: ServerContext, opts: { logLevel?: string; qu
     transform: jsonSchemaTransform,
   });
 
-  for (const plugin of [healthRoutes, projectRoutes, artifactRoutes, resolveRoutes, blobRoutes, runRoutes, lineageRoutes, eventRoutes, adminRoutes, userRoutes, openapiRoutes]) {
+  for (const plugin of [healthRoutes, projectRoutes, artifactRoutes, resolveRoutes, blobRoutes, runRoutes, registryRoutes, lineageRoutes, eventRoutes, adminRoutes, userRoutes, openapiRoutes]) {
     await plugin(app, ctx);
   }
   return app;

@@ -5,6 +5,7 @@ import type { BlobStore } from './blobs/blobStore.js';
 import type { EventBus } from './events.js';
 import type { ArtifactService } from './services/artifacts.js';
 import type { LineageService } from './services/lineage.js';
+import type { RegistryService } from './services/registries.js';
 import type { RunService } from './services/runs.js';
 import type { UserService } from './services/users.js';
 import type { Database } from './store/database.js';
@@ -22,6 +23,7 @@ export interface ServerContext {
   events: EventBus;
   artifacts: ArtifactService;
   runs: RunService;
+  registries: RegistryService;
   lineage: LineageService;
   sseKeepAliveMs: number;
 }

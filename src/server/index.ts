@@ -14,6 +14,7 @@ import { removeDiscovery, writeDiscovery } from './discovery.js';
 import { allowedHostsFromEnv } from './hostCheck.js';
 import { makeDataDirPrivate, usePrivateUmask } from './privateDataDir.js';
 import { ArtifactService } from './services/artifacts.js';
+import { RegistryService } from './services/registries.js';
 import { LineageService } from './services/lineage.js';
 import { RunService } from './services/runs.js';
 import { UserService } from './services/users.js';
@@ -108,6 +109,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       events,
       artifacts,
       runs,
+      registries: new RegistryService(db, events),
       lineage: new LineageService(db),
       sseKeepAliveMs: 15_000,
     };

@@ -140,4 +140,19 @@ describe('amphora CLI: W&B habits and clear messages (dist/cli.mjs against a rea
     assert.equal(r.code, 5);
     assert.match(r.stderr, /artifact type "bad type"[\s\S]*for example "dataset"/);
   });
+
+  it('artifact link SRC TARGET -a ALIAS links into a registry; linking again says so; a bad target is refused', async () => {
+    await json(['artifact', 'put', path.join(base, 'ds'), '-n', 'wb/linked-src', '-t', 'model']);
+    const first = await cli(['artifact', 'link', 'wb/linked-src:v0', 'wandb-registry-model/wb-models', '-a', 'staging']);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /^linked wb\/linked-src:v0 as wandb-registry-model\/wb-models:v0 \[latest, staging\]/);
+    const again = await json(['artifact', 'link', 'wb/linked-src', 'wandb-registry-model/wb-models', '-a', 'prod']);
+    assert.deepEqual([again.created, again.version, again.linkedFrom.name, [...again.aliases].sort()], [false, 'v0', 'linked-src', ['latest', 'prod', 'staging']]);
+    const got = await json(['artifact', 'get', 'wandb-registry-model/wb-models:prod', '--root', path.join(base, 'from-registry')]);
+    const logged = await readFile(path.join(base, 'ds', 'a.txt'), 'utf8');
+    assert.equal(await readFile(path.join(base, 'from-registry', 'a.txt'), 'utf8'), logged, JSON.stringify(got));
+    const bad = await cli(['artifact', 'link', 'wb/linked-src', 'no-collection']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /wandb-registry-NAME\/COLLECTION/);
+  });
 });

@@ -82,6 +82,7 @@ describe('team mode: role matrix over every route', function () {
     assert.equal(run.id, 'seedrun');
     await ok(admin.post(`${BASE}/artifacts/alpha-secret-data/versions`, { type: 'dataset', manifest: MANIFEST, aliases: ['best'], runId: 'seedrun' }));
     await ok(admin.post(`${BASE}/runs/seedrun/inputs`, { ref: 'alpha-secret-data:v0' }));
+    await ok(admin.req('PUT', `/api/v1/projects/${TEAM}/wandb-registry-alpha/registry`, { visibility: 'restricted' }));
     await waitFor("editor1's one-second key to expire", async () => (await apis.expired.get('/api/v1/viewer')).status === 401, 10_000, 100);
   });
   after(async () => s?.stop());
@@ -157,6 +158,33 @@ describe('team mode: role matrix over every route', function () {
         await ok(s.admin.post(`${BASE}/artifacts/spread/pending/${id}`, { type: 'dataset', manifest: MANIFEST }));
         return a.post(`${BASE}/artifacts/spread/pending/${id}/finish`, {});
       },
+    },
+    'GET /api/v1/registries': { need: 'user', ok: [200], request: (_c, a) => a.get('/api/v1/registries') },
+    'GET /api/v1/projects/:entity/:project/registry': { need: 'viewer', ok: [200], request: (_c, a) => a.get(`/api/v1/projects/${TEAM}/wandb-registry-alpha/registry`) },
+    'PUT /api/v1/projects/:entity/:project/registry': {
+      need: 'editor',
+      ok: [201],
+      request: (_c, a) => a.req('PUT', `/api/v1/projects/${TEAM}/wandb-registry-r${next()}/registry`, { visibility: 'organization' }),
+    },
+    'PATCH /api/v1/projects/:entity/:project/registry': {
+      need: 'admin',
+      ok: [200],
+      request: (c, a) => a.patch(`/api/v1/projects/${TEAM}/wandb-registry-alpha/registry`, { description: `edited by ${c}` }),
+    },
+    'DELETE /api/v1/projects/:entity/:project/registry': {
+      need: 'admin',
+      ok: [200],
+      request: async (_c, a) => {
+        const project = `wandb-registry-gone${next()}`;
+        await ok(s.admin.req('PUT', `/api/v1/projects/${TEAM}/${project}/registry`, { visibility: 'organization' }));
+        return a.del(`/api/v1/projects/${TEAM}/${project}/registry`);
+      },
+    },
+    'POST /api/v1/projects/:entity/:project/artifacts/:name/links': {
+      need: 'editor',
+      ok: [200, 201],
+      request: (_c, a) =>
+        a.post(`/api/v1/projects/${TEAM}/wandb-registry-alpha/artifacts/secret-models/links`, { source: { entity: TEAM, project: PROJ, name: 'alpha-secret-data', version: 'v0' } }),
     },
     'POST /api/v1/projects/:entity/:project/runs': { need: 'editor', ok: [201], request: (_c, a) => a.post(`${BASE}/runs`, { jobType: 'train' }) },
     'GET /api/v1/projects/:entity/:project/runs': { need: 'viewer', ok: [200], request: (_c, a) => a.get(`${BASE}/runs`) },

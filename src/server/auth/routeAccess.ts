@@ -40,6 +40,14 @@ export const ROUTE_ACCESS: Record<string, AccessRule> = {
   [`DELETE ${ART}/:name/versions/:selector`]: { project: 'admin', action: 'deleting a version' },
   [`POST ${ART}/:name/pending/:distributedId`]: edit('adding files to a distributed version'),
   [`POST ${ART}/:name/pending/:distributedId/finish`]: edit('committing a distributed version'),
+  // Registries: the list shows what the key may read; a registry's settings live on its project.
+  [`GET ${P}/registries`]: 'user',
+  [`GET ${PROJ}/registry`]: read('reading a registry'),
+  [`PUT ${PROJ}/registry`]: edit('creating a registry'),
+  [`PATCH ${PROJ}/registry`]: { project: 'admin', action: 'changing a registry' },
+  [`DELETE ${PROJ}/registry`]: { project: 'admin', action: 'deleting a registry' },
+  // The target registry needs editor; the handler also checks that the source is readable.
+  [`POST ${ART}/:name/links`]: edit('linking a version into a registry'),
   [`POST ${RUN}`]: edit('creating a run'),
   [`GET ${RUN}`]: read('listing runs'),
   [`GET ${RUN}/:runId`]: read('reading a run'),

@@ -73,6 +73,7 @@ export class ArtifactService {
     const needed = storedBlobs(manifest);
     return this.commitTransaction(needed, async (tx, events) => {
       const projectId = await ensureProject(tx, entity, project);
+      await refuseRegistry(tx, projectId, entity, project, name);
       if (req.runId) await requireRun(tx, projectId, entity, project, req.runId);
       const coll = await lockOrCreateCollection(tx, projectId, name, req.type);
       return this.settleVersion(tx, events, {
@@ -169,6 +170,7 @@ export class ArtifactService {
     await this.requireBlobs(storedBlobs(manifest));
     return this.db.transaction(async (tx) => {
       const projectId = await ensureProject(tx, entity, project);
+      await refuseRegistry(tx, projectId, entity, project, name);
       if (req.runId) await requireRun(tx, projectId, entity, project, req.runId);
       const coll = await lockOrCreateCollection(tx, projectId, name, req.type);
       const rows = await tx.query<{ id: number; manifest: string; metadata: Record<string, unknown> }>(
@@ -303,7 +305,9 @@ export class ArtifactService {
   async consumers(entity: string, project: string, name: string, selector: string): Promise<Run[]> {
     const v = await this.resolve(entity, project, name, selector);
     const rows = await this.db.query(
-      `${RUN_SELECT} JOIN edges e ON e.project_id = r.project_id AND e.run_id = r.run_id WHERE e.version_id = $1 AND e.kind = 'input' ORDER BY r.created_at`,
+      // A link's consumers are its source's (uses of a link are recorded on the source).
+      `${RUN_SELECT} JOIN edges e ON e.project_id = r.project_id AND e.run_id = r.run_id
+       WHERE e.version_id = (SELECT COALESCE(source_version_id, id) FROM versions WHERE id = $1) AND e.kind = 'input' ORDER BY r.created_at`,
       [Number(v.id)],
     );
     return rows.map(toRun);
@@ -568,7 +572,17 @@ async function requireCollectionId(q: Queryable, entity: string, project: string
   return rows[0].id;
 }
 
-async function lockOrCreateCollection(tx: Queryable, projectId: number, name: string, type: string): Promise<CollectionRow> {
+/** Registries hold links only: a version is logged to a project, then linked (W&B's rule). */
+export async function refuseRegistry(q: Queryable, projectId: number, entity: string, project: string, name: string): Promise<void> {
+  if ((await q.query('SELECT 1 FROM registries WHERE project_id = $1', [projectId])).length) {
+    throw new AmphoraError(
+      'invalid_request',
+      `${entity}/${project} is a registry, which holds links to versions logged elsewhere: log "${name}" to a project, then link it into the registry (run.link_artifact, artifact.link, or amphora artifact link SRC ${project}/${name}).`,
+    );
+  }
+}
+
+export async function lockOrCreateCollection(tx: Queryable, projectId: number, name: string, type: string): Promise<CollectionRow> {
   let rows = await tx.query<CollectionRow>('SELECT * FROM collections WHERE project_id = $1 AND name = $2 FOR UPDATE', [projectId, name]);
   if (!rows.length) {
     await tx.query('INSERT INTO collections (project_id, name, type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [projectId, name, type]);
@@ -590,10 +604,14 @@ export async function requireRun(q: Queryable, projectId: number, entity: string
   if (!rows.length) throw new AmphoraError('not_found', `There is no run "${runId}" in ${entity}/${project}; create the run first (POST …/runs) or omit runId.`);
 }
 
-/** Records a lineage edge; an input's first recorded `use_artifact` line is kept (using again is idempotent). */
+/**
+ * Records a lineage edge; an input's first recorded `use_artifact` line is kept (using again is
+ * idempotent). A run using a registry link uses the linked source: lineage is the source's (W&B's rule).
+ */
 export async function addEdge(tx: Queryable, versionId: number, projectId: number, runId: string, kind: 'input' | 'output', callSite?: CallSite): Promise<void> {
   await tx.query(
-    `INSERT INTO edges (version_id, project_id, run_id, kind, call_site) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO edges (version_id, project_id, run_id, kind, call_site)
+     SELECT COALESCE(source_version_id, id), $2, $3, $4, $5 FROM versions WHERE id = $1
      ON CONFLICT (version_id, project_id, run_id, kind) DO UPDATE SET call_site = COALESCE(edges.call_site, EXCLUDED.call_site)`,
     [versionId, projectId, runId, kind, callSite ? JSON.stringify(callSite) : null],
   );
@@ -619,7 +637,7 @@ interface SettleRequest {
   auditDetails?: Record<string, unknown>;
 }
 
-interface AliasCtx {
+export interface AliasCtx {
   entity: string;
   project: string;
   name: string;
@@ -628,7 +646,7 @@ interface AliasCtx {
 }
 
 /** Points `alias` at `versionId`, taking it from whichever version held it (aliases are unique). */
-async function moveAlias(tx: Queryable, ctx: AliasCtx, alias: string, versionId: number, events: ServerEvent[]): Promise<void> {
+export async function moveAlias(tx: Queryable, ctx: AliasCtx, alias: string, versionId: number, events: ServerEvent[]): Promise<void> {
   const prev = await tx.query<{ version_id: number; idx: number }>(
     'SELECT a.version_id, v.idx FROM aliases a JOIN versions v ON v.id = a.version_id WHERE a.collection_id = $1 AND a.alias = $2',
     [ctx.collectionId, alias],
@@ -659,7 +677,7 @@ async function dropAlias(tx: Queryable, ctx: AliasCtx, alias: string, from: stri
 }
 
 /** Validates aliases. On commit `latest` is dropped (it is applied anyway); edits may add or remove it. */
-function normalizeAliases(list: string[], forEdit = false): string[] {
+export function normalizeAliases(list: string[], forEdit = false): string[] {
   const out: string[] = [];
   for (const a of list) {
     validateAlias(a);

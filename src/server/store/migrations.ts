@@ -308,6 +308,22 @@ const MIGRATIONS: string[] = [
   ALTER TABLE blobs ADD COLUMN pack_offset bigint;
   CREATE INDEX blobs_pack ON blobs (pack_key) WHERE pack_key IS NOT NULL;
   `,
+  // Registries (W&B Registry): a registry is a project whose collections link to versions logged
+  // elsewhere; a link is a version row of its own (own vN and aliases) naming its source.
+  `
+  CREATE TABLE registries (
+    project_id bigint PRIMARY KEY REFERENCES projects(id),
+    visibility text NOT NULL,
+    description text,
+    allow_all_types boolean NOT NULL DEFAULT true,
+    artifact_types text[] NOT NULL DEFAULT '{}',
+    tags text[] NOT NULL DEFAULT '{}',
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+  );
+  ALTER TABLE versions ADD COLUMN source_version_id bigint REFERENCES versions(id);
+  CREATE INDEX versions_source ON versions (source_version_id) WHERE source_version_id IS NOT NULL;
+  `,
 ];
 
 /** The step that moved history to batches and per-key chunks (its test replays it). */

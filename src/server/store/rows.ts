@@ -7,11 +7,15 @@ export const VERSION_SELECT = `
          v.description, v.metadata, v.state, v.created_at, v.updated_at, v.tags, v.ttl_seconds,
          v.created_by, v.updated_by, v.call_site,
          r.run_id AS producer_id, r.name AS producer_name, r.job_type AS producer_job_type,
+         sp.entity AS source_entity, sp.name AS source_project, sc.name AS source_name, sv.idx AS source_idx,
          COALESCE((SELECT array_agg(a.alias ORDER BY a.alias <> 'latest', a.alias) FROM aliases a WHERE a.version_id = v.id), '{}') AS aliases
   FROM versions v
   JOIN collections c ON c.id = v.collection_id
   JOIN projects p ON p.id = c.project_id
-  LEFT JOIN runs r ON r.project_id = c.project_id AND r.run_id = v.producer_run_id`;
+  LEFT JOIN versions sv ON sv.id = v.source_version_id
+  LEFT JOIN collections sc ON sc.id = sv.collection_id
+  LEFT JOIN projects sp ON sp.id = sc.project_id
+  LEFT JOIN runs r ON r.project_id = COALESCE(sc.project_id, c.project_id) AND r.run_id = COALESCE(sv.producer_run_id, v.producer_run_id)`;
 
 export function iso(v: unknown): string {
   if (v instanceof Date) return v.toISOString();
@@ -49,6 +53,9 @@ export function toVersion(r: Row): ArtifactVersion {
     createdBy: (r.created_by as string | null) ?? null,
     updatedBy: (r.updated_by as string | null) ?? null,
     callSite: (r.call_site as CallSite | null) ?? null,
+    linkedFrom: r.source_name
+      ? { entity: r.source_entity as string, project: r.source_project as string, name: r.source_name as string, version: `v${r.source_idx as number}` }
+      : null,
   };
 }
 

@@ -1,0 +1,160 @@
+"""W&B's Registry: `Api().create_registry`, `Api().registry(name)`, `Api().registries()`.
+
+A registry is the project `wandb-registry-NAME`; its collections hold links to versions logged in
+other projects (`run.link_artifact`, `Artifact.link`). A linked version keeps its source's files,
+producer and consumers, with its own version number and aliases.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import AmphoraError, CommInputError
+from .names import validate_artifact_type, validate_run_tags
+from .run_filters import field_lookup, matches
+from .transport import API_PREFIX, enc
+
+REGISTRY_PREFIX = "wandb-registry-"
+VISIBILITIES = ("organization", "restricted")
+# W&B's legacy Model Registry project: its links go to the built-in model registry.
+LEGACY_MODEL_REGISTRY = "model-registry"
+_COLLECTION_FIELDS = field_lookup({"name": "name", "type": "type", "description": "description"})
+_VERSION_FIELDS = field_lookup({"name": "name", "alias": "aliases", "aliases": "aliases", "version": "version",
+                                "type": "type", "tag": "tags", "tags": "tags"})
+
+
+def registry_route(entity, name):
+    """A registry's settings live on its project, `wandb-registry-NAME` (routes.registry in src/core/api.ts)."""
+    return "%s/projects/%s/%s/registry" % (API_PREFIX, enc(entity), enc(REGISTRY_PREFIX + name))
+
+
+def link_target(target_path, default_entity):
+    """(entity, project, collection) of a link target: `[entity/]project/collection`, W&B's
+    `wandb-registry-NAME/collection` or the legacy `model-registry/collection`."""
+    parts = str(target_path).split("/")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise AmphoraError("invalid_reference", "Invalid link target %r: write it as wandb-registry-NAME/COLLECTION "
+                           "(optionally ENTITY/ in front)." % (target_path,))
+    if ":" in parts[-1]:
+        raise AmphoraError("invalid_reference", "Link target %r names a version; give the collection only and pass "
+                           "aliases=[...] for the link's aliases." % (target_path,))
+    entity = parts[0] if len(parts) == 3 else default_entity()
+    project = REGISTRY_PREFIX + "model" if parts[-2] == LEGACY_MODEL_REGISTRY else parts[-2]
+    return entity, project, parts[-1]
+
+
+class ArtifactTypesList(list):
+    """The accepted types: new ones may be appended (and removed again until `save()`); saved ones stay,
+    as in W&B."""
+
+    def __init__(self, saved):
+        super().__init__(saved)
+        self._saved = list(saved)
+
+    @property
+    def draft(self) -> list[str]:
+        return [t for t in self if t not in self._saved]
+
+    def append(self, value: str) -> None:
+        validate_artifact_type(value)
+        if value not in self:
+            super().append(value)
+
+    def remove(self, value: str) -> None:
+        if value in self._saved:
+            raise AmphoraError("invalid_request", "Artifact type %r is saved in the registry and cannot be removed "
+                               "(W&B's rule); only types appended since the last save() can." % (value,))
+        super().remove(value)
+
+
+class Registry:
+    """One registry: `name`, `full_name`, `entity`/`organization`, `description`, `visibility`,
+    `allow_all_artifact_types`, `artifact_types`, `tags`, `collections()`, `versions()`, `save()`,
+    `load()`, `delete()`."""
+
+    def __init__(self, api, data):
+        self._api = api
+        self._apply(data)
+
+    def _apply(self, data):
+        self._data = data
+        self.description = data.get("description")
+        self.visibility = data["visibility"]
+        self.allow_all_artifact_types = data["allowAllArtifactTypes"]
+        self._artifact_types = ArtifactTypesList(data.get("artifactTypes") or [])
+        self.tags = list(data.get("tags") or [])
+
+    @classmethod
+    def create(cls, api, entity, name, visibility, description=None, artifact_types=None, tags=None):
+        if visibility not in VISIBILITIES:
+            raise AmphoraError("invalid_request", 'create_registry: visibility must be "organization" or "restricted", got %r.' % (visibility,))
+        body = {"visibility": visibility, "description": description,
+                "artifactTypes": [validate_artifact_type(t) for t in artifact_types or []]}
+        if tags is not None:
+            body["tags"] = validate_run_tags(tags)
+        try:
+            data = api._client.http.put(registry_route(entity, name), body)
+        except AmphoraError as e:
+            if e.code == "conflict":  # W&B raises ValueError for an existing registry
+                raise CommInputError("conflict", e.message, e.details) from None
+            raise
+        return cls(api, data)
+
+    name = property(lambda self: self._data["name"])
+    full_name = property(lambda self: self._data["project"])
+    entity = property(lambda self: self._data["entity"])
+    organization = entity
+    created_at = property(lambda self: self._data.get("createdAt"))
+    updated_at = property(lambda self: self._data.get("updatedAt"))
+    artifact_types = property(lambda self: self._artifact_types)
+
+    @property
+    def path(self) -> list[str]:
+        return [self.entity, self.full_name]
+
+    def collections(self, filter: dict[str, Any] | None = None) -> list[Any]:
+        """The registry's collections (ArtifactCollection), by name; `filter` uses W&B's operators on
+        name, type and description."""
+        items = self._api.artifact_collections("%s/%s" % (self.entity, self.full_name), None)
+        return [c for c in items if matches(c._data, filter, _COLLECTION_FIELDS)]
+
+    def versions(self, filter: dict[str, Any] | None = None) -> list[Any]:
+        """Every linked version in the registry (Artifact), collection by collection, newest first."""
+        out = []
+        for c in self.collections():
+            out.extend(v for v in c.versions() if matches(_version_fields(v), filter, _VERSION_FIELDS))
+        return out
+
+    def load(self) -> Registry:
+        self._apply(self._api._client.http.get(registry_route(self.entity, self.name)))
+        return self
+
+    def save(self) -> Registry:
+        """Saves description, visibility, tags and newly appended artifact types."""
+        if self._artifact_types.draft and self.allow_all_artifact_types:
+            raise AmphoraError("invalid_request", "Registry %r allows all artifact types, so appended types mean nothing; "
+                               "set allow_all_artifact_types = False first to restrict it to its types." % self.name)
+        if self.visibility not in VISIBILITIES:
+            raise AmphoraError("invalid_request", 'Registry visibility must be "organization" or "restricted", got %r.' % (self.visibility,))
+        body = {"description": self.description, "visibility": self.visibility,
+                "allowAllArtifactTypes": bool(self.allow_all_artifact_types),
+                "addArtifactTypes": self._artifact_types.draft, "tags": validate_run_tags(self.tags)}
+        self._apply(self._api._client.http.patch(registry_route(self.entity, self.name), body))
+        return self
+
+    def delete(self) -> None:
+        """Deletes the registry and its links (the linked versions stay in their projects). Irreversible."""
+        self._api._client.http.delete(registry_route(self.entity, self.name))
+
+    def __eq__(self, other):
+        return isinstance(other, Registry) and other.path == self.path
+
+    def __hash__(self):
+        return hash(tuple(self.path))
+
+    def __repr__(self):
+        return "<Registry %s/%s (%s)>" % (self.entity, self.name, self.visibility)
+
+
+def _version_fields(artifact):
+    return {"name": artifact._name, "aliases": artifact.aliases, "version": artifact.version, "type": artifact.type,
+            "tags": artifact.tags}

@@ -1,0 +1,107 @@
+/** W&B's Registry in the SDK: a registry (the project `wandb-registry-NAME`) and its link collections. */
+import type { ArtifactCollection, Registry as RegistryInfo } from '../core/api.js';
+import { AmphoraError } from '../core/errors.js';
+import { validateArtifactType } from '../core/names.js';
+import { Artifact } from './artifact.js';
+import type { Client } from './client.js';
+
+export type RegistryVisibility = RegistryInfo['visibility'];
+
+export class Registry {
+  description!: string | null;
+  visibility!: RegistryVisibility;
+  allowAllArtifactTypes!: boolean;
+  /** Accepted types: append new ones, then save(); saved types cannot be removed (W&B's rule). */
+  artifactTypes!: string[];
+  tags!: string[];
+  private info!: RegistryInfo;
+
+  /** @internal use Api.createRegistry / Api.registry */
+  constructor(
+    private readonly client: Client,
+    info: RegistryInfo,
+  ) {
+    this.apply(info);
+  }
+
+  private apply(info: RegistryInfo): void {
+    this.info = info;
+    this.description = info.description;
+    this.visibility = info.visibility;
+    this.allowAllArtifactTypes = info.allowAllArtifactTypes;
+    this.artifactTypes = [...info.artifactTypes];
+    this.tags = [...info.tags];
+  }
+
+  get name(): string {
+    return this.info.name;
+  }
+  /** `wandb-registry-NAME`: the registry's project, the middle part of its link paths. */
+  get fullName(): string {
+    return this.info.project;
+  }
+  get entity(): string {
+    return this.info.entity;
+  }
+  get createdAt(): string {
+    return this.info.createdAt;
+  }
+  get updatedAt(): string {
+    return this.info.updatedAt;
+  }
+
+  /** The registry's collections, by name (paged through). */
+  async collections(): Promise<ArtifactCollection[]> {
+    const out: ArtifactCollection[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.client.http.collections(this.entity, this.fullName, { limit: 1000, cursor });
+      out.push(...page.items);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return out;
+  }
+
+  /** Every linked version, collection by collection, newest first. */
+  async versions(): Promise<Artifact[]> {
+    const out: Artifact[] = [];
+    for (const c of await this.collections()) {
+      let cursor: string | undefined;
+      do {
+        const page = await this.client.http.versions(this.entity, this.fullName, c.name, { limit: 1000, cursor });
+        out.push(...page.items.map((v) => Artifact.fromVersion(this.client, v)));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+    }
+    return out;
+  }
+
+  async load(): Promise<this> {
+    this.apply(await this.client.http.registry(this.entity, this.name));
+    return this;
+  }
+
+  /** Saves description, visibility, tags and newly appended artifact types. */
+  async save(): Promise<this> {
+    const removed = this.info.artifactTypes.filter((t) => !this.artifactTypes.includes(t));
+    if (removed.length) {
+      throw new AmphoraError('invalid_request', `Artifact type(s) ${removed.join(', ')} are saved in registry "${this.name}" and cannot be removed (W&B's rule); only types appended since the last save can.`);
+    }
+    const added = this.artifactTypes.filter((t) => !this.info.artifactTypes.includes(t)).map(validateArtifactType);
+    this.apply(
+      await this.client.http.updateRegistry(this.entity, this.name, {
+        description: this.description,
+        visibility: this.visibility,
+        allowAllArtifactTypes: this.allowAllArtifactTypes,
+        addArtifactTypes: added,
+        tags: [...new Set(this.tags)],
+      }),
+    );
+    return this;
+  }
+
+  /** Deletes the registry and its links (the linked versions stay in their projects). Irreversible. */
+  async delete(): Promise<void> {
+    await this.client.http.deleteRegistry(this.entity, this.name);
+  }
+}
