@@ -8,7 +8,8 @@ import { BlobCache } from './cache.js';
 import { resolveConnection } from './connection.js';
 import { StatCache } from './hash.js';
 import { AmphoraHttp } from './http.js';
-import type { Viewer } from '../core/api.js';
+import type { z } from 'zod';
+import type { MetricsQuery, RunMetrics, Viewer } from '../core/api.js';
 
 export interface ClientOptions {
   baseUrl?: string;
@@ -42,6 +43,11 @@ export class Client {
     const viewer = await http.viewer();
     const project = env.AMPHORA_PROJECT ? validateProject(env.AMPHORA_PROJECT) : viewer.defaultProject || DEFAULT_PROJECT;
     return new Client(http, env.AMPHORA_ENTITY || viewer.entity, project, opts.cacheDir ?? defaultCacheDir(env), viewer);
+  }
+
+  /** A run's chart series, downsampled by the server (`min`/`max` in units of `x` for detail on zoom). */
+  runMetrics(entity: string, project: string, runId: string, query: z.input<typeof MetricsQuery> = {}): Promise<RunMetrics> {
+    return this.http.runMetrics(entity, project, runId, query);
   }
 
   async close(): Promise<void> {

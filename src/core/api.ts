@@ -247,8 +247,8 @@ export const MetricKey = z.object({
   /** Finite extremes of a numeric key (null when it has no finite value). */
   min: z.number().nullable(),
   max: z.number().nullable(),
-  /** The value at the last step, as logged (any JSON for non-numeric keys). */
-  last: Json,
+  /** The value at the last step, as logged (any JSON: a number, "NaN", a string, an object). */
+  last: z.unknown(),
 });
 export type MetricKey = z.infer<typeof MetricKey>;
 /** Parallel arrays: the i-th point is (step[i], time[i], value[i]). Sorted by the query's `x`. */

@@ -124,7 +124,7 @@ export class Api {
     name: string,
     type: string,
     files: Record<string, string | Buffer>,
-    extra: { aliases?: string[]; runId?: string; description?: string; metadata?: Record<string, unknown>; entity?: string; tags?: string[]; ttlSeconds?: number } = {},
+    extra: { aliases?: string[]; runId?: string; description?: string; metadata?: Record<string, unknown>; entity?: string; tags?: string[]; ttlSeconds?: number; callSite?: { file: string; line: number } } = {},
   ): Promise<Res> {
     const manifest: Record<string, { digest: string; size: number }> = {};
     for (const [p, content] of Object.entries(files)) {
@@ -144,6 +144,7 @@ export class Api {
       metadata: extra.metadata,
       tags: extra.tags,
       ttlSeconds: extra.ttlSeconds,
+      callSite: extra.callSite,
     });
   }
 

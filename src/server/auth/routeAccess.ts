@@ -47,6 +47,7 @@ export const ROUTE_ACCESS: Record<string, AccessRule> = {
   [`POST ${RUN}/:runId/heartbeat`]: edit('sending run heartbeats'),
   [`POST ${RUN}/:runId/history`]: edit('logging run metrics'),
   [`GET ${RUN}/:runId/history`]: read('reading run metrics'),
+  [`GET ${RUN}/:runId/metrics`]: read('reading run metrics'),
   [`PUT ${RUN}/:runId/files`]: edit('saving run files'),
   [`GET ${RUN}/:runId/files`]: read('listing run files'),
   [`POST ${RUN}/:runId/inputs`]: edit('declaring a used artifact'),

@@ -3,6 +3,8 @@ import {
   AppendHistoryRequest,
   CreateRunRequest,
   HistoryList,
+  MetricsQuery,
+  RunMetrics,
   PutRunFilesRequest,
   Run,
   RunArtifacts,
@@ -53,8 +55,24 @@ export const runRoutes: RoutePlugin = (app, ctx) => {
   );
   app.get(
     `${BASE}/:runId/history`,
-    { schema: { params: RunParams, querystring: z.object({ limit: z.coerce.number().int().min(1).max(100_000).optional(), minStep: z.coerce.number().int().min(0).optional() }), response: { 200: HistoryList, ...errors } } },
+    {
+      schema: {
+        summary: 'History rows in the order they were logged (minStep/maxStep bound the steps)',
+        params: RunParams,
+        querystring: z.object({
+          limit: z.coerce.number().int().min(1).max(100_000).optional(),
+          minStep: z.coerce.number().int().min(0).optional(),
+          maxStep: z.coerce.number().int().min(0).optional(),
+        }),
+        response: { 200: HistoryList, ...errors },
+      },
+    },
     async (req) => ctx.runs.history(req.params.entity, req.params.project, req.params.runId, req.query),
+  );
+  app.get(
+    `${BASE}/:runId/metrics`,
+    { schema: { summary: 'Metric keys and chart series (downsampled; min/max for detail on zoom)', params: RunParams, querystring: MetricsQuery, response: { 200: RunMetrics, ...errors } } },
+    async (req) => ctx.runs.metrics(req.params.entity, req.params.project, req.params.runId, req.query),
   );
   app.put(
     `${BASE}/:runId/files`,
@@ -74,7 +92,7 @@ export const runRoutes: RoutePlugin = (app, ctx) => {
       // The used version may live in another project: the caller must be able to read it.
       const ref = parseReference(req.body.ref);
       if (!canRead(req.principal, ref.entity ?? req.params.entity, ref.project ?? req.params.project)) throw hiddenProject();
-      return ctx.runs.use(req.params.entity, req.params.project, req.params.runId, req.body.ref);
+      return ctx.runs.use(req.params.entity, req.params.project, req.params.runId, req.body.ref, req.body.callSite);
     },
   );
   app.get(`${BASE}/:runId/inputs`, { schema: { params: RunParams, response: { 200: RunArtifacts, ...errors } } }, async (req) => ({

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type {
+  CallSite,
   ArtifactCollection,
   ArtifactVersion,
   CommitVersionRequest,
@@ -92,9 +93,10 @@ export class ArtifactService {
         const idx = coll.next_index;
         await tx.query('UPDATE collections SET next_index = next_index + 1, updated_at = now() WHERE id = $1', [coll.id]);
         const ins = await tx.query<{ id: number }>(
-          `INSERT INTO versions (collection_id, idx, state, digest, size, file_count, manifest, description, metadata, producer_run_id, committed_at, created_by)
-           VALUES ($1, $2, 'committed', $3, $4, $5, $6, $7, $8, $9, now(), $10) RETURNING id`,
-          [coll.id, idx, digest, size, Object.keys(manifest).length, JSON.stringify(manifest), req.description ?? null, JSON.stringify(req.metadata ?? {}), req.runId ?? null, actor],
+          `INSERT INTO versions (collection_id, idx, state, digest, size, file_count, manifest, description, metadata, producer_run_id, committed_at, created_by, call_site)
+           VALUES ($1, $2, 'committed', $3, $4, $5, $6, $7, $8, $9, now(), $10, $11) RETURNING id`,
+          [coll.id, idx, digest, size, Object.keys(manifest).length, JSON.stringify(manifest), req.description ?? null, JSON.stringify(req.metadata ?? {}), req.runId ?? null, actor,
+            req.runId && req.callSite ? JSON.stringify(req.callSite) : null],
         );
         versionId = ins[0].id;
         created = true;
@@ -165,14 +167,16 @@ export class ArtifactService {
         versionId = rows[0].id;
         await tx.query(
           `UPDATE versions SET manifest = $2, size = $3, file_count = $4, metadata = $5, description = COALESCE($6, description), updated_at = now(),
-             pending_aliases = ARRAY(SELECT DISTINCT unnest(pending_aliases || $7::text[])) WHERE id = $1`,
-          [versionId, JSON.stringify(merged), size, Object.keys(merged).length, JSON.stringify(metadata), req.description ?? null, upsertAliases],
+             pending_aliases = ARRAY(SELECT DISTINCT unnest(pending_aliases || $7::text[])), call_site = COALESCE(call_site, $8::jsonb) WHERE id = $1`,
+          [versionId, JSON.stringify(merged), size, Object.keys(merged).length, JSON.stringify(metadata), req.description ?? null, upsertAliases,
+            req.runId && req.callSite ? JSON.stringify(req.callSite) : null],
         );
       } else {
         const ins = await tx.query<{ id: number }>(
-          `INSERT INTO versions (collection_id, state, size, file_count, manifest, description, metadata, distributed_id, producer_run_id, pending_aliases, created_by)
-           VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-          [coll.id, size, Object.keys(merged).length, JSON.stringify(merged), req.description ?? null, JSON.stringify(metadata), distributedId, req.runId ?? null, upsertAliases, actor],
+          `INSERT INTO versions (collection_id, state, size, file_count, manifest, description, metadata, distributed_id, producer_run_id, pending_aliases, created_by, call_site)
+           VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+          [coll.id, size, Object.keys(merged).length, JSON.stringify(merged), req.description ?? null, JSON.stringify(metadata), distributedId, req.runId ?? null, upsertAliases, actor,
+            req.runId && req.callSite ? JSON.stringify(req.callSite) : null],
         );
         versionId = ins[0].id;
       }
@@ -217,7 +221,7 @@ export class ArtifactService {
         versionId = existing[0].id;
         created = false;
         await tx.query(
-          `INSERT INTO edges (version_id, project_id, run_id, kind) SELECT $2, project_id, run_id, kind FROM edges WHERE version_id = $1 ON CONFLICT DO NOTHING`,
+          `INSERT INTO edges (version_id, project_id, run_id, kind, call_site) SELECT $2, project_id, run_id, kind, call_site FROM edges WHERE version_id = $1 ON CONFLICT DO NOTHING`,
           [pendingRow.id, versionId],
         );
         await tx.query('DELETE FROM edges WHERE version_id = $1', [pendingRow.id]);
@@ -565,8 +569,13 @@ export async function requireRun(q: Queryable, projectId: number, entity: string
   if (!rows.length) throw new AmphoraError('not_found', `There is no run "${runId}" in ${entity}/${project}; create the run first (POST …/runs) or omit runId.`);
 }
 
-export async function addEdge(tx: Queryable, versionId: number, projectId: number, runId: string, kind: 'input' | 'output'): Promise<void> {
-  await tx.query('INSERT INTO edges (version_id, project_id, run_id, kind) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [versionId, projectId, runId, kind]);
+/** Records a lineage edge; an input's first recorded `use_artifact` line is kept (using again is idempotent). */
+export async function addEdge(tx: Queryable, versionId: number, projectId: number, runId: string, kind: 'input' | 'output', callSite?: CallSite): Promise<void> {
+  await tx.query(
+    `INSERT INTO edges (version_id, project_id, run_id, kind, call_site) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (version_id, project_id, run_id, kind) DO UPDATE SET call_site = COALESCE(edges.call_site, EXCLUDED.call_site)`,
+    [versionId, projectId, runId, kind, callSite ? JSON.stringify(callSite) : null],
+  );
 }
 
 interface AliasCtx {

@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { z } from 'zod';
-import type { ArtifactVersion, CreateRunRequest, HistoryRow, Run, RunFile, ServerEvent, UpdateRunRequest } from '../../core/api.js';
+import type { ArtifactVersion, CallSite, CreateRunRequest, HistoryRow, MetricsQuery, Provenance, Run, RunFile, RunMetrics, ServerEvent, UpdateRunRequest } from '../../core/api.js';
 import { AmphoraError } from '../../core/errors.js';
 import { validateEntity, validateJobType, validateProject } from '../../core/names.js';
 import { parseReference } from '../../core/reference.js';
@@ -8,11 +8,13 @@ import { validateManifestPath } from '../../core/paths.js';
 import type { BlobStore } from '../blobs/blobStore.js';
 import type { EventBus } from '../events.js';
 import type { Database, Queryable } from '../store/database.js';
-import { iso, RUN_SELECT, toRun, toVersion, VERSION_SELECT } from '../store/rows.js';
+import { RUN_SELECT, toRun, toVersion, VERSION_SELECT } from '../store/rows.js';
 import { addEdge, explainMissing, selectVersion } from './artifacts.js';
 import { clampLimit, decodeCursor, encodeCursor } from './paging.js';
 import { ensureProject, requireProjectId } from './projects.js';
 import { recordProjectBlobs } from '../auth/blobAccess.js';
+import { appendBatch, readRows } from './historyStore.js';
+import { runMetrics } from './metrics.js';
 
 const ADJECTIVES = ['sunny', 'misty', 'quiet', 'brisk', 'golden', 'silent', 'lucky', 'swift', 'bold', 'calm', 'crisp', 'dapper', 'eager', 'fancy', 'gentle', 'hardy', 'jolly', 'keen', 'lively', 'mellow', 'noble', 'proud', 'rosy', 'snowy', 'tidy', 'vivid', 'warm', 'zesty', 'azure', 'cosmic'];
 const NOUNS = ['smoke', 'river', 'forest', 'meadow', 'breeze', 'canyon', 'comet', 'dawn', 'ember', 'field', 'glade', 'harbor', 'island', 'lake', 'moon', 'night', 'ocean', 'pine', 'rain', 'shadow', 'sky', 'star', 'sun', 'thunder', 'valley', 'wave', 'wind', 'leaf', 'frost', 'cloud'];
@@ -36,15 +38,18 @@ export class RunService {
     validateEntity(entity);
     validateProject(project);
     if (req.jobType !== undefined) validateJobType(req.jobType);
+    if (req.provenance) validateProvenance(req.provenance);
     const out = await this.db.transaction(async (tx) => {
       const projectId = await ensureProject(tx, entity, project);
       if (req.id) {
         const existing = await tx.query(`${RUN_SELECT} WHERE r.project_id = $1 AND r.run_id = $2`, [projectId, req.id]);
         if (existing.length) {
           // Resuming a run: it beats again.
+          // A resumed run that records new provenance (a new process) keeps the latest.
           await tx.query(
-            `UPDATE runs SET heartbeat_at = now(), updated_at = now(), state = CASE WHEN state = 'crashed' THEN 'running' ELSE state END WHERE project_id = $1 AND run_id = $2`,
-            [projectId, req.id],
+            `UPDATE runs SET heartbeat_at = now(), updated_at = now(), state = CASE WHEN state = 'crashed' THEN 'running' ELSE state END,
+               provenance = COALESCE($3::jsonb, provenance) WHERE project_id = $1 AND run_id = $2`,
+            [projectId, req.id, req.provenance ? JSON.stringify(req.provenance) : null],
           );
           return { run: await readRun(tx, projectId, req.id), created: false };
         }
@@ -53,8 +58,9 @@ export class RunService {
       const id = req.id ?? newRunId();
       const name = req.name ?? `${ADJECTIVES[randomInt(ADJECTIVES.length)]}-${NOUNS[randomInt(NOUNS.length)]}-${counter}`;
       await tx.query(
-        `INSERT INTO runs (project_id, run_id, name, job_type, group_name, state, config, tags, notes) VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8)`,
-        [projectId, id, name, req.jobType ?? null, req.group ?? null, JSON.stringify(req.config ?? {}), [...new Set(req.tags ?? [])], req.notes ?? null],
+        `INSERT INTO runs (project_id, run_id, name, job_type, group_name, state, config, tags, notes, provenance) VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9)`,
+        [projectId, id, name, req.jobType ?? null, req.group ?? null, JSON.stringify(req.config ?? {}), [...new Set(req.tags ?? [])], req.notes ?? null,
+          req.provenance ? JSON.stringify(req.provenance) : null],
       );
       return { run: await readRun(tx, projectId, id), created: true };
     });
@@ -142,31 +148,31 @@ export class RunService {
     return runs.length;
   }
 
+  /** Stores a batch of history rows and announces the run's highest step (live charts). */
   async appendHistory(entity: string, project: string, runId: string, rows: z.infer<typeof HistoryRow>[]): Promise<number> {
-    await this.db.transaction(async (tx) => {
+    const lastStep = await this.db.transaction(async (tx) => {
       const projectId = await requireProjectId(tx, entity, project);
       await readRun(tx, projectId, runId);
-      await tx.query(
-        `INSERT INTO run_history (project_id, run_id, step, data, at)
-         SELECT $1, $2, (x->>'step')::int, x->'data', COALESCE((x->>'at')::timestamptz, now()) FROM jsonb_array_elements($3::jsonb) AS x`,
-        [projectId, runId, JSON.stringify(rows)],
-      ).catch((e: Error) => {
-        throw new AmphoraError('invalid_request', `History rows could not be stored: ${e.message}. Check that "at" is an ISO-8601 timestamp.`);
-      });
+      const last = await appendBatch(tx, projectId, runId, rows);
       await tx.query('UPDATE runs SET heartbeat_at = now(), updated_at = now() WHERE project_id = $1 AND run_id = $2', [projectId, runId]);
+      return last;
     });
+    this.events.emit([{ type: 'run.logged', entity, project, runId, lastStep }]);
     return rows.length;
   }
 
-  async history(entity: string, project: string, runId: string, opts: { limit?: number; minStep?: number }) {
+  async history(entity: string, project: string, runId: string, opts: { limit?: number; minStep?: number; maxStep?: number }) {
     const projectId = await requireProjectId(this.db, entity, project);
     await readRun(this.db, projectId, runId);
     const limit = Math.min(Math.max(1, opts.limit ?? 10_000), 100_000);
-    const rows = await this.db.query<{ step: number; data: Record<string, unknown>; at: Date }>(
-      `SELECT step, data, at FROM run_history WHERE project_id = $1 AND run_id = $2 AND ($3::int IS NULL OR step >= $3) ORDER BY seq LIMIT $4`,
-      [projectId, runId, opts.minStep ?? null, limit],
-    );
-    return { items: rows.map((r) => ({ step: r.step, data: r.data, at: iso(r.at) })) };
+    return { items: await readRows(this.db, projectId, runId, { minStep: opts.minStep, maxStep: opts.maxStep, limit }) };
+  }
+
+  /** Chart series of a run (downsampled), its keys and notes about values that cannot be drawn. */
+  async metrics(entity: string, project: string, runId: string, query: z.infer<typeof MetricsQuery>): Promise<RunMetrics> {
+    const projectId = await requireProjectId(this.db, entity, project);
+    await readRun(this.db, projectId, runId);
+    return runMetrics(this.db, projectId, runId, query);
   }
 
   async putFiles(entity: string, project: string, runId: string, files: z.infer<typeof RunFile>[]): Promise<z.infer<typeof RunFile>[]> {
@@ -199,7 +205,7 @@ export class RunService {
   }
 
   /** Declares that a run uses a version (input edge); idempotent. Unqualified refs resolve in the run's project. */
-  async use(entity: string, project: string, runId: string, ref: string): Promise<ArtifactVersion> {
+  async use(entity: string, project: string, runId: string, ref: string, callSite?: CallSite): Promise<ArtifactVersion> {
     const parsed = parseReference(ref);
     const e = parsed.entity ?? entity;
     const p = parsed.project ?? project;
@@ -208,19 +214,31 @@ export class RunService {
       await readRun(tx, projectId, runId);
       const v = await selectVersion(tx, e, p, parsed.name, parsed.selector);
       if (!v) throw await explainMissing(tx, e, p, parsed.name, parsed.selector);
-      await addEdge(tx, Number(v.id), projectId, runId, 'input');
+      await addEdge(tx, Number(v.id), projectId, runId, 'input', callSite);
       return v;
     });
   }
 
-  async artifacts(entity: string, project: string, runId: string, kind: 'input' | 'output'): Promise<ArtifactVersion[]> {
+  /** A run's inputs (each with `usedAt`, its use_artifact line) or outputs. */
+  async artifacts(entity: string, project: string, runId: string, kind: 'input' | 'output'): Promise<(ArtifactVersion & { usedAt?: CallSite | null })[]> {
     const projectId = await requireProjectId(this.db, entity, project);
     await readRun(this.db, projectId, runId);
+    // The edge's call site rides along as one more column of the version select.
     const rows = await this.db.query(
-      `${VERSION_SELECT} JOIN edges e ON e.version_id = v.id WHERE e.project_id = $1 AND e.run_id = $2 AND e.kind = $3 AND v.state = 'committed' ORDER BY e.created_at, v.id`,
+      `${VERSION_SELECT.replace(/^\s*SELECT/, 'SELECT e.call_site AS used_at,')} JOIN edges e ON e.version_id = v.id
+        WHERE e.project_id = $1 AND e.run_id = $2 AND e.kind = $3 AND v.state = 'committed' ORDER BY e.created_at, v.id`,
       [projectId, runId, kind],
     );
-    return rows.map(toVersion);
+    return rows.map((r) => (kind === 'input' ? { ...toVersion(r), usedAt: (r.used_at as CallSite | null) ?? null } : toVersion(r)));
+  }
+}
+
+/** Paths inside provenance name files: the same rules as manifest paths where they are relative. */
+function validateProvenance(p: Provenance): void {
+  const diff = p.git?.diffFile;
+  if (diff) validateManifestPath(diff);
+  if (p.git && !p.git.dirty && diff) {
+    throw new AmphoraError('invalid_request', `provenance.git.diffFile is "${diff}" but the tree is not dirty; send diffFile only with dirty: true.`);
   }
 }
 

@@ -1,11 +1,11 @@
-import type { ArtifactVersion, Run } from '../../core/api.js';
+import type { ArtifactVersion, CallSite, Provenance, Run } from '../../core/api.js';
 import type { Row } from './database.js';
 
 /** Columns every ArtifactVersion read needs; append WHERE/ORDER clauses after it. */
 export const VERSION_SELECT = `
   SELECT v.id, p.entity, p.name AS project, c.name, c.type, v.idx, v.digest, v.size, v.file_count,
          v.description, v.metadata, v.state, v.created_at, v.updated_at, v.tags, v.ttl_seconds,
-         v.created_by, v.updated_by,
+         v.created_by, v.updated_by, v.call_site,
          r.run_id AS producer_id, r.name AS producer_name, r.job_type AS producer_job_type,
          COALESCE((SELECT array_agg(a.alias ORDER BY a.alias <> 'latest', a.alias) FROM aliases a WHERE a.version_id = v.id), '{}') AS aliases
   FROM versions v
@@ -48,12 +48,13 @@ export function toVersion(r: Row): ArtifactVersion {
       : null,
     createdBy: (r.created_by as string | null) ?? null,
     updatedBy: (r.updated_by as string | null) ?? null,
+    callSite: (r.call_site as CallSite | null) ?? null,
   };
 }
 
 /** Columns every Run read needs. */
 export const RUN_SELECT = `
-  SELECT p.entity, p.name AS project, r.run_id, r.name, r.job_type, r.group_name, r.state, r.config, r.summary, r.tags, r.notes,
+  SELECT p.entity, p.name AS project, r.run_id, r.name, r.job_type, r.group_name, r.state, r.config, r.summary, r.tags, r.notes, r.provenance,
          r.created_at, r.updated_at, r.heartbeat_at, r.finished_at
   FROM runs r JOIN projects p ON p.id = r.project_id`;
 
@@ -70,6 +71,7 @@ export function toRun(r: Row): Run {
     summary: (r.summary as Record<string, unknown>) ?? {},
     tags: (r.tags as string[] | null) ?? [],
     notes: (r.notes as string | null) ?? null,
+    provenance: (r.provenance as Provenance | null) ?? null,
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
     heartbeatAt: iso(r.heartbeat_at),
