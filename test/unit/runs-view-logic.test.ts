@@ -208,3 +208,29 @@ describe('Open Producer Code: plan', () => {
     assert.equal(relativeToRoot('./a.py', null), 'a.py');
   });
 });
+
+describe('run command arguments and run-file paths', () => {
+  it('reads a run from a tree row, a Run or {entity, project, runId}', async () => {
+    const { runTargetOf, compareTargetsOf } = await import('../../src/extension/logic/runTargets.js');
+    const r = { entity: 'e', project: 'p', id: 'r1', state: 'finished' };
+    assert.deepEqual(runTargetOf({ run: r }), { entity: 'e', project: 'p', runId: 'r1' });
+    assert.deepEqual(runTargetOf({ entity: 'e', project: 'p', runId: 'r2' }), { entity: 'e', project: 'p', runId: 'r2' });
+    assert.equal(runTargetOf({ entity: 'e', project: 'p' }), undefined);
+    assert.deepEqual(compareTargetsOf({ run: r }, [{ run: r }, { run: { ...r, id: 'r2' } }]), { entity: 'e', project: 'p', runIds: ['r1', 'r2'] });
+    assert.match((compareTargetsOf({ run: r }, [{ run: r }]) as { error: string }).error, /select 2 to 10 runs/);
+    assert.match((compareTargetsOf(undefined, [{ run: r }, { run: { ...r, project: 'q', id: 'x' } }]) as { error: string }).error, /different projects/);
+    const many = Array.from({ length: 11 }, (_, i) => ({ run: { ...r, id: `r${i}` } }));
+    assert.match((compareTargetsOf(many[0], many) as { error: string }).error, /at most 10/);
+  });
+
+  it('run files have their own amphora: paths that never parse as a version', async () => {
+    const { formatRunFilePath, parseRunFilePath } = await import('../../src/extension/fs/runFileUri.js');
+    const { parseAmphoraPath } = await import('../../src/extension/fs/amphoraUri.js');
+    const l = { entity: 'e', project: 'p', runId: 'abc', path: 'media/images/x_1_0.png' };
+    assert.equal(formatRunFilePath(l), '/e/p/~run/abc/media/images/x_1_0.png');
+    assert.deepEqual(parseRunFilePath(formatRunFilePath(l)), l);
+    assert.equal(parseRunFilePath('/e/p/model:v1/a.txt'), undefined);
+    assert.equal(parseRunFilePath('/e/p/~run/abc/../secret'), undefined);
+    assert.throws(() => parseAmphoraPath('/e/p/~run/abc/file'));
+  });
+});

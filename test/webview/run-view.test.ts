@@ -11,7 +11,7 @@ import { launchChromium } from './lineagePage.js';
 import { metricsOf, openRunViewPage, sampleRun, sampleSeries, type RunViewPage } from './runViewPage.js';
 
 const SHOTS = 'test-results/webview';
-const STATE: RunPanelState = { kind: 'run', entity: 'alice', project: 'mnist', runId: 'r1abc' };
+const STATE = { kind: 'run' as const, entity: 'alice', project: 'mnist', runId: 'r1abc' } satisfies RunPanelState;
 
 async function showRun(p: RunViewPage, over = {}) {
   const run = sampleRun(over);

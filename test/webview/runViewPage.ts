@@ -86,6 +86,6 @@ export function sampleSeries(key: string, n: number, opts: { nanEvery?: number; 
 }
 
 export function metricsOf(runId: string, series: MetricSeries[], extraKeys: MetricKey[] = [], notes: string[] = []): RunMetrics {
-  const keys: MetricKey[] = series.map((s) => ({ key: s.key, numeric: true, count: s.step.length, firstStep: s.step[0] ?? 0, lastStep: s.step[s.step.length - 1] ?? 0, min: null, max: null, last: {} }));
+  const keys: MetricKey[] = series.map((s) => ({ key: s.key, numeric: true, count: s.step.length, firstStep: s.step[0] ?? 0, lastStep: s.step[s.step.length - 1] ?? 0, min: null, max: null, last: s.value.at(-1) ?? null }));
   return { runId, keys: [...keys, ...extraKeys], series, notes };
 }
