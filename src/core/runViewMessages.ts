@@ -6,7 +6,7 @@
  * data (`run`, `compare` or `experiments`) and only then sends updates (live metrics, images).
  */
 import { z } from 'zod';
-import { CallSite, MetricSeries, Provenance, Run, RunArtifacts, RunFile, RunMetrics } from './api.js';
+import { CallSite, MetricSeries, Provenance, Run, RunArtifacts, RunFile, RunMetrics, type MetricValue } from './api.js';
 import type { ParseResult } from './webviewMessages.js';
 
 export const RUNS_VIEW_TYPE = 'amphora.runs';
@@ -35,8 +35,20 @@ export const GalleryImage = z.object({
 
 const VersionRow = RunArtifacts.shape.items.element;
 
+/*
+ * Series as the webview checks them: the shape of api.ts's MetricSeries, with each array checked
+ * in one loop instead of a schema per element (a run view receives tens of thousands of points;
+ * per-element unions cost most of the first paint's budget).
+ */
+const isMetricValue = (v: unknown) => typeof v === 'number' || v === 'NaN' || v === 'Infinity' || v === '-Infinity';
+const steps = z.custom<number[]>((a) => Array.isArray(a) && a.every((v) => Number.isInteger(v) && v >= 0), 'expected an array of steps (whole numbers ≥ 0)');
+const times = z.custom<number[]>((a) => Array.isArray(a) && a.every((v) => typeof v === 'number'), 'expected an array of times (numbers)');
+const values = z.custom<MetricValue[]>((a) => Array.isArray(a) && a.every(isMetricValue), 'expected an array of metric values (numbers, "NaN", "Infinity", "-Infinity")');
+export const ChartSeries = MetricSeries.extend({ step: steps, time: times, value: values });
+export const ChartMetrics = RunMetrics.extend({ series: z.array(ChartSeries) });
+
 /** A chart's data for one run (comparison sends one per run). */
-export const RunSeries = z.object({ runId: Id, metrics: RunMetrics });
+export const RunSeries = z.object({ runId: Id, metrics: ChartMetrics });
 
 export const ExtensionToRunView = z.discriminatedUnion('type', [
   /** The run view's page: the run and everything but the metric series. */

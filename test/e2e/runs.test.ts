@@ -206,7 +206,10 @@ describe('e2e: runs in the editor (run view, live charts, compare, Open Producer
     await lens.click();
     const tab = page.locator('.tabs-container .tab.active');
     await until('producer.py opened', async () => /producer\.py/.test((await tab.textContent({ timeout: 1000 })) ?? ''), 20_000);
-    await until('the recorded version of the file', async () => /FIRST VERSION/.test((await page.locator('.monaco-editor .view-lines').first().textContent({ timeout: 1000 })) ?? ''), 20_000);
+    // Rendered lines use non-breaking spaces.
+    const shown = async () => (await page.locator('.editor-group-container.active .monaco-editor .view-lines').allTextContents()).join('\n').replace(/\u00a0/g, ' ');
+    await until('the recorded version of the file', async () => /FIRST VERSION/.test(await shown()), 20_000);
+    assert.doesNotMatch(await shown(), /SECOND VERSION/);
     assert.match((await tab.getAttribute('title')) ?? (await tab.textContent()) ?? '', /producer\.py/);
     assert.match(readFileSync(path.join(h.workspace, 'producer.py'), 'utf8'), /SECOND VERSION/, 'the work tree moved on');
     await h.shot('runs-06-producer-code');

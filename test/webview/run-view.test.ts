@@ -82,6 +82,21 @@ describe('run webview', function () {
     }
   });
 
+  it('draws only the charts on screen, the rest when scrolled to', async () => {
+    const p = await openRunViewPage(browser, { width: 1000, height: 800 });
+    try {
+      const run = await showRun(p);
+      const many = Array.from({ length: 20 }, (_, i) => sampleSeries(`m${String(i).padStart(2, '0')}`, 200));
+      await p.send({ type: 'metrics', mode: 'replace', x: 'step', range: null, runs: [{ runId: run.id, metrics: metricsOf(run.id, many) }] });
+      await p.page.waitForSelector('figure.chart[data-key="m00"][data-render-seq]');
+      assert.equal(await chartText(p, 'm19').getAttribute('data-render-seq'), null, 'the last chart is off screen and not drawn yet');
+      await chartText(p, 'm19').scrollIntoViewIfNeeded();
+      await p.page.waitForSelector('figure.chart[data-key="m19"][data-render-seq]', { timeout: 5_000 });
+    } finally {
+      await p.page.close();
+    }
+  });
+
   it('shows NaN as gaps with a note, the server notes, and a note for no numeric metrics — never a blank view', async () => {
     const p = await openRunViewPage(browser);
     try {

@@ -54,6 +54,8 @@ export class LineChart {
   private drawn: Drawn[] = [];
   private scales: { x: (v: number) => number; invert: (px: number) => number; y: (v: number) => number } | null = null;
   private seq = 0;
+  /** Data or options changed since the last draw (off-screen charts draw when scrolled to). */
+  dirty = true;
 
   constructor(readonly key: string, private readonly onZoom: (range: [number, number] | null) => void) {
     this.root = el('figure', { class: 'chart', 'data-key': key });
@@ -83,6 +85,7 @@ export class LineChart {
     this.lines = lines;
     this.opts = opts;
     this.extraNotes = notes;
+    this.dirty = true;
     this.svg.setAttribute('aria-label', `${this.key} over ${opts.x === 'time' ? 'wall time' : 'step'}`);
   }
 
@@ -92,6 +95,7 @@ export class LineChart {
 
   setZoom(range: [number, number] | null): void {
     this.zoom = range;
+    this.dirty = true;
   }
 
   resetZoom(): void {
@@ -101,9 +105,11 @@ export class LineChart {
     this.onZoom(null);
   }
 
-  render(): void {
+  /** Draws now; `knownWidth` saves a layout per chart when the grid already measured one. */
+  render(knownWidth?: number): void {
     const t0 = performance.now();
-    const width = Math.max(240, Math.floor(this.root.clientWidth || 480));
+    this.dirty = false;
+    const width = Math.max(240, Math.floor(knownWidth ?? (this.root.clientWidth || 480)));
     const plotW = width - M.left - M.right;
     const plotH = HEIGHT - M.top - M.bottom;
     const notes = [...this.extraNotes];

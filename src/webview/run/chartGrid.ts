@@ -69,13 +69,35 @@ export class ChartGrid {
     this.grid = el('div', { class: 'charts' });
     this.root.append(toolbar, this.banner, this.grid);
     this.updateAxisButtons();
-    // Charts take the width they are given.
+    // Charts take the width they are given (redrawn when it changes, not on the first report).
     let resizeTimer: number | undefined;
-    new ResizeObserver(() => {
+    let lastWidth = -1;
+    new ResizeObserver((entries) => {
+      const w = Math.round(entries[0]?.contentRect.width ?? 0);
+      if (w === lastWidth) return;
+      const first = lastWidth === -1;
+      lastWidth = w;
+      if (first) return;
       clearTimeout(resizeTimer);
-      resizeTimer = window.setTimeout(() => this.renderAll(), 80);
+      resizeTimer = window.setTimeout(() => {
+        for (const c of this.charts.values()) c.dirty = true;
+        this.renderAll();
+      }, 80);
     }).observe(this.grid);
+    // Only charts on screen are drawn; the others when scrolled into view (a run may log hundreds).
+    this.visibility = new IntersectionObserver((entries) => {
+      for (const e of entries) {
+        const key = (e.target as HTMLElement).dataset.key ?? '';
+        if (e.isIntersecting) this.visible.add(key);
+        else this.visible.delete(key);
+        const chart = this.charts.get(key);
+        if (e.isIntersecting && chart?.dirty) chart.render();
+      }
+    }, { rootMargin: '200px' });
   }
+
+  private readonly visibility: IntersectionObserver;
+  private readonly visible = new Set<string>();
 
   setRuns(runs: GridRun[]): void {
     this.runs = runs;
@@ -167,7 +189,11 @@ export class ChartGrid {
       this.status.textContent = '';
       return;
     }
-    for (const k of [...this.charts.keys()]) if (!keys.includes(k)) this.charts.delete(k);
+    for (const k of [...this.charts.keys()]) {
+      if (keys.includes(k)) continue;
+      this.visibility.unobserve(this.charts.get(k)!.root);
+      this.charts.delete(k);
+    }
     const shown: HTMLElement[] = [];
     let downsampled = false;
     for (const key of keys) {
@@ -176,11 +202,16 @@ export class ChartGrid {
         chart = new LineChart(key, (range) => this.setZoom(range));
         chart.setZoom(this.zoom);
         this.charts.set(key, chart);
+        this.visibility.observe(chart.root);
       }
       if (!this.filter(key)) continue;
       shown.push(chart.root);
     }
     this.grid.replaceChildren(...shown);
+    // One layout for all charts: they share the grid's column width.
+    const width = shown[0]?.clientWidth;
+    const viewport = window.scrollY + window.innerHeight + 200;
+    const tops = new Map(shown.map((el) => [el.dataset.key, el.offsetTop]));
     for (const key of keys) {
       if (!this.filter(key)) continue;
       const chart = this.charts.get(key)!;
@@ -196,7 +227,8 @@ export class ChartGrid {
         return [{ label: r.label, color: r.color, points: toPoints(s, this.x) }];
       });
       chart.setData(lines, { x: this.x, smoothing: this.smoothing, log: this.log }, notes);
-      chart.render();
+      // Draw what is on screen now (before the observer's first report, judge by position).
+      if (this.visible.has(key) || (tops.get(key) ?? Infinity) < viewport) chart.render(width);
     }
     const hidden = keys.length - shown.length;
     this.status.textContent = [
