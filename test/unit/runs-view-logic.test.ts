@@ -240,7 +240,7 @@ describe('run webview messages', () => {
     const { parseExtensionRunMessage } = await import('../../src/core/runViewMessages.js');
     const metrics = (s: Partial<MetricSeries>) => ({ type: 'metrics', mode: 'replace', x: 'step', range: null, runs: [{ runId: 'r', metrics: { runId: 'r', keys: [], notes: [], series: [{ ...series([0, 1], [1, 'NaN']), ...s }] } }] });
     assert.equal(parseExtensionRunMessage(metrics({})).ok, true);
-    const bad = parseExtensionRunMessage(metrics({ value: [1, 'nan'] }));
+    const bad = parseExtensionRunMessage(metrics({ value: [1, 'nan'] as unknown as MetricSeries['value'] }));
     assert.equal(bad.ok, false);
     assert.match((bad as { error: string }).error, /"metrics".*runs\.0\.metrics\.series\.0\.value.*metric values/);
     assert.match((parseExtensionRunMessage(metrics({ step: [0, -1] })) as { error: string }).error, /steps \(whole numbers ≥ 0\)/);
