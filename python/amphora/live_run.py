@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from .artifact import Artifact, unwrap_version
 from .data_types import Image, Table
 from .errors import AmphoraError
+from .history import HistorySender, encode_row, now_iso
+from .provenance import run_call_site
 from .names import validate_alias
 from .paths import validate_manifest_path
 from .public import PublicRun
@@ -21,7 +23,7 @@ from .transfer import Stats
 from .transport import API_PREFIX, enc
 
 HEARTBEAT_INTERVAL_S = 10.0
-_HISTORY_BATCH = 500
+_HISTORY_BATCH = 1000
 _HISTORY_FLUSH_S = 2.0
 
 
@@ -199,6 +201,7 @@ class Run(PublicRun):
         self._pending_row = {}
         self._rows = []
         self._rows_lock = threading.Lock()
+        self._history_sender = HistorySender(lambda rows: self._client.http.post(self._run_route("/history"), {"rows": rows}))
         self._last_flush = time.monotonic()
         self._finished = False
         self._used = {}
@@ -289,8 +292,7 @@ class Run(PublicRun):
             if step > self._step:
                 self._commit_step()
                 self._step = step
-        row = {str(k): self._media(str(k), v, self._step) for k, v in data.items()}
-        self._pending_row.update({k: json_value(v) for k, v in row.items()})
+        self._pending_row.update(encode_row(data, lambda k, v: self._media(k, v, self._step), json_value))
         if commit if commit is not None else step is None:
             self._commit_step()
             self._step += 1
@@ -301,7 +303,7 @@ class Run(PublicRun):
         if not row:
             return
         with self._rows_lock:
-            self._rows.append({"step": self._step, "data": row, "at": _now()})
+            self._rows.append({"step": self._step, "data": row, "at": now_iso()})
         self.summary._track(row)
         self._flush_history(force=False)
 
@@ -332,11 +334,15 @@ class Run(PublicRun):
         with self._rows_lock:
             due = force or len(self._rows) >= _HISTORY_BATCH or time.monotonic() - self._last_flush >= _HISTORY_FLUSH_S
             if not due or not self._rows:
+                if force:
+                    self._history_sender.drain()
                 return
             rows, self._rows = self._rows, []
             self._last_flush = time.monotonic()
         for i in range(0, len(rows), 10_000):
-            self._client.http.post(self._run_route("/history"), {"rows": rows[i : i + 10_000]})
+            self._history_sender.submit(rows[i : i + 10_000])
+        if force:
+            self._history_sender.drain()
 
     def save(self, glob_str, base_path=None, policy="live"):
         """Saves files (a path or glob) with the run; returns the saved logical paths."""
@@ -378,6 +384,7 @@ class Run(PublicRun):
         content gives back the existing version (and moves `latest` and `aliases` to it). A path
         (file or folder) is logged as artifact `name` (default `run-<run id>-<file name>`) of `type`
         (default "unspecified"); `tags` are stored on the version."""
+        site = run_call_site(self)
         self._require_live("log an artifact")
         artifact = self._coerce_artifact(artifact_or_path, name, type)
         if artifact._version is not None:
@@ -389,6 +396,8 @@ class Run(PublicRun):
         self._merge_incremental(artifact)
         manifest = artifact._prepare_upload(self._client)
         body = {"type": artifact.type, "manifest": manifest, "metadata": json_value(artifact.metadata), "runId": self.id}
+        if site:
+            body["callSite"] = site
         body.update(artifact._log_fields())
         if artifact.description is not None:
             body["description"] = artifact.description
@@ -432,6 +441,7 @@ class Run(PublicRun):
         """Declares that this run uses a version (input edge) and returns it. Idempotent. Accepts a
         reference string (`mnist-raw:latest`, `project/name:v1`, `entity/project/name:alias`) or an Artifact
         (a draft one is logged first, without a producer)."""
+        site = run_call_site(self)
         self._require_live("use an artifact")
         if use_as is not None:
             raise NotImplementedError("use_artifact(use_as=...) is not supported by Amphora (W&B deprecated it); leave it out.")
@@ -459,7 +469,7 @@ class Run(PublicRun):
         else:
             raise AmphoraError("invalid_request", "use_artifact expects a reference such as \"mnist-raw:latest\" or an "
                                "amphora.Artifact, got %s." % builtins.type(artifact_or_name).__name__)
-        answer = c.http.post(self._run_route("/inputs"), {"ref": ref})
+        answer = c.http.post(self._run_route("/inputs"), dict({"ref": ref}, **({"callSite": site} if site else {})))
         version = unwrap_version(answer) if isinstance(answer, dict) and "digest" in unwrap_version(answer) else None
         if version is None:
             version = c.http.get(API_PREFIX + "/resolve", query={"ref": ref})
@@ -475,11 +485,14 @@ class Run(PublicRun):
     def upsert_artifact(self, artifact_or_path, name=None, type=None, aliases=None, distributed_id=None):
         """Adds this artifact's files to the group's shared pending version (parallel writers);
         `aliases` are applied when the version is finished (by whichever writer finishes it)."""
+        site = run_call_site(self)
         self._require_live("upsert an artifact")
         artifact = self._coerce_artifact(artifact_or_path, name, type)
         did = self._distributed_id(distributed_id, "upsert_artifact")
         manifest = artifact._prepare_upload(self._client)
         body = {"type": artifact.type, "manifest": manifest, "runId": self.id, "metadata": json_value(artifact.metadata)}
+        if site:
+            body["callSite"] = site
         if artifact.description is not None:
             body["description"] = artifact.description
         pending_aliases = _aliases(([aliases] if isinstance(aliases, str) else list(aliases or [])) + list(artifact.aliases))

@@ -81,10 +81,23 @@ class PublicRun:
         answer = self._client.http.get(self._run_route("/inputs"))
         return [Artifact._from_version(self._client, v) for v in answer["items"]]
 
-    def history(self):
-        """Logged rows as [{"_step": step, **data}]."""
-        answer = self._client.http.get(self._run_route("/history"))
-        return [dict(row["data"], _step=row["step"]) for row in answer["items"]]
+    def history(self, samples=500, keys=None, x_axis="_step", pandas=True, stream="default"):
+        """W&B's sampled history: at most `samples` rows spread evenly over the run, each with
+        `_step`, `_timestamp` and `_runtime`; `keys` keeps rows holding all of them (and `x_axis`),
+        reduced to those. A DataFrame when pandas is installed and `pandas=True`, else a list of
+        dicts. NaN and infinities come back as floats."""
+        if stream != "default":
+            raise NotImplementedError("history(stream=%r): Amphora records no system metrics; use stream=\"default\"." % (stream,))
+        from .history import sampled
+
+        return sampled(self, samples=samples, keys=keys, x_axis=x_axis, pandas=pandas)
+
+    def scan_history(self, keys=None, page_size=1000, min_step=None, max_step=None):
+        """Every history row (not sampled), in step order, fetched `page_size` rows at a time;
+        `min_step` <= _step < `max_step` as in W&B; `keys` keeps rows holding all of them."""
+        from .history import scan
+
+        return scan(self, keys=keys, page_size=page_size, min_step=min_step, max_step=max_step)
 
     def files(self):
         return self._client.http.get(self._run_route("/files"))["items"]

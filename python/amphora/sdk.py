@@ -5,6 +5,7 @@ import re
 import sys
 import threading
 
+from . import provenance
 from .client import get_client
 from .errors import AmphoraError
 from .names import validate_entity, validate_job_type, validate_project
@@ -90,8 +91,13 @@ def init(project=None, entity=None, job_type=None, config=None, group=None, name
             if resume == "must" and (id is None or not _run_exists(client, entity, project, body["id"])):
                 raise AmphoraError("not_found", 'init(resume="must") needs the id of an existing run in %s/%s; got %r.'
                                    % (entity, project, id))
+            prov, diff = provenance.for_init()
+            if prov is not None:
+                body["provenance"] = prov
             data = client.http.post(client.project_path(entity, project) + "/runs", body)
             run = Run(client, data, allow_val_change=bool(allow_val_change), media_dir=dir)
+            if diff:
+                provenance.save_diff(run, diff)
             _last_init = (entity, project)
         _current = run
         _live.append(run)

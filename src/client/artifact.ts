@@ -7,7 +7,7 @@ import type { Stats } from 'node:fs';
 import { lstat, mkdtemp, mkdir, open, readdir, realpath, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { ArtifactVersion, ManifestResponse, Run as RunInfo } from '../core/api.js';
+import type { ArtifactVersion, CallSite, ManifestResponse, Run as RunInfo } from '../core/api.js';
 import { AmphoraError } from '../core/errors.js';
 import { artifactDigest, validateManifest, type Manifest, type ManifestEntry } from '../core/node/manifest.js';
 import { validateAlias, validateArtifactName, validateArtifactType } from '../core/names.js';
@@ -48,6 +48,8 @@ export interface LogOptions {
   /** Added to the artifact's own tags. */
   tags?: string[];
   onProgress?: ProgressFn;
+  /** The producing run's line that logged this artifact (code provenance). */
+  callSite?: CallSite;
 }
 
 export interface DownloadOptions {
@@ -389,6 +391,7 @@ export class Artifact {
       metadata: this.metadata,
       aliases,
       runId: opts.runId,
+      callSite: opts.runId ? opts.callSite : undefined,
       ...this.tagsAndTtl(opts.tags),
     };
     let res;
@@ -426,6 +429,7 @@ export class Artifact {
       type: this.type,
       manifest,
       runId: opts.runId,
+      callSite: opts.runId ? opts.callSite : undefined,
       description: this.description ?? undefined,
       metadata: this.metadata,
     });

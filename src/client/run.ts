@@ -2,8 +2,11 @@
  * Run: one execution of a pipeline step. Inputs (`useArtifact`) and outputs (`logArtifact`) become
  * lineage edges; metrics are batched into history; a heartbeat keeps it `running` until `finish()`.
  */
-import { basename, resolve } from 'node:path';
-import { HEARTBEAT_INTERVAL_MS, type Run as RunInfo } from '../core/api.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { HEARTBEAT_INTERVAL_MS, type CallSite, type Provenance, type Run as RunInfo } from '../core/api.js';
+import { toMetricValue } from '../core/downsample.js';
 import { AmphoraError } from '../core/errors.js';
 import { validateEntity, validateJobType, validateProject } from '../core/names.js';
 import { formatReference, parseReference } from '../core/reference.js';
@@ -12,6 +15,7 @@ import { Client, defaultClient, type ClientOptions } from './client.js';
 import type { ProgressFn } from './transfer.js';
 import { uploadMissing } from './transfer.js';
 import { rememberInit } from './sessionDefaults.js';
+import { callerSite, captureProvenance, DIFF_FILE } from './provenance.js';
 
 export interface InitOptions {
   project?: string;
@@ -25,6 +29,11 @@ export interface InitOptions {
   /** Stored on the run (W&B's `tags` and `notes`). */
   tags?: string[];
   notes?: string;
+  /**
+   * Record code provenance (program, git commit, branch, remote, dirty flag and diff) and the
+   * lines that log and use artifacts. Default true.
+   */
+  captureCode?: boolean;
   /** Connect with these instead of the environment / discovery file. */
   client?: Client;
   connection?: ClientOptions;
@@ -45,6 +54,8 @@ export class Run {
   /** Summary metrics; `log()` keeps the latest value of each key here. Sent at flush/finish. */
   summary: Record<string, unknown>;
   state: RunInfo['state'];
+  /** What the run recorded about its code at `init` (null when not recorded). */
+  readonly provenance: Provenance | null;
 
   private step = 0;
   private history: { step: number; data: Record<string, unknown>; at: string }[] = [];
@@ -67,6 +78,7 @@ export class Run {
     this.config = { ...info.config };
     this.summary = { ...info.summary };
     this.state = info.state;
+    this.provenance = info.provenance ?? null;
     this.heartbeat = setInterval(() => {
       client.http.heartbeat(this.entity, this.project, this.id).catch(() => {});
     }, HEARTBEAT_INTERVAL_MS);
@@ -90,6 +102,7 @@ export class Run {
 
   /** Declares an input (idempotent) and returns the used version. */
   async useArtifact(ref: string | Artifact, opts: { type?: string } = {}): Promise<Artifact> {
+    const site = this.callSite();
     this.requireActive('useArtifact');
     let refText: string;
     if (typeof ref === 'string') refText = this.qualify(ref);
@@ -99,7 +112,7 @@ export class Run {
       await this.logArtifact(ref);
       refText = ref.qualifiedName();
     }
-    const v = await this.client.http.useArtifact(this.entity, this.project, this.id, refText);
+    const v = await this.client.http.useArtifact(this.entity, this.project, this.id, refText, site);
     if (opts.type && v.type !== opts.type) {
       throw new AmphoraError('type_mismatch', `${refText} has type "${v.type}", not "${opts.type}"; check the name or the expected type.`);
     }
@@ -108,8 +121,14 @@ export class Run {
 
   /** Logs an output version; returns the same Artifact, now carrying version, digest and aliases. */
   async logArtifact(artifact: Artifact, opts: { aliases?: string[]; tags?: string[]; onProgress?: ProgressFn } = {}): Promise<Artifact> {
+    const callSite = this.callSite();
     this.requireActive('logArtifact');
-    return artifact.commit(this.client, { project: this.project, entity: this.entity, runId: this.id, aliases: opts.aliases, tags: opts.tags, onProgress: opts.onProgress });
+    return artifact.commit(this.client, { project: this.project, entity: this.entity, runId: this.id, aliases: opts.aliases, tags: opts.tags, onProgress: opts.onProgress, callSite });
+  }
+
+  /** The user's line calling the SDK right now (taken before any await, while it is on the stack). */
+  private callSite(): CallSite | undefined {
+    return this.provenance ? callerSite(this.provenance.root) : undefined;
   }
 
   private distributedId(opts: { distributedId?: string }, what: string): string {
@@ -120,8 +139,9 @@ export class Run {
 
   /** Adds files to the group's shared pending version (distributed logging). */
   async upsertArtifact(artifact: Artifact, opts: { distributedId?: string } = {}): Promise<Artifact> {
+    const callSite = this.callSite();
     this.requireActive('upsertArtifact');
-    await artifact.upsertPending(this.client, this.distributedId(opts, 'upsertArtifact'), { project: this.project, entity: this.entity, runId: this.id });
+    await artifact.upsertPending(this.client, this.distributedId(opts, 'upsertArtifact'), { project: this.project, entity: this.entity, runId: this.id, callSite });
     return artifact;
   }
 
@@ -140,7 +160,8 @@ export class Run {
     const step = opts.step ?? this.step;
     if (!Number.isInteger(step) || step < 0) throw new AmphoraError('invalid_request', `log: step ${String(step)} must be a whole number ≥ 0.`);
     this.step = Math.max(this.step, step + 1);
-    this.history.push({ step, data: { ...data }, at: new Date().toISOString() });
+    // JSON has no NaN or infinities: they travel as the strings the server and charts read back.
+    this.history.push({ step, data: wireValues(data), at: new Date().toISOString() });
     Object.assign(this.summary, data);
     if (this.history.length >= HISTORY_BATCH) void this.flush();
     else this.historyTimer ??= setTimeout(() => void this.flush(), HISTORY_FLUSH_MS).unref();
@@ -168,6 +189,18 @@ export class Run {
   async updateSummary(values: Record<string, unknown>): Promise<void> {
     Object.assign(this.summary, values);
     await this.client.http.updateRun(this.entity, this.project, this.id, { summary: values });
+  }
+
+  /** @internal Uploads bytes and attaches them as the run file `name`. */
+  async saveBytes(name: string, bytes: Buffer): Promise<void> {
+    const dir = await mkdtemp(join(tmpdir(), 'amphora-run-file-'));
+    try {
+      const file = join(dir, 'bytes');
+      await writeFile(file, bytes);
+      await this.save(file, { name });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /** Uploads a file and attaches it to the run (by base name). */
@@ -224,7 +257,9 @@ export async function init(opts: InitOptions = {}): Promise<Run> {
   const client = opts.client ?? (opts.connection ? await Client.connect(opts.connection) : await defaultClient());
   const project = opts.project ? validateProject(opts.project) : client.defaultProject;
   const entity = opts.entity ? validateEntity(opts.entity) : client.entity;
+  const code = opts.captureCode === false ? null : await captureProvenance();
   const info = await client.http.createRun(entity, project, {
+    provenance: code?.provenance,
     id: opts.id,
     name: opts.name,
     jobType: opts.jobType ? validateJobType(opts.jobType) : undefined,
@@ -234,5 +269,18 @@ export async function init(opts: InitOptions = {}): Promise<Run> {
     notes: opts.notes,
   });
   rememberInit(entity, project);
-  return new Run(client, info);
+  const run = new Run(client, info);
+  if (code?.diff) await run.saveBytes(DIFF_FILE, code.diff).catch((e: Error) => process.emitWarning(`amphora: could not save the git diff of run ${run.id}: ${e.message}`));
+  return run;
+}
+
+/** Non-finite numbers as "NaN" / "Infinity" / "-Infinity", at any depth; everything else unchanged. */
+function wireValues(data: Record<string, unknown>): Record<string, unknown> {
+  const conv = (v: unknown): unknown => {
+    if (typeof v === 'number') return Number.isFinite(v) ? v : toMetricValue(v);
+    if (Array.isArray(v)) return v.map(conv);
+    if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, conv(x)]));
+    return v;
+  };
+  return conv(data) as Record<string, unknown>;
 }

@@ -50,22 +50,33 @@ function unstorable(s: string): string | undefined {
  * (value or key) the database could not store. Iterative, so hostile nesting cannot overflow it.
  */
 export function checkStorableStrings(where: string, value: unknown, keyRule?: (parentPath: string, key: string) => void): void {
-  const stack: { v: unknown; path: string }[] = [{ v: value, path: '' }];
+  // Paths are built only for the message of a bad string: a history batch holds millions of keys.
+  type Node = { v: unknown; parent: Node | null; seg: string | number };
+  const pathOf = (n: Node | null): string => {
+    if (!n || n.parent === null) return '';
+    const up = pathOf(n.parent);
+    return typeof n.seg === 'number' ? `${up}[${n.seg}]` : up ? `${up}.${shown(n.seg)}` : shown(n.seg);
+  };
+  const stack: Node[] = [{ v: value, parent: null, seg: '' }];
   while (stack.length) {
-    const { v, path } = stack.pop()!;
+    const node = stack.pop()!;
+    const v = node.v;
     if (typeof v === 'string') {
       const why = unstorable(v);
-      if (why) throw badString(where, path, why);
+      if (why) throw badString(where, pathOf(node), why);
     } else if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) stack.push({ v: v[i], path: `${path}[${i}]` });
+      for (let i = 0; i < v.length; i++) if (v[i] !== null && typeof v[i] === 'object' || typeof v[i] === 'string') stack.push({ v: v[i], parent: node, seg: i });
     } else if (v && typeof v === 'object') {
-      for (const [k, child] of Object.entries(v)) {
+      for (const k in v) {
+        if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
         const why = unstorable(k);
         if (why) {
+          const path = pathOf(node);
           keyRule?.(path, k); // a more specific rule for this key may explain it better
           throw badString(where, `${path}.<key ${shown(k)}>`, why);
         }
-        stack.push({ v: child, path: path ? `${path}.${shown(k)}` : shown(k) });
+        const child = (v as Record<string, unknown>)[k];
+        if ((child !== null && typeof child === 'object') || typeof child === 'string') stack.push({ v: child, parent: node, seg: k });
       }
     }
   }

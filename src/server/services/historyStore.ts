@@ -11,7 +11,7 @@ import { AmphoraError } from '../../core/errors.js';
 import type { Queryable } from '../store/database.js';
 
 /** A batch with fewer points than this for a key is appended to that key's last chunk … */
-const SMALL_APPEND = 512;
+const SMALL_APPEND = 64;
 /** … as long as that chunk holds fewer points than this (a live run flushing every second stays compact). */
 const CHUNK_CAP = 4096;
 /** Columns per chunk row in a multi-row INSERT; keeps any batch under PostgreSQL's 65,535 parameters. */

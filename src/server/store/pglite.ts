@@ -16,6 +16,16 @@ import { PrivateNodeFS } from './privateNodeFs.js';
  */
 export const MEMORY_SETTINGS = ['-c', 'shared_buffers=16MB'];
 
+/**
+ * bytea through Buffer's native hex codec. PGlite's own builds and parses hex one byte at a time
+ * (history chunks: ~0.5 s per 100,000-point series read); this is ~100× faster.
+ */
+const BYTEA = 17;
+const BYTEA_CODEC = {
+  parsers: { [BYTEA]: (text: string) => Buffer.from(text.slice(2), 'hex') },
+  serializers: { [BYTEA]: (u8: Uint8Array) => `\\x${Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength).toString('hex')}` },
+};
+
 /** Embedded store: PGlite persisted to `<dataDir>/db`, all access serialized by one mutex. */
 export class PgliteDatabase implements Database {
   private readonly mutex = new Mutex();
@@ -25,7 +35,7 @@ export class PgliteDatabase implements Database {
   static async open(dir: string): Promise<PgliteDatabase> {
     // initdb would leave this process's WASM heap at ~800 MB for good: a child process does it.
     if (!existsSync(join(dir, 'PG_VERSION'))) await createClusterInChild(dir);
-    const db = await PGlite.create({ fs: new PrivateNodeFS(dir), startParams: [...PGlite.defaultStartParams, ...MEMORY_SETTINGS] });
+    const db = await PGlite.create({ fs: new PrivateNodeFS(dir), startParams: [...PGlite.defaultStartParams, ...MEMORY_SETTINGS], ...BYTEA_CODEC });
     const store = new PgliteDatabase(db);
     await migrate(store);
     return store;

@@ -1,0 +1,239 @@
+"""Runs in the editor, data side (issue 11): code provenance in real git repositories, call sites,
+NaN/Infinity and non-numeric values in log(), history()/scan_history(), and the background
+history sender."""
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+import urllib.request
+
+from amphora import provenance
+from amphora.history import HistorySender, encode_row
+
+from .support import ServerTestCase
+
+PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def git(cwd, *args):
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@example.com")
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, env=env).stdout.decode().strip()
+
+
+def make_repo(folder, remote="https://alice:s3cret-token@example.com/team/proj.git"):
+    os.makedirs(folder, exist_ok=True)
+    git(folder, "init", "-q", "-b", "main")
+    with open(os.path.join(folder, "train.py"), "w") as f:
+        f.write("print('hi')\n")
+    git(folder, "add", "train.py")
+    git(folder, "commit", "-q", "-m", "first")
+    if remote:
+        git(folder, "remote", "add", "origin", remote)
+    return git(folder, "rev-parse", "HEAD")
+
+
+class ProvenanceCaptureTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="amphora-prov-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def test_clean_tree(self):
+        repo = os.path.join(self.tmp, "repo")
+        commit = make_repo(repo)
+        os.makedirs(os.path.join(repo, "src"))
+        prog = os.path.join(repo, "src", "run.py")
+        open(prog, "w").close()  # untracked files do not make the tree dirty
+        prov, diff = provenance.capture(program=prog, cwd=self.tmp)
+        self.assertEqual(prov["program"], "src/run.py")
+        self.assertEqual(prov["root"], os.path.realpath(repo))
+        self.assertEqual(prov["git"], {"commit": commit, "branch": "main", "remote": "https://example.com/team/proj.git",
+                                       "dirty": False, "diffFile": None, "diffTruncated": False})
+        self.assertIsNone(diff)
+
+    def test_dirty_tree_records_the_diff_bounded_to_one_mib(self):
+        repo = os.path.join(self.tmp, "repo")
+        make_repo(repo, remote=None)
+        with open(os.path.join(repo, "train.py"), "a") as f:
+            f.write("print('changed')\n")
+        prov, diff = provenance.capture(program=os.path.join(repo, "train.py"))
+        self.assertTrue(prov["git"]["dirty"])
+        self.assertIsNone(prov["git"]["remote"])
+        self.assertEqual(prov["git"]["diffFile"], "code/git.diff")
+        self.assertFalse(prov["git"]["diffTruncated"])
+        self.assertIn(b"+print('changed')", diff)
+        with open(os.path.join(repo, "train.py"), "a") as f:
+            f.write("x = 1  # padding\n" * 100_000)  # ~1.7 MB of diff
+        prov, diff = provenance.capture(program=os.path.join(repo, "train.py"))
+        self.assertTrue(prov["git"]["diffTruncated"])
+        self.assertEqual(len(diff), 1 << 20)
+
+    def test_no_git_repository_and_no_git_installed(self):
+        folder = os.path.join(self.tmp, "plain")
+        os.makedirs(folder)
+        prog = os.path.join(folder, "main.py")
+        open(prog, "w").close()
+        prov, diff = provenance.capture(program=prog, cwd=folder)
+        self.assertEqual(prov, {"program": "main.py", "root": folder, "git": None})
+        self.assertIsNone(diff)
+        repo = os.path.join(self.tmp, "repo")
+        make_repo(repo)
+        prov, diff = provenance.capture(program=os.path.join(repo, "train.py"), cwd=repo, git_binary=os.path.join(self.tmp, "no-such-git"))
+        self.assertIsNone(prov["git"])
+        self.assertEqual(prov["program"], "train.py")
+
+    def test_repository_without_commits_has_no_git_record(self):
+        repo = os.path.join(self.tmp, "empty")
+        os.makedirs(repo)
+        git(repo, "init", "-q")
+        prog = os.path.join(repo, "x.py")
+        open(prog, "w").close()
+        prov, _ = provenance.capture(program=prog, cwd=repo)
+        self.assertIsNone(prov["git"])
+
+    def test_credentials_are_stripped_from_remotes(self):
+        s = provenance.strip_credentials
+        self.assertEqual(s("https://user:tok@host.example/x.git"), "https://host.example/x.git")
+        self.assertEqual(s("https://ghp_token@github.com/a/b"), "https://github.com/a/b")
+        self.assertEqual(s("ssh://git:pw@host/x.git"), "ssh://git@host/x.git")
+        self.assertEqual(s("git@github.com:a/b.git"), "git@github.com:a/b.git")
+
+    def test_call_site_is_the_first_frame_outside_the_package(self):
+        here = os.path.abspath(__file__)
+        site = provenance.call_site(os.path.dirname(here))
+        self.assertEqual(site, {"file": os.path.basename(here), "line": sys._getframe().f_lineno - 1})
+
+
+class EncodingAndSenderTest(unittest.TestCase):
+    def test_rows_encode_non_finite_floats_as_strings_and_leave_the_rest(self):
+        from amphora.live_run import json_value
+
+        media_calls = []
+        row = encode_row({"a": 1.5, "n": float("nan"), "i": float("inf"), "m": float("-inf"), "s": "x", 3: True, "t": (1, 2)},
+                         lambda k, v: media_calls.append(k) or v, json_value)
+        self.assertEqual(row, {"a": 1.5, "n": "NaN", "i": "Infinity", "m": "-Infinity", "s": "x", "3": True, "t": [1, 2]})
+        self.assertEqual(media_calls, ["t"])
+        json.dumps(row, allow_nan=False)  # valid JSON
+
+    def test_sender_keeps_a_failed_batch_and_drain_sends_it_in_order(self):
+        # A stand-in for the server's history route that refuses while "down".
+        sent, down = [], threading.Event()
+        down.set()
+
+        def post(rows):
+            if down.is_set():
+                raise OSError("server unreachable")
+            sent.append(rows)
+
+        s = HistorySender(post)
+        s.submit([1])
+        s.submit([2])
+        with self.assertRaises(OSError):
+            s.drain()
+        self.assertEqual(sent, [])
+        down.clear()
+        s.drain()
+        self.assertEqual(sent, [[1], [2]])
+        s.submit([3])
+        s.drain()
+        self.assertEqual(sent, [[1], [2], [3]])
+
+
+SCRIPT = r'''
+import math, amphora
+run = amphora.init(project="p-hist", job_type="train", config={"lr": 0.1})
+for i in range(30):
+    run.log({"loss": float("nan") if i == 3 else (float("inf") if i == 4 else 1.0 / (i + 1)), "phase": "warm" if i < 10 else "main"})
+a = amphora.Artifact("model", type="model")
+with a.new_file("w.txt") as f:
+    f.write("w")
+run.log_artifact(a)  # LOG_LINE
+run.use_artifact("model:latest")  # USE_LINE
+run.finish()
+print(run.path)
+'''
+
+
+class HistoryAndProvenanceOverHttpTest(ServerTestCase):
+    def run_script(self, folder):
+        path = os.path.join(folder, "train.py")
+        with open(path, "w") as f:
+            f.write(SCRIPT)
+        env = dict(os.environ, PYTHONPATH=PYTHON_DIR)
+        out = subprocess.run([sys.executable, path], cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        lines = SCRIPT.splitlines()
+        return out.stdout.strip().splitlines()[-1], lines.index(next(l for l in lines if "LOG_LINE" in l)) + 1, \
+            lines.index(next(l for l in lines if "USE_LINE" in l)) + 1
+
+    def get(self, path):
+        req = urllib.request.Request(self.server.url + "/api/v1" + path, headers={"authorization": "Bearer " + self.server.api_key})
+        with urllib.request.urlopen(req) as r:
+            return json.loads(r.read())
+
+    def test_a_dirty_repo_run_records_provenance_diff_and_call_sites(self):
+        repo = os.path.join(self.tmp, "proj")
+        commit = make_repo(repo)
+        with open(os.path.join(repo, "notes.md"), "w") as f:
+            f.write("x\n")
+        git(repo, "add", "notes.md")  # staged, uncommitted: dirty
+        path, log_line, use_line = self.run_script(repo)
+        entity, project, run_id = path.split("/")
+        run = self.get("/projects/%s/%s/runs/%s" % (entity, project, run_id))
+        prov = run["provenance"]
+        self.assertEqual(prov["program"], "train.py")
+        self.assertEqual(prov["root"], os.path.realpath(repo))
+        self.assertEqual(prov["git"]["commit"], commit)
+        self.assertEqual(prov["git"]["remote"], "https://example.com/team/proj.git")
+        self.assertTrue(prov["git"]["dirty"])
+        files = {f["path"] for f in self.get("/projects/%s/%s/runs/%s/files" % (entity, project, run_id))["items"]}
+        self.assertIn("code/git.diff", files)
+        out = self.get("/projects/%s/%s/runs/%s/outputs" % (entity, project, run_id))["items"]
+        self.assertEqual(out[0]["callSite"], {"file": "train.py", "line": log_line})
+        ins = self.get("/projects/%s/%s/runs/%s/inputs" % (entity, project, run_id))["items"]
+        self.assertEqual(ins[0]["usedAt"], {"file": "train.py", "line": use_line})
+
+        metrics = self.get("/projects/%s/%s/runs/%s/metrics?keys=loss,phase" % (entity, project, run_id))
+        loss = metrics["series"][0]
+        self.assertEqual(loss["value"][3:5], ["NaN", "Infinity"])
+        self.assertEqual(loss["total"], 30)
+        keys = {k["key"]: k for k in metrics["keys"]}
+        self.assertFalse(keys["phase"]["numeric"])
+        self.assertEqual(keys["phase"]["last"], "main")
+
+        from amphora import Api
+
+        public = Api().run(path)
+        rows = public.history(pandas=False)
+        self.assertEqual(len(rows), 30)
+        self.assertTrue(math.isnan(rows[3]["loss"]))
+        self.assertEqual(rows[4]["loss"], float("inf"))
+        self.assertEqual(rows[0]["phase"], "warm")
+        self.assertEqual(sorted(rows[0]), ["_runtime", "_step", "_timestamp", "loss", "phase"])
+        self.assertGreaterEqual(rows[29]["_timestamp"], rows[0]["_timestamp"])
+        sampled = public.history(samples=5, keys=["loss"], pandas=False)
+        self.assertEqual([r["_step"] for r in sampled], [0, 7, 14, 22, 29])
+        self.assertEqual(sorted(sampled[0]), ["_step", "loss"])
+        scanned = list(public.scan_history(keys=["loss"], page_size=7, min_step=5, max_step=20))
+        self.assertEqual(len(scanned), 15)
+        self.assertEqual(scanned[0], {"loss": 1.0 / 6})
+        self.assertEqual([r["_step"] for r in public.scan_history(page_size=4)], list(range(30)))
+        with self.assertRaises(ValueError):
+            list(public.scan_history(page_size=0))
+
+    def test_a_run_outside_git_records_git_none(self):
+        plain = os.path.join(self.tmp, "plain")
+        os.makedirs(plain)
+        path, _, _ = self.run_script(plain)
+        entity, project, run_id = path.split("/")
+        prov = self.get("/projects/%s/%s/runs/%s" % (entity, project, run_id))["provenance"]
+        self.assertEqual(prov, {"program": "train.py", "root": os.path.realpath(plain), "git": None})
+
+
+if __name__ == "__main__":
+    unittest.main()
