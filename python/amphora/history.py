@@ -47,7 +47,7 @@ class HistorySender:
     the server. A failed batch stays queued: `drain()` (at finish) sends what is left from the
     calling thread and raises if the server still refuses it, so no row is dropped silently."""
 
-    MAX_QUEUED = 16  # batches; beyond this log() waits (bounded memory when the server is slow)
+    MAX_QUEUED = 4  # batches (of up to 5,000 rows); beyond this log() waits: bounded memory when the server is slow
 
     def __init__(self, post):
         self._post = post

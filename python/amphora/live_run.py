@@ -23,7 +23,7 @@ from .transfer import Stats
 from .transport import API_PREFIX, enc
 
 HEARTBEAT_INTERVAL_S = 10.0
-_HISTORY_BATCH = 1000
+_HISTORY_BATCH = 5000
 _HISTORY_FLUSH_S = 2.0
 
 

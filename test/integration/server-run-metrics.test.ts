@@ -192,6 +192,25 @@ describe('server: run metrics, history storage, provenance (issue 11)', function
     assert.deepEqual((await metrics(id)).keys, [], 'a refused batch stores nothing');
   });
 
+  it('refuses a 10 MB config with 413 and a message saying where large values belong; keeps the run as it was', async () => {
+    const big = { table: 'x'.repeat(10 * 1024 * 1024) };
+    const created = await s.api.post(runs(), { config: big });
+    assert.equal(created.status, 413, JSON.stringify(created.body).slice(0, 300));
+    assert.equal(created.body.error.code, 'payload_too_large');
+    assert.match(created.body.error.message, /config would be 10\.0 MiB; at most 2 MiB .*run file/);
+    const id = await newRun({ config: { lr: 0.1 } });
+    // Key-by-key merges that together cross the limit are refused too.
+    const half = 'y'.repeat(1_200_000);
+    assert.equal((await s.api.patch(`${runs()}/${id}`, { config: { a: half } })).status, 200);
+    const second = await s.api.patch(`${runs()}/${id}`, { config: { b: half } });
+    assert.equal(second.status, 413);
+    const run = (await s.api.get(`${runs()}/${id}`)).body;
+    assert.deepEqual(Object.keys(run.config).sort(), ['a', 'lr']);
+    const summary = await s.api.patch(`${runs()}/${id}`, { summary: { blob: 'z'.repeat(3 * 1024 * 1024) } });
+    assert.equal(summary.status, 413);
+    assert.match(summary.body.error.message, /run summary/);
+  });
+
   it('announces run.logged with the highest stored step when history rows arrive', async () => {
     const id = await newRun();
     const ev = await listen(s);

@@ -48,7 +48,10 @@ export function columnsOf(rows: HistoryRowIn[], now: number): Map<string, KeyCol
   for (const row of rows) {
     const parsed = row.at === undefined ? now : Date.parse(row.at);
     const time = Number.isFinite(parsed) ? parsed : now;
-    for (const [key, raw] of Object.entries(row.data)) {
+    const data = row.data;
+    for (const key in data) {
+      if (!Object.prototype.hasOwnProperty.call(data, key)) continue;
+      const raw = data[key];
       let c = out.get(key);
       if (!c) {
         c = { steps: [], times: [], values: [], other: 0, nan: 0, inf: 0, minStep: row.step, maxStep: row.step, minTime: time, maxTime: time, minValue: null, maxValue: null, lastStep: row.step, lastValue: raw };
@@ -62,7 +65,7 @@ export function columnsOf(rows: HistoryRowIn[], now: number): Map<string, KeyCol
         c.lastStep = row.step;
         c.lastValue = raw;
       }
-      const v = numericValue(raw);
+      const v = typeof raw === 'number' ? raw : numericValue(raw);
       if (v === undefined) {
         c.other++;
         continue;
@@ -81,20 +84,28 @@ export function columnsOf(rows: HistoryRowIn[], now: number): Map<string, KeyCol
   return out;
 }
 
+// Big-endian (as int4send/float8send write them), converted with Buffer's native byte swaps.
 function int32s(xs: number[]): Buffer {
-  const b = Buffer.allocUnsafe(xs.length * 4);
-  for (let i = 0; i < xs.length; i++) b.writeInt32BE(xs[i], i * 4);
-  return b;
+  return Buffer.from(Int32Array.from(xs).buffer).swap32();
 }
 
 function float64s(xs: number[]): Buffer {
-  const b = Buffer.allocUnsafe(xs.length * 8);
-  for (let i = 0; i < xs.length; i++) b.writeDoubleBE(xs[i], i * 8);
-  return b;
+  return Buffer.from(Float64Array.from(xs).buffer).swap64();
 }
 
-function view(u8: Uint8Array): DataView {
-  return new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
+/** Copies (never swapping the driver's buffer in place) into an aligned array, then swaps natively. */
+function readInt32s(u8: Uint8Array, n: number, into: Int32Array, at: number): void {
+  const copy = new Uint8Array(n * 4);
+  copy.set(u8.subarray(0, n * 4));
+  Buffer.from(copy.buffer).swap32();
+  into.set(new Int32Array(copy.buffer), at);
+}
+
+function readFloat64s(u8: Uint8Array, n: number, into: Float64Array, at: number): void {
+  const copy = new Uint8Array(n * 8);
+  copy.set(u8.subarray(0, n * 8));
+  Buffer.from(copy.buffer).swap64();
+  into.set(new Float64Array(copy.buffer), at);
 }
 
 /** Stores a batch of rows; returns the highest step the run now has in its history. */
@@ -241,17 +252,12 @@ export async function readPoints(
       p = { steps: new Int32Array(size), times: new Float64Array(size), values: new Float64Array(size) };
       out.set(r.key, p);
     }
-    let at = filled.get(r.key) ?? 0;
+    const at = filled.get(r.key) ?? 0;
     const n = Number(r.n);
-    const s = view(r.steps);
-    const t = view(r.times);
-    const v = view(r.vals);
-    for (let i = 0; i < n; i++, at++) {
-      p.steps[at] = s.getInt32(i * 4);
-      p.times[at] = t.getFloat64(i * 8);
-      p.values[at] = v.getFloat64(i * 8);
-    }
-    filled.set(r.key, at);
+    readInt32s(r.steps, n, p.steps, at);
+    readFloat64s(r.times, n, p.times, at);
+    readFloat64s(r.vals, n, p.values, at);
+    filled.set(r.key, at + n);
   }
   return out;
 }

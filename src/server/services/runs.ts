@@ -39,6 +39,7 @@ export class RunService {
     validateProject(project);
     if (req.jobType !== undefined) validateJobType(req.jobType);
     if (req.provenance) validateProvenance(req.provenance);
+    checkRunJsonSize('config', req.config);
     const out = await this.db.transaction(async (tx) => {
       const projectId = await ensureProject(tx, entity, project);
       if (req.id) {
@@ -89,6 +90,8 @@ export class RunService {
   }
 
   async update(entity: string, project: string, runId: string, req: z.infer<typeof UpdateRunRequest>): Promise<Run> {
+    checkRunJsonSize('config', req.config);
+    checkRunJsonSize('summary', req.summary);
     const run = await this.db.transaction(async (tx) => {
       const projectId = await requireProjectId(tx, entity, project);
       await readRun(tx, projectId, runId);
@@ -99,6 +102,12 @@ export class RunService {
          WHERE project_id = $1 AND run_id = $2`,
         [projectId, runId, JSON.stringify(req.config ?? {}), JSON.stringify(req.summary ?? {}), req.state ?? null],
       );
+      // Merging key by key can grow either document past the limit one update at a time.
+      const sizes = await tx.query<{ config: number; summary: number }>(
+        'SELECT octet_length(config::text) AS config, octet_length(summary::text) AS summary FROM runs WHERE project_id = $1 AND run_id = $2',
+        [projectId, runId],
+      );
+      for (const what of ['config', 'summary'] as const) checkRunJsonBytes(what, Number(sizes[0][what]));
       if (req.tags !== undefined) await tx.query('UPDATE runs SET tags = $3 WHERE project_id = $1 AND run_id = $2', [projectId, runId, [...new Set(req.tags)]]);
       if (req.notes !== undefined) await tx.query('UPDATE runs SET notes = $3 WHERE project_id = $1 AND run_id = $2', [projectId, runId, req.notes]);
       if (req.name !== undefined) await tx.query('UPDATE runs SET name = $3 WHERE project_id = $1 AND run_id = $2', [projectId, runId, req.name]);
@@ -231,6 +240,26 @@ export class RunService {
     );
     return rows.map((r) => (kind === 'input' ? { ...toVersion(r), usedAt: (r.used_at as CallSite | null) ?? null } : toVersion(r)));
   }
+}
+
+/**
+ * Config and summary travel with every run read (the Runs tree, the run view, every event
+ * subscriber's resync), so a huge one would make all of them slow or blank. Beyond this they
+ * are refused with a message saying where large values belong.
+ */
+export const MAX_RUN_JSON_BYTES = 2 * 1024 * 1024;
+
+function checkRunJsonSize(what: 'config' | 'summary', value: Record<string, unknown> | undefined): void {
+  if (value) checkRunJsonBytes(what, Buffer.byteLength(JSON.stringify(value)));
+}
+
+function checkRunJsonBytes(what: 'config' | 'summary', bytes: number): void {
+  if (bytes <= MAX_RUN_JSON_BYTES) return;
+  throw new AmphoraError(
+    'payload_too_large',
+    `The run ${what} would be ${(bytes / 1048576).toFixed(1)} MiB; at most ${MAX_RUN_JSON_BYTES / 1048576} MiB is kept per run. ` +
+      `Keep hyperparameters and final metrics there, and save large values as a run file (run.save) or log them as an artifact.`,
+  );
 }
 
 /** Paths inside provenance name files: the same rules as manifest paths where they are relative. */
