@@ -60,6 +60,8 @@ const targets = [
     mainFields: ['module', 'main'],
   })),
   { entry: 'src/webview/lineage/main.ts', outfile: join(outdir, 'webview/lineage.js'), platform: 'browser', format: 'iife' },
+  // Run view, run comparison and experiments table: one bundle, the first message picks the page.
+  { entry: 'src/webview/run/main.ts', outfile: join(outdir, 'webview/run.js'), platform: 'browser', format: 'iife' },
 ].filter((t) => t.stdin || existsSync(t.entry));
 
 mkdirSync(outdir, { recursive: true });

@@ -35,6 +35,8 @@ export const WebviewToExtension = z.discriminatedUnion('type', [
   z.object({ type: z.literal('expand'), nodeId: NodeId, depth: z.number().int().min(1).max(10) }),
   /** The user toggled collapsed (types) / exploded (instances); persisted for restore. */
   z.object({ type: z.literal('levelChanged'), level: LineageLevel }),
+  /** Open Producer Code for a version node. */
+  z.object({ type: z.literal('producerCode'), nodeId: NodeId }),
   /** Re-query the whole graph around the current focus. */
   z.object({ type: z.literal('refresh') }),
   /** Something failed inside the webview; the extension logs it. */

@@ -41,7 +41,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
   const artifactsTree = new ArtifactsTreeProvider(connection, events);
   const runsTree = new RunsTreeProvider(connection, events);
   artifactsTree.view = vscode.window.createTreeView('amphora.artifacts', { treeDataProvider: artifactsTree, showCollapseAll: true, canSelectMany: false });
-  runsTree.view = vscode.window.createTreeView('amphora.runs', { treeDataProvider: runsTree, showCollapseAll: true });
+  // Several runs can be selected at once: Compare Runs takes 2–10 of them.
+  runsTree.view = vscode.window.createTreeView('amphora.runs', { treeDataProvider: runsTree, showCollapseAll: true, canSelectMany: true });
   running = { connection };
 
   const services: ExtensionServices = {

@@ -102,7 +102,8 @@ async function startAmphoraServer(dataDir: string, log: (l: string) => void, tea
   });
   createInterface({ input: proc.stderr! }).on('line', log);
   const url = await new Promise<string>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('the Amphora server did not print its listening line within 30 s')), 30_000);
+    // A fresh data dir runs initdb first, which takes well over 30 s on a loaded 2-core machine.
+    const t = setTimeout(() => reject(new Error('the Amphora server did not print its listening line within 120 s')), 120_000);
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       log(line);
       try {

@@ -9,6 +9,7 @@ import { diffManifests, isTextDiffable, renderManifestDiff, type ManifestDiff } 
 import { amphoraUri } from '../fs/amphoraFileSystem.js';
 import type { ExtensionServices, VersionTarget } from '../services.js';
 import { notificationText } from '../logic/safeText.js';
+import { producerDeltaText } from './producerDelta.js';
 
 export const COMPARE_SCHEME = 'amphora-compare';
 
@@ -119,7 +120,11 @@ export function registerCompare(context: vscode.ExtensionContext, services: Exte
       const right = versionTargetOf(JSON.parse(q.get('right') ?? 'null'));
       if (!left || !right) return 'This comparison link is incomplete: run "Amphora: Compare Versions…" again.';
       try {
-        return renderManifestDiff(await diffOf(services, left, right), label(left), label(right));
+        const [diff, producers] = await Promise.all([
+          diffOf(services, left, right),
+          producerDeltaText(services, left, right).catch((e: Error) => `\n\nProducer runs: could not be compared (${e.message}).\n`),
+        ]);
+        return renderManifestDiff(diff, label(left), label(right)) + producers;
       } catch (e) {
         return `Could not compare ${label(left)} and ${label(right)}: ${(e as Error).message}`;
       }

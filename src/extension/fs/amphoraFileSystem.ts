@@ -10,6 +10,8 @@ import { isAmphoraError } from '../../core/errors.js';
 import { isVersionString } from '../../core/names.js';
 import type { ExtensionServices } from '../services.js';
 import { AMPHORA_SCHEME, formatAmphoraPath, isDirectory, listDirectory, parseAmphoraPath, type AmphoraLocation } from './amphoraUri.js';
+import { parseRunFilePath } from './runFileUri.js';
+import { RunFiles } from './runFiles.js';
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
@@ -22,8 +24,12 @@ export class AmphoraFileSystem implements vscode.FileSystemProvider {
   readonly onDidChangeFile = this.changed.event;
   private readonly manifests = new Map<string, Promise<ManifestResponse>>();
   private readonly createdAt = new Map<string, number>();
+  /** Saved run files (`/entity/project/~run/<id>/…`) share this read-only scheme. */
+  readonly runFiles: RunFiles;
 
-  constructor(private readonly services: ExtensionServices) {}
+  constructor(private readonly services: ExtensionServices) {
+    this.runFiles = new RunFiles(services);
+  }
 
   /** Alias paths may now point elsewhere. */
   forgetAliases(): void {
@@ -60,6 +66,8 @@ export class AmphoraFileSystem implements vscode.FileSystemProvider {
   }
 
   async stat(uri: vscode.Uri): Promise<vscode.FileStat> {
+    const run = parseRunFilePath(uri.path);
+    if (run) return this.runFiles.stat(uri, run);
     const l = this.location(uri);
     const m = await this.manifest(l);
     const time = this.createdAt.get(`${l.entity}/${l.project}/${l.name}:${l.selector}`) ?? 0;
@@ -70,6 +78,8 @@ export class AmphoraFileSystem implements vscode.FileSystemProvider {
   }
 
   async readDirectory(uri: vscode.Uri): Promise<[string, vscode.FileType][]> {
+    const run = parseRunFilePath(uri.path);
+    if (run) return this.runFiles.readDirectory(uri, run);
     const l = this.location(uri);
     const m = await this.manifest(l);
     if (!isDirectory(Object.keys(m.entries), l.path)) throw vscode.FileSystemError.FileNotADirectory(uri);
@@ -77,6 +87,8 @@ export class AmphoraFileSystem implements vscode.FileSystemProvider {
   }
 
   async readFile(uri: vscode.Uri): Promise<Uint8Array> {
+    const run = parseRunFilePath(uri.path);
+    if (run) return this.runFiles.readFile(uri, run);
     const l = this.location(uri);
     const m = await this.manifest(l);
     const entry = m.entries[l.path];
@@ -127,6 +139,10 @@ export function registerAmphoraFileSystem(context: vscode.ExtensionContext, serv
       if (e.type === 'alias.moved' || e.type.startsWith('version.')) fs.forgetAliases();
     }),
     services.events.onDidResync(() => fs.forgetAliases()),
+    services.events.onEvent((e) => {
+      if (e.type === 'run.logged') fs.runFiles.forget(e.entity, e.project, e.runId);
+      else if (e.type === 'run.updated') fs.runFiles.forget(e.run.entity, e.run.project, e.run.id);
+    }),
     vscode.commands.registerCommand('amphora.openVersionFile', async (arg?: unknown) => {
       const l = locationFromArg(arg);
       if (!l) {

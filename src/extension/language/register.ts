@@ -24,7 +24,7 @@ class ReferenceLens extends vscode.CodeLens {
     range: vscode.Range,
     readonly document: vscode.TextDocument,
     readonly found: FoundReference,
-    readonly role: 'summary' | 'reveal' | 'lineage' | 'download',
+    readonly role: 'summary' | 'reveal' | 'lineage' | 'download' | 'code',
   ) {
     super(range);
   }
@@ -63,7 +63,7 @@ class ReferenceCodeLensProvider implements vscode.CodeLensProvider<ReferenceLens
       const range = rangeOf(doc, f);
       lenses.push(new ReferenceLens(range, doc, f, 'summary'));
       if (f.parsed && this.lastKind.get(this.key(doc, f)) === 'resolved') {
-        for (const role of ['reveal', 'lineage', 'download'] as const) lenses.push(new ReferenceLens(range, doc, f, role));
+        for (const role of ['reveal', 'lineage', 'download', 'code'] as const) lenses.push(new ReferenceLens(range, doc, f, role));
       }
     }
     return lenses;
@@ -94,6 +94,11 @@ function commandFor(role: ReferenceLens['role'], r: Resolution): vscode.Command 
   if (r.kind !== 'resolved') return { title: '', command: '' };
   if (role === 'reveal') return { title: 'Reveal', command: 'amphora.revealReference', arguments: [r.fullRef] };
   if (role === 'lineage') return { title: 'Lineage', command: 'amphora.showLineage', arguments: [lineageFocus(r.version)], tooltip: `Show the lineage around ${r.fullRef}` };
+  if (role === 'code') {
+    // Only versions a run produced have code to open.
+    if (!r.version.producerRun) return { title: '', command: '' };
+    return { title: 'Producer Code', command: 'amphora.openProducerCode', arguments: [r.fullRef], tooltip: `Open the code that logged ${r.fullRef}` };
+  }
   return { title: 'Download', command: 'amphora.downloadReference', arguments: [r.fullRef] };
 }
 
@@ -114,7 +119,7 @@ class ReferenceHoverProvider implements vscode.HoverProvider {
     const r = await this.services.resolver.resolveInSource(f.text, doc.getText());
     if (token.isCancellationRequested) return undefined;
     const md = new vscode.MarkdownString(undefined, true);
-    md.isTrusted = { enabledCommands: ['amphora.revealReference', 'amphora.showLineage', 'amphora.downloadReference', 'amphora.version.copyReference', 'amphora.version.revealProducerRun', 'amphora.version.editMetadata'] };
+    md.isTrusted = { enabledCommands: ['amphora.revealReference', 'amphora.showLineage', 'amphora.downloadReference', 'amphora.version.copyReference', 'amphora.version.revealProducerRun', 'amphora.version.editMetadata', 'amphora.openProducerCode'] };
     if (r.kind === 'resolved') {
       const v = r.version;
       const target = { entity: v.entity, project: v.project, name: v.name, version: v.version };
@@ -127,6 +132,7 @@ class ReferenceHoverProvider implements vscode.HoverProvider {
           link('Copy Reference', 'amphora.version.copyReference', [target]),
           link('Edit Metadata', 'amphora.version.editMetadata', [target]),
           ...(v.producerRun ? [link('Reveal Producer Run', 'amphora.version.revealProducerRun', [target])] : []),
+          ...(v.producerRun ? [link('Open Producer Code', 'amphora.openProducerCode', [target])] : []),
         ].join(' · '),
       );
       md.appendMarkdown('\n\n---\n\n');

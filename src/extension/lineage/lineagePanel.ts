@@ -155,6 +155,11 @@ export class LineagePanel implements vscode.Disposable {
       case 'open':
         await this.open(m.nodeId);
         return;
+      case 'producerCode': {
+        const v = this.nodes.get(m.nodeId)?.version;
+        if (v) await vscode.commands.executeCommand('amphora.openProducerCode', { entity: v.entity, project: v.project, name: v.name, version: v.version });
+        return;
+      }
       case 'error':
         this.services.output.appendLine(`[lineage webview] ${m.message}`);
         return;

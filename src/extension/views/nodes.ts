@@ -128,6 +128,13 @@ export class VersionNode extends TreeNode {
     const t = this.item(underRun ? `${v.name}:${v.version}` : v.version, v.fileCount > 0);
     t.description = underRun ? `${v.type} · ${versionRowDescription(v)}` : versionRowDescription(v);
     const md = new vscode.MarkdownString(versionMarkdown(v));
+    if (v.producerRun) {
+      // A link in the tooltip: the code that logged this version.
+      const arg = encodeURIComponent(JSON.stringify([{ entity: v.entity, project: v.project, name: v.name, version: v.version }]));
+      md.appendMarkdown(`\n\n[$(go-to-file) Open Producer Code](command:amphora.openProducerCode?${arg})`);
+      md.supportThemeIcons = true;
+      md.isTrusted = { enabledCommands: ['amphora.openProducerCode'] };
+    }
     t.tooltip = md;
     t.iconPath = new vscode.ThemeIcon(v.aliases.some((a) => a !== 'latest') ? 'tag' : 'versions');
     t.contextValue = versionContextValue(v, this.ctx.role(v.entity, v.project));

@@ -157,6 +157,11 @@ class LineageApp {
     const reveal = button('Reveal in tree', 'Select it in the Amphora sidebar', () => this.host.post({ type: 'reveal', nodeId: id }));
     reveal.classList.add('reveal');
     actions.append(reveal);
+    if (node.kind === 'artifact' && node.version?.producerRun) {
+      const code = button('Producer code', 'Open the code that logged this version (at the recorded commit)', () => this.host.post({ type: 'producerCode', nodeId: id }));
+      code.classList.add('producer-code');
+      actions.append(code);
+    }
     this.details.replaceChildren(el('h2', {}, node.label), table, actions);
     this.details.dataset.nodeId = id;
     if (this.details.hidden) {

@@ -1,0 +1,91 @@
+/**
+ * Opens the built run webview (dist/webview/run.js + media/run.css, with the HTML and
+ * Content-Security-Policy the extension serves) in headless Chromium, like lineagePage.ts does
+ * for the lineage view: `acquireVsCodeApi()` records what the page posts, and messages arrive
+ * as `message` events the way VS Code delivers them.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import type { MetricKey, MetricSeries, Run, RunMetrics } from '../../src/core/api.js';
+import type { ExtensionToRunView, RunViewToExtension } from '../../src/core/runViewMessages.js';
+import { runHtml } from '../../src/extension/runs/runHtml.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const ORIGIN = 'https://run.test';
+
+export interface RunViewPage {
+  page: Page;
+  posted(): Promise<RunViewToExtension[]>;
+  send(message: ExtensionToRunView): Promise<void>;
+  cspViolations(): Promise<string[]>;
+  pageErrors: string[];
+}
+
+export async function openRunViewPage(browser: Browser, opts: { width?: number; height?: number } = {}): Promise<RunViewPage> {
+  const page = await browser.newPage({ viewport: { width: opts.width ?? 1200, height: opts.height ?? 900 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  await page.addInitScript({ content: 'window.__name = (f) => f;' });
+  await page.addInitScript(() => {
+    const w = window as unknown as Record<string, unknown>;
+    w.__posted = [];
+    w.__csp = [];
+    document.addEventListener('securitypolicyviolation', (e) => (w.__csp as string[]).push(`${e.violatedDirective} ${e.blockedURI}`));
+    w.acquireVsCodeApi = () => ({
+      postMessage: (m: unknown) => (w.__posted as unknown[]).push(JSON.parse(JSON.stringify(m))),
+      getState: () => w.__state,
+      setState: (s: unknown) => (w.__state = s),
+    });
+  });
+  await page.route(`${ORIGIN}/**`, (route) => {
+    const path = new URL(route.request().url()).pathname;
+    if (path === '/index.html') {
+      return route.fulfill({ contentType: 'text/html', body: runHtml({ cspSource: ORIGIN, scriptUri: `${ORIGIN}/dist/webview/run.js`, styleUri: `${ORIGIN}/media/run.css` }) });
+    }
+    if (path === '/dist/webview/run.js' || path === '/media/run.css') {
+      return route.fulfill({ contentType: path.endsWith('.css') ? 'text/css' : 'text/javascript', body: readFileSync(join(ROOT, path)) });
+    }
+    return route.fulfill({ status: 404, body: 'not found' });
+  });
+  await page.goto(`${ORIGIN}/index.html`);
+  return {
+    page,
+    posted: () => page.evaluate(() => (window as unknown as { __posted: RunViewToExtension[] }).__posted),
+    send: (m) => page.evaluate((msg) => window.postMessage(msg, '*'), m),
+    cspViolations: () => page.evaluate(() => (window as unknown as { __csp: string[] }).__csp),
+    pageErrors,
+  };
+}
+
+export function sampleRun(over: Partial<Run> = {}): Run {
+  const t = '2026-01-02T03:04:05.000Z';
+  return {
+    entity: 'alice', project: 'mnist', id: 'r1abc', name: 'sunny-smoke-1', jobType: 'train', group: 'sweep-1', state: 'finished',
+    config: { lr: 0.001, epochs: 5, optimizer: { name: 'adam', beta1: 0.9 } },
+    summary: { loss: 0.12, accuracy: 0.97 },
+    tags: ['baseline'], notes: null,
+    provenance: { program: 'train.py', root: '/home/alice/mnist', git: { commit: 'a'.repeat(40), branch: 'main', remote: null, dirty: true, diffFile: 'code/diff.patch', diffTruncated: false } },
+    createdAt: t, updatedAt: t, heartbeatAt: t, finishedAt: '2026-01-02T03:09:05.000Z',
+    ...over,
+  };
+}
+
+/** A numeric series of `n` points (a noisy decaying curve), with optional NaN gaps. */
+export function sampleSeries(key: string, n: number, opts: { nanEvery?: number; t0?: number } = {}): MetricSeries {
+  const step = new Array<number>(n);
+  const time = new Array<number>(n);
+  const value = new Array<MetricSeries['value'][number]>(n);
+  const t0 = opts.t0 ?? Date.parse('2026-01-02T03:04:05.000Z');
+  for (let i = 0; i < n; i++) {
+    step[i] = i;
+    time[i] = t0 + i * 10;
+    value[i] = opts.nanEvery && i % opts.nanEvery === opts.nanEvery - 1 ? 'NaN' : 2 * Math.exp(-i / (n / 4)) + 0.1 * Math.sin(i / 7) + 0.05 * ((i * 7919) % 13) / 13;
+  }
+  return { key, total: n, downsampled: false, step, time, value };
+}
+
+export function metricsOf(runId: string, series: MetricSeries[], extraKeys: MetricKey[] = [], notes: string[] = []): RunMetrics {
+  const keys: MetricKey[] = series.map((s) => ({ key: s.key, numeric: true, count: s.step.length, firstStep: s.step[0] ?? 0, lastStep: s.step[s.step.length - 1] ?? 0, min: null, max: null, last: s.value.at(-1) ?? null }));
+  return { runId, keys: [...keys, ...extraKeys], series, notes };
+}
