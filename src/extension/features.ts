@@ -10,5 +10,6 @@ import { registerCompare } from './compare/compareVersions.js';
 import { registerLineage } from './lineage/register.js';
 import { registerCompletion } from './language/completionProvider.js';
 import { registerDiagnostics } from './language/diagnosticsProvider.js';
+import { registerCliTerminal } from './commands/cliTerminal.js';
 
-export const features: FeatureRegistrar[] = [registerAmphoraFileSystem, registerCompare, registerLineage, registerCompletion, registerDiagnostics];
+export const features: FeatureRegistrar[] = [registerAmphoraFileSystem, registerCompare, registerLineage, registerCompletion, registerDiagnostics, registerCliTerminal];

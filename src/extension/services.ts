@@ -53,3 +53,8 @@ export type { ArtifactVersion, Run, Connected };
 export function fullReference(v: Pick<ArtifactVersion, 'entity' | 'project' | 'name' | 'version'>): string {
   return `${v.entity}/${v.project}/${v.name}:${v.version}`;
 }
+
+/** The JSON-safe target a command takes for a version it was handed already resolved. */
+export function versionTarget(v: Pick<ArtifactVersion, 'entity' | 'project' | 'name' | 'version'>): VersionTarget {
+  return { entity: v.entity, project: v.project, name: v.name, version: v.version };
+}

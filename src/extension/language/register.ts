@@ -9,7 +9,7 @@ import { lensTitle, versionMarkdown } from '../logic/format.js';
 import { codeSpan, commandLink, escapeMarkdown, escapeMarkdownInline } from '../logic/safeText.js';
 import { lineageFocus } from '../logic/lineageFocus.js';
 import type { Resolution } from '../logic/resolver.js';
-import type { ExtensionServices } from '../services.js';
+import { versionTarget, type ExtensionServices } from '../services.js';
 
 export const REFERENCE_LANGUAGES: vscode.DocumentSelector = [
   { language: 'python' },
@@ -88,13 +88,14 @@ class ReferenceCodeLensProvider implements vscode.CodeLensProvider<ReferenceLens
 
 function commandFor(role: ReferenceLens['role'], r: Resolution): vscode.Command {
   if (role === 'summary') {
-    if (r.kind === 'resolved') return { title: lensTitle(r.refText, r.version), command: 'amphora.revealReference', arguments: [r.fullRef], tooltip: `Reveal ${r.fullRef} in the Amphora view` };
+    if (r.kind === 'resolved') return { title: lensTitle(r.refText, r.version), command: 'amphora.revealReference', arguments: [versionTarget(r.version)], tooltip: `Reveal ${r.fullRef} in the Amphora view` };
     return { title: `${r.refText} → ${r.message}`, command: '' };
   }
   if (r.kind !== 'resolved') return { title: '', command: '' };
-  if (role === 'reveal') return { title: 'Reveal', command: 'amphora.revealReference', arguments: [r.fullRef] };
+  // The version the lens resolved travels with the click: nothing is parsed or resolved again.
+  if (role === 'reveal') return { title: 'Reveal', command: 'amphora.revealReference', arguments: [versionTarget(r.version)] };
   if (role === 'lineage') return { title: 'Lineage', command: 'amphora.showLineage', arguments: [lineageFocus(r.version)], tooltip: `Show the lineage around ${r.fullRef}` };
-  return { title: 'Download', command: 'amphora.downloadReference', arguments: [r.fullRef] };
+  return { title: 'Download', command: 'amphora.downloadReference', arguments: [versionTarget(r.version)] };
 }
 
 /** Markdown command link with JSON arguments. */
@@ -117,13 +118,13 @@ class ReferenceHoverProvider implements vscode.HoverProvider {
     md.isTrusted = { enabledCommands: ['amphora.revealReference', 'amphora.showLineage', 'amphora.downloadReference', 'amphora.version.copyReference', 'amphora.version.revealProducerRun', 'amphora.version.editMetadata'] };
     if (r.kind === 'resolved') {
       const v = r.version;
-      const target = { entity: v.entity, project: v.project, name: v.name, version: v.version };
+      const target = versionTarget(v);
       md.appendMarkdown(`${codeSpan(r.refText)} → **${escapeMarkdownInline(v.version)}**\n\n`);
       md.appendMarkdown(
         [
-          link('Reveal', 'amphora.revealReference', [r.fullRef]),
+          link('Reveal', 'amphora.revealReference', [target]),
           link('Show Lineage', 'amphora.showLineage', [lineageFocus(v)]),
-          link('Download', 'amphora.downloadReference', [r.fullRef]),
+          link('Download', 'amphora.downloadReference', [target]),
           link('Copy Reference', 'amphora.version.copyReference', [target]),
           link('Edit Metadata', 'amphora.version.editMetadata', [target]),
           ...(v.producerRun ? [link('Reveal Producer Run', 'amphora.version.revealProducerRun', [target])] : []),

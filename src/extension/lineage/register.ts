@@ -1,6 +1,6 @@
 /**
  * *Amphora: Show Lineage* from a version or run row, a CodeLens/hover link (a reference string),
- * the active editor's reference, or the palette (the whole default project); one panel, reused;
+ * the active editor's reference, or the palette (a picked version); one panel, reused;
  * restored after a reload.
  */
 import * as vscode from 'vscode';
@@ -10,6 +10,7 @@ import { referenceAt } from '../logic/references.js';
 import type { ExtensionServices } from '../services.js';
 import { DEFAULT_DEPTH, LINEAGE_VIEW_TYPE, LineagePanel } from './lineagePanel.js';
 import { notificationText } from '../logic/safeText.js';
+import { pickVersion } from '../commands/pickVersion.js';
 
 let current: LineagePanel | undefined;
 
@@ -30,7 +31,6 @@ export async function stateFor(services: ExtensionServices, arg: unknown): Promi
   const r = isRun(a?.run) ? a.run : isRun(arg) ? arg : undefined;
   if (r) return { ...base, entity: r.entity, project: r.project, focus: `run:${r.id}` };
   if (a && typeof a.entity === 'string' && typeof a.project === 'string') return { ...base, entity: a.entity, project: a.project, focus: a.nodeId ?? null };
-  const c = await services.connection.require();
   // A reference string (CodeLens/hover links), or the one under the cursor.
   let refText = typeof arg === 'string' ? arg : undefined;
   const editor = vscode.window.activeTextEditor;
@@ -43,8 +43,9 @@ export async function stateFor(services: ExtensionServices, arg: unknown): Promi
     void vscode.window.showWarningMessage(notificationText(`Show Lineage: ${res.message}`));
     return undefined;
   }
-  const project = vscode.workspace.getConfiguration('amphora').get<string>('project')?.trim() || c.defaultProject;
-  return { ...base, entity: c.entity, project, focus: null };
+  // Nothing to focus on: let the user choose a version (project → artifact → version).
+  const picked = await pickVersion(services, 'Show Lineage');
+  return picked && { ...base, entity: picked.entity, project: picked.project, focus: `artifact:${picked.id}` };
 }
 
 function openPanel(services: ExtensionServices, state: LineagePanelState, panel?: vscode.WebviewPanel): LineagePanel {
