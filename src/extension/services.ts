@@ -8,6 +8,7 @@ import type { ArtifactVersion, Run } from '../core/api.js';
 import type { ConnectionManager, Connected } from './connection/connectionManager.js';
 import type { EventBus } from './connection/eventBus.js';
 import type { ReferenceResolver } from './logic/resolver.js';
+import type { CollectionIndex } from './logic/collectionIndex.js';
 
 /** Where a version lives; enough to reveal or fetch it. */
 export interface VersionTarget {
@@ -39,6 +40,8 @@ export interface ExtensionServices {
   readonly events: EventBus;
   /** Resolves reference strings in source files (cached, invalidated by events). */
   readonly resolver: ReferenceResolver;
+  /** Each project's artifacts with aliases (completion, diagnostics, missing-reference hints); invalidated by events. */
+  readonly collections: CollectionIndex;
   readonly artifactsTree: ArtifactsTreeApi;
   readonly runsTree: RunsTreeApi;
   /** Downloads a version into a folder of the workspace and reveals it; returns the folder. */

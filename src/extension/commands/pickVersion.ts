@@ -11,6 +11,7 @@ import { chooseProject, projectFromSource } from '../logic/project.js';
 import { notificationText } from '../logic/safeText.js';
 import { formatBytes, plural } from '../logic/format.js';
 import type { ExtensionServices } from '../services.js';
+import { projectSourceOf } from '../language/documents.js';
 
 /** The server caps one page at 1000 rows; a quick pick of more would not help anyone. */
 const PICK_LIMIT = 1000;
@@ -24,9 +25,10 @@ export interface CollectionTarget extends ProjectTarget {
   name: string;
 }
 
-/** The source text whose `init(project=…)` decides the project: the active editor's file. */
+/** The source text whose `init(project=…)` decides the project: the active editor's file (or notebook). */
 function activeSource(): string {
-  return vscode.window.activeTextEditor?.document.getText() ?? '';
+  const doc = vscode.window.activeTextEditor?.document;
+  return doc ? projectSourceOf(doc) : '';
 }
 
 /** Picks a project (or takes the one the lens rules name); undefined when dismissed or none exist. */

@@ -61,6 +61,7 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ext
   reg('amphora.refresh', () => {
     services.artifactsTree.refresh();
     services.runsTree.refresh();
+    services.collections.clear();
     services.resolver.clear();
   }, 'Refresh');
   reg('amphora.reconnect', () => connection.connect(), 'Reconnect');

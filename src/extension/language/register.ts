@@ -1,5 +1,6 @@
 /**
- * CodeLens and hover on artifact reference strings in Python, TypeScript and JavaScript.
+ * CodeLens and hover on artifact reference strings in Python, TypeScript and JavaScript files
+ * and in Python cells of Jupyter notebooks.
  * Lenses are placed at once and resolved lazily (`resolveCodeLens`); the resolver's cache is
  * invalidated by server events, which re-asks for lenses so they follow alias moves.
  */
@@ -10,14 +11,7 @@ import { codeSpan, commandLink, escapeMarkdown, escapeMarkdownInline } from '../
 import { lineageFocus } from '../logic/lineageFocus.js';
 import type { Resolution } from '../logic/resolver.js';
 import { versionTarget, type ExtensionServices } from '../services.js';
-
-export const REFERENCE_LANGUAGES: vscode.DocumentSelector = [
-  { language: 'python' },
-  { language: 'typescript' },
-  { language: 'javascript' },
-  { language: 'typescriptreact' },
-  { language: 'javascriptreact' },
-];
+import { projectSourceOf, REFERENCE_SELECTOR } from './documents.js';
 
 class ReferenceLens extends vscode.CodeLens {
   constructor(
@@ -70,7 +64,7 @@ class ReferenceCodeLensProvider implements vscode.CodeLensProvider<ReferenceLens
   }
 
   async resolveCodeLens(lens: ReferenceLens, token: vscode.CancellationToken): Promise<ReferenceLens> {
-    const r = await this.services.resolver.resolveInSource(lens.found.text, lens.document.getText());
+    const r = await this.services.resolver.resolveInSource(lens.found.text, projectSourceOf(lens.document));
     if (token.isCancellationRequested) return lens;
     lens.command = commandFor(lens.role, r);
     const key = this.key(lens.document, lens.found);
@@ -112,7 +106,7 @@ class ReferenceHoverProvider implements vscode.HoverProvider {
     const f = scanReferences(slice).find((r) => offset >= from + r.start && offset <= from + r.end);
     if (!f) return undefined;
     const range = new vscode.Range(doc.positionAt(from + f.start), doc.positionAt(from + f.end));
-    const r = await this.services.resolver.resolveInSource(f.text, doc.getText());
+    const r = await this.services.resolver.resolveInSource(f.text, projectSourceOf(doc));
     if (token.isCancellationRequested) return undefined;
     const md = new vscode.MarkdownString(undefined, true);
     md.isTrusted = { enabledCommands: ['amphora.revealReference', 'amphora.showLineage', 'amphora.downloadReference', 'amphora.version.copyReference', 'amphora.version.revealProducerRun', 'amphora.version.editMetadata'] };
@@ -142,8 +136,8 @@ class ReferenceHoverProvider implements vscode.HoverProvider {
 export function registerLanguageFeatures(context: vscode.ExtensionContext, services: ExtensionServices): void {
   const lenses = new ReferenceCodeLensProvider(services);
   context.subscriptions.push(
-    vscode.languages.registerCodeLensProvider(REFERENCE_LANGUAGES, lenses),
-    vscode.languages.registerHoverProvider(REFERENCE_LANGUAGES, new ReferenceHoverProvider(services)),
+    vscode.languages.registerCodeLensProvider(REFERENCE_SELECTOR, lenses),
+    vscode.languages.registerHoverProvider(REFERENCE_SELECTOR, new ReferenceHoverProvider(services)),
     services.resolver.onDidInvalidate(() => lenses.refresh()),
     vscode.workspace.onDidCloseTextDocument((doc) => lenses.forget(doc)),
     vscode.workspace.onDidChangeConfiguration((e) => {

@@ -11,6 +11,7 @@ import type { ExtensionServices } from '../services.js';
 import { DEFAULT_DEPTH, LINEAGE_VIEW_TYPE, LineagePanel } from './lineagePanel.js';
 import { notificationText } from '../logic/safeText.js';
 import { pickVersion } from '../commands/pickVersion.js';
+import { projectSourceOf } from '../language/documents.js';
 
 let current: LineagePanel | undefined;
 
@@ -34,11 +35,9 @@ export async function stateFor(services: ExtensionServices, arg: unknown): Promi
   // A reference string (CodeLens/hover links), or the one under the cursor.
   let refText = typeof arg === 'string' ? arg : undefined;
   const editor = vscode.window.activeTextEditor;
-  let source = editor?.document.getText() ?? '';
-  if (!refText && editor) refText = referenceAt(source, editor.document.offsetAt(editor.selection.active))?.text;
-  if (typeof arg === 'string') source = editor?.document.getText() ?? '';
+  if (!refText && editor) refText = referenceAt(editor.document.getText(), editor.document.offsetAt(editor.selection.active))?.text;
   if (refText) {
-    const res = await services.resolver.resolveInSource(refText, source);
+    const res = await services.resolver.resolveInSource(refText, editor ? projectSourceOf(editor.document) : '');
     if (res.kind === 'resolved') return { ...base, entity: res.version.entity, project: res.version.project, focus: `artifact:${res.version.id}` };
     void vscode.window.showWarningMessage(notificationText(`Show Lineage: ${res.message}`));
     return undefined;
