@@ -60,6 +60,20 @@ async function collectionsOf(c: Connected, t: ProjectTarget): Promise<ArtifactCo
 
 /** Picks an artifact of a project (asking for the project first when needed). */
 export async function pickCollection(services: ExtensionServices, title: string, project?: ProjectTarget): Promise<CollectionTarget | undefined> {
+  const picked = await pickCollectionOrProject(services, title, project, undefined);
+  return picked && 'name' in picked ? picked : undefined;
+}
+
+/**
+ * Like pickCollection, with a first item that stands for the whole project (`wholeProjectLabel`),
+ * which resolves to the project itself.
+ */
+export async function pickCollectionOrProject(
+  services: ExtensionServices,
+  title: string,
+  project: ProjectTarget | undefined,
+  wholeProjectLabel: string | undefined,
+): Promise<CollectionTarget | ProjectTarget | undefined> {
   const p = project ?? (await pickProject(services, title));
   if (!p) return undefined;
   const c = await services.connection.require();
@@ -68,11 +82,13 @@ export async function pickCollection(services: ExtensionServices, title: string,
     void vscode.window.showInformationMessage(notificationText(`${p.project} has no artifacts yet.`));
     return undefined;
   }
+  const whole = wholeProjectLabel ? [{ label: wholeProjectLabel, description: p.project, col: undefined }] : [];
   const picked = await vscode.window.showQuickPick(
-    cols.map((col) => ({ label: col.name, description: `${col.type} · ${plural(col.versionCount, 'version')}`, detail: col.description ?? undefined, col })),
+    [...whole, ...cols.map((col) => ({ label: col.name, description: `${col.type} · ${plural(col.versionCount, 'version')}`, detail: col.description ?? undefined, col }))],
     { title: `${title}: artifact in ${p.project}`, placeHolder: cols.length >= PICK_LIMIT ? `Artifact (the first ${PICK_LIMIT} by name)` : 'Artifact', matchOnDescription: true, ignoreFocusOut: true },
   );
-  return picked ? { ...p, name: picked.col.name } : undefined;
+  if (!picked) return undefined;
+  return picked.col ? { ...p, name: picked.col.name } : p;
 }
 
 export interface PickVersionOptions {

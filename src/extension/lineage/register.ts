@@ -1,6 +1,6 @@
 /**
  * *Amphora: Show Lineage* from a version or run row, a CodeLens/hover link (a reference string),
- * the active editor's reference, or the palette (a picked version); one panel, reused;
+ * the active editor's reference, or the palette (the whole project or a picked version); one panel, reused;
  * restored after a reload.
  */
 import * as vscode from 'vscode';
@@ -10,10 +10,12 @@ import { referenceAt } from '../logic/references.js';
 import type { ExtensionServices } from '../services.js';
 import { DEFAULT_DEPTH, LINEAGE_VIEW_TYPE, LineagePanel } from './lineagePanel.js';
 import { notificationText } from '../logic/safeText.js';
-import { pickVersion } from '../commands/pickVersion.js';
+import { pickCollectionOrProject, pickVersion } from '../commands/pickVersion.js';
 import { projectSourceOf } from '../language/documents.js';
 
 let current: LineagePanel | undefined;
+/** The palette's first choice: the project's whole graph rather than one version's neighbourhood. */
+export const WHOLE_PROJECT = '$(type-hierarchy) The whole project';
 
 /** The panel currently shown (tests and other features may ask). */
 export function currentLineagePanel(): LineagePanel | undefined {
@@ -42,8 +44,11 @@ export async function stateFor(services: ExtensionServices, arg: unknown): Promi
     void vscode.window.showWarningMessage(notificationText(`Show Lineage: ${res.message}`));
     return undefined;
   }
-  // Nothing to focus on: let the user choose a version (project → artifact → version).
-  const picked = await pickVersion(services, 'Show Lineage');
+  // Nothing to focus on: let the user choose the whole project or a version of one of its artifacts.
+  const target = await pickCollectionOrProject(services, 'Show Lineage', undefined, WHOLE_PROJECT);
+  if (!target) return undefined;
+  if (!('name' in target)) return { ...base, entity: target.entity, project: target.project, focus: null };
+  const picked = await pickVersion(services, 'Show Lineage', { collection: target });
   return picked && { ...base, entity: picked.entity, project: picked.project, focus: `artifact:${picked.id}` };
 }
 
