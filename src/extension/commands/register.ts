@@ -6,8 +6,7 @@ import { parseReference, formatReference } from '../../core/reference.js';
 import { validateAlias } from '../../core/names.js';
 import { chooseProject, projectProblem } from '../logic/project.js';
 import type { ExtensionServices, VersionTarget } from '../services.js';
-import { LoadMoreNode, LocalMoreNode, VersionNode } from '../views/nodes.js';
-import { RunsMoreNode } from '../views/runsTree.js';
+import { MoreNode, VersionNode } from '../views/nodes.js';
 import { logArtifactCommand } from './logArtifact.js';
 import { metadataUri, MetadataFileSystem, METADATA_SCHEME } from './metadataDocuments.js';
 import { pickOrType, reportErrors } from './quickInput.js';
@@ -69,8 +68,7 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ext
   reg('amphora.signOut', () => connection.signOut(), 'Sign out');
   reg('amphora.showOutput', () => services.output.show(true), 'Show log');
   reg('amphora.loadMore', async (node: unknown) => {
-    if (node instanceof LoadMoreNode) await node.owner.loadMore();
-    else if (node instanceof LocalMoreNode || node instanceof RunsMoreNode) node.expand();
+    if (node instanceof MoreNode) await node.loadMore();
   }, 'Load more');
 
   reg('amphora.logArtifact', (uri?: vscode.Uri, uris?: vscode.Uri[]) => logArtifactCommand(services, uri, uris), 'Log as Artifact');
