@@ -111,7 +111,8 @@ export async function startAmphoraServer(
   });
   opts.onSpawn?.(proc);
   try {
-    return await waitForAmphoraServer(proc, dataDir, log, team, opts.timeoutMs ?? 30_000);
+    // Generous: PGlite's first start took 34 s on this 2-core machine under load; only a failure waits this long.
+    return await waitForAmphoraServer(proc, dataDir, log, team, opts.timeoutMs ?? 120_000);
   } catch (e) {
     killGroup(proc);
     await waitExit(proc, 10_000);
