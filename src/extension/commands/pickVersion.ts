@@ -7,6 +7,7 @@
 import * as vscode from 'vscode';
 import type { ArtifactCollection, ArtifactVersion } from '../../core/api.js';
 import type { Connected } from '../connection/connectionManager.js';
+import { isAmphoraError } from '../../core/errors.js';
 import { chooseProject, projectFromSource } from '../logic/project.js';
 import { notificationText } from '../logic/safeText.js';
 import { formatBytes, plural } from '../logic/format.js';
@@ -55,7 +56,13 @@ export async function pickProject(services: ExtensionServices, title: string): P
 }
 
 async function collectionsOf(c: Connected, t: ProjectTarget): Promise<ArtifactCollection[]> {
-  return (await c.http.collections(t.entity, t.project, { limit: PICK_LIMIT })).items;
+  try {
+    return (await c.http.collections(t.entity, t.project, { limit: PICK_LIMIT })).items;
+  } catch (e) {
+    // The file or the setting may name a project nothing was logged to yet: it has no artifacts.
+    if (isAmphoraError(e) && e.code === 'not_found') return [];
+    throw e;
+  }
 }
 
 /** Picks an artifact of a project (asking for the project first when needed). */
