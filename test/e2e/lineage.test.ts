@@ -13,7 +13,7 @@ import { Artifact } from '../../src/client/artifact.js';
 import { Client } from '../../src/client/client.js';
 import { init, type Run } from '../../src/client/run.js';
 import { clickActivity, startHarness, until, type Harness } from './harness.js';
-import { acceptQuickInput, answerQuickInput, runCommand } from './ui.js';
+import { answerQuickInput, runCommand } from './ui.js';
 
 const PROJECT = 'artifacts-example';
 const PIPELINE_PY = `import amphora as wandb
@@ -25,11 +25,18 @@ data = run.use_artifact("mnist-")
 `;
 
 async function goToLine(page: Page, line: number, column: number) {
-  await page.keyboard.press('Control+G');
-  await page.locator('.quick-input-widget input').first().waitFor({ state: 'visible', timeout: 10_000 });
-  await acceptQuickInput(page, `:${line}:${column}`);
-  // The status bar shows the cursor where we asked for it.
-  await page.locator('.statusbar-item').filter({ hasText: `Ln ${line}, Col ${column}` }).first().waitFor({ timeout: 10_000 });
+  const at = page.locator('.statusbar-item').filter({ hasText: `Ln ${line}, Col ${column}` }).first();
+  const input = page.locator('.quick-input-widget input').first();
+  await until(`the cursor at ${line}:${column}`, async () => {
+    if (await at.isVisible()) return true;
+    await page.keyboard.press('Control+G');
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    await input.fill(`:${line}:${column}`);
+    await until('the line number typed', async () => (await input.inputValue()) === `:${line}:${column}`, 5_000, 50);
+    await input.press('Enter');
+    // The status bar shows the cursor where we asked for it (else Enter came before the picker read the text: again).
+    return at.waitFor({ timeout: 3_000 }).then(() => true, () => false);
+  }, 30_000, 200);
 }
 
 /** The text of one editor line as rendered (non-breaking spaces normalised). */

@@ -289,7 +289,8 @@ describe('e2e: every palette command with no context, and notebooks', function (
     await until('the warning in Problems', async () => /unknown artifact "mnist-rwa"/.test((await page.locator('.markers-panel').first().textContent({ timeout: 1000 })) ?? ''), 20_000);
     await h.shot('palette-06-notebook-problems');
     // Hover on the reference.
-    await page.locator('.notebook-editor:visible .view-lines span').filter({ hasText: 'mnist-raw:latest' }).first().hover();
+    // The innermost span is the string token itself (outer spans are whole lines).
+    await page.locator('.notebook-editor:visible .view-lines span').filter({ hasText: 'mnist-raw:latest' }).last().hover();
     const hover = await hoverText(page, /rows/);
     assert.match(hover, /v1/);
     await h.shot('palette-07-notebook-hover');
