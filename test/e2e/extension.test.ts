@@ -314,6 +314,13 @@ describe('e2e: the Amphora extension in code-server', function () {
     assert.equal(health.status, 200);
     await until('status bar connected again', async () => (await page.locator('.statusbar-item').filter({ hasText: 'Amphora: local' }).count()) > 0, 30_000);
     await showSideBar(page, 'Amphora');
+    // The list is still scrolled to the end of the 105 versions (rows out of view are not rendered).
+    const artifactsPane = page.locator('.pane').filter({ has: page.locator('.pane-header h3.title', { hasText: /^Artifacts$/i }) });
+    await until('the Artifacts list at its top', async () => {
+      await artifactsPane.locator('.monaco-list-row').first().click();
+      await page.keyboard.press('Home');
+      return (await rowByText(page, 'Artifacts', PROJECT)).isVisible();
+    }, 20_000, 300);
     await expand(await rowByText(page, 'Artifacts', PROJECT));
     await expand(await rowByText(page, 'Artifacts', 'mnist-raw'));
     await (await rowByText(page, 'Artifacts', /v2\s*latest, best/)).waitFor({ timeout: 20_000 });

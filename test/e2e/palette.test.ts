@@ -223,8 +223,9 @@ describe('e2e: every palette command with no context, and notebooks', function (
 
   it('Log as Artifact… with nothing open asks which files to log', async () => {
     const { page } = h;
-    await page.keyboard.press('Control+K');
-    await page.keyboard.press('W'); // close every editor: no active file to fall back on
+    // No active file to fall back on.
+    await runCommand(page, 'View: Close All Editors');
+    await until('no editor open', async () => (await page.locator('.tabs-container .tab').count()) === 0, 10_000);
     await runCommand(page, 'Amphora: Log as Artifact…');
     await waitForQuickInput(page, /Log as Artifact: files or folders/);
     await h.shot('palette-03-log-pick-files');
@@ -289,13 +290,14 @@ describe('e2e: every palette command with no context, and notebooks', function (
     await until('the warning in Problems', async () => /unknown artifact "mnist-rwa"/.test((await page.locator('.markers-panel').first().textContent({ timeout: 1000 })) ?? ''), 20_000);
     await h.shot('palette-06-notebook-problems');
     // Hover on the reference.
-    // The innermost span is the string token itself (outer spans are whole lines).
-    await page.locator('.notebook-editor:visible .view-lines span').filter({ hasText: 'mnist-raw:latest' }).last().hover();
+    // A span inside the string (outer spans are whole lines; the alias's squiggle splits the token).
+    await page.locator('.notebook-editor:visible .view-lines span').filter({ hasText: /^"?mnist-raw:/ }).last().hover();
     const hover = await hoverText(page, /rows/);
     assert.match(hover, /v1/);
     await h.shot('palette-07-notebook-hover');
     // Completion inside a new reference string in the second cell.
-    await page.locator('.notebook-editor:visible .view-lines').filter({ hasText: 'mnist-rwa' }).first().click();
+    await page.keyboard.press('Escape'); // the hover
+    await page.locator('.notebook-editor:visible .view-lines span').filter({ hasText: /mnist-rwa/ }).last().click();
     await page.keyboard.press('Control+End');
     await page.keyboard.press('Enter');
     await page.keyboard.type('more = run.use_artifact("mnist-r');
