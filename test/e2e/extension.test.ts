@@ -317,7 +317,8 @@ describe('e2e: the Amphora extension in code-server', function () {
     // The list is still scrolled to the end of the 105 versions (rows out of view are not rendered).
     const artifactsPane = page.locator('.pane').filter({ has: page.locator('.pane-header h3.title', { hasText: /^Artifacts$/i }) });
     await until('the Artifacts list at its top', async () => {
-      await artifactsPane.locator('.monaco-list-row').first().click();
+      // A rendered version row takes the focus (the list renders only the rows in view), Home goes up.
+      await artifactsPane.locator('.monaco-list-row').filter({ hasText: /^\s*v\d+\s/ }).last().click({ timeout: 5_000 });
       await page.keyboard.press('Home');
       return (await rowByText(page, 'Artifacts', PROJECT)).isVisible();
     }, 20_000, 300);

@@ -150,6 +150,8 @@ describe('e2e: every palette command with no context, and notebooks', function (
     const file = path.join(h.workspace, 'artifacts', 'mnist-raw:v0', 'train.csv');
     await until('the downloaded file', () => existsSync(file), 30_000);
     assert.equal(readFileSync(file, 'utf8'), 'x,y\n0,0\n');
+    // The download ends by revealing its folder in the Explorer: let that finish before the next command.
+    await page.locator('.explorer-folders-view .monaco-list-row').filter({ hasText: 'mnist-raw:v0' }).first().waitFor({ timeout: 15_000 });
   });
 
   it('Add Alias… and Remove Alias… ask for a version, then change it on the server', async () => {
@@ -219,6 +221,7 @@ describe('e2e: every palette command with no context, and notebooks', function (
     await answerQuickInput(page, /^Use Artifact/, `${PROJECT}/mnist-raw:latest`);
     const file = path.join(h.workspace, 'artifacts', 'mnist-raw:v1', 'train.csv');
     await until('the downloaded latest version', () => existsSync(file), 30_000);
+    await page.locator('.explorer-folders-view .monaco-list-row').filter({ hasText: 'mnist-raw:v1' }).first().waitFor({ timeout: 15_000 });
   });
 
   it('Log as Artifact… with nothing open asks which files to log', async () => {

@@ -45,21 +45,24 @@ export async function answerQuickInput(page: Page, title: RegExp, value?: string
 
 /** Runs a command from the Command Palette (F1), exactly as a user picks it there. */
 export async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('F1');
   const input = widget(page).locator('input').first();
-  await input.waitFor({ state: 'visible', timeout: 10_000 });
-  await input.fill(`>${title}`);
   // The palette matches fuzzily: wait until the exact title is the focused row.
   const exact = new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`);
   await until(`${title} focused in the palette`, async () => {
+    // A reveal finishing elsewhere (a download shown in the Explorer) can take the focus and
+    // close the palette: open it again.
+    if (!(await input.isVisible()) || !(await input.inputValue()).startsWith('>')) {
+      await page.keyboard.press('F1');
+      await input.waitFor({ state: 'visible', timeout: 5_000 });
+      await input.fill(`>${title}`);
+    }
     const label = await widget(page).locator('.monaco-list-row.focused .label-name').first().textContent({ timeout: 500 }).catch(() => '');
     if (exact.test((label ?? '').trim())) return true;
     // Another entry is on top: move the focus to ours.
     const rows = await widget(page).locator('.monaco-list-row .label-name').allTextContents();
-    const index = rows.findIndex((r) => exact.test(r.trim()));
-    if (index > 0) await input.press('ArrowDown');
+    if (rows.findIndex((r) => exact.test(r.trim())) > 0) await input.press('ArrowDown');
     return false;
-  }, 10_000, 100);
+  }, 15_000, 100);
   await input.press('Enter');
 }
 
