@@ -318,7 +318,13 @@ describe('e2e: the Amphora extension in code-server', function () {
     const artifactsPane = page.locator('.pane').filter({ has: page.locator('.pane-header h3.title', { hasText: /^Artifacts$/i }) });
     await until('the Artifacts list at its top', async () => {
       // A rendered version row takes the focus (the list renders only the rows in view), Home goes up.
-      await artifactsPane.locator('.monaco-list-row').filter({ hasText: /^\s*v\d+\s/ }).last().click({ timeout: 5_000 });
+      const rows = artifactsPane.locator('.monaco-list-row');
+      for (let i = (await rows.count()) - 1; i >= 0; i--) {
+        if (await rows.nth(i).isVisible()) {
+          await rows.nth(i).click({ timeout: 5_000 });
+          break;
+        }
+      }
       await page.keyboard.press('Home');
       return (await rowByText(page, 'Artifacts', PROJECT)).isVisible();
     }, 20_000, 300);

@@ -94,7 +94,8 @@ export async function showSideBar(page: Page, which: 'Amphora' | 'Explorer'): Pr
 export async function expand(row: Locator): Promise<void> {
   await row.waitFor({ timeout: 15_000 });
   if ((await row.getAttribute('aria-expanded')) === 'false') await row.click();
-  await until('the row expanded', async () => (await row.getAttribute('aria-expanded')) === 'true', 10_000, 100);
+  // Expanding waits for the children (a page of versions from a loaded server can take a while).
+  await until('the row expanded', async () => (await row.getAttribute('aria-expanded')) === 'true', 30_000, 100);
 }
 
 /** The text of the visible hover (editor hover or workbench tooltip), once it shows `expected`. */
