@@ -76,3 +76,40 @@ export function detailRows(node: LineageNode): Array<[string, string]> {
   return rows;
 }
 
+/**
+ * What a search in the lineage view looks at for a node: its label, the artifact's name, type,
+ * version and aliases, the run's name, id and job type, or the type a collapsed node stands for.
+ */
+function searchableText(node: LineageNode): string {
+  const parts = [node.label];
+  if (node.version) parts.push(node.version.name, node.version.type, node.version.version, ...node.version.aliases);
+  if (node.run) parts.push(node.run.name, node.run.id, node.run.jobType ?? NO_JOB_TYPE);
+  return parts.join('\n').toLowerCase();
+}
+
+/**
+ * The ids of the nodes a search query matches, in drawing order: every whitespace-separated word
+ * must occur (case-insensitively) in the node's label, name, type, job type, version or aliases,
+ * so `model v2` or `train crashed-run` narrow down. An empty query matches nothing.
+ */
+export function matchNodes(graph: Pick<LineageGraph, 'nodes'>, query: string): string[] {
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+  if (words.length === 0) return [];
+  return graph.nodes.filter((n) => {
+    const text = searchableText(n);
+    return words.every((w) => text.includes(w));
+  }).map((n) => n.id);
+}
+
+/** The part of a graph a filtered view draws: the matching nodes, their direct neighbours, and the edges among those. */
+export function filterToMatches(graph: LineageGraph, matches: Iterable<string>): LineageGraph {
+  const matched = new Set(matches);
+  // Edges that touch a match, and their ends: one step out, never two.
+  const edges = graph.edges.filter((e) => matched.has(e.source) || matched.has(e.target));
+  const keep = new Set(matched);
+  for (const e of edges) {
+    keep.add(e.source);
+    keep.add(e.target);
+  }
+  return { ...graph, nodes: graph.nodes.filter((n) => keep.has(n.id)), edges, focus: graph.focus && keep.has(graph.focus) ? graph.focus : null };
+}

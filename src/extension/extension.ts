@@ -1,14 +1,16 @@
 /**
  * Composition root: creates the shared services (connection, event stream, reference resolver,
- * trees) and registers every feature with them. `activate` returns the services so other
+ * collection index, trees) and registers every feature with them. `activate` returns the services so other
  * extensions and tests can reach them; feature modules get them through features.ts.
  */
 import * as vscode from 'vscode';
 import { paginate } from '../core/paginate.js';
+import { eventProject } from '../core/api.js';
 import { ConnectionManager } from './connection/connectionManager.js';
 import { EventBus } from './connection/eventBus.js';
 import { impactOf } from './logic/events.js';
 import { ReferenceResolver } from './logic/resolver.js';
+import { CollectionIndex } from './logic/collectionIndex.js';
 import { ArtifactsTreeProvider } from './views/artifactsTree.js';
 import { RunsTreeProvider } from './views/runsTree.js';
 import { downloadVersion } from './commands/transfer.js';
@@ -19,11 +21,18 @@ import { features } from './features.js';
 import type { ExtensionServices } from './services.js';
 
 let running: { connection: ConnectionManager } | undefined;
+const MAX_INDEXED_COLLECTIONS = 5000;
 
 export async function activate(context: vscode.ExtensionContext): Promise<ExtensionServices> {
   const output = vscode.window.createOutputChannel('Amphora');
   const connection = new ConnectionManager(context, output);
   const events = new EventBus(connection, output);
+  // One index of each project's artifacts for completion, diagnostics and the resolver's hints.
+  const collections = new CollectionIndex(async (entity, project) => {
+    const c = await connection.require();
+    // Bounded: past a few thousand artifacts completion and nearest-name hints are not worth the wait.
+    return paginate((q) => c.http.collections(entity, project, q), { max: MAX_INDEXED_COLLECTIONS });
+  });
   const resolver = new ReferenceResolver(
     () => {
       const c = connection.current;
@@ -32,8 +41,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
         resolve: (ref) => c.http.resolve(ref),
         projects: async () => (await c.http.projects()).items,
         entity: async () => c.entity,
-        // Bounded: past a few thousand artifacts the nearest-name hint is not worth the wait.
-        collections: (entity, project) => paginate((q) => c.http.collections(entity, project, q), { max: 5000 }),
+        projectIndex: (entity, project) => collections.get(entity, project),
       };
     },
     () => vscode.workspace.getConfiguration('amphora').get<string>('project'),
@@ -51,6 +59,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
     connection,
     events,
     resolver,
+    collections,
     artifactsTree,
     runsTree,
     downloadVersion: (target, folder) => downloadVersion(connection, target, folder),
@@ -65,12 +74,23 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
     artifactsTree.view,
     runsTree.view,
     // The reference cache follows the server: per-collection on events, everything on reconnect.
+    // The index first: the resolver's listeners re-ask it at once.
     events.onEvent((e) => {
+      if (e.type !== 'run.updated' && e.type !== 'run.logged') {
+        const scope = eventProject(e);
+        collections.invalidate(scope.entity, scope.project);
+      }
       const i = impactOf(e);
       if (i.collection) resolver.invalidateCollection(i.entity, i.project, i.collection);
     }),
-    events.onDidResync(() => resolver.clear()),
-    connection.onDidChangeState(() => resolver.clear()),
+    events.onDidResync(() => {
+      collections.clear();
+      resolver.clear();
+    }),
+    connection.onDidChangeState(() => {
+      collections.clear();
+      resolver.clear();
+    }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('amphora.serverUrl')) void connection.connect();
       if (e.affectsConfiguration('amphora.project')) resolver.clear();

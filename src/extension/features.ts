@@ -11,5 +11,6 @@ import { registerLineage } from './lineage/register.js';
 import { registerCompletion } from './language/completionProvider.js';
 import { registerDiagnostics } from './language/diagnosticsProvider.js';
 import { registerRuns } from './runs/register.js';
+import { registerCliTerminal } from './commands/cliTerminal.js';
 
-export const features: FeatureRegistrar[] = [registerAmphoraFileSystem, registerCompare, registerLineage, registerCompletion, registerDiagnostics, registerRuns];
+export const features: FeatureRegistrar[] = [registerAmphoraFileSystem, registerCompare, registerLineage, registerCompletion, registerDiagnostics, registerRuns, registerCliTerminal];

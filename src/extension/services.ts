@@ -8,6 +8,7 @@ import type { ArtifactVersion, Run } from '../core/api.js';
 import type { ConnectionManager, Connected } from './connection/connectionManager.js';
 import type { EventBus } from './connection/eventBus.js';
 import type { ReferenceResolver } from './logic/resolver.js';
+import type { CollectionIndex } from './logic/collectionIndex.js';
 
 /** Where a version lives; enough to reveal or fetch it. */
 export interface VersionTarget {
@@ -39,6 +40,8 @@ export interface ExtensionServices {
   readonly events: EventBus;
   /** Resolves reference strings in source files (cached, invalidated by events). */
   readonly resolver: ReferenceResolver;
+  /** Each project's artifacts with aliases (completion, diagnostics, missing-reference hints); invalidated by events. */
+  readonly collections: CollectionIndex;
   readonly artifactsTree: ArtifactsTreeApi;
   readonly runsTree: RunsTreeApi;
   /** Downloads a version into a folder of the workspace and reveals it; returns the folder. */
@@ -52,4 +55,9 @@ export type { ArtifactVersion, Run, Connected };
 /** `entity/project/name:vN` for a version. */
 export function fullReference(v: Pick<ArtifactVersion, 'entity' | 'project' | 'name' | 'version'>): string {
   return `${v.entity}/${v.project}/${v.name}:${v.version}`;
+}
+
+/** The JSON-safe target a command takes for a version it was handed already resolved. */
+export function versionTarget(v: Pick<ArtifactVersion, 'entity' | 'project' | 'name' | 'version'>): VersionTarget {
+  return { entity: v.entity, project: v.project, name: v.name, version: v.version };
 }

@@ -93,17 +93,37 @@ export function packageVsix(out: string): string {
   return out;
 }
 
-/** Starts the standalone server bundle (what the extension would start) on a free port. */
-async function startAmphoraServer(dataDir: string, log: (l: string) => void, team?: { bootstrapKey: string }): Promise<{ proc: ChildProcess; url: string; apiKey: string }> {
+/**
+ * Starts the standalone server bundle (what the extension would start) on a free port. When the
+ * start fails (no listening line in time, no discovery file) the server is stopped before the
+ * error is thrown: the caller never got a handle to stop it with.
+ */
+export async function startAmphoraServer(
+  dataDir: string,
+  log: (l: string) => void,
+  team?: { bootstrapKey: string },
+  opts: { timeoutMs?: number; onSpawn?: (proc: ChildProcess) => void } = {},
+): Promise<{ proc: ChildProcess; url: string; apiKey: string }> {
   const proc = spawn(process.execPath, [path.join(REPO, 'dist/server.mjs'), '--data-dir', dataDir, '--port', '0', ...(team ? ['--team'] : [])], {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: team ? { ...process.env, AMPHORA_BOOTSTRAP_KEY: team.bootstrapKey } : process.env,
   });
+  opts.onSpawn?.(proc);
+  try {
+    // Generous: PGlite's first start took 34 s on this 2-core machine under load; only a failure waits this long.
+    return await waitForAmphoraServer(proc, dataDir, log, team, opts.timeoutMs ?? 120_000);
+  } catch (e) {
+    killGroup(proc);
+    await waitExit(proc, 10_000);
+    throw e;
+  }
+}
+
+async function waitForAmphoraServer(proc: ChildProcess, dataDir: string, log: (l: string) => void, team: { bootstrapKey: string } | undefined, timeoutMs: number) {
   createInterface({ input: proc.stderr! }).on('line', log);
   const url = await new Promise<string>((resolve, reject) => {
-    // A fresh data dir runs initdb first, which takes well over 30 s on a loaded 2-core machine.
-    const t = setTimeout(() => reject(new Error('the Amphora server did not print its listening line within 120 s')), 120_000);
+    const t = setTimeout(() => reject(new Error(`the Amphora server did not print its listening line within ${timeoutMs} ms`)), timeoutMs);
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       log(line);
       try {

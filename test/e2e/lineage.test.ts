@@ -13,6 +13,7 @@ import { Artifact } from '../../src/client/artifact.js';
 import { Client } from '../../src/client/client.js';
 import { init, type Run } from '../../src/client/run.js';
 import { clickActivity, startHarness, until, type Harness } from './harness.js';
+import { answerQuickInput, runCommand } from './ui.js';
 
 const PROJECT = 'artifacts-example';
 const PIPELINE_PY = `import amphora as wandb
@@ -23,24 +24,19 @@ model = run.use_artifact("trained-modle:latest")
 data = run.use_artifact("mnist-")
 `;
 
-async function runCommand(page: Page, title: string) {
-  await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget input').first();
-  await input.waitFor({ state: 'visible', timeout: 10_000 });
-  await input.fill(`>${title}`);
-  await page.locator('.quick-input-widget .monaco-list-row').filter({ hasText: title }).first().waitFor({ timeout: 10_000 });
-  await page.waitForTimeout(200);
-  await input.press('Enter');
-}
-
 async function goToLine(page: Page, line: number, column: number) {
-  await page.keyboard.press('Control+G');
+  const at = page.locator('.statusbar-item').filter({ hasText: `Ln ${line}, Col ${column}` }).first();
   const input = page.locator('.quick-input-widget input').first();
-  await input.waitFor({ state: 'visible', timeout: 10_000 });
-  await input.fill(`:${line}:${column}`);
-  await page.waitForTimeout(150);
-  await input.press('Enter');
-  await page.waitForTimeout(200);
+  await until(`the cursor at ${line}:${column}`, async () => {
+    if (await at.isVisible()) return true;
+    await page.keyboard.press('Control+G');
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    await input.fill(`:${line}:${column}`);
+    await until('the line number typed', async () => (await input.inputValue()) === `:${line}:${column}`, 5_000, 50);
+    await input.press('Enter');
+    // The status bar shows the cursor where we asked for it (else Enter came before the picker read the text: again).
+    return at.waitFor({ timeout: 3_000 }).then(() => true, () => false);
+  }, 30_000, 200);
 }
 
 /** The text of one editor line as rendered (non-breaking spaces normalised). */
@@ -66,7 +62,7 @@ async function openQuickFix(page: Page, title: string) {
         throw e;
       }
       await page.keyboard.press('Escape');
-      await page.waitForTimeout(500);
+      await page.locator('.action-widget').first().waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => undefined);
     }
   }
 }
@@ -125,6 +121,8 @@ describe('e2e: lineage, amphora: files, completion and diagnostics in code-serve
     await clickActivity(page, 'Amphora');
     await page.locator('.statusbar-item').filter({ hasText: /Amphora/ }).first().waitFor({ timeout: 30_000 });
     await runCommand(page, 'Amphora: Show Lineage');
+    // From the palette with nothing selected: the whole project (amphora.project names it).
+    await answerQuickInput(page, /Show Lineage: artifact in artifacts-example/, undefined, /whole project/);
     const frame = lineageFrame(page);
     await frame.locator('svg.graph[data-level="instance"]').waitFor({ timeout: 30_000 });
     const nodes = frame.locator('g.node');
@@ -227,16 +225,9 @@ describe('e2e: lineage, amphora: files, completion and diagnostics in code-serve
   it('compares two versions: manifest diff, then the diff editor for a changed text file', async () => {
     const { page } = h;
     await runCommand(page, 'Amphora: Compare Versions…');
-    const input = page.locator('.quick-input-widget input').first();
-    const pick = async (title: RegExp, value: string) => {
-      await until(`quick pick ${title}`, async () => title.test((await page.locator('.quick-input-widget .quick-input-title').textContent({ timeout: 1000 })) ?? ''), 15_000);
-      await input.fill(value);
-      await page.locator('.quick-input-widget .monaco-list-row').filter({ hasText: value }).first().waitFor({ timeout: 10_000 });
-      await page.waitForTimeout(150);
-      await input.press('Enter');
-    };
-    await pick(/artifact/, 'mnist-raw');
-    await pick(/first version/, 'v0');
+    const pick = (title: RegExp, value: string) => answerQuickInput(page, title, value);
+    await pick(/artifact in/, 'mnist-raw');
+    await pick(/version of .*mnist-raw/, 'v0');
     await pick(/Compare mnist-raw:v0 with/, 'v1');
     const report = page.locator('.monaco-editor .view-lines').filter({ hasText: 'Compare mnist-raw:v0 → mnist-raw:v1' }).first();
     await report.waitFor({ timeout: 20_000 });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { Api } from '../integration/server-helpers.js';
 import { startHarness, until, clickActivity, type Harness } from './harness.js';
+import { acceptQuickInput } from './ui.js';
 
 const BOOTSTRAP = 'e2e-team-bootstrap-key-0123456789abcdefghij';
 
@@ -49,9 +50,7 @@ describe('e2e: the extension signed in to a team server', function () {
     await h.shot('team-00-disconnected');
     await link.click();
     await until('the API key prompt', async () => /Sign In to http/.test((await page.locator('.quick-input-widget .quick-input-title').textContent({ timeout: 1000 })) ?? ''), 15_000);
-    await page.locator('.quick-input-widget input').first().fill(bobKey);
-    await page.waitForTimeout(150);
-    await page.locator('.quick-input-widget input').first().press('Enter');
+    await acceptQuickInput(page, bobKey);
     const toast = page.locator('.notifications-toasts').filter({ hasText: 'Signed in to' });
     await until('the signed-in message', async () => /as bob \(admin of bob, viewer of vision\)/.test((await toast.textContent({ timeout: 1000 })) ?? ''), 30_000);
     const host = new URL(h.server.url).host;
@@ -71,17 +70,18 @@ describe('e2e: the extension signed in to a team server', function () {
         if ((await r.getAttribute('aria-expanded')) === 'true') return true;
         await r.click();
         await page.keyboard.press('ArrowRight');
-        await page.waitForTimeout(300);
-        return (await r.getAttribute('aria-expanded')) === 'true';
+        return until(`${label} to take the expand`, async () => (await r.getAttribute('aria-expanded')) === 'true', 1_500, 100).catch(() => false);
       }, 15_000);
     }
     const v0 = await row(page, /v0.*best/);
     await v0.waitFor({ timeout: 15_000 });
     await v0.click({ button: 'right' });
     const labels = page.locator('.context-view .action-label');
-    await labels.first().waitFor({ state: 'visible', timeout: 10_000 });
-    await page.waitForTimeout(300);
-    const items = (await labels.allTextContents()).map((t) => t.trim()).filter(Boolean);
+    // What the menu must offer shows first; only a complete menu can prove what it leaves out.
+    const items = await until('the menu with Copy Reference and Download', async () => {
+      const shown = (await labels.allTextContents()).map((t) => t.trim()).filter(Boolean);
+      return shown.includes('Copy Reference') && shown.includes('Download to Workspace') && shown.includes('Show Lineage') ? shown : undefined;
+    }, 10_000, 100);
     await h.shot('team-02-viewer-menu');
     await page.keyboard.press('Escape');
     assert.ok(items.includes('Copy Reference'), items.join(' | '));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { ArtifactCollection, ArtifactVersion } from '../../src/core/api.js';
 import { completionTarget, referenceCompletions } from '../../src/extension/language/completionLogic.js';
 import { diagnoseReference, type RefDiagnostic } from '../../src/extension/language/diagnosticsLogic.js';
-import { buildProjectIndex, editDistance, nearest } from '../../src/extension/language/referenceIndex.js';
+import { buildProjectIndex, editDistance, nearest } from '../../src/extension/logic/collectionIndex.js';
 import { scanReferences } from '../../src/extension/logic/references.js';
 
 const T = '2026-11-23T09:00:00.000Z';

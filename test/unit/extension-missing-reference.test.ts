@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { ArtifactCollection, ArtifactVersion } from '../../src/core/api.js';
 import { AmphoraError } from '../../src/core/errors.js';
-import { buildProjectIndex } from '../../src/extension/language/referenceIndex.js';
+import { buildProjectIndex, CollectionIndex } from '../../src/extension/logic/collectionIndex.js';
 import { lineageFocus } from '../../src/extension/logic/lineageFocus.js';
 import { describeMissing } from '../../src/extension/logic/missingReference.js';
 import { ReferenceResolver, type ResolverBackend } from '../../src/extension/logic/resolver.js';
@@ -49,6 +49,10 @@ describe('extension logic: what a reference that does not resolve is missing', (
 
 describe('extension logic: the resolver says precisely what is missing', () => {
   function resolver(withCollections: boolean, projectExists = true) {
+    const index = new CollectionIndex(async () => {
+      if (!projectExists) throw new AmphoraError('not_found', 'no project');
+      return collections;
+    });
     const b: ResolverBackend = {
       resolve: async (ref) => {
         if (ref === 'me/mnist/mnist-raw:latest') return version('mnist-raw', 3, ['latest']);
@@ -57,7 +61,7 @@ describe('extension logic: the resolver says precisely what is missing', () => {
       projects: async () => [{ entity: 'me', name: 'mnist' }],
       entity: async () => 'me',
       ...(withCollections
-        ? { collections: async () => { if (!projectExists) throw new AmphoraError('not_found', 'no project'); return collections; } }
+        ? { projectIndex: (e: string, p: string) => index.get(e, p) }
         : {}),
     };
     return new ReferenceResolver(() => b, () => undefined);

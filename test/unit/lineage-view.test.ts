@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { generateLineage } from '../../bench/lineageFixture.js';
 import { layoutGraph, LARGE_GRAPH_NODES } from '../../src/core/graphLayout.js';
-import { collapseToTypes, detailRows, mergeGraphs, neighbourIds, removeNodes } from '../../src/core/lineageView.js';
+import { collapseToTypes, detailRows, filterToMatches, matchNodes, mergeGraphs, neighbourIds, removeNodes } from '../../src/core/lineageView.js';
 import { parseExtensionMessage, parseWebviewMessage } from '../../src/core/webviewMessages.js';
 import { TUTORIAL_STATE, tutorialLineage, version } from '../webview/tutorialLineage.js';
 
@@ -109,5 +109,29 @@ describe('webview messages (validated on both sides)', () => {
     assert.equal(parseWebviewMessage(null).ok, false);
     const g = parseExtensionMessage({ type: 'graph', mode: 'replace', state: { ...TUTORIAL_STATE, depth: 0 }, graph: tutorialLineage() });
     assert.match((g as { error: string }).error, /state\.depth/);
+  });
+});
+
+describe('lineage view model: find and filter', () => {
+  const g = tutorialLineage();
+  it('matches every word, case-insensitively, against label, name, type, version, aliases, run name and job type', () => {
+    assert.deepEqual(matchNodes(g, 'model').sort(), ['artifact:a3', 'artifact:a4', 'run:r3']);
+    assert.deepEqual(matchNodes(g, 'MODEL best'), ['artifact:a4']);
+    assert.deepEqual(matchNodes(g, 'misty'), ['run:r2']);
+    assert.deepEqual(matchNodes(g, 'train'), ['run:r4', 'artifact:a4']);
+    assert.deepEqual(matchNodes(g, 'dataset v0').sort(), ['artifact:a1', 'artifact:a2']);
+    assert.deepEqual(matchNodes(g, '   '), []);
+    assert.deepEqual(matchNodes(g, 'nothing-like-this'), []);
+    // Collapsed nodes match by the type they stand for.
+    assert.deepEqual(matchNodes(collapseToTypes(g), 'report'), ['jobType:report']);
+  });
+
+  it('keeps the matches, their direct neighbours and the edges touching a match, nothing two steps out', () => {
+    const f = filterToMatches(g, ['artifact:a3']);
+    assert.deepEqual(f.nodes.map((n) => n.id).sort(), ['artifact:a3', 'run:r3', 'run:r4']);
+    assert.deepEqual(f.edges.map((e) => `${e.source}>${e.target}`).sort(), ['artifact:a3>run:r4', 'run:r3>artifact:a3']);
+    assert.equal(f.focus, null, 'the focus (mnist-raw) is filtered out');
+    assert.equal(filterToMatches(g, ['artifact:a1']).focus, 'artifact:a1');
+    assert.deepEqual(filterToMatches(g, []).nodes, []);
   });
 });

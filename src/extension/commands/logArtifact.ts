@@ -31,8 +31,17 @@ export async function logArtifactCommand(services: ExtensionServices, uri?: vsco
     if (active?.scheme === 'file') selection.push(active);
   }
   if (selection.length === 0) {
-    void vscode.window.showErrorMessage('Log as Artifact: select a file or folder in the Explorer first.');
-    return;
+    // From the palette with no file open: ask which files or folders to log.
+    const picked = await vscode.window.showOpenDialog({
+      title: 'Log as Artifact: files or folders',
+      openLabel: 'Log as Artifact',
+      canSelectFiles: true,
+      canSelectFolders: true,
+      canSelectMany: true,
+      defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+    });
+    selection.push(...(picked ?? []).filter((u) => u.scheme === 'file'));
+    if (selection.length === 0) return;
   }
   const c = await services.connection.require();
   const total = 5;

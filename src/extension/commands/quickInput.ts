@@ -1,6 +1,7 @@
 /** Quick-input helpers: a pick list that also accepts free text. */
 import * as vscode from 'vscode';
 import { notificationText } from '../logic/safeText.js';
+import { forEditorUsers } from '../logic/editorAdvice.js';
 
 export interface PickOrTypeOptions {
   title: string;
@@ -60,7 +61,7 @@ export async function reportErrors<T>(what: string, fn: () => Promise<T>): Promi
   try {
     return await fn();
   } catch (e) {
-    void vscode.window.showErrorMessage(notificationText(`${what}: ${(e as Error).message}`));
+    void vscode.window.showErrorMessage(notificationText(`${what}: ${forEditorUsers((e as Error).message)}`));
     return undefined;
   }
 }

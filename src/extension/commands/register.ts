@@ -6,20 +6,31 @@ import { parseReference, formatReference } from '../../core/reference.js';
 import { validateAlias } from '../../core/names.js';
 import { chooseProject, projectProblem } from '../logic/project.js';
 import type { ExtensionServices, VersionTarget } from '../services.js';
-import { LoadMoreNode, LocalMoreNode, VersionNode } from '../views/nodes.js';
-import { RunsMoreNode } from '../views/runsTree.js';
+import { MoreNode, VersionNode } from '../views/nodes.js';
 import { logArtifactCommand } from './logArtifact.js';
 import { metadataUri, MetadataFileSystem, METADATA_SCHEME } from './metadataDocuments.js';
 import { pickOrType, reportErrors } from './quickInput.js';
+import { pickVersion } from './pickVersion.js';
 import { workspaceRoot } from './transfer.js';
 import { notificationText } from '../logic/safeText.js';
 
-/** Version commands accept a tree node, a version, or a `{entity, project, name, version}` target. */
-async function versionOf(services: ExtensionServices, arg: unknown): Promise<ArtifactVersion> {
+/**
+ * Version commands accept a tree node, a version, or a `{entity, project, name, version}` target;
+ * from the palette (no argument) they ask for one: project → artifact → version.
+ */
+async function versionOf(services: ExtensionServices, arg: unknown, title: string): Promise<ArtifactVersion | undefined> {
+  if (arg === undefined) return pickVersion(services, title);
   const c = await services.connection.require();
   const t = (arg instanceof VersionNode ? arg.version : arg) as Partial<VersionTarget> | undefined;
-  if (!t?.entity || !t.project || !t.name || !t.version) throw new Error('Run this command on a version row in the Amphora view.');
+  if (!t?.entity || !t.project || !t.name || !t.version) throw new Error('Run this command on a version row in the Amphora view, or from the Command Palette to pick a version.');
   return c.http.version(t.entity, t.project, t.name, t.version);
+}
+
+/** A lens hands over the version it already resolved; older callers pass the reference text. */
+async function targetOf(services: ExtensionServices, arg: unknown, title: string): Promise<VersionTarget | undefined> {
+  if (typeof arg === 'string') return targetFromReference(services, arg);
+  const v = await versionOf(services, arg, title);
+  return v && { entity: v.entity, project: v.project, name: v.name, version: v.version };
 }
 
 /** A typed or picked reference → a full target, using the same project rules as the editor. */
@@ -49,6 +60,7 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ext
   reg('amphora.refresh', () => {
     services.artifactsTree.refresh();
     services.runsTree.refresh();
+    services.collections.clear();
     services.resolver.clear();
   }, 'Refresh');
   reg('amphora.reconnect', () => connection.connect(), 'Reconnect');
@@ -56,8 +68,7 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ext
   reg('amphora.signOut', () => connection.signOut(), 'Sign out');
   reg('amphora.showOutput', () => services.output.show(true), 'Show log');
   reg('amphora.loadMore', async (node: unknown) => {
-    if (node instanceof LoadMoreNode) await node.owner.loadMore();
-    else if (node instanceof LocalMoreNode || node instanceof RunsMoreNode) node.expand();
+    if (node instanceof MoreNode) await node.loadMore();
   }, 'Load more');
 
   reg('amphora.logArtifact', (uri?: vscode.Uri, uris?: vscode.Uri[]) => logArtifactCommand(services, uri, uris), 'Log as Artifact');
@@ -91,28 +102,32 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ext
     await services.downloadVersion(target);
   }, 'Use Artifact');
 
-  reg('amphora.revealReference', async (fullRef: string) => {
-    const t = await targetFromReference(services, fullRef);
+  reg('amphora.revealReference', async (arg: unknown) => {
+    const t = await targetOf(services, arg, 'Reveal Artifact');
+    if (!t) return;
     await vscode.commands.executeCommand('amphora.artifacts.focus');
-    if (!(await services.artifactsTree.revealVersion(t))) throw new Error(`${fullRef} is not in the Artifacts view.`);
+    if (!(await services.artifactsTree.revealVersion(t))) throw new Error(`${t.project}/${t.name}:${t.version} is not in the Artifacts view.`);
   }, 'Reveal');
-  reg('amphora.downloadReference', async (fullRef: string) => {
-    const t = await targetFromReference(services, fullRef);
-    await services.downloadVersion(t);
+  reg('amphora.downloadReference', async (arg: unknown) => {
+    const t = await targetOf(services, arg, 'Download Artifact');
+    if (t) await services.downloadVersion(t);
   }, 'Download');
 
   reg('amphora.version.copyReference', async (arg: unknown) => {
-    const v = await versionOf(services, arg);
+    const v = await versionOf(services, arg, 'Copy Reference');
+    if (!v) return;
     const ref = `${v.project}/${v.name}:${v.version}`;
     await vscode.env.clipboard.writeText(ref);
     void vscode.window.setStatusBarMessage(`Copied ${ref}`, 3_000);
   }, 'Copy reference');
   reg('amphora.version.download', async (arg: unknown) => {
-    const v = await versionOf(services, arg);
+    const v = await versionOf(services, arg, 'Download');
+    if (!v) return;
     await services.downloadVersion(v);
   }, 'Download');
   reg('amphora.version.addAlias', async (arg: unknown) => {
-    const v = await versionOf(services, arg);
+    const v = await versionOf(services, arg, 'Add Alias');
+    if (!v) return;
     const alias = await vscode.window.showInputBox({
       title: `Add alias to ${v.name}:${v.version}`,
       prompt: 'An alias moves here from any other version of this artifact',
@@ -131,7 +146,8 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ext
     await c.http.updateVersion(v.entity, v.project, v.name, v.version, { aliases: { add: [alias.trim()] } });
   }, 'Add alias');
   reg('amphora.version.removeAlias', async (arg: unknown) => {
-    const v = await versionOf(services, arg);
+    const v = await versionOf(services, arg, 'Remove Alias');
+    if (!v) return;
     const custom = v.aliases.filter((a) => a !== 'latest');
     if (custom.length === 0) {
       void vscode.window.showInformationMessage(notificationText(`${v.name}:${v.version} has no aliases to remove ("latest" is managed by the server).`));
@@ -143,20 +159,23 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ext
     await c.http.updateVersion(v.entity, v.project, v.name, v.version, { aliases: { remove: picked } });
   }, 'Remove alias');
   reg('amphora.version.editDescription', async (arg: unknown) => {
-    const v = await versionOf(services, arg);
+    const v = await versionOf(services, arg, 'Edit Description');
+    if (!v) return;
     const text = await vscode.window.showInputBox({ title: `Description of ${v.name}:${v.version}`, value: v.description ?? '', ignoreFocusOut: true });
     if (text === undefined) return;
     const c = await connection.require();
     await c.http.updateVersion(v.entity, v.project, v.name, v.version, { description: text.trim() || null });
   }, 'Edit description');
   reg('amphora.version.editMetadata', async (arg: unknown) => {
-    const v = await versionOf(services, arg);
+    const v = await versionOf(services, arg, 'Edit Metadata');
+    if (!v) return;
     const doc = await vscode.workspace.openTextDocument(metadataUri(v));
     await vscode.languages.setTextDocumentLanguage(doc, 'json');
     await vscode.window.showTextDocument(doc, { preview: false });
   }, 'Edit metadata');
   reg('amphora.version.delete', async (arg: unknown) => {
-    const v = await versionOf(services, arg);
+    const v = await versionOf(services, arg, 'Delete Version');
+    if (!v) return;
     const label = `${v.project}/${v.name}:${v.version}`;
     // Menus hide Delete from other roles; a keybinding or an old tree item still gets told why.
     const refused = forbiddenReason(roleFor(connection.current?.viewer, v.entity, v.project), 'admin', 'Deleting a version', `${v.entity}/${v.project}`);
@@ -180,7 +199,8 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ext
     await c.http.deleteVersion(v.entity, v.project, v.name, v.version, deleteAliases);
   }, 'Delete version');
   reg('amphora.version.revealProducerRun', async (arg: unknown) => {
-    const v = await versionOf(services, arg);
+    const v = await versionOf(services, arg, 'Reveal Producer Run');
+    if (!v) return;
     if (!v.producerRun) {
       void vscode.window.showInformationMessage(notificationText(`${v.name}:${v.version} was logged without a run.`));
       return;

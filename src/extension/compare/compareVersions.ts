@@ -10,6 +10,7 @@ import { amphoraUri } from '../fs/amphoraFileSystem.js';
 import type { ExtensionServices, VersionTarget } from '../services.js';
 import { notificationText } from '../logic/safeText.js';
 import { producerDeltaText } from './producerDelta.js';
+import { pickVersion } from '../commands/pickVersion.js';
 
 export const COMPARE_SCHEME = 'amphora-compare';
 
@@ -41,50 +42,19 @@ async function diffOf(services: ExtensionServices, left: Side, right: Side): Pro
   return diffManifests(a.entries, b.entries);
 }
 
-async function pickVersion(services: ExtensionServices, of: { entity: string; project: string; name: string }, exclude: string | undefined, title: string): Promise<Side | undefined> {
-  const c = await services.connection.require();
-  const list = await c.http.versions(of.entity, of.project, of.name, { limit: 200 });
-  const items = list.items
-    .filter((v) => v.version !== exclude)
-    .map((v) => ({ label: v.version, description: v.aliases.join(', '), detail: `${v.fileCount} files · ${v.size} bytes · ${v.createdAt}`, v }));
-  if (items.length === 0) {
-    void vscode.window.showInformationMessage(notificationText(`${of.name} has no other version to compare with.`));
-    return undefined;
-  }
-  const pick = await vscode.window.showQuickPick(items, { title, placeHolder: 'Version to compare with' });
-  return pick ? { entity: of.entity, project: of.project, name: of.name, version: pick.v.version } : undefined;
-}
-
-async function pickArtifact(services: ExtensionServices): Promise<{ entity: string; project: string; name: string } | undefined> {
-  const c = await services.connection.require();
-  const projects = (await c.http.projects()).items;
-  let project = projects[0];
-  if (projects.length > 1) {
-    const p = await vscode.window.showQuickPick(projects.map((x) => ({ label: x.name, description: x.entity, x })), { title: 'Compare Versions: project' });
-    if (!p) return undefined;
-    project = p.x;
-  }
-  if (!project) {
-    void vscode.window.showInformationMessage('No projects yet: log an artifact first.');
-    return undefined;
-  }
-  const cols = (await c.http.collections(project.entity, project.name, { limit: 1000 })).items;
-  const pick = await vscode.window.showQuickPick(cols.map((x) => ({ label: x.name, description: `${x.type} · ${x.versionCount} versions`, x })), { title: 'Compare Versions: artifact' });
-  return pick ? { entity: project.entity, project: project.name, name: pick.x.name } : undefined;
-}
-
 export async function compareVersions(services: ExtensionServices, leftArg?: unknown, rightArg?: unknown): Promise<ManifestDiff | undefined> {
   let left = versionTargetOf(leftArg);
   let right = versionTargetOf(rightArg);
   if (!left) {
-    const art = await pickArtifact(services);
-    if (!art) return undefined;
-    left = await pickVersion(services, art, undefined, `Compare ${art.name}: first version`);
-    if (!left) return undefined;
+    const picked = await pickVersion(services, 'Compare Versions');
+    if (!picked) return undefined;
+    left = versionTargetOf(picked)!;
   }
   if (!right) {
-    right = await pickVersion(services, left, left.version, `Compare ${label(left)} with…`);
-    if (!right) return undefined;
+    const l = left;
+    const picked = await pickVersion(services, `Compare ${label(l)} with`, { exclude: l.version, collection: { entity: l.entity, project: l.project, name: l.name } });
+    if (!picked) return undefined;
+    right = versionTargetOf(picked)!;
   }
   // Older on the left, as diffs read.
   const idx = (s: Side) => (/^v\d+$/.test(s.version) ? Number(s.version.slice(1)) : Number.MAX_SAFE_INTEGER);

@@ -14,6 +14,7 @@ import { isAmphoraError } from '../../core/errors.js';
 import { startEmbeddedServer, type EmbeddedServer } from './embeddedServer.js';
 import type { Viewer } from '../../core/api.js';
 import { describeRoles, signInMessage } from '../logic/access.js';
+import { forEditorUsers } from '../logic/editorAdvice.js';
 import { notificationText } from '../logic/safeText.js';
 
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected';
@@ -102,7 +103,7 @@ export class ConnectionManager implements vscode.Disposable {
       this.set('connected', connected);
       return connected;
     } catch (e) {
-      const message = (e as Error).message;
+      const message = forEditorUsers((e as Error).message);
       this.output.appendLine(`not connected: ${message}`);
       this.set('disconnected', undefined, message);
       return undefined;
@@ -148,6 +149,12 @@ export class ConnectionManager implements vscode.Disposable {
     const apiKey = await this.context.secrets.get(SECRET_PREFIX + url);
     if (!apiKey) throw new Error(`No API key stored for ${url}; run "Amphora: Sign In".`);
     return { baseUrl: url, apiKey, mode: 'remote' };
+  }
+
+  /** The key stored for the team server in use (terminals the editor opens talk to the same server). */
+  async remoteApiKey(): Promise<string | undefined> {
+    const url = this.serverUrlSetting();
+    return url ? this.context.secrets.get(SECRET_PREFIX + url) : undefined;
   }
 
   /** Asks for a team server's URL (when not set) and API key, checks them, stores the key. */

@@ -3,7 +3,7 @@
  * before the `:`, aliases and version numbers after it. Pure; offsets are within the string's
  * text, so the provider maps them onto the document.
  */
-import type { ProjectIndex } from './referenceIndex.js';
+import type { ProjectIndex } from '../logic/collectionIndex.js';
 
 export interface RefCompletion {
   label: string;

@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { referenceAt } from '../logic/references.js';
 import type { ExtensionServices } from '../services.js';
 import { completionTarget, referenceCompletions } from './completionLogic.js';
-import { indexFor, REFERENCE_LANGUAGES } from './completionShared.js';
+import { indexFor, projectSourceOf, REFERENCE_SELECTOR } from './documents.js';
 
 const KIND = {
   artifact: vscode.CompletionItemKind.Module,
@@ -23,7 +23,7 @@ export function registerCompletion(context: vscode.ExtensionContext, services: E
       if (!found) return undefined;
       const inText = offset - found.start;
       const t = completionTarget(found.text, inText);
-      const index = await indexFor(services, { entity: t.entity, project: t.project }, source);
+      const index = await indexFor(services, { entity: t.entity, project: t.project }, projectSourceOf(document));
       if (!index || token.isCancellationRequested) return undefined;
       const items = referenceCompletions(found.text, inText, index).map((c) => {
         const item = new vscode.CompletionItem({ label: c.label, description: c.detail }, KIND[c.kind]);
@@ -39,7 +39,7 @@ export function registerCompletion(context: vscode.ExtensionContext, services: E
   };
   context.subscriptions.push(
     vscode.languages.registerCompletionItemProvider(
-      REFERENCE_LANGUAGES.map((language) => ({ language })),
+      REFERENCE_SELECTOR,
       provider,
       ':', '/', '"', "'",
     ),

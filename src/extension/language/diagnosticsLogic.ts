@@ -6,7 +6,7 @@
  */
 import type { FoundReference } from '../logic/references.js';
 import { describeMissing } from '../logic/missingReference.js';
-import type { ProjectIndex } from './referenceIndex.js';
+import type { ProjectIndex } from '../logic/collectionIndex.js';
 
 export type RefDiagnosticCode = 'invalid-reference' | 'unknown-artifact' | 'unknown-alias' | 'unknown-version' | 'moving-alias';
 

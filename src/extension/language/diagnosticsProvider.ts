@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import { scanReferences } from '../logic/references.js';
 import type { ExtensionServices } from '../services.js';
-import { indexFor, projectIndexCache, REFERENCE_LANGUAGES } from './completionShared.js';
+import { indexFor, isReferenceDocument, projectSourceOf, REFERENCE_SELECTOR } from './documents.js';
 import { diagnoseReference, type RefFix } from './diagnosticsLogic.js';
 
 const SOURCE = 'amphora';
@@ -20,7 +20,7 @@ export function registerDiagnostics(context: vscode.ExtensionContext, services: 
   const versions = new Map<string, number>();
   const keyOf = (range: vscode.Range, code: string) => `${range.start.line}:${range.start.character}-${range.end.line}:${range.end.character}#${code}`;
 
-  const relevant = (doc: vscode.TextDocument) => REFERENCE_LANGUAGES.includes(doc.languageId) && doc.uri.scheme !== 'output';
+  const relevant = isReferenceDocument;
 
   async function update(doc: vscode.TextDocument): Promise<void> {
     if (!relevant(doc)) return;
@@ -28,10 +28,11 @@ export function registerDiagnostics(context: vscode.ExtensionContext, services: 
     const version = doc.version;
     versions.set(uri, version);
     const source = doc.getText();
+    const projectSource = projectSourceOf(doc);
     const diagnostics: vscode.Diagnostic[] = [];
     const docFixes = new Map<string, RefFix>();
     for (const found of scanReferences(source)) {
-      const index = found.parsed ? await indexFor(services, found.parsed, source) : undefined;
+      const index = found.parsed ? await indexFor(services, found.parsed, projectSource) : undefined;
       for (const d of diagnoseReference(found, index)) {
         const range = new vscode.Range(doc.positionAt(d.start), doc.positionAt(d.end));
         const diag = new vscode.Diagnostic(range, d.message, d.severity === 'warning' ? vscode.DiagnosticSeverity.Warning : vscode.DiagnosticSeverity.Information);
@@ -81,11 +82,9 @@ export function registerDiagnostics(context: vscode.ExtensionContext, services: 
     },
   };
 
-  // Make sure the shared index cache follows the events before diagnostics re-ask it.
-  projectIndexCache(services);
   context.subscriptions.push(
     collection,
-    vscode.languages.registerCodeActionsProvider(REFERENCE_LANGUAGES.map((language) => ({ language })), actions, {
+    vscode.languages.registerCodeActionsProvider(REFERENCE_SELECTOR, actions, {
       providedCodeActionKinds: [vscode.CodeActionKind.QuickFix],
     }),
     vscode.workspace.onDidOpenTextDocument((d) => schedule(d, 50)),

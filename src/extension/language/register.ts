@@ -1,30 +1,23 @@
 /**
- * CodeLens and hover on artifact reference strings in Python, TypeScript and JavaScript.
+ * CodeLens and hover on artifact reference strings in Python, TypeScript and JavaScript files
+ * and in Python cells of Jupyter notebooks.
  * Lenses are placed at once and resolved lazily (`resolveCodeLens`); the resolver's cache is
  * invalidated by server events, which re-asks for lenses so they follow alias moves.
  */
 import * as vscode from 'vscode';
 import { scanReferences, type FoundReference } from '../logic/references.js';
-import { lensTitle, versionMarkdown } from '../logic/format.js';
+import { versionMarkdown } from '../logic/format.js';
 import { codeSpan, commandLink, escapeMarkdown, escapeMarkdownInline } from '../logic/safeText.js';
 import { lineageFocus } from '../logic/lineageFocus.js';
-import type { Resolution } from '../logic/resolver.js';
-import type { ExtensionServices } from '../services.js';
-
-export const REFERENCE_LANGUAGES: vscode.DocumentSelector = [
-  { language: 'python' },
-  { language: 'typescript' },
-  { language: 'javascript' },
-  { language: 'typescriptreact' },
-  { language: 'javascriptreact' },
-];
+import { versionTarget, type ExtensionServices } from '../services.js';
+import { projectSourceOf, REFERENCE_SELECTOR } from './documents.js';
+import { ReferenceLenses, type LensSpec } from './lensLogic.js';
 
 class ReferenceLens extends vscode.CodeLens {
   constructor(
     range: vscode.Range,
     readonly document: vscode.TextDocument,
-    readonly found: FoundReference,
-    readonly role: 'summary' | 'reveal' | 'lineage' | 'download' | 'code',
+    readonly spec: LensSpec,
   ) {
     super(range);
   }
@@ -34,72 +27,34 @@ function rangeOf(doc: vscode.TextDocument, f: FoundReference): vscode.Range {
   return new vscode.Range(doc.positionAt(f.start), doc.positionAt(f.end));
 }
 
-class ReferenceCodeLensProvider implements vscode.CodeLensProvider<ReferenceLens> {
+/** The VS Code side of the lenses; what they say is decided in lensLogic.ts. */
+class ReferenceCodeLensProvider implements vscode.CodeLensProvider<ReferenceLens>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeCodeLenses = this.changed.event;
-  /**
-   * What each reference resolved to last time: Reveal/Download lenses are offered only for
-   * references that resolved (a lens cannot be dropped once provided, only titled).
-   */
-  private readonly lastKind = new Map<string, Resolution['kind']>();
-  private timer?: NodeJS.Timeout;
-  constructor(private readonly services: ExtensionServices) {}
+  readonly logic: ReferenceLenses;
+  constructor(services: ExtensionServices) {
+    this.logic = new ReferenceLenses(services.resolver, () => this.changed.fire());
+  }
   refresh() {
     this.changed.fire();
-  }
-  forget(doc: vscode.TextDocument) {
-    const prefix = `${doc.uri.toString()}#`;
-    for (const k of [...this.lastKind.keys()]) if (k.startsWith(prefix)) this.lastKind.delete(k);
-  }
-  private key(doc: vscode.TextDocument, f: FoundReference) {
-    return `${doc.uri.toString()}#${f.text}`;
   }
 
   provideCodeLenses(doc: vscode.TextDocument, token: vscode.CancellationToken): ReferenceLens[] {
     if (!vscode.workspace.getConfiguration('amphora', doc).get<boolean>('codeLens.enabled', true)) return [];
-    const lenses: ReferenceLens[] = [];
-    for (const f of scanReferences(doc.getText())) {
-      if (token.isCancellationRequested) return [];
-      const range = rangeOf(doc, f);
-      lenses.push(new ReferenceLens(range, doc, f, 'summary'));
-      if (f.parsed && this.lastKind.get(this.key(doc, f)) === 'resolved') {
-        for (const role of ['reveal', 'lineage', 'download', 'code'] as const) lenses.push(new ReferenceLens(range, doc, f, role));
-      }
-    }
-    return lenses;
+    if (token.isCancellationRequested) return [];
+    return this.logic.lensesFor(doc.uri.toString(), doc.getText()).map((spec) => new ReferenceLens(rangeOf(doc, spec.found), doc, spec));
   }
 
   async resolveCodeLens(lens: ReferenceLens, token: vscode.CancellationToken): Promise<ReferenceLens> {
-    const r = await this.services.resolver.resolveInSource(lens.found.text, lens.document.getText());
-    if (token.isCancellationRequested) return lens;
-    lens.command = commandFor(lens.role, r);
-    const key = this.key(lens.document, lens.found);
-    if (lens.role === 'summary' && this.lastKind.get(key) !== r.kind) {
-      // Resolved for the first time (or no longer): ask again so the action lenses match.
-      this.lastKind.set(key, r.kind);
-      this.timer ??= setTimeout(() => {
-        this.timer = undefined;
-        this.changed.fire();
-      }, 50);
-    }
+    const command = await this.logic.resolve(lens.document.uri.toString(), lens.spec, projectSourceOf(lens.document));
+    if (!token.isCancellationRequested) lens.command = command;
     return lens;
   }
-}
 
-function commandFor(role: ReferenceLens['role'], r: Resolution): vscode.Command {
-  if (role === 'summary') {
-    if (r.kind === 'resolved') return { title: lensTitle(r.refText, r.version), command: 'amphora.revealReference', arguments: [r.fullRef], tooltip: `Reveal ${r.fullRef} in the Amphora view` };
-    return { title: `${r.refText} → ${r.message}`, command: '' };
+  dispose() {
+    this.logic.dispose();
+    this.changed.dispose();
   }
-  if (r.kind !== 'resolved') return { title: '', command: '' };
-  if (role === 'reveal') return { title: 'Reveal', command: 'amphora.revealReference', arguments: [r.fullRef] };
-  if (role === 'lineage') return { title: 'Lineage', command: 'amphora.showLineage', arguments: [lineageFocus(r.version)], tooltip: `Show the lineage around ${r.fullRef}` };
-  if (role === 'code') {
-    // Only versions a run produced have code to open.
-    if (!r.version.producerRun) return { title: '', command: '' };
-    return { title: 'Producer Code', command: 'amphora.openProducerCode', arguments: [r.fullRef], tooltip: `Open the code that logged ${r.fullRef}` };
-  }
-  return { title: 'Download', command: 'amphora.downloadReference', arguments: [r.fullRef] };
 }
 
 /** Markdown command link with JSON arguments. */
@@ -116,19 +71,19 @@ class ReferenceHoverProvider implements vscode.HoverProvider {
     const f = scanReferences(slice).find((r) => offset >= from + r.start && offset <= from + r.end);
     if (!f) return undefined;
     const range = new vscode.Range(doc.positionAt(from + f.start), doc.positionAt(from + f.end));
-    const r = await this.services.resolver.resolveInSource(f.text, doc.getText());
+    const r = await this.services.resolver.resolveInSource(f.text, projectSourceOf(doc));
     if (token.isCancellationRequested) return undefined;
     const md = new vscode.MarkdownString(undefined, true);
     md.isTrusted = { enabledCommands: ['amphora.revealReference', 'amphora.showLineage', 'amphora.downloadReference', 'amphora.version.copyReference', 'amphora.version.revealProducerRun', 'amphora.version.editMetadata', 'amphora.openProducerCode'] };
     if (r.kind === 'resolved') {
       const v = r.version;
-      const target = { entity: v.entity, project: v.project, name: v.name, version: v.version };
+      const target = versionTarget(v);
       md.appendMarkdown(`${codeSpan(r.refText)} → **${escapeMarkdownInline(v.version)}**\n\n`);
       md.appendMarkdown(
         [
-          link('Reveal', 'amphora.revealReference', [r.fullRef]),
+          link('Reveal', 'amphora.revealReference', [target]),
           link('Show Lineage', 'amphora.showLineage', [lineageFocus(v)]),
-          link('Download', 'amphora.downloadReference', [r.fullRef]),
+          link('Download', 'amphora.downloadReference', [target]),
           link('Copy Reference', 'amphora.version.copyReference', [target]),
           link('Edit Metadata', 'amphora.version.editMetadata', [target]),
           ...(v.producerRun ? [link('Reveal Producer Run', 'amphora.version.revealProducerRun', [target])] : []),
@@ -147,10 +102,11 @@ class ReferenceHoverProvider implements vscode.HoverProvider {
 export function registerLanguageFeatures(context: vscode.ExtensionContext, services: ExtensionServices): void {
   const lenses = new ReferenceCodeLensProvider(services);
   context.subscriptions.push(
-    vscode.languages.registerCodeLensProvider(REFERENCE_LANGUAGES, lenses),
-    vscode.languages.registerHoverProvider(REFERENCE_LANGUAGES, new ReferenceHoverProvider(services)),
+    lenses,
+    vscode.languages.registerCodeLensProvider(REFERENCE_SELECTOR, lenses),
+    vscode.languages.registerHoverProvider(REFERENCE_SELECTOR, new ReferenceHoverProvider(services)),
     services.resolver.onDidInvalidate(() => lenses.refresh()),
-    vscode.workspace.onDidCloseTextDocument((doc) => lenses.forget(doc)),
+    vscode.workspace.onDidCloseTextDocument((doc) => lenses.logic.forget(doc.uri.toString())),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('amphora.codeLens.enabled') || e.affectsConfiguration('amphora.project')) lenses.refresh();
     }),

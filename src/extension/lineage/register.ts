@@ -1,6 +1,6 @@
 /**
  * *Amphora: Show Lineage* from a version or run row, a CodeLens/hover link (a reference string),
- * the active editor's reference, or the palette (the whole default project); one panel, reused;
+ * the active editor's reference, or the palette (the whole project or a picked version); one panel, reused;
  * restored after a reload.
  */
 import * as vscode from 'vscode';
@@ -10,8 +10,12 @@ import { referenceAt } from '../logic/references.js';
 import type { ExtensionServices } from '../services.js';
 import { DEFAULT_DEPTH, LINEAGE_VIEW_TYPE, LineagePanel } from './lineagePanel.js';
 import { notificationText } from '../logic/safeText.js';
+import { pickCollectionOrProject, pickVersion } from '../commands/pickVersion.js';
+import { projectSourceOf } from '../language/documents.js';
 
 let current: LineagePanel | undefined;
+/** The palette's first choice: the project's whole graph rather than one version's neighbourhood. */
+export const WHOLE_PROJECT = '$(type-hierarchy) The whole project';
 
 /** The panel currently shown (tests and other features may ask). */
 export function currentLineagePanel(): LineagePanel | undefined {
@@ -30,21 +34,22 @@ export async function stateFor(services: ExtensionServices, arg: unknown): Promi
   const r = isRun(a?.run) ? a.run : isRun(arg) ? arg : undefined;
   if (r) return { ...base, entity: r.entity, project: r.project, focus: `run:${r.id}` };
   if (a && typeof a.entity === 'string' && typeof a.project === 'string') return { ...base, entity: a.entity, project: a.project, focus: a.nodeId ?? null };
-  const c = await services.connection.require();
   // A reference string (CodeLens/hover links), or the one under the cursor.
   let refText = typeof arg === 'string' ? arg : undefined;
   const editor = vscode.window.activeTextEditor;
-  let source = editor?.document.getText() ?? '';
-  if (!refText && editor) refText = referenceAt(source, editor.document.offsetAt(editor.selection.active))?.text;
-  if (typeof arg === 'string') source = editor?.document.getText() ?? '';
+  if (!refText && editor) refText = referenceAt(editor.document.getText(), editor.document.offsetAt(editor.selection.active))?.text;
   if (refText) {
-    const res = await services.resolver.resolveInSource(refText, source);
+    const res = await services.resolver.resolveInSource(refText, editor ? projectSourceOf(editor.document) : '');
     if (res.kind === 'resolved') return { ...base, entity: res.version.entity, project: res.version.project, focus: `artifact:${res.version.id}` };
     void vscode.window.showWarningMessage(notificationText(`Show Lineage: ${res.message}`));
     return undefined;
   }
-  const project = vscode.workspace.getConfiguration('amphora').get<string>('project')?.trim() || c.defaultProject;
-  return { ...base, entity: c.entity, project, focus: null };
+  // Nothing to focus on: let the user choose the whole project or a version of one of its artifacts.
+  const target = await pickCollectionOrProject(services, 'Show Lineage', undefined, WHOLE_PROJECT);
+  if (!target) return undefined;
+  if (!('name' in target)) return { ...base, entity: target.entity, project: target.project, focus: null };
+  const picked = await pickVersion(services, 'Show Lineage', { collection: target });
+  return picked && { ...base, entity: picked.entity, project: picked.project, focus: `artifact:${picked.id}` };
 }
 
 function openPanel(services: ExtensionServices, state: LineagePanelState, panel?: vscode.WebviewPanel): LineagePanel {

@@ -4,7 +4,7 @@
  * diagnostics so they all word it the same way. Pure (no `vscode`).
  */
 import { isVersionString } from '../../core/names.js';
-import { nearest, type CollectionInfo, type ProjectIndex } from '../language/referenceIndex.js';
+import { nearest, type CollectionInfo, type ProjectIndex } from './collectionIndex.js';
 
 export type MissingPart = 'artifact' | 'alias' | 'version';
 

@@ -3,10 +3,10 @@
  * invalidate per collection (so lenses move when an alias moves). No `vscode` here: the CodeLens,
  * hover, completion and diagnostics providers all share one instance through the services.
  */
-import type { ArtifactCollection, ArtifactVersion } from '../../core/api.js';
+import type { ArtifactVersion } from '../../core/api.js';
 import { isAmphoraError } from '../../core/errors.js';
 import { formatReference, parseReference, type ArtifactRef } from '../../core/reference.js';
-import { buildProjectIndex } from '../language/referenceIndex.js';
+import type { ProjectIndex } from './collectionIndex.js';
 import { describeMissing, type MissingPart } from './missingReference.js';
 import { chooseProject, projectFromSource, projectProblem } from './project.js';
 
@@ -15,8 +15,8 @@ export interface ResolverBackend {
   projects(): Promise<{ entity: string; name: string }[]>;
   /** The API key's entity (the default for references without one). */
   entity(): Promise<string>;
-  /** The project's collections (with aliases and latest), to say what exactly is missing. */
-  collections?(entity: string, project: string): Promise<ArtifactCollection[]>;
+  /** The project's artifacts (with aliases and latest), to say what exactly is missing. */
+  projectIndex?(entity: string, project: string): Promise<ProjectIndex>;
 }
 
 export type Resolution =
@@ -146,9 +146,9 @@ export class ReferenceResolver {
   /** Whether the artifact or only its alias/version is missing (a generic line if the list fails). */
   private async explainNotFound(b: ResolverBackend, ref: ArtifactRef, ctx: { entity: string; project: string }, fullRef: string): Promise<{ missing?: MissingPart; message: string }> {
     const generic = { message: `${fullRef} not found` };
-    if (!b.collections) return generic;
+    if (!b.projectIndex) return generic;
     try {
-      const index = buildProjectIndex(ctx.entity, ctx.project, await b.collections(ctx.entity, ctx.project));
+      const index = await b.projectIndex(ctx.entity, ctx.project);
       const m = describeMissing(ref, index, true);
       return m ? { missing: m.part, message: m.message } : generic;
     } catch (e) {

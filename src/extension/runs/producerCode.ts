@@ -12,6 +12,7 @@ import { planProducerCode, type LocalRepo } from '../../core/runs/producerCode.j
 import { notificationText } from '../logic/safeText.js';
 import type { ExtensionServices } from '../services.js';
 import { resolveVersionArg } from './targets.js';
+import { pickVersion } from '../commands/pickVersion.js';
 
 const run = promisify(execFile);
 
@@ -96,9 +97,10 @@ export function registerProducerCode(context: vscode.ExtensionContext, services:
   context.subscriptions.push(
     vscode.commands.registerCommand('amphora.openProducerCode', async (arg?: unknown) => {
       try {
-        const v = await resolveVersionArg(services, arg);
+        // From the palette with no reference under the cursor: ask for the version.
+        const v = (await resolveVersionArg(services, arg)) ?? (arg === undefined ? await pickVersion(services, 'Open Producer Code') : undefined);
         if (!v) {
-          void vscode.window.showErrorMessage('Open Producer Code: choose a version (a row in the Artifacts view, or a reference in code).');
+          if (arg !== undefined) void vscode.window.showErrorMessage('Open Producer Code: choose a version (a row in the Artifacts view, or a reference in code).');
           return undefined;
         }
         const label = `${v.name}:${v.version}`;

@@ -1,17 +1,22 @@
 /**
  * Tree nodes shared by the Artifacts and Runs views. Every node knows its parent (for `reveal`)
  * and loads and caches its own children; dropping the cache (`invalidate`) makes the next expand
- * fetch again. Long lists page: 100 rows, then a "Load more" row.
+ * fetch again. Long lists page: 100 rows, then a "Load more" row. Nodes describe their rows as
+ * plain data (TreeRow): no `vscode` here, so the trees are tested in plain Node.
  */
-import * as vscode from 'vscode';
 import type { ArtifactVersion, Role } from '../../core/api.js';
 import { versionContextValue } from '../logic/access.js';
 import { buildFileTree, PAGE_SIZE, type FileLeaf, type FolderBranch } from '../logic/fileTree.js';
 import { collectionMarkdown, formatBytes, plural, versionMarkdown, versionRowDescription } from '../logic/format.js';
 import type { AmphoraHttp } from '../../client/http.js';
+import { nodeIds } from './nodeIds.js';
+import type { TreeRow } from './treeRow.js';
+
+/** The server calls the trees make. */
+export type TreeHttp = Pick<AmphoraHttp, 'projects' | 'artifactTypes' | 'collections' | 'versions' | 'version' | 'manifest' | 'listRuns' | 'runInputs' | 'runOutputs'>;
 
 export interface TreeContext {
-  http(): AmphoraHttp | undefined;
+  http(): TreeHttp | undefined;
   /** Remembers the newest node instance per id (for reveal and targeted refresh). */
   track(node: TreeNode): void;
   changed(node: TreeNode | undefined): void;
@@ -28,12 +33,12 @@ export abstract class TreeNode {
   ) {
     ctx.track(this);
   }
-  abstract treeItem(): vscode.TreeItem;
+  abstract row(): TreeRow;
   protected async loadChildren(): Promise<TreeNode[]> {
     return [];
   }
   children(): Promise<TreeNode[]> {
-    this.childrenCache ??= this.loadChildren().catch((e) => [new MessageNode(this.ctx, this, `${this.id}/error`, `Could not load: ${(e as Error).message}`, 'error')]);
+    this.childrenCache ??= this.loadChildren().catch((e) => [new MessageNode(this.ctx, this, nodeIds.note(this.id, 'error'), `Could not load: ${(e as Error).message}`, 'error')]);
     return this.childrenCache;
   }
   invalidate(): void {
@@ -43,12 +48,10 @@ export abstract class TreeNode {
   setChildren(rows: TreeNode[]): void {
     this.childrenCache = Promise.resolve(rows);
   }
-  protected item(label: string | vscode.TreeItemLabel, collapsible: boolean, expanded = false): vscode.TreeItem {
-    const t = new vscode.TreeItem(label, collapsible ? (expanded ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed) : vscode.TreeItemCollapsibleState.None);
-    t.id = this.id;
-    return t;
+  protected item(label: string, collapsible: boolean, expanded = false): TreeRow {
+    return { id: this.id, label, collapsible: collapsible ? (expanded ? 'expanded' : 'collapsed') : 'none' };
   }
-  protected requireHttp(): AmphoraHttp {
+  protected requireHttp(): TreeHttp {
     const h = this.ctx.http();
     if (!h) throw new Error('not connected to an Amphora server');
     return h;
@@ -59,12 +62,8 @@ export class MessageNode extends TreeNode {
   constructor(ctx: TreeContext, parent: TreeNode | undefined, id: string, private readonly text: string, private readonly icon = 'info') {
     super(ctx, parent, id);
   }
-  treeItem() {
-    const t = this.item(this.text, false);
-    t.iconPath = new vscode.ThemeIcon(this.icon);
-    t.tooltip = this.text;
-    t.contextValue = 'message';
-    return t;
+  row(): TreeRow {
+    return { ...this.item(this.text, false), icon: { id: this.icon }, tooltip: this.text, contextValue: 'message' };
   }
 }
 
@@ -84,7 +83,7 @@ export abstract class PagedNode<T> extends TreeNode {
   }
   private render(): TreeNode[] {
     const rows = this.loaded.map((i) => this.childFor(i));
-    if (this.cursor) rows.push(new LoadMoreNode(this.ctx, this, `${this.id}/more`));
+    if (this.cursor) rows.push(new LoadMoreNode(this.ctx, this, nodeIds.more(this.id)));
     return rows;
   }
   /** Loads the next page; returns false when there was none. */
@@ -103,16 +102,35 @@ export abstract class PagedNode<T> extends TreeNode {
   }
 }
 
-export class LoadMoreNode extends TreeNode {
+/**
+ * The one "Load more…" row of every paged list (server pages, a manifest folder, a job type's
+ * runs): `amphora.loadMore` calls `loadMore()` on whichever it is.
+ */
+export abstract class MoreNode extends TreeNode {
+  /** How many more rows there are, when known. */
+  protected abstract remaining(): number | undefined;
+  abstract loadMore(): Promise<void>;
+  row(): TreeRow {
+    const n = this.remaining();
+    return {
+      ...this.item(n === undefined ? 'Load more…' : `Load more… (${n} more)`, false),
+      icon: { id: 'ellipsis' },
+      command: { command: 'amphora.loadMore', title: 'Load more', arguments: [this] },
+      contextValue: 'loadMore',
+    };
+  }
+}
+
+/** More rows of a server-paged list. */
+export class LoadMoreNode extends MoreNode {
   constructor(ctx: TreeContext, readonly owner: PagedNode<unknown>, id: string) {
     super(ctx, owner, id);
   }
-  treeItem() {
-    const t = this.item('Load more…', false);
-    t.iconPath = new vscode.ThemeIcon('ellipsis');
-    t.command = { command: 'amphora.loadMore', title: 'Load more', arguments: [this] };
-    t.contextValue = 'loadMore';
-    return t;
+  protected remaining() {
+    return undefined;
+  }
+  async loadMore(): Promise<void> {
+    await this.owner.loadMore();
   }
 }
 
@@ -122,23 +140,17 @@ export class VersionNode extends TreeNode {
   constructor(ctx: TreeContext, parent: TreeNode | undefined, id: string, readonly version: ArtifactVersion) {
     super(ctx, parent, id);
   }
-  treeItem() {
+  row(): TreeRow {
     const v = this.version;
     const underRun = !(this.parent instanceof CollectionNode);
-    const t = this.item(underRun ? `${v.name}:${v.version}` : v.version, v.fileCount > 0);
-    t.description = underRun ? `${v.type} · ${versionRowDescription(v)}` : versionRowDescription(v);
-    const md = new vscode.MarkdownString(versionMarkdown(v));
-    if (v.producerRun) {
-      // A link in the tooltip: the code that logged this version.
-      const arg = encodeURIComponent(JSON.stringify([{ entity: v.entity, project: v.project, name: v.name, version: v.version }]));
-      md.appendMarkdown(`\n\n[$(go-to-file) Open Producer Code](command:amphora.openProducerCode?${arg})`);
-      md.supportThemeIcons = true;
-      md.isTrusted = { enabledCommands: ['amphora.openProducerCode'] };
-    }
-    t.tooltip = md;
-    t.iconPath = new vscode.ThemeIcon(v.aliases.some((a) => a !== 'latest') ? 'tag' : 'versions');
-    t.contextValue = versionContextValue(v, this.ctx.role(v.entity, v.project));
-    return t;
+    return {
+      ...this.item(underRun ? `${v.name}:${v.version}` : v.version, v.fileCount > 0),
+      description: underRun ? `${v.type} · ${versionRowDescription(v)}` : versionRowDescription(v),
+      tooltipMarkdown: versionMarkdown(v) + producerCodeLink(v),
+      tooltipCommands: v.producerRun ? ['amphora.openProducerCode'] : undefined,
+      icon: { id: v.aliases.some((a) => a !== 'latest') ? 'tag' : 'versions' },
+      contextValue: versionContextValue(v, this.ctx.role(v.entity, v.project)),
+    };
   }
   protected override async loadChildren(): Promise<TreeNode[]> {
     const v = this.version;
@@ -152,24 +164,21 @@ export class VersionNode extends TreeNode {
 
 function folderChildren(ctx: TreeContext, parent: TreeNode, folder: FolderBranch, version: ArtifactVersion, shown = PAGE_SIZE): TreeNode[] {
   const rows: TreeNode[] = folder.children.slice(0, shown).map((c) =>
-    c.kind === 'folder' ? new FolderNode(ctx, parent, `${parent.id}/${c.name}/`, c, version) : new FileNode(ctx, parent, `${parent.id}/${c.name}`, c, version),
+    c.kind === 'folder' ? new FolderNode(ctx, parent, nodeIds.folder(parent.id, c.name), c, version) : new FileNode(ctx, parent, nodeIds.file(parent.id, c.name), c, version),
   );
-  if (folder.children.length > shown) rows.push(new LocalMoreNode(ctx, parent, `${parent.id}/more`, folder, version, shown));
+  if (folder.children.length > shown) rows.push(new LocalMoreNode(ctx, parent, nodeIds.more(parent.id), folder, version, shown));
   return rows;
 }
 
 /** "Load more" inside a manifest folder (the manifest is already in memory). */
-export class LocalMoreNode extends TreeNode {
+export class LocalMoreNode extends MoreNode {
   constructor(ctx: TreeContext, parent: TreeNode, id: string, readonly folder: FolderBranch, readonly version: ArtifactVersion, readonly shown: number) {
     super(ctx, parent, id);
   }
-  treeItem() {
-    const t = this.item(`Load more… (${this.folder.children.length - this.shown} more)`, false);
-    t.iconPath = new vscode.ThemeIcon('ellipsis');
-    t.command = { command: 'amphora.loadMore', title: 'Load more', arguments: [this] };
-    return t;
+  protected remaining() {
+    return this.folder.children.length - this.shown;
   }
-  expand(): void {
+  async loadMore(): Promise<void> {
     const p = this.parent!;
     p.setChildren(folderChildren(this.ctx, p, this.folder, this.version, this.shown + PAGE_SIZE));
     this.ctx.changed(p);
@@ -180,13 +189,14 @@ export class FolderNode extends TreeNode {
   constructor(ctx: TreeContext, parent: TreeNode, id: string, readonly folder: FolderBranch, readonly version: ArtifactVersion) {
     super(ctx, parent, id);
   }
-  treeItem() {
-    const t = this.item(this.folder.name, true);
-    t.description = `${plural(this.folder.fileCount, 'file')} · ${formatBytes(this.folder.size)}`;
-    t.iconPath = vscode.ThemeIcon.Folder;
-    t.resourceUri = vscode.Uri.from({ scheme: 'amphora-tree', path: `/${this.folder.path}` });
-    t.contextValue = 'folder';
-    return t;
+  row(): TreeRow {
+    return {
+      ...this.item(this.folder.name, true),
+      description: `${plural(this.folder.fileCount, 'file')} · ${formatBytes(this.folder.size)}`,
+      icon: { id: 'folder', themeFile: 'folder' },
+      resourcePath: `/${this.folder.path}`,
+      contextValue: 'folder',
+    };
   }
   protected override async loadChildren(): Promise<TreeNode[]> {
     return folderChildren(this.ctx, this, this.folder, this.version);
@@ -197,17 +207,18 @@ export class FileNode extends TreeNode {
   constructor(ctx: TreeContext, parent: TreeNode, id: string, readonly file: FileLeaf, readonly version: ArtifactVersion) {
     super(ctx, parent, id);
   }
-  treeItem() {
+  row(): TreeRow {
     const f = this.file;
-    const t = this.item(f.name, false);
-    t.description = formatBytes(f.size);
-    t.tooltip = `${f.path}\n${formatBytes(f.size)}\n${f.ref ? `reference: ${f.ref}\n` : ''}sha256: ${f.digest}`;
-    t.iconPath = vscode.ThemeIcon.File;
-    t.resourceUri = vscode.Uri.from({ scheme: 'amphora-tree', path: `/${f.path}` });
-    t.contextValue = 'file';
-    // A click opens the file read-only through the amphora: file system (no download).
-    t.command = { command: 'amphora.openVersionFile', title: 'Open File', arguments: [this] };
-    return t;
+    return {
+      ...this.item(f.name, false),
+      description: formatBytes(f.size),
+      tooltip: `${f.path}\n${formatBytes(f.size)}\n${f.ref ? `reference: ${f.ref}\n` : ''}sha256: ${f.digest}`,
+      icon: { id: 'file', themeFile: 'file' },
+      resourcePath: `/${f.path}`,
+      contextValue: 'file',
+      // A click opens the file read-only through the amphora: file system (no download).
+      command: { command: 'amphora.openVersionFile', title: 'Open File', arguments: [this] },
+    };
   }
 }
 
@@ -223,19 +234,27 @@ export class CollectionNode extends PagedNode<ArtifactVersion> {
   ) {
     super(ctx, parent, id);
   }
-  treeItem() {
+  row(): TreeRow {
     const c = this.collection;
-    const t = this.item(c.name, c.versionCount > 0);
-    t.description = `${plural(c.versionCount, 'version')}${c.latest ? ` · latest ${c.latest.version}` : ''}`;
-    t.tooltip = new vscode.MarkdownString(collectionMarkdown(c));
-    t.iconPath = new vscode.ThemeIcon('package');
-    t.contextValue = 'collection';
-    return t;
+    return {
+      ...this.item(c.name, c.versionCount > 0),
+      description: `${plural(c.versionCount, 'version')}${c.latest ? ` · latest ${c.latest.version}` : ''}`,
+      tooltipMarkdown: collectionMarkdown(c),
+      icon: { id: 'package' },
+      contextValue: 'collection',
+    };
   }
   protected fetchPage(limit: number, cursor: string | null) {
     return this.requireHttp().versions(this.entity, this.project, this.collection.name, { limit, cursor: cursor ?? undefined });
   }
   protected childFor(v: ArtifactVersion): TreeNode {
-    return new VersionNode(this.ctx, this, `${this.id}:${v.version}`, v);
+    return new VersionNode(this.ctx, this, nodeIds.version(this.entity, this.project, v.name, v.version), v);
   }
+}
+
+/** A tooltip link to the code that logged a version (only versions a run produced have one). */
+function producerCodeLink(v: ArtifactVersion): string {
+  if (!v.producerRun) return '';
+  const arg = encodeURIComponent(JSON.stringify([{ entity: v.entity, project: v.project, name: v.name, version: v.version }]));
+  return `\n\n[$(go-to-file) Open Producer Code](command:amphora.openProducerCode?${arg})`;
 }

@@ -1,12 +1,12 @@
 /**
- * The lineage webview: a toolbar (collapsed types / exploded instances, fit, refresh), the graph,
- * and a details panel for the selected node. It keeps the instance graph it was sent (merging
+ * The lineage webview: a toolbar (collapsed types / exploded instances, fit, refresh, find), the
+ * graph, and a details panel for the selected node (the graph pans so that node stays in view). It keeps the instance graph it was sent (merging
  * expansions and live updates into it) and derives the collapsed view locally, so toggling is
  * instant and needs no round trip.
  */
 import './noEval.js';
 import type { LineageGraph, LineageNode } from '../../core/api.js';
-import { collapseToTypes, detailRows, mergeGraphs, removeNodes } from '../../core/lineageView.js';
+import { collapseToTypes, detailRows, filterToMatches, matchNodes, mergeGraphs, removeNodes } from '../../core/lineageView.js';
 import type { ExtensionToWebview, LineageLevel, LineagePanelState } from '../../core/webviewMessages.js';
 import { connectHost, type Host } from './host.js';
 import { GraphView } from './render.js';
@@ -23,6 +23,12 @@ class LineageApp {
   private readonly status: HTMLElement;
   private readonly banner: HTMLElement;
   private readonly details: HTMLElement;
+  private readonly search: HTMLInputElement;
+  private readonly matchCount: HTMLElement;
+  private readonly onlyMatches: HTMLButtonElement;
+  /** Ids the search matched in the graph as drawn, and which of them Enter went to last. */
+  private matches: string[] = [];
+  private matchIndex = -1;
 
   constructor(root: HTMLElement, private readonly host: Host) {
     root.replaceChildren();
@@ -41,9 +47,34 @@ class LineageApp {
     const refresh = button('Refresh', 'Query the graph again', () => this.host.post({ type: 'refresh' }));
     refresh.classList.add('refresh');
     this.status = el('span', { class: 'status', 'aria-live': 'polite' });
+    // Find: large graphs are read by searching, not by scanning. Enter jumps to the next match.
+    this.search = el('input', {
+      type: 'search',
+      class: 'search',
+      placeholder: 'Find: name, type, job type',
+      'aria-label': 'Find nodes by name, type, job type or alias (Enter: next match, Shift+Enter: previous)',
+      title: 'Find nodes by name, type, job type or alias. Enter: next match, Shift+Enter: previous, Escape: clear.',
+    }) as HTMLInputElement;
+    this.search.addEventListener('input', () => this.onSearch());
+    this.search.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') {
+        e.preventDefault();
+        this.jump(e.shiftKey ? -1 : 1);
+      } else if (e.key === 'Escape') {
+        this.search.value = '';
+        this.onSearch();
+      }
+    });
+    this.matchCount = el('span', { class: 'match-count', 'aria-live': 'polite' });
+    this.onlyMatches = button('Only matches', 'Draw only the matching nodes and their direct neighbours', () => {
+      this.onlyMatches.setAttribute('aria-pressed', String(this.onlyMatches.getAttribute('aria-pressed') !== 'true'));
+      this.redraw(false);
+    });
+    this.onlyMatches.classList.add('only-matches');
+    this.onlyMatches.setAttribute('aria-pressed', 'false');
     // The details panel only takes room once a node is selected; until then the toolbar says how.
     const hint = el('span', { class: 'hint' }, 'Click a node for details; double-click opens it.');
-    toolbar.append(seg, fit, refresh, hint, this.status);
+    toolbar.append(seg, fit, refresh, this.search, this.matchCount, this.onlyMatches, hint, this.status);
     this.banner = el('div', { class: 'banner', role: 'alert', hidden: '' });
     const main = el('div', { class: 'main' });
     const canvas = el('div', { class: 'canvas' });
@@ -55,6 +86,11 @@ class LineageApp {
       open: (id) => this.onOpen(id),
     });
     this.updateLevelButtons();
+    // The canvas narrows when the details panel opens or the editor is resized: keep the selection visible.
+    new ResizeObserver(() => {
+      const sel = this.view.selectedId;
+      if (sel) this.view.keepInView(sel);
+    }).observe(canvas);
   }
 
   handle(m: ExtensionToWebview): void {
@@ -90,7 +126,9 @@ class LineageApp {
 
   private redraw(keepView: boolean): void {
     if (!this.instances || !this.state) return;
-    this.shown = this.state.level === 'type' ? collapseToTypes(this.instances) : this.instances;
+    const whole = this.state.level === 'type' ? collapseToTypes(this.instances) : this.instances;
+    const query = this.search.value.trim();
+    this.shown = query && this.onlyMatches.getAttribute('aria-pressed') === 'true' ? filterToMatches(whole, matchNodes(whole, query)) : whole;
     const t = this.view.render(this.shown, keepView);
     const runs = this.shown.nodes.filter((n) => n.kind === 'run' || n.kind === 'jobType').length;
     const arts = this.shown.nodes.length - runs;
@@ -99,9 +137,36 @@ class LineageApp {
     this.status.textContent = `${count(arts, kinds[0])} · ${count(runs, kinds[1])}${this.instances.truncated ? ' · more beyond (expand a node)' : ''}`;
     this.status.title = `layout ${t.layoutMs.toFixed(0)} ms, drawing ${t.renderMs.toFixed(0)} ms`;
     this.updateLevelButtons();
+    this.applySearch();
     const sel = this.view.selectedId;
     if (sel) this.showDetails(sel);
     else this.clearDetails();
+  }
+
+  private onSearch(): void {
+    this.matchIndex = -1;
+    // A filtered drawing depends on the query; a dimmed one only needs the marks updated.
+    if (this.onlyMatches.getAttribute('aria-pressed') === 'true') this.redraw(false);
+    else this.applySearch();
+  }
+
+  private applySearch(): void {
+    const query = this.search.value.trim();
+    this.matches = query && this.shown ? matchNodes(this.shown, query) : [];
+    this.view.setMatches(query ? new Set(this.matches) : null);
+    if (this.matchIndex >= this.matches.length) this.matchIndex = -1;
+    this.matchCount.textContent = !query ? '' : this.matches.length === 0 ? 'no match' : this.matchIndex >= 0 ? `${this.matchIndex + 1} of ${this.matches.length}` : `${this.matches.length} found`;
+    this.search.classList.toggle('no-match', !!query && this.matches.length === 0);
+  }
+
+  /** Selects the next (or previous) match: details, tree reveal, and the graph pans to it. */
+  private jump(step: 1 | -1): void {
+    if (this.matches.length === 0) return;
+    this.matchIndex = (this.matchIndex + step + this.matches.length) % this.matches.length;
+    const id = this.matches[this.matchIndex];
+    this.view.setSelected(id);
+    this.onSelect(id);
+    this.applySearch();
   }
 
   private setLevel(level: LineageLevel): void {
@@ -164,11 +229,9 @@ class LineageApp {
     }
     this.details.replaceChildren(el('h2', {}, node.label), table, actions);
     this.details.dataset.nodeId = id;
-    if (this.details.hidden) {
-      this.details.hidden = false;
-      // The canvas just got narrower: keep the selected node out from under the panel.
-      this.view.keepInView(id);
-    }
+    // The panel may just have taken room from the canvas: keep the selected node out from under it.
+    this.details.hidden = false;
+    this.view.keepInView(id);
   }
 
   private clearDetails(): void {

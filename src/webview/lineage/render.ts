@@ -39,6 +39,8 @@ export class GraphView {
   private layout: GraphLayout | undefined;
   private graph: LineageGraph | undefined;
   private selected: string | null = null;
+  /** Nodes a search matched (others are dimmed); null when no search is active. */
+  private matches: Set<string> | null = null;
   private seq = 0;
 
   constructor(container: HTMLElement, private readonly events: GraphViewEvents) {
@@ -191,6 +193,7 @@ export class GraphView {
     if (!keepView) this.initialView();
     else this.applyLevelOfDetail(this.currentScale());
     this.highlightSelection();
+    this.applyMatches();
     const t2 = performance.now();
     el.dataset.layoutMs = (t1 - t0).toFixed(1);
     el.dataset.renderMs = (t2 - t1).toFixed(1);
@@ -245,15 +248,37 @@ export class GraphView {
     this.svg.call(this.zoomer.transform, t);
   }
 
-  /** Pans (same zoom) just enough that node `id` is inside the canvas. */
+  /** Marks the nodes a search matched and dims the rest; null ends the search. */
+  setMatches(ids: Set<string> | null): void {
+    this.matches = ids;
+    this.applyMatches();
+  }
+
+  private applyMatches(): void {
+    this.svg.node()!.classList.toggle('searching', this.matches !== null);
+    for (const g of this.nodeLayer.node()!.querySelectorAll<SVGGElement>('g.node')) g.classList.toggle('match', !!this.matches?.has(g.dataset.id ?? ''));
+  }
+
+  /**
+   * Pans (same zoom) just enough that node `id` is inside the canvas, on both axes; a node larger
+   * than the canvas is centred instead.
+   */
   keepInView(id: string, margin = 16): void {
     const g = this.nodeElement(id);
     if (!g) return;
     const view = this.svg.node()!.getBoundingClientRect();
     const box = g.getBoundingClientRect();
-    const dx = box.right > view.right - margin ? view.right - margin - box.right : box.left < view.left + margin ? view.left + margin - box.left : 0;
-    if (dx === 0) return;
-    this.svg.call(this.zoomer.translateBy, dx / this.currentScale(), 0);
+    const shift = (lo: number, hi: number, viewLo: number, viewHi: number) => {
+      if (hi - lo > viewHi - viewLo - 2 * margin) return (viewLo + viewHi) / 2 - (lo + hi) / 2;
+      if (hi > viewHi - margin) return viewHi - margin - hi;
+      if (lo < viewLo + margin) return viewLo + margin - lo;
+      return 0;
+    };
+    const dx = shift(box.left, box.right, view.left, view.right);
+    const dy = shift(box.top, box.bottom, view.top, view.bottom);
+    if (dx === 0 && dy === 0) return;
+    const k = this.currentScale();
+    this.svg.call(this.zoomer.translateBy, dx / k, dy / k);
   }
 
   centreOn(id: string, k = 0.9): void {

@@ -1,6 +1,8 @@
 /**
- * What completion and diagnostics know about one project: its artifact collections with their
- * aliases and version counts, built from the server's collection list. Pure (no `vscode`).
+ * What the editor knows about one project's artifacts: its collections with their aliases and
+ * version counts, built from the server's collection list. One `CollectionIndex` per window (in
+ * ExtensionServices) serves completion, diagnostics and the resolver's "what exactly is missing".
+ * Pure (no `vscode`).
  */
 import type { ArtifactCollection } from '../../core/api.js';
 
@@ -65,18 +67,21 @@ export function nearest(word: string, candidates: Iterable<string>): string | un
 
 /**
  * Project indexes by `entity/project`, fetched on demand and kept until an event says the
- * project changed. Shared by completion and diagnostics so one keystroke costs one request.
+ * project changed, so one keystroke costs at most one request.
  */
-export class ProjectIndexCache {
+export class CollectionIndex {
   private readonly cache = new Map<string, Promise<ProjectIndex>>();
-  constructor(private readonly fetchCollections: (entity: string, project: string) => Promise<ArtifactCollection[]>) {}
+  constructor(private readonly fetchCollections: (entity: string, project: string) => Promise<readonly ArtifactCollection[]>) {}
 
   get(entity: string, project: string): Promise<ProjectIndex> {
     const key = `${entity}/${project}`;
     let p = this.cache.get(key);
     if (!p) {
       p = this.fetchCollections(entity, project).then((cols) => buildProjectIndex(entity, project, cols));
-      p.catch(() => this.cache.delete(key));
+      // A failed fetch is not remembered: the next request asks again.
+      p.catch(() => {
+        if (this.cache.get(key) === p) this.cache.delete(key);
+      });
       this.cache.set(key, p);
     }
     return p;
