@@ -9,7 +9,7 @@ import path from 'node:path';
 import { AmphoraError } from '../core/errors.js';
 import type { Manifest, ManifestEntry } from '../core/node/manifest.js';
 import { joinInside } from '../core/paths.js';
-import { streamVerified } from './cache.js';
+import { streamVerified, writeVerifiedBytes } from './cache.js';
 import type { Client } from './client.js';
 import { mapPool, TRANSFER_CONCURRENCY } from './pool.js';
 import { downloadReference } from './references.js';
@@ -71,28 +71,28 @@ export async function materialize(
   const what = opts.what ?? 'artifact';
   // 1. What is already in root or in the cache costs no request.
   const missing: typeof targets = [];
+  const uncached = client.blobCache.absent(targets.filter((t) => !t.entry.ref).map((t) => t.entry.digest));
   await mapPool(targets, TRANSFER_CONCURRENCY, async (t) => {
     await ensureParent(path.dirname(t.dest));
-    const how = await placeLocal(client, t.p, t.entry, t.dest);
+    const how = await placeLocal(client, t.p, t.entry, t.dest, uncached);
     if (how === 'missing') return void missing.push(t);
     stats[how]++;
     progress(t.entry.size);
   });
   // 2. The rest comes from the server: small blobs many per request, large ones one by one.
-  const byDigest = new Map<string, { size: number; what: string }>();
-  for (const t of missing) byDigest.set(t.entry.digest, { size: t.entry.size, what: `"${t.p}" of ${what}` });
-  await fetchManyToCache(client, byDigest, opts.onProgress && progress.chunk);
-  await mapPool(missing, TRANSFER_CONCURRENCY, async ({ p, entry, dest }) => {
-    await client.statCache.record(dest, await copyFetched(client, p, entry, dest, false, what), entry.digest);
+  const placed: { dest: string; st: Stats; digest: string }[] = [];
+  await fetchAndPlace(client, missing.map((t) => ({ ...t, file: t.dest })), false, what, opts.onProgress && progress.chunk, (t, st) => {
+    placed.push({ dest: t.dest, st, digest: t.entry.digest });
     stats.fetched++;
-    progress(entry.size, entry.digest);
+    progress(t.entry.size, t.entry.digest);
   });
+  for (const w of placed) await client.statCache.record(w.dest, w.st, w.digest);
   await client.statCache.flush();
   return stats;
 }
 
 /** Places one entry without asking the server for blob bytes; 'missing' when it must be fetched. */
-async function placeLocal(client: Client, logical: string, entry: ManifestEntry, dest: string): Promise<'fetched' | 'fromCache' | 'unchanged' | 'missing'> {
+async function placeLocal(client: Client, logical: string, entry: ManifestEntry, dest: string, uncached: Set<string>): Promise<'fetched' | 'fromCache' | 'unchanged' | 'missing'> {
   let existing = await lstat(dest).catch(() => undefined);
   if (existing?.isSymbolicLink()) {
     // A link planted in the root (even one to the right bytes) is replaced by a regular file:
@@ -116,9 +116,43 @@ async function placeLocal(client: Client, logical: string, entry: ManifestEntry,
     await client.statCache.record(dest, await stat(dest), entry.digest);
     return 'fetched';
   }
-  if (!(await client.blobCache.materialize(entry.digest, entry.size, dest))) return 'missing';
+  if (uncached.has(entry.digest) || !(await client.blobCache.materialize(entry.digest, entry.size, dest))) return 'missing';
   await client.statCache.record(dest, await stat(dest), entry.digest);
   return 'fromCache';
+}
+
+/**
+ * Fetches the blobs of `targets` into the cache and writes each target's `file` (see
+ * writeVerifiedBytes for `direct`). Blobs that came in a batch are written from the verified bytes
+ * in hand: one file created per target, no failed open probing the cache and no read back.
+ * Anything else (large blobs, an older server's one-by-one answers, targets marked `fetch: false`
+ * because their blob is already cached) is copied out of the cache.
+ */
+async function fetchAndPlace<T extends { p: string; entry: ManifestEntry; file: string; fetch?: boolean }>(
+  client: Client,
+  targets: T[],
+  direct: boolean,
+  what: string,
+  onBytes: ((digest: string, n: number) => void) | undefined,
+  placed: (t: T, st: Stats) => void,
+): Promise<void> {
+  const byDigest = new Map<string, { size: number; what: string; targets: T[] }>();
+  for (const t of targets) {
+    if (t.fetch === false) continue;
+    let b = byDigest.get(t.entry.digest);
+    if (!b) byDigest.set(t.entry.digest, (b = { size: t.entry.size, what: `"${t.p}" of ${what}`, targets: [] }));
+    b.targets.push(t);
+  }
+  const delivered = new Set<string>();
+  await fetchManyToCache(client, byDigest, onBytes, (digest, bytes) => {
+    for (const t of byDigest.get(digest)?.targets ?? []) placed(t, writeVerifiedBytes(bytes, t.file, direct));
+    delivered.add(digest);
+  });
+  await mapPool(
+    targets.filter((t) => !delivered.has(t.entry.digest)),
+    TRANSFER_CONCURRENCY,
+    async (t) => placed(t, await copyFetched(client, t.p, t.entry, t.file, direct, what)),
+  );
 }
 
 /**
@@ -167,6 +201,7 @@ async function materializeFresh(
     const dirs = [...new Set(staged.map((t) => path.dirname(t.tmp)))].sort();
     for (const d of dirs) await mkdir(d, { recursive: true });
     const missing: typeof staged = [];
+    const uncached = client.blobCache.absent(staged.filter((t) => !t.entry.ref).map((t) => t.entry.digest));
     // Cached blobs: small ones are copied with plain syscalls, so a modest pool suffices; it
     // keeps a few large copies' reads and writes in flight together.
     await mapPool(staged, 4, async (t) => {
@@ -176,7 +211,7 @@ async function materializeFresh(
         stats.fetched++;
         return progress(t.entry.size);
       }
-      const st = await client.blobCache.copyOut(t.entry.digest, t.entry.size, t.tmp, true);
+      const st = uncached.has(t.entry.digest) ? undefined : await client.blobCache.copyOut(t.entry.digest, t.entry.size, t.tmp, true);
       if (!st) return void missing.push(t);
       written.push({ dest: t.dest, st, digest: t.entry.digest });
       stats.fromCache++;
@@ -202,13 +237,11 @@ async function materializeFresh(
       progress(entry.size, entry.digest);
     });
     const rest = missing.filter((t) => direct.get(t.entry.digest) !== t);
-    const byDigest = new Map<string, { size: number; what: string }>();
-    for (const t of rest) if (!direct.has(t.entry.digest)) byDigest.set(t.entry.digest, { size: t.entry.size, what: `"${t.p}" of ${what}` });
-    await fetchManyToCache(client, byDigest);
-    await mapPool(rest, TRANSFER_CONCURRENCY, async ({ p, entry, tmp, dest }) => {
-      written.push({ dest, st: await copyFetched(client, p, entry, tmp, true, what), digest: entry.digest });
+    // Duplicates of a large blob streamed above copy it from the cache (fetched: false).
+    await fetchAndPlace(client, rest.map((t) => ({ ...t, file: t.tmp, fetch: !direct.has(t.entry.digest) })), true, what, undefined, (t, st) => {
+      written.push({ dest: t.dest, st, digest: t.entry.digest });
       stats.fetched++;
-      progress(entry.size);
+      progress(t.entry.size);
     });
     try {
       await rename(staging, root);
