@@ -15,6 +15,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from .errors import AmphoraError
+from . import progress as progress_mod
 from .hashing import DEFAULT_WORKERS, parallel, sha256_file
 from .paths import join_inside, make_parent_inside
 from .received import check_transfer_url, require_blob_digest
@@ -89,12 +90,18 @@ class Stats:
         return "Stats(%s)" % ", ".join("%s=%s" % kv for kv in self.as_dict().items())
 
 
+_NO_PROGRESS = progress_mod.ByteProgress("", 0, 0, stream=object())
+
+
 class Transfer:
     def __init__(self, http, cache_dir, workers=DEFAULT_WORKERS):
         self.http = http
         self.cache_dir = cache_dir
         self.workers = workers
         self.stat_cache = StatCache(cache_dir)
+        # Where byte progress goes (None: sys.stderr at the time of the transfer; drawn on a terminal only).
+        self.progress_stream = None
+        self._bar = _NO_PROGRESS
         self._pool = None
         self._pool_lock = threading.Lock()
 
@@ -134,6 +141,8 @@ class Transfer:
                 raise AmphoraError("internal", "The server sent upload headers for blob %s that are not text; the server "
                                    "is broken or not trustworthy." % m["digest"])
 
+        bar = progress_mod.ByteProgress("upload", sum(m["size"] for m in missing), len(missing), self.progress_stream)
+
         def put(m):
             blob = by_digest[m["digest"]]
             handed_out = bool(m.get("confirm"))
@@ -145,7 +154,10 @@ class Transfer:
                 headers.update({k.lower(): v for k, v in (m.get("headers") or {}).items()})
                 headers["content-length"] = str(blob["size"])
                 url = self.blob_target(m.get("uploadUrl") or (API_PREFIX + "/blobs/" + m["digest"]), m["digest"], handed_out)
-                resp = self.http.open("PUT", url, body=lambda: open(blob["path"], "rb"), headers=headers)
+                def body():
+                    return progress_mod.CountingReader(open(blob["path"], "rb"), lambda n: bar.update(m["digest"], n))
+
+                resp = self.http.open("PUT", url, body=body, headers=headers)
                 data = resp.read()
                 if resp.status >= 400:
                     raise error_from(resp.status, data, "PUT", url)
@@ -156,6 +168,7 @@ class Transfer:
                     item["parts"] = parts
                 self.http.post(API_PREFIX + "/blobs/confirm", {"blobs": [item]})
             stats.add(bytes_uploaded=blob["size"], files_uploaded=1)
+            bar.done(m["digest"], blob["size"])
 
         def send(job):
             """A large blob (one PUT) or a group of small ones (one POST /blobs/batch); returns what
@@ -168,6 +181,8 @@ class Transfer:
                 try:
                     self._put_batch([by_digest[m["digest"]] for m in item])
                     stats.add(bytes_uploaded=sum(m["size"] for m in item), files_uploaded=len(item))
+                    for m in item:
+                        bar.done(m["digest"], m["size"])
                     return []
                 except AmphoraError as e:
                     if not _is_not_found(e):
@@ -183,8 +198,11 @@ class Transfer:
         small = [m for m in missing if batchable(m)]
         jobs = [("batch", g) for g in batches(small, lambda m: m["size"])]
         jobs += [("one", m) for m in missing if not batchable(m)]
-        leftovers = [m for rest in parallel(send, jobs, pool=self.pool()) for m in rest]
-        parallel(put, leftovers, pool=self.pool())
+        try:
+            leftovers = [m for rest in parallel(send, jobs, pool=self.pool()) for m in rest]
+            parallel(put, leftovers, pool=self.pool())
+        finally:
+            bar.close()
         if missing:
             try:
                 self.http.post(API_PREFIX + "/blobs/flush", {})
@@ -362,6 +380,14 @@ class Transfer:
         dests = {}  # digest -> (size, [dest, ...])
         for _, entry, dest in jobs:
             dests.setdefault(entry["digest"], (entry["size"], []))[1].append(dest)
+        self._bar = progress_mod.ByteProgress("download", sum(size for size, _ in dests.values()), len(dests), self.progress_stream)
+        try:
+            self._fetch_remote_blobs(dests, jobs, stats)
+        finally:
+            self._bar.close()
+            self._bar = _NO_PROGRESS
+
+    def _fetch_remote_blobs(self, dests, jobs, stats):
         small = [d for d, (size, _) in dests.items() if size <= BATCH_BLOB_MAX] if self.http.batch_supported else []
         small_set = set(small)
         work = [("batch", g) for g in batches(small, lambda d: dests[d][0])]
@@ -408,6 +434,7 @@ class Transfer:
                     )
                 self._store(digest, data, targets)
                 stats.add(bytes_downloaded=size, files_downloaded=len(targets))
+                self._bar.done(digest, size)
                 done += 1
             if resp.read(1):
                 raise AmphoraError("internal", "The server's batch download sent bytes after the last of its %d blobs; "
@@ -478,6 +505,7 @@ class Transfer:
                     h.update(chunk)
                     c.write(chunk)
                     d.write(chunk)
+                    self._bar.update(digest, got)
             if got != size:
                 resp.close()
                 self.http.abandon(source)  # the rest of the response is unread
@@ -499,6 +527,7 @@ class Transfer:
             _remove_quietly(cache_tmp)
             _remove_quietly(dest_tmp)
         stats.add(bytes_downloaded=got, files_downloaded=1)
+        self._bar.done(digest, size)
 
     @staticmethod
     def _copy_verified(src, dest, digest, size):
