@@ -102,7 +102,7 @@ async function startAmphoraServer(dataDir: string, log: (l: string) => void, tea
   });
   createInterface({ input: proc.stderr! }).on('line', log);
   const url = await new Promise<string>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('the Amphora server did not print its listening line within 30 s')), 30_000);
+    const t = setTimeout(() => reject(new Error('the Amphora server did not print its listening line within 90 s')), 90_000);
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       log(line);
       try {
@@ -129,6 +129,8 @@ export async function startHarness(opts: {
   settings?: Record<string, unknown> | ((serverUrl: string) => Record<string, unknown>);
   /** Start the test server in team mode with this site admin key. */
   team?: { bootstrapKey: string };
+  /** Start the editor with the Amphora extension installed but disabled (bench/extension-host.ts). */
+  disableAmphora?: boolean;
 }): Promise<Harness> {
   mkdirSync(SHOTS, { recursive: true });
   const root = mkdtempSync(path.join(tmpdir(), 'amphora-e2e-'));
@@ -209,7 +211,8 @@ export async function startHarness(opts: {
     codeServer = spawn(
       bin,
       ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--extensions-dir', extDir, '--user-data-dir', userDir,
-        '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', workspace],
+        '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
+        ...(opts.disableAmphora ? ['--disable-extension', 'amphora.amphora'] : []), workspace],
       { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     createInterface({ input: codeServer.stdout! }).on('line', (l) => log(`[code-server] ${l}`));
