@@ -217,7 +217,7 @@ export async function startHarness(opts: {
     );
     createInterface({ input: codeServer.stdout! }).on('line', (l) => log(`[code-server] ${l}`));
     createInterface({ input: codeServer.stderr! }).on('line', (l) => log(`[code-server] ${l}`));
-    await until('code-server to answer', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, 60_000, 300);
+    await until('code-server to answer', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, 180_000, 300);
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
