@@ -45,15 +45,6 @@ function sizeMismatch(what: string, got: string): AmphoraError {
 }
 
 
-async function writeFully(fh: FileHandle, buf: Buffer): Promise<void> {
-  let off = 0;
-  while (off < buf.length) {
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
-    if (!bytesWritten) throw new Error('the disk accepted no bytes');
-    off += bytesWritten;
-  }
-}
-
 /**
  * Writes verified bytes in hand to `dest` with plain syscalls (small blobs: an async call per file
  * costs a thread-pool round trip) and returns the stats of the file now at `dest`: created
@@ -333,47 +324,44 @@ export class BlobCache {
     return writeSmall(buf, target, exclusive);
   }
 
-  /** Large blobs: 4 MiB reads, hashed, written while the next read runs (two buffers). */
+  /**
+   * Large blobs: the kernel copies (a reflink where the file system has them, copy_file_range
+   * otherwise: no bytes through user space), then the copy itself is hashed. One pass over the
+   * bytes in user space instead of a read, a hash and a write, and what is checked is what landed.
+   */
   private async copyLarge(src: string, digest: string, size: number, target: string, exclusive: boolean): Promise<Stats | undefined> {
-    let input: FileHandle;
     try {
-      input = await open(src, 'r');
+      if ((await stat(src)).size !== size) {
+        await this.drop(src);
+        return undefined;
+      }
     } catch {
       return undefined;
     }
-    let out: FileHandle | undefined;
     try {
-      if ((await input.stat()).size !== size) {
-        await this.drop(src);
-        return undefined;
-      }
-      out = await open(target, exclusive ? 'wx' : 'w');
-      const h = createHash('sha256');
-      const bufs = [Buffer.allocUnsafe(COPY_CHUNK), Buffer.allocUnsafe(COPY_CHUNK)];
-      let writing: Promise<unknown> = Promise.resolve();
-      for (let i = 0; ; i++) {
-        const buf = bufs[i & 1];
-        const { bytesRead } = await input.read(buf, 0, buf.length, null);
-        if (!bytesRead) break;
-        const view = buf.subarray(0, bytesRead);
-        h.update(view);
-        await writing;
-        writing = writeFully(out, view);
-        writing.catch(() => undefined);
-      }
-      await writing;
-      if (h.digest('hex') !== digest) {
-        await this.drop(src);
-        await out.close();
-        out = undefined;
-        await unlink(target).catch(() => {});
-        return undefined;
-      }
-      return await out.stat();
-    } finally {
-      await out?.close();
-      await input.close();
+      await copyFile(src, target, fsc.COPYFILE_FICLONE | (exclusive ? fsc.COPYFILE_EXCL : 0));
+    } catch (e) {
+      // The blob vanished between stat and copy (a cleanup): absent, like a failed open.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !(await stat(src).catch(() => undefined))) return undefined;
+      throw e;
     }
+    const out = await open(target, 'r');
+    try {
+      const h = createHash('sha256');
+      const buf = Buffer.allocUnsafe(COPY_CHUNK);
+      for (;;) {
+        const { bytesRead } = await out.read(buf, 0, buf.length, null);
+        if (!bytesRead) break;
+        h.update(buf.subarray(0, bytesRead));
+      }
+      const st = await out.stat();
+      if (h.digest('hex') === digest && st.size === size) return st;
+    } finally {
+      await out.close();
+    }
+    await this.drop(src);
+    await unlink(target).catch(() => {});
+    return undefined;
   }
 
   /** True when the blob is cached and its bytes verify. */
