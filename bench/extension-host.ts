@@ -32,7 +32,7 @@ async function activationMs(h: Harness): Promise<string> {
 }
 
 async function measure(withAmphora: boolean): Promise<{ rss: number[]; activation?: string }> {
-  const h = await startHarness({ files, settings: (url) => ({ 'amphora.serverUrl': url }), disableAmphora: !withAmphora });
+  const h = await startHarness({ files, settings: (url) => ({ 'amphora.serverUrl': url }), withoutAmphora: !withAmphora });
   try {
     await h.page.locator('.monaco-workbench').waitFor();
     // Open the Python file (activates Amphora via onLanguage:python) and let the host settle.

@@ -129,8 +129,8 @@ export async function startHarness(opts: {
   settings?: Record<string, unknown> | ((serverUrl: string) => Record<string, unknown>);
   /** Start the test server in team mode with this site admin key. */
   team?: { bootstrapKey: string };
-  /** Start the editor with the Amphora extension installed but disabled (bench/extension-host.ts). */
-  disableAmphora?: boolean;
+  /** Start the editor without the Amphora extension (bench/extension-host.ts's baseline). */
+  withoutAmphora?: boolean;
 }): Promise<Harness> {
   mkdirSync(SHOTS, { recursive: true });
   const root = mkdtempSync(path.join(tmpdir(), 'amphora-e2e-'));
@@ -205,14 +205,16 @@ export async function startHarness(opts: {
     };
     delete (env as Record<string, string | undefined>).AMPHORA_BASE_URL;
     delete (env as Record<string, string | undefined>).AMPHORA_API_KEY;
-    const inst = spawnSync(bin, ['--extensions-dir', extDir, '--user-data-dir', userDir, '--install-extension', vsix], { env, encoding: 'utf8', timeout: 120_000 });
-    if (inst.status !== 0) throw new Error(`code-server --install-extension failed: ${inst.stderr || inst.stdout}`);
+    if (!opts.withoutAmphora) {
+      const inst = spawnSync(bin, ['--extensions-dir', extDir, '--user-data-dir', userDir, '--install-extension', vsix], { env, encoding: 'utf8', timeout: 120_000 });
+      if (inst.status !== 0) throw new Error(`code-server --install-extension failed: ${inst.stderr || inst.stdout}`);
+    }
     const port = await freePort();
     codeServer = spawn(
       bin,
       ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--extensions-dir', extDir, '--user-data-dir', userDir,
         '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
-        ...(opts.disableAmphora ? ['--disable-extension', 'amphora.amphora'] : []), workspace],
+        workspace],
       { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     createInterface({ input: codeServer.stdout! }).on('line', (l) => log(`[code-server] ${l}`));
