@@ -24,7 +24,7 @@ export async function startServerProcess(dataDir: string, opts: { args?: string[
   });
   const line = await new Promise<string>((resolve, reject) => {
     const rl = createInterface({ input: child.stdout! });
-    const timer = setTimeout(() => reject(new Error('server did not start within 60 s')), 60_000);
+    const timer = setTimeout(() => reject(new Error('server did not start within 180 s')), 180_000);
     rl.once('line', (l) => {
       clearTimeout(timer);
       resolve(l);

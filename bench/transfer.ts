@@ -38,6 +38,9 @@ const SMALL_SIZE = 4096;
 const ANNEX_SMALL_LIMIT_S = 200;
 const CLI = path.resolve('dist/cli.mjs');
 const PYTHONPATH = path.resolve('python');
+// The interpreter itself, not a version manager's shim: pyenv's `python3` runs a few bash
+// processes per call (~0.1-0.5 s), a cost of this machine's setup rather than of the client.
+const PYTHON = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).stdout.trim() || 'python3';
 
 const base = mkdtempSync(path.join(process.env.BENCH_DIR ?? tmpdir(), 'amphora-bench-'));
 const large = path.join(base, 'large');
@@ -241,11 +244,11 @@ function pythonMode(server: ServerProcess, dir: string): Mode {
   return {
     name: 'python',
     async put(folder, name) {
-      const { s, cpu, out } = runProcess('python3', ['-c', PY_PUT, folder, name], env('cache-producer'));
+      const { s, cpu, out } = runProcess(PYTHON, ['-c', PY_PUT, folder, name], env('cache-producer'));
       return { s, cpu, note: String(out.version) };
     },
     async get(ref, root) {
-      const { s, cpu, out } = runProcess('python3', ['-c', PY_GET, ref, path.join(dir, root)], env('cache-consumer'));
+      const { s, cpu, out } = runProcess(PYTHON, ['-c', PY_GET, ref, path.join(dir, root)], env('cache-consumer'));
       return { s, cpu, note: `${out.fetched} fetched, ${out.fromCache} from cache, ${out.unchanged} unchanged` };
     },
     close: async () => {},

@@ -90,9 +90,11 @@ class StatCache:
             if row[0] == st.st_size and row[1] == _mtime_ms(st) and row[2] == st.st_ino and row[4] != _ctime_ms(st):
                 self.record(path, st, row[3])
 
-    def digest(self, path):
-        """(digest, size) of a file, from the cache when its size, mtime and inode are unchanged."""
-        st = os.stat(path)
+    def digest(self, path, st=None):
+        """(digest, size) of a file, from the cache when its size, mtime and inode are unchanged.
+        `st`: the file's stat when the caller just took it."""
+        if st is None:
+            st = os.stat(path)
         known = self.lookup(path, st)
         if known:
             return known, st.st_size

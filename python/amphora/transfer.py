@@ -8,12 +8,14 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import threading
 import urllib.parse
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from .errors import AmphoraError
+from . import progress as progress_mod
 from .hashing import DEFAULT_WORKERS, parallel, sha256_file
 from .paths import join_inside, make_parent_inside
 from .received import check_transfer_url, require_blob_digest
@@ -88,12 +90,18 @@ class Stats:
         return "Stats(%s)" % ", ".join("%s=%s" % kv for kv in self.as_dict().items())
 
 
+_NO_PROGRESS = progress_mod.ByteProgress("", 0, 0, stream=object())
+
+
 class Transfer:
     def __init__(self, http, cache_dir, workers=DEFAULT_WORKERS):
         self.http = http
         self.cache_dir = cache_dir
         self.workers = workers
         self.stat_cache = StatCache(cache_dir)
+        # Where byte progress goes (None: sys.stderr at the time of the transfer; drawn on a terminal only).
+        self.progress_stream = None
+        self._bar = _NO_PROGRESS
         self._pool = None
         self._pool_lock = threading.Lock()
 
@@ -133,6 +141,8 @@ class Transfer:
                 raise AmphoraError("internal", "The server sent upload headers for blob %s that are not text; the server "
                                    "is broken or not trustworthy." % m["digest"])
 
+        bar = progress_mod.ByteProgress("upload", sum(m["size"] for m in missing), len(missing), self.progress_stream)
+
         def put(m):
             blob = by_digest[m["digest"]]
             handed_out = bool(m.get("confirm"))
@@ -144,7 +154,10 @@ class Transfer:
                 headers.update({k.lower(): v for k, v in (m.get("headers") or {}).items()})
                 headers["content-length"] = str(blob["size"])
                 url = self.blob_target(m.get("uploadUrl") or (API_PREFIX + "/blobs/" + m["digest"]), m["digest"], handed_out)
-                resp = self.http.open("PUT", url, body=lambda: open(blob["path"], "rb"), headers=headers)
+                def body():
+                    return progress_mod.CountingReader(open(blob["path"], "rb"), lambda n: bar.update(m["digest"], n))
+
+                resp = self.http.open("PUT", url, body=body, headers=headers)
                 data = resp.read()
                 if resp.status >= 400:
                     raise error_from(resp.status, data, "PUT", url)
@@ -155,6 +168,7 @@ class Transfer:
                     item["parts"] = parts
                 self.http.post(API_PREFIX + "/blobs/confirm", {"blobs": [item]})
             stats.add(bytes_uploaded=blob["size"], files_uploaded=1)
+            bar.done(m["digest"], blob["size"])
 
         def send(job):
             """A large blob (one PUT) or a group of small ones (one POST /blobs/batch); returns what
@@ -167,6 +181,8 @@ class Transfer:
                 try:
                     self._put_batch([by_digest[m["digest"]] for m in item])
                     stats.add(bytes_uploaded=sum(m["size"] for m in item), files_uploaded=len(item))
+                    for m in item:
+                        bar.done(m["digest"], m["size"])
                     return []
                 except AmphoraError as e:
                     if not _is_not_found(e):
@@ -182,8 +198,11 @@ class Transfer:
         small = [m for m in missing if batchable(m)]
         jobs = [("batch", g) for g in batches(small, lambda m: m["size"])]
         jobs += [("one", m) for m in missing if not batchable(m)]
-        leftovers = [m for rest in parallel(send, jobs, pool=self.pool()) for m in rest]
-        parallel(put, leftovers, pool=self.pool())
+        try:
+            leftovers = [m for rest in parallel(send, jobs, pool=self.pool()) for m in rest]
+            parallel(put, leftovers, pool=self.pool())
+        finally:
+            bar.close()
         if missing:
             try:
                 self.http.post(API_PREFIX + "/blobs/flush", {})
@@ -318,20 +337,37 @@ class Transfer:
         for logical in wanted:
             dest = join_inside(root, logical)
             jobs.append((logical, manifest[logical], dest))
+        uncached = absent_from_cache(self.cache_dir, [e["digest"] for _, e, _ in jobs if not e.get("ref")])
+        checked = set()  # folders already made and proven inside root: once per folder, not per file
 
         def prepare(job):
             """Everything that needs no blob from the server; returns the job when it does."""
             logical, entry, dest = job
-            make_parent_inside(root, dest, logical)
-            if os.path.islink(dest):
+            parent = os.path.dirname(dest)
+            if parent not in checked:
+                make_parent_inside(root, dest, logical)
+                checked.add(parent)
+            try:
+                st = os.lstat(dest)
+            except FileNotFoundError:
+                st = None
+            if st is not None and stat.S_ISLNK(st.st_mode):
                 os.remove(dest)  # never write through a link planted in the download root
+                st = None
             if entry.get("ref"):
                 self._fetch_reference(logical, entry, dest, stats)
                 return None
-            return None if self._from_local(entry["digest"], entry["size"], dest, stats) else job
+            return None if self._from_local(entry["digest"], entry["size"], dest, stats, st, entry["digest"] in uncached) else job
 
+        # Small files one after another: each is a few syscalls and a hash of a few KiB, where
+        # handing them to a pool of threads costs more in lock traffic than it saves (10,000 files:
+        # ~600,000 futex calls). Large ones and references in parallel: their I/O and hashing run
+        # without the interpreter lock.
+        small = [j for j in jobs if not j[1].get("ref") and j[1]["size"] <= BATCH_BLOB_MAX]
+        other = [j for j in jobs if j[1].get("ref") or j[1]["size"] > BATCH_BLOB_MAX]
         try:
-            remote = [j for j in parallel(prepare, jobs, pool=self.pool()) if j is not None]
+            remote = [j for j in map(prepare, small) if j is not None]
+            remote += [j for j in parallel(prepare, other, pool=self.pool()) if j is not None]
             self._fetch_remote(remote, stats)
         finally:
             self.stat_cache.flush()
@@ -344,6 +380,14 @@ class Transfer:
         dests = {}  # digest -> (size, [dest, ...])
         for _, entry, dest in jobs:
             dests.setdefault(entry["digest"], (entry["size"], []))[1].append(dest)
+        self._bar = progress_mod.ByteProgress("download", sum(size for size, _ in dests.values()), len(dests), self.progress_stream)
+        try:
+            self._fetch_remote_blobs(dests, jobs, stats)
+        finally:
+            self._bar.close()
+            self._bar = _NO_PROGRESS
+
+    def _fetch_remote_blobs(self, dests, jobs, stats):
         small = [d for d, (size, _) in dests.items() if size <= BATCH_BLOB_MAX] if self.http.batch_supported else []
         small_set = set(small)
         work = [("batch", g) for g in batches(small, lambda d: dests[d][0])]
@@ -390,6 +434,7 @@ class Transfer:
                     )
                 self._store(digest, data, targets)
                 stats.add(bytes_downloaded=size, files_downloaded=len(targets))
+                self._bar.done(digest, size)
                 done += 1
             if resp.read(1):
                 raise AmphoraError("internal", "The server's batch download sent bytes after the last of its %d blobs; "
@@ -408,17 +453,26 @@ class Transfer:
         for dest in targets:
             self.stat_cache.record(dest, os.stat(dest), digest)
 
-    def _from_local(self, digest, size, dest, stats):
-        """True when dest already holds the blob or a verified copy came from the cache."""
-        if os.path.isfile(dest) and os.path.getsize(dest) == size and self.stat_cache.digest(dest)[0] == digest:
+    def _from_local(self, digest, size, dest, stats, st=False, uncached=False):
+        """True when dest already holds the blob or a verified copy came from the cache. `st` is
+        dest's lstat when the caller has it (None: absent); `uncached`: the cache is known to lack it."""
+        if st is False:
+            try:
+                st = os.lstat(dest)
+            except FileNotFoundError:
+                st = None
+        if st is not None and stat.S_ISREG(st.st_mode) and st.st_size == size and self.stat_cache.digest(dest, st)[0] == digest:
             stats.add(already_present=1)
             return True
+        if uncached:
+            return False
         cached = cached_blob_path(self.cache_dir, digest)
-        if os.path.isfile(cached):
-            if self._copy_verified(cached, dest, digest, size):
-                self.stat_cache.record(dest, os.stat(dest), digest)
-                stats.add(cache_hits=1)
-                return True
+        copied = self._copy_verified(cached, dest, digest, size)
+        if copied:
+            self.stat_cache.record(dest, os.stat(dest), digest)
+            stats.add(cache_hits=1)
+            return True
+        if copied is False:
             _remove_quietly(cached)  # corrupted cache entry: fetch it again
         return False
 
@@ -451,6 +505,7 @@ class Transfer:
                     h.update(chunk)
                     c.write(chunk)
                     d.write(chunk)
+                    self._bar.update(digest, got)
             if got != size:
                 resp.close()
                 self.http.abandon(source)  # the rest of the response is unread
@@ -472,31 +527,48 @@ class Transfer:
             _remove_quietly(cache_tmp)
             _remove_quietly(dest_tmp)
         stats.add(bytes_downloaded=got, files_downloaded=1)
+        self._bar.done(digest, size)
 
     @staticmethod
     def _copy_verified(src, dest, digest, size):
-        """Copies a cached blob to dest when it has exactly `size` bytes hashing to `digest`."""
-        tmp = temp_name(dest)
-        h = hashlib.sha256()
-        got = 0
+        """Copies a cached blob to dest when it has exactly `size` bytes hashing to `digest`: True
+        when copied, False when the cached copy is damaged, None when there is none."""
         try:
-            with open(src, "rb") as s:
-                if os.fstat(s.fileno()).st_size != size:
+            fd = os.open(src, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            if os.fstat(fd).st_size != size:
+                return False
+            if size <= BATCH_BLOB_MAX:
+                # Small blobs whole: one read, one hash, one write, no buffered file objects.
+                data = _read_fd(fd, size)
+                if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
                     return False
+                _write_replace(dest, data)
+                return True
+            tmp = temp_name(dest)
+            h = hashlib.sha256()
+            got = 0
+            try:
                 with open(tmp, "wb") as d:
                     while got <= size:
-                        chunk = s.read(CHUNK)
+                        chunk = os.read(fd, CHUNK)
                         if not chunk:
                             break
                         h.update(chunk)
                         d.write(chunk)
                         got += len(chunk)
-            if got != size or h.hexdigest() != digest:
-                return False
-            os.replace(tmp, dest)
-            return True
+                if got != size or h.hexdigest() != digest:
+                    _remove_quietly(tmp)
+                    return False
+                os.replace(tmp, dest)
+                return True
+            except BaseException:
+                _remove_quietly(tmp)
+                raise
         finally:
-            _remove_quietly(tmp)
+            os.close(fd)
 
     def _fetch_reference(self, logical, entry, dest, stats):
         tmp = temp_name(dest)
@@ -521,13 +593,53 @@ def _read_exactly(resp, n):
 
 
 def _write_replace(target, data):
+    """Writes bytes in hand to a temp file next to target, then renames it onto target."""
     tmp = temp_name(target)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
         os.replace(tmp, target)
-    finally:
+    except BaseException:
         _remove_quietly(tmp)
+        raise
+
+
+def _read_fd(fd, size):
+    """Up to size bytes from fd (fewer only at its end), and one more byte if the file is longer."""
+    parts, got = [], 0
+    while got <= size:
+        chunk = os.read(fd, size + 1 - got)
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def absent_from_cache(cache_dir, digests, min_per_shard=8):
+    """Of `digests`, those certainly not cached, learnt by listing their shard folders instead of
+    probing each blob (same rule as the TypeScript SDK's BlobCache.absent): only shards holding at
+    least `min_per_shard` of them are listed, blobs elsewhere are simply not reported."""
+    by_shard = {}
+    for d in digests:
+        by_shard.setdefault(os.path.dirname(cached_blob_path(cache_dir, d)), []).append(d)
+    out = set()
+    for shard, wanted in by_shard.items():
+        if len(wanted) < min_per_shard:
+            continue
+        try:
+            names = set(os.listdir(shard))
+        except FileNotFoundError:
+            names = set()
+        except OSError:
+            continue
+        out.update(d for d in wanted if d not in names)
+    return out
 
 
 def _in_cache_folder(cache_dir, cached, action, retry=True):
@@ -550,12 +662,49 @@ def _in_cache_folder(cache_dir, cached, action, retry=True):
 
 
 def copy_file(src, dest):
+    """Copies src to dest through a temp file + rename, in the kernel where it can
+    (copy_file_range(2): a reflink on file systems that have them, no user-space copy otherwise).
+    Not shutil.copyfile: its same-file and fifo checks cost four stats per file."""
     tmp = temp_name(dest)
     try:
-        shutil.copyfile(src, tmp)
+        with open(src, "rb") as s:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            try:
+                _copy_fd(s, fd, os.fstat(s.fileno()).st_size)
+            finally:
+                os.close(fd)
         os.replace(tmp, dest)
-    finally:
+    except BaseException:
         _remove_quietly(tmp)
+        raise
+
+
+def _copy_fd(src, fd, size):
+    copy_range = getattr(os, "copy_file_range", None)
+    if copy_range is not None:
+        try:
+            done = 0
+            while done < size:
+                n = copy_range(src.fileno(), fd, size - done)
+                if n == 0:
+                    break
+                done += n
+            if done == size:
+                return
+            src.seek(done)
+            os.lseek(fd, done, os.SEEK_SET)
+        except OSError:
+            # Not supported between these file systems (EXDEV on older kernels, ENOSYS): copy in user space.
+            src.seek(0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.ftruncate(fd, 0)
+    while True:
+        chunk = src.read(CHUNK)
+        if not chunk:
+            break
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(fd, view):]
 
 
 def _refuse(digest, url, why):

@@ -2,16 +2,19 @@
 per request; an older server without those routes gets one request per blob; a damaged byte in a
 batch download is caught. Requests are counted by a forwarding proxy in front of the real server."""
 import collections
+import functools
 import hashlib
 import http.client
 import http.server
+import io
 import os
 import re
 import threading
 import urllib.parse
+from unittest import mock
 
 import amphora
-from amphora import Api, Artifact
+from amphora import Api, Artifact, progress, transfer
 from amphora.settings import cached_blob_path
 from amphora.transfer import BATCH_BLOB_MAX, BATCH_FILES
 
@@ -166,6 +169,67 @@ class BatchTransferTest(ServerTestCase):
         self.assertEqual(proxy.count("POST", "/blobs/batch-get"), 2)
         self.assertLessEqual(sum(proxy.counts.values()) - before, 3)  # resolve + manifest only
         self.assertEqual([f for f in os.listdir(root) if "amphora-tmp" in f], [])
+
+    def test_a_cold_download_checks_each_folder_once_and_never_probes_the_cache_per_blob(self):
+        expected = {}
+        for folder in ("a", "b", "c"):
+            for name, data in self.small_files("cold/" + folder, 10).items():
+                expected[folder + "/" + name] = data
+        self.through("cache-cold-producer")
+        self.log_dir("p-cold", "cold", "cold")
+        self.through("cache-cold-consumer")
+        calls = collections.Counter()
+        real_parent, real_copy, real_absent = transfer.make_parent_inside, transfer.Transfer._copy_verified, transfer.absent_from_cache
+
+        def parent(*a):
+            calls["parent"] += 1
+            return real_parent(*a)
+
+        def copy(*a):
+            calls["copy"] += 1
+            return real_copy(*a)
+
+        # Every shard listed, as with thousands of files.
+        with mock.patch.object(transfer, "make_parent_inside", parent), \
+                mock.patch.object(transfer.Transfer, "_copy_verified", staticmethod(copy)), \
+                mock.patch.object(transfer, "absent_from_cache", lambda c, d: real_absent(c, d, min_per_shard=1)):
+            got = Api().artifact("p-cold/cold")
+            root = got.download(os.path.join(self.work, "cold-out"))
+        self.assertFolder(root, expected)
+        self.assertEqual(got.last_transfer.files_downloaded, 30)
+        self.assertEqual(calls["parent"], 3, "one check per folder, not per file")
+        self.assertEqual(calls["copy"], 0, "no open of a cache entry the shard listing says is absent")
+        again = Api().artifact("p-cold/cold")
+        again.download(os.path.join(self.work, "cold-out"))
+        self.assertEqual(again.last_transfer.already_present, 30)
+
+    def test_large_transfers_report_byte_progress_on_a_terminal_and_clear_the_line(self):
+        class Terminal(io.StringIO):
+            def isatty(self):
+                return True
+
+        big = os.urandom(20 << 20)
+        self.write("progress/big.bin", big)
+        every_chunk = functools.partial(progress.ByteProgress, interval=0)
+        for silent in (False, True):
+            env = {"AMPHORA_SILENT": "1"} if silent else {}
+            self.through("cache-progress-%s" % silent)
+            with mock.patch.dict(os.environ, env), mock.patch.object(progress, "ByteProgress", every_chunk), \
+                    mock.patch("sys.stderr", Terminal()) as term:
+                self.log_dir("p-progress", "progress-%s" % silent, "progress")
+                self.through("cache-progress-consumer-%s" % silent)  # the download comes from the server
+                Api().artifact("p-progress/progress-%s" % silent).download(os.path.join(self.work, "progress-out-%s" % silent))
+            out = term.getvalue()
+            if silent:
+                self.assertEqual(out, "")
+                continue
+            for phase in ("upload", "download"):
+                seen = [float(x) for x in re.findall(r"amphora: %s ([0-9.]+)/20\.0 MiB" % phase, out)]
+                self.assertTrue(seen, "%s: no progress in %r" % (phase, out[-300:]))
+                self.assertEqual(seen[-1], 20.0, phase)
+                self.assertGreater(len({x for x in seen if x < 20.0}), 1, "%s: bytes move while the one file is in flight" % phase)
+                self.assertIn("amphora: %s 20.0/20.0 MiB (1/1 files)" % phase, out)
+            self.assertTrue(out.endswith("\r\x1b[K"), "the line is cleared at the end")
 
     def test_fallback_to_one_request_per_blob_when_the_server_has_no_batch_routes(self):
         expected = self.small_files("old-server", 40)

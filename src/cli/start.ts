@@ -4,6 +4,9 @@
  * no such API for ES modules, so there it is skipped. Then runs the command (main.ts).
  */
 import module from 'node:module';
+import { exitQuietlyWhenReaderLeaves } from './closedPipe.js';
 
 (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+exitQuietlyWhenReaderLeaves(process.stdout);
+exitQuietlyWhenReaderLeaves(process.stderr);
 await import('./main.js');

@@ -3,8 +3,7 @@
  * the stat cache → manifest + digest → upload only missing blobs → commit), and use a logged
  * version (download through the verified cache, update, delete, lineage).
  */
-import type { Stats } from 'node:fs';
-import { lstat, mkdtemp, mkdir, open, readdir, realpath, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdtemp, mkdir, open, readdir, realpath, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ArtifactVersion, CallSite, LinkSource, ManifestResponse, Run as RunInfo } from '../core/api.js';
@@ -16,13 +15,14 @@ import { checkReceivedManifest } from '../core/node/received.js';
 import { formatReference } from '../core/reference.js';
 import { parseLinkTarget } from '../core/registry.js';
 import { defaultClient, type Client } from './client.js';
-import { LOCAL_CONCURRENCY, mapPool, TRANSFER_CONCURRENCY } from './pool.js';
-import { downloadReference, resolveReference, type ReferenceOptions } from './references.js';
+import { LOCAL_CONCURRENCY, mapPool } from './pool.js';
+import { resolveReference, type ReferenceOptions } from './references.js';
 import { maxObjectsOf, tooManyObjects } from './references/cloud.js';
-import { streamVerified } from './cache.js';
 import { hashFile } from './hash.js';
-import { BATCH_BLOB_MAX, fetchManyToCache, fetchToCache, StreamingUploader, type LocalBlob, type ProgressFn } from './transfer.js';
+import { StreamingUploader, type LocalBlob, type ProgressFn } from './transfer.js';
 import { Limiter } from '../core/limiter.js';
+import { materialize, type DownloadStats } from './download.js';
+
 
 /** Files above this are hashed a few at a time (see buildManifest). */
 const LARGE_FILE = 8 * 1024 * 1024;
@@ -59,15 +59,19 @@ export interface DownloadOptions {
   onProgress?: ProgressFn;
 }
 
-export interface DownloadStats {
-  root: string;
-  /** Files fetched from the server or a reference URI. */
-  fetched: number;
-  /** Files copied from the local cache. */
-  fromCache: number;
-  /** Files already present in root with the right content. */
-  unchanged: number;
-}
+/** What a Run may do to an Artifact that user code may not: set in Artifact's static block. */
+let runHooks: {
+  commit(a: Artifact, client: Client, opts: LogOptions): Promise<Artifact>;
+  upsertPending(a: Artifact, client: Client, distributedId: string, opts: LogOptions): Promise<void>;
+  finishPending(a: Artifact, client: Client, distributedId: string, opts: LogOptions): Promise<Artifact>;
+};
+
+/** A run's logArtifact: logs `a` as a new version (or the existing one with the same digest). */
+export const logVersion = (a: Artifact, client: Client, opts: LogOptions) => runHooks.commit(a, client, opts);
+/** A run's upsertArtifact: adds `a`'s files to a distributed pending version. */
+export const upsertPendingVersion = (a: Artifact, client: Client, id: string, opts: LogOptions) => runHooks.upsertPending(a, client, id, opts);
+/** A run's finishArtifact: commits a distributed pending version. */
+export const finishPendingVersion = (a: Artifact, client: Client, id: string, opts: LogOptions) => runHooks.finishPending(a, client, id, opts);
 
 export class NewFile {
   constructor(
@@ -103,6 +107,15 @@ export class ArtifactEntry {
 }
 
 export class Artifact {
+  static {
+    // Run logs through these; they stay off the public class (see logVersion below).
+    runHooks = {
+      commit: (a, client, opts) => a.commit(client, opts),
+      upsertPending: (a, client, id, opts) => a.upsertPending(client, id, opts),
+      finishPending: (a, client, id, opts) => a.finishPending(client, id, opts),
+    };
+  }
+
   name: string;
   type: string;
   description: string | null;
@@ -131,8 +144,7 @@ export class Artifact {
   private readonly staged = new Map<string, Staged>();
   private stagingDir?: string;
   private manifestCache?: ManifestResponse;
-  /** @internal */
-  client?: Client;
+  private client?: Client;
 
   constructor(name: string, type: string, opts: ArtifactOptions = {}) {
     this.name = validateArtifactName(name);
@@ -151,8 +163,7 @@ export class Artifact {
     return a;
   }
 
-  /** @internal */
-  apply(v: ArtifactVersion): void {
+  private apply(v: ArtifactVersion): void {
     this.name = v.name;
     this.type = v.type;
     this.version = v.version;
@@ -420,8 +431,8 @@ export class Artifact {
     await client.statCache.flush();
   }
 
-  /** @internal Logs this artifact as a new version (or the existing one with the same digest). */
-  async commit(client: Client, opts: LogOptions = {}): Promise<this> {
+  /** Logs this artifact as a new version (or the existing one with the same digest). */
+  private async commit(client: Client, opts: LogOptions = {}): Promise<this> {
     this.requireDraft('logArtifact');
     const aliases = (opts.aliases ?? []).filter((a) => a !== 'latest').map(validateAlias);
     const project = opts.project ?? client.defaultProject;
@@ -467,8 +478,8 @@ export class Artifact {
     return this.commit(opts.client ?? (await defaultClient()), opts);
   }
 
-  /** @internal Adds this artifact's files to a distributed pending version. */
-  async upsertPending(client: Client, distributedId: string, opts: LogOptions = {}): Promise<void> {
+  /** Adds this artifact's files to a distributed pending version. */
+  private async upsertPending(client: Client, distributedId: string, opts: LogOptions = {}): Promise<void> {
     this.requireDraft('upsertArtifact');
     const { manifest, local, fresh } = await this.stageOnServer(client, opts.onProgress);
     await client.http.upsertPending(opts.entity ?? client.entity, opts.project ?? client.defaultProject, this.name, distributedId, {
@@ -483,8 +494,8 @@ export class Artifact {
     await this.adoptIntoCache(client, local, fresh);
   }
 
-  /** @internal Commits a distributed pending version. */
-  async finishPending(client: Client, distributedId: string, opts: LogOptions = {}): Promise<this> {
+  /** Commits a distributed pending version. */
+  private async finishPending(client: Client, distributedId: string, opts: LogOptions = {}): Promise<this> {
     const res = await client.http.finishPending(opts.entity ?? client.entity, opts.project ?? client.defaultProject, this.name, distributedId, {
       runId: opts.runId,
       aliases: (opts.aliases ?? []).filter((a) => a !== 'latest').map(validateAlias),
@@ -685,243 +696,4 @@ async function filesUnder(root: string): Promise<string[]> {
 async function stagedDigest(s: Staged): Promise<string | undefined> {
   if (s.entry) return s.entry.digest;
   return s.localPath ? (await hashFile(s.localPath)).digest : undefined;
-}
-
-/**
- * Writes `manifest` under `root`. Each file: skip when already present with the same content
- * (stat cache), else copy from the verified cache, else fetch into the cache first. References
- * are fetched from their URI and checked against the recorded checksum.
- */
-export async function materialize(
-  client: Client,
-  manifest: Manifest,
-  rootIn: string,
-  opts: { only?: string[]; onProgress?: ProgressFn; what?: string } = {},
-): Promise<DownloadStats> {
-  const root = path.resolve(rootIn);
-  const paths = opts.only ?? Object.keys(manifest);
-  // Validate every path before writing anything: a hostile manifest writes nothing at all.
-  const targets = paths.map((p) => {
-    const entry = manifest[p];
-    if (!entry) throw new AmphoraError('not_found', `${opts.what ?? 'The artifact'} has no file "${p}".`);
-    return { p, entry, dest: joinInside(root, p, path) };
-  });
-  if (!(await exists(root))) {
-    const done = await materializeFresh(client, targets, root, opts);
-    if (done) return done;
-  }
-  await mkdir(root, { recursive: true });
-  const rootReal = await realpath(root);
-  const checkedDirs = new Map<string, Promise<void>>();
-  const ensureParent = (dir: string) => {
-    let pr = checkedDirs.get(dir);
-    if (!pr) {
-      pr = (async () => {
-        await mkdir(dir, { recursive: true });
-        // A symlinked folder inside root could redirect writes elsewhere: refuse.
-        const real = await realpath(dir);
-        if (real !== rootReal && !real.startsWith(rootReal + path.sep)) {
-          throw new AmphoraError('invalid_path', `Refusing to write into ${dir}: it resolves to ${real}, outside the download root ${root}. Remove the symlink or pick another root.`);
-        }
-      })();
-      checkedDirs.set(dir, pr);
-    }
-    return pr;
-  };
-  const stats: DownloadStats = { root, fetched: 0, fromCache: 0, unchanged: 0 };
-  const progress = downloadProgress(targets, opts.onProgress);
-  const what = opts.what ?? 'artifact';
-  // 1. What is already in root or in the cache costs no request.
-  const missing: typeof targets = [];
-  await mapPool(targets, TRANSFER_CONCURRENCY, async (t) => {
-    await ensureParent(path.dirname(t.dest));
-    const how = await placeLocal(client, t.p, t.entry, t.dest);
-    if (how === 'missing') return void missing.push(t);
-    stats[how]++;
-    progress(t.entry.size);
-  });
-  // 2. The rest comes from the server: small blobs many per request, large ones one by one.
-  const byDigest = new Map<string, { size: number; what: string }>();
-  for (const t of missing) byDigest.set(t.entry.digest, { size: t.entry.size, what: `"${t.p}" of ${what}` });
-  await fetchManyToCache(client, byDigest, opts.onProgress && progress.chunk);
-  await mapPool(missing, TRANSFER_CONCURRENCY, async ({ p, entry, dest }) => {
-    if (!(await client.blobCache.materialize(entry.digest, entry.size, dest))) {
-      // Dropped between fetch and copy (a concurrent cleanup, a bad disk): fetch it once more.
-      await fetchToCache(client, entry.digest, entry.size, `"${p}" of ${what}`);
-      if (!(await client.blobCache.materialize(entry.digest, entry.size, dest))) {
-        throw new AmphoraError('digest_mismatch', `The cached copy of "${p}" failed verification right after download; check the disk under ${client.cacheDir} and retry.`);
-      }
-    }
-    await client.statCache.record(dest, await stat(dest), entry.digest);
-    stats.fetched++;
-    progress(entry.size, entry.digest);
-  });
-  await client.statCache.flush();
-  return stats;
-}
-
-/** Places one entry without asking the server for blob bytes; 'missing' when it must be fetched. */
-async function placeLocal(client: Client, logical: string, entry: ManifestEntry, dest: string): Promise<'fetched' | 'fromCache' | 'unchanged' | 'missing'> {
-  let existing = await lstat(dest).catch(() => undefined);
-  if (existing?.isSymbolicLink()) {
-    // A link planted in the root (even one to the right bytes) is replaced by a regular file:
-    // the root must hold what verified, not a pointer someone can retarget.
-    await unlink(dest);
-    existing = undefined;
-  }
-  if (existing?.isFile() && existing.size === entry.size) {
-    const known = await client.statCache.lookup(dest, existing);
-    if (known === entry.digest) return 'unchanged';
-    if (!known && !entry.ref) {
-      const h = await client.statCache.digest(dest, existing);
-      if (h.digest === entry.digest) return 'unchanged';
-    }
-  }
-  if (existing?.isDirectory()) {
-    throw new AmphoraError('invalid_path', `Cannot write "${logical}": ${dest} is a folder. Remove it or download into an empty root.`);
-  }
-  if (entry.ref) {
-    await downloadReference(logical, entry, dest);
-    await client.statCache.record(dest, await stat(dest), entry.digest);
-    return 'fetched';
-  }
-  if (!(await client.blobCache.materialize(entry.digest, entry.size, dest))) return 'missing';
-  await client.statCache.record(dest, await stat(dest), entry.digest);
-  return 'fromCache';
-}
-
-async function exists(p: string): Promise<boolean> {
-  return (await lstat(p).catch(() => undefined)) !== undefined;
-}
-
-/**
- * A root that does not exist yet is built in a private sibling folder and renamed into place
- * once complete: nobody can see or race on its files meanwhile, so each file is written directly
- * (exclusive create) instead of through its own temp file + rename, and an interrupted download
- * leaves no half-filled root behind. Returns undefined (after cleaning up) when the root appeared
- * meanwhile, so the caller takes the ordinary per-file path.
- */
-async function materializeFresh(
-  client: Client,
-  targets: { p: string; entry: ManifestEntry; dest: string }[],
-  root: string,
-  opts: { onProgress?: ProgressFn; what?: string },
-): Promise<DownloadStats | undefined> {
-  await mkdir(path.dirname(root), { recursive: true });
-  const staging = await mkdtemp(path.join(path.dirname(root), `.${path.basename(root)}.amphora-`));
-  const what = opts.what ?? 'artifact';
-  const stats: DownloadStats = { root, fetched: 0, fromCache: 0, unchanged: 0 };
-  const progress = downloadProgress(targets, opts.onProgress);
-  const written: { dest: string; st: Stats; digest: string }[] = [];
-  try {
-    // Every folder once, parents first (paths were validated to stay inside the root).
-    const staged = targets.map((t) => ({ ...t, tmp: joinInside(staging, t.p, path) }));
-    const dirs = [...new Set(staged.map((t) => path.dirname(t.tmp)))].sort();
-    for (const d of dirs) await mkdir(d, { recursive: true });
-    const missing: typeof staged = [];
-    // Cached blobs: small ones are copied with plain syscalls, so a modest pool suffices; it
-    // keeps a few large copies' reads and writes in flight together.
-    await mapPool(staged, 4, async (t) => {
-      if (t.entry.ref) {
-        await downloadReference(t.p, t.entry, t.tmp);
-        written.push({ dest: t.dest, st: await stat(t.tmp), digest: t.entry.digest });
-        stats.fetched++;
-        return progress(t.entry.size);
-      }
-      const st = await client.blobCache.copyOut(t.entry.digest, t.entry.size, t.tmp, true);
-      if (!st) return void missing.push(t);
-      written.push({ dest: t.dest, st, digest: t.entry.digest });
-      stats.fromCache++;
-      progress(t.entry.size);
-    });
-    // Large blobs go straight from the response to their file, hashed on the way, and reach the
-    // cache by a kernel-side copy: one hash pass and no read back (once per digest; duplicates
-    // of it are copied from the cache below).
-    const direct = new Map<string, (typeof missing)[number]>();
-    for (const t of missing) if (t.entry.size > BATCH_BLOB_MAX && !direct.has(t.entry.digest)) direct.set(t.entry.digest, t);
-    await mapPool([...direct.values()], TRANSFER_CONCURRENCY, async ({ p, entry, tmp, dest }) => {
-      const body = await client.http.getBlobStream(entry.digest);
-      let st: Stats;
-      try {
-        st = await streamVerified(body, tmp, entry.digest, entry.size, `"${p}" of ${what}`, true, opts.onProgress && ((n) => progress.chunk(entry.digest, n)));
-      } catch (e) {
-        await unlink(tmp).catch(() => {});
-        throw e;
-      }
-      await client.blobCache.adoptCopy(tmp, entry.digest);
-      written.push({ dest, st, digest: entry.digest });
-      stats.fetched++;
-      progress(entry.size, entry.digest);
-    });
-    const rest = missing.filter((t) => direct.get(t.entry.digest) !== t);
-    const byDigest = new Map<string, { size: number; what: string }>();
-    for (const t of rest) if (!direct.has(t.entry.digest)) byDigest.set(t.entry.digest, { size: t.entry.size, what: `"${t.p}" of ${what}` });
-    await fetchManyToCache(client, byDigest);
-    await mapPool(rest, TRANSFER_CONCURRENCY, async ({ p, entry, tmp, dest }) => {
-      let st = await client.blobCache.copyOut(entry.digest, entry.size, tmp, true);
-      if (!st) {
-        // Dropped between fetch and copy (a concurrent cleanup, a bad disk): fetch it once more.
-        await fetchToCache(client, entry.digest, entry.size, `"${p}" of ${what}`);
-        st = await client.blobCache.copyOut(entry.digest, entry.size, tmp, true);
-        if (!st) throw new AmphoraError('digest_mismatch', `The cached copy of "${p}" failed verification right after download; check the disk under ${client.cacheDir} and retry.`);
-      }
-      written.push({ dest, st, digest: entry.digest });
-      stats.fetched++;
-      progress(entry.size);
-    });
-    try {
-      await rename(staging, root);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR') {
-        await rm(staging, { recursive: true, force: true });
-        return undefined;
-      }
-      throw e;
-    }
-  } catch (e) {
-    await rm(staging, { recursive: true, force: true }).catch(() => {});
-    throw e;
-  }
-  // A folder rename keeps each file's inode, size and mtime: the stats stay valid for the stat cache.
-  for (const w of written) await client.statCache.record(w.dest, w.st, w.digest);
-  await client.statCache.flush();
-  return stats;
-}
-
-/**
- * Counts finished files and bytes; reports every 200 files, on the last one, and after any file
- * > 16 MiB. `chunk` counts bytes of a blob still streaming (at most every 100 ms), so a single
- * large file shows progress as it arrives; they are taken back when a file of that digest is done.
- */
-function downloadProgress(
-  targets: readonly { entry: { size: number } }[],
-  onProgress: ProgressFn | undefined,
-): ((size: number, digest?: string) => void) & { chunk: (digest: string, n: number) => void } {
-  const totalBytes = targets.reduce((a, t) => a + t.entry.size, 0);
-  let done = 0;
-  let bytes = 0;
-  let streaming = 0;
-  let lastEmit = 0;
-  const streamed = new Map<string, number>();
-  const emit = () => onProgress?.({ phase: 'download', done, total: targets.length, bytes: Math.min(totalBytes, bytes + streaming), totalBytes });
-  const file = (size: number, digest?: string) => {
-    done++;
-    bytes += size;
-    if (digest !== undefined) {
-      streaming -= streamed.get(digest) ?? 0;
-      streamed.delete(digest);
-    }
-    if (done % 200 === 0 || done === targets.length || size > 1 << 24) emit();
-  };
-  file.chunk = (digest: string, n: number) => {
-    streamed.set(digest, (streamed.get(digest) ?? 0) + n);
-    streaming += n;
-    const now = Date.now();
-    if (now - lastEmit >= 100) {
-      lastEmit = now;
-      emit();
-    }
-  };
-  return file;
 }

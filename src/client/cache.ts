@@ -4,18 +4,19 @@
  * goes through a temp file + rename so a crash never leaves a half blob under its digest name.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, createWriteStream, fstatSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
 import { copyFile, constants as fsc, link, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { cachedBlobPath } from '../core/node/config.js';
 import { hashIntoFile } from '../core/node/hashedWrite.js';
 import { AmphoraError } from '../core/errors.js';
 
 const SMALL = 512 * 1024;
 const COPY_CHUNK = 4 << 20;
+/** A shard folder is listed (BlobCache.absent) when at least this many wanted blobs fall in it. */
+const ABSENT_LISTING_MIN = 8;
 
 /**
  * Writes a download to `file` while hashing it (gathered into ~4 MiB writes, see hashIntoFile).
@@ -44,12 +45,37 @@ function sizeMismatch(what: string, got: string): AmphoraError {
 }
 
 
-async function writeFully(fh: FileHandle, buf: Buffer): Promise<void> {
-  let off = 0;
-  while (off < buf.length) {
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
-    if (!bytesWritten) throw new Error('the disk accepted no bytes');
-    off += bytesWritten;
+/**
+ * Writes verified bytes in hand to `dest` with plain syscalls (small blobs: an async call per file
+ * costs a thread-pool round trip) and returns the stats of the file now at `dest`: created
+ * exclusively when `direct` (a private folder nobody else sees yet), else via a temp file + rename.
+ */
+export function writeVerifiedBytes(bytes: Buffer, dest: string, direct: boolean): Stats {
+  if (direct) return writeSmall(bytes, dest, true);
+  const tmp = tempName(dest);
+  try {
+    writeSmall(bytes, tmp, true);
+    renameSync(tmp, dest);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* never made */
+    }
+    throw e;
+  }
+  // The rename moved ctime, which the stat cache keys on.
+  return statSync(dest);
+}
+
+function writeSmall(bytes: Buffer, target: string, exclusive: boolean): Stats {
+  const fd = openSync(target, exclusive ? 'wx' : 'w');
+  try {
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    return fstatSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -77,6 +103,8 @@ export class BlobCache {
   private readonly made = new Set<string>();
   /** Blobs found corrupted and dropped (tests observe this). */
   corrupted = 0;
+  /** See absent(); tests lower it to list shards holding few blobs. */
+  listShardsFrom = ABSENT_LISTING_MIN;
 
   constructor(readonly cacheDir: string) {
     this.root = join(cacheDir, 'blobs', 'sha256');
@@ -222,6 +250,35 @@ export class BlobCache {
   }
 
   /**
+   * Of `digests`, those certainly not cached, learnt by listing their shard folders instead of
+   * one failed open per blob. Only shards holding several of them are listed (a listing costs as
+   * much as a few opens on a large cache); blobs in the other shards are not reported, so callers
+   * still try those and fall back when they are missing.
+   */
+  absent(digests: Iterable<string>): Set<string> {
+    const byShard = new Map<string, string[]>();
+    for (const d of digests) {
+      const shard = dirname(this.path(d));
+      let list = byShard.get(shard);
+      if (!list) byShard.set(shard, (list = []));
+      list.push(d);
+    }
+    const out = new Set<string>();
+    for (const [shard, wanted] of byShard) {
+      if (wanted.length < this.listShardsFrom) continue;
+      let names: Set<string>;
+      try {
+        names = new Set(readdirSync(shard));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') continue;
+        names = new Set();
+      }
+      for (const d of wanted) if (!names.has(d)) out.add(d);
+    }
+    return out;
+  }
+
+  /**
    * Copies a cached blob to `dest` (temp + rename), verifying SHA-256 on the way. Returns false
    * when the blob is absent or corrupted (a corrupted blob is deleted so it is fetched again).
    */
@@ -264,57 +321,47 @@ export class BlobCache {
       this.dropSync(src);
       return undefined;
     }
-    const fd = openSync(target, exclusive ? 'wx' : 'w');
-    try {
-      let off = 0;
-      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-      return fstatSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    return writeSmall(buf, target, exclusive);
   }
 
-  /** Large blobs: 4 MiB reads, hashed, written while the next read runs (two buffers). */
+  /**
+   * Large blobs: the kernel copies (a reflink where the file system has them, copy_file_range
+   * otherwise: no bytes through user space), then the copy itself is hashed. One pass over the
+   * bytes in user space instead of a read, a hash and a write, and what is checked is what landed.
+   */
   private async copyLarge(src: string, digest: string, size: number, target: string, exclusive: boolean): Promise<Stats | undefined> {
-    let input: FileHandle;
     try {
-      input = await open(src, 'r');
+      if ((await stat(src)).size !== size) {
+        await this.drop(src);
+        return undefined;
+      }
     } catch {
       return undefined;
     }
-    let out: FileHandle | undefined;
     try {
-      if ((await input.stat()).size !== size) {
-        await this.drop(src);
-        return undefined;
-      }
-      out = await open(target, exclusive ? 'wx' : 'w');
-      const h = createHash('sha256');
-      const bufs = [Buffer.allocUnsafe(COPY_CHUNK), Buffer.allocUnsafe(COPY_CHUNK)];
-      let writing: Promise<unknown> = Promise.resolve();
-      for (let i = 0; ; i++) {
-        const buf = bufs[i & 1];
-        const { bytesRead } = await input.read(buf, 0, buf.length, null);
-        if (!bytesRead) break;
-        const view = buf.subarray(0, bytesRead);
-        h.update(view);
-        await writing;
-        writing = writeFully(out, view);
-        writing.catch(() => undefined);
-      }
-      await writing;
-      if (h.digest('hex') !== digest) {
-        await this.drop(src);
-        await out.close();
-        out = undefined;
-        await unlink(target).catch(() => {});
-        return undefined;
-      }
-      return await out.stat();
-    } finally {
-      await out?.close();
-      await input.close();
+      await copyFile(src, target, fsc.COPYFILE_FICLONE | (exclusive ? fsc.COPYFILE_EXCL : 0));
+    } catch (e) {
+      // The blob vanished between stat and copy (a cleanup): absent, like a failed open.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !(await stat(src).catch(() => undefined))) return undefined;
+      throw e;
     }
+    const out = await open(target, 'r');
+    try {
+      const h = createHash('sha256');
+      const buf = Buffer.allocUnsafe(COPY_CHUNK);
+      for (;;) {
+        const { bytesRead } = await out.read(buf, 0, buf.length, null);
+        if (!bytesRead) break;
+        h.update(buf.subarray(0, bytesRead));
+      }
+      const st = await out.stat();
+      if (h.digest('hex') === digest && st.size === size) return st;
+    } finally {
+      await out.close();
+    }
+    await this.drop(src);
+    await unlink(target).catch(() => {});
+    return undefined;
   }
 
   /** True when the blob is cached and its bytes verify. */

@@ -12,7 +12,7 @@ import { MetricSummaries, type DefineMetricOptions, type MetricDefinition } from
 import { AmphoraError } from '../core/errors.js';
 import { validateEntity, validateJobType, validateProject } from '../core/names.js';
 import { formatReference, parseReference } from '../core/reference.js';
-import { Artifact } from './artifact.js';
+import { Artifact, finishPendingVersion, logVersion, upsertPendingVersion } from './artifact.js';
 import { Client, defaultClient, type ClientOptions } from './client.js';
 import type { ProgressFn } from './transfer.js';
 import { uploadMissing } from './transfer.js';
@@ -128,7 +128,7 @@ export class Run {
   async logArtifact(artifact: Artifact, opts: { aliases?: string[]; tags?: string[]; onProgress?: ProgressFn } = {}): Promise<Artifact> {
     const callSite = this.callSite();
     this.requireActive('logArtifact');
-    return artifact.commit(this.client, { project: this.project, entity: this.entity, runId: this.id, aliases: opts.aliases, tags: opts.tags, onProgress: opts.onProgress, callSite });
+    return logVersion(artifact, this.client, { project: this.project, entity: this.entity, runId: this.id, aliases: opts.aliases, tags: opts.tags, onProgress: opts.onProgress, callSite });
   }
 
   /** The user's line calling the SDK right now (taken before any await, while it is on the stack). */
@@ -146,7 +146,7 @@ export class Run {
   async upsertArtifact(artifact: Artifact, opts: { distributedId?: string } = {}): Promise<Artifact> {
     const callSite = this.callSite();
     this.requireActive('upsertArtifact');
-    await artifact.upsertPending(this.client, this.distributedId(opts, 'upsertArtifact'), { project: this.project, entity: this.entity, runId: this.id, callSite });
+    await upsertPendingVersion(artifact, this.client, this.distributedId(opts, 'upsertArtifact'), { project: this.project, entity: this.entity, runId: this.id, callSite });
     return artifact;
   }
 
@@ -155,8 +155,8 @@ export class Run {
     this.requireActive('finishArtifact');
     const id = this.distributedId(opts, 'finishArtifact');
     const common = { project: this.project, entity: this.entity, runId: this.id };
-    if (artifact.stagedPaths().length) await artifact.upsertPending(this.client, id, common);
-    return artifact.finishPending(this.client, id, { ...common, aliases: opts.aliases });
+    if (artifact.stagedPaths().length) await upsertPendingVersion(artifact, this.client, id, common);
+    return finishPendingVersion(artifact, this.client, id, { ...common, aliases: opts.aliases });
   }
 
   /**

@@ -91,8 +91,15 @@ export async function uploadBlob(http: AmphoraHttp, m: Missing, source: string |
 /**
  * Fetches blobs into the local cache: small ones in batch requests (≤ 1,000 blobs / 16 MiB, a few
  * in parallel), large ones streamed one per request. Every blob is verified before it is kept.
+ * `onStored` receives the verified bytes of each blob that came in a batch, so the caller can write
+ * its own copies without reading the cache back.
  */
-export async function fetchManyToCache(client: Client, blobs: Map<string, { size: number; what: string }>, onBytes?: (digest: string, n: number) => void): Promise<void> {
+export async function fetchManyToCache(
+  client: Client,
+  blobs: Map<string, { size: number; what: string }>,
+  onBytes?: (digest: string, n: number) => void,
+  onStored?: (digest: string, bytes: Buffer) => void,
+): Promise<void> {
   const small: string[][] = [];
   const large: string[] = [];
   let group: string[] = [];
@@ -114,7 +121,7 @@ export async function fetchManyToCache(client: Client, blobs: Map<string, { size
   await mapPool(small, 4, async (digests) => {
     if (client.http.batchSupported) {
       try {
-        await fetchBatch(client, digests, blobs);
+        await fetchBatch(client, digests, blobs, onStored);
         return;
       } catch (e) {
         // Not found: an older server without the route, or a blob it lacks; one request per
@@ -127,7 +134,7 @@ export async function fetchManyToCache(client: Client, blobs: Map<string, { size
   await mapPool(large, TRANSFER_CONCURRENCY, (d) => fetchToCache(client, d, blobs.get(d)!.size, blobs.get(d)!.what, onBytes && ((n) => onBytes(d, n))));
 }
 
-async function fetchBatch(client: Client, digests: string[], info: Map<string, { size: number; what: string }>): Promise<void> {
+async function fetchBatch(client: Client, digests: string[], info: Map<string, { size: number; what: string }>, onStored?: (digest: string, bytes: Buffer) => void): Promise<void> {
   const body = await client.http.getBlobBatch(digests);
   let buf: Buffer = Buffer.alloc(0);
   let i = 0;
@@ -135,7 +142,9 @@ async function fetchBatch(client: Client, digests: string[], info: Map<string, {
     while (i < digests.length && buf.length >= info.get(digests[i])!.size) {
       const d = digests[i];
       const { size, what } = info.get(d)!;
-      await client.blobCache.storeBytes(buf.subarray(0, size), d, what);
+      const bytes = buf.subarray(0, size);
+      await client.blobCache.storeBytes(bytes, d, what);
+      onStored?.(d, bytes);
       buf = buf.subarray(size);
       i++;
     }

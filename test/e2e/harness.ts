@@ -150,6 +150,8 @@ export async function startHarness(opts: {
   settings?: Record<string, unknown> | ((serverUrl: string) => Record<string, unknown>);
   /** Start the test server in team mode with this site admin key. */
   team?: { bootstrapKey: string };
+  /** Start the editor without the Amphora extension (bench/extension-host.ts's baseline). */
+  withoutAmphora?: boolean;
 }): Promise<Harness> {
   mkdirSync(SHOTS, { recursive: true });
   const root = mkdtempSync(path.join(tmpdir(), 'amphora-e2e-'));
@@ -224,18 +226,21 @@ export async function startHarness(opts: {
     };
     delete (env as Record<string, string | undefined>).AMPHORA_BASE_URL;
     delete (env as Record<string, string | undefined>).AMPHORA_API_KEY;
-    const inst = spawnSync(bin, ['--extensions-dir', extDir, '--user-data-dir', userDir, '--install-extension', vsix], { env, encoding: 'utf8', timeout: 120_000 });
-    if (inst.status !== 0) throw new Error(`code-server --install-extension failed: ${inst.stderr || inst.stdout}`);
+    if (!opts.withoutAmphora) {
+      const inst = spawnSync(bin, ['--extensions-dir', extDir, '--user-data-dir', userDir, '--install-extension', vsix], { env, encoding: 'utf8', timeout: 120_000 });
+      if (inst.status !== 0) throw new Error(`code-server --install-extension failed: ${inst.stderr || inst.stdout}`);
+    }
     const port = await freePort();
     codeServer = spawn(
       bin,
       ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--extensions-dir', extDir, '--user-data-dir', userDir,
-        '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', workspace],
+        '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
+        workspace],
       { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     createInterface({ input: codeServer.stdout! }).on('line', (l) => log(`[code-server] ${l}`));
     createInterface({ input: codeServer.stderr! }).on('line', (l) => log(`[code-server] ${l}`));
-    await until('code-server to answer', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, 60_000, 300);
+    await until('code-server to answer', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, 180_000, 300);
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],

@@ -91,7 +91,7 @@ describe('e2e: runs in the editor (run view, live charts, compare, Open Producer
     writeFileSync(path.join(weights, 'model.bin'), 'weights');
     const art = new Artifact('produced-model', 'model');
     await art.addDir(weights);
-    await art.commit(client, { project: PROJECT, runId: producer.id });
+    await art.log({ client, project: PROJECT, runId: producer.id });
     await client.http.updateRun(client.entity, PROJECT, producer.id, { state: 'finished' });
     // The git extension finds the repository created after start-up once the window reloads.
     await runCommand(h.page, 'Developer: Reload Window');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -55,5 +55,17 @@ describe('amphora CLI start-up (built dist/)', function () {
     const ls = spawnSync(process.execPath, [path.join(dist, 'cli.mjs'), 'artifact', 'ls'], { encoding: 'utf8', env });
     assert.equal(ls.status, 4, `${ls.stdout}\n${ls.stderr}`);
     assert.match(ls.stderr, /127\.0\.0\.1:9/);
+  });
+
+  it('a reader that closes the pipe early (`amphora --help | head -1`) ends the command quietly, exit 0', async () => {
+    for (const args of [['--help'], ['artifact', '--help'], ['--version'], ['artifact', 'put', '--help']]) {
+      const child = spawn(process.execPath, [path.join(dist, 'cli.mjs'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.destroy(); // the reader is gone before the first write, as after `head -1`
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      assert.equal(stderr, '', `amphora ${args.join(' ')}: nothing on stderr`);
+      assert.equal(code, 0, `amphora ${args.join(' ')}`);
+    }
   });
 });

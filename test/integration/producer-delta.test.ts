@@ -24,7 +24,7 @@ describe('version diff: producer runs’ config and summary deltas (real server)
     const a = new Artifact('model', 'model');
     await a.addDir(dir);
     if (!runConfig) {
-      await a.commit(h.client, { project: 'p' });
+      await a.log({ client: h.client, project: 'p' });
       return a;
     }
     const run = await init({ client: h.client, project: 'p', jobType: 'train', config: runConfig });

@@ -53,6 +53,40 @@ describe('SDK downloads into a root that does not exist yet', function () {
     assert.equal((await stat(path.join(parent, 'out2', 'copy', 'big.bin'))).size, big.length);
   });
 
+  it('a cold download of small files neither probes the cache per file nor reads back what a batch brought (new and existing root)', async () => {
+    const src = path.join(h.work, 'cold-src');
+    const files: Record<string, Buffer> = {};
+    for (let i = 0; i < 24; i++) files[`d${i % 3}/f${i}.txt`] = randomBytes(100 + i);
+    for (const [p, data] of Object.entries(files)) {
+      await mkdir(path.dirname(path.join(src, p)), { recursive: true });
+      await writeFile(path.join(src, p), data);
+    }
+    const art = new Artifact('cold-small', 'dataset');
+    await art.addDir(src);
+    await art.log({ client: h.client, project: 'dl' });
+    for (const existing of [false, true]) {
+      const consumer = await h.freshClient();
+      consumer.blobCache.listShardsFrom = 1; // every shard is listed, as with thousands of files
+      let copies = 0;
+      const copyOut = consumer.blobCache.copyOut.bind(consumer.blobCache);
+      consumer.blobCache.copyOut = (...args) => {
+        copies++;
+        return copyOut(...args);
+      };
+      const root = path.join(h.work, `cold-out-${existing}`);
+      if (existing) await mkdir(root);
+      const mark = h.requests.length;
+      const r = await (await new Api({ client: consumer }).artifact('dl/cold-small:latest')).download({ root });
+      assert.equal(r.fetched, 24);
+      assert.equal(copies, 0, `${existing ? 'existing' : 'new'} root: no cache copy-out (each was a failed open before the fetch and a read back after it)`);
+      assert.equal(blobGets(h.requests.slice(mark)), 1, 'one batch request');
+      for (const [p, data] of Object.entries(files)) assert.ok((await readFile(path.join(root, p))).equals(data), p);
+      for (const data of Object.values(files)) assert.ok((await readFile(consumer.blobCache.path(sha(data)))).equals(data), 'the cache holds every blob');
+      const again = await (await new Api({ client: consumer }).artifact('dl/cold-small:latest')).download({ root });
+      assert.equal(again.unchanged, 24, 'the recorded stats match the written files');
+    }
+  });
+
   it('a failed download into a new root leaves neither the root nor its staging folder', async () => {
     const parent = path.join(h.work, 'fail-parent');
     await mkdir(parent, { recursive: true });

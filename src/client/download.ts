@@ -1,0 +1,301 @@
+/**
+ * The download engine: writes a manifest's files under a root, each from the root itself (stat
+ * cache), the verified local cache, the server (small blobs in batches, large ones streamed) or a
+ * reference's URI.
+ */
+import type { Stats } from 'node:fs';
+import { lstat, mkdir, mkdtemp, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { AmphoraError } from '../core/errors.js';
+import type { Manifest, ManifestEntry } from '../core/node/manifest.js';
+import { joinInside } from '../core/paths.js';
+import { streamVerified, writeVerifiedBytes } from './cache.js';
+import type { Client } from './client.js';
+import { mapPool, TRANSFER_CONCURRENCY } from './pool.js';
+import { downloadReference } from './references.js';
+import { BATCH_BLOB_MAX, fetchManyToCache, fetchToCache, type ProgressFn } from './transfer.js';
+
+export interface DownloadStats {
+  root: string;
+  /** Files fetched from the server or a reference URI. */
+  fetched: number;
+  /** Files copied from the local cache. */
+  fromCache: number;
+  /** Files already present in root with the right content. */
+  unchanged: number;
+}
+
+/**
+ * Writes `manifest` under `root`. Each file: skip when already present with the same content
+ * (stat cache), else copy from the verified cache, else fetch into the cache first. References
+ * are fetched from their URI and checked against the recorded checksum.
+ */
+export async function materialize(
+  client: Client,
+  manifest: Manifest,
+  rootIn: string,
+  opts: { only?: string[]; onProgress?: ProgressFn; what?: string } = {},
+): Promise<DownloadStats> {
+  const root = path.resolve(rootIn);
+  const paths = opts.only ?? Object.keys(manifest);
+  // Validate every path before writing anything: a hostile manifest writes nothing at all.
+  const targets = paths.map((p) => {
+    const entry = manifest[p];
+    if (!entry) throw new AmphoraError('not_found', `${opts.what ?? 'The artifact'} has no file "${p}".`);
+    return { p, entry, dest: joinInside(root, p, path) };
+  });
+  if (!(await exists(root))) {
+    const done = await materializeFresh(client, targets, root, opts);
+    if (done) return done;
+  }
+  await mkdir(root, { recursive: true });
+  const rootReal = await realpath(root);
+  const checkedDirs = new Map<string, Promise<void>>();
+  const ensureParent = (dir: string) => {
+    let pr = checkedDirs.get(dir);
+    if (!pr) {
+      pr = (async () => {
+        await mkdir(dir, { recursive: true });
+        // A symlinked folder inside root could redirect writes elsewhere: refuse.
+        const real = await realpath(dir);
+        if (real !== rootReal && !real.startsWith(rootReal + path.sep)) {
+          throw new AmphoraError('invalid_path', `Refusing to write into ${dir}: it resolves to ${real}, outside the download root ${root}. Remove the symlink or pick another root.`);
+        }
+      })();
+      checkedDirs.set(dir, pr);
+    }
+    return pr;
+  };
+  const stats: DownloadStats = { root, fetched: 0, fromCache: 0, unchanged: 0 };
+  const progress = downloadProgress(targets, opts.onProgress);
+  const what = opts.what ?? 'artifact';
+  // 1. What is already in root or in the cache costs no request.
+  const missing: typeof targets = [];
+  const uncached = client.blobCache.absent(targets.filter((t) => !t.entry.ref).map((t) => t.entry.digest));
+  await mapPool(targets, TRANSFER_CONCURRENCY, async (t) => {
+    await ensureParent(path.dirname(t.dest));
+    const how = await placeLocal(client, t.p, t.entry, t.dest, uncached);
+    if (how === 'missing') return void missing.push(t);
+    stats[how]++;
+    progress(t.entry.size);
+  });
+  // 2. The rest comes from the server: small blobs many per request, large ones one by one.
+  const placed: { dest: string; st: Stats; digest: string }[] = [];
+  await fetchAndPlace(client, missing.map((t) => ({ ...t, file: t.dest })), false, what, opts.onProgress && progress.chunk, (t, st) => {
+    placed.push({ dest: t.dest, st, digest: t.entry.digest });
+    stats.fetched++;
+    progress(t.entry.size, t.entry.digest);
+  });
+  for (const w of placed) await client.statCache.record(w.dest, w.st, w.digest);
+  await client.statCache.flush();
+  return stats;
+}
+
+/** Places one entry without asking the server for blob bytes; 'missing' when it must be fetched. */
+async function placeLocal(client: Client, logical: string, entry: ManifestEntry, dest: string, uncached: Set<string>): Promise<'fetched' | 'fromCache' | 'unchanged' | 'missing'> {
+  let existing = await lstat(dest).catch(() => undefined);
+  if (existing?.isSymbolicLink()) {
+    // A link planted in the root (even one to the right bytes) is replaced by a regular file:
+    // the root must hold what verified, not a pointer someone can retarget.
+    await unlink(dest);
+    existing = undefined;
+  }
+  if (existing?.isFile() && existing.size === entry.size) {
+    const known = await client.statCache.lookup(dest, existing);
+    if (known === entry.digest) return 'unchanged';
+    if (!known && !entry.ref) {
+      const h = await client.statCache.digest(dest, existing);
+      if (h.digest === entry.digest) return 'unchanged';
+    }
+  }
+  if (existing?.isDirectory()) {
+    throw new AmphoraError('invalid_path', `Cannot write "${logical}": ${dest} is a folder. Remove it or download into an empty root.`);
+  }
+  if (entry.ref) {
+    await downloadReference(logical, entry, dest);
+    await client.statCache.record(dest, await stat(dest), entry.digest);
+    return 'fetched';
+  }
+  if (uncached.has(entry.digest) || !(await client.blobCache.materialize(entry.digest, entry.size, dest))) return 'missing';
+  await client.statCache.record(dest, await stat(dest), entry.digest);
+  return 'fromCache';
+}
+
+/**
+ * Fetches the blobs of `targets` into the cache and writes each target's `file` (see
+ * writeVerifiedBytes for `direct`). Blobs that came in a batch are written from the verified bytes
+ * in hand: one file created per target, no failed open probing the cache and no read back.
+ * Anything else (large blobs, an older server's one-by-one answers, targets marked `fetch: false`
+ * because their blob is already cached) is copied out of the cache.
+ */
+async function fetchAndPlace<T extends { p: string; entry: ManifestEntry; file: string; fetch?: boolean }>(
+  client: Client,
+  targets: T[],
+  direct: boolean,
+  what: string,
+  onBytes: ((digest: string, n: number) => void) | undefined,
+  placed: (t: T, st: Stats) => void,
+): Promise<void> {
+  const byDigest = new Map<string, { size: number; what: string; targets: T[] }>();
+  for (const t of targets) {
+    if (t.fetch === false) continue;
+    let b = byDigest.get(t.entry.digest);
+    if (!b) byDigest.set(t.entry.digest, (b = { size: t.entry.size, what: `"${t.p}" of ${what}`, targets: [] }));
+    b.targets.push(t);
+  }
+  const delivered = new Set<string>();
+  await fetchManyToCache(client, byDigest, onBytes, (digest, bytes) => {
+    for (const t of byDigest.get(digest)?.targets ?? []) placed(t, writeVerifiedBytes(bytes, t.file, direct));
+    delivered.add(digest);
+  });
+  await mapPool(
+    targets.filter((t) => !delivered.has(t.entry.digest)),
+    TRANSFER_CONCURRENCY,
+    async (t) => placed(t, await copyFetched(client, t.p, t.entry, t.file, direct, what)),
+  );
+}
+
+/**
+ * Copies a blob that was just fetched into the cache to `dest` (see BlobCache.copyOut for
+ * `direct`) and returns the stats of the file now at `dest`. A blob dropped between fetch and
+ * copy (a concurrent cleanup, a bad disk) is fetched once more.
+ */
+async function copyFetched(client: Client, p: string, entry: ManifestEntry, dest: string, direct: boolean, what: string): Promise<Stats> {
+  const copy = () => client.blobCache.copyOut(entry.digest, entry.size, dest, direct);
+  let st = await copy();
+  if (!st) {
+    await fetchToCache(client, entry.digest, entry.size, `"${p}" of ${what}`);
+    st = await copy();
+    if (!st) throw new AmphoraError('digest_mismatch', `The cached copy of "${p}" failed verification right after download; check the disk under ${client.cacheDir} and retry.`);
+  }
+  // A rename changes the file's ctime, which the stat cache keys on: stat the final name.
+  return direct ? st : await stat(dest);
+}
+
+async function exists(p: string): Promise<boolean> {
+  return (await lstat(p).catch(() => undefined)) !== undefined;
+}
+
+/**
+ * A root that does not exist yet is built in a private sibling folder and renamed into place
+ * once complete: nobody can see or race on its files meanwhile, so each file is written directly
+ * (exclusive create) instead of through its own temp file + rename, and an interrupted download
+ * leaves no half-filled root behind. Returns undefined (after cleaning up) when the root appeared
+ * meanwhile, so the caller takes the ordinary per-file path.
+ */
+async function materializeFresh(
+  client: Client,
+  targets: { p: string; entry: ManifestEntry; dest: string }[],
+  root: string,
+  opts: { onProgress?: ProgressFn; what?: string },
+): Promise<DownloadStats | undefined> {
+  await mkdir(path.dirname(root), { recursive: true });
+  const staging = await mkdtemp(path.join(path.dirname(root), `.${path.basename(root)}.amphora-`));
+  const what = opts.what ?? 'artifact';
+  const stats: DownloadStats = { root, fetched: 0, fromCache: 0, unchanged: 0 };
+  const progress = downloadProgress(targets, opts.onProgress);
+  const written: { dest: string; st: Stats; digest: string }[] = [];
+  try {
+    // Every folder once, parents first (paths were validated to stay inside the root).
+    const staged = targets.map((t) => ({ ...t, tmp: joinInside(staging, t.p, path) }));
+    const dirs = [...new Set(staged.map((t) => path.dirname(t.tmp)))].sort();
+    for (const d of dirs) await mkdir(d, { recursive: true });
+    const missing: typeof staged = [];
+    const uncached = client.blobCache.absent(staged.filter((t) => !t.entry.ref).map((t) => t.entry.digest));
+    // Cached blobs: small ones are copied with plain syscalls, so a modest pool suffices; it
+    // keeps a few large copies' reads and writes in flight together.
+    await mapPool(staged, 4, async (t) => {
+      if (t.entry.ref) {
+        await downloadReference(t.p, t.entry, t.tmp);
+        written.push({ dest: t.dest, st: await stat(t.tmp), digest: t.entry.digest });
+        stats.fetched++;
+        return progress(t.entry.size);
+      }
+      const st = uncached.has(t.entry.digest) ? undefined : await client.blobCache.copyOut(t.entry.digest, t.entry.size, t.tmp, true);
+      if (!st) return void missing.push(t);
+      written.push({ dest: t.dest, st, digest: t.entry.digest });
+      stats.fromCache++;
+      progress(t.entry.size);
+    });
+    // Large blobs go straight from the response to their file, hashed on the way, and reach the
+    // cache by a kernel-side copy: one hash pass and no read back (once per digest; duplicates
+    // of it are copied from the cache below).
+    const direct = new Map<string, (typeof missing)[number]>();
+    for (const t of missing) if (t.entry.size > BATCH_BLOB_MAX && !direct.has(t.entry.digest)) direct.set(t.entry.digest, t);
+    await mapPool([...direct.values()], TRANSFER_CONCURRENCY, async ({ p, entry, tmp, dest }) => {
+      const body = await client.http.getBlobStream(entry.digest);
+      let st: Stats;
+      try {
+        st = await streamVerified(body, tmp, entry.digest, entry.size, `"${p}" of ${what}`, true, opts.onProgress && ((n) => progress.chunk(entry.digest, n)));
+      } catch (e) {
+        await unlink(tmp).catch(() => {});
+        throw e;
+      }
+      await client.blobCache.adoptCopy(tmp, entry.digest);
+      written.push({ dest, st, digest: entry.digest });
+      stats.fetched++;
+      progress(entry.size, entry.digest);
+    });
+    const rest = missing.filter((t) => direct.get(t.entry.digest) !== t);
+    // Duplicates of a large blob streamed above copy it from the cache (fetched: false).
+    await fetchAndPlace(client, rest.map((t) => ({ ...t, file: t.tmp, fetch: !direct.has(t.entry.digest) })), true, what, undefined, (t, st) => {
+      written.push({ dest: t.dest, st, digest: t.entry.digest });
+      stats.fetched++;
+      progress(t.entry.size);
+    });
+    try {
+      await rename(staging, root);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR') {
+        await rm(staging, { recursive: true, force: true });
+        return undefined;
+      }
+      throw e;
+    }
+  } catch (e) {
+    await rm(staging, { recursive: true, force: true }).catch(() => {});
+    throw e;
+  }
+  // A folder rename keeps each file's inode, size and mtime: the stats stay valid for the stat cache.
+  for (const w of written) await client.statCache.record(w.dest, w.st, w.digest);
+  await client.statCache.flush();
+  return stats;
+}
+
+/**
+ * Counts finished files and bytes; reports every 200 files, on the last one, and after any file
+ * > 16 MiB. `chunk` counts bytes of a blob still streaming (at most every 100 ms), so a single
+ * large file shows progress as it arrives; they are taken back when a file of that digest is done.
+ */
+function downloadProgress(
+  targets: readonly { entry: { size: number } }[],
+  onProgress: ProgressFn | undefined,
+): ((size: number, digest?: string) => void) & { chunk: (digest: string, n: number) => void } {
+  const totalBytes = targets.reduce((a, t) => a + t.entry.size, 0);
+  let done = 0;
+  let bytes = 0;
+  let streaming = 0;
+  let lastEmit = 0;
+  const streamed = new Map<string, number>();
+  const emit = () => onProgress?.({ phase: 'download', done, total: targets.length, bytes: Math.min(totalBytes, bytes + streaming), totalBytes });
+  const file = (size: number, digest?: string) => {
+    done++;
+    bytes += size;
+    if (digest !== undefined) {
+      streaming -= streamed.get(digest) ?? 0;
+      streamed.delete(digest);
+    }
+    if (done % 200 === 0 || done === targets.length || size > 1 << 24) emit();
+  };
+  file.chunk = (digest: string, n: number) => {
+    streamed.set(digest, (streamed.get(digest) ?? 0) + n);
+    streaming += n;
+    const now = Date.now();
+    if (now - lastEmit >= 100) {
+      lastEmit = now;
+      emit();
+    }
+  };
+  return file;
+}
