@@ -47,7 +47,7 @@ describe('extension CodeLens logic over a fake connection', () => {
     const specs = lenses.lensesFor(DOC, SOURCE);
     assert.deepEqual(specs.map((s) => `${s.role} ${s.found.text}`), ['summary mnist-raw:latest', 'summary mnist-raw:best', 'summary mnist-rwa:latest', 'summary no spaces allowed']);
     const titles = await Promise.all(specs.map((s) => lenses.resolve(DOC, s, SOURCE)));
-    assert.match(titles[0].title, /^mnist-raw:latest → v2 · 2 files · 3 KB · /);
+    assert.match(titles[0].title, /^mnist-raw:latest → v2 · 2 files · 2\.9 KiB · /);
     assert.match(titles[1].title, /^mnist-raw:best → v1 · /);
     assert.equal(titles[2].title, 'mnist-rwa:latest → unknown artifact "mnist-rwa" in me/mnist — did you mean "mnist-raw"?');
     assert.equal(titles[2].command, '', 'nothing to run on an unknown reference');
@@ -66,15 +66,18 @@ describe('extension CodeLens logic over a fake connection', () => {
     lenses.dispose();
   });
 
-  it('adds Reveal, Lineage and Download only for references that resolved, after asking VS Code again', async () => {
+  it('adds Reveal, Lineage, Download and Producer Code only for references that resolved, after asking VS Code again', async () => {
     const { lenses, reask } = setup();
     for (const s of lenses.lensesFor(DOC, SOURCE)) await lenses.resolve(DOC, s, SOURCE);
     await reask;
     const specs = lenses.lensesFor(DOC, SOURCE);
     assert.deepEqual(specs.filter((s) => s.role !== 'summary').map((s) => `${s.role} ${s.found.text}`), [
-      'reveal mnist-raw:latest', 'lineage mnist-raw:latest', 'download mnist-raw:latest',
-      'reveal mnist-raw:best', 'lineage mnist-raw:best', 'download mnist-raw:best',
+      'reveal mnist-raw:latest', 'lineage mnist-raw:latest', 'download mnist-raw:latest', 'code mnist-raw:latest',
+      'reveal mnist-raw:best', 'lineage mnist-raw:best', 'download mnist-raw:best', 'code mnist-raw:best',
     ]);
+    // These versions were logged without a run: no code to open, so the Producer Code lens stays untitled.
+    const code = await lenses.resolve(DOC, specs.find((s) => s.role === 'code')!, SOURCE);
+    assert.deepEqual([code.title, code.command], ['', '']);
     const lineage = await lenses.resolve(DOC, specs.find((s) => s.role === 'lineage')!, SOURCE);
     assert.deepEqual(lineage.arguments, [{ entity: 'me', project: 'mnist', nodeId: 'artifact:mnist-mnist-raw-2' }]);
     const download = await lenses.resolve(DOC, specs.find((s) => s.role === 'download')!, SOURCE);
