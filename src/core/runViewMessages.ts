@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { CallSite, MetricSeries, Provenance, Run, RunArtifacts, RunFile, RunMetrics, type MetricValue } from './api.js';
-import type { ParseResult } from './webviewMessages.js';
+import { parseWith, type ParseResult } from './webviewMessages.js';
 
 export const RUNS_VIEW_TYPE = 'amphora.runs';
 
@@ -105,15 +105,6 @@ export const RunViewToExtension = z.discriminatedUnion('type', [
   z.object({ type: z.literal('error'), message: z.string().max(4000) }),
 ]);
 export type RunViewToExtension = z.infer<typeof RunViewToExtension>;
-
-function parseWith<T>(schema: z.ZodType<T>, data: unknown, side: string): ParseResult<T> {
-  const r = schema.safeParse(data);
-  if (r.success) return { ok: true, message: r.data };
-  const first = r.error.issues[0];
-  const where = first?.path.length ? ` at ${first.path.join('.')}` : '';
-  const kind = data && typeof data === 'object' && 'type' in data ? `"${String((data as { type: unknown }).type)}"` : 'without a type';
-  return { ok: false, error: `Ignored a malformed message ${kind} ${side}${where}: ${first?.message ?? 'invalid'}.` };
-}
 
 export function parseRunViewMessage(data: unknown): ParseResult<RunViewToExtension> {
   return parseWith(RunViewToExtension, data, 'from a run webview');

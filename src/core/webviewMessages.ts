@@ -66,7 +66,8 @@ export type ExtensionToWebview = z.infer<typeof ExtensionToWebview>;
 
 export type ParseResult<T> = { ok: true; message: T } | { ok: false; error: string };
 
-function parseWith<T>(schema: z.ZodType<T>, data: unknown, side: string): ParseResult<T> {
+/** One webview message checked against its contract; the error names the message type and the first problem. */
+export function parseWith<T>(schema: z.ZodType<T>, data: unknown, side: string): ParseResult<T> {
   const r = schema.safeParse(data);
   if (r.success) return { ok: true, message: r.data };
   const first = r.error.issues[0];

@@ -5,6 +5,7 @@
  * live updates from the event stream, and is restored after a reload by the serializer.
  */
 import * as vscode from 'vscode';
+import { dispatchWebviewMessage } from '../webviewDispatch.js';
 import { eventProject, type LineageGraph, type LineageNode } from '../../core/api.js';
 import { parseNodeId } from '../../core/lineage.js';
 import {
@@ -117,17 +118,13 @@ export class LineagePanel implements vscode.Disposable {
   }
 
   private async receive(raw: unknown): Promise<void> {
-    const r = parseWebviewMessage(raw);
-    if (!r.ok) {
-      this.services.output.appendLine(`[lineage] ${r.error}`);
-      return;
-    }
-    try {
-      await this.handle(r.message);
-    } catch (e) {
-      this.services.output.appendLine(`[lineage] ${r.message.type} failed: ${(e as Error).stack ?? e}`);
-      this.post({ type: 'error', message: `${r.message.type} failed: ${(e as Error).message}` });
-    }
+    await dispatchWebviewMessage(raw, {
+      tag: 'lineage',
+      parse: parseWebviewMessage,
+      handle: (m) => this.handle(m),
+      log: (line) => this.services.output.appendLine(line),
+      reportError: (message) => this.post({ type: 'error', message }),
+    });
   }
 
   private async handle(m: WebviewToExtension): Promise<void> {

@@ -5,6 +5,7 @@
  * state and summary. Every message from the webview is validated first.
  */
 import * as vscode from 'vscode';
+import { dispatchWebviewMessage } from '../webviewDispatch.js';
 import type { Run, RunMetrics } from '../../core/api.js';
 import { galleryImages, imageMime } from '../../core/runs/runMedia.js';
 import { parseRunViewMessage, type ExtensionToRunView, type RunPanelState, type RunViewToExtension } from '../../core/runViewMessages.js';
@@ -203,17 +204,13 @@ export class RunsPanel implements vscode.Disposable {
   }
 
   private async receive(raw: unknown): Promise<void> {
-    const r = parseRunViewMessage(raw);
-    if (!r.ok) {
-      this.services.output.appendLine(`[runs] ${r.error}`);
-      return;
-    }
-    try {
-      await this.handle(r.message);
-    } catch (e) {
-      this.services.output.appendLine(`[runs] ${r.message.type} failed: ${(e as Error).stack ?? e}`);
-      this.post({ type: 'error', message: `${r.message.type} failed: ${(e as Error).message}` });
-    }
+    await dispatchWebviewMessage(raw, {
+      tag: 'runs',
+      parse: parseRunViewMessage,
+      handle: (m) => this.handle(m),
+      log: (line) => this.services.output.appendLine(line),
+      reportError: (message) => this.post({ type: 'error', message }),
+    });
   }
 
   private async handle(m: RunViewToExtension): Promise<void> {
