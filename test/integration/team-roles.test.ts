@@ -197,6 +197,7 @@ describe('team mode: role matrix over every route', function () {
       request: (_c, a) => a.post(`${BASE}/runs/seedrun/history`, { rows: [{ step: 1, data: { loss: 0.5 } }] }),
     },
     'GET /api/v1/projects/:entity/:project/runs/:runId/history': { need: 'viewer', ok: [200], request: (_c, a) => a.get(`${BASE}/runs/seedrun/history`) },
+    'GET /api/v1/projects/:entity/:project/runs/:runId/metrics': { need: 'viewer', ok: [200], request: (_c, a) => a.get(`${BASE}/runs/seedrun/metrics?keys=loss`) },
     'PUT /api/v1/projects/:entity/:project/runs/:runId/files': {
       need: 'editor',
       ok: [200],
