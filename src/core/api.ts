@@ -216,7 +216,9 @@ export const UpdateRunRequest = z.object({
   name: z.string().min(1).max(128).optional(),
 });
 /** POST …/runs/:runId/history */
-export const HistoryRow = z.object({ step: z.number().int().nonnegative(), data: Json, at: Iso.optional() });
+/** Steps are stored as 32-bit integers (W&B's `_step` never comes near it). */
+export const MAX_STEP = 2_147_483_647;
+export const HistoryRow = z.object({ step: z.number().int().nonnegative().max(MAX_STEP), data: Json, at: Iso.optional() });
 export const AppendHistoryRequest = z.object({ rows: z.array(HistoryRow).min(1).max(10_000) });
 export const HistoryList = z.object({ items: z.array(HistoryRow) });
 /**

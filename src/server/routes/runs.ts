@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import {
+import { MAX_STEP,
   AppendHistoryRequest,
   CreateRunRequest,
   HistoryList,
@@ -62,8 +62,8 @@ export const runRoutes: RoutePlugin = (app, ctx) => {
         params: RunParams,
         querystring: z.object({
           limit: z.coerce.number().int().min(1).max(100_000).optional(),
-          minStep: z.coerce.number().int().min(0).optional(),
-          maxStep: z.coerce.number().int().min(0).optional(),
+          minStep: z.coerce.number().int().min(0).max(MAX_STEP).optional(),
+          maxStep: z.coerce.number().int().min(0).max(MAX_STEP).optional(),
         }),
         response: { 200: HistoryList, ...errors },
       },
