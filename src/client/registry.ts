@@ -4,6 +4,7 @@ import { AmphoraError } from '../core/errors.js';
 import { validateArtifactType } from '../core/names.js';
 import { Artifact } from './artifact.js';
 import type { Client } from './client.js';
+import { paginate } from '../core/paginate.js';
 
 export type RegistryVisibility = RegistryInfo['visibility'];
 
@@ -52,26 +53,15 @@ export class Registry {
 
   /** The registry's collections, by name (paged through). */
   async collections(): Promise<ArtifactCollection[]> {
-    const out: ArtifactCollection[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await this.client.http.collections(this.entity, this.fullName, { limit: 1000, cursor });
-      out.push(...page.items);
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor);
-    return out;
+    return paginate((q) => this.client.http.collections(this.entity, this.fullName, q));
   }
 
   /** Every linked version, collection by collection, newest first. */
   async versions(): Promise<Artifact[]> {
     const out: Artifact[] = [];
     for (const c of await this.collections()) {
-      let cursor: string | undefined;
-      do {
-        const page = await this.client.http.versions(this.entity, this.fullName, c.name, { limit: 1000, cursor });
-        out.push(...page.items.map((v) => Artifact.fromVersion(this.client, v)));
-        cursor = page.nextCursor ?? undefined;
-      } while (cursor);
+      const versions = await paginate((q) => this.client.http.versions(this.entity, this.fullName, c.name, q));
+      out.push(...versions.map((v) => Artifact.fromVersion(this.client, v)));
     }
     return out;
   }

@@ -12,6 +12,7 @@ import { parseRunViewMessage, type ExtensionToRunView, type RunPanelState, type 
 import type { ExtensionServices } from '../services.js';
 import { runFileUri } from '../fs/runFiles.js';
 import { runHtml } from './runHtml.js';
+import { paginate } from '../../core/paginate.js';
 
 /** Points per series for the overview; the webview draws at most a few per pixel anyway. */
 const OVERVIEW_POINTS = 1_500;
@@ -114,14 +115,9 @@ export class RunsPanel implements vscode.Disposable {
     try {
       const http = await this.http();
       if (s.kind === 'experiments') {
-        const runs: Run[] = [];
-        let cursor: string | undefined;
-        do {
-          const page = await http.listRuns(s.entity, s.project, { limit: 1000, cursor });
-          runs.push(...page.items);
-          cursor = page.nextCursor ?? undefined;
-        } while (cursor && runs.length < MAX_EXPERIMENT_RUNS);
-        this.post({ type: 'experiments', state: s, runs, truncated: !!cursor });
+        // One more than shown tells whether the table is cut.
+        const runs = await paginate((q) => http.listRuns(s.entity, s.project, q), { max: MAX_EXPERIMENT_RUNS + 1 });
+        this.post({ type: 'experiments', state: s, runs: runs.slice(0, MAX_EXPERIMENT_RUNS), truncated: runs.length > MAX_EXPERIMENT_RUNS });
         return;
       }
       this.x = 'step';

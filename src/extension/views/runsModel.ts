@@ -10,6 +10,7 @@ import { nodeIds } from './nodeIds.js';
 import { MessageNode, MoreNode, TreeNode, VersionNode, type TreeContext, type TreeHttp } from './nodes.js';
 import type { TreeRow } from './treeRow.js';
 import { TreeModel } from './treeModel.js';
+import { paginate } from '../../core/paginate.js';
 
 /** Job types come from the runs themselves; at most this many runs are grouped per project. */
 export const MAX_GROUPED_RUNS = 5_000;
@@ -25,13 +26,7 @@ export class RunsProjectNode extends TreeNode {
   }
   protected override async loadChildren(): Promise<TreeNode[]> {
     const http = this.requireHttp();
-    const runs: Run[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await http.listRuns(this.entity, this.project, { limit: 1000, cursor });
-      runs.push(...page.items);
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor && runs.length < MAX_GROUPED_RUNS);
+    const runs = await paginate((q) => http.listRuns(this.entity, this.project, q), { max: MAX_GROUPED_RUNS });
     if (runs.length === 0) return [new MessageNode(this.ctx, this, nodeIds.note(this.id, 'empty'), 'No runs in this project yet')];
     return [...groupByJobType(runs)].map(([jobType, list]) => new JobTypeNode(this.ctx, this, jobType, list));
   }
