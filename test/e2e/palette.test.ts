@@ -212,6 +212,9 @@ describe('e2e: every palette command with no context, and notebooks', function (
     const { page } = h;
     await runCommand(page, 'Amphora: Show Experiments');
     await page.locator('.tabs-container .tab').filter({ hasText: `Experiments: ${PROJECT}` }).waitFor({ timeout: 30_000 });
+    // The table itself, with the project's one run (job type load-data), not only the tab.
+    const frame = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+    await frame.locator('table.experiments tbody tr', { hasText: 'load-data' }).first().waitFor({ timeout: 30_000 });
     await h.shot('palette-04-experiments');
     await page.keyboard.press('Control+W');
   });
