@@ -45,13 +45,13 @@ class Api:
         ref = self._qualified(name)
         version = self._client.http.get(API_PREFIX + "/resolve", query={"ref": format_reference(ref)})
         if type is not None and version["type"] != type:
-            raise AmphoraError("type_mismatch", 'Artifact "%s" has type "%s", not "%s".' % (name, version["type"], type))
+            raise AmphoraError("type_mismatch", f'Artifact "{name}" has type "{version["type"]}", not "{type}".')
         return Artifact._from_version(self._client, version)
 
     def _collection_parts(self, name):
         parts = name.split("/")
         if not 1 <= len(parts) <= 3:
-            raise AmphoraError("invalid_reference", 'Invalid artifact name "%s": write it as [entity/][project/]name.' % name)
+            raise AmphoraError("invalid_reference", f'Invalid artifact name "{name}": write it as [entity/][project/]name.')
         validate_artifact_name(parts[-1])
         project = parts[-2] if len(parts) >= 2 else self.default_project
         entity = parts[-3] if len(parts) >= 3 else self.default_entity
@@ -70,7 +70,7 @@ class Api:
         path = c.collection_path(entity, project, coll)
         collection = c.http.get(path)
         if collection.get("type") != type_name:
-            raise AmphoraError("type_mismatch", 'Artifact "%s" has type "%s", not "%s".' % (name, collection.get("type"), type_name))
+            raise AmphoraError("type_mismatch", f'Artifact "{name}" has type "{collection.get("type")}", not "{type_name}".')
         out, cursor = [], None
         while True:
             page = c.http.get(path + "/versions", query={"limit": per_page, "cursor": cursor})
@@ -100,8 +100,8 @@ class Api:
         """The runs of `[entity/]project`, newest first, keeping those that match W&B's MongoDB-style
         `filters` on config, summary_metrics, state, tags, … (evaluated here, after listing)."""
         if order not in (None, "-created_at", "+created_at"):
-            raise NotImplementedError("runs(order=%r) is not supported by Amphora; runs come newest first "
-                                      "(order=\"-created_at\") or oldest first (\"+created_at\")." % (order,))
+            raise NotImplementedError(f"runs(order={order!r}) is not supported by Amphora; runs come newest first "
+                                      "(order=\"-created_at\") or oldest first (\"+created_at\").")
         project = path or self.default_project
         parts = project.split("/")
         entity = parts[0] if len(parts) == 2 else self.default_entity
@@ -156,7 +156,7 @@ class Api:
         entity, project, coll = self._collection_parts(name)
         data = self._client.http.get(self._client.collection_path(entity, project, coll))
         if data["type"] != type_name:
-            raise AmphoraError("type_mismatch", 'Artifact "%s" has type "%s", not "%s".' % (name, data["type"], type_name))
+            raise AmphoraError("type_mismatch", f'Artifact "{name}" has type "{data["type"]}", not "{type_name}".')
         return ArtifactCollection(self, data)
 
     def artifact_collection_exists(self, name: str, type: str) -> bool:
@@ -181,7 +181,7 @@ class Api:
         for t in self.artifact_types(project):
             if t.name == type_name:
                 return t
-        raise AmphoraError("not_found", 'Project "%s" has no artifacts of type "%s".' % (project or self.default_project, type_name))
+        raise AmphoraError("not_found", f'Project "{project or self.default_project}" has no artifacts of type "{type_name}".')
 
 
 class ArtifactCollection:
@@ -205,7 +205,7 @@ class ArtifactCollection:
         return [a["alias"] for a in self._data.get("aliases") or []]
 
     def versions(self) -> list[Artifact]:
-        return self._api.artifact_versions(self.type, "%s/%s/%s" % (self.entity, self.project, self.name))
+        return self._api.artifact_versions(self.type, f"{self.entity}/{self.project}/{self.name}")
 
     artifacts = versions
 
@@ -215,7 +215,7 @@ class ArtifactCollection:
             v.delete(delete_aliases=True)
 
     def __repr__(self):
-        return "<ArtifactCollection %s/%s/%s (%s)>" % (self.entity, self.project, self.name, self.type)
+        return f"<ArtifactCollection {self.entity}/{self.project}/{self.name} ({self.type})>"
 
 
 class ArtifactType:
@@ -225,10 +225,10 @@ class ArtifactType:
     type = property(lambda self: self.name)
 
     def collections(self) -> list[ArtifactCollection]:
-        return self._api.artifact_collections("%s/%s" % (self.entity, self.project), self.name)
+        return self._api.artifact_collections(f"{self.entity}/{self.project}", self.name)
 
     def collection(self, name: str) -> ArtifactCollection:
-        return self._api.artifact_collection(self.name, "%s/%s/%s" % (self.entity, self.project, name))
+        return self._api.artifact_collection(self.name, f"{self.entity}/{self.project}/{name}")
 
     def __repr__(self):
-        return "<ArtifactType %s in %s/%s>" % (self.name, self.entity, self.project)
+        return f"<ArtifactType {self.name} in {self.entity}/{self.project}>"

@@ -62,14 +62,14 @@ class ArtifactEntry:
         if self._artifact._version is None:
             if self._local:
                 return self._local
-            raise AmphoraError("invalid_request", 'Artifact path "%s" is a reference of an artifact that is not logged yet; '
-                               "log the artifact first, or read %s directly." % (self.path, self._ref))
+            raise AmphoraError("invalid_request", f'Artifact path "{self.path}" is a reference of an artifact that is not logged yet; '
+                               f"log the artifact first, or read {self._ref} directly.")
         root = root or self._artifact._default_root()
         self._artifact._transfer_files(root, [self.path])
         return os.path.join(os.path.abspath(root), *self.path.split("/"))
 
     def __repr__(self):
-        return "ArtifactEntry(path=%r, digest=%r, size=%r%s)" % (self.path, self.digest, self.size, ", ref=%r" % self._ref if self._ref else "")
+        return f'ArtifactEntry(path={self.path!r}, digest={self.digest!r}, size={self.size!r}{f", ref={self._ref!r}" if self._ref else ""})'
 
 
 class _NewFile:
@@ -112,7 +112,7 @@ class Artifact:
         self._type = validate_artifact_type(type)
         self.description = description
         if metadata is not None and not isinstance(metadata, dict):
-            raise AmphoraError("invalid_request", "Artifact metadata must be a dict of JSON values, got %s." % type_name(metadata))
+            raise AmphoraError("invalid_request", f"Artifact metadata must be a dict of JSON values, got {type_name(metadata)}.")
         self._metadata = dict(metadata or {})
         self._entries = {}  # logical path -> {"digest", "size", "ref"?, "extra"?, "_local"?}
         self._tmpdir = None
@@ -161,7 +161,7 @@ class Artifact:
     def name(self):
         """W&B's name: `collection:vN` once logged (a link: its registry collection and number), the
         collection name alone for a draft."""
-        return "%s:%s" % (self._name, self.version) if self._version else self._name
+        return f"{self._name}:{self.version}" if self._version else self._name
 
     @property
     def collection_name(self):
@@ -222,7 +222,10 @@ class Artifact:
     @property
     def source_name(self):
         """`name:vN` where the version was logged (a link's source; the name alone for a draft)."""
-        return "%s:%s" % self._source()[2:] if self._version else self._name
+        if not self._version:
+            return self._name
+        _, _, name, version = self._source()
+        return f"{name}:{version}"
 
     @property
     def source_entity(self):
@@ -238,7 +241,10 @@ class Artifact:
 
     @property
     def source_qualified_name(self):
-        return "%s/%s/%s:%s" % self._source() if self._version else self._name
+        if not self._version:
+            return self._name
+        entity, project, name, version = self._source()
+        return f"{entity}/{project}/{name}:{version}"
 
     @property
     def source_artifact(self):
@@ -277,7 +283,7 @@ class Artifact:
         """`entity/project/name:vN` once logged."""
         if not self._version:
             return self._name
-        return format_reference(parse_reference("%s/%s/%s:%s" % (self.entity, self.project, self._name, self.version)))
+        return format_reference(parse_reference(f"{self.entity}/{self.project}/{self._name}:{self.version}"))
 
     @property
     def digest(self):
@@ -300,7 +306,7 @@ class Artifact:
     @metadata.setter
     def metadata(self, value):
         if not isinstance(value, dict):
-            raise AmphoraError("invalid_request", "Artifact metadata must be a dict of JSON values, got %s." % type_name(value))
+            raise AmphoraError("invalid_request", f"Artifact metadata must be a dict of JSON values, got {type_name(value)}.")
         self._metadata = dict(value)
 
     @property
@@ -320,13 +326,13 @@ class Artifact:
         return {p: _wire(e) for p, e in self._entries.items()}
 
     def __repr__(self):
-        return "Artifact(%s, type=%r)" % (self.qualified_name if self._version else repr(self._name), self._type)
+        return f"Artifact({self.qualified_name if self._version else repr(self._name)}, type={self._type!r})"
 
     # ------------------------------------------------------------------ adding content (drafts)
     def _require_draft(self, what):
         if self._version is not None:
-            raise AmphoraError("invalid_request", "Cannot %s: %s is already logged and its files never change. Create a new "
-                               "Artifact(%r, type=%r) to log new content." % (what, self.qualified_name, self._name, self._type))
+            raise AmphoraError("invalid_request", f"Cannot {what}: {self.qualified_name} is already logged and its files never change. Create a new "
+                               f"Artifact({self._name!r}, type={self._type!r}) to log new content.")
 
     def _put(self, logical, entry, overwrite=False):
         validate_manifest_path(logical)
@@ -347,9 +353,9 @@ class Artifact:
             if had is None or _same_source(had, entry):
                 continue
             if _entry_digest(had) != _entry_digest(entry):
-                raise AmphoraError("invalid_path", 'Cannot add the same path twice: "%s" is already in artifact %r with other '
+                raise AmphoraError("invalid_path", f'Cannot add the same path twice: "{logical}" is already in artifact {self._name!r} with other '
                                    "content. Pass overwrite=True to replace it (merge=True for add_dir), or store it "
-                                   "under another name." % (logical, self._name))
+                                   "under another name.")
 
     def add_file(self, local_path, name=None, is_tmp=False, skip_cache=False, policy="mutable", overwrite=False):
         """Adds one file, stored as `name` (default: its file name). A path already in the draft with
@@ -359,8 +365,8 @@ class Artifact:
         self._require_draft("add a file")
         _check_policy(policy)
         if not os.path.isfile(local_path):
-            raise AmphoraError("invalid_path", 'add_file: "%s" is not a file. Pass the path of an existing file '
-                               "(use add_dir for folders)." % local_path)
+            raise AmphoraError("invalid_path", f'add_file: "{local_path}" is not a file. Pass the path of an existing file '
+                               "(use add_dir for folders).")
         logical = os.fspath(name) if name is not None else os.path.basename(local_path)
         if os.sep != "/" and name is None:
             logical = logical.replace(os.sep, "/")
@@ -386,8 +392,8 @@ class Artifact:
         self._require_draft("add a folder")
         _check_policy(policy)
         if not os.path.isdir(local_path):
-            raise AmphoraError("invalid_path", 'add_dir: "%s" is not a folder. Pass the path of an existing folder '
-                               "(use add_file for single files)." % local_path)
+            raise AmphoraError("invalid_path", f'add_dir: "{local_path}" is not a folder. Pass the path of an existing folder '
+                               "(use add_file for single files).")
         root = os.path.abspath(local_path)
         real_root = os.path.realpath(root)
         prefix = name.strip("/") + "/" if name else ""
@@ -396,8 +402,8 @@ class Artifact:
         for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
             real_dir = os.path.realpath(dirpath)
             if real_dir != real_root and not real_dir.startswith(real_root.rstrip(os.sep) + os.sep):
-                raise AmphoraError("invalid_path", 'add_dir: folder "%s" is a symbolic link to "%s", outside "%s". Copy the '
-                                   "files into the folder or add them with add_file." % (dirpath, real_dir, root))
+                raise AmphoraError("invalid_path", f'add_dir: folder "{dirpath}" is a symbolic link to "{real_dir}", outside "{root}". Copy the '
+                                   "files into the folder or add them with add_file.")
             if real_dir in seen:  # a link back to a folder already walked: don't loop
                 dirnames[:] = []
                 continue
@@ -416,8 +422,8 @@ class Artifact:
                 else:
                     real = os.path.realpath(full)
                     if not real.startswith(real_root.rstrip(os.sep) + os.sep):
-                        raise AmphoraError("invalid_path", 'add_dir: "%s" is a symbolic link to "%s", outside "%s". Copy the '
-                                           "file into the folder or add it with add_file." % (full, real, root))
+                        raise AmphoraError("invalid_path", f'add_dir: "{full}" is a symbolic link to "{real}", outside "{root}". Copy the '
+                                           "file into the folder or add it with add_file.")
                     if not os.path.isfile(full):
                         continue  # dangling links
                 rel = os.path.relpath(full, root).replace(os.sep, "/")
@@ -436,12 +442,12 @@ class Artifact:
         self._require_draft("add a file")
         validate_manifest_path(name)
         if mode not in _NEW_FILE_MODES:
-            raise AmphoraError("invalid_request", 'new_file: mode %r is not supported; use "x" or "w" (text), "xb" or '
-                               '"wb" (bytes), optionally with "+".' % (mode,))
+            raise AmphoraError("invalid_request", f'new_file: mode {mode!r} is not supported; use "x" or "w" (text), "xb" or '
+                               '"wb" (bytes), optionally with "+".')
         exclusive = "x" in mode
         if exclusive and name in self._entries:
-            raise AmphoraError("invalid_path", 'new_file: "%s" is already in artifact %r. Use mode="w" to replace it, or '
-                               "another name." % (name, self._name))
+            raise AmphoraError("invalid_path", f'new_file: "{name}" is already in artifact {self._name!r}. Use mode="w" to replace it, or '
+                               "another name.")
         if self._tmpdir is None:
             self._tmpdir = tempfile.mkdtemp(prefix="amphora-artifact-")
         local = os.path.join(self._tmpdir, *name.split("/"))
@@ -456,7 +462,7 @@ class Artifact:
         self._require_draft("add an object")
         if not hasattr(obj, "to_json"):
             raise AmphoraError("invalid_request", "Artifact.add expects an amphora.Table or another object with to_json(); "
-                               "got %s. Use add_file or new_file for files." % type_name(obj))
+                               f"got {type_name(obj)}. Use add_file or new_file for files.")
         suffix = getattr(obj, "artifact_suffix", ".json")
         logical = name if name.endswith(suffix) else name + suffix
         with self.new_file(logical, mode="w") as f:
@@ -495,7 +501,7 @@ class Artifact:
         self._require_draft("add a reference")
         found = resolve_reference(uri, name=name, checksum=checksum, max_objects=max_objects)
         if max_objects is not None and len(found) > max_objects:
-            raise AmphoraError("invalid_request", 'add_reference: "%s" holds %d files, more than max_objects=%d.' % (uri, len(found), max_objects))
+            raise AmphoraError("invalid_request", f'add_reference: "{uri}" holds {len(found)} files, more than max_objects={max_objects}.')
         self._check_overwrite(dict(found), False)
         check_path_collisions([p for p in self._entries if p not in dict(found)] + [p for p, _ in found])
         for p, e in found:
@@ -509,8 +515,7 @@ class Artifact:
         name = item.path if isinstance(item, ArtifactEntry) else os.fspath(item).replace(os.sep, "/").strip("/")
         under = [p for p in self._entries if p.startswith(name + "/")]
         if name not in self._entries and not under:
-            raise PathNotInArtifactError('Artifact path "%s" is not in artifact %r; its files are: %s.'
-                                         % (name, self._name, ", ".join(sorted(self._entries)[:10]) or "(none)"))
+            raise PathNotInArtifactError(f'Artifact path "{name}" is not in artifact {self._name!r}; its files are: {", ".join(sorted(self._entries)[:10]) or "(none)"}.')
         for p in ([name] if name in self._entries else []) + under:
             del self._entries[p]
             self._skip_cache.discard(p)
@@ -523,7 +528,7 @@ class Artifact:
         entry = self._entries.get(name)
         if entry is None:
             known = ", ".join(sorted(self._entries)[:10])
-            raise EntryNotFoundError('Artifact %s has no file "%s"; its files are: %s.' % (self.qualified_name, name, known or "(none)"))
+            raise EntryNotFoundError(f'Artifact {self.qualified_name} has no file "{name}"; its files are: {known or "(none)"}.')
         return ArtifactEntry(self, name, entry)
 
     get_path = get_entry  # W&B's older name
@@ -551,7 +556,7 @@ class Artifact:
 
     def _default_root(self):
         sep = "-" if _WINDOWS else ":"
-        return os.path.join(".", "artifacts", "%s%s%s" % (self._name, sep, self.version))
+        return os.path.join(".", "artifacts", f"{self._name}{sep}{self.version}")
 
     def download(self, root=None, allow_missing_references=False, skip_cache=None, path_prefix=None, multipart=None):
         """Materializes the files under `root` (default ./artifacts/<name>:<version>), fetching only
@@ -559,8 +564,8 @@ class Artifact:
         files under it; `allow_missing_references=True` skips references whose object is gone.
         `multipart` is accepted for W&B compatibility (large files are always streamed)."""
         if self._version is None:
-            raise ArtifactNotLoggedError("Artifact %r is not logged yet, so there is nothing to download; log it with "
-                                         "run.log_artifact first, or read its local files directly." % self._name)
+            raise ArtifactNotLoggedError(f"Artifact {self._name!r} is not logged yet, so there is nothing to download; log it with "
+                                         "run.log_artifact first, or read its local files directly.")
         if skip_cache:
             raise NotImplementedError("download(skip_cache=True) is not supported by Amphora: downloads always go "
                                       "through the verified local cache. Leave skip_cache out.")
@@ -591,18 +596,16 @@ class Artifact:
             for fn in filenames:
                 rel = os.path.relpath(os.path.join(dirpath, fn), root).replace(os.sep, "/")
                 if rel not in self._entries:
-                    raise AmphoraError("invalid_path", 'verify: found "%s" in %s, which is not a file of %s.'
-                                       % (rel, root, self.qualified_name))
+                    raise AmphoraError("invalid_path", f'verify: found "{rel}" in {root}, which is not a file of {self.qualified_name}.')
         for p, e in sorted(self._entries.items()):
             if e.get("ref"):
                 continue
             local = os.path.join(root, *p.split("/"))
             if not os.path.isfile(local):
-                raise AmphoraError("invalid_path", 'verify: "%s" of %s is missing from %s; download it again.'
-                                   % (p, self.qualified_name, root))
+                raise AmphoraError("invalid_path", f'verify: "{p}" of {self.qualified_name} is missing from {root}; download it again.')
             if sha256_file(local)[0] != e["digest"]:
-                raise AmphoraError("digest_mismatch", 'verify: "%s" in %s differs from %s (digest mismatch); download '
-                                   "it again." % (p, root, self.qualified_name))
+                raise AmphoraError("digest_mismatch", f'verify: "{p}" in {root} differs from {self.qualified_name} (digest mismatch); download '
+                                   "it again.")
 
     def checkout(self, root=None):
         """Makes `root` hold exactly this version: downloads it and deletes every other file there."""
@@ -697,14 +700,14 @@ class Artifact:
     def wait(self, timeout=None):
         """Logging returns once the version is committed, so there is nothing to wait for."""
         if self._version is None:
-            raise ArtifactNotLoggedError("Artifact %r is not logged yet; log it with run.log_artifact, then wait." % self._name)
+            raise ArtifactNotLoggedError(f"Artifact {self._name!r} is not logged yet; log it with run.log_artifact, then wait.")
         return self
 
     # ------------------------------------------------------------------ lineage
     def _require_logged(self, what):
         if self._version is None:
-            raise ArtifactNotLoggedError("Cannot %s artifact %r: it is not logged yet. Log it with run.log_artifact "
-                                         "first." % (what, self._name))
+            raise ArtifactNotLoggedError(f"Cannot {what} artifact {self._name!r}: it is not logged yet. Log it with run.log_artifact "
+                                         "first.")
 
     def logged_by(self):
         """The run that logged this version (None if it was logged outside a run)."""
@@ -782,9 +785,8 @@ class Artifact:
     def _committed(self, client, version, manifest=None):
         check_received_version(version)
         if manifest is not None and version["digest"] != artifact_digest(manifest):
-            raise AmphoraError("internal", "The server answered the commit of %s with a version of digest %s, but the files "
-                               "sent hash to %s; the server is broken or not trustworthy. Check %s:%s before using it."
-                               % (self._name, version["digest"], artifact_digest(manifest), self._name, version["version"]))
+            raise AmphoraError("internal", f'The server answered the commit of {self._name} with a version of digest {version["digest"]}, but the files '
+                               f'sent hash to {artifact_digest(manifest)}; the server is broken or not trustworthy. Check {self._name}:{version["version"]} before using it.')
         adopted = getattr(self, "_adopt", ())
         for local, digest in adopted:
             client.transfer.adopt(local, digest)
@@ -811,7 +813,7 @@ _NEW_FILE_MODES = ("x", "xb", "x+", "xb+", "x+b", "w", "wb", "w+", "wb+", "w+b")
 
 def _check_policy(policy):
     if policy not in _POLICIES:
-        raise AmphoraError("invalid_request", 'policy must be "mutable" or "immutable", got %r.' % (policy,))
+        raise AmphoraError("invalid_request", f'policy must be "mutable" or "immutable", got {policy!r}.')
 
 
 def _same_source(a, b):
@@ -827,11 +829,11 @@ def _entry_digest(entry):
 
 def _validate_tags(value):
     if isinstance(value, str) or not all(isinstance(t, str) for t in (value or [])):
-        raise AmphoraError("invalid_request", "Artifact tags must be a list of strings such as [\"raw\", \"eu\"], got %r." % (value,))
+        raise AmphoraError("invalid_request", f"Artifact tags must be a list of strings such as [\"raw\", \"eu\"], got {value!r}.")
     out = []
     for t in value or []:
         if not t or len(t) > 128 or any(ord(c) < 32 for c in t):
-            raise AmphoraError("invalid_request", "Artifact tag %r is not valid: use 1\u2013128 printable characters." % (t,))
+            raise AmphoraError("invalid_request", f"Artifact tag {t!r} is not valid: use 1\u2013128 printable characters.")
         if t not in out:
             out.append(t)
     return out
@@ -842,9 +844,9 @@ def _validate_ttl(value):
         return None
     if not isinstance(value, datetime.timedelta):
         raise AmphoraError("invalid_request", "Artifact ttl must be a datetime.timedelta (for example "
-                           "timedelta(days=30)) or None, got %r." % (value,))
+                           f"timedelta(days=30)) or None, got {value!r}.")
     if value.total_seconds() < 1:
-        raise AmphoraError("invalid_request", "Artifact ttl must be at least one second, got %s." % value)
+        raise AmphoraError("invalid_request", f"Artifact ttl must be at least one second, got {value}.")
     return value
 
 

@@ -41,16 +41,16 @@ class Client:
     # routes (same shapes as `routes` in src/core/api.ts)
     @staticmethod
     def project_path(e, p):
-        return "%s/projects/%s/%s" % (API_PREFIX, enc(e), enc(p))
+        return f"{API_PREFIX}/projects/{enc(e)}/{enc(p)}"
 
     def collection_path(self, e, p, n):
-        return "%s/artifacts/%s" % (self.project_path(e, p), enc(n))
+        return f"{self.project_path(e, p)}/artifacts/{enc(n)}"
 
     def version_path(self, e, p, n, sel):
-        return "%s/versions/%s" % (self.collection_path(e, p, n), enc(sel))
+        return f"{self.collection_path(e, p, n)}/versions/{enc(sel)}"
 
     def run_path(self, e, p, run_id):
-        return "%s/runs/%s" % (self.project_path(e, p), enc(run_id))
+        return f"{self.project_path(e, p)}/runs/{enc(run_id)}"
 
 
 def get_client():

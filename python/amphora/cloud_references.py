@@ -16,25 +16,25 @@ def parse_cloud_uri(uri):
     """`s3://bucket/key` -> (scheme, bucket, key); keys are taken verbatim, as the aws and gcloud CLIs do."""
     m = _URI.match(uri)
     if not m:
-        raise AmphoraError("invalid_reference", '"%s" is not a bucket URI; write it as s3://BUCKET/KEY, s3://BUCKET/PREFIX/, '
-                           "gs://BUCKET/KEY or gs://BUCKET/PREFIX/." % uri)
+        raise AmphoraError("invalid_reference", f'"{uri}" is not a bucket URI; write it as s3://BUCKET/KEY, s3://BUCKET/PREFIX/, '
+                           "gs://BUCKET/KEY or gs://BUCKET/PREFIX/.")
     return m.group(1), m.group(2), m.group(3) or ""
 
 
 def cloud_uri(scheme, bucket, key):
-    return "%s://%s/%s" % (scheme, bucket, key)
+    return f"{scheme}://{bucket}/{key}"
 
 
 def max_objects_of(max_objects):
     value = DEFAULT_MAX_OBJECTS if max_objects is None else max_objects
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise AmphoraError("invalid_request", "max_objects must be a whole number >= 1, got %r." % (max_objects,))
+        raise AmphoraError("invalid_request", f"max_objects must be a whole number >= 1, got {max_objects!r}.")
     return value
 
 
 def too_many_objects(uri, max_objects):
-    return AmphoraError("invalid_request", "%s holds more than max_objects=%d objects; pass a larger max_objects to track them "
-                        "all, or reference a narrower prefix." % (uri, max_objects))
+    return AmphoraError("invalid_request", f"{uri} holds more than max_objects={max_objects} objects; pass a larger max_objects to track them "
+                        "all, or reference a narrower prefix.")
 
 
 def object_path(key, name):
@@ -62,5 +62,5 @@ def strip_etag(etag):
 
 
 def missing_package(package, scheme, install):
-    return AmphoraError("unsupported", "%s:// references need the %s package, which is not installed; install it with "
-                        "`%s`." % (scheme, package, install))
+    return AmphoraError("unsupported", f"{scheme}:// references need the {package} package, which is not installed; install it with "
+                        f"`{install}`.")

@@ -21,20 +21,20 @@ def resolve_connection(base_url=None, api_key=None, env=None, verify=True):
         found = _read_discovery(path)
         if not found:
             if base_url and not api_key:
-                raise CommError("unauthorized", "AMPHORA_BASE_URL is set to %s but AMPHORA_API_KEY is not; set "
-                                   "AMPHORA_API_KEY to the server's API key." % base_url)
+                raise CommError("unauthorized", f"AMPHORA_BASE_URL is set to {base_url} but AMPHORA_API_KEY is not; set "
+                                   "AMPHORA_API_KEY to the server's API key.")
             raise CommError(
                 "server_unreachable",
-                "No Amphora server found: AMPHORA_BASE_URL is not set and there is no discovery file at %s. %s, or set "
-                "AMPHORA_BASE_URL and AMPHORA_API_KEY." % (path, START_HINT),
+                f"No Amphora server found: AMPHORA_BASE_URL is not set and there is no discovery file at {path}. {START_HINT}, or set "
+                "AMPHORA_BASE_URL and AMPHORA_API_KEY.",
             )
         # The discovery file's key only belongs to the discovery file's server.
         if not base_url or base_url.rstrip("/") == found["url"].rstrip("/"):
             base_url = found["url"]
             api_key = api_key or found["apiKey"]
         if not api_key:
-            raise CommError("unauthorized", "AMPHORA_BASE_URL is set to %s but AMPHORA_API_KEY is not; set "
-                               "AMPHORA_API_KEY to that server's API key." % base_url)
+            raise CommError("unauthorized", f"AMPHORA_BASE_URL is set to {base_url} but AMPHORA_API_KEY is not; set "
+                               "AMPHORA_API_KEY to that server's API key.")
     base_url = base_url.rstrip("/")
     if verify:
         _check_health(base_url)
@@ -45,9 +45,9 @@ def _require_scheme(base_url):
     if base_url.lower().startswith(("http://", "https://")):
         return
     host = base_url.split("/")[0]
-    example = "http://" + (host if ":" in host else "%s:%d" % (host or "127.0.0.1", DEFAULT_PORT))
-    raise AmphoraError("invalid_request", 'AMPHORA_BASE_URL is "%s": it must start with http:// or https:// (for example '
-                       "%s)." % (base_url, example))
+    example = "http://" + (host if ":" in host else f'{host or "127.0.0.1"}:{DEFAULT_PORT}')
+    raise AmphoraError("invalid_request", f'AMPHORA_BASE_URL is "{base_url}": it must start with http:// or https:// (for example '
+                       f"{example}).")
 
 
 def _read_discovery(path):
@@ -67,6 +67,6 @@ def _check_health(base_url):
         resp = probe.open("GET", API_PREFIX + "/health")
         resp.read()
         if resp.status != 200:
-            raise unreachable(base_url, "health check answered HTTP %d" % resp.status)
+            raise unreachable(base_url, f"health check answered HTTP {resp.status}")
     finally:
         probe.close()

@@ -43,7 +43,7 @@ class Image:
         self._pixels = None
         if isinstance(data_or_path, (str, os.PathLike)):
             if not os.path.isfile(data_or_path):
-                raise AmphoraError("not_found", 'Image: "%s" is not a file; pass an image file path or an array.' % data_or_path)
+                raise AmphoraError("not_found", f'Image: "{data_or_path}" is not a file; pass an image file path or an array.')
             self._path = os.fspath(data_or_path)
             return
         data = _plain(data_or_path)
@@ -55,7 +55,7 @@ class Image:
             data = [[px[0] for px in row] for row in data]
             shape = _shape(data)
         if len(shape) not in (2, 3) or (len(shape) == 3 and shape[2] not in (3, 4)) or 0 in shape:
-            raise AmphoraError("invalid_request", "Image: expected a 2-D grayscale or HxWx3/4 array, got shape %s." % (tuple(shape),))
+            raise AmphoraError("invalid_request", f"Image: expected a 2-D grayscale or HxWx3/4 array, got shape {tuple(shape)}.")
         self._pixels = data
         self.height, self.width = shape[0], shape[1]
         self.channels = 1 if len(shape) == 2 else shape[2]
@@ -112,7 +112,7 @@ class Table:
             data = dataframe.values.tolist()
         data = [list(_plain(r)) for r in (_plain(data) or [])]
         if columns is None:
-            columns = ["col%d" % i for i in range(len(data[0]) if data else 0)]
+            columns = [f"col{i}" for i in range(len(data[0]) if data else 0)]
         self.columns = list(columns)
         self.data = []
         for row in data:
@@ -120,8 +120,7 @@ class Table:
 
     def add_data(self, *row):
         if len(row) != len(self.columns):
-            raise AmphoraError("invalid_request", "Table row has %d values but the table has %d columns (%s)."
-                               % (len(row), len(self.columns), ", ".join(map(str, self.columns))))
+            raise AmphoraError("invalid_request", f'Table row has {len(row)} values but the table has {len(self.columns)} columns ({", ".join(map(str, self.columns))}).')
         self.data.append([_plain(v) for v in row])
 
     def to_json(self):

@@ -64,7 +64,7 @@ class AmphoraError(Exception):
         return self.message
 
     def __repr__(self):
-        return "%s(%r, %r)" % (type(self).__name__, self.code, self.message)
+        return f"{type(self).__name__}({self.code!r}, {self.message!r})"
 
     def __reduce__(self):
         return (type(self), (self.code, self.message, self.details))

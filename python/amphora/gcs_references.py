@@ -57,21 +57,20 @@ def gcs_error(e, uri):
     status = getattr(e, "code", None)
     _, bucket, _ = parse_cloud_uri(uri) if uri != "gs://" else ("gs", "", "")
     if name in ("DefaultCredentialsError", "RefreshError") or "Could not automatically determine credentials" in message:
-        return AmphoraError("unauthorized", "No usable Google credentials to read %s: references are read with your own "
+        return AmphoraError("unauthorized", f"No usable Google credentials to read {uri}: references are read with your own "
                             "credentials. Run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS "
-                            "to a service-account key file." % uri)
+                            "to a service-account key file.")
     if status == 404 and "bucket" in message.lower():
-        return AmphoraError("not_found", 'Bucket "%s" does not exist (%s); check the bucket name.' % (bucket, uri))
+        return AmphoraError("not_found", f'Bucket "{bucket}" does not exist ({uri}); check the bucket name.')
     if status == 404:
-        return AmphoraError("not_found", "%s does not exist; check the object name." % uri)
+        return AmphoraError("not_found", f"{uri} does not exist; check the object name.")
     if status in (401, 403):
-        return AmphoraError("unauthorized", "Google Cloud Storage refused to let your credentials read %s (%s: %s); check "
-                            "GOOGLE_APPLICATION_CREDENTIALS and that the account may read this bucket." % (uri, status, message))
+        return AmphoraError("unauthorized", f"Google Cloud Storage refused to let your credentials read {uri} ({status}: {message}); check "
+                            "GOOGLE_APPLICATION_CREDENTIALS and that the account may read this bucket.")
     if name in ("ConnectionError", "ConnectTimeout", "ReadTimeout", "TransportError", "ServiceUnavailable"):
         host = os.environ.get("STORAGE_EMULATOR_HOST")
-        return AmphoraError("server_unreachable", "Cannot reach Google Cloud Storage%s for %s (%s); check the network%s."
-                            % (" at " + host if host else "", uri, message, " and STORAGE_EMULATOR_HOST" if host else ""))
-    return AmphoraError("internal", "Google Cloud Storage failed on %s (%s: %s)." % (uri, status or name, message))
+        return AmphoraError("server_unreachable", f'Cannot reach Google Cloud Storage{" at " + host if host else ""} for {uri} ({message}); check the network{" and STORAGE_EMULATOR_HOST" if host else ""}.')
+    return AmphoraError("internal", f"Google Cloud Storage failed on {uri} ({status or name}: {message}).")
 
 
 def _entry(bucket, blob_name, blob, checksum):
@@ -81,8 +80,8 @@ def _entry(bucket, blob_name, blob, checksum):
         return {"digest": ref, "size": size, "ref": ref, "extra": {"checksum": False}}
     digest = blob.md5_hash or blob.crc32c
     if not digest or blob.generation is None:
-        raise AmphoraError("invalid_reference", "%s reports no generation or checksum, so changes could not be detected; pass "
-                           "checksum=False to track it by URI only." % ref)
+        raise AmphoraError("invalid_reference", f"{ref} reports no generation or checksum, so changes could not be detected; pass "
+                           "checksum=False to track it by URI only.")
     extra = {"generation": str(blob.generation)}
     if blob.md5_hash:
         extra["md5Hash"] = blob.md5_hash
@@ -117,7 +116,7 @@ def resolve_gcs_reference(uri, name=None, checksum=True, max_objects=None):
     if key == "" or key.endswith("/"):
         found = _list_prefix(bucket, key, name, checksum, max_objects, uri)
         if not found:
-            raise AmphoraError("not_found", "No objects under %s; check the bucket and prefix." % uri)
+            raise AmphoraError("not_found", f"No objects under {uri}; check the bucket and prefix.")
         return found
     path = object_path(key, name)
     if not checksum:
@@ -131,7 +130,7 @@ def resolve_gcs_reference(uri, name=None, checksum=True, max_objects=None):
     # No such object: a name without its trailing slash may name a folder.
     found = _list_prefix(bucket, key + "/", name, checksum, max_objects, uri)
     if not found:
-        raise AmphoraError("not_found", "%s does not exist: no object has that name and none is under %s/; check the name." % (uri, key))
+        raise AmphoraError("not_found", f"{uri} does not exist: no object has that name and none is under {key}/; check the name.")
     return found
 
 
@@ -183,14 +182,14 @@ def download_gcs_reference(path, entry, tmp):
                 raise _generation_gone(path, generation, client, bucket, key, uri) from None
             raise err from None
     if checksum and writer.bytes != entry["size"]:
-        raise AmphoraError("digest_mismatch", 'Reference "%s" from %s arrived with %d bytes, but %d were recorded; retry the '
-                           "download." % (path, uri, writer.bytes, entry["size"]))
+        raise AmphoraError("digest_mismatch", f'Reference "{path}" from {uri} arrived with {writer.bytes} bytes, but {int(entry["size"])} were recorded; retry the '
+                           "download.")
     want = md5_want or crc_want
     if want:
         got = base64.b64encode(writer.md5.digest() if md5_want else crc.digest()).decode()
         if got != want:
-            raise AmphoraError("reference_changed", 'Reference "%s" at %s does not match what was logged: %s was %s, now %s. Log a '
-                               "new artifact version to track the new content." % (path, uri, "MD5" if md5_want else "CRC32C", want, got))
+            raise AmphoraError("reference_changed", f'Reference "{path}" at {uri} does not match what was logged: {"MD5" if md5_want else "CRC32C"} was {want}, now {got}. Log a '
+                               "new artifact version to track the new content.")
     return writer.bytes
 
 
@@ -201,8 +200,8 @@ def _generation_gone(path, generation, client, bucket, key, uri):
     except Exception as e:  # noqa: BLE001
         return gcs_error(e, uri)
     if now is None:
-        return AmphoraError("not_found", 'Reference "%s" at %s was deleted since it was logged (generation %s); it cannot be '
-                            "downloaded any more." % (path, uri, generation))
-    return AmphoraError("reference_changed", 'Reference "%s" at %s changed since it was logged: generation was %s, now %s, and the '
+        return AmphoraError("not_found", f'Reference "{path}" at {uri} was deleted since it was logged (generation {generation}); it cannot be '
+                            "downloaded any more.")
+    return AmphoraError("reference_changed", f'Reference "{path}" at {uri} changed since it was logged: generation was {generation}, now {now.generation}, and the '
                         "bucket keeps no old generations (enable Object Versioning to keep them). Log a new artifact version to "
-                        "track the new content." % (path, uri, generation, now.generation))
+                        "track the new content.")

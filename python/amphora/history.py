@@ -37,7 +37,7 @@ def now_iso():
     global _last_ms, _last_iso
     ms = int(time.time() * 1000)
     if ms != _last_ms:
-        _last_iso = datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (ms % 1000)
+        _last_iso = datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
         _last_ms = ms
     return _last_iso
 
@@ -146,10 +146,10 @@ def scan(public_run, keys=None, page_size=1000, min_step=None, max_step=None):
     """Every row in step order within [min_step, max_step) (W&B's bounds), fetched page by page."""
     if keys is not None:
         if isinstance(keys, str) or not all(isinstance(k, str) for k in keys):
-            raise TypeError("scan_history: keys must be a list of metric names, got %r." % (keys,))
+            raise TypeError(f"scan_history: keys must be a list of metric names, got {keys!r}.")
         keys = list(keys)
     if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
-        raise ValueError("scan_history: page_size must be a whole number \u2265 1, got %r." % (page_size,))
+        raise ValueError(f"scan_history: page_size must be a whole number \u2265 1, got {page_size!r}.")
     started = _timestamp(public_run._data.get("createdAt"))
     cursor = max(0, min_step or 0)
     page = min(page_size, 100_000)
@@ -171,7 +171,7 @@ def sampled(public_run, samples=500, keys=None, x_axis="_step", pandas=True):
     """W&B's `Run.history`: at most `samples` rows, evenly spread over the run (first and last
     kept); with `keys`, rows that have all of them (and `x_axis`), reduced to those keys."""
     if not isinstance(samples, int) or isinstance(samples, bool) or samples < 1:
-        raise ValueError("history: samples must be a whole number \u2265 1, got %r." % (samples,))
+        raise ValueError(f"history: samples must be a whole number \u2265 1, got {samples!r}.")
     wanted = None if keys is None else [x_axis] + [k for k in keys if k != x_axis]
     rows = list(scan(public_run, keys=wanted, page_size=100_000))
     if len(rows) > samples:

@@ -87,7 +87,7 @@ class Config(MutableMapping):
         try:
             return self._data[key]
         except KeyError:
-            raise AttributeError("config has no key %r (keys: %s)" % (key, ", ".join(self._data) or "none")) from None
+            raise AttributeError(f'config has no key {key!r} (keys: {", ".join(self._data) or "none"})') from None
 
     def __setattr__(self, key, value):
         if key.startswith("_"):
@@ -105,9 +105,8 @@ class Config(MutableMapping):
         if not allowed:
             for k, v in changes.items():
                 if k in self._data and self._data[k] != v:
-                    raise AmphoraError("invalid_request", "config.%s is already %r; changing it to %r needs "
-                                       "config.update({%r: ...}, allow_val_change=True) (or init(allow_val_change=True))."
-                                       % (k, self._data[k], v, k))
+                    raise AmphoraError("invalid_request", f"config.{k} is already {self._data[k]!r}; changing it to {v!r} needs "
+                                       f"config.update({{{k!r}: ...}}, allow_val_change=True) (or init(allow_val_change=True)).")
         self._data.update(changes)
         if self._run is not None and changes:
             self._run._patch({"config": changes})
@@ -119,7 +118,7 @@ class Config(MutableMapping):
         return dict(self._data)
 
     def __repr__(self):
-        return "Config(%r)" % self._data
+        return f"Config({self._data!r})"
 
 
 class Summary(MutableMapping):
@@ -178,7 +177,7 @@ class Summary(MutableMapping):
         return dict(self._data)
 
     def __repr__(self):
-        return "Summary(%r)" % self._data
+        return f"Summary({self._data!r})"
 
 
 def _as_dict(obj):
@@ -190,7 +189,7 @@ def _as_dict(obj):
         return {k: obj[k] for k in obj.keys()}
     if hasattr(obj, "__dict__"):  # argparse.Namespace and similar
         return {k: v for k, v in vars(obj).items() if not k.startswith("_")}
-    raise AmphoraError("invalid_request", "config must be a dict (or an argparse Namespace), got %s." % type(obj).__name__)
+    raise AmphoraError("invalid_request", f"config must be a dict (or an argparse Namespace), got {type(obj).__name__}.")
 
 
 class Run(PublicRun):
@@ -218,7 +217,7 @@ class Run(PublicRun):
         self._start_heartbeat()
 
     def _start_heartbeat(self):
-        self._heartbeat = threading.Thread(target=self._beat, name="amphora-heartbeat-%s" % self.id, daemon=True)
+        self._heartbeat = threading.Thread(target=self._beat, name=f"amphora-heartbeat-{self.id}", daemon=True)
         self._heartbeat.start()
 
     @property
@@ -284,14 +283,14 @@ class Run(PublicRun):
         `step`, False with it) closes the row and moves to the next step. A larger `step` closes the
         current row first; a smaller one is dropped with a warning."""
         if not isinstance(data, dict):
-            raise AmphoraError("invalid_request", "log expects a dict of metrics such as {\"loss\": 0.3}, got %s." % type(data).__name__)
+            raise AmphoraError("invalid_request", f"log expects a dict of metrics such as {{\"loss\": 0.3}}, got {type(data).__name__}.")
         self._require_live("log")
         if step is not None:
             if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-                raise AmphoraError("invalid_request", "log: step must be a whole number \u2265 0, got %r." % (step,))
+                raise AmphoraError("invalid_request", f"log: step must be a whole number \u2265 0, got {step!r}.")
             if step < self._step:
-                warnings.warn("amphora: tried to log to step %d, which is less than the current step %d. Steps must "
-                              "increase, so this data is ignored: %s" % (step, self._step, ", ".join(map(str, data))),
+                warnings.warn(f"amphora: tried to log to step {step}, which is less than the current step {self._step}. Steps must "
+                              f'increase, so this data is ignored: {", ".join(map(str, data))}',
                               stacklevel=2)
                 return
             if step > self._step:
@@ -327,8 +326,8 @@ class Run(PublicRun):
         for i, obj in enumerate(items if items is not None else [value]):
             folder = os.path.join(self._media_dir, "images" if isinstance(obj, Image) else "tables")
             os.makedirs(folder, exist_ok=True)
-            fname, desc = obj._write(folder, "%s_%d_%d" % (safe, step, i))
-            logical = "media/%s/%s" % (os.path.basename(folder), fname)
+            fname, desc = obj._write(folder, f"{safe}_{step}_{i}")
+            logical = f"media/{os.path.basename(folder)}/{fname}"
             self._save_files([(logical, os.path.join(folder, fname))])
             desc["path"] = logical
             written.append(desc)
@@ -356,8 +355,8 @@ class Run(PublicRun):
         matches = sorted(glob.glob(glob_str, recursive=True)) if glob.has_magic(glob_str) else [glob_str]
         files = [m for m in matches if os.path.isfile(m)]
         if not files:
-            raise AmphoraError("not_found", 'save: nothing matches "%s" (relative to %s). Save the file first, then call '
-                               "save with its path." % (glob_str, os.getcwd()))
+            raise AmphoraError("not_found", f'save: nothing matches "{glob_str}" (relative to {os.getcwd()}). Save the file first, then call '
+                               "save with its path.")
         pairs = []
         for f in files:
             if base_path is not None:
@@ -382,7 +381,7 @@ class Run(PublicRun):
 
     def _require_live(self, what):
         if self._finished:
-            raise AmphoraError("invalid_request", "Cannot %s: run %s is finished. Start a new run with amphora.init()." % (what, self.path))
+            raise AmphoraError("invalid_request", f"Cannot {what}: run {self.path} is finished. Start a new run with amphora.init().")
 
     # ------------------------------------------------------------------ artifacts
     def log_artifact(self, artifact_or_path: Artifact | str | os.PathLike, name: str | None = None, type: str | None = None,
@@ -395,8 +394,8 @@ class Run(PublicRun):
         self._require_live("log an artifact")
         artifact = self._coerce_artifact(artifact_or_path, name, type)
         if artifact._version is not None:
-            raise AmphoraError("invalid_request", "%s is already logged; create a new Artifact to log new content, or "
-                               "change its aliases with artifact.aliases and artifact.save()." % artifact.qualified_name)
+            raise AmphoraError("invalid_request", f"{artifact.qualified_name} is already logged; create a new Artifact to log new content, or "
+                               "change its aliases with artifact.aliases and artifact.save().")
         if tags is not None:
             artifact.tags = list(artifact.tags) + [t for t in _tag_list(tags) if t not in artifact.tags]
         aliases = _aliases(([aliases] if isinstance(aliases, str) else list(aliases or [])) + list(artifact.aliases))
@@ -432,17 +431,17 @@ class Run(PublicRun):
         if isinstance(artifact_or_path, Artifact):
             if name is not None and name != artifact_or_path._name or type is not None and type != artifact_or_path.type:
                 raise AmphoraError("invalid_request", "name= and type= only apply when logging a path; the Artifact "
-                                   "already has name %r and type %r." % (artifact_or_path._name, artifact_or_path.type))
+                                   f"already has name {artifact_or_path._name!r} and type {artifact_or_path.type!r}.")
             return artifact_or_path
         if isinstance(artifact_or_path, (str, os.PathLike)):
             path = os.fspath(artifact_or_path)
-            a = Artifact(name or "run-%s-%s" % (self.id, os.path.basename(os.path.abspath(path))), type or "unspecified")
+            a = Artifact(name or f"run-{self.id}-{os.path.basename(os.path.abspath(path))}", type or "unspecified")
             if os.path.isdir(path):
                 a.add_dir(path)
             else:
                 a.add_file(path)
             return a
-        raise AmphoraError("invalid_request", "log_artifact expects an amphora.Artifact or a file/folder path, got %s." % builtins.type(artifact_or_path).__name__)
+        raise AmphoraError("invalid_request", f"log_artifact expects an amphora.Artifact or a file/folder path, got {builtins.type(artifact_or_path).__name__}.")
 
     def use_artifact(self, artifact_or_name: str | Artifact, type: str | None = None, aliases: Sequence[str] | None = None,
                      use_as: str | None = None) -> Artifact:
@@ -466,17 +465,17 @@ class Run(PublicRun):
                     body["aliases"] = _aliases(aliases)
                 answer = c.http.post(c.collection_path(self.entity, self.project, artifact._name) + "/versions", body)
                 artifact._committed(c, unwrap_version(answer), manifest)
-            ref = "%s/%s/%s:%s" % (artifact.entity, artifact.project, artifact._name, artifact.version)
+            ref = f"{artifact.entity}/{artifact.project}/{artifact._name}:{artifact.version}"
         elif isinstance(artifact_or_name, str):
             parsed = parse_reference(artifact_or_name)
             ref = format_reference(_qualify(parsed, self.entity, self.project))
             if type is not None:  # check before recording the input edge
                 found = c.http.get(API_PREFIX + "/resolve", query={"ref": ref})
                 if found["type"] != type:
-                    raise AmphoraError("type_mismatch", 'Artifact "%s" has type "%s", not "%s".' % (ref, found["type"], type))
+                    raise AmphoraError("type_mismatch", f'Artifact "{ref}" has type "{found["type"]}", not "{type}".')
         else:
             raise AmphoraError("invalid_request", "use_artifact expects a reference such as \"mnist-raw:latest\" or an "
-                               "amphora.Artifact, got %s." % builtins.type(artifact_or_name).__name__)
+                               f"amphora.Artifact, got {builtins.type(artifact_or_name).__name__}.")
         answer = c.http.post(self._run_route("/inputs"), dict({"ref": ref}, **({"callSite": site} if site else {})))
         version = unwrap_version(answer) if isinstance(answer, dict) and "digest" in unwrap_version(answer) else None
         if version is None:
@@ -547,8 +546,8 @@ class Run(PublicRun):
         logged by this run first. Returns the linked version (its lineage is the source's)."""
         self._require_live("link an artifact")
         if not isinstance(artifact, Artifact):
-            raise AmphoraError("invalid_request", "link_artifact expects an amphora.Artifact, got %s; fetch one with "
-                               "run.use_artifact(\"name:alias\") or Api().artifact(...)." % builtins.type(artifact).__name__)
+            raise AmphoraError("invalid_request", f"link_artifact expects an amphora.Artifact, got {builtins.type(artifact).__name__}; fetch one with "
+                               "run.use_artifact(\"name:alias\") or Api().artifact(...).")
         if artifact.is_draft():
             self.log_artifact(artifact)
         return artifact.link(target_path, aliases=aliases)
@@ -562,8 +561,8 @@ class Run(PublicRun):
         """Uses and downloads a model artifact; returns the path of its only file, or of its folder."""
         artifact = self.use_artifact(name)
         if "model" not in artifact.type.lower():
-            raise AmphoraError("type_mismatch", 'use_model(%r): the artifact has type "%s"; use_model is for model '
-                               'artifacts, use run.use_artifact(...).download() for others.' % (name, artifact.type))
+            raise AmphoraError("type_mismatch", f'use_model({name!r}): the artifact has type "{artifact.type}"; use_model is for model '
+                               'artifacts, use run.use_artifact(...).download() for others.')
         root = artifact.download()
         entries = os.listdir(root)
         return os.path.join(root, entries[0]) if len(entries) == 1 else root
@@ -573,21 +572,21 @@ class Run(PublicRun):
         """Logs the model at `path` (as `name`, type "model") and links it into the model registry's
         collection `registered_model_name`, which appears on first use."""
         if "/" in registered_model_name or ":" in registered_model_name:
-            raise AmphoraError("invalid_request", "link_model: give only the registered model's name (%r has an entity, "
-                               "project or version in it)." % (registered_model_name,))
+            raise AmphoraError("invalid_request", f"link_model: give only the registered model's name ({registered_model_name!r} has an entity, "
+                               "project or version in it).")
         model = self.log_model(path, name=name)
-        return self.link_artifact(model, "%s/%s/%s" % (self.entity, REGISTRY_PREFIX + "model", registered_model_name),
+        return self.link_artifact(model, f'{self.entity}/{REGISTRY_PREFIX + "model"}/{registered_model_name}',
                                   aliases=aliases)
 
     def _distributed_id(self, distributed_id, what):
         did = distributed_id or self.group
         if not did:
-            raise AmphoraError("invalid_request", "%s needs a run group: start the run with amphora.init(group=\"...\") "
-                               "(all writers use the same group), or pass distributed_id=." % what)
+            raise AmphoraError("invalid_request", f"{what} needs a run group: start the run with amphora.init(group=\"...\") "
+                               "(all writers use the same group), or pass distributed_id=.")
         return did
 
     def __repr__(self):
-        return "<Run %s (%s, %s)>" % (self.path, self.name, "finished" if self._finished else "running")
+        return f'<Run {self.path} ({self.name}, {"finished" if self._finished else "running"})>'
 
 
 def _aliases(aliases):

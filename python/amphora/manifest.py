@@ -30,7 +30,7 @@ def artifact_digest(manifest):
     h = hashlib.sha256()
     h.update(MANIFEST_DIGEST_PREFIX.encode("utf-8"))
     for p in sorted_paths(manifest):
-        h.update(("%s:%s\n" % (p, manifest[p]["digest"])).encode("utf-8", "surrogatepass"))
+        h.update(f'{p}:{manifest[p]["digest"]}\n'.encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 
@@ -51,20 +51,18 @@ def validate_manifest(manifest):
         if not _is_byte_count(size):
             raise AmphoraError(
                 "invalid_manifest",
-                'Manifest entry "%s" has an invalid size %s; sizes are whole numbers of bytes \u2265 0.' % (p, js_string(size)),
+                f'Manifest entry "{p}" has an invalid size {js_string(size)}; sizes are whole numbers of bytes \u2265 0.',
             )
         ref = e.get("ref")
         if not ref and not is_sha256(e.get("digest")):
             raise AmphoraError(
                 "invalid_manifest",
-                'Manifest entry "%s" has digest "%s", which is not 64 lowercase hex characters of SHA-256.'
-                % (p, js_slice(js_string(e.get("digest")), 80)),
+                f'Manifest entry "{p}" has digest "{js_slice(js_string(e.get("digest")), 80)}", which is not 64 lowercase hex characters of SHA-256.',
             )
         if ref is not None and not _REF_SCHEME.match(ref):
             raise AmphoraError(
                 "invalid_manifest",
-                'Manifest entry "%s" references "%s"; only http(s)://, file://, s3:// and gs:// references are supported.'
-                % (p, js_slice(ref, 80)),
+                f'Manifest entry "{p}" references "{js_slice(ref, 80)}"; only http(s)://, file://, s3:// and gs:// references are supported.',
             )
         total += int(size)
     check_path_collisions(manifest.keys())

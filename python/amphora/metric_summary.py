@@ -16,7 +16,7 @@ class MetricDefinition:
         self.name, self.step_metric, self.step_sync, self.summary, self.goal = name, step_metric, step_sync, summary, goal
 
     def __repr__(self):
-        return "<Metric %s summary=%s goal=%s step_metric=%s>" % (self.name, ",".join(self.summary) or "last", self.goal, self.step_metric)
+        return f'<Metric {self.name} summary={",".join(self.summary) or "last"} goal={self.goal} step_metric={self.step_metric}>'
 
 
 class MetricSummaries:
@@ -30,7 +30,7 @@ class MetricSummaries:
     def define(self, name, step_metric=None, step_sync=None, summary=None, goal=None, overwrite=None):
         if not isinstance(name, str) or not name or ("*" in name and not name.endswith("*")):
             raise AmphoraError("invalid_request", 'define_metric: name must be a metric name or a glob ending in "*" '
-                               "such as \"val/*\", got %s." % js_stringify(name))
+                               f"such as \"val/*\", got {js_stringify(name)}.")
         kinds = _parse_summary(summary)
         goal = _parse_goal(goal)
         before = None if overwrite else self._defs.get(name)
@@ -41,8 +41,8 @@ class MetricSummaries:
                              step_sync if step_sync is not None else (before.step_sync if before else None),
                              merged, goal if goal is not None else (before.goal if before else None))
         if "best" in d.summary and not d.goal:
-            raise AmphoraError("invalid_request", 'define_metric("%s", summary="best") needs goal="minimize" or '
-                               'goal="maximize" to know which value is best.' % name)
+            raise AmphoraError("invalid_request", f'define_metric("{name}", summary="best") needs goal="minimize" or '
+                               'goal="maximize" to know which value is best.')
         self._defs[name] = d
         return d
 
@@ -110,11 +110,11 @@ def _parse_summary(summary):
     if summary is None:
         return []
     if not isinstance(summary, str):
-        raise AmphoraError("invalid_request", 'define_metric: summary must be a string such as "min" or "min,max", got %s.' % js_stringify(summary))
+        raise AmphoraError("invalid_request", f'define_metric: summary must be a string such as "min" or "min,max", got {js_stringify(summary)}.')
     kinds = [s.strip().lower() for s in summary.split(",") if s.strip()]
     for k in kinds:
         if k not in SUMMARY_KINDS:
-            raise AmphoraError("invalid_request", 'define_metric: summary "%s" is not one of %s.' % (k, ", ".join(SUMMARY_KINDS)))
+            raise AmphoraError("invalid_request", f'define_metric: summary "{k}" is not one of {", ".join(SUMMARY_KINDS)}.')
     return kinds
 
 
@@ -126,4 +126,4 @@ def _parse_goal(goal):
         return "minimize"
     if g in ("maximize", "max"):
         return "maximize"
-    raise AmphoraError("invalid_request", 'define_metric: goal must be "minimize" or "maximize", got %s.' % js_stringify(goal))
+    raise AmphoraError("invalid_request", f'define_metric: goal must be "minimize" or "maximize", got {js_stringify(goal)}.')

@@ -18,11 +18,11 @@ def is_name(value):
 
 def _describe(value):
     if not isinstance(value, str):
-        return "a %s" % js_typeof(value)
+        return f"a {js_typeof(value)}"
     if value == "":
         return "an empty string"
     if js_len(value) > 128:
-        return "a %d-character string" % js_len(value)
+        return f"a {js_len(value)}-character string"
     return js_stringify(value)
 
 
@@ -36,8 +36,7 @@ def _check(kind, value, code):
         return value
     raise AmphoraError(
         code,
-        'Invalid %s %s: use 1\u2013128 letters, digits, "_", "-" or "." (for example "%s").'
-        % (kind, _describe(value), _EXAMPLE[kind]),
+        f'Invalid {kind} {_describe(value)}: use 1\u2013128 letters, digits, "_", "-" or "." (for example "{_EXAMPLE[kind]}").',
     )
 
 
@@ -67,8 +66,8 @@ def validate_alias(alias):
     if _VERSION_LIKE.fullmatch(alias):
         raise AmphoraError(
             "invalid_alias",
-            'Invalid alias "%s": names shaped like a version number (v0, v1, \u2026) are reserved; '
-            'pick another alias such as "best".' % alias,
+            f'Invalid alias "{alias}": names shaped like a version number (v0, v1, \u2026) are reserved; '
+            'pick another alias such as "best".',
         )
     return alias
 
@@ -79,11 +78,11 @@ def is_version_string(s):
 
 def validate_run_tags(value):
     if isinstance(value, str) or not all(isinstance(t, str) for t in value):
-        raise AmphoraError("invalid_request", "Run tags must be a list or tuple of strings such as (\"baseline\",), got %r." % (value,))
+        raise AmphoraError("invalid_request", f"Run tags must be a list or tuple of strings such as (\"baseline\",), got {value!r}.")
     out = []
     for t in value:
         if not t or len(t) > 128 or any(ord(c) < 32 for c in t):
-            raise AmphoraError("invalid_request", "Run tag %r is not valid: use 1\u2013128 printable characters." % (t,))
+            raise AmphoraError("invalid_request", f"Run tag {t!r} is not valid: use 1\u2013128 printable characters.")
         if t not in out:
             out.append(t)
     return out

@@ -64,7 +64,7 @@ class OfflineRun(Run):
         digest, size = sha256_file(local)
         target = os.path.join(self.dir, "blobs", digest)
         if not os.path.exists(target):
-            tmp = target + ".tmp-%d" % os.getpid()
+            tmp = target + f".tmp-{os.getpid()}"
             shutil.copyfile(local, tmp)
             os.replace(tmp, target)
         return digest, size
@@ -104,7 +104,7 @@ class OfflineRun(Run):
 
     def _record_artifact(self, artifact, aliases, use):
         if artifact._version is not None:
-            raise AmphoraError("invalid_request", "%s is already logged; create a new Artifact to log new content." % artifact.qualified_name)
+            raise AmphoraError("invalid_request", f"{artifact.qualified_name} is already logged; create a new Artifact to log new content.")
         manifest = {}
         for p, e in sorted(artifact._entries.items()):
             if e.get("_local") and not e.get("ref"):
@@ -122,9 +122,8 @@ class OfflineRun(Run):
         if isinstance(artifact_or_name, Artifact) and artifact_or_name._version is None:
             self._record_artifact(artifact_or_name, aliases, use=True)
             return artifact_or_name
-        raise AmphoraError("unsupported", "use_artifact(%r) needs the server to find that version, but the run is offline. "
-                           "Run online to use logged artifacts (offline runs can use an Artifact they build)."
-                           % (artifact_or_name if isinstance(artifact_or_name, str) else artifact_or_name.qualified_name,))
+        raise AmphoraError("unsupported", f"use_artifact({artifact_or_name if isinstance(artifact_or_name, str) else artifact_or_name.qualified_name!r}) needs the server to find that version, but the run is offline. "
+                           "Run online to use logged artifacts (offline runs can use an Artifact they build).")
 
     def upsert_artifact(self, *args, **kwargs):
         raise NotImplementedError("upsert_artifact is not supported in offline runs: distributed versions are shared on "
@@ -133,25 +132,25 @@ class OfflineRun(Run):
     finish_artifact = upsert_artifact
 
     def logged_artifacts(self):
-        raise AmphoraError("unsupported", "logged_artifacts() needs the server; this run is offline (sync it with `amphora sync %s`)." % self.dir)
+        raise AmphoraError("unsupported", f"logged_artifacts() needs the server; this run is offline (sync it with `amphora sync {self.dir}`).")
 
     used_artifacts = logged_artifacts
 
     def link_artifact(self, artifact, target_path, aliases=None):
-        raise AmphoraError("unsupported", "link_artifact(..., %r) needs the server (registries live there), but this run "
-                           "is offline. Sync it (`amphora sync %s`), then link the version with "
-                           "Api().artifact(\"NAME:vN\").link(%r)." % (target_path, self.dir, target_path))
+        raise AmphoraError("unsupported", f"link_artifact(..., {target_path!r}) needs the server (registries live there), but this run "
+                           f"is offline. Sync it (`amphora sync {self.dir}`), then link the version with "
+                           f"Api().artifact(\"NAME:vN\").link({target_path!r}).")
 
     def link_model(self, path, registered_model_name, name=None, aliases=None):
-        self.link_artifact(None, "%s/%s" % ("wandb-registry-model", registered_model_name))
+        self.link_artifact(None, f"wandb-registry-model/{registered_model_name}")
 
     def __repr__(self):
-        return "<Run %s (offline, %s)>" % (self.id, self.dir)
+        return f"<Run {self.id} (offline, {self.dir})>"
 
 
 def offline_folder(base_dir, run_id):
     stamp = time.strftime("%Y%m%d_%H%M%S", time.gmtime())
-    return os.path.join(base_dir or os.getcwd(), "amphora", "offline-run-%s-%s" % (stamp, run_id))
+    return os.path.join(base_dir or os.getcwd(), "amphora", f"offline-run-{stamp}-{run_id}")
 
 
 class DisabledRun(Run):
@@ -210,4 +209,4 @@ class DisabledRun(Run):
         return None
 
     def __repr__(self):
-        return "<Run %s (disabled)>" % self.id
+        return f"<Run {self.id} (disabled)>"

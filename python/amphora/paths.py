@@ -17,8 +17,7 @@ def validate_manifest_path(p):
         shown = js_stringify(js_slice(p, 200)) if isinstance(p, str) else js_string(p)
         raise AmphoraError(
             "invalid_path",
-            'Invalid artifact path %s: %s. Paths inside an artifact are relative POSIX paths such as "data/train.csv".'
-            % (shown, why),
+            f'Invalid artifact path {shown}: {why}. Paths inside an artifact are relative POSIX paths such as "data/train.csv".',
         )
 
     if not isinstance(p, str) or p == "":
@@ -49,7 +48,7 @@ def check_path_collisions(paths):
     ordered = []
     for p in paths:
         if p in files:
-            raise AmphoraError("invalid_path", 'Artifact path "%s" is listed twice; each path may appear once.' % p)
+            raise AmphoraError("invalid_path", f'Artifact path "{p}" is listed twice; each path may appear once.')
         files.add(p)
         ordered.append(p)
     for p in ordered:
@@ -59,7 +58,7 @@ def check_path_collisions(paths):
             if folder in files:
                 raise AmphoraError(
                     "invalid_path",
-                    'Artifact path "%s" is both a file and a folder (because of "%s"); rename one of them.' % (folder, p),
+                    f'Artifact path "{folder}" is both a file and a folder (because of "{p}"); rename one of them.',
                 )
             i = p.find("/", i + 1)
 
@@ -71,7 +70,7 @@ def join_inside(root, logical):
     full = os.path.abspath(os.path.join(base, *logical.split("/")))
     prefix = base if base.endswith(os.sep) else base + os.sep
     if full != base and not full.startswith(prefix):
-        raise AmphoraError("invalid_path", 'Artifact path "%s" would be written outside "%s"; refusing.' % (logical, base))
+        raise AmphoraError("invalid_path", f'Artifact path "{logical}" would be written outside "{base}"; refusing.')
     return full
 
 
@@ -84,7 +83,7 @@ def make_parent_inside(root, full, logical):
     would carry the folders or the file outside it (checked before anything is created)."""
     real_root = os.path.realpath(root)
     refuse = AmphoraError(
-        "invalid_path", 'Artifact path "%s" would be written outside "%s"; refusing.' % (logical, os.path.abspath(root))
+        "invalid_path", f'Artifact path "{logical}" would be written outside "{os.path.abspath(root)}"; refusing.'
     )
     parent = os.path.dirname(full)
     existing = parent

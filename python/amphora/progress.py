@@ -10,7 +10,7 @@ MIN_BYTES = 16 << 20
 
 
 def _mib(n):
-    return "%.1f" % (n / float(1 << 20))
+    return f"{n / float(1 << 20):.1f}"
 
 
 def _silent():
@@ -60,8 +60,7 @@ class ByteProgress:
             return
         self._last = now
         self._drawn = True
-        self.stream.write("\ramphora: %s %s/%s MiB (%d/%d files)\x1b[K" % (
-            self.phase, _mib(min(self._bytes, self.total_bytes)), _mib(self.total_bytes), self._files, self.total_files))
+        self.stream.write(f"\ramphora: {self.phase} {_mib(min(self._bytes, self.total_bytes))}/{_mib(self.total_bytes)} MiB ({self._files}/{self.total_files} files)\x1b[K")
         self.stream.flush()
 
     def close(self):

@@ -42,7 +42,7 @@ def strip_credentials(url):
     scheme = m.group(1).lower()
     if scheme.startswith("http") or scheme.startswith("ftp"):
         return m.group(1) + m.group(3)
-    return "%s%s@%s" % (m.group(1), m.group(2)[:-1].split(":")[0], m.group(3))
+    return f'{m.group(1)}{m.group(2)[:-1].split(":")[0]}@{m.group(3)}'
 
 
 def relative_to(root, path):
@@ -139,7 +139,7 @@ def save_diff(run, diff):
             f.write(diff)
         run._save_files([(DIFF_FILE, path)])
     except Exception as e:  # provenance must never stop the run
-        warnings.warn("amphora: could not save the git diff of run %s: %s" % (run.path, e), stacklevel=3)
+        warnings.warn(f"amphora: could not save the git diff of run {run.path}: {e}", stacklevel=3)
     finally:
         try:
             os.remove(path)

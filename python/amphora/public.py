@@ -63,7 +63,7 @@ class PublicRun:
 
     @property
     def path(self):
-        return "%s/%s/%s" % (self.entity, self.project, self.id)
+        return f"{self.entity}/{self.project}/{self.id}"
 
     def _run_route(self, suffix=""):
         return self._client.run_path(self.entity, self.project, self.id) + suffix
@@ -82,7 +82,7 @@ class PublicRun:
         reduced to those. A DataFrame when pandas is installed and `pandas=True`, else a list of
         dicts. NaN and infinities come back as floats."""
         if stream != "default":
-            raise NotImplementedError("history(stream=%r): Amphora records no system metrics; use stream=\"default\"." % (stream,))
+            raise NotImplementedError(f"history(stream={stream!r}): Amphora records no system metrics; use stream=\"default\".")
         from .history import sampled
 
         return sampled(self, samples=samples, keys=keys, x_axis=x_axis, pandas=pandas)
@@ -104,7 +104,7 @@ class PublicRun:
         return hash(self.path)
 
     def __repr__(self):
-        return "<Run %s (%s, %s)>" % (self.path, self.name, self.state)
+        return f"<Run {self.path} ({self.name}, {self.state})>"
 
 
 def parse_run_path(path, default_entity, default_project):
@@ -112,7 +112,7 @@ def parse_run_path(path, default_entity, default_project):
     if parts[-2:-1] == ["runs"]:
         parts = parts[:-2] + parts[-1:]
     if not 1 <= len(parts) <= 3:
-        raise AmphoraError("invalid_request", 'Invalid run path "%s": write it as [entity/][project/]run_id.' % path)
+        raise AmphoraError("invalid_request", f'Invalid run path "{path}": write it as [entity/][project/]run_id.')
     run_id = parts[-1]
     project = parts[-2] if len(parts) >= 2 else default_project()
     entity = parts[-3] if len(parts) == 3 else default_entity()

@@ -18,7 +18,7 @@ _ADVICE = "The server is broken or not trustworthy: ask its administrator, or ch
 
 
 def _refuse(what, why):
-    raise AmphoraError("invalid_manifest", "The server sent a manifest for %s that %s; nothing was written. %s" % (what, why, _ADVICE))
+    raise AmphoraError("invalid_manifest", f"The server sent a manifest for {what} that {why}; nothing was written. {_ADVICE}")
 
 
 def check_received_manifest(entries, what, digest=None, file_count=None, size=None):
@@ -29,37 +29,37 @@ def check_received_manifest(entries, what, digest=None, file_count=None, size=No
         _refuse(what, "is not an object of path -> entry")
     for p, e in entries.items():
         if not isinstance(e, dict):
-            _refuse(what, 'gives "%s" an entry that is not an object' % p[:200])
+            _refuse(what, f'gives "{p[:200]}" an entry that is not an object')
         d = e.get("digest")
         if not isinstance(d, str) or not d or len(d) > MAX_REF_DIGEST or _CONTROL.search(d):
-            _refuse(what, 'gives "%s" an empty, over-long or non-printable digest' % p[:200])
+            _refuse(what, f'gives "{p[:200]}" an empty, over-long or non-printable digest')
         ref = e.get("ref")
         if ref is not None and not isinstance(ref, str):
-            _refuse(what, 'gives "%s" a reference that is not a string' % p[:200])
+            _refuse(what, f'gives "{p[:200]}" a reference that is not a string')
         extra = e.get("extra")
         if extra is not None and not isinstance(extra, dict):
-            _refuse(what, 'gives "%s" extra facts that are not an object' % p[:200])
+            _refuse(what, f'gives "{p[:200]}" extra facts that are not an object')
     try:
         total = validate_manifest(entries)
     except AmphoraError as err:
-        _refuse(what, "breaks the artifact rules (%s)" % err.message)
+        _refuse(what, f"breaks the artifact rules ({err.message})")
     sizes = {}
     for e in entries.values():
         if e.get("ref"):
             continue
         seen = sizes.setdefault(e["digest"], e["size"])
         if seen != e["size"]:
-            _refuse(what, "lists the same content (%s…) with two sizes, %s and %s bytes" % (e["digest"][:12], seen, e["size"]))
+            _refuse(what, f'lists the same content ({e["digest"][:12]}…) with two sizes, {seen} and {e["size"]} bytes')
     if not _is_byte_count(total):
         _refuse(what, "adds up to more bytes than a client can count")
     if file_count is not None and file_count != len(entries):
-        _refuse(what, "has %d files where the version says %s" % (len(entries), file_count))
+        _refuse(what, f"has {len(entries)} files where the version says {file_count}")
     if size is not None and size != total:
-        _refuse(what, "adds up to %d bytes where the version says %s" % (total, size))
+        _refuse(what, f"adds up to {int(total)} bytes where the version says {size}")
     if digest is not None:
         got = artifact_digest(entries)
         if got != digest:
-            _refuse(what, "hashes to artifact digest %s, not the version's %s" % (got, digest))
+            _refuse(what, f"hashes to artifact digest {got}, not the version's {digest}")
     return total
 
 
@@ -70,8 +70,8 @@ def check_received_version(v):
     def bad(field):
         raise AmphoraError(
             "internal",
-            "The server's answer does not match the API contract (an artifact version with an invalid %s); client and "
-            "server versions may differ, or the server is not trustworthy. %s" % (field, _ADVICE),
+            f"The server's answer does not match the API contract (an artifact version with an invalid {field}); client and "
+            f"server versions may differ, or the server is not trustworthy. {_ADVICE}",
         )
 
     if not isinstance(v, dict):
@@ -104,8 +104,8 @@ def require_blob_digest(digest, what="a blob"):
     shown = repr(digest[:80]) if isinstance(digest, str) else repr(digest)
     raise AmphoraError(
         "invalid_manifest",
-        "Refusing %s named %s: blobs are named by their SHA-256 (64 lowercase hex characters). The server sent a "
-        "malformed digest; ask its administrator." % (what, shown),
+        f"Refusing {what} named {shown}: blobs are named by their SHA-256 (64 lowercase hex characters). The server sent a "
+        "malformed digest; ask its administrator.",
     )
 
 
@@ -114,8 +114,8 @@ def _origin(split):
     default = {"http": 80, "https": 443}.get(split.scheme)
     host = split.hostname or ""
     if ":" in host:
-        host = "[%s]" % host
-    return "%s://%s%s" % (split.scheme, host, "" if port in (None, default) else ":%d" % port)
+        host = f"[{host}]"
+    return f'{split.scheme}://{host}{"" if port in (None, default) else f":{port}"}'
 
 
 def storage_origins_from(env):
@@ -127,8 +127,8 @@ def storage_origins_from(env):
             continue
         split = urllib.parse.urlsplit(s)
         if split.scheme not in ("http", "https") or not split.hostname:
-            raise AmphoraError("invalid_request", 'AMPHORA_STORAGE_ORIGINS holds "%s", which is not an http(s) URL; write origins '
-                               "such as https://bucket.example.com, separated by commas." % s)
+            raise AmphoraError("invalid_request", f'AMPHORA_STORAGE_ORIGINS holds "{s}", which is not an http(s) URL; write origins '
+                               "such as https://bucket.example.com, separated by commas.")
         out.add(_origin(split))
     return out
 
@@ -138,7 +138,7 @@ def check_transfer_url(url, server_base, storage_origins=frozenset(), handed_out
     handed out for that very blob (a presigned bucket URL), which must be on one of the origins the
     user named in AMPHORA_STORAGE_ORIGINS when that is set. Returns the absolute URL."""
     if not isinstance(url, str) or not url:
-        raise AmphoraError("invalid_request", "The server handed out an empty or non-text transfer URL; refusing it. %s" % _ADVICE)
+        raise AmphoraError("invalid_request", f"The server handed out an empty or non-text transfer URL; refusing it. {_ADVICE}")
     absolute = urllib.parse.urljoin(server_base.rstrip("/") + "/", url)
     split = urllib.parse.urlsplit(absolute)
     server = _origin(urllib.parse.urlsplit(server_base))
@@ -146,13 +146,13 @@ def check_transfer_url(url, server_base, storage_origins=frozenset(), handed_out
     def bad(why):
         raise AmphoraError(
             "invalid_request",
-            "The server handed out transfer URL %s://%s%s, which %s; refusing to send requests there. If that is your "
+            f'The server handed out transfer URL {split.scheme}://{split.netloc.rsplit("@", 1)[-1]}{split.path[:120]}, which {why}; refusing to send requests there. If that is your '
             "team's storage, add its origin to AMPHORA_STORAGE_ORIGINS (comma-separated, e.g. "
-            "https://bucket.s3.amazonaws.com)." % (split.scheme, split.netloc.rsplit("@", 1)[-1], split.path[:120], why),
+            "https://bucket.s3.amazonaws.com).",
         )
 
     if split.scheme not in ("http", "https"):
-        bad("uses %s: instead of http(s)" % (split.scheme or "no scheme"))
+        bad(f'uses {split.scheme or "no scheme"}: instead of http(s)')
     if split.username is not None or split.password is not None:
         bad("carries credentials")
     try:
@@ -162,7 +162,7 @@ def check_transfer_url(url, server_base, storage_origins=frozenset(), handed_out
     if origin == server or origin in storage_origins:
         return absolute
     if not handed_out:
-        bad("is neither the server (%s) nor a storage URL handed out for this blob" % server)
+        bad(f"is neither the server ({server}) nor a storage URL handed out for this blob")
     if storage_origins:
         bad("is not one of the storage origins you allowed (AMPHORA_STORAGE_ORIGINS)")
     return absolute

@@ -30,15 +30,15 @@ def parse_reference(value):
     if not isinstance(value, str) or _js_trim(value) == "":
         raise AmphoraError(
             "invalid_reference",
-            'Empty artifact reference: write it as %s, for example "mnist-raw:latest".' % _GRAMMAR,
+            f'Empty artifact reference: write it as {_GRAMMAR}, for example "mnist-raw:latest".',
         )
     ref = _js_trim(value)
 
     def bad(why):
         raise AmphoraError(
             "invalid_reference",
-            'Invalid artifact reference "%s": %s. Write it as %s, for example "mnist-raw:latest" '
-            'or "my-team/artifacts-example/mnist-raw:v1".' % (ref, why, _GRAMMAR),
+            f'Invalid artifact reference "{ref}": {why}. Write it as {_GRAMMAR}, for example "mnist-raw:latest" '
+            'or "my-team/artifacts-example/mnist-raw:v1".',
         )
 
     colon = ref.find(":")
@@ -55,13 +55,13 @@ def parse_reference(value):
         if p == "":
             bad('it has an empty part between "/"')
         if NAME_PATTERN.fullmatch(p) is None or p in (".", ".."):
-            bad('"%s" is not a valid name (letters, digits, "_", "-", "." only, at most 128)' % js_slice(p, 40))
+            bad(f'"{js_slice(p, 40)}" is not a valid name (letters, digits, "_", "-", "." only, at most 128)')
     is_version = VERSION_PATTERN.fullmatch(selector) is not None
     if not is_version:
         try:
             validate_alias(selector)
         except AmphoraError:
-            bad('"%s" is neither a version (v0, v1, \u2026) nor a valid alias' % js_slice(selector, 40))
+            bad(f'"{js_slice(selector, 40)}" is neither a version (v0, v1, \u2026) nor a valid alias')
     return ArtifactRef(
         name=parts[-1],
         selector=selector,
@@ -75,7 +75,7 @@ def parse_reference(value):
 def format_reference(ref):
     """Canonical text of a reference; omits parts that are None."""
     prefix = "/".join(x for x in (ref.entity, ref.project) if x)
-    return "%s%s:%s" % (prefix + "/" if prefix else "", ref.name, ref.selector)
+    return f'{prefix + "/" if prefix else ""}{ref.name}:{ref.selector}'
 
 
 def version_index(selector):

@@ -39,9 +39,9 @@ def allowed_reference_hosts(env=None):
 def _refused(path, uri, host, ip):
     return AmphoraError(
         "invalid_reference",
-        'Reference "%s" points at %s, which is %s%s, a loopback or link-local address; a server could use such a reference '
+        f'Reference "{path}" points at {uri}, which is {"" if ip == host else host + " = "}{ip}, a loopback or link-local address; a server could use such a reference '
         "to make this client read internal services, so it was not fetched. If you logged it yourself, allow the host with "
-        "AMPHORA_REFERENCE_HOSTS=%s." % (path, uri, "" if ip == host else host + " = ", ip, host))
+        f"AMPHORA_REFERENCE_HOSTS={host}.")
 
 
 def check_http_reference(path, uri, split, env=None):
@@ -73,17 +73,16 @@ def check_file_reference(path, local, checksum, env=None):
     try:
         st = os.stat(real)
     except OSError as e:
-        raise AmphoraError("not_found", 'Reference "%s" points at %s, which cannot be read (%s); it may have moved or been deleted.'
-                           % (path, local, e.strerror or e)) from None
+        raise AmphoraError("not_found", f'Reference "{path}" points at {local}, which cannot be read ({e.strerror or e}); it may have moved or been deleted.') from None
     if not stat.S_ISREG(st.st_mode):
-        raise AmphoraError("invalid_reference", 'Reference "%s" points at %s, which is not a regular file (a device, FIFO, socket or '
-                           "folder); it was not read." % (path, local))
+        raise AmphoraError("invalid_reference", f'Reference "{path}" points at {local}, which is not a regular file (a device, FIFO, socket or '
+                           "folder); it was not read.")
     if not checksum:
         roots = [os.path.realpath(os.path.abspath(r.strip())) for r in env.get("AMPHORA_FILE_REFERENCE_ROOTS", "").split(os.pathsep) if r.strip()]
         if not any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots):
             raise AmphoraError(
                 "invalid_reference",
-                'Reference "%s" points at %s, a local file recorded without a checksum, so whatever is there would be copied '
-                "unverified; it was not read. If you logged it, allow its folder with AMPHORA_FILE_REFERENCE_ROOTS=%s "
-                '(several: separated by "%s").' % (path, local, os.path.dirname(os.path.abspath(local)), os.pathsep))
+                f'Reference "{path}" points at {local}, a local file recorded without a checksum, so whatever is there would be copied '
+                f"unverified; it was not read. If you logged it, allow its folder with AMPHORA_FILE_REFERENCE_ROOTS={os.path.dirname(os.path.abspath(local))} "
+                f'(several: separated by "{os.pathsep}").')
     return real

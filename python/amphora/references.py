@@ -57,7 +57,7 @@ def resolve_reference(uri, name=None, checksum=True, max_objects=None):
         return resolve_gcs_reference(uri, name=name, checksum=checksum, max_objects=max_objects)
     split = urllib.parse.urlsplit(uri) if isinstance(uri, str) else None
     if split is None or not _SCHEME.match(uri) or (split.scheme in ("http", "https") and not split.netloc):
-        raise AmphoraError("invalid_reference", '"%s" is not a URI; references look like https://host/path/file.csv or file:///abs/path.' % uri)
+        raise AmphoraError("invalid_reference", f'"{uri}" is not a URI; references look like https://host/path/file.csv or file:///abs/path.')
     if split.scheme in ("http", "https"):
         path = validate_manifest_path(name if name is not None else _last_segment(split))
         if not checksum:
@@ -68,23 +68,23 @@ def resolve_reference(uri, name=None, checksum=True, max_objects=None):
                 resp = http.open("HEAD", uri, auth=False, headers={"accept": "*/*"})
                 resp.read()
             except AmphoraError as e:
-                raise AmphoraError("invalid_reference", "Cannot reach reference %s (%s); check the URL or pass checksum=False "
-                                   "to track it without checking." % (uri, e.message)) from None
+                raise AmphoraError("invalid_reference", f"Cannot reach reference {uri} ({e.message}); check the URL or pass checksum=False "
+                                   "to track it without checking.") from None
         finally:
             http.close()
         if resp.status >= 400:
-            raise AmphoraError("invalid_reference", "Reference %s answered HTTP %d to HEAD; check the URL." % (uri, resp.status))
+            raise AmphoraError("invalid_reference", f"Reference {uri} answered HTTP {resp.status} to HEAD; check the URL.")
         etag = resp.getheader("ETag")
         length = resp.getheader("Content-Length") or "0"
         size = int(length) if length.isdigit() else 0
         if not etag:
-            raise AmphoraError("invalid_reference", "Reference %s has no ETag, so changes could not be detected; pass "
-                               "checksum=False to track it by URI only." % uri)
+            raise AmphoraError("invalid_reference", f"Reference {uri} has no ETag, so changes could not be detected; pass "
+                               "checksum=False to track it by URI only.")
         return [(path, {"digest": strip_etag(etag), "size": size, "ref": uri, "extra": {"etag": etag}})]
     if split.scheme == "file":
         local = _file_path(split)
         if not os.path.exists(local):
-            raise AmphoraError("invalid_reference", "Reference %s points at %s, which does not exist; check the path." % (uri, local))
+            raise AmphoraError("invalid_reference", f"Reference {uri} points at {local}, which does not exist; check the path.")
         if os.path.isdir(local):
             files = []
             for dirpath, dirnames, filenames in os.walk(local):
@@ -106,7 +106,7 @@ def resolve_reference(uri, name=None, checksum=True, max_objects=None):
             return [(p, {"digest": uri, "size": os.path.getsize(local), "ref": uri, "extra": {"checksum": False}})]
         digest, size = sha256_file(local)
         return [(p, {"digest": digest, "size": size, "ref": uri})]
-    raise AmphoraError("unsupported", 'Reference scheme "%s" (in %s) is not supported; use %s.' % (split.scheme, uri, _SCHEMES))
+    raise AmphoraError("unsupported", f'Reference scheme "{split.scheme}" (in {uri}) is not supported; use {_SCHEMES}.')
 
 
 def download_reference(path, entry, dest, tmp):
@@ -131,19 +131,18 @@ def download_reference(path, entry, dest, tmp):
             try:
                 resp = http.open("GET", uri, auth=False, headers={"accept": "*/*"})
             except AmphoraError as e:
-                raise AmphoraError("server_unreachable", 'Cannot fetch reference "%s" from %s (%s); check that the host is '
-                                   "reachable." % (path, uri, e.message)) from None
+                raise AmphoraError("server_unreachable", f'Cannot fetch reference "{path}" from {uri} ({e.message}); check that the host is '
+                                   "reachable.") from None
             if resp.status >= 400:
                 resp.read()
-                raise AmphoraError("not_found", 'Reference "%s" at %s answered HTTP %d; the object may have moved or been '
-                                   "deleted." % (path, uri, resp.status))
+                raise AmphoraError("not_found", f'Reference "{path}" at {uri} answered HTTP {resp.status}; the object may have moved or been '
+                                   "deleted.")
             etag = resp.getheader("ETag")
             if checksum and (not etag or strip_etag(etag) != entry["digest"]):
                 resp.read()
                 was = (entry.get("extra") or {}).get("etag") or entry["digest"]
-                raise AmphoraError("reference_changed", 'Reference "%s" at %s changed since it was logged: ETag was %s, now %s. '
-                                   "Log a new artifact version to track the new content."
-                                   % (path, uri, json.dumps(was, ensure_ascii=False), json.dumps(etag, ensure_ascii=False) if etag else "missing"))
+                raise AmphoraError("reference_changed", f'Reference "{path}" at {uri} changed since it was logged: ETag was {json.dumps(was, ensure_ascii=False)}, now {json.dumps(etag, ensure_ascii=False) if etag else "missing"}. '
+                                   "Log a new artifact version to track the new content.")
             with open(tmp, "wb") as out:
                 for chunk in chunks(resp):
                     out.write(chunk)
@@ -157,19 +156,19 @@ def download_reference(path, entry, dest, tmp):
         try:
             src = open(local, "rb")
         except OSError as e:
-            raise AmphoraError("not_found", 'Reference "%s" points at %s, which cannot be read (%s); it may have moved or been '
-                               "deleted." % (path, local, _errno_name(e))) from None
+            raise AmphoraError("not_found", f'Reference "{path}" points at {local}, which cannot be read ({_errno_name(e)}); it may have moved or been '
+                               "deleted.") from None
         with src, open(tmp, "wb") as out:
             for chunk in chunks(src):
                 h.update(chunk)
                 out.write(chunk)
                 got += len(chunk)
         if checksum and h.hexdigest() != entry["digest"]:
-            raise AmphoraError("reference_changed", 'Reference "%s" at %s changed since it was logged: SHA-256 was %s, now %s. '
-                               "Log a new artifact version to track the new content." % (path, local, entry["digest"], h.hexdigest()))
+            raise AmphoraError("reference_changed", f'Reference "{path}" at {local} changed since it was logged: SHA-256 was {entry["digest"]}, now {h.hexdigest()}. '
+                               "Log a new artifact version to track the new content.")
         return got
-    raise AmphoraError("unsupported", 'Reference "%s" uses the scheme "%s" (%s), which this client cannot download; it downloads '
-                       "%s." % (path, split.scheme, uri, _SCHEMES))
+    raise AmphoraError("unsupported", f'Reference "{path}" uses the scheme "{split.scheme}" ({uri}), which this client cannot download; it downloads '
+                       f"{_SCHEMES}.")
 
 
 def _errno_name(e):

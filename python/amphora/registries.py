@@ -24,7 +24,7 @@ _VERSION_FIELDS = field_lookup({"name": "name", "alias": "aliases", "aliases": "
 
 def registry_route(entity, name):
     """A registry's settings live on its project, `wandb-registry-NAME` (routes.registry in src/core/api.ts)."""
-    return "%s/projects/%s/%s/registry" % (API_PREFIX, enc(entity), enc(REGISTRY_PREFIX + name))
+    return f"{API_PREFIX}/projects/{enc(entity)}/{enc(REGISTRY_PREFIX + name)}/registry"
 
 
 def link_target(target_path, default_entity):
@@ -32,11 +32,11 @@ def link_target(target_path, default_entity):
     `wandb-registry-NAME/collection` or the legacy `model-registry/collection`."""
     parts = str(target_path).split("/")
     if len(parts) not in (2, 3) or not all(parts):
-        raise AmphoraError("invalid_reference", "Invalid link target %r: write it as wandb-registry-NAME/COLLECTION "
-                           "(optionally ENTITY/ in front)." % (target_path,))
+        raise AmphoraError("invalid_reference", f"Invalid link target {target_path!r}: write it as wandb-registry-NAME/COLLECTION "
+                           "(optionally ENTITY/ in front).")
     if ":" in parts[-1]:
-        raise AmphoraError("invalid_reference", "Link target %r names a version; give the collection only and pass "
-                           "aliases=[...] for the link's aliases." % (target_path,))
+        raise AmphoraError("invalid_reference", f"Link target {target_path!r} names a version; give the collection only and pass "
+                           "aliases=[...] for the link's aliases.")
     entity = parts[0] if len(parts) == 3 else default_entity()
     project = REGISTRY_PREFIX + "model" if parts[-2] == LEGACY_MODEL_REGISTRY else parts[-2]
     return entity, project, parts[-1]
@@ -61,8 +61,8 @@ class ArtifactTypesList(list):
 
     def remove(self, value: str) -> None:
         if value in self._saved:
-            raise AmphoraError("invalid_request", "Artifact type %r is saved in the registry and cannot be removed "
-                               "(W&B's rule); only types appended since the last save() can." % (value,))
+            raise AmphoraError("invalid_request", f"Artifact type {value!r} is saved in the registry and cannot be removed "
+                               "(W&B's rule); only types appended since the last save() can.")
         super().remove(value)
 
 
@@ -86,7 +86,7 @@ class Registry:
     @classmethod
     def create(cls, api, entity, name, visibility, description=None, artifact_types=None, tags=None):
         if visibility not in VISIBILITIES:
-            raise AmphoraError("invalid_request", 'create_registry: visibility must be "organization" or "restricted", got %r.' % (visibility,))
+            raise AmphoraError("invalid_request", f'create_registry: visibility must be "organization" or "restricted", got {visibility!r}.')
         body = {"visibility": visibility, "description": description,
                 "artifactTypes": [validate_artifact_type(t) for t in artifact_types or []]}
         if tags is not None:
@@ -114,7 +114,7 @@ class Registry:
     def collections(self, filter: dict[str, Any] | None = None) -> list[Any]:
         """The registry's collections (ArtifactCollection), by name; `filter` uses W&B's operators on
         name, type and description."""
-        items = self._api.artifact_collections("%s/%s" % (self.entity, self.full_name), None)
+        items = self._api.artifact_collections(f"{self.entity}/{self.full_name}", None)
         return [c for c in items if matches(c._data, filter, _COLLECTION_FIELDS)]
 
     def versions(self, filter: dict[str, Any] | None = None) -> list[Any]:
@@ -131,10 +131,10 @@ class Registry:
     def save(self) -> Registry:
         """Saves description, visibility, tags and newly appended artifact types."""
         if self._artifact_types.draft and self.allow_all_artifact_types:
-            raise AmphoraError("invalid_request", "Registry %r allows all artifact types, so appended types mean nothing; "
-                               "set allow_all_artifact_types = False first to restrict it to its types." % self.name)
+            raise AmphoraError("invalid_request", f"Registry {self.name!r} allows all artifact types, so appended types mean nothing; "
+                               "set allow_all_artifact_types = False first to restrict it to its types.")
         if self.visibility not in VISIBILITIES:
-            raise AmphoraError("invalid_request", 'Registry visibility must be "organization" or "restricted", got %r.' % (self.visibility,))
+            raise AmphoraError("invalid_request", f'Registry visibility must be "organization" or "restricted", got {self.visibility!r}.')
         body = {"description": self.description, "visibility": self.visibility,
                 "allowAllArtifactTypes": bool(self.allow_all_artifact_types),
                 "addArtifactTypes": self._artifact_types.draft, "tags": validate_run_tags(self.tags)}
@@ -152,7 +152,7 @@ class Registry:
         return hash(tuple(self.path))
 
     def __repr__(self):
-        return "<Registry %s/%s (%s)>" % (self.entity, self.name, self.visibility)
+        return f"<Registry {self.entity}/{self.name} ({self.visibility})>"
 
 
 def _version_fields(artifact):

@@ -24,7 +24,7 @@ def matches(data, filters, lookup):
     if not filters:
         return True
     if not isinstance(filters, dict):
-        raise AmphoraError("invalid_request", "filters must be a dict such as {\"config.lr\": {\"$gt\": 0.01}}, got %r." % (filters,))
+        raise AmphoraError("invalid_request", f"filters must be a dict such as {{\"config.lr\": {{\"$gt\": 0.01}}}}, got {filters!r}.")
     for key, cond in filters.items():
         if key == "$and":
             ok = all(matches(data, f, lookup) for f in _list(key, cond))
@@ -33,7 +33,7 @@ def matches(data, filters, lookup):
         elif key == "$nor":
             ok = not any(matches(data, f, lookup) for f in _list(key, cond))
         elif key.startswith("$"):
-            raise AmphoraError("invalid_request", "Unknown filter operator %s at the top level; use $and, $or or $nor." % js_stringify(key))
+            raise AmphoraError("invalid_request", f"Unknown filter operator {js_stringify(key)} at the top level; use $and, $or or $nor.")
         else:
             ok = _field_matches(lookup(data, key), cond, key)
         if not ok:
@@ -45,14 +45,14 @@ def field_lookup(fields):
     """A lookup over plain fields: {filter key: record key}; other keys are an error naming the known ones."""
     def lookup(data, key):
         if key not in fields:
-            raise AmphoraError("invalid_request", "Unknown filter key %r; use %s." % (key, ", ".join(sorted(fields))))
+            raise AmphoraError("invalid_request", f'Unknown filter key {key!r}; use {", ".join(sorted(fields))}.')
         return data.get(fields[key], _MISSING)
     return lookup
 
 
 def _list(op, value):
     if not isinstance(value, list):
-        raise AmphoraError("invalid_request", "%s takes a list of filters, got %s." % (op, js_stringify(value)))
+        raise AmphoraError("invalid_request", f"{op} takes a list of filters, got {js_stringify(value)}.")
     return value
 
 
@@ -71,8 +71,8 @@ def _lookup(run, key):
     field = {"display_name": "name", "name": "name", "state": "state", "tags": "tags", "jobType": "jobType",
              "job_type": "jobType", "group": "group", "createdAt": "createdAt", "created_at": "createdAt", "id": "id"}.get(head)
     if field is None or len(parts) > 1:
-        raise AmphoraError("invalid_request", "Unknown run filter key %s; use config.<key>, summary_metrics.<key>, state, "
-                           "tags, display_name, jobType, group, createdAt or id." % js_stringify(key))
+        raise AmphoraError("invalid_request", f"Unknown run filter key {js_stringify(key)}; use config.<key>, summary_metrics.<key>, state, "
+                           "tags, display_name, jobType, group, createdAt or id.")
     return run.get(field, _MISSING)
 
 
@@ -108,8 +108,8 @@ def _field_matches(value, cond, key):
         elif op == "$not":
             ok = not _field_matches(value, arg, key)
         else:
-            raise AmphoraError("invalid_request", "Unknown filter operator %s on %s; use $eq $ne $gt $gte $lt $lte $in "
-                               "$nin $exists $regex or $not." % (js_stringify(op), js_stringify(key)))
+            raise AmphoraError("invalid_request", f"Unknown filter operator {js_stringify(op)} on {js_stringify(key)}; use $eq $ne $gt $gte $lt $lte $in "
+                               "$nin $exists $regex or $not.")
         if not ok:
             return False
     return True

@@ -71,29 +71,28 @@ def s3_error(e, uri):
     _, bucket, _ = parse_cloud_uri(uri)
     endpoint = _endpoint()
     if isinstance(e, (exc.NoCredentialsError, exc.PartialCredentialsError)):
-        return AmphoraError("unauthorized", "No AWS credentials to read %s: references are read with your own credentials. Set "
+        return AmphoraError("unauthorized", f"No AWS credentials to read {uri}: references are read with your own credentials. Set "
                             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (a profile in ~/.aws/config), as for "
-                            "the aws CLI." % uri)
+                            "the aws CLI.")
     if isinstance(e, exc.EndpointConnectionError) or isinstance(e, (exc.ConnectionError, exc.HTTPClientError)):
-        return AmphoraError("server_unreachable", "Cannot reach S3%s for %s (%s); check the network%s."
-                            % (" at " + endpoint if endpoint else "", uri, e, " and AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL" if endpoint else ""))
+        return AmphoraError("server_unreachable", f'Cannot reach S3{" at " + endpoint if endpoint else ""} for {uri} ({e}); check the network{" and AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL" if endpoint else ""}.')
     if isinstance(e, exc.ClientError):
         code, status, message = _facts(e)
         on = " and the endpoint " + endpoint if endpoint else ""
         if code == "NoSuchBucket":
-            return AmphoraError("not_found", 'Bucket "%s" does not exist (%s); check the bucket name%s.' % (bucket, uri, on))
+            return AmphoraError("not_found", f'Bucket "{bucket}" does not exist ({uri}); check the bucket name{on}.')
         if code == "NoSuchVersion":
-            return AmphoraError("not_found", "The recorded version of %s no longer exists in the bucket (deleted or expired by a "
-                                "lifecycle rule); it cannot be downloaded any more." % uri)
+            return AmphoraError("not_found", f"The recorded version of {uri} no longer exists in the bucket (deleted or expired by a "
+                                "lifecycle rule); it cannot be downloaded any more.")
         if code in ("NoSuchKey", "NotFound", "404") or status == 404:
-            return AmphoraError("not_found", "%s does not exist; check the key (and the bucket%s)." % (uri, " on " + endpoint if endpoint else ""))
+            return AmphoraError("not_found", f'{uri} does not exist; check the key (and the bucket{" on " + endpoint if endpoint else ""}).')
         if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "Forbidden", "ExpiredToken", "InvalidToken",
                     "403", "401") or status in (401, 403):
-            what = code if code and not code.isdigit() else "HTTP %s" % status
-            return AmphoraError("unauthorized", "S3 refused to let your AWS credentials read %s (%s: %s); check AWS_ACCESS_KEY_ID / "
-                                "AWS_PROFILE and that they may read this bucket." % (uri, what, message))
-        return AmphoraError("internal", "S3 failed on %s (%s: %s)." % (uri, code or status, message))
-    return AmphoraError("internal", "S3 failed on %s (%s: %s)." % (uri, type(e).__name__, e))
+            what = code if code and not code.isdigit() else f"HTTP {status}"
+            return AmphoraError("unauthorized", f"S3 refused to let your AWS credentials read {uri} ({what}: {message}); check AWS_ACCESS_KEY_ID / "
+                                "AWS_PROFILE and that they may read this bucket.")
+        return AmphoraError("internal", f"S3 failed on {uri} ({code or status}: {message}).")
+    return AmphoraError("internal", f"S3 failed on {uri} ({type(e).__name__}: {e}).")
 
 
 def _pinned(version_id):
@@ -106,8 +105,8 @@ def _entry(bucket, key, etag, size, version_id, checksum):
     if not checksum:
         return {"digest": ref, "size": size or 0, "ref": ref, "extra": {"checksum": False}}
     if not etag:
-        raise AmphoraError("invalid_reference", "%s has no ETag, so changes could not be detected; pass checksum=False to track "
-                           "it by URI only." % ref)
+        raise AmphoraError("invalid_reference", f"{ref} has no ETag, so changes could not be detected; pass checksum=False to track "
+                           "it by URI only.")
     extra = {"etag": etag}
     if _pinned(version_id):
         extra["versionId"] = version_id
@@ -160,7 +159,7 @@ def resolve_s3_reference(uri, name=None, checksum=True, max_objects=None):
     if key == "" or key.endswith("/"):
         found = _list_prefix(bucket, key, name, checksum, max_objects, uri)
         if not found:
-            raise AmphoraError("not_found", "No objects under %s; check the bucket and prefix." % uri)
+            raise AmphoraError("not_found", f"No objects under {uri}; check the bucket and prefix.")
         return found
     path = object_path(key, name)
     if not checksum:
@@ -176,15 +175,15 @@ def resolve_s3_reference(uri, name=None, checksum=True, max_objects=None):
     # No such object: like the aws CLI, a key without its trailing slash may name a folder.
     found = _list_prefix(bucket, key + "/", name, checksum, max_objects, uri)
     if not found:
-        raise AmphoraError("not_found", "%s does not exist: no object has that key and none is under %s/; check the key." % (uri, key))
+        raise AmphoraError("not_found", f"{uri} does not exist: no object has that key and none is under {key}/; check the key.")
     return found
 
 
 def _changed(path, entry, now):
     was = (entry.get("extra") or {}).get("etag") or entry["digest"]
-    return AmphoraError("reference_changed", 'Reference "%s" at %s changed since it was logged: ETag was %s, now %s. No VersionId '
+    return AmphoraError("reference_changed", f'Reference "{path}" at {entry["ref"]} changed since it was logged: ETag was {was}, now {now}. No VersionId '
                         "was recorded to fetch the old content (enable versioning on the bucket to pin versions); log a new "
-                        "artifact version to track the new content." % (path, entry["ref"], was, now))
+                        "artifact version to track the new content.")
 
 
 def download_s3_reference(path, entry, tmp):
@@ -194,7 +193,7 @@ def download_s3_reference(path, entry, tmp):
     extra = entry.get("extra") or {}
     checksum = extra.get("checksum") is not False
     version_id = _pinned(extra.get("versionId")) if checksum else None
-    etag = extra.get("etag") if isinstance(extra.get("etag"), str) else '"%s"' % entry["digest"]
+    etag = extra.get("etag") if isinstance(extra.get("etag"), str) else f'"{entry["digest"]}"'
     client = _client()
     kwargs = {"Bucket": bucket, "Key": key}
     if version_id:
@@ -236,9 +235,9 @@ def download_s3_reference(path, entry, tmp):
     finally:
         body.close()
     if checksum and got != entry["size"]:
-        raise AmphoraError("digest_mismatch", 'Reference "%s" from %s arrived with %d bytes, but %d were recorded; retry the '
-                           "download." % (path, uri, got, entry["size"]))
+        raise AmphoraError("digest_mismatch", f'Reference "{path}" from {uri} arrived with {got} bytes, but {int(entry["size"])} were recorded; retry the '
+                           "download.")
     if md5 and md5.hexdigest() != entry["digest"]:
-        raise AmphoraError("digest_mismatch", 'Reference "%s" from %s arrived with MD5 %s, but its ETag says %s; the transfer was '
-                           "corrupted, retry the download." % (path, uri, md5.hexdigest(), entry["digest"]))
+        raise AmphoraError("digest_mismatch", f'Reference "{path}" from {uri} arrived with MD5 {md5.hexdigest()}, but its ETag says {entry["digest"]}; the transfer was '
+                           "corrupted, retry the download.")
     return got

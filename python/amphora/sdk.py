@@ -43,7 +43,7 @@ def init(project: str | None = None, entity: str | None = None, job_type: str | 
     _check_unsupported(kwargs, resume)
     mode = os.environ.get("AMPHORA_MODE") or os.environ.get("WANDB_MODE") if mode is None else mode
     if mode not in _MODES:
-        raise AmphoraError("invalid_request", 'init: mode must be "online", "offline" or "disabled", got %r.' % (mode,))
+        raise AmphoraError("invalid_request", f'init: mode must be "online", "offline" or "disabled", got {mode!r}.')
     entity_project = None
     with session.lock:
         current = session.current_run()
@@ -85,11 +85,10 @@ def init(project: str | None = None, entity: str | None = None, job_type: str | 
             entity = validate_entity(client.default_entity(entity))
             project = validate_project(client.default_project(project))
             if resume in ("never",) and id is not None and _run_exists(client, entity, project, body["id"]):
-                raise AmphoraError("conflict", 'init(resume="never"): run %s/%s/%s already exists; pick another id or '
-                                   "resume it with resume=\"allow\"." % (entity, project, body["id"]))
+                raise AmphoraError("conflict", f'init(resume="never"): run {entity}/{project}/{body["id"]} already exists; pick another id or '
+                                   "resume it with resume=\"allow\".")
             if resume == "must" and (id is None or not _run_exists(client, entity, project, body["id"])):
-                raise AmphoraError("not_found", 'init(resume="must") needs the id of an existing run in %s/%s; got %r.'
-                                   % (entity, project, id))
+                raise AmphoraError("not_found", f'init(resume="must") needs the id of an existing run in {entity}/{project}; got {id!r}.')
             prov, diff = provenance.for_init()
             if prov is not None:
                 body["provenance"] = prov
@@ -105,11 +104,11 @@ def init(project: str | None = None, entity: str | None = None, job_type: str | 
 def _check_unsupported(kwargs, resume):
     for key, value in kwargs.items():
         if key not in _INERT:
-            raise TypeError("init() got an unexpected keyword argument %r (not a W&B init argument either)." % key)
+            raise TypeError(f"init() got an unexpected keyword argument {key!r} (not a W&B init argument either).")
         if value not in _INERT[key]:
-            raise NotImplementedError("init(%s=%r) is not supported by Amphora; leave it out." % (key, value))
+            raise NotImplementedError(f"init({key}={value!r}) is not supported by Amphora; leave it out.")
     if resume not in (None, False, True, "allow", "must", "never", "auto"):
-        raise AmphoraError("invalid_request", 'init: resume must be "allow", "must", "never", "auto", True or False, got %r.' % (resume,))
+        raise AmphoraError("invalid_request", f'init: resume must be "allow", "must", "never", "auto", True or False, got {resume!r}.')
 
 
 def _run_exists(client, entity, project, run_id):
@@ -124,14 +123,14 @@ def _run_exists(client, entity, project, run_id):
 
 def validate_run_id(run_id):
     if not re.match(r"^[A-Za-z0-9_-]{1,64}$", run_id):
-        raise AmphoraError("invalid_request", 'Run id "%s" is not valid: use 1\u201364 letters, digits, "-" or "_".' % run_id[:80])
+        raise AmphoraError("invalid_request", f'Run id "{run_id[:80]}" is not valid: use 1\u201364 letters, digits, "-" or "_".')
     return run_id
 
 
 def _require_run(what):
     run = session.current_run()
     if run is None:
-        raise AmphoraError("invalid_request", "amphora.%s needs a run: call amphora.init(project=..., job_type=...) first." % what)
+        raise AmphoraError("invalid_request", f"amphora.{what} needs a run: call amphora.init(project=..., job_type=...) first.")
     return run
 
 
@@ -207,7 +206,7 @@ def _finish_at_exit():
         try:
             run.finish()
         except Exception as e:  # the process is ending; say why the run could not be closed
-            sys.stderr.write("amphora: could not finish run %s: %s\n" % (run.path, e))
+            sys.stderr.write(f"amphora: could not finish run {run.path}: {e}\n")
 
 
 _install_excepthook()

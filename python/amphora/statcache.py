@@ -117,7 +117,7 @@ class StatCache:
             target = self._file_for(folder)
             try:
                 os.makedirs(os.path.dirname(target), exist_ok=True)
-                tmp = "%s.%d.%s.tmp" % (target, os.getpid(), uuid.uuid4().hex[:8])
+                tmp = f"{target}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
                 with open(tmp, "w", encoding="utf-8") as f:
                     json.dump({"dir": folder, "entries": entries}, f, ensure_ascii=False, separators=(",", ":"))
                 os.replace(tmp, target)

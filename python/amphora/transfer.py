@@ -37,7 +37,7 @@ PART_WORKERS = 4
 
 
 def temp_name(target):
-    return "%s.amphora-tmp-%d-%s" % (target, os.getpid(), uuid.uuid4().hex[:8])
+    return f"{target}.amphora-tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 def _remove_quietly(path):
@@ -87,7 +87,7 @@ class Stats:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
     def __repr__(self):
-        return "Stats(%s)" % ", ".join("%s=%s" % kv for kv in self.as_dict().items())
+        return f'Stats({", ".join(f"{k}={v}" for k, v in self.as_dict().items())})'
 
 
 _NO_PROGRESS = progress_mod.ByteProgress("", 0, 0, stream=object())
@@ -127,19 +127,19 @@ class Transfer:
 
         for m in missing:
             if not isinstance(m, dict) or m.get("digest") not in by_digest:
-                raise AmphoraError("internal", "The server asked for blob %s, which this upload does not contain; "
-                                   "retry the upload." % (m.get("digest") if isinstance(m, dict) else m,))
+                raise AmphoraError("internal", f'The server asked for blob {m.get("digest") if isinstance(m, dict) else m}, which this upload does not contain; '
+                                   "retry the upload.")
             if m.get("size") != by_digest[m["digest"]]["size"]:
-                raise AmphoraError("internal", "The server asked for blob %s with %r bytes, but it has %d; the server is "
-                                   "broken or not trustworthy." % (m["digest"], m.get("size"), by_digest[m["digest"]]["size"]))
+                raise AmphoraError("internal", f'The server asked for blob {m["digest"]} with {m.get("size")!r} bytes, but it has {by_digest[m["digest"]]["size"]}; the server is '
+                                   "broken or not trustworthy.")
             if m.get("uploadUrl") is not None:
                 self.blob_target(m["uploadUrl"], m["digest"], bool(m.get("confirm")))
             for part in m.get("parts") or []:
                 self.blob_target(part.get("url") if isinstance(part, dict) else None, m["digest"], True)
             if m.get("headers") is not None and not (isinstance(m["headers"], dict) and all(
                     isinstance(k, str) and isinstance(v, str) for k, v in m["headers"].items())):
-                raise AmphoraError("internal", "The server sent upload headers for blob %s that are not text; the server "
-                                   "is broken or not trustworthy." % m["digest"])
+                raise AmphoraError("internal", f'The server sent upload headers for blob {m["digest"]} that are not text; the server '
+                                   "is broken or not trustworthy.")
 
         bar = progress_mod.ByteProgress("upload", sum(m["size"] for m in missing), len(missing), self.progress_stream)
 
@@ -220,7 +220,7 @@ class Transfer:
         full = urllib.parse.urljoin(self.http.base_url + "/", url if isinstance(url, str) else "")
         split = urllib.parse.urlsplit(full)
         if split.scheme not in ("http", "https"):
-            raise _refuse(digest, url, "uses %s:" % split.scheme)
+            raise _refuse(digest, url, f"uses {split.scheme}:")
         base = urllib.parse.urlsplit(self.http.base_url)
         prefix = base.path.rstrip("/")
         path = split.path[len(prefix):] if prefix and split.path.startswith(prefix + "/") else split.path
@@ -237,8 +237,8 @@ class Transfer:
         returns [{"number", "etag"}] for /blobs/confirm."""
         parts = m["parts"]
         if sum(p["size"] for p in parts) != m["size"]:
-            raise AmphoraError("internal", "The server's parts for blob %s do not cover its %d bytes; upgrade client "
-                               "and server to the same version." % (m["digest"], m["size"]))
+            raise AmphoraError("internal", f"The server's parts for blob {m['digest']} do not cover its {int(m['size'])} bytes; upgrade client "
+                               "and server to the same version.")
 
         def put_part(p):
             url = self.blob_target(p["url"], m["digest"], True)
@@ -254,8 +254,7 @@ class Transfer:
                 raise error_from(resp.status, data, "PUT", url)
             etag = resp.getheader("ETag")
             if not etag:
-                raise AmphoraError("internal", "The storage answered part %d of blob %s without an ETag; upload again."
-                                   % (p["number"], m["digest"]))
+                raise AmphoraError("internal", f'The storage answered part {int(p["number"])} of blob {m["digest"]} without an ETag; upload again.')
             return {"number": p["number"], "etag": etag}
 
         with ThreadPoolExecutor(max_workers=PART_WORKERS, thread_name_prefix="amphora-part") as pool:
@@ -274,8 +273,7 @@ class Transfer:
                 with open(b["path"], "rb") as f:
                     data = f.read(b["size"] + 1)
                 if len(data) != b["size"]:
-                    raise AmphoraError("invalid_path", "%s changed while being uploaded (%d bytes, expected %d); log it again."
-                                       % (b["path"], len(data), b["size"]))
+                    raise AmphoraError("invalid_path", f'{b["path"]} changed while being uploaded ({len(data)} bytes, expected {b["size"]}); log it again.')
                 pending.append(data)
                 held += len(data)
                 if held >= CHUNK:
@@ -428,17 +426,17 @@ class Transfer:
                 if len(data) != size or actual != digest:
                     raise AmphoraError(
                         "digest_mismatch",
-                        "Downloaded blob %s has SHA-256 %s (%d of %d bytes) in a batch download; the server's copy is "
+                        f"Downloaded blob {digest} has SHA-256 {actual} ({len(data)} of {int(size)} bytes) in a batch download; the server's copy is "
                         "damaged or the response was cut short. It was not written; ask the server administrator to "
-                        "check its blob store." % (digest, actual, len(data), size),
+                        "check its blob store.",
                     )
                 self._store(digest, data, targets)
                 stats.add(bytes_downloaded=size, files_downloaded=len(targets))
                 self._bar.done(digest, size)
                 done += 1
             if resp.read(1):
-                raise AmphoraError("internal", "The server's batch download sent bytes after the last of its %d blobs; "
-                                   "retry the download." % len(digests))
+                raise AmphoraError("internal", f"The server's batch download sent bytes after the last of its {len(digests)} blobs; "
+                                   "retry the download.")
         except BaseException:
             resp.close()
             self.http.abandon(path)  # the rest of the response is unread: this connection is done
@@ -511,14 +509,14 @@ class Transfer:
                 self.http.abandon(source)  # the rest of the response is unread
                 raise AmphoraError(
                     "digest_mismatch",
-                    "The server sent %s bytes of blob %s where the manifest lists %d; nothing was written. Retry; if it "
-                    "persists the server's copy or its manifest is damaged." % ("more than %d" % size if got > size else got, digest, size),
+                    f'The server sent {f"more than {int(size)}" if got > size else got} bytes of blob {digest} where the manifest lists {int(size)}; nothing was written. Retry; if it '
+                    "persists the server's copy or its manifest is damaged.",
                 )
             if h.hexdigest() != digest:
                 raise AmphoraError(
                     "digest_mismatch",
-                    "Downloaded blob %s has SHA-256 %s (%d bytes); the server's copy is damaged. Nothing was written; "
-                    "ask the server administrator to check its blob store." % (digest, h.hexdigest(), got),
+                    f"Downloaded blob {digest} has SHA-256 {h.hexdigest()} ({got} bytes); the server's copy is damaged. Nothing was written; "
+                    "ask the server administrator to check its blob store.",
                 )
             _in_cache_folder(self.cache_dir, cached, lambda: os.replace(cache_tmp, cached), retry=False)
             os.replace(dest_tmp, dest)
@@ -655,8 +653,8 @@ def _in_cache_folder(cache_dir, cached, action, retry=True):
             if attempt == 1 or not retry:
                 raise AmphoraError(
                     "internal",
-                    "The download cache %s was deleted while a download was writing to it (%s); nothing was written to the "
-                    "download folder. Run the download again (and avoid removing the cache during downloads)." % (cache_dir, e.strerror),
+                    f"The download cache {cache_dir} was deleted while a download was writing to it ({e.strerror}); nothing was written to the "
+                    "download folder. Run the download again (and avoid removing the cache during downloads).",
                 ) from None
             os.makedirs(os.path.dirname(cached), exist_ok=True)
 
@@ -708,8 +706,8 @@ def _copy_fd(src, fd, size):
 
 
 def _refuse(digest, url, why):
-    return AmphoraError("internal", "The server pointed blob %s… at %s, which %s; refusing to transfer it. Check that "
-                        "AMPHORA_BASE_URL is an Amphora server you trust." % (digest[:12], str(url)[:200], why))
+    return AmphoraError("internal", f"The server pointed blob {digest[:12]}… at {str(url)[:200]}, which {why}; refusing to transfer it. Check that "
+                        "AMPHORA_BASE_URL is an Amphora server you trust.")
 
 
 class _Slice:

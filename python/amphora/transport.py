@@ -26,13 +26,12 @@ def unreachable(base_url, cause=None):
     """Same words as the TypeScript SDK's unreachableError, plus the repository's start command."""
     why = ""
     if isinstance(cause, OSError) and cause.errno in errno.errorcode:
-        why = " (%s)" % errno.errorcode[cause.errno]
+        why = f" ({errno.errorcode[cause.errno]})"
     elif cause is not None:
-        why = " (%s)" % (str(cause) or type(cause).__name__)
+        why = f" ({str(cause) or type(cause).__name__})"
     return CommError(
         "server_unreachable",
-        "Cannot reach the Amphora server at %s%s. %s, or set AMPHORA_BASE_URL (and AMPHORA_API_KEY) to a running server."
-        % (base_url, why, START_HINT),
+        f"Cannot reach the Amphora server at {base_url}{why}. {START_HINT}, or set AMPHORA_BASE_URL (and AMPHORA_API_KEY) to a running server.",
     )
 
 
@@ -124,10 +123,10 @@ class Http:
                 # A kept-alive connection the server closed meanwhile: reconnect once.
                 self._drop(split)
                 if attempt == 1:
-                    raise unreachable("%s://%s" % (split.scheme, split.netloc), e)
+                    raise unreachable(f"{split.scheme}://{split.netloc}", e)
             except OSError as e:  # refused, unknown host, timeout
                 self._drop(split)
-                raise unreachable("%s://%s" % (split.scheme, split.netloc), e)
+                raise unreachable(f"{split.scheme}://{split.netloc}", e)
             except BaseException:
                 # e.g. a streamed body that failed half-way: the connection is mid-request.
                 self._drop(split)
@@ -185,4 +184,4 @@ def error_from(status, data, method, path):
     except Exception:
         text = data[:300].decode("utf-8", "replace") if data else ""
         code = "not_found" if status == 404 else "unauthorized" if status == 401 else "internal"
-        return CommError(code, "%s %s answered HTTP %d: %s" % (method, path, status, text or "(no body)"))
+        return CommError(code, f'{method} {path} answered HTTP {status}: {text or "(no body)"}')

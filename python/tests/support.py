@@ -20,7 +20,7 @@ class ServerProcess:
     def __init__(self, data_dir, timeout=90, team_key=None):
         """`team_key`: start a team server (--team) whose site admin `admin` has this key."""
         if not os.path.isfile(SERVER):
-            raise RuntimeError("%s is missing: build it first with `node esbuild.mjs` in %s." % (SERVER, REPO))
+            raise RuntimeError(f"{SERVER} is missing: build it first with `node esbuild.mjs` in {REPO}.")
         self.data_dir = data_dir
         env = dict(os.environ)
         env.pop("AMPHORA_BOOTSTRAP_KEY", None)
@@ -46,7 +46,7 @@ class ServerProcess:
         except Exception:
             err = self.proc.stderr.read1(4000) if self.proc.poll() is not None else b""
             self.stop()
-            raise RuntimeError("the server did not start (%r): %s" % (line[:300], err.decode(errors="replace")))
+            raise RuntimeError(f'the server did not start ({line[:300]!r}): {err.decode(errors="replace")}')
         self.url = info["url"]
         if team_key:
             self.api_key = team_key  # a team server publishes no key

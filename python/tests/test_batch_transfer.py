@@ -81,7 +81,7 @@ class Proxy:
                 pass
 
         self.server = _ProxyServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def count(self, method, route):
@@ -116,9 +116,9 @@ class BatchTransferTest(ServerTestCase):
     def small_files(self, folder, n, prefix="f"):
         expected = {}
         for i in range(n):
-            data = ("%s/%s %d\n" % (folder, prefix, i)).encode() * (1 + i % 7)
-            self.write("%s/%s%04d.txt" % (folder, prefix, i), data)
-            expected["%s%04d.txt" % (prefix, i)] = data
+            data = (f"{folder}/{prefix} {i}\n").encode() * (1 + i % 7)
+            self.write(f"{folder}/{prefix}{i:04d}.txt", data)
+            expected[f"{prefix}{i:04d}.txt"] = data
         return expected
 
     def log_dir(self, project, name, folder):
@@ -213,22 +213,22 @@ class BatchTransferTest(ServerTestCase):
         every_chunk = functools.partial(progress.ByteProgress, interval=0)
         for silent in (False, True):
             env = {"AMPHORA_SILENT": "1"} if silent else {}
-            self.through("cache-progress-%s" % silent)
+            self.through(f"cache-progress-{silent}")
             with mock.patch.dict(os.environ, env), mock.patch.object(progress, "ByteProgress", every_chunk), \
                     mock.patch("sys.stderr", Terminal()) as term:
-                self.log_dir("p-progress", "progress-%s" % silent, "progress")
-                self.through("cache-progress-consumer-%s" % silent)  # the download comes from the server
-                Api().artifact("p-progress/progress-%s" % silent).download(os.path.join(self.work, "progress-out-%s" % silent))
+                self.log_dir("p-progress", f"progress-{silent}", "progress")
+                self.through(f"cache-progress-consumer-{silent}")  # the download comes from the server
+                Api().artifact(f"p-progress/progress-{silent}").download(os.path.join(self.work, f"progress-out-{silent}"))
             out = term.getvalue()
             if silent:
                 self.assertEqual(out, "")
                 continue
             for phase in ("upload", "download"):
-                seen = [float(x) for x in re.findall(r"amphora: %s ([0-9.]+)/20\.0 MiB" % phase, out)]
-                self.assertTrue(seen, "%s: no progress in %r" % (phase, out[-300:]))
+                seen = [float(x) for x in re.findall(rf"amphora: {phase} ([0-9.]+)/20\.0 MiB", out)]
+                self.assertTrue(seen, f"{phase}: no progress in {out[-300:]!r}")
                 self.assertEqual(seen[-1], 20.0, phase)
-                self.assertGreater(len({x for x in seen if x < 20.0}), 1, "%s: bytes move while the one file is in flight" % phase)
-                self.assertIn("amphora: %s 20.0/20.0 MiB (1/1 files)" % phase, out)
+                self.assertGreater(len({x for x in seen if x < 20.0}), 1, f"{phase}: bytes move while the one file is in flight")
+                self.assertIn(f"amphora: {phase} 20.0/20.0 MiB (1/1 files)", out)
             self.assertTrue(out.endswith("\r\x1b[K"), "the line is cleared at the end")
 
     def test_fallback_to_one_request_per_blob_when_the_server_has_no_batch_routes(self):

@@ -26,7 +26,7 @@ class BlobTargetTest(unittest.TestCase):
         self.assertEqual(self.target("http://x/base/api/v1/blobs/" + D, False, base="http://x/base"), "/api/v1/blobs/" + D)
 
     def test_a_storage_url_handed_out_for_the_blob_is_used_as_given(self):
-        url = "http://127.0.0.1:9000/bucket/staging/%s.n?X-Amz-Signature=x" % D
+        url = f"http://127.0.0.1:9000/bucket/staging/{D}.n?X-Amz-Signature=x"
         self.assertEqual(self.target(url, True), url)
 
     def test_refuses_foreign_urls_not_handed_out_other_blobs_and_other_schemes(self):

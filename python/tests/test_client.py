@@ -39,7 +39,7 @@ def start_reference_server(files):
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             if not self.path.startswith("/noetag"):
-                self.send_header("ETag", '"%s"' % hashlib.md5(body).hexdigest())
+                self.send_header("ETag", f'"{hashlib.md5(body).hexdigest()}"')
             self.end_headers()
             return body
 
@@ -56,7 +56,7 @@ def start_reference_server(files):
 
     server = _RefServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, "http://127.0.0.1:%d" % server.server_address[1]
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
 class OpenApiContractTest:
@@ -343,7 +343,7 @@ class ArtifactTest(ServerTestCase):
         with amphora.init(project="p-upd", job_type="x") as run:
             for i in range(3):
                 a = Artifact("m", type="model", metadata={"i": i})
-                a.add_file(self.write("m.bin", "model %d" % i))
+                a.add_file(self.write("m.bin", f"model {i}"))
                 run.log_artifact(a)
         api = Api()
         art = api.artifact("p-upd/m:v1")
@@ -484,7 +484,7 @@ class ArtifactTest(ServerTestCase):
     def test_many_files_move_in_parallel(self):
         folder = os.path.join(self.work, "many")
         for i in range(300):
-            self.write("many/f%03d.txt" % i, "file %d" % i)
+            self.write(f"many/f{i:03d}.txt", f"file {i}")
         with amphora.init(project="p-many", job_type="x") as run:
             art = Artifact("many", type="dataset")
             art.add_dir(folder)
@@ -516,26 +516,27 @@ class ArtifactTest(ServerTestCase):
             block = os.urandom(1 << 20)
             for _ in range(120):
                 f.write(block)
+        cache_dir, out_dir = os.path.join(self.tmp, "cache-big"), os.path.join(self.work, "big-out")
         script = (
             "import os, resource, amphora\n"
             "with amphora.init(project='p-big', job_type='x') as run:\n"
             "    a = amphora.Artifact('big', type='dataset')\n"
-            "    a.add_file(%r)\n"
+            f"    a.add_file({big!r})\n"
             "    run.log_artifact(a)\n"
-            "os.environ['AMPHORA_CACHE_DIR'] = %r\n"
+            f"os.environ['AMPHORA_CACHE_DIR'] = {cache_dir!r}\n"
             "got = amphora.Api().artifact('p-big/big')\n"
-            "got.download(%r)\n"
+            f"got.download({out_dir!r})\n"
             "assert got.last_transfer.bytes_downloaded == 120 << 20, got.last_transfer\n"
             # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking test process
             # across exec (a test run holding ~100 MiB made this child look that big).
             "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')] if os.path.exists('/proc/self/status') else []\n"
             "print(int(hwm[0].split()[1]) if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
-        ) % (big, os.path.join(self.tmp, "cache-big"), os.path.join(self.work, "big-out"))
+        )
         env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(amphora.__file__))))
         proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         peak_mib = int(proc.stdout.split()[-1]) / 1024
-        self.assertLess(peak_mib, 64, "peak RSS %.0f MiB while moving a 120 MiB file" % peak_mib)
+        self.assertLess(peak_mib, 64, f"peak RSS {peak_mib:.0f} MiB while moving a 120 MiB file")
         self.assertEqual(os.path.getsize(os.path.join(self.work, "big-out", "big.bin")), 120 << 20)
 
     def test_blob_negotiation_is_batched(self):
@@ -557,7 +558,7 @@ class ArtifactTest(ServerTestCase):
             with amphora.init(project="p-batch", job_type="x") as run:
                 art = Artifact("batched", type="dataset")
                 for i in range(5):
-                    art.add_file(self.write("b%d.txt" % i, "batch %d" % i))
+                    art.add_file(self.write(f"b{i}.txt", f"batch {i}"))
                 run.log_artifact(art)
         finally:
             transfer.NEGOTIATE_BATCH = saved
@@ -572,7 +573,7 @@ class ArtifactTest(ServerTestCase):
         for i in range(3):
             with amphora.init(project="p-dist", group="writers") as run:
                 part = Artifact("parallel-artifact", type="dataset")
-                part.add(amphora.Table(columns=["a", "b", "c"], data=[[i, i * 2, 2 ** i]]), "parts/table_%d" % i)
+                part.add(amphora.Table(columns=["a", "b", "c"], data=[[i, i * 2, 2 ** i]]), f"parts/table_{i}")
                 run.upsert_artifact(part)
         with amphora.init(project="p-dist", group="writers") as run:
             clash = Artifact("parallel-artifact", type="dataset")
@@ -599,7 +600,7 @@ class UnreachableTest(unittest.TestCase):
         s.close()
         saved = {k: os.environ.get(k) for k in ("AMPHORA_BASE_URL", "AMPHORA_API_KEY", "AMPHORA_DATA_DIR")}
         try:
-            os.environ["AMPHORA_BASE_URL"] = "http://127.0.0.1:%d" % port
+            os.environ["AMPHORA_BASE_URL"] = f"http://127.0.0.1:{port}"
             os.environ["AMPHORA_API_KEY"] = "k"
             with self.assertRaises(AmphoraError) as ctx:
                 amphora.init(project="p")
@@ -615,7 +616,7 @@ class UnreachableTest(unittest.TestCase):
                 self.assertEqual(ctx.exception.code, "server_unreachable")
                 self.assertIn(os.path.join(empty, "server.json"), str(ctx.exception))
                 self.assertIn("npm start", str(ctx.exception))
-                os.environ["AMPHORA_BASE_URL"] = "http://127.0.0.1:%d" % port
+                os.environ["AMPHORA_BASE_URL"] = f"http://127.0.0.1:{port}"
                 with self.assertRaises(AmphoraError) as ctx:
                     Api().artifact("x:latest")
                 self.assertEqual(ctx.exception.code, "unauthorized")

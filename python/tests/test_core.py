@@ -81,12 +81,12 @@ class PathsTest(CoreTest):
 class DigestTest(CoreTest):
     def test_digest_rule(self):
         d1, d2 = "a" * 64, "b" * 64
-        expected = hashlib.sha256(("amphora-manifest-v1\nB.txt:%s\na.txt:%s\n" % (d2, d1)).encode()).hexdigest()
+        expected = hashlib.sha256(f"amphora-manifest-v1\nB.txt:{d2}\na.txt:{d1}\n".encode()).hexdigest()
         self.assertEqual(artifact_digest({"a.txt": {"digest": d1, "size": 1}, "B.txt": {"digest": d2, "size": 2}}), expected)
 
     def test_code_point_order(self):
         m = {"\uff5e": {"digest": "a" * 64, "size": 1}, "\U0001f600": {"digest": "b" * 64, "size": 1}}
-        expected = hashlib.sha256(("amphora-manifest-v1\n\uff5e:%s\n\U0001f600:%s\n" % ("a" * 64, "b" * 64)).encode()).hexdigest()
+        expected = hashlib.sha256(f'amphora-manifest-v1\n\uff5e:{"a" * 64}\n\U0001f600:{"b" * 64}\n'.encode()).hexdigest()
         self.assertEqual(artifact_digest(m), expected)
 
     def test_only_path_and_digest_count(self):
@@ -234,7 +234,7 @@ class ParityWithTypeScriptTest(unittest.TestCase):
         self.assertEqual(len(expected), len(PARITY_CASES))
         for case, want in zip(PARITY_CASES, expected):
             got = json.loads(json.dumps(_python_outcome(case)))
-            self.assertEqual(got, want, "case %r" % (case,))
+            self.assertEqual(got, want, f"case {case!r}")
 
 
 if __name__ == "__main__":

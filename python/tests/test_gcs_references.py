@@ -42,14 +42,14 @@ class _Blob:
         self.generation, self.size = gen, len(data)
         self.md5_hash = None if composite else base64.b64encode(hashlib.md5(data).digest()).decode()
         self.crc32c = base64.b64encode(_crc32c(data)).decode()
-        self.etag = "E%d" % gen
+        self.etag = f"E{gen}"
         return self
 
     def download_to_file(self, file_obj, raw_download=False, checksum="md5"):
         history = self.store.buckets[self.bucket_name].get(self.name) or []
         found = [g for g in history if g[0] == self._generation] if self._generation else history[-1:]
         if not found:
-            raise NotFound("No such object: %s/%s" % (self.bucket_name, self.name))
+            raise NotFound(f"No such object: {self.bucket_name}/{self.name}")
         file_obj.write(self.store.served(found[0][1]))
 
 
@@ -139,7 +139,7 @@ class GcsReferencesWithStandInTest(ServerTestCase):
     def log(self, art, project="py-gcs"):
         with amphora.init(project=project, job_type="log") as run:
             run.log_artifact(art)
-        return Api().artifact("%s/%s:latest" % (project, art.collection_name))
+        return Api().artifact(f"{project}/{art.collection_name}:latest")
 
     def test_object_records_generation_and_md5_and_downloads(self):
         gen = self.gcs.put("plain", "data/train.csv", b"x,y\n1,2\n")
@@ -154,7 +154,7 @@ class GcsReferencesWithStandInTest(ServerTestCase):
 
     def test_prefix_max_objects_and_missing(self):
         for n in "abc":
-            self.gcs.put("plain", "ds/%s.txt" % n, n.encode())
+            self.gcs.put("plain", f"ds/{n}.txt", n.encode())
         self.gcs.put("plain", "ds/folder/", b"")
         entries = Artifact("gcs-prefix", type="dataset").add_reference("gs://plain/ds/", name="raw")
         self.assertEqual(sorted(e.path for e in entries), ["raw/a.txt", "raw/b.txt", "raw/c.txt"])
@@ -172,7 +172,7 @@ class GcsReferencesWithStandInTest(ServerTestCase):
         got = self.log(art)
         second = self.gcs.put("plain", "m.bin", b"second")
         e = self.assertAmphoraError("reference_changed", got.download, os.path.join(self.work, "mutable"))
-        self.assertIn("generation was %d, now %d" % (first, second), str(e))
+        self.assertIn(f"generation was {first}, now {second}", str(e))
         self.assertFalse(os.path.exists(os.path.join(self.work, "mutable", "m.bin")))
         del self.gcs.buckets["plain"]["m.bin"]
         e = self.assertAmphoraError("not_found", got.download, os.path.join(self.work, "mutable"))

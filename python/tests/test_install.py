@@ -38,7 +38,7 @@ class InstallTest(unittest.TestCase):
                 metadata = f.read()
             self.assertNotIn("Requires-Dist", metadata)
             # One version source: the package's __version__, which is the release in src/core/version.ts.
-            self.assertIn("\nVersion: %s\n" % release_version(), metadata)
+            self.assertIn(f"\nVersion: {release_version()}\n", metadata)
             self.assertEqual(check.stdout.splitlines()[1:2], [release_version()])
 
 

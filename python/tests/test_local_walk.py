@@ -16,8 +16,8 @@ class LocalWalkTest(unittest.TestCase):
         for d in ("a", "b"):
             os.makedirs(os.path.join(self.root, d))
             for i in range(20):
-                with open(os.path.join(self.root, d, "f%d.txt" % i), "w") as f:
-                    f.write("%s %d" % (d, i))
+                with open(os.path.join(self.root, d, f"f{i}.txt"), "w") as f:
+                    f.write(f"{d} {i}")
 
     def tearDown(self):
         self.tmp.cleanup()
@@ -33,7 +33,7 @@ class LocalWalkTest(unittest.TestCase):
         with mock.patch("os.path.realpath", counting):
             art = Artifact("walk", type="dataset")
             art.add_dir(self.root)
-        self.assertLessEqual(len(calls), 4, "one realpath per folder, none per file: %r" % calls)
+        self.assertLessEqual(len(calls), 4, f"one realpath per folder, none per file: {calls!r}")
         self.assertEqual(sorted(art.manifest)[:2], ["a/f0.txt", "a/f1.txt"])
         self.assertEqual(len(art.manifest), 40)
 

@@ -58,7 +58,7 @@ class PackageStructureTest(unittest.TestCase):
         graph = package_imports()
         self.assertIn("transfer", graph["artifact"])  # the walk sees the package's imports at all
         cycle = find_cycle(graph)
-        self.assertIsNone(cycle, "import cycle: %s" % " -> ".join(cycle or []))
+        self.assertIsNone(cycle, f'import cycle: {" -> ".join(cycle or [])}')
 
     def test_cycle_finder_reports_a_cycle(self):
         self.assertEqual(find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}), ["a", "b", "c", "a"])
@@ -89,7 +89,7 @@ class PublicApiTypeHintsTest(unittest.TestCase):
         for fn in calls:
             params = [p for p in inspect.signature(fn).parameters.values() if p.name not in ("self", "cls")]
             hints = typing.get_type_hints(fn)
-            missing += ["%s(%s)" % (fn.__qualname__, p.name) for p in params if p.name not in hints]
+            missing += [f"{fn.__qualname__}({p.name})" for p in params if p.name not in hints]
             if "return" not in hints:
-                missing.append("%s -> ?" % fn.__qualname__)
+                missing.append(f"{fn.__qualname__} -> ?")
         self.assertEqual(missing, [])

@@ -20,7 +20,7 @@ class RegistryTest(ServerTestCase):
         self.assertEqual((linked.name, linked.project, linked.collection_name), ("classifier:v0", "wandb-registry-model", "classifier"))
         self.assertEqual(linked.aliases, ["latest", "staging"])
         self.assertEqual(linked.source_name, "net:v0")
-        self.assertEqual(linked.source_qualified_name, "%s/p-reg/net:v0" % linked.entity)
+        self.assertEqual(linked.source_qualified_name, f"{linked.entity}/p-reg/net:v0")
         self.assertEqual(linked.logged_by().id, run.id)
         self.assertEqual(linked.source_artifact.qualified_name, model.qualified_name)
         self.assertFalse(model.is_link)
@@ -46,9 +46,9 @@ class RegistryTest(ServerTestCase):
         default = None
         with amphora.init(project="p-models", job_type="train") as run:
             default = run.log_model(self.write("other.pt", "x"))
-        self.assertEqual(default.collection_name, "run-%s-other.pt" % run.id)
+        self.assertEqual(default.collection_name, f"run-{run.id}-other.pt")
         mnist = Api().artifact("wandb-registry-model/MNIST:latest")
-        self.assertEqual((mnist.source_name, mnist.type), ("run-%s-model.h5:v0" % mnist.logged_by().id, "model"))
+        self.assertEqual((mnist.source_name, mnist.type), (f"run-{mnist.logged_by().id}-model.h5:v0", "model"))
         with amphora.init(project="p-models", job_type="eval") as run:
             local = run.use_model("mnist-model:candidate")
             self.assertEqual(os.path.basename(local), "model.h5")  # the only file, as W&B returns it

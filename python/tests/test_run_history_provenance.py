@@ -184,21 +184,21 @@ class HistoryAndProvenanceOverHttpTest(ServerTestCase):
         git(repo, "add", "notes.md")  # staged, uncommitted: dirty
         path, log_line, use_line = self.run_script(repo)
         entity, project, run_id = path.split("/")
-        run = self.get("/projects/%s/%s/runs/%s" % (entity, project, run_id))
+        run = self.get(f"/projects/{entity}/{project}/runs/{run_id}")
         prov = run["provenance"]
         self.assertEqual(prov["program"], "train.py")
         self.assertEqual(prov["root"], os.path.realpath(repo))
         self.assertEqual(prov["git"]["commit"], commit)
         self.assertEqual(prov["git"]["remote"], "https://example.com/team/proj.git")
         self.assertTrue(prov["git"]["dirty"])
-        files = {f["path"] for f in self.get("/projects/%s/%s/runs/%s/files" % (entity, project, run_id))["items"]}
+        files = {f["path"] for f in self.get(f"/projects/{entity}/{project}/runs/{run_id}/files")["items"]}
         self.assertIn("code/git.diff", files)
-        out = self.get("/projects/%s/%s/runs/%s/outputs" % (entity, project, run_id))["items"]
+        out = self.get(f"/projects/{entity}/{project}/runs/{run_id}/outputs")["items"]
         self.assertEqual(out[0]["callSite"], {"file": "train.py", "line": log_line})
-        ins = self.get("/projects/%s/%s/runs/%s/inputs" % (entity, project, run_id))["items"]
+        ins = self.get(f"/projects/{entity}/{project}/runs/{run_id}/inputs")["items"]
         self.assertEqual(ins[0]["usedAt"], {"file": "train.py", "line": use_line})
 
-        metrics = self.get("/projects/%s/%s/runs/%s/metrics?keys=loss,phase" % (entity, project, run_id))
+        metrics = self.get(f"/projects/{entity}/{project}/runs/{run_id}/metrics?keys=loss,phase")
         loss = metrics["series"][0]
         self.assertEqual(loss["value"][3:5], ["NaN", "Infinity"])
         self.assertEqual(loss["total"], 30)
@@ -231,7 +231,7 @@ class HistoryAndProvenanceOverHttpTest(ServerTestCase):
         os.makedirs(plain)
         path, _, _ = self.run_script(plain)
         entity, project, run_id = path.split("/")
-        prov = self.get("/projects/%s/%s/runs/%s" % (entity, project, run_id))["provenance"]
+        prov = self.get(f"/projects/{entity}/{project}/runs/{run_id}")["provenance"]
         self.assertEqual(prov, {"program": "train.py", "root": os.path.realpath(plain), "git": None})
 
 

@@ -47,7 +47,7 @@ class S3rver:
             self.endpoint = json.loads(line)["endpoint"]
         except ValueError:
             self.stop()
-            raise RuntimeError("s3rver did not start: %r" % line)
+            raise RuntimeError(f"s3rver did not start: {line!r}")
 
     def stop(self):
         if self.proc.poll() is None:
@@ -72,8 +72,7 @@ def s3rver_env(endpoint, home):
     }
 
 
-@unittest.skipUnless(HAS_BOTO3, "boto3 is not importable under %s; SystemPythonS3Test runs these under Debian's python3-boto3"
-                     % sys.executable)
+@unittest.skipUnless(HAS_BOTO3, f"boto3 is not importable under {sys.executable}; SystemPythonS3Test runs these under Debian's python3-boto3")
 class S3ReferencesTest(ServerTestCase):
     @classmethod
     def setUpClass(cls):
@@ -115,11 +114,11 @@ class S3ReferencesTest(ServerTestCase):
 
     def test_key_put_and_get(self):
         art = Artifact("s3-key", type="dataset")
-        [entry] = art.add_reference("s3://%s/data/train.csv" % BUCKET)
+        [entry] = art.add_reference(f"s3://{BUCKET}/data/train.csv")
         self.assertEqual(entry.path, "train.csv")
         self.assertEqual(entry.digest, md5(b"x,y\n1,2\n"))
         self.assertEqual(entry.size, 8)
-        self.assertEqual(entry.ref(), "s3://%s/data/train.csv" % BUCKET)
+        self.assertEqual(entry.ref(), f"s3://{BUCKET}/data/train.csv")
         with amphora.init(project="py-s3", job_type="log") as run:
             run.log_artifact(art)
         self.assertEqual(art.last_transfer.bytes_uploaded, 0)  # references store no bytes
@@ -130,35 +129,35 @@ class S3ReferencesTest(ServerTestCase):
 
     def test_prefix_expands_under_name(self):
         art = Artifact("s3-prefix", type="dataset")
-        entries = art.add_reference("s3://%s/ds/" % BUCKET, name="raw")
+        entries = art.add_reference(f"s3://{BUCKET}/ds/", name="raw")
         self.assertEqual(sorted(e.path for e in entries), ["raw/a.txt", "raw/sub/b.txt"])
         with amphora.init(project="py-s3", job_type="log") as run:
             run.log_artifact(art)
         root = Api().artifact("py-s3/s3-prefix:v0").download(os.path.join(self.work, "prefix"))
         with open(os.path.join(root, "raw", "sub", "b.txt"), "rb") as f:
             self.assertEqual(f.read(), b"beta")
-        no_slash = Artifact("s3-prefix2", type="dataset").add_reference("s3://%s/ds" % BUCKET)
+        no_slash = Artifact("s3-prefix2", type="dataset").add_reference(f"s3://{BUCKET}/ds")
         self.assertEqual(sorted(e.path for e in no_slash), ["a.txt", "sub/b.txt"])
 
     def test_changed_object_is_a_clear_error(self):
         self.put("mutable/m.bin", b"first")
         art = Artifact("s3-mutable", type="dataset")
-        art.add_reference("s3://%s/mutable/m.bin" % BUCKET)
+        art.add_reference(f"s3://{BUCKET}/mutable/m.bin")
         with amphora.init(project="py-s3", job_type="log") as run:
             run.log_artifact(art)
         self.put("mutable/m.bin", b"second")
         got = Api().artifact("py-s3/s3-mutable:latest")
         root = os.path.join(self.work, "mutable")
         e = self.assertAmphoraError("reference_changed", got.download, root)
-        self.assertIn('ETag was "%s", now "%s"' % (md5(b"first"), md5(b"second")), str(e))
+        self.assertIn(f'ETag was "{md5(b"first")}", now "{md5(b"second")}"', str(e))
         self.assertFalse(os.path.exists(os.path.join(root, "m.bin")))
 
     def test_checksum_false_records_the_uri(self):
         self.put("loose/l.txt", b"one")
         art = Artifact("s3-loose", type="dataset")
         with self.env(AWS_ACCESS_KEY_ID=None):  # nothing is asked of S3
-            [entry] = art.add_reference("s3://%s/loose/l.txt" % BUCKET, checksum=False)
-        self.assertEqual(entry.digest, "s3://%s/loose/l.txt" % BUCKET)
+            [entry] = art.add_reference(f"s3://{BUCKET}/loose/l.txt", checksum=False)
+        self.assertEqual(entry.digest, f"s3://{BUCKET}/loose/l.txt")
         with amphora.init(project="py-s3", job_type="log") as run:
             run.log_artifact(art)
         self.put("loose/l.txt", b"two")
@@ -168,25 +167,25 @@ class S3ReferencesTest(ServerTestCase):
 
     def test_max_objects_exceeded(self):
         e = self.assertAmphoraError("invalid_request", Artifact("s3-cap", type="dataset").add_reference,
-                                    "s3://%s/ds/" % BUCKET, max_objects=1)
+                                    f"s3://{BUCKET}/ds/", max_objects=1)
         self.assertIn("more than max_objects=1 objects", str(e))
 
     def test_missing_bucket_and_key(self):
         e = self.assertAmphoraError("not_found", Artifact("x", type="dataset").add_reference, "s3://no-such-bucket/k.txt")
         self.assertIn('Bucket "no-such-bucket" does not exist', str(e))
-        e = self.assertAmphoraError("not_found", Artifact("x", type="dataset").add_reference, "s3://%s/nope.txt" % BUCKET)
-        self.assertIn("s3://%s/nope.txt does not exist" % BUCKET, str(e))
+        e = self.assertAmphoraError("not_found", Artifact("x", type="dataset").add_reference, f"s3://{BUCKET}/nope.txt")
+        self.assertIn(f"s3://{BUCKET}/nope.txt does not exist", str(e))
 
     def test_missing_and_wrong_credentials(self):
         with self.env(AWS_ACCESS_KEY_ID=None, AWS_SECRET_ACCESS_KEY=None):
-            e = self.assertAmphoraError("unauthorized", Artifact("x", type="dataset").add_reference, "s3://%s/data/train.csv" % BUCKET)
+            e = self.assertAmphoraError("unauthorized", Artifact("x", type="dataset").add_reference, f"s3://{BUCKET}/data/train.csv")
         self.assertIn("AWS_ACCESS_KEY_ID", str(e))
         with self.env(AWS_ACCESS_KEY_ID="NOT-A-KEY"):
-            e = self.assertAmphoraError("unauthorized", Artifact("x", type="dataset").add_reference, "s3://%s/data/train.csv" % BUCKET)
+            e = self.assertAmphoraError("unauthorized", Artifact("x", type="dataset").add_reference, f"s3://{BUCKET}/data/train.csv")
         self.assertIn("refused", str(e))
         # A logged reference is downloaded with the downloader's own credentials too.
         art = Artifact("s3-creds", type="dataset")
-        art.add_reference("s3://%s/data/train.csv" % BUCKET)
+        art.add_reference(f"s3://{BUCKET}/data/train.csv")
         with amphora.init(project="py-s3", job_type="log") as run:
             run.log_artifact(art)
         with self.env(AWS_ACCESS_KEY_ID=None, AWS_SECRET_ACCESS_KEY=None):
@@ -195,7 +194,7 @@ class S3ReferencesTest(ServerTestCase):
 
     def test_unreachable_endpoint(self):
         with self.env(AWS_ENDPOINT_URL_S3="http://127.0.0.1:9", AWS_MAX_ATTEMPTS="1"):
-            e = self.assertAmphoraError("server_unreachable", Artifact("x", type="dataset").add_reference, "s3://%s/data/train.csv" % BUCKET)
+            e = self.assertAmphoraError("server_unreachable", Artifact("x", type="dataset").add_reference, f"s3://{BUCKET}/data/train.csv")
         self.assertIn("Cannot reach S3 at http://127.0.0.1:9", str(e))
 
 
@@ -212,7 +211,7 @@ class _FakeVersionedS3(http.server.ThreadingHTTPServer):
 
     def put(self, key, data):
         self.n += 1
-        vid = "ver-%d" % self.n
+        vid = f"ver-{self.n}"
         self.objects.setdefault(key, []).append((vid, data))
         return vid
 
@@ -245,20 +244,19 @@ class _FakeVersionedS3(http.server.ThreadingHTTPServer):
             if not key and "versions" in query:
                 prefix = (query.get("prefix") or [""])[0]
                 items = "".join(
-                    "<Version><Key>%s</Key><VersionId>%s</VersionId><IsLatest>%s</IsLatest><ETag>\"%s\"</ETag><Size>%d</Size></Version>"
-                    % (k, vid, "true" if i == len(vs) - 1 else "false", md5(data), len(data))
+                    f'<Version><Key>{k}</Key><VersionId>{vid}</VersionId><IsLatest>{"true" if i == len(vs) - 1 else "false"}</IsLatest><ETag>"{md5(data)}"</ETag><Size>{len(data)}</Size></Version>'
                     for k, vs in sorted(objects.items()) if k.startswith(prefix) for i, (vid, data) in enumerate(vs))
-                return self._xml(200, "<ListVersionsResult><Name>versioned</Name><Prefix>%s</Prefix><IsTruncated>false</IsTruncated>%s"
-                                      "</ListVersionsResult>" % (prefix, items))
+                return self._xml(200, f"<ListVersionsResult><Name>versioned</Name><Prefix>{prefix}</Prefix><IsTruncated>false</IsTruncated>{items}"
+                                      "</ListVersionsResult>")
             versions = objects.get(key) or []
             wanted = (query.get("versionId") or [None])[0]
             found = [v for v in versions if v[0] == wanted] if wanted else versions[-1:]
             if not found:
                 code = "NoSuchVersion" if wanted and versions else "NoSuchKey"
-                return self._xml(404, "<Error><Code>%s</Code><Message>not here</Message></Error>" % code)
+                return self._xml(404, f"<Error><Code>{code}</Code><Message>not here</Message></Error>")
             vid, data = found[0]
             self.send_response(200)
-            self.send_header("ETag", '"%s"' % md5(data))
+            self.send_header("ETag", f'"{md5(data)}"')
             self.send_header("Content-Length", str(len(data)))
             self.send_header("x-amz-version-id", vid)
             self.send_header("Content-Type", "application/octet-stream")
@@ -267,8 +265,7 @@ class _FakeVersionedS3(http.server.ThreadingHTTPServer):
                 self.wfile.write(data)
 
 
-@unittest.skipUnless(HAS_BOTO3, "boto3 is not importable under %s; SystemPythonS3Test runs these under Debian's python3-boto3"
-                     % sys.executable)
+@unittest.skipUnless(HAS_BOTO3, f"boto3 is not importable under {sys.executable}; SystemPythonS3Test runs these under Debian's python3-boto3")
 class VersionedS3ReferencesTest(ServerTestCase):
     """The VersionId path, against a fake versioned S3 (s3rver has no versioning)."""
 
@@ -277,7 +274,7 @@ class VersionedS3ReferencesTest(ServerTestCase):
         super().setUpClass()
         cls.fake = _FakeVersionedS3()
         threading.Thread(target=cls.fake.serve_forever, daemon=True).start()
-        env = s3rver_env("http://127.0.0.1:%d" % cls.fake.server_address[1], cls.tmp)
+        env = s3rver_env(f"http://127.0.0.1:{cls.fake.server_address[1]}", cls.tmp)
         cls._saved_aws = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
 
@@ -296,7 +293,7 @@ class VersionedS3ReferencesTest(ServerTestCase):
         v1 = self.fake.put("models/m.bin", b"weights v1")
         art = Artifact("s3-pinned", type="model")
         [entry] = art.add_reference("s3://versioned/models/m.bin")
-        self.assertEqual(entry.extra, {"etag": '"%s"' % md5(b"weights v1"), "versionId": v1})
+        self.assertEqual(entry.extra, {"etag": f'"{md5(b"weights v1")}"', "versionId": v1})
         with amphora.init(project="py-s3v", job_type="log") as run:
             run.log_artifact(art)
         self.fake.put("models/m.bin", b"weights v2")
@@ -379,12 +376,12 @@ class SystemPythonS3Test(unittest.TestCase):
 
     def test_under_system_python_with_debian_boto3(self):
         if not os.path.exists(SYSTEM_PYTHON):
-            self.skipTest("no system Python at %s (not a Debian machine)" % SYSTEM_PYTHON)
+            self.skipTest(f"no system Python at {SYSTEM_PYTHON} (not a Debian machine)")
         if os.path.realpath(sys.executable) == os.path.realpath(SYSTEM_PYTHON) and HAS_BOTO3:
             self.skipTest("this run already is the system Python: S3ReferencesTest ran with its boto3")
         probe = subprocess.run([SYSTEM_PYTHON, "-c", "import boto3; print(boto3.__version__)"], capture_output=True, text=True)
-        self.assertEqual(probe.returncode, 0, "Debian's python3-boto3 is missing under %s; run scripts/setup.sh (it installs "
-                                              "python3-boto3): %s" % (SYSTEM_PYTHON, probe.stderr[-500:]))
+        self.assertEqual(probe.returncode, 0, f"Debian's python3-boto3 is missing under {SYSTEM_PYTHON}; run scripts/setup.sh (it installs "
+                                              f"python3-boto3): {probe.stderr[-500:]}")
         python_dir = os.path.join(REPO, "python")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AMPHORA_", "AWS_", "PYTHON"))}
         run = subprocess.run([SYSTEM_PYTHON, "-m", "unittest", "-v", "tests.test_s3_references.S3ReferencesTest",

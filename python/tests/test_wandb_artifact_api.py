@@ -82,7 +82,7 @@ class ArtifactSurfaceTest(ServerTestCase):
         a.add(t, "scores")
         with amphora.init(project=project, job_type="x") as run:
             run.log_artifact(a)
-        return Api().artifact("%s/%s:latest" % (project, name))
+        return Api().artifact(f"{project}/{name}:latest")
 
     def test_attributes_files_get_verify_checkout(self):
         got = self.logged("p-surf")

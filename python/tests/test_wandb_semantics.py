@@ -93,7 +93,7 @@ class LoggingSignaturesTest(ServerTestCase):
             logged = run.log_artifact(os.path.join(self.work, "data"), name="raw", type="dataset", aliases=["best"], tags=["eu"])
             by_default = amphora.log_artifact(os.path.join(self.work, "data", "a.csv"))
         self.assertEqual((logged.version, logged.type, sorted(logged.aliases), logged.tags), ("v0", "dataset", ["best", "latest"], ["eu"]))
-        self.assertEqual((by_default.name, by_default.type), ("run-%s-a.csv:v0" % run.id, "unspecified"))
+        self.assertEqual((by_default.name, by_default.type), (f"run-{run.id}-a.csv:v0", "unspecified"))
         self.assertEqual(Api().artifact("p-path/raw:best").tags, ["eu"])
 
     def test_upsert_and_finish_with_w_and_b_positional_order(self):

@@ -54,7 +54,7 @@ class WandbDocsExamplesTest(ServerTestCase):
         run.finish()
         self.assertTrue(os.path.isfile(os.path.join(artifact_dir, "train.csv")))
         api = wandb.Api()
-        artifact = api.artifact("%s/artifacts-example/bike-dataset:latest" % self.entity)
+        artifact = api.artifact(f"{self.entity}/artifacts-example/bike-dataset:latest")
         entry = artifact.get_entry("train.csv")
         entry.download()
         artifact.download(root="bike-root")
@@ -71,7 +71,7 @@ class WandbDocsExamplesTest(ServerTestCase):
             artifact.description = "a description"
             artifact.save()
         api = wandb.Api()
-        artifact = api.artifact("%s/example/upd:latest" % self.entity)
+        artifact = api.artifact(f"{self.entity}/example/upd:latest")
         artifact.description = "My new description"
         artifact.metadata["oldKey"] = "new value"
         artifact.metadata = {"newKey": "new value"}
@@ -79,7 +79,7 @@ class WandbDocsExamplesTest(ServerTestCase):
         artifact.aliases.remove("latest")
         artifact.aliases = ["replaced"]
         artifact.save()
-        got = api.artifact("%s/example/upd:replaced" % self.entity)
+        got = api.artifact(f"{self.entity}/example/upd:replaced")
         self.assertEqual((got.description, got.metadata), ("My new description", {"newKey": "new value"}))
 
     # docs: artifacts/create-a-new-artifact-version (incremental: new_draft)
@@ -105,9 +105,9 @@ class WandbDocsExamplesTest(ServerTestCase):
                     f.write(str(i))
                 run.log_artifact(a, aliases=["keep"] if i else None)
         api = wandb.Api()
-        artifact = api.artifact("%s/example/gone:v0" % self.entity)
+        artifact = api.artifact(f"{self.entity}/example/gone:v0")
         artifact.delete()
-        artifact = api.artifact("%s/example/gone:v1" % self.entity)
+        artifact = api.artifact(f"{self.entity}/example/gone:v1")
         artifact.delete(delete_aliases=True)
         self.assertFalse(api.artifact_exists("example/gone:v1"))
 
@@ -128,7 +128,7 @@ class WandbDocsExamplesTest(ServerTestCase):
         artifact.ttl = datetime.timedelta(days=30)
         run.log_artifact(artifact)
         run.finish()
-        artifact = wandb.Api().artifact("%s/example/ttl-art:latest" % self.entity)
+        artifact = wandb.Api().artifact(f"{self.entity}/example/ttl-art:latest")
         artifact.ttl = datetime.timedelta(days=365)
         artifact.save()
         self.assertEqual(wandb.Api().artifact("example/ttl-art:v0").ttl, datetime.timedelta(days=365))
@@ -189,7 +189,7 @@ class WandbDocsExamplesTest(ServerTestCase):
             a = wandb.Artifact("existing", type="dataset")
             a.add_file("data/train.csv")
             run.log_artifact(a)
-        artifact = wandb.Api().artifact(name="%s/linking/existing:v0" % self.entity)
+        artifact = wandb.Api().artifact(name=f"{self.entity}/linking/existing:v0")
         artifact.link(target_path="wandb-registry-dataset/Golden", aliases=["production"])
         self.assertEqual(wandb.Api().artifact("wandb-registry-dataset/Golden:production").source_name, "existing:v0")
 
@@ -255,7 +255,7 @@ class WandbDocsExamplesTest(ServerTestCase):
         run = wandb.init(project="tags", tags=["tag1", "tag2"])
         run.tags = run.tags + ("tag3",)
         run.finish()
-        api_run = wandb.Api().run("%s/tags/%s" % (self.entity, run.id))
+        api_run = wandb.Api().run(f"{self.entity}/tags/{run.id}")
         api_run.tags.append("tag4")
         api_run.update()
         self.assertEqual(sorted(wandb.Api().run(run.path).tags), ["tag1", "tag2", "tag3", "tag4"])
@@ -266,7 +266,7 @@ class WandbDocsExamplesTest(ServerTestCase):
             with wandb.init(project="filtered", config={"learning_rate": lr}) as r:
                 r.log({"accuracy": lr * 5})
         api = wandb.Api()
-        runs = api.runs(path="%s/filtered" % self.entity, filters={"config.learning_rate": {"$gt": 0.05}})
+        runs = api.runs(path=f"{self.entity}/filtered", filters={"config.learning_rate": {"$gt": 0.05}})
         self.assertEqual([r.config["learning_rate"] for r in runs], [0.1])
 
 
