@@ -196,11 +196,11 @@ artifact
         bar.stop();
       }
       out.result(
-        { version: art.version, created: art.created ?? true, name: art.name, type: art.type, project: art.project, entity: art.entity, digest: art.digest, size: art.size, fileCount: art.fileCount, aliases: art.aliases, ref: art.qualifiedName() },
+        { version: art.version, created: art.created ?? true, name: art.collectionName, type: art.type, project: art.project, entity: art.entity, digest: art.digest, size: art.size, fileCount: art.fileCount, aliases: art.aliases, ref: art.qualifiedName() },
         () =>
           art.created === false
-            ? `unchanged: ${art.project}/${art.name}:${art.version} (no new version; same content) [${art.aliases.join(', ')}]`
-            : `Logged ${art.project}/${art.name}:${art.version} [${art.aliases.join(', ')}]  ${art.fileCount} files  ${formatBytes(art.size ?? 0)}  digest ${art.digest}`,
+            ? `unchanged: ${art.project}/${art.collectionName}:${art.version} (no new version; same content) [${art.aliases.join(', ')}]`
+            : `Logged ${art.project}/${art.collectionName}:${art.version} [${art.aliases.join(', ')}]  ${art.fileCount} files  ${formatBytes(art.size ?? 0)}  digest ${art.digest}`,
       );
     }),
   );

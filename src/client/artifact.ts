@@ -116,7 +116,8 @@ export class Artifact {
     };
   }
 
-  name: string;
+  /** The collection's name (`mnist-raw`), whether logged or not. */
+  collectionName: string;
   type: string;
   description: string | null;
   metadata: Record<string, unknown>;
@@ -147,7 +148,7 @@ export class Artifact {
   private client?: Client;
 
   constructor(name: string, type: string, opts: ArtifactOptions = {}) {
-    this.name = validateArtifactName(name);
+    this.collectionName = validateArtifactName(name);
     this.type = validateArtifactType(type);
     this.description = opts.description ?? null;
     this.metadata = { ...(opts.metadata ?? {}) };
@@ -164,7 +165,7 @@ export class Artifact {
   }
 
   private apply(v: ArtifactVersion): void {
-    this.name = v.name;
+    this.collectionName = v.name;
     this.type = v.type;
     this.version = v.version;
     this.digest = v.digest;
@@ -185,6 +186,11 @@ export class Artifact {
     this.linkedFrom = v.linkedFrom ?? null;
   }
 
+  /** `name:vN` once logged or fetched, the bare name for a draft (W&B's `Artifact.name`). */
+  get name(): string {
+    return this.version ? `${this.collectionName}:${this.version}` : this.collectionName;
+  }
+
   /** True for a version reached through a registry collection. */
   get isLink(): boolean {
     return Boolean(this.linkedFrom);
@@ -193,7 +199,13 @@ export class Artifact {
   /** `name:vN` where the version was logged (a link's source), or the name of a draft. */
   get sourceName(): string {
     if (this.linkedFrom) return `${this.linkedFrom.name}:${this.linkedFrom.version}`;
-    return this.version ? `${this.name}:${this.version}` : this.name;
+    return this.name;
+  }
+
+  /** `entity/project/name:vN` where the version was logged (a link's source; itself otherwise). */
+  get sourceQualifiedName(): string {
+    const src = this.linkedFrom;
+    return src ? formatReference({ entity: src.entity, project: src.project, name: src.name, selector: src.version }) : this.qualifiedName();
   }
 
   /**
@@ -205,7 +217,7 @@ export class Artifact {
     const client = this.requireLogged('link');
     const target = parseLinkTarget(targetPath);
     const aliases = (opts.aliases ?? []).map(validateAlias);
-    const src = this.linkedFrom ?? { entity: this.entity!, project: this.project!, name: this.name, version: this.version! };
+    const src = this.linkedFrom ?? { entity: this.entity!, project: this.project!, name: this.collectionName, version: this.version! };
     const res = await client.http.linkVersion(target.entity ?? this.entity!, target.project, target.name, { source: src, aliases });
     return Artifact.fromVersion(client, res.version);
   }
@@ -217,14 +229,14 @@ export class Artifact {
   /** `entity/project/name:vN` */
   qualifiedName(): string {
     this.requireLogged('qualifiedName');
-    return formatReference({ entity: this.entity, project: this.project, name: this.name, selector: this.version! });
+    return formatReference({ entity: this.entity, project: this.project, name: this.collectionName, selector: this.version! });
   }
 
   // ------------------------------------------------------------------ building
 
   private requireDraft(what: string) {
     if (this.logged) {
-      throw new AmphoraError('invalid_request', `${what}: ${this.name}:${this.version} is already logged and its files never change; create a new Artifact("${this.name}", "${this.type}") for a new version.`);
+      throw new AmphoraError('invalid_request', `${what}: ${this.collectionName}:${this.version} is already logged and its files never change; create a new Artifact("${this.collectionName}", "${this.type}") for a new version.`);
     }
   }
 
@@ -238,7 +250,7 @@ export class Artifact {
     if (had && !overwrite && !(had.localPath !== undefined && had.localPath === s.localPath) && (await stagedDigest(had)) !== (await stagedDigest(s))) {
       throw new AmphoraError(
         'invalid_path',
-        `Cannot add the same path twice: "${logical}" is already in artifact '${this.name}' with other content. Pass overwrite: true to replace it (merge: true for addDir), or store it under another name.`,
+        `Cannot add the same path twice: "${logical}" is already in artifact '${this.collectionName}' with other content. Pass overwrite: true to replace it (merge: true for addDir), or store it under another name.`,
       );
     }
     this.staged.set(logical, s);
@@ -319,7 +331,7 @@ export class Artifact {
     this.requireDraft('newFile');
     validateManifestPath(name);
     if (this.staged.has(name) && !opts.overwrite) {
-      throw new AmphoraError('invalid_path', `Cannot create "${name}" in artifact '${this.name}': it already holds that path. Pass overwrite: true to replace it, or pick another name.`);
+      throw new AmphoraError('invalid_path', `Cannot create "${name}" in artifact '${this.collectionName}': it already holds that path. Pass overwrite: true to replace it, or pick another name.`);
     }
     this.stagingDir ??= await mkdtemp(path.join(tmpdir(), 'amphora-staging-'));
     const full = joinInside(this.stagingDir, name, path);
@@ -453,18 +465,18 @@ export class Artifact {
     };
     let res;
     try {
-      res = await client.http.commitVersion(entity, project, this.name, request);
+      res = await client.http.commitVersion(entity, project, this.collectionName, request);
     } catch (e) {
       if (staged.negotiated || !(e instanceof AmphoraError && e.code === 'missing_blobs')) throw e;
       // The stat cache knew every file but this server lacks some blobs: upload them, commit again.
       await staged.retry();
-      res = await client.http.commitVersion(entity, project, this.name, request);
+      res = await client.http.commitVersion(entity, project, this.collectionName, request);
     } finally {
       await adopting;
     }
     const digest = artifactDigest(staged.manifest);
     if (res.version.digest !== digest) {
-      throw new AmphoraError('internal', `The server answered the commit of ${this.name} with a version of digest ${res.version.digest}, but the files sent hash to ${digest}; the server is broken or not trustworthy. Check ${this.name}:${res.version.version} before using it.`);
+      throw new AmphoraError('internal', `The server answered the commit of ${this.collectionName} with a version of digest ${res.version.digest}, but the files sent hash to ${digest}; the server is broken or not trustworthy. Check ${this.collectionName}:${res.version.version} before using it.`);
     }
     this.client = client;
     this.created = res.created;
@@ -482,7 +494,7 @@ export class Artifact {
   private async upsertPending(client: Client, distributedId: string, opts: LogOptions = {}): Promise<void> {
     this.requireDraft('upsertArtifact');
     const { manifest, local, fresh } = await this.stageOnServer(client, opts.onProgress);
-    await client.http.upsertPending(opts.entity ?? client.entity, opts.project ?? client.defaultProject, this.name, distributedId, {
+    await client.http.upsertPending(opts.entity ?? client.entity, opts.project ?? client.defaultProject, this.collectionName, distributedId, {
       type: this.type,
       manifest,
       runId: opts.runId,
@@ -496,7 +508,7 @@ export class Artifact {
 
   /** Commits a distributed pending version. */
   private async finishPending(client: Client, distributedId: string, opts: LogOptions = {}): Promise<this> {
-    const res = await client.http.finishPending(opts.entity ?? client.entity, opts.project ?? client.defaultProject, this.name, distributedId, {
+    const res = await client.http.finishPending(opts.entity ?? client.entity, opts.project ?? client.defaultProject, this.collectionName, distributedId, {
       runId: opts.runId,
       aliases: (opts.aliases ?? []).filter((a) => a !== 'latest').map(validateAlias),
       description: this.description ?? undefined,
@@ -517,13 +529,13 @@ export class Artifact {
 
   private requireLogged(what: string): Client {
     if (!this.logged || !this.client) {
-      throw new AmphoraError('invalid_request', `${what}: artifact "${this.name}" is not logged yet; log it with run.logArtifact(artifact) or fetch one with new Api().artifact("${this.name}:latest").`);
+      throw new AmphoraError('invalid_request', `${what}: artifact "${this.collectionName}" is not logged yet; log it with run.logArtifact(artifact) or fetch one with new Api().artifact("${this.collectionName}:latest").`);
     }
     return this.client;
   }
 
   private sel(): [string, string, string, string] {
-    return [this.entity!, this.project!, this.name, this.version!];
+    return [this.entity!, this.project!, this.collectionName, this.version!];
   }
 
   async manifest(): Promise<Manifest> {
@@ -541,7 +553,7 @@ export class Artifact {
   async getPath(name: string): Promise<ArtifactEntry> {
     if (!this.logged) {
       const s = this.staged.get(name);
-      if (!s) throw new EntryNotFoundError(`Artifact ${this.name} has no file "${name}"; its files are: ${[...this.staged.keys()].sort().slice(0, 10).join(', ') || '(none)'}.`);
+      if (!s) throw new EntryNotFoundError(`Artifact ${this.collectionName} has no file "${name}"; its files are: ${[...this.staged.keys()].sort().slice(0, 10).join(', ') || '(none)'}.`);
       return new ArtifactEntry(this, name, s.entry?.digest ?? '', s.entry?.size ?? 0, s.entry?.ref, s.entry?.extra);
     }
     const m = await this.manifest();
@@ -597,7 +609,7 @@ export class Artifact {
   async newDraft(): Promise<Artifact> {
     this.requireLogged('newDraft');
     const m = await this.manifest();
-    const draft = new Artifact(this.name, this.type, { description: this.description ?? undefined, metadata: structuredClone(this.metadata) });
+    const draft = new Artifact(this.collectionName, this.type, { description: this.description ?? undefined, metadata: structuredClone(this.metadata) });
     for (const [p, entry] of Object.entries(m)) draft.staged.set(p, { entry: { ...entry } });
     return draft;
   }
@@ -609,7 +621,7 @@ export class Artifact {
 
   /** Default download root: ./artifacts/<name>:<version> (`-` on Windows, where `:` is not allowed). */
   defaultRoot(): string {
-    return path.resolve('artifacts', `${this.name}${process.platform === 'win32' ? '-' : ':'}${this.version}`);
+    return path.resolve('artifacts', `${this.collectionName}${process.platform === 'win32' ? '-' : ':'}${this.version}`);
   }
 
   /**

@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { init, Artifact, Api, resetDefaultClient } from '../../src/client/index.js';
 import { forgetInit } from '../../src/client/sessionDefaults.js';
+
+const execFileP = promisify(execFile);
 
 /** The TypeScript SDK mirror of the W&B drop-in: the README's snippet as written, run tags/notes, Api defaults. */
 describe('sdk: W&B mirror (README snippet against a real server)', function () {
@@ -73,6 +78,43 @@ describe('sdk: W&B mirror (README snippet against a real server)', function () {
     assert.deepEqual([got.tags, got.ttlSeconds, got.aliases], [['raw', 'eu', 'checked'], null, []]);
     await assert.rejects(new Api().artifact('tagged:latest'), /latest/);
     await got.delete(); // no alias left: no deleteAliases needed
+  });
+
+  it('Artifact.name is name:vN once logged (bare for a draft), as W&B; collectionName, sourceName, qualifiedName agree', async () => {
+    const run = await init({ project: 'named' });
+    await writeFile(path.join(base, 'n.txt'), 'n');
+    const a = new Artifact('named-data', 'dataset');
+    assert.equal(a.name, 'named-data');
+    assert.equal(a.sourceName, 'named-data');
+    await a.addFile('n.txt');
+    await run.logArtifact(a);
+    await run.finish();
+    const ent = run.entity;
+    assert.deepEqual([a.name, a.collectionName, a.version, a.sourceName], ['named-data:v0', 'named-data', 'v0', 'named-data:v0']);
+    assert.equal(a.qualifiedName(), `${ent}/named/named-data:v0`);
+    assert.equal(a.sourceQualifiedName, a.qualifiedName());
+    const got = await new Api().artifact('named/named-data:latest');
+    assert.deepEqual([got.name, got.collectionName, got.qualifiedName()], ['named-data:v0', 'named-data', `${ent}/named/named-data:v0`]);
+    const draft = await got.newDraft();
+    assert.deepEqual([draft.name, draft.collectionName, draft.version], ['named-data', 'named-data', undefined]);
+  });
+
+  it('runs the README TypeScript block itself, read from README.md (import path pointed at this checkout)', async () => {
+    const readme = await readFile(path.join(saved.cwd, 'README.md'), 'utf8');
+    const block = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(block, 'README.md has a ```ts block');
+    const client = pathToFileURL(path.join(saved.cwd, 'src', 'client', 'index.ts')).href;
+    const script = block.replace("'./src/client/index.js'", JSON.stringify(client)) + '\nconsole.log(JSON.stringify({ root, producer: producer?.id, run: run.id, name: model.name }));\n';
+    assert.notEqual(script, block, 'the block imports ./src/client/index.js');
+    const dir = await mkdtemp(path.join(base, 'readme-'));
+    await writeFile(path.join(dir, 'snippet.mts'), script);
+    await writeFile(path.join(dir, 'model.pt'), 'weights of the README run'); // new content: a new version, not the earlier test's
+    const tsx = path.join(saved.cwd, 'node_modules', 'tsx', 'dist', 'loader.mjs');
+    const { stdout } = await execFileP(process.execPath, ['--import', pathToFileURL(tsx).href, 'snippet.mts'], { cwd: dir, env: { ...process.env, AMPHORA_PROJECT: '' } });
+    const out = JSON.parse(stdout.trim().split('\n').pop()!);
+    assert.equal(out.root, path.join(dir, 'artifacts', 'mnist-preprocess:v0'));
+    assert.equal(out.producer, out.run);
+    assert.match(out.name, /^trained-model:v\d+$/);
   });
 
   it('init stores tags and notes; run ids may hold "-" and "_"; Api({project}) wins over the last init', async () => {
