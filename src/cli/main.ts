@@ -428,12 +428,22 @@ program
       } while (opts.all && cursor);
       out.result({ entity, project, items, nextCursor }, () =>
         [
-          items.length ? table([['AT', 'BY', 'ACTION', 'TARGET'], ...items.map((i) => [i.at, i.actor, i.action, i.target])]) : `No audit entries in ${entity}/${project}${opts.cursor ? ' after that cursor' : ''}.`,
+          items.length ? table([['AT', 'BY', 'ACTION', 'TARGET'], ...items.map((i) => [i.at, i.actor, i.action, auditTarget(entity, i)])]) : `No audit entries in ${entity}/${project}${opts.cursor ? ' after that cursor' : ''}.`,
           ...(nextCursor ? ['', `More: amphora audit ${entity}/${project} --cursor ${nextCursor} (or --all)`] : []),
         ].join('\n'),
       );
     }),
   );
+
+/** A grant row names the role and where; a key row whose key it was; others their target as stored. */
+function auditTarget(entity: string, i: AuditEntry): string {
+  const where = `${entity}${i.project ? `/${i.project}` : ''}`;
+  const was = typeof i.detail.previousRole === 'string' ? ` (was ${i.detail.previousRole})` : '';
+  if (i.action === 'grant.add') return `${i.target}: ${String(i.detail.role)} on ${where}${was}`;
+  if (i.action === 'grant.remove') return `${i.target}: no longer ${String(i.detail.role)} on ${where}`;
+  if (i.action === 'key.create' || i.action === 'key.revoke') return `${i.target} of ${String(i.detail.user)}${typeof i.detail.label === 'string' ? ` (${i.detail.label})` : ''}`;
+  return i.target;
+}
 
 // ------------------------------------------------------------------ projects
 async function listProjects(out: Out, c: Client, hint?: string): Promise<void> {

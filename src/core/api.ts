@@ -99,11 +99,31 @@ export const CreateKeyRequest = z.object({
 });
 export const CreateKeyResponse = z.object({ key: ApiKeyInfo, apiKey: z.string() });
 
-/** GET /projects/:entity/:project/audit: who logged, aliased, edited and deleted what. */
+/**
+ * GET /projects/:entity/:project/audit: who logged, aliased, edited and deleted what, and who
+ * granted or removed roles and created or revoked keys (those rows belong to the whole entity:
+ * `project` is null; only callers with an entity-wide role see them).
+ */
 export const AuditEntry = z.object({
   at: z.string(),
   actor: z.string(),
-  action: z.enum(['version.create', 'version.update', 'version.delete', 'alias.move', 'alias.remove', 'version.link', 'registry.create', 'registry.update', 'registry.delete']),
+  action: z.enum([
+    'version.create',
+    'version.update',
+    'version.delete',
+    'alias.move',
+    'alias.remove',
+    'version.link',
+    'registry.create',
+    'registry.update',
+    'registry.delete',
+    'grant.add',
+    'grant.remove',
+    'key.create',
+    'key.revoke',
+  ]),
+  /** null: an entity-wide row (a grant on the whole entity, a key of the entity's user). */
+  project: z.string().nullable().optional(),
   target: z.string(),
   detail: z.record(z.string(), z.unknown()),
 });
