@@ -28,7 +28,7 @@ import { materialize, type DownloadStats } from './download.js';
 const LARGE_FILE = 8 * 1024 * 1024;
 
 /** A file staged for logging: a local path (hashed at log time) or a finished manifest entry. */
-interface Staged {
+export interface Staged {
   localPath?: string;
   entry?: ManifestEntry;
 }
@@ -64,6 +64,7 @@ let runHooks: {
   commit(a: Artifact, client: Client, opts: LogOptions): Promise<Artifact>;
   upsertPending(a: Artifact, client: Client, distributedId: string, opts: LogOptions): Promise<void>;
   finishPending(a: Artifact, client: Client, distributedId: string, opts: LogOptions): Promise<Artifact>;
+  staged(a: Artifact, what: string): ReadonlyMap<string, Staged>;
 };
 
 /** A run's logArtifact: logs `a` as a new version (or the existing one with the same digest). */
@@ -72,6 +73,8 @@ export const logVersion = (a: Artifact, client: Client, opts: LogOptions) => run
 export const upsertPendingVersion = (a: Artifact, client: Client, id: string, opts: LogOptions) => runHooks.upsertPending(a, client, id, opts);
 /** A run's finishArtifact: commits a distributed pending version. */
 export const finishPendingVersion = (a: Artifact, client: Client, id: string, opts: LogOptions) => runHooks.finishPending(a, client, id, opts);
+/** An offline run's logArtifact: the draft's staged files (local paths) and finished entries. */
+export const draftContents = (a: Artifact, what: string) => ({ staged: runHooks.staged(a, what) });
 
 export class NewFile {
   constructor(
@@ -113,6 +116,10 @@ export class Artifact {
       commit: (a, client, opts) => a.commit(client, opts),
       upsertPending: (a, client, id, opts) => a.upsertPending(client, id, opts),
       finishPending: (a, client, id, opts) => a.finishPending(client, id, opts),
+      staged: (a, what) => {
+        a.requireDraft(what);
+        return a.staged;
+      },
     };
   }
 
