@@ -3,7 +3,7 @@
  * the stat cache → manifest + digest → upload only missing blobs → commit), and use a logged
  * version (download through the verified cache, update, delete, lineage).
  */
-import { mkdtemp, mkdir, open, readdir, realpath, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdtemp, mkdir, open, readdir, readFile, realpath, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ArtifactVersion, CallSite, LinkSource, ManifestResponse, Run as RunInfo } from '../core/api.js';
@@ -57,6 +57,10 @@ export interface LogOptions {
 export interface DownloadOptions {
   root?: string;
   onProgress?: ProgressFn;
+  /** Only the files whose path starts with this (W&B's `path_prefix`). */
+  pathPrefix?: string;
+  /** Skip references whose object is gone instead of failing (W&B's `allow_missing_references`). */
+  allowMissingReferences?: boolean;
 }
 
 /** What a Run may do to an Artifact that user code may not: set in Artifact's static block. */
@@ -144,6 +148,7 @@ export class Artifact {
   fileCount?: number;
   producerRun?: ArtifactVersion['producerRun'];
   createdAt?: string;
+  updatedAt?: string;
   /** A version reached through a registry collection: where it was logged (W&B's linked artifact). */
   linkedFrom?: LinkSource | null;
   /** After logging: false when the content equalled an existing version (no new version was made). */
@@ -190,6 +195,7 @@ export class Artifact {
     this.fileCount = v.fileCount;
     this.producerRun = v.producerRun;
     this.createdAt = v.createdAt;
+    this.updatedAt = v.updatedAt;
     this.linkedFrom = v.linkedFrom ?? null;
   }
 
@@ -231,6 +237,17 @@ export class Artifact {
 
   get logged(): boolean {
     return this.version !== undefined;
+  }
+
+  /** W&B's `is_draft()`: true until logged. */
+  isDraft(): boolean {
+    return !this.logged;
+  }
+
+  /** W&B's `wait()`: logging returns once the version is committed, so this only checks that it is. */
+  async wait(): Promise<this> {
+    this.requireLogged('wait');
+    return this;
   }
 
   /** `entity/project/name:vN` */
@@ -639,7 +656,40 @@ export class Artifact {
     const client = this.requireLogged('download');
     const manifest = await this.manifest();
     const root = path.resolve(opts.root ?? this.defaultRoot());
-    return materialize(client, manifest, root, { only: opts.only, onProgress: opts.onProgress, what: this.qualifiedName() });
+    const prefix = opts.pathPrefix;
+    const only = prefix === undefined && !opts.allowMissingReferences ? opts.only : (opts.only ?? Object.keys(manifest)).filter((p) => prefix === undefined || p.startsWith(prefix));
+    const what = this.qualifiedName();
+    if (!opts.allowMissingReferences) return materialize(client, manifest, root, { only, onProgress: opts.onProgress, what });
+    // Stored files as usual; each reference alone, so one whose object is gone is skipped, as Python does.
+    const paths = only ?? Object.keys(manifest);
+    const stats = await materialize(client, manifest, root, { only: paths.filter((p) => !manifest[p].ref), onProgress: opts.onProgress, what });
+    for (const p of paths.filter((x) => manifest[x].ref)) {
+      await materialize(client, manifest, root, { only: [p], what }).catch((e: unknown) => {
+        if (!(e instanceof AmphoraError && e.code === 'not_found')) throw e;
+      });
+    }
+    return { ...stats, root };
+  }
+
+  /**
+   * W&B's `get(name)`: the object stored under `name` (or `name.table.json` / `name.json`), parsed
+   * from JSON; null when the version holds no such object.
+   */
+  async get(name: string): Promise<unknown> {
+    this.requireLogged('get');
+    const m = await this.manifest();
+    const logical = [`${name}.table.json`, `${name}.json`, name].find((p) => m[p] && !m[p].ref);
+    if (!logical) return null;
+    const dir = await mkdtemp(path.join(tmpdir(), 'amphora-get-'));
+    try {
+      const file = await new ArtifactEntry(this, logical, m[logical].digest, m[logical].size).download(dir);
+      return JSON.parse(await readFile(file, 'utf8'));
+    } catch (e) {
+      if (e instanceof SyntaxError) throw new AmphoraError('invalid_request', `get(${JSON.stringify(name)}): "${logical}" of ${this.qualifiedName()} is not JSON; download it with getEntry("${logical}").download() instead.`);
+      throw e;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /** Saves description, metadata, aliases (`latest` too, as in W&B), tags and ttl changed on this object. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -115,6 +115,44 @@ describe('sdk: W&B mirror (README snippet against a real server)', function () {
     assert.equal(out.root, path.join(dir, 'artifacts', 'mnist-preprocess:v0'));
     assert.equal(out.producer, out.run);
     assert.match(out.name, /^trained-model:v\d+$/);
+  });
+
+  it('isDraft, wait, updatedAt, get(name), download pathPrefix / allowMissingReferences, Api.artifacts(tags) and artifactType, as in Python', async () => {
+    const run = await init({ project: 'mirror-more' });
+    const dir = await mkdtemp(path.join(base, 'bundle-'));
+    await mkdir(path.join(dir, 'sub'));
+    await writeFile(path.join(dir, 'sub', 'a.txt'), 'a');
+    await writeFile(path.join(dir, 'sub', 'b.txt'), 'b');
+    await writeFile(path.join(dir, 'top.txt'), 'top');
+    const gone = path.join(base, 'gone.txt');
+    await writeFile(gone, 'soon gone');
+    const a = new Artifact('bundle', 'dataset');
+    assert.equal(a.isDraft(), true);
+    await assert.rejects(a.wait(), /not logged yet/);
+    await a.addDir(dir);
+    const stats = await a.newFile('stats.json');
+    await stats.write(JSON.stringify({ rows: 3 }));
+    await stats.close();
+    await a.addReference(pathToFileURL(gone).href, { name: 'ref/gone.txt' });
+    await run.logArtifact(a, { tags: ['eu'] });
+    await run.finish();
+    assert.equal(a.isDraft(), false);
+    assert.equal(await a.wait(), a);
+    assert.ok(a.updatedAt && Date.parse(a.updatedAt) >= Date.parse(a.createdAt!));
+    assert.deepEqual(await a.get('stats'), { rows: 3 });
+    assert.equal(await a.get('nothing'), null);
+    await rm(gone);
+    await assert.rejects(a.download({ root: path.join(base, 'dl-all') }), /gone\.txt/);
+    const sub = await a.download({ root: path.join(base, 'dl-sub'), pathPrefix: 'sub/' });
+    assert.deepEqual((await readdir(sub.root, { recursive: true })).sort(), ['sub', 'sub/a.txt', 'sub/b.txt']);
+    const rest = await a.download({ root: path.join(base, 'dl-rest'), allowMissingReferences: true });
+    const got = (await readdir(rest.root, { recursive: true })).sort();
+    assert.deepEqual(got.filter((p) => p.includes('.')), ['stats.json', 'sub/a.txt', 'sub/b.txt', 'top.txt'], 'every stored file, the gone reference skipped');
+    const api = new Api();
+    assert.deepEqual((await api.artifacts('dataset', 'mirror-more/bundle', { tags: 'eu' })).map((v) => v.name), ['bundle:v0']);
+    assert.deepEqual(await api.artifacts('dataset', 'mirror-more/bundle', { tags: ['eu', 'us'] }), []);
+    assert.deepEqual(await api.artifactType('dataset', 'mirror-more'), { type: 'dataset', collectionCount: 1 });
+    await assert.rejects(api.artifactType('model', 'mirror-more'), /has no artifacts of type "model"/);
   });
 
   it('init stores tags and notes; run ids may hold "-" and "_"; Api({project}) wins over the last init', async () => {
