@@ -195,81 +195,73 @@ class Registry:
 REGISTRY_ROLES = ("viewer", "member", "admin")
 
 
-class User:
-    """A user named as a registry member: `registry.add_members(User("alice"))` (a plain "alice" works too)."""
+class _Named:
+    """A user or team named as a registry member (W&B passes User/Team objects; names do here)."""
 
-    kind = "user"
-
-    def __init__(self, name: str):
-        self.name = self.username = str(name)
-
-    def __eq__(self, other):
-        return isinstance(other, User) and other.name == self.name
-
-    def __hash__(self):
-        return hash(("user", self.name))
-
-    def __repr__(self):
-        return "<User %s>" % self.name
-
-
-class Team:
-    """A team named as a registry member: every member of the team gets its registry role."""
-
-    kind = "team"
+    kind = ""
 
     def __init__(self, name: str):
         self.name = str(name)
 
     def __eq__(self, other):
-        return isinstance(other, Team) and other.name == self.name
+        return type(other) is type(self) and other.name == self.name
 
     def __hash__(self):
-        return hash(("team", self.name))
+        return hash((self.kind, self.name))
 
     def __repr__(self):
-        return "<Team %s>" % self.name
+        return "<%s %s>" % (type(self).__name__, self.name)
 
 
-class UserMember:
-    """W&B's UserMember: `.user` (a User) and `.role` ("viewer", "member" or "admin")."""
+class User(_Named):
+    """`registry.add_members(User("alice"))` (a plain "alice" works too)."""
 
     kind = "user"
-
-    def __init__(self, user: User, role: str):
-        self.user, self.role = user, role
-
-    name = property(lambda self: self.user.name)
-
-    def __eq__(self, other):
-        return isinstance(other, UserMember) and (other.user, other.role) == (self.user, self.role)
-
-    def __repr__(self):
-        return "<UserMember %s: %s>" % (self.user.name, self.role)
+    username = property(lambda self: self.name)
 
 
-class TeamMember:
-    """W&B's TeamMember: `.team` (a Team) and `.role`."""
+class Team(_Named):
+    """A team as a registry member: every member of the team gets its registry role."""
 
     kind = "team"
 
-    def __init__(self, team: Team, role: str):
-        self.team, self.role = team, role
 
-    name = property(lambda self: self.team.name)
+class _Member:
+    """A registry member with its role ("viewer", "member" or "admin")."""
+
+    kind = ""
+
+    def __init__(self, who: _Named, role: str):
+        self._who, self.role = who, role
+
+    name = property(lambda self: self._who.name)
 
     def __eq__(self, other):
-        return isinstance(other, TeamMember) and (other.team, other.role) == (self.team, self.role)
+        return type(other) is type(self) and (other._who, other.role) == (self._who, self.role)
 
     def __repr__(self):
-        return "<TeamMember %s: %s>" % (self.team.name, self.role)
+        return "<%s %s: %s>" % (type(self).__name__, self.name, self.role)
+
+
+class UserMember(_Member):
+    """W&B's UserMember: `.user` (a User) and `.role`."""
+
+    kind = "user"
+    user = property(lambda self: self._who)
+
+
+class TeamMember(_Member):
+    """W&B's TeamMember: `.team` (a Team) and `.role`."""
+
+    kind = "team"
+    team = property(lambda self: self._who)
 
 
 def _member_ref(member):
     """{kind, name} of a member argument: a user name, User, Team, UserMember or TeamMember."""
     if isinstance(member, str):
         return {"kind": "user", "name": member}
-    if isinstance(member, (User, Team, UserMember, TeamMember)):
+    if isinstance(member, (_Named, _Member)):
         return {"kind": member.kind, "name": member.name}
     raise TypeError("A registry member is a user name, User(name), Team(name), UserMember or TeamMember; got %s."
                     % type(member).__name__)

@@ -1,27 +1,18 @@
 """W&B's registry members API against a real team server: Registry.members(), user_members(),
 team_members(), add_members(), update_member(), remove_members(); restricted visibility hides a
 registry from entity members who are not registry members."""
-import json
 import os
 import shutil
 import tempfile
 import unittest
-import urllib.request
 
 from amphora import Api
 from amphora.errors import CommError
 from amphora.registries import Team, TeamMember, User, UserMember
 
-from .support import ServerProcess
+from .support import ServerProcess, post_json
 
 ADMIN_KEY = "py-registry-members-bootstrap-key-0123456789"
-
-
-def _post(url, key, path, body):
-    req = urllib.request.Request(url + path, data=json.dumps(body).encode(), method="POST",
-                                 headers={"authorization": "Bearer " + key, "content-type": "application/json"})
-    with urllib.request.urlopen(req) as r:
-        return json.load(r)
 
 
 class RegistryMembers(unittest.TestCase):
@@ -30,12 +21,12 @@ class RegistryMembers(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="amphora-pyregmembers-")
         cls.server = ServerProcess(os.path.join(cls.tmp, "data"), team_key=ADMIN_KEY)
         url = cls.server.url
-        keys = {name: _post(url, ADMIN_KEY, "/api/v1/users", {"name": name})["apiKey"] for name in ("alice", "bob", "dave")}
+        keys = {name: post_json(url, ADMIN_KEY, "/api/v1/users", {"name": name})["apiKey"] for name in ("alice", "bob", "dave")}
         for team in ("vision", "reviewers"):
-            _post(url, ADMIN_KEY, "/api/v1/teams", {"name": team})
-        _post(url, ADMIN_KEY, "/api/v1/teams/vision/members", {"user": "alice", "role": "admin"})
-        _post(url, ADMIN_KEY, "/api/v1/teams/vision/members", {"user": "bob", "role": "viewer"})
-        _post(url, ADMIN_KEY, "/api/v1/teams/reviewers/members", {"user": "dave", "role": "viewer"})
+            post_json(url, ADMIN_KEY, "/api/v1/teams", {"name": team})
+        post_json(url, ADMIN_KEY, "/api/v1/teams/vision/members", {"user": "alice", "role": "admin"})
+        post_json(url, ADMIN_KEY, "/api/v1/teams/vision/members", {"user": "bob", "role": "viewer"})
+        post_json(url, ADMIN_KEY, "/api/v1/teams/reviewers/members", {"user": "dave", "role": "viewer"})
         cls.alice = Api(api_key=keys["alice"], base_url=url)
         cls.bob = Api(api_key=keys["bob"], base_url=url)
         cls.dave = Api(api_key=keys["dave"], base_url=url)
