@@ -156,7 +156,7 @@ class Registry:
     def team_members(self) -> list[TeamMember]:
         return [m for m in self.members() if isinstance(m, TeamMember)]
 
-    def add_members(self, *members) -> Registry:
+    def add_members(self, *members: str | _Named | _Member) -> Registry:
         """Adds users and teams as viewers (W&B's default; change a role with update_member). Members
         already there keep their role."""
         if not members:
@@ -165,12 +165,12 @@ class Registry:
                                     {"members": [_member_ref(m) for m in members]})
         return self
 
-    def update_member(self, member, role: str) -> Registry:
+    def update_member(self, member: str | _Named | _Member, role: str) -> Registry:
         ref = _member_ref(member)
         self._api._client.http.patch(self._member_route(ref), {"role": _registry_role(role)})
         return self
 
-    def remove_members(self, *members) -> Registry:
+    def remove_members(self, *members: str | _Named | _Member) -> Registry:
         for ref in [_member_ref(m) for m in members]:
             self._api._client.http.delete(self._member_route(ref))
         return self
