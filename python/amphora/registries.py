@@ -176,7 +176,7 @@ class Registry:
         return self
 
     def _member_route(self, ref):
-        return "%s/members/%s/%s" % (registry_route(self.entity, self.name), ref["kind"], enc(ref["name"]))
+        return f"{registry_route(self.entity, self.name)}/members/{ref['kind']}/{enc(ref['name'])}"
 
     def delete(self) -> None:
         """Deletes the registry and its links (the linked versions stay in their projects). Irreversible."""
@@ -210,7 +210,7 @@ class _Named:
         return hash((self.kind, self.name))
 
     def __repr__(self):
-        return "<%s %s>" % (type(self).__name__, self.name)
+        return f"<{type(self).__name__} {self.name}>"
 
 
 class User(_Named):
@@ -240,7 +240,7 @@ class _Member:
         return type(other) is type(self) and (other._who, other.role) == (self._who, self.role)
 
     def __repr__(self):
-        return "<%s %s: %s>" % (type(self).__name__, self.name, self.role)
+        return f"<{type(self).__name__} {self.name}: {self.role}>"
 
 
 class UserMember(_Member):
@@ -263,8 +263,8 @@ def _member_ref(member):
         return {"kind": "user", "name": member}
     if isinstance(member, (_Named, _Member)):
         return {"kind": member.kind, "name": member.name}
-    raise TypeError("A registry member is a user name, User(name), Team(name), UserMember or TeamMember; got %s."
-                    % type(member).__name__)
+    raise TypeError("A registry member is a user name, User(name), Team(name), UserMember or TeamMember; "
+                    f"got {type(member).__name__}.")
 
 
 def _registry_role(role):
@@ -272,7 +272,7 @@ def _registry_role(role):
         raise NotImplementedError('Registry role "restricted_viewer" is not supported by Amphora; use "viewer" '
                                   "(read and download), \"member\" or \"admin\".")
     if role not in REGISTRY_ROLES:
-        raise AmphoraError("invalid_request", 'A registry role is "viewer", "member" or "admin", got %r.' % (role,))
+        raise AmphoraError("invalid_request", f'A registry role is "viewer", "member" or "admin", got {role!r}.')
     return role
 
 
@@ -280,8 +280,8 @@ def _member(item):
     """A member from the server's answer, checked (trust no peer)."""
     if not isinstance(item, dict) or item.get("kind") not in ("user", "team") or not isinstance(item.get("name"), str) \
             or item.get("role") not in REGISTRY_ROLES:
-        raise AmphoraError("internal", "The server answered a registry member the client cannot read (%r); "
-                           "check that client and server versions match." % (item,))
+        raise AmphoraError("internal", f"The server answered a registry member the client cannot read ({item!r}); "
+                           "check that client and server versions match.")
     if item["kind"] == "user":
         return UserMember(User(item["name"]), item["role"])
     return TeamMember(Team(item["name"]), item["role"])
