@@ -141,6 +141,43 @@ class Registry:
         self._apply(self._api._client.http.patch(registry_route(self.entity, self.name), body))
         return self
 
+    # -------------------------------------------------------------- members (W&B's registry roles)
+    def members(self) -> list[Any]:
+        """UserMember and TeamMember objects of the registry's own members (entity-wide roles are not listed)."""
+        data = self._api._client.http.get(registry_route(self.entity, self.name) + "/members")
+        items = data.get("items") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise AmphoraError("internal", "The server's list of registry members has no items; check that client and server versions match.")
+        return [_member(i) for i in items]
+
+    def user_members(self) -> list[UserMember]:
+        return [m for m in self.members() if isinstance(m, UserMember)]
+
+    def team_members(self) -> list[TeamMember]:
+        return [m for m in self.members() if isinstance(m, TeamMember)]
+
+    def add_members(self, *members: str | _Named | _Member) -> Registry:
+        """Adds users and teams as viewers (W&B's default; change a role with update_member). Members
+        already there keep their role."""
+        if not members:
+            raise AmphoraError("invalid_request", "add_members() needs at least one user name, User(...) or Team(...).")
+        self._api._client.http.post(registry_route(self.entity, self.name) + "/members",
+                                    {"members": [_member_ref(m) for m in members]})
+        return self
+
+    def update_member(self, member: str | _Named | _Member, role: str) -> Registry:
+        ref = _member_ref(member)
+        self._api._client.http.patch(self._member_route(ref), {"role": _registry_role(role)})
+        return self
+
+    def remove_members(self, *members: str | _Named | _Member) -> Registry:
+        for ref in [_member_ref(m) for m in members]:
+            self._api._client.http.delete(self._member_route(ref))
+        return self
+
+    def _member_route(self, ref):
+        return f"{registry_route(self.entity, self.name)}/members/{ref['kind']}/{enc(ref['name'])}"
+
     def delete(self) -> None:
         """Deletes the registry and its links (the linked versions stay in their projects). Irreversible."""
         self._api._client.http.delete(registry_route(self.entity, self.name))
@@ -153,6 +190,101 @@ class Registry:
 
     def __repr__(self):
         return f"<Registry {self.entity}/{self.name} ({self.visibility})>"
+
+
+REGISTRY_ROLES = ("viewer", "member", "admin")
+
+
+class _Named:
+    """A user or team named as a registry member (W&B passes User/Team objects; names do here)."""
+
+    kind = ""
+
+    def __init__(self, name: str):
+        self.name = str(name)
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.name == self.name
+
+    def __hash__(self):
+        return hash((self.kind, self.name))
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.name}>"
+
+
+class User(_Named):
+    """`registry.add_members(User("alice"))` (a plain "alice" works too)."""
+
+    kind = "user"
+    username = property(lambda self: self.name)
+
+
+class Team(_Named):
+    """A team as a registry member: every member of the team gets its registry role."""
+
+    kind = "team"
+
+
+class _Member:
+    """A registry member with its role ("viewer", "member" or "admin")."""
+
+    kind = ""
+
+    def __init__(self, who: _Named, role: str):
+        self._who, self.role = who, role
+
+    name = property(lambda self: self._who.name)
+
+    def __eq__(self, other):
+        return type(other) is type(self) and (other._who, other.role) == (self._who, self.role)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.name}: {self.role}>"
+
+
+class UserMember(_Member):
+    """W&B's UserMember: `.user` (a User) and `.role`."""
+
+    kind = "user"
+    user = property(lambda self: self._who)
+
+
+class TeamMember(_Member):
+    """W&B's TeamMember: `.team` (a Team) and `.role`."""
+
+    kind = "team"
+    team = property(lambda self: self._who)
+
+
+def _member_ref(member):
+    """{kind, name} of a member argument: a user name, User, Team, UserMember or TeamMember."""
+    if isinstance(member, str):
+        return {"kind": "user", "name": member}
+    if isinstance(member, (_Named, _Member)):
+        return {"kind": member.kind, "name": member.name}
+    raise TypeError("A registry member is a user name, User(name), Team(name), UserMember or TeamMember; "
+                    f"got {type(member).__name__}.")
+
+
+def _registry_role(role):
+    if role == "restricted_viewer":
+        raise NotImplementedError('Registry role "restricted_viewer" is not supported by Amphora; use "viewer" '
+                                  "(read and download), \"member\" or \"admin\".")
+    if role not in REGISTRY_ROLES:
+        raise AmphoraError("invalid_request", f'A registry role is "viewer", "member" or "admin", got {role!r}.')
+    return role
+
+
+def _member(item):
+    """A member from the server's answer, checked (trust no peer)."""
+    if not isinstance(item, dict) or item.get("kind") not in ("user", "team") or not isinstance(item.get("name"), str) \
+            or item.get("role") not in REGISTRY_ROLES:
+        raise AmphoraError("internal", f"The server answered a registry member the client cannot read ({item!r}); "
+                           "check that client and server versions match.")
+    if item["kind"] == "user":
+        return UserMember(User(item["name"]), item["role"])
+    return TeamMember(Team(item["name"]), item["role"])
 
 
 def _version_fields(artifact):

@@ -8,12 +8,21 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.request
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SERVER = os.path.join(REPO, "dist", "server.mjs")
 CLI = os.path.join(REPO, "dist", "cli.mjs")
 _ENV_KEYS = ("AMPHORA_BASE_URL", "AMPHORA_API_KEY", "AMPHORA_CACHE_DIR", "AMPHORA_DATA_DIR", "AMPHORA_PROJECT",
              "AMPHORA_ENTITY")
+
+
+def post_json(url, key, path, body):
+    """POST a JSON body with a bearer key (setting up users, teams and grants on a team server)."""
+    req = urllib.request.Request(url + path, data=json.dumps(body).encode(), method="POST",
+                                 headers={"authorization": "Bearer " + key, "content-type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        return json.load(r)
 
 
 class ServerProcess:

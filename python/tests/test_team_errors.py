@@ -1,25 +1,16 @@
 """A team server's refusals reach Python as W&B code expects them: CommError, and PermissionError
 for a role too low (403 forbidden); a project without any role looks absent (not_found)."""
-import json
 import os
 import shutil
 import tempfile
 import unittest
-import urllib.request
 
 import amphora
 from amphora.errors import CommError, CommPermissionError
 
-from .support import ServerProcess, _ENV_KEYS
+from .support import ServerProcess, _ENV_KEYS, post_json
 
 ADMIN_KEY = "py-team-test-bootstrap-key-0123456789abcdef"
-
-
-def _post(url, key, path, body):
-    req = urllib.request.Request(url + path, data=json.dumps(body).encode(), method="POST",
-                                 headers={"authorization": "Bearer " + key, "content-type": "application/json"})
-    with urllib.request.urlopen(req) as r:
-        return json.load(r)
 
 
 class TeamErrorTypes(unittest.TestCase):
@@ -30,9 +21,9 @@ class TeamErrorTypes(unittest.TestCase):
         cls._saved_cwd = os.getcwd()
         cls.server = ServerProcess(os.path.join(cls.tmp, "data"), team_key=ADMIN_KEY)
         url = cls.server.url
-        cls.alice_key = _post(url, ADMIN_KEY, "/api/v1/users", {"name": "alice"})["apiKey"]
-        cls.bob_key = _post(url, ADMIN_KEY, "/api/v1/users", {"name": "bob"})["apiKey"]
-        _post(url, ADMIN_KEY, "/api/v1/grants", {"user": "bob", "entity": "alice", "project": "shared", "role": "viewer"})
+        cls.alice_key = post_json(url, ADMIN_KEY, "/api/v1/users", {"name": "alice"})["apiKey"]
+        cls.bob_key = post_json(url, ADMIN_KEY, "/api/v1/users", {"name": "bob"})["apiKey"]
+        post_json(url, ADMIN_KEY, "/api/v1/grants", {"user": "bob", "entity": "alice", "project": "shared", "role": "viewer"})
         for k in _ENV_KEYS:
             os.environ.pop(k, None)
         os.environ["AMPHORA_BASE_URL"] = url

@@ -7,13 +7,13 @@ import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Client } from '../client/client.js';
 import { paginate } from '../core/paginate.js';
-import type { ApiKeyInfo, ArtifactCollection, ArtifactVersion, AuditEntry, LineageGraph, Role } from '../core/api.js';
+import type { ApiKeyInfo, ArtifactCollection, ArtifactVersion, AuditEntry, LineageGraph, RegistryMember, RegistryRole, Role } from '../core/api.js';
 import { DEFAULT_PORT } from '../core/defaults.js';
 import { ROLE_NAMES as ROLES } from '../core/roles.js';
 import { AmphoraError } from '../core/errors.js';
 import { parseReference } from '../core/reference.js';
 import { formatBytes } from '../core/bytes.js';
-import { parseLinkTarget } from '../core/registry.js';
+import { parseLinkTarget, REGISTRY_PREFIX } from '../core/registry.js';
 import { validateAlias } from '../core/names.js';
 import { EXIT, EXIT_CODES_HELP, makeOut, reportError, table, type Out } from './output.js';
 import type { SyncResult } from './sync.js';
@@ -196,11 +196,11 @@ artifact
         bar.stop();
       }
       out.result(
-        { version: art.version, created: art.created ?? true, name: art.name, type: art.type, project: art.project, entity: art.entity, digest: art.digest, size: art.size, fileCount: art.fileCount, aliases: art.aliases, ref: art.qualifiedName() },
+        { version: art.version, created: art.created ?? true, name: art.collectionName, type: art.type, project: art.project, entity: art.entity, digest: art.digest, size: art.size, fileCount: art.fileCount, aliases: art.aliases, ref: art.qualifiedName() },
         () =>
           art.created === false
-            ? `unchanged: ${art.project}/${art.name}:${art.version} (no new version; same content) [${art.aliases.join(', ')}]`
-            : `Logged ${art.project}/${art.name}:${art.version} [${art.aliases.join(', ')}]  ${art.fileCount} files  ${formatBytes(art.size ?? 0)}  digest ${art.digest}`,
+            ? `unchanged: ${art.project}/${art.collectionName}:${art.version} (no new version; same content) [${art.aliases.join(', ')}]`
+            : `Logged ${art.project}/${art.collectionName}:${art.version} [${art.aliases.join(', ')}]  ${art.fileCount} files  ${formatBytes(art.size ?? 0)}  digest ${art.digest}`,
       );
     }),
   );
@@ -428,12 +428,22 @@ program
       } while (opts.all && cursor);
       out.result({ entity, project, items, nextCursor }, () =>
         [
-          items.length ? table([['AT', 'BY', 'ACTION', 'TARGET'], ...items.map((i) => [i.at, i.actor, i.action, i.target])]) : `No audit entries in ${entity}/${project}${opts.cursor ? ' after that cursor' : ''}.`,
+          items.length ? table([['AT', 'BY', 'ACTION', 'TARGET'], ...items.map((i) => [i.at, i.actor, i.action, auditTarget(entity, i)])]) : `No audit entries in ${entity}/${project}${opts.cursor ? ' after that cursor' : ''}.`,
           ...(nextCursor ? ['', `More: amphora audit ${entity}/${project} --cursor ${nextCursor} (or --all)`] : []),
         ].join('\n'),
       );
     }),
   );
+
+/** A grant row names the role and where; a key row whose key it was; others their target as stored. */
+function auditTarget(entity: string, i: AuditEntry): string {
+  const where = `${entity}${i.project ? `/${i.project}` : ''}`;
+  const was = typeof i.detail.previousRole === 'string' ? ` (was ${i.detail.previousRole})` : '';
+  if (i.action === 'grant.add') return `${i.target}: ${String(i.detail.role)} on ${where}${was}`;
+  if (i.action === 'grant.remove') return `${i.target}: no longer ${String(i.detail.role)} on ${where}`;
+  if (i.action === 'key.create' || i.action === 'key.revoke') return `${i.target} of ${String(i.detail.user)}${typeof i.detail.label === 'string' ? ` (${i.detail.label})` : ''}`;
+  return i.target;
+}
 
 // ------------------------------------------------------------------ projects
 async function listProjects(out: Out, c: Client, hint?: string): Promise<void> {
@@ -624,6 +634,74 @@ team
       out.result(t, () => `${name} is now ${r} of team ${t.name} (${t.members.length} member${t.members.length === 1 ? '' : 's'}).`);
     }),
   );
+
+// ------------------------------------------------------------------ registry members (W&B's registry roles)
+const REGISTRY_ROLES: readonly RegistryRole[] = ['viewer', 'member', 'admin'];
+const registry = program.command('registry').description("Registries (W&B's Registry): their members and registry roles (viewer, member, admin).");
+
+registry
+  .command('members')
+  .description("List a registry's user and team members with their registry roles.")
+  .argument('<registry>', '[ENTITY/]NAME (the registry name without wandb-registry-)')
+  .action(
+    action(async (out, ref: string) => {
+      const c = await connect();
+      const r = parseRegistryRef(ref, c.entity);
+      const { items } = await c.http.registryMembers(r.entity, r.name);
+      out.result({ entity: r.entity, registry: r.name, items }, () =>
+        items.length ? table([['KIND', 'NAME', 'ROLE'], ...items.map((m) => [m.kind, m.name, m.role])]) : `Registry ${r.entity}/${r.name} has no members of its own; add one with: amphora registry add-member ${ref} USER --role viewer`,
+      );
+    }),
+  );
+
+registry
+  .command('add-member')
+  .description('Add a user (or with --team a team) to a registry with a role (default viewer); for a member already there, --role changes it.')
+  .argument('<registry>', '[ENTITY/]NAME')
+  .argument('<member>', 'user name (team name with --team)')
+  .option('--team', 'MEMBER is a team: every member of it gets the role')
+  .option('--role <role>', REGISTRY_ROLES.join(' | '))
+  .action(
+    action(async (out, ref: string, name: string, opts: { team?: boolean; role?: string }) => {
+      const role = opts.role === undefined ? undefined : parseRegistryRole(opts.role);
+      const kind = opts.team ? 'team' : 'user';
+      const c = await connect();
+      const r = parseRegistryRef(ref, c.entity);
+      const { items } = await c.http.addRegistryMembers(r.entity, r.name, { members: [{ kind, name }], role });
+      let m: RegistryMember | undefined = items.find((i) => i.kind === kind && i.name === name);
+      if (m && role && m.role !== role) m = await c.http.updateRegistryMember(r.entity, r.name, kind, name, role);
+      if (!m) throw new AmphoraError('internal', `The server did not list ${name} among the members of ${r.entity}/${r.name} after adding it; run amphora registry members ${ref}.`);
+      out.result(m, () => `${kind === 'team' ? `Team ${name}` : name} is now ${m.role} of registry ${r.entity}/${r.name}.`);
+    }),
+  );
+
+registry
+  .command('remove-member')
+  .description('Remove a user (or with --team a team) from a registry.')
+  .argument('<registry>', '[ENTITY/]NAME')
+  .argument('<member>', 'user name (team name with --team)')
+  .option('--team', 'MEMBER is a team')
+  .action(
+    action(async (out, ref: string, name: string, opts: { team?: boolean }) => {
+      const c = await connect();
+      const r = parseRegistryRef(ref, c.entity);
+      const m = await c.http.removeRegistryMember(r.entity, r.name, opts.team ? 'team' : 'user', name);
+      out.result(m, () => `${m.kind === 'team' ? `Team ${m.name}` : m.name} is no longer ${m.role} of registry ${r.entity}/${r.name}.`);
+    }),
+  );
+
+function parseRegistryRef(ref: string, defaultEntity: string): { entity: string; name: string } {
+  const parts = ref.split('/');
+  if (parts.length > 2 || parts.some((p) => !p)) throw new AmphoraError('invalid_request', `"${ref}" is not a registry: write NAME or ENTITY/NAME (for example "model" or "vision/model").`);
+  const last = parts[parts.length - 1];
+  const name = last.startsWith(REGISTRY_PREFIX) ? last.slice(REGISTRY_PREFIX.length) : last;
+  return { entity: parts.length === 2 ? parts[0] : defaultEntity, name };
+}
+
+function parseRegistryRole(role: string): RegistryRole {
+  if ((REGISTRY_ROLES as readonly string[]).includes(role)) return role as RegistryRole;
+  throw new AmphoraError('invalid_request', `Unknown registry role "${role}"; use one of ${REGISTRY_ROLES.join(', ')} (viewer: read; member: + link, alias; admin: + delete, members).`);
+}
 
 function parseGrantTarget(target: string): { entity: string; project?: string } {
   const [entity, project, ...rest] = target.split('/');

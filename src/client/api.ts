@@ -133,6 +133,19 @@ export class Api {
     return coll;
   }
 
+  /** W&B's `artifacts(type_name, name, per_page, tags)`: the collection's versions, newest first; `tags` keeps versions holding all of them (`perPage` changes nothing: every page is read). */
+  async artifacts(type: string, name: string, opts: { perPage?: number; tags?: string | string[] } = {}): Promise<Artifact[]> {
+    const wanted = typeof opts.tags === 'string' ? [opts.tags] : (opts.tags ?? []);
+    return (await this.artifactVersions(type, name)).filter((a) => wanted.every((t) => a.tags.includes(t)));
+  }
+
+  /** W&B's `artifact_type(type_name, project)`: one type of `[entity/]project`, with its collection count. */
+  async artifactType(type: string, project?: string): Promise<{ type: string; collectionCount: number }> {
+    const found = (await this.artifactTypes(project)).find((t) => t.type === validateArtifactType(type));
+    if (!found) throw new AmphoraError('not_found', `Project "${project ?? (await this.defaultProject())}" has no artifacts of type "${type}".`);
+    return found;
+  }
+
   /** The artifact types used in `[entity/]project`, with how many collections each has. */
   async artifactTypes(project?: string): Promise<{ type: string; collectionCount: number }[]> {
     const c = await this.client();

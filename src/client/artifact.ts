@@ -3,7 +3,7 @@
  * the stat cache → manifest + digest → upload only missing blobs → commit), and use a logged
  * version (download through the verified cache, update, delete, lineage).
  */
-import { mkdtemp, mkdir, open, readdir, realpath, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdtemp, mkdir, open, readdir, readFile, realpath, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ArtifactVersion, CallSite, LinkSource, ManifestResponse, Run as RunInfo } from '../core/api.js';
@@ -28,7 +28,7 @@ import { materialize, type DownloadStats } from './download.js';
 const LARGE_FILE = 8 * 1024 * 1024;
 
 /** A file staged for logging: a local path (hashed at log time) or a finished manifest entry. */
-interface Staged {
+export interface Staged {
   localPath?: string;
   entry?: ManifestEntry;
 }
@@ -57,6 +57,10 @@ export interface LogOptions {
 export interface DownloadOptions {
   root?: string;
   onProgress?: ProgressFn;
+  /** Only the files whose path starts with this (W&B's `path_prefix`). */
+  pathPrefix?: string;
+  /** Skip references whose object is gone instead of failing (W&B's `allow_missing_references`). */
+  allowMissingReferences?: boolean;
 }
 
 /** What a Run may do to an Artifact that user code may not: set in Artifact's static block. */
@@ -64,6 +68,7 @@ let runHooks: {
   commit(a: Artifact, client: Client, opts: LogOptions): Promise<Artifact>;
   upsertPending(a: Artifact, client: Client, distributedId: string, opts: LogOptions): Promise<void>;
   finishPending(a: Artifact, client: Client, distributedId: string, opts: LogOptions): Promise<Artifact>;
+  staged(a: Artifact, what: string): ReadonlyMap<string, Staged>;
 };
 
 /** A run's logArtifact: logs `a` as a new version (or the existing one with the same digest). */
@@ -72,6 +77,8 @@ export const logVersion = (a: Artifact, client: Client, opts: LogOptions) => run
 export const upsertPendingVersion = (a: Artifact, client: Client, id: string, opts: LogOptions) => runHooks.upsertPending(a, client, id, opts);
 /** A run's finishArtifact: commits a distributed pending version. */
 export const finishPendingVersion = (a: Artifact, client: Client, id: string, opts: LogOptions) => runHooks.finishPending(a, client, id, opts);
+/** An offline run's logArtifact: the draft's staged files (local paths) and finished entries. */
+export const draftContents = (a: Artifact, what: string) => ({ staged: runHooks.staged(a, what) });
 
 export class NewFile {
   constructor(
@@ -113,10 +120,15 @@ export class Artifact {
       commit: (a, client, opts) => a.commit(client, opts),
       upsertPending: (a, client, id, opts) => a.upsertPending(client, id, opts),
       finishPending: (a, client, id, opts) => a.finishPending(client, id, opts),
+      staged: (a, what) => {
+        a.requireDraft(what);
+        return a.staged;
+      },
     };
   }
 
-  name: string;
+  /** The collection's name (`mnist-raw`), whether logged or not. */
+  collectionName: string;
   type: string;
   description: string | null;
   metadata: Record<string, unknown>;
@@ -136,6 +148,7 @@ export class Artifact {
   fileCount?: number;
   producerRun?: ArtifactVersion['producerRun'];
   createdAt?: string;
+  updatedAt?: string;
   /** A version reached through a registry collection: where it was logged (W&B's linked artifact). */
   linkedFrom?: LinkSource | null;
   /** After logging: false when the content equalled an existing version (no new version was made). */
@@ -147,7 +160,7 @@ export class Artifact {
   private client?: Client;
 
   constructor(name: string, type: string, opts: ArtifactOptions = {}) {
-    this.name = validateArtifactName(name);
+    this.collectionName = validateArtifactName(name);
     this.type = validateArtifactType(type);
     this.description = opts.description ?? null;
     this.metadata = { ...(opts.metadata ?? {}) };
@@ -164,7 +177,7 @@ export class Artifact {
   }
 
   private apply(v: ArtifactVersion): void {
-    this.name = v.name;
+    this.collectionName = v.name;
     this.type = v.type;
     this.version = v.version;
     this.digest = v.digest;
@@ -182,7 +195,13 @@ export class Artifact {
     this.fileCount = v.fileCount;
     this.producerRun = v.producerRun;
     this.createdAt = v.createdAt;
+    this.updatedAt = v.updatedAt;
     this.linkedFrom = v.linkedFrom ?? null;
+  }
+
+  /** `name:vN` once logged or fetched, the bare name for a draft (W&B's `Artifact.name`). */
+  get name(): string {
+    return this.version ? `${this.collectionName}:${this.version}` : this.collectionName;
   }
 
   /** True for a version reached through a registry collection. */
@@ -193,7 +212,13 @@ export class Artifact {
   /** `name:vN` where the version was logged (a link's source), or the name of a draft. */
   get sourceName(): string {
     if (this.linkedFrom) return `${this.linkedFrom.name}:${this.linkedFrom.version}`;
-    return this.version ? `${this.name}:${this.version}` : this.name;
+    return this.name;
+  }
+
+  /** `entity/project/name:vN` where the version was logged (a link's source; itself otherwise). */
+  get sourceQualifiedName(): string {
+    const src = this.linkedFrom;
+    return src ? formatReference({ entity: src.entity, project: src.project, name: src.name, selector: src.version }) : this.qualifiedName();
   }
 
   /**
@@ -205,7 +230,7 @@ export class Artifact {
     const client = this.requireLogged('link');
     const target = parseLinkTarget(targetPath);
     const aliases = (opts.aliases ?? []).map(validateAlias);
-    const src = this.linkedFrom ?? { entity: this.entity!, project: this.project!, name: this.name, version: this.version! };
+    const src = this.linkedFrom ?? { entity: this.entity!, project: this.project!, name: this.collectionName, version: this.version! };
     const res = await client.http.linkVersion(target.entity ?? this.entity!, target.project, target.name, { source: src, aliases });
     return Artifact.fromVersion(client, res.version);
   }
@@ -214,17 +239,28 @@ export class Artifact {
     return this.version !== undefined;
   }
 
+  /** W&B's `is_draft()`: true until logged. */
+  isDraft(): boolean {
+    return !this.logged;
+  }
+
+  /** W&B's `wait()`: logging returns once the version is committed, so this only checks that it is. */
+  async wait(): Promise<this> {
+    this.requireLogged('wait');
+    return this;
+  }
+
   /** `entity/project/name:vN` */
   qualifiedName(): string {
     this.requireLogged('qualifiedName');
-    return formatReference({ entity: this.entity, project: this.project, name: this.name, selector: this.version! });
+    return formatReference({ entity: this.entity, project: this.project, name: this.collectionName, selector: this.version! });
   }
 
   // ------------------------------------------------------------------ building
 
   private requireDraft(what: string) {
     if (this.logged) {
-      throw new AmphoraError('invalid_request', `${what}: ${this.name}:${this.version} is already logged and its files never change; create a new Artifact("${this.name}", "${this.type}") for a new version.`);
+      throw new AmphoraError('invalid_request', `${what}: ${this.collectionName}:${this.version} is already logged and its files never change; create a new Artifact("${this.collectionName}", "${this.type}") for a new version.`);
     }
   }
 
@@ -238,7 +274,7 @@ export class Artifact {
     if (had && !overwrite && !(had.localPath !== undefined && had.localPath === s.localPath) && (await stagedDigest(had)) !== (await stagedDigest(s))) {
       throw new AmphoraError(
         'invalid_path',
-        `Cannot add the same path twice: "${logical}" is already in artifact '${this.name}' with other content. Pass overwrite: true to replace it (merge: true for addDir), or store it under another name.`,
+        `Cannot add the same path twice: "${logical}" is already in artifact '${this.collectionName}' with other content. Pass overwrite: true to replace it (merge: true for addDir), or store it under another name.`,
       );
     }
     this.staged.set(logical, s);
@@ -319,7 +355,7 @@ export class Artifact {
     this.requireDraft('newFile');
     validateManifestPath(name);
     if (this.staged.has(name) && !opts.overwrite) {
-      throw new AmphoraError('invalid_path', `Cannot create "${name}" in artifact '${this.name}': it already holds that path. Pass overwrite: true to replace it, or pick another name.`);
+      throw new AmphoraError('invalid_path', `Cannot create "${name}" in artifact '${this.collectionName}': it already holds that path. Pass overwrite: true to replace it, or pick another name.`);
     }
     this.stagingDir ??= await mkdtemp(path.join(tmpdir(), 'amphora-staging-'));
     const full = joinInside(this.stagingDir, name, path);
@@ -453,18 +489,18 @@ export class Artifact {
     };
     let res;
     try {
-      res = await client.http.commitVersion(entity, project, this.name, request);
+      res = await client.http.commitVersion(entity, project, this.collectionName, request);
     } catch (e) {
       if (staged.negotiated || !(e instanceof AmphoraError && e.code === 'missing_blobs')) throw e;
       // The stat cache knew every file but this server lacks some blobs: upload them, commit again.
       await staged.retry();
-      res = await client.http.commitVersion(entity, project, this.name, request);
+      res = await client.http.commitVersion(entity, project, this.collectionName, request);
     } finally {
       await adopting;
     }
     const digest = artifactDigest(staged.manifest);
     if (res.version.digest !== digest) {
-      throw new AmphoraError('internal', `The server answered the commit of ${this.name} with a version of digest ${res.version.digest}, but the files sent hash to ${digest}; the server is broken or not trustworthy. Check ${this.name}:${res.version.version} before using it.`);
+      throw new AmphoraError('internal', `The server answered the commit of ${this.collectionName} with a version of digest ${res.version.digest}, but the files sent hash to ${digest}; the server is broken or not trustworthy. Check ${this.collectionName}:${res.version.version} before using it.`);
     }
     this.client = client;
     this.created = res.created;
@@ -482,7 +518,7 @@ export class Artifact {
   private async upsertPending(client: Client, distributedId: string, opts: LogOptions = {}): Promise<void> {
     this.requireDraft('upsertArtifact');
     const { manifest, local, fresh } = await this.stageOnServer(client, opts.onProgress);
-    await client.http.upsertPending(opts.entity ?? client.entity, opts.project ?? client.defaultProject, this.name, distributedId, {
+    await client.http.upsertPending(opts.entity ?? client.entity, opts.project ?? client.defaultProject, this.collectionName, distributedId, {
       type: this.type,
       manifest,
       runId: opts.runId,
@@ -496,7 +532,7 @@ export class Artifact {
 
   /** Commits a distributed pending version. */
   private async finishPending(client: Client, distributedId: string, opts: LogOptions = {}): Promise<this> {
-    const res = await client.http.finishPending(opts.entity ?? client.entity, opts.project ?? client.defaultProject, this.name, distributedId, {
+    const res = await client.http.finishPending(opts.entity ?? client.entity, opts.project ?? client.defaultProject, this.collectionName, distributedId, {
       runId: opts.runId,
       aliases: (opts.aliases ?? []).filter((a) => a !== 'latest').map(validateAlias),
       description: this.description ?? undefined,
@@ -517,13 +553,13 @@ export class Artifact {
 
   private requireLogged(what: string): Client {
     if (!this.logged || !this.client) {
-      throw new AmphoraError('invalid_request', `${what}: artifact "${this.name}" is not logged yet; log it with run.logArtifact(artifact) or fetch one with new Api().artifact("${this.name}:latest").`);
+      throw new AmphoraError('invalid_request', `${what}: artifact "${this.collectionName}" is not logged yet; log it with run.logArtifact(artifact) or fetch one with new Api().artifact("${this.collectionName}:latest").`);
     }
     return this.client;
   }
 
   private sel(): [string, string, string, string] {
-    return [this.entity!, this.project!, this.name, this.version!];
+    return [this.entity!, this.project!, this.collectionName, this.version!];
   }
 
   async manifest(): Promise<Manifest> {
@@ -541,7 +577,7 @@ export class Artifact {
   async getPath(name: string): Promise<ArtifactEntry> {
     if (!this.logged) {
       const s = this.staged.get(name);
-      if (!s) throw new EntryNotFoundError(`Artifact ${this.name} has no file "${name}"; its files are: ${[...this.staged.keys()].sort().slice(0, 10).join(', ') || '(none)'}.`);
+      if (!s) throw new EntryNotFoundError(`Artifact ${this.collectionName} has no file "${name}"; its files are: ${[...this.staged.keys()].sort().slice(0, 10).join(', ') || '(none)'}.`);
       return new ArtifactEntry(this, name, s.entry?.digest ?? '', s.entry?.size ?? 0, s.entry?.ref, s.entry?.extra);
     }
     const m = await this.manifest();
@@ -597,7 +633,7 @@ export class Artifact {
   async newDraft(): Promise<Artifact> {
     this.requireLogged('newDraft');
     const m = await this.manifest();
-    const draft = new Artifact(this.name, this.type, { description: this.description ?? undefined, metadata: structuredClone(this.metadata) });
+    const draft = new Artifact(this.collectionName, this.type, { description: this.description ?? undefined, metadata: structuredClone(this.metadata) });
     for (const [p, entry] of Object.entries(m)) draft.staged.set(p, { entry: { ...entry } });
     return draft;
   }
@@ -609,7 +645,7 @@ export class Artifact {
 
   /** Default download root: ./artifacts/<name>:<version> (`-` on Windows, where `:` is not allowed). */
   defaultRoot(): string {
-    return path.resolve('artifacts', `${this.name}${process.platform === 'win32' ? '-' : ':'}${this.version}`);
+    return path.resolve('artifacts', `${this.collectionName}${process.platform === 'win32' ? '-' : ':'}${this.version}`);
   }
 
   /**
@@ -620,7 +656,40 @@ export class Artifact {
     const client = this.requireLogged('download');
     const manifest = await this.manifest();
     const root = path.resolve(opts.root ?? this.defaultRoot());
-    return materialize(client, manifest, root, { only: opts.only, onProgress: opts.onProgress, what: this.qualifiedName() });
+    const prefix = opts.pathPrefix;
+    const only = prefix === undefined && !opts.allowMissingReferences ? opts.only : (opts.only ?? Object.keys(manifest)).filter((p) => prefix === undefined || p.startsWith(prefix));
+    const what = this.qualifiedName();
+    if (!opts.allowMissingReferences) return materialize(client, manifest, root, { only, onProgress: opts.onProgress, what });
+    // Stored files as usual; each reference alone, so one whose object is gone is skipped, as Python does.
+    const paths = only ?? Object.keys(manifest);
+    const stats = await materialize(client, manifest, root, { only: paths.filter((p) => !manifest[p].ref), onProgress: opts.onProgress, what });
+    for (const p of paths.filter((x) => manifest[x].ref)) {
+      await materialize(client, manifest, root, { only: [p], what }).catch((e: unknown) => {
+        if (!(e instanceof AmphoraError && e.code === 'not_found')) throw e;
+      });
+    }
+    return { ...stats, root };
+  }
+
+  /**
+   * W&B's `get(name)`: the object stored under `name` (or `name.table.json` / `name.json`), parsed
+   * from JSON; null when the version holds no such object.
+   */
+  async get(name: string): Promise<unknown> {
+    this.requireLogged('get');
+    const m = await this.manifest();
+    const logical = [`${name}.table.json`, `${name}.json`, name].find((p) => m[p] && !m[p].ref);
+    if (!logical) return null;
+    const dir = await mkdtemp(path.join(tmpdir(), 'amphora-get-'));
+    try {
+      const file = await new ArtifactEntry(this, logical, m[logical].digest, m[logical].size).download(dir);
+      return JSON.parse(await readFile(file, 'utf8'));
+    } catch (e) {
+      if (e instanceof SyntaxError) throw new AmphoraError('invalid_request', `get(${JSON.stringify(name)}): "${logical}" of ${this.qualifiedName()} is not JSON; download it with getEntry("${logical}").download() instead.`);
+      throw e;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /** Saves description, metadata, aliases (`latest` too, as in W&B), tags and ttl changed on this object. */

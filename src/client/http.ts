@@ -337,6 +337,10 @@ export class AmphoraHttp {
   createRegistry(e: string, name: string, body: z.infer<typeof api.CreateRegistryRequest>) { return this.json('PUT', api.routes.registry(e, name), api.Registry, { body }); }
   updateRegistry(e: string, name: string, body: z.infer<typeof api.UpdateRegistryRequest>) { return this.json('PATCH', api.routes.registry(e, name), api.Registry, { body }); }
   deleteRegistry(e: string, name: string) { return this.json('DELETE', api.routes.registry(e, name), api.Registry); }
+  registryMembers(e: string, name: string) { return this.json('GET', api.routes.registryMembers(e, name), api.RegistryMemberList); }
+  addRegistryMembers(e: string, name: string, body: z.infer<typeof api.AddRegistryMembersRequest>) { return this.json('POST', api.routes.registryMembers(e, name), api.RegistryMemberList, { body }); }
+  updateRegistryMember(e: string, name: string, kind: 'user' | 'team', member: string, role: api.RegistryRole) { return this.json('PATCH', api.routes.registryMember(e, name, kind, member), api.RegistryMember, { body: { role } }); }
+  removeRegistryMember(e: string, name: string, kind: 'user' | 'team', member: string) { return this.json('DELETE', api.routes.registryMember(e, name, kind, member), api.RegistryMember); }
 
   // ------------------------------------------------------------------ lineage, admin
   lineage(e: string, p: string, q: { node?: string; depth?: number; level?: 'instance' | 'type'; direction?: 'both' | 'upstream' | 'downstream' }) {

@@ -1,5 +1,5 @@
 /** W&B's Registry in the SDK: a registry (the project `wandb-registry-NAME`) and its link collections. */
-import type { ArtifactCollection, Registry as RegistryInfo } from '../core/api.js';
+import type { ArtifactCollection, RegistryMember, RegistryRole, Registry as RegistryInfo } from '../core/api.js';
 import { AmphoraError } from '../core/errors.js';
 import { validateArtifactType } from '../core/names.js';
 import { Artifact } from './artifact.js';
@@ -7,6 +7,10 @@ import type { Client } from './client.js';
 import { paginate } from '../core/paginate.js';
 
 export type RegistryVisibility = RegistryInfo['visibility'];
+/** A member to add or remove: a user name, or `{ kind: 'team', name }` for a whole team. */
+export type MemberRef = string | { kind: 'user' | 'team'; name: string };
+
+const memberRef = (m: MemberRef) => (typeof m === 'string' ? { kind: 'user' as const, name: m } : { kind: m.kind, name: m.name });
 
 export class Registry {
   description!: string | null;
@@ -88,6 +92,31 @@ export class Registry {
       }),
     );
     return this;
+  }
+
+  // ---------------------------------------------------------------- members (W&B's registry roles)
+  /** Users and teams with their registry roles (viewer, member, admin); entity-wide roles are not listed. */
+  async members(): Promise<RegistryMember[]> {
+    return (await this.client.http.registryMembers(this.entity, this.name)).items;
+  }
+  async userMembers(): Promise<RegistryMember[]> {
+    return (await this.members()).filter((m) => m.kind === 'user');
+  }
+  async teamMembers(): Promise<RegistryMember[]> {
+    return (await this.members()).filter((m) => m.kind === 'team');
+  }
+  /** Adds members as viewers (W&B's default) or with `role`; members already there keep their role. */
+  async addMembers(members: MemberRef[], opts: { role?: RegistryRole } = {}): Promise<RegistryMember[]> {
+    return (await this.client.http.addRegistryMembers(this.entity, this.name, { members: members.map(memberRef), role: opts.role })).items;
+  }
+  async updateMember(member: MemberRef, role: RegistryRole): Promise<RegistryMember> {
+    const m = memberRef(member);
+    return this.client.http.updateRegistryMember(this.entity, this.name, m.kind, m.name, role);
+  }
+  async removeMembers(members: MemberRef[]): Promise<RegistryMember[]> {
+    const out: RegistryMember[] = [];
+    for (const m of members.map(memberRef)) out.push(await this.client.http.removeRegistryMember(this.entity, this.name, m.kind, m.name));
+    return out;
   }
 
   /** Deletes the registry and its links (the linked versions stay in their projects). Irreversible. */

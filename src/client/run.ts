@@ -5,7 +5,9 @@
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { HEARTBEAT_INTERVAL_MS, type CallSite, type Provenance, type Run as RunInfo } from '../core/api.js';
+import { CreateRunRequest, HEARTBEAT_INTERVAL_MS, type CallSite, type Provenance, type Run as RunInfo, type UpdateRunRequest } from '../core/api.js';
+import { DEFAULT_PROJECT } from '../core/defaults.js';
+import type { z } from 'zod';
 import { toMetricValue } from '../core/downsample.js';
 import { REGISTRY_PREFIX } from '../core/registry.js';
 import { MetricSummaries, type DefineMetricOptions, type MetricDefinition } from '../core/metricSummary.js';
@@ -17,6 +19,7 @@ import { Client, defaultClient, type ClientOptions } from './client.js';
 import type { ProgressFn } from './transfer.js';
 import { uploadMissing } from './transfer.js';
 import { rememberInit } from './sessionDefaults.js';
+import { DisabledRecorder, localRunInfo, newRunId, noServer, offlineFolder, OfflineRecorder, runMode, type LocalRun, type RunMode } from './localRun.js';
 import { callerSite, captureProvenance, DIFF_FILE } from './provenance.js';
 
 export interface InitOptions {
@@ -36,10 +39,20 @@ export interface InitOptions {
    * lines that log and use artifacts. Default true.
    */
   captureCode?: boolean;
+  /**
+   * W&B's modes: "online" (default), "offline" (recorded in `<dir>/amphora/offline-run-…` for
+   * `amphora sync DIR`, no server needed) or "disabled" (every call a no-op that returns working
+   * objects). Default: AMPHORA_MODE, else WANDB_MODE, else online.
+   */
+  mode?: 'online' | 'offline' | 'disabled';
+  /** Where an offline run's folder goes (default: the working directory). */
+  dir?: string;
   /** Connect with these instead of the environment / discovery file. */
   client?: Client;
   connection?: ClientOptions;
 }
+
+type UpdateRunBody = z.infer<typeof UpdateRunRequest>;
 
 const HISTORY_FLUSH_MS = 1_000;
 const HISTORY_BATCH = 500;
@@ -65,7 +78,12 @@ export class Run {
   private readonly metrics = new MetricSummaries();
   private history: { step: number; data: Record<string, unknown>; at: string }[] = [];
   private historyTimer?: NodeJS.Timeout;
-  private readonly heartbeat: NodeJS.Timeout;
+  private readonly heartbeat?: NodeJS.Timeout;
+  /** Offline or disabled: where calls go instead of the server (undefined: online). */
+  private readonly local?: LocalRun;
+  readonly mode: RunMode;
+  /** An offline run's folder, for `amphora sync`; null otherwise. */
+  readonly dir: string | null;
   private finished = false;
   private pendingFlush: Promise<void> = Promise.resolve();
 
@@ -73,7 +91,11 @@ export class Run {
   constructor(
     readonly client: Client,
     info: RunInfo,
+    local?: LocalRun,
   ) {
+    this.local = local;
+    this.mode = local?.mode ?? 'online';
+    this.dir = local?.dir ?? null;
     this.id = info.id;
     this.name = info.name;
     this.entity = info.entity;
@@ -84,6 +106,7 @@ export class Run {
     this.summary = { ...info.summary };
     this.state = info.state;
     this.provenance = info.provenance ?? null;
+    if (local) return; // nobody to beat to
     this.heartbeat = setInterval(() => {
       client.http.heartbeat(this.entity, this.project, this.id).catch(() => {});
     }, HEARTBEAT_INTERVAL_MS);
@@ -109,6 +132,7 @@ export class Run {
   async useArtifact(ref: string | Artifact, opts: { type?: string } = {}): Promise<Artifact> {
     const site = this.callSite();
     this.requireActive('useArtifact');
+    if (this.local) return this.local.useArtifact(ref, opts.type);
     let refText: string;
     if (typeof ref === 'string') refText = this.qualify(ref);
     else if (ref.logged) refText = ref.qualifiedName();
@@ -128,6 +152,7 @@ export class Run {
   async logArtifact(artifact: Artifact, opts: { aliases?: string[]; tags?: string[]; onProgress?: ProgressFn } = {}): Promise<Artifact> {
     const callSite = this.callSite();
     this.requireActive('logArtifact');
+    if (this.local) return this.local.logArtifact(artifact, opts.aliases ?? [], opts.tags ?? []);
     return logVersion(artifact, this.client, { project: this.project, entity: this.entity, runId: this.id, aliases: opts.aliases, tags: opts.tags, onProgress: opts.onProgress, callSite });
   }
 
@@ -146,6 +171,8 @@ export class Run {
   async upsertArtifact(artifact: Artifact, opts: { distributedId?: string } = {}): Promise<Artifact> {
     const callSite = this.callSite();
     this.requireActive('upsertArtifact');
+    this.local?.needsServer('upsertArtifact (distributed versions are shared on the server)');
+    if (this.local) return artifact;
     await upsertPendingVersion(artifact, this.client, this.distributedId(opts, 'upsertArtifact'), { project: this.project, entity: this.entity, runId: this.id, callSite });
     return artifact;
   }
@@ -153,6 +180,8 @@ export class Run {
   /** Adds this run's files (if any) and commits the group's pending version. */
   async finishArtifact(artifact: Artifact, opts: { distributedId?: string; aliases?: string[] } = {}): Promise<Artifact> {
     this.requireActive('finishArtifact');
+    this.local?.needsServer('finishArtifact (distributed versions are shared on the server)');
+    if (this.local) return artifact;
     const id = this.distributedId(opts, 'finishArtifact');
     const common = { project: this.project, entity: this.entity, runId: this.id };
     if (artifact.stagedPaths().length) await upsertPendingVersion(artifact, this.client, id, common);
@@ -210,6 +239,8 @@ export class Run {
   /** Links a version into a registry collection (`wandb-registry-NAME/COLLECTION`); a draft is logged by this run first. */
   async linkArtifact(artifact: Artifact, targetPath: string, opts: { aliases?: string[] } = {}): Promise<Artifact> {
     this.requireActive('linkArtifact');
+    this.local?.needsServer(`linkArtifact(…, ${JSON.stringify(targetPath)}) (registries live there)`);
+    if (this.local) return artifact;
     if (!artifact.logged) await this.logArtifact(artifact);
     return artifact.link(targetPath, opts);
   }
@@ -229,6 +260,9 @@ export class Run {
 
   /** Uses and downloads a model artifact; resolves to the path of its only file, or of its folder. */
   async useModel(name: string): Promise<string> {
+    this.local?.needsServer(`useModel(${JSON.stringify(name)}) (the model's files are there)`);
+    // Disabled: where the model would have been downloaded; nothing is written.
+    if (this.local) return resolve('artifacts', parseReference(name).name);
     const model = await this.useArtifact(name);
     if (!model.type.toLowerCase().includes('model')) {
       throw new AmphoraError('type_mismatch', `useModel(${JSON.stringify(name)}): the artifact has type "${model.type}"; useModel is for model artifacts, use useArtifact(...).download() for others.`);
@@ -243,6 +277,7 @@ export class Run {
     if (/[/:]/.test(registeredModelName)) {
       throw new AmphoraError('invalid_request', `linkModel: give only the registered model's name (${JSON.stringify(registeredModelName)} has an entity, project or version in it).`);
     }
+    this.local?.needsServer(`linkModel(…, ${JSON.stringify(registeredModelName)}) (registries live there)`);
     const model = await this.logModel(localPath, { name: opts.name });
     return this.linkArtifact(model, `${this.entity}/${REGISTRY_PREFIX}model/${registeredModelName}`, { aliases: opts.aliases });
   }
@@ -254,6 +289,7 @@ export class Run {
     const rows = this.history.splice(0);
     if (!rows.length) return this.pendingFlush;
     this.pendingFlush = this.pendingFlush.then(async () => {
+      if (this.local) return this.local.appendHistory(rows);
       for (let i = 0; i < rows.length; i += 10_000) {
         await this.client.http.appendHistory(this.entity, this.project, this.id, { rows: rows.slice(i, i + 10_000) });
       }
@@ -263,12 +299,17 @@ export class Run {
 
   async updateConfig(values: Record<string, unknown>): Promise<void> {
     Object.assign(this.config, values);
-    await this.client.http.updateRun(this.entity, this.project, this.id, { config: values });
+    await this.sendUpdate({ config: values as UpdateRunBody['config'] });
   }
 
   async updateSummary(values: Record<string, unknown>): Promise<void> {
     Object.assign(this.summary, values);
-    await this.client.http.updateRun(this.entity, this.project, this.id, { summary: values });
+    await this.sendUpdate({ summary: values as UpdateRunBody['summary'] });
+  }
+
+  private async sendUpdate(body: UpdateRunBody): Promise<void> {
+    if (this.local) await this.local.update(body);
+    else this.state = (await this.client.http.updateRun(this.entity, this.project, this.id, body)).state;
   }
 
   /** @internal Uploads bytes and attaches them as the run file `name`. */
@@ -287,6 +328,7 @@ export class Run {
   async save(path: string, opts: { name?: string } = {}): Promise<void> {
     this.requireActive('save');
     const abs = resolve(path);
+    if (this.local) return this.local.saveFile(abs, opts.name ?? basename(abs));
     const h = await this.client.statCache.digest(abs).catch(() => {
       throw new AmphoraError('invalid_path', `Cannot save ${abs}: it does not exist or cannot be read.`);
     });
@@ -295,10 +337,14 @@ export class Run {
   }
 
   async usedArtifacts(): Promise<Artifact[]> {
+    this.local?.needsServer('usedArtifacts()');
+    if (this.local) return [];
     return (await this.client.http.runInputs(this.entity, this.project, this.id)).items.map((v) => Artifact.fromVersion(this.client, v));
   }
 
   async loggedArtifacts(): Promise<Artifact[]> {
+    this.local?.needsServer('loggedArtifacts()');
+    if (this.local) return [];
     return (await this.client.http.runOutputs(this.entity, this.project, this.id)).items.map((v) => Artifact.fromVersion(this.client, v));
   }
 
@@ -311,12 +357,9 @@ export class Run {
       await this.flush();
     } finally {
       this.finished = true;
-      const info = await this.client.http.updateRun(this.entity, this.project, this.id, {
-        config: this.config,
-        summary: this.summary,
-        state: opts.failed ? 'failed' : 'finished',
-      });
-      this.state = info.state;
+      const state = opts.failed ? 'failed' : 'finished';
+      await this.sendUpdate({ config: this.config as UpdateRunBody['config'], summary: this.summary as UpdateRunBody['summary'], state });
+      if (this.local) this.state = state;
     }
   }
 
@@ -335,6 +378,8 @@ export class Run {
 
 /** Starts a run in `project` (default AMPHORA_PROJECT or the server's default project). */
 export async function init(opts: InitOptions = {}): Promise<Run> {
+  const mode = runMode(opts.mode);
+  if (mode !== 'online') return initLocal(mode, opts);
   const client = opts.client ?? (opts.connection ? await Client.connect(opts.connection) : await defaultClient());
   const project = opts.project ? validateProject(opts.project) : client.defaultProject;
   const entity = opts.entity ? validateEntity(opts.entity) : client.entity;
@@ -352,6 +397,33 @@ export async function init(opts: InitOptions = {}): Promise<Run> {
   rememberInit(entity, project);
   const run = new Run(client, info);
   if (code?.diff) await run.saveBytes(DIFF_FILE, code.diff).catch((e: Error) => process.emitWarning(`amphora: could not save the git diff of run ${run.id}: ${e.message}`));
+  return run;
+}
+
+/**
+ * An offline or disabled run: no connection is made. Offline writes run.json now (with the code
+ * provenance and git diff an online run would record); the Api default project is left alone, as
+ * the Python client does, since nothing is on a server yet.
+ */
+async function initLocal(mode: 'offline' | 'disabled', opts: InitOptions): Promise<Run> {
+  const id = opts.id ?? newRunId();
+  const project = validateProject(opts.project ?? process.env.AMPHORA_PROJECT ?? DEFAULT_PROJECT);
+  const entity = opts.entity ? validateEntity(opts.entity) : process.env.AMPHORA_ENTITY ? validateEntity(process.env.AMPHORA_ENTITY) : undefined;
+  const body = CreateRunRequest.parse({
+    id,
+    name: opts.name,
+    jobType: opts.jobType ? validateJobType(opts.jobType) : undefined,
+    group: opts.group,
+    config: opts.config,
+    tags: opts.tags ? [...new Set(opts.tags)] : undefined,
+    notes: opts.notes,
+  });
+  const info = localRunInfo({ ...body, id, name: opts.name ?? `${mode}-${id}`, entity: entity ?? mode, project });
+  if (mode === 'disabled') return new Run(noServer('disabled'), info, new DisabledRecorder());
+  const code = opts.captureCode === false ? null : await captureProvenance();
+  const recorder = await OfflineRecorder.create(offlineFolder(opts.dir, id), { ...body, id, entity: entity ?? null, project, provenance: code?.provenance });
+  const run = new Run(noServer('offline', recorder.dir), { ...info, provenance: code?.provenance ?? null }, recorder);
+  if (code?.diff) await run.saveBytes(DIFF_FILE, code.diff);
   return run;
 }
 

@@ -99,11 +99,31 @@ export const CreateKeyRequest = z.object({
 });
 export const CreateKeyResponse = z.object({ key: ApiKeyInfo, apiKey: z.string() });
 
-/** GET /projects/:entity/:project/audit: who logged, aliased, edited and deleted what. */
+/**
+ * GET /projects/:entity/:project/audit: who logged, aliased, edited and deleted what, and who
+ * granted or removed roles and created or revoked keys (those rows belong to the whole entity:
+ * `project` is null; only callers with an entity-wide role see them).
+ */
 export const AuditEntry = z.object({
   at: z.string(),
   actor: z.string(),
-  action: z.enum(['version.create', 'version.update', 'version.delete', 'alias.move', 'alias.remove', 'version.link', 'registry.create', 'registry.update', 'registry.delete']),
+  action: z.enum([
+    'version.create',
+    'version.update',
+    'version.delete',
+    'alias.move',
+    'alias.remove',
+    'version.link',
+    'registry.create',
+    'registry.update',
+    'registry.delete',
+    'grant.add',
+    'grant.remove',
+    'key.create',
+    'key.revoke',
+  ]),
+  /** null: an entity-wide row (a grant on the whole entity, a key of the entity's user). */
+  project: z.string().nullable().optional(),
   target: z.string(),
   detail: z.record(z.string(), z.unknown()),
 });
@@ -494,6 +514,23 @@ export const CreateRegistryRequest = z.object({
   artifactTypes: z.array(Name).max(100).nullable().optional(),
   tags: TagList.optional(),
 });
+/**
+ * W&B's registry roles. On the server they are project roles on `wandb-registry-NAME`:
+ * viewer = viewer, member = editor (link, alias, edit), admin = admin (delete, manage members).
+ */
+export const RegistryRole = z.enum(['viewer', 'member', 'admin']);
+export type RegistryRole = z.infer<typeof RegistryRole>;
+/** A user, or a team whose members all get the role. */
+export const RegistryMemberRef = z.object({ kind: z.enum(['user', 'team']), name: Name });
+export const RegistryMember = RegistryMemberRef.extend({ role: RegistryRole });
+export type RegistryMember = z.infer<typeof RegistryMember>;
+/** GET …/registry/members: the registry's own members (entity-wide roles are not listed). */
+export const RegistryMemberList = z.object({ items: z.array(RegistryMember) });
+/** POST …/registry/members: adds members with `role` (default viewer, as W&B); existing members keep theirs. */
+export const AddRegistryMembersRequest = z.object({ members: z.array(RegistryMemberRef).min(1).max(100), role: RegistryRole.optional() });
+/** PATCH …/registry/members/:kind/:name */
+export const UpdateRegistryMemberRequest = z.object({ role: RegistryRole });
+
 /** PATCH /projects/:entity/wandb-registry-NAME/registry — `addArtifactTypes` only adds (saved types stay). */
 export const UpdateRegistryRequest = z.object({
   visibility: RegistryVisibility.optional(),
@@ -640,6 +677,8 @@ export const routes = {
   registries: () => `${API_PREFIX}/registries`,
   /** A registry's settings live on its project, `wandb-registry-NAME`. */
   registry: (e: string, name: string) => `${routes.project(e, REGISTRY_PREFIX + name)}/registry`,
+  registryMembers: (e: string, name: string) => `${routes.registry(e, name)}/members`,
+  registryMember: (e: string, name: string, kind: 'user' | 'team', member: string) => `${routes.registry(e, name)}/members/${kind}/${encodeURIComponent(member)}`,
   lineage: (e: string, p: string) => `${routes.project(e, p)}/lineage`,
   audit: (e: string, p: string) => `${routes.project(e, p)}/audit`,
   users: () => `${API_PREFIX}/users`,

@@ -163,8 +163,8 @@ describe('amphora CLI: users, keys and teams on a team server', function () {
     assert.ok(first.nextCursor);
     const rest = JSON.parse((await cli(['--json', 'audit', 'vision/mnist', '--cursor', first.nextCursor, '--all'])).stdout);
     assert.equal(rest.nextCursor, null);
-    const all = [...first.items, ...rest.items];
-    assert.equal(all[all.length - 1].action, 'version.create', 'the oldest entry is the first log');
+    const all = [...first.items, ...rest.items].filter((i: { action: string }) => !i.action.startsWith('grant.') && !i.action.startsWith('key.'));
+    assert.equal(all[all.length - 1].action, 'version.create', 'the oldest version entry is the first log');
     assert.equal(all[all.length - 1].actor, 'alice');
     const human = await cli(['audit', 'vision/mnist', '--limit', '1']);
     assert.equal(human.code, 0, human.stderr);
@@ -172,6 +172,34 @@ describe('amphora CLI: users, keys and teams on a team server', function () {
     // A project the caller cannot see looks absent; a malformed target is bad input.
     assert.equal((await cli(['audit', 'vision/mnist'], bob)).code, 3);
     assert.equal((await cli(['audit', 'a/b/c'])).code, 5);
+  });
+
+  it('audit shows who granted and removed which role to whom on what, and key create/revoke; entity-wide rows only to entity members', async () => {
+    type Row = { actor: string; action: string; project: string | null; target: string; detail: Record<string, unknown> };
+    const line = (i: Row) => `${i.actor} ${i.action} ${i.project ?? '*'} ${i.target} ${String(i.detail.role ?? i.detail.user)}${i.detail.previousRole ? ` was ${String(i.detail.previousRole)}` : ''}`;
+    const trail = (JSON.parse((await cli(['--json', 'audit', 'vision/mnist', '--all'])).stdout).items as Row[]).filter((i) => /^(grant|key)\./.test(i.action)).map(line).reverse();
+    assert.deepEqual(trail, [
+      'admin grant.add * alice editor',
+      'admin grant.add * bob viewer',
+      'admin grant.add mnist bob editor',
+      'admin grant.add mnist bob admin was editor',
+      'admin grant.remove mnist bob admin',
+      'admin grant.remove * bob viewer',
+    ]);
+    // A project of another entity does not show vision's grants.
+    const elsewhere = JSON.parse((await cli(['--json', 'audit', 'alice/notes', '--all'], alice)).stdout).items as Row[];
+    assert.ok(!elsewhere.some((i) => i.action.startsWith('grant.') && i.target === 'bob'));
+    // alice's keys are rows of her personal entity: she and site admins see them, with the key's id and label.
+    const keys = elsewhere.filter((i) => i.action.startsWith('key.')).map((i) => `${i.actor} ${i.action} ${i.target.replace(/\d+/, 'N')} ${String(i.detail.user)} ${String(i.detail.label ?? '')}`).reverse();
+    assert.deepEqual(keys, ['alice key.create key N alice ci', 'alice key.revoke key N alice ']);
+    // A project-level member (no role on the whole entity) sees the project's rows, not the entity's.
+    assert.equal((await cli(['user', 'grant', 'bob', 'vision/mnist', 'viewer'])).code, 0);
+    const bobs = JSON.parse((await cli(['--json', 'audit', 'vision/mnist', '--all'], bob)).stdout).items as Row[];
+    assert.ok(bobs.some((i) => i.action === 'grant.add' && i.project === 'mnist' && i.target === 'bob' && i.detail.role === 'viewer'));
+    assert.ok(!bobs.some((i) => i.project === null), 'no entity-wide rows for a project-level member');
+    const human = await cli(['audit', 'vision/mnist', '--limit', '1']);
+    assert.match(human.stdout, /admin\s+grant\.add\s+bob: viewer on vision\/mnist/);
+    assert.equal((await cli(['user', 'revoke-grant', 'bob', 'vision/mnist'])).code, 0);
   });
 
   it('serve --team prints a generated site admin key once, and only on a new database', async () => {

@@ -31,8 +31,10 @@ describe('sdk: registries, defineMetric and W&B step rules', function () {
     await run.finish();
     assert.equal(model.version, 'v0');
     assert.equal(link.isLink, true);
-    assert.deepEqual([link.project, link.name, link.version, link.sourceName], ['wandb-registry-model', 'classifier', 'v0', 'net:v0']);
+    assert.deepEqual([link.project, link.name, link.version, link.sourceName], ['wandb-registry-model', 'classifier:v0', 'v0', 'net:v0']);
     assert.deepEqual(link.aliases, ['latest', 'staging']);
+    assert.equal(link.sourceQualifiedName, `${h.client.entity}/ts-reg/net:v0`);
+    assert.equal(link.qualifiedName(), `${h.client.entity}/wandb-registry-model/classifier:v0`);
     assert.equal((await link.loggedBy())?.id, run.id);
     const again = await model.link('model-registry/classifier', { aliases: ['prod'] });
     assert.deepEqual(again.aliases, ['latest', 'prod', 'staging']);
@@ -51,9 +53,9 @@ describe('sdk: registries, defineMetric and W&B step rules', function () {
     const run = await init({ client: h.client, project: 'ts-models', jobType: 'train' });
     const p = await file('model.h5', 'Model: 0.5');
     const logged = await run.logModel(p, { name: 'mnist-model', aliases: ['candidate'] });
-    assert.deepEqual([logged.type, logged.name, logged.version], ['model', 'mnist-model', 'v0']);
+    assert.deepEqual([logged.type, logged.name, logged.version], ['model', 'mnist-model:v0', 'v0']);
     const linked = await run.linkModel(p, 'MNIST');
-    assert.deepEqual([linked.project, linked.name, linked.sourceName], ['wandb-registry-model', 'MNIST', `run-${run.id}-model.h5:v0`]);
+    assert.deepEqual([linked.project, linked.name, linked.collectionName, linked.sourceName], ['wandb-registry-model', 'MNIST:v0', 'MNIST', `run-${run.id}-model.h5:v0`]);
     const local = await run.useModel('mnist-model:candidate');
     assert.equal(path.basename(local), 'model.h5');
     assert.equal(await readFile(local, 'utf8'), 'Model: 0.5');

@@ -56,7 +56,9 @@ describe('team mode: role matrix over every route', function () {
     await ok(admin.post('/api/v1/teams', { name: TEAM }));
     await ok(admin.post('/api/v1/teams', { name: 'betateam' }));
     const users: Record<string, Api> = {};
-    for (const name of ['viewer1', 'editor1', 'admin1', 'outsider1', 'gone1']) users[name] = await createUser(admin, name);
+    // member1 and gammateam are only ever registry members (so no caller's access changes).
+    for (const name of ['viewer1', 'editor1', 'admin1', 'outsider1', 'gone1', 'member1']) users[name] = await createUser(admin, name);
+    await ok(admin.post('/api/v1/teams', { name: 'gammateam' }));
     for (const [user, role] of [['viewer1', 'viewer'], ['editor1', 'editor'], ['admin1', 'admin']] as const) {
       await ok(admin.post(`/api/v1/teams/${TEAM}/members`, { user, role }));
     }
@@ -82,7 +84,8 @@ describe('team mode: role matrix over every route', function () {
     assert.equal(run.id, 'seedrun');
     await ok(admin.post(`${BASE}/artifacts/alpha-secret-data/versions`, { type: 'dataset', manifest: MANIFEST, aliases: ['best'], runId: 'seedrun' }));
     await ok(admin.post(`${BASE}/runs/seedrun/inputs`, { ref: 'alpha-secret-data:v0' }));
-    await ok(admin.req('PUT', `/api/v1/projects/${TEAM}/wandb-registry-alpha/registry`, { visibility: 'restricted' }));
+    // Organization visibility: the team's roles reach it (restricted ones are tested in team-registry-members).
+    await ok(admin.req('PUT', `/api/v1/projects/${TEAM}/wandb-registry-alpha/registry`, { visibility: 'organization' }));
     await waitFor("editor1's one-second key to expire", async () => (await apis.expired.get('/api/v1/viewer')).status === 401, 10_000, 100);
   });
   after(async () => s?.stop());
@@ -178,6 +181,28 @@ describe('team mode: role matrix over every route', function () {
         const project = `wandb-registry-gone${next()}`;
         await ok(s.admin.req('PUT', `/api/v1/projects/${TEAM}/${project}/registry`, { visibility: 'organization' }));
         return a.del(`/api/v1/projects/${TEAM}/${project}/registry`);
+      },
+    },
+    'GET /api/v1/projects/:entity/:project/registry/members': { need: 'viewer', ok: [200], request: (_c, a) => a.get(`/api/v1/projects/${TEAM}/wandb-registry-alpha/registry/members`) },
+    'POST /api/v1/projects/:entity/:project/registry/members': {
+      need: 'admin',
+      ok: [200],
+      request: (_c, a) => a.post(`/api/v1/projects/${TEAM}/wandb-registry-alpha/registry/members`, { members: [{ kind: 'team', name: 'gammateam' }] }),
+    },
+    'PATCH /api/v1/projects/:entity/:project/registry/members/:kind/:name': {
+      need: 'admin',
+      ok: [200],
+      request: async (c, a) => {
+        await ok(s.admin.post(`/api/v1/projects/${TEAM}/wandb-registry-alpha/registry/members`, { members: [{ kind: 'user', name: 'member1' }] }));
+        return a.patch(`/api/v1/projects/${TEAM}/wandb-registry-alpha/registry/members/user/member1`, { role: c === 'admin' ? 'member' : 'viewer' });
+      },
+    },
+    'DELETE /api/v1/projects/:entity/:project/registry/members/:kind/:name': {
+      need: 'admin',
+      ok: [200],
+      request: async (_c, a) => {
+        await ok(s.admin.post(`/api/v1/projects/${TEAM}/wandb-registry-alpha/registry/members`, { members: [{ kind: 'user', name: 'member1' }] }));
+        return a.del(`/api/v1/projects/${TEAM}/wandb-registry-alpha/registry/members/user/member1`);
       },
     },
     'POST /api/v1/projects/:entity/:project/artifacts/:name/links': {

@@ -130,7 +130,7 @@ export async function logArtifactCommand(services: ExtensionServices, uri?: vsco
       await artifact.addFile(u.fsPath, { name: path.basename(u.fsPath) });
     }
   }
-  const label = `${project}/${artifact.name}`;
+  const label = `${project}/${artifact.collectionName}`;
   try {
     await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Logging ${label}`, cancellable: true },
@@ -153,7 +153,7 @@ export async function logArtifactCommand(services: ExtensionServices, uri?: vsco
   const ref = `${label}:${artifact.version}`;
   const pick = await vscode.window.showInformationMessage(notificationText(`Logged ${ref} (${artifact.fileCount} files).`), 'Reveal', 'Copy Reference');
   if (pick === 'Reveal') {
-    await services.artifactsTree.revealVersion({ entity: artifact.entity!, project: artifact.project!, name: artifact.name, version: artifact.version! });
+    await services.artifactsTree.revealVersion({ entity: artifact.entity!, project: artifact.project!, name: artifact.collectionName, version: artifact.version! });
   } else if (pick === 'Copy Reference') {
     await vscode.env.clipboard.writeText(ref);
   }

@@ -40,7 +40,7 @@ export class Authenticator {
   async authenticate(key: string): Promise<Principal> {
     if (this.mode === 'embedded') {
       if (!sameKey(key, this.owner.apiKey)) throw new AmphoraError('unauthorized', 'Wrong API key');
-      return { user: this.owner.entity, userId: null, siteAdmin: true, entity: this.owner.entity, grants: [], keyHash: null };
+      return { user: this.owner.entity, userId: null, siteAdmin: true, entity: this.owner.entity, grants: [], restricted: [], keyHash: null };
     }
     const hash = hashKey(key);
     const now = Date.now();
@@ -93,6 +93,7 @@ export class Authenticator {
         siteAdmin: !!k.site_admin,
         entity: personal?.entity ?? k.name,
         grants: grants.map(({ entity, project, role, kind }) => ({ entity, project, role, kind })),
+        restricted: await restrictedRegistries(this.db, userId),
         keyHash: hash,
       },
       expiresAt,
@@ -102,10 +103,19 @@ export class Authenticator {
   }
 }
 
+/**
+ * A user's grants: their own, plus the roles on registries that teams they belong to (by an
+ * entity-wide grant on the team) were given as registry members.
+ */
 export async function loadGrants(q: Queryable, userId: number) {
   const rows = await q.query<{ entity: string; project: string; role: Role; kind: 'user' | 'team' | null; owner_id: number | null }>(
     `SELECT g.entity, g.project, g.role, e.kind, e.user_id AS owner_id
-       FROM grants g JOIN entities e ON e.name = g.entity WHERE g.user_id = $1 ORDER BY g.entity, g.project`,
+       FROM grants g JOIN entities e ON e.name = g.entity WHERE g.user_id = $1
+     UNION ALL
+     SELECT p.entity, p.name, m.role, e.kind, NULL
+       FROM registry_team_members m JOIN projects p ON p.id = m.project_id JOIN entities e ON e.name = p.entity
+       JOIN grants tg ON tg.entity = m.team AND tg.project = '' WHERE tg.user_id = $1
+     ORDER BY 1, 2`,
     [userId],
   );
   return rows.map((r) => ({
@@ -115,4 +125,14 @@ export async function loadGrants(q: Queryable, userId: number) {
     kind: r.kind,
     owner: r.owner_id !== null && Number(r.owner_id) === userId,
   }));
+}
+
+/** Restricted registries of the entities where the user holds an entity-wide role (see projectRole). */
+async function restrictedRegistries(q: Queryable, userId: number): Promise<string[]> {
+  const rows = await q.query<{ entity: string; project: string }>(
+    `SELECT p.entity, p.name AS project FROM registries r JOIN projects p ON p.id = r.project_id
+      WHERE r.visibility = 'restricted' AND p.entity IN (SELECT entity FROM grants WHERE user_id = $1 AND project = '')`,
+    [userId],
+  );
+  return rows.map((r) => `${r.entity}/${r.project}`);
 }

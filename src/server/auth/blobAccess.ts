@@ -16,8 +16,9 @@ export async function readableDigests(q: Queryable, p: Principal, digests: strin
     `SELECT d.digest FROM unnest($1::text[]) AS d(digest)
       WHERE EXISTS (SELECT 1 FROM blob_uploads u WHERE u.digest = d.digest AND u.user_id = $2)
          OR EXISTS (SELECT 1 FROM blob_projects bp JOIN projects pr ON pr.id = bp.project_id
-                     WHERE bp.digest = d.digest AND (pr.entity = ANY($3::text[]) OR (pr.entity || '/' || pr.name) = ANY($4::text[])))`,
-    [unique, p.userId ?? -1, scope.entities, scope.projects],
+                     WHERE bp.digest = d.digest
+                       AND ((pr.entity = ANY($3::text[]) AND NOT (pr.entity || '/' || pr.name) = ANY($5::text[])) OR (pr.entity || '/' || pr.name) = ANY($4::text[])))`,
+    [unique, p.userId ?? -1, scope.entities, scope.projects, scope.except],
   );
   return new Set(rows.map((r) => r.digest));
 }

@@ -12,12 +12,19 @@ export interface Principal {
   /** The user's personal entity: the default for unqualified references. */
   entity: string;
   grants: (RoleGrant & { kind: 'user' | 'team' | null })[];
+  /**
+   * `entity/project` of restricted registries in entities where the caller holds an entity-wide
+   * role: there only their own registry roles (and an entity admin role) count.
+   */
+  restricted: string[];
   /** SHA-256 of the key used (team mode), so long-lived streams can re-check it. */
   keyHash: string | null;
 }
 
 export function projectRole(p: Principal, entity: string, project: string): Role | null {
-  return roleOn(p.grants, p.siteAdmin, entity, project);
+  // A restricted registry (W&B: "only invited members"): entity-wide roles below admin do not reach it.
+  const grants = p.restricted.includes(`${entity}/${project}`) ? p.grants.filter((g) => g.project !== null || g.role === 'admin') : p.grants;
+  return roleOn(grants, p.siteAdmin, entity, project);
 }
 
 export function canRead(p: Principal, entity: string, project: string): boolean {
@@ -48,11 +55,16 @@ export function requireRole(p: Principal, entity: string, project: string, neede
 }
 
 /** The projects whose blobs a caller may read: everything, or these entities and entity/project pairs. */
-export function readScope(p: Principal): { all: true } | { all: false; entities: string[]; projects: string[] } {
+export function readScope(p: Principal): { all: true } | { all: false; entities: string[]; projects: string[]; except: string[] } {
   if (p.siteAdmin) return { all: true };
   return {
     all: false,
     entities: p.grants.filter((g) => g.project === null).map((g) => g.entity),
     projects: p.grants.filter((g) => g.project !== null).map((g) => `${g.entity}/${g.project}`),
+    // Restricted registries the entity-wide roles do not reach (projectRole's rule).
+    except: p.restricted.filter((key) => {
+      const [entity, project] = key.split('/');
+      return projectRole(p, entity, project) === null;
+    }),
   };
 }

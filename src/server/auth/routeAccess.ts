@@ -46,6 +46,11 @@ export const ROUTE_ACCESS: Record<string, AccessRule> = {
   [`PUT ${PROJ}/registry`]: edit('creating a registry'),
   [`PATCH ${PROJ}/registry`]: { project: 'admin', action: 'changing a registry' },
   [`DELETE ${PROJ}/registry`]: { project: 'admin', action: 'deleting a registry' },
+  // Registry members: members see who else is one; registry admins (project admins) manage them.
+  [`GET ${PROJ}/registry/members`]: read('listing registry members'),
+  [`POST ${PROJ}/registry/members`]: { project: 'admin', action: 'adding registry members' },
+  [`PATCH ${PROJ}/registry/members/:kind/:name`]: { project: 'admin', action: 'changing a registry member\'s role' },
+  [`DELETE ${PROJ}/registry/members/:kind/:name`]: { project: 'admin', action: 'removing a registry member' },
   // The target registry needs editor; the handler also checks that the source is readable.
   [`POST ${ART}/:name/links`]: edit('linking a version into a registry'),
   [`POST ${RUN}`]: edit('creating a run'),

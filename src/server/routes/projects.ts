@@ -1,4 +1,5 @@
 import { ArtifactTypeList, AuditList, ProjectList } from '../../core/api.js';
+import { roleOn } from '../../core/roles.js';
 import { canRead } from '../auth/principal.js';
 import type { RoutePlugin } from '../context.js';
 import { listAudit } from '../services/audit.js';
@@ -16,7 +17,16 @@ export const projectRoutes: RoutePlugin = (app, ctx) => {
   );
   app.get(
     `${P}/projects/:entity/:project/audit`,
-    { schema: { operationId: 'listAudit', summary: 'Who logged, aliased, edited and deleted what in this project, newest first (paged)', params: ProjectParams, querystring: PageQuery, response: { 200: AuditList, ...errors } } },
-    async (req) => listAudit(ctx.db, req.params.entity, req.params.project, req.query),
+    {
+      schema: {
+        operationId: 'listAudit',
+        summary: "Who logged, aliased, edited, deleted, granted and revoked what in this project, newest first (paged); the entity's grants and keys for callers with a role on the whole entity",
+        params: ProjectParams,
+        querystring: PageQuery,
+        response: { 200: AuditList, ...errors },
+      },
+    },
+    // Entity-wide rows name the entity's members and keys: only those who belong to the whole entity see them.
+    async (req) => listAudit(ctx.db, req.params.entity, req.params.project, { ...req.query, entityWide: roleOn(req.principal.grants, req.principal.siteAdmin, req.params.entity, null) !== null }),
   );
 };

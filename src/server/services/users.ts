@@ -7,6 +7,7 @@ import { hashKey, newApiKey } from '../auth/keys.js';
 import { hiddenProject, type Principal } from '../auth/principal.js';
 import type { Database, Queryable } from '../store/database.js';
 import { iso } from '../store/rows.js';
+import { audit, ENTITY_WIDE } from './audit.js';
 
 /** Advisory lock key of the site admin's creation (beside the store's 7_411_001/2 in postgres.ts). */
 const BOOTSTRAP_LOCK = 7_411_003;
@@ -122,11 +123,13 @@ export class UserService {
       const ent = await tx.query('SELECT 1 FROM entities WHERE name = $1', [req.entity]);
       if (!ent.length) throw new AmphoraError('not_found', `There is no user or team named "${req.entity}"; create a team with \`amphora team create ${req.entity}\`.`);
       const userId = await this.userId(tx, req.user);
+      const before = await tx.query<{ role: Role }>('SELECT role FROM grants WHERE user_id = $1 AND entity = $2 AND project = $3 FOR UPDATE', [userId, req.entity, project ?? '']);
       await tx.query(
         `INSERT INTO grants (user_id, entity, project, role, granted_by) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (user_id, entity, project) DO UPDATE SET role = EXCLUDED.role, granted_by = EXCLUDED.granted_by, created_at = now()`,
         [userId, req.entity, project ?? '', req.role, actor.user],
       );
+      await audit(tx, actor.user, 'grant.add', req.entity, project ?? ENTITY_WIDE, req.user, { role: req.role, previousRole: before[0]?.role ?? null });
     });
     return { user: req.user, entity: req.entity, project, role: req.role };
   }
@@ -148,7 +151,9 @@ export class UserService {
     }
     const removed = await this.db.transaction(async (tx) => {
       const userId = await this.userId(tx, req.user);
-      return tx.query<{ role: Role }>('DELETE FROM grants WHERE user_id = $1 AND entity = $2 AND project = $3 RETURNING role', [userId, req.entity, project ?? '']);
+      const gone = await tx.query<{ role: Role }>('DELETE FROM grants WHERE user_id = $1 AND entity = $2 AND project = $3 RETURNING role', [userId, req.entity, project ?? '']);
+      if (gone.length) await audit(tx, actor.user, 'grant.remove', req.entity, project ?? ENTITY_WIDE, req.user, { role: gone[0].role });
+      return gone;
     });
     if (!removed.length) {
       const hint = project ? ` (a role on the whole entity ${req.entity} is removed without the project)` : ' (roles on single projects are removed with ENTITY/PROJECT)';
@@ -193,13 +198,15 @@ export class UserService {
     this.requireTeamMode();
     const owner = await this.keyOwner(actor, req.user);
     const apiKey = newApiKey();
-    const rows = await this.db.transaction((tx) =>
-      tx.query<{ id: number }>(
+    const rows = await this.db.transaction(async (tx) => {
+      const ins = await tx.query<{ id: number }>(
         `INSERT INTO api_keys (user_id, key_hash, label, expires_at)
          VALUES ($1, $2, $3, CASE WHEN $4::double precision IS NULL THEN NULL ELSE now() + $4::double precision * interval '1 second' END) RETURNING id`,
         [owner, hashKey(apiKey), req.label ?? null, req.expiresInSeconds ?? null],
-      ),
-    );
+      );
+      await this.auditKey(tx, actor, 'key.create', owner, ins[0].id, { label: req.label ?? null, expiresInSeconds: req.expiresInSeconds ?? null });
+      return ins;
+    });
     return { key: (await this.keys(this.db, 'k.id = $1', [rows[0].id]))[0], apiKey };
   }
 
@@ -216,9 +223,19 @@ export class UserService {
     await this.db.transaction(async (tx) => {
       const rows = await tx.query<{ user_id: number }>('SELECT user_id FROM api_keys WHERE id = $1 FOR UPDATE', [Number(id)]);
       if (!rows.length || (!actor.siteAdmin && Number(rows[0].user_id) !== actor.userId)) throw unknown();
-      await tx.query('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1', [Number(id)]);
+      const changed = await tx.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id', [Number(id)]);
+      if (changed.length) await this.auditKey(tx, actor, 'key.revoke', Number(rows[0].user_id), Number(id), {});
     });
     return (await this.keys(this.db, 'k.id = $1', [Number(id)]))[0];
+  }
+
+  /** A key's audit row belongs to its owner's personal entity (entity-wide: seen by that user and site admins). */
+  private async auditKey(tx: Queryable, actor: Principal, action: 'key.create' | 'key.revoke', ownerId: number, keyId: number, detail: Record<string, unknown>): Promise<void> {
+    const owner = await tx.query<{ user: string; entity: string }>(
+      `SELECT u.name AS user, COALESCE(e.name, u.name) AS entity FROM users u LEFT JOIN entities e ON e.user_id = u.id AND e.kind = 'user' WHERE u.id = $1`,
+      [ownerId],
+    );
+    await audit(tx, actor.user, action, owner[0].entity, ENTITY_WIDE, `key ${keyId}`, { user: owner[0].user, ...detail });
   }
 
   private async keyOwner(actor: Principal, user: string | undefined): Promise<number> {

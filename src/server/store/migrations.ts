@@ -324,6 +324,19 @@ const MIGRATIONS: string[] = [
   ALTER TABLE versions ADD COLUMN source_version_id bigint REFERENCES versions(id);
   CREATE INDEX versions_source ON versions (source_version_id) WHERE source_version_id IS NOT NULL;
   `,
+  // Registry members (W&B's Registry members and roles): user members are project grants on the
+  // registry's project; a team member gives every member of that team the role there.
+  `
+  CREATE TABLE registry_team_members (
+    project_id bigint NOT NULL REFERENCES projects(id),
+    team text NOT NULL,
+    role text NOT NULL,
+    added_by text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (project_id, team)
+  );
+  CREATE INDEX registry_team_members_team ON registry_team_members (team);
+  `,
 ];
 
 /** The step that moved history to batches and per-key chunks (its test replays it). */
