@@ -35,6 +35,24 @@ export const GalleryImage = z.object({
 
 const VersionRow = RunArtifacts.shape.items.element;
 
+const FacetValue = z.string().max(512);
+/**
+ * The experiments table's choices for one project (columns, sort, filters), kept in the
+ * workspace's state so they survive closing the panel and reloading the window. `columns: null`
+ * means the default choice (the most common config and summary keys).
+ */
+export const ExperimentsPrefs = z.object({
+  columns: z.array(z.string().min(1).max(1024)).max(500).nullable(),
+  sort: z.object({ column: z.string().min(1).max(1024), dir: z.enum(['asc', 'desc']) }),
+  filter: z.object({
+    states: z.array(FacetValue).max(100).optional(),
+    jobTypes: z.array(FacetValue).max(1000).optional(),
+    groups: z.array(FacetValue).max(1000).optional(),
+    text: z.string().max(1000).optional(),
+  }),
+});
+export type ExperimentsPrefs = z.infer<typeof ExperimentsPrefs>;
+
 /*
  * Series as the webview checks them: the shape of api.ts's MetricSeries, with each array checked
  * in one loop instead of a schema per element (a run view receives tens of thousands of points;
@@ -76,7 +94,8 @@ export const ExtensionToRunView = z.discriminatedUnion('type', [
   /** The run's state or summary changed (live runs). */
   z.object({ type: z.literal('runUpdated'), run: Run }),
   z.object({ type: z.literal('compare'), state: RunPanelState, runs: z.array(Run).min(1).max(10) }),
-  z.object({ type: z.literal('experiments'), state: RunPanelState, runs: z.array(Run), truncated: z.boolean() }),
+  /** `prefs`: the choices saved for this project (null: none yet). */
+  z.object({ type: z.literal('experiments'), state: RunPanelState, runs: z.array(Run), truncated: z.boolean(), prefs: ExperimentsPrefs.nullable() }),
   /** An image's bytes as a data: URL (or why it could not be loaded). */
   z.object({ type: z.literal('image'), path: z.string(), dataUrl: z.string().nullable(), error: z.string().nullable() }),
   /** A user-facing failure (server unreachable, run gone). */
@@ -102,6 +121,8 @@ export const RunViewToExtension = z.discriminatedUnion('type', [
   z.object({ type: z.literal('openRun'), runId: Id }),
   z.object({ type: z.literal('compareRuns'), runIds: z.array(Id).min(2).max(10) }),
   z.object({ type: z.literal('refresh') }),
+  /** The experiments table's columns, sort or filters changed: save them for the project. */
+  z.object({ type: z.literal('experimentsPrefs'), prefs: ExperimentsPrefs }),
   z.object({ type: z.literal('error'), message: z.string().max(4000) }),
 ]);
 export type RunViewToExtension = z.infer<typeof RunViewToExtension>;

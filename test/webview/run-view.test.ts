@@ -215,7 +215,7 @@ describe('run webview', function () {
         sampleRun({ id: 'r2', name: 'run-2', state: 'failed', jobType: 'train', config: { lr: 0.01 }, summary: { acc: 0.9 } }),
         sampleRun({ id: 'r10', name: 'run-10', state: 'finished', jobType: 'eval', config: { lr: 0.001 }, summary: {} }),
       ];
-      await p.send({ type: 'experiments', state: { kind: 'experiments', entity: 'alice', project: 'mnist' }, runs, truncated: false });
+      await p.send({ type: 'experiments', state: { kind: 'experiments', entity: 'alice', project: 'mnist' }, runs, truncated: false, prefs: null });
       await p.page.waitForSelector('table.experiments');
       const names = () => p.page.$$eval('table.experiments tbody tr', (trs) => trs.map((r) => (r as HTMLElement).dataset.run));
       await p.page.click('th[data-column="summary.acc"] button');
@@ -237,6 +237,55 @@ describe('run webview', function () {
       await p.page.click('tr[data-run="r10"] button.link');
       assert.deepEqual((await p.posted()).at(-1), { type: 'openRun', runId: 'r10' });
       await p.page.screenshot({ path: `${SHOTS}/experiments.png`, fullPage: true });
+    } finally {
+      await p.page.close();
+    }
+  });
+
+  it('experiments table: saves columns, sort and filters for the project, shows saved ones, and Reset columns', async () => {
+    const p = await openRunViewPage(browser);
+    try {
+      const runs = [
+        sampleRun({ id: 'r1', name: 'run-1', state: 'finished', jobType: 'train', config: { lr: 0.1, seed: 1 }, summary: { acc: 0.8 } }),
+        sampleRun({ id: 'r2', name: 'run-2', state: 'failed', jobType: 'train', config: { lr: 0.01, seed: 2 }, summary: { acc: 0.9 } }),
+        sampleRun({ id: 'r3', name: 'run-3', state: 'finished', jobType: 'eval', config: { lr: 0.001, seed: 3 }, summary: { acc: 0.7 } }),
+      ];
+      const state = { kind: 'experiments' as const, entity: 'alice', project: 'mnist' };
+      const prefsPosted = async () => (await p.posted()).filter((m) => m.type === 'experimentsPrefs');
+      const headers = () => p.page.$$eval('table.experiments th[data-column]', (ths) => ths.map((t) => (t as HTMLElement).dataset.column));
+      const names = () => p.page.$$eval('table.experiments tbody tr', (trs) => trs.map((r) => (r as HTMLElement).dataset.run));
+      // Saved choices: only config.seed, sorted by summary.acc ascending, finished runs only.
+      const saved = { columns: ['config.seed'], sort: { column: 'summary.acc', dir: 'asc' as const }, filter: { states: ['finished'] } };
+      await p.send({ type: 'experiments', state, runs, truncated: false, prefs: saved });
+      await p.page.waitForSelector('table.experiments');
+      assert.deepEqual(await headers(), ['name', 'state', 'jobType', 'group', 'createdAt', 'duration', 'config.seed']);
+      assert.deepEqual(await names(), ['r3', 'r1']);
+      assert.equal(await p.page.inputValue('select.filter-states'), 'finished');
+      assert.deepEqual(await prefsPosted(), [], 'showing saved choices saves nothing');
+      // Every change is saved.
+      await p.page.click('.columns-chooser summary');
+      await p.page.check('.column-list input[value="summary.acc"]');
+      assert.deepEqual((await prefsPosted()).at(-1), { type: 'experimentsPrefs', prefs: { ...saved, columns: ['config.seed', 'summary.acc'] } });
+      await p.page.click('th[data-column="name"] button');
+      assert.deepEqual((await prefsPosted()).at(-1)?.prefs.sort, { column: 'name', dir: 'asc' });
+      await p.page.selectOption('select.filter-states', '');
+      await p.page.fill('input.run-filter', 'run-');
+      assert.deepEqual((await prefsPosted()).at(-1)?.prefs.filter, { states: [], text: 'run-' });
+      // A live update of the same project keeps the choices made since.
+      await p.send({ type: 'experiments', state, runs, truncated: false, prefs: saved });
+      assert.deepEqual(await headers(), ['name', 'state', 'jobType', 'group', 'createdAt', 'duration', 'config.seed', 'summary.acc']);
+      assert.deepEqual(await names(), ['r1', 'r2', 'r3']);
+      // Reset columns: the default choice again, saved as "default" (null).
+      await p.page.click('.columns-chooser summary').catch(() => undefined);
+      await p.page.click('button.reset-columns');
+      assert.deepEqual(await headers(), ['name', 'state', 'jobType', 'group', 'createdAt', 'duration', 'config.lr', 'config.seed', 'summary.acc']);
+      assert.equal((await prefsPosted()).at(-1)?.prefs.columns, null);
+      await p.page.screenshot({ path: `${SHOTS}/experiments-prefs.png`, fullPage: true });
+      // Another project: its own saved choices (none: the defaults, no filters).
+      await p.send({ type: 'experiments', state: { ...state, project: 'other' }, runs, truncated: false, prefs: null });
+      assert.deepEqual(await names(), ['r1', 'r2', 'r3']);
+      assert.equal(await p.page.inputValue('input.run-filter'), '');
+      assert.deepEqual(p.pageErrors, []);
     } finally {
       await p.page.close();
     }
