@@ -39,7 +39,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < RUNS; i++) {
         const p = await openRunViewPage(browser, { width: 1400, height: 900 });
         const run = sampleRun();
-        await p.send({ type: 'run', state: { kind: 'run', entity: run.entity, project: run.project, runId: run.id }, run, inputs: [], outputs: [], files: [], images: [], imagesOmitted: 0 });
+        await p.send({ type: 'run', state: { kind: 'run', entity: run.entity, project: run.project, runId: run.id }, run, inputs: [], outputs: [], files: [], images: [], imagesOmitted: 0, tables: [] });
         const msg = { type: 'metrics' as const, mode: 'replace' as const, x: 'step' as const, range: null, runs: [{ runId: run.id, metrics: metricsOf(run.id, series) }] };
         // Timed inside the page: from the message to the frame after every chart is drawn.
         const ms = await p.page.evaluate(async ({ m, n }) => {

@@ -33,6 +33,15 @@ export const GalleryImage = z.object({
   caption: z.string().nullable(),
 });
 
+/** A table logged with `run.log` (a run file `media/tables/<key>_<step>_<index>.table.json`). */
+export const RunTable = z.object({
+  key: z.string(),
+  step: z.number().int().nonnegative(),
+  index: z.number().int().nonnegative(),
+  path: z.string(),
+  size: z.number().int().nonnegative(),
+});
+
 const VersionRow = RunArtifacts.shape.items.element;
 
 const FacetValue = z.string().max(512);
@@ -79,6 +88,7 @@ export const ExtensionToRunView = z.discriminatedUnion('type', [
     files: z.array(RunFile),
     images: z.array(GalleryImage),
     imagesOmitted: z.number().int().nonnegative(),
+    tables: z.array(RunTable),
   }),
   /**
    * Metric series. `replace`: the charts' data for the whole range; `zoom`: full detail for
@@ -98,6 +108,13 @@ export const ExtensionToRunView = z.discriminatedUnion('type', [
   z.object({ type: z.literal('experiments'), state: RunPanelState, runs: z.array(Run), truncated: z.boolean(), prefs: ExperimentsPrefs.nullable() }),
   /** An image's bytes as a data: URL (or why it could not be loaded). */
   z.object({ type: z.literal('image'), path: z.string(), dataUrl: z.string().nullable(), error: z.string().nullable() }),
+  /**
+   * A table file's text, for the run view's table section (`loadTable`) or as the page of the
+   * table viewer (`document`: a `.table.json` opened in an editor). `text` null: `error` says why
+   * (too large, unreadable); the page checks the text itself (core/runs/tableFile.ts).
+   */
+  z.object({ type: z.literal('table'), path: z.string(), text: z.string().nullable(), error: z.string().nullable() }),
+  z.object({ type: z.literal('tableDocument'), title: z.string(), path: z.string(), size: z.number().int().nonnegative(), text: z.string().nullable(), error: z.string().nullable() }),
   /** A user-facing failure (server unreachable, run gone). */
   z.object({ type: z.literal('error'), message: z.string() }),
 ]);
@@ -115,6 +132,10 @@ export const RunViewToExtension = z.discriminatedUnion('type', [
   z.object({ type: z.literal('openFile'), runId: Id, path: z.string().min(1).max(4096) }),
   /** Load an image of the gallery. */
   z.object({ type: z.literal('loadImage'), path: z.string().min(1).max(4096) }),
+  /** Load a logged table of the run. */
+  z.object({ type: z.literal('loadTable'), path: z.string().min(1).max(4096) }),
+  /** The table viewer: open the file in the text editor instead (or beside). */
+  z.object({ type: z.literal('openAsJson') }),
   /** Open a run's code: the program, or a call site. */
   z.object({ type: z.literal('openCode'), runId: Id, callSite: CallSite.nullable() }),
   /** From the experiments table / comparison: open one run, or compare several. */

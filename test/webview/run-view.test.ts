@@ -15,7 +15,7 @@ const STATE = { kind: 'run' as const, entity: 'alice', project: 'mnist', runId: 
 
 async function showRun(p: RunViewPage, over = {}) {
   const run = sampleRun(over);
-  await p.send({ type: 'run', state: { ...STATE, runId: run.id }, run, inputs: [], outputs: [], files: [{ path: 'code/diff.patch', digest: 'b'.repeat(64), size: 120 }], images: [], imagesOmitted: 0 });
+  await p.send({ type: 'run', state: { ...STATE, runId: run.id }, run, inputs: [], outputs: [], files: [{ path: 'code/diff.patch', digest: 'b'.repeat(64), size: 120 }], images: [], imagesOmitted: 0, tables: [] });
   return run;
 }
 
@@ -296,7 +296,7 @@ describe('run webview', function () {
     try {
       const run = sampleRun();
       const images = [0, 1, 2].map((step) => ({ key: 'examples', step, index: 0, path: `media/images/examples_${step}_0.png`, size: 70, caption: step === 2 ? 'a three' : null }));
-      await p.send({ type: 'run', state: STATE, run, inputs: [], outputs: [], files: [], images, imagesOmitted: 0 });
+      await p.send({ type: 'run', state: STATE, run, inputs: [], outputs: [], files: [], images, imagesOmitted: 0, tables: [] });
       await p.page.waitForSelector('.gallery-item');
       assert.deepEqual((await p.posted()).filter((m) => m.type === 'loadImage'), [{ type: 'loadImage', path: 'media/images/examples_2_0.png' }]);
       const png = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';

@@ -7,7 +7,9 @@
 import * as vscode from 'vscode';
 import { dispatchWebviewMessage } from '../webviewDispatch.js';
 import type { Run, RunMetrics } from '../../core/api.js';
-import { galleryImages, imageMime } from '../../core/runs/runMedia.js';
+import { galleryImages, imageMime, loggedKeyOf } from '../../core/runs/runMedia.js';
+import { loggedTables } from '../../core/runs/tableFile.js';
+import { readTableText } from './tableText.js';
 import { ExperimentsPrefs, parseRunViewMessage, type ExtensionToRunView, type RunPanelState, type RunViewToExtension } from '../../core/runViewMessages.js';
 import type { ExtensionServices } from '../services.js';
 import { runFileUri } from '../fs/runFiles.js';
@@ -138,7 +140,7 @@ export class RunsPanel implements vscode.Disposable {
         this.panel.title = panelTitle(s, [run.name]);
         this.files.set(run.id, new Map(files.items.map((f) => [f.path, f])));
         const gallery = galleryImages(files.items, metrics.keys);
-        this.post({ type: 'run', state: s, run, inputs: inputs.items, outputs: outputs.items, files: files.items, images: gallery.images, imagesOmitted: gallery.omitted });
+        this.post({ type: 'run', state: s, run, inputs: inputs.items, outputs: outputs.items, files: files.items, images: gallery.images, imagesOmitted: gallery.omitted, tables: loggedTables(files.items, loggedKeyOf(metrics.keys)) });
         this.remember(run.id, metrics);
         this.post({ type: 'metrics', mode: 'replace', x: 'step', range: null, runs: [{ runId: run.id, metrics }] });
         return;
@@ -248,6 +250,18 @@ export class RunsPanel implements vscode.Disposable {
         return;
       case 'loadImage':
         await this.sendImage(m.path);
+        return;
+      case 'loadTable': {
+        if (s.kind !== 'run') return;
+        if (!this.files.get(s.runId)?.has(m.path) || !m.path.endsWith('.table.json')) {
+          this.post({ type: 'table', path: m.path, text: null, error: `${m.path} is not a table file of this run.` });
+          return;
+        }
+        const t = await readTableText(runFileUri({ entity: s.entity, project: s.project, runId: s.runId, path: m.path }));
+        this.post({ type: 'table', path: m.path, text: t.text, error: t.error });
+        return;
+      }
+      case 'openAsJson':
         return;
       case 'openCode':
         await vscode.commands.executeCommand('amphora.openRunCode', { entity: s.entity, project: s.project, runId: m.runId, callSite: m.callSite });
