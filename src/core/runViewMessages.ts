@@ -34,13 +34,7 @@ export const GalleryImage = z.object({
 });
 
 /** A table logged with `run.log` (a run file `media/tables/<key>_<step>_<index>.table.json`). */
-export const RunTable = z.object({
-  key: z.string(),
-  step: z.number().int().nonnegative(),
-  index: z.number().int().nonnegative(),
-  path: z.string(),
-  size: z.number().int().nonnegative(),
-});
+export const RunTable = GalleryImage.omit({ caption: true });
 
 const VersionRow = RunArtifacts.shape.items.element;
 

@@ -198,6 +198,8 @@ describe('e2e: lineage, amphora: files, completion and diagnostics in code-serve
 
   it('a double-click on a run node (and its Open run action) opens the run view, not JSON details', async () => {
     const { page } = h;
+    // The previous test left a file's editor in front of the graph.
+    await page.locator('.tabs-container .tab').filter({ hasText: /Lineage/ }).first().click();
     const frame = lineageFrame(page);
     const name = runs['train'].name;
     const runNode = frame.locator('g.node').filter({ has: frame.locator('text.label', { hasText: new RegExp(`^train:${name}$`) }) });
@@ -210,7 +212,7 @@ describe('e2e: lineage, amphora: files, completion and diagnostics in code-serve
       return false;
     }, 30_000);
     assert.equal(await page.locator('.tabs-container .tab').filter({ hasText: /Untitled|\.json/ }).count(), 0, 'no JSON document opened');
-    await h.shot('lineage-05-run-node-opens-run-view');
+    await h.shot('lineage-04b-run-node-opens-run-view');
     // The details panel's "Open run" does the same (it is the node's context action).
     await tab.locator('.codicon-close, .action-label.codicon-close').first().click();
     await tab.waitFor({ state: 'detached', timeout: 10_000 });

@@ -4,10 +4,7 @@
  * a blank view) for a malformed or oversized file; the `.table.json` editor page's Open as JSON.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import type { Browser } from 'playwright-core';
-import { launchChromium } from './lineagePage.js';
-import { openRunViewPage, sampleRun, type RunViewPage } from './runViewPage.js';
+import { openRunViewPage, sampleRun, useRunViewBrowser, type RunViewPage } from './runViewPage.js';
 
 const SHOTS = 'test-results/webview';
 const STATE = { kind: 'run' as const, entity: 'alice', project: 'mnist', runId: 'r1abc' };
@@ -17,16 +14,10 @@ const rowIds = (p: RunViewPage) => p.page.$$eval('table.logged-table tbody tr', 
 
 describe('table viewer', function () {
   this.timeout(90_000);
-  let browser: Browser;
-  before(async function () {
-    if (!existsSync('dist/webview/run.js')) throw new Error('dist/webview/run.js is missing: run `npm run build` first.');
-    mkdirSync(SHOTS, { recursive: true });
-    browser = await launchChromium();
-  });
-  after(async () => browser?.close());
+  const browser = useRunViewBrowser(SHOTS);
 
   it('run view: a section per logged table key with a step slider; loads each table through the extension', async () => {
-    const p = await openRunViewPage(browser);
+    const p = await openRunViewPage(browser());
     try {
       const run = sampleRun();
       const tables = [
@@ -80,7 +71,7 @@ describe('table viewer', function () {
   });
 
   it('a .table.json in an editor: 100,000 rows shown a page at a time, sorted, paged; images and nested cells; Open as JSON', async () => {
-    const p = await openRunViewPage(browser, { width: 1200, height: 800 });
+    const p = await openRunViewPage(browser(), { width: 1200, height: 800 });
     try {
       const n = 100_000;
       const data: unknown[][] = Array.from({ length: n }, (_, i) => [i, `sample-${i}`, (i * 7919) % 100_003, i === 3 ? { _type: 'image', caption: 'checker', pixels: [[0, 255], [255, 0]], path: null } : null, i % 2 ? { nested: [i, { deep: true }] } : [i]]);
@@ -127,7 +118,7 @@ describe('table viewer', function () {
   });
 
   it('a malformed, an empty or an unreadable .table.json is a note with what to do, never a blank view', async () => {
-    const p = await openRunViewPage(browser);
+    const p = await openRunViewPage(browser());
     try {
       const show = async (text: string | null, error: string | null = null) => {
         await p.send({ type: 'tableDocument', title: 'x.table.json', path: 'x.table.json', size: 10, text, error });
