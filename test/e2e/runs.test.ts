@@ -265,4 +265,43 @@ describe('e2e: runs in the editor (run view, live charts, compare, Open Producer
     await until('the same file as JSON text', async () => /"_type": ?"table"/.test(await shown()), 20_000);
     await h.shot('runs-09-table-as-json');
   });
+
+  it('the experiments table keeps its chosen columns and sort per project after closing and after a window reload', async () => {
+    const { page } = h;
+    const tab = page.locator('.tabs-container .tab').filter({ hasText: `Experiments: ${PROJECT}` }).first();
+    await runCommand(page, 'Amphora: Show Experiments');
+    await tab.waitFor({ timeout: 30_000 });
+    let frame = runFrame(page);
+    await frame.locator('table.experiments tbody tr').first().waitFor({ timeout: 30_000 });
+    await frame.locator('.columns-chooser summary').click();
+    const box = frame.locator('.column-list input[type="checkbox"]:not(:checked)').first();
+    const column = (await box.getAttribute('value'))!;
+    await box.check();
+    await frame.locator(`th[data-column="${column}"]`).waitFor({ timeout: 10_000 });
+    await frame.locator('th[data-column="name"] button').click();
+    await until('sorted by name', async () => (await frame.locator('th[data-column="name"]').getAttribute('aria-sort')) === 'ascending', 10_000);
+    const chosen = await frame.locator('th[data-column]').evaluateAll((ths) => ths.map((t) => (t as HTMLElement).dataset.column));
+    // Closed and opened again: the same columns and sort.
+    await tab.locator('.codicon-close').first().click();
+    await tab.waitFor({ state: 'detached', timeout: 10_000 });
+    await runCommand(page, 'Amphora: Show Experiments');
+    await tab.waitFor({ timeout: 30_000 });
+    frame = runFrame(page);
+    await frame.locator(`th[data-column="${column}"]`).waitFor({ timeout: 30_000 });
+    assert.deepEqual(await frame.locator('th[data-column]').evaluateAll((ths) => ths.map((t) => (t as HTMLElement).dataset.column)), chosen);
+    assert.equal(await frame.locator('th[data-column="name"]').getAttribute('aria-sort'), 'ascending');
+    // After a window reload the restored panel shows them too.
+    await runCommand(page, 'Developer: Reload Window');
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    await tab.waitFor({ timeout: 60_000 });
+    await tab.click();
+    frame = runFrame(page);
+    await frame.locator(`th[data-column="${column}"]`).waitFor({ timeout: 60_000 });
+    assert.equal(await frame.locator('th[data-column="name"]').getAttribute('aria-sort'), 'ascending');
+    await h.shot('runs-10-experiments-restored');
+    // Reset columns: back to the default choice, which is saved too.
+    await frame.locator('.columns-chooser summary').click();
+    await frame.locator('button.reset-columns').click();
+    await until('the chosen column gone', async () => (await frame.locator(`th[data-column="${column}"]`).count()) === 0, 10_000);
+  });
 });
