@@ -33,7 +33,28 @@ export const GalleryImage = z.object({
   caption: z.string().nullable(),
 });
 
+/** A table logged with `run.log` (a run file `media/tables/<key>_<step>_<index>.table.json`). */
+export const RunTable = GalleryImage.omit({ caption: true });
+
 const VersionRow = RunArtifacts.shape.items.element;
+
+const FacetValue = z.string().max(512);
+/**
+ * The experiments table's choices for one project (columns, sort, filters), kept in the
+ * workspace's state so they survive closing the panel and reloading the window. `columns: null`
+ * means the default choice (the most common config and summary keys).
+ */
+export const ExperimentsPrefs = z.object({
+  columns: z.array(z.string().min(1).max(1024)).max(500).nullable(),
+  sort: z.object({ column: z.string().min(1).max(1024), dir: z.enum(['asc', 'desc']) }),
+  filter: z.object({
+    states: z.array(FacetValue).max(100).optional(),
+    jobTypes: z.array(FacetValue).max(1000).optional(),
+    groups: z.array(FacetValue).max(1000).optional(),
+    text: z.string().max(1000).optional(),
+  }),
+});
+export type ExperimentsPrefs = z.infer<typeof ExperimentsPrefs>;
 
 /*
  * Series as the webview checks them: the shape of api.ts's MetricSeries, with each array checked
@@ -61,6 +82,7 @@ export const ExtensionToRunView = z.discriminatedUnion('type', [
     files: z.array(RunFile),
     images: z.array(GalleryImage),
     imagesOmitted: z.number().int().nonnegative(),
+    tables: z.array(RunTable),
   }),
   /**
    * Metric series. `replace`: the charts' data for the whole range; `zoom`: full detail for
@@ -76,9 +98,17 @@ export const ExtensionToRunView = z.discriminatedUnion('type', [
   /** The run's state or summary changed (live runs). */
   z.object({ type: z.literal('runUpdated'), run: Run }),
   z.object({ type: z.literal('compare'), state: RunPanelState, runs: z.array(Run).min(1).max(10) }),
-  z.object({ type: z.literal('experiments'), state: RunPanelState, runs: z.array(Run), truncated: z.boolean() }),
+  /** `prefs`: the choices saved for this project (null: none yet). */
+  z.object({ type: z.literal('experiments'), state: RunPanelState, runs: z.array(Run), truncated: z.boolean(), prefs: ExperimentsPrefs.nullable() }),
   /** An image's bytes as a data: URL (or why it could not be loaded). */
   z.object({ type: z.literal('image'), path: z.string(), dataUrl: z.string().nullable(), error: z.string().nullable() }),
+  /**
+   * A table file's text, for the run view's table section (`loadTable`) or as the page of the
+   * table viewer (`document`: a `.table.json` opened in an editor). `text` null: `error` says why
+   * (too large, unreadable); the page checks the text itself (core/runs/tableFile.ts).
+   */
+  z.object({ type: z.literal('table'), path: z.string(), text: z.string().nullable(), error: z.string().nullable() }),
+  z.object({ type: z.literal('tableDocument'), title: z.string(), path: z.string(), size: z.number().int().nonnegative(), text: z.string().nullable(), error: z.string().nullable() }),
   /** A user-facing failure (server unreachable, run gone). */
   z.object({ type: z.literal('error'), message: z.string() }),
 ]);
@@ -96,12 +126,18 @@ export const RunViewToExtension = z.discriminatedUnion('type', [
   z.object({ type: z.literal('openFile'), runId: Id, path: z.string().min(1).max(4096) }),
   /** Load an image of the gallery. */
   z.object({ type: z.literal('loadImage'), path: z.string().min(1).max(4096) }),
+  /** Load a logged table of the run. */
+  z.object({ type: z.literal('loadTable'), path: z.string().min(1).max(4096) }),
+  /** The table viewer: open the file in the text editor instead (or beside). */
+  z.object({ type: z.literal('openAsJson') }),
   /** Open a run's code: the program, or a call site. */
   z.object({ type: z.literal('openCode'), runId: Id, callSite: CallSite.nullable() }),
   /** From the experiments table / comparison: open one run, or compare several. */
   z.object({ type: z.literal('openRun'), runId: Id }),
   z.object({ type: z.literal('compareRuns'), runIds: z.array(Id).min(2).max(10) }),
   z.object({ type: z.literal('refresh') }),
+  /** The experiments table's columns, sort or filters changed: save them for the project. */
+  z.object({ type: z.literal('experimentsPrefs'), prefs: ExperimentsPrefs }),
   z.object({ type: z.literal('error'), message: z.string().max(4000) }),
 ]);
 export type RunViewToExtension = z.infer<typeof RunViewToExtension>;

@@ -29,7 +29,7 @@ export const WebviewToExtension = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }),
   /** Single click: reveal the node in the Artifacts/Runs tree. */
   z.object({ type: z.literal('reveal'), nodeId: NodeId }),
-  /** Double click: a version opens its files, a run its details. */
+  /** Double click: a version opens its files, a run its run view. */
   z.object({ type: z.literal('open'), nodeId: NodeId }),
   /** Fetch the neighbours of a node up to `depth` and merge them into the graph. */
   z.object({ type: z.literal('expand'), nodeId: NodeId, depth: z.number().int().min(1).max(10) }),

@@ -23,11 +23,14 @@ export interface ArtifactsTreeApi {
   /** Reveals (expanding parents, loading pages as needed) and selects a version row. */
   revealVersion(target: VersionTarget, opts?: { select?: boolean; focus?: boolean; expand?: boolean }): Promise<boolean>;
   refresh(): void;
+  /** Loads the next page of the "Load more…" row given or selected; false when there was none to load. */
+  loadMore(row?: unknown): Promise<boolean>;
 }
 
 export interface RunsTreeApi {
   revealRun(entity: string, project: string, runId: string, opts?: { select?: boolean; focus?: boolean }): Promise<boolean>;
   refresh(): void;
+  loadMore(row?: unknown): Promise<boolean>;
 }
 
 export interface ExtensionServices {

@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { HEARTBEAT_TIMEOUT_MS } from '../core/api.js';
 import { AmphoraError } from '../core/errors.js';
 import { buildApp } from './app.js';
@@ -41,6 +41,8 @@ export interface StartServerOptions {
   bootstrapKey?: string;
   /** Host names a loopback-bound server answers besides loopback ones (default: AMPHORA_ALLOWED_HOSTS). */
   allowedHosts?: string[];
+  /** Told what start-up is doing (a first PGlite start runs initdb, which can take minutes on a busy machine). */
+  onProgress?: (step: string) => void;
 }
 
 export interface RunningServer {
@@ -86,7 +88,11 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     if (dataDir) makeDataDirPrivate(dataDir);
     // Team mode has no owner key: nothing to publish, nothing in credentials.json.
     const creds = mode === 'embedded' ? loadOrCreateCredentials(dataDir!) : { apiKey: '', entity: '' };
+    opts.onProgress?.(
+      dbLoc.kind === 'postgres' ? 'connecting to PostgreSQL' : existsSync(join(dbLoc.dir, 'PG_VERSION')) ? 'opening the database' : 'creating the database (first start: this can take a minute or more)',
+    );
     backend = await openBackend(dbLoc, blobLoc);
+    opts.onProgress?.('starting the HTTP server');
     const { db, blobs, events } = backend;
     const users = new UserService(db, mode);
     let generatedAdminKey: string | undefined;

@@ -87,6 +87,8 @@ async function main(): Promise<void> {
     logLevel: flags.logLevel,
     heartbeatTimeoutMs: flags.heartbeatTimeoutMs,
     mode: flags.team ? 'team' : undefined,
+    // One JSON line per step on stdout, like the "listening" line: the editor shows them while it waits.
+    onProgress: (step) => process.stdout.write(JSON.stringify({ event: 'starting', step }) + '\n'),
   });
   if (server.generatedAdminKey) process.stderr.write(adminKeyNotice(server.generatedAdminKey) + '\n');
   process.stdout.write(JSON.stringify({ event: 'listening', url: server.url, mode: server.mode, dataDir: server.dataDir, pid: process.pid }) + '\n');

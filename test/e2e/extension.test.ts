@@ -287,8 +287,8 @@ describe('e2e: the Amphora extension in code-server', function () {
     await until('v0 after loading more', async () => {
       await page.keyboard.press('End');
       if (((await focused.getAttribute('aria-label', { timeout: 1000 })) ?? '').startsWith('v0 ')) return true;
-      // Events of the 105 commits may still reload the tree under load: VS Code then drops the
-      // row's command ("Actual command not found") and the user presses Load more again.
+      // Events of the 105 commits may still reload the tree under load: a press that lands while
+      // the list reloads finds no row to load into (the extension says so), and is pressed again.
       if (/Load more/.test((await focused.textContent({ timeout: 1000 })) ?? '')) await page.keyboard.press('Enter');
       return false;
     }, 30_000, 500);

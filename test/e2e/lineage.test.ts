@@ -196,6 +196,33 @@ describe('e2e: lineage, amphora: files, completion and diagnostics in code-serve
     await h.shot('lineage-04-open-file-amphora-fs');
   });
 
+  it('a double-click on a run node (and its Open run action) opens the run view, not JSON details', async () => {
+    const { page } = h;
+    // The previous test left a file's editor in front of the graph.
+    await page.locator('.tabs-container .tab').filter({ hasText: /Lineage/ }).first().click();
+    const frame = lineageFrame(page);
+    const name = runs['train'].name;
+    const runNode = frame.locator('g.node').filter({ has: frame.locator('text.label', { hasText: new RegExp(`^train:${name}$`) }) });
+    await runNode.dblclick();
+    const tab = page.locator('.tabs-container .tab').filter({ hasText: `Run: ${name}` }).first();
+    await tab.waitFor({ timeout: 20_000 });
+    // Some webview frame (the run view's) shows the run's name as its heading.
+    await until('the run view of the train run', async () => {
+      for (const f of page.frames()) if ((await f.locator('.run-header h1').textContent({ timeout: 500 }).catch(() => null)) === name) return true;
+      return false;
+    }, 30_000);
+    assert.equal(await page.locator('.tabs-container .tab').filter({ hasText: /Untitled|\.json/ }).count(), 0, 'no JSON document opened');
+    await h.shot('lineage-04b-run-node-opens-run-view');
+    // The details panel's "Open run" does the same (it is the node's context action).
+    await tab.locator('.codicon-close, .action-label.codicon-close').first().click();
+    await tab.waitFor({ state: 'detached', timeout: 10_000 });
+    await page.locator('.tabs-container .tab').filter({ hasText: /Lineage/ }).first().click();
+    await runNode.click();
+    await frame.locator('.details button.open', { hasText: 'Open run' }).click();
+    await page.locator('.tabs-container .tab').filter({ hasText: `Run: ${name}` }).first().waitFor({ timeout: 20_000 });
+    await page.locator('.tabs-container .tab').filter({ hasText: /Lineage/ }).first().click();
+  });
+
   it('updates live when a pipeline logs a new version, without a refresh', async () => {
     const { page } = h;
     await page.locator('.tabs-container .tab').filter({ hasText: 'Lineage' }).first().click();

@@ -22,6 +22,16 @@ run = wandb.init(project="${PROJECT}", job_type="report")
 model = run.use_artifact("produced-model:latest")
 `;
 const PRODUCER_V1 = '# FIRST VERSION of the producer\nimport amphora as wandb\n\nrun = wandb.init(job_type="produce")\nrun.log_artifact(model)\n';
+const TABLES_PY = `import amphora as wandb
+
+run = wandb.init(project="${PROJECT}", job_type="evaluate")
+preds = wandb.Table(columns=["id", "label", "score"], data=[[i, ["cat", "dog"][i % 2], i / 10] for i in range(250)])
+run.log({"predictions": preds})
+art = wandb.Artifact("eval-preds", type="predictions")
+art.add(preds, "preds")
+run.log_artifact(art)
+run.finish()
+`;
 const PRODUCER_V2 = '# SECOND VERSION: the work tree moved on\nimport amphora as wandb\n';
 
 function rowByText(page: Page, view: string, text: string | RegExp): Locator {
@@ -213,5 +223,85 @@ describe('e2e: runs in the editor (run view, live charts, compare, Open Producer
     assert.match((await tab.getAttribute('title')) ?? (await tab.textContent()) ?? '', /producer\.py/);
     assert.match(readFileSync(path.join(h.workspace, 'producer.py'), 'utf8'), /SECOND VERSION/, 'the work tree moved on');
     await h.shot('runs-06-producer-code');
+  });
+
+  it('logged tables: the run view shows them; a version\'s .table.json opens in the table viewer, and as JSON on request', async () => {
+    const { page } = h;
+    writeFileSync(path.join(h.workspace, 'tables.py'), TABLES_PY);
+    execFileSync('python3', ['tables.py'], {
+      cwd: h.workspace,
+      env: { ...process.env, PYTHONPATH: path.join(REPO, 'python'), AMPHORA_BASE_URL: h.server.url, AMPHORA_API_KEY: h.server.apiKey, AMPHORA_CACHE_DIR: h.cacheDir },
+      stdio: 'pipe',
+      timeout: 120_000,
+    });
+    await openRunFromTree(page, 'evaluate', /finished/);
+    const frame = runFrame(page);
+    const table = frame.locator('#tables table.logged-table');
+    await table.waitFor({ timeout: 30_000 });
+    assert.deepEqual(await frame.locator('#tables th[data-column]').allTextContents(), ['id', 'label', 'score']);
+    assert.match((await frame.locator('#tables .table-status').textContent()) ?? '', /250 rows · 3 columns/);
+    assert.equal(await frame.locator('#tables table.logged-table tbody tr').count(), 100);
+    await frame.locator('#tables th[data-column="2"] button').click();
+    await frame.locator('#tables th[data-column="2"] button').click();
+    await until('sorted by score, descending', async () => (await frame.locator('#tables table.logged-table tbody tr').first().getAttribute('data-row')) === '249', 10_000);
+    await h.shot('runs-07-run-view-table');
+
+    // The artifact's table from the Artifacts tree: the viewer, not the text editor.
+    await showAmphora(page);
+    for (const label of [PROJECT, /^\s*predictions/, /^\s*eval-preds/, /^\s*v0/]) {
+      const row = rowByText(page, 'Artifacts', label);
+      await row.waitFor({ timeout: 15_000 });
+      if ((await row.getAttribute('aria-expanded')) !== 'true') await row.click();
+    }
+    await rowByText(page, 'Artifacts', /^\s*preds\.table\.json/).click({ timeout: 15_000 });
+    await page.locator('.tabs-container .tab').filter({ hasText: 'preds.table.json' }).first().waitFor({ timeout: 20_000 });
+    const viewer = runFrame(page);
+    await viewer.locator('table.logged-table').waitFor({ timeout: 30_000 });
+    assert.equal(await viewer.locator('h1').textContent(), 'preds.table.json');
+    assert.match((await viewer.locator('.page-label').textContent()) ?? '', /rows 1–100 of 250 · page 1 of 3/);
+    await h.shot('runs-08-table-viewer');
+    await viewer.locator('button.open-as-json').click();
+    const shown = async () => (await page.locator('.editor-group-container.active .monaco-editor .view-lines').allTextContents()).join('\n').replace(/\u00a0/g, ' ');
+    await until('the same file as JSON text', async () => /"_type": ?"table"/.test(await shown()), 20_000);
+    await h.shot('runs-09-table-as-json');
+  });
+
+  it('the experiments table keeps its chosen columns and sort per project after closing and after a window reload', async () => {
+    const { page } = h;
+    const tab = page.locator('.tabs-container .tab').filter({ hasText: `Experiments: ${PROJECT}` }).first();
+    await runCommand(page, 'Amphora: Show Experiments');
+    await tab.waitFor({ timeout: 30_000 });
+    let frame = runFrame(page);
+    await frame.locator('table.experiments tbody tr').first().waitFor({ timeout: 30_000 });
+    await frame.locator('.columns-chooser summary').click();
+    const box = frame.locator('.column-list input[type="checkbox"]:not(:checked)').first();
+    const column = (await box.getAttribute('value'))!;
+    await box.check();
+    await frame.locator(`th[data-column="${column}"]`).waitFor({ timeout: 10_000 });
+    await frame.locator('th[data-column="name"] button').click();
+    await until('sorted by name', async () => (await frame.locator('th[data-column="name"]').getAttribute('aria-sort')) === 'ascending', 10_000);
+    const chosen = await frame.locator('th[data-column]').evaluateAll((ths) => ths.map((t) => (t as HTMLElement).dataset.column));
+    // Closed and opened again: the same columns and sort.
+    await tab.locator('.codicon-close').first().click();
+    await tab.waitFor({ state: 'detached', timeout: 10_000 });
+    await runCommand(page, 'Amphora: Show Experiments');
+    await tab.waitFor({ timeout: 30_000 });
+    frame = runFrame(page);
+    await frame.locator(`th[data-column="${column}"]`).waitFor({ timeout: 30_000 });
+    assert.deepEqual(await frame.locator('th[data-column]').evaluateAll((ths) => ths.map((t) => (t as HTMLElement).dataset.column)), chosen);
+    assert.equal(await frame.locator('th[data-column="name"]').getAttribute('aria-sort'), 'ascending');
+    // After a window reload the restored panel shows them too.
+    await runCommand(page, 'Developer: Reload Window');
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    await tab.waitFor({ timeout: 60_000 });
+    await tab.click();
+    frame = runFrame(page);
+    await frame.locator(`th[data-column="${column}"]`).waitFor({ timeout: 60_000 });
+    assert.equal(await frame.locator('th[data-column="name"]').getAttribute('aria-sort'), 'ascending');
+    await h.shot('runs-10-experiments-restored');
+    // Reset columns: back to the default choice, which is saved too.
+    await frame.locator('.columns-chooser summary').click();
+    await frame.locator('button.reset-columns').click();
+    await until('the chosen column gone', async () => (await frame.locator(`th[data-column="${column}"]`).count()) === 0, 10_000);
   });
 });

@@ -97,6 +97,31 @@ describe('extension trees over a fake connection: Artifacts', () => {
     assert.equal(all.at(-1)!.row().label, 'v0');
   });
 
+  it('"Load more…" carries no command arguments and, clicked after a reload replaced its row, loads the reloaded list', async () => {
+    fake.addArtifact('mnist', 'many', 'zz-batch', 105);
+    const model = new ArtifactsTreeModel(source(fake));
+    const walk = async () => {
+      const type = await childByLabel(model, await childByLabel(model, undefined, 'mnist'), 'zz-batch');
+      const many = await childByLabel(model, type, 'many');
+      return { many, rows: await model.children(many) };
+    };
+    const before = await walk();
+    const staleMore = before.rows.at(-1)!;
+    // VS Code drops a command's arguments with the row they belong to: a click racing a reload
+    // then failed with "Actual command not found". Without arguments nothing can go stale.
+    assert.deepEqual(staleMore.row().command, { command: 'amphora.loadMore', title: 'Load more' });
+    // A resync reloads the whole tree; the row the user sees was not re-fetched yet.
+    model.refresh();
+    assert.equal(await model.loadMore(staleMore), false, 'no such row while the tree reloads: nothing to load into');
+    // VS Code re-fetches the rows (new instances, same ids); the click names the old row.
+    const after = await walk();
+    assert.notEqual(after.many, before.many);
+    assert.equal(after.rows.length, 101);
+    assert.equal(await model.loadMore(staleMore), true);
+    assert.equal((await model.children(after.many)).length, 105, 'the list on screen got the next page');
+    assert.equal(await model.loadMore(after.rows[0]), false, 'a row that is not "Load more…" loads nothing');
+  });
+
   it('finds a version by alias for reveal, paging through "Load more" as needed', async () => {
     fake.addArtifact('mnist', 'many', 'zz-batch', 105, (i) => (i === 2 ? { aliases: ['old-best'] } : {}));
     const model = new ArtifactsTreeModel(source(fake));

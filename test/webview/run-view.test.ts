@@ -4,18 +4,15 @@
  * extension for detail; live appends; comparison's config diff; the experiments table.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import type { Browser } from 'playwright-core';
 import type { RunPanelState } from '../../src/core/runViewMessages.js';
-import { launchChromium } from './lineagePage.js';
-import { metricsOf, openRunViewPage, sampleRun, sampleSeries, type RunViewPage } from './runViewPage.js';
+import { metricsOf, openRunViewPage, sampleRun, sampleSeries, useRunViewBrowser, type RunViewPage } from './runViewPage.js';
 
 const SHOTS = 'test-results/webview';
 const STATE = { kind: 'run' as const, entity: 'alice', project: 'mnist', runId: 'r1abc' } satisfies RunPanelState;
 
 async function showRun(p: RunViewPage, over = {}) {
   const run = sampleRun(over);
-  await p.send({ type: 'run', state: { ...STATE, runId: run.id }, run, inputs: [], outputs: [], files: [{ path: 'code/diff.patch', digest: 'b'.repeat(64), size: 120 }], images: [], imagesOmitted: 0 });
+  await p.send({ type: 'run', state: { ...STATE, runId: run.id }, run, inputs: [], outputs: [], files: [{ path: 'code/diff.patch', digest: 'b'.repeat(64), size: 120 }], images: [], imagesOmitted: 0, tables: [] });
   return run;
 }
 
@@ -23,16 +20,10 @@ const chartText = (p: RunViewPage, key: string) => p.page.locator(`figure.chart[
 
 describe('run webview', function () {
   this.timeout(60_000);
-  let browser: Browser;
-  before(async function () {
-    if (!existsSync('dist/webview/run.js')) throw new Error('dist/webview/run.js is missing: run `npm run build` first.');
-    mkdirSync(SHOTS, { recursive: true });
-    browser = await launchChromium();
-  });
-  after(async () => browser?.close());
+  const browser = useRunViewBrowser(SHOTS);
 
   it('says ready, then shows the header, a chart per numeric metric, config and summary tables', async () => {
-    const p = await openRunViewPage(browser);
+    const p = await openRunViewPage(browser());
     try {
       assert.deepEqual(await p.posted(), [{ type: 'ready' }]);
       const run = await showRun(p);
@@ -61,7 +52,7 @@ describe('run webview', function () {
   });
 
   it('draws a 100,000-point series in at most four points per pixel column, extremes kept', async () => {
-    const p = await openRunViewPage(browser, { width: 1000 });
+    const p = await openRunViewPage(browser(), { width: 1000 });
     try {
       const run = await showRun(p);
       const big = sampleSeries('loss', 100_000);
@@ -83,7 +74,7 @@ describe('run webview', function () {
   });
 
   it('draws only the charts on screen, the rest when scrolled to', async () => {
-    const p = await openRunViewPage(browser, { width: 1000, height: 800 });
+    const p = await openRunViewPage(browser(), { width: 1000, height: 800 });
     try {
       const run = await showRun(p);
       const many = Array.from({ length: 20 }, (_, i) => sampleSeries(`m${String(i).padStart(2, '0')}`, 200));
@@ -98,7 +89,7 @@ describe('run webview', function () {
   });
 
   it('shows NaN as gaps with a note, the server notes, and a note for no numeric metrics — never a blank view', async () => {
-    const p = await openRunViewPage(browser);
+    const p = await openRunViewPage(browser());
     try {
       await p.send({ type: 'error', message: 'Could not load run r404: not found.' });
       assert.match((await p.page.textContent('main.content'))!, /Could not load run r404/);
@@ -115,7 +106,7 @@ describe('run webview', function () {
   });
 
   it('zooms every chart on a brush and asks for full detail of the range; the reply replaces the drawn points', async () => {
-    const p = await openRunViewPage(browser);
+    const p = await openRunViewPage(browser());
     try {
       const run = await showRun(p);
       await p.send({ type: 'metrics', mode: 'replace', x: 'step', range: null, runs: [{ runId: run.id, metrics: metricsOf(run.id, [sampleSeries('loss', 1000), sampleSeries('acc', 1000)]) }] });
@@ -146,7 +137,7 @@ describe('run webview', function () {
   });
 
   it('extends the charts of a live run as points are appended', async () => {
-    const p = await openRunViewPage(browser);
+    const p = await openRunViewPage(browser());
     try {
       const run = await showRun(p, { state: 'running', finishedAt: null });
       await p.send({ type: 'metrics', mode: 'replace', x: 'step', range: null, runs: [{ runId: run.id, metrics: metricsOf(run.id, [sampleSeries('loss', 10)]) }] });
@@ -162,7 +153,7 @@ describe('run webview', function () {
   });
 
   it('applies smoothing, log scale, the metric filter and the wall-time axis', async () => {
-    const p = await openRunViewPage(browser);
+    const p = await openRunViewPage(browser());
     try {
       const run = await showRun(p);
       await p.send({ type: 'metrics', mode: 'replace', x: 'step', range: null, runs: [{ runId: run.id, metrics: metricsOf(run.id, [sampleSeries('train/loss', 200), sampleSeries('val/loss', 200), sampleSeries('lr', 200)]) }] });
@@ -186,7 +177,7 @@ describe('run webview', function () {
   });
 
   it('compares runs: overlaid lines, only the config keys that differ (highlighted), summaries side by side', async () => {
-    const p = await openRunViewPage(browser);
+    const p = await openRunViewPage(browser());
     try {
       const a = sampleRun({ id: 'ra', name: 'run-a', config: { lr: 0.1, epochs: 5, seed: 1 }, summary: { loss: 0.5 } });
       const b = sampleRun({ id: 'rb', name: 'run-b', config: { lr: 0.01, epochs: 5 }, summary: { loss: 0.3 } });
@@ -208,14 +199,14 @@ describe('run webview', function () {
   });
 
   it('lists runs in the experiments table: sortable config/summary columns, filters, compare selection', async () => {
-    const p = await openRunViewPage(browser);
+    const p = await openRunViewPage(browser());
     try {
       const runs = [
         sampleRun({ id: 'r1', name: 'run-1', state: 'finished', jobType: 'train', config: { lr: 0.1 }, summary: { acc: 0.8 } }),
         sampleRun({ id: 'r2', name: 'run-2', state: 'failed', jobType: 'train', config: { lr: 0.01 }, summary: { acc: 0.9 } }),
         sampleRun({ id: 'r10', name: 'run-10', state: 'finished', jobType: 'eval', config: { lr: 0.001 }, summary: {} }),
       ];
-      await p.send({ type: 'experiments', state: { kind: 'experiments', entity: 'alice', project: 'mnist' }, runs, truncated: false });
+      await p.send({ type: 'experiments', state: { kind: 'experiments', entity: 'alice', project: 'mnist' }, runs, truncated: false, prefs: null });
       await p.page.waitForSelector('table.experiments');
       const names = () => p.page.$$eval('table.experiments tbody tr', (trs) => trs.map((r) => (r as HTMLElement).dataset.run));
       await p.page.click('th[data-column="summary.acc"] button');
@@ -242,12 +233,61 @@ describe('run webview', function () {
     }
   });
 
+  it('experiments table: saves columns, sort and filters for the project, shows saved ones, and Reset columns', async () => {
+    const p = await openRunViewPage(browser());
+    try {
+      const runs = [
+        sampleRun({ id: 'r1', name: 'run-1', state: 'finished', jobType: 'train', config: { lr: 0.1, seed: 1 }, summary: { acc: 0.8 } }),
+        sampleRun({ id: 'r2', name: 'run-2', state: 'failed', jobType: 'train', config: { lr: 0.01, seed: 2 }, summary: { acc: 0.9 } }),
+        sampleRun({ id: 'r3', name: 'run-3', state: 'finished', jobType: 'eval', config: { lr: 0.001, seed: 3 }, summary: { acc: 0.7 } }),
+      ];
+      const state = { kind: 'experiments' as const, entity: 'alice', project: 'mnist' };
+      const prefsPosted = async () => (await p.posted()).filter((m) => m.type === 'experimentsPrefs');
+      const headers = () => p.page.$$eval('table.experiments th[data-column]', (ths) => ths.map((t) => (t as HTMLElement).dataset.column));
+      const names = () => p.page.$$eval('table.experiments tbody tr', (trs) => trs.map((r) => (r as HTMLElement).dataset.run));
+      // Saved choices: only config.seed, sorted by summary.acc ascending, finished runs only.
+      const saved = { columns: ['config.seed'], sort: { column: 'summary.acc', dir: 'asc' as const }, filter: { states: ['finished'] } };
+      await p.send({ type: 'experiments', state, runs, truncated: false, prefs: saved });
+      await p.page.waitForSelector('table.experiments');
+      assert.deepEqual(await headers(), ['name', 'state', 'jobType', 'group', 'createdAt', 'duration', 'config.seed']);
+      assert.deepEqual(await names(), ['r3', 'r1']);
+      assert.equal(await p.page.inputValue('select.filter-states'), 'finished');
+      assert.deepEqual(await prefsPosted(), [], 'showing saved choices saves nothing');
+      // Every change is saved.
+      await p.page.click('.columns-chooser summary');
+      await p.page.check('.column-list input[value="summary.acc"]');
+      assert.deepEqual((await prefsPosted()).at(-1), { type: 'experimentsPrefs', prefs: { ...saved, columns: ['config.seed', 'summary.acc'] } });
+      await p.page.click('th[data-column="name"] button');
+      assert.deepEqual((await prefsPosted()).at(-1)?.prefs.sort, { column: 'name', dir: 'asc' });
+      await p.page.selectOption('select.filter-states', '');
+      await p.page.fill('input.run-filter', 'run-');
+      assert.deepEqual((await prefsPosted()).at(-1)?.prefs.filter, { states: [], text: 'run-' });
+      // A live update of the same project keeps the choices made since.
+      await p.send({ type: 'experiments', state, runs, truncated: false, prefs: saved });
+      assert.deepEqual(await headers(), ['name', 'state', 'jobType', 'group', 'createdAt', 'duration', 'config.seed', 'summary.acc']);
+      assert.deepEqual(await names(), ['r1', 'r2', 'r3']);
+      // Reset columns: the default choice again, saved as "default" (null).
+      await p.page.click('.columns-chooser summary').catch(() => undefined);
+      await p.page.click('button.reset-columns');
+      assert.deepEqual(await headers(), ['name', 'state', 'jobType', 'group', 'createdAt', 'duration', 'config.lr', 'config.seed', 'summary.acc']);
+      assert.equal((await prefsPosted()).at(-1)?.prefs.columns, null);
+      await p.page.screenshot({ path: `${SHOTS}/experiments-prefs.png`, fullPage: true });
+      // Another project: its own saved choices (none: the defaults, no filters).
+      await p.send({ type: 'experiments', state: { ...state, project: 'other' }, runs, truncated: false, prefs: null });
+      assert.deepEqual(await names(), ['r1', 'r2', 'r3']);
+      assert.equal(await p.page.inputValue('input.run-filter'), '');
+      assert.deepEqual(p.pageErrors, []);
+    } finally {
+      await p.page.close();
+    }
+  });
+
   it('shows a step-slider gallery of logged images, loading each through the extension', async () => {
-    const p = await openRunViewPage(browser);
+    const p = await openRunViewPage(browser());
     try {
       const run = sampleRun();
       const images = [0, 1, 2].map((step) => ({ key: 'examples', step, index: 0, path: `media/images/examples_${step}_0.png`, size: 70, caption: step === 2 ? 'a three' : null }));
-      await p.send({ type: 'run', state: STATE, run, inputs: [], outputs: [], files: [], images, imagesOmitted: 0 });
+      await p.send({ type: 'run', state: STATE, run, inputs: [], outputs: [], files: [], images, imagesOmitted: 0, tables: [] });
       await p.page.waitForSelector('.gallery-item');
       assert.deepEqual((await p.posted()).filter((m) => m.type === 'loadImage'), [{ type: 'loadImage', path: 'media/images/examples_2_0.png' }]);
       const png = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';

@@ -4,12 +4,13 @@
  * for the lineage view: `acquireVsCodeApi()` records what the page posts, and messages arrive
  * as `message` events the way VS Code delivers them.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import type { MetricKey, MetricSeries, Run, RunMetrics } from '../../src/core/api.js';
 import type { ExtensionToRunView, RunViewToExtension } from '../../src/core/runViewMessages.js';
 import { runHtml } from '../../src/extension/runs/runHtml.js';
+import { launchChromium } from './lineagePage.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const ORIGIN = 'https://run.test';
@@ -20,6 +21,21 @@ export interface RunViewPage {
   send(message: ExtensionToRunView): Promise<void>;
   cspViolations(): Promise<string[]>;
   pageErrors: string[];
+}
+
+/**
+ * One headless Chromium for the calling `describe` (launched before its tests, closed after);
+ * checks the built bundle is there and makes the screenshot folder.
+ */
+export function useRunViewBrowser(shots: string): () => Browser {
+  let browser: Browser | undefined;
+  before(async function () {
+    if (!existsSync(join(ROOT, 'dist/webview/run.js'))) throw new Error('dist/webview/run.js is missing: run `npm run build` first.');
+    mkdirSync(shots, { recursive: true });
+    browser = await launchChromium();
+  });
+  after(async () => browser?.close());
+  return () => browser!;
 }
 
 export async function openRunViewPage(browser: Browser, opts: { width?: number; height?: number } = {}): Promise<RunViewPage> {

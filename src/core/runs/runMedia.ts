@@ -47,18 +47,23 @@ export function imageKeys(keys: MetricKey[]): string[] {
   return keys.filter((k) => !k.numeric && descriptors(k.last).length > 0).map((k) => k.key);
 }
 
+/** Maps a media file name's key back to the key as logged (file names replace unsafe characters). */
+export function loggedKeyOf(keys: MetricKey[]): (fileKey: string) => string {
+  const real = new Map(keys.map((k) => [safeMediaKey(k.key), k.key]));
+  return (fileKey) => real.get(fileKey) ?? fileKey;
+}
+
 export function galleryImages(files: Array<{ path: string; size: number }>, keys: MetricKey[] = []): { images: GalleryImage[]; omitted: number } {
   const captions = new Map<string, string>();
-  const realKey = new Map<string, string>();
+  const realKey = loggedKeyOf(keys);
   for (const k of keys) {
-    realKey.set(safeMediaKey(k.key), k.key);
     for (const d of descriptors(k.last)) if (typeof d.path === 'string' && typeof d.caption === 'string') captions.set(d.path, d.caption);
   }
   const all: GalleryImage[] = [];
   for (const f of files) {
     const m = IMAGE_FILE.exec(f.path);
     if (!m) continue;
-    all.push({ key: realKey.get(m[1]) ?? m[1], step: Number(m[2]), index: Number(m[3]), path: f.path, size: f.size, caption: captions.get(f.path) ?? null });
+    all.push({ key: realKey(m[1]), step: Number(m[2]), index: Number(m[3]), path: f.path, size: f.size, caption: captions.get(f.path) ?? null });
   }
   all.sort((a, b) => a.key.localeCompare(b.key) || a.step - b.step || a.index - b.index);
   if (all.length <= MAX_GALLERY_IMAGES) return { images: all, omitted: 0 };

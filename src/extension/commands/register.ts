@@ -6,7 +6,7 @@ import { parseReference, formatReference } from '../../core/reference.js';
 import { validateAlias } from '../../core/names.js';
 import { chooseProject, projectProblem } from '../logic/project.js';
 import type { ExtensionServices, VersionTarget } from '../services.js';
-import { MoreNode, VersionNode } from '../views/nodes.js';
+import { VersionNode } from '../views/nodes.js';
 import { logArtifactCommand } from './logArtifact.js';
 import { metadataUri, MetadataFileSystem, METADATA_SCHEME } from './metadataDocuments.js';
 import { pickOrType, reportErrors } from './quickInput.js';
@@ -67,8 +67,10 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ext
   reg('amphora.signIn', () => connection.signIn(), 'Sign in');
   reg('amphora.signOut', () => connection.signOut(), 'Sign out');
   reg('amphora.showOutput', () => services.output.show(true), 'Show log');
-  reg('amphora.loadMore', async (node: unknown) => {
-    if (node instanceof MoreNode) await node.loadMore();
+  reg('amphora.loadMore', async (row?: unknown) => {
+    const loaded = await Promise.all([services.artifactsTree.loadMore(row), services.runsTree.loadMore(row)]);
+    // The clicked row was replaced by a reload that arrived with the click: the list is fresh now.
+    if (!loaded.some(Boolean)) void vscode.window.showInformationMessage('Load more: the list was reloading as you clicked and is up to date now. Click "Load more…" again if it still shows one.');
   }, 'Load more');
 
   reg('amphora.logArtifact', (uri?: vscode.Uri, uris?: vscode.Uri[]) => logArtifactCommand(services, uri, uris), 'Log as Artifact');

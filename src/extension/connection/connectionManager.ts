@@ -120,26 +120,46 @@ export class ConnectionManager implements vscode.Disposable {
     const dataDir = defaultDataDir(process.env);
     this.output.appendLine(`no running local server answered; starting the bundled one for ${dataDir}`);
     await this.embedded?.stop();
-    const start = (port?: number) =>
-      startEmbeddedServer({
-        serverScript: this.context.asAbsolutePath('dist/server.mjs'),
-        dataDir,
-        port,
-        log: (l) => this.output.appendLine(l),
-        onExit: () => {
-          this.embedded = undefined;
-          if (!this.disposed && this.stateValue === 'connected' && this.currentValue?.mode === 'started') {
-            this.set('disconnected', undefined, 'The bundled server stopped; run "Amphora: Reconnect" to start it again.');
-          }
-        },
-      });
-    try {
-      this.embedded = await start();
-    } catch (e) {
-      // The default port may belong to another program: any free port will do (clients use the discovery file).
-      this.output.appendLine(`retrying on a free port: ${(e as Error).message}`);
-      this.embedded = await start(0);
-    }
+    // A first start runs initdb, which can take minutes on a busy laptop: say what is happening,
+    // wait while the server works (up to a generous ceiling), and let the user cancel.
+    this.embedded = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'Starting the bundled Amphora server…', cancellable: true },
+      async (progress, token) => {
+        const cancel = new AbortController();
+        const sub = token.onCancellationRequested(() => cancel.abort());
+        const t0 = Date.now();
+        let step = 'starting';
+        const report = () => progress.report({ message: `${step} (${Math.round((Date.now() - t0) / 1000)} s)` });
+        const ticker = setInterval(report, 1000);
+        const start = (port?: number) =>
+          startEmbeddedServer({
+            serverScript: this.context.asAbsolutePath('dist/server.mjs'),
+            dataDir,
+            port,
+            log: (l) => this.output.appendLine(l),
+            onProgress: (s) => ((step = s), report()),
+            signal: cancel.signal,
+            onExit: () => {
+              this.embedded = undefined;
+              if (!this.disposed && this.stateValue === 'connected' && this.currentValue?.mode === 'started') {
+                this.set('disconnected', undefined, 'The bundled server stopped; run "Amphora: Reconnect" to start it again.');
+              }
+            },
+          });
+        try {
+          return await start();
+        } catch (e) {
+          if (cancel.signal.aborted) throw e;
+          // The default port may belong to another program: any free port will do (clients use the discovery file).
+          this.output.appendLine(`retrying on a free port: ${(e as Error).message}`);
+          step = 'retrying on a free port';
+          return await start(0);
+        } finally {
+          clearInterval(ticker);
+          sub.dispose();
+        }
+      },
+    );
     // The discovery file the server just wrote carries the API key.
     const found = await resolveConnection({ env: { ...process.env, AMPHORA_BASE_URL: undefined, AMPHORA_API_KEY: undefined } });
     return { ...found, mode: 'started' };

@@ -175,7 +175,7 @@ export class LineagePanel implements vscode.Disposable {
     }
   }
 
-  /** A version opens its files (pick one; it opens read-only from the server), a run its details. */
+  /** A version opens its files (pick one; it opens read-only from the server), a run its run view. */
   private async open(nodeId: string): Promise<void> {
     const node = this.nodes.get(nodeId);
     if (node?.version) {
@@ -187,20 +187,13 @@ export class LineagePanel implements vscode.Disposable {
       const paths = Object.keys(m.entries).sort();
       const path = paths.length === 1 ? paths[0] : (await vscode.window.showQuickPick(paths, { title: `Open a file of ${v.name}:${v.version}`, placeHolder: `${paths.length} files` }));
       if (path) await vscode.commands.executeCommand('vscode.open', amphoraUri({ entity: v.entity, project: v.project, name: v.name, selector: v.version, path }), { preview: true });
-    } else if (node?.run) {
-      const r = node.run;
-      const c = await this.services.connection.require();
-      const [inputs, outputs] = await Promise.all([c.http.runInputs(r.entity, r.project, r.id), c.http.runOutputs(r.entity, r.project, r.id)]);
-      const details = {
-        run: `${r.entity}/${r.project}/${r.name}`, id: r.id, jobType: r.jobType, group: r.group, state: r.state,
-        createdAt: r.createdAt, finishedAt: r.finishedAt, config: r.config, summary: r.summary,
-        inputs: inputs.items.map((v) => `${v.entity}/${v.project}/${v.name}:${v.version}`),
-        outputs: outputs.items.map((v) => `${v.entity}/${v.project}/${v.name}:${v.version}`),
-      };
-      const doc = await vscode.workspace.openTextDocument({ language: 'json', content: JSON.stringify(details, null, 2) + '\n' });
-      await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Beside });
-      await this.services.runsTree.revealRun(r.entity, r.project, r.id, { select: true, focus: false });
+      return;
     }
+    // A run node (also one merged in without its run record) opens the run view.
+    const run = node?.run ? { entity: node.run.entity, project: node.run.project, runId: node.run.id } : parseNodeId(nodeId)?.kind === 'run' ? { entity: this.state.entity, project: this.state.project, runId: parseNodeId(nodeId)!.key } : undefined;
+    if (!run) return;
+    void this.services.runsTree.revealRun(run.entity, run.project, run.runId, { select: true, focus: false }).catch(() => undefined);
+    await vscode.commands.executeCommand('amphora.openRun', run);
   }
 
   dispose(): void {

@@ -33,6 +33,18 @@ export function collectionKey(entity: string, project: string, name: string): st
 }
 
 /** The JSON line the standalone server prints once it listens, or undefined for other output. */
+/** A start-up step the server announced (`{"event":"starting","step":…}`), or undefined. */
+export function parseStartingLine(line: string): string | undefined {
+  const t = line.trim();
+  if (!t.startsWith('{"event":"starting"')) return undefined;
+  try {
+    const o = JSON.parse(t) as Record<string, unknown>;
+    return typeof o.step === 'string' ? o.step.slice(0, 200) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function parseListeningLine(line: string): { url: string; dataDir?: string; pid?: number } | undefined {
   const t = line.trim();
   if (!t.startsWith('{')) return undefined;

@@ -8,6 +8,7 @@ import { RUNS_VIEW_TYPE, RunPanelState } from '../../core/runViewMessages.js';
 import { notificationText } from '../logic/safeText.js';
 import type { ExtensionServices } from '../services.js';
 import { registerProducerCode } from './producerCode.js';
+import { registerTableEditor } from './tableEditor.js';
 import { RunsPanel } from './runsPanel.js';
 import { compareTargetsOf, runTargetOf } from '../logic/runTargets.js';
 
@@ -61,6 +62,7 @@ export function registerRuns(context: vscode.ExtensionContext, services: Extensi
       }
     };
   registerProducerCode(context, services);
+  registerTableEditor(context, services);
   context.subscriptions.push(
     vscode.commands.registerCommand(
       'amphora.openRun',

@@ -7,8 +7,10 @@
 import * as vscode from 'vscode';
 import { dispatchWebviewMessage } from '../webviewDispatch.js';
 import type { Run, RunMetrics } from '../../core/api.js';
-import { galleryImages, imageMime } from '../../core/runs/runMedia.js';
-import { parseRunViewMessage, type ExtensionToRunView, type RunPanelState, type RunViewToExtension } from '../../core/runViewMessages.js';
+import { galleryImages, imageMime, loggedKeyOf } from '../../core/runs/runMedia.js';
+import { loggedTables } from '../../core/runs/tableFile.js';
+import { readTableText } from './tableText.js';
+import { ExperimentsPrefs, parseRunViewMessage, type ExtensionToRunView, type RunPanelState, type RunViewToExtension } from '../../core/runViewMessages.js';
 import type { ExtensionServices } from '../services.js';
 import { runFileUri } from '../fs/runFiles.js';
 import { runHtml } from './runHtml.js';
@@ -27,6 +29,11 @@ export function panelTitle(s: RunPanelState, names: string[] = []): string {
   if (s.kind === 'run') return `Run: ${names[0] ?? s.runId}`;
   if (s.kind === 'compare') return `Compare ${s.runIds.length} runs`;
   return `Experiments: ${s.project}`;
+}
+
+/** Workspace-state key of a project's experiments table choices. */
+export function experimentsPrefsKey(entity: string, project: string): string {
+  return `amphora.experiments.prefs:${entity}/${project}`;
 }
 
 export class RunsPanel implements vscode.Disposable {
@@ -117,7 +124,7 @@ export class RunsPanel implements vscode.Disposable {
       if (s.kind === 'experiments') {
         // One more than shown tells whether the table is cut.
         const runs = await paginate((q) => http.listRuns(s.entity, s.project, q), { max: MAX_EXPERIMENT_RUNS + 1 });
-        this.post({ type: 'experiments', state: s, runs: runs.slice(0, MAX_EXPERIMENT_RUNS), truncated: runs.length > MAX_EXPERIMENT_RUNS });
+        this.post({ type: 'experiments', state: s, runs: runs.slice(0, MAX_EXPERIMENT_RUNS), truncated: runs.length > MAX_EXPERIMENT_RUNS, prefs: this.savedPrefs(s.entity, s.project) });
         return;
       }
       this.x = 'step';
@@ -133,7 +140,7 @@ export class RunsPanel implements vscode.Disposable {
         this.panel.title = panelTitle(s, [run.name]);
         this.files.set(run.id, new Map(files.items.map((f) => [f.path, f])));
         const gallery = galleryImages(files.items, metrics.keys);
-        this.post({ type: 'run', state: s, run, inputs: inputs.items, outputs: outputs.items, files: files.items, images: gallery.images, imagesOmitted: gallery.omitted });
+        this.post({ type: 'run', state: s, run, inputs: inputs.items, outputs: outputs.items, files: files.items, images: gallery.images, imagesOmitted: gallery.omitted, tables: loggedTables(files.items, loggedKeyOf(metrics.keys)) });
         this.remember(run.id, metrics);
         this.post({ type: 'metrics', mode: 'replace', x: 'step', range: null, runs: [{ runId: run.id, metrics }] });
         return;
@@ -147,6 +154,15 @@ export class RunsPanel implements vscode.Disposable {
       const what = s.kind === 'run' ? `run ${s.runId}` : s.kind === 'compare' ? `runs ${s.runIds.join(', ')}` : `the runs of ${s.project}`;
       this.post({ type: 'error', message: `Could not load ${what} from the Amphora server: ${(e as Error).message}` });
     }
+  }
+
+  /** The saved choices, checked: state written by another version of the extension may not fit. */
+  private savedPrefs(entity: string, project: string): ExperimentsPrefs | null {
+    const raw = this.services.context.workspaceState.get<unknown>(experimentsPrefsKey(entity, project));
+    if (raw === undefined) return null;
+    const p = ExperimentsPrefs.safeParse(raw);
+    if (!p.success) this.services.output.appendLine(`[runs] ignored unreadable experiments table choices for ${entity}/${project}: ${p.error.issues[0]?.message}`);
+    return p.success ? p.data : null;
   }
 
   private scheduleLive(runId: string): void {
@@ -235,6 +251,18 @@ export class RunsPanel implements vscode.Disposable {
       case 'loadImage':
         await this.sendImage(m.path);
         return;
+      case 'loadTable': {
+        if (s.kind !== 'run') return;
+        if (!this.files.get(s.runId)?.has(m.path) || !m.path.endsWith('.table.json')) {
+          this.post({ type: 'table', path: m.path, text: null, error: `${m.path} is not a table file of this run.` });
+          return;
+        }
+        const t = await readTableText(runFileUri({ entity: s.entity, project: s.project, runId: s.runId, path: m.path }));
+        this.post({ type: 'table', path: m.path, text: t.text, error: t.error });
+        return;
+      }
+      case 'openAsJson':
+        return;
       case 'openCode':
         await vscode.commands.executeCommand('amphora.openRunCode', { entity: s.entity, project: s.project, runId: m.runId, callSite: m.callSite });
         return;
@@ -243,6 +271,9 @@ export class RunsPanel implements vscode.Disposable {
         return;
       case 'compareRuns':
         await vscode.commands.executeCommand('amphora.compareRuns', { entity: s.entity, project: s.project, runIds: m.runIds });
+        return;
+      case 'experimentsPrefs':
+        if (s.kind === 'experiments') await this.services.context.workspaceState.update(experimentsPrefsKey(s.entity, s.project), m.prefs);
         return;
       case 'error':
         this.services.output.appendLine(`[runs webview] ${m.message}`);

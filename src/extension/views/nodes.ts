@@ -109,13 +109,18 @@ export abstract class PagedNode<T> extends TreeNode {
 export abstract class MoreNode extends TreeNode {
   /** How many more rows there are, when known. */
   protected abstract remaining(): number | undefined;
-  abstract loadMore(): Promise<void>;
+  /** Loads the next rows; false when there were none. */
+  abstract loadMore(): Promise<boolean>;
   row(): TreeRow {
     const n = this.remaining();
     return {
       ...this.item(n === undefined ? 'Load more…' : `Load more… (${n} more)`, false),
       icon: { id: 'ellipsis' },
-      command: { command: 'amphora.loadMore', title: 'Load more', arguments: [this] },
+      // No arguments on purpose: VS Code keeps a command's arguments only while its row lives, and
+      // a tree reloading from server events replaces the row, so a click that lands in between
+      // failed with "Actual command not found". The command finds the row in the view's selection
+      // instead (VS Code keeps selections by id across reloads).
+      command: { command: 'amphora.loadMore', title: 'Load more' },
       contextValue: 'loadMore',
     };
   }
@@ -129,8 +134,8 @@ export class LoadMoreNode extends MoreNode {
   protected remaining() {
     return undefined;
   }
-  async loadMore(): Promise<void> {
-    await this.owner.loadMore();
+  loadMore(): Promise<boolean> {
+    return this.owner.loadMore();
   }
 }
 
@@ -178,10 +183,11 @@ export class LocalMoreNode extends MoreNode {
   protected remaining() {
     return this.folder.children.length - this.shown;
   }
-  async loadMore(): Promise<void> {
+  async loadMore(): Promise<boolean> {
     const p = this.parent!;
     p.setChildren(folderChildren(this.ctx, p, this.folder, this.version, this.shown + PAGE_SIZE));
     this.ctx.changed(p);
+    return true;
   }
 }
 

@@ -69,9 +69,10 @@ export class RunsMoreNode extends MoreNode {
   protected remaining() {
     return this.owner.runs.length - this.owner.shown;
   }
-  async loadMore(): Promise<void> {
+  async loadMore(): Promise<boolean> {
     this.owner.showAtLeast(this.owner.shown + PAGE_SIZE);
     this.ctx.changed(this.owner);
+    return true;
   }
 }
 

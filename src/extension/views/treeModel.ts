@@ -5,7 +5,7 @@
  * these nodes into TreeItems.
  */
 import type { Role } from '../../core/api.js';
-import { MessageNode, PagedNode, type TreeContext, type TreeHttp, type TreeNode } from './nodes.js';
+import { MessageNode, MoreNode, PagedNode, type TreeContext, type TreeHttp, type TreeNode } from './nodes.js';
 
 /** Where a tree gets its data: the connection's HTTP client (undefined while disconnected) and roles. */
 export interface TreeSource {
@@ -55,6 +55,18 @@ export abstract class TreeModel {
   /** The newest node shown with this id. */
   node(id: string): TreeNode | undefined {
     return this.nodes.get(id);
+  }
+
+  /**
+   * "Load more…" as clicked. The row VS Code reports may be an instance this tree has since
+   * replaced (a reload from server events makes new rows with the same ids), so this acts on the
+   * newest row with that id. False when the tree shows no such row now (it is reloading, or the
+   * list no longer needs one).
+   */
+  async loadMore(row: TreeNode): Promise<boolean> {
+    const current = this.nodes.get(row.id);
+    if (!(current instanceof MoreNode)) return false;
+    return current.loadMore();
   }
 
   refresh(): void {

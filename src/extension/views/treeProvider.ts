@@ -7,7 +7,7 @@ import type { ServerEvent } from '../../core/api.js';
 import type { ConnectionManager } from '../connection/connectionManager.js';
 import type { EventBus } from '../connection/eventBus.js';
 import { roleFor } from '../logic/access.js';
-import type { TreeNode } from './nodes.js';
+import { MoreNode, type TreeNode } from './nodes.js';
 import type { TreeModel, TreeSource } from './treeModel.js';
 import { toTreeItem } from './treeItem.js';
 
@@ -45,6 +45,14 @@ export class ModelTreeProvider<M extends TreeModel & { handleEvent(e: ServerEven
   }
   refresh(): void {
     this.model.refresh();
+  }
+
+  /** `amphora.loadMore`: the row a context menu passes, else the "Load more…" rows selected in this view. */
+  async loadMore(row?: unknown): Promise<boolean> {
+    const rows = row instanceof MoreNode ? [row] : (this.view?.selection ?? []).filter((n) => n instanceof MoreNode);
+    let loaded = false;
+    for (const r of rows) loaded = (await this.model.loadMore(r)) || loaded;
+    return loaded;
   }
 
   dispose(): void {

@@ -64,8 +64,27 @@ const PALETTE: Array<[string, string]> = [
   ['--vscode-terminal-ansiGreen', '#14ce14'],
 ];
 
+/*
+ * Theme colours are read once and kept until the theme changes (VS Code swaps the body's class and
+ * the root's CSS variables): reading computed style after each chart's DOM changes would make the
+ * browser recalculate styles once per chart.
+ */
+const themeCache = new Map<string, string>();
+let watchingTheme = false;
+
 export function themeColor(variable: string, fallback: string): string {
-  return getComputedStyle(document.body).getPropertyValue(variable).trim() || fallback;
+  if (!watchingTheme && typeof MutationObserver !== 'undefined') {
+    watchingTheme = true;
+    const clear = new MutationObserver(() => themeCache.clear());
+    clear.observe(document.documentElement, { attributes: true, attributeFilter: ['style', 'class'] });
+    clear.observe(document.body, { attributes: true, attributeFilter: ['style', 'class'] });
+  }
+  let v = themeCache.get(variable);
+  if (v === undefined) {
+    v = getComputedStyle(document.body).getPropertyValue(variable).trim();
+    themeCache.set(variable, v);
+  }
+  return v || fallback;
 }
 
 export function seriesColor(i: number): string {

@@ -5,7 +5,7 @@
 import type { Run } from '../../core/api.js';
 import { availableColumns, defaultColumns, facetValues, filterRows, FIXED_COLUMNS, formatDuration, sortRows, toRows, type ExperimentFilter, type ExperimentRow } from '../../core/runs/experiments.js';
 import { cellText } from '../../core/runs/runTables.js';
-import type { ExtensionToRunView } from '../../core/runViewMessages.js';
+import type { ExperimentsPrefs, ExtensionToRunView } from '../../core/runViewMessages.js';
 import { action, button, el, note } from './dom.js';
 import type { Host } from './host.js';
 
@@ -15,6 +15,10 @@ export class ExperimentsPage {
   private rows: ExperimentRow[] = [];
   private runs: Run[] = [];
   private columns: string[] = [];
+  /** Columns the user chose (null: the default choice, which follows the runs as they come). */
+  private chosen: string[] | null = null;
+  /** The project shown: choices are per project. */
+  private project = '';
   private sort: { column: string; dir: 'asc' | 'desc' } = { column: 'createdAt', dir: 'desc' };
   private filter: ExperimentFilter = {};
   private readonly selected = new Set<string>();
@@ -28,14 +32,28 @@ export class ExperimentsPage {
   }
 
   show(m: Extract<ExtensionToRunView, { type: 'experiments' }>): void {
-    const first = this.runs.length === 0;
+    const project = `${m.state.entity}/${m.state.project}`;
+    if (project !== this.project) {
+      // Another project (or the first message): its saved choices, else the defaults.
+      this.project = project;
+      this.selected.clear();
+      this.chosen = m.prefs?.columns ?? null;
+      this.sort = m.prefs?.sort ?? { column: 'createdAt', dir: 'desc' };
+      this.filter = m.prefs?.filter ?? {};
+    }
     this.runs = m.runs;
     this.rows = toRows(m.runs);
-    if (first || this.columns.length === 0) this.columns = defaultColumns(this.rows);
+    this.columns = this.chosen ?? defaultColumns(this.rows);
     for (const id of [...this.selected]) if (!m.runs.some((r) => r.id === id)) this.selected.delete(id);
-    this.title = `${m.state.entity}/${m.state.project}`;
+    this.title = project;
     this.renderChrome(m.truncated);
     this.renderTable();
+  }
+
+  /** Saves the current choices for this project (the extension keeps them in workspace state). */
+  private savePrefs(): void {
+    const prefs: ExperimentsPrefs = { columns: this.chosen, sort: this.sort, filter: this.filter };
+    this.host.post({ type: 'experimentsPrefs', prefs });
   }
 
   private renderChrome(truncated: boolean): void {
@@ -46,6 +64,7 @@ export class ExperimentsPage {
       s.addEventListener('change', () => {
         this.filter = { ...this.filter, [key]: s.value === '' ? [] : [s.value] };
         this.renderTable();
+        this.savePrefs();
       });
       // An empty string is a real value here ("no group"); "all" is the first option.
       if (this.filter[key]?.length) s.selectedIndex = values.indexOf(this.filter[key]![0]) + 1;
@@ -56,18 +75,33 @@ export class ExperimentsPage {
     search.addEventListener('input', () => {
       this.filter = { ...this.filter, text: search.value };
       this.renderTable();
+      this.savePrefs();
     });
     const chooser = el('details', { class: 'columns-chooser' }, el('summary', {}, 'Columns…'));
     const list = el('div', { class: 'column-list' });
-    for (const c of availableColumns(this.rows)) {
+    // A saved column no run has now stays listed, so it can be unticked.
+    const available = availableColumns(this.rows);
+    for (const column of this.columns) if (!available.some((c) => c.column === column)) available.push({ column, count: 0 });
+    for (const c of available) {
       const box = el('input', { type: 'checkbox', value: c.column });
       box.checked = this.columns.includes(c.column);
       box.addEventListener('change', () => {
         this.columns = box.checked ? [...this.columns, c.column] : this.columns.filter((x) => x !== c.column);
+        this.chosen = this.columns;
         this.renderTable();
+        this.savePrefs();
       });
       list.append(el('label', {}, box, ` ${c.column} `, el('span', { class: 'muted' }, `(${c.count})`)));
     }
+    const reset = button('Reset columns', 'Show the default columns again (the config and summary keys most runs have)', () => {
+      this.chosen = null;
+      this.columns = defaultColumns(this.rows);
+      for (const box of list.querySelectorAll<HTMLInputElement>('input[type="checkbox"]')) box.checked = this.columns.includes(box.value);
+      this.renderTable();
+      this.savePrefs();
+    }, 'reset-columns');
+    // Inside the drop-down, above the keys (the list floats over whatever follows it).
+    list.prepend(reset);
     chooser.append(list);
     const refresh = button('Refresh', 'Load the runs again', () => this.host.post({ type: 'refresh' }), 'refresh');
     const toolbar = el('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Experiments' }, search, multi('State', facets.states, 'states'), multi('Job type', facets.jobTypes, 'jobTypes'), multi('Group', facets.groups, 'groups'), chooser, this.compareBtn, refresh, this.status);
@@ -88,6 +122,7 @@ export class ExperimentsPage {
       th.append(button(`${LABELS[c] ?? c}${active ? (this.sort.dir === 'asc' ? ' ▲' : ' ▼') : ''}`, `Sort by ${c}`, () => {
         this.sort = { column: c, dir: active && this.sort.dir === 'desc' ? 'asc' : active ? 'desc' : c === 'name' ? 'asc' : 'desc' };
         this.renderTable();
+        this.savePrefs();
       }, 'sort'));
       head.append(th);
     }

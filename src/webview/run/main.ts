@@ -9,13 +9,14 @@ import { el, note } from './dom.js';
 import { ExperimentsPage } from './experimentsPage.js';
 import { connectHost } from './host.js';
 import { RunPage } from './runPage.js';
+import { TableDocumentPage } from './tableDocumentPage.js';
 
 function start(): void {
   const host = connectHost();
   const root = document.getElementById('app') ?? document.body.appendChild(el('div', { id: 'app' }));
   const banner = el('div', { class: 'banner', role: 'alert', hidden: '' });
   const content = el('main', { class: 'content' });
-  let page: RunPage | ComparePage | ExperimentsPage | undefined;
+  let page: RunPage | ComparePage | ExperimentsPage | TableDocumentPage | undefined;
   let started = false;
   const handle = (m: ExtensionToRunView) => {
     if (!started) {
@@ -48,6 +49,14 @@ function start(): void {
         return;
       case 'image':
         if (page instanceof RunPage) page.image(m);
+        return;
+      case 'table':
+        if (page instanceof RunPage) page.table(m);
+        return;
+      case 'tableDocument':
+        // A custom editor: VS Code restores it from the file, so no state is saved.
+        if (!(page instanceof TableDocumentPage)) page = new TableDocumentPage(content, host);
+        page.show(m);
         return;
       case 'error':
         banner.replaceChildren(m.message);

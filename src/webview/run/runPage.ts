@@ -11,9 +11,13 @@ import type { ExtensionToRunView } from '../../core/runViewMessages.js';
 import { ChartGrid } from './chartGrid.js';
 import { action, button, el, note, section, seriesColor, table } from './dom.js';
 import type { Host } from './host.js';
+import { TableView } from './tableView.js';
 
 type RunMessage = Extract<ExtensionToRunView, { type: 'run' }>;
 type GalleryImage = RunMessage['images'][number];
+type RunTable = RunMessage['tables'][number];
+/** Table texts kept for switching back and forth (each may be megabytes). */
+const TABLES_KEPT = 4;
 
 export function formatBytes(n: number): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
@@ -37,6 +41,11 @@ export class RunPage {
   private readonly header = el('header', { class: 'run-header' });
   private readonly values = section('Other logged values', 'values', false);
   private readonly gallery = section('Images', 'images');
+  private readonly tablesSection = section('Tables', 'tables');
+  private readonly tableView = new TableView();
+  private tables: RunTable[] = [];
+  private tablePath = '';
+  private readonly tableTexts = new Map<string, { text: string | null; error: string | null }>();
   private readonly config = section('Config', 'config');
   private readonly summary = section('Summary', 'summary');
   private readonly artifacts = section('Artifacts', 'artifacts');
@@ -52,13 +61,15 @@ export class RunPage {
     this.run = m.run;
     this.grid = new ChartGrid([{ runId: m.run.id, label: m.run.name, color: seriesColor(0) }], (msg) => this.host.post(msg));
     const charts = el('section', { class: 'charts-section', 'aria-label': 'Charts' }, this.grid.root);
-    this.root.replaceChildren(this.header, charts, this.values.root, this.gallery.root, this.config.root, this.summary.root, this.artifacts.root, this.files.root);
+    this.root.replaceChildren(this.header, charts, this.values.root, this.gallery.root, this.tablesSection.root, this.config.root, this.summary.root, this.artifacts.root, this.files.root);
     this.renderHeader();
     this.renderTables();
     this.renderArtifacts(m);
     this.renderFiles(m);
     this.images = m.images;
     this.renderGallery(m.imagesOmitted);
+    this.tables = m.tables;
+    this.renderLoggedTables();
     this.grid.renderAll();
   }
 
@@ -79,6 +90,62 @@ export class RunPage {
   image(m: Extract<ExtensionToRunView, { type: 'image' }>): void {
     this.imageData.set(m.path, m.dataUrl ?? new Error(m.error ?? 'could not be loaded'));
     for (const img of this.root.querySelectorAll<HTMLElement>('.gallery-item')) if (img.dataset.path === m.path) this.fillImage(img, m.path);
+  }
+
+  /** A table file's text arrived (or why it could not be read). */
+  table(m: Extract<ExtensionToRunView, { type: 'table' }>): void {
+    this.tableTexts.set(m.path, { text: m.text, error: m.error });
+    while (this.tableTexts.size > TABLES_KEPT) this.tableTexts.delete(this.tableTexts.keys().next().value!);
+    if (m.path === this.tablePath) this.tableView.show(m.text, m.error, m.path);
+  }
+
+  /** Logged tables: a key, a step slider (like the gallery) and, when a step logged several, which one. */
+  private renderLoggedTables(): void {
+    const keys = [...new Set(this.tables.map((t) => t.key))];
+    this.tablesSection.root.hidden = keys.length === 0;
+    this.tablesSection.setCount(String(this.tables.length));
+    if (keys.length === 0) return;
+    let key = keys.includes(this.tables.find((t) => t.path === this.tablePath)?.key ?? '') ? this.tables.find((t) => t.path === this.tablePath)!.key : keys[0];
+    const select = el('select', { 'aria-label': 'Table key', class: 'table-key' }, ...keys.map((k) => el('option', { value: k }, k)));
+    select.value = key;
+    const steps = () => [...new Set(this.tables.filter((t) => t.key === key).map((t) => t.step))].sort((a, b) => a - b);
+    const slider = el('input', { type: 'range', class: 'step-slider table-step', min: '0', step: '1', 'aria-label': 'Step' });
+    const stepLabel = el('output', { class: 'step-label table-step-label' });
+    const which = el('select', { 'aria-label': 'Table at this step', class: 'table-index' });
+    const update = (index?: number) => {
+      const s = steps();
+      slider.max = String(Math.max(0, s.length - 1));
+      const i = Math.min(Number(slider.value), s.length - 1);
+      const step = s[i] ?? 0;
+      stepLabel.textContent = `step ${step} (${i + 1} of ${s.length})`;
+      const atStep = this.tables.filter((t) => t.key === key && t.step === step);
+      which.replaceChildren(...atStep.map((t, j) => el('option', { value: String(t.index) }, `table ${j + 1} of ${atStep.length}`)));
+      which.hidden = atStep.length < 2;
+      const chosen = atStep.find((t) => t.index === index) ?? atStep[0];
+      which.value = String(chosen.index);
+      this.openTable(chosen);
+    };
+    select.addEventListener('change', () => {
+      key = select.value;
+      slider.value = String(steps().length - 1);
+      update();
+    });
+    slider.addEventListener('input', () => update());
+    which.addEventListener('change', () => update(Number(which.value)));
+    slider.max = String(Math.max(0, steps().length - 1));
+    slider.value = slider.max;
+    const open = action('Open in editor', 'Open this table file in its own editor tab', () => this.host.post({ type: 'openFile', runId: this.run.id, path: this.tablePath }));
+    this.tablesSection.body.replaceChildren(el('div', { class: 'gallery-controls table-controls' }, select, slider, stepLabel, which, open), this.tableView.root);
+    update();
+  }
+
+  private openTable(t: RunTable): void {
+    if (t.path === this.tablePath && this.tableView.root.childElementCount) return;
+    this.tablePath = t.path;
+    const known = this.tableTexts.get(t.path);
+    if (known) return this.tableView.show(known.text, known.error, t.path);
+    this.tableView.loading(t.path);
+    this.host.post({ type: 'loadTable', path: t.path });
   }
 
   private renderHeader(): void {
