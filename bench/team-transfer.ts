@@ -161,6 +161,10 @@ async function main() {
     if (doSmall) lines.push(`| floor: SDK PutObject of the ${smallLabel} straight to s3rver, 64 at a time | | ${s(floorSmall)} (${rate(floorSmall)}) | | |`);
     if (alt) lines.push(`| log ${smallLabel}, one presigned PUT + confirm per file (not chosen) | | ${s(alt.logSmall)} (${rate(alt.logSmall)}) | | |`);
     process.stdout.write(lines.join('\n') + '\n');
+  } catch (e) {
+    const why = s3.errors().trim();
+    if (why) log(`s3rver's errors:\n${why.slice(-4000)}`);
+    throw e;
   } finally {
     await s3.stop();
     rmSync(base, { recursive: true, force: true });

@@ -11,6 +11,8 @@ if (!directory) {
   process.exit(2);
 }
 const server = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true, configureBuckets: buckets.map((name) => ({ name })) });
+// Silent drops the reason behind a 500 InternalError; keep that one on stderr (S3rverHandle.errors()).
+server.on('error', (err, ctx) => process.stderr.write(`s3rver: ${ctx?.method ?? ''} ${ctx?.path ?? ''}: ${err?.stack ?? err}\n`));
 const { address, port } = await server.run();
 process.stdout.write(JSON.stringify({ port, endpoint: `http://${address}:${port}` }) + '\n');
 const stop = () => server.close().finally(() => process.exit(0));
