@@ -19,17 +19,17 @@ def storage_error(origin, method, status, data, retry_after=None):
     """The CommError for a storage answer `status` with body `data` (an S3 XML error, usually)."""
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else (data or "")
     detail = _s3_error_summary(text)
-    said = "The storage at %s answered %s with HTTP %d%s" % (origin, method, status, " (%s)" % detail if detail else "")
+    said = f"The storage at {origin} answered {method} with HTTP {status}{f' ({detail})' if detail else ''}"
     if status in _RETRY_STATUS:
-        err = CommError("server_unreachable", "%s: it is failing or overloaded. Check the storage service (its logs, disk "
-                        "and load), then run the transfer again; blobs already stored are not sent again." % said)
+        err = CommError("server_unreachable", f"{said}: it is failing or overloaded. Check the storage service (its logs, "
+                        "disk and load), then run the transfer again; blobs already stored are not sent again.")
     elif status == 403 and re.search("expired", text, re.I):
-        err = CommError("invalid_request", "%s: the presigned URL expired before the transfer reached it. Run the transfer "
-                        "again (it asks for fresh URLs); if it keeps happening, the server's and this machine's clocks "
-                        "may differ." % said)
+        err = CommError("invalid_request", f"{said}: the presigned URL expired before the transfer reached it. Run the "
+                        "transfer again (it asks for fresh URLs); if it keeps happening, the server's and this machine's "
+                        "clocks may differ.")
     else:
-        err = CommError("not_found" if status == 404 else "invalid_request", "%s: it refused the request the server "
-                        "presigned. Ask the server's administrator to check its bucket settings and credentials." % said)
+        err = CommError("not_found" if status == 404 else "invalid_request", f"{said}: it refused the request the "
+                        "server presigned. Ask the server's administrator to check its bucket settings and credentials.")
     err.http_status = status
     err.retry_after_s = _retry_after_s(retry_after)
     return err
@@ -60,7 +60,7 @@ def storage_open(http, method, url, body=None, headers=None, sleep=time.sleep):
     """Opens a storage request through `http` (an amphora Http) and returns the 2xx response for the
     caller to read; `body` as for Http.open (a callable gives each attempt a fresh stream)."""
     split = http._url(url)  # a relative path is the server's own route
-    origin = "%s://%s" % (split.scheme, split.netloc)
+    origin = f"{split.scheme}://{split.netloc}"
     t0 = time.monotonic()
     attempt = 0
     while True:
@@ -79,6 +79,6 @@ def storage_open(http, method, url, body=None, headers=None, sleep=time.sleep):
                 raise err
             wait = err.retry_after_s
         if attempt >= STORAGE_ATTEMPTS:
-            raise CommError(err.code, "%s (%d attempts over %.1f s.)" % (err, attempt, time.monotonic() - t0))
+            raise CommError(err.code, f"{err} ({attempt} attempts over {time.monotonic() - t0:.1f} s.)")
         planned = STORAGE_BACKOFF_S * 2 ** (attempt - 1) * (0.5 + random.random())
         sleep(min(_MAX_WAIT_S, max(planned, wait or 0.0)))

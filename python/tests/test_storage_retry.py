@@ -43,7 +43,7 @@ class StorageRetry(unittest.TestCase):
     def setUpClass(cls):
         cls.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Storage)
         threading.Thread(target=cls.srv.serve_forever, daemon=True).start()
-        cls.url = "http://127.0.0.1:%d/bucket/key?X-Amz-Signature=abc" % cls.srv.server_address[1]
+        cls.url = f"http://127.0.0.1:{cls.srv.server_address[1]}/bucket/key?X-Amz-Signature=abc"
 
     @classmethod
     def tearDownClass(cls):
