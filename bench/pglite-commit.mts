@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createClusterInChild } from '../src/server/store/createCluster.js';
-import { startParams } from '../src/server/store/pglite.js';
+import { startParams } from '../src/server/store/pgliteParams.js';
 import { PrivateNodeFS } from '../src/server/store/privateNodeFs.js';
 
 const COMMITS = Number(process.env.COMMITS ?? 300);

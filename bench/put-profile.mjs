@@ -14,7 +14,8 @@ const fd = openSync(file, 'w'); for (let i = 0; i < SIZE / buf.length; i++) { bu
 const digest = createHash('sha256').update(readFileSync(file)).digest('hex');
 const args = [...(process.env.PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.PROF] : []), (process.env.SERVER ?? '/work/main/dist/server.mjs'), '--data-dir', dir + '/data', '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn'];
 const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-const line = await new Promise((r) => createInterface({ input: child.stdout }).once('line', r));
+// Start-up steps ({"event":"starting"}) come before the listening line.
+const line = await new Promise((r) => createInterface({ input: child.stdout }).on('line', (l) => l.includes('"listening"') && r(l)));
 const { url } = JSON.parse(line);
 const key = JSON.parse(readFileSync(dir + '/data/server.json', 'utf8')).apiKey;
 const cpuParts = () => { const s = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1].split(" "); return [Number(s[11]) / 100, Number(s[12]) / 100]; }; const cpu = () => { const [u, k] = cpuParts(); return u + k; };

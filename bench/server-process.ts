@@ -25,7 +25,10 @@ export async function startServerProcess(dataDir: string, opts: { args?: string[
   const line = await new Promise<string>((resolve, reject) => {
     const rl = createInterface({ input: child.stdout! });
     const timer = setTimeout(() => reject(new Error('server did not start within 180 s')), 180_000);
-    rl.once('line', (l) => {
+    // Start-up steps ({"event":"starting"}) come first; the listening line names the URL.
+    rl.on('line', (l) => {
+      if (!l.includes('"listening"')) return;
+      rl.removeAllListeners('line');
       clearTimeout(timer);
       resolve(l);
     });

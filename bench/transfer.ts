@@ -57,6 +57,8 @@ interface Timing {
   /** CPU seconds (user + system) of the client and of the server during the step: unlike wall time, barely moved by other load on the machine. */
   cpu?: number;
   serverCpu?: number;
+  /** creationProbe() just before the step. */
+  probe?: number;
 }
 type Scenario = 'help' | 'putLarge' | 'putSmall' | 'reputSmall' | 'getLargeCold' | 'getLargeCached' | 'getSmallCold' | 'getSmallCached' | 'getSmallAgain';
 
@@ -102,6 +104,24 @@ function runProcess(cmd: string, args: string[], env: Record<string, string>): {
   const cpu = haveTime ? readFileSync(cpuFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number).reduce((a, b) => a + b, 0) : undefined;
   const text = r.stdout.toString().trim();
   return { s, cpu, out: text.startsWith('{') ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
+
+/**
+ * What creating a small file costs on this file system right now: system CPU seconds per file for
+ * 500 fresh 4 KiB files, run before each step. On ext4 without a journal (this machine's root) the
+ * inode allocator skips every inode deleted in the last minute or more (`recently_deleted`), so
+ * after anyone's `rm -rf` of many files each creation costs several times more system CPU; a step
+ * whose probe is high was slowed by the file system, not by the client. The probe's files are kept
+ * until the end: deleting them would be exactly that load.
+ */
+let probes = 0;
+function creationProbe(): number {
+  const dir = path.join(base, `probe-${probes++}`);
+  mkdirSync(dir);
+  const bytes = Buffer.alloc(SMALL_SIZE, 1);
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < 500; i++) writeFileSync(path.join(dir, `p${i}`), bytes);
+  return process.cpuUsage(c0).system / 1e6 / 500;
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc. */
@@ -151,8 +171,7 @@ function floors(dir: string, tag: string): { plain: number; durable: number } {
   const plainCopy = sh(`cp -r ${dir} ${path.join(base, `floor-${tag}-1`)}`, base)!;
   const durableHash = hashOnce();
   const durableCopy = sh(`cp -r ${dir} ${path.join(base, `floor-${tag}-2`)} && sync`, base)!;
-  rmSync(path.join(base, `floor-${tag}-1`), { recursive: true, force: true });
-  rmSync(path.join(base, `floor-${tag}-2`), { recursive: true, force: true });
+  // The copies stay until the end (see creationProbe): deleting them would slow the next floor.
   return { plain: plainHash + plainCopy, durable: durableHash + durableCopy };
 }
 
@@ -277,9 +296,10 @@ async function runMode(name: ModeName, template: string): Promise<Map<Scenario, 
   const step = async (s: Scenario, run: boolean, fn: () => Promise<Timing>) => {
     if (!run) return;
     log(`${name}: ${s}`);
+    const probe = creationProbe();
     const server0 = processCpu(server.pid);
     const timing = await fn();
-    t.set(s, { ...timing, serverCpu: processCpu(server.pid) - server0 });
+    t.set(s, { ...timing, serverCpu: processCpu(server.pid) - server0, probe });
   };
   try {
     if (mode.help) t.set('help', mode.help());
@@ -294,7 +314,8 @@ async function runMode(name: ModeName, template: string): Promise<Map<Scenario, 
   } finally {
     await mode.close();
     await server.stop();
-    rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+    // Nothing is deleted before the end (see creationProbe): removing this mode's ~50,000 files
+    // here made every file the next mode created several times dearer.
   }
   return t;
 }
@@ -428,6 +449,13 @@ async function main() {
     };
     console.log('\nCPU seconds, client + server (user + system):\n');
     printTable(['scenario', ...modeNames], shown.map((r) => [r.label, ...modeNames.map((m) => cpuCell(m, r))]));
+    // The same file system can make a file creation 30× dearer from one minute to the next.
+    const probeCell = (m: ModeName, r: RowSpec) => {
+      const p = results.get(m)?.get(r.scenario)?.probe;
+      return p === undefined ? '—' : `${Math.round(p * 1e6)} µs`;
+    };
+    console.log('\nSystem CPU per 4 KiB file creation just before each step (creationProbe; a fresh machine: ~30 µs):\n');
+    printTable(['scenario', ...modeNames], shown.map((r) => [r.label, ...modeNames.map((m) => probeCell(m, r))]));
   } finally {
     // git-annex leaves read-only object folders behind; make them removable first.
     spawnSync('chmod', ['-R', 'u+w', base]);

@@ -22,6 +22,7 @@ from .received import check_transfer_url, require_blob_digest
 from .references import download_reference
 from .settings import cached_blob_path
 from .statcache import StatCache
+from .storage_retry import storage_open
 from .transport import API_PREFIX, CHUNK, error_from
 
 NEGOTIATE_BATCH = 10_000
@@ -157,10 +158,13 @@ class Transfer:
                 def body():
                     return progress_mod.CountingReader(open(blob["path"], "rb"), lambda n: bar.update(m["digest"], n))
 
-                resp = self.http.open("PUT", url, body=body, headers=headers)
-                data = resp.read()
-                if resp.status >= 400:
-                    raise error_from(resp.status, data, "PUT", url)
+                if handed_out:  # presigned storage: retried on 5xx (see storage_retry)
+                    storage_open(self.http, "PUT", url, body=body, headers=headers).read()
+                else:
+                    resp = self.http.open("PUT", url, body=body, headers=headers)
+                    data = resp.read()
+                    if resp.status >= 400:
+                        raise error_from(resp.status, data, "PUT", url)
             if handed_out:
                 # The bytes went straight to storage: the server verifies them before counting them.
                 item = {"digest": m["digest"], "size": m["size"], "confirm": m["confirm"]}
@@ -248,10 +252,8 @@ class Transfer:
                 f.seek(p["offset"])
                 return _Slice(f, p["size"])
 
-            resp = self.http.open("PUT", url, body=body, headers={"content-length": str(p["size"])})
-            data = resp.read()
-            if resp.status >= 400:
-                raise error_from(resp.status, data, "PUT", url)
+            resp = storage_open(self.http, "PUT", url, body=body, headers={"content-length": str(p["size"])})
+            resp.read()
             etag = resp.getheader("ETag")
             if not etag:
                 raise AmphoraError("internal", f'The storage answered part {int(p["number"])} of blob {m["digest"]} without an ETag; upload again.')
@@ -485,7 +487,7 @@ class Transfer:
         if resp.status in (302, 303, 307):  # team mode: large blobs come straight from the bucket
             source = self.blob_target(resp.getheader("Location") or "", digest, True)
             resp.read()
-            resp = self.http.open("GET", source)
+            resp = storage_open(self.http, "GET", source)
         if resp.status >= 400:
             raise error_from(resp.status, resp.read(), "GET", path)
         h = hashlib.sha256()

@@ -13,6 +13,7 @@ import * as api from '../core/api.js';
 import { blobTarget } from './blobUrls.js';
 import { AmphoraError, CommError, type ErrorCode } from '../core/errors.js';
 import { checkReceivedManifest, requireBlobDigest, storageOriginsFrom } from '../core/node/received.js';
+import { retryStorage, storageError, type RetryOptions } from './storageRetry.js';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -140,7 +141,7 @@ export class AmphoraHttp {
     if (opts.acceptRedirect && (res.statusCode === 302 || res.statusCode === 303 || res.statusCode === 307) && res.headers.location) return res;
     if (t.origin !== this.origin) {
       const text = await res.body.text().catch(() => '');
-      throw new AmphoraError(statusCode(res.statusCode), `The storage at ${t.origin} answered ${method} with HTTP ${res.statusCode}${text ? `: ${text.slice(0, 300)}` : ''}. The presigned URL may have expired: run the transfer again.`);
+      throw storageError(t.origin, method, res.statusCode, text, res.headers['retry-after']);
     }
     throw await errorFrom(res, method, t.path);
   }
@@ -244,18 +245,16 @@ export class AmphoraHttp {
   }
 
   /**
-   * A storage server may close a kept-alive connection just as we reuse it (s3rver does under
-   * load): one more try on a fresh body, since a presigned PUT is idempotent. Our own server's
-   * errors are not retried here.
+   * Storage requests (presigned URLs) are retried with back-off on a dropped connection or a
+   * 5xx/429 (see storageRetry.ts); each try sends a fresh body. Our own server's errors are not
+   * retried here.
    */
-  private async storageRetry(target: { own: boolean }, send: () => Promise<Dispatcher.ResponseData>): Promise<Dispatcher.ResponseData> {
-    try {
-      return await send();
-    } catch (e) {
-      if (target.own || !(e instanceof AmphoraError && e.code === 'server_unreachable')) throw e;
-      return send();
-    }
+  private storageRetry(target: { own: boolean }, send: () => Promise<Dispatcher.ResponseData>): Promise<Dispatcher.ResponseData> {
+    return target.own ? send() : retryStorage(send, this.storageRetryOptions);
   }
+
+  /** Attempts and back-off of storage retries (tests shorten the waits). */
+  storageRetryOptions: RetryOptions = {};
 
   /** POST /blobs/confirm: the server verifies blobs uploaded straight to storage. */
   confirmBlobs(blobs: z.infer<typeof api.ConfirmBlobsRequest>['blobs']) { return this.json('POST', api.routes.blobsConfirm(), api.ConfirmBlobsResponse, { body: { blobs } }); }
@@ -307,7 +306,7 @@ export class AmphoraHttp {
     if (res.statusCode < 300) return res.body;
     await res.body.dump();
     const target = blobTarget(String(res.headers.location), this, digest, true);
-    return (await this.raw('GET', target.own ? target.path : '', { url: target.own ? undefined : target.url })).body;
+    return (await this.storageRetry(target, () => this.raw('GET', target.own ? target.path : '', { url: target.own ? undefined : target.url }))).body;
   }
 
   // ------------------------------------------------------------------ artifacts

@@ -81,7 +81,9 @@ describe('server: a fresh data dir gets its cluster from a child process', funct
       const line = await new Promise<string>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 60_000);
         child.on('exit', (code) => reject(new Error(`server exited ${code}: ${err}`)));
-        createInterface({ input: child.stdout }).once('line', (l) => {
+        // Start-up steps ({"event":"starting"}) come before the listening line.
+        createInterface({ input: child.stdout }).on('line', (l) => {
+          if (!l.includes('"listening"')) return;
           clearTimeout(timer);
           resolve(l);
         });

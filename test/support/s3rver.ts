@@ -17,6 +17,8 @@ export interface S3rverHandle {
   bucket: string;
   dir: string;
   env: Record<string, string>;
+  /** What s3rver wrote to stderr: the causes of its 500 answers, among others. */
+  errors(): string;
   /** Sets `env` on process.env (returns a function restoring the previous values). */
   applyEnv(): () => void;
   stop(): Promise<void>;
@@ -58,6 +60,7 @@ export async function startS3rver(buckets: string | string[] = 'amphora-test'): 
     bucket,
     dir,
     env,
+    errors: () => stderr,
     applyEnv() {
       const saved: Record<string, string | undefined> = {};
       for (const [k, v] of Object.entries(env)) {

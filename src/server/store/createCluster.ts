@@ -3,6 +3,7 @@ import { existsSync, readdirSync, renameSync, rmSync, rmdirSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AmphoraError } from '../../core/errors.js';
+import { syncPath } from './syncTree.js';
 
 const TEMP_PREFIX = '.initdb-';
 
@@ -30,6 +31,8 @@ export async function createClusterInChild(dir: string): Promise<void> {
     await runChild(temp);
     if (!existsSync(join(temp, 'PG_VERSION'))) throw new AmphoraError('internal', `Creating the database in ${temp} finished without a PG_VERSION file. Start the server again; if it keeps failing, report it.`);
     renameSync(temp, dir);
+    // The child synced the cluster's files; this makes its new name durable.
+    syncPath(parent);
   } finally {
     rmSync(temp, { recursive: true, force: true });
   }

@@ -7,7 +7,9 @@ import { PGlite } from '@electric-sql/pglite';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { INITDB_FAIL_ENV } from './createCluster.js';
+import { startParams } from './pgliteParams.js';
 import { PrivateNodeFS } from './privateNodeFs.js';
+import { syncTree } from './syncTree.js';
 
 async function main(): Promise<void> {
   const dir = process.argv[2];
@@ -17,7 +19,11 @@ async function main(): Promise<void> {
     writeFileSync(join(dir, 'PG_VERSION'), '17\n');
     throw new Error(`simulated initdb failure (${INITDB_FAIL_ENV}=1)`);
   }
-  await (await PGlite.create({ fs: new PrivateNodeFS(dir) })).close();
+  // PGlite's initdb and first start run with fsync off (-F): the cluster it leaves may sit in the
+  // page cache only. Every file and folder is synced before the parent renames it into place, so a
+  // power cut after the first start cannot lose the database the server then acknowledges commits in.
+  await (await PGlite.create({ fs: new PrivateNodeFS(dir), startParams: startParams(PGlite.defaultStartParams) })).close();
+  syncTree(dir);
 }
 
 main().then(

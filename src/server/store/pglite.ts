@@ -6,15 +6,7 @@ import { Mutex } from './mutex.js';
 import { migrate } from './migrations.js';
 import { createClusterInChild } from './createCluster.js';
 import { PrivateNodeFS } from './privateNodeFs.js';
-
-/**
- * Postgres' default 128 MB of shared buffers is allocated and touched inside PGlite's WASM heap at
- * start, so it is resident for the server's whole life. The embedded database holds metadata only
- * (blobs live in files) and reads what it misses from the OS page cache: 16 MB takes the idle server
- * from ~310 to ~200 MiB RSS (bench/pglite-memory.mts). PGlite's WASM heap cannot start below its
- * own 128 MiB minimum, so there is nothing to gain from `initialMemory`.
- */
-export const MEMORY_SETTINGS = ['-c', 'shared_buffers=16MB'];
+import { startParams } from './pgliteParams.js';
 
 /**
  * bytea through Buffer's native hex codec. PGlite's own builds and parses hex one byte at a time
@@ -25,19 +17,6 @@ const BYTEA_CODEC = {
   parsers: { [BYTEA]: (text: string) => Buffer.from(text.slice(2), 'hex') },
   serializers: { [BYTEA]: (u8: Uint8Array) => `\\x${Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength).toString('hex')}` },
 };
-
-/**
- * PGlite starts Postgres with -F (fsync off): a power cut could lose versions the server had
- * already acknowledged, while their blobs were on disk. The server keeps fsync on (SPEC: a version
- * is acknowledged only once durable) and syncs the WAL with fsync(2), the one sync call that
- * reaches the disk here (PrivateNodeFS). Cost per commit: bench/pglite-commit.mts.
- */
-export const DURABLE_SETTINGS = ['-c', 'fsync=on', '-c', 'wal_sync_method=fsync'];
-
-/** PGlite's start parameters without its -F, plus ours. */
-export function startParams(defaults: readonly string[], durable = true): string[] {
-  return [...(durable ? defaults.filter((p) => p !== '-F') : defaults), ...MEMORY_SETTINGS, ...(durable ? DURABLE_SETTINGS : [])];
-}
 
 /** Embedded store: PGlite persisted to `<dataDir>/db`, all access serialized by one mutex. */
 export class PgliteDatabase implements Database {

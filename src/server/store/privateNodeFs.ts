@@ -11,7 +11,7 @@ import { fsyncSync } from 'node:fs';
  * returned success without touching the disk), so a commit was acknowledged while its WAL record
  * could still be lost to a power cut. With this, fsync(2) on a database file is fsync on the real
  * file; the server starts Postgres with fsync on and wal_sync_method=fsync (its fdatasync is a
- * no-op in Emscripten), see DURABLE_SETTINGS in pglite.ts.
+ * no-op in Emscripten), see DURABLE_SETTINGS in pgliteParams.ts.
  */
 export class PrivateNodeFS extends NodeFS {
   /** fsyncs passed to the disk (tests check that a commit makes one). */
