@@ -20,6 +20,7 @@ import uuid
 
 from .artifact import Artifact
 from .errors import AmphoraError
+from .history import rows_as_dicts
 from .live_run import Run, _aliases, _now, _tag_list, json_value
 from .paths import validate_manifest_path
 from .reference import parse_reference
@@ -84,7 +85,7 @@ class OfflineRun(Run):
         with self._rows_lock:
             rows, self._rows = self._rows, []
         if rows:
-            self._record({"op": "history", "rows": rows})
+            self._record({"op": "history", "rows": rows_as_dicts(rows)})
 
     def _save_files(self, pairs):
         files = []

@@ -144,6 +144,42 @@ class EncodingAndSenderTest(unittest.TestCase):
         self.assertEqual(sent, [[1], [2], [3]])
 
 
+    def test_a_failing_server_surfaces_at_the_next_submit_once_the_queue_is_full_and_loses_nothing(self):
+        from amphora.errors import CommError
+
+        sent, down = [], threading.Event()
+        down.set()
+
+        def post(rows):
+            if down.is_set():
+                raise OSError("connection refused")
+            sent.append(rows)
+
+        s = HistorySender(post)
+        with self.assertRaises(CommError) as cm:
+            for i in range(HistorySender.MAX_QUEUED + 2):
+                s.submit([i])
+        self.assertIn("connection refused", str(cm.exception))
+        self.assertIn("rows are kept", str(cm.exception))
+        down.clear()
+        s.drain()
+        self.assertEqual(sent, [[i] for i in range(HistorySender.MAX_QUEUED + 1)])
+
+    def test_columns_put_keys_numeric_in_every_row_in_float64_and_the_rest_in_other(self):
+        import base64
+        import struct
+        from amphora.history import encode_columns
+
+        body = encode_columns([(0, 1000, {"a": 1.5, "n": "NaN", "s": "x", "i": 2}), (1, 1001, {"a": 2, "n": 3.0, "b": True, "i": 3}),
+                               (2, 1002, {"a": -1.0, "n": "-Infinity", "i": "four"})])
+        self.assertEqual(sorted(body["numbers"]), ["a", "n"])
+        self.assertEqual(struct.unpack("<3d", base64.b64decode(body["numbers"]["a"])), (1.5, 2.0, -1.0))
+        n = struct.unpack("<3d", base64.b64decode(body["numbers"]["n"]))
+        self.assertTrue(math.isnan(n[0]) and n[1] == 3.0 and n[2] == float("-inf"))
+        self.assertEqual(body["other"], {"0": {"s": "x", "i": 2}, "1": {"b": True, "i": 3}, "2": {"i": "four"}})
+        self.assertEqual((body["step"], body["time"]), ([0, 1, 2], [1000, 1001, 1002]))
+        json.dumps(body, allow_nan=False)  # valid JSON
+
 SCRIPT = r'''
 import math, amphora
 run = amphora.init(project="p-hist", job_type="train", config={"lr": 0.1})

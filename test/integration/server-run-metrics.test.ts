@@ -234,6 +234,37 @@ describe('server: run metrics, history storage, provenance (issue 11)', function
     assert.deepEqual((await s.api.get(`${runs()}/${id}/history?minStep=300`)).body.items, big.slice(290));
   });
 
+  it('takes batches in compact columns (base64 float64 per key, other cells by row) and refuses malformed ones with 400, storing nothing', async () => {
+    const id = await newRun();
+    const f64 = (xs: number[]) => Buffer.from(new Float64Array(xs).buffer).toString('base64');
+    const t0 = Date.UTC(2026, 0, 1);
+    const columns = { step: [0, 1, 2], time: [t0, t0 + 1, t0 + 2], numbers: { loss: f64([1, NaN, -Infinity]) }, other: { 1: { note: 'x', acc: 0.5 } } };
+    assert.equal((await s.api.post(`${runs()}/${id}/history`, { columns })).status, 200);
+    for (const [bad, re] of [
+      [{ ...columns, time: [t0] }, /"time" has 1 entries but "step" has 3/],
+      [{ ...columns, numbers: { loss: f64([1, 2]) } }, /holds 16 bytes; 3 rows need 24/],
+      [{ ...columns, numbers: { loss: 'not base64!' } }, /base64/],
+      [{ ...columns, other: { 5: { a: 1 } } }, /row 5, but the batch has 3 rows/],
+      [{ ...columns, other: { 0: { loss: 2 } } }, /"loss" is in "numbers".*also in "other" row 0/],
+    ] as const) {
+      const r = await s.api.post(`${runs()}/${id}/history`, { columns: bad });
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.match(r.body.error.message, re);
+    }
+    const both = await s.api.post(`${runs()}/${id}/history`, { columns, rows: [{ step: 9, data: {} }] });
+    assert.equal(both.status, 400);
+    assert.match(both.body.error.message, /either "rows" or "columns"/);
+    const rows = (await s.api.get(`${runs()}/${id}/history`)).body.items;
+    assert.deepEqual(rows, [
+      { step: 0, data: { loss: 1 }, at: new Date(t0).toISOString() },
+      { step: 1, data: { loss: 'NaN', note: 'x', acc: 0.5 }, at: new Date(t0 + 1).toISOString() },
+      { step: 2, data: { loss: '-Infinity' }, at: new Date(t0 + 2).toISOString() },
+    ]);
+    const m = await metrics(id);
+    assert.deepEqual(m.series.find((x) => x.key === 'loss')!.value, [1, 'NaN', '-Infinity']);
+    assert.deepEqual(m.keys.find((k) => k.key === 'loss')!.last, '-Infinity');
+  });
+
   it('stores a batch once: per-key chunks plus the non-numeric cells, no row text', async () => {
     const id = await newRun();
     await s.api.post(`${runs()}/${id}/history`, { rows: [{ step: 0, data: { loss: 1, note: 'a' } }, { step: 1, data: { loss: 2 } }] });

@@ -50,8 +50,8 @@ export const runRoutes: RoutePlugin = (app, ctx) => {
   );
   app.post(
     `${BASE}/:runId/history`,
-    { schema: { operationId: 'appendHistory', summary: 'Append logged metric rows (step, values) to the run history', params: RunParams, body: AppendHistoryRequest, response: { 200: z.object({ appended: z.number().int() }), ...errors } } },
-    async (req) => ({ appended: await ctx.runs.appendHistory(req.params.entity, req.params.project, req.params.runId, req.body.rows) }),
+    { schema: { operationId: 'appendHistory', summary: 'Append logged metric rows (step, values) to the run history, as rows or in compact columns', params: RunParams, body: AppendHistoryRequest, response: { 200: z.object({ appended: z.number().int() }), ...errors } } },
+    async (req) => ({ appended: await ctx.runs.appendHistory(req.params.entity, req.params.project, req.params.runId, req.body.rows ? { rows: req.body.rows } : { columns: req.body.columns! }) }),
   );
   app.get(
     `${BASE}/:runId/history`,

@@ -11,6 +11,8 @@
  */
 import { numericValue, toMetricValue } from '../../core/downsample.js';
 import { AmphoraError } from '../../core/errors.js';
+import { endianness } from 'node:os';
+import type { HistoryColumns } from '../../core/api.js';
 import type { Queryable } from '../store/database.js';
 import { MAX_INT4 } from '../inputLimits.js';
 
@@ -31,10 +33,10 @@ export interface HistoryRowIn {
 /** One key's points of one batch. */
 export interface KeyColumn {
   /** Run-wide ordinals of the rows the points belong to. */
-  ords: number[];
-  steps: number[];
-  times: number[];
-  values: number[];
+  ords: ArrayLike<number>;
+  steps: ArrayLike<number>;
+  times: ArrayLike<number>;
+  values: ArrayLike<number>;
   other: number;
   nan: number;
   inf: number;
@@ -48,12 +50,51 @@ export interface KeyColumn {
   lastValue: unknown;
 }
 
-/** A batch split for storage: per-key columns, each row's time, and the cells no column holds. */
+/** A batch split for storage: each row's step and time, per-key columns, and the cells no column holds. */
 export interface SplitBatch {
+  steps: ArrayLike<number>;
+  times: ArrayLike<number>;
   columns: Map<string, KeyColumn>;
-  times: number[];
   /** Non-numeric cells by row index within the batch (null: every cell is a number). */
   other: Record<number, Record<string, unknown>> | null;
+}
+
+/** A batch as clients send it (AppendHistoryRequest): rows, or the compact columns. */
+export type HistoryInput = { rows: HistoryRowIn[] } | { columns: HistoryColumns };
+
+type Growing = KeyColumn & { ords: number[]; steps: number[]; times: number[]; values: number[] };
+
+/** Adds one cell to its key's column: a point when it is a number (or "NaN"/"±Infinity"), else an "other" cell. */
+function addCell(out: Map<string, KeyColumn>, batch: SplitBatch, r: number, ord: number, step: number, time: number, key: string, raw: unknown): void {
+  let c = out.get(key) as Growing | undefined;
+  if (!c) {
+    c = { ords: [], steps: [], times: [], values: [], other: 0, nan: 0, inf: 0, minStep: step, maxStep: step, minTime: time, maxTime: time, minValue: null, maxValue: null, lastStep: step, lastValue: raw };
+    out.set(key, c);
+  }
+  if (step < c.minStep) c.minStep = step;
+  if (step > c.maxStep) c.maxStep = step;
+  if (time < c.minTime) c.minTime = time;
+  if (time > c.maxTime) c.maxTime = time;
+  if (step >= c.lastStep) {
+    c.lastStep = step;
+    c.lastValue = raw;
+  }
+  const v = typeof raw === 'number' ? raw : numericValue(raw);
+  if (v === undefined) {
+    c.other++;
+    ((batch.other ??= {})[r] ??= {})[key] = raw;
+    return;
+  }
+  c.ords.push(ord);
+  c.steps.push(step);
+  c.times.push(time);
+  c.values.push(v);
+  if (Number.isNaN(v)) c.nan++;
+  else if (!Number.isFinite(v)) c.inf++;
+  else {
+    if (c.minValue === null || v < c.minValue) c.minValue = v;
+    if (c.maxValue === null || v > c.maxValue) c.maxValue = v;
+  }
 }
 
 /**
@@ -61,50 +102,86 @@ export interface SplitBatch {
  * time; rows without one get `now`.
  */
 export function columnsOf(rows: HistoryRowIn[], now: number, firstOrd = 0): SplitBatch {
-  const out = new Map<string, KeyColumn>();
+  const cols = new Map<string, KeyColumn>();
   const times: number[] = [];
-  let other: SplitBatch['other'] = null;
+  const batch: SplitBatch = { steps: rows.map((r) => r.step), times, columns: cols, other: null };
   for (let r = 0; r < rows.length; r++) {
     const row = rows[r];
-    const parsed = row.at === undefined ? now : Date.parse(row.at);
-    const time = Number.isFinite(parsed) ? parsed : now;
-    times.push(time);
-    const data = row.data;
-    for (const key in data) {
-      if (!Object.prototype.hasOwnProperty.call(data, key)) continue;
-      const raw = data[key];
-      let c = out.get(key);
-      if (!c) {
-        c = { ords: [], steps: [], times: [], values: [], other: 0, nan: 0, inf: 0, minStep: row.step, maxStep: row.step, minTime: time, maxTime: time, minValue: null, maxValue: null, lastStep: row.step, lastValue: raw };
-        out.set(key, c);
-      }
-      if (row.step < c.minStep) c.minStep = row.step;
-      if (row.step > c.maxStep) c.maxStep = row.step;
-      if (time < c.minTime) c.minTime = time;
-      if (time > c.maxTime) c.maxTime = time;
-      if (row.step >= c.lastStep) {
-        c.lastStep = row.step;
-        c.lastValue = raw;
-      }
-      const v = typeof raw === 'number' ? raw : numericValue(raw);
-      if (v === undefined) {
-        c.other++;
-        ((other ??= {})[r] ??= {})[key] = raw;
-        continue;
-      }
-      c.ords.push(firstOrd + r);
-      c.steps.push(row.step);
-      c.times.push(time);
-      c.values.push(v);
-      if (Number.isNaN(v)) c.nan++;
-      else if (!Number.isFinite(v)) c.inf++;
-      else {
-        if (c.minValue === null || v < c.minValue) c.minValue = v;
-        if (c.maxValue === null || v > c.maxValue) c.maxValue = v;
+    let time = now;
+    if (row.at !== undefined) {
+      time = Date.parse(row.at);
+      if (!Number.isFinite(time)) {
+        throw new AmphoraError('invalid_request', `History row ${r} (step ${row.step}) has "at": ${JSON.stringify(row.at.slice(0, 40))}, which is not an ISO-8601 timestamp; send e.g. "2026-01-01T12:00:00.000Z" or leave it out.`);
       }
     }
+    times.push(time);
+    const data = row.data;
+    for (const key in data) if (Object.prototype.hasOwnProperty.call(data, key)) addCell(cols, batch, r, firstOrd + r, row.step, time, key, data[key]);
   }
-  return { columns: out, times, other };
+  return batch;
+}
+
+const BIG_ENDIAN_HOST = endianness() === 'BE';
+
+/**
+ * Splits a batch sent in columns: each `numbers` key becomes a column as it is (its float64s
+ * decoded in one go), the `other` cells go through the same rules as rows.
+ */
+export function columnsOfWire(b: HistoryColumns, firstOrd = 0): SplitBatch {
+  const n = b.step.length;
+  if (b.time.length !== n) {
+    throw new AmphoraError('invalid_request', `History columns: "time" has ${b.time.length} entries but "step" has ${n}; send one time (ms since the epoch) per row.`);
+  }
+  const cols = new Map<string, KeyColumn>();
+  const batch: SplitBatch = { steps: b.step, times: b.time, columns: cols, other: null };
+  for (const [index, cells] of Object.entries(b.other ?? {})) {
+    const r = Number(index);
+    if (r >= n) throw new AmphoraError('invalid_request', `History columns: "other" has cells for row ${r}, but the batch has ${n} rows (0–${n - 1}).`);
+    for (const key in cells) {
+      if (!Object.prototype.hasOwnProperty.call(cells, key)) continue;
+      if (Object.prototype.hasOwnProperty.call(b.numbers, key)) {
+        throw new AmphoraError('invalid_request', `History columns: "${key.slice(0, 80)}" is in "numbers" (a value for every row) and also in "other" row ${r}; send each key once per row.`);
+      }
+      addCell(cols, batch, r, firstOrd + r, b.step[r], b.time[r], key, cells[key]);
+    }
+  }
+  const ords = Int32Array.from({ length: n }, (_, i) => firstOrd + i);
+  for (const [key, b64] of Object.entries(b.numbers)) {
+    const bytes = Buffer.from(b64, 'base64');
+    if (bytes.length !== n * 8) {
+      throw new AmphoraError('invalid_request', `History columns: "numbers.${key.slice(0, 80)}" holds ${bytes.length} bytes; ${n} rows need ${n * 8} (one little-endian float64 each, base64).`);
+    }
+    const copy = new Uint8Array(bytes); // aligned, and never the decoder's shared pool
+    if (BIG_ENDIAN_HOST) Buffer.from(copy.buffer).swap64();
+    cols.set(key, denseColumn(b.step, b.time, ords, new Float64Array(copy.buffer)));
+  }
+  return batch;
+}
+
+/** A key with a number in every row of the batch. */
+function denseColumn(steps: number[], times: number[], ords: Int32Array, values: Float64Array): KeyColumn {
+  const c: KeyColumn = { ords, steps, times, values, other: 0, nan: 0, inf: 0, minStep: steps[0], maxStep: steps[0], minTime: times[0], maxTime: times[0], minValue: null, maxValue: null, lastStep: steps[0], lastValue: null };
+  let last = 0;
+  for (let i = 0; i < values.length; i++) {
+    const step = steps[i];
+    if (step < c.minStep) c.minStep = step;
+    if (step > c.maxStep) c.maxStep = step;
+    if (times[i] < c.minTime) c.minTime = times[i];
+    if (times[i] > c.maxTime) c.maxTime = times[i];
+    if (step >= c.lastStep) {
+      c.lastStep = step;
+      last = i;
+    }
+    const v = values[i];
+    if (Number.isNaN(v)) c.nan++;
+    else if (!Number.isFinite(v)) c.inf++;
+    else {
+      if (c.minValue === null || v < c.minValue) c.minValue = v;
+      if (c.maxValue === null || v > c.maxValue) c.maxValue = v;
+    }
+  }
+  c.lastValue = toMetricValue(values[last]);
+  return c;
 }
 
 /** Points per overview group: an overview keeps up to 5 of every 64 points. */
@@ -142,11 +219,11 @@ function overviewOf(c: KeyColumn): { n: number; steps: Buffer; times: Buffer; va
 }
 
 // Big-endian (as int4send/float8send write them), converted with Buffer's native byte swaps.
-function int32s(xs: number[]): Buffer {
+function int32s(xs: ArrayLike<number>): Buffer {
   return Buffer.from(Int32Array.from(xs).buffer).swap32();
 }
 
-function float64s(xs: number[]): Buffer {
+function float64s(xs: ArrayLike<number>): Buffer {
   return Buffer.from(Float64Array.from(xs).buffer).swap64();
 }
 
@@ -165,20 +242,9 @@ function readFloat64s(u8: Uint8Array, n: number, into: Float64Array, at: number)
   into.set(new Float64Array(copy.buffer), at);
 }
 
-/** Stores a batch of rows; returns the highest step the run now has in its history. */
-export async function appendBatch(tx: Queryable, projectId: number, runId: string, given: HistoryRowIn[]): Promise<number> {
-  const now = Date.now();
-  given.forEach((r, i) => {
-    if (r.at !== undefined && !Number.isFinite(Date.parse(r.at))) {
-      throw new AmphoraError('invalid_request', `History row ${i} (step ${r.step}) has "at": ${JSON.stringify(r.at.slice(0, 40))}, which is not an ISO-8601 timestamp; send e.g. "2026-01-01T12:00:00.000Z" or leave it out.`);
-    }
-  });
-  let first = given[0].step;
-  let last = given[0].step;
-  for (const r of given) {
-    if (r.step < first) first = r.step;
-    if (r.step > last) last = r.step;
-  }
+/** Stores a batch (rows or columns); returns the highest step the run now has in its history. */
+export async function appendBatch(tx: Queryable, projectId: number, runId: string, input: HistoryInput): Promise<number> {
+  const rowCount = 'rows' in input ? input.rows.length : input.columns.step.length;
   // The run's row lock keeps ordinals contiguous when two batches of one run arrive at once.
   await tx.query('SELECT 1 FROM runs WHERE project_id = $1 AND run_id = $2 FOR UPDATE', [projectId, runId]);
   const prev = await tx.query<{ next: string | number }>(
@@ -186,13 +252,19 @@ export async function appendBatch(tx: Queryable, projectId: number, runId: strin
     [projectId, runId],
   );
   const firstOrd = prev.length ? Number(prev[0].next) : 0;
-  if (firstOrd + given.length > MAX_INT4) {
+  if (firstOrd + rowCount > MAX_INT4) {
     throw new AmphoraError('invalid_request', `This run already holds ${firstOrd.toLocaleString('en')} history rows; a run holds at most ${MAX_INT4.toLocaleString('en')}. Log further steps in a new run.`);
   }
-  const { columns, times, other } = columnsOf(given, now, firstOrd);
+  const { steps, times, columns, other } = 'rows' in input ? columnsOf(input.rows, Date.now(), firstOrd) : columnsOfWire(input.columns, firstOrd);
+  let first = steps[0];
+  let last = steps[0];
+  for (let i = 1; i < steps.length; i++) {
+    if (steps[i] < first) first = steps[i];
+    if (steps[i] > last) last = steps[i];
+  }
   await tx.query(
     'INSERT INTO run_history_batches (project_id, run_id, first_step, last_step, row_count, first_ord, steps, times, other) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
-    [projectId, runId, first, last, given.length, firstOrd, int32s(given.map((r) => r.step)), float64s(times), other === null ? null : JSON.stringify(other)],
+    [projectId, runId, first, last, rowCount, firstOrd, int32s(steps), float64s(times), other === null ? null : JSON.stringify(other)],
   );
   const small = [...columns].filter(([, c]) => c.steps.length + c.other < SMALL_APPEND).map(([k]) => k);
   const appended = new Set<string>();
