@@ -203,7 +203,8 @@ def _select(row, keys):
 
 
 def scan(public_run, keys=None, page_size=1000, min_step=None, max_step=None):
-    """Every row in step order within [min_step, max_step) (W&B's bounds), fetched page by page."""
+    """Every row within [min_step, max_step) (W&B's bounds) in the order logged, fetched `page_size`
+    rows at a time (pages count rows, as in W&B, so rows at repeated or lower steps are all seen)."""
     if keys is not None:
         if isinstance(keys, str) or not all(isinstance(k, str) for k in keys):
             raise TypeError(f"scan_history: keys must be a list of metric names, got {keys!r}.")
@@ -211,20 +212,22 @@ def scan(public_run, keys=None, page_size=1000, min_step=None, max_step=None):
     if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
         raise ValueError(f"scan_history: page_size must be a whole number \u2265 1, got {page_size!r}.")
     started = _timestamp(public_run._data.get("createdAt"))
-    cursor = max(0, min_step or 0)
     page = min(page_size, 100_000)
-    while max_step is None or cursor < max_step:
-        query = {"minStep": cursor, "limit": page}
-        if max_step is not None:
-            query["maxStep"] = max_step - 1
-        items = public_run._client.http.get(public_run._run_route("/history"), query=query)["items"]
+    query = {"minStep": max(0, min_step or 0), "limit": page}
+    if max_step is not None:
+        if max_step <= query["minStep"]:
+            return
+        query["maxStep"] = max_step - 1
+    offset = 0
+    while True:
+        items = public_run._client.http.get(public_run._run_route("/history"), query=dict(query, offset=offset))["items"]
         for raw in items:
             picked = _select(_row(raw, started), keys)
             if picked is not None:
                 yield picked
         if len(items) < page:
             return
-        cursor = max(r["step"] for r in items) + 1
+        offset += len(items)
 
 
 def sampled(public_run, samples=500, keys=None, x_axis="_step", pandas=True):

@@ -262,6 +262,23 @@ class HistoryAndProvenanceOverHttpTest(ServerTestCase):
         with self.assertRaises(ValueError):
             list(public.scan_history(page_size=0))
 
+    def test_scan_history_pages_by_rows_so_rows_at_repeated_or_lower_steps_are_all_seen(self):
+        import amphora
+        from amphora import Api
+
+        run = amphora.init(project="p-scan", job_type="scan")
+        run.finish()
+        route = "/projects/%s/%s/runs/%s/history" % (run.entity, run.project, run.id)
+        steps = [0, 5, 3, 4, 5, 6, 1]
+        body = json.dumps({"rows": [{"step": st, "data": {"i": i}} for i, st in enumerate(steps)]}).encode()
+        req = urllib.request.Request(self.server.url + "/api/v1" + route, data=body, method="POST",
+                                     headers={"authorization": "Bearer " + self.server.api_key, "content-type": "application/json"})
+        urllib.request.urlopen(req).read()
+        public = Api().run(run.path)
+        for size in (1, 2, 3, 100):
+            self.assertEqual([(r["_step"], r["i"]) for r in public.scan_history(page_size=size)], list(zip(steps, range(7))), size)
+        self.assertEqual([r["i"] for r in public.scan_history(page_size=2, min_step=3, max_step=6)], [1, 2, 3, 4])
+
     def test_a_run_outside_git_records_git_none(self):
         plain = os.path.join(self.tmp, "plain")
         os.makedirs(plain)

@@ -58,10 +58,11 @@ export const runRoutes: RoutePlugin = (app, ctx) => {
     {
       schema: {
         operationId: 'listHistory',
-        summary: 'History rows in the order they were logged (minStep/maxStep bound the steps)',
+        summary: 'History rows in the order they were logged (minStep/maxStep bound the steps; offset skips that many of those rows, for paging)',
         params: RunParams,
         querystring: z.object({
           limit: z.coerce.number().int().min(1).max(100_000).optional(),
+          offset: z.coerce.number().int().min(0).max(MAX_STEP).optional(),
           minStep: z.coerce.number().int().min(0).max(MAX_STEP).optional(),
           maxStep: z.coerce.number().int().min(0).max(MAX_STEP).optional(),
         }),

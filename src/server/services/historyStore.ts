@@ -465,14 +465,16 @@ export async function readRows(
   q: Queryable,
   projectId: number,
   runId: string,
-  opts: { minStep?: number; maxStep?: number; limit: number },
+  opts: { minStep?: number; maxStep?: number; offset?: number; limit: number },
 ): Promise<HistoryRowIn[]> {
   const batches = await q.query<StoredBatch>(
     `SELECT rows, first_ord, row_count, steps, times, other FROM run_history_batches WHERE project_id = $1 AND run_id = $2
         AND ($3::int IS NULL OR last_step >= $3) AND ($4::int IS NULL OR first_step <= $4) ORDER BY seq`,
     [projectId, runId, opts.minStep ?? null, opts.maxStep ?? null],
   );
-  const within = (step: number) => (opts.minStep === undefined || step >= opts.minStep) && (opts.maxStep === undefined || step <= opts.maxStep);
+  // Rows in the step bounds are counted; the first `offset` of them are skipped (paging by rows).
+  let skip = opts.offset ?? 0;
+  const within = (step: number) => (opts.minStep === undefined || step >= opts.minStep) && (opts.maxStep === undefined || step <= opts.maxStep) && skip-- <= 0;
   const out: HistoryRowIn[] = [];
   // Rows to fill from the chunks, by ordinal.
   const byOrd = new Map<number, Record<string, unknown>>();
@@ -481,6 +483,13 @@ export async function readRows(
   const iso = isoCache();
   for (const b of batches) {
     if (out.length >= opts.limit) break;
+    if (skip >= Number(b.row_count)) {
+      // A whole batch before the page: only its steps say how many of its rows count.
+      if (opts.minStep === undefined && opts.maxStep === undefined) {
+        skip -= Number(b.row_count);
+        continue;
+      }
+    }
     if (b.rows !== null) {
       // Stored before rows were rebuilt from chunks: the JSON text as the client sent it.
       for (const row of JSON.parse(b.rows) as HistoryRowIn[]) {
@@ -512,23 +521,37 @@ export async function readRows(
   return out;
 }
 
-/** Puts each chunk point whose ordinal is in `byOrd` into that row's data. */
+/**
+ * Puts each chunk point whose ordinal is in `byOrd` into that row's data. Values are gathered per
+ * key first and each row is then filled key after key, so every row object is built in one go
+ * (filling 100,000 rows one key at a time kept them all growing at once: mostly GC).
+ */
 async function fillNumbers(q: Queryable, projectId: number, runId: string, byOrd: Map<number, Record<string, unknown>>, loOrd: number, hiOrd: number): Promise<void> {
   const chunks = await q.query<{ key: string; n: number; ords: Uint8Array; vals: Uint8Array }>(
     `SELECT key, n, ords, vals FROM run_metric_chunks
       WHERE project_id = $1 AND run_id = $2 AND ords IS NOT NULL AND n > 0 AND max_ord >= $3 AND min_ord <= $4 ORDER BY key, seq`,
     [projectId, runId, loOrd, hiOrd],
   );
+  const span = hiOrd - loOrd + 1;
+  const columns: { key: string; values: Float64Array; present: Uint8Array }[] = [];
   for (const c of chunks) {
+    let col = columns[columns.length - 1];
+    if (col?.key !== c.key) columns.push((col = { key: c.key, values: new Float64Array(span), present: new Uint8Array(span) }));
     const n = Number(c.n);
     const ords = new Int32Array(n);
     const vals = new Float64Array(n);
     readInt32s(c.ords, n, ords, 0);
     readFloat64s(c.vals, n, vals, 0);
     for (let i = 0; i < n; i++) {
-      const data = byOrd.get(ords[i]);
-      if (data !== undefined) data[c.key] = toMetricValue(vals[i]);
+      const at = ords[i] - loOrd;
+      if (at < 0 || at >= span) continue;
+      col.values[at] = vals[i];
+      col.present[at] = 1;
     }
+  }
+  for (const [ord, data] of byOrd) {
+    const at = ord - loOrd;
+    for (const col of columns) if (col.present[at]) data[col.key] = toMetricValue(col.values[at]);
   }
 }
 

@@ -185,11 +185,11 @@ export class RunService {
     return 'rows' in batch ? batch.rows.length : batch.columns.step.length;
   }
 
-  async history(entity: string, project: string, runId: string, opts: { limit?: number; minStep?: number; maxStep?: number }) {
+  async history(entity: string, project: string, runId: string, opts: { limit?: number; offset?: number; minStep?: number; maxStep?: number }) {
     const projectId = await requireProjectId(this.db, entity, project);
     await readRun(this.db, projectId, runId);
     const limit = Math.min(Math.max(1, opts.limit ?? 10_000), 100_000);
-    return { items: await readRows(this.db, projectId, runId, { minStep: opts.minStep, maxStep: opts.maxStep, limit }) };
+    return { items: await readRows(this.db, projectId, runId, { minStep: opts.minStep, maxStep: opts.maxStep, offset: opts.offset ?? 0, limit }) };
   }
 
   /** Chart series of a run (downsampled), its keys and notes about values that cannot be drawn. */
