@@ -48,13 +48,44 @@ class ProvenanceCaptureTest(unittest.TestCase):
         commit = make_repo(repo)
         os.makedirs(os.path.join(repo, "src"))
         prog = os.path.join(repo, "src", "run.py")
-        open(prog, "w").close()  # untracked files do not make the tree dirty
+        open(prog, "w").close()
+        git(repo, "add", "src/run.py")
+        git(repo, "commit", "-q", "-m", "program")
+        commit = git(repo, "rev-parse", "HEAD")
+        with open(os.path.join(repo, ".git", "info", "exclude"), "a") as f:
+            f.write("*.log\n")
+        open(os.path.join(repo, "out.log"), "w").close()  # ignored: not counted
         prov, diff = provenance.capture(program=prog, cwd=self.tmp)
         self.assertEqual(prov["program"], "src/run.py")
         self.assertEqual(prov["root"], os.path.realpath(repo))
         self.assertEqual(prov["git"], {"commit": commit, "branch": "main", "remote": "https://example.com/team/proj.git",
-                                       "dirty": False, "diffFile": None, "diffTruncated": False})
+                                       "dirty": False, "untracked": 0, "diffFile": None, "diffTruncated": False})
         self.assertIsNone(diff)
+
+    def test_untracked_files_make_the_tree_dirty_and_are_listed_by_name_in_the_diff(self):
+        repo = os.path.join(self.tmp, "repo")
+        make_repo(repo, remote=None)
+        os.makedirs(os.path.join(repo, "data"))
+        with open(os.path.join(repo, "data", "new file.csv"), "w") as f:
+            f.write("SECRET-CONTENT\n")
+        with open(os.path.join(repo, "notes.txt"), "w") as f:
+            f.write("SECRET-CONTENT\n")
+        with open(os.path.join(repo, ".git", "info", "exclude"), "a") as f:
+            f.write("*.log\n")
+        open(os.path.join(repo, "ignored.log"), "w").close()
+        prov, diff = provenance.capture(program=os.path.join(repo, "train.py"))
+        self.assertTrue(prov["git"]["dirty"])
+        self.assertEqual(prov["git"]["untracked"], 2)
+        self.assertEqual(prov["git"]["diffFile"], "code/git.diff")
+        self.assertIn(b"# ?? data/new file.csv\n", diff)
+        self.assertIn(b"# ?? notes.txt\n", diff)
+        self.assertNotIn(b"SECRET-CONTENT", diff)
+        self.assertNotIn(b"ignored.log", diff)
+        # A tracked change comes first; the names follow it.
+        with open(os.path.join(repo, "train.py"), "a") as f:
+            f.write("print('changed')\n")
+        prov, diff = provenance.capture(program=os.path.join(repo, "train.py"))
+        self.assertLess(diff.index(b"+print('changed')"), diff.index(b"# 2 untracked files"))
 
     def test_dirty_tree_records_the_diff_bounded_to_one_mib(self):
         repo = os.path.join(self.tmp, "repo")

@@ -171,7 +171,10 @@ export const Provenance = z.object({
       commit: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/),
       branch: z.string().max(256).nullable(),
       remote: z.string().max(2048).nullable(),
+      /** Tracked files differ from HEAD, or there are untracked files that are not ignored. */
       dirty: z.boolean(),
+      /** Untracked, not ignored files (`git status --porcelain`); their names end the diff file, not their contents. Absent from older clients. */
+      untracked: z.number().int().nonnegative().optional(),
       /** Run file (see …/runs/:runId/files) holding `git diff HEAD` of a dirty tree, at most 1 MiB. */
       diffFile: z.string().max(4096).nullable(),
       diffTruncated: z.boolean(),
