@@ -15,7 +15,7 @@ import urllib.request
 from amphora import provenance
 from amphora.history import HistorySender, encode_row
 
-from .support import ServerTestCase
+from .support import CLI, ServerTestCase
 
 PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -226,6 +226,22 @@ print(run.path)
 '''
 
 
+OFFLINE_SCRIPT = r'''
+import os, amphora
+run = amphora.init(project="p-offline-prov", job_type="train", mode="offline", dir=os.path.join(os.path.dirname(__file__), ".runs"))
+w = amphora.Artifact("weights", type="model")
+with w.new_file("w.txt") as f:
+    f.write("w")
+run.log_artifact(w)  # LOG_LINE
+v = amphora.Artifact("vocab", type="dataset")
+with v.new_file("v.txt") as f:
+    f.write("v")
+run.use_artifact(v)  # USE_LINE
+run.finish()
+print(run.dir)
+'''
+
+
 class HistoryAndProvenanceOverHttpTest(ServerTestCase):
     def run_script(self, folder):
         path = os.path.join(folder, "train.py")
@@ -309,6 +325,31 @@ class HistoryAndProvenanceOverHttpTest(ServerTestCase):
         for size in (1, 2, 3, 100):
             self.assertEqual([(r["_step"], r["i"]) for r in public.scan_history(page_size=size)], list(zip(steps, range(7))), size)
         self.assertEqual([r["i"] for r in public.scan_history(page_size=2, min_step=3, max_step=6)], [1, 2, 3, 4])
+
+    def test_an_offline_run_records_provenance_and_call_sites_and_sync_carries_them(self):
+        repo = os.path.join(self.tmp, "offline-proj")
+        commit = make_repo(repo)
+        script = os.path.join(repo, "train.py")
+        with open(script, "w") as f:  # a tracked change: the tree is dirty
+            f.write(OFFLINE_SCRIPT)
+        env = dict(os.environ, PYTHONPATH=PYTHON_DIR)
+        out = subprocess.run([sys.executable, script], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        folder = out.stdout.strip().splitlines()[-1]
+        lines = OFFLINE_SCRIPT.splitlines()
+        log_line = lines.index(next(l for l in lines if "LOG_LINE" in l)) + 1
+        use_line = lines.index(next(l for l in lines if "USE_LINE" in l)) + 1
+        synced = subprocess.run(["node", CLI, "--json", "sync", folder], env=env, capture_output=True, text=True, timeout=120)
+        self.assertEqual(synced.returncode, 0, synced.stderr)
+        base = "/projects/%s/%s/runs/%s" % tuple(json.loads(synced.stdout)["items"][0]["run"].split("/"))
+        prov = self.get(base)["provenance"]
+        self.assertEqual((prov["program"], prov["root"]), ("train.py", os.path.realpath(repo)))
+        self.assertEqual((prov["git"]["commit"], prov["git"]["dirty"], prov["git"]["diffFile"]), (commit, True, "code/git.diff"))
+        self.assertIn("code/git.diff", {f["path"] for f in self.get(base + "/files")["items"]})
+        outputs = self.get(base + "/outputs")["items"]
+        self.assertEqual([o["callSite"] for o in outputs if o["name"] == "weights"], [{"file": "train.py", "line": log_line}])
+        inputs = self.get(base + "/inputs")["items"]
+        self.assertEqual([i["usedAt"] for i in inputs if i["name"] == "vocab"], [{"file": "train.py", "line": use_line}])
 
     def test_a_run_outside_git_records_git_none(self):
         plain = os.path.join(self.tmp, "plain")
