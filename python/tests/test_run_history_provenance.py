@@ -151,16 +151,21 @@ class EncodingAndSenderTest(unittest.TestCase):
         self.assertEqual(media_calls, ["t"])
         json.dumps(row, allow_nan=False)  # valid JSON
 
-    def test_sender_keeps_a_failed_batch_and_drain_sends_it_in_order(self):
-        # A stand-in for the server's history route that refuses while "down".
+    @staticmethod
+    def refusing_route(message):
+        """A stand-in for the server's history route that refuses while `down` is set: (post, sent, down)."""
         sent, down = [], threading.Event()
         down.set()
 
         def post(rows):
             if down.is_set():
-                raise OSError("server unreachable")
+                raise OSError(message)
             sent.append(rows)
 
+        return post, sent, down
+
+    def test_sender_keeps_a_failed_batch_and_drain_sends_it_in_order(self):
+        post, sent, down = self.refusing_route("server unreachable")
         s = HistorySender(post)
         s.submit([1])
         s.submit([2])
@@ -174,18 +179,10 @@ class EncodingAndSenderTest(unittest.TestCase):
         s.drain()
         self.assertEqual(sent, [[1], [2], [3]])
 
-
     def test_a_failing_server_surfaces_at_the_next_submit_once_the_queue_is_full_and_loses_nothing(self):
         from amphora.errors import CommError
 
-        sent, down = [], threading.Event()
-        down.set()
-
-        def post(rows):
-            if down.is_set():
-                raise OSError("connection refused")
-            sent.append(rows)
-
+        post, sent, down = self.refusing_route("connection refused")
         s = HistorySender(post)
         with self.assertRaises(CommError) as cm:
             for i in range(HistorySender.MAX_QUEUED + 2):
