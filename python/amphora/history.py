@@ -121,9 +121,9 @@ class HistorySender:
                 self._cv.wait(1.0)
             if self._error is not None and len(self._queue) > self.MAX_QUEUED:
                 raise CommError(getattr(self._error, "code", None) or "unreachable",
-                                "The server did not take logged history (%s); %d rows are kept and sent again at the next "
-                                "log() or finish(). Check that the server is running and reachable."
-                                % (self._error, sum(len(b) for b in self._queue)), exc=self._error)
+                                f"The server did not take logged history ({self._error}); {sum(len(b) for b in self._queue)} rows are "
+                                "kept and sent again at the next log() or finish(). Check that the server is running and reachable.",
+                                exc=self._error)
 
     def _loop(self):
         while True:

@@ -133,12 +133,12 @@ def parse_status(out):
 def with_untracked_names(diff, names):
     """The diff followed by the untracked files' names (never their contents), within DIFF_LIMIT."""
     out = bytearray(diff)
-    head = ("# %d untracked file%s (names only, not in the diff):\n" % (len(names), "" if len(names) == 1 else "s")).encode("utf-8")
+    head = f"# {len(names)} untracked file{'' if len(names) == 1 else 's'} (names only, not in the diff):\n".encode("utf-8")
     if len(out) + len(head) > DIFF_LIMIT:
         return bytes(out), True
     out += head
     for n in names:
-        line = ("# ?? %s\n" % n).encode("utf-8")
+        line = f"# ?? {n}\n".encode("utf-8")
         if len(out) + len(line) > DIFF_LIMIT:
             return bytes(out), True
         out += line

@@ -312,7 +312,7 @@ class HistoryAndProvenanceOverHttpTest(ServerTestCase):
 
         run = amphora.init(project="p-scan", job_type="scan")
         run.finish()
-        route = "/projects/%s/%s/runs/%s/history" % (run.entity, run.project, run.id)
+        route = f"/projects/{run.entity}/{run.project}/runs/{run.id}/history"
         steps = [0, 5, 3, 4, 5, 6, 1]
         body = json.dumps({"rows": [{"step": st, "data": {"i": i}} for i, st in enumerate(steps)]}).encode()
         req = urllib.request.Request(self.server.url + "/api/v1" + route, data=body, method="POST",
@@ -338,7 +338,7 @@ class HistoryAndProvenanceOverHttpTest(ServerTestCase):
         use_line = lines.index(next(l for l in lines if "USE_LINE" in l)) + 1
         synced = subprocess.run(["node", CLI, "--json", "sync", folder], env=env, capture_output=True, text=True, timeout=120)
         self.assertEqual(synced.returncode, 0, synced.stderr)
-        base = "/projects/%s/%s/runs/%s" % tuple(json.loads(synced.stdout)["items"][0]["run"].split("/"))
+        base = "/projects/{}/{}/runs/{}".format(*json.loads(synced.stdout)["items"][0]["run"].split("/"))
         prov = self.get(base)["provenance"]
         self.assertEqual((prov["program"], prov["root"]), ("train.py", os.path.realpath(repo)))
         self.assertEqual((prov["git"]["commit"], prov["git"]["dirty"], prov["git"]["diffFile"]), (commit, True, "code/git.diff"))
