@@ -90,7 +90,8 @@ describe('server: run metrics, history storage, provenance (issue 11)', function
     }
     const first = s;
     const next = await startTestServer({ dataDir: first.dir, ...(first.dbUrl ? { db: first.dbUrl } : {}) });
-    s = { ...next, stop: async () => {
+    // next.dbUrl names the (unused) database its helper made; the server runs on first's.
+    s = { ...next, dbUrl: first.dbUrl, stop: async () => {
       await next.stop();
       await first.stop().catch(() => undefined); // its server is closed already; this removes its data
     } };
