@@ -264,7 +264,8 @@ export const MAX_HISTORY_BATCH = 10_000;
  */
 export const HistoryColumns = z.object({
   step: z.array(z.number().int().nonnegative().max(MAX_STEP)).min(1).max(MAX_HISTORY_BATCH),
-  time: z.array(z.number().nonnegative()),
+  /** The latest time a JavaScript Date holds (year 275760). */
+  time: z.array(z.number().nonnegative().max(8.64e15)),
   numbers: z.record(z.string(), z.string().refine(isBase64, 'base64 of little-endian float64 values')),
   other: z.record(z.string().regex(/^(0|[1-9][0-9]{0,4})$/, 'a row index'), Json).optional(),
 });

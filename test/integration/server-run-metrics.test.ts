@@ -243,6 +243,7 @@ describe('server: run metrics, history storage, provenance (issue 11)', function
     assert.equal((await s.api.post(`${runs()}/${id}/history`, { columns })).status, 200);
     for (const [bad, re] of [
       [{ ...columns, time: [t0] }, /"time" has 1 entries but "step" has 3/],
+      [{ ...columns, time: [t0, t0, 1e300] }, /time/],
       [{ ...columns, numbers: { loss: f64([1, 2]) } }, /holds 16 bytes; 3 rows need 24/],
       [{ ...columns, numbers: { loss: 'not base64!' } }, /base64/],
       [{ ...columns, other: { 5: { a: 1 } } }, /row 5, but the batch has 3 rows/],
