@@ -8,7 +8,7 @@
  *   npm run bench:runs
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServerProcess } from './server-process.js';
@@ -34,7 +34,9 @@ for s in range(steps):
 t2 = time.perf_counter()
 run.finish()
 t3 = time.perf_counter()
-print("import+init %.2f s, log loop %.2f s, finish (drain) %.2f s" % (t1 - t0, t2 - t1, t3 - t2))
+import os
+c = os.times()
+print("import+init %.2f s, log loop %.2f s, finish (drain) %.2f s; CPU %.2f s (user %.2f + sys %.2f, all threads)" % (t1 - t0, t2 - t1, t3 - t2, c.user + c.system, c.user, c.system))
 print(run.path)
 `;
 
@@ -42,6 +44,12 @@ async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
   const t = performance.now();
   const out = await fn();
   return [performance.now() - t, out];
+}
+
+/** User + system CPU seconds of a process so far (Linux /proc). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -52,6 +60,7 @@ async function main() {
   const rows: [string, string, string][] = [];
   try {
     const env = { ...process.env, PYTHONPATH: path.resolve('python'), AMPHORA_BASE_URL: server.url, AMPHORA_API_KEY: server.apiKey };
+    const serverCpu0 = cpuSeconds(server.pid);
     const t0 = performance.now();
     const py = spawnSync('python3', ['-c', PY, String(STEPS), String(KEYS)], { env, encoding: 'utf8' });
     const logMs = performance.now() - t0;
@@ -60,6 +69,7 @@ async function main() {
     const [entity, project, runId] = out.pop()!.split('/');
     rows.push([`python log() ${STEPS.toLocaleString('en')} steps × ${KEYS} metrics, whole process`, `${(logMs / 1000).toFixed(2)} s`, 'target < 5 s']);
     rows.push(['  of which (inside Python)', out.pop() ?? '', `load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`]);
+    rows.push(['  server CPU while it logged', `${(cpuSeconds(server.pid) - serverCpu0).toFixed(2)} s`, 'user + sys of the server process (judge changes by this under load)']);
 
     const headers = { authorization: `Bearer ${server.apiKey}` };
     const base = `${server.url}/api/v1/projects/${entity}/${project}/runs/${runId}`;
@@ -73,8 +83,10 @@ async function main() {
       const [first, bytes] = await timed(() => get(url)).catch((e: Error) => [NaN, e.message] as const);
       if (typeof bytes === 'string') return void rows.push([label, 'failed', bytes.slice(bytes.lastIndexOf('/runs/'), 80)]);
       const times: number[] = [];
+      const cpu0 = cpuSeconds(server.pid);
       for (let i = 0; i < REPEAT; i++) times.push((await timed(() => get(url)))[0]);
-      rows.push([label, `${first.toFixed(0)} ms first, ${median(times).toFixed(0)} ms median of ${REPEAT}`, `${(bytes / 1024).toFixed(0)} KiB`]);
+      const cpuMs = ((cpuSeconds(server.pid) - cpu0) * 1000) / REPEAT;
+      rows.push([label, `${first.toFixed(0)} ms first, ${median(times).toFixed(0)} ms median of ${REPEAT}`, `${(bytes / 1024).toFixed(0)} KiB; server CPU ${cpuMs.toFixed(0)} ms per repeat`]);
     };
     await route('metrics: every key, 1,000 points each', `${base}/metrics`);
     await route('metrics: one key', `${base}/metrics?keys=m00`);

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from .artifact import Artifact, unwrap_version
 from .data_types import Image, Table
 from .errors import AmphoraError
-from .history import HistorySender, encode_row, now_iso
+from .history import HistorySender, encode_columns, encode_row, now_ms
 from .provenance import run_call_site
 from .metric_summary import MetricDefinition, MetricSummaries
 from .names import validate_alias, validate_run_tags
@@ -205,9 +205,9 @@ class Run(PublicRun):
         self._step = 0  # the current step: its row collects data until it is committed
         self._pending_row = {}
         self._metrics = MetricSummaries()  # define_metric: summaries and step sync
-        self._rows = []
         self._rows_lock = threading.Lock()
-        self._history_sender = HistorySender(lambda rows: self._client.http.post(self._run_route("/history"), {"rows": rows}))
+        self._rows = []  # (step, ms since the epoch, data) per committed row
+        self._history_sender = HistorySender(lambda rows: self._client.http.post(self._run_route("/history"), {"columns": encode_columns(rows)}))
         self._last_flush = time.monotonic()
         self._finished = False
         self._used = {}
@@ -308,7 +308,7 @@ class Run(PublicRun):
             return
         row = self._metrics.sync_steps(row)
         with self._rows_lock:
-            self._rows.append({"step": self._step, "data": row, "at": now_iso()})
+            self._rows.append((self._step, now_ms(), row))
         self.summary._track(self._metrics.summarize(row))
         self._flush_history(force=False)
 

@@ -24,6 +24,8 @@ class MetricSummaries:
 
     def __init__(self):
         self._defs = {}
+        self._resolved = {}  # key -> its definition (or None); cleared by define(). log() asks per key per row.
+        self._step_metrics = False  # any definition with a step_metric: only then must rows be filled in
         self._tallies = {}
         self._last_values = {}
 
@@ -44,10 +46,19 @@ class MetricSummaries:
             raise AmphoraError("invalid_request", f'define_metric("{name}", summary="best") needs goal="minimize" or '
                                'goal="maximize" to know which value is best.')
         self._defs[name] = d
+        self._resolved.clear()
+        self._step_metrics = any(x.step_metric for x in self._defs.values())
         return d
 
     def definition_of(self, key):
         """The key's own definition, else the last defined glob that matches it."""
+        try:
+            return self._resolved[key]
+        except KeyError:
+            found = self._resolved[key] = self._lookup(key)
+            return found
+
+    def _lookup(self, key):
         own = self._defs.get(key)
         if own is not None:
             return own
@@ -59,6 +70,9 @@ class MetricSummaries:
 
     def sync_steps(self, row):
         """Fills in step metrics (step_sync defaults to true, as in W&B)."""
+        if not self._step_metrics:  # the common case: no step metric defined, the row is as logged
+            self._last_values.update(row)
+            return row
         out = dict(row)
         for key in row:
             d = self.definition_of(key)
@@ -72,6 +86,8 @@ class MetricSummaries:
     def summarize(self, row):
         """Summary changes for one committed row: the last value by default, else the defined kinds
         ("none": no entry)."""
+        if not self._defs:  # nothing defined: every key's summary is its last value
+            return row
         changes = {}
         for key, value in row.items():
             d = self.definition_of(key)

@@ -7,7 +7,8 @@ Offline run folder `<dir>/amphora/offline-run-<YYYYmmdd_HHMMSS>-<id>/`:
   events.jsonl   one JSON object per line, in order: {"op": "patch", "body": UpdateRunRequest},
                  {"op": "history", "rows": [...]}, {"op": "files", "files": [{path, digest, size}]},
                  {"op": "artifact", "name", "type", "manifest", "description", "metadata", "aliases",
-                  "tags", "ttlSeconds", "incremental", "use"}
+                  "tags", "ttlSeconds", "incremental", "use", "callSite"}
+  run.json's "provenance" and the run file code/git.diff: the code provenance taken at init
   blobs/<sha256> the bytes of every saved file and artifact file (content-addressed copies, so
                  later edits of the user's files do not change what is synced)
 """
@@ -20,8 +21,10 @@ import uuid
 
 from .artifact import Artifact
 from .errors import AmphoraError
+from .history import rows_as_dicts
 from .live_run import Run, _aliases, _now, _tag_list, json_value
 from .paths import validate_manifest_path
+from .provenance import run_call_site
 from .reference import parse_reference
 from .hashing import sha256_file
 
@@ -84,7 +87,7 @@ class OfflineRun(Run):
         with self._rows_lock:
             rows, self._rows = self._rows, []
         if rows:
-            self._record({"op": "history", "rows": rows})
+            self._record({"op": "history", "rows": rows_as_dicts(rows)})
 
     def _save_files(self, pairs):
         files = []
@@ -115,6 +118,9 @@ class OfflineRun(Run):
                  "aliases": _aliases(([aliases] if isinstance(aliases, str) else list(aliases or [])) + list(artifact.aliases)),
                  "incremental": artifact._incremental, "use": use}
         event.update(artifact._log_fields())
+        site = run_call_site(self)
+        if site:
+            event["callSite"] = site
         self._record(event)
 
     def use_artifact(self, artifact_or_name, type=None, aliases=None, use_as=None):

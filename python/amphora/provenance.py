@@ -87,13 +87,16 @@ def capture(program=None, cwd=None, git_binary="git"):
         name = "origin" if "origin" in names else names[0]
         u_ok, url, _ = git(["remote", "get-url", name])
         remote = strip_credentials(url.decode("utf-8", "replace").strip()) if u_ok else None
-    s_ok, status, _ = git(["status", "--porcelain", "--untracked-files=no"])
-    dirty = bool(s_ok and status)
+    s_ok, status, _ = git(["status", "--porcelain", "-z", "--untracked-files=all"], DIFF_LIMIT)
+    changed, untracked = parse_status(status) if s_ok else (False, [])
+    dirty = changed or bool(untracked)
     diff, truncated = None, False
-    if dirty:
+    if changed:
         d_ok, out, truncated = git(["diff", "HEAD", "--no-color", "--no-ext-diff"], DIFF_LIMIT)
         diff = out if d_ok and out else None
         truncated = bool(diff) and truncated
+    if untracked and not truncated:
+        diff, truncated = with_untracked_names(diff or b"", untracked)
     return {
         "program": relative_to(root, program) if program else None,
         "root": root,
@@ -102,10 +105,44 @@ def capture(program=None, cwd=None, git_binary="git"):
             "branch": branch.decode("utf-8", "replace").strip() or None if b_ok else None,
             "remote": remote or None,
             "dirty": dirty,
+            "untracked": len(untracked),
             "diffFile": DIFF_FILE if diff else None,
             "diffTruncated": truncated,
         },
     }, diff
+
+
+def parse_status(out):
+    """(tracked files changed, untracked file names) from `git status --porcelain -z`."""
+    entries = out.split(b"\0")
+    changed, untracked, i = False, [], 0
+    while i < len(entries):
+        e = entries[i]
+        i += 1
+        if len(e) < 4:
+            continue
+        if e[:2] == b"??":
+            untracked.append(e[3:].decode("utf-8", "replace"))
+            continue
+        changed = True
+        if e[:1] in (b"R", b"C"):
+            i += 1  # a rename or copy is followed by its source path
+    return changed, untracked
+
+
+def with_untracked_names(diff, names):
+    """The diff followed by the untracked files' names (never their contents), within DIFF_LIMIT."""
+    out = bytearray(diff)
+    head = f"# {len(names)} untracked file{'' if len(names) == 1 else 's'} (names only, not in the diff):\n".encode("utf-8")
+    if len(out) + len(head) > DIFF_LIMIT:
+        return bytes(out), True
+    out += head
+    for n in names:
+        line = f"# ?? {n}\n".encode("utf-8")
+        if len(out) + len(line) > DIFF_LIMIT:
+            return bytes(out), True
+        out += line
+    return bytes(out), False
 
 
 def call_site(root):

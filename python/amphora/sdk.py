@@ -77,9 +77,14 @@ def init(project: str | None = None, entity: str | None = None, job_type: str | 
             run_id = body.get("id") or new_run_id()
             project = validate_project(project or os.environ.get("AMPHORA_PROJECT") or DEFAULT_PROJECT)
             entity = validate_entity(entity) if entity else os.environ.get("AMPHORA_ENTITY")
+            prov, diff = provenance.for_init()  # recorded now: by sync time the tree may have moved on
+            if prov is not None:
+                body["provenance"] = prov
             record = dict(body, id=run_id, entity=entity, project=project)
             run = OfflineRun(record, offline_folder(dir, run_id), allow_val_change=bool(allow_val_change))
             run._data.update(name=body.get("name") or "offline-" + run_id, jobType=body.get("jobType"), group=body.get("group"))
+            if diff:
+                provenance.save_diff(run, diff)
         else:
             client = get_client()
             entity = validate_entity(client.default_entity(entity))

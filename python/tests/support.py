@@ -45,7 +45,8 @@ class ServerProcess:
             ready, _, _ = select.select([self.proc.stdout], [], [], 1.0)
             if ready:
                 line = self.proc.stdout.readline()
-                if line.strip().startswith(b"{"):
+                # {"event":"starting",…} lines report start-up progress; the listening line follows.
+                if line.strip().startswith(b"{") and b'"event":"starting"' not in line:
                     break
             if self.proc.poll() is not None:
                 break

@@ -15,7 +15,7 @@ import urllib.request
 from amphora import provenance
 from amphora.history import HistorySender, encode_row
 
-from .support import ServerTestCase
+from .support import CLI, ServerTestCase
 
 PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -48,13 +48,44 @@ class ProvenanceCaptureTest(unittest.TestCase):
         commit = make_repo(repo)
         os.makedirs(os.path.join(repo, "src"))
         prog = os.path.join(repo, "src", "run.py")
-        open(prog, "w").close()  # untracked files do not make the tree dirty
+        open(prog, "w").close()
+        git(repo, "add", "src/run.py")
+        git(repo, "commit", "-q", "-m", "program")
+        commit = git(repo, "rev-parse", "HEAD")
+        with open(os.path.join(repo, ".git", "info", "exclude"), "a") as f:
+            f.write("*.log\n")
+        open(os.path.join(repo, "out.log"), "w").close()  # ignored: not counted
         prov, diff = provenance.capture(program=prog, cwd=self.tmp)
         self.assertEqual(prov["program"], "src/run.py")
         self.assertEqual(prov["root"], os.path.realpath(repo))
         self.assertEqual(prov["git"], {"commit": commit, "branch": "main", "remote": "https://example.com/team/proj.git",
-                                       "dirty": False, "diffFile": None, "diffTruncated": False})
+                                       "dirty": False, "untracked": 0, "diffFile": None, "diffTruncated": False})
         self.assertIsNone(diff)
+
+    def test_untracked_files_make_the_tree_dirty_and_are_listed_by_name_in_the_diff(self):
+        repo = os.path.join(self.tmp, "repo")
+        make_repo(repo, remote=None)
+        os.makedirs(os.path.join(repo, "data"))
+        with open(os.path.join(repo, "data", "new file.csv"), "w") as f:
+            f.write("SECRET-CONTENT\n")
+        with open(os.path.join(repo, "notes.txt"), "w") as f:
+            f.write("SECRET-CONTENT\n")
+        with open(os.path.join(repo, ".git", "info", "exclude"), "a") as f:
+            f.write("*.log\n")
+        open(os.path.join(repo, "ignored.log"), "w").close()
+        prov, diff = provenance.capture(program=os.path.join(repo, "train.py"))
+        self.assertTrue(prov["git"]["dirty"])
+        self.assertEqual(prov["git"]["untracked"], 2)
+        self.assertEqual(prov["git"]["diffFile"], "code/git.diff")
+        self.assertIn(b"# ?? data/new file.csv\n", diff)
+        self.assertIn(b"# ?? notes.txt\n", diff)
+        self.assertNotIn(b"SECRET-CONTENT", diff)
+        self.assertNotIn(b"ignored.log", diff)
+        # A tracked change comes first; the names follow it.
+        with open(os.path.join(repo, "train.py"), "a") as f:
+            f.write("print('changed')\n")
+        prov, diff = provenance.capture(program=os.path.join(repo, "train.py"))
+        self.assertLess(diff.index(b"+print('changed')"), diff.index(b"# 2 untracked files"))
 
     def test_dirty_tree_records_the_diff_bounded_to_one_mib(self):
         repo = os.path.join(self.tmp, "repo")
@@ -120,16 +151,21 @@ class EncodingAndSenderTest(unittest.TestCase):
         self.assertEqual(media_calls, ["t"])
         json.dumps(row, allow_nan=False)  # valid JSON
 
-    def test_sender_keeps_a_failed_batch_and_drain_sends_it_in_order(self):
-        # A stand-in for the server's history route that refuses while "down".
+    @staticmethod
+    def refusing_route(message):
+        """A stand-in for the server's history route that refuses while `down` is set: (post, sent, down)."""
         sent, down = [], threading.Event()
         down.set()
 
         def post(rows):
             if down.is_set():
-                raise OSError("server unreachable")
+                raise OSError(message)
             sent.append(rows)
 
+        return post, sent, down
+
+    def test_sender_keeps_a_failed_batch_and_drain_sends_it_in_order(self):
+        post, sent, down = self.refusing_route("server unreachable")
         s = HistorySender(post)
         s.submit([1])
         s.submit([2])
@@ -143,6 +179,34 @@ class EncodingAndSenderTest(unittest.TestCase):
         s.drain()
         self.assertEqual(sent, [[1], [2], [3]])
 
+    def test_a_failing_server_surfaces_at_the_next_submit_once_the_queue_is_full_and_loses_nothing(self):
+        from amphora.errors import CommError
+
+        post, sent, down = self.refusing_route("connection refused")
+        s = HistorySender(post)
+        with self.assertRaises(CommError) as cm:
+            for i in range(HistorySender.MAX_QUEUED + 2):
+                s.submit([i])
+        self.assertIn("connection refused", str(cm.exception))
+        self.assertIn("rows are kept", str(cm.exception))
+        down.clear()
+        s.drain()
+        self.assertEqual(sent, [[i] for i in range(HistorySender.MAX_QUEUED + 1)])
+
+    def test_columns_put_keys_numeric_in_every_row_in_float64_and_the_rest_in_other(self):
+        import base64
+        import struct
+        from amphora.history import encode_columns
+
+        body = encode_columns([(0, 1000, {"a": 1.5, "n": "NaN", "s": "x", "i": 2}), (1, 1001, {"a": 2, "n": 3.0, "b": True, "i": 3}),
+                               (2, 1002, {"a": -1.0, "n": "-Infinity", "i": "four"})])
+        self.assertEqual(sorted(body["numbers"]), ["a", "n"])
+        self.assertEqual(struct.unpack("<3d", base64.b64decode(body["numbers"]["a"])), (1.5, 2.0, -1.0))
+        n = struct.unpack("<3d", base64.b64decode(body["numbers"]["n"]))
+        self.assertTrue(math.isnan(n[0]) and n[1] == 3.0 and n[2] == float("-inf"))
+        self.assertEqual(body["other"], {"0": {"s": "x", "i": 2}, "1": {"b": True, "i": 3}, "2": {"i": "four"}})
+        self.assertEqual((body["step"], body["time"]), ([0, 1, 2], [1000, 1001, 1002]))
+        json.dumps(body, allow_nan=False)  # valid JSON
 
 SCRIPT = r'''
 import math, amphora
@@ -156,6 +220,22 @@ run.log_artifact(a)  # LOG_LINE
 run.use_artifact("model:latest")  # USE_LINE
 run.finish()
 print(run.path)
+'''
+
+
+OFFLINE_SCRIPT = r'''
+import os, amphora
+run = amphora.init(project="p-offline-prov", job_type="train", mode="offline", dir=os.path.join(os.path.dirname(__file__), ".runs"))
+w = amphora.Artifact("weights", type="model")
+with w.new_file("w.txt") as f:
+    f.write("w")
+run.log_artifact(w)  # LOG_LINE
+v = amphora.Artifact("vocab", type="dataset")
+with v.new_file("v.txt") as f:
+    f.write("v")
+run.use_artifact(v)  # USE_LINE
+run.finish()
+print(run.dir)
 '''
 
 
@@ -225,6 +305,48 @@ class HistoryAndProvenanceOverHttpTest(ServerTestCase):
         self.assertEqual([r["_step"] for r in public.scan_history(page_size=4)], list(range(30)))
         with self.assertRaises(ValueError):
             list(public.scan_history(page_size=0))
+
+    def test_scan_history_pages_by_rows_so_rows_at_repeated_or_lower_steps_are_all_seen(self):
+        import amphora
+        from amphora import Api
+
+        run = amphora.init(project="p-scan", job_type="scan")
+        run.finish()
+        route = f"/projects/{run.entity}/{run.project}/runs/{run.id}/history"
+        steps = [0, 5, 3, 4, 5, 6, 1]
+        body = json.dumps({"rows": [{"step": st, "data": {"i": i}} for i, st in enumerate(steps)]}).encode()
+        req = urllib.request.Request(self.server.url + "/api/v1" + route, data=body, method="POST",
+                                     headers={"authorization": "Bearer " + self.server.api_key, "content-type": "application/json"})
+        urllib.request.urlopen(req).read()
+        public = Api().run(run.path)
+        for size in (1, 2, 3, 100):
+            self.assertEqual([(r["_step"], r["i"]) for r in public.scan_history(page_size=size)], list(zip(steps, range(7))), size)
+        self.assertEqual([r["i"] for r in public.scan_history(page_size=2, min_step=3, max_step=6)], [1, 2, 3, 4])
+
+    def test_an_offline_run_records_provenance_and_call_sites_and_sync_carries_them(self):
+        repo = os.path.join(self.tmp, "offline-proj")
+        commit = make_repo(repo)
+        script = os.path.join(repo, "train.py")
+        with open(script, "w") as f:  # a tracked change: the tree is dirty
+            f.write(OFFLINE_SCRIPT)
+        env = dict(os.environ, PYTHONPATH=PYTHON_DIR)
+        out = subprocess.run([sys.executable, script], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        folder = out.stdout.strip().splitlines()[-1]
+        lines = OFFLINE_SCRIPT.splitlines()
+        log_line = lines.index(next(l for l in lines if "LOG_LINE" in l)) + 1
+        use_line = lines.index(next(l for l in lines if "USE_LINE" in l)) + 1
+        synced = subprocess.run(["node", CLI, "--json", "sync", folder], env=env, capture_output=True, text=True, timeout=120)
+        self.assertEqual(synced.returncode, 0, synced.stderr)
+        base = "/projects/{}/{}/runs/{}".format(*json.loads(synced.stdout)["items"][0]["run"].split("/"))
+        prov = self.get(base)["provenance"]
+        self.assertEqual((prov["program"], prov["root"]), ("train.py", os.path.realpath(repo)))
+        self.assertEqual((prov["git"]["commit"], prov["git"]["dirty"], prov["git"]["diffFile"]), (commit, True, "code/git.diff"))
+        self.assertIn("code/git.diff", {f["path"] for f in self.get(base + "/files")["items"]})
+        outputs = self.get(base + "/outputs")["items"]
+        self.assertEqual([o["callSite"] for o in outputs if o["name"] == "weights"], [{"file": "train.py", "line": log_line}])
+        inputs = self.get(base + "/inputs")["items"]
+        self.assertEqual([i["usedAt"] for i in inputs if i["name"] == "vocab"], [{"file": "train.py", "line": use_line}])
 
     def test_a_run_outside_git_records_git_none(self):
         plain = os.path.join(self.tmp, "plain")

@@ -69,8 +69,9 @@ async function logArtifact(client: Client, dir: string, entity: string, project:
     tags: ev.tags,
     ttlSeconds: ev.ttlSeconds,
     runId: ev.use ? undefined : runId,
+    callSite: ev.use ? undefined : ev.callSite,
   });
-  if (ev.use) await client.http.useArtifact(entity, project, runId, `${entity}/${project}/${version.name}:${version.version}`);
+  if (ev.use) await client.http.useArtifact(entity, project, runId, `${entity}/${project}/${version.name}:${version.version}`, ev.callSite);
   return version;
 }
 

@@ -186,7 +186,7 @@ export class AmphoraHttp {
   updateRun(e: string, p: string, id: string, body: z.infer<typeof api.UpdateRunRequest>) { return this.json('PATCH', api.routes.run(e, p, id), api.Run, { body }); }
   heartbeat(e: string, p: string, id: string) { return this.noContent('POST', api.routes.runHeartbeat(e, p, id)); }
   appendHistory(e: string, p: string, id: string, body: z.infer<typeof api.AppendHistoryRequest>) { return this.noContent('POST', api.routes.runHistory(e, p, id), { body }); }
-  history(e: string, p: string, id: string, q: { limit?: number; minStep?: number; maxStep?: number } = {}) { return this.json('GET', api.routes.runHistory(e, p, id), api.HistoryList, { query: q }); }
+  history(e: string, p: string, id: string, q: { limit?: number; offset?: number; minStep?: number; maxStep?: number } = {}) { return this.json('GET', api.routes.runHistory(e, p, id), api.HistoryList, { query: q }); }
   /** Chart series of a run, downsampled by the server (`min`/`max` in units of `x` for detail). */
   runMetrics(e: string, p: string, id: string, q: z.input<typeof api.MetricsQuery> = {}) { return this.json('GET', api.routes.runMetrics(e, p, id), api.RunMetrics, { query: q }); }
   putRunFiles(e: string, p: string, id: string, body: z.infer<typeof api.PutRunFilesRequest>) { return this.noContent('PUT', api.routes.runFiles(e, p, id), { body }); }

@@ -91,19 +91,21 @@ export async function captureProvenance(opts: { program?: string | null; cwd?: s
     return { provenance: { program: programAbs ? relativeTo(cwd, programAbs) : null, root: cwd, git: null }, diff: null };
   }
   const root = top.out.toString().trim();
-  const [branch, remotes, status] = await Promise.all([g(['symbolic-ref', '--short', '-q', 'HEAD']), g(['remote']), g(['status', '--porcelain', '--untracked-files=no'])]);
+  const [branch, remotes, status] = await Promise.all([g(['symbolic-ref', '--short', '-q', 'HEAD']), g(['remote']), g(['status', '--porcelain', '-z', '--untracked-files=all'], DIFF_LIMIT)]);
   const remoteName = remotes.ok ? (remotes.out.toString().split('\n').map((s) => s.trim()).filter(Boolean).sort((a, b) => Number(b === 'origin') - Number(a === 'origin'))[0] ?? null) : null;
   const remoteUrl = remoteName ? await g(['remote', 'get-url', remoteName]) : null;
-  const dirty = status.ok && status.out.length > 0;
+  const { changed, untracked } = status.ok ? parseStatus(status.out) : { changed: false, untracked: [] };
+  const dirty = changed || untracked.length > 0;
   let diff: Buffer | null = null;
   let diffTruncated = false;
-  if (dirty) {
+  if (changed) {
     const d = await g(['diff', 'HEAD', '--no-color', '--no-ext-diff'], DIFF_LIMIT);
     if (d.ok && d.out.length) {
       diff = d.out;
       diffTruncated = d.truncated;
     }
   }
+  if (untracked.length && !diffTruncated) ({ diff, truncated: diffTruncated } = withUntrackedNames(diff ?? Buffer.alloc(0), untracked));
   return {
     provenance: {
       program: programAbs ? relativeTo(root, programAbs) : null,
@@ -113,12 +115,44 @@ export async function captureProvenance(opts: { program?: string | null; cwd?: s
         branch: branch.ok ? branch.out.toString().trim() || null : null,
         remote: remoteUrl?.ok ? stripCredentials(remoteUrl.out.toString().trim()) || null : null,
         dirty,
+        untracked: untracked.length,
         diffFile: diff ? DIFF_FILE : null,
         diffTruncated,
       },
     },
     diff,
   };
+}
+
+/** Whether tracked files changed, and the untracked (not ignored) file names, from `git status --porcelain -z`. */
+export function parseStatus(out: Buffer): { changed: boolean; untracked: string[] } {
+  const entries = out.toString('utf8').split('\0');
+  let changed = false;
+  const untracked: string[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    if (e.length < 4) continue;
+    if (e.startsWith('??')) untracked.push(e.slice(3));
+    else {
+      changed = true;
+      if (e[0] === 'R' || e[0] === 'C') i++; // a rename or copy is followed by its source path
+    }
+  }
+  return { changed, untracked };
+}
+
+/** The diff followed by the untracked files' names (never their contents), within DIFF_LIMIT. */
+export function withUntrackedNames(diff: Buffer, names: string[]): { diff: Buffer; truncated: boolean } {
+  const parts = [diff];
+  let size = diff.length;
+  const lines = [`# ${names.length} untracked file${names.length === 1 ? '' : 's'} (names only, not in the diff):\n`, ...names.map((n) => `# ?? ${n}\n`)];
+  for (const line of lines) {
+    const b = Buffer.from(line);
+    if (size + b.length > DIFF_LIMIT) return { diff: Buffer.concat(parts), truncated: true };
+    parts.push(b);
+    size += b.length;
+  }
+  return { diff: Buffer.concat(parts), truncated: false };
 }
 
 const SDK_DIR = dirname(fileURLToPath(import.meta.url));

@@ -5,10 +5,9 @@
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { CreateRunRequest, HEARTBEAT_INTERVAL_MS, type CallSite, type Provenance, type Run as RunInfo, type UpdateRunRequest } from '../core/api.js';
+import { CreateRunRequest, HEARTBEAT_INTERVAL_MS, MAX_HISTORY_BATCH, type CallSite, type Provenance, type Run as RunInfo, type UpdateRunRequest } from '../core/api.js';
 import { DEFAULT_PROJECT } from '../core/defaults.js';
 import type { z } from 'zod';
-import { toMetricValue } from '../core/downsample.js';
 import { REGISTRY_PREFIX } from '../core/registry.js';
 import { MetricSummaries, type DefineMetricOptions, type MetricDefinition } from '../core/metricSummary.js';
 import { AmphoraError } from '../core/errors.js';
@@ -21,6 +20,7 @@ import { uploadMissing } from './transfer.js';
 import { rememberInit } from './sessionDefaults.js';
 import { DisabledRecorder, localRunInfo, newRunId, noServer, offlineFolder, OfflineRecorder, runMode, type LocalRun, type RunMode } from './localRun.js';
 import { callerSite, captureProvenance, DIFF_FILE } from './provenance.js';
+import { encodeColumns, rowsOf, type PendingRow } from './historyColumns.js';
 
 export interface InitOptions {
   project?: string;
@@ -76,7 +76,9 @@ export class Run {
   private step = 0;
   private pendingRow: Record<string, unknown> = {};
   private readonly metrics = new MetricSummaries();
-  private history: { step: number; data: Record<string, unknown>; at: string }[] = [];
+  /** Committed rows not yet taken by the server (sent from the front). */
+  private history: PendingRow[] = [];
+  private historyError?: Error;
   private historyTimer?: NodeJS.Timeout;
   private readonly heartbeat?: NodeJS.Timeout;
   /** Offline or disabled: where calls go instead of the server (undefined: online). */
@@ -228,11 +230,12 @@ export class Run {
     if (!Object.keys(this.pendingRow).length) return;
     const row = this.metrics.syncSteps(this.pendingRow);
     this.pendingRow = {};
-    // JSON has no NaN or infinities: they travel as the strings the server and charts read back.
-    this.history.push({ step: this.step, data: wireValues(row), at: new Date().toISOString() });
+    this.history.push({ step: this.step, time: Date.now(), data: row });
     Object.assign(this.summary, this.metrics.summarize(row));
-    if (this.history.length >= HISTORY_BATCH) void this.flush();
-    else this.historyTimer ??= setTimeout(() => void this.flush(), HISTORY_FLUSH_MS).unref();
+    // A server that keeps refusing: say so here rather than buffer without bound (the rows stay buffered).
+    if (this.historyError && this.history.length >= HISTORY_BATCH * 20) throw this.historyError;
+    if (this.history.length >= HISTORY_BATCH) void this.flush().catch(() => undefined);
+    else this.historyTimer ??= setTimeout(() => void this.flush().catch(() => undefined), HISTORY_FLUSH_MS).unref();
   }
 
   // ------------------------------------------------------------------ registries (W&B's Registry)
@@ -282,18 +285,29 @@ export class Run {
     return this.linkArtifact(model, `${this.entity}/${REGISTRY_PREFIX}model/${registeredModelName}`, { aliases: opts.aliases });
   }
 
-  /** Sends buffered history now. */
+  /**
+   * Sends buffered history now, in order. A batch the server does not take goes back to the
+   * front of the buffer (nothing is dropped): the next flush retries it, and this promise (and
+   * `finish()`) rejects with the failure.
+   */
   flush(): Promise<void> {
     clearTimeout(this.historyTimer);
     this.historyTimer = undefined;
-    const rows = this.history.splice(0);
-    if (!rows.length) return this.pendingFlush;
-    this.pendingFlush = this.pendingFlush.then(async () => {
-      if (this.local) return this.local.appendHistory(rows);
-      for (let i = 0; i < rows.length; i += 10_000) {
-        await this.client.http.appendHistory(this.entity, this.project, this.id, { rows: rows.slice(i, i + 10_000) });
+    const send = async () => {
+      while (this.history.length) {
+        const rows = this.history.slice(0, MAX_HISTORY_BATCH);
+        try {
+          if (this.local) await this.local.appendHistory(rowsOf(rows));
+          else await this.client.http.appendHistory(this.entity, this.project, this.id, { columns: encodeColumns(rows) });
+        } catch (e) {
+          this.historyError = e instanceof Error ? e : new Error(String(e));
+          throw this.historyError;
+        }
+        this.history.splice(0, rows.length);
+        this.historyError = undefined;
       }
-    });
+    };
+    this.pendingFlush = this.pendingFlush.catch(() => undefined).then(send);
     return this.pendingFlush;
   }
 
@@ -428,12 +442,3 @@ async function initLocal(mode: 'offline' | 'disabled', opts: InitOptions): Promi
 }
 
 /** Non-finite numbers as "NaN" / "Infinity" / "-Infinity", at any depth; everything else unchanged. */
-function wireValues(data: Record<string, unknown>): Record<string, unknown> {
-  const conv = (v: unknown): unknown => {
-    if (typeof v === 'number') return Number.isFinite(v) ? v : toMetricValue(v);
-    if (Array.isArray(v)) return v.map(conv);
-    if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, conv(x)]));
-    return v;
-  };
-  return conv(data) as Record<string, unknown>;
-}

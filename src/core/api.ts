@@ -171,7 +171,10 @@ export const Provenance = z.object({
       commit: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/),
       branch: z.string().max(256).nullable(),
       remote: z.string().max(2048).nullable(),
+      /** Tracked files differ from HEAD, or there are untracked files that are not ignored. */
       dirty: z.boolean(),
+      /** Untracked, not ignored files (`git status --porcelain`); their names end the diff file, not their contents. Absent from older clients. */
+      untracked: z.number().int().nonnegative().optional(),
       /** Run file (see …/runs/:runId/files) holding `git diff HEAD` of a dirty tree, at most 1 MiB. */
       diffFile: z.string().max(4096).nullable(),
       diffTruncated: z.boolean(),
@@ -239,7 +242,38 @@ export const UpdateRunRequest = z.object({
 /** Steps are stored as 32-bit integers (W&B's `_step` never comes near it). */
 export const MAX_STEP = 2_147_483_647;
 export const HistoryRow = z.object({ step: z.number().int().nonnegative().max(MAX_STEP), data: Json, at: Iso.optional() });
-export const AppendHistoryRequest = z.object({ rows: z.array(HistoryRow).min(1).max(10_000) });
+/** Standard base64 (A–Z a–z 0–9 + /, "=" padding); a loop, as a regex over megabytes of it is slow. */
+function isBase64(s: string): boolean {
+  let end = s.length;
+  if (end % 4) return false;
+  if (s.charCodeAt(end - 1) === 0x3d) end--;
+  if (s.charCodeAt(end - 1) === 0x3d) end--;
+  for (let i = 0; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f)) return false;
+  }
+  return true;
+}
+/** Rows per history batch (either form). */
+export const MAX_HISTORY_BATCH = 10_000;
+/**
+ * A batch in columns, the compact form clients send: `step` and `time` (ms since the epoch) per
+ * row; `numbers`: the keys every row logged as a number, each the base64 of the rows' IEEE-754
+ * float64 values, little-endian (NaN and ±Infinity included); `other`: the remaining cells by
+ * row index ("0", "1", …), as JSON (strings, objects, media, keys not in every row).
+ */
+export const HistoryColumns = z.object({
+  step: z.array(z.number().int().nonnegative().max(MAX_STEP)).min(1).max(MAX_HISTORY_BATCH),
+  /** The latest time a JavaScript Date holds (year 275760). */
+  time: z.array(z.number().nonnegative().max(8.64e15)),
+  numbers: z.record(z.string(), z.string().refine(isBase64, 'base64 of little-endian float64 values')),
+  other: z.record(z.string().regex(/^(0|[1-9][0-9]{0,4})$/, 'a row index'), Json).optional(),
+});
+export type HistoryColumns = z.infer<typeof HistoryColumns>;
+/** POST …/history: `rows` (one object per row) or `columns` (HistoryColumns), not both. */
+export const AppendHistoryRequest = z
+  .object({ rows: z.array(HistoryRow).min(1).max(MAX_HISTORY_BATCH).optional(), columns: HistoryColumns.optional() })
+  .refine((b) => (b.rows === undefined) !== (b.columns === undefined), { message: 'send either "rows" or "columns" (one batch), not both and not neither' });
 export const HistoryList = z.object({ items: z.array(HistoryRow) });
 /**
  * A metric value as charts receive it: JSON has no NaN or infinities, so they travel as strings

@@ -7,7 +7,7 @@
  *   sync.json     written by sync: how many events were applied, so a sync that failed half-way resumes
  */
 import { z } from 'zod';
-import { CommitVersionRequest, CreateRunRequest, HistoryRow, Manifest, RunFile, UpdateRunRequest } from './api.js';
+import { CallSite, CommitVersionRequest, CreateRunRequest, HistoryRow, Manifest, RunFile, UpdateRunRequest } from './api.js';
 
 export const OFFLINE_FORMAT = 1;
 
@@ -23,7 +23,7 @@ export const OfflineEvent = z.discriminatedUnion('op', [
   z.object({ op: z.literal('patch'), body: UpdateRunRequest }),
   z.object({ op: z.literal('history'), rows: z.array(HistoryRow).min(1) }),
   z.object({ op: z.literal('files'), files: z.array(RunFile).min(1) }),
-  CommitVersionRequest.omit({ runId: true, manifest: true, description: true }).extend({
+  CommitVersionRequest.omit({ runId: true, manifest: true, description: true, callSite: true }).extend({
     op: z.literal('artifact'),
     name: z.string(),
     manifest: Manifest,
@@ -32,6 +32,8 @@ export const OfflineEvent = z.discriminatedUnion('op', [
     incremental: z.boolean().optional(),
     /** Logged without a producer and used by the run (use_artifact of a draft). */
     use: z.boolean().optional(),
+    /** The log_artifact/use_artifact line (code provenance); sync passes it on. */
+    callSite: CallSite.optional(),
   }),
 ]);
 export type OfflineEvent = z.infer<typeof OfflineEvent>;

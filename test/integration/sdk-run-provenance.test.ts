@@ -67,4 +67,36 @@ describe('sdk: provenance, call sites and metrics of a run', function () {
     const rows = (await h.client.http.history(run.entity, run.project, run.id)).items;
     assert.deepEqual(rows[1].data, { loss: 'NaN', nested: { v: 'Infinity' } });
   });
+
+  it('log() sends compact columns; a batch the server did not take (one refusal, stubbed) stays buffered, flush() rejects, the next flush sends it', async () => {
+    const run = await init({ client: h.client, project: 'prov', jobType: 'columns', captureCode: false });
+    const http = h.client.http;
+    const real = http.appendHistory.bind(http);
+    const bodies: unknown[] = [];
+    let refuse = true;
+    http.appendHistory = async (e, p, id, body) => {
+      bodies.push(body);
+      if (refuse) {
+        refuse = false;
+        throw new Error('connection reset (stand-in for a failed request)');
+      }
+      return real(e, p, id, body);
+    };
+    try {
+      run.log({ loss: 0.5, acc: 1, note: 'a' });
+      run.log({ loss: NaN, acc: 2 });
+      await assert.rejects(run.flush(), /connection reset/);
+      run.log({ loss: 0.25, acc: 3 });
+      await run.finish();
+    } finally {
+      http.appendHistory = real;
+    }
+    assert.ok(bodies.every((b) => typeof b === 'object' && b !== null && 'columns' in b && !('rows' in b)), JSON.stringify(bodies).slice(0, 300));
+    const rows = (await http.history(run.entity, run.project, run.id)).items;
+    assert.deepEqual(rows.map((r) => [r.step, r.data]), [
+      [0, { loss: 0.5, acc: 1, note: 'a' }],
+      [1, { loss: 'NaN', acc: 2 }],
+      [2, { loss: 0.25, acc: 3 }],
+    ]);
+  });
 });

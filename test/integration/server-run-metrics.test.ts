@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { RunMetrics, ServerEvent } from '../../src/core/api.js';
-import { HISTORY_STORAGE_STEP } from '../../src/server/store/migrations.js';
+import { HISTORY_ROWS_FROM_CHUNKS_STEP, HISTORY_STORAGE_STEP } from '../../src/server/store/migrations.js';
 import { startTestServer, TEAM_DB, type TestServer } from './server-helpers.js';
 
 const P = 'charts';
@@ -66,6 +66,35 @@ describe('server: run metrics, history storage, provenance (issue 11)', function
     const r = await s.api.get(`${runs()}/${id}/metrics${query}`);
     assert.equal(r.status, 200, JSON.stringify(r.body));
     return RunMetrics.parse(r.body);
+  };
+
+  type Query = (sql: string, p?: unknown[]) => Promise<Record<string, unknown>[]>;
+  /** Stops the server, runs `fn` on its database, starts a new server on it (whose stop() cleans up after both). */
+  const withServerStopped = async (fn: (q: Query) => Promise<void>): Promise<void> => {
+    await s.server.close();
+    if (TEAM_DB) {
+      const c = new pg.Client({ connectionString: s.dbUrl });
+      await c.connect();
+      try {
+        await fn(async (sql, p) => (await c.query(sql, p)).rows);
+      } finally {
+        await c.end();
+      }
+    } else {
+      const db = await PGlite.create(join(s.dir, 'db'));
+      try {
+        await fn(async (sql, p) => (await db.query<Record<string, unknown>>(sql, p)).rows);
+      } finally {
+        await db.close();
+      }
+    }
+    const first = s;
+    const next = await startTestServer({ dataDir: first.dir, ...(first.dbUrl ? { db: first.dbUrl } : {}) });
+    // next.dbUrl names the (unused) database its helper made; the server runs on first's.
+    s = { ...next, dbUrl: first.dbUrl, stop: async () => {
+      await next.stop();
+      await first.stop().catch(() => undefined); // its server is closed already; this removes its data
+    } };
   };
 
   before(async () => {
@@ -184,6 +213,75 @@ describe('server: run metrics, history storage, provenance (issue 11)', function
     assert.ok(m.notes.some((n) => n.startsWith('x: some points arrived at a lower step')), m.notes.join(' | '));
   });
 
+  it('serves history rows as they were logged: numbers, NaN/±Infinity, strings, objects, empty rows, arrival order, bounds and limit', async () => {
+    const id = await newRun();
+    const at = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString();
+    const sent = [
+      { step: 0, data: { loss: 2.5, acc: 0, note: 'start' }, at: at(0) },
+      { step: 1, data: { loss: 'NaN', acc: 'Infinity', img: { _type: 'image-file', path: 'media/images/a.png' } }, at: at(1) },
+      { step: 2, data: {}, at: at(2) },
+      { step: 3, data: { loss: -1e-300, acc: '-Infinity', flag: true, none: null, list: [1, 'a'] }, at: at(3) },
+    ];
+    await s.api.post(`${runs()}/${id}/history`, { rows: sent });
+    // A small second batch (appended to the open chunks) with a lower step, then a big one.
+    const more = [{ step: 1, data: { loss: 7 }, at: at(4) }];
+    const big = Array.from({ length: 300 }, (_, i) => ({ step: 10 + i, data: { loss: i / 3, acc: i, ...(i % 100 === 0 ? { note: `n${i}` } : {}) }, at: at(5 + i) }));
+    await s.api.post(`${runs()}/${id}/history`, { rows: more });
+    await s.api.post(`${runs()}/${id}/history`, { rows: big });
+    const all = (await s.api.get(`${runs()}/${id}/history?limit=1000`)).body.items;
+    assert.deepEqual(all, [...sent, ...more, ...big]);
+    const bounded = (await s.api.get(`${runs()}/${id}/history?minStep=1&maxStep=11&limit=4`)).body.items;
+    assert.deepEqual(bounded, [sent[1], sent[2], sent[3], more[0]]);
+    assert.deepEqual((await s.api.get(`${runs()}/${id}/history?minStep=300`)).body.items, big.slice(290));
+  });
+
+  it('takes batches in compact columns (base64 float64 per key, other cells by row) and refuses malformed ones with 400, storing nothing', async () => {
+    const id = await newRun();
+    const f64 = (xs: number[]) => Buffer.from(new Float64Array(xs).buffer).toString('base64');
+    const t0 = Date.UTC(2026, 0, 1);
+    const columns = { step: [0, 1, 2], time: [t0, t0 + 1, t0 + 2], numbers: { loss: f64([1, NaN, -Infinity]) }, other: { 1: { note: 'x', acc: 0.5 } } };
+    assert.equal((await s.api.post(`${runs()}/${id}/history`, { columns })).status, 200);
+    for (const [bad, re] of [
+      [{ ...columns, time: [t0] }, /"time" has 1 entries but "step" has 3/],
+      [{ ...columns, time: [t0, t0, 1e300] }, /time/],
+      [{ ...columns, numbers: { loss: f64([1, 2]) } }, /holds 16 bytes; 3 rows need 24/],
+      [{ ...columns, numbers: { loss: 'not base64!' } }, /base64/],
+      [{ ...columns, other: { 5: { a: 1 } } }, /row 5, but the batch has 3 rows/],
+      [{ ...columns, other: { 0: { loss: 2 } } }, /"loss" is in "numbers".*also in "other" row 0/],
+    ] as const) {
+      const r = await s.api.post(`${runs()}/${id}/history`, { columns: bad });
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.match(r.body.error.message, re);
+    }
+    const both = await s.api.post(`${runs()}/${id}/history`, { columns, rows: [{ step: 9, data: {} }] });
+    assert.equal(both.status, 400);
+    assert.match(both.body.error.message, /either "rows" or "columns"/);
+    const rows = (await s.api.get(`${runs()}/${id}/history`)).body.items;
+    assert.deepEqual(rows, [
+      { step: 0, data: { loss: 1 }, at: new Date(t0).toISOString() },
+      { step: 1, data: { loss: 'NaN', note: 'x', acc: 0.5 }, at: new Date(t0 + 1).toISOString() },
+      { step: 2, data: { loss: '-Infinity' }, at: new Date(t0 + 2).toISOString() },
+    ]);
+    const m = await metrics(id);
+    assert.deepEqual(m.series.find((x) => x.key === 'loss')!.value, [1, 'NaN', '-Infinity']);
+    assert.deepEqual(m.keys.find((k) => k.key === 'loss')!.last, '-Infinity');
+  });
+
+  it('stores a batch once: per-key chunks plus the non-numeric cells, no row text', async () => {
+    const id = await newRun();
+    await s.api.post(`${runs()}/${id}/history`, { rows: [{ step: 0, data: { loss: 1, note: 'a' } }, { step: 1, data: { loss: 2 } }] });
+    await s.api.post(`${runs()}/${id}/history`, { rows: [{ step: 2, data: { loss: 3 } }] });
+    let stored: Record<string, unknown>[] = [];
+    await withServerStopped(async (q) => {
+      stored = await q('SELECT rows, first_ord, row_count, other FROM run_history_batches WHERE run_id = $1 ORDER BY seq', [id]);
+    });
+    assert.deepEqual(stored.map((b) => [b.rows, Number(b.first_ord), Number(b.row_count), b.other]), [
+      [null, 0, 2, JSON.stringify({ 0: { note: 'a' } })],
+      [null, 2, 1, null],
+    ]);
+    assert.deepEqual((await s.api.get(`${runs()}/${id}/history`)).body.items.map((r: { data: unknown }) => r.data), [{ loss: 1, note: 'a' }, { loss: 2 }, { loss: 3 }]);
+  });
+
   it('a run with no history: no keys, no series, not an error', async () => {
     const id = await newRun();
     const m = await metrics(id);
@@ -299,15 +397,13 @@ describe('server: run metrics, history storage, provenance (issue 11)', function
     assert.deepEqual(fin.body.version.callSite, { file: 'shard.py', line: 8 });
   });
 
-  it('the migration carries run_history rows over into batches and per-key chunks', async () => {
+  it('the migrations carry run_history rows over into batches and per-key chunks, and new rows join them', async () => {
     const id = await newRun();
-    const projectId = async (q: (sql: string, p?: unknown[]) => Promise<Record<string, unknown>[]>) =>
-      Number((await q('SELECT id FROM projects WHERE entity = $1 AND name = $2', [e, P]))[0].id);
-    await s.server.close();
-    // Put the database back to just before the step: the old table with rows, not the new ones.
-    const replay = async (q: (sql: string, p?: unknown[]) => Promise<Record<string, unknown>[]>) => {
+    const projectId = async (q: Query) => Number((await q('SELECT id FROM projects WHERE entity = $1 AND name = $2', [e, P]))[0].id);
+    // Put the database back to just before the steps: the old table with rows, not the new ones.
+    const replay = async (q: Query) => {
       const pid = await projectId(q);
-      await q('DELETE FROM schema_migrations WHERE step = $1', [HISTORY_STORAGE_STEP]);
+      await q('DELETE FROM schema_migrations WHERE step = ANY($1)', [[HISTORY_STORAGE_STEP, HISTORY_ROWS_FROM_CHUNKS_STEP]]);
       await q('DROP TABLE run_history_batches');
       await q('DROP TABLE run_metric_chunks');
       await q(`CREATE TABLE run_history (project_id bigint NOT NULL, run_id text NOT NULL, seq bigserial, step integer NOT NULL, data jsonb NOT NULL,
@@ -320,25 +416,8 @@ describe('server: run metrics, history storage, provenance (issue 11)', function
       ];
       for (const [step, data, at] of rows) await q('INSERT INTO run_history (project_id, run_id, step, data, at) VALUES ($1, $2, $3, $4, $5)', [pid, id, step, JSON.stringify(data), at]);
     };
-    if (TEAM_DB) {
-      const c = new pg.Client({ connectionString: s.dbUrl });
-      await c.connect();
-      try {
-        await replay(async (sql, p) => (await c.query(sql, p)).rows);
-      } finally {
-        await c.end();
-      }
-    } else {
-      const db = await PGlite.create(join(s.dir, 'db'));
-      try {
-        await replay(async (sql, p) => (await db.query<Record<string, unknown>>(sql, p)).rows);
-      } finally {
-        await db.close();
-      }
-    }
-    const first = s;
-    s = await startTestServer({ dataDir: first.dir, ...(first.dbUrl ? { db: first.dbUrl } : {}) });
-    try {
+    await withServerStopped(replay);
+    {
       const m = await metrics(id);
       const keys = Object.fromEntries(m.keys.map((k) => [k.key, k]));
       assert.deepEqual([keys.loss.count, keys.loss.min, keys.loss.max, keys.loss.last, keys.loss.lastStep], [4, 1, 2, 1, 3]);
@@ -351,11 +430,13 @@ describe('server: run metrics, history storage, provenance (issue 11)', function
       assert.deepEqual(hist.map((r: { step: number }) => r.step), [0, 1, 3, 2], 'rows keep their logged order');
       assert.equal(hist[2].at, '2026-01-01T00:00:03.000Z');
       assert.deepEqual(hist[0].data, { loss: 2, tag: 'a' });
-      // New rows after the migration join the carried-over ones.
-      await s.api.post(`${runs()}/${id}/history`, { rows: [{ step: 4, data: { loss: 0.5 } }] });
+      // New rows after the migration join the carried-over ones (in the chart and in the rows).
+      await s.api.post(`${runs()}/${id}/history`, { rows: [{ step: 4, data: { loss: 0.5, tag: 'c' }, at: '2026-01-01T00:00:04.000Z' }] });
       assert.deepEqual((await metrics(id, '?keys=loss')).series[0].step, [0, 1, 2, 3, 4]);
-    } finally {
-      await first.stop().catch(() => undefined);
+      const after = (await s.api.get(`${runs()}/${id}/history`)).body.items;
+      assert.deepEqual(after.map((r: { step: number }) => r.step), [0, 1, 3, 2, 4]);
+      assert.deepEqual(after[4], { step: 4, data: { loss: 0.5, tag: 'c' }, at: '2026-01-01T00:00:04.000Z' });
+      assert.deepEqual((await s.api.get(`${runs()}/${id}/history?minStep=2&maxStep=4&limit=2`)).body.items.map((r: { step: number }) => r.step), [3, 2]);
     }
   });
 });

@@ -29,14 +29,39 @@ describe('client: code provenance in real git repositories (issue 11)', function
     const repo = join(tmp, 'repo');
     const commit = makeRepo(repo);
     mkdirSync(join(repo, 'src'));
-    writeFileSync(join(repo, 'src', 'run.ts'), ''); // untracked: the tree stays clean
+    writeFileSync(join(repo, 'src', 'run.ts'), '');
+    git(repo, 'add', 'src/run.ts');
+    git(repo, 'commit', '-q', '-m', 'program');
+    const head = git(repo, 'rev-parse', 'HEAD');
+    appendFileSync(join(repo, '.git', 'info', 'exclude'), '*.log\n');
+    writeFileSync(join(repo, 'out.log'), ''); // ignored: not counted
     const { provenance, diff } = await captureProvenance({ program: join(repo, 'src', 'run.ts'), cwd: tmp });
     assert.deepEqual(provenance, {
       program: 'src/run.ts',
       root: repo,
-      git: { commit, branch: 'main', remote: 'https://example.com/team/proj.git', dirty: false, diffFile: null, diffTruncated: false },
+      git: { commit: head, branch: 'main', remote: 'https://example.com/team/proj.git', dirty: false, untracked: 0, diffFile: null, diffTruncated: false },
     });
+    assert.notEqual(head, commit);
     assert.equal(diff, null);
+  });
+
+  it('untracked files that are not ignored make the tree dirty, are counted, and are listed by name (not content) after the diff', async () => {
+    const repo = join(tmp, 'repo');
+    makeRepo(repo, null);
+    mkdirSync(join(repo, 'data'));
+    writeFileSync(join(repo, 'data', 'new file.csv'), 'SECRET-CONTENT\n');
+    writeFileSync(join(repo, 'notes.txt'), 'SECRET-CONTENT\n');
+    appendFileSync(join(repo, '.git', 'info', 'exclude'), '*.log\n');
+    writeFileSync(join(repo, 'ignored.log'), '');
+    let got = await captureProvenance({ program: join(repo, 'train.ts') });
+    assert.deepEqual([got.provenance.git?.dirty, got.provenance.git?.untracked, got.provenance.git?.diffFile], [true, 2, 'code/git.diff']);
+    const text = got.diff!.toString();
+    assert.match(text, /^# 2 untracked files \(names only, not in the diff\):\n# \?\? data\/new file\.csv\n# \?\? notes\.txt\n$/);
+    appendFileSync(join(repo, 'train.ts'), 'console.log(2)\n');
+    got = await captureProvenance({ program: join(repo, 'train.ts') });
+    const both = got.diff!.toString();
+    assert.ok(both.indexOf('+console.log(2)') < both.indexOf('# 2 untracked files'), both);
+    assert.ok(!both.includes('SECRET-CONTENT') && !both.includes('ignored.log'));
   });
 
   it('a dirty tree: the diff is kept, bounded to 1 MiB', async () => {

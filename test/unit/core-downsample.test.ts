@@ -92,3 +92,14 @@ describe('server: chunk overviews', () => {
     assert.deepEqual(overviewIndices([7]), [0]);
   });
 });
+
+describe('server: chart values on the wire', () => {
+  it('are short decimals (7 significant digits), except the lowest, the highest and the last value, which stay exact', async () => {
+    const { chartValues } = await import('../../src/server/services/metrics.js');
+    const ys = [0.12345678901234, 5.5555555555555, -2.2222222222222, 0.33333333333333, NaN, -Infinity, 1.1111111111111];
+    assert.deepEqual(chartValues(ys), [0.1234568, 5.5555555555555, -2.2222222222222, 0.3333333, 'NaN', '-Infinity', 1.1111111111111]);
+    assert.deepEqual(chartValues([]), []);
+    assert.deepEqual(chartValues([Math.PI]), [Math.PI]);
+    assert.ok(JSON.stringify(chartValues(Array.from({ length: 1000 }, (_, i) => Math.sin(i)))).length < 0.6 * JSON.stringify(Array.from({ length: 1000 }, (_, i) => Math.sin(i))).length);
+  });
+});

@@ -50,18 +50,19 @@ export const runRoutes: RoutePlugin = (app, ctx) => {
   );
   app.post(
     `${BASE}/:runId/history`,
-    { schema: { operationId: 'appendHistory', summary: 'Append logged metric rows (step, values) to the run history', params: RunParams, body: AppendHistoryRequest, response: { 200: z.object({ appended: z.number().int() }), ...errors } } },
-    async (req) => ({ appended: await ctx.runs.appendHistory(req.params.entity, req.params.project, req.params.runId, req.body.rows) }),
+    { schema: { operationId: 'appendHistory', summary: 'Append logged metric rows (step, values) to the run history, as rows or in compact columns', params: RunParams, body: AppendHistoryRequest, response: { 200: z.object({ appended: z.number().int() }), ...errors } } },
+    async (req) => ({ appended: await ctx.runs.appendHistory(req.params.entity, req.params.project, req.params.runId, req.body.rows ? { rows: req.body.rows } : { columns: req.body.columns! }) }),
   );
   app.get(
     `${BASE}/:runId/history`,
     {
       schema: {
         operationId: 'listHistory',
-        summary: 'History rows in the order they were logged (minStep/maxStep bound the steps)',
+        summary: 'History rows in the order they were logged (minStep/maxStep bound the steps; offset skips that many of those rows, for paging)',
         params: RunParams,
         querystring: z.object({
           limit: z.coerce.number().int().min(1).max(100_000).optional(),
+          offset: z.coerce.number().int().min(0).max(MAX_STEP).optional(),
           minStep: z.coerce.number().int().min(0).max(MAX_STEP).optional(),
           maxStep: z.coerce.number().int().min(0).max(MAX_STEP).optional(),
         }),

@@ -1,21 +1,27 @@
 /**
- * Run history storage (see the migration "history storage that scales"). A batch of rows is
- * stored twice: as the JSON text the client sent (rows for GET …/history, in arrival order), and
- * split per key into columnar chunks of its numeric points (for the metrics route, which then
- * reads only the keys it is asked for). Chunks hold big-endian int4 steps and float8 times
- * (ms since epoch) and values, the encoding PostgreSQL's int4send/float8send produce, so the
- * migration can build them in SQL.
+ * Run history storage (see the migrations "history storage that scales" and "history rows from
+ * chunks"). A batch of rows is split per key into columnar chunks of its numeric points (for the
+ * metrics route, which then reads only the keys it is asked for); the batch row keeps what the
+ * chunks cannot give back: each row's step and time, and its non-numeric cells (strings, media
+ * pointers, objects) as JSON. Every row has a run-wide ordinal, stored with each of its points,
+ * so GET …/history rebuilds rows in arrival order from the chunks. Batches stored before that
+ * change keep their rows as JSON text (`rows`) and are served from it.
+ * Chunks hold big-endian int4 steps and ordinals and float8 times (ms since epoch) and values,
+ * the encoding PostgreSQL's int4send/float8send produce, so migrations can build them in SQL.
  */
-import { numericValue } from '../../core/downsample.js';
+import { numericValue, toMetricValue } from '../../core/downsample.js';
 import { AmphoraError } from '../../core/errors.js';
+import { endianness } from 'node:os';
+import type { HistoryColumns } from '../../core/api.js';
 import type { Queryable } from '../store/database.js';
+import { MAX_INT4 } from '../inputLimits.js';
 
 /** A batch with fewer points than this for a key is appended to that key's last chunk … */
 const SMALL_APPEND = 64;
 /** … as long as that chunk holds fewer points than this (a live run flushing every second stays compact). */
 const CHUNK_CAP = 4096;
 /** Columns per chunk row in a multi-row INSERT; keeps any batch under PostgreSQL's 65,535 parameters. */
-const INSERT_COLUMNS = 22;
+const INSERT_COLUMNS = 25;
 const INSERT_ROWS = Math.floor(60_000 / INSERT_COLUMNS);
 
 export interface HistoryRowIn {
@@ -26,9 +32,11 @@ export interface HistoryRowIn {
 
 /** One key's points of one batch. */
 export interface KeyColumn {
-  steps: number[];
-  times: number[];
-  values: number[];
+  /** Run-wide ordinals of the rows the points belong to. */
+  ords: ArrayLike<number>;
+  steps: ArrayLike<number>;
+  times: ArrayLike<number>;
+  values: ArrayLike<number>;
   other: number;
   nan: number;
   inf: number;
@@ -42,46 +50,138 @@ export interface KeyColumn {
   lastValue: unknown;
 }
 
-/** Splits rows into per-key columns. `at` (ISO) gives a row's time; rows without one get `now`. */
-export function columnsOf(rows: HistoryRowIn[], now: number): Map<string, KeyColumn> {
-  const out = new Map<string, KeyColumn>();
-  for (const row of rows) {
-    const parsed = row.at === undefined ? now : Date.parse(row.at);
-    const time = Number.isFinite(parsed) ? parsed : now;
-    const data = row.data;
-    for (const key in data) {
-      if (!Object.prototype.hasOwnProperty.call(data, key)) continue;
-      const raw = data[key];
-      let c = out.get(key);
-      if (!c) {
-        c = { steps: [], times: [], values: [], other: 0, nan: 0, inf: 0, minStep: row.step, maxStep: row.step, minTime: time, maxTime: time, minValue: null, maxValue: null, lastStep: row.step, lastValue: raw };
-        out.set(key, c);
-      }
-      if (row.step < c.minStep) c.minStep = row.step;
-      if (row.step > c.maxStep) c.maxStep = row.step;
-      if (time < c.minTime) c.minTime = time;
-      if (time > c.maxTime) c.maxTime = time;
-      if (row.step >= c.lastStep) {
-        c.lastStep = row.step;
-        c.lastValue = raw;
-      }
-      const v = typeof raw === 'number' ? raw : numericValue(raw);
-      if (v === undefined) {
-        c.other++;
-        continue;
-      }
-      c.steps.push(row.step);
-      c.times.push(time);
-      c.values.push(v);
-      if (Number.isNaN(v)) c.nan++;
-      else if (!Number.isFinite(v)) c.inf++;
-      else {
-        if (c.minValue === null || v < c.minValue) c.minValue = v;
-        if (c.maxValue === null || v > c.maxValue) c.maxValue = v;
+/** A batch split for storage: each row's step and time, per-key columns, and the cells no column holds. */
+export interface SplitBatch {
+  steps: ArrayLike<number>;
+  times: ArrayLike<number>;
+  columns: Map<string, KeyColumn>;
+  /** Non-numeric cells by row index within the batch (null: every cell is a number). */
+  other: Record<number, Record<string, unknown>> | null;
+}
+
+/** A batch as clients send it (AppendHistoryRequest): rows, or the compact columns. */
+export type HistoryInput = { rows: HistoryRowIn[] } | { columns: HistoryColumns };
+
+type Growing = KeyColumn & { ords: number[]; steps: number[]; times: number[]; values: number[] };
+
+/** Adds one cell to its key's column: a point when it is a number (or "NaN"/"±Infinity"), else an "other" cell. */
+function addCell(out: Map<string, KeyColumn>, batch: SplitBatch, r: number, ord: number, step: number, time: number, key: string, raw: unknown): void {
+  let c = out.get(key) as Growing | undefined;
+  if (!c) {
+    c = { ords: [], steps: [], times: [], values: [], other: 0, nan: 0, inf: 0, minStep: step, maxStep: step, minTime: time, maxTime: time, minValue: null, maxValue: null, lastStep: step, lastValue: raw };
+    out.set(key, c);
+  }
+  if (step < c.minStep) c.minStep = step;
+  if (step > c.maxStep) c.maxStep = step;
+  if (time < c.minTime) c.minTime = time;
+  if (time > c.maxTime) c.maxTime = time;
+  if (step >= c.lastStep) {
+    c.lastStep = step;
+    c.lastValue = raw;
+  }
+  const v = typeof raw === 'number' ? raw : numericValue(raw);
+  if (v === undefined) {
+    c.other++;
+    ((batch.other ??= {})[r] ??= {})[key] = raw;
+    return;
+  }
+  c.ords.push(ord);
+  c.steps.push(step);
+  c.times.push(time);
+  c.values.push(v);
+  if (Number.isNaN(v)) c.nan++;
+  else if (!Number.isFinite(v)) c.inf++;
+  else {
+    if (c.minValue === null || v < c.minValue) c.minValue = v;
+    if (c.maxValue === null || v > c.maxValue) c.maxValue = v;
+  }
+}
+
+/**
+ * Splits rows into per-key columns; row i gets ordinal `firstOrd + i`. `at` (ISO) gives a row's
+ * time; rows without one get `now`.
+ */
+export function columnsOf(rows: HistoryRowIn[], now: number, firstOrd = 0): SplitBatch {
+  const cols = new Map<string, KeyColumn>();
+  const times: number[] = [];
+  const batch: SplitBatch = { steps: rows.map((r) => r.step), times, columns: cols, other: null };
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r];
+    let time = now;
+    if (row.at !== undefined) {
+      time = Date.parse(row.at);
+      if (!Number.isFinite(time)) {
+        throw new AmphoraError('invalid_request', `History row ${r} (step ${row.step}) has "at": ${JSON.stringify(row.at.slice(0, 40))}, which is not an ISO-8601 timestamp; send e.g. "2026-01-01T12:00:00.000Z" or leave it out.`);
       }
     }
+    times.push(time);
+    const data = row.data;
+    for (const key in data) if (Object.prototype.hasOwnProperty.call(data, key)) addCell(cols, batch, r, firstOrd + r, row.step, time, key, data[key]);
   }
-  return out;
+  return batch;
+}
+
+const BIG_ENDIAN_HOST = endianness() === 'BE';
+
+/**
+ * Splits a batch sent in columns: each `numbers` key becomes a column as it is (its float64s
+ * decoded in one go), the `other` cells go through the same rules as rows.
+ */
+export function columnsOfWire(b: HistoryColumns, firstOrd = 0): SplitBatch {
+  const n = b.step.length;
+  if (b.time.length !== n) {
+    throw new AmphoraError('invalid_request', `History columns: "time" has ${b.time.length} entries but "step" has ${n}; send one time (ms since the epoch) per row.`);
+  }
+  const cols = new Map<string, KeyColumn>();
+  const batch: SplitBatch = { steps: b.step, times: b.time, columns: cols, other: null };
+  for (const [index, cells] of Object.entries(b.other ?? {})) {
+    const r = Number(index);
+    if (r >= n) throw new AmphoraError('invalid_request', `History columns: "other" has cells for row ${r}, but the batch has ${n} rows (0–${n - 1}).`);
+    for (const key in cells) {
+      if (!Object.prototype.hasOwnProperty.call(cells, key)) continue;
+      if (Object.prototype.hasOwnProperty.call(b.numbers, key)) {
+        throw new AmphoraError('invalid_request', `History columns: "${key.slice(0, 80)}" is in "numbers" (a value for every row) and also in "other" row ${r}; send each key once per row.`);
+      }
+      addCell(cols, batch, r, firstOrd + r, b.step[r], b.time[r], key, cells[key]);
+    }
+  }
+  const ords = Int32Array.from({ length: n }, (_, i) => firstOrd + i);
+  for (const [key, b64] of Object.entries(b.numbers)) {
+    const bytes = Buffer.from(b64, 'base64');
+    if (bytes.length !== n * 8) {
+      throw new AmphoraError('invalid_request', `History columns: "numbers.${key.slice(0, 80)}" holds ${bytes.length} bytes; ${n} rows need ${n * 8} (one little-endian float64 each, base64).`);
+    }
+    const copy = new Uint8Array(bytes); // aligned, and never the decoder's shared pool
+    if (BIG_ENDIAN_HOST) Buffer.from(copy.buffer).swap64();
+    cols.set(key, denseColumn(b.step, b.time, ords, new Float64Array(copy.buffer)));
+  }
+  return batch;
+}
+
+/** A key with a number in every row of the batch. */
+function denseColumn(steps: number[], times: number[], ords: Int32Array, values: Float64Array): KeyColumn {
+  const c: KeyColumn = { ords, steps, times, values, other: 0, nan: 0, inf: 0, minStep: steps[0], maxStep: steps[0], minTime: times[0], maxTime: times[0], minValue: null, maxValue: null, lastStep: steps[0], lastValue: null };
+  let last = 0;
+  for (let i = 0; i < values.length; i++) {
+    const step = steps[i];
+    if (step < c.minStep) c.minStep = step;
+    if (step > c.maxStep) c.maxStep = step;
+    if (times[i] < c.minTime) c.minTime = times[i];
+    if (times[i] > c.maxTime) c.maxTime = times[i];
+    if (step >= c.lastStep) {
+      c.lastStep = step;
+      last = i;
+    }
+    const v = values[i];
+    if (Number.isNaN(v)) c.nan++;
+    else if (!Number.isFinite(v)) c.inf++;
+    else {
+      if (c.minValue === null || v < c.minValue) c.minValue = v;
+      if (c.maxValue === null || v > c.maxValue) c.maxValue = v;
+    }
+  }
+  c.lastValue = toMetricValue(values[last]);
+  return c;
 }
 
 /** Points per overview group: an overview keeps up to 5 of every 64 points. */
@@ -119,11 +219,11 @@ function overviewOf(c: KeyColumn): { n: number; steps: Buffer; times: Buffer; va
 }
 
 // Big-endian (as int4send/float8send write them), converted with Buffer's native byte swaps.
-function int32s(xs: number[]): Buffer {
+function int32s(xs: ArrayLike<number>): Buffer {
   return Buffer.from(Int32Array.from(xs).buffer).swap32();
 }
 
-function float64s(xs: number[]): Buffer {
+function float64s(xs: ArrayLike<number>): Buffer {
   return Buffer.from(Float64Array.from(xs).buffer).swap64();
 }
 
@@ -142,54 +242,56 @@ function readFloat64s(u8: Uint8Array, n: number, into: Float64Array, at: number)
   into.set(new Float64Array(copy.buffer), at);
 }
 
-/** Stores a batch of rows; returns the highest step the run now has in its history. */
-export async function appendBatch(tx: Queryable, projectId: number, runId: string, given: HistoryRowIn[]): Promise<number> {
-  const now = Date.now();
-  const nowIso = new Date(now).toISOString();
-  const rows = given.map((r, i) => {
-    if (r.at === undefined) return { ...r, at: nowIso };
-    if (!Number.isFinite(Date.parse(r.at))) {
-      throw new AmphoraError('invalid_request', `History row ${i} (step ${r.step}) has "at": ${JSON.stringify(r.at.slice(0, 40))}, which is not an ISO-8601 timestamp; send e.g. "2026-01-01T12:00:00.000Z" or leave it out.`);
-    }
-    return r;
-  });
-  let first = rows[0].step;
-  let last = rows[0].step;
-  for (const r of rows) {
-    if (r.step < first) first = r.step;
-    if (r.step > last) last = r.step;
+/** Stores a batch (rows or columns); returns the highest step the run now has in its history. */
+export async function appendBatch(tx: Queryable, projectId: number, runId: string, input: HistoryInput): Promise<number> {
+  const rowCount = 'rows' in input ? input.rows.length : input.columns.step.length;
+  // The run's row lock keeps ordinals contiguous when two batches of one run arrive at once.
+  await tx.query('SELECT 1 FROM runs WHERE project_id = $1 AND run_id = $2 FOR UPDATE', [projectId, runId]);
+  const prev = await tx.query<{ next: string | number }>(
+    `SELECT first_ord + row_count AS next FROM run_history_batches WHERE project_id = $1 AND run_id = $2 AND first_ord IS NOT NULL ORDER BY seq DESC LIMIT 1`,
+    [projectId, runId],
+  );
+  const firstOrd = prev.length ? Number(prev[0].next) : 0;
+  if (firstOrd + rowCount > MAX_INT4) {
+    throw new AmphoraError('invalid_request', `This run already holds ${firstOrd.toLocaleString('en')} history rows; a run holds at most ${MAX_INT4.toLocaleString('en')}. Log further steps in a new run.`);
   }
-  await tx.query('INSERT INTO run_history_batches (project_id, run_id, first_step, last_step, row_count, rows) VALUES ($1, $2, $3, $4, $5, $6)', [
-    projectId,
-    runId,
-    first,
-    last,
-    rows.length,
-    JSON.stringify(rows),
-  ]);
-  const columns = columnsOf(rows, now);
+  const { steps, times, columns, other } = 'rows' in input ? columnsOf(input.rows, Date.now(), firstOrd) : columnsOfWire(input.columns, firstOrd);
+  let first = steps[0];
+  let last = steps[0];
+  for (let i = 1; i < steps.length; i++) {
+    if (steps[i] < first) first = steps[i];
+    if (steps[i] > last) last = steps[i];
+  }
+  await tx.query(
+    'INSERT INTO run_history_batches (project_id, run_id, first_step, last_step, row_count, first_ord, steps, times, other) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+    [projectId, runId, first, last, rowCount, firstOrd, int32s(steps), float64s(times), other === null ? null : JSON.stringify(other)],
+  );
   const small = [...columns].filter(([, c]) => c.steps.length + c.other < SMALL_APPEND).map(([k]) => k);
   const appended = new Set<string>();
   if (small.length) {
+    // Chunks stored before rows had ordinals (ords IS NULL) are never appended to.
     const open = await tx.query<{ key: string; seq: number; size: number }>(
       `SELECT DISTINCT ON (key) key, seq, n + other_count AS size FROM run_metric_chunks
-        WHERE project_id = $1 AND run_id = $2 AND key = ANY($3::text[]) ORDER BY key, seq DESC`,
+        WHERE project_id = $1 AND run_id = $2 AND key = ANY($3::text[]) AND ords IS NOT NULL ORDER BY key, seq DESC`,
       [projectId, runId, small],
     );
     for (const o of open) {
       if (Number(o.size) >= CHUNK_CAP) continue;
       const c = columns.get(o.key)!;
       const ov = overviewOf(c);
+      const [minOrd, maxOrd] = ordRange(c, firstOrd);
       await tx.query(
         `UPDATE run_metric_chunks SET n = n + $4, other_count = other_count + $5, nan_count = nan_count + $6, inf_count = inf_count + $7,
            min_step = LEAST(min_step, $8), max_step = GREATEST(max_step, $9), min_time = LEAST(min_time, $10), max_time = GREATEST(max_time, $11),
            min_value = LEAST(min_value, $12), max_value = GREATEST(max_value, $13),
            last_value = CASE WHEN $14 >= last_step THEN $15 ELSE last_value END, last_step = GREATEST(last_step, $14),
            steps = steps || $16, times = times || $17, vals = vals || $18,
-           ov_n = ov_n + $20, ov_steps = ov_steps || $21, ov_times = ov_times || $22, ov_vals = ov_vals || $23
+           ov_n = ov_n + $20, ov_steps = ov_steps || $21, ov_times = ov_times || $22, ov_vals = ov_vals || $23,
+           ords = ords || $24, min_ord = LEAST(min_ord, $25), max_ord = GREATEST(max_ord, $26)
          WHERE project_id = $1 AND run_id = $2 AND key = $3 AND seq = $19`,
         [projectId, runId, o.key, c.steps.length, c.other, c.nan, c.inf, c.minStep, c.maxStep, c.minTime, c.maxTime, c.minValue, c.maxValue, c.lastStep,
-          JSON.stringify(c.lastValue), int32s(c.steps), float64s(c.times), float64s(c.values), o.seq, ov.n, ov.steps, ov.times, ov.values],
+          JSON.stringify(c.lastValue), int32s(c.steps), float64s(c.times), float64s(c.values), o.seq, ov.n, ov.steps, ov.times, ov.values,
+          int32s(c.ords), minOrd, maxOrd],
       );
       appended.add(o.key);
     }
@@ -201,18 +303,24 @@ export async function appendBatch(tx: Queryable, projectId: number, runId: strin
     const tuples = group.map(([key, c]) => {
       const at = params.length;
       const ov = overviewOf(c);
+      const [minOrd, maxOrd] = ordRange(c, firstOrd);
       params.push(projectId, runId, key, c.steps.length, c.other, c.nan, c.inf, c.minStep, c.maxStep, c.minTime, c.maxTime, c.minValue, c.maxValue, c.lastStep,
-        JSON.stringify(c.lastValue), int32s(c.steps), float64s(c.times), float64s(c.values), ov.n, ov.steps, ov.times, ov.values);
+        JSON.stringify(c.lastValue), int32s(c.steps), float64s(c.times), float64s(c.values), ov.n, ov.steps, ov.times, ov.values, int32s(c.ords), minOrd, maxOrd);
       return `(${Array.from({ length: INSERT_COLUMNS }, (_, j) => `$${at + j + 1}`).join(', ')})`;
     });
     await tx.query(
       `INSERT INTO run_metric_chunks (project_id, run_id, key, n, other_count, nan_count, inf_count, min_step, max_step, min_time, max_time,
-         min_value, max_value, last_step, last_value, steps, times, vals, ov_n, ov_steps, ov_times, ov_vals) VALUES ${tuples.join(', ')}`,
+         min_value, max_value, last_step, last_value, steps, times, vals, ov_n, ov_steps, ov_times, ov_vals, ords, min_ord, max_ord) VALUES ${tuples.join(', ')}`,
       params,
     );
   }
   const top = await tx.query<{ last: number }>('SELECT max(last_step) AS last FROM run_history_batches WHERE project_id = $1 AND run_id = $2', [projectId, runId]);
   return Number(top[0].last);
+}
+
+/** The ordinals a key's column covers; a key with only non-numeric cells spans the batch. */
+function ordRange(c: KeyColumn, firstOrd: number): [number, number] {
+  return c.ords.length ? [c.ords[0], c.ords[c.ords.length - 1]] : [firstOrd, firstOrd];
 }
 
 /** What the run logged under one key, over all its chunks. */
@@ -339,26 +447,123 @@ export async function readPoints(
   return out;
 }
 
-/** History rows in arrival order (GET …/history), from the stored batches. */
+interface StoredBatch {
+  rows: string | null;
+  first_ord: string | number | null;
+  row_count: number;
+  steps: Uint8Array | null;
+  times: Uint8Array | null;
+  other: string | null;
+}
+
+/**
+ * History rows in arrival order (GET …/history): each row's step and time from its batch, its
+ * numbers from the chunks (by ordinal), its other cells from the batch. Rows carry the keys in
+ * key order, numbers first; NaN and ±Infinity come back as the strings they were sent as.
+ */
 export async function readRows(
   q: Queryable,
   projectId: number,
   runId: string,
-  opts: { minStep?: number; maxStep?: number; limit: number },
+  opts: { minStep?: number; maxStep?: number; offset?: number; limit: number },
 ): Promise<HistoryRowIn[]> {
-  const batches = await q.query<{ rows: string }>(
-    `SELECT rows FROM run_history_batches WHERE project_id = $1 AND run_id = $2
+  const batches = await q.query<StoredBatch>(
+    `SELECT rows, first_ord, row_count, steps, times, other FROM run_history_batches WHERE project_id = $1 AND run_id = $2
         AND ($3::int IS NULL OR last_step >= $3) AND ($4::int IS NULL OR first_step <= $4) ORDER BY seq`,
     [projectId, runId, opts.minStep ?? null, opts.maxStep ?? null],
   );
+  // Rows in the step bounds are counted; the first `offset` of them are skipped (paging by rows).
+  let skip = opts.offset ?? 0;
+  const within = (step: number) => (opts.minStep === undefined || step >= opts.minStep) && (opts.maxStep === undefined || step <= opts.maxStep) && skip-- <= 0;
   const out: HistoryRowIn[] = [];
+  // Rows to fill from the chunks, by ordinal.
+  const byOrd = new Map<number, Record<string, unknown>>();
+  let loOrd = Infinity;
+  let hiOrd = -Infinity;
+  const iso = isoCache();
   for (const b of batches) {
-    for (const row of JSON.parse(b.rows) as HistoryRowIn[]) {
-      if (opts.minStep !== undefined && row.step < opts.minStep) continue;
-      if (opts.maxStep !== undefined && row.step > opts.maxStep) continue;
-      out.push(row);
-      if (out.length >= opts.limit) return out;
+    if (out.length >= opts.limit) break;
+    if (skip >= Number(b.row_count)) {
+      // A whole batch before the page: only its steps say how many of its rows count.
+      if (opts.minStep === undefined && opts.maxStep === undefined) {
+        skip -= Number(b.row_count);
+        continue;
+      }
+    }
+    if (b.rows !== null) {
+      // Stored before rows were rebuilt from chunks: the JSON text as the client sent it.
+      for (const row of JSON.parse(b.rows) as HistoryRowIn[]) {
+        if (!within(row.step)) continue;
+        out.push(row);
+        if (out.length >= opts.limit) break;
+      }
+      continue;
+    }
+    const n = Number(b.row_count);
+    const steps = new Int32Array(n);
+    const times = new Float64Array(n);
+    readInt32s(b.steps!, n, steps, 0);
+    readFloat64s(b.times!, n, times, 0);
+    const other = b.other === null ? null : (JSON.parse(b.other) as Record<string, Record<string, unknown>>);
+    const firstOrd = Number(b.first_ord);
+    for (let i = 0; i < n && out.length < opts.limit; i++) {
+      if (!within(steps[i])) continue;
+      const data: Record<string, unknown> = {};
+      out.push({ step: steps[i], data, at: iso(times[i]) });
+      byOrd.set(firstOrd + i, data);
+      if (firstOrd + i < loOrd) loOrd = firstOrd + i;
+      if (firstOrd + i > hiOrd) hiOrd = firstOrd + i;
+      const cells = other?.[i];
+      if (cells) Object.assign(data, cells);
     }
   }
+  if (byOrd.size) await fillNumbers(q, projectId, runId, byOrd, loOrd, hiOrd);
   return out;
+}
+
+/**
+ * Puts each chunk point whose ordinal is in `byOrd` into that row's data. Values are gathered per
+ * key first and each row is then filled key after key, so every row object is built in one go
+ * (filling 100,000 rows one key at a time kept them all growing at once: mostly GC).
+ */
+async function fillNumbers(q: Queryable, projectId: number, runId: string, byOrd: Map<number, Record<string, unknown>>, loOrd: number, hiOrd: number): Promise<void> {
+  const chunks = await q.query<{ key: string; n: number; ords: Uint8Array; vals: Uint8Array }>(
+    `SELECT key, n, ords, vals FROM run_metric_chunks
+      WHERE project_id = $1 AND run_id = $2 AND ords IS NOT NULL AND n > 0 AND max_ord >= $3 AND min_ord <= $4 ORDER BY key, seq`,
+    [projectId, runId, loOrd, hiOrd],
+  );
+  const span = hiOrd - loOrd + 1;
+  const columns: { key: string; values: Float64Array; present: Uint8Array }[] = [];
+  for (const c of chunks) {
+    let col = columns[columns.length - 1];
+    if (col?.key !== c.key) columns.push((col = { key: c.key, values: new Float64Array(span), present: new Uint8Array(span) }));
+    const n = Number(c.n);
+    const ords = new Int32Array(n);
+    const vals = new Float64Array(n);
+    readInt32s(c.ords, n, ords, 0);
+    readFloat64s(c.vals, n, vals, 0);
+    for (let i = 0; i < n; i++) {
+      const at = ords[i] - loOrd;
+      if (at < 0 || at >= span) continue;
+      col.values[at] = vals[i];
+      col.present[at] = 1;
+    }
+  }
+  for (const [ord, data] of byOrd) {
+    const at = ord - loOrd;
+    for (const col of columns) if (col.present[at]) data[col.key] = toMetricValue(col.values[at]);
+  }
+}
+
+/** ISO-8601 of ms since the epoch; consecutive rows often share a millisecond. */
+function isoCache(): (ms: number) => string {
+  let lastMs = NaN;
+  let last = '';
+  return (ms) => {
+    if (ms !== lastMs) {
+      last = new Date(ms).toISOString();
+      lastMs = ms;
+    }
+    return last;
+  };
 }

@@ -1,6 +1,6 @@
 /** GET …/runs/:runId/metrics: key list, series in a window, downsampled for charts, and notes. */
 import type { z } from 'zod';
-import type { MetricKey, MetricSeries, MetricsQuery, RunMetrics } from '../../core/api.js';
+import type { MetricKey, MetricSeries, MetricsQuery, MetricValue, RunMetrics } from '../../core/api.js';
 import { downsampleIndices, toMetricValue } from '../../core/downsample.js';
 import { AmphoraError } from '../../core/errors.js';
 import type { Queryable } from '../store/database.js';
@@ -95,6 +95,25 @@ function seriesOf(key: string, p: KeyPoints | undefined, stats: KeyStats | undef
     downsampled: keep.length < total,
     step: keep.map((j) => p.steps[idx[j]]),
     time: keep.map((j) => p.times[idx[j]]),
-    value: keep.map((j) => toMetricValue(y[j])),
+    value: chartValues(keep.map((j) => y[j])),
   };
+}
+
+/** Significant digits of a chart point: float32 holds 7; a 1,000-pixel chart cannot show more. */
+const CHART_DIGITS = 7;
+
+/**
+ * The values as sent: short decimals (about half the JSON of full float64 digits), except the
+ * series' lowest and highest finite values and its last value, which stay exact.
+ */
+export function chartValues(ys: number[]): MetricValue[] {
+  let lo = -1;
+  let hi = -1;
+  for (let i = 0; i < ys.length; i++) {
+    if (!Number.isFinite(ys[i])) continue;
+    if (lo < 0 || ys[i] < ys[lo]) lo = i;
+    if (hi < 0 || ys[i] > ys[hi]) hi = i;
+  }
+  const last = ys.length - 1;
+  return ys.map((v, i) => (Number.isFinite(v) && i !== lo && i !== hi && i !== last ? Number(v.toPrecision(CHART_DIGITS)) : toMetricValue(v)));
 }

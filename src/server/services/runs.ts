@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { z } from 'zod';
-import type { ArtifactVersion, CallSite, CreateRunRequest, HistoryRow, MetricsQuery, Provenance, Run, RunFile, RunMetrics, ServerEvent, UpdateRunRequest } from '../../core/api.js';
+import type { ArtifactVersion, CallSite, CreateRunRequest, MetricsQuery, Provenance, Run, RunFile, RunMetrics, ServerEvent, UpdateRunRequest } from '../../core/api.js';
 import { AmphoraError } from '../../core/errors.js';
 import { validateEntity, validateJobType, validateProject } from '../../core/names.js';
 import { parseReference } from '../../core/reference.js';
@@ -13,7 +13,7 @@ import { addEdge, explainMissing, selectVersion } from './artifacts.js';
 import { clampLimit, decodeCursor, encodeCursor } from './paging.js';
 import { ensureProject, requireProjectId } from './projects.js';
 import { recordProjectBlobs } from '../auth/blobAccess.js';
-import { appendBatch, readRows } from './historyStore.js';
+import { appendBatch, readRows, type HistoryInput } from './historyStore.js';
 import { runMetrics } from './metrics.js';
 
 const ADJECTIVES = ['sunny', 'misty', 'quiet', 'brisk', 'golden', 'silent', 'lucky', 'swift', 'bold', 'calm', 'crisp', 'dapper', 'eager', 'fancy', 'gentle', 'hardy', 'jolly', 'keen', 'lively', 'mellow', 'noble', 'proud', 'rosy', 'snowy', 'tidy', 'vivid', 'warm', 'zesty', 'azure', 'cosmic'];
@@ -173,23 +173,23 @@ export class RunService {
   }
 
   /** Stores a batch of history rows and announces the run's highest step (live charts). */
-  async appendHistory(entity: string, project: string, runId: string, rows: z.infer<typeof HistoryRow>[]): Promise<number> {
+  async appendHistory(entity: string, project: string, runId: string, batch: HistoryInput): Promise<number> {
     const lastStep = await this.db.transaction(async (tx) => {
       const projectId = await requireProjectId(tx, entity, project);
       await readRun(tx, projectId, runId);
-      const last = await appendBatch(tx, projectId, runId, rows);
+      const last = await appendBatch(tx, projectId, runId, batch);
       await tx.query('UPDATE runs SET heartbeat_at = now(), updated_at = now() WHERE project_id = $1 AND run_id = $2', [projectId, runId]);
       return last;
     });
     this.events.emit([{ type: 'run.logged', entity, project, runId, lastStep }]);
-    return rows.length;
+    return 'rows' in batch ? batch.rows.length : batch.columns.step.length;
   }
 
-  async history(entity: string, project: string, runId: string, opts: { limit?: number; minStep?: number; maxStep?: number }) {
+  async history(entity: string, project: string, runId: string, opts: { limit?: number; offset?: number; minStep?: number; maxStep?: number }) {
     const projectId = await requireProjectId(this.db, entity, project);
     await readRun(this.db, projectId, runId);
     const limit = Math.min(Math.max(1, opts.limit ?? 10_000), 100_000);
-    return { items: await readRows(this.db, projectId, runId, { minStep: opts.minStep, maxStep: opts.maxStep, limit }) };
+    return { items: await readRows(this.db, projectId, runId, { minStep: opts.minStep, maxStep: opts.maxStep, offset: opts.offset ?? 0, limit }) };
   }
 
   /** Chart series of a run (downsampled), its keys and notes about values that cannot be drawn. */
