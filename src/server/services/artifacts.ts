@@ -24,6 +24,7 @@ import { clampLimit, decodeCursor, encodeCursor, isVersionIndex } from './paging
 import { ensureProject, findProjectId, requireProjectId } from './projects.js';
 import { recordVersionBlobs } from '../auth/blobAccess.js';
 import { audit, type Actor } from './audit.js';
+import { missingBlobsError } from './missingBlobs.js';
 import type { Run } from '../../core/api.js';
 
 type CommitRequest = z.infer<typeof CommitVersionRequest>;
@@ -146,14 +147,7 @@ export class ArtifactService {
   private async requireBlobs(needed: { digest: string; size: number }[]): Promise<void> {
     const present = await this.blobs.statMany(needed.map((b) => b.digest));
     const missing = needed.filter((b) => present.get(b.digest)?.size !== b.size);
-    if (missing.length) {
-      throw new AmphoraError(
-        'missing_blobs',
-        `${missing.length} file(s) of this version are not on the server yet (first: ${missing[0].digest}, ${missing[0].size} bytes). ` +
-          'Upload them (POST /api/v1/blobs/negotiate, then PUT each missing blob and confirm those uploaded straight to storage) and commit again.',
-        { missing: missing.slice(0, 1000) },
-      );
-    }
+    if (missing.length) throw missingBlobsError(missing);
   }
 
   // ------------------------------------------------------------------ distributed (pending) versions
