@@ -13,6 +13,7 @@ from .registries import Registry, registry_route
 from .run_filters import field_lookup, matches, run_matches
 from . import session
 from .transport import API_PREFIX
+from .wire_fields import WireField
 
 
 _REGISTRY_FIELDS = field_lookup({"name": "name", "description": "description", "visibility": "visibility",
@@ -187,17 +188,17 @@ class Api:
 class ArtifactCollection:
     """A named artifact (all its versions): `name`, `type`, `description`, `aliases`, `versions()`, `delete()`."""
 
-    def __init__(self, api, data):
+    def __init__(self, api: Api, data: dict[str, Any]) -> None:
         self._api = api
         self._data = data
 
-    name = property(lambda self: self._data["name"])
-    type = property(lambda self: self._data["type"])
-    entity = property(lambda self: self._data["entity"])
-    project = property(lambda self: self._data["project"])
-    description = property(lambda self: self._data.get("description"))
-    created_at = property(lambda self: self._data.get("createdAt"))
-    updated_at = property(lambda self: self._data.get("updatedAt"))
+    name = WireField[str]("name")
+    type = WireField[str]("type")
+    entity = WireField[str]("entity")
+    project = WireField[str]("project")
+    description = WireField[str | None]("description", optional=True)
+    created_at = WireField[str | None]("createdAt", optional=True)
+    updated_at = WireField[str | None]("updatedAt", optional=True)
 
     @property
     def aliases(self) -> list[str]:
@@ -219,10 +220,13 @@ class ArtifactCollection:
 
 
 class ArtifactType:
-    def __init__(self, api, entity, project, name):
+    def __init__(self, api: Api, entity: str, project: str, name: str) -> None:
         self._api, self.entity, self.project, self.name = api, entity, project, name
 
-    type = property(lambda self: self.name)
+    @property
+    def type(self) -> str:
+        """The type's name (W&B's ArtifactType.type)."""
+        return self.name
 
     def collections(self) -> list[ArtifactCollection]:
         return self._api.artifact_collections(f"{self.entity}/{self.project}", self.name)

@@ -1,0 +1,26 @@
+"""Read-only attributes that hand out one field of an object's server record (`self._data`), typed
+for editors and type checkers: `name = WireField[str]("name")`."""
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar, overload
+
+T = TypeVar("T")
+
+
+class WireField(Generic[T]):
+    """The record's `key`; `optional` fields read as None when the server left them out."""
+
+    def __init__(self, key: str, optional: bool = False) -> None:
+        self.key = key
+        self.optional = optional
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> WireField[T]: ...
+
+    @overload
+    def __get__(self, obj: object, owner: type) -> T: ...
+
+    def __get__(self, obj: Any, owner: type) -> Any:
+        if obj is None:
+            return self
+        return obj._data.get(self.key) if self.optional else obj._data[self.key]
