@@ -1,7 +1,7 @@
 """`Api()`: read and manage artifacts and runs outside of a run."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .artifact import Artifact
 from .client import Client, get_client
@@ -83,13 +83,7 @@ class Api:
     versions = artifact_versions
 
     def artifact_exists(self, name: str, type: str | None = None) -> bool:
-        try:
-            self.artifact(name, type)
-            return True
-        except AmphoraError as e:
-            if e.code == "not_found":
-                return False
-            raise
+        return _found(lambda: self.artifact(name, type))
 
     def run(self, path: str) -> PublicRun:
         """`Api().run("entity/project/run_id")` (entity and project default as for init)."""
@@ -161,13 +155,7 @@ class Api:
         return ArtifactCollection(self, data)
 
     def artifact_collection_exists(self, name: str, type: str) -> bool:
-        try:
-            self.artifact_collection(type, name)
-            return True
-        except AmphoraError as e:
-            if e.code == "not_found":
-                return False
-            raise
+        return _found(lambda: self.artifact_collection(type, name))
 
     def artifact_types(self, project: str | None = None) -> list[ArtifactType]:
         project = project or self.default_project
@@ -183,6 +171,17 @@ class Api:
             if t.name == type_name:
                 return t
         raise AmphoraError("not_found", f'Project "{project or self.default_project}" has no artifacts of type "{type_name}".')
+
+
+def _found(fetch: Callable[[], object]) -> bool:
+    """Whether `fetch()` finds what it asks for: False when the server answers not_found; any other error is raised."""
+    try:
+        fetch()
+        return True
+    except AmphoraError as e:
+        if e.code == "not_found":
+            return False
+        raise
 
 
 class ArtifactCollection:

@@ -61,13 +61,9 @@ def json_value(v):
     return str(v)
 
 
-class Config(MutableMapping):
-    """Run configuration: `config.lr`, `config["lr"]`, `config.update({...})`. Changes reach the server."""
-
-    def __init__(self, run: Run | None = None, data: dict[str, Any] | None = None, allow_val_change: bool = False) -> None:
-        object.__setattr__(self, "_run", run)
-        object.__setattr__(self, "_data", dict(data or {}))
-        object.__setattr__(self, "_allow_val_change", bool(allow_val_change))  # init(allow_val_change=True)
+class _RunMapping(MutableMapping):
+    """A run's dict-like record in `self._data`, by key or as attributes; setting a key goes through
+    `update`, which persists it."""
 
     def __getitem__(self, key):
         return self._data[key]
@@ -90,7 +86,23 @@ class Config(MutableMapping):
         try:
             return self._data[key]
         except KeyError:
-            raise AttributeError(f'config has no key {key!r} (keys: {", ".join(self._data) or "none"})') from None
+            raise self._no_key(key) from None
+
+    def _no_key(self, key):
+        """What reading a missing key as an attribute raises."""
+        return AttributeError(key)
+
+
+class Config(_RunMapping):
+    """Run configuration: `config.lr`, `config["lr"]`, `config.update({...})`. Changes reach the server."""
+
+    def __init__(self, run: Run | None = None, data: dict[str, Any] | None = None, allow_val_change: bool = False) -> None:
+        object.__setattr__(self, "_run", run)
+        object.__setattr__(self, "_data", dict(data or {}))
+        object.__setattr__(self, "_allow_val_change", bool(allow_val_change))  # init(allow_val_change=True)
+
+    def _no_key(self, key):
+        return AttributeError(f'config has no key {key!r} (keys: {", ".join(self._data) or "none"})')
 
     def __setattr__(self, key, value):
         if key.startswith("_"):
@@ -124,7 +136,7 @@ class Config(MutableMapping):
         return f"Config({self._data!r})"
 
 
-class Summary(MutableMapping):
+class Summary(_RunMapping):
     """Run summary (dict-like). Defaults to the last value of each logged key; `update` persists now."""
 
     def __init__(self, run: Run | None = None, data: dict[str, Any] | None = None) -> None:
@@ -133,28 +145,6 @@ class Summary(MutableMapping):
         self._dirty = {}
         self._lock = threading.Lock()
 
-    def __getitem__(self, key):
-        return self._data[key]
-
-    def __setitem__(self, key, value):
-        self.update({key: value})
-
-    def __delitem__(self, key):
-        del self._data[key]
-
-    def __iter__(self):
-        return iter(self._data)
-
-    def __len__(self):
-        return len(self._data)
-
-    def __getattr__(self, key):
-        if key.startswith("_"):
-            raise AttributeError(key)
-        try:
-            return self._data[key]
-        except KeyError:
-            raise AttributeError(key) from None
 
     def update(self, other: Any = None, **kwargs: Any) -> None:
         changes = dict(_as_dict(other))

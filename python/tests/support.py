@@ -80,15 +80,41 @@ class ServerProcess:
                 stream.close()
 
 
+def restore_environ(saved):
+    """Puts back the variables in `saved` ({name: value, or None where it was unset})."""
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def open_server_class(cls, prefix, **server_options):
+    """Gives a test class a temp folder `cls.tmp` and a server in it, saving the directory and
+    environment that close_server_class puts back."""
+    cls.tmp = tempfile.mkdtemp(prefix=prefix)
+    cls._saved_env = {k: os.environ.get(k) for k in _ENV_KEYS}
+    cls._saved_cwd = os.getcwd()
+    cls.server = ServerProcess(os.path.join(cls.tmp, "data"), **server_options)
+
+
+def close_server_class(cls):
+    """Tear-down of a test class that started `cls.server` in `cls.tmp` and changed the directory and environment."""
+    import amphora
+
+    amphora.finish()
+    os.chdir(cls._saved_cwd)
+    restore_environ(cls._saved_env)
+    cls.server.stop()
+    shutil.rmtree(cls.tmp, ignore_errors=True)
+
+
 class ServerTestCase(unittest.TestCase):
     """Starts a server, points the client at it (env vars), works in a temp cwd with a temp cache."""
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="amphora-pytest-")
-        cls._saved_env = {k: os.environ.get(k) for k in _ENV_KEYS}
-        cls._saved_cwd = os.getcwd()
-        cls.server = ServerProcess(os.path.join(cls.tmp, "data"))
+        open_server_class(cls, "amphora-pytest-")
         cls.cache_dir = os.path.join(cls.tmp, "cache")
         for k in _ENV_KEYS:
             os.environ.pop(k, None)
@@ -101,17 +127,7 @@ class ServerTestCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        import amphora
-
-        amphora.finish()
-        os.chdir(cls._saved_cwd)
-        for k, v in cls._saved_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        cls.server.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        close_server_class(cls)
 
     def write(self, rel, data):
         path = os.path.join(self.work, rel)
