@@ -13,7 +13,7 @@ from .registries import Registry, registry_route
 from .run_filters import field_lookup, matches, run_matches
 from . import session
 from .transport import API_PREFIX
-from .wire_fields import WireField
+from .wire_fields import ProjectRecord, WireField
 
 
 _REGISTRY_FIELDS = field_lookup({"name": "name", "description": "description", "visibility": "visibility",
@@ -184,19 +184,15 @@ def _found(fetch: Callable[[], object]) -> bool:
         raise
 
 
-class ArtifactCollection:
+class ArtifactCollection(ProjectRecord):
     """A named artifact (all its versions): `name`, `type`, `description`, `aliases`, `versions()`, `delete()`."""
 
     def __init__(self, api: Api, data: dict[str, Any]) -> None:
         self._api = api
         self._data = data
 
-    name = WireField[str]("name")
     type = WireField[str]("type")
-    entity = WireField[str]("entity")
-    project = WireField[str]("project")
     description = WireField[str | None]("description", optional=True)
-    created_at = WireField[str | None]("createdAt", optional=True)
     updated_at = WireField[str | None]("updatedAt", optional=True)
 
     @property

@@ -5,14 +5,14 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from .errors import AmphoraError
 from .names import validate_run_tags
-from .wire_fields import WireField
+from .wire_fields import ProjectRecord, WireField
 
 if TYPE_CHECKING:  # for hints only: both import this module
     from .artifact import Artifact
     from .client import Client
 
 
-class PublicRun:
+class PublicRun(ProjectRecord):
     def __init__(self, client: Client, data: dict[str, Any]) -> None:
         self._client = client
         self._data = data
@@ -26,13 +26,9 @@ class PublicRun:
         return self
 
     id = WireField[str]("id")
-    name = WireField[str]("name")
-    entity = WireField[str]("entity")
-    project = WireField[str]("project")
     job_type = WireField[str | None]("jobType", optional=True)
     group = WireField[str | None]("group", optional=True)
     state = WireField[str | None]("state", optional=True)
-    created_at = WireField[str | None]("createdAt", optional=True)
     finished_at = WireField[str | None]("finishedAt", optional=True)
     heartbeat_at = WireField[str | None]("heartbeatAt", optional=True)
 

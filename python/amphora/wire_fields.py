@@ -24,3 +24,14 @@ class WireField(Generic[T]):
         if obj is None:
             return self
         return obj._data.get(self.key) if self.optional else obj._data[self.key]
+
+
+class ProjectRecord:
+    """A server record that lives in a project (a run, an artifact collection): the fields they share."""
+
+    _data: dict[str, Any]
+
+    name = WireField[str]("name")
+    entity = WireField[str]("entity")
+    project = WireField[str]("project")
+    created_at = WireField[str | None]("createdAt", optional=True)

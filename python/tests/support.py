@@ -129,6 +129,14 @@ class ServerTestCase(unittest.TestCase):
     def tearDownClass(cls):
         close_server_class(cls)
 
+    def log_text_file(self, run, name, rel, text):
+        """Logs from `run` a dataset `name` holding one file `rel` with `text`; returns what log_artifact returns."""
+        from amphora import Artifact
+
+        a = Artifact(name, type="dataset")
+        a.add_file(self.write(rel, text))
+        return run.log_artifact(a)
+
     def write(self, rel, data):
         path = os.path.join(self.work, rel)
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)

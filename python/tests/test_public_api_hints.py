@@ -6,7 +6,7 @@ import unittest
 
 import amphora
 from amphora import api, data_types, errors, live_run, metric_summary, offline, public, registries
-from amphora.wire_fields import WireField
+from amphora.wire_fields import ProjectRecord, WireField
 
 # Classes a user gets hold of: exported by the package or returned by its calls.
 PUBLIC_CLASSES = [
@@ -15,7 +15,7 @@ PUBLIC_CLASSES = [
     amphora.Run, offline.OfflineRun, offline.DisabledRun, public.PublicRun, live_run.Config, live_run.Summary,
     registries.Registry, registries.ArtifactTypesList,
     data_types.Image, data_types.Table, data_types.PartitionedTable,
-    metric_summary.MetricDefinition,
+    metric_summary.MetricDefinition, ProjectRecord,
 ] + [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, Exception) and c.__module__ == errors.__name__]
 
 # Methods left unannotated on purpose, each with the reason.
