@@ -226,7 +226,10 @@ class User(_Named):
     """`registry.add_members(User("alice"))` (a plain "alice" works too)."""
 
     kind = "user"
-    username = property(lambda self: self.name)
+
+    @property
+    def username(self) -> str:
+        return self.name
 
 
 class Team(_Named):
@@ -240,10 +243,12 @@ class _Member:
 
     kind = ""
 
-    def __init__(self, who: _Named, role: str):
+    def __init__(self, who: _Named, role: str) -> None:
         self._who, self.role = who, role
 
-    name = property(lambda self: self._who.name)
+    @property
+    def name(self) -> str:
+        return self._who.name
 
     def __eq__(self, other):
         return type(other) is type(self) and (other._who, other.role) == (self._who, self.role)
@@ -256,14 +261,20 @@ class UserMember(_Member):
     """W&B's UserMember: `.user` (a User) and `.role`."""
 
     kind = "user"
-    user = property(lambda self: self._who)
+
+    @property
+    def user(self) -> User:
+        return self._who
 
 
 class TeamMember(_Member):
     """W&B's TeamMember: `.team` (a Team) and `.role`."""
 
     kind = "team"
-    team = property(lambda self: self._who)
+
+    @property
+    def team(self) -> Team:
+        return self._who
 
 
 def _member_ref(member):

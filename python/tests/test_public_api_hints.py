@@ -13,7 +13,8 @@ PUBLIC_CLASSES = [
     amphora.Api, api.ArtifactCollection, api.ArtifactType,
     amphora.Artifact, amphora.ArtifactEntry,
     amphora.Run, offline.OfflineRun, offline.DisabledRun, public.PublicRun, live_run.Config, live_run.Summary,
-    registries.Registry, registries.ArtifactTypesList,
+    registries.Registry, registries.ArtifactTypesList, registries.User, registries.Team, registries.UserMember, registries.TeamMember,
+    registries._Named, registries._Member,  # bases whose members User/Team/UserMember/TeamMember hand out
     data_types.Image, data_types.Table, data_types.PartitionedTable,
     metric_summary.MetricDefinition, ProjectRecord,
 ] + [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, Exception) and c.__module__ == errors.__name__]
