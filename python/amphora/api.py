@@ -1,11 +1,11 @@
 """`Api()`: read and manage artifacts and runs outside of a run."""
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from .artifact import Artifact
 from .client import Client, get_client
-from .errors import AmphoraError
+from .errors import AmphoraError, found
 from .names import validate_artifact_name, validate_artifact_type
 from .public import PublicRun, parse_run_path
 from .reference import ArtifactRef, format_reference, parse_reference
@@ -83,7 +83,7 @@ class Api:
     versions = artifact_versions
 
     def artifact_exists(self, name: str, type: str | None = None) -> bool:
-        return _found(lambda: self.artifact(name, type))
+        return found(lambda: self.artifact(name, type))
 
     def run(self, path: str) -> PublicRun:
         """`Api().run("entity/project/run_id")` (entity and project default as for init)."""
@@ -155,7 +155,7 @@ class Api:
         return ArtifactCollection(self, data)
 
     def artifact_collection_exists(self, name: str, type: str) -> bool:
-        return _found(lambda: self.artifact_collection(type, name))
+        return found(lambda: self.artifact_collection(type, name))
 
     def artifact_types(self, project: str | None = None) -> list[ArtifactType]:
         project = project or self.default_project
@@ -171,17 +171,6 @@ class Api:
             if t.name == type_name:
                 return t
         raise AmphoraError("not_found", f'Project "{project or self.default_project}" has no artifacts of type "{type_name}".')
-
-
-def _found(fetch: Callable[[], object]) -> bool:
-    """Whether `fetch()` finds what it asks for: False when the server answers not_found; any other error is raised."""
-    try:
-        fetch()
-        return True
-    except AmphoraError as e:
-        if e.code == "not_found":
-            return False
-        raise
 
 
 class ArtifactCollection(ProjectRecord):

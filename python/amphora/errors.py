@@ -13,7 +13,7 @@ it expects, each error is also the built-in or W&B type W&B raises in that place
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 
 STATUS = {
@@ -136,3 +136,14 @@ class CommPermissionError(CommError, PermissionError):
     """A team server refused the action for the key's role (`forbidden`, HTTP 403): a CommError and
     a PermissionError. The message names the role needed and the one held; ask an admin of the
     project for a higher role. (A project the key has no role on answers `not_found` instead.)"""
+
+
+def found(fetch: Callable[[], object]) -> bool:
+    """Whether `fetch()` finds what it asks the server for: False when it answers not_found; any other error is raised."""
+    try:
+        fetch()
+        return True
+    except AmphoraError as e:
+        if e.code == "not_found":
+            return False
+        raise
