@@ -51,7 +51,8 @@ describe('server process: command-line flags', function () {
     try {
       const line = await new Promise<string>((resolve, reject) => {
         child.once('exit', (code) => reject(new Error(`server exited ${code}: ${err}`)));
-        createInterface({ input: child.stdout }).once('line', resolve);
+        // Start-up progress lines come first; the listening line says where it serves.
+        createInterface({ input: child.stdout }).on('line', (l) => (JSON.parse(l) as { event: string }).event === 'listening' && resolve(l));
       });
       const msg = JSON.parse(line) as { event: string; url: string; dataDir: string };
       assert.equal(msg.event, 'listening');
