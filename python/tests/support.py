@@ -1,11 +1,12 @@
 """A real Amphora server per test class: `node dist/server.mjs --data-dir <tmp> --port 0`."""
 import json
 import os
-import select
+import queue
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 import urllib.request
@@ -25,6 +26,14 @@ def post_json(url, key, path, body):
         return json.load(r)
 
 
+def _is_event(line, name):
+    """Whether a line the server printed is its JSON `{"event": name, ...}` announcement."""
+    try:
+        return json.loads(line).get("event") == name
+    except (ValueError, AttributeError):
+        return False
+
+
 class ServerProcess:
     def __init__(self, data_dir, timeout=90, team_key=None):
         """`team_key`: start a team server (--team) whose site admin `admin` has this key."""
@@ -39,16 +48,19 @@ class ServerProcess:
             ["node", SERVER, "--data-dir", data_dir, "--host", "127.0.0.1", "--port", "0"] + (["--team"] if team_key else []),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=env,
         )
+        # Start-up progress lines ({"event":"starting",...}) come before the listening line.
+        lines = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(x) for x in iter(self.proc.stdout.readline, b"")] + [lines.put(b"")], daemon=True).start()
         deadline = time.monotonic() + timeout
         line = b""
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.proc.stdout], [], [], 1.0)
-            if ready:
-                line = self.proc.stdout.readline()
-                # {"event":"starting",…} lines report start-up progress; the listening line follows.
-                if line.strip().startswith(b"{") and b'"event":"starting"' not in line:
+            try:
+                line = lines.get(timeout=1.0)
+            except queue.Empty:
+                if self.proc.poll() is not None:
                     break
-            if self.proc.poll() is not None:
+                continue
+            if not line or _is_event(line, "listening"):
                 break
         try:
             info = json.loads(line)
