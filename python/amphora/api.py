@@ -5,7 +5,7 @@ from typing import Any, Sequence
 
 from .artifact import Artifact
 from .client import Client, get_client
-from .errors import AmphoraError
+from .errors import AmphoraError, found
 from .names import validate_artifact_name, validate_artifact_type
 from .public import PublicRun, parse_run_path
 from .reference import ArtifactRef, format_reference, parse_reference
@@ -13,6 +13,7 @@ from .registries import Registry, registry_route
 from .run_filters import field_lookup, matches, run_matches
 from . import session
 from .transport import API_PREFIX
+from .wire_fields import ProjectRecord, WireField
 
 
 _REGISTRY_FIELDS = field_lookup({"name": "name", "description": "description", "visibility": "visibility",
@@ -82,13 +83,7 @@ class Api:
     versions = artifact_versions
 
     def artifact_exists(self, name: str, type: str | None = None) -> bool:
-        try:
-            self.artifact(name, type)
-            return True
-        except AmphoraError as e:
-            if e.code == "not_found":
-                return False
-            raise
+        return found(lambda: self.artifact(name, type))
 
     def run(self, path: str) -> PublicRun:
         """`Api().run("entity/project/run_id")` (entity and project default as for init)."""
@@ -160,13 +155,7 @@ class Api:
         return ArtifactCollection(self, data)
 
     def artifact_collection_exists(self, name: str, type: str) -> bool:
-        try:
-            self.artifact_collection(type, name)
-            return True
-        except AmphoraError as e:
-            if e.code == "not_found":
-                return False
-            raise
+        return found(lambda: self.artifact_collection(type, name))
 
     def artifact_types(self, project: str | None = None) -> list[ArtifactType]:
         project = project or self.default_project
@@ -184,20 +173,16 @@ class Api:
         raise AmphoraError("not_found", f'Project "{project or self.default_project}" has no artifacts of type "{type_name}".')
 
 
-class ArtifactCollection:
+class ArtifactCollection(ProjectRecord):
     """A named artifact (all its versions): `name`, `type`, `description`, `aliases`, `versions()`, `delete()`."""
 
-    def __init__(self, api, data):
+    def __init__(self, api: Api, data: dict[str, Any]) -> None:
         self._api = api
         self._data = data
 
-    name = property(lambda self: self._data["name"])
-    type = property(lambda self: self._data["type"])
-    entity = property(lambda self: self._data["entity"])
-    project = property(lambda self: self._data["project"])
-    description = property(lambda self: self._data.get("description"))
-    created_at = property(lambda self: self._data.get("createdAt"))
-    updated_at = property(lambda self: self._data.get("updatedAt"))
+    type = WireField[str]("type")
+    description = WireField[str | None]("description", optional=True)
+    updated_at = WireField[str | None]("updatedAt", optional=True)
 
     @property
     def aliases(self) -> list[str]:
@@ -219,10 +204,13 @@ class ArtifactCollection:
 
 
 class ArtifactType:
-    def __init__(self, api, entity, project, name):
+    def __init__(self, api: Api, entity: str, project: str, name: str) -> None:
         self._api, self.entity, self.project, self.name = api, entity, project, name
 
-    type = property(lambda self: self.name)
+    @property
+    def type(self) -> str:
+        """The type's name (W&B's ArtifactType.type)."""
+        return self.name
 
     def collections(self) -> list[ArtifactCollection]:
         return self._api.artifact_collections(f"{self.entity}/{self.project}", self.name)

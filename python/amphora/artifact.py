@@ -7,9 +7,9 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Sequence
+from typing import IO, Any, Sequence
 
-from .data_types import Table
+from .data_types import Table, ToJson
 from .errors import AmphoraError, ArtifactNotLoggedError, EntryNotFoundError, PathNotInArtifactError
 from .manifest import artifact_digest, stored_blobs, validate_manifest
 from .names import validate_alias, validate_artifact_name, validate_artifact_type
@@ -40,7 +40,7 @@ def unwrap_version(answer):
 class ArtifactEntry:
     """One file of an artifact (what `get_path(name)` returns)."""
 
-    def __init__(self, artifact, path, entry):
+    def __init__(self, artifact: Artifact, path: str, entry: dict[str, Any]) -> None:
         self._artifact = artifact
         self.path = path
         self.name = path
@@ -50,14 +50,14 @@ class ArtifactEntry:
         self._ref = entry.get("ref")
         self._local = entry.get("_local")
 
-    def ref(self):
+    def ref(self) -> str | None:
         """The external URI this entry tracks, or None for a file stored by Amphora."""
         return self._ref
 
-    def ref_url(self):
+    def ref_url(self) -> str | None:
         return self._ref
 
-    def download(self, root=None):
+    def download(self, root: str | os.PathLike | None = None) -> str:
         """Downloads just this file (default root: the artifact's download folder); returns its local path."""
         if self._artifact._version is None:
             if self._local:
@@ -104,7 +104,8 @@ class _NewFile:
 class Artifact:
     """`Artifact(name, type, description=None, metadata=None)`."""
 
-    def __init__(self, name, type, description=None, metadata=None, incremental=False, use_as=None):
+    def __init__(self, name: str, type: str, description: str | None = None, metadata: dict[str, Any] | None = None,
+                 incremental: bool = False, use_as: str | None = None) -> None:
         if use_as is not None:
             raise NotImplementedError("Artifact(use_as=...) is not supported by Amphora (W&B deprecated it); "
                                       "leave it out and refer to the artifact by its name.")
@@ -158,52 +159,52 @@ class Artifact:
 
     # ------------------------------------------------------------------ attributes
     @property
-    def name(self):
+    def name(self) -> str:
         """W&B's name: `collection:vN` once logged (a link: its registry collection and number), the
         collection name alone for a draft."""
         return f"{self._name}:{self.version}" if self._version else self._name
 
     @property
-    def collection_name(self):
+    def collection_name(self) -> str:
         """The collection alone (`mnist-raw`), logged or not."""
         return self._name
 
     @property
-    def type(self):
+    def type(self) -> str:
         return self._type
 
     @property
-    def version(self):
+    def version(self) -> str | None:
         return self._version["version"] if self._version else None
 
     @property
-    def id(self):
+    def id(self) -> str | None:
         return self._version["id"] if self._version else None
 
     @property
-    def entity(self):
+    def entity(self) -> str | None:
         return self._version["entity"] if self._version else None
 
     @property
-    def project(self):
+    def project(self) -> str | None:
         return self._version["project"] if self._version else None
 
     @property
-    def state(self):
+    def state(self) -> str:
         """W&B's states: "PENDING" (a draft, or not committed yet), "COMMITTED", "DELETED"."""
         return STATE_BY_SERVER.get(self._version["state"], "PENDING") if self._version else "PENDING"
 
-    def is_draft(self):
+    def is_draft(self) -> bool:
         """True until the artifact is logged."""
         return self._version is None
 
     @property
-    def created_at(self):
+    def created_at(self) -> str | None:
         """ISO-8601 time the version was created (None for a draft)."""
         return self._version.get("createdAt") if self._version else None
 
     @property
-    def updated_at(self):
+    def updated_at(self) -> str | None:
         """ISO-8601 time of the last change to the version (None for a draft)."""
         return self._version.get("updatedAt") if self._version else None
 
@@ -215,12 +216,12 @@ class Artifact:
         return self.entity, self.project, self._name, self.version
 
     @property
-    def is_link(self):
+    def is_link(self) -> bool:
         """True for a version reached through a registry collection (W&B's linked artifact)."""
         return bool(self._version and self._version.get("linkedFrom"))
 
     @property
-    def source_name(self):
+    def source_name(self) -> str:
         """`name:vN` where the version was logged (a link's source; the name alone for a draft)."""
         if not self._version:
             return self._name
@@ -228,26 +229,26 @@ class Artifact:
         return f"{name}:{version}"
 
     @property
-    def source_entity(self):
+    def source_entity(self) -> str | None:
         return self._source()[0] if self._version else None
 
     @property
-    def source_project(self):
+    def source_project(self) -> str | None:
         return self._source()[1] if self._version else None
 
     @property
-    def source_version(self):
+    def source_version(self) -> str | None:
         return self._source()[3] if self._version else None
 
     @property
-    def source_qualified_name(self):
+    def source_qualified_name(self) -> str:
         if not self._version:
             return self._name
         entity, project, name, version = self._source()
         return f"{entity}/{project}/{name}:{version}"
 
     @property
-    def source_artifact(self):
+    def source_artifact(self) -> Artifact:
         """The logged version a link points at (itself when it is no link)."""
         self._require_logged("find the source of")
         if not self.is_link:
@@ -256,69 +257,69 @@ class Artifact:
         return Artifact._from_version(c, c.http.get(c.version_path(*self._source())))
 
     @property
-    def tags(self):
+    def tags(self) -> list[str]:
         """Version tags (W&B: add with `tags.append`, replace by assignment; saved by log or `save()`)."""
         return self._tags
 
     @tags.setter
-    def tags(self, value):
+    def tags(self, value: Sequence[str]) -> None:
         self._tags = _validate_tags(value)
 
     @property
-    def ttl(self):
+    def ttl(self) -> datetime.timedelta | None:
         """Time to live (a `datetime.timedelta`, or None to keep the version): `amphora gc` deletes the
         version once `created_at + ttl` has passed."""
         return self._ttl
 
     @ttl.setter
-    def ttl(self, value):
+    def ttl(self, value: datetime.timedelta | None) -> None:
         self._ttl = _validate_ttl(value)
 
     @property
-    def file_count(self):
+    def file_count(self) -> int:
         return self._version["fileCount"] if self._version else len(self._entries)
 
     @property
-    def qualified_name(self):
+    def qualified_name(self) -> str:
         """`entity/project/name:vN` once logged."""
         if not self._version:
             return self._name
         return format_reference(parse_reference(f"{self.entity}/{self.project}/{self._name}:{self.version}"))
 
     @property
-    def digest(self):
+    def digest(self) -> str:
         if self._version:
             return self._version["digest"]
         self._finalize_local()
         return artifact_digest(self._entries)
 
     @property
-    def size(self):
+    def size(self) -> int:
         if self._version:
             return self._version["size"]
         self._finalize_local()
         return sum(e["size"] for e in self._entries.values())
 
     @property
-    def metadata(self):
+    def metadata(self) -> dict[str, Any]:
         return self._metadata
 
     @metadata.setter
-    def metadata(self, value):
+    def metadata(self, value: dict[str, Any]) -> None:
         if not isinstance(value, dict):
             raise AmphoraError("invalid_request", f"Artifact metadata must be a dict of JSON values, got {type_name(value)}.")
         self._metadata = dict(value)
 
     @property
-    def aliases(self):
+    def aliases(self) -> list[str]:
         return self._aliases
 
     @aliases.setter
-    def aliases(self, value):
+    def aliases(self, value: Sequence[str]) -> None:
         self._aliases = list(value)
 
     @property
-    def manifest(self):
+    def manifest(self) -> dict[str, dict[str, Any]]:
         """Logical path -> {"digest", "size", "ref"?, "extra"?} (a copy)."""
         self._load_manifest()
         if self._version is None:
@@ -357,7 +358,8 @@ class Artifact:
                                    "content. Pass overwrite=True to replace it (merge=True for add_dir), or store it "
                                    "under another name.")
 
-    def add_file(self, local_path, name=None, is_tmp=False, skip_cache=False, policy="mutable", overwrite=False):
+    def add_file(self, local_path: str | os.PathLike, name: str | None = None, is_tmp: bool = False, skip_cache: bool = False,
+                 policy: str = "mutable", overwrite: bool = False) -> ArtifactEntry:
         """Adds one file, stored as `name` (default: its file name). A path already in the draft with
         other content raises ValueError unless overwrite=True. `is_tmp=True` names the file after its
         content; `skip_cache=True` keeps it out of the local cache. The file is read when the artifact is
@@ -386,7 +388,8 @@ class Artifact:
             else:
                 self._skip_cache.discard(p)
 
-    def add_dir(self, local_path, name=None, skip_cache=False, policy="mutable", merge=False):
+    def add_dir(self, local_path: str | os.PathLike, name: str | None = None, skip_cache: bool = False, policy: str = "mutable",
+                merge: bool = False) -> None:
         """Adds every file under a folder, stored under the prefix `name` (default: at the top). A file
         already in the draft with other content raises ValueError unless merge=True."""
         self._require_draft("add a folder")
@@ -436,7 +439,7 @@ class Artifact:
         self._entries.update(entries)
         self._note_skip_cache(list(entries), skip_cache)
 
-    def new_file(self, name, mode="x", encoding=None):
+    def new_file(self, name: str, mode: str = "x", encoding: str | None = None) -> IO[Any]:
         """A writable file stored as `name` when closed: `with artifact.new_file("x.txt") as f: ...`.
         W&B's default mode "x" refuses a name the draft already holds (ValueError); "w" replaces it."""
         self._require_draft("add a file")
@@ -457,7 +460,7 @@ class Artifact:
         # Our temp file may exist from an earlier new_file of a removed entry: the check above is the rule.
         return _NewFile(self, name, local, mode.replace("x", "w"), encoding, overwrite=not exclusive)
 
-    def add(self, obj, name):
+    def add(self, obj: ToJson, name: str) -> ArtifactEntry:
         """Adds a Table (or any object with a `to_json()`), stored as `name` + its suffix."""
         self._require_draft("add an object")
         if not hasattr(obj, "to_json"):
@@ -469,7 +472,7 @@ class Artifact:
             f.write(obj.to_json())
         return ArtifactEntry(self, logical, self._entries[logical])
 
-    def get(self, name):
+    def get(self, name: str) -> Any:
         """The object logged with `add(obj, name)` (a Table, or the stored JSON for other types);
         None when the artifact holds no such object, as in W&B."""
         self._require_logged("get an object from")
@@ -492,7 +495,7 @@ class Artifact:
             self._tmpdir = tempfile.mkdtemp(prefix="amphora-artifact-")
         return os.path.join(self._tmpdir, "get")
 
-    def add_reference(self, uri, name=None, checksum=True, max_objects=None):
+    def add_reference(self, uri: str, name: str | None = None, checksum: bool = True, max_objects: int | None = None) -> list[ArtifactEntry]:
         """Tracks an external object without copying it: http(s):// (digest from ETag, size from
         Content-Length), file:// (digest of the content; a folder adds every file in it), s3:// and
         gs:// (a key, or a prefix ending in "/" that adds its objects, at most max_objects, default
@@ -508,7 +511,7 @@ class Artifact:
             self._entries[p] = e
         return [ArtifactEntry(self, p, e) for p, e in found]
 
-    def remove(self, item):
+    def remove(self, item: str | os.PathLike | ArtifactEntry) -> None:
         """Removes a file, or every file under a folder, from a draft (a path, or an entry from
         add_file/get_entry). A path the draft does not hold raises FileNotFoundError, as in W&B."""
         self._require_draft("remove a file")
@@ -521,7 +524,7 @@ class Artifact:
             self._skip_cache.discard(p)
 
     # ------------------------------------------------------------------ reading
-    def get_entry(self, name):
+    def get_entry(self, name: str) -> ArtifactEntry:
         """The entry stored at `name`; KeyError (an AmphoraError too) when there is none, as in W&B."""
         self._load_manifest()
         name = os.fspath(name)
@@ -533,7 +536,7 @@ class Artifact:
 
     get_path = get_entry  # W&B's older name
 
-    def files(self, names=None, per_page=50):
+    def files(self, names: Sequence[str] | None = None, per_page: int = 50) -> list[ArtifactEntry]:
         """The files of the version (each with name, path, size, digest), sorted by path; `names`
         keeps only those. The manifest is read in one request, so `per_page` changes nothing."""
         self._load_manifest()
@@ -558,7 +561,8 @@ class Artifact:
         sep = "-" if _WINDOWS else ":"
         return os.path.join(".", "artifacts", f"{self._name}{sep}{self.version}")
 
-    def download(self, root=None, allow_missing_references=False, skip_cache=None, path_prefix=None, multipart=None):
+    def download(self, root: str | os.PathLike | None = None, allow_missing_references: bool = False, skip_cache: bool | None = None,
+                 path_prefix: str | None = None, multipart: bool | None = None) -> str:
         """Materializes the files under `root` (default ./artifacts/<name>:<version>), fetching only
         what is missing and verifying every hash; returns the folder. `path_prefix` downloads only the
         files under it; `allow_missing_references=True` skips references whose object is gone.
@@ -586,7 +590,7 @@ class Artifact:
                         raise
         return root
 
-    def verify(self, root=None):
+    def verify(self, root: str | os.PathLike | None = None) -> None:
         """Checks that `root` (default: the download folder) holds exactly this version's files with
         their recorded SHA-256; references are not checked. Raises ValueError naming the first difference."""
         self._require_logged("verify")
@@ -607,7 +611,7 @@ class Artifact:
                 raise AmphoraError("digest_mismatch", f'verify: "{p}" in {root} differs from {self.qualified_name} (digest mismatch); download '
                                    "it again.")
 
-    def checkout(self, root=None):
+    def checkout(self, root: str | os.PathLike | None = None) -> str:
         """Makes `root` hold exactly this version: downloads it and deletes every other file there."""
         self._require_logged("check out")
         root = root or self._default_root()
@@ -624,7 +628,7 @@ class Artifact:
                         os.rmdir(full)
         return self.download(root)
 
-    def new_draft(self):
+    def new_draft(self) -> Artifact:
         """A draft holding this version's files, name, type, description and metadata: add or remove
         files, then log it as the next version (only new files are uploaded)."""
         self._require_logged("make a draft of")
@@ -657,7 +661,7 @@ class Artifact:
         return self.last_transfer
 
     # ------------------------------------------------------------------ server-side changes
-    def save(self):
+    def save(self) -> Artifact:
         """Committed: persists description, metadata and alias changes. Draft: logs it."""
         if self._version is None:
             run = session.current_run()
@@ -690,14 +694,14 @@ class Artifact:
             self._apply_version(unwrap_version(answer))
         return self
 
-    def delete(self, delete_aliases=False):
+    def delete(self, delete_aliases: bool = False) -> None:
         self._require_logged("delete")
         c = self._client
         query = {"deleteAliases": "true"} if delete_aliases else None
         answer = c.http.delete(c.version_path(self.entity, self.project, self._name, self.version), query=query)
         self._apply_version(unwrap_version(answer))
 
-    def wait(self, timeout=None):
+    def wait(self, timeout: float | None = None) -> Artifact:
         """Logging returns once the version is committed, so there is nothing to wait for."""
         if self._version is None:
             raise ArtifactNotLoggedError(f"Artifact {self._name!r} is not logged yet; log it with run.log_artifact, then wait.")
@@ -709,7 +713,7 @@ class Artifact:
             raise ArtifactNotLoggedError(f"Cannot {what} artifact {self._name!r}: it is not logged yet. Log it with run.log_artifact "
                                          "first.")
 
-    def logged_by(self):
+    def logged_by(self) -> PublicRun | None:
         """The run that logged this version (None if it was logged outside a run)."""
         self._require_logged("ask who logged")
         producer = self._version.get("producerRun")
@@ -718,7 +722,7 @@ class Artifact:
         entity, project = self._source()[:2]  # a link's producer ran in its source's project
         return PublicRun._fetch(self._client, entity, project, producer["id"])
 
-    def used_by(self):
+    def used_by(self) -> list[PublicRun]:
         """The runs that used this version."""
         self._require_logged("ask who used")
         c = self._client

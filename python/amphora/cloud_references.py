@@ -32,6 +32,26 @@ def max_objects_of(max_objects):
     return value
 
 
+def resolve_bucket_uri(uri, name, list_prefix, one_object, key_word):
+    """Manifest entries [(path, entry)] for a bucket URI: every object under `PREFIX/`; else the one
+    object `KEY` (`one_object(bucket, key, path)`: its (path, entry), or None when there is none);
+    else, as the cloud CLIs do, every object under `KEY/` (a name without its trailing slash may
+    name a folder). `list_prefix(bucket, prefix)` lists; `key_word` is what the store calls a key."""
+    _, bucket, key = parse_cloud_uri(uri)
+    if key == "" or key.endswith("/"):
+        found = list_prefix(bucket, key)
+        if not found:
+            raise AmphoraError("not_found", f"No objects under {uri}; check the bucket and prefix.")
+        return found
+    one = one_object(bucket, key, object_path(key, name))
+    if one is not None:
+        return [one]
+    found = list_prefix(bucket, key + "/")
+    if not found:
+        raise AmphoraError("not_found", f"{uri} does not exist: no object has that {key_word} and none is under {key}/; check the {key_word}.")
+    return found
+
+
 def too_many_objects(uri, max_objects):
     return AmphoraError("invalid_request", f"{uri} holds more than max_objects={max_objects} objects; pass a larger max_objects to track them "
                         "all, or reference a narrower prefix.")

@@ -2,13 +2,22 @@
 
 No numpy needed: arrays may be lists, nested lists, or any object with `tolist()`.
 """
+from __future__ import annotations
+
 import json
 import math
 import os
 import struct
 import zlib
+from typing import Any, Protocol
 
 from .errors import AmphoraError
+
+
+class ToJson(Protocol):
+    """What `Artifact.add` stores: an object that serializes itself (Table, Image, PartitionedTable, ...)."""
+
+    def to_json(self) -> str: ...
 
 
 def _plain(value):
@@ -37,7 +46,7 @@ class Image:
 
     artifact_suffix = ".image.json"
 
-    def __init__(self, data_or_path, caption=None, mode=None):
+    def __init__(self, data_or_path: Any, caption: str | None = None, mode: str | None = None) -> None:
         self.caption = caption
         self._path = None
         self._pixels = None
@@ -96,7 +105,7 @@ class Image:
             desc["caption"] = str(self.caption)
         return fname, desc
 
-    def to_json(self):
+    def to_json(self) -> str:
         return json.dumps({"_type": "image", "caption": self.caption, "pixels": self._pixels, "path": self._path})
 
 
@@ -105,7 +114,8 @@ class Table:
 
     artifact_suffix = ".table.json"
 
-    def __init__(self, columns=None, data=None, rows=None, dataframe=None):
+    def __init__(self, columns: list[str] | None = None, data: list[list[Any]] | None = None, rows: list[list[Any]] | None = None,
+                 dataframe: Any = None) -> None:
         data = data if data is not None else rows
         if dataframe is not None and hasattr(dataframe, "to_dict"):
             columns = list(dataframe.columns)
@@ -118,12 +128,12 @@ class Table:
         for row in data:
             self.add_data(*row)
 
-    def add_data(self, *row):
+    def add_data(self, *row: Any) -> None:
         if len(row) != len(self.columns):
             raise AmphoraError("invalid_request", f'Table row has {len(row)} values but the table has {len(self.columns)} columns ({", ".join(map(str, self.columns))}).')
         self.data.append([_plain(v) for v in row])
 
-    def to_json(self):
+    def to_json(self) -> str:
         return json.dumps({"_type": "table", "columns": self.columns, "data": self.data}, default=_json_safe)
 
     def _write(self, folder, stem):
@@ -144,8 +154,8 @@ class PartitionedTable:
 
     artifact_suffix = ".partitioned-table.json"
 
-    def __init__(self, parts_path):
+    def __init__(self, parts_path: str) -> None:
         self.parts_path = parts_path
 
-    def to_json(self):
+    def to_json(self) -> str:
         return json.dumps({"_type": "partitioned-table", "parts_path": self.parts_path})

@@ -11,6 +11,10 @@ it expects, each error is also the built-in or W&B type W&B raises in that place
   (W&B's `wandb.errors.CommError`), which is a `ValueError` too when the server refused the input,
   and a `PermissionError` too when a team server refused the key's role (`forbidden`, HTTP 403).
 """
+from __future__ import annotations
+
+from typing import Any, Callable
+
 
 STATUS = {
     "invalid_name": 400,
@@ -50,14 +54,14 @@ class AmphoraError(Exception):
             cls = InputError
         return super().__new__(cls)
 
-    def __init__(self, code, message, details=None):
+    def __init__(self, code: str, message: str, details: Any = None) -> None:
         Exception.__init__(self, message)
         self.code = code
         self.message = message
         self.details = details
 
     @property
-    def status(self):
+    def status(self) -> int:
         return STATUS.get(self.code, 500)
 
     def __str__(self):
@@ -77,37 +81,34 @@ class InputError(AmphoraError, ValueError):
     """Bad input found by the client (W&B raises ValueError)."""
 
 
-class EntryNotFoundError(AmphoraError, KeyError):
+class _FixedCodeError(AmphoraError):
+    """An error whose kind fixes its code: built, and pickled, from (message, details) alone."""
+
+    fixed_code = "internal"
+
+    def __init__(self, message: str, details: Any = None) -> None:
+        AmphoraError.__init__(self, self.fixed_code, message, details)
+
+    def __reduce__(self):
+        return (type(self), (self.message, self.details))
+
+
+class EntryNotFoundError(_FixedCodeError, KeyError):
     """`get_entry` / `get_path` of a name the artifact does not hold (W&B raises KeyError)."""
 
-    def __init__(self, message, details=None):
-        AmphoraError.__init__(self, "not_found", message, details)
-
-    def __reduce__(self):
-        return (type(self), (self.message, self.details))
+    fixed_code = "not_found"
 
 
-class PathNotInArtifactError(AmphoraError, FileNotFoundError):
+class PathNotInArtifactError(_FixedCodeError, FileNotFoundError):
     """`Artifact.remove` of a path the draft does not hold (W&B raises FileNotFoundError)."""
 
-    def __init__(self, message, details=None):
-        AmphoraError.__init__(self, "not_found", message, details)
-
-    def __reduce__(self):
-        return (type(self), (self.message, self.details))
-
-    def __str__(self):
-        return self.message
+    fixed_code = "not_found"
 
 
-class ArtifactNotLoggedError(AmphoraError, AttributeError):
+class ArtifactNotLoggedError(_FixedCodeError, AttributeError):
     """An operation that needs a logged version, on a draft (W&B's ArtifactNotLoggedError)."""
 
-    def __init__(self, message, details=None):
-        AmphoraError.__init__(self, "invalid_request", message, details)
-
-    def __reduce__(self):
-        return (type(self), (self.message, self.details))
+    fixed_code = "invalid_request"
 
 
 class CommError(AmphoraError):
@@ -122,7 +123,7 @@ class CommError(AmphoraError):
         # The base after AmphoraError in cls's MRO: OSError for CommPermissionError, else Exception.
         return super(AmphoraError, cls).__new__(cls)
 
-    def __init__(self, code, message, details=None, exc=None):
+    def __init__(self, code: str, message: str, details: Any = None, exc: BaseException | None = None) -> None:
         AmphoraError.__init__(self, code, message, details)
         self.exc = exc
 
@@ -135,3 +136,14 @@ class CommPermissionError(CommError, PermissionError):
     """A team server refused the action for the key's role (`forbidden`, HTTP 403): a CommError and
     a PermissionError. The message names the role needed and the one held; ask an admin of the
     project for a higher role. (A project the key has no role on answers `not_found` instead.)"""
+
+
+def found(fetch: Callable[[], object]) -> bool:
+    """Whether `fetch()` finds what it asks the server for: False when it answers not_found; any other error is raised."""
+    try:
+        fetch()
+        return True
+    except AmphoraError as e:
+        if e.code == "not_found":
+            return False
+        raise

@@ -12,8 +12,8 @@ import hashlib
 import os
 import threading
 
-from .cloud_references import (cloud_uri, is_folder_marker, max_objects_of, missing_package, object_path, parse_cloud_uri,
-                               prefixed_path, too_many_objects)
+from .cloud_references import (cloud_uri, is_folder_marker, max_objects_of, missing_package, parse_cloud_uri, prefixed_path, resolve_bucket_uri,
+                               too_many_objects)
 from .errors import AmphoraError
 
 _clients = {}
@@ -112,26 +112,20 @@ def _list_prefix(bucket, prefix, name, checksum, max_objects, shown):
 
 def resolve_gcs_reference(uri, name=None, checksum=True, max_objects=None):
     """Manifest entries [(path, entry)] for `gs://bucket/object` (one object) or `gs://bucket/prefix/`."""
-    _, bucket, key = parse_cloud_uri(uri)
-    if key == "" or key.endswith("/"):
-        found = _list_prefix(bucket, key, name, checksum, max_objects, uri)
-        if not found:
-            raise AmphoraError("not_found", f"No objects under {uri}; check the bucket and prefix.")
-        return found
-    path = object_path(key, name)
-    if not checksum:
-        return [(path, _entry(bucket, key, None, False))]
-    try:
-        blob = _client().bucket(bucket).get_blob(key)  # None when there is no such object
-    except Exception as e:  # noqa: BLE001
-        raise gcs_error(e, uri) from None
-    if blob is not None:
-        return [(path, _entry(bucket, key, blob, True))]
-    # No such object: a name without its trailing slash may name a folder.
-    found = _list_prefix(bucket, key + "/", name, checksum, max_objects, uri)
-    if not found:
-        raise AmphoraError("not_found", f"{uri} does not exist: no object has that name and none is under {key}/; check the name.")
-    return found
+
+    def one_object(bucket, key, path):
+        if not checksum:
+            return path, _entry(bucket, key, None, False)
+        try:
+            blob = _client().bucket(bucket).get_blob(key)  # None when there is no such object
+        except Exception as e:  # noqa: BLE001
+            raise gcs_error(e, uri) from None
+        return None if blob is None else (path, _entry(bucket, key, blob, True))
+
+    def list_prefix(bucket, prefix):
+        return _list_prefix(bucket, prefix, name, checksum, max_objects, uri)
+
+    return resolve_bucket_uri(uri, name, list_prefix, one_object, "name")
 
 
 class _VerifyingWriter:

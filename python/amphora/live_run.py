@@ -10,7 +10,7 @@ import threading
 import time
 import warnings
 from collections.abc import MutableMapping
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 from datetime import datetime, timezone
 
 from .artifact import Artifact, unwrap_version
@@ -27,6 +27,9 @@ from . import session
 from .reference import ArtifactRef, format_reference, parse_reference
 from .transfer import Stats
 from .transport import API_PREFIX, enc
+
+if TYPE_CHECKING:  # for hints only: client imports this module
+    from .client import Client
 
 HEARTBEAT_INTERVAL_S = 10.0
 _HISTORY_BATCH = 5000
@@ -58,13 +61,9 @@ def json_value(v):
     return str(v)
 
 
-class Config(MutableMapping):
-    """Run configuration: `config.lr`, `config["lr"]`, `config.update({...})`. Changes reach the server."""
-
-    def __init__(self, run=None, data=None, allow_val_change=False):
-        object.__setattr__(self, "_run", run)
-        object.__setattr__(self, "_data", dict(data or {}))
-        object.__setattr__(self, "_allow_val_change", bool(allow_val_change))  # init(allow_val_change=True)
+class _RunMapping(MutableMapping):
+    """A run's dict-like record in `self._data`, by key or as attributes; setting a key goes through
+    `update`, which persists it."""
 
     def __getitem__(self, key):
         return self._data[key]
@@ -87,7 +86,23 @@ class Config(MutableMapping):
         try:
             return self._data[key]
         except KeyError:
-            raise AttributeError(f'config has no key {key!r} (keys: {", ".join(self._data) or "none"})') from None
+            raise self._no_key(key) from None
+
+    def _no_key(self, key):
+        """What reading a missing key as an attribute raises."""
+        return AttributeError(key)
+
+
+class Config(_RunMapping):
+    """Run configuration: `config.lr`, `config["lr"]`, `config.update({...})`. Changes reach the server."""
+
+    def __init__(self, run: Run | None = None, data: dict[str, Any] | None = None, allow_val_change: bool = False) -> None:
+        object.__setattr__(self, "_run", run)
+        object.__setattr__(self, "_data", dict(data or {}))
+        object.__setattr__(self, "_allow_val_change", bool(allow_val_change))  # init(allow_val_change=True)
+
+    def _no_key(self, key):
+        return AttributeError(f'config has no key {key!r} (keys: {", ".join(self._data) or "none"})')
 
     def __setattr__(self, key, value):
         if key.startswith("_"):
@@ -95,7 +110,7 @@ class Config(MutableMapping):
         else:
             self.update({key: value})
 
-    def update(self, other=None, allow_val_change=None, **kwargs):
+    def update(self, other: Any = None, allow_val_change: bool | None = None, **kwargs: Any) -> None:
         """Adds keys. Changing the value of an existing key raises ValueError unless
         allow_val_change=True (here or in init), as in W&B; setting the same value again is fine."""
         changes = dict(_as_dict(other))
@@ -111,49 +126,27 @@ class Config(MutableMapping):
         if self._run is not None and changes:
             self._run._patch({"config": changes})
 
-    def setdefaults(self, d):
+    def setdefaults(self, d: Any) -> None:
         self.update({k: v for k, v in _as_dict(d).items() if k not in self._data})
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return dict(self._data)
 
     def __repr__(self):
         return f"Config({self._data!r})"
 
 
-class Summary(MutableMapping):
+class Summary(_RunMapping):
     """Run summary (dict-like). Defaults to the last value of each logged key; `update` persists now."""
 
-    def __init__(self, run=None, data=None):
+    def __init__(self, run: Run | None = None, data: dict[str, Any] | None = None) -> None:
         self._run = run
         self._data = dict(data or {})
         self._dirty = {}
         self._lock = threading.Lock()
 
-    def __getitem__(self, key):
-        return self._data[key]
 
-    def __setitem__(self, key, value):
-        self.update({key: value})
-
-    def __delitem__(self, key):
-        del self._data[key]
-
-    def __iter__(self):
-        return iter(self._data)
-
-    def __len__(self):
-        return len(self._data)
-
-    def __getattr__(self, key):
-        if key.startswith("_"):
-            raise AttributeError(key)
-        try:
-            return self._data[key]
-        except KeyError:
-            raise AttributeError(key) from None
-
-    def update(self, other=None, **kwargs):
+    def update(self, other: Any = None, **kwargs: Any) -> None:
         changes = dict(_as_dict(other))
         changes.update(kwargs)
         changes = {str(k): json_value(v) for k, v in changes.items()}
@@ -173,7 +166,7 @@ class Summary(MutableMapping):
         if dirty and self._run is not None:
             self._run._patch({"summary": dirty})
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return dict(self._data)
 
     def __repr__(self):
@@ -198,7 +191,7 @@ class Run(PublicRun):
     config = None  # live Config / Summary objects (instead of PublicRun's read-only copies)
     summary = None
 
-    def __init__(self, client, data, allow_val_change=False, media_dir=None):
+    def __init__(self, client: Client, data: dict[str, Any], allow_val_change: bool = False, media_dir: str | None = None) -> None:
         super().__init__(client, data)
         self.config = Config(self, data.get("config"), allow_val_change=allow_val_change)
         self.summary = Summary(self, data.get("summary"))
@@ -221,21 +214,21 @@ class Run(PublicRun):
         self._heartbeat.start()
 
     @property
-    def tags(self):
+    def tags(self) -> tuple[str, ...]:  # type: ignore[override]  # a tuple here, as in W&B's live run
         """The run's tags (a tuple, as in W&B); assign a list or tuple to replace them."""
         return tuple(self._data.get("tags") or ())
 
     @tags.setter
-    def tags(self, value):
+    def tags(self, value: Sequence[str]) -> None:
         self._require_live("set tags")
         self._patch({"tags": validate_run_tags(value)})
 
     @property
-    def notes(self):
+    def notes(self) -> str | None:
         return self._data.get("notes")
 
     @notes.setter
-    def notes(self, value):
+    def notes(self, value: str | None) -> None:
         self._require_live("set notes")
         self._patch({"notes": None if value is None else str(value)})
 
@@ -259,7 +252,7 @@ class Run(PublicRun):
     def _patch(self, body):
         self._data = self._client.http.patch(self._run_route(), body)
 
-    def finish(self, exit_code=None, quiet=None):
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         """Flushes everything and marks the run finished (or failed for a non-zero exit code)."""
         if self._finished:
             return
@@ -274,7 +267,7 @@ class Run(PublicRun):
             session.forget(self)
 
     @property
-    def finished(self):
+    def finished(self) -> bool:
         return self._finished
 
     # ------------------------------------------------------------------ metrics and files
@@ -349,7 +342,7 @@ class Run(PublicRun):
         if force:
             self._history_sender.drain()
 
-    def save(self, glob_str, base_path=None, policy="live"):
+    def save(self, glob_str: str, base_path: str | None = None, policy: str = "live") -> list[str]:
         """Saves files (a path or glob) with the run; returns the saved logical paths."""
         self._require_live("save files")
         matches = sorted(glob.glob(glob_str, recursive=True)) if glob.has_magic(glob_str) else [glob_str]
@@ -489,7 +482,8 @@ class Run(PublicRun):
         self._used[version["id"]] = used
         return used
 
-    def upsert_artifact(self, artifact_or_path, name=None, type=None, aliases=None, distributed_id=None):
+    def upsert_artifact(self, artifact_or_path: Artifact | str | os.PathLike, name: str | None = None, type: str | None = None,
+                        aliases: Sequence[str] | None = None, distributed_id: str | None = None) -> Artifact:
         """Adds this artifact's files to the group's shared pending version (parallel writers);
         `aliases` are applied when the version is finished (by whichever writer finishes it)."""
         site = run_call_site(self)
@@ -509,7 +503,8 @@ class Run(PublicRun):
             self._client.collection_path(self.entity, self.project, artifact._name) + "/pending/" + enc(did), body)
         return artifact
 
-    def finish_artifact(self, artifact_or_path, name=None, type=None, aliases=None, distributed_id=None):
+    def finish_artifact(self, artifact_or_path: Artifact | str | os.PathLike, name: str | None = None, type: str | None = None,
+                        aliases: Sequence[str] | None = None, distributed_id: str | None = None) -> Artifact:
         """Commits the group's pending version (after adding this artifact's own files, if any)."""
         self._require_live("finish an artifact")
         artifact = self._coerce_artifact(artifact_or_path, name, type)

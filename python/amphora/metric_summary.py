@@ -12,7 +12,7 @@ SUMMARY_KINDS = ("min", "max", "mean", "first", "last", "best", "none")
 class MetricDefinition:
     """What `run.define_metric` returns: `name`, `step_metric`, `step_sync`, `summary`, `goal`."""
 
-    def __init__(self, name, step_metric, step_sync, summary, goal):
+    def __init__(self, name: str, step_metric: str | None, step_sync: bool | None, summary: list[str], goal: str | None) -> None:
         self.name, self.step_metric, self.step_sync, self.summary, self.goal = name, step_metric, step_sync, summary, goal
 
     def __repr__(self):

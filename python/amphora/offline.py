@@ -12,12 +12,15 @@ Offline run folder `<dir>/amphora/offline-run-<YYYYmmdd_HHMMSS>-<id>/`:
   blobs/<sha256> the bytes of every saved file and artifact file (content-addressed copies, so
                  later edits of the user's files do not change what is synced)
 """
+from __future__ import annotations
+
 import json
 import os
 import shutil
 import threading
 import time
 import uuid
+from typing import Any, NoReturn, Sequence
 
 from .artifact import Artifact
 from .errors import AmphoraError
@@ -46,7 +49,7 @@ class _NoClient:
 class OfflineRun(Run):
     """A Run that appends what it does to its run folder instead of calling the server."""
 
-    def __init__(self, data, folder, allow_val_change=False):
+    def __init__(self, data: dict[str, Any], folder: str, allow_val_change: bool = False) -> None:
         self.dir = folder
         os.makedirs(os.path.join(folder, "blobs"), exist_ok=True)
         self._events_lock = threading.Lock()
@@ -97,7 +100,8 @@ class OfflineRun(Run):
             files.append({"path": logical, "digest": digest, "size": size})
         self._record({"op": "files", "files": files})
 
-    def log_artifact(self, artifact_or_path, name=None, type=None, aliases=None, tags=None):
+    def log_artifact(self, artifact_or_path: Artifact | str | os.PathLike, name: str | None = None, type: str | None = None,
+                     aliases: Sequence[str] | None = None, tags: Sequence[str] | None = None) -> Artifact:
         self._require_live("log an artifact")
         artifact = self._coerce_artifact(artifact_or_path, name, type)
         if tags is not None:
@@ -123,7 +127,8 @@ class OfflineRun(Run):
             event["callSite"] = site
         self._record(event)
 
-    def use_artifact(self, artifact_or_name, type=None, aliases=None, use_as=None):
+    def use_artifact(self, artifact_or_name: str | Artifact, type: str | None = None, aliases: Sequence[str] | None = None,
+                     use_as: str | None = None) -> Artifact:
         self._require_live("use an artifact")
         if isinstance(artifact_or_name, Artifact) and artifact_or_name._version is None:
             self._record_artifact(artifact_or_name, aliases, use=True)
@@ -131,23 +136,24 @@ class OfflineRun(Run):
         raise AmphoraError("unsupported", f"use_artifact({artifact_or_name if isinstance(artifact_or_name, str) else artifact_or_name.qualified_name!r}) needs the server to find that version, but the run is offline. "
                            "Run online to use logged artifacts (offline runs can use an Artifact they build).")
 
-    def upsert_artifact(self, *args, **kwargs):
+    def upsert_artifact(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise NotImplementedError("upsert_artifact is not supported in offline runs: distributed versions are shared on "
                                   "the server. Log with log_artifact, or run online.")
 
     finish_artifact = upsert_artifact
 
-    def logged_artifacts(self):
+    def logged_artifacts(self) -> NoReturn:
         raise AmphoraError("unsupported", f"logged_artifacts() needs the server; this run is offline (sync it with `amphora sync {self.dir}`).")
 
     used_artifacts = logged_artifacts
 
-    def link_artifact(self, artifact, target_path, aliases=None):
+    def link_artifact(self, artifact: Artifact | None, target_path: str, aliases: Sequence[str] | None = None) -> NoReturn:
         raise AmphoraError("unsupported", f"link_artifact(..., {target_path!r}) needs the server (registries live there), but this run "
                            f"is offline. Sync it (`amphora sync {self.dir}`), then link the version with "
                            f"Api().artifact(\"NAME:vN\").link({target_path!r}).")
 
-    def link_model(self, path, registered_model_name, name=None, aliases=None):
+    def link_model(self, path: str | os.PathLike, registered_model_name: str, name: str | None = None,
+                   aliases: Sequence[str] | None = None) -> NoReturn:
         self.link_artifact(None, f"wandb-registry-model/{registered_model_name}")
 
     def __repr__(self):
@@ -162,7 +168,7 @@ def offline_folder(base_dir, run_id):
 class DisabledRun(Run):
     """init(mode="disabled"): every call returns working objects and nothing is stored anywhere."""
 
-    def __init__(self, data):
+    def __init__(self, data: dict[str, Any]) -> None:
         super().__init__(_NoClient(), dict(data, state="running", summary={}, createdAt=_now()), allow_val_change=True)
 
     def _start_heartbeat(self):
@@ -180,38 +186,42 @@ class DisabledRun(Run):
     def _media(self, key, value, step):
         return value
 
-    def save(self, glob_str, base_path=None, policy="live"):
+    def save(self, glob_str: str, base_path: str | None = None, policy: str = "live") -> list[str]:
         return []
 
-    def log_artifact(self, artifact_or_path, name=None, type=None, aliases=None, tags=None):
+    def log_artifact(self, artifact_or_path: Artifact | str | os.PathLike, name: str | None = None, type: str | None = None,
+                     aliases: Sequence[str] | None = None, tags: Sequence[str] | None = None) -> Artifact:
         return self._coerce_artifact(artifact_or_path, name, type)
 
-    def use_artifact(self, artifact_or_name, type=None, aliases=None, use_as=None):
+    def use_artifact(self, artifact_or_name: str | Artifact, type: str | None = None, aliases: Sequence[str] | None = None,
+                     use_as: str | None = None) -> Artifact:
         if isinstance(artifact_or_name, Artifact):
             return artifact_or_name
         return Artifact(parse_reference(artifact_or_name).name, type or "unspecified")
 
-    def upsert_artifact(self, artifact_or_path, name=None, type=None, aliases=None, distributed_id=None):
+    def upsert_artifact(self, artifact_or_path: Artifact | str | os.PathLike, name: str | None = None, type: str | None = None,
+                        aliases: Sequence[str] | None = None, distributed_id: str | None = None) -> Artifact:
         return self._coerce_artifact(artifact_or_path, name, type)
 
     finish_artifact = upsert_artifact
 
-    def logged_artifacts(self):
+    def logged_artifacts(self) -> list[Artifact]:
         return []
 
-    def used_artifacts(self):
+    def used_artifacts(self) -> list[Artifact]:
         return []
 
-    def define_metric(self, name, *args, **kwargs):
+    def define_metric(self, name: str, *args: Any, **kwargs: Any) -> None:
         return None
 
-    def link_artifact(self, artifact, target_path, aliases=None):
+    def link_artifact(self, artifact: Artifact, target_path: str, aliases: Sequence[str] | None = None) -> None:
         return None
 
-    def log_model(self, path, name=None, aliases=None):
+    def log_model(self, path: str | os.PathLike, name: str | None = None, aliases: Sequence[str] | None = None) -> None:
         return None
 
-    def link_model(self, path, registered_model_name, name=None, aliases=None):
+    def link_model(self, path: str | os.PathLike, registered_model_name: str, name: str | None = None,
+                   aliases: Sequence[str] | None = None) -> None:
         return None
 
     def __repr__(self):

@@ -38,20 +38,19 @@ class ByteProgress:
 
     def update(self, key, so_far):
         """Blob `key` has moved `so_far` bytes in its current attempt."""
+        self._moved(key, so_far, 0)
+
+    def done(self, key, size):
+        """Blob `key` is complete at `size` bytes."""
+        self._moved(key, size, 1)
+
+    def _moved(self, key, so_far, files_done):
         if not self.enabled:
             return
         with self._lock:
             self._bytes += so_far - self._per_blob.get(key, 0)
             self._per_blob[key] = so_far
-            self._draw()
-
-    def done(self, key, size):
-        if not self.enabled:
-            return
-        with self._lock:
-            self._bytes += size - self._per_blob.get(key, 0)
-            self._per_blob[key] = size
-            self._files += 1
+            self._files += files_done
             self._draw()
 
     def _draw(self):

@@ -1,10 +1,19 @@
 """Runs as read through the API (what logged_by/used_by/Api().run return)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
 from .errors import AmphoraError
 from .names import validate_run_tags
+from .wire_fields import ProjectRecord, WireField
+
+if TYPE_CHECKING:  # for hints only: both import this module
+    from .artifact import Artifact
+    from .client import Client
 
 
-class PublicRun:
-    def __init__(self, client, data):
+class PublicRun(ProjectRecord):
+    def __init__(self, client: Client, data: dict[str, Any]) -> None:
         self._client = client
         self._data = data
 
@@ -16,40 +25,44 @@ class PublicRun:
         self._data = self._client.http.get(self._client.run_path(self.entity, self.project, self.id))
         return self
 
-    id = property(lambda self: self._data["id"])
-    name = property(lambda self: self._data["name"])
-    entity = property(lambda self: self._data["entity"])
-    project = property(lambda self: self._data["project"])
-    job_type = property(lambda self: self._data.get("jobType"))
-    group = property(lambda self: self._data.get("group"))
-    state = property(lambda self: self._data.get("state"))
-    config = property(lambda self: dict(self._data.get("config") or {}))
-    summary = property(lambda self: dict(self._data.get("summary") or {}))
-    created_at = property(lambda self: self._data.get("createdAt"))
-    finished_at = property(lambda self: self._data.get("finishedAt"))
-    heartbeat_at = property(lambda self: self._data.get("heartbeatAt"))
+    id = WireField[str]("id")
+    job_type = WireField[str | None]("jobType", optional=True)
+    group = WireField[str | None]("group", optional=True)
+    state = WireField[str | None]("state", optional=True)
+    finished_at = WireField[str | None]("finishedAt", optional=True)
+    heartbeat_at = WireField[str | None]("heartbeatAt", optional=True)
 
     @property
-    def tags(self):
+    def config(self) -> dict[str, Any]:
+        """A copy of the run's config as the server holds it."""
+        return dict(self._data.get("config") or {})
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """A copy of the run's summary metrics as the server holds them."""
+        return dict(self._data.get("summary") or {})
+
+    @property
+    def tags(self) -> list[str]:
         """The run's tags as a list you may change; `update()` saves them (W&B's public run)."""
         if getattr(self, "_tags_edit", None) is None:
             self._tags_edit = list(self._data.get("tags") or [])
         return self._tags_edit
 
     @tags.setter
-    def tags(self, value):
+    def tags(self, value: Sequence[str]) -> None:
         self._tags_edit = list(value)
 
     @property
-    def notes(self):
+    def notes(self) -> str | None:
         return self._data.get("notes")
 
     @notes.setter
-    def notes(self, value):
+    def notes(self, value: str | None) -> None:
         self._data["notes"] = value
         self._notes_changed = True
 
-    def update(self):
+    def update(self) -> PublicRun:
         """Saves changed tags and notes to the server."""
         body = {}
         if getattr(self, "_tags_edit", None) is not None and self._tags_edit != list(self._data.get("tags") or []):
@@ -62,21 +75,22 @@ class PublicRun:
         return self
 
     @property
-    def path(self):
+    def path(self) -> str:
         return f"{self.entity}/{self.project}/{self.id}"
 
     def _run_route(self, suffix=""):
         return self._client.run_path(self.entity, self.project, self.id) + suffix
 
-    def logged_artifacts(self):
+    def logged_artifacts(self) -> list[Artifact]:
         answer = self._client.http.get(self._run_route("/outputs"))
         return [self._client.artifact_from_version(v) for v in answer["items"]]
 
-    def used_artifacts(self):
+    def used_artifacts(self) -> list[Artifact]:
         answer = self._client.http.get(self._run_route("/inputs"))
         return [self._client.artifact_from_version(v) for v in answer["items"]]
 
-    def history(self, samples=500, keys=None, x_axis="_step", pandas=True, stream="default"):
+    def history(self, samples: int = 500, keys: Sequence[str] | None = None, x_axis: str = "_step", pandas: bool = True,
+                stream: str = "default") -> Any:
         """W&B's sampled history: at most `samples` rows spread evenly over the run, each with
         `_step`, `_timestamp` and `_runtime`; `keys` keeps rows holding all of them (and `x_axis`),
         reduced to those. A DataFrame when pandas is installed and `pandas=True`, else a list of
@@ -87,14 +101,15 @@ class PublicRun:
 
         return sampled(self, samples=samples, keys=keys, x_axis=x_axis, pandas=pandas)
 
-    def scan_history(self, keys=None, page_size=1000, min_step=None, max_step=None):
+    def scan_history(self, keys: Sequence[str] | None = None, page_size: int = 1000, min_step: int | None = None,
+                     max_step: int | None = None) -> Iterator[dict[str, Any]]:
         """Every history row (not sampled), in step order, fetched `page_size` rows at a time;
         `min_step` <= _step < `max_step` as in W&B; `keys` keeps rows holding all of them."""
         from .history import scan
 
         return scan(self, keys=keys, page_size=page_size, min_step=min_step, max_step=max_step)
 
-    def files(self):
+    def files(self) -> list[dict[str, Any]]:
         return self._client.http.get(self._run_route("/files"))["items"]
 
     def __eq__(self, other):

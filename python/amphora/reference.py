@@ -26,7 +26,7 @@ def _js_trim(s):
     return s.strip()
 
 
-def parse_reference(value):
+def parse_reference(value: str) -> ArtifactRef:
     if not isinstance(value, str) or _js_trim(value) == "":
         raise AmphoraError(
             "invalid_reference",
@@ -72,7 +72,7 @@ def parse_reference(value):
     )
 
 
-def format_reference(ref):
+def format_reference(ref: ArtifactRef) -> str:
     """Canonical text of a reference; omits parts that are None."""
     prefix = "/".join(x for x in (ref.entity, ref.project) if x)
     return f'{prefix + "/" if prefix else ""}{ref.name}:{ref.selector}'

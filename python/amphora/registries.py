@@ -6,12 +6,16 @@ producer and consumers, with its own version number and aliases.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .errors import AmphoraError, CommInputError
 from .names import validate_artifact_type, validate_run_tags
 from .run_filters import field_lookup, matches
 from .transport import API_PREFIX, enc
+from .wire_fields import WireField
+
+if TYPE_CHECKING:  # for hints only: api imports this module
+    from .api import Api
 
 REGISTRY_PREFIX = "wandb-registry-"
 VISIBILITIES = ("organization", "restricted")
@@ -46,7 +50,7 @@ class ArtifactTypesList(list):
     """The accepted types: new ones may be appended (and removed again until `save()`); saved ones stay,
     as in W&B."""
 
-    def __init__(self, saved):
+    def __init__(self, saved: Sequence[str]) -> None:
         super().__init__(saved)
         self._saved = list(saved)
 
@@ -71,7 +75,7 @@ class Registry:
     `allow_all_artifact_types`, `artifact_types`, `tags`, `collections()`, `versions()`, `save()`,
     `load()`, `delete()`."""
 
-    def __init__(self, api, data):
+    def __init__(self, api: Api, data: dict[str, Any]) -> None:
         self._api = api
         self._apply(data)
 
@@ -84,7 +88,8 @@ class Registry:
         self.tags = list(data.get("tags") or [])
 
     @classmethod
-    def create(cls, api, entity, name, visibility, description=None, artifact_types=None, tags=None):
+    def create(cls, api: Api, entity: str, name: str, visibility: str, description: str | None = None,
+               artifact_types: Sequence[str] | None = None, tags: Sequence[str] | None = None) -> Registry:
         if visibility not in VISIBILITIES:
             raise AmphoraError("invalid_request", f'create_registry: visibility must be "organization" or "restricted", got {visibility!r}.')
         body = {"visibility": visibility, "description": description,
@@ -99,13 +104,17 @@ class Registry:
             raise
         return cls(api, data)
 
-    name = property(lambda self: self._data["name"])
-    full_name = property(lambda self: self._data["project"])
-    entity = property(lambda self: self._data["entity"])
+    name = WireField[str]("name")
+    full_name = WireField[str]("project")
+    entity = WireField[str]("entity")
     organization = entity
-    created_at = property(lambda self: self._data.get("createdAt"))
-    updated_at = property(lambda self: self._data.get("updatedAt"))
-    artifact_types = property(lambda self: self._artifact_types)
+    created_at = WireField[str | None]("createdAt", optional=True)
+    updated_at = WireField[str | None]("updatedAt", optional=True)
+
+    @property
+    def artifact_types(self) -> ArtifactTypesList:
+        """The types this registry accepts; append to it, then `save()`."""
+        return self._artifact_types
 
     @property
     def path(self) -> list[str]:
@@ -217,7 +226,10 @@ class User(_Named):
     """`registry.add_members(User("alice"))` (a plain "alice" works too)."""
 
     kind = "user"
-    username = property(lambda self: self.name)
+
+    @property
+    def username(self) -> str:
+        return self.name
 
 
 class Team(_Named):
@@ -231,10 +243,12 @@ class _Member:
 
     kind = ""
 
-    def __init__(self, who: _Named, role: str):
+    def __init__(self, who: _Named, role: str) -> None:
         self._who, self.role = who, role
 
-    name = property(lambda self: self._who.name)
+    @property
+    def name(self) -> str:
+        return self._who.name
 
     def __eq__(self, other):
         return type(other) is type(self) and (other._who, other.role) == (self._who, self.role)
@@ -247,14 +261,20 @@ class UserMember(_Member):
     """W&B's UserMember: `.user` (a User) and `.role`."""
 
     kind = "user"
-    user = property(lambda self: self._who)
+
+    @property
+    def user(self) -> User:
+        return self._who
 
 
 class TeamMember(_Member):
     """W&B's TeamMember: `.team` (a Team) and `.role`."""
 
     kind = "team"
-    team = property(lambda self: self._who)
+
+    @property
+    def team(self) -> Team:
+        return self._who
 
 
 def _member_ref(member):

@@ -13,8 +13,8 @@ import os
 import re
 import threading
 
-from .cloud_references import (cloud_uri, is_folder_marker, max_objects_of, missing_package, object_path, parse_cloud_uri,
-                               prefixed_path, strip_etag, too_many_objects)
+from .cloud_references import (cloud_uri, is_folder_marker, max_objects_of, missing_package, parse_cloud_uri, prefixed_path, resolve_bucket_uri,
+                               strip_etag, too_many_objects)
 from .errors import AmphoraError
 from .transport import CHUNK
 
@@ -155,28 +155,23 @@ def _list_prefix(bucket, prefix, name, checksum, max_objects, shown):
 
 def resolve_s3_reference(uri, name=None, checksum=True, max_objects=None):
     """Manifest entries [(path, entry)] for `s3://bucket/key` (one object) or `s3://bucket/prefix/`."""
-    _, bucket, key = parse_cloud_uri(uri)
-    if key == "" or key.endswith("/"):
-        found = _list_prefix(bucket, key, name, checksum, max_objects, uri)
-        if not found:
-            raise AmphoraError("not_found", f"No objects under {uri}; check the bucket and prefix.")
-        return found
-    path = object_path(key, name)
-    if not checksum:
-        return [(path, _entry(bucket, key, None, 0, None, False))]
-    client = _client()
-    try:
-        head = client.head_object(Bucket=bucket, Key=key)
-        return [(path, _entry(bucket, key, head.get("ETag"), head.get("ContentLength"), head.get("VersionId"), True))]
-    except Exception as e:  # noqa: BLE001
-        err = s3_error(e, uri)
-        if err.code != "not_found":
-            raise err from None
-    # No such object: like the aws CLI, a key without its trailing slash may name a folder.
-    found = _list_prefix(bucket, key + "/", name, checksum, max_objects, uri)
-    if not found:
-        raise AmphoraError("not_found", f"{uri} does not exist: no object has that key and none is under {key}/; check the key.")
-    return found
+
+    def one_object(bucket, key, path):
+        if not checksum:
+            return path, _entry(bucket, key, None, 0, None, False)
+        try:
+            head = _client().head_object(Bucket=bucket, Key=key)
+        except Exception as e:  # noqa: BLE001
+            err = s3_error(e, uri)
+            if err.code != "not_found":
+                raise err from None
+            return None
+        return path, _entry(bucket, key, head.get("ETag"), head.get("ContentLength"), head.get("VersionId"), True)
+
+    def list_prefix(bucket, prefix):
+        return _list_prefix(bucket, prefix, name, checksum, max_objects, uri)
+
+    return resolve_bucket_uri(uri, name, list_prefix, one_object, "key")
 
 
 def _changed(path, entry, now):

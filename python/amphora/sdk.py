@@ -11,7 +11,7 @@ from . import provenance
 from .artifact import Artifact
 from .client import get_client
 from .metric_summary import MetricDefinition
-from .errors import AmphoraError
+from .errors import AmphoraError, found
 from .names import validate_entity, validate_job_type, validate_project, validate_run_tags
 from .live_run import Run, _as_dict, json_value
 from .offline import DisabledRun, OfflineRun, new_run_id, offline_folder
@@ -117,13 +117,7 @@ def _check_unsupported(kwargs, resume):
 
 
 def _run_exists(client, entity, project, run_id):
-    try:
-        client.http.get(client.run_path(entity, project, run_id))
-        return True
-    except AmphoraError as e:
-        if e.code == "not_found":
-            return False
-        raise
+    return found(lambda: client.http.get(client.run_path(entity, project, run_id)))
 
 
 def validate_run_id(run_id):

@@ -1,11 +1,12 @@
 """A real Amphora server per test class: `node dist/server.mjs --data-dir <tmp> --port 0`."""
 import json
 import os
-import select
+import queue
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 import urllib.request
@@ -25,6 +26,14 @@ def post_json(url, key, path, body):
         return json.load(r)
 
 
+def _is_event(line, name):
+    """Whether a line the server printed is its JSON `{"event": name, ...}` announcement."""
+    try:
+        return json.loads(line).get("event") == name
+    except (ValueError, AttributeError):
+        return False
+
+
 class ServerProcess:
     def __init__(self, data_dir, timeout=90, team_key=None):
         """`team_key`: start a team server (--team) whose site admin `admin` has this key."""
@@ -39,16 +48,19 @@ class ServerProcess:
             ["node", SERVER, "--data-dir", data_dir, "--host", "127.0.0.1", "--port", "0"] + (["--team"] if team_key else []),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=env,
         )
+        # Start-up progress lines ({"event":"starting",...}) come before the listening line.
+        lines = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(x) for x in iter(self.proc.stdout.readline, b"")] + [lines.put(b"")], daemon=True).start()
         deadline = time.monotonic() + timeout
         line = b""
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.proc.stdout], [], [], 1.0)
-            if ready:
-                line = self.proc.stdout.readline()
-                # {"event":"starting",…} lines report start-up progress; the listening line follows.
-                if line.strip().startswith(b"{") and b'"event":"starting"' not in line:
+            try:
+                line = lines.get(timeout=1.0)
+            except queue.Empty:
+                if self.proc.poll() is not None:
                     break
-            if self.proc.poll() is not None:
+                continue
+            if not line or _is_event(line, "listening"):
                 break
         try:
             info = json.loads(line)
@@ -80,15 +92,41 @@ class ServerProcess:
                 stream.close()
 
 
+def restore_environ(saved):
+    """Puts back the variables in `saved` ({name: value, or None where it was unset})."""
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def open_server_class(cls, prefix, **server_options):
+    """Gives a test class a temp folder `cls.tmp` and a server in it, saving the directory and
+    environment that close_server_class puts back."""
+    cls.tmp = tempfile.mkdtemp(prefix=prefix)
+    cls._saved_env = {k: os.environ.get(k) for k in _ENV_KEYS}
+    cls._saved_cwd = os.getcwd()
+    cls.server = ServerProcess(os.path.join(cls.tmp, "data"), **server_options)
+
+
+def close_server_class(cls):
+    """Tear-down of a test class that started `cls.server` in `cls.tmp` and changed the directory and environment."""
+    import amphora
+
+    amphora.finish()
+    os.chdir(cls._saved_cwd)
+    restore_environ(cls._saved_env)
+    cls.server.stop()
+    shutil.rmtree(cls.tmp, ignore_errors=True)
+
+
 class ServerTestCase(unittest.TestCase):
     """Starts a server, points the client at it (env vars), works in a temp cwd with a temp cache."""
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="amphora-pytest-")
-        cls._saved_env = {k: os.environ.get(k) for k in _ENV_KEYS}
-        cls._saved_cwd = os.getcwd()
-        cls.server = ServerProcess(os.path.join(cls.tmp, "data"))
+        open_server_class(cls, "amphora-pytest-")
         cls.cache_dir = os.path.join(cls.tmp, "cache")
         for k in _ENV_KEYS:
             os.environ.pop(k, None)
@@ -101,17 +139,15 @@ class ServerTestCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        import amphora
+        close_server_class(cls)
 
-        amphora.finish()
-        os.chdir(cls._saved_cwd)
-        for k, v in cls._saved_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        cls.server.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+    def log_text_file(self, run, name, rel, text):
+        """Logs from `run` a dataset `name` holding one file `rel` with `text`; returns what log_artifact returns."""
+        from amphora import Artifact
+
+        a = Artifact(name, type="dataset")
+        a.add_file(self.write(rel, text))
+        return run.log_artifact(a)
 
     def write(self, rel, data):
         path = os.path.join(self.work, rel)

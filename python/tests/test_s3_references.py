@@ -17,7 +17,7 @@ from unittest import mock
 import amphora
 from amphora import AmphoraError, Api, Artifact
 
-from .support import REPO, ServerTestCase
+from .support import REPO, ServerTestCase, restore_environ
 
 S3RVER_CHILD = os.path.join(REPO, "test", "support", "s3rverProcess.mjs")
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -90,11 +90,7 @@ class S3ReferencesTest(ServerTestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for k, v in cls._saved_aws.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        restore_environ(cls._saved_aws)
         cls.s3rver.stop()
         super().tearDownClass()
 
@@ -280,11 +276,7 @@ class VersionedS3ReferencesTest(ServerTestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for k, v in cls._saved_aws.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        restore_environ(cls._saved_aws)
         cls.fake.shutdown()
         cls.fake.server_close()
         super().tearDownClass()

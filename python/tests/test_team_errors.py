@@ -1,14 +1,12 @@
 """A team server's refusals reach Python as W&B code expects them: CommError, and PermissionError
 for a role too low (403 forbidden); a project without any role looks absent (not_found)."""
 import os
-import shutil
-import tempfile
 import unittest
 
 import amphora
 from amphora.errors import CommError, CommPermissionError
 
-from .support import ServerProcess, _ENV_KEYS, post_json
+from .support import _ENV_KEYS, close_server_class, open_server_class, post_json
 
 ADMIN_KEY = "py-team-test-bootstrap-key-0123456789abcdef"
 
@@ -16,10 +14,7 @@ ADMIN_KEY = "py-team-test-bootstrap-key-0123456789abcdef"
 class TeamErrorTypes(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="amphora-pyteam-")
-        cls._saved_env = {k: os.environ.get(k) for k in _ENV_KEYS}
-        cls._saved_cwd = os.getcwd()
-        cls.server = ServerProcess(os.path.join(cls.tmp, "data"), team_key=ADMIN_KEY)
+        open_server_class(cls, "amphora-pyteam-", team_key=ADMIN_KEY)
         url = cls.server.url
         cls.alice_key = post_json(url, ADMIN_KEY, "/api/v1/users", {"name": "alice"})["apiKey"]
         cls.bob_key = post_json(url, ADMIN_KEY, "/api/v1/users", {"name": "bob"})["apiKey"]
@@ -43,15 +38,7 @@ class TeamErrorTypes(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        amphora.finish()
-        os.chdir(cls._saved_cwd)
-        for k, v in cls._saved_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        cls.server.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        close_server_class(cls)
 
     def test_role_too_low_is_a_permission_error(self):
         art = amphora.Api().artifact("alice/shared/data:v0")

@@ -140,9 +140,7 @@ class RunLogTest(ServerTestCase):
 class ExceptionTypesTest(ServerTestCase):
     def test_key_value_and_comm_errors(self):
         with amphora.init(project="p-exc", job_type="x") as run:
-            a = Artifact("e", type="dataset")
-            a.add_file(self.write("e.txt", "e"))
-            run.log_artifact(a)
+            self.log_text_file(run, "e", "e.txt", "e")
             with self.assertRaises(ValueError):
                 run.use_artifact("e:latest", type="model")
         got = Api().artifact("p-exc/e:v0")
@@ -246,9 +244,7 @@ class ModesAndInitArgumentsTest(ServerTestCase):
 class ApiDefaultsTest(ServerTestCase):
     def test_api_defaults_to_the_last_init_project(self):
         with amphora.init(project="p-last", job_type="x") as run:
-            a = Artifact("near", type="dataset")
-            a.add_file(self.write("n.txt", "n"))
-            run.log_artifact(a)
+            self.log_text_file(run, "near", "n.txt", "n")
         self.assertEqual(Api().artifact("near:latest").project, "p-last")
         self.assertEqual(Api().default_project, "p-last")
         self.assertEqual(Api(overrides={"project": "elsewhere"}).default_project, "elsewhere")

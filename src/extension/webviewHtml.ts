@@ -10,9 +10,15 @@ export interface WebviewHtmlOptions {
   /** `webview.cspSource`: the origin the extension's own files are served from. */
   cspSource: string;
   scriptUri: string;
-  styleUri: string;
+  /** The shared stylesheet, then the page's own (see webviewFiles). */
+  styleUris: string[];
   nonce?: string;
   title?: string;
+}
+
+/** A webview page's files, relative to the extension's root: its bundle, then shared.css and its own stylesheet. */
+export function webviewFiles(page: 'lineage' | 'run'): { script: string; styles: string[] } {
+  return { script: `dist/webview/${page}.js`, styles: ['media/shared.css', `media/${page}.css`] };
 }
 
 export function makeNonce(): string {
@@ -39,7 +45,7 @@ export function webviewHtml(o: WebviewHtmlOptions & { title: string; placeholder
 <meta charset="UTF-8">
 <meta http-equiv="Content-Security-Policy" content="${esc(webviewCsp(o.cspSource, nonce))}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${esc(o.styleUri)}">
+${o.styleUris.map((href) => `<link rel="stylesheet" href="${esc(href)}">`).join('\n')}
 <title>${esc(o.title)}</title>
 </head>
 <body>

@@ -1,5 +1,5 @@
 import { ServerEvent } from '../core/api.js';
-import type { Queryable } from './store/database.js';
+import type { Database, Queryable } from './store/database.js';
 
 /** One event as sent on the wire: the SSE `data:` block, serialized once for every subscriber. */
 export type Listener = (frame: string, e: ServerEvent) => void;
@@ -18,6 +18,21 @@ export class EventBus {
    * only if) it commits. One process has no other replicas: nothing to do.
    */
   async stage(_tx: Queryable, _events: ServerEvent[]): Promise<void> {}
+
+  /**
+   * Runs `body` in one transaction of `db`: the events it gathers are staged inside that
+   * transaction and announced once it committed (none when it rolls back).
+   */
+  async inTransaction<T>(db: Database, body: (tx: Queryable, events: ServerEvent[]) => Promise<T>): Promise<T> {
+    const events: ServerEvent[] = [];
+    const result = await db.transaction(async (tx) => {
+      const out = await body(tx, events);
+      await this.stage(tx, events);
+      return out;
+    });
+    this.emit(events);
+    return result;
+  }
 
   /** Announces events that happened on this server, once their transaction committed. */
   emit(events: ServerEvent[]): void {

@@ -2,6 +2,7 @@
  * Standalone server process: `node dist/server.mjs [--data-dir D] [--db URI] [--blobs URI] [--host H] [--port N]`.
  * Prints one JSON line {"event":"listening",url,dataDir,pid} when ready; exits cleanly on SIGTERM/SIGINT.
  */
+import { parseArgs } from 'node:util';
 import { DEFAULT_PORT, defaultDataDir } from '../core/node/config.js';
 import { isAmphoraError } from '../core/errors.js';
 import { adminKeyNotice, startServer } from './index.js';
@@ -17,54 +18,50 @@ interface Flags {
   team?: boolean;
 }
 
+const OPTIONS = {
+  'data-dir': { type: 'string' },
+  db: { type: 'string' },
+  blobs: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'heartbeat-timeout-ms': { type: 'string' },
+  'log-level': { type: 'string' },
+  team: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function parseOptions(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    return usage((e as Error).message); // names the unknown option, the stray argument or the option missing its value
+  }
+}
+
 function parseFlags(argv: string[]): Flags {
-  const flags: Flags = { dataDir: defaultDataDir(), db: process.env.AMPHORA_DB_URL || undefined, blobs: process.env.AMPHORA_BLOBS || undefined, host: '127.0.0.1', port: DEFAULT_PORT };
-  for (let i = 0; i < argv.length; i++) {
-    const [key, inline] = argv[i].split(/=(.*)/s, 2);
-    const value = () => {
-      const v = inline ?? argv[++i];
-      if (v === undefined) usage(`${key} needs a value`);
-      return v;
-    };
-    switch (key) {
-      case '--data-dir':
-        flags.dataDir = value();
-        break;
-      case '--db':
-        flags.db = value();
-        break;
-      case '--blobs':
-        flags.blobs = value();
-        break;
-      case '--host':
-        flags.host = value();
-        break;
-      case '--port': {
-        const p = Number(value());
-        if (!Number.isInteger(p) || p < 0 || p > 65535) usage(`--port must be 0–65535 (0 = any free port)`);
-        flags.port = p;
-        break;
-      }
-      case '--heartbeat-timeout-ms': {
-        const ms = Number(value());
-        if (!Number.isInteger(ms) || ms < 100) usage('--heartbeat-timeout-ms must be a whole number ≥ 100');
-        flags.heartbeatTimeoutMs = ms;
-        break;
-      }
-      case '--team':
-        flags.team = true;
-        break;
-      case '--log-level':
-        flags.logLevel = value();
-        break;
-      case '--help':
-      case '-h':
-        process.stdout.write(`${USAGE} [--log-level info] [--heartbeat-timeout-ms 60000] [--team]\n`);
-        process.exit(0);
-        break;
-      default:
-        usage(`unknown option ${key}`);
-    }
+  const values = parseOptions(argv);
+  if (values.help) {
+    process.stdout.write(`${USAGE} [--log-level info] [--heartbeat-timeout-ms 60000] [--team]\n`);
+    process.exit(0);
+  }
+  const flags: Flags = {
+    dataDir: values['data-dir'] ?? defaultDataDir(),
+    db: values.db ?? (process.env.AMPHORA_DB_URL || undefined),
+    blobs: values.blobs ?? (process.env.AMPHORA_BLOBS || undefined),
+    host: values.host ?? '127.0.0.1',
+    port: DEFAULT_PORT,
+    logLevel: values['log-level'],
+    team: values.team || undefined,
+  };
+  if (values.port !== undefined) {
+    const p = Number(values.port);
+    if (!Number.isInteger(p) || p < 0 || p > 65535) usage(`--port must be 0–65535 (0 = any free port)`);
+    flags.port = p;
+  }
+  if (values['heartbeat-timeout-ms'] !== undefined) {
+    const ms = Number(values['heartbeat-timeout-ms']);
+    if (!Number.isInteger(ms) || ms < 100) usage('--heartbeat-timeout-ms must be a whole number ≥ 100');
+    flags.heartbeatTimeoutMs = ms;
   }
   return flags;
 }

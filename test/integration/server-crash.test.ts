@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { onListening } from '../support/serverLines.js';
 import { Api, sha256, tempDir, EMBEDDED_ONLY, TEAM_DB } from './server-helpers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -14,7 +14,7 @@ function startProcess(dataDir: string): Promise<{ child: ChildProcess; url: stri
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 60_000);
     child.on('exit', (code) => reject(new Error(`server exited ${code}: ${err}`)));
-    createInterface({ input: child.stdout! }).once('line', (line) => {
+    onListening(child.stdout!, (line) => {
       clearTimeout(timer);
       const msg = JSON.parse(line) as { event: string; url: string; pid: number };
       assert.equal(msg.event, 'listening');

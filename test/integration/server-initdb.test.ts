@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { onListening } from '../support/serverLines.js';
 import { isAmphoraError } from '../../src/core/errors.js';
 import { startServer } from '../../src/server/index.js';
 import { INITDB_FAIL_ENV } from '../../src/server/store/createCluster.js';
@@ -81,9 +81,7 @@ describe('server: a fresh data dir gets its cluster from a child process', funct
       const line = await new Promise<string>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 60_000);
         child.on('exit', (code) => reject(new Error(`server exited ${code}: ${err}`)));
-        // Start-up steps ({"event":"starting"}) come before the listening line.
-        createInterface({ input: child.stdout }).on('line', (l) => {
-          if (!l.includes('"listening"')) return;
+        onListening(child.stdout, (l) => {
           clearTimeout(timer);
           resolve(l);
         });

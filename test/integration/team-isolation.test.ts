@@ -109,6 +109,11 @@ describe('team mode: isolation between teams, blob rules, audit', function () {
     const refused = await outsider.post('/api/v1/projects/openteam/open-proj/artifacts/copy/versions', { type: 'model', manifest });
     assert.equal(refused.status, 409);
     assert.equal(refused.body.error.code, 'missing_blobs');
+    // Word for word the refusal a site admin gets for a blob no one ever uploaded.
+    const absent = sha256(Buffer.from('uploaded by no one'));
+    const none = await s.admin.post('/api/v1/projects/openteam/open-proj/artifacts/copy/versions', { type: 'model', manifest: { 'stolen.bin': { digest: absent, size: HB.length } } });
+    assert.equal(none.body.error.code, 'missing_blobs');
+    assert.equal(refused.body.error.message.replaceAll(digest, 'DIGEST'), none.body.error.message.replaceAll(absent, 'DIGEST'));
     assert.equal((await outsider.get(`/api/v1/blobs/${digest}`)).status, 404);
     // Claiming the digest with other bytes proves nothing (the store re-hashes even a blob it has).
     const fake = Buffer.alloc(HB.length, 0x41);

@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { onListening } from '../support/serverLines.js';
 import { Api, sha256, tempDir } from '../integration/server-helpers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -219,7 +219,7 @@ describe('security: OpenAPI-driven fuzzing of every route', function () {
     child.stderr!.on('data', (d) => (err = (err + d).slice(-4000)));
     url = await new Promise<string>((resolve, reject) => {
       child.once('exit', (code) => reject(new Error(`server exited ${code}: ${err}`)));
-      createInterface({ input: child.stdout! }).once('line', (line) => resolve(JSON.parse(line).url));
+      onListening(child.stdout!, (line) => resolve(JSON.parse(line).url));
     });
     api = new Api(url, JSON.parse(readFileSync(join(dir, 'server.json'), 'utf8')).apiKey);
   });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { onListening } from '../support/serverLines.js';
 import { tempDir } from '../integration/server-helpers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -27,7 +27,7 @@ function race(dataDir: string): Promise<Outcome> {
   child.stderr!.on('data', (d) => (out.stderr += d));
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(out), 60_000);
-    createInterface({ input: child.stdout! }).once('line', (line) => {
+    onListening(child.stdout!, (line) => {
       out.listening = JSON.parse(line).event === 'listening';
       clearTimeout(timer);
       resolve(out);

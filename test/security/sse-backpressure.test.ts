@@ -4,7 +4,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { onListening } from '../support/serverLines.js';
 import { Writable } from 'node:stream';
 import { SseStream, SSE_MAX_QUEUED_BYTES } from '../../src/server/sseStream.js';
 import { Api, tempDir } from '../integration/server-helpers.js';
@@ -63,7 +63,7 @@ describe('security: event stream backpressure', function () {
       child.stderr!.on('data', (d) => (err += d));
       url = await new Promise<string>((resolve, reject) => {
         child.once('exit', (code) => reject(new Error(`server exited ${code}: ${err}`)));
-        createInterface({ input: child.stdout! }).once('line', (line) => resolve(JSON.parse(line).url));
+        onListening(child.stdout!, (line) => resolve(JSON.parse(line).url));
       });
       api = new Api(url, JSON.parse(readFileSync(join(dir, 'server.json'), 'utf8')).apiKey);
       entity = await api.entity();

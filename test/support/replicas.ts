@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { onListening } from './serverLines.js';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -39,7 +39,7 @@ export function startReplica(dbUrl: string, blobDir: string, extraArgs: string[]
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`replica did not start within 60 s: ${err}`)), 60_000);
     child.once('exit', (code) => reject(new Error(`replica exited ${code}: ${err}`)));
-    createInterface({ input: child.stdout! }).once('line', (line) => {
+    onListening(child.stdout!, (line) => {
       clearTimeout(timer);
       const msg = JSON.parse(line) as { event: string; url: string; pid: number };
       resolve({

@@ -1,27 +1,15 @@
-/**
- * Opens the built run webview (dist/webview/run.js + media/run.css, with the HTML and
- * Content-Security-Policy the extension serves) in headless Chromium, like lineagePage.ts does
- * for the lineage view: `acquireVsCodeApi()` records what the page posts, and messages arrive
- * as `message` events the way VS Code delivers them.
- */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+/** The built run webview (run view, comparison, experiments) in headless Chromium (see webviewPage.ts), and sample data for it. */
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import type { MetricKey, MetricSeries, Run, RunMetrics } from '../../src/core/api.js';
 import type { ExtensionToRunView, RunViewToExtension } from '../../src/core/runViewMessages.js';
 import { runHtml } from '../../src/extension/runs/runHtml.js';
-import { launchChromium } from './lineagePage.js';
+import { launchChromium, openWebviewPage, type WebviewPage } from './webviewPage.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const ORIGIN = 'https://run.test';
 
-export interface RunViewPage {
-  page: Page;
-  posted(): Promise<RunViewToExtension[]>;
-  send(message: ExtensionToRunView): Promise<void>;
-  cspViolations(): Promise<string[]>;
-  pageErrors: string[];
-}
+export type RunViewPage = WebviewPage<RunViewToExtension, ExtensionToRunView>;
 
 /**
  * One headless Chromium for the calling `describe` (launched before its tests, closed after);
@@ -38,40 +26,8 @@ export function useRunViewBrowser(shots: string): () => Browser {
   return () => browser!;
 }
 
-export async function openRunViewPage(browser: Browser, opts: { width?: number; height?: number } = {}): Promise<RunViewPage> {
-  const page = await browser.newPage({ viewport: { width: opts.width ?? 1200, height: opts.height ?? 900 } });
-  const pageErrors: string[] = [];
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
-  await page.addInitScript({ content: 'window.__name = (f) => f;' });
-  await page.addInitScript(() => {
-    const w = window as unknown as Record<string, unknown>;
-    w.__posted = [];
-    w.__csp = [];
-    document.addEventListener('securitypolicyviolation', (e) => (w.__csp as string[]).push(`${e.violatedDirective} ${e.blockedURI}`));
-    w.acquireVsCodeApi = () => ({
-      postMessage: (m: unknown) => (w.__posted as unknown[]).push(JSON.parse(JSON.stringify(m))),
-      getState: () => w.__state,
-      setState: (s: unknown) => (w.__state = s),
-    });
-  });
-  await page.route(`${ORIGIN}/**`, (route) => {
-    const path = new URL(route.request().url()).pathname;
-    if (path === '/index.html') {
-      return route.fulfill({ contentType: 'text/html', body: runHtml({ cspSource: ORIGIN, scriptUri: `${ORIGIN}/dist/webview/run.js`, styleUri: `${ORIGIN}/media/run.css` }) });
-    }
-    if (path === '/dist/webview/run.js' || path === '/media/run.css') {
-      return route.fulfill({ contentType: path.endsWith('.css') ? 'text/css' : 'text/javascript', body: readFileSync(join(ROOT, path)) });
-    }
-    return route.fulfill({ status: 404, body: 'not found' });
-  });
-  await page.goto(`${ORIGIN}/index.html`);
-  return {
-    page,
-    posted: () => page.evaluate(() => (window as unknown as { __posted: RunViewToExtension[] }).__posted),
-    send: (m) => page.evaluate((msg) => window.postMessage(msg, '*'), m),
-    cspViolations: () => page.evaluate(() => (window as unknown as { __csp: string[] }).__csp),
-    pageErrors,
-  };
+export function openRunViewPage(browser: Browser, opts: { width?: number; height?: number } = {}): Promise<RunViewPage> {
+  return openWebviewPage(browser, 'run', runHtml, { width: opts.width ?? 1200, height: opts.height ?? 900 });
 }
 
 export function sampleRun(over: Partial<Run> = {}): Run {

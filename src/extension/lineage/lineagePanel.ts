@@ -17,6 +17,7 @@ import {
 import { amphoraUri } from '../fs/amphoraFileSystem.js';
 import type { ExtensionServices } from '../services.js';
 import { lineageHtml } from './lineageHtml.js';
+import { showWebviewPage } from '../webviewPanel.js';
 
 export const LINEAGE_VIEW_TYPE = 'amphora.lineage';
 export const DEFAULT_DEPTH = 2;
@@ -37,18 +38,9 @@ export class LineagePanel implements vscode.Disposable {
     private state: LineagePanelState,
   ) {
     const root = services.context.extensionUri;
-    panel.webview.options = {
-      enableScripts: true,
-      localResourceRoots: [vscode.Uri.joinPath(root, 'dist', 'webview'), vscode.Uri.joinPath(root, 'media')],
-    };
     panel.iconPath = vscode.Uri.joinPath(root, 'media', 'amphora.svg');
     this.updateTitle();
-    panel.webview.html = lineageHtml({
-      cspSource: panel.webview.cspSource,
-      scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(root, 'dist', 'webview', 'lineage.js')).toString(),
-      styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(root, 'media', 'lineage.css')).toString(),
-      title: panel.title,
-    });
+    showWebviewPage(panel, root, 'lineage', lineageHtml);
     this.disposables.push(
       panel.webview.onDidReceiveMessage((raw) => void this.receive(raw)),
       panel.onDidDispose(() => this.dispose()),

@@ -14,6 +14,7 @@ import { ExperimentsPrefs, parseRunViewMessage, type ExtensionToRunView, type Ru
 import type { ExtensionServices } from '../services.js';
 import { runFileUri } from '../fs/runFiles.js';
 import { runHtml } from './runHtml.js';
+import { showWebviewPage } from '../webviewPanel.js';
 import { paginate } from '../../core/paginate.js';
 
 /** Points per series for the overview; the webview draws at most a few per pixel anyway. */
@@ -51,15 +52,9 @@ export class RunsPanel implements vscode.Disposable {
 
   constructor(readonly panel: vscode.WebviewPanel, private readonly services: ExtensionServices, private state: RunPanelState) {
     const root = services.context.extensionUri;
-    panel.webview.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(root, 'dist', 'webview'), vscode.Uri.joinPath(root, 'media')] };
     panel.iconPath = vscode.Uri.joinPath(root, 'media', 'amphora.svg');
     panel.title = panelTitle(state);
-    panel.webview.html = runHtml({
-      cspSource: panel.webview.cspSource,
-      scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(root, 'dist', 'webview', 'run.js')).toString(),
-      styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(root, 'media', 'run.css')).toString(),
-      title: panel.title,
-    });
+    showWebviewPage(panel, root, 'run', runHtml);
     this.disposables.push(
       panel.webview.onDidReceiveMessage((raw) => void this.receive(raw)),
       panel.onDidDispose(() => this.dispose()),

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { parseRunViewMessage, type ExtensionToRunView, type RunViewToExtension } from '../../core/runViewMessages.js';
 import type { ExtensionServices } from '../services.js';
 import { dispatchWebviewMessage } from '../webviewDispatch.js';
+import { showWebviewPage } from '../webviewPanel.js';
 import { runHtml } from './runHtml.js';
 import { readTableText } from './tableText.js';
 
@@ -23,13 +24,7 @@ export class TableEditorProvider implements vscode.CustomReadonlyEditorProvider 
     const root = this.services.context.extensionUri;
     const uri = document.uri;
     const name = uri.path.slice(uri.path.lastIndexOf('/') + 1);
-    panel.webview.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(root, 'dist', 'webview'), vscode.Uri.joinPath(root, 'media')] };
-    panel.webview.html = runHtml({
-      cspSource: panel.webview.cspSource,
-      scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(root, 'dist', 'webview', 'run.js')).toString(),
-      styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(root, 'media', 'run.css')).toString(),
-      title: name,
-    });
+    showWebviewPage(panel, root, 'run', runHtml, name);
     const post = (m: ExtensionToRunView) => void panel.webview.postMessage(m);
     const send = async () => {
       const t = await readTableText(uri);

@@ -1,8 +1,8 @@
-import { AmphoraError } from '../../core/errors.js';
 import { storedBlobs, type Manifest } from '../../core/node/manifest.js';
 import { readableDigests } from '../auth/blobAccess.js';
 import type { Principal } from '../auth/principal.js';
 import type { Queryable } from '../store/database.js';
+import { missingBlobsError } from '../services/missingBlobs.js';
 
 /**
  * A manifest may only name blobs the caller may read (see auth/blobAccess.ts): otherwise knowing
@@ -13,14 +13,7 @@ export async function requireReadableBlobs(q: Queryable, p: Principal, blobs: { 
   if (p.siteAdmin || !blobs.length) return;
   const ok = await readableDigests(q, p, blobs.map((b) => b.digest));
   const missing = blobs.filter((b) => !ok.has(b.digest));
-  if (missing.length) {
-    throw new AmphoraError(
-      'missing_blobs',
-      `${missing.length} file(s) of this version are not on the server yet (first: ${missing[0].digest}, ${missing[0].size} bytes). ` +
-        'Upload them (POST /api/v1/blobs/negotiate, then PUT each missing blob) and commit again.',
-      { missing: missing.slice(0, 1000) },
-    );
-  }
+  if (missing.length) throw missingBlobsError(missing);
 }
 
 export function manifestBlobs(manifest: unknown): { digest: string; size: number }[] {

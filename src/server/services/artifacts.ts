@@ -24,6 +24,7 @@ import { clampLimit, decodeCursor, encodeCursor, isVersionIndex } from './paging
 import { ensureProject, findProjectId, requireProjectId } from './projects.js';
 import { recordVersionBlobs } from '../auth/blobAccess.js';
 import { audit, type Actor } from './audit.js';
+import { missingBlobsError } from './missingBlobs.js';
 import type { Run } from '../../core/api.js';
 
 type CommitRequest = z.infer<typeof CommitVersionRequest>;
@@ -100,16 +101,11 @@ export class ArtifactService {
     const epoch = await gcEpoch(this.db);
     await this.requireBlobs(needed);
     await this.blobs.flush(needed.map((b) => b.digest));
-    const events: ServerEvent[] = [];
-    const result = await this.db.transaction(async (tx) => {
+    // Team mode: the events are a NOTIFY inside the transaction, so PostgreSQL delivers them at COMMIT.
+    return this.events.inTransaction(this.db, async (tx, events) => {
       if (epoch !== (await gcEpoch(tx))) await this.requireBlobs(needed);
-      const out = await body(tx, events);
-      // Team mode: NOTIFY inside the transaction, so PostgreSQL delivers the events at COMMIT.
-      await this.events.stage(tx, events);
-      return out;
+      return body(tx, events);
     });
-    this.events.emit(events);
-    return result;
   }
 
   /**
@@ -146,14 +142,7 @@ export class ArtifactService {
   private async requireBlobs(needed: { digest: string; size: number }[]): Promise<void> {
     const present = await this.blobs.statMany(needed.map((b) => b.digest));
     const missing = needed.filter((b) => present.get(b.digest)?.size !== b.size);
-    if (missing.length) {
-      throw new AmphoraError(
-        'missing_blobs',
-        `${missing.length} file(s) of this version are not on the server yet (first: ${missing[0].digest}, ${missing[0].size} bytes). ` +
-          'Upload them (POST /api/v1/blobs/negotiate, then PUT each missing blob and confirm those uploaded straight to storage) and commit again.',
-        { missing: missing.slice(0, 1000) },
-      );
-    }
+    if (missing.length) throw missingBlobsError(missing);
   }
 
   // ------------------------------------------------------------------ distributed (pending) versions
@@ -401,8 +390,7 @@ export class ArtifactService {
     if (req.metadata !== undefined && req.metadataPatch !== undefined) {
       throw new AmphoraError('invalid_request', 'Send either "metadata" (replaces the whole object) or "metadataPatch" (merges key by key), not both.');
     }
-    const events: ServerEvent[] = [];
-    const version = await this.db.transaction(async (tx) => {
+    return this.events.inTransaction(this.db, async (tx, events) => {
       const { current, id, ctx } = await lockVersion(tx, entity, project, name, selector, actor);
       if (req.description !== undefined || req.metadata !== undefined || req.metadataPatch !== undefined) {
         const changed = [req.description !== undefined && 'description', (req.metadata !== undefined || req.metadataPatch !== undefined) && 'metadata'].filter(Boolean);
@@ -439,11 +427,8 @@ export class ArtifactService {
       await tx.query('UPDATE versions SET updated_at = now(), updated_by = COALESCE($2, updated_by) WHERE id = $1', [id, actor]);
       const updated = await readVersion(tx, id);
       events.unshift({ type: 'version.updated', version: updated });
-      await this.events.stage(tx, events);
       return updated;
     });
-    this.events.emit(events);
-    return version;
   }
 
   /** Soft-deletes (with their aliases) the committed versions whose time-to-live ran out; returns their references. */
@@ -463,8 +448,7 @@ export class ArtifactService {
   }
 
   async remove(entity: string, project: string, name: string, selector: string, deleteAliases: boolean, actor: Actor = null): Promise<ArtifactVersion> {
-    const events: ServerEvent[] = [];
-    const version = await this.db.transaction(async (tx) => {
+    return this.events.inTransaction(this.db, async (tx, events) => {
       const { current, id, ctx } = await lockVersion(tx, entity, project, name, selector, actor);
       const collectionId = ctx.collectionId;
       // W&B counts `latest` too: a version any alias points at is kept unless deleteAliases.
@@ -488,11 +472,8 @@ export class ArtifactService {
       }
       const deleted = await readVersion(tx, id);
       events.unshift({ type: 'version.deleted', version: deleted });
-      await this.events.stage(tx, events);
       return deleted;
     });
-    this.events.emit(events);
-    return version;
   }
 }
 

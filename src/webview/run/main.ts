@@ -18,6 +18,16 @@ function start(): void {
   const content = el('main', { class: 'content' });
   let page: RunPage | ComparePage | ExperimentsPage | TableDocumentPage | undefined;
   let started = false;
+  /** Remembers the panel's state, then shows `m` on a page of `Kind`, made on the first message. */
+  const showPage = <M extends { state: Parameters<typeof host.saveState>[0] }, P extends RunPage | ComparePage | ExperimentsPage>(
+    Kind: new (content: HTMLElement, h: typeof host) => P & { show(m: M): void },
+    m: M,
+  ): void => {
+    host.saveState(m.state);
+    const shown = page instanceof Kind ? page : new Kind(content, host);
+    page = shown;
+    shown.show(m);
+  };
   const handle = (m: ExtensionToRunView) => {
     if (!started) {
       root.replaceChildren(banner, content);
@@ -27,20 +37,11 @@ function start(): void {
     if (m.type !== 'error' && m.type !== 'image') banner.hidden = true;
     switch (m.type) {
       case 'run':
-        host.saveState(m.state);
-        if (!(page instanceof RunPage)) page = new RunPage(content, host);
-        page.show(m);
-        return;
+        return showPage(RunPage, m);
       case 'compare':
-        host.saveState(m.state);
-        if (!(page instanceof ComparePage)) page = new ComparePage(content, host);
-        page.show(m);
-        return;
+        return showPage(ComparePage, m);
       case 'experiments':
-        host.saveState(m.state);
-        if (!(page instanceof ExperimentsPage)) page = new ExperimentsPage(content, host);
-        page.show(m);
-        return;
+        return showPage(ExperimentsPage, m);
       case 'metrics':
         if (page instanceof RunPage || page instanceof ComparePage) page.metrics(m);
         return;
