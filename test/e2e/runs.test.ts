@@ -14,6 +14,7 @@ import { Artifact } from '../../src/client/artifact.js';
 import { Client } from '../../src/client/client.js';
 import { init, type Run } from '../../src/client/run.js';
 import { clickActivity, REPO, startHarness, until, type Harness } from './harness.js';
+import { contextMenu, runCommand } from './ui.js';
 
 const PROJECT = 'artifacts-example';
 const USE_PY = `import amphora as wandb
@@ -37,27 +38,6 @@ const PRODUCER_V2 = '# SECOND VERSION: the work tree moved on\nimport amphora as
 function rowByText(page: Page, view: string, text: string | RegExp): Locator {
   const pane = page.locator('.pane').filter({ has: page.locator('.pane-header h3.title', { hasText: new RegExp(`^${view}$`, 'i') }) });
   return pane.locator('.monaco-list-row').filter({ hasText: text }).first();
-}
-
-async function contextMenu(page: Page, target: Locator, label: string) {
-  await target.click({ button: 'right' });
-  const item = page.locator('.context-view .action-item').filter({ has: page.locator('.action-label', { hasText: label }) }).first();
-  await item.waitFor({ state: 'visible', timeout: 10_000 });
-  await page.waitForTimeout(400);
-  await item.hover();
-  await page.waitForTimeout(100);
-  await page.keyboard.press('Enter');
-  await until(`context menu to close after ${label}`, async () => !(await page.locator('.context-view .monaco-menu').isVisible()), 5_000);
-}
-
-async function runCommand(page: Page, title: string) {
-  await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget input').first();
-  await input.waitFor({ state: 'visible', timeout: 10_000 });
-  await input.fill(`>${title}`);
-  await page.locator('.quick-input-widget .monaco-list-row').filter({ hasText: title }).first().waitFor({ timeout: 10_000 });
-  await page.waitForTimeout(200);
-  await input.press('Enter');
 }
 
 /** The run webview's document (the active webview panel). */
@@ -106,7 +86,7 @@ describe('e2e: runs in the editor (run view, live charts, compare, Open Producer
     // The git extension finds the repository created after start-up once the window reloads.
     await runCommand(h.page, 'Developer: Reload Window');
     await h.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-    await h.page.waitForTimeout(3_000);
+    await until('the git extension to show the repository\'s branch', async () => (await h.page.locator('.statusbar-item', { hasText: /^\s*main\*?\s*$/ }).count()) > 0, 60_000);
   });
 
   afterEach(async function () {
