@@ -4,6 +4,7 @@ and parallel uploads/downloads (a thread pool; each thread keeps its own keep-al
 Cache layout (identical to the TypeScript SDK): <cache>/blobs/sha256/<2 hex>/<64 hex>. A cached
 blob is trusted only after its hash is re-checked while it is copied out.
 """
+import contextlib
 import hashlib
 import json
 import os
@@ -592,21 +593,29 @@ def _read_exactly(resp, n):
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-def _write_replace(target, data):
-    """Writes bytes in hand to a temp file next to target, then renames it onto target."""
+@contextlib.contextmanager
+def _replacing(target):
+    """Yields the descriptor of a new temp file next to target; renames it onto target when the
+    block succeeds and removes it when anything fails, so target is never left half-written."""
     tmp = temp_name(target)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            yield fd
         finally:
             os.close(fd)
         os.replace(tmp, target)
     except BaseException:
         _remove_quietly(tmp)
         raise
+
+
+def _write_replace(target, data):
+    """Writes bytes in hand to a temp file next to target, then renames it onto target."""
+    with _replacing(target) as fd:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
 
 
 def _read_fd(fd, size):
@@ -665,18 +674,8 @@ def copy_file(src, dest):
     """Copies src to dest through a temp file + rename, in the kernel where it can
     (copy_file_range(2): a reflink on file systems that have them, no user-space copy otherwise).
     Not shutil.copyfile: its same-file and fifo checks cost four stats per file."""
-    tmp = temp_name(dest)
-    try:
-        with open(src, "rb") as s:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            try:
-                _copy_fd(s, fd, os.fstat(s.fileno()).st_size)
-            finally:
-                os.close(fd)
-        os.replace(tmp, dest)
-    except BaseException:
-        _remove_quietly(tmp)
-        raise
+    with open(src, "rb") as s, _replacing(dest) as fd:
+        _copy_fd(s, fd, os.fstat(s.fileno()).st_size)
 
 
 def _copy_fd(src, fd, size):

@@ -98,6 +98,21 @@ export class HashingStream extends Transform {
   }
 }
 
+/**
+ * Copies `file` to `target` in the kernel (a reflink where the file system can) through a temp
+ * file + rename. Best effort: the cache is an optimisation, so a failed copy leaves no temp file
+ * and no error behind.
+ */
+async function copyIntoPlace(file: string, target: string): Promise<void> {
+  const tmp = tempName(target);
+  try {
+    await copyFile(file, tmp, fsc.COPYFILE_FICLONE);
+    await rename(tmp, target);
+  } catch {
+    await unlink(tmp).catch(() => {});
+  }
+}
+
 export class BlobCache {
   readonly root: string;
   private readonly made = new Set<string>();
@@ -143,13 +158,7 @@ export class BlobCache {
     } catch {
       /* absent: copy */
     }
-    const tmp = tempName(target);
-    try {
-      await copyFile(file, tmp, fsc.COPYFILE_FICLONE);
-      await rename(tmp, target);
-    } catch {
-      await unlink(tmp).catch(() => {});
-    }
+    await copyIntoPlace(file, target);
   }
 
   /**
@@ -214,13 +223,7 @@ export class BlobCache {
   async adoptCopy(file: string, digest: string): Promise<void> {
     const target = this.path(digest);
     await this.ensureDir(dirname(target));
-    const tmp = tempName(target);
-    try {
-      await copyFile(file, tmp, fsc.COPYFILE_FICLONE);
-      await rename(tmp, target);
-    } catch {
-      await unlink(tmp).catch(() => {});
-    }
+    await copyIntoPlace(file, target);
   }
 
   /** Stores bytes in hand under their digest (verified; temp file + rename). */
