@@ -5,7 +5,6 @@
  * live updates from the event stream, and is restored after a reload by the serializer.
  */
 import * as vscode from 'vscode';
-import { dispatchWebviewMessage } from '../webviewDispatch.js';
 import { eventProject, type LineageGraph, type LineageNode } from '../../core/api.js';
 import { parseNodeId } from '../../core/lineage.js';
 import {
@@ -17,37 +16,26 @@ import {
 import { amphoraUri } from '../fs/amphoraFileSystem.js';
 import type { ExtensionServices } from '../services.js';
 import { lineageHtml } from './lineageHtml.js';
-import { showWebviewPage } from '../webviewPanel.js';
+import { WebviewPanelHost } from '../webviewPanelHost.js';
 
 export const LINEAGE_VIEW_TYPE = 'amphora.lineage';
 export const DEFAULT_DEPTH = 2;
 /** Live updates arrive in bursts (a pipeline logs several versions at once): re-query once. */
 const LIVE_DEBOUNCE_MS = 300;
 
-export class LineagePanel implements vscode.Disposable {
-  private ready = false;
+export class LineagePanel extends WebviewPanelHost<ExtensionToWebview, WebviewToExtension> {
   private readonly nodes = new Map<string, LineageNode>();
-  private readonly disposables: vscode.Disposable[] = [];
   private liveTimer: NodeJS.Timeout | undefined;
-  private disposed = false;
-  onDidDispose?: () => void;
 
   constructor(
-    readonly panel: vscode.WebviewPanel,
-    private readonly services: ExtensionServices,
+    panel: vscode.WebviewPanel,
+    services: ExtensionServices,
     private state: LineagePanelState,
   ) {
-    const root = services.context.extensionUri;
-    panel.iconPath = vscode.Uri.joinPath(root, 'media', 'amphora.svg');
-    this.updateTitle();
-    showWebviewPage(panel, root, 'lineage', lineageHtml);
+    // The title before any node is known (what updateTitle gives), so the page is created with it.
+    panel.title = `Lineage: ${state.focus ?? state.project}`;
+    super(panel, services, { name: 'lineage', html: lineageHtml, parse: parseWebviewMessage });
     this.disposables.push(
-      panel.webview.onDidReceiveMessage((raw) => void this.receive(raw)),
-      panel.onDidDispose(() => this.dispose()),
-      // A hidden webview's page is discarded; it says `ready` again when shown.
-      panel.onDidChangeViewState((e) => {
-        if (!e.webviewPanel.visible) this.ready = false;
-      }),
       services.events.onEvent((e) => {
         if (e.type === 'version.deleted' && e.version.entity === this.state.entity && e.version.project === this.state.project) {
           this.post({ type: 'removeNodes', nodeIds: [`artifact:${e.version.id}`] });
@@ -78,11 +66,6 @@ export class LineagePanel implements vscode.Disposable {
     this.panel.title = `Lineage: ${focus}`;
   }
 
-  private post(m: ExtensionToWebview): void {
-    if (!this.ready || this.disposed) return;
-    void this.panel.webview.postMessage(m);
-  }
-
   private remember(g: LineageGraph): void {
     for (const n of g.nodes) this.nodes.set(n.id, n);
   }
@@ -109,17 +92,7 @@ export class LineagePanel implements vscode.Disposable {
     this.liveTimer = setTimeout(() => void this.load('merge'), LIVE_DEBOUNCE_MS);
   }
 
-  private async receive(raw: unknown): Promise<void> {
-    await dispatchWebviewMessage(raw, {
-      tag: 'lineage',
-      parse: parseWebviewMessage,
-      handle: (m) => this.handle(m),
-      log: (line) => this.services.output.appendLine(line),
-      reportError: (message) => this.post({ type: 'error', message }),
-    });
-  }
-
-  private async handle(m: WebviewToExtension): Promise<void> {
+  protected async handle(m: WebviewToExtension): Promise<void> {
     switch (m.type) {
       case 'ready':
         this.ready = true;
@@ -188,12 +161,7 @@ export class LineagePanel implements vscode.Disposable {
     await vscode.commands.executeCommand('amphora.openRun', run);
   }
 
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+  protected override onDispose(): void {
     clearTimeout(this.liveTimer);
-    for (const d of this.disposables.splice(0)) d.dispose();
-    this.panel.dispose();
-    this.onDidDispose?.();
   }
 }

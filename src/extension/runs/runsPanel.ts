@@ -5,7 +5,6 @@
  * state and summary. Every message from the webview is validated first.
  */
 import * as vscode from 'vscode';
-import { dispatchWebviewMessage } from '../webviewDispatch.js';
 import type { Run, RunMetrics } from '../../core/api.js';
 import { galleryImages, imageMime, loggedKeyOf } from '../../core/runs/runMedia.js';
 import { loggedTables } from '../../core/runs/tableFile.js';
@@ -14,7 +13,7 @@ import { ExperimentsPrefs, parseRunViewMessage, type ExtensionToRunView, type Ru
 import type { ExtensionServices } from '../services.js';
 import { runFileUri } from '../fs/runFiles.js';
 import { runHtml } from './runHtml.js';
-import { showWebviewPage } from '../webviewPanel.js';
+import { WebviewPanelHost } from '../webviewPanelHost.js';
 import { paginate } from '../../core/paginate.js';
 
 /** Points per series for the overview; the webview draws at most a few per pixel anyway. */
@@ -37,9 +36,7 @@ export function experimentsPrefsKey(entity: string, project: string): string {
   return `amphora.experiments.prefs:${entity}/${project}`;
 }
 
-export class RunsPanel implements vscode.Disposable {
-  private ready = false;
-  private disposed = false;
+export class RunsPanel extends WebviewPanelHost<ExtensionToRunView, RunViewToExtension> {
   private x: 'step' | 'time' = 'step';
   private zoom: { min: number; max: number } | null = null;
   /** Highest step each run's charts show (live appends ask for what comes after). */
@@ -47,20 +44,11 @@ export class RunsPanel implements vscode.Disposable {
   private readonly files = new Map<string, Map<string, { digest: string; size: number }>>();
   private readonly pendingLive = new Set<string>();
   private liveTimer: NodeJS.Timeout | undefined;
-  private readonly disposables: vscode.Disposable[] = [];
-  onDidDispose?: () => void;
 
-  constructor(readonly panel: vscode.WebviewPanel, private readonly services: ExtensionServices, private state: RunPanelState) {
-    const root = services.context.extensionUri;
-    panel.iconPath = vscode.Uri.joinPath(root, 'media', 'amphora.svg');
+  constructor(panel: vscode.WebviewPanel, services: ExtensionServices, private state: RunPanelState) {
     panel.title = panelTitle(state);
-    showWebviewPage(panel, root, 'run', runHtml);
+    super(panel, services, { name: 'run', html: runHtml, parse: parseRunViewMessage });
     this.disposables.push(
-      panel.webview.onDidReceiveMessage((raw) => void this.receive(raw)),
-      panel.onDidDispose(() => this.dispose()),
-      panel.onDidChangeViewState((e) => {
-        if (!e.webviewPanel.visible) this.ready = false;
-      }),
       services.events.onEvent((e) => {
         if (e.type === 'run.logged' && e.entity === this.state.entity && e.project === this.state.project && this.runIds().includes(e.runId)) this.scheduleLive(e.runId);
         if (e.type === 'run.updated' && e.run.entity === this.state.entity && e.run.project === this.state.project) {
@@ -89,11 +77,6 @@ export class RunsPanel implements vscode.Disposable {
 
   private runIds(): string[] {
     return this.state.kind === 'run' ? [this.state.runId] : this.state.kind === 'compare' ? this.state.runIds : [];
-  }
-
-  private post(m: ExtensionToRunView): void {
-    if (!this.ready || this.disposed) return;
-    void this.panel.webview.postMessage(m);
   }
 
   private async http() {
@@ -210,17 +193,7 @@ export class RunsPanel implements vscode.Disposable {
     this.post({ type: 'metrics', mode: range ? 'zoom' : 'replace', x, range, runs: metrics.map((m, i) => ({ runId: ids[i], metrics: m })) });
   }
 
-  private async receive(raw: unknown): Promise<void> {
-    await dispatchWebviewMessage(raw, {
-      tag: 'runs',
-      parse: parseRunViewMessage,
-      handle: (m) => this.handle(m),
-      log: (line) => this.services.output.appendLine(line),
-      reportError: (message) => this.post({ type: 'error', message }),
-    });
-  }
-
-  private async handle(m: RunViewToExtension): Promise<void> {
+  protected async handle(m: RunViewToExtension): Promise<void> {
     const s = this.state;
     switch (m.type) {
       case 'ready':
@@ -293,12 +266,7 @@ export class RunsPanel implements vscode.Disposable {
     }
   }
 
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+  protected override onDispose(): void {
     clearTimeout(this.liveTimer);
-    for (const d of this.disposables.splice(0)) d.dispose();
-    this.panel.dispose();
-    this.onDidDispose?.();
   }
 }
