@@ -37,6 +37,8 @@ interface Counts {
 
 const FILE_CALLS = /^(open|openat|creat|close|read|pread64|readv|write|pwrite64|writev|statx|newfstatat|fstat|lstat|stat|rename|renameat|renameat2|unlink|unlinkat|link|linkat|mkdir|mkdirat|getdents64|copy_file_range|sendfile|ioctl|fsync|fdatasync|ftruncate|fchmod|fchown|utimensat|mknod|mknodat)$/;
 
+const NOT_A_FILE = /^\d+<(?:socket|pipe|anon_inode|TCP|UDP|UNIX)/;
+
 function count(traceFile: string): Counts {
   const c: Counts = { creates: 0, unlinks: 0, renames: 0, children: 0, stats: 0, fileCalls: 0 };
   for (const line of readFileSync(traceFile, 'utf8').split('\n')) {
@@ -44,7 +46,9 @@ function count(traceFile: string): Counts {
     const m = /^\d+\s+(\w+)\((.*)$/.exec(line);
     if (!m) continue;
     const [, name, args] = m;
-    if (FILE_CALLS.test(name)) c.fileCalls++;
+    // Reads and writes on the HTTP socket (or a pipe) are not file-system work, and their count
+    // follows how the kernel happens to split the stream: leave them out (strace -y names the fd).
+    if (FILE_CALLS.test(name) && !NOT_A_FILE.test(args)) c.fileCalls++;
     if (/^(open|openat|creat)$/.test(name) && (name === 'creat' || args.includes('O_CREAT'))) c.creates++;
     if (/^mknod/.test(name)) c.creates++;
     if (/^unlink/.test(name) && !args.includes('AT_REMOVEDIR')) c.unlinks++;
@@ -68,7 +72,7 @@ describe('CLI file-system calls per small file (strace counts, not timings)', fu
   /** Runs the CLI under strace (asynchronously: the server answers from this process); returns the counts of its whole process tree. */
   const traced = async (tag: string, args: string[], cache: string): Promise<Counts> => {
     const out = path.join(base, `${tag}.trace`);
-    const child = spawn('strace', ['-f', '-qq', '-o', out, process.execPath, CLI, '--json', ...args], {
+    const child = spawn('strace', ['-f', '-qq', '-y', '-o', out, process.execPath, CLI, '--json', ...args], {
       env: { PATH: process.env.PATH, HOME: base, AMPHORA_BASE_URL: server.url, AMPHORA_API_KEY: server.apiKey, AMPHORA_CACHE_DIR: path.join(base, cache) },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -145,15 +149,15 @@ describe('CLI file-system calls per small file (strace counts, not timings)', fu
   });
 
   it('stats each file a bounded number of times and keeps the file-system calls per file within budget', () => {
-    // Today's counts per file, measured with this test (put 26-28 file calls of which 7 stats,
-    // re-put 1.3-1.6 and 1, cold get 11.3 and 1, cached get 8 and 2, again 1.3 and 1), with about
-    // a third of a call of room for the slope's noise: one more open, stat or rename per file breaks them.
+    // Today's counts per file, measured with this test (file calls and stats: put 19.4 and 7,
+    // re-put 1 and 1, cold get 9.5 and 1, cached get 8 and 2, again 1 and 1; socket and pipe I/O
+    // excluded), with about a third of a call of room: one more open, stat or rename per file breaks them.
     const budget: Record<string, { fileCalls: number; stats: number }> = {
-      put: { fileCalls: 28.5, stats: 7.4 },
-      reput: { fileCalls: 2, stats: 1.3 },
-      getCold: { fileCalls: 11.8, stats: 1.3 },
-      getCached: { fileCalls: 8.5, stats: 2.3 },
-      getAgain: { fileCalls: 1.7, stats: 1.3 },
+      put: { fileCalls: 20, stats: 7.4 },
+      reput: { fileCalls: 1.35, stats: 1.3 },
+      getCold: { fileCalls: 9.8, stats: 1.3 },
+      getCached: { fileCalls: 8.35, stats: 2.3 },
+      getAgain: { fileCalls: 1.35, stats: 1.3 },
     };
     for (const [scenario, b] of Object.entries(budget)) {
       const per = slope.get(scenario)!;
