@@ -1,6 +1,8 @@
 /**
  * Standalone server process: `node dist/server.mjs [--data-dir D] [--db URI] [--blobs URI] [--host H] [--port N]`.
  * Prints one JSON line {"event":"listening",url,dataDir,pid} when ready; exits cleanly on SIGTERM/SIGINT.
+ * With --progress it first prints a {"event":"starting",step} line per start-up step (the editor
+ * shows them); without it the listening line stays the only output, as scripts expect.
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_PORT, defaultDataDir } from '../core/node/config.js';
@@ -16,6 +18,7 @@ interface Flags {
   logLevel?: string;
   heartbeatTimeoutMs?: number;
   team?: boolean;
+  progress?: boolean;
 }
 
 const OPTIONS = {
@@ -27,6 +30,7 @@ const OPTIONS = {
   'heartbeat-timeout-ms': { type: 'string' },
   'log-level': { type: 'string' },
   team: { type: 'boolean' },
+  progress: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -41,7 +45,7 @@ function parseOptions(argv: string[]) {
 function parseFlags(argv: string[]): Flags {
   const values = parseOptions(argv);
   if (values.help) {
-    process.stdout.write(`${USAGE} [--log-level info] [--heartbeat-timeout-ms 60000] [--team]\n`);
+    process.stdout.write(`${USAGE} [--log-level info] [--heartbeat-timeout-ms 60000] [--team] [--progress]\n`);
     process.exit(0);
   }
   const flags: Flags = {
@@ -52,6 +56,7 @@ function parseFlags(argv: string[]): Flags {
     port: DEFAULT_PORT,
     logLevel: values['log-level'],
     team: values.team || undefined,
+    progress: values.progress || undefined,
   };
   if (values.port !== undefined) {
     const p = Number(values.port);
@@ -85,7 +90,7 @@ async function main(): Promise<void> {
     heartbeatTimeoutMs: flags.heartbeatTimeoutMs,
     mode: flags.team ? 'team' : undefined,
     // One JSON line per step on stdout, like the "listening" line: the editor shows them while it waits.
-    onProgress: (step) => process.stdout.write(JSON.stringify({ event: 'starting', step }) + '\n'),
+    onProgress: flags.progress ? (step) => process.stdout.write(JSON.stringify({ event: 'starting', step }) + '\n') : undefined,
   });
   if (server.generatedAdminKey) process.stderr.write(adminKeyNotice(server.generatedAdminKey) + '\n');
   process.stdout.write(JSON.stringify({ event: 'listening', url: server.url, mode: server.mode, dataDir: server.dataDir, pid: process.pid }) + '\n');

@@ -38,7 +38,7 @@ export async function startEmbeddedServer(opts: {
     throw new AmphoraError('server_unreachable', `The bundled server is missing at ${opts.serverScript}; reinstall the Amphora extension.`);
   }
   if (opts.signal?.aborted) throw new AmphoraError('server_unreachable', 'Starting the bundled server was cancelled.');
-  const child = spawn(process.execPath, [opts.serverScript, '--data-dir', opts.dataDir, '--host', '127.0.0.1', ...(opts.port !== undefined ? ['--port', String(opts.port)] : [])], {
+  const child = spawn(process.execPath, [opts.serverScript, '--data-dir', opts.dataDir, '--host', '127.0.0.1', '--progress', ...(opts.port !== undefined ? ['--port', String(opts.port)] : [])], {
     // The editor's server is the embedded one even when the user's shell configures a team
     // server (AMPHORA_DB_URL / AMPHORA_BLOBS are read by `amphora serve` as --db / --blobs).
     env: { ...process.env, AMPHORA_DB_URL: undefined, AMPHORA_BLOBS: undefined, ELECTRON_RUN_AS_NODE: '1' },
