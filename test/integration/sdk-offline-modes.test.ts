@@ -14,18 +14,29 @@ import { startHarness, type Harness } from './sdk-harness.js';
 
 const execFileP = promisify(execFile);
 
+/** The variables these tests set. Only they are put back: the harness sets others (the team suite's S3 ones) that must stay. */
+const TOUCHED = ['AMPHORA_MODE', 'WANDB_MODE', 'AMPHORA_PROJECT', 'AMPHORA_BASE_URL'];
+
+function restoreEnv(snapshot: NodeJS.ProcessEnv): void {
+  for (const k of TOUCHED) {
+    if (snapshot[k] === undefined) delete process.env[k];
+    else process.env[k] = snapshot[k];
+  }
+}
+
 describe('sdk: offline and disabled runs (W&B modes), synced by amphora sync', function () {
   this.timeout(180_000);
   let h: Harness;
-  const saved = { ...process.env };
+  let saved: NodeJS.ProcessEnv = {};
 
   before(async () => {
+    saved = { ...process.env };
     execFileSync(process.execPath, ['esbuild.mjs'], { stdio: 'ignore' });
     h = await startHarness();
     await mkdir(h.work, { recursive: true });
   });
   after(async () => {
-    process.env = saved;
+    restoreEnv(saved);
     forgetInit();
     await h?.close();
   });
@@ -148,7 +159,7 @@ describe('sdk: offline and disabled runs (W&B modes), synced by amphora sync', f
       assert.throws(() => run.client.http, /disabled/);
       await assert.rejects(stat(path.join(process.cwd(), 'amphora', 'offline-run-')), /ENOENT/);
     } finally {
-      process.env = noServer;
+      restoreEnv(noServer);
     }
   });
 });
