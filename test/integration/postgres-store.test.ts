@@ -195,13 +195,16 @@ describe('PostgreSQL store (the Database seam on a real PostgreSQL 15)', functio
         await hold.promise;
       });
       await staged.promise;
-      await new Promise((r) => setTimeout(r, 300));
-      assert.deepEqual(seen, [], 'nothing is announced before COMMIT');
+      // A sentinel committed while that transaction is still open: once the other replica has it,
+      // anything announced before COMMIT (or by the rolled-back transaction) would have come too.
+      await one.transaction(async (tx) => busOne.stage(tx, [event('sentinel')]));
+      await waitFor('the sentinel on the other replica', () => seen.length >= 1, 2000);
+      assert.deepEqual(seen, ['sentinel'], 'nothing is announced before COMMIT');
       hold.resolve();
       await committed;
       // The process would emit() now; it "dies" instead: the other replica has the events anyway.
-      await waitFor('the committed events on the other replica', () => seen.length >= 2, 2000);
-      assert.deepEqual(seen, ['committed', 'big']);
+      await waitFor('the committed events on the other replica', () => seen.length >= 3, 2000);
+      assert.deepEqual(seen, ['sentinel', 'committed', 'big']);
     } finally {
       unsubscribe();
       await busOne.close();

@@ -22,9 +22,17 @@ function stalledSubscriber(url: string, key: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = connect(Number(u.port), u.hostname, () => {
       s.write(`GET /api/v1/events HTTP/1.1\r\nHost: ${u.host}\r\nAuthorization: Bearer ${key}\r\nAccept: text/event-stream\r\n\r\n`);
+    });
+    // Subscribed once the server has sent the stream's headers; from then on it never reads again.
+    let head = '';
+    const onData = (d: Buffer) => {
+      head += d.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      s.off('data', onData);
       s.pause();
       resolve(s);
-    });
+    };
+    s.on('data', onData);
     s.on('error', () => undefined); // dropped by the server: expected
     s.once('error', reject);
   });
@@ -88,12 +96,9 @@ describe('security: event stream backpressure', function () {
       const res = await fetch(`${url}/api/v1/events`, { headers: { authorization: `Bearer ${api.key}` }, signal: ac.signal });
       const reader = res.body!.getReader();
       for (let i = 0; i < 50; i++) sockets.push(await stalledSubscriber(url, api.key));
-      await new Promise((r) => setTimeout(r, 500));
       const before = rssMiB(child.pid!);
       for (let i = 2; i < 6; i++) await patch(i);
-      await new Promise((r) => setTimeout(r, 1000));
-      const after = rssMiB(child.pid!);
-
+      // The reading subscriber has all four updates once the server has queued them to everyone.
       let text = '';
       const decoder = new TextDecoder();
       while ((text.match(/"version\.updated"/g) ?? []).length < 4) {
@@ -101,6 +106,7 @@ describe('security: event stream backpressure', function () {
         if (done) break;
         text += decoder.decode(value);
       }
+      const after = rssMiB(child.pid!);
       ac.abort();
       const frames = text.split('\n\n').filter((f) => f.startsWith('data: '));
       console.log(`      server RSS with 50 stalled subscribers: ${before} MiB before 4 × 2 MiB metadata updates, ${after} MiB after (+${after - before} MiB); largest event ${Math.max(...frames.map((f) => f.length))} bytes`);
