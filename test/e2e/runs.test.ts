@@ -116,8 +116,12 @@ describe('e2e: runs in the editor (run view, live charts, compare, Open Producer
     if ((await jt.getAttribute('aria-expanded')) !== 'true') await jt.click();
     const row = rowByText(page, 'Runs', name);
     await row.waitFor({ timeout: 15_000 });
-    await row.hover();
-    await row.locator('.action-label[aria-label="Open Run"]').click();
+    // The tree may redraw between the hover and the click (a run that just finished moves rows):
+    // hover again until the row's inline action takes the click.
+    await until(`the Open Run action of ${name}`, async () => {
+      await row.hover();
+      return row.locator('.action-label[aria-label="Open Run"]').click({ timeout: 2_000 }).then(() => true, () => false);
+    }, 30_000, 200);
     return row;
   }
 
