@@ -3,6 +3,7 @@
  * other logged values, logged images, config and summary, the artifacts used and logged, and
  * the saved files.
  */
+import { formatBytes } from '../../core/bytes.js';
 import type { MetricKey, Run } from '../../core/api.js';
 import { formatDuration, runDurationMs } from '../../core/runs/experiments.js';
 import { imageSteps } from '../../core/runs/runMedia.js';
@@ -18,14 +19,6 @@ type GalleryImage = RunMessage['images'][number];
 type RunTable = RunMessage['tables'][number];
 /** Table texts kept for switching back and forth (each may be megabytes). */
 const TABLES_KEPT = 4;
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) (v /= 1024), i++;
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
-}
 
 export function jsonTable(obj: unknown, what: string, cls: string): HTMLElement {
   const flat = flattenJson(obj);

@@ -2,7 +2,7 @@
  * The table viewer of a `.table.json` opened in an editor (an artifact version's file through
  * `amphora:`, or a workspace file): the file's name and size, "Open as JSON", and the table.
  */
-import { formatBytes } from './runPage.js';
+import { formatBytes } from '../../core/bytes.js';
 import type { ExtensionToRunView } from '../../core/runViewMessages.js';
 import { button, el } from './dom.js';
 import type { Host } from './host.js';
