@@ -269,6 +269,7 @@ describe('e2e: the Amphora extension in code-server', function () {
       await client.http.commitVersion(client.entity, PROJECT, 'many', { type: 'zz-batch', manifest: { [`f${i}`]: { digest, size: 3 } } });
     }
     await showSideBar(page, 'Amphora');
+    await expand(await rowByText(page, 'Artifacts', new RegExp(`^\\s*${PROJECT}`)));
     await expand(await rowByText(page, 'Artifacts', /^\s*zz-batch/));
     const many = await rowByText(page, 'Artifacts', /^\s*many/);
     await until('many has 105 versions', async () => /105 versions/.test((await many.textContent({ timeout: 1000 })) ?? ''), 15_000);
@@ -293,6 +294,16 @@ describe('e2e: the Amphora extension in code-server', function () {
       return false;
     }, 30_000, 500);
     await h.shot('10f-loaded-more');
+    // A new artifact of the project (of a type listed last) rebuilds the tree from the event; the
+    // versions loaded above stay: two rows up from the new artifact's row is still v0.
+    await client.http.commitVersion(client.entity, PROJECT, 'after', { type: 'zzz-after', manifest: { f: { digest, size: 3 } } });
+    await until('the new artifact as the last row', async () => {
+      await page.keyboard.press('End');
+      return ((await focused.getAttribute('aria-label', { timeout: 1000 })) ?? '').startsWith('after ');
+    }, 15_000, 300);
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('ArrowUp');
+    assert.match((await focused.getAttribute('aria-label', { timeout: 1000 })) ?? '', /^v0 /, 'the list kept the versions "Load more…" brought in');
   });
 
   it('when the local server goes away, the extension starts its bundled server (VS Code\'s Node) on the same store', async () => {

@@ -90,10 +90,12 @@ describe('extension trees over a fake connection: Artifacts', () => {
     assert.equal(more.row().label, 'Load more…');
     assert.equal(more.row().command?.command, 'amphora.loadMore');
     const changed = nextChange(model);
-    await more.loadMore();
+    // A double click (or Enter pressed again while the page loads) loads the page once.
+    assert.deepEqual(await Promise.all([more.loadMore(), more.loadMore()]), [true, true]);
     assert.equal(await changed, many, 'the list row is announced as changed');
     const all = await model.children(many);
     assert.equal(all.length, 105);
+    assert.equal(new Set(all.map((r) => r.id)).size, 105, 'no row twice');
     assert.equal(all.at(-1)!.row().label, 'v0');
   });
 
@@ -120,6 +122,30 @@ describe('extension trees over a fake connection: Artifacts', () => {
     assert.equal(await model.loadMore(staleMore), true);
     assert.equal((await model.children(after.many)).length, 105, 'the list on screen got the next page');
     assert.equal(await model.loadMore(after.rows[0]), false, 'a row that is not "Load more…" loads nothing');
+  });
+
+  it('keeps the rows "Load more…" brought in when an event rebuilds the project (and after a full refresh)', async () => {
+    fake.addArtifact('mnist', 'many', 'zz-batch', 105);
+    const model = new ArtifactsTreeModel(source(fake));
+    const versionsOfMany = async () => {
+      const type = await childByLabel(model, await childByLabel(model, undefined, 'mnist'), 'zz-batch');
+      return model.children(await childByLabel(model, type, 'many'));
+    };
+    const more = (await versionsOfMany()).at(-1)!;
+    assert.ok(more instanceof MoreNode);
+    await more.loadMore();
+    assert.equal((await versionsOfMany()).length, 105);
+    // Another artifact of the project gets a version: the project's subtree is rebuilt with new nodes.
+    const [v1] = fake.addArtifact('mnist', 'convnet', 'model', 2).slice(1);
+    const changed = nextChange(model);
+    model.handleEvent({ type: 'version.created', version: v1 } as ServerEvent);
+    await changed;
+    const rebuilt = await versionsOfMany();
+    assert.equal(rebuilt.length, 105, 'the list did not fall back to its first page');
+    assert.equal(rebuilt.at(-1)!.row().label, 'v0');
+    model.refresh();
+    assert.equal((await versionsOfMany()).length, 105);
+    model.dispose();
   });
 
   it('finds a version by alias for reveal, paging through "Load more" as needed', async () => {
@@ -217,6 +243,19 @@ describe('extension trees over a fake connection: Runs', () => {
     assert.equal(run.parent, sweep);
     assert.ok((await model.children(sweep)).includes(run), 'the run is among the rows shown');
     assert.equal(await model.findRun('me', 'mnist', 'no-such-run'), undefined);
+  });
+
+  it('keeps a job type\'s loaded runs when the project reloads', async () => {
+    for (let i = 0; i < 130; i++) fake.addRun('mnist', `sweep${i}`, 'sweep');
+    const model = new RunsTreeModel(source(fake));
+    const sweepRows = async () => model.children(await childByLabel(model, await childByLabel(model, undefined, 'mnist'), 'sweep'));
+    const more = (await sweepRows()).at(-1)!;
+    assert.ok(more instanceof MoreNode);
+    await more.loadMore();
+    assert.equal((await sweepRows()).length, 130);
+    model.refresh();
+    assert.equal((await sweepRows()).length, 130);
+    model.dispose();
   });
 
   it('reloads a project when one of its runs changes, and everything for a project not shown yet', async () => {

@@ -22,6 +22,13 @@ export interface TreeContext {
   changed(node: TreeNode | undefined): void;
   /** The signed-in user's role on a project (null: none), for what menus offer. */
   role(entity: string, project: string): Role | null;
+  /**
+   * How many rows a paged list showed (after "Load more"), kept by the list's id as VS Code keeps
+   * expansion: server events rebuild a project's subtree with new nodes, and a user who loaded
+   * more must not see the list fall back to its first page.
+   */
+  shownRows(id: string): number;
+  setShownRows(id: string, count: number): void;
 }
 
 export abstract class TreeNode {
@@ -71,14 +78,20 @@ export class MessageNode extends TreeNode {
 export abstract class PagedNode<T> extends TreeNode {
   protected loaded: T[] = [];
   protected cursor: string | null = null;
-  private wanted = PAGE_SIZE;
   protected abstract fetchPage(limit: number, cursor: string | null): Promise<{ items: T[]; nextCursor: string | null }>;
   protected abstract childFor(item: T): TreeNode;
+  /** The page being loaded: a second click (or Enter) while it loads waits for it, not a copy. */
+  private loading?: Promise<boolean>;
+  /** Bumped by every first-page load: a "Load more" that started before it is discarded. */
+  private generation = 0;
   protected override async loadChildren(): Promise<TreeNode[]> {
+    const generation = ++this.generation;
     // After a refresh, load as many rows as were shown before (the server caps a page at 1000).
-    const first = await this.fetchPage(Math.min(1000, this.wanted), null);
-    this.loaded = first.items;
-    this.cursor = first.nextCursor;
+    const first = await this.fetchPage(Math.min(1000, this.ctx.shownRows(this.id)), null);
+    if (generation === this.generation) {
+      this.loaded = first.items;
+      this.cursor = first.nextCursor;
+    }
     return this.render();
   }
   private render(): TreeNode[] {
@@ -86,13 +99,25 @@ export abstract class PagedNode<T> extends TreeNode {
     if (this.cursor) rows.push(new LoadMoreNode(this.ctx, this, nodeIds.more(this.id)));
     return rows;
   }
-  /** Loads the next page; returns false when there was none. */
-  async loadMore(): Promise<boolean> {
+  /**
+   * Loads the next page; false when there was none. Clicks that arrive while a page loads share
+   * it: two loads from one cursor appended the same versions twice, and VS Code then refused the
+   * whole list for its duplicate ids.
+   */
+  loadMore(): Promise<boolean> {
+    this.loading ??= this.loadNextPage().finally(() => (this.loading = undefined));
+    return this.loading;
+  }
+  private async loadNextPage(): Promise<boolean> {
     if (!this.cursor) return false;
+    const generation = this.generation;
+    // Said first, so that a reload meanwhile fetches the rows this click asked for.
+    this.ctx.setShownRows(this.id, this.loaded.length + PAGE_SIZE);
     const next = await this.fetchPage(PAGE_SIZE, this.cursor);
+    if (generation !== this.generation) return true; // that reload has them
     this.loaded = [...this.loaded, ...next.items];
     this.cursor = next.nextCursor;
-    this.wanted = this.loaded.length;
+    this.ctx.setShownRows(this.id, this.loaded.length);
     this.setChildren(this.render());
     this.ctx.changed(this);
     return true;
@@ -167,7 +192,8 @@ export class VersionNode extends TreeNode {
   }
 }
 
-function folderChildren(ctx: TreeContext, parent: TreeNode, folder: FolderBranch, version: ArtifactVersion, shown = PAGE_SIZE): TreeNode[] {
+function folderChildren(ctx: TreeContext, parent: TreeNode, folder: FolderBranch, version: ArtifactVersion): TreeNode[] {
+  const shown = ctx.shownRows(parent.id);
   const rows: TreeNode[] = folder.children.slice(0, shown).map((c) =>
     c.kind === 'folder' ? new FolderNode(ctx, parent, nodeIds.folder(parent.id, c.name), c, version) : new FileNode(ctx, parent, nodeIds.file(parent.id, c.name), c, version),
   );
@@ -185,7 +211,8 @@ export class LocalMoreNode extends MoreNode {
   }
   async loadMore(): Promise<boolean> {
     const p = this.parent!;
-    p.setChildren(folderChildren(this.ctx, p, this.folder, this.version, this.shown + PAGE_SIZE));
+    this.ctx.setShownRows(p.id, this.shown + PAGE_SIZE);
+    p.setChildren(folderChildren(this.ctx, p, this.folder, this.version));
     this.ctx.changed(p);
     return true;
   }

@@ -33,7 +33,6 @@ export class RunsProjectNode extends TreeNode {
 }
 
 export class JobTypeNode extends TreeNode {
-  shown = PAGE_SIZE;
   constructor(ctx: TreeContext, parent: TreeNode, readonly jobType: string, readonly runs: Run[]) {
     super(ctx, parent, nodeIds.jobType(parent.id, jobType));
   }
@@ -48,6 +47,9 @@ export class JobTypeNode extends TreeNode {
   protected override async loadChildren(): Promise<TreeNode[]> {
     return this.render();
   }
+  get shown(): number {
+    return this.ctx.shownRows(this.id);
+  }
   render(): TreeNode[] {
     const rows: TreeNode[] = this.runs.slice(0, this.shown).map((r) => new RunNode(this.ctx, this, r));
     if (this.runs.length > this.shown) rows.push(new RunsMoreNode(this.ctx, this));
@@ -56,7 +58,7 @@ export class JobTypeNode extends TreeNode {
   /** Shows at least the first `count` runs. */
   showAtLeast(count: number): void {
     if (count <= this.shown) return;
-    this.shown = Math.ceil(count / PAGE_SIZE) * PAGE_SIZE;
+    this.ctx.setShownRows(this.id, Math.ceil(count / PAGE_SIZE) * PAGE_SIZE);
     this.setChildren(this.render());
   }
 }

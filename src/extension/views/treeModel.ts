@@ -5,6 +5,7 @@
  * these nodes into TreeItems.
  */
 import type { Role } from '../../core/api.js';
+import { PAGE_SIZE } from '../logic/fileTree.js';
 import { MessageNode, MoreNode, PagedNode, type TreeContext, type TreeHttp, type TreeNode } from './nodes.js';
 
 /** Where a tree gets its data: the connection's HTTP client (undefined while disconnected) and roles. */
@@ -15,6 +16,8 @@ export interface TreeSource {
 
 export abstract class TreeModel {
   private readonly nodes = new Map<string, TreeNode>();
+  /** Rows shown per paged list beyond the first page; survives reloads and refreshes. */
+  private readonly shown = new Map<string, number>();
   private roots?: Promise<TreeNode[]>;
   private readonly listeners = new Set<(node: TreeNode | undefined) => void>();
   protected readonly ctx: TreeContext;
@@ -25,6 +28,8 @@ export abstract class TreeModel {
       track: (n) => this.nodes.set(n.id, n),
       changed: (n) => this.fire(n),
       role: (e, p) => source.role(e, p),
+      shownRows: (id) => this.shown.get(id) ?? PAGE_SIZE,
+      setShownRows: (id, count) => this.shown.set(id, count),
     };
   }
 
