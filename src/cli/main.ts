@@ -199,8 +199,8 @@ artifact
         { version: art.version, created: art.created ?? true, name: art.collectionName, type: art.type, project: art.project, entity: art.entity, digest: art.digest, size: art.size, fileCount: art.fileCount, aliases: art.aliases, ref: art.qualifiedName() },
         () =>
           art.created === false
-            ? `unchanged: ${art.project}/${art.collectionName}:${art.version} (no new version; same content) [${art.aliases.join(', ')}]`
-            : `Logged ${art.project}/${art.collectionName}:${art.version} [${art.aliases.join(', ')}]  ${art.fileCount} files  ${formatBytes(art.size ?? 0)}  digest ${art.digest}`,
+            ? `unchanged: ${art.entity}/${art.project}/${art.collectionName}:${art.version} (no new version; same content) [${art.aliases.join(', ')}]`
+            : `Logged ${art.entity}/${art.project}/${art.collectionName}:${art.version} [${art.aliases.join(', ')}]  ${art.fileCount} files  ${formatBytes(art.size ?? 0)}  digest ${art.digest}`,
       );
     }),
   );
@@ -482,6 +482,24 @@ program
                 : `${r.dir} → run ${r.run.project}/${r.run.id} (${r.run.name}, ${r.run.state}): ${r.applied} event(s)${r.artifacts.length ? `, artifacts ${r.artifacts.join(', ')}` : ''}`,
             )
             .join('\n'),
+      );
+    }),
+  );
+
+program
+  .command('whoami')
+  .description('Who the API key belongs to, on which server, and the roles it holds there.')
+  .action(
+    action(async (out) => {
+      const c = await connect();
+      const v = await c.http.viewer();
+      const grants = v.entities ?? [];
+      out.result({ server: c.http.baseUrl, ...v }, () =>
+        [
+          `${v.user ?? v.entity}${v.siteAdmin ? ' (site admin: every role everywhere)' : ''} on ${c.http.baseUrl} (${v.mode ?? 'embedded'} server)`,
+          `Default entity/project: ${v.entity}/${v.defaultProject}`,
+          ...(grants.length ? ['', table([['ENTITY', 'PROJECT', 'ROLE'], ...grants.map((g) => [g.entity, g.project ?? '(all)', g.role])])] : []),
+        ].join('\n'),
       );
     }),
   );

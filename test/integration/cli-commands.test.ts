@@ -64,7 +64,18 @@ describe('amphora CLI (dist/cli.mjs against a real server)', function () {
     assert.equal(again.version, 'v0');
     const human = await cli(['artifact', 'put', path.join(base, 'ds', 'a.txt'), '--name', 'cli/single', '--type', 'dataset', '--alias', 'keep']);
     assert.equal(human.code, 0);
-    assert.match(human.stdout, /Logged cli\/single:v0/);
+    assert.ok(human.stdout.startsWith(`Logged ${v.entity}/cli/single:v0`), human.stdout);
+  });
+
+  it('whoami names the user behind the key, the server and the roles it holds', async () => {
+    const me = await json(['whoami']);
+    assert.equal(me.server, server.url);
+    assert.equal(typeof me.entity, 'string');
+    assert.ok(me.defaultProject);
+    const text = await cli(['whoami']);
+    assert.equal(text.code, 0);
+    assert.ok(text.stdout.includes(` on ${server.url} (`), text.stdout);
+    assert.ok(text.stdout.includes(`Default entity/project: ${me.entity}/${me.defaultProject}`), text.stdout);
   });
 
   it('get downloads into --root; ls and versions list what is there', async () => {

@@ -38,7 +38,7 @@ export function canRead(p: Principal, entity: string, project: string): boolean 
 export function hiddenProject(): AmphoraError {
   return new AmphoraError(
     'not_found',
-    'No such project, or your API key has no role on it. Check the entity/project part of the reference (GET /api/v1/viewer lists your grants), or ask an admin of that entity for a role (amphora user grant USER ENTITY[/PROJECT] ROLE).',
+    'No such project, or your API key has no role on it. Check the entity/project part of the reference (`amphora whoami` lists your roles; over HTTP, GET /api/v1/viewer), or ask an admin of that entity for a role (amphora user grant USER ENTITY[/PROJECT] ROLE).',
   );
 }
 
