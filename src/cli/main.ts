@@ -441,6 +441,8 @@ function auditTarget(entity: string, i: AuditEntry): string {
   const was = typeof i.detail.previousRole === 'string' ? ` (was ${i.detail.previousRole})` : '';
   if (i.action === 'grant.add') return `${i.target}: ${String(i.detail.role)} on ${where}${was}`;
   if (i.action === 'grant.remove') return `${i.target}: no longer ${String(i.detail.role)} on ${where}`;
+  if (i.action === 'user.create') return `user ${i.target}${i.detail.siteAdmin === true ? ' (site admin)' : ''}`;
+  if (i.action === 'team.create') return `team ${i.target}`;
   if (i.action === 'key.create' || i.action === 'key.revoke') return `${i.target} of ${String(i.detail.user)}${typeof i.detail.label === 'string' ? ` (${i.detail.label})` : ''}`;
   return i.target;
 }

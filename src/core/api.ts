@@ -101,7 +101,7 @@ export const CreateKeyResponse = z.object({ key: ApiKeyInfo, apiKey: z.string() 
 
 /**
  * GET /projects/:entity/:project/audit: who logged, aliased, edited and deleted what, and who
- * granted or removed roles and created or revoked keys (those rows belong to the whole entity:
+ * granted or removed roles, created or revoked keys, and created the user or team (those rows belong to the whole entity:
  * `project` is null; only callers with an entity-wide role see them).
  */
 export const AuditEntry = z.object({
@@ -121,6 +121,8 @@ export const AuditEntry = z.object({
     'grant.remove',
     'key.create',
     'key.revoke',
+    'user.create',
+    'team.create',
   ]),
   /** null: an entity-wide row (a grant on the whole entity, a key of the entity's user). */
   project: z.string().nullable().optional(),

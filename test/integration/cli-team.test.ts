@@ -163,7 +163,7 @@ describe('amphora CLI: users, keys and teams on a team server', function () {
     assert.ok(first.nextCursor);
     const rest = JSON.parse((await cli(['--json', 'audit', 'vision/mnist', '--cursor', first.nextCursor, '--all'])).stdout);
     assert.equal(rest.nextCursor, null);
-    const all = [...first.items, ...rest.items].filter((i: { action: string }) => !i.action.startsWith('grant.') && !i.action.startsWith('key.'));
+    const all = [...first.items, ...rest.items].filter((i: { action: string }) => /^(version|alias|registry)\./.test(i.action));
     assert.equal(all[all.length - 1].action, 'version.create', 'the oldest version entry is the first log');
     assert.equal(all[all.length - 1].actor, 'alice');
     const human = await cli(['audit', 'vision/mnist', '--limit', '1']);
@@ -192,6 +192,12 @@ describe('amphora CLI: users, keys and teams on a team server', function () {
     // alice's keys are rows of her personal entity: she and site admins see them, with the key's id and label.
     const keys = elsewhere.filter((i) => i.action.startsWith('key.')).map((i) => `${i.actor} ${i.action} ${i.target.replace(/\d+/, 'N')} ${String(i.detail.user)} ${String(i.detail.label ?? '')}`).reverse();
     assert.deepEqual(keys, ['alice key.create key N alice ci', 'alice key.revoke key N alice ']);
+    // Who made the user and the team: the first rows of their own trails.
+    const made = (rows: Row[]) => rows.filter((i) => i.action.endsWith('.create') && !i.action.startsWith('key.') && !i.action.startsWith('version.')).map((i) => `${i.actor} ${i.action} ${i.project ?? '*'} ${i.target}`);
+    assert.deepEqual(made(elsewhere), ['admin user.create * alice']);
+    const vision = JSON.parse((await cli(['--json', 'audit', 'vision/mnist', '--all'])).stdout).items as Row[];
+    assert.deepEqual(made(vision), ['admin team.create * vision']);
+    assert.match((await cli(['audit', 'vision/mnist', '--all'])).stdout, /admin\s+team\.create\s+team vision/);
     // A project-level member (no role on the whole entity) sees the project's rows, not the entity's.
     assert.equal((await cli(['user', 'grant', 'bob', 'vision/mnist', 'viewer'])).code, 0);
     const bobs = JSON.parse((await cli(['--json', 'audit', 'vision/mnist', '--all'], bob)).stdout).items as Row[];

@@ -41,7 +41,7 @@ export const userRoutes: RoutePlugin = (app, ctx) => {
   app.post(
     `${P}/teams`,
     { schema: { operationId: 'createTeam', summary: 'Create a team entity (site admins)', body: CreateTeamRequest, response: { 201: Team, ...errors } } },
-    async (req, reply) => reply.code(201).send(await ctx.users.createTeam(req.body.name)),
+    async (req, reply) => reply.code(201).send(await ctx.users.createTeam(req.principal, req.body.name)),
   );
   app.post(
     `${P}/teams/:team/members`,

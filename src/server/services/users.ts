@@ -71,6 +71,8 @@ export class UserService {
       const id = Number((await tx.query<{ id: number }>('INSERT INTO users (name, site_admin) VALUES ($1, $2) RETURNING id', [name, siteAdmin]))[0].id);
       await this.addPersonalEntity(tx, id, name, actor.user);
       await tx.query('INSERT INTO api_keys (user_id, key_hash, label) VALUES ($1, $2, $3)', [id, hashKey(apiKey), 'first key']);
+      // In the new user's own trail (entity-wide): they and site admins see who made them.
+      await audit(tx, actor.user, 'user.create', name, ENTITY_WIDE, name, { user: name, siteAdmin });
     });
     return { user: await this.getUser(name), apiKey };
   }
@@ -162,13 +164,14 @@ export class UserService {
     return { user: req.user, entity: req.entity, project, role: removed[0].role };
   }
 
-  async createTeam(name: string): Promise<Team> {
+  async createTeam(actor: Principal, name: string): Promise<Team> {
     this.requireTeamMode();
     validateEntity(name);
     await this.db.transaction(async (tx) => {
       const taken = await tx.query<{ kind: string }>('SELECT kind FROM entities WHERE name = $1 UNION ALL SELECT \'user\' FROM users WHERE name = $1', [name]);
       if (taken.length) throw new AmphoraError('conflict', `The name "${name}" is taken by an existing ${taken[0].kind}; user names and team names share one namespace. Pick another team name.`);
       await tx.query(`INSERT INTO entities (name, kind) VALUES ($1, 'team')`, [name]);
+      await audit(tx, actor.user, 'team.create', name, ENTITY_WIDE, name, {});
     });
     return this.team(this.db, name);
   }
