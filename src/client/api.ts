@@ -8,7 +8,7 @@ import { Artifact } from './artifact.js';
 import { Client, defaultClient, type ClientOptions } from './client.js';
 import { Registry, type RegistryVisibility } from './registry.js';
 import { lastInit } from './sessionDefaults.js';
-import { paginate } from '../core/paginate.js';
+import { MAX_PAGE_SIZE, paginate } from '../core/paginate.js';
 
 export interface ApiOptions {
   client?: Client;
@@ -50,12 +50,16 @@ export class Api {
   }
 
   /** Every committed version of `[project/]name`, newest first as the server lists them. */
-  async artifactVersions(type: string, name: string): Promise<Artifact[]> {
+  async artifactVersions(type: string, name: string, opts: { perPage?: number } = {}): Promise<Artifact[]> {
+    const { perPage } = opts;
+    if (perPage !== undefined && !(Number.isSafeInteger(perPage) && perPage >= 1 && perPage <= MAX_PAGE_SIZE)) {
+      throw new AmphoraError('invalid_request', `perPage must be a whole number from 1 to ${MAX_PAGE_SIZE}, not ${perPage}.`);
+    }
     const c = await this.client();
     const r = parseReference(name);
     const e = r.entity ?? (await this.defaultEntity());
     const p = r.project ?? (await this.defaultProject());
-    const versions = await paginate((q) => c.http.versions(e, p, r.name, q));
+    const versions = await paginate((q) => c.http.versions(e, p, r.name, q), { pageSize: perPage });
     const wrong = versions.find((v) => v.type !== type);
     if (wrong) throw new AmphoraError('type_mismatch', `${p}/${r.name} has type "${wrong.type}", not "${type}".`);
     return versions.map((v) => Artifact.fromVersion(c, v));
@@ -133,10 +137,10 @@ export class Api {
     return coll;
   }
 
-  /** W&B's `artifacts(type_name, name, per_page, tags)`: the collection's versions, newest first; `tags` keeps versions holding all of them (`perPage` changes nothing: every page is read). */
+  /** W&B's `artifacts(type_name, name, per_page, tags)`: the collection's versions, newest first, read `perPage` per request; `tags` keeps versions holding all of them. */
   async artifacts(type: string, name: string, opts: { perPage?: number; tags?: string | string[] } = {}): Promise<Artifact[]> {
     const wanted = typeof opts.tags === 'string' ? [opts.tags] : (opts.tags ?? []);
-    return (await this.artifactVersions(type, name)).filter((a) => wanted.every((t) => a.tags.includes(t)));
+    return (await this.artifactVersions(type, name, { perPage: opts.perPage })).filter((a) => wanted.every((t) => a.tags.includes(t)));
   }
 
   /** W&B's `artifact_type(type_name, project)`: one type of `[entity/]project`, with its collection count. */

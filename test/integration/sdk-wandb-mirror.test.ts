@@ -152,6 +152,18 @@ describe('sdk: W&B mirror (README snippet against a real server)', function () {
     assert.deepEqual((await api.artifacts('dataset', 'mirror-more/bundle', { tags: 'eu' })).map((v) => v.name), ['bundle:v0']);
     assert.deepEqual(await api.artifacts('dataset', 'mirror-more/bundle', { tags: ['eu', 'us'] }), []);
     assert.deepEqual(await api.artifactType('dataset', 'mirror-more'), { type: 'dataset', collectionCount: 1 });
+    // perPage is the page size of the listing requests, as W&B's per_page.
+    for (let i = 1; i <= 4; i++) {
+      const more = new Artifact('bundle', 'dataset');
+      await writeFile(path.join(base, `more-${i}.txt`), `more ${i}`);
+      await more.addFile(path.join(base, `more-${i}.txt`));
+      await more.log({ project: 'mirror-more' });
+    }
+    const requests: string[] = [];
+    const counted = new Api({ connection: { baseUrl: server.url, apiKey: server.apiKey, cacheDir: path.join(base, 'cache-counted'), env: {}, onRequest: (m, p) => requests.push(`${m} ${p}`) } });
+    assert.deepEqual((await counted.artifacts('dataset', 'mirror-more/bundle', { perPage: 2 })).map((v) => v.version), ['v4', 'v3', 'v2', 'v1', 'v0']);
+    assert.equal(requests.filter((r) => /\/versions(\?|$)/.test(r)).length, 3, requests.join('\n'));
+    await assert.rejects(counted.artifacts('dataset', 'mirror-more/bundle', { perPage: 0 }), /perPage must be a whole number from 1 to 1000, not 0/);
     await assert.rejects(api.artifactType('model', 'mirror-more'), /has no artifacts of type "model"/);
   });
 
