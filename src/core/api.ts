@@ -57,6 +57,8 @@ export const Viewer = z.object({
   siteAdmin: z.boolean().optional(),
   /** The caller's grants: their personal entity, teams and single projects, with roles. */
   entities: z.array(z.object({ entity: ServerName, kind: z.enum(['user', 'team']).nullable(), project: ServerName.nullable(), role: Role })).optional(),
+  /** `entity/project` of restricted registries that the caller's entity-wide roles below admin do not reach. */
+  restricted: z.array(z.string().max(512)).optional(),
 });
 export type Viewer = z.infer<typeof Viewer>;
 

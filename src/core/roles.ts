@@ -38,6 +38,16 @@ export function roleOn(grants: readonly RoleGrant[], siteAdmin: boolean, entity:
   return best;
 }
 
+/**
+ * The caller's role on one project, where `restricted` lists the `entity/project` of restricted
+ * registries (W&B: "only invited members"): there, entity-wide roles below admin do not reach,
+ * only the caller's own registry roles do. The server enforces this; the extension hides menus by it.
+ */
+export function projectRoleOn(grants: readonly RoleGrant[], siteAdmin: boolean, restricted: readonly string[], entity: string, project: string): Role | null {
+  const reaching = restricted.includes(`${entity}/${project}`) ? grants.filter((g) => g.project !== null || g.role === 'admin') : grants;
+  return roleOn(reaching, siteAdmin, entity, project);
+}
+
 /** What each role may do, for messages and for hiding actions. */
 export const ROLE_ACTIONS: Record<Role, string> = {
   viewer: 'read and download',

@@ -9,6 +9,8 @@ import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Api as Sdk } from '../../src/client/api.js';
 import { Client } from '../../src/client/client.js';
+import * as api from '../../src/core/api.js';
+import { roleFor } from '../../src/extension/logic/access.js';
 import { EMBEDDED_ONLY, sha256, startTestServer, TEAM_DB, type Api } from './server-helpers.js';
 import { createUser, ok, startTeamServer } from './team-helpers.js';
 
@@ -59,6 +61,11 @@ describe('team mode: registry members, registry roles and restricted visibility'
     // The entity's admin keeps access (they administer it), as W&B's org admins do.
     assert.deepEqual(await listed(u.alice), ['open', 'secret']);
     assert.equal((await u.carol.get(`${REG}/registry`)).status, 404);
+    // The viewer route names the restricted registry, so the extension offers bob nothing there.
+    const bobViewer = api.Viewer.parse(await ok(u.bob.get('/api/v1/viewer')));
+    assert.deepEqual(bobViewer.restricted, [`${TEAM}/wandb-registry-secret`]);
+    assert.equal(roleFor(bobViewer, TEAM, 'wandb-registry-secret'), null);
+    assert.equal(roleFor(bobViewer, TEAM, 'wandb-registry-open'), 'viewer');
   });
 
   it('a user member gets exactly their registry role: viewer reads, member links, admin manages members', async () => {

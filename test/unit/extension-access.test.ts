@@ -39,6 +39,20 @@ describe('extension logic: roles and what the views offer', () => {
     assert.equal(roleOn([{ entity: 'vision', project: 'mnist', role: 'admin' }], false, 'vision', null), null, 'a project grant is not a grant on the whole entity');
   });
 
+  it('a restricted registry: entity-wide roles below admin do not reach it, registry roles and entity admins do (as the server rules)', () => {
+    const registry = 'wandb-registry-secret';
+    const viewer: Viewer = {
+      ...team,
+      entities: [...team.entities!, { entity: 'vision', kind: 'team', project: 'wandb-registry-shared', role: 'editor' }],
+      restricted: [`vision/${registry}`, 'vision/wandb-registry-shared'],
+    };
+    assert.equal(roleFor(viewer, 'vision', registry), null, 'entity-wide viewer: not a member, so nothing is offered');
+    assert.equal(roleFor(viewer, 'vision', 'wandb-registry-shared'), 'editor', 'a member by their own registry role');
+    assert.equal(roleFor(viewer, 'vision', 'cifar'), 'viewer', 'ordinary projects keep the entity-wide role');
+    const admin: Viewer = { ...viewer, entities: [{ entity: 'vision', kind: 'team', project: null, role: 'admin' }] };
+    assert.equal(roleFor(admin, 'vision', registry), 'admin');
+  });
+
   it('a viewer gets no Delete and no edits in the tree menus; an editor edits; an admin deletes', () => {
     const plain: Pick<ArtifactVersion, 'aliases'> = { aliases: ['latest'] };
     const aliased: Pick<ArtifactVersion, 'aliases'> = { aliases: ['latest', 'best'] };

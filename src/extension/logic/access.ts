@@ -3,7 +3,7 @@
  * (so menus hide what the role forbids), the status bar and the Sign In message. No vscode here.
  */
 import type { ArtifactVersion, Role, Viewer } from '../../core/api.js';
-import { atLeast, ROLE_ACTIONS, roleOn } from '../../core/roles.js';
+import { atLeast, projectRoleOn, ROLE_ACTIONS } from '../../core/roles.js';
 
 /**
  * The user's role on a project. A server that does not describe grants (older servers) gets
@@ -11,7 +11,7 @@ import { atLeast, ROLE_ACTIONS, roleOn } from '../../core/roles.js';
  */
 export function roleFor(viewer: Viewer | undefined, entity: string, project: string): Role | null {
   if (!viewer || viewer.siteAdmin || !viewer.entities) return 'admin';
-  return roleOn(viewer.entities, false, entity, project);
+  return projectRoleOn(viewer.entities, false, viewer.restricted ?? [], entity, project);
 }
 
 /** Context value of a version row: `version[.aliased][.canEdit][.canDelete]` (menus match on it). */

@@ -1,6 +1,6 @@
 import type { Role } from '../../core/api.js';
 import { AmphoraError } from '../../core/errors.js';
-import { atLeast, roleOn, type RoleGrant } from '../../core/roles.js';
+import { atLeast, projectRoleOn, type RoleGrant } from '../../core/roles.js';
 
 /** Who is calling, with every grant they hold (loaded once per key, see authenticator.ts). */
 export interface Principal {
@@ -22,9 +22,7 @@ export interface Principal {
 }
 
 export function projectRole(p: Principal, entity: string, project: string): Role | null {
-  // A restricted registry (W&B: "only invited members"): entity-wide roles below admin do not reach it.
-  const grants = p.restricted.includes(`${entity}/${project}`) ? p.grants.filter((g) => g.project !== null || g.role === 'admin') : p.grants;
-  return roleOn(grants, p.siteAdmin, entity, project);
+  return projectRoleOn(p.grants, p.siteAdmin, p.restricted, entity, project);
 }
 
 export function canRead(p: Principal, entity: string, project: string): boolean {

@@ -19,6 +19,7 @@ export const healthRoutes: RoutePlugin = (app, ctx) => {
       mode: ctx.mode,
       siteAdmin: p.siteAdmin,
       entities: p.grants.map((g) => ({ entity: g.entity, kind: g.kind, project: g.project, role: g.role })),
+      restricted: p.restricted,
     };
   });
 };
