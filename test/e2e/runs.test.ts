@@ -14,7 +14,7 @@ import { Artifact } from '../../src/client/artifact.js';
 import { Client } from '../../src/client/client.js';
 import { init, type Run } from '../../src/client/run.js';
 import { clickActivity, REPO, startHarness, until, type Harness } from './harness.js';
-import { contextMenu, runCommand } from './ui.js';
+import { contextMenu, runCommand, showSideBar } from './ui.js';
 
 const PROJECT = 'artifacts-example';
 const USE_PY = `import amphora as wandb
@@ -190,10 +190,9 @@ describe('e2e: runs in the editor (run view, live charts, compare, Open Producer
 
   it('Open Producer Code from a CodeLens opens the producer at its recorded commit', async () => {
     const { page } = h;
-    await page.locator('.explorer-folders-view .monaco-list-row').filter({ hasText: /^use\.py$/ }).first().click().catch(async () => {
-      await clickActivity(page, 'Explorer');
-      await page.locator('.explorer-folders-view .monaco-list-row').filter({ hasText: /^use\.py$/ }).first().click();
-    });
+    // Show the Explorer first: clicking a row of a hidden view waited out Playwright's 30 s timeout.
+    await showSideBar(page, 'Explorer');
+    await page.locator('.explorer-folders-view .monaco-list-row').filter({ hasText: /^use\.py$/ }).first().click();
     const lens = page.locator('.codelens-decoration a').filter({ hasText: 'Producer Code' }).first();
     await lens.waitFor({ timeout: 30_000 });
     await h.shot('runs-05-lens');
