@@ -37,7 +37,7 @@ describe('server: access, hostile input, lock, discovery, gc', function () {
       assert.match(body.error.message, /AMPHORA_API_KEY/);
     }
     const viewer = await s.api.get('/api/v1/viewer');
-    assert.deepEqual(Object.keys(viewer.body).sort(), ['defaultProject', 'entities', 'entity', 'mode', 'siteAdmin', 'user']);
+    assert.deepEqual(Object.keys(viewer.body).sort(), ['defaultProject', 'entities', 'entity', 'mode', 'restricted', 'siteAdmin', 'user']);
     assert.equal(viewer.body.defaultProject, 'uncategorized');
     // The embedded owner (or a team server's bootstrap admin) is site admin, named like its entity.
     assert.equal(viewer.body.user, viewer.body.entity);
