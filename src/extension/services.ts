@@ -25,12 +25,15 @@ export interface ArtifactsTreeApi {
   refresh(): void;
   /** Loads the next page of the "Load more…" row given or selected; false when there was none to load. */
   loadMore(row?: unknown): Promise<boolean>;
+  /** The file row selected in the view, if any. */
+  selectedFile(): unknown;
 }
 
 export interface RunsTreeApi {
   revealRun(entity: string, project: string, runId: string, opts?: { select?: boolean; focus?: boolean }): Promise<boolean>;
   refresh(): void;
   loadMore(row?: unknown): Promise<boolean>;
+  selectedFile(): unknown;
 }
 
 export interface ExtensionServices {

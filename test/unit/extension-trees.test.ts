@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { Role, ServerEvent } from '../../src/core/api.js';
 import { ArtifactsTreeModel } from '../../src/extension/views/artifactsModel.js';
 import { nodeIds } from '../../src/extension/views/nodeIds.js';
-import { MoreNode, VersionNode, type TreeNode } from '../../src/extension/views/nodes.js';
+import { MoreNode, OPEN_SELECTED_FILE, VersionNode, type TreeNode } from '../../src/extension/views/nodes.js';
 import { JobTypeNode, RunNode, RunsTreeModel } from '../../src/extension/views/runsModel.js';
 import type { TreeModel, TreeSource } from '../../src/extension/views/treeModel.js';
 import { FakeConnection } from './support/fakeConnection.js';
@@ -64,7 +64,8 @@ describe('extension trees over a fake connection: Artifacts', () => {
     const files = await model.children(versions[0]);
     assert.deepEqual(labels(files), ['labels', 'train.csv']);
     assert.equal(files[0].row().contextValue, 'folder');
-    assert.deepEqual(files[1].row().command?.command, 'amphora.openVersionFile');
+    // No arguments (VS Code drops them with a row a reload replaced): the command opens this view's selection.
+    assert.deepEqual(files[1].row().command, { command: OPEN_SELECTED_FILE.artifacts, title: 'Open File' });
   });
 
   it('offers edits and delete on version rows only to roles that may do them', async () => {
@@ -228,6 +229,8 @@ describe('extension trees over a fake connection: Runs', () => {
     const logged = (await model.children((await model.children(load))[1]))[0];
     assert.ok(logged instanceof VersionNode);
     assert.equal(logged.row().description?.startsWith('dataset · '), true, 'under a run a version row names its type');
+    const fileRow = (await model.children(logged)).find((n) => n.row().contextValue === 'file');
+    assert.equal(fileRow?.row().command?.command, OPEN_SELECTED_FILE.runs, 'a file under a run opens the Runs view\'s selection');
   });
 
   it('pages a job type\'s runs and finds a run deep in the list for reveal', async () => {

@@ -13,6 +13,7 @@ import { pickOrType, reportErrors } from './quickInput.js';
 import { pickVersion } from './pickVersion.js';
 import { workspaceRoot } from './transfer.js';
 import { notificationText } from '../logic/safeText.js';
+import { OPEN_SELECTED_FILE } from '../views/nodes.js';
 
 /**
  * Version commands accept a tree node, a version, or a `{entity, project, name, version}` target;
@@ -72,6 +73,10 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ext
     // The clicked row was replaced by a reload that arrived with the click: the list is fresh now.
     if (!loaded.some(Boolean)) void vscode.window.showInformationMessage('Load more: the list was reloading as you clicked and is up to date now. Click "Load more…" again if it still shows one.');
   }, 'Load more');
+
+  // File rows' click: the file selected in that row's own view (see OPEN_SELECTED_FILE).
+  reg(OPEN_SELECTED_FILE.artifacts, () => vscode.commands.executeCommand('amphora.openVersionFile', services.artifactsTree.selectedFile()), 'Open File');
+  reg(OPEN_SELECTED_FILE.runs, () => vscode.commands.executeCommand('amphora.openVersionFile', services.runsTree.selectedFile()), 'Open File');
 
   reg('amphora.logArtifact', (uri?: vscode.Uri, uris?: vscode.Uri[]) => logArtifactCommand(services, uri, uris), 'Log as Artifact');
 

@@ -8,7 +8,7 @@ import { impactOf, type EventImpact } from '../logic/events.js';
 import { plural } from '../logic/format.js';
 import type { VersionTarget } from '../services.js';
 import { nodeIds } from './nodeIds.js';
-import { CollectionNode, MessageNode, PagedNode, TreeNode, VersionNode, type TreeContext, type TreeHttp } from './nodes.js';
+import { CollectionNode, MessageNode, OPEN_SELECTED_FILE, PagedNode, TreeNode, VersionNode, type TreeContext, type TreeHttp } from './nodes.js';
 import type { TreeRow } from './treeRow.js';
 import { TreeModel, type TreeSource } from './treeModel.js';
 
@@ -58,7 +58,7 @@ export class ArtifactsTreeModel extends TreeModel {
 
   /** `onEmpty` hears whether the server has no artifacts at all (the view shows its welcome then). */
   constructor(source: TreeSource, private readonly onEmpty: (empty: boolean) => void = () => undefined) {
-    super(source);
+    super(source, OPEN_SELECTED_FILE.artifacts);
   }
 
   protected async loadRoots(http: TreeHttp): Promise<TreeNode[]> {

@@ -15,6 +15,13 @@ import type { TreeRow } from './treeRow.js';
 /** The server calls the trees make. */
 export type TreeHttp = Pick<AmphoraHttp, 'projects' | 'artifactTypes' | 'collections' | 'versions' | 'version' | 'manifest' | 'listRuns' | 'runInputs' | 'runOutputs'>;
 
+/**
+ * The click command of file rows, one per tree. It carries no arguments and opens the file selected
+ * in its own view: VS Code keeps a row command's arguments only while that row lives, so a click
+ * landing as server events reload the tree failed with "Actual command not found".
+ */
+export const OPEN_SELECTED_FILE = { artifacts: 'amphora.artifacts.openSelectedFile', runs: 'amphora.runs.openSelectedFile' } as const;
+
 export interface TreeContext {
   http(): TreeHttp | undefined;
   /** Remembers the newest node instance per id (for reveal and targeted refresh). */
@@ -22,6 +29,8 @@ export interface TreeContext {
   changed(node: TreeNode | undefined): void;
   /** The signed-in user's role on a project (null: none), for what menus offer. */
   role(entity: string, project: string): Role | null;
+  /** This tree's click command of file rows (OPEN_SELECTED_FILE). */
+  readonly openFileCommand: string;
   /**
    * How many rows a paged list showed (after "Load more"), kept by the list's id as VS Code keeps
    * expansion: server events rebuild a project's subtree with new nodes, and a user who loaded
@@ -250,7 +259,7 @@ export class FileNode extends TreeNode {
       resourcePath: `/${f.path}`,
       contextValue: 'file',
       // A click opens the file read-only through the amphora: file system (no download).
-      command: { command: 'amphora.openVersionFile', title: 'Open File', arguments: [this] },
+      command: { command: this.ctx.openFileCommand, title: 'Open File' },
     };
   }
 }

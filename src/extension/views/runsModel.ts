@@ -7,9 +7,9 @@ import { groupByJobType, impactOf, NO_JOB_TYPE } from '../logic/events.js';
 import { formatAge, plural, runMarkdown } from '../logic/format.js';
 import { PAGE_SIZE } from '../logic/fileTree.js';
 import { nodeIds } from './nodeIds.js';
-import { MessageNode, MoreNode, TreeNode, VersionNode, type TreeContext, type TreeHttp } from './nodes.js';
+import { MessageNode, MoreNode, OPEN_SELECTED_FILE, TreeNode, VersionNode, type TreeContext, type TreeHttp } from './nodes.js';
 import type { TreeRow } from './treeRow.js';
-import { TreeModel } from './treeModel.js';
+import { TreeModel, type TreeSource } from './treeModel.js';
 import { paginate } from '../../core/paginate.js';
 
 /** Job types come from the runs themselves; at most this many runs are grouped per project. */
@@ -128,6 +128,10 @@ export class EdgeGroupNode extends TreeNode {
 export class RunsTreeModel extends TreeModel {
   private timer?: NodeJS.Timeout;
   private readonly dirtyProjects = new Set<string>();
+
+  constructor(source: TreeSource) {
+    super(source, OPEN_SELECTED_FILE.runs);
+  }
 
   protected async loadRoots(http: TreeHttp): Promise<TreeNode[]> {
     const projects = (await http.projects()).items.filter((p) => p.runCount > 0);

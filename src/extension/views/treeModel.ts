@@ -22,8 +22,9 @@ export abstract class TreeModel {
   private readonly listeners = new Set<(node: TreeNode | undefined) => void>();
   protected readonly ctx: TreeContext;
 
-  constructor(protected readonly source: TreeSource) {
+  constructor(protected readonly source: TreeSource, openFileCommand: string) {
     this.ctx = {
+      openFileCommand,
       http: () => source.http(),
       track: (n) => this.nodes.set(n.id, n),
       changed: (n) => this.fire(n),

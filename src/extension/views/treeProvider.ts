@@ -7,7 +7,7 @@ import type { ServerEvent } from '../../core/api.js';
 import type { ConnectionManager } from '../connection/connectionManager.js';
 import type { EventBus } from '../connection/eventBus.js';
 import { roleFor } from '../logic/access.js';
-import { MoreNode, type TreeNode } from './nodes.js';
+import { FileNode, MoreNode, type TreeNode } from './nodes.js';
 import type { TreeModel, TreeSource } from './treeModel.js';
 import { toTreeItem } from './treeItem.js';
 
@@ -45,6 +45,11 @@ export class ModelTreeProvider<M extends TreeModel & { handleEvent(e: ServerEven
   }
   refresh(): void {
     this.model.refresh();
+  }
+
+  /** The file row selected in this view (the click command of file rows opens it). */
+  selectedFile(): FileNode | undefined {
+    return this.view?.selection.find((n): n is FileNode => n instanceof FileNode);
   }
 
   /** `amphora.loadMore`: the row a context menu passes, else the "Load more…" rows selected in this view. */
