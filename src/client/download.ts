@@ -218,20 +218,24 @@ async function materializeFresh(
       progress(t.entry.size);
     });
     // Large blobs go straight from the response to their file, hashed on the way, and reach the
-    // cache by a kernel-side copy: one hash pass and no read back (once per digest; duplicates
-    // of it are copied from the cache below).
+    // cache in the same pass (or by a clone where the file system has them): one hash pass and no
+    // read back (once per digest; duplicates of it are copied from the cache below).
     const direct = new Map<string, (typeof missing)[number]>();
     for (const t of missing) if (t.entry.size > BATCH_BLOB_MAX && !direct.has(t.entry.digest)) direct.set(t.entry.digest, t);
     await mapPool([...direct.values()], TRANSFER_CONCURRENCY, async ({ p, entry, tmp, dest }) => {
       const body = await client.http.getBlobStream(entry.digest);
       let st: Stats;
+      const clones = client.blobCache.clones === true;
+      const onBytes = opts.onProgress && ((n: number) => progress.chunk(entry.digest, n));
       try {
-        st = await streamVerified(body, tmp, entry.digest, entry.size, `"${p}" of ${what}`, true, opts.onProgress && ((n) => progress.chunk(entry.digest, n)));
+        st = clones
+          ? await streamVerified(body, tmp, entry.digest, entry.size, `"${p}" of ${what}`, true, onBytes)
+          : await client.blobCache.streamToAndStore(body, tmp, entry.digest, entry.size, `"${p}" of ${what}`, onBytes);
       } catch (e) {
         await unlink(tmp).catch(() => {});
         throw e;
       }
-      await client.blobCache.adoptCopy(tmp, entry.digest);
+      if (clones) await client.blobCache.adoptCopy(tmp, entry.digest);
       written.push({ dest, st, digest: entry.digest });
       stats.fetched++;
       progress(entry.size, entry.digest);
