@@ -6,12 +6,13 @@
  * download root and the cache), never copied a second time in the kernel or read back.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { requireBuilt } from '../support/built.js';
+import { runChild } from '../support/runChild.js';
 import { testBackend } from './server-helpers.js';
 
 const CLI = path.resolve('dist/cli.mjs');
@@ -68,17 +69,8 @@ describe('CLI bytes moved per large file downloaded (strace counts, not timings)
   const cli = async (args: string[], cache: string, trace?: string): Promise<void> => {
     const cmd = [process.execPath, CLI, '--json', ...args];
     const strace = ['-f', '-qq', '-y', '-e', 'trace=read,pread64,readv,write,pwrite64,writev,copy_file_range,sendfile', '-o', trace!];
-    const child = spawn(trace ? 'strace' : cmd[0], trace ? [...strace, ...cmd] : cmd.slice(1), {
-      env: { PATH: process.env.PATH, HOME: base, AMPHORA_BASE_URL: server.url, AMPHORA_API_KEY: server.apiKey, AMPHORA_CACHE_DIR: cache },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', resolve);
-    });
-    assert.equal(code, 0, `amphora ${args.join(' ')} failed: ${stderr.slice(-1500)}`);
+    const env = { PATH: process.env.PATH, HOME: base, AMPHORA_BASE_URL: server.url, AMPHORA_API_KEY: server.apiKey, AMPHORA_CACHE_DIR: cache };
+    await runChild(trace ? 'strace' : cmd[0], trace ? [...strace, ...cmd] : cmd.slice(1), env, `amphora ${args.join(' ')}`);
   };
 
   /** A download under strace; the cache lives under base/w too, so its writes count. */
