@@ -74,9 +74,9 @@ describe('CLI bytes moved per large file downloaded (strace counts, not timings)
   };
 
   /** A download under strace; the cache lives under base/w too, so its writes count. */
-  const traced = async (tag: string, args: string[]): Promise<Moved> => {
+  const traced = async (tag: string, args: string[], cache = 'cache'): Promise<Moved> => {
     const out = path.join(base, `${tag}.trace`);
-    await cli(args, path.join(base, 'w', 'cache'), out);
+    await cli(args, path.join(base, 'w', cache), out);
     return bytesMoved(out, path.join(base, 'w'));
   };
 
@@ -120,5 +120,18 @@ describe('CLI bytes moved per large file downloaded (strace counts, not timings)
     assert.deepEqual(fromRoot, [], 'the copy is hashed as it is written, not read back');
     assert.ok(moved.read >= SIZE && moved.read < 1.1 * SIZE, `read ${moved.read} for ${SIZE}`);
     if (!clones) assert.equal(moved.kernelCopied, 0);
+  });
+
+  it('a cold download into an existing root does the same: each byte written once per copy, nothing read back', async () => {
+    const root = path.join(base, 'w', 'existing');
+    mkdirSync(root);
+    writeFileSync(path.join(root, 'notes.txt'), 'already here');
+    const moved = await traced('existing', ['artifact', 'get', 'bytes/model:latest', '--root', root], 'cache2');
+    assert.equal(moved.read, 0, `read back: ${JSON.stringify([...moved.readFrom])}`);
+    if (!clones) {
+      assert.equal(moved.kernelCopied, 0);
+      assert.ok(moved.written >= 2 * SIZE && moved.written < 2.1 * SIZE, `written ${moved.written} for ${SIZE} (root + cache)`);
+    }
+    assert.equal(readFileSync(path.join(root, 'notes.txt'), 'utf8'), 'already here');
   });
 });
