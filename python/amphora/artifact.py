@@ -774,7 +774,13 @@ class Artifact:
         stats = client.transfer.upload(blobs, Stats())
         self.last_transfer = stats
         skip = {self._entries[p]["digest"] for p in self._skip_cache if p in self._entries}
-        self._adopt = [(b["path"], b["digest"]) for b in blobs if b["digest"] not in skip]
+        adopt = [b for b in blobs if b["digest"] not in skip]
+        self._adopt = [(b["path"], b["digest"]) for b in adopt if b["size"] <= _SMALL_FILE]
+        # Large files are copied into the cache on the transfer threads while the server commits
+        # (the cache is content-addressed and verified on every read, so an early copy is safe):
+        # a 512 MiB copy otherwise adds its whole duration after the commit, one file after another.
+        pool = client.transfer.pool()
+        self._adopting = [(b["path"], pool.submit(client.transfer.adopt, b["path"], b["digest"])) for b in adopt if b["size"] > _SMALL_FILE]
         return manifest
 
     def _log_fields(self):
@@ -791,13 +797,17 @@ class Artifact:
         if manifest is not None and version["digest"] != artifact_digest(manifest):
             raise AmphoraError("internal", f'The server answered the commit of {self._name} with a version of digest {version["digest"]}, but the files '
                                f'sent hash to {artifact_digest(manifest)}; the server is broken or not trustworthy. Check {self._name}:{version["version"]} before using it.')
-        adopted = getattr(self, "_adopt", ())
-        for local, digest in adopted:
+        adopted = [local for local, _ in getattr(self, "_adopt", ())]
+        for local, digest in getattr(self, "_adopt", ()):
             client.transfer.adopt(local, digest)
+        for local, copying in getattr(self, "_adopting", ()):
+            copying.exception()  # adopt never raises; wait so the stat cache sees the final ctime
+            adopted.append(local)
         # The cache's hard link moved those files' ctime: keep them known to the stat cache.
-        client.transfer.stat_cache.refresh_linked([local for local, _ in adopted])
+        client.transfer.stat_cache.refresh_linked(adopted)
         client.transfer.stat_cache.flush()
         self._adopt = []
+        self._adopting = []
         self._client = client
         self._apply_version(version)
         self._manifest_loaded = True

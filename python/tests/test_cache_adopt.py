@@ -3,11 +3,15 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 import unittest
+from unittest import mock
 
 from amphora.settings import cached_blob_path
 from amphora.errors import AmphoraError
-from amphora.transfer import Transfer, _in_cache_folder
+from amphora.transfer import BATCH_BLOB_MAX, Transfer, _in_cache_folder
+
+from .support import ServerTestCase
 
 
 class AdoptTest(unittest.TestCase):
@@ -88,3 +92,52 @@ class InCacheFolderTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class AdoptWhileCommittingTest(ServerTestCase):
+    """A large file is copied into the producer's cache while the commit request is in flight."""
+
+    def test_large_files_are_copied_into_the_cache_while_the_server_commits(self):
+        import amphora
+
+        big = os.urandom(BATCH_BLOB_MAX + 4096)
+        small = b"small file"
+        events = []
+        copied = threading.Event()
+        real_adopt = Transfer.adopt
+
+        def adopt(transfer, local, digest):
+            events.append(("adopt", os.path.basename(local)))
+            real_adopt(transfer, local, digest)
+            if os.path.basename(local) == "big.bin":
+                copied.set()
+
+        run = amphora.init(project="adopt", job_type="test")
+        http = run._client.http
+        real_post = http.post
+
+        def post(path, body=None, **kw):
+            if path.endswith("/versions"):
+                # The old order (commit, then copy) never sets the event: the wait times out.
+                events.append(("commit", copied.wait(10)))
+            return real_post(path, body, **kw)
+
+        a = amphora.Artifact("weights", type="model")
+        a.add_file(self.write("big.bin", big))
+        a.add_file(self.write("small.txt", small))
+        with mock.patch.object(Transfer, "adopt", adopt), mock.patch.object(http, "post", post):
+            run.log_artifact(a)
+        run.finish()
+        self.assertIn(("commit", True), events, f"the large copy finished while the commit waited: {events}")
+        self.assertLess(events.index(("adopt", "big.bin")), events.index(("commit", True)))
+        for data in (big, small):
+            with open(cached_blob_path(self.cache_dir, hashlib.sha256(data).hexdigest()), "rb") as f:
+                self.assertEqual(f.read(), data)
+        # Logging again is answered from the stat cache: the copy left the files' state known.
+        b = amphora.Artifact("weights", type="model")
+        b.add_file(os.path.join(self.work, "big.bin"))
+        b.add_file(os.path.join(self.work, "small.txt"))
+        run2 = amphora.init(project="adopt", job_type="test")
+        run2.log_artifact(b)
+        run2.finish()
+        self.assertEqual(b.version, a.version)

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { AmphoraError } from '../core/errors.js';
 import type { Manifest, ManifestEntry } from '../core/node/manifest.js';
 import { joinInside } from '../core/paths.js';
-import { streamVerified, writeVerifiedBytes } from './cache.js';
+import { streamVerified, tempName, writeVerifiedBytes } from './cache.js';
 import type { Client } from './client.js';
 import { mapPool, TRANSFER_CONCURRENCY } from './pool.js';
 import { downloadReference } from './references.js';
@@ -124,9 +124,10 @@ async function placeLocal(client: Client, logical: string, entry: ManifestEntry,
 /**
  * Fetches the blobs of `targets` into the cache and writes each target's `file` (see
  * writeVerifiedBytes for `direct`). Blobs that came in a batch are written from the verified bytes
- * in hand: one file created per target, no failed open probing the cache and no read back.
- * Anything else (large blobs, an older server's one-by-one answers, targets marked `fetch: false`
- * because their blob is already cached) is copied out of the cache.
+ * in hand: one file created per target, no failed open probing the cache and no read back. A large
+ * blob is streamed to its first target and the cache at once (see streamLarge). Anything else
+ * (further targets of a large blob, an older server's one-by-one answers, targets marked
+ * `fetch: false` because their blob is already cached) is copied out of the cache.
  */
 async function fetchAndPlace<T extends { p: string; entry: ManifestEntry; file: string; fetch?: boolean }>(
   client: Client,
@@ -143,16 +144,57 @@ async function fetchAndPlace<T extends { p: string; entry: ManifestEntry; file: 
     if (!b) byDigest.set(t.entry.digest, (b = { size: t.entry.size, what: `"${t.p}" of ${what}`, targets: [] }));
     b.targets.push(t);
   }
+  const large = [...byDigest].filter(([, b]) => b.size > BATCH_BLOB_MAX);
+  for (const [digest] of large) byDigest.delete(digest);
   const delivered = new Set<string>();
   await fetchManyToCache(client, byDigest, onBytes, (digest, bytes) => {
     for (const t of byDigest.get(digest)?.targets ?? []) placed(t, writeVerifiedBytes(bytes, t.file, direct));
     delivered.add(digest);
   });
+  // Large blobs go straight from the response to their first target and into the cache in the
+  // same pass; further targets of the same blob are copied out of the cache below.
+  const streamed = new Set<T>();
+  await mapPool(large, TRANSFER_CONCURRENCY, async ([digest, b]) => {
+    const t = b.targets[0];
+    const file = direct ? t.file : tempName(t.file);
+    let st = await streamLarge(client, t.entry, file, b.what, onBytes && ((n) => onBytes(digest, n)));
+    if (!direct) {
+      await rename(file, t.file).catch(async (e: unknown) => {
+        await unlink(file).catch(() => {});
+        throw e;
+      });
+      // A rename changes the file's ctime, which the stat cache keys on: stat the final name.
+      st = await stat(t.file);
+    }
+    streamed.add(t);
+    placed(t, st);
+  });
   await mapPool(
-    targets.filter((t) => !delivered.has(t.entry.digest)),
+    targets.filter((t) => !delivered.has(t.entry.digest) && !streamed.has(t)),
     TRANSFER_CONCURRENCY,
     async (t) => placed(t, await copyFetched(client, t.p, t.entry, t.file, direct, what)),
   );
+}
+
+/**
+ * Streams a large blob from the server to `file` (created exclusively), hashed on the way, and
+ * into the cache in the same pass, or by a clone where the file system has them: one hash pass and
+ * no read back. On failure `file` is removed and the response abandoned.
+ */
+async function streamLarge(client: Client, entry: ManifestEntry, file: string, what: string, onBytes?: (n: number) => void): Promise<Stats> {
+  const body = await client.http.getBlobStream(entry.digest);
+  const clones = client.blobCache.clones === true;
+  try {
+    const st = clones
+      ? await streamVerified(body, file, entry.digest, entry.size, what, true, onBytes)
+      : await client.blobCache.streamToAndStore(body, file, entry.digest, entry.size, what, onBytes);
+    if (clones) await client.blobCache.adoptCopy(file, entry.digest);
+    return st;
+  } catch (e) {
+    body.destroy();
+    await unlink(file).catch(() => {});
+    throw e;
+  }
 }
 
 /**
@@ -217,31 +259,12 @@ async function materializeFresh(
       stats.fromCache++;
       progress(t.entry.size);
     });
-    // Large blobs go straight from the response to their file, hashed on the way, and reach the
-    // cache by a kernel-side copy: one hash pass and no read back (once per digest; duplicates
-    // of it are copied from the cache below).
-    const direct = new Map<string, (typeof missing)[number]>();
-    for (const t of missing) if (t.entry.size > BATCH_BLOB_MAX && !direct.has(t.entry.digest)) direct.set(t.entry.digest, t);
-    await mapPool([...direct.values()], TRANSFER_CONCURRENCY, async ({ p, entry, tmp, dest }) => {
-      const body = await client.http.getBlobStream(entry.digest);
-      let st: Stats;
-      try {
-        st = await streamVerified(body, tmp, entry.digest, entry.size, `"${p}" of ${what}`, true, opts.onProgress && ((n) => progress.chunk(entry.digest, n)));
-      } catch (e) {
-        await unlink(tmp).catch(() => {});
-        throw e;
-      }
-      await client.blobCache.adoptCopy(tmp, entry.digest);
-      written.push({ dest, st, digest: entry.digest });
-      stats.fetched++;
-      progress(entry.size, entry.digest);
-    });
-    const rest = missing.filter((t) => direct.get(t.entry.digest) !== t);
-    // Duplicates of a large blob streamed above copy it from the cache (fetched: false).
-    await fetchAndPlace(client, rest.map((t) => ({ ...t, file: t.tmp, fetch: !direct.has(t.entry.digest) })), true, what, undefined, (t, st) => {
+    // Small blobs come in batches and are written from the bytes in hand; a large one streams
+    // straight to its file (see fetchAndPlace).
+    await fetchAndPlace(client, missing.map((t) => ({ ...t, file: t.tmp })), true, what, opts.onProgress && progress.chunk, (t, st) => {
       written.push({ dest: t.dest, st, digest: t.entry.digest });
       stats.fetched++;
-      progress(t.entry.size);
+      progress(t.entry.size, t.entry.digest);
     });
     try {
       await rename(staging, root);

@@ -10,12 +10,13 @@
  * SHOW_COUNTS=1 prints the measured slopes.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { requireBuilt } from '../support/built.js';
+import { runChild } from '../support/runChild.js';
 import { testBackend } from './server-helpers.js';
 
 const CLI = path.resolve('dist/cli.mjs');
@@ -72,17 +73,8 @@ describe('CLI file-system calls per small file (strace counts, not timings)', fu
   /** Runs the CLI under strace (asynchronously: the server answers from this process); returns the counts of its whole process tree. */
   const traced = async (tag: string, args: string[], cache: string): Promise<Counts> => {
     const out = path.join(base, `${tag}.trace`);
-    const child = spawn('strace', ['-f', '-qq', '-y', '-o', out, process.execPath, CLI, '--json', ...args], {
-      env: { PATH: process.env.PATH, HOME: base, AMPHORA_BASE_URL: server.url, AMPHORA_API_KEY: server.apiKey, AMPHORA_CACHE_DIR: path.join(base, cache) },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', resolve);
-    });
-    assert.equal(code, 0, `amphora ${args.join(' ')} failed: ${stderr.slice(-1500)}`);
+    const env = { PATH: process.env.PATH, HOME: base, AMPHORA_BASE_URL: server.url, AMPHORA_API_KEY: server.apiKey, AMPHORA_CACHE_DIR: path.join(base, cache) };
+    await runChild('strace', ['-f', '-qq', '-y', '-o', out, process.execPath, CLI, '--json', ...args], env, `amphora ${args.join(' ')}`);
     return count(out);
   };
 

@@ -10,6 +10,7 @@ import { hashFile, StatCache } from '../../src/client/hash.js';
 import { mapPool } from '../../src/client/pool.js';
 import { AmphoraError } from '../../src/core/errors.js';
 
+const readdirNames = async (d: string) => (await import('node:fs/promises')).readdir(d).catch(() => [] as string[]);
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
 const isCode = (c: string) => (e: unknown) => e instanceof AmphoraError && e.code === c && e.message.length > 20;
 
@@ -106,6 +107,46 @@ describe('client: blob cache verifies on every read', () => {
     const { Readable } = await import('node:stream');
     await assert.rejects(cache.storeStream(Readable.from([Buffer.from('evil')]), sha('good'), 4, 'x'), isCode('digest_mismatch'));
     await assert.rejects(stat(cache.path(sha('good'))));
+  });
+
+  it('streamToAndStore writes a download and its cache copy in one pass; bad bytes leave neither', async () => {
+    const { Readable } = await import('node:stream');
+    const cache = new BlobCache(path.join(dir, 'cache'));
+    const data = Buffer.alloc(5 * 1024 * 1024 + 3, 7);
+    const pieces = () => Readable.from([data.subarray(0, 65536), data.subarray(65536)]);
+    const dest = path.join(dir, 'dest.bin');
+    const st = await cache.streamToAndStore(pieces(), dest, sha(data), data.length, '"dest.bin"');
+    assert.equal(st.size, data.length);
+    assert.deepEqual(await readFile(dest), data);
+    assert.notEqual((await stat(cache.path(sha(data)))).ino, st.ino, 'the cache holds its own copy, not a link to the download');
+    assert.deepEqual(await readFile(cache.path(sha(data))), data);
+    // A flipped byte: digest_mismatch, no cache entry and no temp file in the cache.
+    const bad = Buffer.from(data);
+    bad[4_000_000] ^= 1;
+    const dest2 = path.join(dir, 'dest2.bin');
+    await assert.rejects(cache.streamToAndStore(Readable.from([bad]), dest2, sha('other'), bad.length, '"dest2.bin"'), isCode('digest_mismatch'));
+    await assert.rejects(stat(cache.path(sha('other'))));
+    assert.deepEqual(await readdirNames(path.dirname(cache.path(sha('other')))), []);
+  });
+
+  it('copies a large cached blob out in one read pass (a clone where the file system has them) and learns which', async () => {
+    const cache = new BlobCache(path.join(dir, 'cache'));
+    const data = Buffer.alloc(9 * 1024 * 1024 + 11, 5);
+    await mkdir(path.dirname(cache.path(sha(data))), { recursive: true });
+    await writeFile(cache.path(sha(data)), data);
+    assert.equal(cache.clones, undefined);
+    const out = path.join(dir, 'out.bin');
+    const st = await cache.copyOut(sha(data), data.length, out, true);
+    assert.equal(st?.size, data.length);
+    assert.deepEqual(await readFile(out), data);
+    assert.equal(typeof cache.clones, 'boolean', 'the first large copy tells whether this file system clones');
+    // One byte changed behind the cache's back (same size): dropped, nothing left at the destination.
+    const bad = Buffer.from(data);
+    bad[bad.length - 1] ^= 1;
+    await writeFile(cache.path(sha(data)), bad);
+    assert.equal(await cache.copyOut(sha(data), data.length, path.join(dir, 'out2.bin'), true), undefined);
+    await assert.rejects(stat(path.join(dir, 'out2.bin')));
+    await assert.rejects(stat(cache.path(sha(data))));
   });
 
   it('cleanup evicts least recently used blobs down to the size', async () => {

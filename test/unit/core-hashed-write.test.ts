@@ -52,4 +52,34 @@ describe('core/node: hashIntoFile (uploads on the server, downloads in the clien
     await assert.rejects(hashIntoFile(chunks(data, new Error('socket reset')), fh2), /socket reset/);
     await fh2.close();
   });
+
+  it('writes each batch to several files at once, and waits for all of them before rethrowing', async () => {
+    const data = randomBytes(WRITE_BATCH_BYTES + 99_999);
+    const a = await open(join(dir, 'a'), 'w');
+    const b = await open(join(dir, 'b'), 'w');
+    const out = await hashIntoFile(chunks(data), [a, b]);
+    await a.close();
+    await b.close();
+    assert.equal(out.digest, createHash('sha256').update(data).digest('hex'));
+    assert.ok(readFileSync(join(dir, 'a')).equals(data));
+    assert.ok(readFileSync(join(dir, 'b')).equals(data));
+    // One file refuses its write: the error surfaces only once the other file's write settled.
+    const c = await open(join(dir, 'c'), 'w');
+    const d = await open(join(dir, 'd'), 'w');
+    let slowDone = false;
+    const writev = d.writev.bind(d);
+    d.writev = (async (bufs: Buffer[]) => {
+      await new Promise((r) => setTimeout(r, 50));
+      const r = await writev(bufs);
+      slowDone = true;
+      return r;
+    }) as typeof d.writev;
+    c.writev = (async () => {
+      throw Object.assign(new Error('no space left'), { code: 'ENOSPC' });
+    }) as typeof c.writev;
+    await assert.rejects(hashIntoFile(chunks(data), [c, d]), /no space left/);
+    assert.equal(slowDone, true, 'the other write finished before the error was rethrown');
+    await c.close();
+    await d.close();
+  });
 });
