@@ -5,7 +5,7 @@
  * `checksum: false` records the URI itself as the digest. Downloading a reference fetches it again
  * and checks that it did not change.
  */
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join, posix, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -162,7 +162,6 @@ export async function downloadReference(path: string, entry: ManifestEntry, dest
       }
     } else if (url.protocol === 'file:') {
       const local = await checkFileReference(path, fileURLToPath(url), checksum);
-      const { createReadStream } = await import('node:fs');
       const hasher = new HashingStream();
       try {
         await pipeline(createReadStream(local), hasher, createWriteStream(tmp));

@@ -4,10 +4,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /**
- * `amphora --help` and usage errors must not parse the SDK, the server or their dependencies: the
- * CLI bundle is split (esbuild.mjs) and the commands import the SDK lazily (src/cli/sdk.ts). The
- * static import closure of dist/cli.mjs is what Node loads before any command runs; esbuild names
- * every bundled source file in a `// path` comment, which is what is checked here.
+ * `amphora --help` and usage errors must not parse the SDK, the server or their dependencies:
+ * dist/cli.mjs runs the commands from the CommonJS bundle cli-main.cjs, which loads cli-sdk.cjs
+ * only when a command needs the SDK (esbuild.mjs, src/cli/main.ts). What Node compiles before any
+ * command runs is cli.mjs, the chunks it imports statically and cli-main.cjs; esbuild names every
+ * bundled source file in a `// path` comment, which is what is checked here.
  */
 describe('amphora CLI start-up (built dist/)', function () {
   this.timeout(120_000);
@@ -17,14 +18,11 @@ describe('amphora CLI start-up (built dist/)', function () {
     execFileSync(process.execPath, ['esbuild.mjs'], { stdio: 'ignore' });
   });
 
-  /**
-   * Source paths bundled into `entry`, every chunk it imports (the entry's own `await import()` of
-   * the command parser included) and every chunk those import statically.
-   */
+  /** Source paths bundled into `entry` and every chunk it imports statically. */
   function startupClosure(entry: string): Set<string> {
     const seen = new Set<string>();
     const sources = new Set<string>();
-    const visit = (file: string, followDynamic = false) => {
+    const visit = (file: string) => {
       if (seen.has(file)) return;
       seen.add(file);
       const text = readFileSync(path.join(dist, file), 'utf8');
@@ -32,18 +30,20 @@ describe('amphora CLI start-up (built dist/)', function () {
       // Static imports only (`import … from "./chunk-X.mjs"`); `import("./…")` is loaded on demand.
       for (const m of text.matchAll(/\bfrom\s*"\.\/([^"]+\.mjs)"/g)) visit(m[1]);
       for (const m of text.matchAll(/^import\s*"\.\/([^"]+\.mjs)";/gm)) visit(m[1]);
-      if (followDynamic) for (const m of text.matchAll(/\bimport\("\.\/([^"]+\.mjs)"\)/g)) visit(m[1]);
     };
-    visit(entry, true);
+    visit(entry);
     return sources;
   }
 
   it('loads neither the SDK nor the server, undici, zod, fastify or PGlite before a command needs them', () => {
-    const loaded = [...startupClosure('cli.mjs')];
+    const loaded = [...startupClosure('cli.mjs'), ...startupClosure('cli-main.cjs')];
     assert.ok(loaded.some((s) => s.startsWith('src/cli/main.ts')), `the closure should hold the command parser, got ${loaded.join(', ')}`);
     assert.ok(loaded.some((s) => s.startsWith('node_modules/commander/')), 'commander parses the arguments');
     const heavy = loaded.filter((s) => /^src\/(client|server)\/|^node_modules\/(undici|zod|fastify|@fastify|@electric-sql\/pglite)\//.test(s));
     assert.deepEqual(heavy, [], 'these are loaded by every amphora invocation, even --help');
+    const sdk = [...startupClosure('cli-sdk.cjs')];
+    assert.ok(sdk.some((s) => s.startsWith('src/client/')) && sdk.some((s) => s.startsWith('node_modules/undici/')), 'cli-sdk.cjs holds the SDK and undici');
+    assert.ok(!sdk.some((s) => s === 'node_modules/undici/index.js'), 'the SDK loads the undici modules it calls, not its index (fetch, WebSocket, mocks…)');
   });
 
   it('still finds the SDK and the server when a command needs them (lazy chunks are in dist/)', () => {
