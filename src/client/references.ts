@@ -10,7 +10,7 @@ import { readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join, posix, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from './undici.js';
 import { AmphoraError } from '../core/errors.js';
 import type { ManifestEntry } from '../core/node/manifest.js';
 import { validateManifestPath } from '../core/paths.js';
