@@ -17,7 +17,7 @@ describe('AmphoraError across module copies', () => {
     assert.ok(new AmphoraError('conflict', 'x') instanceof copy.AmphoraError);
     assert.ok(new copy.CommError('server_unreachable', 'down') instanceof AmphoraError);
     assert.ok(!(Object.assign(new Error('x'), { code: 'not_found', name: 'AmphoraError' }) instanceof AmphoraError));
-    assert.ok(!(null instanceof AmphoraError) && !('s' instanceof AmphoraError));
+    for (const v of [null, 's', 1, {}] as unknown[]) assert.ok(!((v as object) instanceof AmphoraError));
   });
 
   it('subclasses keep the ordinary prototype check', () => {
