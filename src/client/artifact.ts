@@ -3,6 +3,7 @@
  * the stat cache → manifest + digest → upload only missing blobs → commit), and use a logged
  * version (download through the verified cache, update, delete, lineage).
  */
+import { statSync } from 'node:fs';
 import { mkdtemp, mkdir, open, readdir, readFile, realpath, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -411,7 +412,8 @@ export class Artifact {
       } else {
         let h;
         try {
-          const st = await stat(s.localPath!);
+          // A plain syscall, not a thread-pool round trip: an unchanged folder costs one stat per file and nothing else.
+          const st = statSync(s.localPath!);
           h = st.size > LARGE_FILE ? await large.run(() => client.statCache.digest(s.localPath!, st)) : await client.statCache.digest(s.localPath!, st);
         } catch (e) {
           throw new AmphoraError('invalid_path', `Cannot read ${s.localPath} for "${logical}" (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); it was moved or deleted after being added.`);
