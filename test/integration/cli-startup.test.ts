@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 /**
@@ -55,6 +56,31 @@ describe('amphora CLI start-up (built dist/)', function () {
     const ls = spawnSync(process.execPath, [path.join(dist, 'cli.mjs'), 'artifact', 'ls'], { encoding: 'utf8', env });
     assert.equal(ls.status, 4, `${ls.stdout}\n${ls.stderr}`);
     assert.match(ls.stderr, /127\.0\.0\.1:9/);
+  });
+
+  it('keeps its compiled code in the cache dir and answers the same with no, a warm or a corrupt code cache', () => {
+    const cacheDir = mkdtempSync(path.join(tmpdir(), 'amphora-cli-code-'));
+    try {
+      const env = { ...process.env, AMPHORA_BASE_URL: 'http://127.0.0.1:9', AMPHORA_API_KEY: 'k', AMPHORA_CACHE_DIR: cacheDir, AMPHORA_CODE_CACHE: '' };
+      // `artifact ls` loads both bundles, then reports the unreachable server (exit 4).
+      const ls = (extra: Record<string, string> = {}) => spawnSync(process.execPath, [path.join(dist, 'cli.mjs'), 'artifact', 'ls'], { encoding: 'utf8', env: { ...env, ...extra } });
+      const first = ls();
+      assert.equal(first.status, 4, first.stderr);
+      const codeDir = path.join(cacheDir, 'code');
+      const files = readdirSync(codeDir).sort();
+      assert.deepEqual(files.map((f) => f.replace(/-[0-9a-f]{32}\.v8$/, '')), ['cli-main.cjs', 'cli-sdk.cjs']);
+      for (const run of [ls(), ls({ AMPHORA_CODE_CACHE: 'off' })]) {
+        assert.equal(run.status, 4);
+        assert.equal(run.stderr, first.stderr);
+      }
+      for (const f of files) writeFileSync(path.join(codeDir, f), 'garbage');
+      const corrupt = ls();
+      assert.equal(corrupt.status, 4);
+      assert.equal(corrupt.stderr, first.stderr);
+      for (const f of files) assert.match(readFileSync(path.join(codeDir, f)).subarray(0, 16).toString(), /^AMPHORA-V8CODE1\n$/, `${f} is written again`);
+    } finally {
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
   });
 
   it('a reader that closes the pipe early (`amphora --help | head -1`) ends the command quietly, exit 0', async () => {
