@@ -12,7 +12,6 @@ import { AmphoraError, EntryNotFoundError } from '../core/errors.js';
 import { artifactDigest, validateManifest, type Manifest, type ManifestEntry } from '../core/node/manifest.js';
 import { validateAlias, validateArtifactName, validateArtifactType } from '../core/names.js';
 import { joinInside, validateManifestPath } from '../core/paths.js';
-import { checkReceivedManifest } from '../core/node/received.js';
 import { formatReference } from '../core/reference.js';
 import { parseLinkTarget } from '../core/registry.js';
 import { defaultClient, type Client } from './client.js';
@@ -567,10 +566,8 @@ export class Artifact {
   async manifest(): Promise<Manifest> {
     const client = this.requireLogged('manifest');
     if (!this.manifestCache) {
-      const m = await client.http.manifest(...this.sel());
       // The manifest must be the one this version's digest, file count and size describe.
-      checkReceivedManifest(m.entries, { what: this.qualifiedName(), digest: this.digest, fileCount: this.fileCount, size: this.size });
-      this.manifestCache = m;
+      this.manifestCache = await client.http.manifest(...this.sel(), { what: this.qualifiedName(), digest: this.digest, fileCount: this.fileCount, size: this.size });
     }
     return this.manifestCache.entries;
   }

@@ -115,6 +115,19 @@ describe('core: artifact digest', () => {
     const expected = createHash('sha256').update(`amphora-manifest-v1\n\uff5e:${d1}\n\u{1f600}:${d2}\n`).digest('hex');
     assert.equal(artifactDigest({ '\u{1f600}': { digest: d2, size: 1 }, '\uff5e': { digest: d1, size: 1 } }), expected);
   });
+  it('orders every pair of strings over BMP, surrogate-pair and lone-surrogate characters exactly by code point', () => {
+    // The plain rule: compare the code points one by one (a lone surrogate is its own code point).
+    const byCodePoint = (a: string, b: string) => {
+      const x = [...a].map((c) => c.codePointAt(0)!);
+      const y = [...b].map((c) => c.codePointAt(0)!);
+      for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
+      return x.length - y.length;
+    };
+    const chars = ['a', 'b', '/', '\u00e9', '\ud7ff', '\ue000', '\uff5e', '\uffff', '\u{10000}', '\u{1f600}', '\u{10ffff}', '\ud800', '\udc00', '\udbff'];
+    const strings = [''];
+    for (const c of chars) for (const d of ['', ...chars]) strings.push(c + d);
+    for (const a of strings) for (const b of strings) assert.equal(Math.sign(compareCodePoints(a, b)), Math.sign(byCodePoint(a, b)), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+  });
   it('ignores description, metadata and aliases (only path and digest count)', () => {
     const m = { x: { digest: 'c'.repeat(64), size: 3 } };
     assert.equal(artifactDigest(m), artifactDigest({ x: { digest: 'c'.repeat(64), size: 999, extra: { k: 1 } } }));
