@@ -4,13 +4,13 @@
  * talk to the server), run through V8's code cache (codeCache.ts). From source, main.ts is imported
  * directly.
  */
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { exitQuietlyWhenReaderLeaves } from './closedPipe.js';
 import { runBundle } from './codeCache.js';
 
 exitQuietlyWhenReaderLeaves(process.stdout);
 exitQuietlyWhenReaderLeaves(process.stderr);
-const bundle = fileURLToPath(new URL('./cli-main.cjs', import.meta.url));
-if (existsSync(bundle)) runBundle(bundle);
-else await import('./main.js');
+// From source (src/cli/start.ts) there is no bundle; a dist/ without one is a broken build and
+// fails naming the missing file.
+if (import.meta.url.endsWith('.ts')) await import('./main.js');
+else runBundle(fileURLToPath(new URL('./cli-main.cjs', import.meta.url)));
