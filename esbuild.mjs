@@ -2,7 +2,7 @@
 // relative to its module URL (a CommonJS bundle fails with ERR_INVALID_URL); the extension is
 // CommonJS because VS Code loads it with require; the webview is a browser IIFE.
 import * as esbuild from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path, { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 
@@ -41,14 +41,79 @@ const lazyVendor = {
 // the module that contains them (and vendor/ bundles are imported as ./vendor/…).
 const nodePrograms = {
   // initdb: the child process that creates a fresh PGlite cluster (src/server/store/createCluster.ts).
-  entries: { server: 'src/server/main.ts', initdb: 'src/server/store/initdbMain.ts', cli: 'src/cli/start.ts' },
+  // serve: the server as `amphora serve` imports it (from cli-main.cjs, below).
+  // cli: the `amphora` entry; its commands are the CommonJS bundles below, so its source-only
+  // fallback (`import('./main.js')`) stays external instead of duplicating them as chunks.
+  entries: { server: 'src/server/main.ts', initdb: 'src/server/store/initdbMain.ts', serve: 'src/server/index.ts', cli: 'src/cli/start.ts' },
   platform: 'node',
   format: 'esm',
   banner: esmBanner,
-  plugins: [lazyVendor],
+  plugins: [lazyVendor, externalFrom(/src[\\/]cli[\\/]start\.ts$/, { './main.js': './main.js' })],
 };
+
+/** Marks the given imports of matching files external, under the given path. */
+function externalFrom(importer, paths) {
+  return {
+    name: 'external-from',
+    setup(build) {
+      build.onResolve({ filter: /.*/ }, (args) => (importer.test(args.importer) && paths[args.path] ? { path: paths[args.path], external: true } : undefined));
+    },
+  };
+}
+
+// The CLI's commands as CommonJS, so src/cli/codeCache.ts can run them with V8's code cache (Node
+// 20 has none for ES modules): cli-main.cjs parses arguments and runs every command; commands that
+// talk to the server load cli-sdk.cjs (undici, zod, the SDK), so `amphora --help` never compiles
+// those; `serve` imports the ESM server (serve.mjs: PGlite finds its WASM files next to it).
+const cjsImportMetaUrl = {
+  define: { 'import.meta.url': '__amphoraModuleUrl' },
+  banner: {
+    js: [
+      "var __amphoraModuleUrl = require('node:url').pathToFileURL(__filename).href;",
+      // See siblingImportHook: import() of a file next to the bundle, through src/cli/codeCache.ts.
+      "var __amphoraImport = (s) => { const u = require('node:url').pathToFileURL(require('node:path').resolve(__dirname, s)).href; const f = globalThis[Symbol.for('amphora.cli.import')]; return f ? f(u) : import(u); };",
+    ].join('\n'),
+  },
+};
+
+/**
+ * Code V8 restores from a code cache has no dynamic-import callback, so the CLI bundles must not
+ * call import() themselves: each `import("./…")` of a sibling file becomes `__amphoraImport("./…")`
+ * (banner above), which imports through the hook src/cli/codeCache.ts publishes. A literal import()
+ * left behind fails the build.
+ */
+const siblingImportHook = {
+  name: 'sibling-import-hook',
+  setup(build) {
+    build.initialOptions.write = false;
+    build.onEnd(async (result) => {
+      for (const f of result.outputFiles ?? []) {
+        let text = f.text;
+        if (f.path.endsWith('.cjs')) {
+          text = text.replace(/\bimport\((["'])(\.\/[^"']+)\1\)/g, '__amphoraImport("$2")');
+          const left = /^(?!\s*(?:\/\/|\*)).*\bimport\((["'`]).*$/m.exec(text);
+          if (left) throw new Error(`${f.path}: a literal import() is left after rewriting: ${left[0].trim().slice(0, 120)}`);
+        }
+        mkdirSync(dirname(f.path), { recursive: true });
+        writeFileSync(f.path, text);
+      }
+    });
+  },
+};
+const cliBundles = [
+  {
+    entry: 'src/cli/main.ts',
+    outfile: join(outdir, 'cli-main.cjs'),
+    platform: 'node',
+    format: 'cjs',
+    ...cjsImportMetaUrl,
+    plugins: [externalFrom(/src[\\/]cli[\\/]main\.ts$/, { './sdk.js': './cli-sdk.cjs', '../server/index.js': './serve.mjs' }), siblingImportHook],
+  },
+  { entry: 'src/cli/sdk.ts', outfile: join(outdir, 'cli-sdk.cjs'), platform: 'node', format: 'cjs', ...cjsImportMetaUrl, plugins: [lazyVendor, siblingImportHook] },
+];
 const targets = [
   { entry: 'src/extension/extension.ts', outfile: join(outdir, 'extension.cjs'), platform: 'node', format: 'cjs', external: ['vscode'], plugins: [lazyVendor] },
+  ...cliBundles,
   ...Object.entries(LAZY_VENDOR).map(([pkg, out]) => ({
     stdin: { contents: `export * from '${pkg}';`, resolveDir: process.cwd(), sourcefile: `${pkg}.vendor.js` },
     outfile: join(outdir, out),
@@ -103,6 +168,7 @@ const contexts = await Promise.all([
       external: t.external ?? [],
       banner: t.banner,
       plugins: t.plugins ?? [],
+      ...(t.define ? { define: t.define } : {}),
       ...(t.mainFields ? { mainFields: t.mainFields } : {}),
     }),
   ),

@@ -223,6 +223,10 @@ async function sdkMode(server: ServerProcess, dir: string): Promise<Mode> {
 
 function cliMode(server: ServerProcess, dir: string): Mode {
   const env = (cache: string) => ({ AMPHORA_BASE_URL: server.url, AMPHORA_API_KEY: server.apiKey, AMPHORA_CACHE_DIR: path.join(dir, cache) });
+  // A CLI that has run before, as users run it: one command per cache dir first, so the V8 code
+  // cache the CLI keeps there (src/cli/codeCache.ts) exists. Only a build's very first command
+  // compiles without it.
+  for (const cache of ['cache-producer', 'cache-consumer']) runProcess(process.execPath, [CLI, '--json', 'artifact', 'ls'], env(cache));
   return {
     name: 'cli',
     help() {

@@ -2,6 +2,7 @@
  * The `amphora` command: a thin layer over the SDK (src/client) and the server (src/server).
  * Results go to stdout (text, or JSON with --json); messages, errors and progress go to stderr.
  */
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -18,6 +19,7 @@ import { validateAlias } from '../core/names.js';
 import { EXIT, EXIT_CODES_HELP, makeOut, reportError, table, type Out } from './output.js';
 import type { SyncResult } from './sync.js';
 import { VERSION } from './version.js';
+import { runBundle } from './codeCache.js';
 
 const JSON_HELP = 'print machine-readable JSON on stdout (errors too)';
 const program = new Command();
@@ -30,8 +32,16 @@ program
   .addHelpText('after', EXIT_CODES_HELP)
   .exitOverride();
 
-/** The SDK and everything heavy, loaded by the commands that need it (see sdk.ts). */
-const sdk = () => import('./sdk.js');
+/**
+ * The SDK and everything heavy, loaded by the commands that need it (see sdk.ts): in dist/ the
+ * bundle cli-sdk.cjs next to this one, through the code cache (codeCache.ts); from source, the module.
+ */
+let sdkLoaded: Promise<typeof import('./sdk.js')> | undefined;
+function sdk(): Promise<typeof import('./sdk.js')> {
+  const bundle = typeof __dirname === 'string' ? path.join(__dirname, 'cli-sdk.cjs') : undefined;
+  sdkLoaded ??= bundle && existsSync(bundle) ? Promise.resolve(runBundle(bundle).exports as typeof import('./sdk.js')) : import('./sdk.js');
+  return sdkLoaded;
+}
 
 let client: Client | undefined;
 async function connect(): Promise<Client> {
@@ -473,7 +483,7 @@ program
     action(async (out, dirs: string[]) => {
       const c = await connect();
       const results: SyncResult[] = [];
-      for (const dir of dirs) results.push(await (await import('./sync.js')).syncOfflineRun(c, path.resolve(dir)));
+      for (const dir of dirs) results.push(await (await sdk()).syncOfflineRun(c, path.resolve(dir)));
       out.result(
         { items: results.map((r) => ({ dir: r.dir, run: `${r.run.entity}/${r.run.project}/${r.run.id}`, name: r.run.name, state: r.run.state, applied: r.applied, alreadySynced: r.alreadySynced, artifacts: r.artifacts })) },
         () =>
@@ -775,4 +785,5 @@ async function main() {
   }
 }
 
-await main();
+// Not awaited at the top level: in dist/ this module runs as CommonJS (cli-main.cjs); main() reports every error itself.
+void main();

@@ -8,3 +8,4 @@ export { BlobCache, parseSize } from '../client/cache.js';
 export { Client } from '../client/client.js';
 export { referenceScheme } from '../client/references.js';
 export { defaultCacheDir, defaultDataDir } from '../core/node/config.js';
+export { syncOfflineRun } from './sync.js';

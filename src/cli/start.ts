@@ -1,12 +1,16 @@
 /**
- * Entry of `dist/cli.mjs`. Turns on Node's on-disk compile cache before the CLI's modules are
- * parsed (module.enableCompileCache, Node ≥ 22.1: later runs skip compiling them); Node 20 has
- * no such API for ES modules, so there it is skipped. Then runs the command (main.ts).
+ * Entry of `dist/cli.mjs`. The commands themselves are CommonJS bundles next to it (esbuild.mjs):
+ * cli-main.cjs (argument parsing, every command) and cli-sdk.cjs (the SDK, loaded by commands that
+ * talk to the server), run through V8's code cache (codeCache.ts). From source, main.ts is imported
+ * directly.
  */
-import module from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { exitQuietlyWhenReaderLeaves } from './closedPipe.js';
+import { runBundle } from './codeCache.js';
 
-(module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 exitQuietlyWhenReaderLeaves(process.stdout);
 exitQuietlyWhenReaderLeaves(process.stderr);
-await import('./main.js');
+// From source (src/cli/start.ts) there is no bundle; a dist/ without one is a broken build and
+// fails naming the missing file.
+if (import.meta.url.endsWith('.ts')) await import('./main.js');
+else runBundle(fileURLToPath(new URL('./cli-main.cjs', import.meta.url)));

@@ -4,7 +4,7 @@
  * a health request so a stale discovery file gives a clear "start a server" error.
  */
 import { readFile } from 'node:fs/promises';
-import { request } from 'undici';
+import { request } from './undici.js';
 import { DEFAULT_PORT, Discovery, defaultDataDir, discoveryPath } from '../core/node/config.js';
 import { AmphoraError } from '../core/errors.js';
 import { unreachableError } from './http.js';

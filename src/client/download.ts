@@ -3,7 +3,7 @@
  * cache), the verified local cache, the server (small blobs in batches, large ones streamed) or a
  * reference's URI.
  */
-import type { Stats } from 'node:fs';
+import { lstatSync, type Stats } from 'node:fs';
 import { lstat, mkdir, mkdtemp, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { AmphoraError } from '../core/errors.js';
@@ -93,7 +93,8 @@ export async function materialize(
 
 /** Places one entry without asking the server for blob bytes; 'missing' when it must be fetched. */
 async function placeLocal(client: Client, logical: string, entry: ManifestEntry, dest: string, uncached: Set<string>): Promise<'fetched' | 'fromCache' | 'unchanged' | 'missing'> {
-  let existing = await lstat(dest).catch(() => undefined);
+  // A plain syscall, not a thread-pool round trip: a download into a filled root asks once per file.
+  let existing = lstatSync(dest, { throwIfNoEntry: false });
   if (existing?.isSymbolicLink()) {
     // A link planted in the root (even one to the right bytes) is replaced by a regular file:
     // the root must hold what verified, not a pointer someone can retarget.

@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from './undici.js';
 import type { z } from 'zod';
 import * as api from '../core/api.js';
 import { blobTarget } from './blobUrls.js';
@@ -314,10 +314,18 @@ export class AmphoraHttp {
   collection(e: string, p: string, n: string) { return this.json('GET', api.routes.collection(e, p, n), api.ArtifactCollection); }
   versions(e: string, p: string, n: string, q: Paged = {}) { return this.json('GET', api.routes.versions(e, p, n), api.VersionList, { query: q }); }
   version(e: string, p: string, n: string, sel: string) { return this.json('GET', api.routes.version(e, p, n, sel), api.ArtifactVersion); }
-  /** A version's manifest, checked like an upload before anyone turns it into paths (see core/received.ts). */
-  async manifest(e: string, p: string, n: string, sel: string) {
+  /**
+   * A version's manifest, checked like an upload before anyone turns it into paths (see
+   * core/received.ts): its entries must hash to the digest it names, and that must be the
+   * version's when the caller knows the version (then its file count and size are checked too).
+   */
+  async manifest(e: string, p: string, n: string, sel: string, version: { what?: string; digest?: string; fileCount?: number; size?: number } = {}) {
     const m = await this.json('GET', api.routes.manifest(e, p, n, sel), api.ManifestResponse);
-    checkReceivedManifest(m.entries, { what: `${e}/${p}/${n}:${sel}`, digest: m.digest });
+    const what = version.what ?? `${e}/${p}/${n}:${sel}`;
+    if (version.digest !== undefined && m.digest !== version.digest) {
+      throw new AmphoraError('invalid_manifest', `The server sent a manifest for ${what} that names artifact digest ${m.digest}, not the version's ${version.digest}; nothing was written. The server is broken or not trustworthy: ask its administrator, or check AMPHORA_BASE_URL.`);
+    }
+    checkReceivedManifest(m.entries, { what, digest: m.digest, fileCount: version.fileCount, size: version.size });
     return m;
   }
   consumers(e: string, p: string, n: string, sel: string) { return this.json('GET', api.routes.consumers(e, p, n, sel), api.RunRefList); }

@@ -14,7 +14,7 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { realpath, stat } from 'node:fs/promises';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { delimiter, resolve, sep } from 'node:path';
-import { Agent } from 'undici';
+import { Agent } from './undici.js';
 import { AmphoraError } from '../core/errors.js';
 
 const forbidden = new BlockList();

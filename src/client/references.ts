@@ -5,12 +5,12 @@
  * `checksum: false` records the URI itself as the digest. Downloading a reference fetches it again
  * and checks that it did not change.
  */
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join, posix, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from './undici.js';
 import { AmphoraError } from '../core/errors.js';
 import type { ManifestEntry } from '../core/node/manifest.js';
 import { validateManifestPath } from '../core/paths.js';
@@ -162,7 +162,6 @@ export async function downloadReference(path: string, entry: ManifestEntry, dest
       }
     } else if (url.protocol === 'file:') {
       const local = await checkFileReference(path, fileURLToPath(url), checksum);
-      const { createReadStream } = await import('node:fs');
       const hasher = new HashingStream();
       try {
         await pipeline(createReadStream(local), hasher, createWriteStream(tmp));

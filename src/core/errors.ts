@@ -51,6 +51,9 @@ const STATUS: Record<ErrorCode, number> = {
   internal: 500,
 };
 
+/** Marks every AmphoraError, so `instanceof` holds across copies of this module (the CLI's two bundles each carry one). */
+const BRAND = Symbol.for('amphora.AmphoraError');
+
 export class AmphoraError extends Error {
   readonly code: ErrorCode;
   readonly details?: unknown;
@@ -59,6 +62,12 @@ export class AmphoraError extends Error {
     this.name = 'AmphoraError';
     this.code = code;
     this.details = details;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+  /** `e instanceof AmphoraError` by brand; subclasses keep the ordinary prototype check. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== AmphoraError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
   }
   get status(): number {
     return STATUS[this.code];

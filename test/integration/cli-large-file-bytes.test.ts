@@ -30,7 +30,8 @@ interface Moved {
 function bytesMoved(traceFile: string, under: string): Moved {
   const m: Moved = { read: 0, readFrom: new Map(), written: 0, kernelCopied: 0 };
   const add = (name: string, file: string, n: number) => {
-    if (!file.startsWith(under)) return;
+    // The CLI's compiled code (src/cli/codeCache.ts) lives in the cache dir too; only blob bytes count here.
+    if (!file.startsWith(under) || /\.v8(\.\d+\.tmp)?$/.test(file)) return;
     if (name === 'copy_file_range' || name === 'sendfile') m.kernelCopied += n;
     else if (/^(read|pread64|readv)$/.test(name)) {
       m.read += n;

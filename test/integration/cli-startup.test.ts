@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 /**
- * `amphora --help` and usage errors must not parse the SDK, the server or their dependencies: the
- * CLI bundle is split (esbuild.mjs) and the commands import the SDK lazily (src/cli/sdk.ts). The
- * static import closure of dist/cli.mjs is what Node loads before any command runs; esbuild names
- * every bundled source file in a `// path` comment, which is what is checked here.
+ * `amphora --help` and usage errors must not parse the SDK, the server or their dependencies:
+ * dist/cli.mjs runs the commands from the CommonJS bundle cli-main.cjs, which loads cli-sdk.cjs
+ * only when a command needs the SDK (esbuild.mjs, src/cli/main.ts). What Node compiles before any
+ * command runs is cli.mjs, the chunks it imports statically and cli-main.cjs; esbuild names every
+ * bundled source file in a `// path` comment, which is what is checked here.
  */
 describe('amphora CLI start-up (built dist/)', function () {
   this.timeout(120_000);
@@ -17,14 +19,11 @@ describe('amphora CLI start-up (built dist/)', function () {
     execFileSync(process.execPath, ['esbuild.mjs'], { stdio: 'ignore' });
   });
 
-  /**
-   * Source paths bundled into `entry`, every chunk it imports (the entry's own `await import()` of
-   * the command parser included) and every chunk those import statically.
-   */
+  /** Source paths bundled into `entry` and every chunk it imports statically. */
   function startupClosure(entry: string): Set<string> {
     const seen = new Set<string>();
     const sources = new Set<string>();
-    const visit = (file: string, followDynamic = false) => {
+    const visit = (file: string) => {
       if (seen.has(file)) return;
       seen.add(file);
       const text = readFileSync(path.join(dist, file), 'utf8');
@@ -32,18 +31,20 @@ describe('amphora CLI start-up (built dist/)', function () {
       // Static imports only (`import … from "./chunk-X.mjs"`); `import("./…")` is loaded on demand.
       for (const m of text.matchAll(/\bfrom\s*"\.\/([^"]+\.mjs)"/g)) visit(m[1]);
       for (const m of text.matchAll(/^import\s*"\.\/([^"]+\.mjs)";/gm)) visit(m[1]);
-      if (followDynamic) for (const m of text.matchAll(/\bimport\("\.\/([^"]+\.mjs)"\)/g)) visit(m[1]);
     };
-    visit(entry, true);
+    visit(entry);
     return sources;
   }
 
   it('loads neither the SDK nor the server, undici, zod, fastify or PGlite before a command needs them', () => {
-    const loaded = [...startupClosure('cli.mjs')];
+    const loaded = [...startupClosure('cli.mjs'), ...startupClosure('cli-main.cjs')];
     assert.ok(loaded.some((s) => s.startsWith('src/cli/main.ts')), `the closure should hold the command parser, got ${loaded.join(', ')}`);
     assert.ok(loaded.some((s) => s.startsWith('node_modules/commander/')), 'commander parses the arguments');
     const heavy = loaded.filter((s) => /^src\/(client|server)\/|^node_modules\/(undici|zod|fastify|@fastify|@electric-sql\/pglite)\//.test(s));
     assert.deepEqual(heavy, [], 'these are loaded by every amphora invocation, even --help');
+    const sdk = [...startupClosure('cli-sdk.cjs')];
+    assert.ok(sdk.some((s) => s.startsWith('src/client/')) && sdk.some((s) => s.startsWith('node_modules/undici/')), 'cli-sdk.cjs holds the SDK and undici');
+    assert.ok(!sdk.some((s) => s === 'node_modules/undici/index.js'), 'the SDK loads the undici modules it calls, not its index (fetch, WebSocket, mocks…)');
   });
 
   it('still finds the SDK and the server when a command needs them (lazy chunks are in dist/)', () => {
@@ -55,6 +56,31 @@ describe('amphora CLI start-up (built dist/)', function () {
     const ls = spawnSync(process.execPath, [path.join(dist, 'cli.mjs'), 'artifact', 'ls'], { encoding: 'utf8', env });
     assert.equal(ls.status, 4, `${ls.stdout}\n${ls.stderr}`);
     assert.match(ls.stderr, /127\.0\.0\.1:9/);
+  });
+
+  it('keeps its compiled code in the cache dir and answers the same with no, a warm or a corrupt code cache', () => {
+    const cacheDir = mkdtempSync(path.join(tmpdir(), 'amphora-cli-code-'));
+    try {
+      const env = { ...process.env, AMPHORA_BASE_URL: 'http://127.0.0.1:9', AMPHORA_API_KEY: 'k', AMPHORA_CACHE_DIR: cacheDir, AMPHORA_CODE_CACHE: '' };
+      // `artifact ls` loads both bundles, then reports the unreachable server (exit 4).
+      const ls = (extra: Record<string, string> = {}) => spawnSync(process.execPath, [path.join(dist, 'cli.mjs'), 'artifact', 'ls'], { encoding: 'utf8', env: { ...env, ...extra } });
+      const first = ls();
+      assert.equal(first.status, 4, first.stderr);
+      const codeDir = path.join(cacheDir, 'code');
+      const files = readdirSync(codeDir).sort();
+      assert.deepEqual(files.map((f) => f.replace(/-[0-9a-f]{32}\.v8$/, '')), ['cli-main.cjs', 'cli-sdk.cjs']);
+      for (const run of [ls(), ls({ AMPHORA_CODE_CACHE: 'off' })]) {
+        assert.equal(run.status, 4);
+        assert.equal(run.stderr, first.stderr);
+      }
+      for (const f of files) writeFileSync(path.join(codeDir, f), 'garbage');
+      const corrupt = ls();
+      assert.equal(corrupt.status, 4);
+      assert.equal(corrupt.stderr, first.stderr);
+      for (const f of files) assert.match(readFileSync(path.join(codeDir, f)).subarray(0, 16).toString(), /^AMPHORA-V8CODE1\n$/, `${f} is written again`);
+    } finally {
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
   });
 
   it('a reader that closes the pipe early (`amphora --help | head -1`) ends the command quietly, exit 0', async () => {

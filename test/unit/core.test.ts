@@ -51,6 +51,44 @@ describe('core: manifest paths', () => {
     assert.equal(validateManifestPath('€'.repeat(341)), '€'.repeat(341)); // 1023 bytes
     code(() => validateManifestPath('€'.repeat(342)), 'invalid_path'); // 1026 bytes, 342 characters
   });
+  it('accepts and refuses exactly what the path rules say, for every short path over a tricky alphabet', () => {
+    // The rules written out plainly, as the oracle for validateManifestPath's one-regex fast path.
+    const valid = (p: string) =>
+      p !== '' &&
+      new TextEncoder().encode(p).length <= 1024 &&
+      // eslint-disable-next-line no-control-regex
+      !/[\u0000-\u001f\u007f]/.test(p) &&
+      !p.includes('\\') &&
+      !p.startsWith('/') &&
+      !/^[A-Za-z]:/.test(p) &&
+      p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
+    const alphabet = ['a', '.', '/', '\\', ':', 'C', '\0', '\u007f', '\n', '€', ' '];
+    let checked = 0;
+    const visit = (p: string) => {
+      let ok: boolean;
+      try {
+        ok = validateManifestPath(p) === p;
+      } catch (e) {
+        assert.ok(e instanceof AmphoraError && e.code === 'invalid_path', String(e));
+        ok = false;
+      }
+      assert.equal(ok, valid(p), JSON.stringify(p));
+      checked++;
+      if (p.length < 4) for (const c of alphabet) visit(p + c);
+    };
+    visit('');
+    assert.equal(checked, 1 + 11 + 121 + 1331 + 14641);
+    const accepted = (p: string) => {
+      try {
+        return validateManifestPath(p) === p;
+      } catch {
+        return false;
+      }
+    };
+    for (const p of ['€'.repeat(341), `${'€'.repeat(340)}/a`, '€'.repeat(342), 'a'.repeat(1024), 'a'.repeat(1025), `${'a/'.repeat(400)}b`, `${'a/'.repeat(400)}./b`]) {
+      assert.equal(accepted(p), valid(p), `${p.slice(0, 20)}… (${p.length} characters)`);
+    }
+  });
   it('rejects a path that is both a file and a folder', () => {
     code(() => checkPathCollisions(['a', 'a/b']), 'invalid_path');
     code(() => checkPathCollisions(['x/y/z', 'x/y']), 'invalid_path');
@@ -76,6 +114,19 @@ describe('core: artifact digest', () => {
     const d2 = 'b'.repeat(64);
     const expected = createHash('sha256').update(`amphora-manifest-v1\n\uff5e:${d1}\n\u{1f600}:${d2}\n`).digest('hex');
     assert.equal(artifactDigest({ '\u{1f600}': { digest: d2, size: 1 }, '\uff5e': { digest: d1, size: 1 } }), expected);
+  });
+  it('orders every pair of strings over BMP, surrogate-pair and lone-surrogate characters exactly by code point', () => {
+    // The plain rule: compare the code points one by one (a lone surrogate is its own code point).
+    const byCodePoint = (a: string, b: string) => {
+      const x = [...a].map((c) => c.codePointAt(0)!);
+      const y = [...b].map((c) => c.codePointAt(0)!);
+      for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
+      return x.length - y.length;
+    };
+    const chars = ['a', 'b', '/', '\u00e9', '\ud7ff', '\ue000', '\uff5e', '\uffff', '\u{10000}', '\u{1f600}', '\u{10ffff}', '\ud800', '\udc00', '\udbff'];
+    const strings = [''];
+    for (const c of chars) for (const d of ['', ...chars]) strings.push(c + d);
+    for (const a of strings) for (const b of strings) assert.equal(Math.sign(compareCodePoints(a, b)), Math.sign(byCodePoint(a, b)), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
   });
   it('ignores description, metadata and aliases (only path and digest count)', () => {
     const m = { x: { digest: 'c'.repeat(64), size: 3 } };

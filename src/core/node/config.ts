@@ -8,8 +8,8 @@
  * - Cached blob:        <cache dir>/blobs/sha256/<first two hex>/<64 hex>
  * - Connection:         $AMPHORA_BASE_URL + $AMPHORA_API_KEY win over the discovery file.
  */
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { defaultDataDir } from './dirs.js';
 import { z } from 'zod';
 import { requireBlobDigest } from './received.js';
 
@@ -25,20 +25,7 @@ export const Discovery = z.object({
 });
 export type Discovery = z.infer<typeof Discovery>;
 
-type Env = Record<string, string | undefined>;
-
-function xdg(env: Env, variable: string, fallback: string[]): string {
-  const v = env[variable];
-  return v && v.startsWith('/') ? v : join(env.HOME || homedir(), ...fallback);
-}
-
-export function defaultDataDir(env: Env = process.env): string {
-  return env.AMPHORA_DATA_DIR || join(xdg(env, 'XDG_DATA_HOME', ['.local', 'share']), 'amphora');
-}
-
-export function defaultCacheDir(env: Env = process.env): string {
-  return env.AMPHORA_CACHE_DIR || join(xdg(env, 'XDG_CACHE_HOME', ['.cache']), 'amphora');
-}
+export { defaultCacheDir, defaultDataDir } from './dirs.js';
 
 export function discoveryPath(dataDir: string = defaultDataDir()): string {
   return join(dataDir, DISCOVERY_FILE);

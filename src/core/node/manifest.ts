@@ -16,8 +16,25 @@ export type Manifest = Record<string, ManifestEntry>;
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 export const MANIFEST_DIGEST_PREFIX = 'amphora-manifest-v1\n';
 
-/** Code-point order (not UTF-16 order, not locale order): what the digest rule specifies. */
+/**
+ * Code-point order (not UTF-16 order, not locale order): what the digest rule specifies. The two
+ * orders differ only where a surrogate is involved, so strings are compared by UTF-16 unit (a
+ * 10,000-path manifest sorts in milliseconds, not tens of them) unless the first differing units
+ * include one; then by code point.
+ */
 export function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if ((x & 0xf800) === 0xd800 || (y & 0xf800) === 0xd800) return compareByCodePoint(a, b);
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+function compareByCodePoint(a: string, b: string): number {
   const ia = a[Symbol.iterator]();
   const ib = b[Symbol.iterator]();
   for (;;) {
