@@ -734,9 +734,16 @@ class Artifact:
         """Hashes every local file not hashed yet (in parallel, streaming; unchanged files are
         answered from the stat cache when one is given)."""
         pending = [(p, e) for p, e in self._entries.items() if e.get("digest") is None]
+        self._from_stat_cache = set()
 
         def hash_one(path, st):
-            return stat_cache.digest(path, st) if stat_cache is not None else sha256_file(path)
+            if stat_cache is None:
+                return sha256_file(path)
+            known = stat_cache.lookup(path, st) if st is not None else None
+            if known:
+                self._from_stat_cache.add(known)
+                return known, st.st_size
+            return stat_cache.digest(path, st)
 
         # Small files one after another, large ones on threads (their reads and hashing run without
         # the interpreter lock): a thread per 4 KiB file spent more on lock handoffs than on work.
@@ -761,19 +768,24 @@ class Artifact:
         for (p, e), (digest, size) in zip(pending, results):
             e["digest"], e["size"] = digest, size
 
-    def _prepare_upload(self, client):
+    def _prepare_upload(self, client, optimistic=False):
         """Hashes and uploads what the server lacks; returns the manifest. An empty artifact is
         allowed, as in W&B. Entries without a local file (from new_draft or an incremental
-        base) name blobs the server already holds."""
+        base) name blobs the server already holds. With `optimistic`, a log whose every file the
+        stat cache knew (an unchanged folder logged again) asks the server nothing before the
+        commit: the commit answers missing_blobs if it lacks any, and _post_version sends them."""
         self._finalize_local(client.transfer.stat_cache)
         manifest = {p: _wire(e) for p, e in self._entries.items()}
         validate_manifest(manifest)
         local_by_digest = {e["digest"]: e["_local"] for e in self._entries.values() if e.get("_local") and not e.get("ref")}
         blobs = [{"digest": b["digest"], "size": b["size"], "path": local_by_digest[b["digest"]]}
                  for b in stored_blobs(manifest) if b["digest"] in local_by_digest]
-        stats = client.transfer.upload(blobs, Stats())
+        known = self._from_stat_cache
+        self._unsent = blobs if optimistic and blobs and all(b["digest"] in known for b in blobs) else []
+        stats = Stats() if self._unsent else client.transfer.upload(blobs, Stats())
         self.last_transfer = stats
-        skip = {self._entries[p]["digest"] for p in self._skip_cache if p in self._entries}
+        # Files the stat cache knew were copied into the cache when they were first logged.
+        skip = {self._entries[p]["digest"] for p in self._skip_cache if p in self._entries} | known
         adopt = [b for b in blobs if b["digest"] not in skip]
         self._adopt = [(b["path"], b["digest"]) for b in adopt if b["size"] <= _SMALL_FILE]
         # Large files are copied into the cache on the transfer threads while the server commits
@@ -782,6 +794,19 @@ class Artifact:
         pool = client.transfer.pool()
         self._adopting = [(b["path"], pool.submit(client.transfer.adopt, b["path"], b["digest"])) for b in adopt if b["size"] > _SMALL_FILE]
         return manifest
+
+    def _post_version(self, client, path, body):
+        """Commits a version. After an optimistic _prepare_upload, a server that lacks some of
+        the blobs (garbage-collected, or another server than the stat cache saw) answers
+        missing_blobs: the blobs are negotiated and sent, and the commit is made again."""
+        try:
+            return client.http.post(path, body)
+        except AmphoraError as e:
+            unsent, self._unsent = getattr(self, "_unsent", []), []
+            if e.code != "missing_blobs" or not unsent:
+                raise
+            client.transfer.upload(unsent, self.last_transfer)
+            return client.http.post(path, body)
 
     def _log_fields(self):
         """Tags and ttl as the commit request carries them."""

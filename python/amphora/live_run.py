@@ -393,7 +393,7 @@ class Run(PublicRun):
             artifact.tags = list(artifact.tags) + [t for t in _tag_list(tags) if t not in artifact.tags]
         aliases = _aliases(([aliases] if isinstance(aliases, str) else list(aliases or [])) + list(artifact.aliases))
         self._merge_incremental(artifact)
-        manifest = artifact._prepare_upload(self._client)
+        manifest = artifact._prepare_upload(self._client, optimistic=True)
         body = {"type": artifact.type, "manifest": manifest, "metadata": json_value(artifact.metadata), "runId": self.id}
         if site:
             body["callSite"] = site
@@ -402,7 +402,7 @@ class Run(PublicRun):
             body["description"] = artifact.description
         if aliases:
             body["aliases"] = aliases
-        answer = self._client.http.post(self._client.collection_path(self.entity, self.project, artifact._name) + "/versions", body)
+        answer = artifact._post_version(self._client, self._client.collection_path(self.entity, self.project, artifact._name) + "/versions", body)
         artifact._committed(self._client, unwrap_version(answer), manifest)
         return artifact
 
@@ -449,14 +449,14 @@ class Run(PublicRun):
         if isinstance(artifact_or_name, Artifact):
             artifact = artifact_or_name
             if artifact._version is None:
-                manifest = artifact._prepare_upload(c)
+                manifest = artifact._prepare_upload(c, optimistic=True)
                 body = {"type": artifact.type, "manifest": manifest, "metadata": json_value(artifact.metadata)}
                 body.update(artifact._log_fields())
                 if artifact.description is not None:
                     body["description"] = artifact.description
                 if aliases:
                     body["aliases"] = _aliases(aliases)
-                answer = c.http.post(c.collection_path(self.entity, self.project, artifact._name) + "/versions", body)
+                answer = artifact._post_version(c, c.collection_path(self.entity, self.project, artifact._name) + "/versions", body)
                 artifact._committed(c, unwrap_version(answer), manifest)
             ref = f"{artifact.entity}/{artifact.project}/{artifact._name}:{artifact.version}"
         elif isinstance(artifact_or_name, str):

@@ -569,6 +569,58 @@ class ArtifactTest(ServerTestCase):
         root = Api().artifact("p-batch/batched").download(os.path.join(self.work, "batched"))
         self.assertEqual(pathlib.Path(root, "b4.txt").read_text(), "batch 4")
 
+    def test_unchanged_folder_logged_again_skips_negotiation_and_a_server_lacking_blobs_gets_them(self):
+        from tests.support import ServerProcess
+
+        folder = os.path.join(self.work, "again")
+        os.makedirs(folder)
+        for i in range(3):
+            self.write(f"again/f{i}.txt", f"again {i}")
+        calls = []
+
+        def log(project):
+            client = amphora.client.get_client()
+            real_post = client.http.post
+
+            def counting_post(path, body=None, query=None):
+                calls.append(path.rsplit("/", 2)[-2:] if path.endswith("/versions") else path.rsplit("/", 1)[-1])
+                return real_post(path, body, query)
+
+            client.http.post = counting_post
+            try:
+                with amphora.init(project=project, job_type="x") as run:
+                    art = Artifact("again", type="dataset")
+                    art.add_dir(folder)
+                    run.log_artifact(art)
+            finally:
+                del client.http.post
+            return art
+
+        first = log("p-again")
+        self.assertIn("negotiate", calls)
+        calls.clear()
+        again = log("p-again")
+        self.assertNotIn("negotiate", calls, "every file was known to the stat cache: nothing to ask before the commit")
+        self.assertEqual((again.version, again.last_transfer.files_uploaded), (first.version, 0))
+        # Another server has none of the blobs: its commit answers missing_blobs, the client
+        # negotiates and uploads them, and commits again.
+        other = ServerProcess(os.path.join(self.tmp, "other-data"))
+        saved = {k: os.environ.get(k) for k in ("AMPHORA_BASE_URL", "AMPHORA_API_KEY")}
+        os.environ.update(AMPHORA_BASE_URL=other.url, AMPHORA_API_KEY=other.api_key)
+        try:
+            calls.clear()
+            moved = log("p-again")
+            self.assertEqual(calls.count(["again", "versions"]), 2, calls)
+            self.assertIn("negotiate", calls)
+            self.assertEqual((moved.version, moved.last_transfer.files_uploaded), ("v0", 3))
+            root = Api().artifact("p-again/again:v0").download(os.path.join(self.work, "again-out"))
+            self.assertEqual(pathlib.Path(root, "f2.txt").read_text(), "again 2")
+        finally:
+            amphora.finish()
+            for k, v in saved.items():
+                os.environ[k] = v
+            other.stop()
+
     def test_distributed_versions_by_run_group(self):
         for i in range(3):
             with amphora.init(project="p-dist", group="writers") as run:
