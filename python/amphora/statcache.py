@@ -108,6 +108,18 @@ class StatCache:
             self.record(path, st, digest)
         return digest, size
 
+    def move_tree(self, old, new):
+        """Rows recorded (not flushed yet) under folder `old` and below now belong under `new`
+        (a renamed folder: its files keep inode, size and times); `new` None forgets them."""
+        with self._lock:
+            for folder in [f for f in self._folders if f == old or f.startswith(old + os.sep)]:
+                rows = self._folders.pop(folder)
+                self._dirty.discard(folder)
+                if new is not None:
+                    moved = new + folder[len(old):]
+                    self._folders[moved] = rows
+                    self._dirty.add(moved)
+
     def flush(self):
         """Writes changed folders (temp file + rename; a lost race only costs a re-hash later)."""
         with self._lock:

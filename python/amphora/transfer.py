@@ -5,6 +5,7 @@ Cache layout (identical to the TypeScript SDK): <cache>/blobs/sha256/<2 hex>/<64
 blob is trusted only after its hash is re-checked while it is copied out.
 """
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -332,6 +333,42 @@ class Transfer:
     def download(self, manifest, root, paths=None, stats=None):
         """Materializes entries of `manifest` under `root`; returns Stats."""
         stats = stats or Stats()
+        if not os.path.lexists(root) and self._download_fresh(manifest, root, paths, stats):
+            return stats
+        return self._download_into(manifest, root, paths, stats)
+
+    def _download_fresh(self, manifest, root, paths, stats):
+        """A root that does not exist yet is built in a private sibling folder and renamed into
+        place once complete (as the TypeScript SDK does): nobody sees its files meanwhile, so each
+        is written directly instead of through its own temp file + rename, and an interrupted
+        download leaves no half-filled root. False (after cleaning up) when the root appeared
+        meanwhile: the caller takes the ordinary per-file path."""
+        parent = os.path.dirname(os.path.abspath(root))
+        os.makedirs(parent, exist_ok=True)
+        # Not tempfile.mkdtemp: its mode 0700 would become the root's.
+        staging = os.path.join(parent, f".{os.path.basename(os.path.abspath(root))}.amphora-{uuid.uuid4().hex[:12]}")
+        os.mkdir(staging)
+        try:
+            got = self._download_into(manifest, staging, paths, Stats(), fresh=True)
+            try:
+                os.rename(staging, root)
+            except OSError as e:
+                if e.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+                    return False
+                raise
+            # A folder rename keeps each file's inode, size and times: the rows stay valid.
+            self.stat_cache.move_tree(staging, os.path.abspath(root))
+            staging = None
+            stats.add(**got.as_dict())
+            return True
+        finally:
+            if staging is not None:
+                self.stat_cache.move_tree(staging, None)
+                shutil.rmtree(staging, ignore_errors=True)
+            self.stat_cache.flush()
+
+    def _download_into(self, manifest, root, paths, stats, fresh=False):
+        """`fresh`: root is a private folder this download just made (files are written directly)."""
         os.makedirs(root, exist_ok=True)
         wanted = sorted(manifest) if paths is None else list(paths)
         jobs = []
@@ -349,7 +386,7 @@ class Transfer:
                 make_parent_inside(root, dest, logical)
                 checked.add(parent)
             try:
-                st = os.lstat(dest)
+                st = None if fresh else os.lstat(dest)
             except FileNotFoundError:
                 st = None
             if st is not None and stat.S_ISLNK(st.st_mode):
@@ -358,7 +395,7 @@ class Transfer:
             if entry.get("ref"):
                 self._fetch_reference(logical, entry, dest, stats)
                 return None
-            return None if self._from_local(entry["digest"], entry["size"], dest, stats, st, entry["digest"] in uncached) else job
+            return None if self._from_local(entry["digest"], entry["size"], dest, stats, st, entry["digest"] in uncached, fresh) else job
 
         # Small files one after another: each is a few syscalls and a hash of a few KiB, where
         # handing them to a pool of threads costs more in lock traffic than it saves (10,000 files:
@@ -369,12 +406,13 @@ class Transfer:
         try:
             remote = [j for j in map(prepare, small) if j is not None]
             remote += [j for j in parallel(prepare, other, pool=self.pool()) if j is not None]
-            self._fetch_remote(remote, stats)
+            self._fetch_remote(remote, stats, fresh)
         finally:
-            self.stat_cache.flush()
+            if not fresh:  # a fresh root's rows are flushed under its final name (_download_fresh)
+                self.stat_cache.flush()
         return stats
 
-    def _fetch_remote(self, jobs, stats):
+    def _fetch_remote(self, jobs, stats, fresh=False):
         """Small blobs in POST /blobs/batch-get requests (≤ BATCH_GET_PARALLEL at once), large ones
         streamed one per request; a batch the server answers 404 (older server, or a blob it lacks)
         is fetched blob by blob, which names exactly what is missing."""
@@ -383,12 +421,12 @@ class Transfer:
             dests.setdefault(entry["digest"], (entry["size"], []))[1].append(dest)
         self._bar = progress_mod.ByteProgress("download", sum(size for size, _ in dests.values()), len(dests), self.progress_stream)
         try:
-            self._fetch_remote_blobs(dests, jobs, stats)
+            self._fetch_remote_blobs(dests, jobs, stats, fresh)
         finally:
             self._bar.close()
             self._bar = _NO_PROGRESS
 
-    def _fetch_remote_blobs(self, dests, jobs, stats):
+    def _fetch_remote_blobs(self, dests, jobs, stats, fresh):
         small = [d for d, (size, _) in dests.items() if size <= BATCH_BLOB_MAX] if self.http.batch_supported else []
         small_set = set(small)
         work = [("batch", g) for g in batches(small, lambda d: dests[d][0])]
@@ -402,7 +440,7 @@ class Transfer:
                 return []
             with gate:
                 try:
-                    self._fetch_batch(item, dests, stats)
+                    self._fetch_batch(item, dests, stats, fresh)
                     return []
                 except AmphoraError as e:
                     if not _is_not_found(e):
@@ -412,7 +450,7 @@ class Transfer:
         leftovers = [j for rest in parallel(run, work, pool=self.pool()) for j in rest]
         parallel(lambda j: self._fetch_blob(*j, stats), leftovers, pool=self.pool())
 
-    def _fetch_batch(self, digests, dests, stats):
+    def _fetch_batch(self, digests, dests, stats, fresh=False):
         """One POST /blobs/batch-get: reads each blob's bytes in order, verifies its SHA-256, stores it
         in the cache and writes every destination through a temp file + rename."""
         path = API_PREFIX + "/blobs/batch-get"
@@ -433,7 +471,7 @@ class Transfer:
                         "damaged or the response was cut short. It was not written; ask the server administrator to "
                         "check its blob store.",
                     )
-                self._store(digest, data, targets)
+                self._store(digest, data, targets, fresh)
                 stats.add(bytes_downloaded=size, files_downloaded=len(targets))
                 self._bar.done(digest, size)
                 done += 1
@@ -445,16 +483,17 @@ class Transfer:
             self.http.abandon(path)  # the rest of the response is unread: this connection is done
             raise
 
-    def _store(self, digest, data, targets):
-        """Verified bytes in hand: into the cache, then each destination (temp file + rename)."""
+    def _store(self, digest, data, targets, fresh=False):
+        """Verified bytes in hand: into the cache, then each destination (temp file + rename, or
+        written directly into a fresh root's private folder)."""
         cached = cached_blob_path(self.cache_dir, digest)
         _in_cache_folder(self.cache_dir, cached, lambda: _write_replace(cached, data))
         for target in targets:
-            _write_replace(target, data)
+            (_write_new if fresh else _write_replace)(target, data)
         for dest in targets:
             self.stat_cache.record(dest, os.stat(dest), digest)
 
-    def _from_local(self, digest, size, dest, stats, st=False, uncached=False):
+    def _from_local(self, digest, size, dest, stats, st=False, uncached=False, fresh=False):
         """True when dest already holds the blob or a verified copy came from the cache. `st` is
         dest's lstat when the caller has it (None: absent); `uncached`: the cache is known to lack it."""
         if st is False:
@@ -468,7 +507,7 @@ class Transfer:
         if uncached:
             return False
         cached = cached_blob_path(self.cache_dir, digest)
-        copied = self._copy_verified(cached, dest, digest, size)
+        copied = self._copy_verified(cached, dest, digest, size, fresh)
         if copied:
             self.stat_cache.record(dest, os.stat(dest), digest)
             stats.add(cache_hits=1)
@@ -531,7 +570,7 @@ class Transfer:
         self._bar.done(digest, size)
 
     @staticmethod
-    def _copy_verified(src, dest, digest, size):
+    def _copy_verified(src, dest, digest, size, fresh=False):
         """Copies a cached blob to dest when it has exactly `size` bytes hashing to `digest`: True
         when copied, False when the cached copy is damaged, None when there is none."""
         try:
@@ -546,7 +585,7 @@ class Transfer:
                 data = _read_fd(fd, size)
                 if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
                     return False
-                _write_replace(dest, data)
+                (_write_new if fresh else _write_replace)(dest, data)
                 return True
             tmp = temp_name(dest)
             h = hashlib.sha256()
@@ -608,6 +647,20 @@ def _replacing(target):
     except BaseException:
         _remove_quietly(tmp)
         raise
+
+
+def _write_new(target, data):
+    """Writes bytes in hand to a new file (in a folder nobody else sees: no temp file needed)."""
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except BaseException:
+        os.close(fd)
+        _remove_quietly(target)
+        raise
+    os.close(fd)
 
 
 def _write_replace(target, data):

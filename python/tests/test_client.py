@@ -621,6 +621,38 @@ class ArtifactTest(ServerTestCase):
                 os.environ[k] = v
             other.stop()
 
+    def test_download_into_a_new_root_is_built_aside_and_renamed_into_place(self):
+        import stat as stat_mod
+
+        with amphora.init(project="p-fresh", job_type="x") as run:
+            art = Artifact("fresh", type="dataset")
+            for i in range(3):
+                art.add_file(self.write(f"fresh{i}.txt", f"fresh {i}"), name=f"sub/f{i}.txt")
+            run.log_artifact(art)
+        parent = os.path.join(self.work, "fresh-parent")
+        os.makedirs(parent)
+        from amphora import transfer
+
+        replaced = []
+        real = transfer._write_replace
+        transfer._write_replace = lambda target, data: (replaced.append(target), real(target, data))[1]
+        try:
+            root = Api().artifact("p-fresh/fresh:v0").download(os.path.join(parent, "root"))
+        finally:
+            transfer._write_replace = real
+        self.assertEqual([t for t in replaced if t.startswith(parent)], [], "files of a new root are written directly, not through temp files")
+        self.assertEqual(os.listdir(parent), ["root"], "no staging folder left beside it")
+        umask = os.umask(0)
+        os.umask(umask)
+        self.assertEqual(stat_mod.S_IMODE(os.stat(root).st_mode), 0o777 & ~umask, "the root gets the usual mode, not a temp folder's 0700")
+        self.assertEqual(pathlib.Path(root, "sub", "f2.txt").read_text(), "fresh 2")
+        # The stat cache knows the files under their final names: a second download hashes nothing.
+        stat_cache = amphora.client.get_client().transfer.stat_cache
+        hashed = stat_cache.hashed
+        again = Api().artifact("p-fresh/fresh:v0")
+        again.download(root)
+        self.assertEqual((again.last_transfer.already_present, stat_cache.hashed), (3, hashed))
+
     def test_distributed_versions_by_run_group(self):
         for i in range(3):
             with amphora.init(project="p-dist", group="writers") as run:

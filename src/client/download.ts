@@ -3,8 +3,9 @@
  * cache), the verified local cache, the server (small blobs in batches, large ones streamed) or a
  * reference's URI.
  */
+import { randomBytes } from 'node:crypto';
 import { lstatSync, type Stats } from 'node:fs';
-import { lstat, mkdir, mkdtemp, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { AmphoraError } from '../core/errors.js';
 import type { Manifest, ManifestEntry } from '../core/node/manifest.js';
@@ -233,7 +234,9 @@ async function materializeFresh(
   opts: { onProgress?: ProgressFn; what?: string },
 ): Promise<DownloadStats | undefined> {
   await mkdir(path.dirname(root), { recursive: true });
-  const staging = await mkdtemp(path.join(path.dirname(root), `.${path.basename(root)}.amphora-`));
+  // Not mkdtemp: its mode 0700 would become the root's (a root gets the usual mode, per umask).
+  const staging = path.join(path.dirname(root), `.${path.basename(root)}.amphora-${randomBytes(6).toString('hex')}`);
+  await mkdir(staging);
   const what = opts.what ?? 'artifact';
   const stats: DownloadStats = { root, fetched: 0, fromCache: 0, unchanged: 0 };
   const progress = downloadProgress(targets, opts.onProgress);

@@ -42,6 +42,8 @@ describe('SDK downloads into a root that does not exist yet', function () {
     assert.equal(blobGets(gets), 2, 'plus one batch for the small files');
     for (const [p, data] of Object.entries(files)) assert.ok((await readFile(path.join(root, p))).equals(data), p);
     assert.deepEqual(await readdir(parent), ['out'], 'no staging folder left beside the root');
+    const umask = process.umask();
+    assert.equal((await stat(root)).mode & 0o777, 0o777 & ~umask, 'the root gets the usual mode, not a temp folder\'s 0700');
     assert.ok((await readFile(consumer.blobCache.path(sha(big)))).equals(big), 'the large blob reached the cache');
 
     // The recorded stats stay valid after the folder rename: a second download changes nothing.
