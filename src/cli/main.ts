@@ -210,7 +210,7 @@ artifact
         () =>
           art.created === false
             ? `unchanged: ${art.entity}/${art.project}/${art.collectionName}:${art.version} (no new version; same content) [${art.aliases.join(', ')}]`
-            : `Logged ${art.entity}/${art.project}/${art.collectionName}:${art.version} [${art.aliases.join(', ')}]  ${art.fileCount} files  ${formatBytes(art.size ?? 0)}  digest ${art.digest}`,
+            : `Logged ${art.entity}/${art.project}/${art.collectionName}:${art.version} [${art.aliases.join(', ')}]  ${art.fileCount} file${art.fileCount === 1 ? '' : 's'}  ${formatBytes(art.size ?? 0)}  digest ${art.digest}`,
       );
     }),
   );
