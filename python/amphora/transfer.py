@@ -653,9 +653,7 @@ def _write_new(target, data):
     """Writes bytes in hand to a new file (in a folder nobody else sees: no temp file needed)."""
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        _write_all(fd, data)
     except BaseException:
         os.close(fd)
         _remove_quietly(target)
@@ -666,9 +664,14 @@ def _write_new(target, data):
 def _write_replace(target, data):
     """Writes bytes in hand to a temp file next to target, then renames it onto target."""
     with _replacing(target) as fd:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        _write_all(fd, data)
+
+
+def _write_all(fd, data):
+    """os.write until every byte is written (a regular file may take fewer at once)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _read_fd(fd, size):

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { cachedBlobPath } from '../core/node/config.js';
-import { hashIntoFile } from '../core/node/hashedWrite.js';
+import { hashIntoFile, writevFully } from '../core/node/hashedWrite.js';
 import { AmphoraError } from '../core/errors.js';
 
 const SMALL = 512 * 1024;
@@ -69,14 +69,6 @@ export function writeVerifiedBytes(bytes: Buffer, dest: string, direct: boolean)
   }
   // The rename moved ctime, which the stat cache keys on.
   return statSync(dest);
-}
-
-async function writeFully(fh: FileHandle, bytes: Buffer): Promise<void> {
-  for (let off = 0; off < bytes.length; ) {
-    const { bytesWritten } = await fh.write(bytes, off, bytes.length - off);
-    if (!bytesWritten) throw new Error('the disk accepted no bytes');
-    off += bytesWritten;
-  }
 }
 
 function writeSmall(bytes: Buffer, target: string, exclusive: boolean): Stats {
@@ -451,7 +443,7 @@ export class BlobCache {
           total += bytesRead;
           h.update(buf.subarray(0, bytesRead));
           await writing;
-          writing = writeFully(out, buf.subarray(0, bytesRead));
+          writing = writevFully(out, [buf.subarray(0, bytesRead)]);
         }
         await writing;
         if (total === size && h.digest('hex') === digest) st = await out.stat();

@@ -19,9 +19,8 @@ export interface VersionTarget {
   version: string;
 }
 
-export interface ArtifactsTreeApi {
-  /** Reveals (expanding parents, loading pages as needed) and selects a version row. */
-  revealVersion(target: VersionTarget, opts?: { select?: boolean; focus?: boolean; expand?: boolean }): Promise<boolean>;
+/** What the commands ask of either tree. */
+interface TreeApi {
   refresh(): void;
   /** Loads the next page of the "Load more…" row given or selected; false when there was none to load. */
   loadMore(row?: unknown): Promise<boolean>;
@@ -29,11 +28,13 @@ export interface ArtifactsTreeApi {
   selectedFile(): unknown;
 }
 
-export interface RunsTreeApi {
+export interface ArtifactsTreeApi extends TreeApi {
+  /** Reveals (expanding parents, loading pages as needed) and selects a version row. */
+  revealVersion(target: VersionTarget, opts?: { select?: boolean; focus?: boolean; expand?: boolean }): Promise<boolean>;
+}
+
+export interface RunsTreeApi extends TreeApi {
   revealRun(entity: string, project: string, runId: string, opts?: { select?: boolean; focus?: boolean }): Promise<boolean>;
-  refresh(): void;
-  loadMore(row?: unknown): Promise<boolean>;
-  selectedFile(): unknown;
 }
 
 export interface ExtensionServices {

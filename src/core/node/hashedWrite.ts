@@ -62,7 +62,7 @@ async function writeAll(files: readonly FileHandle[], bufs: readonly Buffer[]): 
 }
 
 /** writev until every byte is written (a regular file may accept fewer bytes at once). */
-async function writevFully(fh: FileHandle, bufs: readonly Buffer[]): Promise<void> {
+export async function writevFully(fh: FileHandle, bufs: readonly Buffer[]): Promise<void> {
   // A copy of the list: a short write trims it, and other files may be writing the same batch.
   let rest = bufs.slice();
   while (rest.length) {
