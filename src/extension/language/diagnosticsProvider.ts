@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import { scanReferences } from '../logic/references.js';
 import type { ExtensionServices } from '../services.js';
 import { indexFor, isReferenceDocument, projectSourceOf, REFERENCE_SELECTOR } from './documents.js';
-import { diagnoseReference, type RefFix } from './diagnosticsLogic.js';
+import { diagnoseReference } from './diagnosticsLogic.js';
 
 const SOURCE = 'amphora';
 const DEBOUNCE_MS = 400;
@@ -15,7 +15,12 @@ const DEBOUNCE_MS = 400;
 export function registerDiagnostics(context: vscode.ExtensionContext, services: ExtensionServices): void {
   const collection = vscode.languages.createDiagnosticCollection(SOURCE);
   /** Quick fixes by document and diagnostic (the diagnostics VS Code hands back are copies). */
-  const fixes = new Map<string, Map<string, RefFix>>();
+  /**
+   * Quick fixes per document, with the document version they were computed for: their ranges
+   * hold only for that text. After an edit (say, a pin on the line above, which shifts offsets)
+   * no fix is offered until the diagnostics are recomputed; a stale one rewrote the wrong span.
+   */
+  const fixes = new Map<string, { version: number; byKey: Map<string, { title: string; range: vscode.Range; newText: string }> }>();
   const timers = new Map<string, NodeJS.Timeout>();
   const versions = new Map<string, number>();
   const keyOf = (range: vscode.Range, code: string) => `${range.start.line}:${range.start.character}-${range.end.line}:${range.end.character}#${code}`;
@@ -30,7 +35,7 @@ export function registerDiagnostics(context: vscode.ExtensionContext, services: 
     const source = doc.getText();
     const projectSource = projectSourceOf(doc);
     const diagnostics: vscode.Diagnostic[] = [];
-    const docFixes = new Map<string, RefFix>();
+    const docFixes = new Map<string, { title: string; range: vscode.Range; newText: string }>();
     for (const found of scanReferences(source)) {
       const index = found.parsed ? await indexFor(services, found.parsed, projectSource) : undefined;
       for (const d of diagnoseReference(found, index)) {
@@ -39,12 +44,12 @@ export function registerDiagnostics(context: vscode.ExtensionContext, services: 
         diag.source = SOURCE;
         diag.code = d.code;
         diagnostics.push(diag);
-        if (d.fix) docFixes.set(keyOf(range, d.code), d.fix);
+        if (d.fix) docFixes.set(keyOf(range, d.code), { title: d.fix.title, range: new vscode.Range(doc.positionAt(d.fix.start), doc.positionAt(d.fix.end)), newText: d.fix.newText });
       }
     }
     // A newer edit started its own pass meanwhile.
     if (versions.get(uri) !== version || doc.isClosed) return;
-    fixes.set(uri, docFixes);
+    fixes.set(uri, { version, byKey: docFixes });
     collection.set(doc.uri, diagnostics);
   }
 
@@ -65,17 +70,17 @@ export function registerDiagnostics(context: vscode.ExtensionContext, services: 
   const actions: vscode.CodeActionProvider = {
     provideCodeActions(document, _range, ctx) {
       const docFixes = fixes.get(document.uri.toString());
-      if (!docFixes) return [];
+      if (!docFixes || docFixes.version !== document.version) return [];
       const out: vscode.CodeAction[] = [];
       for (const diag of ctx.diagnostics) {
         if (diag.source !== SOURCE) continue;
-        const fix = docFixes.get(keyOf(diag.range, String(typeof diag.code === 'object' ? diag.code.value : diag.code)));
+        const fix = docFixes.byKey.get(keyOf(diag.range, String(typeof diag.code === 'object' ? diag.code.value : diag.code)));
         if (!fix) continue;
         const action = new vscode.CodeAction(fix.title, vscode.CodeActionKind.QuickFix);
         action.diagnostics = [diag];
         action.isPreferred = true;
         action.edit = new vscode.WorkspaceEdit();
-        action.edit.replace(document.uri, new vscode.Range(document.positionAt(fix.start), document.positionAt(fix.end)), fix.newText);
+        action.edit.replace(document.uri, fix.range, fix.newText);
         out.push(action);
       }
       return out;
