@@ -134,7 +134,11 @@ describe('e2e: every palette command with no context, and notebooks', function (
     await pickVersion(page, 'Compare Versions', PROJECT, 'mnist-raw', 'v0');
     await answerQuickInput(page, /^Compare mnist-raw:v0 with: version of/, 'v1');
     await page.locator('.monaco-editor .view-lines').filter({ hasText: 'Compare mnist-raw:v0 → mnist-raw:v1' }).first().waitFor({ timeout: 20_000 });
-    await page.keyboard.press('Escape'); // the changed-files pick
+    // The changed-files pick opens after the diff document: dismiss it only once it is there, so
+    // it cannot appear later over the next test's palette.
+    await waitForQuickInput(page, /changed text file/);
+    await page.keyboard.press('Escape');
+    await until('the changed-files pick to close', async () => !(await page.locator('.quick-input-widget').isVisible()), 5_000);
     await page.keyboard.press('Control+W');
   });
 

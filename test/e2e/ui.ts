@@ -46,23 +46,32 @@ export async function answerQuickInput(page: Page, title: RegExp, value?: string
 /** Runs a command from the Command Palette (F1), exactly as a user picks it there. */
 export async function runCommand(page: Page, title: string): Promise<void> {
   const input = widget(page).locator('input').first();
+  const rowLabels = widget(page).locator('.monaco-list-row .label-name');
   // The palette matches fuzzily: wait until the exact title is the focused row.
-  const exact = new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`);
+  const exact = new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+  let seen = '';
   await until(`${title} focused in the palette`, async () => {
-    // A reveal finishing elsewhere (a download shown in the Explorer) can take the focus and
-    // close the palette: open it again.
-    if (!(await input.isVisible()) || !(await input.inputValue()).startsWith('>')) {
-      await page.keyboard.press('F1');
-      await input.waitFor({ state: 'visible', timeout: 5_000 });
+    // A reveal finishing elsewhere (a download shown in the Explorer) or a quick pick a previous
+    // command opened late can take the focus or replace the palette: open it again.
+    if (!(await input.isVisible()) || (await input.inputValue()) !== `>${title}`) {
+      if (!(await input.isVisible()) || !(await input.inputValue()).startsWith('>')) {
+        await page.keyboard.press('F1');
+        await input.waitFor({ state: 'visible', timeout: 5_000 });
+      }
       await input.fill(`>${title}`);
     }
-    const label = await widget(page).locator('.monaco-list-row.focused .label-name').first().textContent({ timeout: 500 }).catch(() => '');
-    if (exact.test((label ?? '').trim())) return true;
-    // Another entry is on top: move the focus to ours.
-    const rows = await widget(page).locator('.monaco-list-row .label-name').allTextContents();
-    if (rows.findIndex((r) => exact.test(r.trim())) > 0) await input.press('ArrowDown');
+    const rows = (await rowLabels.allTextContents()).map((r) => r.trim());
+    const focused = ((await widget(page).locator('.monaco-list-row.focused .label-name').first().textContent({ timeout: 500 }).catch(() => '')) ?? '').trim();
+    seen = `input ${JSON.stringify(await input.inputValue().catch(() => ''))}, focused ${JSON.stringify(focused)}, rows ${JSON.stringify(rows.slice(0, 6))}`;
+    if (exact.test(focused)) return true;
+    // Another entry has the focus (results re-sort while the list fills): move to ours, up or down.
+    const ours = rows.findIndex((r) => exact.test(r));
+    const at = rows.indexOf(focused);
+    if (ours >= 0 && at >= 0) await input.press(ours > at ? 'ArrowDown' : 'ArrowUp');
     return false;
-  }, 15_000, 100);
+  }, 15_000, 100).catch((e: Error) => {
+    throw new Error(`${e.message} (last seen: ${seen})`);
+  });
   await input.press('Enter');
 }
 
