@@ -72,11 +72,18 @@ export class ArtifactService {
     const size = validateManifest(manifest);
     const digest = artifactDigest(manifest);
     const needed = storedBlobs(manifest);
-    return this.commitTransaction(needed, async (tx, events) => {
+    // Logging unchanged content again (a pipeline run once more) is the common case. A committed
+    // version of this collection with the same digest holds every blob, checked and flushed when
+    // it was committed, and GC keeps them while it lives: the per-blob stat and flush are skipped.
+    // Should that version be deleted before the transaction locks the collection, the blobs are
+    // checked inside it after all.
+    const duplicate = await hasCommittedDigest(this.db, entity, project, name, digest);
+    return this.commitTransaction(duplicate ? [] : needed, async (tx, events) => {
       const projectId = await ensureProject(tx, entity, project);
       await refuseRegistry(tx, projectId, entity, project, name);
       if (req.runId) await requireRun(tx, projectId, entity, project, req.runId);
       const coll = await lockOrCreateCollection(tx, projectId, name, req.type);
+      if (duplicate && !(await committedWithDigest(tx, coll.id, digest)).length) await this.requireDurableBlobs(needed);
       return this.settleVersion(tx, events, {
         entity, project, name, projectId, coll, digest, blobs: needed, aliases, actor, req,
         insert: async (idx) =>
@@ -99,8 +106,7 @@ export class ArtifactService {
    */
   private async commitTransaction<T>(needed: { digest: string; size: number }[], body: (tx: Queryable, events: ServerEvent[]) => Promise<T>): Promise<T> {
     const epoch = await gcEpoch(this.db);
-    await this.requireBlobs(needed);
-    await this.blobs.flush(needed.map((b) => b.digest));
+    await this.requireDurableBlobs(needed);
     // Team mode: the events are a NOTIFY inside the transaction, so PostgreSQL delivers them at COMMIT.
     return this.events.inTransaction(this.db, async (tx, events) => {
       if (epoch !== (await gcEpoch(tx))) await this.requireBlobs(needed);
@@ -136,6 +142,12 @@ export class ArtifactService {
     const version = await readVersion(tx, versionId);
     events.unshift({ type: created ? 'version.created' : 'version.updated', version });
     return { version, created };
+  }
+
+  /** The blobs are present (see requireBlobs) and on disk for good before a version may hold them. */
+  private async requireDurableBlobs(needed: { digest: string; size: number }[]): Promise<void> {
+    await this.requireBlobs(needed);
+    await this.blobs.flush(needed.map((b) => b.digest));
   }
 
   /** Every non-reference blob must be on the server with the size the manifest claims. */
@@ -719,6 +731,16 @@ export async function gcEpoch(q: Queryable): Promise<number> {
 }
 
 /** The committed version of a collection whose content has this digest (dedup), if any. */
+/** Whether collection ENTITY/PROJECT/NAME has a committed version with this content digest (no lock taken). */
+async function hasCommittedDigest(q: Queryable, entity: string, project: string, name: string, digest: string): Promise<boolean> {
+  const rows = await q.query(
+    `SELECT 1 FROM versions v JOIN collections c ON c.id = v.collection_id JOIN projects p ON p.id = c.project_id
+     WHERE p.entity = $1 AND p.name = $2 AND c.name = $3 AND v.digest = $4 AND v.state = 'committed' LIMIT 1`,
+    [entity, project, name, digest],
+  );
+  return rows.length > 0;
+}
+
 function committedWithDigest(tx: Queryable, collectionId: number, digest: string): Promise<{ id: number }[]> {
   return tx.query<{ id: number }>(
     `SELECT id FROM versions WHERE collection_id = $1 AND digest = $2 AND state = 'committed' ORDER BY idx DESC LIMIT 1`,
