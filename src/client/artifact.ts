@@ -439,17 +439,28 @@ export class Artifact {
     client: Client,
     onProgress?: ProgressFn,
     optimistic = false,
-  ): Promise<{ manifest: Manifest; local: Map<string, string>; fresh: Set<string>; negotiated: boolean; retry: () => Promise<void> }> {
+  ): Promise<{ manifest: Manifest; local: Map<string, string>; fresh: Set<string>; toAdopt: Set<string>; negotiated: boolean; retry: () => Promise<void> }> {
     const uploader = new StreamingUploader(client, onProgress);
     const known: LocalBlob[] = [];
+    /** Fresh small files written to the cache from the bytes just hashed (see adoptIntoCache). */
+    const adopted = new Set<string>();
     let built;
     try {
-      built = await this.buildManifest(client, onProgress, (b, fromStatCache) => (optimistic && fromStatCache ? known.push(b) : uploader.add(b)));
+      built = await this.buildManifest(client, onProgress, (b, fromStatCache) => {
+        if (!fromStatCache && b.bytes) {
+          client.blobCache.adoptBytes(b.bytes, b.digest);
+          adopted.add(b.digest);
+        }
+        if (optimistic && fromStatCache) known.push(b);
+        else uploader.add(b);
+      });
     } catch (e) {
       await uploader.abort(e);
       throw e;
     }
     const negotiated = !optimistic || built.fresh.size > 0;
+    /** Fresh files still to copy into the cache: the large ones, read again from their paths. */
+    const toAdopt = new Set([...built.fresh].filter((d) => !adopted.has(d)));
     if (negotiated) for (const b of known) uploader.add(b);
     await uploader.finish();
     const retry = async () => {
@@ -457,10 +468,10 @@ export class Artifact {
       for (const b of known) again.add(b);
       await again.finish();
     };
-    return { ...built, negotiated, retry };
+    return { ...built, negotiated, retry, toAdopt };
   }
 
-  /** Copies newly hashed files into the local cache (hard link when possible) so a later download is free. */
+  /** Copies newly hashed files (`only`) into the local cache from their paths (hard link when read-only) so a later download is free. */
   private async adoptIntoCache(client: Client, local: Map<string, string>, only: Set<string>) {
     const todo = [...local].filter(([digest]) => only.has(digest));
     await mapPool(todo, LOCAL_CONCURRENCY, ([digest, file]) => client.blobCache.adopt(file, digest).catch(() => {}));
@@ -475,9 +486,9 @@ export class Artifact {
     const project = opts.project ?? client.defaultProject;
     const entity = opts.entity ?? client.entity;
     const staged = await this.stageOnServer(client, opts.onProgress, true);
-    // The cache is content-addressed and verified on every read, so it can take the new files
-    // while the server commits: the links then cost no wall time (10,000 files: ~0.3 s of syscalls).
-    const adopting = this.adoptIntoCache(client, staged.local, staged.fresh);
+    // The cache is content-addressed and verified on every read, so it takes the new large files
+    // while the server commits (small ones went in from their bytes while they were hashed).
+    const adopting = this.adoptIntoCache(client, staged.local, staged.toAdopt);
     const request = {
       type: this.type,
       manifest: staged.manifest,
@@ -518,7 +529,7 @@ export class Artifact {
   /** Adds this artifact's files to a distributed pending version. */
   private async upsertPending(client: Client, distributedId: string, opts: LogOptions = {}): Promise<void> {
     this.requireDraft('upsertArtifact');
-    const { manifest, local, fresh } = await this.stageOnServer(client, opts.onProgress);
+    const { manifest, local, toAdopt } = await this.stageOnServer(client, opts.onProgress);
     await client.http.upsertPending(opts.entity ?? client.entity, opts.project ?? client.defaultProject, this.collectionName, distributedId, {
       type: this.type,
       manifest,
@@ -528,7 +539,7 @@ export class Artifact {
       metadata: this.metadata,
     });
     this.client = client;
-    await this.adoptIntoCache(client, local, fresh);
+    await this.adoptIntoCache(client, local, toAdopt);
   }
 
   /** Commits a distributed pending version. */

@@ -4,7 +4,7 @@
  * goes through a temp file + rename so a crash never leaves a half blob under its digest name.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
 import { copyFile, constants as fsc, link, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -254,6 +254,32 @@ export class BlobCache {
     const target = this.path(digest);
     await this.ensureDir(dirname(target));
     await copyIntoPlace(file, target);
+  }
+
+  /**
+   * Adds the bytes of a small file the producer just hashed, from memory: no second open and read
+   * of the user's file, no thread-pool round trips (a first put of 10,000 small files adopts
+   * 10,000). `digest` is the hash of exactly these bytes. Best effort, like adopt(): a cache that
+   * cannot take them costs a later download, never the put.
+   */
+  adoptBytes(bytes: Buffer, digest: string): void {
+    const target = this.path(digest);
+    const tmp = tempName(target);
+    try {
+      if (existsSync(target)) return;
+      if (!this.made.has(dirname(target))) {
+        mkdirSync(dirname(target), { recursive: true });
+        this.made.add(dirname(target));
+      }
+      writeFileSync(tmp, bytes, { flag: 'wx' });
+      renameSync(tmp, target);
+    } catch {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // never made (the usual case of a failure here)
+      }
+    }
   }
 
   /** Stores bytes in hand under their digest (verified; temp file + rename). */

@@ -102,6 +102,23 @@ describe('client: blob cache verifies on every read', () => {
     assert.equal((await stat(cache.path(sha('frozen')))).ino, (await stat(frozen)).ino);
   });
 
+  it('adoptBytes stores a copy of the bytes just hashed, leaves an existing blob alone, and never fails on an unwritable cache', async () => {
+    const cache = new BlobCache(path.join(dir, 'cache'));
+    const bytes = Buffer.from('a,b\n1,2\n');
+    cache.adoptBytes(bytes, sha(bytes));
+    assert.deepEqual(await readFile(cache.path(sha(bytes))), bytes);
+    bytes.fill(0); // the caller's buffer changing later is not the cache's content
+    assert.equal(await readFile(cache.path(sha('a,b\n1,2\n')), 'utf8'), 'a,b\n1,2\n');
+    const before = await stat(cache.path(sha('a,b\n1,2\n')));
+    cache.adoptBytes(Buffer.from('a,b\n1,2\n'), sha('a,b\n1,2\n'));
+    assert.equal((await stat(cache.path(sha('a,b\n1,2\n')))).ino, before.ino, 'an existing blob is not rewritten');
+    assert.deepEqual(await readdirNames(path.dirname(cache.path(sha('a,b\n1,2\n')))), [sha('a,b\n1,2\n')], 'no temp file left');
+    // A cache dir that is a file: nothing can be stored, nothing is thrown.
+    await writeFile(path.join(dir, 'not-a-dir'), '');
+    const broken = new BlobCache(path.join(dir, 'not-a-dir'));
+    assert.doesNotThrow(() => broken.adoptBytes(Buffer.from('z'), sha('z')));
+  });
+
   it('storeStream refuses bytes that do not match the digest and leaves nothing behind', async () => {
     const cache = new BlobCache(path.join(dir, 'cache'));
     const { Readable } = await import('node:stream');
