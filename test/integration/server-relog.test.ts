@@ -2,7 +2,7 @@
  * Logging unchanged content again answers with the existing version without checking its blobs
  * one by one (they were checked and flushed when that version was committed) — unless that
  * version is deleted before the new commit locks the collection: then they are checked after all.
- * Real PGlite and a real blob folder; the store below only counts calls.
+ * Real PGlite (PostgreSQL in the team suite) and a real blob folder; the store below only counts calls.
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
@@ -11,8 +11,11 @@ import { isAmphoraError } from '../../src/core/errors.js';
 import { LocalBlobStore } from '../../src/server/blobs/localBlobs.js';
 import { EventBus } from '../../src/server/events.js';
 import { ArtifactService } from '../../src/server/services/artifacts.js';
+import type { Database } from '../../src/server/store/database.js';
 import { PgliteDatabase } from '../../src/server/store/pglite.js';
-import { sha256, tempDir } from './server-helpers.js';
+import { PostgresDatabase } from '../../src/server/store/postgres.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { sha256, TEAM_DB, tempDir } from './server-helpers.js';
 
 class CountingBlobStore extends LocalBlobStore {
   statted = 0;
@@ -30,7 +33,8 @@ class CountingBlobStore extends LocalBlobStore {
 describe('server: re-logging unchanged content', function () {
   this.timeout(60_000);
   let dir: string;
-  let db: PgliteDatabase;
+  let db: Database;
+  let pg: TestDatabase | undefined;
   let blobs: CountingBlobStore;
   let service: ArtifactService;
   const files = ['a', 'b', 'c'].map((n) => Buffer.from(`file ${n}\n`));
@@ -38,7 +42,10 @@ describe('server: re-logging unchanged content', function () {
 
   before(async () => {
     dir = tempDir();
-    db = await PgliteDatabase.open(join(dir, 'db'));
+    if (TEAM_DB) {
+      pg = await createTestDatabase();
+      db = await PostgresDatabase.open(pg.url);
+    } else db = await PgliteDatabase.open(join(dir, 'db'));
     blobs = new CountingBlobStore(join(dir, 'blobs'));
     await blobs.init();
     service = new ArtifactService(db, blobs, new EventBus());
@@ -47,6 +54,7 @@ describe('server: re-logging unchanged content', function () {
 
   after(async () => {
     await db?.close();
+    await pg?.drop();
     rmSync(dir, { recursive: true, force: true });
   });
 
