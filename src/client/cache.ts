@@ -138,6 +138,13 @@ export class BlobCache {
     this.made.add(dir);
   }
 
+  /** ensureDir with a plain syscall, for the synchronous small-blob paths. */
+  private ensureDirSync(dir: string) {
+    if (this.made.has(dir)) return;
+    mkdirSync(dir, { recursive: true });
+    this.made.add(dir);
+  }
+
   /**
    * Adds a local file the producer just logged. A read-only file is hard-linked (free); a writable
    * one is reflinked or copied, so a user appending to it later never changes the cached blob.
@@ -267,10 +274,7 @@ export class BlobCache {
     const tmp = tempName(target);
     try {
       if (existsSync(target)) return;
-      if (!this.made.has(dirname(target))) {
-        mkdirSync(dirname(target), { recursive: true });
-        this.made.add(dirname(target));
-      }
+      this.ensureDirSync(dirname(target));
       writeFileSync(tmp, bytes, { flag: 'wx' });
       renameSync(tmp, target);
     } catch {

@@ -12,15 +12,17 @@ import { diagnoseReference } from './diagnosticsLogic.js';
 const SOURCE = 'amphora';
 const DEBOUNCE_MS = 400;
 
+/** A quick fix placed in the text it was computed for. */
+type PlacedFix = { title: string; range: vscode.Range; newText: string };
+
 export function registerDiagnostics(context: vscode.ExtensionContext, services: ExtensionServices): void {
   const collection = vscode.languages.createDiagnosticCollection(SOURCE);
-  /** Quick fixes by document and diagnostic (the diagnostics VS Code hands back are copies). */
   /**
-   * Quick fixes per document, with the document version they were computed for: their ranges
-   * hold only for that text. After an edit (say, a pin on the line above, which shifts offsets)
+   * Quick fixes by document and diagnostic (the diagnostics VS Code hands back are copies), with
+   * the document version they were computed for: their ranges hold only for that text. After an edit (say, a pin on the line above, which shifts offsets)
    * no fix is offered until the diagnostics are recomputed; a stale one rewrote the wrong span.
    */
-  const fixes = new Map<string, { version: number; byKey: Map<string, { title: string; range: vscode.Range; newText: string }> }>();
+  const fixes = new Map<string, { version: number; byKey: Map<string, PlacedFix> }>();
   const timers = new Map<string, NodeJS.Timeout>();
   const versions = new Map<string, number>();
   const keyOf = (range: vscode.Range, code: string) => `${range.start.line}:${range.start.character}-${range.end.line}:${range.end.character}#${code}`;
@@ -35,7 +37,7 @@ export function registerDiagnostics(context: vscode.ExtensionContext, services: 
     const source = doc.getText();
     const projectSource = projectSourceOf(doc);
     const diagnostics: vscode.Diagnostic[] = [];
-    const docFixes = new Map<string, { title: string; range: vscode.Range; newText: string }>();
+    const docFixes = new Map<string, PlacedFix>();
     for (const found of scanReferences(source)) {
       const index = found.parsed ? await indexFor(services, found.parsed, projectSource) : undefined;
       for (const d of diagnoseReference(found, index)) {

@@ -730,7 +730,6 @@ export async function gcEpoch(q: Queryable): Promise<number> {
   return Number((await q.query<{ epoch: number }>('SELECT epoch FROM gc_state WHERE id = 1'))[0].epoch);
 }
 
-/** The committed version of a collection whose content has this digest (dedup), if any. */
 /** Whether collection ENTITY/PROJECT/NAME has a committed version with this content digest (no lock taken). */
 async function hasCommittedDigest(q: Queryable, entity: string, project: string, name: string, digest: string): Promise<boolean> {
   const rows = await q.query(
@@ -741,6 +740,7 @@ async function hasCommittedDigest(q: Queryable, entity: string, project: string,
   return rows.length > 0;
 }
 
+/** The committed version of a collection whose content has this digest (dedup), if any. */
 function committedWithDigest(tx: Queryable, collectionId: number, digest: string): Promise<{ id: number }[]> {
   return tx.query<{ id: number }>(
     `SELECT id FROM versions WHERE collection_id = $1 AND digest = $2 AND state = 'committed' ORDER BY idx DESC LIMIT 1`,
