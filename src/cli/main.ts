@@ -386,7 +386,7 @@ program
       const { BlobCache, defaultCacheDir, parseSize } = await sdk();
       const cacheDir = defaultCacheDir();
       const r = await new BlobCache(cacheDir).cleanup(parseSize(size));
-      out.result({ cacheDir, ...r }, () => `Removed ${r.removed} blobs (${formatBytes(r.freedBytes)}); ${formatBytes(r.keptBytes)} kept in ${cacheDir}`);
+      out.result({ cacheDir, ...r }, () => `Removed ${r.removed} cached files (${formatBytes(r.freedBytes)}); ${formatBytes(r.keptBytes)} kept in ${cacheDir}`);
     }),
   );
 

@@ -22,6 +22,7 @@ import { hashFile } from './hash.js';
 import { StreamingUploader, type LocalBlob, type ProgressFn } from './transfer.js';
 import { Limiter } from '../core/limiter.js';
 import { materialize, type DownloadStats } from './download.js';
+import type { CachedVersion } from './manifestCache.js';
 
 
 /** Files above this are hashed a few at a time (see buildManifest). */
@@ -156,7 +157,8 @@ export class Artifact {
 
   private readonly staged = new Map<string, Staged>();
   private stagingDir?: string;
-  private manifestCache?: ManifestResponse;
+  /** This version's manifest, once fetched or committed. */
+  private loaded?: ManifestResponse;
   private client?: Client;
 
   constructor(name: string, type: string, opts: ArtifactOptions = {}) {
@@ -517,7 +519,9 @@ export class Artifact {
     this.client = client;
     this.created = res.created;
     this.apply(res.version);
-    this.manifestCache = { version: res.version.version, digest: res.version.digest, entries: staged.manifest };
+    this.loaded = { version: res.version.version, digest: res.version.digest, entries: staged.manifest };
+    const cached = this.diskKey(client);
+    if (cached) client.manifestCache.write(cached, staged.manifest);
     return this;
   }
 
@@ -576,11 +580,24 @@ export class Artifact {
 
   async manifest(): Promise<Manifest> {
     const client = this.requireLogged('manifest');
-    if (!this.manifestCache) {
-      // The manifest must be the one this version's digest, file count and size describe.
-      this.manifestCache = await client.http.manifest(...this.sel(), { what: this.qualifiedName(), digest: this.digest, fileCount: this.fileCount, size: this.size });
+    if (!this.loaded) {
+      const cached = this.diskKey(client);
+      const entries = cached && client.manifestCache.read(cached);
+      if (entries) {
+        this.loaded = { version: this.version!, digest: this.digest!, entries };
+      } else {
+        // The manifest must be the one this version's digest, file count and size describe.
+        this.loaded = await client.http.manifest(...this.sel(), { what: this.qualifiedName(), digest: this.digest, fileCount: this.fileCount, size: this.size });
+        if (cached) client.manifestCache.write(cached, this.loaded.entries);
+      }
     }
-    return this.manifestCache.entries;
+    return this.loaded.entries;
+  }
+
+  /** Where this version's manifest is kept on disk; none until committed (only then is it final). */
+  private diskKey(client: Client): CachedVersion | undefined {
+    if (this.state !== 'committed' || this.id === undefined || this.digest === undefined || this.fileCount === undefined || this.size === undefined) return undefined;
+    return { baseUrl: client.http.baseUrl, id: this.id, digest: this.digest, fileCount: this.fileCount, size: this.size };
   }
 
   /** One entry of a logged version (or a staged one of a draft). */

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
-import { copyFile, constants as fsc, link, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { copyFile, constants as fsc, link, lstat, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
@@ -316,7 +316,9 @@ export class BlobCache {
    * Of `digests`, those certainly not cached, learnt by listing their shard folders instead of
    * one failed open per blob. Only shards holding several of them are listed (a listing costs as
    * much as a few opens on a large cache); blobs in the other shards are not reported, so callers
-   * still try those and fall back when they are missing.
+   * still try those and fall back when they are missing. When the first shard listed holds every
+   * blob wanted from it, the rest are taken as cached too: a download of a cached version lists
+   * one folder, not 256, and a blob that is missing after all costs one failed open.
    */
   absent(digests: Iterable<string>): Set<string> {
     const byShard = new Map<string, string[]>();
@@ -327,6 +329,7 @@ export class BlobCache {
       list.push(d);
     }
     const out = new Set<string>();
+    let listed = 0;
     for (const [shard, wanted] of byShard) {
       if (wanted.length < this.listShardsFrom) continue;
       let names: Set<string>;
@@ -336,7 +339,9 @@ export class BlobCache {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') continue;
         names = new Set();
       }
+      const before = out.size;
       for (const d of wanted) if (!names.has(d)) out.add(d);
+      if (++listed === 1 && out.size === before) break;
     }
     return out;
   }
@@ -529,35 +534,37 @@ export class BlobCache {
   }
 
   /**
-   * Evicts least-recently-used blobs until the cache holds at most `maxBytes`. "Used" is the
-   * access time the kernel keeps when a blob is read (relatime: at least daily), so reads stay
-   * free of extra metadata writes.
+   * Evicts least-recently-used blobs and cached manifests until the cache holds at most
+   * `maxBytes`. "Used" is the access time the kernel keeps when a file is read (relatime: at least
+   * daily), so reads stay free of extra metadata writes.
    */
   async cleanup(maxBytes: number): Promise<{ removed: number; freedBytes: number; keptBytes: number }> {
     const files: { path: string; size: number; used: number }[] = [];
-    let shards: string[] = [];
-    try {
-      shards = await readdir(this.root);
-    } catch {
-      return { removed: 0, freedBytes: 0, keptBytes: 0 };
-    }
-    for (const shard of shards) {
-      const dir = join(this.root, shard);
-      let names: string[];
+    for (const root of [this.root, join(this.cacheDir, 'manifests')]) {
+      let shards: string[];
       try {
-        names = await readdir(dir);
+        shards = await readdir(root);
       } catch {
         continue;
       }
-      for (const n of names) {
-        const p = join(dir, n);
+      for (const shard of shards) {
+        const dir = join(root, shard);
+        let names: string[];
         try {
-          const s = await stat(p);
-          if (!s.isFile()) continue;
-          // Stale temp files from interrupted downloads are always removed.
-          files.push({ path: p, size: s.size, used: n.endsWith('.tmp') ? 0 : Math.max(s.atimeMs, s.mtimeMs) });
+          names = await readdir(dir);
         } catch {
-          /* vanished */
+          continue;
+        }
+        for (const n of names) {
+          const p = join(dir, n);
+          try {
+            const s = await lstat(p);
+            if (!s.isFile()) continue;
+            // Stale temp files from interrupted downloads are always removed.
+            files.push({ path: p, size: s.size, used: n.endsWith('.tmp') ? 0 : Math.max(s.atimeMs, s.mtimeMs) });
+          } catch {
+            /* vanished */
+          }
         }
       }
     }

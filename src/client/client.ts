@@ -5,6 +5,7 @@
 import { defaultCacheDir, DEFAULT_PROJECT } from '../core/node/config.js';
 import { validateProject } from '../core/names.js';
 import { BlobCache } from './cache.js';
+import { ManifestCache } from './manifestCache.js';
 import { resolveConnection } from './connection.js';
 import { StatCache } from './hash.js';
 import { AmphoraHttp } from './http.js';
@@ -23,6 +24,7 @@ export interface ClientOptions {
 export class Client {
   readonly statCache: StatCache;
   readonly blobCache: BlobCache;
+  readonly manifestCache: ManifestCache;
 
   private constructor(
     readonly http: AmphoraHttp,
@@ -34,6 +36,7 @@ export class Client {
   ) {
     this.statCache = new StatCache(cacheDir);
     this.blobCache = new BlobCache(cacheDir);
+    this.manifestCache = new ManifestCache(cacheDir);
   }
 
   static async connect(opts: ClientOptions = {}): Promise<Client> {

@@ -119,6 +119,26 @@ describe('client: blob cache verifies on every read', () => {
     assert.doesNotThrow(() => broken.adoptBytes(Buffer.from('z'), sha('z')));
   });
 
+  it('absent lists shard folders: all reported when the cache is cold, one folder read when it is full', async () => {
+    const cache = new BlobCache(path.join(dir, 'cache'));
+    cache.listShardsFrom = 1;
+    // Two blobs in each of three shards.
+    const blobs = ['00', '01', '02'].flatMap((shard) => [1, 2].map((i) => `${shard}${String(i).repeat(62)}`));
+    assert.deepEqual([...cache.absent(blobs)].sort(), [...blobs].sort(), 'a cold cache: every blob reported');
+    for (const d of blobs) {
+      await mkdir(path.dirname(cache.path(d)), { recursive: true });
+      await writeFile(cache.path(d), 'x');
+    }
+    assert.deepEqual([...cache.absent(blobs)], [], 'a full cache: none');
+    // The first shard listed is missing one: every shard is listed and every gap reported.
+    await rm(cache.path(blobs[0]));
+    await rm(cache.path(blobs[5]));
+    assert.deepEqual([...cache.absent(blobs)].sort(), [blobs[0], blobs[5]].sort());
+    // The first shard is complete: the rest are taken as cached (a miss there costs one failed open later).
+    await writeFile(cache.path(blobs[0]), 'x');
+    assert.deepEqual([...cache.absent(blobs)], []);
+  });
+
   it('storeStream refuses bytes that do not match the digest and leaves nothing behind', async () => {
     const cache = new BlobCache(path.join(dir, 'cache'));
     const { Readable } = await import('node:stream');
