@@ -70,11 +70,18 @@ export async function materialize(
   const stats: DownloadStats = { root, fetched: 0, fromCache: 0, unchanged: 0 };
   const progress = downloadProgress(targets, opts.onProgress);
   const what = opts.what ?? 'artifact';
-  // 1. What is already in root or in the cache costs no request.
-  const missing: typeof targets = [];
-  const uncached = client.blobCache.absent(targets.filter((t) => !t.entry.ref).map((t) => t.entry.digest));
+  // 1. What is already in root costs one lstat per file; what is in the cache, a copy. Neither
+  // asks the server, and a root that is already complete never touches the cache.
+  const stale: typeof targets = [];
   await mapPool(targets, TRANSFER_CONCURRENCY, async (t) => {
     await ensureParent(path.dirname(t.dest));
+    if (!(await unchangedInRoot(client, t.p, t.entry, t.dest))) return void stale.push(t);
+    stats.unchanged++;
+    progress(t.entry.size);
+  });
+  const missing: typeof targets = [];
+  const uncached = client.blobCache.absent(stale.filter((t) => !t.entry.ref).map((t) => t.entry.digest));
+  await mapPool(stale, TRANSFER_CONCURRENCY, async (t) => {
     const how = await placeLocal(client, t.p, t.entry, t.dest, uncached);
     if (how === 'missing') return void missing.push(t);
     stats[how]++;
@@ -92,27 +99,31 @@ export async function materialize(
   return stats;
 }
 
-/** Places one entry without asking the server for blob bytes; 'missing' when it must be fetched. */
-async function placeLocal(client: Client, logical: string, entry: ManifestEntry, dest: string, uncached: Set<string>): Promise<'fetched' | 'fromCache' | 'unchanged' | 'missing'> {
+/**
+ * Whether `dest` already holds `entry` (stat cache, else hashed). A symlink planted there is
+ * removed, even one to the right bytes: the root must hold what verified, not a pointer someone
+ * can retarget; a folder there is an error.
+ */
+async function unchangedInRoot(client: Client, logical: string, entry: ManifestEntry, dest: string): Promise<boolean> {
   // A plain syscall, not a thread-pool round trip: a download into a filled root asks once per file.
-  let existing = lstatSync(dest, { throwIfNoEntry: false });
-  if (existing?.isSymbolicLink()) {
-    // A link planted in the root (even one to the right bytes) is replaced by a regular file:
-    // the root must hold what verified, not a pointer someone can retarget.
+  const existing = lstatSync(dest, { throwIfNoEntry: false });
+  if (!existing) return false;
+  if (existing.isSymbolicLink()) {
     await unlink(dest);
-    existing = undefined;
+    return false;
   }
-  if (existing?.isFile() && existing.size === entry.size) {
-    const known = await client.statCache.lookup(dest, existing);
-    if (known === entry.digest) return 'unchanged';
-    if (!known && !entry.ref) {
-      const h = await client.statCache.digest(dest, existing);
-      if (h.digest === entry.digest) return 'unchanged';
-    }
-  }
-  if (existing?.isDirectory()) {
+  if (existing.isDirectory()) {
     throw new AmphoraError('invalid_path', `Cannot write "${logical}": ${dest} is a folder. Remove it or download into an empty root.`);
   }
+  if (!existing.isFile() || existing.size !== entry.size) return false;
+  const known = await client.statCache.lookup(dest, existing);
+  if (known === entry.digest) return true;
+  if (known || entry.ref) return false;
+  return (await client.statCache.digest(dest, existing)).digest === entry.digest;
+}
+
+/** Places one entry that is not in root yet without asking the server for blob bytes; 'missing' when it must be fetched. */
+async function placeLocal(client: Client, logical: string, entry: ManifestEntry, dest: string, uncached: Set<string>): Promise<'fetched' | 'fromCache' | 'missing'> {
   if (entry.ref) {
     await downloadReference(logical, entry, dest);
     await client.statCache.record(dest, await stat(dest), entry.digest);

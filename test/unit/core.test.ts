@@ -97,6 +97,15 @@ describe('core: manifest paths', () => {
   it('joinInside never leaves the root', () => {
     assert.equal(joinInside('/tmp/root', 'a/b.txt', path), '/tmp/root/a/b.txt');
     code(() => joinInside('/tmp/root', '../x', path), 'invalid_path');
+    code(() => joinInside('/tmp/root', 'a/../../x', path), 'invalid_path');
+    code(() => joinInside('/tmp/root', '/etc/passwd', path), 'invalid_path');
+  });
+  it('joinInside gives what path.resolve gives, for any root spelling', () => {
+    for (const root of ['/tmp/root', '/tmp/root/', '/tmp//root', '/tmp/x/../root', '/', 'rel/dir', '.'])
+      for (const p of ['a', 'a/b.txt', 'deep/er/file.bin', '...', '.hidden/x', 'a..b/c', 'x'.repeat(400)])
+        assert.equal(joinInside(root, p, path), path.resolve(root, ...p.split('/')), `${root} + ${p}`);
+    // Windows joins take the general path.
+    assert.equal(joinInside('C:\\data', 'a/b.txt', path.win32), 'C:\\data\\a\\b.txt');
   });
 });
 
