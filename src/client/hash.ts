@@ -9,7 +9,7 @@
  * so a folder of 10,000 files loads with one read. Rows without ctime (older clients) never match.
  */
 import { createHash } from 'node:crypto';
-import { statSync, type Stats } from 'node:fs';
+import { readFileSync, statSync, type Stats } from 'node:fs';
 import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
@@ -24,7 +24,9 @@ export function sha256Hex(data: string | Uint8Array): string {
 export async function hashFile(path: string, size?: number): Promise<{ digest: string; size: number; bytes?: Buffer }> {
   if (size !== undefined && size <= SMALL) {
     // One read of a small file is a consistent snapshot; callers may reuse the bytes for upload.
-    const buf = await readFile(path);
+    // A plain syscall: fs/promises spends ~5× the CPU on open, fstat, read and close through
+    // FileHandles, which for 10,000 small files is half a second.
+    const buf = readFileSync(path);
     return { digest: sha256Hex(buf), size: buf.length, bytes: buf };
   }
   const fh = await open(path, 'r');
