@@ -268,20 +268,35 @@ export class BlobCache {
    * of the user's file, no thread-pool round trips (a first put of 10,000 small files adopts
    * 10,000). `digest` is the hash of exactly these bytes. Best effort, like adopt(): a cache that
    * cannot take them costs a later download, never the put.
+   *
+   * Written in place with an exclusive create, not through a temp file: one file call instead of
+   * an exists check, a create and a rename. A blob torn by a crash mid-write is safe: every read
+   * of the cache re-checks the hash (here and in the Python client) and drops a bad copy.
    */
   adoptBytes(bytes: Buffer, digest: string): void {
     const target = this.path(digest);
-    const tmp = tempName(target);
-    try {
-      if (existsSync(target)) return;
-      this.ensureDirSync(dirname(target));
-      writeFileSync(tmp, bytes, { flag: 'wx' });
-      renameSync(tmp, target);
-    } catch {
+    for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        unlinkSync(tmp);
-      } catch {
-        // never made (the usual case of a failure here)
+        writeFileSync(target, bytes, { flag: 'wx' });
+        return;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        // Created, then the write failed: leave no torn blob behind.
+        if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EIO' || code === 'EFBIG') {
+          try {
+            unlinkSync(target);
+          } catch {
+            // a reader dropped it already
+          }
+        }
+        // EEXIST: already cached. ENOENT: the shard folder is new (made once, then one retry).
+        if (code !== 'ENOENT' || attempt > 0) return;
+        try {
+          this.made.delete(dirname(target));
+          this.ensureDirSync(dirname(target));
+        } catch {
+          return;
+        }
       }
     }
   }
