@@ -69,20 +69,20 @@ export class StatCache {
   private folder(dir: string): Promise<Map<string, Row>> {
     let p = this.folders.get(dir);
     if (!p) {
-      p = readFile(this.fileFor(dir), 'utf8').then(
-        (text) => {
-          try {
-            const data = JSON.parse(text) as { dir: string; entries: Record<string, Row> };
-            return data.dir === dir ? new Map(Object.entries(data.entries)) : new Map<string, Row>();
-          } catch {
-            return new Map<string, Row>();
-          }
-        },
-        () => new Map<string, Row>(),
-      );
+      p = Promise.resolve(this.load(dir));
       this.folders.set(dir, p);
     }
     return p;
+  }
+
+  /** One folder's rows, by a plain read: through fs/promises the 100 folders of a 10,000-file dataset cost ~80 ms of CPU. */
+  private load(dir: string): Map<string, Row> {
+    try {
+      const data = JSON.parse(readFileSync(this.fileFor(dir), 'utf8')) as { dir: string; entries: Record<string, Row> };
+      return data.dir === dir ? new Map(Object.entries(data.entries)) : new Map<string, Row>();
+    } catch {
+      return new Map<string, Row>();
+    }
   }
 
   /** The digest recorded for this exact file state, if any. */
