@@ -4,7 +4,7 @@
  * reference's URI.
  */
 import { randomBytes } from 'node:crypto';
-import { lstatSync, type Stats } from 'node:fs';
+import { lstatSync, mkdirSync, type Stats } from 'node:fs';
 import { lstat, mkdir, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { AmphoraError } from '../core/errors.js';
@@ -56,7 +56,9 @@ export async function materialize(
     let pr = checkedDirs.get(dir);
     if (!pr) {
       pr = (async () => {
-        await mkdir(dir, { recursive: true });
+        // A folder that is already there (a download into a filled root) costs one plain lstat;
+        // fs/promises' recursive mkdir spent ~0.6 ms of CPU on each.
+        if (!lstatSync(dir, { throwIfNoEntry: false })?.isDirectory()) await mkdir(dir, { recursive: true });
         // A symlinked folder inside root could redirect writes elsewhere: refuse.
         const real = await realpath(dir);
         if (real !== rootReal && !real.startsWith(rootReal + path.sep)) {
@@ -256,7 +258,7 @@ async function materializeFresh(
     // Every folder once, parents first (paths were validated to stay inside the root).
     const staged = targets.map((t) => ({ ...t, tmp: joinInside(staging, t.p, path) }));
     const dirs = [...new Set(staged.map((t) => path.dirname(t.tmp)))].sort();
-    for (const d of dirs) await mkdir(d, { recursive: true });
+    for (const d of dirs) mkdirSync(d, { recursive: true });
     const missing: typeof staged = [];
     const uncached = client.blobCache.absent(staged.filter((t) => !t.entry.ref).map((t) => t.entry.digest));
     // Cached blobs: small ones are copied with plain syscalls, so a modest pool suffices; it

@@ -9,8 +9,8 @@
  * so a folder of 10,000 files loads with one read. Rows without ctime (older clients) never match.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync, type Stats } from 'node:fs';
-import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
 const SMALL = 512 * 1024;
@@ -56,6 +56,8 @@ function sameState(row: Row | undefined, st: Stats): boolean {
 export class StatCache {
   private readonly folders = new Map<string, Promise<Map<string, Row>>>();
   private readonly dirty = new Set<string>();
+  /** Stat-cache shard folders known to exist. */
+  private readonly madeDirs = new Set<string>();
   /** Hashes done (not answered from the cache) — for tests and benchmarks. */
   hashed = 0;
 
@@ -144,15 +146,18 @@ export class StatCache {
   async flush(): Promise<void> {
     const dirs = [...this.dirty];
     this.dirty.clear();
-    await Promise.all(
-      dirs.map(async (dir) => {
-        const entries = Object.fromEntries(await this.folder(dir));
-        const file = this.fileFor(dir);
-        await mkdir(dirname(file), { recursive: true });
-        const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-        await writeFile(tmp, JSON.stringify({ dir, entries }));
-        await rename(tmp, file);
-      }),
-    );
+    // Plain syscalls: through fs/promises a download of 10,000 files (100 folders) spent more on
+    // the mkdir, write and rename round trips than on the JSON.
+    for (const dir of dirs) {
+      const entries = Object.fromEntries(await this.folder(dir));
+      const file = this.fileFor(dir);
+      if (!this.madeDirs.has(dirname(file))) {
+        mkdirSync(dirname(file), { recursive: true });
+        this.madeDirs.add(dirname(file));
+      }
+      const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+      writeFileSync(tmp, JSON.stringify({ dir, entries }));
+      renameSync(tmp, file);
+    }
   }
 }
