@@ -61,6 +61,27 @@ describe('server storage pieces', () => {
     assert.equal(n, 41);
   });
 
+  it('blob store: a batch blob known absent is written once; the sole writer knows what it placed since, a shared folder stats', async () => {
+    const { statSync } = await import('node:fs');
+    const sole = new LocalBlobStore(join(dir, 'sole'));
+    await sole.init({ sole: true });
+    const d = sha('batch blob');
+    const bytes = Buffer.from('batch blob');
+    assert.deepEqual(await sole.putBytes(d, bytes, { knownAbsent: true }), { size: bytes.length, created: true });
+    const ino = statSync(join(dir, 'sole', 'sha256', d.slice(0, 2), d)).ino;
+    // Two batches that both looked the blob up before either stored it.
+    assert.deepEqual(await sole.putBytes(d, bytes, { knownAbsent: true }), { size: bytes.length, created: false });
+    await sole.flush();
+    assert.deepEqual(await sole.putBytes(d, bytes, { knownAbsent: true }), { size: bytes.length, created: false }, 'still known once synced');
+    assert.equal(statSync(join(dir, 'sole', 'sha256', d.slice(0, 2), d)).ino, ino, 'never rewritten');
+    await assert.rejects(sole.putBytes(d, Buffer.from('other bytes'), { knownAbsent: true }), /hash to/);
+    // Replicas sharing a folder: another process may have placed it, so the disk is asked.
+    const shared = new LocalBlobStore(join(dir, 'sole'));
+    await shared.init();
+    assert.deepEqual(await shared.putBytes(d, bytes, { knownAbsent: true }), { size: bytes.length, created: false });
+    assert.equal(statSync(join(dir, 'sole', 'sha256', d.slice(0, 2), d)).ino, ino);
+  });
+
   it('data-dir lock: a live owner blocks, a dead owner (SIGKILLed server) does not', () => {
     const lock = DataDirLock.acquire(dir);
     assert.throws(() => DataDirLock.acquire(dir), /already used by a running Amphora server/);

@@ -37,6 +37,9 @@ export class LocalBlobStore implements BlobStore {
   /** Blob paths this process fsynced (or saw fsynced by its flushes): a commit need not sync them again. */
   private readonly durable = new Set<string>();
 
+  /** This process is the folder's only writer (see init): what it placed is all that changes. */
+  private sole = false;
+
   constructor(private readonly root: string) {}
 
   /**
@@ -45,6 +48,7 @@ export class LocalBlobStore implements BlobStore {
    * crash or SIGKILL) and is deleted. Replicas sharing a folder leave `tmp/` to GC's grace period.
    */
   async init(opts: { sole?: boolean } = {}): Promise<{ removedTemp: number }> {
+    this.sole = opts.sole === true;
     await mkdir(join(this.root, 'sha256'), { recursive: true, mode: 0o700 });
     await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
     if (!opts.sole) return { removedTemp: 0 };
@@ -191,15 +195,26 @@ export class LocalBlobStore implements BlobStore {
     return this.place(digest, Buffer.concat(chunks, size), present);
   }
 
-  /** Stores bytes in hand (one blob of a batch upload) after verifying their digest. */
-  async putBytes(digest: string, bytes: Buffer): Promise<{ size: number; created: boolean }> {
+  /**
+   * Stores bytes in hand (one blob of a batch upload) after verifying their digest. `knownAbsent`
+   * (the batch looked every blob up at once): when this process is the folder's only writer, a
+   * blob can only have appeared since through this process, which tracks what it placed, so no
+   * stat is needed (10,000 small blobs: 10,000 stats fewer).
+   */
+  async putBytes(digest: string, bytes: Buffer, opts: { knownAbsent?: boolean } = {}): Promise<{ size: number; created: boolean }> {
     const actual = createHash('sha256').update(bytes).digest('hex');
     if (actual !== digest) throw mismatch(digest, actual, bytes.length, bytes.length);
     try {
-      return await this.place(digest, bytes, await this.stat(digest));
+      return await this.place(digest, bytes, this.sole && opts.knownAbsent ? this.placedHere(digest, bytes.length) : await this.stat(digest));
     } catch (e) {
       throw diskFullOr(e, digest);
     }
+  }
+
+  /** A blob this process placed (unsynced, syncing or synced) since it started, as `stat` would see it. */
+  private placedHere(digest: string, size: number): { size: number } | undefined {
+    const p = this.pathOf(digest);
+    return this.unsynced.has(p) || this.syncingFiles.has(p) || this.durable.has(p) ? { size } : undefined;
   }
 
   /** Writes verified bytes to a temp file and renames it into place with plain syscalls. */
