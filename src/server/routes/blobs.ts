@@ -8,7 +8,7 @@ import type { BlobStore } from '../blobs/blobStore.js';
 import { AmphoraError } from '../../core/errors.js';
 import { readableDigests, recordUploads } from '../auth/blobAccess.js';
 import type { RoutePlugin } from '../context.js';
-import { errors, P, RawBytes } from './common.js';
+import { errors, P, plainJsonSerializer, RawBytes } from './common.js';
 
 const DigestParams = z.object({ digest: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters of SHA-256') });
 /** Re-touch present blobs older than this on negotiate, so GC's grace period restarts for them. */
@@ -29,7 +29,10 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
 
   app.post(
     `${P}/blobs/negotiate`,
-    { schema: { operationId: 'negotiateBlobs', summary: 'Which of these blobs does the server lack? Answers only those, with upload URLs', body: NegotiateRequest, response: { 200: NegotiateResponse, ...errors } } },
+    {
+      schema: { operationId: 'negotiateBlobs', summary: 'Which of these blobs does the server lack? Answers only those, with upload URLs', body: NegotiateRequest, response: { 200: NegotiateResponse, ...errors } },
+      serializerCompiler: plainJsonSerializer,
+    },
     async (req) => {
       const wanted = dedupe(req.body.blobs);
       // Blobs the caller may not read count as missing: they upload them, which proves they hold
@@ -130,6 +133,7 @@ export const blobRoutes: RoutePlugin = (app, ctx) => {
           summary: 'Upload many small blobs in one request: a JSON header line {"blobs":[{digest,size}…]} then their bytes back to back',
           response: { 200: PutBlobBatchResponse, ...errors },
         },
+        serializerCompiler: plainJsonSerializer,
       },
       async (req) => {
         const stream = req.body instanceof Readable ? req.body : req.raw;
