@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { AmphoraError } from '../../core/errors.js';
 import type { BlobStat, BlobStore } from './blobStore.js';
@@ -40,7 +40,10 @@ export class LocalBlobStore implements BlobStore {
   /** This process is the folder's only writer (see init): what it placed is all that changes. */
   private sole = false;
 
-  constructor(private readonly root: string) {}
+  constructor(private readonly root: string) {
+    this.tmpDir = join(root, 'tmp');
+    this.shaDir = join(root, 'sha256');
+  }
 
   /**
    * Creates the folders. `sole`: this process is the folder's only user (an embedded server
@@ -61,16 +64,16 @@ export class LocalBlobStore implements BlobStore {
   /** Per process and random: replicas on several machines may share one blob folder (team mode). */
   private readonly tempTag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   private tempName(digest: string): string {
-    return join(this.tmpDir, `${digest.slice(0, 16)}.${this.tempTag}.${++this.tempCounter}`);
+    return `${this.tmpDir}${sep}${digest.slice(0, 16)}.${this.tempTag}.${++this.tempCounter}`;
   }
 
-  private get tmpDir(): string {
-    return join(this.root, 'tmp');
-  }
+  // Joined once: a batch of 10,000 blobs names each several times (path.join was ~5% of its CPU).
+  private readonly tmpDir: string;
+  private readonly shaDir: string;
 
   pathOf(digest: string): string {
     if (!HEX64.test(digest)) throw new AmphoraError('invalid_request', `"${digest.slice(0, 80)}" is not a SHA-256 digest (64 lowercase hex characters).`);
-    return join(this.root, 'sha256', digest.slice(0, 2), digest);
+    return `${this.shaDir}${sep}${digest.slice(0, 2)}${sep}${digest}`;
   }
 
   async stat(digest: string): Promise<{ size: number; mtimeMs: number } | undefined> {
