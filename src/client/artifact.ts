@@ -15,7 +15,7 @@ import { joinInside, validateManifestPath } from '../core/paths.js';
 import { formatReference } from '../core/reference.js';
 import { parseLinkTarget } from '../core/registry.js';
 import { defaultClient, type Client } from './client.js';
-import { LOCAL_CONCURRENCY, mapPool } from './pool.js';
+import { LOCAL_CONCURRENCY, LoopYield, mapPool } from './pool.js';
 import { resolveReference, type ReferenceOptions } from './references.js';
 import { maxObjectsOf, tooManyObjects } from './references/cloud.js';
 import { hashFile } from './hash.js';
@@ -407,7 +407,9 @@ export class Artifact {
     // Large files are hashed two at a time so their uploads start while the rest is hashed.
     const large = new Limiter(2);
     let done = 0;
+    const breathe = new LoopYield();
     await mapPool(items, LOCAL_CONCURRENCY, async ([logical, s]) => {
+      await breathe.maybe();
       if (s.entry) {
         manifest[logical] = s.entry;
       } else {
