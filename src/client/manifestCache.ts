@@ -9,15 +9,16 @@
  *   file = "amphora-manifest-v1 <sha256 of body>\n" + body
  *   body = JSON {"digest", "fileCount", "size", "entries"} (entries in their wire shape)
  *
- * A file counts only when its body hashes to its header and describes the version the server just
- * named (digest, file count, size); anything else is a miss, removed and fetched again. Entries were
+ * A file counts only when its body hashes to its header, describes the version the server just
+ * named (digest, file count, size) and its entries add up to that size and hash to that digest;
+ * anything else is a miss, removed and fetched again. Entries were
  * validated when they arrived from the server; every path is checked again when written (joinInside).
  * The cache is best effort: no error from it ever fails a download.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeFileSync, constants } from 'node:fs';
 import path from 'node:path';
-import type { Manifest } from '../core/node/manifest.js';
+import { artifactDigest, type Manifest } from '../core/node/manifest.js';
 
 const MAGIC = 'amphora-manifest-v1';
 /** A manifest file larger than this is not ours (a million entries are ~100 MB). */
@@ -120,6 +121,16 @@ function parse(bytes: Buffer, v: CachedVersion): Manifest | undefined {
     const entries = doc.entries;
     if (typeof entries !== 'object' || entries === null || Array.isArray(entries)) return undefined;
     if (Object.keys(entries).length !== v.fileCount) return undefined;
+    // The body must agree with itself and name the version's own paths and digests (~10 ms for
+    // 10,000 files): a file planted in a shared or writable cache then names no other content
+    // than the server's manifest would.
+    let total = 0;
+    for (const e of Object.values(entries as Record<string, unknown>)) {
+      const entry = e as { digest?: unknown; size?: unknown } | null;
+      if (typeof entry !== 'object' || entry === null || typeof entry.digest !== 'string' || !Number.isSafeInteger(entry.size) || (entry.size as number) < 0) return undefined;
+      total += entry.size as number;
+    }
+    if (total !== v.size || artifactDigest(entries as Manifest) !== v.digest) return undefined;
     return entries as Manifest;
   } catch {
     return undefined;

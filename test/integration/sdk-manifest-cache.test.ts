@@ -85,6 +85,12 @@ describe('SDK manifest cache: a version seen before is downloaded without asking
       const body = JSON.stringify(doc);
       return Buffer.from(`amphora-manifest-v1 ${sha(body)}\n${body}`);
     }],
+    ['a well-hashed body naming other content (two files swapped)', (b: Buffer) => {
+      const doc = JSON.parse(b.subarray(b.indexOf(0x0a) + 1).toString()) as { entries: Record<string, { digest: string }> };
+      [doc.entries['a.txt'].digest, doc.entries['d/b.txt'].digest] = [doc.entries['d/b.txt'].digest, doc.entries['a.txt'].digest];
+      const body = JSON.stringify(doc);
+      return Buffer.from(`amphora-manifest-v1 ${sha(body)}\n${body}`);
+    }],
   ] as const) {
     it(`ignores and replaces a cached manifest with ${name}`, async () => {
       const c = await h.freshClient();
