@@ -14,6 +14,7 @@ from unittest import mock
 
 import amphora
 from amphora import Api, Artifact, manifest_cache
+from amphora.manifest import artifact_digest
 from amphora.transport import Http
 
 from .support import ServerTestCase
@@ -194,6 +195,9 @@ class ManifestCacheTest(ServerTestCase):
             "fileCount a string": self._reencode(fileCount=str(self.version["fileCount"])),
             "entries not an object": self._reencode(entries=[]),
             "entries disagree with fileCount": self._reencode(entries={"a.txt": {"digest": sha(b"alpha\n"), "size": 6}}),
+            "another file's content": self._reencode(entries=dict(self.server_manifest(), **{"a.txt": {"digest": sha(b"other!"), "size": 6}})),
+            "a renamed path": self._reencode(entries=dict({k: v for k, v in self.server_manifest().items() if k != "a.txt"},
+                                                          **{"A.txt": self.server_manifest()["a.txt"]})),
             "entry without a size": self._reencode(entries=dict(self.server_manifest(), **{"a.txt": {"digest": sha(b"alpha\n")}})),
             "not an object": b"amphora-manifest-v1 " + sha(b"[1]").encode() + b"\n[1]",
             "not JSON": b"amphora-manifest-v1 " + sha(b"{nope").encode() + b"\n{nope",
@@ -321,8 +325,8 @@ class LoadNeverRaisesTest(unittest.TestCase):
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="amphora-mcache-")
-        self.version = {"id": "7", "state": "committed", "digest": sha(b"d"), "fileCount": 1, "size": 6}
         self.entries = {"a.txt": {"digest": sha(b"alpha\n"), "size": 6}}
+        self.version = {"id": "7", "state": "committed", "digest": artifact_digest(self.entries), "fileCount": 1, "size": 6}
 
     def tearDown(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
