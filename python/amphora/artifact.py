@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from typing import IO, Any, Sequence
 
+from . import manifest_cache
 from .data_types import Table, ToJson
 from .errors import AmphoraError, ArtifactNotLoggedError, EntryNotFoundError, PathNotInArtifactError
 from .manifest import artifact_digest, stored_blobs, validate_manifest
@@ -547,13 +548,18 @@ class Artifact:
         if self._manifest_loaded:
             return
         c = self._client
-        answer = c.http.get(c.version_path(self.entity, self.project, self._name, self.version) + "/manifest")
-        entries = answer.get("entries") if isinstance(answer, dict) else None
-        if isinstance(answer, dict) and answer.get("digest") != self._version["digest"]:
-            check_received_manifest(entries, self.qualified_name, digest=answer.get("digest"))
-        # The manifest must be the one this version's digest, file count and size describe.
-        check_received_manifest(entries, self.qualified_name, digest=self._version["digest"],
-                                file_count=self._version["fileCount"], size=self._version["size"])
+        # A committed version's manifest never changes: one this client (or the TypeScript SDK)
+        # accepted before is read from the cache instead of asked for again.
+        entries = manifest_cache.load(c.cache_dir, c.http.base_url, self._version)
+        if entries is None:
+            answer = c.http.get(c.version_path(self.entity, self.project, self._name, self.version) + "/manifest")
+            entries = answer.get("entries") if isinstance(answer, dict) else None
+            if isinstance(answer, dict) and answer.get("digest") != self._version["digest"]:
+                check_received_manifest(entries, self.qualified_name, digest=answer.get("digest"))
+            # The manifest must be the one this version's digest, file count and size describe.
+            check_received_manifest(entries, self.qualified_name, digest=self._version["digest"],
+                                    file_count=self._version["fileCount"], size=self._version["size"])
+            manifest_cache.store(c.cache_dir, c.http.base_url, self._version, entries)
         self._entries = {p: dict(e) for p, e in entries.items()}
         self._manifest_loaded = True
 
@@ -836,6 +842,9 @@ class Artifact:
         self._client = client
         self._apply_version(version)
         self._manifest_loaded = True
+        if manifest is not None and len(manifest) == version["fileCount"] and sum(e["size"] for e in manifest.values()) == version["size"]:
+            # What was just committed is this version's manifest: a later download needs no request for it.
+            manifest_cache.store(client.cache_dir, client.http.base_url, version, manifest)
 
     def __del__(self):
         tmp = getattr(self, "_tmpdir", None)

@@ -4,6 +4,7 @@
 - Discovery file:     <data dir>/server.json  ({url, apiKey, pid, dataDir, version, startedAt})
 - Cache dir (client): $AMPHORA_CACHE_DIR, else $XDG_CACHE_HOME/amphora, else ~/.cache/amphora
 - Cached blob:        <cache dir>/blobs/sha256/<first two hex>/<64 hex>
+- Cached manifest:    <cache dir>/manifests/<first two hex>/<64 hex> (see manifest_cache.py)
 - Connection:         $AMPHORA_BASE_URL + $AMPHORA_API_KEY win over the discovery file.
 """
 import os
