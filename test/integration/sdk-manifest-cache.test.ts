@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { Api, Artifact } from '../../src/client/index.js';
 import type { Client } from '../../src/client/client.js';
 import { startHarness, type Harness } from './sdk-harness.js';
 
+const REPO = path.resolve(import.meta.dirname, '..', '..');
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
 const manifestGets = (requests: string[]) => requests.filter((r) => /^GET .*\/manifest$/.test(r)).length;
 
@@ -134,5 +137,36 @@ describe('SDK manifest cache: a version seen before is downloaded without asking
     assert.deepEqual(left.flat(), []);
     const again = await download(c, 'clean-2');
     assert.equal(again.manifestGets, 1);
+  });
+  it('shares cached manifests with the Python client, both ways', async () => {
+    const pyDownload = async (cacheDir: string, root: string) => {
+      // Counts the manifest requests the Python client sends while downloading.
+      const script = `
+import json, sys
+from amphora.transport import Http
+import amphora as wandb
+seen = []
+real = Http.open
+def counting(http, method, path, *a, **k):
+    seen.append(path)
+    return real(http, method, path, *a, **k)
+Http.open = counting
+wandb.Api().artifact("mc/mc:latest").download(root=sys.argv[1])
+print(json.dumps(sum(1 for p in seen if p.split("?")[0].endswith("/manifest"))))
+`;
+      // Not spawnSync: the server runs in this process and must keep answering.
+      const r = await promisify(execFile)('python3', ['-c', script, path.join(h.work, root)], {
+        env: { ...process.env, PYTHONPATH: path.join(REPO, 'python'), AMPHORA_BASE_URL: h.url, AMPHORA_API_KEY: h.apiKey, AMPHORA_CACHE_DIR: cacheDir },
+      });
+      return Number(r.stdout.trim());
+    };
+    // TypeScript writes, Python reads.
+    const ts = await h.freshClient();
+    assert.equal((await download(ts, 'x-ts-1')).manifestGets, 1);
+    assert.equal(await pyDownload(ts.cacheDir, 'x-py-1'), 0, 'Python used the manifest TypeScript cached');
+    // Python writes, TypeScript reads.
+    const fresh = await h.freshClient();
+    assert.equal(await pyDownload(fresh.cacheDir, 'x-py-2'), 1);
+    assert.equal((await download(fresh, 'x-ts-2')).manifestGets, 0, 'TypeScript used the manifest Python cached');
   });
 });
