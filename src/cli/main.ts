@@ -379,14 +379,20 @@ program
   .command('cache')
   .description('Manage the local download cache ($AMPHORA_CACHE_DIR or XDG cache dir).')
   .command('cleanup')
-  .description('Evict least-recently-used cached blobs until the cache holds at most SIZE (e.g. 10GB, 500MB, 0).')
+  .description('Evict least-recently-used cached blobs and manifests until the cache holds at most SIZE (e.g. 10GB, 500MB, 0), and drop remembered file hashes of folders that no longer exist.')
   .argument('<size>', 'target size')
   .action(
     action(async (out, size: string) => {
-      const { BlobCache, defaultCacheDir, parseSize } = await sdk();
+      const { BlobCache, StatCache, defaultCacheDir, parseSize } = await sdk();
       const cacheDir = defaultCacheDir();
       const r = await new BlobCache(cacheDir).cleanup(parseSize(size));
-      out.result({ cacheDir, ...r }, () => `Removed ${r.removed} cached files (${formatBytes(r.freedBytes)}); ${formatBytes(r.keptBytes)} kept in ${cacheDir}`);
+      const statCache = await new StatCache(cacheDir).prune();
+      out.result(
+        { cacheDir, ...r, statCache },
+        () =>
+          `Removed ${r.removed} cached files (${formatBytes(r.freedBytes)}); ${formatBytes(r.keptBytes)} kept in ${cacheDir}` +
+          (statCache.folders ? `. Forgot the file hashes of ${statCache.folders} folders that no longer exist (${formatBytes(statCache.bytes)}).` : ''),
+      );
     }),
   );
 

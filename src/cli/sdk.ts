@@ -5,6 +5,7 @@
 export { Api } from '../client/api.js';
 export { Artifact } from '../client/artifact.js';
 export { BlobCache, parseSize } from '../client/cache.js';
+export { StatCache } from '../client/hash.js';
 export { Client } from '../client/client.js';
 export { referenceScheme } from '../client/references.js';
 export { defaultCacheDir, defaultDataDir } from '../core/node/config.js';

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open, readFile, readdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
 const SMALL = 512 * 1024;
@@ -143,6 +143,38 @@ export class StatCache {
   }
 
   /** Writes changed folders (temp file + rename; a lost race only costs a re-hash later). */
+  /**
+   * Removes the rows of folders that no longer exist (a download root deleted, a checkout
+   * moved): every download into a new root adds rows, which nothing else ever drops. Returns how
+   * many folders' files were removed and their bytes.
+   */
+  async prune(): Promise<{ folders: number; bytes: number }> {
+    const base = join(this.cacheDir, 'stat-cache');
+    let folders = 0;
+    let bytes = 0;
+    for (const shard of await readdir(base).catch(() => [] as string[])) {
+      for (const name of await readdir(join(base, shard)).catch(() => [] as string[])) {
+        const file = join(base, shard, name);
+        let dir: unknown;
+        let size: number;
+        try {
+          size = (await stat(file)).size;
+          dir = name.endsWith('.tmp') ? undefined : (JSON.parse(await readFile(file, 'utf8')) as { dir?: unknown }).dir;
+        } catch {
+          dir = undefined; // unreadable or torn: worth nothing
+          size = 0;
+        }
+        if (typeof dir === 'string' && (await stat(dir).then((st) => st.isDirectory(), () => false))) continue;
+        if (await unlink(file).then(() => true, () => false)) {
+          folders++;
+          bytes += size;
+          if (typeof dir === 'string') this.folders.delete(dir);
+        }
+      }
+    }
+    return { folders, bytes };
+  }
+
   async flush(): Promise<void> {
     const dirs = [...this.dirty];
     this.dirty.clear();

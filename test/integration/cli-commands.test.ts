@@ -116,6 +116,7 @@ describe('amphora CLI (dist/cli.mjs against a real server)', function () {
     const cc = await json(['cache', 'cleanup', '0']);
     assert.ok(cc.removed >= 2, 'cached blobs of the logged files are evicted');
     assert.equal(cc.keptBytes, 0);
+    assert.equal(typeof cc.statCache.folders, 'number', 'and reports the stat-cache folders it forgot');
   });
 
   it('exit codes: 3 not found, 2 usage, 4 unreachable, 5 invalid input; errors say what to do', async () => {

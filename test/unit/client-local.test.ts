@@ -139,6 +139,31 @@ describe('client: blob cache verifies on every read', () => {
     assert.deepEqual([...cache.absent(blobs)], []);
   });
 
+  it('stat cache prune forgets folders that no longer exist and keeps the rest', async () => {
+    const cacheDir = path.join(dir, 'cache');
+    const keep = path.join(dir, 'keep');
+    const gone = path.join(dir, 'gone');
+    for (const d of [keep, gone]) {
+      await mkdir(d);
+      await writeFile(path.join(d, 'f.txt'), 'x');
+    }
+    const sc = new StatCache(cacheDir);
+    for (const d of [keep, gone]) await sc.digest(path.join(d, 'f.txt'));
+    await sc.flush();
+    await rm(gone, { recursive: true });
+    // A torn file (a writer killed mid-write) is worth nothing either.
+    const shard = path.join(cacheDir, 'stat-cache', 'zz');
+    await mkdir(shard, { recursive: true });
+    await writeFile(path.join(shard, 'torn.json'), '{"dir": "/x", "entr');
+    const r = await new StatCache(cacheDir).prune();
+    assert.equal(r.folders, 2);
+    assert.ok(r.bytes > 0);
+    const again = new StatCache(cacheDir);
+    const h = await again.digest(path.join(keep, 'f.txt'));
+    assert.equal(h.cached, true, 'the folder that exists keeps its rows');
+    assert.deepEqual(await new StatCache(cacheDir).prune(), { folders: 0, bytes: 0 });
+  });
+
   it('storeStream refuses bytes that do not match the digest and leaves nothing behind', async () => {
     const cache = new BlobCache(path.join(dir, 'cache'));
     const { Readable } = await import('node:stream');
