@@ -277,6 +277,9 @@ export class BlobCache {
     const target = this.path(digest);
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
+        // One mkdir per shard per process, before the create: a create that fails on a missing
+        // folder costs a second create.
+        this.ensureDirSync(dirname(target));
         writeFileSync(target, bytes, { flag: 'wx' });
         return;
       } catch (e) {
@@ -289,14 +292,9 @@ export class BlobCache {
             // a reader dropped it already
           }
         }
-        // EEXIST: already cached. ENOENT: the shard folder is new (made once, then one retry).
+        // EEXIST: already cached. ENOENT: the shard folder was deleted meanwhile (made again, once).
         if (code !== 'ENOENT' || attempt > 0) return;
-        try {
-          this.made.delete(dirname(target));
-          this.ensureDirSync(dirname(target));
-        } catch {
-          return;
-        }
+        this.made.delete(dirname(target));
       }
     }
   }
