@@ -4,7 +4,7 @@
  * goes through a temp file + rename so a crash never leaves a half blob under its digest name.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
 import { copyFile, constants as fsc, link, lstat, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -47,6 +47,24 @@ function sizeMismatch(what: string, got: string): AmphoraError {
   return new AmphoraError('digest_mismatch', `The server sent ${got} the manifest lists for ${what}; nothing was saved. Retry; if it persists the server's copy or its manifest is damaged.`);
 }
 
+
+/**
+ * Writes a blob's verified bytes at its cache path with one exclusive create. A regular file
+ * already there is left alone (a concurrent writer stored the same bytes; a torn one fails the
+ * read-time check and is fetched again); anything else there (a dangling symlink, say) is
+ * replaced, so it cannot keep the blob out of the cache.
+ */
+function createBlobFile(target: string, bytes: Buffer): void {
+  try {
+    writeFileSync(target, bytes, { flag: 'wx' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    const there = lstatSync(target, { throwIfNoEntry: false });
+    if (!there || there.isFile()) return;
+    unlinkSync(target);
+    writeFileSync(target, bytes, { flag: 'wx' });
+  }
+}
 
 /**
  * Writes verified bytes in hand to `dest` with plain syscalls (small blobs: an async call per file
@@ -280,7 +298,7 @@ export class BlobCache {
         // One mkdir per shard per process, before the create: a create that fails on a missing
         // folder costs a second create.
         this.ensureDirSync(dirname(target));
-        writeFileSync(target, bytes, { flag: 'wx' });
+        createBlobFile(target, bytes);
         return;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
@@ -307,16 +325,19 @@ export class BlobCache {
     }
     const target = this.path(digest);
     await this.ensureDir(dirname(target));
-    // Plain syscalls: batch downloads store thousands of small blobs (see copySmall).
+    // Plain syscalls: batch downloads store thousands of small blobs (see copySmall). One
+    // exclusive create, as in adoptBytes: reads re-check every blob, so no temp file + rename.
     for (let attempt = 0; ; attempt++) {
-      const tmp = tempName(target);
       try {
-        writeFileSync(tmp, bytes);
-        renameSync(tmp, target);
+        createBlobFile(target, bytes);
         return;
       } catch (e) {
-        await unlink(tmp).catch(() => {});
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT') {
+          // Created, then the write failed: leave no torn blob behind.
+          if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EIO' || code === 'EFBIG') await unlink(target).catch(() => {});
+          throw e;
+        }
         if (attempt > 0) throw this.vanished(e);
         // The cache folder was deleted meanwhile: make it again, once.
         this.made.delete(dirname(target));

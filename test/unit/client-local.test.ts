@@ -164,6 +164,30 @@ describe('client: blob cache verifies on every read', () => {
     assert.deepEqual(await new StatCache(cacheDir).prune(), { folders: 0, bytes: 0 });
   });
 
+  it('storeBytes and adoptBytes create the blob in place, keep a regular file already there, and replace a dangling symlink', async () => {
+    const cache = new BlobCache(path.join(dir, 'cache'));
+    const { lstat: lst } = await import('node:fs/promises');
+    const a = Buffer.from('alpha');
+    await cache.storeBytes(a, sha(a), 'a');
+    assert.deepEqual(await readFile(cache.path(sha(a))), a);
+    assert.deepEqual(await readdirNames(path.dirname(cache.path(sha(a)))), [sha(a)], 'no temp file');
+    const ino = (await stat(cache.path(sha(a)))).ino;
+    await cache.storeBytes(a, sha(a), 'a');
+    assert.equal((await stat(cache.path(sha(a)))).ino, ino, 'a stored blob is not rewritten');
+    await assert.rejects(cache.storeBytes(Buffer.from('evil'), sha(a), 'a'), isCode('digest_mismatch'));
+    for (const [name, store] of [
+      ['storeBytes', (b: Buffer) => cache.storeBytes(b, sha(b), 'b')],
+      ['adoptBytes', async (b: Buffer) => cache.adoptBytes(b, sha(b))],
+    ] as const) {
+      const b = Buffer.from(`bytes for ${name}`);
+      await mkdir(path.dirname(cache.path(sha(b))), { recursive: true });
+      await symlink(path.join(dir, 'nowhere'), cache.path(sha(b)));
+      await store(b);
+      assert.ok((await lst(cache.path(sha(b)))).isFile(), `${name}: the dangling link was replaced by the blob`);
+      assert.deepEqual(await readFile(cache.path(sha(b))), b);
+    }
+  });
+
   it('storeStream refuses bytes that do not match the digest and leaves nothing behind', async () => {
     const cache = new BlobCache(path.join(dir, 'cache'));
     const { Readable } = await import('node:stream');
