@@ -75,6 +75,14 @@ describe('server storage pieces', () => {
     assert.deepEqual(await sole.putBytes(d, bytes, { knownAbsent: true }), { size: bytes.length, created: false }, 'still known once synced');
     assert.equal(statSync(join(dir, 'sole', 'sha256', d.slice(0, 2), d)).ino, ino, 'never rewritten');
     await assert.rejects(sole.putBytes(d, Buffer.from('other bytes'), { knownAbsent: true }), /hash to/);
+    // What was placed since the last flush is known without a stat; after a flush the disk is asked again.
+    const e = sha('placed since flush');
+    await sole.putBytes(e, Buffer.from('placed since flush'), { knownAbsent: true });
+    assert.equal((await sole.statMany([e, sha('never stored')])).get(e)?.size, 18);
+    assert.equal((await sole.statMany([sha('never stored')])).size, 0);
+    await sole.flush();
+    rmSync(join(dir, 'sole', 'sha256', e.slice(0, 2), e));
+    assert.equal((await sole.statMany([e])).size, 0, 'a flushed blob is looked up on disk');
     // Replicas sharing a folder: another process may have placed it, so the disk is asked.
     const shared = new LocalBlobStore(join(dir, 'sole'));
     await shared.init();

@@ -28,6 +28,12 @@ const DURABLE_MEMORY = 1_000_000;
 /** Content-addressed folder: `<root>/sha256/ab/<hex>`, written through `<root>/tmp` + rename. */
 export class LocalBlobStore implements BlobStore {
   private readonly unsynced = new Set<string>();
+  /**
+   * Size and time of the blobs this process placed since the last flush, when it is the folder's
+   * only writer: the commit that follows an upload looks them up without a stat each (10,000
+   * small blobs: 10,000 stats fewer).
+   */
+  private readonly placedSinceFlush = new Map<string, BlobStat>();
   private readonly unsyncedDirs = new Set<string>();
   private syncing: Promise<void> = Promise.resolve();
   private readonly placing = new Set<Promise<void>>();
@@ -87,7 +93,7 @@ export class LocalBlobStore implements BlobStore {
   async statMany(digests: string[]): Promise<Map<string, BlobStat>> {
     const out = new Map<string, BlobStat>();
     for (const d of digests) {
-      const s = await this.stat(d);
+      const s = (this.placedSinceFlush.size ? this.placedSinceFlush.get(this.pathOf(d)) : undefined) ?? (await this.stat(d));
       if (s) out.set(d, s);
     }
     return out;
@@ -153,6 +159,7 @@ export class LocalBlobStore implements BlobStore {
       if (synced) this.syncingFiles.set(final, synced);
       else this.unsynced.add(final);
       this.unsyncedDirs.add(dirname(final));
+      this.notePlaced(final, size);
     })();
     this.placing.add(placing);
     try {
@@ -214,6 +221,10 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
+  private notePlaced(file: string, size: number): void {
+    if (this.sole) this.placedSinceFlush.set(file, { size, mtimeMs: Date.now() });
+  }
+
   /** A blob this process placed (unsynced, syncing or synced) since it started, as `stat` would see it. */
   private placedHere(digest: string, size: number): { size: number } | undefined {
     const p = this.pathOf(digest);
@@ -244,6 +255,7 @@ export class LocalBlobStore implements BlobStore {
     }
     this.unsynced.add(final);
     this.unsyncedDirs.add(dirname(final));
+    this.notePlaced(final, size);
     return { size, created: true };
   }
 
@@ -273,6 +285,7 @@ export class LocalBlobStore implements BlobStore {
     const early = [...this.syncingFiles];
     this.unsynced.clear();
     this.unsyncedDirs.clear();
+    this.placedSinceFlush.clear();
     this.syncingFiles.clear();
     // An early fsync that failed is retried below as an ordinary one.
     for (const [file, p] of early) await p.catch(() => files.push(file));
@@ -321,6 +334,7 @@ export class LocalBlobStore implements BlobStore {
   async remove(digest: string): Promise<void> {
     const p = this.pathOf(digest);
     this.unsynced.delete(p);
+    this.placedSinceFlush.delete(p);
     this.durable.delete(p);
     this.syncingFiles.delete(p);
     await rm(p, { force: true });
