@@ -183,13 +183,23 @@ export class StatCache {
     for (const dir of dirs) {
       const entries = Object.fromEntries(await this.folder(dir));
       const file = this.fileFor(dir);
-      if (!this.madeDirs.has(dirname(file))) {
-        mkdirSync(dirname(file), { recursive: true });
-        this.madeDirs.add(dirname(file));
-      }
       const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-      writeFileSync(tmp, JSON.stringify({ dir, entries }));
-      renameSync(tmp, file);
+      const text = JSON.stringify({ dir, entries });
+      for (let attempt = 0; ; attempt++) {
+        try {
+          if (!this.madeDirs.has(dirname(file))) {
+            mkdirSync(dirname(file), { recursive: true });
+            this.madeDirs.add(dirname(file));
+          }
+          writeFileSync(tmp, text);
+          renameSync(tmp, file);
+          break;
+        } catch (e) {
+          // The cache was deleted while this process ran: make its folder again, once.
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0) throw e;
+          this.madeDirs.delete(dirname(file));
+        }
+      }
     }
   }
 }

@@ -139,6 +139,19 @@ describe('client: blob cache verifies on every read', () => {
     assert.deepEqual([...cache.absent(blobs)], []);
   });
 
+  it('stat cache flush remakes its folder when the cache was deleted while the process ran', async () => {
+    const cacheDir = path.join(dir, 'cache');
+    await writeFile(path.join(dir, 'f.txt'), 'x');
+    const sc = new StatCache(cacheDir);
+    await sc.digest(path.join(dir, 'f.txt'));
+    await sc.flush();
+    await rm(cacheDir, { recursive: true });
+    await writeFile(path.join(dir, 'f.txt'), 'changed');
+    await sc.digest(path.join(dir, 'f.txt'));
+    await sc.flush();
+    assert.equal((await new StatCache(cacheDir).digest(path.join(dir, 'f.txt'))).cached, true);
+  });
+
   it('stat cache prune forgets folders that no longer exist and keeps the rest', async () => {
     const cacheDir = path.join(dir, 'cache');
     const keep = path.join(dir, 'keep');
