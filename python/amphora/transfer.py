@@ -107,6 +107,7 @@ class Transfer:
         self._bar = _NO_PROGRESS
         self._pool = None
         self._pool_lock = threading.Lock()
+        self._base = None  # see _base_parts
 
     def pool(self):
         """Long-lived worker threads, so each keeps its keep-alive connection across transfers."""
@@ -223,12 +224,15 @@ class Transfer:
         for this blob (a negotiation entry with a confirm token, or the redirect of its GET), which
         Http.open sends without the API key because it is another origin."""
         own_path = API_PREFIX + "/blobs/" + require_blob_digest(digest, "a transfer")
+        base, prefix = self._base_parts()
+        if url == own_path and base.scheme in ("http", "https") and not (prefix and own_path.startswith(prefix + "/")):
+            # The server's usual answer (its route as a bare path): what the parsing below returns
+            # for it, without parsing 10,000 URLs for a first log of 10,000 files.
+            return own_path
         full = urllib.parse.urljoin(self.http.base_url + "/", url if isinstance(url, str) else "")
         split = urllib.parse.urlsplit(full)
         if split.scheme not in ("http", "https"):
             raise _refuse(digest, url, f"uses {split.scheme}:")
-        base = urllib.parse.urlsplit(self.http.base_url)
-        prefix = base.path.rstrip("/")
         path = split.path[len(prefix):] if prefix and split.path.startswith(prefix + "/") else split.path
         if path == own_path and (not handed_out or (split.scheme, split.netloc) == (base.scheme, base.netloc)):
             # Whatever host name the server put in its own URL, its route goes to our connection.
@@ -237,6 +241,15 @@ class Transfer:
             # Storage: no credentials in the URL, and on the user's storage origins when they named any.
             return check_transfer_url(full, self.http.base_url, self.http.storage_origins, True)
         raise _refuse(digest, url, "is neither the server's route for this blob nor a storage URL handed out for it")
+
+    def _base_parts(self):
+        """(split base URL, its path prefix), computed once per base URL."""
+        base_url = self.http.base_url
+        cached = self._base
+        if cached is None or cached[0] != base_url:
+            base = urllib.parse.urlsplit(base_url)
+            cached = self._base = (base_url, base, base.path.rstrip("/"))
+        return cached[1:]
 
     def _put_parts(self, m, blob):
         """Multipart upload: each part's byte range of the file to its presigned URL (a few at once);
