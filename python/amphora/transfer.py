@@ -7,6 +7,7 @@ blob is trusted only after its hash is re-checked while it is copied out.
 import contextlib
 import errno
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -118,7 +119,8 @@ class Transfer:
 
     # ------------------------------------------------------------------ upload
     def upload(self, blobs, stats=None):
-        """`blobs`: [{"digest", "size", "path"}]. Sends only what the server lacks."""
+        """`blobs`: [{"digest", "size", "path"}, optionally "bytes": the file's bytes just hashed,
+        sent instead of reading the file again]. Sends only what the server lacks."""
         stats = stats or Stats()
         by_digest = {}
         for b in blobs:
@@ -159,7 +161,8 @@ class Transfer:
                 headers["content-length"] = str(blob["size"])
                 url = self.blob_target(m.get("uploadUrl") or (API_PREFIX + "/blobs/" + m["digest"]), m["digest"], handed_out)
                 def body():
-                    return progress_mod.CountingReader(open(blob["path"], "rb"), lambda n: bar.update(m["digest"], n))
+                    source = io.BytesIO(blob["bytes"]) if blob.get("bytes") is not None else open(blob["path"], "rb")
+                    return progress_mod.CountingReader(source, lambda n: bar.update(m["digest"], n))
 
                 if handed_out:  # presigned storage: retried on 5xx (see storage_retry)
                     storage_open(self.http, "PUT", url, body=body, headers=headers).read()
@@ -287,8 +290,10 @@ class Transfer:
             pending = [header]
             held = len(header)
             for b in blobs:
-                with open(b["path"], "rb") as f:
-                    data = f.read(b["size"] + 1)
+                data = b.get("bytes")
+                if data is None:  # not held in memory: read it now
+                    with open(b["path"], "rb") as f:
+                        data = f.read(b["size"] + 1)
                 if len(data) != b["size"]:
                     raise AmphoraError("invalid_path", f'{b["path"]} changed while being uploaded ({len(data)} bytes, expected {b["size"]}); log it again.')
                 pending.append(data)
@@ -331,6 +336,37 @@ class Transfer:
                     copy_file(local, target)
         except OSError:
             pass  # the cache is an optimisation; logging already succeeded
+
+    def adopt_bytes(self, data, digest):
+        """Puts the bytes of a small file the producer just hashed into the cache, from memory: no
+        second open and read of the user's file. `digest` is the hash of exactly these bytes.
+        Written in place with one exclusive create, not through a temp file + rename: a blob torn
+        by a crash mid-write is dropped on first use, since every read of the cache re-checks the
+        hash (_copy_verified). An existing blob is left alone. Best effort, like adopt(): a cache
+        that cannot take the bytes costs a later download, never the log."""
+        target = cached_blob_path(self.cache_dir, digest)
+        for attempt in range(2):
+            try:
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+            except FileNotFoundError:
+                # The shard folder is new: made once, then one retry.
+                if attempt:
+                    return
+                try:
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                except OSError:
+                    return
+                continue
+            except OSError:
+                return  # FileExistsError: already cached; anything else: a cache that cannot take it
+            try:
+                _write_all(fd, data)
+            except OSError:
+                os.close(fd)
+                _remove_quietly(target)  # created, then the write failed (ENOSPC...): no torn blob left
+                return
+            os.close(fd)
+            return
 
     @staticmethod
     def _link(local, target):
