@@ -402,6 +402,7 @@ class Artifact:
             raise AmphoraError("invalid_path", f'add_dir: "{local_path}" is not a folder. Pass the path of an existing folder '
                                "(use add_file for single files).")
         root = os.path.abspath(local_path)
+        root_prefix = root if root.endswith(os.sep) else root + os.sep
         real_root = os.path.realpath(root)
         prefix = name.strip("/") + "/" if name else ""
         added = {}
@@ -433,7 +434,10 @@ class Artifact:
                                            "file into the folder or add it with add_file.")
                     if not os.path.isfile(full):
                         continue  # dangling links
-                rel = os.path.relpath(full, root).replace(os.sep, "/")
+                # os.walk joins names onto root: the part after it is the relative path (relpath
+                # normalises both paths again, for each of 10,000 files).
+                rel = full[len(root_prefix):] if full.startswith(root_prefix) else os.path.relpath(full, root)
+                rel = rel.replace(os.sep, "/")
                 added[prefix + rel] = full
         for logical in added:
             validate_manifest_path(logical)
