@@ -27,6 +27,9 @@ _WINDOWS = os.name == "nt"
 _POLICIES = ("mutable", "immutable")
 # Files up to this size are hashed in the calling thread when logging (see _finalize_local).
 _SMALL_FILE = 1 << 20
+# At most this many bytes of small files are kept in memory between hashing and their upload (the
+# rest is read again from the files), as in the TypeScript SDK.
+_HELD_MAX = 128 << 20
 # W&B's Artifact.state values.
 STATE_BY_SERVER = {"pending": "PENDING", "committed": "COMMITTED", "deleted": "DELETED"}
 
@@ -399,6 +402,7 @@ class Artifact:
             raise AmphoraError("invalid_path", f'add_dir: "{local_path}" is not a folder. Pass the path of an existing folder '
                                "(use add_file for single files).")
         root = os.path.abspath(local_path)
+        root_prefix = root if root.endswith(os.sep) else root + os.sep
         real_root = os.path.realpath(root)
         prefix = name.strip("/") + "/" if name else ""
         added = {}
@@ -430,7 +434,10 @@ class Artifact:
                                            "file into the folder or add it with add_file.")
                     if not os.path.isfile(full):
                         continue  # dangling links
-                rel = os.path.relpath(full, root).replace(os.sep, "/")
+                # os.walk joins names onto root: the part after it is the relative path (relpath
+                # normalises both paths again, for each of 10,000 files).
+                rel = full[len(root_prefix):] if full.startswith(root_prefix) else os.path.relpath(full, root)
+                rel = rel.replace(os.sep, "/")
                 added[prefix + rel] = full
         for logical in added:
             validate_manifest_path(logical)
@@ -736,20 +743,24 @@ class Artifact:
         return [PublicRun(c, r) for r in answer["items"]]
 
     # ------------------------------------------------------------------ logging (used by Run)
-    def _finalize_local(self, stat_cache=None):
+    def _finalize_local(self, stat_cache=None, transfer=None):
         """Hashes every local file not hashed yet (in parallel, streaming; unchanged files are
-        answered from the stat cache when one is given)."""
+        answered from the stat cache when one is given). With `transfer` (logging), a small file
+        is read once: the bytes just hashed go into the blob cache right away and are kept (up to
+        _HELD_MAX in all) for the upload, so the file is neither read again nor re-stat'ed."""
         pending = [(p, e) for p, e in self._entries.items() if e.get("digest") is None]
         self._from_stat_cache = set()
+        self._cached_from_bytes = set()
+        self._held = {}
+        held = 0
 
         def hash_one(path, st):
             if stat_cache is None:
                 return sha256_file(path)
-            known = stat_cache.lookup(path, st) if st is not None else None
+            digest, size, _, known = stat_cache.read(path, st)
             if known:
-                self._from_stat_cache.add(known)
-                return known, st.st_size
-            return stat_cache.digest(path, st)
+                self._from_stat_cache.add(digest)
+            return digest, size
 
         # Small files one after another, large ones on threads (their reads and hashing run without
         # the interpreter lock): a thread per 4 KiB file spent more on lock handoffs than on work.
@@ -764,8 +775,22 @@ class Artifact:
         large = [j for j in jobs if j[2] is None or j[2].st_size > _SMALL_FILE]
         results = [None] * len(pending)
         try:
-            for i, path, st in small:
-                results[i] = hash_one(path, st)
+            if stat_cache is None:
+                for i, path, st in small:
+                    results[i] = sha256_file(path)
+            else:
+                for i, path, st in small:
+                    digest, size, data, known = stat_cache.read(path, st)
+                    results[i] = (digest, size)
+                    if known:
+                        self._from_stat_cache.add(digest)
+                    elif data is not None and transfer is not None:
+                        if pending[i][0] not in self._skip_cache and digest not in self._cached_from_bytes:
+                            transfer.adopt_bytes(data, digest)
+                            self._cached_from_bytes.add(digest)
+                        if digest not in self._held and held + len(data) <= _HELD_MAX:
+                            self._held[digest] = data
+                            held += len(data)
             for (i, _, _), r in zip(large, parallel(lambda j: hash_one(j[1], j[2]), large)):
                 results[i] = r
         finally:
@@ -780,7 +805,8 @@ class Artifact:
         base) name blobs the server already holds. With `optimistic`, a log whose every file the
         stat cache knew (an unchanged folder logged again) asks the server nothing before the
         commit: the commit answers missing_blobs if it lacks any, and _post_version sends them."""
-        self._finalize_local(client.transfer.stat_cache)
+        self._finalize_local(client.transfer.stat_cache, client.transfer)
+        held, self._held = self._held, {}
         manifest = {p: _wire(e) for p, e in self._entries.items()}
         validate_manifest(manifest)
         local_by_digest = {e["digest"]: e["_local"] for e in self._entries.values() if e.get("_local") and not e.get("ref")}
@@ -788,10 +814,22 @@ class Artifact:
                  for b in stored_blobs(manifest) if b["digest"] in local_by_digest]
         known = self._from_stat_cache
         self._unsent = blobs if optimistic and blobs and all(b["digest"] in known for b in blobs) else []
-        stats = Stats() if self._unsent else client.transfer.upload(blobs, Stats())
+        if self._unsent:
+            stats = Stats()
+        else:
+            for b in blobs:
+                data = held.get(b["digest"])
+                if data is not None and len(data) == b["size"]:
+                    b["bytes"] = data
+            try:
+                stats = client.transfer.upload(blobs, Stats())
+            finally:
+                for b in blobs:
+                    b.pop("bytes", None)  # the bytes go no further than the upload
         self.last_transfer = stats
-        # Files the stat cache knew were copied into the cache when they were first logged.
-        skip = {self._entries[p]["digest"] for p in self._skip_cache if p in self._entries} | known
+        # Files the stat cache knew were copied into the cache when they were first logged; small
+        # files just hashed went in from their bytes (_finalize_local).
+        skip = {self._entries[p]["digest"] for p in self._skip_cache if p in self._entries} | known | self._cached_from_bytes
         adopt = [b for b in blobs if b["digest"] not in skip]
         self._adopt = [(b["path"], b["digest"]) for b in adopt if b["size"] <= _SMALL_FILE]
         # Large files are copied into the cache on the transfer threads while the server commits

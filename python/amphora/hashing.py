@@ -19,6 +19,34 @@ def sha256_file(path):
     return h.hexdigest(), size
 
 
+# Files up to this size are read whole when hashed, and their bytes reused (upload, cache).
+SMALL_READ = 1 << 20
+
+
+def read_small(path, size):
+    """A small file's bytes in one read (plain syscalls, no buffered file object): up to size + 1
+    bytes, so a file that grew since its stat shows as longer."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        parts, got = [], 0
+        while got <= size:
+            want = size + 1 - got
+            chunk = os.read(fd, want)
+            if not chunk:
+                break
+            parts.append(chunk)
+            got += len(chunk)
+            if got == size and len(chunk) < want:
+                break  # a regular file reads short only at its end: no second read to learn that
+    except OSError as e:
+        if e.filename is None:
+            e.filename = path  # name the file, as open() would
+        raise
+    finally:
+        os.close(fd)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
 def chunks(stream):
     """The stream's bytes in CHUNK-sized pieces until it ends."""
     return iter(lambda: stream.read(CHUNK), b"")

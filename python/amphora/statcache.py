@@ -13,7 +13,7 @@ import os
 import threading
 import uuid
 
-from .hashing import sha256_file
+from .hashing import SMALL_READ, read_small, sha256_file
 
 
 def _ms(ns):
@@ -93,11 +93,31 @@ class StatCache:
     def digest(self, path, st=None):
         """(digest, size) of a file, from the cache when its size, mtime and inode are unchanged.
         `st`: the file's stat when the caller just took it."""
+        digest, size, _, _ = self.read(path, st)
+        return digest, size
+
+    def read(self, path, st=None):
+        """(digest, size, data, known) of a file: `known` when the stat cache answered (nothing
+        read), `data` the bytes hashed when the file is small (≤ SMALL_READ, read in one go and
+        kept so the caller can upload and cache them without opening the file again), else None.
+        `st`: the file's stat when the caller just took it (not taken again)."""
         if st is None:
             st = os.stat(path)
         known = self.lookup(path, st)
         if known:
-            return known, st.st_size
+            return known, st.st_size, None, True
+        if st.st_size <= SMALL_READ:
+            # One read of a small file is a consistent snapshot: it is cached under the state stat
+            # saw when it has that many bytes (a later change moves mtime/ctime, so the row stops
+            # matching), with no second stat to see whether it changed while being read.
+            data = read_small(path, st.st_size)
+            if len(data) <= st.st_size:  # longer: it grew since its stat, hash it whole below
+                digest = hashlib.sha256(data).hexdigest()
+                with self._lock:
+                    self.hashed += 1
+                if len(data) == st.st_size:
+                    self.record(path, st, digest)
+                return digest, len(data), data, False
         digest, size = sha256_file(path)
         with self._lock:
             self.hashed += 1
@@ -106,7 +126,7 @@ class StatCache:
         same = (after.st_size, after.st_mtime_ns, after.st_ino, after.st_ctime_ns) == (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
         if same and size == st.st_size:
             self.record(path, st, digest)
-        return digest, size
+        return digest, size, None, False
 
     def move_tree(self, old, new):
         """Rows recorded (not flushed yet) under folder `old` and below now belong under `new`

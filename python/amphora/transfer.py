@@ -7,6 +7,7 @@ blob is trusted only after its hash is re-checked while it is copied out.
 import contextlib
 import errno
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -107,6 +108,7 @@ class Transfer:
         self._bar = _NO_PROGRESS
         self._pool = None
         self._pool_lock = threading.Lock()
+        self._base = None  # see _base_parts
 
     def pool(self):
         """Long-lived worker threads, so each keeps its keep-alive connection across transfers."""
@@ -117,7 +119,8 @@ class Transfer:
 
     # ------------------------------------------------------------------ upload
     def upload(self, blobs, stats=None):
-        """`blobs`: [{"digest", "size", "path"}]. Sends only what the server lacks."""
+        """`blobs`: [{"digest", "size", "path"}, optionally "bytes": the file's bytes just hashed,
+        sent instead of reading the file again]. Sends only what the server lacks."""
         stats = stats or Stats()
         by_digest = {}
         for b in blobs:
@@ -158,7 +161,8 @@ class Transfer:
                 headers["content-length"] = str(blob["size"])
                 url = self.blob_target(m.get("uploadUrl") or (API_PREFIX + "/blobs/" + m["digest"]), m["digest"], handed_out)
                 def body():
-                    return progress_mod.CountingReader(open(blob["path"], "rb"), lambda n: bar.update(m["digest"], n))
+                    source = io.BytesIO(blob["bytes"]) if blob.get("bytes") is not None else open(blob["path"], "rb")
+                    return progress_mod.CountingReader(source, lambda n: bar.update(m["digest"], n))
 
                 if handed_out:  # presigned storage: retried on 5xx (see storage_retry)
                     storage_open(self.http, "PUT", url, body=body, headers=headers).read()
@@ -223,12 +227,15 @@ class Transfer:
         for this blob (a negotiation entry with a confirm token, or the redirect of its GET), which
         Http.open sends without the API key because it is another origin."""
         own_path = API_PREFIX + "/blobs/" + require_blob_digest(digest, "a transfer")
+        base, prefix = self._base_parts()
+        if url == own_path and base.scheme in ("http", "https") and not (prefix and own_path.startswith(prefix + "/")):
+            # The server's usual answer (its route as a bare path): what the parsing below returns
+            # for it, without parsing 10,000 URLs for a first log of 10,000 files.
+            return own_path
         full = urllib.parse.urljoin(self.http.base_url + "/", url if isinstance(url, str) else "")
         split = urllib.parse.urlsplit(full)
         if split.scheme not in ("http", "https"):
             raise _refuse(digest, url, f"uses {split.scheme}:")
-        base = urllib.parse.urlsplit(self.http.base_url)
-        prefix = base.path.rstrip("/")
         path = split.path[len(prefix):] if prefix and split.path.startswith(prefix + "/") else split.path
         if path == own_path and (not handed_out or (split.scheme, split.netloc) == (base.scheme, base.netloc)):
             # Whatever host name the server put in its own URL, its route goes to our connection.
@@ -237,6 +244,15 @@ class Transfer:
             # Storage: no credentials in the URL, and on the user's storage origins when they named any.
             return check_transfer_url(full, self.http.base_url, self.http.storage_origins, True)
         raise _refuse(digest, url, "is neither the server's route for this blob nor a storage URL handed out for it")
+
+    def _base_parts(self):
+        """(split base URL, its path prefix), computed once per base URL."""
+        base_url = self.http.base_url
+        cached = self._base
+        if cached is None or cached[0] != base_url:
+            base = urllib.parse.urlsplit(base_url)
+            cached = self._base = (base_url, base, base.path.rstrip("/"))
+        return cached[1:]
 
     def _put_parts(self, m, blob):
         """Multipart upload: each part's byte range of the file to its presigned URL (a few at once);
@@ -274,8 +290,10 @@ class Transfer:
             pending = [header]
             held = len(header)
             for b in blobs:
-                with open(b["path"], "rb") as f:
-                    data = f.read(b["size"] + 1)
+                data = b.get("bytes")
+                if data is None:  # not held in memory: read it now
+                    with open(b["path"], "rb") as f:
+                        data = f.read(b["size"] + 1)
                 if len(data) != b["size"]:
                     raise AmphoraError("invalid_path", f'{b["path"]} changed while being uploaded ({len(data)} bytes, expected {b["size"]}); log it again.')
                 pending.append(data)
@@ -318,6 +336,37 @@ class Transfer:
                     copy_file(local, target)
         except OSError:
             pass  # the cache is an optimisation; logging already succeeded
+
+    def adopt_bytes(self, data, digest):
+        """Puts the bytes of a small file the producer just hashed into the cache, from memory: no
+        second open and read of the user's file. `digest` is the hash of exactly these bytes.
+        Written in place with one exclusive create, not through a temp file + rename: a blob torn
+        by a crash mid-write is dropped on first use, since every read of the cache re-checks the
+        hash (_copy_verified). An existing blob is left alone. Best effort, like adopt(): a cache
+        that cannot take the bytes costs a later download, never the log."""
+        target = cached_blob_path(self.cache_dir, digest)
+        for attempt in range(2):
+            try:
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+            except FileNotFoundError:
+                # The shard folder is new: made once, then one retry.
+                if attempt:
+                    return
+                try:
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                except OSError:
+                    return
+                continue
+            except OSError:
+                return  # FileExistsError: already cached; anything else: a cache that cannot take it
+            try:
+                _write_all(fd, data)
+            except OSError:
+                os.close(fd)
+                _remove_quietly(target)  # created, then the write failed (ENOSPC...): no torn blob left
+                return
+            os.close(fd)
+            return
 
     @staticmethod
     def _link(local, target):

@@ -1,0 +1,190 @@
+"""A first log of small files reads each file once: the bytes just hashed are uploaded and written
+into the blob cache from memory (one exclusive create at the final path, no temp file)."""
+import errno
+import hashlib
+import os
+import shutil
+import tempfile
+import unittest
+from unittest import mock
+
+import amphora
+from amphora import Api, transfer
+from amphora.hashing import read_small
+from amphora.settings import cached_blob_path
+from amphora.statcache import StatCache
+from amphora.transfer import Transfer
+
+from .support import ServerTestCase
+
+
+class AdoptBytesTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="amphora-adopt-bytes-")
+        self.cache = os.path.join(self.tmp, "cache")  # does not exist yet: its folders are made on demand
+        self.transfer = Transfer(None, self.cache)
+        self.data = b"payload" * 100
+        self.digest = hashlib.sha256(self.data).hexdigest()
+        self.target = cached_blob_path(self.cache, self.digest)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_writes_the_final_path_with_one_exclusive_create_and_no_temp_file(self):
+        with mock.patch.object(transfer.os, "replace", side_effect=AssertionError("no rename")):
+            self.transfer.adopt_bytes(self.data, self.digest)
+        with open(self.target, "rb") as f:
+            self.assertEqual(f.read(), self.data)
+        self.assertEqual(os.listdir(os.path.dirname(self.target)), [os.path.basename(self.target)])
+
+    def test_leaves_an_existing_blob_alone(self):
+        os.makedirs(os.path.dirname(self.target))
+        with open(self.target, "wb") as f:
+            f.write(self.data)
+        before = os.stat(self.target)
+        self.transfer.adopt_bytes(self.data, self.digest)
+        after = os.stat(self.target)
+        self.assertEqual((after.st_ino, after.st_mtime_ns), (before.st_ino, before.st_mtime_ns))
+
+    def test_an_unusable_cache_raises_nothing(self):
+        with open(self.cache, "wb"):
+            pass  # a file where the cache folder should be: no folder can be made under it
+        self.transfer.adopt_bytes(self.data, self.digest)
+        self.assertTrue(os.path.isfile(self.cache))
+
+    def test_a_failed_write_leaves_no_torn_blob(self):
+        def full(fd, data):
+            os.write(fd, data[:10])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        with mock.patch.object(transfer, "_write_all", full):
+            self.transfer.adopt_bytes(self.data, self.digest)
+        self.assertFalse(os.path.exists(self.target))
+
+
+class ReadSmallTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="amphora-read-small-")
+        self.path = os.path.join(self.tmp, "f.bin")
+        self.data = os.urandom(4096)
+        with open(self.path, "wb") as f:
+            f.write(self.data)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_reads_the_bytes_and_shows_a_file_longer_than_its_stat(self):
+        self.assertEqual(read_small(self.path, 4096), self.data)
+        self.assertEqual(read_small(self.path, 100), self.data[:101])
+        self.assertEqual(read_small(self.path, 5000), self.data)
+
+    def test_the_stat_cache_takes_one_stat_the_callers(self):
+        cache = StatCache(os.path.join(self.tmp, "cache"))
+        st = os.stat(self.path)
+        with mock.patch("amphora.statcache.os.stat", side_effect=AssertionError("stat again")):
+            digest, size, data, known = cache.read(self.path, st)
+            self.assertEqual((digest, size, data, known), (hashlib.sha256(self.data).hexdigest(), 4096, self.data, False))
+            self.assertEqual(cache.read(self.path, st), (digest, 4096, None, True))
+        self.assertEqual(cache.digest(self.path), (digest, 4096))
+
+    def test_a_file_that_grew_since_its_stat_is_hashed_whole_and_not_recorded(self):
+        cache = StatCache(os.path.join(self.tmp, "cache"))
+        st = os.stat(self.path)
+        with open(self.path, "ab") as f:
+            f.write(b"more")
+        digest, size, data, known = cache.read(self.path, st)
+        self.assertEqual((digest, size, data, known), (hashlib.sha256(self.data + b"more").hexdigest(), 4100, None, False))
+        self.assertIsNone(cache.lookup(self.path, st))
+
+
+class FirstLogTest(ServerTestCase):
+    def small_files(self, folder, n):
+        files = {}
+        for i in range(n):
+            data = os.urandom(64) + b"%d" % i
+            files[f"f{i:03d}.bin"] = data
+            self.write(f"{folder}/f{i:03d}.bin", data)
+        return files
+
+    def log_dir(self, project, name, folder):
+        run = amphora.init(project=project, job_type="test")
+        a = amphora.Artifact(name, type="dataset")
+        a.add_dir(os.path.join(self.work, folder))
+        run.log_artifact(a)
+        run.finish()
+        return a
+
+    def test_fills_the_cache_from_the_hashed_bytes_reading_each_file_once(self):
+        files = self.small_files("once", 30)
+        root = os.path.join(self.work, "once")
+        opened = []
+        real_os_open, real_open = os.open, open
+
+        def os_open(path, *a, **kw):
+            opened.append(os.fspath(path))
+            return real_os_open(path, *a, **kw)
+
+        def io_open(path, *a, **kw):
+            opened.append(os.fspath(path) if not isinstance(path, int) else path)
+            return real_open(path, *a, **kw)
+
+        with mock.patch("os.open", os_open), mock.patch("builtins.open", io_open), \
+                mock.patch.object(transfer, "copy_file", side_effect=AssertionError("copied from the file")), \
+                mock.patch.object(transfer.os, "replace", wraps=os.replace) as replace:
+            art = self.log_dir("p-once", "once", "once")
+        self.assertEqual(art.last_transfer.files_uploaded, 30)
+        for name, data in files.items():
+            self.assertEqual(opened.count(os.path.join(root, name)), 1, f"{name} was opened more than once")
+            target = cached_blob_path(self.cache_dir, hashlib.sha256(data).hexdigest())
+            with open(target, "rb") as f:
+                self.assertEqual(f.read(), data)
+            self.assertIn(target, opened)
+        renamed = [c.args[1] for c in replace.call_args_list]
+        self.assertFalse([p for p in renamed if "blobs" in os.fspath(p)], "blobs go to their final path directly")
+        # Logged again unchanged: answered from the stat cache, nothing read.
+        opened.clear()
+        with mock.patch("os.open", os_open), mock.patch("builtins.open", io_open):
+            again = self.log_dir("p-once", "once", "once")
+        self.assertEqual(again.version, art.version)
+        self.assertFalse([p for p in opened if isinstance(p, str) and p.startswith(root + os.sep)])
+
+    def test_an_unwritable_cache_never_fails_the_log(self):
+        files = self.small_files("nocache", 5)
+        run = amphora.init(project="p-nocache", job_type="test")
+        blocked = os.path.join(self.work, "not-a-folder")
+        with open(blocked, "wb"):
+            pass
+        t = run._client.transfer  # shared by the clients of this process: put back below
+        t.cache_dir = t.stat_cache.cache_dir = blocked
+        try:
+            a = amphora.Artifact("nocache", type="dataset")
+            a.add_dir(os.path.join(self.work, "nocache"))
+            run.log_artifact(a)
+            run.finish()
+        finally:
+            t.cache_dir = t.stat_cache.cache_dir = self.cache_dir
+        self.assertEqual(a.last_transfer.files_uploaded, 5)
+        out = Api().artifact("p-nocache/nocache").download(os.path.join(self.work, "nocache-out"))
+        for name, data in files.items():
+            with open(os.path.join(out, name), "rb") as f:
+                self.assertEqual(f.read(), data)
+
+    def test_a_torn_cached_blob_is_dropped_and_fetched_again_on_download(self):
+        files = self.small_files("torn", 3)
+        self.log_dir("p-torn", "torn", "torn")
+        data = files["f001.bin"]
+        target = cached_blob_path(self.cache_dir, hashlib.sha256(data).hexdigest())
+        with open(target, "r+b") as f:
+            f.truncate(len(data) // 2)  # a crash mid-write
+        got = Api().artifact("p-torn/torn")
+        out = got.download(os.path.join(self.work, "torn-out"))
+        for name, want in files.items():
+            with open(os.path.join(out, name), "rb") as f:
+                self.assertEqual(f.read(), want)
+        self.assertEqual(got.last_transfer.files_downloaded, 1)
+        with open(target, "rb") as f:
+            self.assertEqual(f.read(), data, "the cache holds the good copy again")
+
+
+if __name__ == "__main__":
+    unittest.main()
