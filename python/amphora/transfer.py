@@ -347,7 +347,7 @@ class Transfer:
         target = cached_blob_path(self.cache_dir, digest)
         for attempt in range(2):
             try:
-                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+                _create_blob(target, data)
             except FileNotFoundError:
                 # The shard folder is new: made once, then one retry.
                 if attempt:
@@ -358,14 +358,7 @@ class Transfer:
                     return
                 continue
             except OSError:
-                return  # FileExistsError: already cached; anything else: a cache that cannot take it
-            try:
-                _write_all(fd, data)
-            except OSError:
-                os.close(fd)
-                _remove_quietly(target)  # created, then the write failed (ENOSPC...): no torn blob left
-                return
-            os.close(fd)
+                return  # a cache that cannot take it (a failed write left no torn blob)
             return
 
     @staticmethod
@@ -533,10 +526,10 @@ class Transfer:
             raise
 
     def _store(self, digest, data, targets, fresh=False):
-        """Verified bytes in hand: into the cache, then each destination (temp file + rename, or
-        written directly into a fresh root's private folder)."""
+        """Verified bytes in hand: into the cache (one exclusive create, see _create_blob), then
+        each destination (temp file + rename, or written directly into a fresh root's private folder)."""
         cached = cached_blob_path(self.cache_dir, digest)
-        _in_cache_folder(self.cache_dir, cached, lambda: _write_replace(cached, data))
+        _in_cache_folder(self.cache_dir, cached, lambda: _create_blob(cached, data))
         for target in targets:
             (_write_new if fresh else _write_replace)(target, data)
         for dest in targets:
@@ -696,6 +689,29 @@ def _replacing(target):
     except BaseException:
         _remove_quietly(tmp)
         raise
+
+
+def _create_blob(target, data):
+    """Writes a blob's verified bytes at its cache path with one exclusive create, no temp file +
+    rename: every read of the cache re-checks the hash, so a blob torn by a crash mid-write is
+    dropped on first use. A regular file already there is left alone (a concurrent writer stored
+    the same bytes); anything else there (a dangling symlink, say) is replaced, so it cannot keep
+    the blob out of the cache. A write that fails after the create leaves no torn blob behind."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(target, flags, 0o666)
+    except FileExistsError:
+        if stat.S_ISREG(os.lstat(target).st_mode):
+            return
+        os.remove(target)
+        fd = os.open(target, flags, 0o666)
+    try:
+        _write_all(fd, data)
+    except BaseException:
+        os.close(fd)
+        _remove_quietly(target)
+        raise
+    os.close(fd)
 
 
 def _write_new(target, data):

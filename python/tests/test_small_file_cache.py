@@ -52,6 +52,15 @@ class AdoptBytesTest(unittest.TestCase):
         self.transfer.adopt_bytes(self.data, self.digest)
         self.assertTrue(os.path.isfile(self.cache))
 
+    def test_replaces_a_dangling_symlink_at_the_blob_path(self):
+        os.makedirs(os.path.dirname(self.target))
+        os.symlink(os.path.join(self.tmp, "gone"), self.target)
+        self.transfer.adopt_bytes(self.data, self.digest)
+        self.assertFalse(os.path.islink(self.target))
+        with open(self.target, "rb") as f:
+            self.assertEqual(f.read(), self.data)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "gone")), "never written through the link")
+
     def test_a_failed_write_leaves_no_torn_blob(self):
         def full(fd, data):
             os.write(fd, data[:10])
@@ -168,6 +177,30 @@ class FirstLogTest(ServerTestCase):
         for name, data in files.items():
             with open(os.path.join(out, name), "rb") as f:
                 self.assertEqual(f.read(), data)
+
+    def test_a_cold_download_writes_the_cache_in_place_and_replaces_a_dangling_symlink(self):
+        files = self.small_files("cold", 6)
+        self.log_dir("p-cold", "cold", "cold")
+        shutil.rmtree(self.cache_dir)
+        first = hashlib.sha256(files["f000.bin"]).hexdigest()
+        planted = cached_blob_path(self.cache_dir, first)
+        os.makedirs(os.path.dirname(planted))
+        os.symlink(os.path.join(self.work, "nowhere"), planted)
+        with mock.patch.object(transfer.os, "replace", wraps=os.replace) as replace:
+            got = Api().artifact("p-cold/cold")
+            out = got.download(os.path.join(self.work, "cold-out"))
+        self.assertEqual(got.last_transfer.files_downloaded, 6)
+        renamed = [os.fspath(c.args[1]) for c in replace.call_args_list]
+        blobs_dir = os.path.dirname(os.path.dirname(planted))
+        self.assertFalse([p for p in renamed if p.startswith(blobs_dir + os.sep)], "cache blobs are created at their final path")
+        for name, data in files.items():
+            with open(os.path.join(out, name), "rb") as f:
+                self.assertEqual(f.read(), data)
+            target = cached_blob_path(self.cache_dir, hashlib.sha256(data).hexdigest())
+            self.assertFalse(os.path.islink(target))
+            with open(target, "rb") as f:
+                self.assertEqual(f.read(), data)
+        self.assertFalse(os.path.lexists(os.path.join(self.work, "nowhere")), "never written through the link")
 
     def test_a_torn_cached_blob_is_dropped_and_fetched_again_on_download(self):
         files = self.small_files("torn", 3)
