@@ -840,9 +840,22 @@ class Artifact:
         return manifest
 
     def _post_version(self, client, path, body):
-        """Commits a version. After an optimistic _prepare_upload, a server that lacks some of
-        the blobs (garbage-collected, or another server than the stat cache saw) answers
+        """Commits a version (path: …/artifacts/NAME/versions). After an optimistic
+        _prepare_upload that hashed nothing (most likely content a version already holds), the
+        content is first named by its digest (…/relog): the server need not receive and check the
+        whole manifest again; not_found means it is new after all. A server that lacks some of the
+        blobs (garbage-collected, or another server than the stat cache saw) answers
         missing_blobs: the blobs are negotiated and sent, and the commit is made again."""
+        if getattr(self, "_unsent", None):
+            relog = {k: v for k, v in body.items() if k != "manifest"}
+            relog["digest"] = artifact_digest(body["manifest"])
+            try:
+                answer = client.http.post(path[: -len("/versions")] + "/relog", relog)
+                self._unsent = []
+                return answer
+            except AmphoraError as e:
+                if e.code != "not_found":
+                    raise
         try:
             return client.http.post(path, body)
         except AmphoraError as e:

@@ -7,7 +7,8 @@ import { statSync } from 'node:fs';
 import { mkdtemp, mkdir, open, readdir, readFile, realpath, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { ArtifactVersion, CallSite, LinkSource, ManifestResponse, Run as RunInfo } from '../core/api.js';
+import type { z } from 'zod';
+import type { ArtifactVersion, CallSite, CommitVersionResponse, LinkSource, ManifestResponse, RelogVersionRequest, Run as RunInfo } from '../core/api.js';
 import { AmphoraError, EntryNotFoundError } from '../core/errors.js';
 import { artifactDigest, validateManifest, type Manifest, type ManifestEntry } from '../core/node/manifest.js';
 import { validateAlias, validateArtifactName, validateArtifactType } from '../core/names.js';
@@ -493,9 +494,8 @@ export class Artifact {
     // The cache is content-addressed and verified on every read, so it takes the new large files
     // while the server commits (small ones went in from their bytes while they were hashed).
     const adopting = this.adoptIntoCache(client, staged.local, staged.toAdopt);
-    const request = {
+    const fields = {
       type: this.type,
-      manifest: staged.manifest,
       description: this.description ?? undefined,
       metadata: this.metadata,
       aliases,
@@ -503,9 +503,14 @@ export class Artifact {
       callSite: opts.runId ? opts.callSite : undefined,
       ...this.tagsAndTtl(opts.tags),
     };
+    const request = { ...fields, manifest: staged.manifest };
+    const digest = artifactDigest(staged.manifest);
     let res;
     try {
-      res = await client.http.commitVersion(entity, project, this.collectionName, request);
+      // Nothing newly hashed: most likely content a version already holds. Named by its digest,
+      // the server need not receive and check the whole manifest again; 404 means it is new after all.
+      if (!staged.negotiated) res = await this.relogByDigest(client, entity, project, { ...fields, digest });
+      res ??= await client.http.commitVersion(entity, project, this.collectionName, request);
     } catch (e) {
       if (staged.negotiated || !(e instanceof AmphoraError && e.code === 'missing_blobs')) throw e;
       // The stat cache knew every file but this server lacks some blobs: upload them, commit again.
@@ -514,7 +519,6 @@ export class Artifact {
     } finally {
       await adopting;
     }
-    const digest = artifactDigest(staged.manifest);
     if (res.version.digest !== digest) {
       throw new AmphoraError('internal', `The server answered the commit of ${this.collectionName} with a version of digest ${res.version.digest}, but the files sent hash to ${digest}; the server is broken or not trustworthy. Check ${this.collectionName}:${res.version.version} before using it.`);
     }
@@ -525,6 +529,16 @@ export class Artifact {
     const cached = this.diskKey(client);
     if (cached) client.manifestCache.write(cached, staged.manifest);
     return this;
+  }
+
+  /** A commit by digest (see RelogVersionRequest); undefined when the server holds no such version (or predates the route). */
+  private async relogByDigest(client: Client, entity: string, project: string, body: z.infer<typeof RelogVersionRequest>): Promise<CommitVersionResponse | undefined> {
+    try {
+      return await client.http.relogVersion(entity, project, this.collectionName, body);
+    } catch (e) {
+      if (e instanceof AmphoraError && e.code === 'not_found') return undefined;
+      throw e;
+    }
   }
 
   /** Logs without a run (CLI `artifact put`). */

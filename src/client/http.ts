@@ -330,6 +330,7 @@ export class AmphoraHttp {
   }
   consumers(e: string, p: string, n: string, sel: string) { return this.json('GET', api.routes.consumers(e, p, n, sel), api.RunRefList); }
   commitVersion(e: string, p: string, n: string, body: z.infer<typeof api.CommitVersionRequest>) { return this.json('POST', api.routes.versions(e, p, n), api.CommitVersionResponse, { body }); }
+  relogVersion(e: string, p: string, n: string, body: z.infer<typeof api.RelogVersionRequest>) { return this.json('POST', api.routes.relog(e, p, n), api.CommitVersionResponse, { body }); }
   updateVersion(e: string, p: string, n: string, sel: string, body: z.infer<typeof api.UpdateVersionRequest>) { return this.json('PATCH', api.routes.version(e, p, n, sel), api.ArtifactVersion, { body }); }
   deleteVersion(e: string, p: string, n: string, sel: string, deleteAliases = false) {
     return this.json('DELETE', api.routes.version(e, p, n, sel), api.DeleteVersionResponse, { query: { deleteAliases: deleteAliases ? 'true' : undefined } });

@@ -71,6 +71,37 @@ describe('server: re-logging unchanged content', function () {
     assert.equal(blobs.flushed, 0);
   });
 
+  it('relog: content named by its digest gets what a commit would give it, without its blobs checked', async () => {
+    const first = await service.commit('e', 'p', 'named', { type: 'dataset', manifest, description: 'first' });
+    blobs.statted = blobs.flushed = 0;
+    const again = await service.relog('e', 'p', 'named', { type: 'dataset', digest: first.version.digest, aliases: ['best'], tags: ['nightly'] });
+    assert.equal(again.created, false);
+    assert.equal(again.version.version, 'v0');
+    assert.deepEqual(again.version.aliases, ['latest', 'best']);
+    assert.deepEqual(again.version.tags, ['nightly'], 'tags are added as on a commit of equal content');
+    assert.equal(again.version.description, 'first', 'no manifest, no other field of the version changes');
+    assert.equal(blobs.statted + blobs.flushed, 0);
+    // An older version's content named again: that version, which latest moves back to (as a commit would).
+    const v1 = await service.commit('e', 'p', 'named', { type: 'dataset', manifest: { 'only.txt': manifest['f0.txt'] } });
+    assert.equal(v1.version.version, 'v1');
+    const back = await service.relog('e', 'p', 'named', { type: 'dataset', digest: first.version.digest });
+    assert.equal(back.version.version, 'v0');
+    assert.ok(back.version.aliases.includes('latest'));
+  });
+
+  it('relog: no version with that digest is not_found and leaves nothing behind; the type still must match', async () => {
+    const unknown = sha256(Buffer.from('never logged'));
+    await assert.rejects(service.relog('e', 'fresh-project', 'never', { type: 'dataset', digest: unknown, aliases: ['x'] }), (e: unknown) => {
+      assert.ok(isAmphoraError(e) && e.code === 'not_found', String(e));
+      assert.match((e as Error).message, /commit the manifest instead/);
+      return true;
+    });
+    const made = await db.query(`SELECT 1 FROM projects WHERE name = 'fresh-project'`);
+    assert.equal(made.length, 0, 'the transaction rolled back: no project or collection was created');
+    const first = await service.commit('e', 'p', 'typed', { type: 'dataset', manifest });
+    await assert.rejects(service.relog('e', 'p', 'typed', { type: 'model', digest: first.version.digest }), (e: unknown) => isAmphoraError(e) && e.code === 'type_mismatch');
+  });
+
   it('still refuses missing blobs when the equal version is deleted between the check and the transaction', async () => {
     await service.commit('e', 'p', 'raced', { type: 'dataset', manifest });
     // The blobs go too (as a GC after the delete would take them): the commit must notice.

@@ -33,6 +33,7 @@ export const ROUTE_ACCESS: Record<string, AccessRule> = {
   [`GET ${ART}/:name`]: read('reading an artifact'),
   [`GET ${ART}/:name/versions`]: read('listing versions'),
   [`POST ${ART}/:name/versions`]: edit('logging a version'),
+  [`POST ${ART}/:name/relog`]: edit('logging a version'),
   [`GET ${ART}/:name/versions/:selector`]: read('reading a version'),
   [`GET ${ART}/:name/versions/:selector/manifest`]: read('reading a manifest'),
   [`GET ${ART}/:name/versions/:selector/consumers`]: read('listing consumers'),

@@ -3,6 +3,7 @@ import {
   ArtifactCollection,
   CollectionList,
   CommitVersionRequest,
+  RelogVersionRequest,
   CommitVersionResponse,
   DeleteVersionResponse,
   FinishPendingRequest,
@@ -51,6 +52,19 @@ export const artifactRoutes: RoutePlugin = (app, ctx) => {
       const out = await ctx.artifacts.commit(req.params.entity, req.params.project, req.params.name, req.body, req.principal.user);
       return reply.code(out.created ? 201 : 200).send(out);
     },
+  );
+  app.post(
+    `${BASE}/:name/relog`,
+    {
+      schema: {
+        operationId: 'relogVersion',
+        summary: 'Log content again that a committed version holds, named by its digest instead of its manifest (404: commit the manifest)',
+        params: CollectionParams,
+        body: RelogVersionRequest,
+        response: { 200: CommitVersionResponse, ...errors },
+      },
+    },
+    async (req) => ctx.artifacts.relog(req.params.entity, req.params.project, req.params.name, req.body, req.principal.user),
   );
   app.get(`${BASE}/:name/versions/:selector`, { schema: { operationId: 'getVersion', summary: 'A version by vN or alias', params: VersionParams, response: { 200: ArtifactVersion, ...errors } } }, async (req) =>
     ctx.artifacts.resolve(req.params.entity, req.params.project, req.params.name, req.params.selector),

@@ -7,6 +7,7 @@ import type {
   CommitVersionResponse,
   FinishPendingRequest,
   ManifestResponse,
+  RelogVersionRequest,
   ServerEvent,
   UpdateVersionRequest,
   UpsertPendingRequest,
@@ -95,6 +96,37 @@ export class ArtifactService {
                 req.runId && req.callSite ? JSON.stringify(req.callSite) : null],
             )
           )[0].id,
+      });
+    });
+  }
+
+  /**
+   * A commit named by digest (see RelogVersionRequest): the committed version of this collection
+   * with that digest gets the aliases, tags, TTL and output edge a commit of the same content would
+   * give it. Its blobs were checked and flushed when it was committed, and GC keeps them while it
+   * lives. None: not_found, and nothing is left behind (the transaction rolls back).
+   */
+  async relog(entity: string, project: string, name: string, req: z.infer<typeof RelogVersionRequest>, actor: Actor = null): Promise<z.infer<typeof CommitVersionResponse>> {
+    validateEntity(entity);
+    validateProject(project);
+    validateArtifactName(name);
+    validateArtifactType(req.type);
+    const aliases = normalizeAliases(req.aliases ?? []);
+    return this.commitTransaction([], async (tx, events) => {
+      const projectId = await ensureProject(tx, entity, project);
+      await refuseRegistry(tx, projectId, entity, project, name);
+      if (req.runId) await requireRun(tx, projectId, entity, project, req.runId);
+      const coll = await lockOrCreateCollection(tx, projectId, name, req.type);
+      if (!(await committedWithDigest(tx, coll.id, req.digest)).length) {
+        throw new AmphoraError(
+          'not_found',
+          `${entity}/${project}/${name} has no committed version with digest ${req.digest}; commit the manifest instead (POST …/artifacts/${name}/versions).`,
+          { digest: req.digest },
+        );
+      }
+      return this.settleVersion(tx, events, {
+        entity, project, name, projectId, coll, digest: req.digest, blobs: [], aliases, actor, req,
+        insert: () => Promise.reject(new Error('relog: the version exists, nothing is inserted')),
       });
     });
   }
