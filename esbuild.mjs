@@ -34,6 +34,18 @@ const lazyVendor = {
   },
 };
 
+// zod re-exports every locale it ships (`z.locales.*`, ~370 KB, a quarter of the CLI's SDK bundle)
+// although only English is ever configured (its schemas import en.js directly). Nothing here reads
+// z.locales, so that namespace keeps English alone: less to load and compile at every start.
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer) ? { path: join(dirname(args.importer), '../locales/en.js') } : undefined,
+    );
+  },
+};
+
 // Node programs (server, initdb child, CLI) are built together with code splitting: a command
 // loads only the chunks it imports (`amphora --help` does not parse the server, PGlite, undici or
 // zod), and the server code is shared by `dist/server.mjs` and `amphora serve`. Chunks sit in
@@ -48,7 +60,7 @@ const nodePrograms = {
   platform: 'node',
   format: 'esm',
   banner: esmBanner,
-  plugins: [lazyVendor, externalFrom(/src[\\/]cli[\\/]start\.ts$/, { './main.js': './main.js' })],
+  plugins: [lazyVendor, zodEnglishOnly, externalFrom(/src[\\/]cli[\\/]start\.ts$/, { './main.js': './main.js' })],
 };
 
 /** Marks the given imports of matching files external, under the given path. */
@@ -109,10 +121,10 @@ const cliBundles = [
     ...cjsImportMetaUrl,
     plugins: [externalFrom(/src[\\/]cli[\\/]main\.ts$/, { './sdk.js': './cli-sdk.cjs', '../server/index.js': './serve.mjs' }), siblingImportHook],
   },
-  { entry: 'src/cli/sdk.ts', outfile: join(outdir, 'cli-sdk.cjs'), platform: 'node', format: 'cjs', ...cjsImportMetaUrl, plugins: [lazyVendor, siblingImportHook] },
+  { entry: 'src/cli/sdk.ts', outfile: join(outdir, 'cli-sdk.cjs'), platform: 'node', format: 'cjs', ...cjsImportMetaUrl, plugins: [lazyVendor, zodEnglishOnly, siblingImportHook] },
 ];
 const targets = [
-  { entry: 'src/extension/extension.ts', outfile: join(outdir, 'extension.cjs'), platform: 'node', format: 'cjs', external: ['vscode'], plugins: [lazyVendor] },
+  { entry: 'src/extension/extension.ts', outfile: join(outdir, 'extension.cjs'), platform: 'node', format: 'cjs', external: ['vscode'], plugins: [lazyVendor, zodEnglishOnly] },
   ...cliBundles,
   ...Object.entries(LAZY_VENDOR).map(([pkg, out]) => ({
     stdin: { contents: `export * from '${pkg}';`, resolveDir: process.cwd(), sourcefile: `${pkg}.vendor.js` },
@@ -124,9 +136,9 @@ const targets = [
     // bundled as ESM would only have a default export).
     mainFields: ['module', 'main'],
   })),
-  { entry: 'src/webview/lineage/main.ts', outfile: join(outdir, 'webview/lineage.js'), platform: 'browser', format: 'iife' },
+  { entry: 'src/webview/lineage/main.ts', outfile: join(outdir, 'webview/lineage.js'), platform: 'browser', format: 'iife', plugins: [zodEnglishOnly] },
   // Run view, run comparison and experiments table: one bundle, the first message picks the page.
-  { entry: 'src/webview/run/main.ts', outfile: join(outdir, 'webview/run.js'), platform: 'browser', format: 'iife' },
+  { entry: 'src/webview/run/main.ts', outfile: join(outdir, 'webview/run.js'), platform: 'browser', format: 'iife', plugins: [zodEnglishOnly] },
 ].filter((t) => t.stdin || existsSync(t.entry));
 
 mkdirSync(outdir, { recursive: true });
