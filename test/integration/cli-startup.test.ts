@@ -45,6 +45,8 @@ describe('amphora CLI start-up (built dist/)', function () {
     const sdk = [...startupClosure('cli-sdk.cjs')];
     assert.ok(sdk.some((s) => s.startsWith('src/client/')) && sdk.some((s) => s.startsWith('node_modules/undici/')), 'cli-sdk.cjs holds the SDK and undici');
     assert.ok(!sdk.some((s) => s === 'node_modules/undici/index.js'), 'the SDK loads the undici modules it calls, not its index (fetch, WebSocket, mocks…)');
+    const locales = sdk.filter((s) => s.startsWith('node_modules/zod/v4/locales/'));
+    assert.deepEqual(locales, ['node_modules/zod/v4/locales/en.js'], "zod's locales: English alone (esbuild.mjs, zodEnglishOnly)");
   });
 
   it('still finds the SDK and the server when a command needs them (lazy chunks are in dist/)', () => {
