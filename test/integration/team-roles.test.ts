@@ -4,6 +4,7 @@
  * so a route added without a case here fails this test.
  */
 import assert from 'node:assert/strict';
+import { artifactDigest } from '../../src/core/node/manifest.js';
 import { ROUTE_ACCESS } from '../../src/server/auth/routeAccess.js';
 import { Api, sha256, type Res } from './server-helpers.js';
 import { createUser, ok, startTeamServer } from './team-helpers.js';
@@ -126,6 +127,11 @@ describe('team mode: role matrix over every route', function () {
       need: 'editor',
       ok: [200, 201],
       request: (_c, a) => a.post(`${BASE}/artifacts/alpha-secret-data/versions`, { type: 'dataset', manifest: MANIFEST }),
+    },
+    'POST /api/v1/projects/:entity/:project/artifacts/:name/relog': {
+      need: 'editor',
+      ok: [200],
+      request: (_c, a) => a.post(`${BASE}/artifacts/alpha-secret-data/relog`, { type: 'dataset', digest: artifactDigest(MANIFEST) }),
     },
     'GET /api/v1/projects/:entity/:project/artifacts/:name/versions/:selector': { need: 'viewer', ok: [200], request: (_c, a) => a.get(`${BASE}/artifacts/alpha-secret-data/versions/v0`) },
     'GET /api/v1/projects/:entity/:project/artifacts/:name/versions/:selector/manifest': {
