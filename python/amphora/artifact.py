@@ -21,7 +21,7 @@ from .registries import link_target
 from .received import check_received_manifest, check_received_version
 from .references import resolve_reference
 from .hashing import parallel, sha256_file
-from .transfer import Stats
+from .transfer import Stats, StreamingUpload
 
 _WINDOWS = os.name == "nt"
 _POLICIES = ("mutable", "immutable")
@@ -743,11 +743,13 @@ class Artifact:
         return [PublicRun(c, r) for r in answer["items"]]
 
     # ------------------------------------------------------------------ logging (used by Run)
-    def _finalize_local(self, stat_cache=None, transfer=None):
+    def _finalize_local(self, stat_cache=None, transfer=None, stream=False):
         """Hashes every local file not hashed yet (in parallel, streaming; unchanged files are
         answered from the stat cache when one is given). With `transfer` (logging), a small file
         is read once: the bytes just hashed go into the blob cache right away and are kept (up to
-        _HELD_MAX in all) for the upload, so the file is neither read again nor re-stat'ed."""
+        _HELD_MAX in all) for the upload, so the file is neither read again nor re-stat'ed. With
+        `stream`, they are uploaded in groups while hashing goes on instead: the StreamingUpload
+        returned (None without `stream`) is to be finished by the caller."""
         pending = [(p, e) for p, e in self._entries.items() if e.get("digest") is None]
         self._from_stat_cache = set()
         self._cached_from_bytes = set()
@@ -774,6 +776,9 @@ class Artifact:
         small = [j for j in jobs if j[2] is not None and j[2].st_size <= _SMALL_FILE]
         large = [j for j in jobs if j[2] is None or j[2].st_size > _SMALL_FILE]
         results = [None] * len(pending)
+        uploader = None
+        if stream and transfer is not None and stat_cache is not None and small:
+            uploader = StreamingUpload(transfer, sum(j[2].st_size for j in small), len(small))
         try:
             if stat_cache is None:
                 for i, path, st in small:
@@ -788,16 +793,26 @@ class Artifact:
                         if pending[i][0] not in self._skip_cache and digest not in self._cached_from_bytes:
                             transfer.adopt_bytes(data, digest)
                             self._cached_from_bytes.add(digest)
+                        if uploader is not None:
+                            uploader.add({"digest": digest, "size": size, "path": path, "bytes": data})
+                            continue
                         if digest not in self._held and held + len(data) <= _HELD_MAX:
                             self._held[digest] = data
                             held += len(data)
+                    if uploader is not None:
+                        uploader.skip(path, st.st_size)  # known, or grown since its stat: sent at the end if needed
             for (i, _, _), r in zip(large, parallel(lambda j: hash_one(j[1], j[2]), large)):
                 results[i] = r
+        except BaseException:
+            if uploader is not None:
+                uploader.close()
+            raise
         finally:
             if stat_cache is not None:
                 stat_cache.flush()
         for (p, e), (digest, size) in zip(pending, results):
             e["digest"], e["size"] = digest, size
+        return uploader
 
     def _prepare_upload(self, client, optimistic=False):
         """Hashes and uploads what the server lacks; returns the manifest. An empty artifact is
@@ -805,7 +820,10 @@ class Artifact:
         base) name blobs the server already holds. With `optimistic`, a log whose every file the
         stat cache knew (an unchanged folder logged again) asks the server nothing before the
         commit: the commit answers missing_blobs if it lacks any, and _post_version sends them."""
-        self._finalize_local(client.transfer.stat_cache, client.transfer)
+        streaming = self._finalize_local(client.transfer.stat_cache, client.transfer, stream=True)
+        # What was sent while hashing: everything else (large files, and files the stat cache
+        # knew when anything else was new) is negotiated below; durable by one flush at the end.
+        streamed = streaming.finish() if streaming is not None else None
         held, self._held = self._held, {}
         manifest = {p: _wire(e) for p, e in self._entries.items()}
         validate_manifest(manifest)
@@ -813,19 +831,25 @@ class Artifact:
         blobs = [{"digest": b["digest"], "size": b["size"], "path": local_by_digest[b["digest"]]}
                  for b in stored_blobs(manifest) if b["digest"] in local_by_digest]
         known = self._from_stat_cache
-        self._unsent = blobs if optimistic and blobs and all(b["digest"] in known for b in blobs) else []
+        self._unsent = blobs if optimistic and blobs and all(b["digest"] in known for b in blobs) and not (streamed and streamed.files_uploaded) else []
         if self._unsent:
             stats = Stats()
         else:
-            for b in blobs:
+            sent = streaming.sent if streaming is not None else set()
+            rest = [b for b in blobs if b["digest"] not in sent]
+            for b in rest:
                 data = held.get(b["digest"])
                 if data is not None and len(data) == b["size"]:
                     b["bytes"] = data
             try:
-                stats = client.transfer.upload(blobs, Stats())
+                stats = client.transfer.upload(rest, Stats(), flush=not (streamed and streamed.files_uploaded))
             finally:
-                for b in blobs:
+                for b in rest:
                     b.pop("bytes", None)  # the bytes go no further than the upload
+            if streamed is not None:
+                stats.add(bytes_uploaded=streamed.bytes_uploaded, files_uploaded=streamed.files_uploaded)
+                if streamed.files_uploaded:
+                    client.transfer.flush()
         self.last_transfer = stats
         # Files the stat cache knew were copied into the cache when they were first logged; small
         # files just hashed went in from their bytes (_finalize_local).

@@ -34,6 +34,8 @@ NEGOTIATE_BATCH = 10_000
 BATCH_BLOB_MAX = 1 << 20
 BATCH_FILES = 1_000
 BATCH_BYTES = 16 << 20
+# Groups of a streaming upload (see StreamingUpload) sent at once while hashing goes on.
+UPLOAD_GROUPS_IN_FLIGHT = 2
 BATCH_GET_PARALLEL = 4
 # Parts of one multipart upload in flight at once (team mode, large blobs).
 PART_WORKERS = 4
@@ -97,6 +99,75 @@ class Stats:
 _NO_PROGRESS = progress_mod.ByteProgress("", 0, 0, stream=object())
 
 
+class StreamingUpload:
+    """Uploads the small files of a log in groups while the rest are still being hashed: hashing
+    10,000 small files and sending them overlap instead of following each other. Each group is
+    negotiated and sent (Transfer.upload) on its own thread, at most UPLOAD_GROUPS_IN_FLIGHT at
+    once, which bounds the bytes held; the caller makes them durable once at the end (flush)."""
+
+    def __init__(self, transfer, total_bytes, total_files):
+        self.transfer = transfer
+        self.stats = Stats()
+        self.sent = set()
+        self._group, self._group_bytes = [], 0
+        self._futures = []
+        self._executor = None
+        self._slots = threading.Semaphore(UPLOAD_GROUPS_IN_FLIGHT)
+        self.bar = progress_mod.ByteProgress("upload", total_bytes, total_files, transfer.progress_stream)
+
+    def add(self, blob):
+        """A freshly hashed small file: {"digest", "size", "path", "bytes"}."""
+        if blob["digest"] in self.sent:
+            self.bar.done(blob["path"], blob["size"])
+            return
+        self.sent.add(blob["digest"])
+        self._group.append(blob)
+        self._group_bytes += blob["size"]
+        if len(self._group) >= BATCH_FILES or self._group_bytes >= BATCH_BYTES:
+            self._send()
+
+    def skip(self, key, size):
+        """A file that is not sent here (known to the stat cache, or large): counted as done."""
+        self.bar.done(key, size)
+
+    def _send(self):
+        group, self._group, self._group_bytes = self._group, [], 0
+        if not group:
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=UPLOAD_GROUPS_IN_FLIGHT, thread_name_prefix="amphora-upload")
+        for f in self._futures:
+            if f.done() and f.exception() is not None:
+                raise f.exception()  # stop hashing: the log fails anyway
+        self._slots.acquire()  # hashing waits while the groups in flight are full
+
+        def run():
+            try:
+                return self.transfer.upload(group, Stats(), flush=False, bar=self.bar)
+            finally:
+                self._slots.release()
+
+        self._futures.append(self._executor.submit(run))
+
+    def finish(self):
+        """Sends the last group and waits for all; returns what they uploaded."""
+        try:
+            self._send()
+            for f in self._futures:
+                got = f.result()
+                self.stats.add(bytes_uploaded=got.bytes_uploaded, files_uploaded=got.files_uploaded)
+        finally:
+            self.close()
+        return self.stats
+
+    def close(self):
+        """Waits for groups in flight (never leaves a thread sending) and clears the progress line."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        self.bar.close()
+
+
 class Transfer:
     def __init__(self, http, cache_dir, workers=DEFAULT_WORKERS):
         self.http = http
@@ -118,9 +189,11 @@ class Transfer:
             return self._pool
 
     # ------------------------------------------------------------------ upload
-    def upload(self, blobs, stats=None):
+    def upload(self, blobs, stats=None, flush=True, bar=None):
         """`blobs`: [{"digest", "size", "path"}, optionally "bytes": the file's bytes just hashed,
-        sent instead of reading the file again]. Sends only what the server lacks."""
+        sent instead of reading the file again]. Sends only what the server lacks. `flush=False`
+        leaves making them durable to the caller (one POST /blobs/flush after several uploads);
+        `bar`: a progress bar the caller owns (blobs the server holds already count as done)."""
         stats = stats or Stats()
         by_digest = {}
         for b in blobs:
@@ -147,7 +220,14 @@ class Transfer:
                 raise AmphoraError("internal", f'The server sent upload headers for blob {m["digest"]} that are not text; the server '
                                    "is broken or not trustworthy.")
 
-        bar = progress_mod.ByteProgress("upload", sum(m["size"] for m in missing), len(missing), self.progress_stream)
+        own_bar = bar is None
+        if own_bar:
+            bar = progress_mod.ByteProgress("upload", sum(m["size"] for m in missing), len(missing), self.progress_stream)
+        else:
+            wanted = {m["digest"] for m in missing}
+            for d, b in by_digest.items():
+                if d not in wanted:
+                    bar.done(d, b["size"])
 
         def put(m):
             blob = by_digest[m["digest"]]
@@ -212,14 +292,20 @@ class Transfer:
             leftovers = [m for rest in parallel(send, jobs, pool=self.pool()) for m in rest]
             parallel(put, leftovers, pool=self.pool())
         finally:
-            bar.close()
-        if missing:
-            try:
-                self.http.post(API_PREFIX + "/blobs/flush", {})
-            except AmphoraError as e:
-                if e.code != "not_found":
-                    raise
+            if own_bar:
+                bar.close()
+        if missing and flush:
+            self.flush()
         return stats
+
+    def flush(self):
+        """Makes every blob uploaded so far durable on the server (a server without the route
+        syncs at commit anyway)."""
+        try:
+            self.http.post(API_PREFIX + "/blobs/flush", {})
+        except AmphoraError as e:
+            if e.code != "not_found":
+                raise
 
     def blob_target(self, url, digest, handed_out):
         """The one check of where a blob's bytes may go or come from: the server's own route for this
