@@ -791,18 +791,17 @@ def _create_blob(target, data):
             return
         os.remove(target)
         fd = os.open(target, flags, 0o666)
-    try:
-        _write_all(fd, data)
-    except BaseException:
-        os.close(fd)
-        _remove_quietly(target)
-        raise
-    os.close(fd)
+    _fill_new(fd, target, data)
 
 
 def _write_new(target, data):
     """Writes bytes in hand to a new file (in a folder nobody else sees: no temp file needed)."""
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    _fill_new(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), target, data)
+
+
+def _fill_new(fd, target, data):
+    """Writes data into fd, the file just created at target, and closes it; a failed write
+    removes the file, so no torn file is left behind."""
     try:
         _write_all(fd, data)
     except BaseException:

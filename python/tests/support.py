@@ -156,6 +156,15 @@ class ServerTestCase(unittest.TestCase):
             f.write(data)
         return path
 
+    def write_small_files(self, folder, n):
+        """Writes n small files of distinct random bytes into folder; returns {name: bytes}."""
+        files = {}
+        for i in range(n):
+            data = os.urandom(64) + b"%d" % i
+            files[f"f{i:03d}.bin"] = data
+            self.write(f"{folder}/f{i:03d}.bin", data)
+        return files
+
     def log_file(self, run, name, type, rel, data):
         """Logs a one-file artifact from the run; returns it."""
         from amphora import Artifact

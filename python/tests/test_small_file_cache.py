@@ -107,14 +107,6 @@ class ReadSmallTest(unittest.TestCase):
 
 
 class FirstLogTest(ServerTestCase):
-    def small_files(self, folder, n):
-        files = {}
-        for i in range(n):
-            data = os.urandom(64) + b"%d" % i
-            files[f"f{i:03d}.bin"] = data
-            self.write(f"{folder}/f{i:03d}.bin", data)
-        return files
-
     def log_dir(self, project, name, folder):
         run = amphora.init(project=project, job_type="test")
         a = amphora.Artifact(name, type="dataset")
@@ -124,7 +116,7 @@ class FirstLogTest(ServerTestCase):
         return a
 
     def test_fills_the_cache_from_the_hashed_bytes_reading_each_file_once(self):
-        files = self.small_files("once", 30)
+        files = self.write_small_files("once", 30)
         root = os.path.join(self.work, "once")
         opened = []
         real_os_open, real_open = os.open, open
@@ -158,7 +150,7 @@ class FirstLogTest(ServerTestCase):
         self.assertFalse([p for p in opened if isinstance(p, str) and p.startswith(root + os.sep)])
 
     def test_an_unwritable_cache_never_fails_the_log(self):
-        files = self.small_files("nocache", 5)
+        files = self.write_small_files("nocache", 5)
         run = amphora.init(project="p-nocache", job_type="test")
         blocked = os.path.join(self.work, "not-a-folder")
         with open(blocked, "wb"):
@@ -179,7 +171,7 @@ class FirstLogTest(ServerTestCase):
                 self.assertEqual(f.read(), data)
 
     def test_a_cold_download_writes_the_cache_in_place_and_replaces_a_dangling_symlink(self):
-        files = self.small_files("cold", 6)
+        files = self.write_small_files("cold", 6)
         self.log_dir("p-cold", "cold", "cold")
         shutil.rmtree(self.cache_dir)
         first = hashlib.sha256(files["f000.bin"]).hexdigest()
@@ -203,7 +195,7 @@ class FirstLogTest(ServerTestCase):
         self.assertFalse(os.path.lexists(os.path.join(self.work, "nowhere")), "never written through the link")
 
     def test_a_torn_cached_blob_is_dropped_and_fetched_again_on_download(self):
-        files = self.small_files("torn", 3)
+        files = self.write_small_files("torn", 3)
         self.log_dir("p-torn", "torn", "torn")
         data = files["f001.bin"]
         target = cached_blob_path(self.cache_dir, hashlib.sha256(data).hexdigest())

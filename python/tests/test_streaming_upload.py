@@ -13,16 +13,8 @@ from .support import ServerTestCase
 
 
 class StreamingUploadTest(ServerTestCase):
-    def folder(self, name, n):
-        files = {}
-        for i in range(n):
-            data = os.urandom(32) + b"%d" % i
-            files[f"f{i:03d}.bin"] = data
-            self.write(f"{name}/f{i:03d}.bin", data)
-        return files
-
     def test_groups_go_up_while_hashing_goes_on_and_one_flush_makes_them_durable(self):
-        files = self.folder("stream", 50)
+        files = self.write_small_files("stream", 50)
         events = []
         real_read, real_upload, real_post = statcache.StatCache.read, transfer.Transfer.upload, None
 
@@ -60,7 +52,7 @@ class StreamingUploadTest(ServerTestCase):
                 self.assertEqual(f.read(), data)
 
     def test_a_failing_group_fails_the_log_and_leaves_no_thread_sending(self):
-        self.folder("broken", 30)
+        self.write_small_files("broken", 30)
         real_upload = transfer.Transfer.upload
         calls = []
 
