@@ -15,7 +15,7 @@ import stat
 import threading
 import urllib.parse
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait as futures_wait
 
 from .errors import AmphoraError
 from . import progress as progress_mod
@@ -103,7 +103,8 @@ class StreamingUpload:
     """Uploads the small files of a log in groups while the rest are still being hashed: hashing
     10,000 small files and sending them overlap instead of following each other. Each group is
     negotiated and sent (Transfer.upload) on its own thread, at most UPLOAD_GROUPS_IN_FLIGHT at
-    once, which bounds the bytes held; the caller makes them durable once at the end (flush)."""
+    once (on the transfer's group_pool, whose threads keep their connections across logs), which
+    bounds the bytes held; the caller makes them durable once at the end (flush)."""
 
     def __init__(self, transfer, total_bytes, total_files):
         self.transfer = transfer
@@ -111,7 +112,6 @@ class StreamingUpload:
         self.sent = set()
         self._group, self._group_bytes = [], 0
         self._futures = []
-        self._executor = None
         self._slots = threading.Semaphore(UPLOAD_GROUPS_IN_FLIGHT)
         self.bar = progress_mod.ByteProgress("upload", total_bytes, total_files, transfer.progress_stream)
 
@@ -134,8 +134,6 @@ class StreamingUpload:
         group, self._group, self._group_bytes = self._group, [], 0
         if not group:
             return
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=UPLOAD_GROUPS_IN_FLIGHT, thread_name_prefix="amphora-upload")
         for f in self._futures:
             if f.done() and f.exception() is not None:
                 raise f.exception()  # stop hashing: the log fails anyway
@@ -147,7 +145,7 @@ class StreamingUpload:
             finally:
                 self._slots.release()
 
-        self._futures.append(self._executor.submit(run))
+        self._futures.append(self.transfer.group_pool().submit(run))
 
     def finish(self):
         """Sends the last group and waits for all; returns what they uploaded."""
@@ -161,10 +159,11 @@ class StreamingUpload:
         return self.stats
 
     def close(self):
-        """Waits for groups in flight (never leaves a thread sending) and clears the progress line."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        """Drops the groups not started and waits for those in flight (no group is left sending),
+        then clears the progress line."""
+        for f in self._futures:
+            f.cancel()
+        futures_wait(self._futures)
         self.bar.close()
 
 
@@ -178,6 +177,7 @@ class Transfer:
         self.progress_stream = None
         self._bar = _NO_PROGRESS
         self._pool = None
+        self._group_pool = None
         self._pool_lock = threading.Lock()
         self._base = None  # see _base_parts
 
@@ -187,6 +187,14 @@ class Transfer:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="amphora-transfer")
             return self._pool
+
+    def group_pool(self):
+        """Long-lived threads for the groups of a streaming upload (StreamingUpload): apart from
+        pool() because a group waits for its batches, which run there."""
+        with self._pool_lock:
+            if self._group_pool is None:
+                self._group_pool = ThreadPoolExecutor(max_workers=UPLOAD_GROUPS_IN_FLIGHT, thread_name_prefix="amphora-upload")
+            return self._group_pool
 
     # ------------------------------------------------------------------ upload
     def upload(self, blobs, stats=None, flush=True, bar=None):

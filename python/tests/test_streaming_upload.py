@@ -2,7 +2,7 @@
 (StreamingUpload), makes them durable with one flush at the end, and stops cleanly when a group
 fails. Real server, real files."""
 import os
-import threading
+import time
 import unittest
 from unittest import mock
 
@@ -55,12 +55,17 @@ class StreamingUploadTest(ServerTestCase):
         self.write_small_files("broken", 30)
         real_upload = transfer.Transfer.upload
         calls = []
+        in_flight = []
 
         def upload(self_, blobs, stats=None, flush=True, bar=None):
             calls.append(len(blobs))
-            if len(calls) == 1:
-                raise AmphoraError("insufficient_storage", "The server's disk is full; nothing was stored.")
-            return real_upload(self_, blobs, stats, flush, bar)
+            in_flight.append(1)
+            try:
+                if len(calls) == 1:
+                    raise AmphoraError("insufficient_storage", "The server's disk is full; nothing was stored.")
+                return real_upload(self_, blobs, stats, flush, bar)
+            finally:
+                in_flight.pop()
 
         run = amphora.init(project="p-broken", job_type="test")
         a = amphora.Artifact("broken", type="dataset")
@@ -69,7 +74,10 @@ class StreamingUploadTest(ServerTestCase):
             with self.assertRaises(AmphoraError) as ctx:
                 run.log_artifact(a)
         self.assertEqual(ctx.exception.code, "insufficient_storage")
-        self.assertFalse([t for t in threading.enumerate() if t.name.startswith("amphora-upload")], "no upload thread left behind")
+        self.assertEqual(in_flight, [], "no group is still sending when the error reaches the caller")
+        started = len(calls)
+        time.sleep(0.3)
+        self.assertEqual(len(calls), started, "and none starts after it")
         run.finish()
         self.assertAmphoraError("not_found", Api().artifact, "p-broken/broken:latest")
 
