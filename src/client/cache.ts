@@ -6,10 +6,10 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
 import { copyFile, constants as fsc, link, lstat, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
-import { cachedBlobPath } from '../core/node/config.js';
+import { requireBlobDigest } from '../core/node/received.js';
 import { hashIntoFile, writevFully } from '../core/node/hashedWrite.js';
 import { AmphoraError } from '../core/errors.js';
 
@@ -146,8 +146,13 @@ export class BlobCache {
     this.root = join(cacheDir, 'blobs', 'sha256');
   }
 
+  /**
+   * `cachedBlobPath` by concatenation onto the root joined once: a download of 10,000 small files
+   * asks for ~20,000 paths, and path.join's normalising was ~50 ms of a cached get's CPU.
+   */
   path(digest: string): string {
-    return cachedBlobPath(this.cacheDir, digest);
+    requireBlobDigest(digest, 'a cache entry');
+    return `${this.root}${sep}${digest.slice(0, 2)}${sep}${digest}`;
   }
 
   private async ensureDir(dir: string) {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Artifact } from '../../src/client/artifact.js';
 import { BlobCache, parseSize } from '../../src/client/cache.js';
+import { cachedBlobPath } from '../../src/core/node/config.js';
 import { parseBlock } from '../../src/client/events.js';
 import { hashFile, StatCache } from '../../src/client/hash.js';
 import { mapPool } from '../../src/client/pool.js';
@@ -62,6 +63,15 @@ describe('client: blob cache verifies on every read', () => {
   });
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('names a blob as cachedBlobPath does (Python shares the layout), from any spelling of the cache dir; refuses a non-digest', () => {
+    const digest = sha('x');
+    for (const cacheDir of [path.join(dir, 'cache'), `${path.join(dir, 'cache')}/`, `${dir}/./cache`, path.relative(process.cwd(), path.join(dir, 'cache'))]) {
+      assert.equal(new BlobCache(cacheDir).path(digest), cachedBlobPath(cacheDir, digest), cacheDir);
+    }
+    assert.throws(() => new BlobCache(dir).path('../../etc/passwd'), /digest/i);
+    assert.throws(() => new BlobCache(dir).path(digest.toUpperCase()), /digest/i);
   });
 
   for (const size of [10, 2 * 1024 * 1024]) {
