@@ -174,9 +174,11 @@ describe('e2e: runs in the editor (run view, live charts, compare, Open Producer
     await b.finish();
     const jt = rowByText(page, 'Runs', /^sweep/);
     await until('the sweep job type in the tree', async () => jt.isVisible(), 30_000, 500);
-    await jt.click();
+    // A click toggles: on a row the tree already shows open it would hide both runs.
+    if ((await jt.getAttribute('aria-expanded')) !== 'true') await jt.click();
     const ra = rowByText(page, 'Runs', a.name);
     const rb = rowByText(page, 'Runs', b.name);
+    await until('both sweep runs in the tree', async () => (await ra.isVisible()) && (await rb.isVisible()), 30_000, 500);
     await ra.click();
     await rb.click({ modifiers: ['Control'] });
     await contextMenu(page, rb, 'Compare Runs');
