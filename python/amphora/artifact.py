@@ -824,6 +824,7 @@ class Artifact:
         # What was sent while hashing: everything else (large files, and files the stat cache
         # knew when anything else was new) is negotiated below; durable by one flush at the end.
         streamed = streaming.finish() if streaming is not None else None
+        streamed_any = bool(streamed and streamed.files_uploaded)
         held, self._held = self._held, {}
         manifest = {p: _wire(e) for p, e in self._entries.items()}
         validate_manifest(manifest)
@@ -831,7 +832,7 @@ class Artifact:
         blobs = [{"digest": b["digest"], "size": b["size"], "path": local_by_digest[b["digest"]]}
                  for b in stored_blobs(manifest) if b["digest"] in local_by_digest]
         known = self._from_stat_cache
-        self._unsent = blobs if optimistic and blobs and all(b["digest"] in known for b in blobs) and not (streamed and streamed.files_uploaded) else []
+        self._unsent = blobs if optimistic and blobs and all(b["digest"] in known for b in blobs) and not streamed_any else []
         if self._unsent:
             stats = Stats()
         else:
@@ -842,14 +843,13 @@ class Artifact:
                 if data is not None and len(data) == b["size"]:
                     b["bytes"] = data
             try:
-                stats = client.transfer.upload(rest, Stats(), flush=not (streamed and streamed.files_uploaded))
+                stats = client.transfer.upload(rest, Stats(), flush=not streamed_any)
             finally:
                 for b in rest:
                     b.pop("bytes", None)  # the bytes go no further than the upload
-            if streamed is not None:
+            if streamed_any:
                 stats.add(bytes_uploaded=streamed.bytes_uploaded, files_uploaded=streamed.files_uploaded)
-                if streamed.files_uploaded:
-                    client.transfer.flush()
+                client.transfer.flush()
         self.last_transfer = stats
         # Files the stat cache knew were copied into the cache when they were first logged; small
         # files just hashed went in from their bytes (_finalize_local).

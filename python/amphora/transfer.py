@@ -439,21 +439,10 @@ class Transfer:
         hash (_copy_verified). An existing blob is left alone. Best effort, like adopt(): a cache
         that cannot take the bytes costs a later download, never the log."""
         target = cached_blob_path(self.cache_dir, digest)
-        for attempt in range(2):
-            try:
-                _create_blob(target, data)
-            except FileNotFoundError:
-                # The shard folder is new: made once, then one retry.
-                if attempt:
-                    return
-                try:
-                    os.makedirs(os.path.dirname(target), exist_ok=True)
-                except OSError:
-                    return
-                continue
-            except OSError:
-                return  # a cache that cannot take it (a failed write left no torn blob)
-            return
+        try:
+            _in_cache_folder(self.cache_dir, target, lambda: _create_blob(target, data))
+        except (OSError, AmphoraError):
+            pass  # a cache that cannot take it (a failed write left no torn blob)
 
     @staticmethod
     def _link(local, target):

@@ -64,11 +64,7 @@ export class ArtifactService {
   // ------------------------------------------------------------------ commit
 
   async commit(entity: string, project: string, name: string, req: CommitRequest, actor: Actor = null): Promise<z.infer<typeof CommitVersionResponse>> {
-    validateEntity(entity);
-    validateProject(project);
-    validateArtifactName(name);
-    validateArtifactType(req.type);
-    const aliases = normalizeAliases(req.aliases ?? []);
+    const aliases = checkLogTarget(entity, project, name, req);
     const manifest = req.manifest as Manifest;
     const size = validateManifest(manifest);
     const digest = artifactDigest(manifest);
@@ -80,10 +76,7 @@ export class ArtifactService {
     // checked inside it after all.
     const duplicate = await hasCommittedDigest(this.db, entity, project, name, digest);
     return this.commitTransaction(duplicate ? [] : needed, async (tx, events) => {
-      const projectId = await ensureProject(tx, entity, project);
-      await refuseRegistry(tx, projectId, entity, project, name);
-      if (req.runId) await requireRun(tx, projectId, entity, project, req.runId);
-      const coll = await lockOrCreateCollection(tx, projectId, name, req.type);
+      const { projectId, coll } = await lockLogTarget(tx, entity, project, name, req);
       if (duplicate && !(await committedWithDigest(tx, coll.id, digest)).length) await this.requireDurableBlobs(needed);
       return this.settleVersion(tx, events, {
         entity, project, name, projectId, coll, digest, blobs: needed, aliases, actor, req,
@@ -107,16 +100,9 @@ export class ArtifactService {
    * lives. None: not_found, and nothing is left behind (the transaction rolls back).
    */
   async relog(entity: string, project: string, name: string, req: z.infer<typeof RelogVersionRequest>, actor: Actor = null): Promise<z.infer<typeof CommitVersionResponse>> {
-    validateEntity(entity);
-    validateProject(project);
-    validateArtifactName(name);
-    validateArtifactType(req.type);
-    const aliases = normalizeAliases(req.aliases ?? []);
+    const aliases = checkLogTarget(entity, project, name, req);
     return this.commitTransaction([], async (tx, events) => {
-      const projectId = await ensureProject(tx, entity, project);
-      await refuseRegistry(tx, projectId, entity, project, name);
-      if (req.runId) await requireRun(tx, projectId, entity, project, req.runId);
-      const coll = await lockOrCreateCollection(tx, projectId, name, req.type);
+      const { projectId, coll } = await lockLogTarget(tx, entity, project, name, req);
       if (!(await committedWithDigest(tx, coll.id, req.digest)).length) {
         throw new AmphoraError(
           'not_found',
@@ -605,6 +591,23 @@ export async function refuseRegistry(q: Queryable, projectId: number, entity: st
       `${entity}/${project} is a registry, which holds links to versions logged elsewhere: log "${name}" to a project, then link it into the registry (run.link_artifact, artifact.link, or amphora artifact link SRC ${project}/${name}).`,
     );
   }
+}
+
+/** The names a commit or re-log names, checked before any query; returns its aliases, normalised. */
+function checkLogTarget(entity: string, project: string, name: string, req: { type: string; aliases?: string[] }): string[] {
+  validateEntity(entity);
+  validateProject(project);
+  validateArtifactName(name);
+  validateArtifactType(req.type);
+  return normalizeAliases(req.aliases ?? []);
+}
+
+/** Inside a commit's or re-log's transaction: its project (made if new, never a registry), its run, and its collection, locked. */
+async function lockLogTarget(tx: Queryable, entity: string, project: string, name: string, req: { type: string; runId?: string }): Promise<{ projectId: number; coll: CollectionRow }> {
+  const projectId = await ensureProject(tx, entity, project);
+  await refuseRegistry(tx, projectId, entity, project, name);
+  if (req.runId) await requireRun(tx, projectId, entity, project, req.runId);
+  return { projectId, coll: await lockOrCreateCollection(tx, projectId, name, req.type) };
 }
 
 export async function lockOrCreateCollection(tx: Queryable, projectId: number, name: string, type: string): Promise<CollectionRow> {
