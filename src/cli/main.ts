@@ -162,9 +162,11 @@ artifact
   .option('--metadata <json>', 'version metadata as a JSON object')
   .option('--no-checksum', 'references only: record the URI itself instead of checking the object (no ETag/version is read)')
   .option('--max-objects <n>', 'references only: at most this many objects under an s3:// or gs:// prefix (default 10000)')
+  .option('--policy <policy>', 'mutable (default: the local cache takes a copy) or immutable (you will not change the files: the cache hard-links them, no second copy)')
+  .option('--skip-cache', 'keep the files out of the local download cache')
   .addHelpText('after', '\nExample:\n  amphora artifact put data/ -n demo/mnist-raw -t dataset -a best -d "raw MNIST"')
   .action(
-    action(async (out, target: string, opts: { name: string; type: string; alias?: string[]; description?: string; metadata?: string; checksum: boolean; maxObjects?: string }) => {
+    action(async (out, target: string, opts: { name: string; type: string; alias?: string[]; description?: string; metadata?: string; checksum: boolean; maxObjects?: string; policy?: string; skipCache?: boolean }) => {
       const n = parseName(opts.name);
       let metadata: Record<string, unknown> | undefined;
       if (opts.metadata !== undefined) {
@@ -181,6 +183,13 @@ artifact
       if (!isUri && (!opts.checksum || opts.maxObjects !== undefined)) {
         throw new AmphoraError('invalid_request', `--no-checksum and --max-objects apply to reference URIs (s3://, gs://, http(s)://, file://); ${target} is a local path.`);
       }
+      if (isUri && (opts.policy !== undefined || opts.skipCache)) {
+        throw new AmphoraError('invalid_request', `--policy and --skip-cache apply to local files and folders; ${target} is a reference URI, which is never copied or cached.`);
+      }
+      if (opts.policy !== undefined && opts.policy !== 'mutable' && opts.policy !== 'immutable') {
+        throw new AmphoraError('invalid_request', `--policy must be mutable or immutable, got "${opts.policy}".`);
+      }
+      const cacheOpts = { policy: opts.policy as 'mutable' | 'immutable' | undefined, skipCache: opts.skipCache };
       if (isUri) {
         let maxObjects: number | undefined;
         if (opts.maxObjects !== undefined) {
@@ -195,8 +204,8 @@ artifact
       } else {
         const st = await stat(target).catch(() => undefined);
         if (!st) throw new AmphoraError('invalid_path', `${path.resolve(target)} does not exist; pass a file, a folder or a URI.`);
-        if (st.isDirectory()) await art.addDir(target);
-        else await art.addFile(target);
+        if (st.isDirectory()) await art.addDir(target, cacheOpts);
+        else await art.addFile(target, cacheOpts);
       }
       const c = await connect();
       const bar = out.progress('put');

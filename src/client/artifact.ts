@@ -4,7 +4,7 @@
  * version (download through the verified cache, update, delete, lineage).
  */
 import { statSync } from 'node:fs';
-import { mkdtemp, mkdir, open, readdir, readFile, realpath, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdtemp, mkdir, open, readdir, readFile, realpath, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { z } from 'zod';
@@ -33,7 +33,42 @@ const LARGE_FILE = 8 * 1024 * 1024;
 export interface Staged {
   localPath?: string;
   entry?: ManifestEntry;
+  /** How the local cache takes the file once logged (see CachePolicy). */
+  cache?: CacheUse;
 }
+
+/**
+ * W&B's `policy`: `immutable` is the producer's promise not to change the file, so the local
+ * cache takes a hard link to it instead of a copy (no second write, no extra disk while the file
+ * exists). A file changed in place anyway only costs a download: every cache read re-checks the
+ * blob's SHA-256, drops a changed one and fetches it again.
+ */
+export type CachePolicy = 'mutable' | 'immutable';
+/** What the cache does with a staged file: copy it, link it (immutable), or leave it out (skipCache). */
+export type CacheUse = 'copy' | 'link' | 'skip';
+
+/** Options of addFile / addDir that say how the local cache takes the files once logged. */
+export interface CacheOptions {
+  policy?: CachePolicy;
+  /** Keep these files out of the local cache (W&B's `skip_cache`). */
+  skipCache?: boolean;
+}
+
+function cacheUse(opts: CacheOptions, what: string): CacheUse {
+  if (opts.policy !== undefined && opts.policy !== 'mutable' && opts.policy !== 'immutable') {
+    throw new AmphoraError('invalid_request', `${what}: policy must be "mutable" or "immutable", got ${JSON.stringify(opts.policy)}.`);
+  }
+  return opts.skipCache ? 'skip' : opts.policy === 'immutable' ? 'link' : 'copy';
+}
+
+/** A fresh large blob the cache takes after its upload: from which file, and how. */
+interface ToAdopt {
+  file: string;
+  use: CacheUse;
+}
+
+/** Of a blob's local files, which one the cache takes and how: a link beats a copy beats nothing. */
+const CACHE_USE_RANK: Record<CacheUse, number> = { skip: 0, copy: 1, link: 2 };
 
 export interface ArtifactOptions {
   description?: string;
@@ -283,9 +318,10 @@ export class Artifact {
     this.staged.set(logical, s);
   }
 
-  /** Adds one file under `name` (default: its base name). */
-  async addFile(localPath: string, opts: { name?: string; overwrite?: boolean } = {}): Promise<ArtifactEntry> {
+  /** Adds one file under `name` (default: its base name); `policy` and `skipCache`: see CachePolicy. */
+  async addFile(localPath: string, opts: { name?: string; overwrite?: boolean } & CacheOptions = {}): Promise<ArtifactEntry> {
     this.requireDraft('addFile');
+    const cache = cacheUse(opts, 'addFile');
     const abs = path.resolve(localPath);
     let st;
     try {
@@ -295,7 +331,9 @@ export class Artifact {
     }
     if (!st.isFile()) throw new AmphoraError('invalid_path', `Cannot add ${abs} as a file: it is a ${st.isDirectory() ? 'folder (use addDir)' : 'special file'}.`);
     const logical = opts.name ?? path.basename(abs);
-    await this.stage(logical, { localPath: abs }, opts.overwrite);
+    // link(2) would link a symlink itself, not its file: the cache copies what a symlink points at.
+    const viaSymlink = cache === 'link' && (await lstat(abs)).isSymbolicLink();
+    await this.stage(logical, { localPath: abs, cache: viaSymlink ? 'copy' : cache }, opts.overwrite);
     return new ArtifactEntry(this, logical, '', st.size);
   }
 
@@ -304,8 +342,9 @@ export class Artifact {
    * they stay inside the folder; one pointing outside is an error, so an artifact never captures
    * files the folder does not own.
    */
-  async addDir(localPath: string, opts: { name?: string; merge?: boolean } = {}): Promise<number> {
+  async addDir(localPath: string, opts: { name?: string; merge?: boolean } & CacheOptions = {}): Promise<number> {
     this.requireDraft('addDir');
+    const cache = cacheUse(opts, 'addDir');
     const abs = path.resolve(localPath);
     let rootReal: string;
     try {
@@ -315,7 +354,8 @@ export class Artifact {
       throw new AmphoraError('invalid_path', `Cannot add folder ${abs}: it does not exist or is not a folder. Check the path (use addFile for a single file).`);
     }
     const prefix = opts.name ? validateManifestPath(opts.name.replace(/\/+$/, '')) + '/' : '';
-    const found: [string, string][] = [];
+    /** [logical path, local path, reached through a symlink]. */
+    const found: [string, string, boolean][] = [];
     const visited = new Set<string>([rootReal]);
     const inside = (real: string) => real === rootReal || real.startsWith(rootReal + path.sep);
     const walk = async (dir: string, rel: string): Promise<void> => {
@@ -340,16 +380,17 @@ export class Artifact {
             if (visited.has(real)) continue;
             visited.add(real);
             await walk(real, logical);
-          } else if (st.isFile()) found.push([logical, full]);
+          } else if (st.isFile()) found.push([logical, full, true]);
         } else if (e.isDirectory()) {
           await walk(full, logical);
         } else if (e.isFile()) {
-          found.push([logical, full]);
+          found.push([logical, full, false]);
         }
       }
     };
     await walk(abs, '');
-    for (const [logical, full] of found) await this.stage(prefix + logical, { localPath: full }, opts.merge);
+    // link(2) would link a symlink itself, not its file: the cache copies what a symlink points at.
+    for (const [logical, full, viaSymlink] of found) await this.stage(prefix + logical, { localPath: full, cache: viaSymlink && cache === 'link' ? 'copy' : cache }, opts.merge);
     return found.length;
   }
 
@@ -398,7 +439,7 @@ export class Artifact {
   async buildManifest(
     client: Client,
     onProgress?: ProgressFn,
-    onHashed?: (blob: LocalBlob, fromStatCache: boolean) => void,
+    onHashed?: (blob: LocalBlob, fromStatCache: boolean, cache: CacheUse) => void,
   ): Promise<{ manifest: Manifest; local: Map<string, string>; fresh: Set<string> }> {
     const items = [...this.staged];
     const manifest: Manifest = {};
@@ -425,7 +466,7 @@ export class Artifact {
         manifest[logical] = { digest: h.digest, size: h.size };
         local.set(h.digest, s.localPath!);
         if (!h.cached) fresh.add(h.digest);
-        onHashed?.({ digest: h.digest, size: h.size, path: s.localPath!, bytes: h.bytes }, !!h.cached);
+        onHashed?.({ digest: h.digest, size: h.size, path: s.localPath!, bytes: h.bytes }, !!h.cached, s.cache ?? 'copy');
       }
       done++;
       if (onProgress && (done % 500 === 0 || done === items.length)) onProgress({ phase: 'hash', done, total: items.length });
@@ -444,17 +485,26 @@ export class Artifact {
     client: Client,
     onProgress?: ProgressFn,
     optimistic = false,
-  ): Promise<{ manifest: Manifest; local: Map<string, string>; fresh: Set<string>; toAdopt: Set<string>; negotiated: boolean; retry: () => Promise<void> }> {
+  ): Promise<{ manifest: Manifest; local: Map<string, string>; fresh: Set<string>; toAdopt: Map<string, ToAdopt>; linked: string[]; negotiated: boolean; retry: () => Promise<void> }> {
     const uploader = new StreamingUploader(client, onProgress);
     const known: LocalBlob[] = [];
-    /** Fresh small files written to the cache from the bytes just hashed (see adoptIntoCache). */
+    /** Fresh small files already in the cache: linked, or written from the bytes just hashed. */
     const adopted = new Set<string>();
+    /** Fresh large files the cache takes from their paths while the server commits (adoptIntoCache). */
+    const toAdopt = new Map<string, ToAdopt>();
+    /** Files hard-linked into the cache: the link moved their ctime (see StatCache.refreshLinked). */
+    const linked: string[] = [];
     let built;
     try {
-      built = await this.buildManifest(client, onProgress, (b, fromStatCache) => {
-        if (!fromStatCache && b.bytes) {
-          client.blobCache.adoptBytes(b.bytes, b.digest);
-          adopted.add(b.digest);
+      built = await this.buildManifest(client, onProgress, (b, fromStatCache, use) => {
+        if (!fromStatCache && use !== 'skip' && !adopted.has(b.digest)) {
+          if (b.bytes) {
+            if (client.blobCache.adoptSmall(b.path, b.bytes, b.digest, use === 'link')) linked.push(b.path);
+            adopted.add(b.digest);
+          } else {
+            const had = toAdopt.get(b.digest);
+            if (!had || CACHE_USE_RANK[use] > CACHE_USE_RANK[had.use]) toAdopt.set(b.digest, { file: b.path, use });
+          }
         }
         if (optimistic && fromStatCache) known.push(b);
         else uploader.add(b);
@@ -464,8 +514,6 @@ export class Artifact {
       throw e;
     }
     const negotiated = !optimistic || built.fresh.size > 0;
-    /** Fresh files still to copy into the cache: the large ones, read again from their paths. */
-    const toAdopt = new Set([...built.fresh].filter((d) => !adopted.has(d)));
     if (negotiated) for (const b of known) uploader.add(b);
     await uploader.finish();
     const retry = async () => {
@@ -473,14 +521,18 @@ export class Artifact {
       for (const b of known) again.add(b);
       await again.finish();
     };
-    return { ...built, negotiated, retry, toAdopt };
+    return { ...built, negotiated, retry, toAdopt, linked };
   }
 
-  /** Copies newly hashed files (`only`) into the local cache from their paths (hard link when read-only) so a later download is free. */
-  private async adoptIntoCache(client: Client, local: Map<string, string>, only: Set<string>) {
-    const todo = [...local].filter(([digest]) => only.has(digest));
-    await mapPool(todo, LOCAL_CONCURRENCY, ([digest, file]) => client.blobCache.adopt(file, digest).catch(() => {}));
-    await client.statCache.refreshLinked(todo.map(([, file]) => path.resolve(file)));
+  /**
+   * Puts newly hashed large files into the local cache from their paths (a hard link when
+   * immutable or read-only, else a copy) so a later download is free, and keeps every linked file
+   * known to the stat cache.
+   */
+  private async adoptIntoCache(client: Client, toAdopt: Map<string, ToAdopt>, linked: string[]) {
+    const todo = [...toAdopt];
+    await mapPool(todo, LOCAL_CONCURRENCY, ([digest, { file, use }]) => client.blobCache.adopt(file, digest, use === 'link').catch(() => {}));
+    await client.statCache.refreshLinked([...linked, ...todo.map(([, { file }]) => file)].map((f) => path.resolve(f)));
     await client.statCache.flush();
   }
 
@@ -493,7 +545,7 @@ export class Artifact {
     const staged = await this.stageOnServer(client, opts.onProgress, true);
     // The cache is content-addressed and verified on every read, so it takes the new large files
     // while the server commits (small ones went in from their bytes while they were hashed).
-    const adopting = this.adoptIntoCache(client, staged.local, staged.toAdopt);
+    const adopting = this.adoptIntoCache(client, staged.toAdopt, staged.linked);
     const fields = {
       type: this.type,
       description: this.description ?? undefined,
@@ -549,7 +601,7 @@ export class Artifact {
   /** Adds this artifact's files to a distributed pending version. */
   private async upsertPending(client: Client, distributedId: string, opts: LogOptions = {}): Promise<void> {
     this.requireDraft('upsertArtifact');
-    const { manifest, local, toAdopt } = await this.stageOnServer(client, opts.onProgress);
+    const { manifest, toAdopt, linked } = await this.stageOnServer(client, opts.onProgress);
     await client.http.upsertPending(opts.entity ?? client.entity, opts.project ?? client.defaultProject, this.collectionName, distributedId, {
       type: this.type,
       manifest,
@@ -559,7 +611,7 @@ export class Artifact {
       metadata: this.metadata,
     });
     this.client = client;
-    await this.adoptIntoCache(client, local, toAdopt);
+    await this.adoptIntoCache(client, toAdopt, linked);
   }
 
   /** Commits a distributed pending version. */

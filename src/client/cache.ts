@@ -4,7 +4,7 @@
  * goes through a temp file + rename so a crash never leaves a half blob under its digest name.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
 import { copyFile, constants as fsc, link, lstat, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -134,6 +134,30 @@ async function copyIntoPlace(file: string, target: string): Promise<void> {
   }
 }
 
+/**
+ * Hard-links `file` at a blob's cache path. A regular file already there is kept (EEXIST: the
+ * blob is cached); anything else there (a dangling symlink) is replaced, as in createBlobFile.
+ */
+function linkIntoSync(file: string, target: string): void {
+  try {
+    linkSync(file, target);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || lstatSync(target, { throwIfNoEntry: false })?.isFile() !== false) throw e;
+    unlinkSync(target);
+    linkSync(file, target);
+  }
+}
+
+async function linkInto(file: string, target: string): Promise<void> {
+  try {
+    await link(file, target);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || (await lstat(target).catch(() => undefined))?.isFile() !== false) throw e;
+    await unlink(target);
+    await link(file, target);
+  }
+}
+
 export class BlobCache {
   readonly root: string;
   private readonly made = new Set<string>();
@@ -169,16 +193,18 @@ export class BlobCache {
   }
 
   /**
-   * Adds a local file the producer just logged. A read-only file is hard-linked (free); a writable
-   * one is reflinked or copied, so a user appending to it later never changes the cached blob.
-   * An existing blob is left alone.
+   * Adds a local file the producer just logged. It is hard-linked when `link` (the producer's
+   * promise not to change it, see CachePolicy) or when it is read-only: no second write, no extra
+   * disk. Otherwise (or where the file system refuses the link) it is reflinked or copied, so a
+   * user appending to it later never changes the cached blob. An existing blob is left alone.
    */
-  async adopt(file: string, digest: string): Promise<void> {
+  async adopt(file: string, digest: string, link = false): Promise<void> {
     const target = this.path(digest);
     await this.ensureDir(dirname(target));
     try {
-      if (((await stat(file)).mode & 0o222) === 0) {
-        await link(file, target);
+      // lstat: a symlink (mode 0777) is copied, since link(2) would link the symlink itself.
+      if (link || ((await lstat(file)).mode & 0o222) === 0) {
+        await linkInto(file, target);
         return;
       }
     } catch (e) {
@@ -192,6 +218,28 @@ export class BlobCache {
       /* absent: copy */
     }
     await copyIntoPlace(file, target);
+  }
+
+  /**
+   * Adds a small file the producer just hashed: a hard link to it when `link` (see adopt), else,
+   * or where the file system refuses the link (another device, fs.protected_hardlinks), a new
+   * blob from the bytes in hand. Returns whether it linked: the link moved the file's ctime.
+   */
+  adoptSmall(file: string, bytes: Buffer, digest: string, link: boolean): boolean {
+    if (link) {
+      const target = this.path(digest);
+      try {
+        this.ensureDirSync(dirname(target));
+        linkIntoSync(file, target);
+        return true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false; // cached already
+        // Any other refusal (or a shard folder deleted meanwhile): the copy below, as for a mutable file.
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') this.made.delete(dirname(target));
+      }
+    }
+    this.adoptBytes(bytes, digest);
+    return false;
   }
 
   /**

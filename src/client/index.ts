@@ -1,6 +1,7 @@
 /** The Amphora TypeScript SDK. */
 export { init, Run, type InitOptions } from './run.js';
 export { Artifact, ArtifactEntry, NewFile } from './artifact.js';
+export type { CacheOptions, CachePolicy } from './artifact.js';
 export { materialize, type DownloadStats } from './download.js';
 export { Api } from './api.js';
 export { Registry } from './registry.js';

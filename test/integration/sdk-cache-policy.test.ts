@@ -1,0 +1,181 @@
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { lstat, mkdir, mkdtemp, open, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Api } from '../../src/client/api.js';
+import { Artifact } from '../../src/client/artifact.js';
+import { Client } from '../../src/client/client.js';
+import { startHarness, type Harness } from './sdk-harness.js';
+
+/** A file bigger than the SDK's small-file limit (hashed and cached from its path, not its bytes). */
+const LARGE = 9 * 1024 * 1024;
+
+async function sameFile(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([stat(a), stat(b)]);
+  return x.ino === y.ino && x.dev === y.dev;
+}
+
+/** Overwrites bytes in place (same inode, same size): what a program that rewrites a file with 'r+' does. */
+async function overwriteInPlace(file: string, at: number, bytes: Buffer) {
+  const fh = await open(file, 'r+');
+  try {
+    await fh.write(bytes, 0, bytes.length, at);
+  } finally {
+    await fh.close();
+  }
+}
+
+describe('SDK: policy "immutable" hard-links logged files into the cache; skipCache keeps them out', function () {
+  this.timeout(120_000);
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  async function folder(name: string) {
+    const dir = path.join(h.work, name);
+    await mkdir(path.join(dir, 'sub'), { recursive: true });
+    const files: Record<string, Buffer> = { 'a.csv': randomBytes(3000), 'sub/b.csv': randomBytes(5000), 'big.bin': randomBytes(LARGE) };
+    for (const [rel, bytes] of Object.entries(files)) await writeFile(path.join(dir, rel), bytes);
+    return { dir, files };
+  }
+
+  it('links small and large files (no second copy), and logging them again hashes nothing', async () => {
+    const { dir } = await folder('frozen');
+    const a = new Artifact('frozen', 'dataset');
+    await a.addDir(dir, { policy: 'immutable' });
+    await a.log({ client: h.client, project: 'policy' });
+    const entries = (await a.manifest())!;
+    for (const rel of ['a.csv', 'sub/b.csv', 'big.bin']) {
+      assert.ok(await sameFile(path.join(dir, rel), h.client.blobCache.path(entries[rel]!.digest)), `${rel}: the cache blob is a hard link to the file`);
+    }
+    // The links moved the files' ctime; the stat cache was told, so nothing is hashed again.
+    const hashed = h.client.statCache.hashed;
+    const again = new Artifact('frozen', 'dataset');
+    await again.addDir(dir, { policy: 'immutable' });
+    await again.log({ client: h.client, project: 'policy' });
+    assert.equal(h.client.statCache.hashed, hashed);
+    assert.equal(again.version, a.version);
+    assert.equal(again.created, false);
+  });
+
+  it('a linked file changed in place anyway costs a download, never wrong bytes', async () => {
+    const { dir, files } = await folder('edited');
+    const a = new Artifact('edited', 'dataset');
+    await a.addDir(dir, { policy: 'immutable' });
+    await a.log({ client: h.client, project: 'policy' });
+    // Same size, other bytes, same inode: the cached blobs now hold content of another digest.
+    await overwriteInPlace(path.join(dir, 'a.csv'), 10, Buffer.from('changed'));
+    await overwriteInPlace(path.join(dir, 'big.bin'), LARGE - 100, Buffer.from('changed'));
+    const v0 = await new Api({ client: h.client }).artifact('policy/edited:v0');
+    const root = path.join(h.work, 'edited-v0');
+    const r = await v0.download({ root });
+    for (const [rel, bytes] of Object.entries(files)) assert.deepEqual(await readFile(path.join(root, rel)), bytes, `${rel}: the logged bytes`);
+    assert.equal(r.fetched, 2, 'the two changed blobs were fetched again');
+    assert.equal(r.fromCache, 1, 'the unchanged one came from the cache');
+    // The blobs fetched again are the cache's own files now, not links to the user's.
+    const entries = (await v0.manifest())!;
+    assert.equal(await sameFile(path.join(dir, 'a.csv'), h.client.blobCache.path(entries['a.csv']!.digest)), false);
+    assert.deepEqual(await readFile(h.client.blobCache.path(entries['a.csv']!.digest)), files['a.csv']);
+  });
+
+  it('the default (mutable) copies: changing the file later leaves the cached blob intact', async () => {
+    const { dir, files } = await folder('mutable');
+    const a = new Artifact('mutable', 'dataset');
+    await a.addDir(dir);
+    await a.log({ client: h.client, project: 'policy' });
+    const entries = (await a.manifest())!;
+    for (const rel of ['a.csv', 'big.bin']) assert.equal(await sameFile(path.join(dir, rel), h.client.blobCache.path(entries[rel]!.digest)), false, `${rel}: a copy`);
+    await overwriteInPlace(path.join(dir, 'a.csv'), 0, Buffer.from('changed'));
+    assert.deepEqual(await readFile(h.client.blobCache.path(entries['a.csv']!.digest)), files['a.csv']);
+  });
+
+  it('skipCache keeps the files out of the cache, even with policy "immutable"', async () => {
+    const { dir } = await folder('skipped');
+    const a = new Artifact('skipped', 'dataset');
+    await a.addDir(dir, { policy: 'immutable', skipCache: true });
+    await a.log({ client: h.client, project: 'policy' });
+    for (const e of Object.values((await a.manifest())!)) assert.equal(existsSync(h.client.blobCache.path(e.digest)), false);
+  });
+
+  it('a file reached through a symlink is copied, not linked: link(2) would link the symlink itself', async () => {
+    const dir = path.join(h.work, 'linked-dir');
+    await mkdir(dir, { recursive: true });
+    const target = path.join(dir, 'real.bin');
+    await writeFile(target, randomBytes(1000));
+    await symlink('real.bin', path.join(dir, 'alias.bin'));
+    const big = path.join(dir, 'big.bin');
+    await writeFile(big, randomBytes(LARGE));
+    await symlink('big.bin', path.join(dir, 'big-alias.bin'));
+    const a = new Artifact('via-symlink', 'dataset');
+    await a.addFile(path.join(dir, 'alias.bin'), { policy: 'immutable' });
+    await a.addFile(path.join(dir, 'big-alias.bin'), { policy: 'immutable' });
+    await a.log({ client: h.client, project: 'policy' });
+    for (const e of Object.values((await a.manifest())!)) {
+      const blob = h.client.blobCache.path(e.digest);
+      assert.ok((await lstat(blob)).isFile(), 'a regular file in the cache, not a symlink');
+    }
+  });
+
+  it('a cache on another file system takes copies (link fails with EXDEV)', async function () {
+    // /dev/shm is a tmpfs: a real second file system, no simulated error.
+    if (!existsSync('/dev/shm')) this.skip();
+    const cacheDir = await mkdtemp('/dev/shm/amphora-cache-');
+    const client = await Client.connect({ baseUrl: h.url, apiKey: h.apiKey, cacheDir, env: {} });
+    try {
+      const { dir, files } = await folder('other-fs');
+      const a = new Artifact('other-fs', 'dataset');
+      await a.addDir(dir, { policy: 'immutable' });
+      await a.log({ client, project: 'policy' });
+      const entries = (await a.manifest())!;
+      for (const [rel, bytes] of Object.entries(files)) assert.deepEqual(await readFile(client.blobCache.path(entries[rel]!.digest)), bytes, `${rel}: copied into the cache`);
+    } finally {
+      await client.close();
+      await rm(cacheDir, { recursive: true, force: true });
+    }
+  });
+
+  it('addFile / addDir refuse an unknown policy, naming the two', async () => {
+    const a = new Artifact('bad-policy', 'dataset');
+    await assert.rejects(a.addDir(h.work, { policy: 'frozen' as never }), /policy must be "mutable" or "immutable", got "frozen"/);
+  });
+
+  it('amphora artifact put --policy immutable links; --skip-cache caches nothing', async () => {
+    const { dir } = await folder('cli');
+    const cacheDir = path.join(h.work, 'cli-cache');
+    const env = { ...process.env, AMPHORA_BASE_URL: h.url, AMPHORA_API_KEY: h.apiKey, AMPHORA_CACHE_DIR: cacheDir };
+    // Asynchronously: the server runs in this process.
+    const put = (...args: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = execFile(process.execPath, [path.resolve('dist/cli.mjs'), '--json', 'artifact', 'put', dir, '-n', 'policy/cli', '-t', 'dataset', ...args], { env }, (_e, stdout, stderr) =>
+          resolve({ status: child.exitCode, stdout, stderr }),
+        );
+      });
+    const r = await put('--policy', 'immutable');
+    assert.equal(r.status, 0, r.stderr);
+    const client = await Client.connect({ baseUrl: h.url, apiKey: h.apiKey, cacheDir, env: {} });
+    try {
+      const art = await new Api({ client }).artifact('policy/cli:v0');
+      const entries = (await art.manifest())!;
+      assert.ok(await sameFile(path.join(dir, 'big.bin'), client.blobCache.path(entries['big.bin']!.digest)));
+      assert.ok(await sameFile(path.join(dir, 'a.csv'), client.blobCache.path(entries['a.csv']!.digest)));
+    } finally {
+      await client.close();
+    }
+    await writeFile(path.join(dir, 'new.csv'), randomBytes(100));
+    const skipped = await put('--skip-cache');
+    assert.equal(skipped.status, 0, skipped.stderr);
+    const digest = (JSON.parse(skipped.stdout) as { digest: string }).digest;
+    assert.ok(digest);
+    const blobs = spawnSync('find', [path.join(cacheDir, 'blobs'), '-type', 'f'], { encoding: 'utf8' }).stdout.trim().split('\n');
+    assert.equal(blobs.length, 3, 'only the three files of v0 are cached, not new.csv');
+    const bad = await put('--policy', 'frozen');
+    assert.equal(bad.status, 5);
+    assert.match(bad.stderr, /--policy must be mutable or immutable, got "frozen"/);
+  });
+});
