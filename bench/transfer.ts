@@ -45,6 +45,10 @@ const PYTHON = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'],
 const base = mkdtempSync(path.join(process.env.BENCH_DIR ?? tmpdir(), 'amphora-bench-'));
 const large = path.join(base, 'large');
 const small = path.join(base, 'small');
+// Other bytes of the same sizes, logged with policy "immutable" (the cache hard-links them): the
+// same content again would upload nothing.
+const largeImm = path.join(base, 'large-immutable');
+const smallImm = path.join(base, 'small-immutable');
 const largeLabel = `${LARGE_FILES} × ${LARGE_SIZE >> 20} MiB`;
 const smallLabel = `${SMALL_FILES.toLocaleString('en')} × 4 KiB`;
 const largeMiB = (LARGE_FILES * LARGE_SIZE) / 2 ** 20;
@@ -60,7 +64,7 @@ interface Timing {
   /** creationProbe() just before the step. */
   probe?: number;
 }
-type Scenario = 'help' | 'putLarge' | 'putSmall' | 'reputSmall' | 'getLargeCold' | 'getLargeCached' | 'getSmallCold' | 'getSmallCached' | 'getSmallAgain';
+type Scenario = 'help' | 'putLarge' | 'putSmall' | 'reputSmall' | 'putLargeImmutable' | 'putSmallImmutable' | 'getLargeCold' | 'getLargeCached' | 'getSmallCold' | 'getSmallCached' | 'getSmallAgain';
 
 function log(msg: string) {
   process.stderr.write(`[bench] ${msg}\n`);
@@ -130,7 +134,7 @@ function processCpu(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-function generate() {
+function generate(large: string, small: string, variant: number) {
   mkdirSync(large, { recursive: true });
   mkdirSync(small, { recursive: true });
   const chunk = Buffer.alloc(8 << 20);
@@ -140,6 +144,7 @@ function generate() {
     for (let c = 0; c < LARGE_SIZE / chunk.length; c++) {
       chunk.writeUInt32LE(f, 0);
       chunk.writeUInt32LE(c, 4);
+      chunk.writeUInt32LE(variant, 8);
       writeSync(fd, chunk);
     }
     closeSync(fd);
@@ -179,7 +184,8 @@ function floors(dir: string, tag: string): { plain: number; durable: number } {
 interface Mode {
   name: ModeName;
   help?(): Timing;
-  put(dir: string, name: string): Promise<Timing>;
+  /** Logs `dir` as bench/NAME; `immutable`: with policy "immutable". */
+  put(dir: string, name: string, immutable?: boolean): Promise<Timing>;
   get(ref: string, root: string): Promise<Timing>;
   close(): Promise<void>;
 }
@@ -194,7 +200,7 @@ async function sdkMode(server: ServerProcess, dir: string): Promise<Mode> {
   const consumer = await Client.connect({ baseUrl: server.url, apiKey: server.apiKey, cacheDir: path.join(dir, 'cache-consumer'), env: {} });
   return {
     name: 'sdk',
-    async put(folder, name) {
+    async put(folder, name, immutable) {
       // A new client per log, as a new process would have (stat cache loaded from disk).
       const client = await Client.connect({ baseUrl: server.url, apiKey: server.apiKey, cacheDir: producerCache, env: {} });
       try {
@@ -202,7 +208,7 @@ async function sdkMode(server: ServerProcess, dir: string): Promise<Mode> {
         const c0 = process.cpuUsage();
         const t0 = performance.now();
         const a = new Artifact(name, 'dataset');
-        await a.addDir(folder);
+        await a.addDir(folder, immutable ? { policy: 'immutable' } : {});
         await a.log({ client, project: 'bench' });
         return { s: (performance.now() - t0) / 1000, cpu: cpuSeconds(c0), note: `${a.version}, ${client.statCache.hashed} hashed` };
       } finally {
@@ -234,8 +240,8 @@ function cliMode(server: ServerProcess, dir: string): Mode {
       const best = runs.reduce((a, b) => (b.s < a.s ? b : a));
       return { s: best.s, cpu: best.cpu, note: 'best of 3' };
     },
-    async put(folder, name) {
-      const { s, cpu, out } = runProcess(process.execPath, [CLI, '--json', 'artifact', 'put', folder, '--name', `bench/${name}`, '--type', 'dataset'], env('cache-producer'));
+    async put(folder, name, immutable) {
+      const { s, cpu, out } = runProcess(process.execPath, [CLI, '--json', 'artifact', 'put', folder, '--name', `bench/${name}`, '--type', 'dataset', ...(immutable ? ['--policy', 'immutable'] : [])], env('cache-producer'));
       return { s, cpu, note: String(out.version) };
     },
     async get(ref, root) {
@@ -250,7 +256,7 @@ const PY_PUT = `
 import json, sys, amphora as wandb
 with wandb.init(project="bench", job_type="bench") as run:
     a = wandb.Artifact(sys.argv[2], type="dataset")
-    a.add_dir(sys.argv[1])
+    a.add_dir(sys.argv[1], policy=sys.argv[3])
     run.log_artifact(a)
 print(json.dumps({"version": a.version, "uploaded": a.last_transfer.files_uploaded if a.last_transfer else None}))
 `;
@@ -266,8 +272,8 @@ function pythonMode(server: ServerProcess, dir: string): Mode {
   const env = (cache: string) => ({ AMPHORA_BASE_URL: server.url, AMPHORA_API_KEY: server.apiKey, AMPHORA_CACHE_DIR: path.join(dir, cache), PYTHONPATH });
   return {
     name: 'python',
-    async put(folder, name) {
-      const { s, cpu, out } = runProcess(PYTHON, ['-c', PY_PUT, folder, name], env('cache-producer'));
+    async put(folder, name, immutable) {
+      const { s, cpu, out } = runProcess(PYTHON, ['-c', PY_PUT, folder, name, immutable ? 'immutable' : 'mutable'], env('cache-producer'));
       return { s, cpu, note: String(out.version) };
     },
     async get(ref, root) {
@@ -310,6 +316,8 @@ async function runMode(name: ModeName, template: string): Promise<Map<Scenario, 
     await step('putLarge', doLarge, () => mode.put(large, 'large'));
     await step('putSmall', doSmall, () => mode.put(small, 'small'));
     await step('reputSmall', doSmall, () => mode.put(small, 'small'));
+    await step('putLargeImmutable', doLarge, () => mode.put(largeImm, 'large-immutable', true));
+    await step('putSmallImmutable', doSmall, () => mode.put(smallImm, 'small-immutable', true));
     await step('getLargeCold', doLarge, () => mode.get('bench/large:latest', 'dl-large-1'));
     await step('getLargeCached', doLarge, () => mode.get('bench/large:latest', 'dl-large-2'));
     await step('getSmallCold', doSmall, () => mode.get('bench/small:latest', 'dl-small-1'));
@@ -372,7 +380,8 @@ function printTable(head: string[], body: string[][]) {
 
 async function main() {
   log(`generating ${largeLabel} and ${smallLabel} in ${base}`);
-  generate();
+  generate(large, small, 0);
+  generate(largeImm, smallImm, 1);
   const results = new Map<ModeName, Map<Scenario, Timing>>();
   try {
     const template = await emptyDataDirTemplate();
@@ -411,6 +420,8 @@ async function main() {
       { scenario: 'help', label: '`amphora --help`', floor: nodeStart, target: '≤ 0.15 s', met: (s) => s <= 0.15 },
       { scenario: 'putLarge', label: `put ${largeLabel}`, floor: fl?.durable, plainFloor: fl?.plain, target: '≤ 1.3× durable floor', met: (s) => s <= 1.3 * fl!.durable, peers: { lfs: peerCell(haveLfs, lfsL.add), annex: peerCell(haveAnnex, annexL.add) } },
       { scenario: 'putSmall', label: `put ${smallLabel}`, floor: fs?.durable, plainFloor: fs?.plain, target: '≥ 5,000 files/s', met: (s) => SMALL_FILES / s >= 5000, peers: { lfs: peerCell(haveLfs, lfsS.add), annex: peerCell(haveAnnex, annexS.add, ANNEX_SMALL_LIMIT_S) } },
+      { scenario: 'putLargeImmutable', label: `put ${largeLabel}, policy immutable`, floor: fl?.durable, plainFloor: fl?.plain, target: '≤ 1.3× durable floor', met: (s) => s <= 1.3 * fl!.durable },
+      { scenario: 'putSmallImmutable', label: `put ${smallLabel}, policy immutable`, floor: fs?.durable, plainFloor: fs?.plain, target: '≥ 5,000 files/s', met: (s) => SMALL_FILES / s >= 5000 },
       { scenario: 'reputSmall', label: `re-put unchanged ${smallLabel}`, floor: fs?.plain, target: '< 0.5 s', met: (s) => s < 0.5, peers: { lfs: peerCell(haveLfs, lfsS.readd), annex: peerCell(haveAnnex, annexS.readd) } },
       { scenario: 'getLargeCold', label: `get ${largeLabel}, cold cache`, floor: fl?.durable, plainFloor: fl?.plain, target: '≤ 1.5× durable floor', met: (s) => s <= 1.5 * fl!.durable },
       { scenario: 'getLargeCached', label: `get ${largeLabel}, cached, new root`, floor: fl?.durable, plainFloor: fl?.plain, target: '≤ 1.3× durable floor', met: (s) => s <= 1.3 * fl!.durable },
@@ -441,7 +452,7 @@ async function main() {
         pyMet(r),
         fmtS(r.floor),
         ...(quick ? [] : [fmtS(r.plainFloor), fmtS(r.peers?.lfs), fmtS(r.peers?.annex)]),
-        cli ? `${fmtS(cli.s)}; cpu ${cli.cpu?.toFixed(2) ?? '?'} s + server ${cli.serverCpu?.toFixed(2) ?? '0'} s; ${cli.note ?? ''}${r.scenario === 'putSmall' || r.scenario === 'getSmallCold' ? `; ${Math.round(SMALL_FILES / cli.s).toLocaleString('en')} files/s` : ''}${r.scenario === 'putLarge' || r.scenario.startsWith('getLarge') ? `; ${(largeMiB / cli.s).toFixed(0)} MiB/s` : ''}` : '',
+        cli ? `${fmtS(cli.s)}; cpu ${cli.cpu?.toFixed(2) ?? '?'} s + server ${cli.serverCpu?.toFixed(2) ?? '0'} s; ${cli.note ?? ''}${r.scenario === 'putSmall' || r.scenario === 'putSmallImmutable' || r.scenario === 'getSmallCold' ? `; ${Math.round(SMALL_FILES / cli.s).toLocaleString('en')} files/s` : ''}${r.scenario.startsWith('putLarge') || r.scenario.startsWith('getLarge') ? `; ${(largeMiB / cli.s).toFixed(0)} MiB/s` : ''}` : '',
       ];
     });
     console.log(`\nAmphora transfer benchmark${quick ? ' (--quick: cells are × the floor; floor for --help is `node -e 0`, re-runs use the plain floor)' : ''} — ${new Date().toISOString()}, ${cpuList().length} cores, Node ${process.version}\n`);
