@@ -230,8 +230,9 @@ artifact
   .argument('<ref>', '[entity/][project/]name[:alias|:vN] (default alias: latest)')
   .option('--root <dir>', 'where to put the files (default ./artifacts/<name>:<version>)')
   .option('-t, --type <type>', 'fail unless the artifact has this type')
+  .option('--skip-cache', 'write fetched files to the root only, adding nothing to the local cache (what it already holds is still used)')
   .action(
-    action(async (out, ref: string, opts: { root?: string; type?: string }) => {
+    action(async (out, ref: string, opts: { root?: string; type?: string; skipCache?: boolean }) => {
       const api = new (await sdk()).Api({ client: await connect() });
       const art = await api.artifact(ref);
       if (opts.type !== undefined && art.type !== opts.type) {
@@ -240,7 +241,7 @@ artifact
       const bar = out.progress('get');
       let r;
       try {
-        r = await art.download({ root: opts.root, onProgress: bar });
+        r = await art.download({ root: opts.root, onProgress: bar, skipCache: opts.skipCache });
       } finally {
         bar.stop();
       }

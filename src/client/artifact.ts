@@ -98,6 +98,11 @@ export interface DownloadOptions {
   pathPrefix?: string;
   /** Skip references whose object is gone instead of failing (W&B's `allow_missing_references`). */
   allowMissingReferences?: boolean;
+  /**
+   * Add nothing to the local cache (W&B's `skip_cache`): fetched files are written to the root
+   * only, one write per byte instead of two. Blobs the cache already holds are still used.
+   */
+  skipCache?: boolean;
 }
 
 /** What a Run may do to an Artifact that user code may not: set in Artifact's static block. */
@@ -754,10 +759,11 @@ export class Artifact {
     const prefix = opts.pathPrefix;
     const only = prefix === undefined && !opts.allowMissingReferences ? opts.only : (opts.only ?? Object.keys(manifest)).filter((p) => prefix === undefined || p.startsWith(prefix));
     const what = this.qualifiedName();
-    if (!opts.allowMissingReferences) return materialize(client, manifest, root, { only, onProgress: opts.onProgress, what });
+    const skipCache = opts.skipCache;
+    if (!opts.allowMissingReferences) return materialize(client, manifest, root, { only, onProgress: opts.onProgress, what, skipCache });
     // Stored files as usual; each reference alone, so one whose object is gone is skipped, as Python does.
     const paths = only ?? Object.keys(manifest);
-    const stats = await materialize(client, manifest, root, { only: paths.filter((p) => !manifest[p].ref), onProgress: opts.onProgress, what });
+    const stats = await materialize(client, manifest, root, { only: paths.filter((p) => !manifest[p].ref), onProgress: opts.onProgress, what, skipCache });
     for (const p of paths.filter((x) => manifest[x].ref)) {
       await materialize(client, manifest, root, { only: [p], what }).catch((e: unknown) => {
         if (!(e instanceof AmphoraError && e.code === 'not_found')) throw e;

@@ -43,6 +43,14 @@ export async function streamVerified(source: Readable, file: string, digest: str
   }
 }
 
+/** Throws digest_mismatch unless downloaded `bytes` hash to `digest`. */
+export function verifyBytes(bytes: Buffer, digest: string, what: string): void {
+  const got = createHash('sha256').update(bytes).digest('hex');
+  if (got !== digest) {
+    throw new AmphoraError('digest_mismatch', `Downloaded bytes of ${what} have SHA-256 ${got}, expected ${digest}; nothing was saved. Retry; if it persists the server's copy is damaged.`);
+  }
+}
+
 function sizeMismatch(what: string, got: string): AmphoraError {
   return new AmphoraError('digest_mismatch', `The server sent ${got} the manifest lists for ${what}; nothing was saved. Retry; if it persists the server's copy or its manifest is damaged.`);
 }
@@ -372,10 +380,7 @@ export class BlobCache {
 
   /** Stores bytes in hand under their digest (verified; temp file + rename). */
   async storeBytes(bytes: Buffer, digest: string, what: string): Promise<void> {
-    const got = createHash('sha256').update(bytes).digest('hex');
-    if (got !== digest) {
-      throw new AmphoraError('digest_mismatch', `Downloaded bytes of ${what} have SHA-256 ${got}, expected ${digest}; nothing was saved. Retry; if it persists the server's copy is damaged.`);
-    }
+    verifyBytes(bytes, digest, what);
     const target = this.path(digest);
     await this.ensureDir(dirname(target));
     // Plain syscalls: batch downloads store thousands of small blobs (see copySmall). One

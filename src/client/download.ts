@@ -35,7 +35,7 @@ export async function materialize(
   client: Client,
   manifest: Manifest,
   rootIn: string,
-  opts: { only?: string[]; onProgress?: ProgressFn; what?: string } = {},
+  opts: { only?: string[]; onProgress?: ProgressFn; what?: string; skipCache?: boolean } = {},
 ): Promise<DownloadStats> {
   const root = path.resolve(rootIn);
   const paths = opts.only ?? Object.keys(manifest);
@@ -91,7 +91,7 @@ export async function materialize(
   });
   // 2. The rest comes from the server: small blobs many per request, large ones one by one.
   const placed: { dest: string; st: Stats; digest: string }[] = [];
-  await fetchAndPlace(client, missing.map((t) => ({ ...t, file: t.dest })), false, what, opts.onProgress && progress.chunk, (t, st) => {
+  await fetchAndPlace(client, missing.map((t) => ({ ...t, file: t.dest })), false, what, opts.skipCache, opts.onProgress && progress.chunk, (t, st) => {
     placed.push({ dest: t.dest, st, digest: t.entry.digest });
     stats.fetched++;
     progress(t.entry.size, t.entry.digest);
@@ -142,13 +142,15 @@ async function placeLocal(client: Client, logical: string, entry: ManifestEntry,
  * in hand: one file created per target, no failed open probing the cache and no read back. A large
  * blob is streamed to its first target and the cache at once (see streamLarge). Anything else
  * (further targets of a large blob, an older server's one-by-one answers, targets marked
- * `fetch: false` because their blob is already cached) is copied out of the cache.
+ * `fetch: false` because their blob is already cached) is copied out of the cache. With
+ * `skipCache` nothing is written to the cache: those are fetched again, each straight to its file.
  */
 async function fetchAndPlace<T extends { p: string; entry: ManifestEntry; file: string; fetch?: boolean }>(
   client: Client,
   targets: T[],
   direct: boolean,
   what: string,
+  skipCache: boolean | undefined,
   onBytes: ((digest: string, n: number) => void) | undefined,
   placed: (t: T, st: Stats) => void,
 ): Promise<void> {
@@ -162,44 +164,63 @@ async function fetchAndPlace<T extends { p: string; entry: ManifestEntry; file: 
   const large = [...byDigest].filter(([, b]) => b.size > BATCH_BLOB_MAX);
   for (const [digest] of large) byDigest.delete(digest);
   const delivered = new Set<string>();
-  await fetchManyToCache(client, byDigest, onBytes, (digest, bytes) => {
-    for (const t of byDigest.get(digest)?.targets ?? []) placed(t, writeVerifiedBytes(bytes, t.file, direct));
-    delivered.add(digest);
-  });
+  await fetchManyToCache(
+    client,
+    byDigest,
+    onBytes,
+    (digest, bytes) => {
+      for (const t of byDigest.get(digest)?.targets ?? []) placed(t, writeVerifiedBytes(bytes, t.file, direct));
+      delivered.add(digest);
+    },
+    { skipCache },
+  );
   // Large blobs go straight from the response to their first target and into the cache in the
   // same pass; further targets of the same blob are copied out of the cache below.
   const streamed = new Set<T>();
   await mapPool(large, TRANSFER_CONCURRENCY, async ([digest, b]) => {
     const t = b.targets[0];
-    const file = direct ? t.file : tempName(t.file);
-    let st = await streamLarge(client, t.entry, file, b.what, onBytes && ((n) => onBytes(digest, n)));
-    if (!direct) {
-      await rename(file, t.file).catch(async (e: unknown) => {
-        await unlink(file).catch(() => {});
-        throw e;
-      });
-      // A rename changes the file's ctime, which the stat cache keys on: stat the final name.
-      st = await stat(t.file);
-    }
     streamed.add(t);
-    placed(t, st);
+    placed(t, await streamInto(t.file, direct, (file) => streamLarge(client, t.entry, file, b.what, skipCache, onBytes && ((n) => onBytes(digest, n)))));
   });
   await mapPool(
     targets.filter((t) => !delivered.has(t.entry.digest) && !streamed.has(t)),
     TRANSFER_CONCURRENCY,
-    async (t) => placed(t, await copyFetched(client, t.p, t.entry, t.file, direct, what)),
+    async (t) =>
+      placed(
+        t,
+        skipCache
+          ? await streamInto(t.file, direct, (file) => streamLarge(client, t.entry, file, `"${t.p}" of ${what}`, true, onBytes && ((n) => onBytes(t.entry.digest, n))))
+          : await copyFetched(client, t.p, t.entry, t.file, direct, what),
+      ),
   );
 }
 
 /**
- * Streams a large blob from the server to `file` (created exclusively), hashed on the way, and
- * into the cache in the same pass, or by a clone where the file system has them: one hash pass and
- * no read back. On failure `file` is removed and the response abandoned.
+ * Writes `dest` with `write`: directly when `direct` (a private folder), else through a temp file
+ * renamed into place. Returns the stats of the file at `dest`.
  */
-async function streamLarge(client: Client, entry: ManifestEntry, file: string, what: string, onBytes?: (n: number) => void): Promise<Stats> {
+async function streamInto(dest: string, direct: boolean, write: (file: string) => Promise<Stats>): Promise<Stats> {
+  if (direct) return write(dest);
+  const file = tempName(dest);
+  await write(file);
+  await rename(file, dest).catch(async (e: unknown) => {
+    await unlink(file).catch(() => {});
+    throw e;
+  });
+  // A rename changes the file's ctime, which the stat cache keys on: stat the final name.
+  return stat(dest);
+}
+
+/**
+ * Streams a blob from the server to `file` (created exclusively), hashed on the way, and into the
+ * cache in the same pass (unless `skipCache`), or by a clone where the file system has them: one
+ * hash pass and no read back. On failure `file` is removed and the response abandoned.
+ */
+async function streamLarge(client: Client, entry: ManifestEntry, file: string, what: string, skipCache: boolean | undefined, onBytes?: (n: number) => void): Promise<Stats> {
   const body = await client.http.getBlobStream(entry.digest);
   const clones = client.blobCache.clones === true;
   try {
+    if (skipCache) return await streamVerified(body, file, entry.digest, entry.size, what, true, onBytes);
     const st = clones
       ? await streamVerified(body, file, entry.digest, entry.size, what, true, onBytes)
       : await client.blobCache.streamToAndStore(body, file, entry.digest, entry.size, what, onBytes);
@@ -244,7 +265,7 @@ async function materializeFresh(
   client: Client,
   targets: { p: string; entry: ManifestEntry; dest: string }[],
   root: string,
-  opts: { onProgress?: ProgressFn; what?: string },
+  opts: { onProgress?: ProgressFn; what?: string; skipCache?: boolean },
 ): Promise<DownloadStats | undefined> {
   await mkdir(path.dirname(root), { recursive: true });
   // Not mkdtemp: its mode 0700 would become the root's (a root gets the usual mode, per umask).
@@ -278,7 +299,7 @@ async function materializeFresh(
     });
     // Small blobs come in batches and are written from the bytes in hand; a large one streams
     // straight to its file (see fetchAndPlace).
-    await fetchAndPlace(client, missing.map((t) => ({ ...t, file: t.tmp })), true, what, opts.onProgress && progress.chunk, (t, st) => {
+    await fetchAndPlace(client, missing.map((t) => ({ ...t, file: t.tmp })), true, what, opts.skipCache, opts.onProgress && progress.chunk, (t, st) => {
       written.push({ dest: t.dest, st, digest: t.entry.digest });
       stats.fetched++;
       progress(t.entry.size, t.entry.digest);

@@ -8,6 +8,7 @@ import type { AmphoraHttp } from './http.js';
 import type { Client } from './client.js';
 import { mapPool, TRANSFER_CONCURRENCY } from './pool.js';
 import { Limiter } from '../core/limiter.js';
+import { verifyBytes } from './cache.js';
 
 export const NEGOTIATE_BATCH = 10_000;
 /** Blobs up to this size travel in batch requests (the server accepts up to 4 MiB each). */
@@ -99,6 +100,7 @@ export async function fetchManyToCache(
   blobs: Map<string, { size: number; what: string }>,
   onBytes?: (digest: string, n: number) => void,
   onStored?: (digest: string, bytes: Buffer) => void,
+  opts: { skipCache?: boolean } = {},
 ): Promise<void> {
   const small: string[][] = [];
   const large: string[] = [];
@@ -121,7 +123,7 @@ export async function fetchManyToCache(
   await mapPool(small, 4, async (digests) => {
     if (client.http.batchSupported) {
       try {
-        await fetchBatch(client, digests, blobs, onStored);
+        await fetchBatch(client, digests, blobs, onStored, opts.skipCache);
         return;
       } catch (e) {
         // Not found: an older server without the route, or a blob it lacks; one request per
@@ -131,10 +133,12 @@ export async function fetchManyToCache(
     }
     large.push(...digests);
   });
+  // With skipCache the caller streams these straight to their files (they never reach onStored).
+  if (opts.skipCache) return;
   await mapPool(large, TRANSFER_CONCURRENCY, (d) => fetchToCache(client, d, blobs.get(d)!.size, blobs.get(d)!.what, onBytes && ((n) => onBytes(d, n))));
 }
 
-async function fetchBatch(client: Client, digests: string[], info: Map<string, { size: number; what: string }>, onStored?: (digest: string, bytes: Buffer) => void): Promise<void> {
+async function fetchBatch(client: Client, digests: string[], info: Map<string, { size: number; what: string }>, onStored?: (digest: string, bytes: Buffer) => void, skipCache = false): Promise<void> {
   const body = await client.http.getBlobBatch(digests);
   let buf: Buffer = Buffer.alloc(0);
   let i = 0;
@@ -143,7 +147,8 @@ async function fetchBatch(client: Client, digests: string[], info: Map<string, {
       const d = digests[i];
       const { size, what } = info.get(d)!;
       const bytes = buf.subarray(0, size);
-      await client.blobCache.storeBytes(bytes, d, what);
+      if (skipCache) verifyBytes(bytes, d, what);
+      else await client.blobCache.storeBytes(bytes, d, what);
       onStored?.(d, bytes);
       buf = buf.subarray(size);
       i++;

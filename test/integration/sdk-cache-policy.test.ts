@@ -179,3 +179,78 @@ describe('SDK: policy "immutable" hard-links logged files into the cache; skipCa
     assert.match(bad.stderr, /--policy must be mutable or immutable, got "frozen"/);
   });
 });
+
+describe('SDK: download({ skipCache }) writes the root only', function () {
+  this.timeout(120_000);
+  let h: Harness;
+  let files: Record<string, Buffer>;
+  before(async () => {
+    h = await startHarness();
+    const dir = path.join(h.work, 'src');
+    await mkdir(path.join(dir, 'sub'), { recursive: true });
+    const big = randomBytes(LARGE);
+    const small = randomBytes(2000);
+    // Two paths per content: a blob is fetched once per target when nothing is cached.
+    files = { 'a.csv': small, 'sub/a-again.csv': small, 'b.csv': randomBytes(100), 'big.bin': big, 'sub/big-again.bin': big };
+    for (const [rel, bytes] of Object.entries(files)) await writeFile(path.join(dir, rel), bytes);
+    const a = new Artifact('skip', 'dataset');
+    await a.addDir(dir);
+    await a.log({ client: h.client, project: 'skip' });
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  async function check(root: string) {
+    for (const [rel, bytes] of Object.entries(files)) assert.deepEqual(await readFile(path.join(root, rel)), bytes, rel);
+  }
+  const blobFiles = (cacheDir: string) => (existsSync(path.join(cacheDir, 'blobs')) ? spawnSync('find', [path.join(cacheDir, 'blobs'), '-type', 'f'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean) : []);
+
+  it('into a new root and into an existing one, nothing reaches the cache; a second get fetches again', async () => {
+    const consumer = await h.freshClient();
+    const art = await new Api({ client: consumer }).artifact('skip/skip:v0');
+    const r1 = await art.download({ root: path.join(h.work, 'new-root'), skipCache: true });
+    await check(r1.root);
+    assert.equal(r1.fetched, 5);
+    const existing = path.join(h.work, 'existing-root');
+    await mkdir(existing);
+    await writeFile(path.join(existing, 'b.csv'), 'stale');
+    const r2 = await art.download({ root: existing, skipCache: true });
+    await check(existing);
+    assert.equal(r2.fetched, 5);
+    assert.deepEqual(blobFiles(consumer.cacheDir), []);
+  });
+
+  it('still takes what the cache already holds', async () => {
+    const consumer = await h.freshClient();
+    const art = await new Api({ client: consumer }).artifact('skip/skip:v0');
+    await art.download({ root: path.join(h.work, 'warm'), only: ['b.csv'] });
+    const r = await art.download({ root: path.join(h.work, 'warm-skip'), skipCache: true });
+    await check(r.root);
+    assert.equal(r.fromCache, 1);
+    assert.equal(r.fetched, 4);
+    assert.equal(blobFiles(consumer.cacheDir).length, 1);
+  });
+
+  it('from a server without batch downloads (one request per blob), nothing reaches the cache', async () => {
+    const consumer = await h.freshClient();
+    (consumer.http as { batchSupported: boolean }).batchSupported = false;
+    const art = await new Api({ client: consumer }).artifact('skip/skip:v0');
+    const r = await art.download({ root: path.join(h.work, 'one-by-one'), skipCache: true });
+    await check(r.root);
+    assert.deepEqual(blobFiles(consumer.cacheDir), []);
+  });
+
+  it('amphora artifact get --skip-cache', async () => {
+    const cacheDir = path.join(h.work, 'cli-get-cache');
+    const root = path.join(h.work, 'cli-get-root');
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, [path.resolve('dist/cli.mjs'), '--json', 'artifact', 'get', 'skip/skip:v0', '--root', root, '--skip-cache'], { env: { ...process.env, AMPHORA_BASE_URL: h.url, AMPHORA_API_KEY: h.apiKey, AMPHORA_CACHE_DIR: cacheDir } }, (e, stdout, stderr) =>
+        e ? reject(new Error(stderr)) : resolve(stdout),
+      ),
+    );
+    assert.equal((JSON.parse(out) as { fetched: number }).fetched, 5);
+    await check(root);
+    assert.deepEqual(blobFiles(cacheDir), []);
+  });
+});

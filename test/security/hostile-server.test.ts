@@ -70,7 +70,14 @@ interface Case {
   mayRecover?: boolean;
   /** Download into ./artifacts/<name>:<version> (cwd = base/work) instead of an explicit root. */
   defaultRoot?: boolean;
+  /** Download with skipCache / skip_cache=True (nothing may land in the cache either). */
+  skipCache?: boolean;
 }
+
+/** After a skipCache download: neither client's cache holds a blob (manifests and stat rows are kept). */
+const cachesEmpty = async (_root: string, base: string) => {
+  for (const c of ['cache-ts', 'cache-py']) assert.equal(hasFile(path.join(base, c, 'blobs')), false, `${c} holds no blob`);
+};
 
 /** An internal service on loopback (what a reference to 127.0.0.1 or localhost would read); started in before(). */
 let internal: Awaited<ReturnType<typeof startBystander>>;
@@ -247,6 +254,45 @@ const cases: Case[] = [
     scenario: (base) => ({ entries: { 'notes.md': { digest: sha('# keep me\n'), size: 10, ref: `file://${base}/victim/notes.md` } } }),
     after: async (root) => assert.equal(await readFile(path.join(root, 'notes.md'), 'utf8'), '# keep me\n'),
   },
+  {
+    name: 'skip cache: wrong bytes in a batch are refused; nothing lands in the root or the cache',
+    expect: /SHA-256/,
+    skipCache: true,
+    scenario: () => ({ entries: { 'a.txt': { digest: sha(good), size: good.length } }, blobs: { [sha(good)]: Buffer.from('evil bytes\n') } }),
+    after: async (root, base) => {
+      assert.ok(!existsSync(path.join(root, 'a.txt')), 'no file from wrong bytes');
+      await cachesEmpty(root, base);
+    },
+  },
+  {
+    name: 'skip cache: a flood of bytes for a streamed 1 MiB entry stops at the manifest size',
+    expect: /more than the \d+ bytes|more than \d+ bytes/,
+    skipCache: true,
+    scenario: () => ({ entries: { 'big.bin': { digest: sha(big), size: big.length } }, floodBytes: 64 << 20 }),
+    after: cachesEmpty,
+  },
+  {
+    name: 'skip cache: wrong bytes for a streamed file in an existing root leave no file behind',
+    expect: /SHA-256/,
+    skipCache: true,
+    scenario: () => ({ entries: { 'big.bin': { digest: sha(big), size: big.length } }, blobs: { [sha(big)]: Buffer.alloc(big.length, 'e') } }),
+    plant: async (root) => void (await mkdir(root, { recursive: true })),
+    after: async (root, base) => {
+      assert.deepEqual(await readdir(root), [], 'no file, no temp file');
+      await cachesEmpty(root, base);
+    },
+  },
+  {
+    name: 'skip cache: a good download writes the root and adds nothing to the cache',
+    skipCache: true,
+    scenario: () => ({ entries: { 'a.txt': { digest: sha(good), size: good.length }, 'big.bin': { digest: sha(big), size: big.length }, 'big-again.bin': { digest: sha(big), size: big.length } }, blobs: { [sha(good)]: good, [sha(big)]: big } }),
+    after: async (root, base) => {
+      assert.deepEqual(await readFile(path.join(root, 'a.txt')), good);
+      assert.deepEqual(await readFile(path.join(root, 'big.bin')), big);
+      assert.deepEqual(await readFile(path.join(root, 'big-again.bin')), big);
+      await cachesEmpty(root, base);
+    },
+  },
 ];
 
 describe('security probe: a hostile server against both clients', function () {
@@ -297,7 +343,7 @@ describe('security probe: a hostile server against both clients', function () {
     const client = await Client.connect({ baseUrl: server.url, apiKey: server.apiKey, cacheDir: cache, env: {} });
     try {
       const art = await new Api({ client }).artifact('probe/data:v0');
-      await art.download({ root });
+      await art.download({ root, skipCache: c.skipCache });
       return { ok: true };
     } catch (e) {
       return { ok: false, code: (e as { code?: string }).code, message: (e as Error).message };
@@ -307,7 +353,7 @@ describe('security probe: a hostile server against both clients', function () {
   }
 
   async function python(c: Case, root: string): Promise<Outcome> {
-    const args = c.defaultRoot ? [PY, 'download-default', 'probe/data:v0'] : [PY, 'download', 'probe/data:v0', root];
+    const args = c.defaultRoot ? [PY, 'download-default', 'probe/data:v0'] : [PY, c.skipCache ? 'download-skip-cache' : 'download', 'probe/data:v0', root];
     const { stdout } = await run('python3', args, { cwd: path.join(base, 'work'), env: env(path.join(base, 'cache-py')), timeout: 60_000 });
     return JSON.parse(stdout.trim().split('\n').pop()!) as Outcome;
   }

@@ -1,6 +1,7 @@
 """Drives the Python client for the probe suite: one operation, one JSON line on stdout.
 
     python3 py_client.py download REF ROOT      # Api().artifact(REF).download(ROOT)
+    python3 py_client.py download-skip-cache REF ROOT   # ... .download(ROOT, skip_cache=True)
     python3 py_client.py download-default REF   # ... .download() into ./artifacts/<name>:<version>
     python3 py_client.py upload FILE            # log FILE as artifact "data" (negotiate, upload, commit)
 
@@ -18,6 +19,8 @@ def main(argv):
     try:
         if op == "download":
             amphora.Api().artifact(argv[2]).download(argv[3])
+        elif op == "download-skip-cache":
+            amphora.Api().artifact(argv[2]).download(argv[3], skip_cache=True)
         elif op == "download-default":
             amphora.Api().artifact(argv[2]).download()
         elif op == "upload":
