@@ -64,7 +64,7 @@ interface Timing {
   /** creationProbe() just before the step. */
   probe?: number;
 }
-type Scenario = 'help' | 'putLarge' | 'putSmall' | 'reputSmall' | 'putLargeImmutable' | 'putSmallImmutable' | 'getLargeCold' | 'getLargeCached' | 'getSmallCold' | 'getSmallCached' | 'getSmallAgain';
+type Scenario = 'help' | 'putLarge' | 'putSmall' | 'reputSmall' | 'putLargeImmutable' | 'putSmallImmutable' | 'getLargeCold' | 'getLargeCached' | 'getSmallCold' | 'getSmallCached' | 'getSmallAgain' | 'getLargeSkipCache' | 'getSmallSkipCache';
 
 function log(msg: string) {
   process.stderr.write(`[bench] ${msg}\n`);
@@ -186,7 +186,8 @@ interface Mode {
   help?(): Timing;
   /** Logs `dir` as bench/NAME; `immutable`: with policy "immutable". */
   put(dir: string, name: string, immutable?: boolean): Promise<Timing>;
-  get(ref: string, root: string): Promise<Timing>;
+  /** Downloads REF into ROOT; `skipCache`: with skip_cache, from a cache of its own that stays empty. */
+  get(ref: string, root: string, skipCache?: boolean): Promise<Timing>;
   close(): Promise<void>;
 }
 
@@ -215,12 +216,14 @@ async function sdkMode(server: ServerProcess, dir: string): Promise<Mode> {
         await client.close();
       }
     },
-    async get(ref, root) {
+    async get(ref, root, skipCache) {
+      const client = skipCache ? await Client.connect({ baseUrl: server.url, apiKey: server.apiKey, cacheDir: path.join(dir, 'cache-skip'), env: {} }) : consumer;
       settle();
       const c0 = process.cpuUsage();
       const t0 = performance.now();
-      const a = await new Api({ client: consumer }).artifact(ref);
-      const r = await a.download({ root: path.join(dir, root) });
+      const a = await new Api({ client }).artifact(ref);
+      const r = await a.download({ root: path.join(dir, root), skipCache });
+      if (skipCache) await client.close();
       return { s: (performance.now() - t0) / 1000, cpu: cpuSeconds(c0), note: `${r.fetched} fetched, ${r.fromCache} from cache, ${r.unchanged} unchanged` };
     },
     close: () => consumer.close(),
@@ -232,7 +235,7 @@ function cliMode(server: ServerProcess, dir: string): Mode {
   // A CLI that has run before, as users run it: one command per cache dir first, so the V8 code
   // cache the CLI keeps there (src/cli/codeCache.ts) exists. Only a build's very first command
   // compiles without it.
-  for (const cache of ['cache-producer', 'cache-consumer']) runProcess(process.execPath, [CLI, '--json', 'artifact', 'ls'], env(cache));
+  for (const cache of ['cache-producer', 'cache-consumer', 'cache-skip']) runProcess(process.execPath, [CLI, '--json', 'artifact', 'ls'], env(cache));
   return {
     name: 'cli',
     help() {
@@ -244,8 +247,8 @@ function cliMode(server: ServerProcess, dir: string): Mode {
       const { s, cpu, out } = runProcess(process.execPath, [CLI, '--json', 'artifact', 'put', folder, '--name', `bench/${name}`, '--type', 'dataset', ...(immutable ? ['--policy', 'immutable'] : [])], env('cache-producer'));
       return { s, cpu, note: String(out.version) };
     },
-    async get(ref, root) {
-      const { s, cpu, out } = runProcess(process.execPath, [CLI, '--json', 'artifact', 'get', ref, '--root', path.join(dir, root)], env('cache-consumer'));
+    async get(ref, root, skipCache) {
+      const { s, cpu, out } = runProcess(process.execPath, [CLI, '--json', 'artifact', 'get', ref, '--root', path.join(dir, root), ...(skipCache ? ['--skip-cache'] : [])], env(skipCache ? 'cache-skip' : 'cache-consumer'));
       return { s, cpu, note: `${out.fetched} fetched, ${out.fromCache} from cache, ${out.unchanged} unchanged` };
     },
     close: async () => {},
@@ -263,7 +266,7 @@ print(json.dumps({"version": a.version, "uploaded": a.last_transfer.files_upload
 const PY_GET = `
 import json, sys, amphora as wandb
 a = wandb.Api().artifact(sys.argv[1])
-a.download(sys.argv[2])
+a.download(sys.argv[2], skip_cache=sys.argv[3] == "skip")
 t = a.last_transfer
 print(json.dumps({"fetched": t.files_downloaded, "fromCache": t.cache_hits, "unchanged": t.already_present}))
 `;
@@ -276,8 +279,8 @@ function pythonMode(server: ServerProcess, dir: string): Mode {
       const { s, cpu, out } = runProcess(PYTHON, ['-c', PY_PUT, folder, name, immutable ? 'immutable' : 'mutable'], env('cache-producer'));
       return { s, cpu, note: String(out.version) };
     },
-    async get(ref, root) {
-      const { s, cpu, out } = runProcess(PYTHON, ['-c', PY_GET, ref, path.join(dir, root)], env('cache-consumer'));
+    async get(ref, root, skipCache) {
+      const { s, cpu, out } = runProcess(PYTHON, ['-c', PY_GET, ref, path.join(dir, root), skipCache ? 'skip' : 'cache'], env(skipCache ? 'cache-skip' : 'cache-consumer'));
       return { s, cpu, note: `${out.fetched} fetched, ${out.fromCache} from cache, ${out.unchanged} unchanged` };
     },
     close: async () => {},
@@ -323,6 +326,8 @@ async function runMode(name: ModeName, template: string): Promise<Map<Scenario, 
     await step('getSmallCold', doSmall, () => mode.get('bench/small:latest', 'dl-small-1'));
     await step('getSmallCached', doSmall, () => mode.get('bench/small:latest', 'dl-small-2'));
     await step('getSmallAgain', doSmall, () => mode.get('bench/small:latest', 'dl-small-2'));
+    await step('getLargeSkipCache', doLarge, () => mode.get('bench/large:latest', 'dl-large-skip', true));
+    await step('getSmallSkipCache', doSmall, () => mode.get('bench/small:latest', 'dl-small-skip', true));
   } finally {
     await mode.close();
     await server.stop();
@@ -427,6 +432,8 @@ async function main() {
       { scenario: 'getLargeCached', label: `get ${largeLabel}, cached, new root`, floor: fl?.durable, plainFloor: fl?.plain, target: '≤ 1.3× durable floor', met: (s) => s <= 1.3 * fl!.durable },
       { scenario: 'getSmallCold', label: `get ${smallLabel}, cold cache`, floor: fs?.durable, plainFloor: fs?.plain, target: '≥ 5,000 files/s', met: (s) => SMALL_FILES / s >= 5000 },
       { scenario: 'getSmallCached', label: `get ${smallLabel}, cached, new root`, floor: fs?.durable, plainFloor: fs?.plain, target: '< 1 s', met: (s) => s < 1 },
+      { scenario: 'getLargeSkipCache', label: `get ${largeLabel}, skip cache`, floor: fl?.durable, plainFloor: fl?.plain, target: '≤ 1.5× durable floor', met: (s) => s <= 1.5 * fl!.durable },
+      { scenario: 'getSmallSkipCache', label: `get ${smallLabel}, skip cache`, floor: fs?.durable, plainFloor: fs?.plain, target: '≥ 5,000 files/s', met: (s) => SMALL_FILES / s >= 5000 },
       { scenario: 'getSmallAgain', label: `get ${smallLabel} again, same root`, floor: fs?.plain, target: '< 0.5 s', met: (s) => s < 0.5 },
     ];
     const shown = specs.filter((r) => [...results.values()].some((m) => m.has(r.scenario)));
@@ -452,7 +459,7 @@ async function main() {
         pyMet(r),
         fmtS(r.floor),
         ...(quick ? [] : [fmtS(r.plainFloor), fmtS(r.peers?.lfs), fmtS(r.peers?.annex)]),
-        cli ? `${fmtS(cli.s)}; cpu ${cli.cpu?.toFixed(2) ?? '?'} s + server ${cli.serverCpu?.toFixed(2) ?? '0'} s; ${cli.note ?? ''}${r.scenario === 'putSmall' || r.scenario === 'putSmallImmutable' || r.scenario === 'getSmallCold' ? `; ${Math.round(SMALL_FILES / cli.s).toLocaleString('en')} files/s` : ''}${r.scenario.startsWith('putLarge') || r.scenario.startsWith('getLarge') ? `; ${(largeMiB / cli.s).toFixed(0)} MiB/s` : ''}` : '',
+        cli ? `${fmtS(cli.s)}; cpu ${cli.cpu?.toFixed(2) ?? '?'} s + server ${cli.serverCpu?.toFixed(2) ?? '0'} s; ${cli.note ?? ''}${r.scenario === 'putSmall' || r.scenario === 'putSmallImmutable' || r.scenario === 'getSmallCold' || r.scenario === 'getSmallSkipCache' ? `; ${Math.round(SMALL_FILES / cli.s).toLocaleString('en')} files/s` : ''}${r.scenario.startsWith('putLarge') || r.scenario.startsWith('getLarge') ? `; ${(largeMiB / cli.s).toFixed(0)} MiB/s` : ''}` : '',
       ];
     });
     console.log(`\nAmphora transfer benchmark${quick ? ' (--quick: cells are × the floor; floor for --help is `node -e 0`, re-runs use the plain floor)' : ''} — ${new Date().toISOString()}, ${cpuList().length} cores, Node ${process.version}\n`);
