@@ -132,6 +132,7 @@ class Artifact:
         self._tags = []
         self._ttl = None
         self._skip_cache = set()  # logical paths added with skip_cache=True
+        self._immutable = set()  # logical paths added with policy="immutable"
 
     # ------------------------------------------------------------------ constructing from the server
     @classmethod
@@ -145,6 +146,7 @@ class Artifact:
         a.pending = None
         a._incremental = False
         a._skip_cache = set()
+        a._immutable = set()
         a._apply_version(version)
         return a
 
@@ -347,6 +349,9 @@ class Artifact:
 
     def _put_local(self, logical, local, overwrite=False):
         self._put(logical, {"digest": None, "size": None, "_local": local}, overwrite)
+        # new_file's own temp file may be opened for writing again: never linked into the cache
+        # (add_file marks its path again).
+        self._immutable.discard(logical)
 
     def _check_overwrite(self, incoming, overwrite):
         """W&B's rule: a path already in the draft may only get other content with overwrite=True
@@ -367,7 +372,12 @@ class Artifact:
         """Adds one file, stored as `name` (default: its file name). A path already in the draft with
         other content raises ValueError unless overwrite=True. `is_tmp=True` names the file after its
         content; `skip_cache=True` keeps it out of the local cache. The file is read when the artifact is
-        logged, under either `policy` (the cache always gets its own copy, never a link to the file)."""
+        logged. `policy="mutable"` (default): the local cache gets its own copy of the file.
+        `policy="immutable"` promises the file will not change: the cache takes a hard link to it
+        instead of a copy, so logging writes no second copy and the cache costs no disk while the
+        file exists (where no link can be made, a copy as with "mutable"). If the file is changed in
+        place anyway, the next download of that version notices the changed blob, drops it and
+        fetches it again: nothing is lost. `skip_cache=True` wins over either policy."""
         self._require_draft("add a file")
         _check_policy(policy)
         if not os.path.isfile(local_path):
@@ -382,20 +392,28 @@ class Artifact:
             parts[0] = sha256_file(local_path)[0][:20]
             logical = (folder + "/" if folder else "") + ".".join(parts)
         self._put_local(logical, os.path.abspath(local_path), overwrite=overwrite)
-        self._note_skip_cache([logical], skip_cache)
+        self._note_cache_options([logical], skip_cache, policy)
         return ArtifactEntry(self, logical, self._entries[logical])
 
-    def _note_skip_cache(self, paths, skip_cache):
+    def _note_cache_options(self, paths, skip_cache, policy):
+        """Remembers how paths just added go into the local cache; adding a path again replaces it."""
+        immutable = policy == "immutable"
         for p in paths:
             if skip_cache:
                 self._skip_cache.add(p)
             else:
                 self._skip_cache.discard(p)
+            if immutable:
+                self._immutable.add(p)
+            else:
+                self._immutable.discard(p)
 
     def add_dir(self, local_path: str | os.PathLike, name: str | None = None, skip_cache: bool = False, policy: str = "mutable",
                 merge: bool = False) -> None:
         """Adds every file under a folder, stored under the prefix `name` (default: at the top). A file
-        already in the draft with other content raises ValueError unless merge=True."""
+        already in the draft with other content raises ValueError unless merge=True. `skip_cache`
+        and `policy` as in add_file: with `policy="immutable"` the local cache hard-links the files
+        instead of copying them."""
         self._require_draft("add a folder")
         _check_policy(policy)
         if not os.path.isdir(local_path):
@@ -445,7 +463,7 @@ class Artifact:
         self._check_overwrite(entries, merge)
         check_path_collisions([p for p in self._entries if p not in added] + list(added))
         self._entries.update(entries)
-        self._note_skip_cache(list(entries), skip_cache)
+        self._note_cache_options(list(entries), skip_cache, policy)
 
     def new_file(self, name: str, mode: str = "x", encoding: str | None = None) -> IO[Any]:
         """A writable file stored as `name` when closed: `with artifact.new_file("x.txt") as f: ...`.
@@ -530,6 +548,7 @@ class Artifact:
         for p in ([name] if name in self._entries else []) + under:
             del self._entries[p]
             self._skip_cache.discard(p)
+            self._immutable.discard(p)
 
     # ------------------------------------------------------------------ reading
     def get_entry(self, name: str) -> ArtifactEntry:
@@ -746,15 +765,17 @@ class Artifact:
     def _finalize_local(self, stat_cache=None, transfer=None, stream=False):
         """Hashes every local file not hashed yet (in parallel, streaming; unchanged files are
         answered from the stat cache when one is given). With `transfer` (logging), a small file
-        is read once: the bytes just hashed go into the blob cache right away and are kept (up to
-        _HELD_MAX in all) for the upload, so the file is neither read again nor re-stat'ed. With
+        is read once: the bytes just hashed go into the blob cache right away (a file added with
+        policy="immutable" is hard-linked instead) and are kept (up to _HELD_MAX in all) for the
+        upload, so the file is neither read again nor re-stat'ed. With
         `stream`, they are uploaded in groups while hashing goes on instead: the StreamingUpload
         returned (None without `stream`) is to be finished by the caller."""
         pending = [(p, e) for p, e in self._entries.items() if e.get("digest") is None]
         self._from_stat_cache = set()
-        self._cached_from_bytes = set()
+        self._cached_from_bytes = set()  # digests the cache took while hashing (bytes or a link)
         self._held = {}
         held = 0
+        linked = []  # files the cache just hard-linked: their ctime moved
 
         def hash_one(path, st):
             if stat_cache is None:
@@ -790,8 +811,12 @@ class Artifact:
                     if known:
                         self._from_stat_cache.add(digest)
                     elif data is not None and transfer is not None:
-                        if pending[i][0] not in self._skip_cache and digest not in self._cached_from_bytes:
-                            transfer.adopt_bytes(data, digest)
+                        logical = pending[i][0]
+                        if logical not in self._skip_cache and digest not in self._cached_from_bytes:
+                            if logical not in self._immutable:
+                                transfer.adopt_bytes(data, digest)
+                            elif transfer.link_or_adopt_bytes(path, data, digest):
+                                linked.append(path)
                             self._cached_from_bytes.add(digest)
                         if uploader is not None:
                             uploader.add({"digest": digest, "size": size, "path": path, "bytes": data})
@@ -809,6 +834,8 @@ class Artifact:
             raise
         finally:
             if stat_cache is not None:
+                # The rows just recorded for linked files still hold their ctime from before the link.
+                stat_cache.refresh_linked(linked)
                 stat_cache.flush()
         for (p, e), (digest, size) in zip(pending, results):
             e["digest"], e["size"] = digest, size
@@ -851,17 +878,34 @@ class Artifact:
                 stats.add(bytes_uploaded=streamed.bytes_uploaded, files_uploaded=streamed.files_uploaded)
                 client.transfer.flush()
         self.last_transfer = stats
-        # Files the stat cache knew were copied into the cache when they were first logged; small
-        # files just hashed went in from their bytes (_finalize_local).
-        skip = {self._entries[p]["digest"] for p in self._skip_cache if p in self._entries} | known | self._cached_from_bytes
-        adopt = [b for b in blobs if b["digest"] not in skip]
-        self._adopt = [(b["path"], b["digest"]) for b in adopt if b["size"] <= _SMALL_FILE]
-        # Large files are copied into the cache on the transfer threads while the server commits
-        # (the cache is content-addressed and verified on every read, so an early copy is safe):
-        # a 512 MiB copy otherwise adds its whole duration after the commit, one file after another.
+        # Files the stat cache knew went into the cache when they were first logged; small files
+        # just hashed went in from their bytes or by link (_finalize_local).
+        skip = known | self._cached_from_bytes
+        sources = self._cache_sources()
+        adopt = [(b["size"],) + sources[b["digest"]] for b in blobs if b["digest"] in sources and b["digest"] not in skip]
+        self._adopt = [(local, digest, link) for size, local, digest, link in adopt if size <= _SMALL_FILE]
+        # Large files are copied (or linked) into the cache on the transfer threads while the server
+        # commits (the cache is content-addressed and verified on every read, so an early copy is
+        # safe): a 512 MiB copy otherwise adds its whole duration after the commit, one file after another.
         pool = client.transfer.pool()
-        self._adopting = [(b["path"], pool.submit(client.transfer.adopt, b["path"], b["digest"])) for b in adopt if b["size"] > _SMALL_FILE]
+        self._adopting = [(local, pool.submit(client.transfer.adopt, local, digest, link))
+                          for size, local, digest, link in adopt if size > _SMALL_FILE]
         return manifest
+
+    def _cache_sources(self):
+        """digest -> (local file, digest, link): where the local cache takes each blob from. A path
+        added with policy="immutable" is hard-linked (link=True) and preferred; otherwise any path
+        not added with skip_cache=True is copied; a blob that only skip_cache paths hold is not cached."""
+        sources = {}
+        for p, e in self._entries.items():
+            local = e.get("_local")
+            if not local or e.get("ref") or p in self._skip_cache:
+                continue
+            link = p in self._immutable
+            had = sources.get(e["digest"])
+            if had is None or (link and not had[2]):
+                sources[e["digest"]] = (local, e["digest"], link)
+        return sources
 
     def _post_version(self, client, path, body):
         """Commits a version (path: …/artifacts/NAME/versions). After an optimistic
@@ -903,9 +947,9 @@ class Artifact:
         if manifest is not None and version["digest"] != artifact_digest(manifest):
             raise AmphoraError("internal", f'The server answered the commit of {self._name} with a version of digest {version["digest"]}, but the files '
                                f'sent hash to {artifact_digest(manifest)}; the server is broken or not trustworthy. Check {self._name}:{version["version"]} before using it.')
-        adopted = [local for local, _ in getattr(self, "_adopt", ())]
-        for local, digest in getattr(self, "_adopt", ()):
-            client.transfer.adopt(local, digest)
+        adopted = [local for local, _, _ in getattr(self, "_adopt", ())]
+        for local, digest, link in getattr(self, "_adopt", ()):
+            client.transfer.adopt(local, digest, link)
         for local, copying in getattr(self, "_adopting", ()):
             copying.exception()  # adopt never raises; wait so the stat cache sees the final ctime
             adopted.append(local)

@@ -2,7 +2,9 @@
 and parallel uploads/downloads (a thread pool; each thread keeps its own keep-alive connection).
 
 Cache layout (identical to the TypeScript SDK): <cache>/blobs/sha256/<2 hex>/<64 hex>. A cached
-blob is trusted only after its hash is re-checked while it is copied out.
+blob is trusted only after its hash is re-checked while it is copied out. A blob may be a hard link
+to a file the user logged (read-only, or policy="immutable"), so nothing here ever writes into an
+existing blob: blobs are created exclusively or renamed into place, and a damaged one is unlinked.
 """
 import contextlib
 import errno
@@ -405,18 +407,21 @@ class Transfer:
         if resp.status >= 400:
             raise error_from(resp.status, data, "POST", path)
 
-    def adopt(self, local, digest):
+    def adopt(self, local, digest, link=False):
         """Puts a file the producer just logged into the cache. A read-only file is hard-linked (free);
         a writable one is copied, so a user appending to it later never changes the cached blob.
-        An existing blob is left alone."""
+        `link`: the user promised the file will not change (policy="immutable"): it is hard-linked
+        whatever its mode. A file that cannot be linked (another file system, fs.protected_hardlinks,
+        too many links) is copied instead. An existing blob is left alone. Best effort: returns
+        whether the cache now links to the file, never raises."""
         target = cached_blob_path(self.cache_dir, digest)
-        # A read-only file costs one link(2); its folder is made only when link says it is missing.
+        # A link costs one link(2); its folder is made only when link says it is missing.
         try:
-            if not os.stat(local).st_mode & 0o222:
+            if link or not os.stat(local).st_mode & 0o222:
                 self._link(local, target)
-                return
+                return True
         except FileExistsError:
-            return
+            return False
         except OSError:
             pass
         try:
@@ -425,11 +430,29 @@ class Transfer:
                     copy_file(local, target)
                 except FileNotFoundError:
                     if not os.path.exists(local):
-                        return  # the file is gone: nothing to cache, no folders made for nothing
+                        return False  # the file is gone: nothing to cache, no folders made for nothing
                     os.makedirs(os.path.dirname(target), exist_ok=True)
                     copy_file(local, target)
         except OSError:
             pass  # the cache is an optimisation; logging already succeeded
+        return False
+
+    def link_or_adopt_bytes(self, local, data, digest):
+        """adopt_bytes for a small file the user promised will not change (policy="immutable"): the
+        cache takes a hard link to `local` instead of a copy of `data` (the bytes just hashed from
+        it, hashing to `digest`), so logging writes nothing more. Where the link fails for any
+        reason but an existing blob, the bytes are written as for any other file. Returns whether
+        the cache now links to the file (its ctime moved: see StatCache.refresh_linked)."""
+        target = cached_blob_path(self.cache_dir, digest)
+        try:
+            self._link(local, target)
+            return True
+        except FileExistsError:
+            return False
+        except OSError:
+            pass
+        self.adopt_bytes(data, digest)
+        return False
 
     def adopt_bytes(self, data, digest):
         """Puts the bytes of a small file the producer just hashed into the cache, from memory: no

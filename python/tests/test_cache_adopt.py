@@ -1,4 +1,5 @@
 """The producer's cache takes a just-logged file by hard link (real files in a temp dir)."""
+import errno
 import hashlib
 import os
 import shutil
@@ -56,6 +57,92 @@ class AdoptTest(unittest.TestCase):
         self.assertFalse(os.path.exists(self.cache), "no folders made for nothing")
 
 
+class LinkImmutableTest(unittest.TestCase):
+    """policy="immutable": the cache takes a hard link to a writable file, or a copy where no link can be made."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="amphora-link-")
+        self.cache = os.path.join(self.tmp, "cache")  # does not exist yet: the link makes its folders
+        self.transfer = Transfer(None, self.cache)
+        self.data = b"payload" * 100
+        self.src = os.path.join(self.tmp, "data.bin")
+        with open(self.src, "wb") as f:
+            f.write(self.data)
+        self.digest = hashlib.sha256(self.data).hexdigest()
+        self.target = cached_blob_path(self.cache, self.digest)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def assert_copied(self):
+        self.assertFalse(os.path.samefile(self.src, self.target), "a copy, not a link")
+        with open(self.target, "rb") as f:
+            self.assertEqual(f.read(), self.data)
+
+    def failing_link(self, code):
+        return mock.patch("os.link", side_effect=OSError(code, os.strerror(code)))
+
+    def test_adopt_with_link_links_a_writable_file(self):
+        self.assertTrue(os.stat(self.src).st_mode & 0o200)
+        self.assertTrue(self.transfer.adopt(self.src, self.digest, link=True))
+        self.assertTrue(os.path.samefile(self.src, self.target))
+        self.assertEqual(os.stat(self.src).st_mode & 0o777, os.stat(self.target).st_mode & 0o777)
+
+    def test_adopt_with_link_copies_on_simulated_exdev_eperm_and_emlink(self):
+        for code in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+            with self.subTest(errno=errno.errorcode[code]):
+                with self.failing_link(code) as link:
+                    self.assertFalse(self.transfer.adopt(self.src, self.digest, link=True))
+                self.assertEqual(link.call_count, 1, "a link was tried first")
+                self.assert_copied()
+                os.remove(self.target)
+
+    def test_adopt_with_link_leaves_an_existing_blob_alone(self):
+        os.makedirs(os.path.dirname(self.target))
+        with open(self.target, "wb") as f:
+            f.write(self.data)
+        before = os.stat(self.target)
+        self.assertFalse(self.transfer.adopt(self.src, self.digest, link=True))
+        after = os.stat(self.target)
+        self.assertEqual((after.st_ino, after.st_mtime_ns), (before.st_ino, before.st_mtime_ns))
+        self.assertEqual(os.stat(self.src).st_nlink, 1)
+
+    def test_link_or_adopt_bytes_links_a_small_writable_file(self):
+        with mock.patch.object(Transfer, "adopt_bytes", side_effect=AssertionError("bytes written")):
+            self.assertTrue(self.transfer.link_or_adopt_bytes(self.src, self.data, self.digest))
+        self.assertTrue(os.path.samefile(self.src, self.target))
+
+    def test_link_or_adopt_bytes_writes_the_bytes_on_simulated_exdev_and_eperm(self):
+        for code in (errno.EXDEV, errno.EPERM):
+            with self.subTest(errno=errno.errorcode[code]):
+                with self.failing_link(code), \
+                        mock.patch("amphora.transfer.copy_file", side_effect=AssertionError("the file read again")):
+                    self.assertFalse(self.transfer.link_or_adopt_bytes(self.src, self.data, self.digest))
+                self.assert_copied()
+                os.remove(self.target)
+
+    def test_link_or_adopt_bytes_leaves_an_existing_blob_alone(self):
+        os.makedirs(os.path.dirname(self.target))
+        with open(self.target, "wb") as f:
+            f.write(self.data)
+        before = os.stat(self.target)
+        self.assertFalse(self.transfer.link_or_adopt_bytes(self.src, self.data, self.digest))
+        after = os.stat(self.target)
+        self.assertEqual((after.st_ino, after.st_mtime_ns), (before.st_ino, before.st_mtime_ns))
+
+    def test_link_or_adopt_bytes_of_a_vanished_file_writes_the_bytes_hashed(self):
+        os.remove(self.src)
+        self.assertFalse(self.transfer.link_or_adopt_bytes(self.src, self.data, self.digest))
+        with open(self.target, "rb") as f:
+            self.assertEqual(f.read(), self.data)
+
+    def test_link_or_adopt_bytes_into_an_unusable_cache_raises_nothing(self):
+        with open(self.cache, "wb"):
+            pass  # a file where the cache folder should be
+        self.assertFalse(self.transfer.link_or_adopt_bytes(self.src, self.data, self.digest))
+        self.assertTrue(os.path.isfile(self.cache))
+
+
 class InCacheFolderTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="amphora-cache-folder-")
@@ -106,9 +193,9 @@ class AdoptWhileCommittingTest(ServerTestCase):
         copied = threading.Event()
         real_adopt = Transfer.adopt
 
-        def adopt(transfer, local, digest):
+        def adopt(transfer, local, digest, link=False):
             events.append(("adopt", os.path.basename(local)))
-            real_adopt(transfer, local, digest)
+            real_adopt(transfer, local, digest, link)
             if os.path.basename(local) == "big.bin":
                 copied.set()
 
