@@ -61,15 +61,16 @@ class ArtifactEntry:
     def ref_url(self) -> str | None:
         return self._ref
 
-    def download(self, root: str | os.PathLike | None = None) -> str:
-        """Downloads just this file (default root: the artifact's download folder); returns its local path."""
+    def download(self, root: str | os.PathLike | None = None, skip_cache: bool | None = None) -> str:
+        """Downloads just this file (default root: the artifact's download folder); returns its local
+        path. `skip_cache=True` adds nothing to the local cache (see Artifact.download)."""
         if self._artifact._version is None:
             if self._local:
                 return self._local
             raise AmphoraError("invalid_request", f'Artifact path "{self.path}" is a reference of an artifact that is not logged yet; '
                                f"log the artifact first, or read {self._ref} directly.")
         root = root or self._artifact._default_root()
-        self._artifact._transfer_files(root, [self.path])
+        self._artifact._transfer_files(root, [self.path], skip_cache=skip_cache)
         return os.path.join(os.path.abspath(root), *self.path.split("/"))
 
     def __repr__(self):
@@ -598,25 +599,24 @@ class Artifact:
         """Materializes the files under `root` (default ./artifacts/<name>:<version>), fetching only
         what is missing and verifying every hash; returns the folder. `path_prefix` downloads only the
         files under it; `allow_missing_references=True` skips references whose object is gone.
-        `multipart` is accepted for W&B compatibility (large files are always streamed)."""
+        `skip_cache=True` adds nothing to the local cache: fetched files are verified and written to
+        the root only (blobs the cache already holds are still used). `multipart` is accepted for
+        W&B compatibility (large files are always streamed)."""
         if self._version is None:
             raise ArtifactNotLoggedError(f"Artifact {self._name!r} is not logged yet, so there is nothing to download; log it with "
                                          "run.log_artifact first, or read its local files directly.")
-        if skip_cache:
-            raise NotImplementedError("download(skip_cache=True) is not supported by Amphora: downloads always go "
-                                      "through the verified local cache. Leave skip_cache out.")
         root = root or self._default_root()
         self._load_manifest()
         paths = sorted(p for p in self._entries if path_prefix is None or p.startswith(path_prefix))
         if not allow_missing_references:
-            self._transfer_files(root, paths)
+            self._transfer_files(root, paths, skip_cache=skip_cache)
             return root
         stored = [p for p in paths if not self._entries[p].get("ref")]
-        self._transfer_files(root, stored)
+        self._transfer_files(root, stored, skip_cache=skip_cache)
         for p in paths:
             if self._entries[p].get("ref"):
                 try:
-                    self._transfer_files(root, [p])
+                    self._transfer_files(root, [p], skip_cache=skip_cache)
                 except AmphoraError as e:
                     if e.code != "not_found":
                         raise
@@ -687,9 +687,9 @@ class Artifact:
                               "aliases": wanted})
         return Artifact._from_version(c, unwrap_version(answer))
 
-    def _transfer_files(self, root, paths):
+    def _transfer_files(self, root, paths, skip_cache=False):
         self._load_manifest()
-        self.last_transfer = self._client.transfer.download(self._entries, root, paths, Stats())
+        self.last_transfer = self._client.transfer.download(self._entries, root, paths, Stats(), skip_cache=bool(skip_cache))
         return self.last_transfer
 
     # ------------------------------------------------------------------ server-side changes

@@ -478,14 +478,17 @@ class Transfer:
             os.link(local, target)
 
     # ------------------------------------------------------------------ download
-    def download(self, manifest, root, paths=None, stats=None):
-        """Materializes entries of `manifest` under `root`; returns Stats."""
+    def download(self, manifest, root, paths=None, stats=None, skip_cache=False):
+        """Materializes entries of `manifest` under `root`; returns Stats. `skip_cache` (W&B's):
+        nothing is added to the blob cache, fetched bytes are verified and written to the root only
+        (a second path of the same blob is fetched again); blobs the cache already holds are still
+        used, verified as always."""
         stats = stats or Stats()
-        if not os.path.lexists(root) and self._download_fresh(manifest, root, paths, stats):
+        if not os.path.lexists(root) and self._download_fresh(manifest, root, paths, stats, skip_cache):
             return stats
-        return self._download_into(manifest, root, paths, stats)
+        return self._download_into(manifest, root, paths, stats, skip_cache=skip_cache)
 
-    def _download_fresh(self, manifest, root, paths, stats):
+    def _download_fresh(self, manifest, root, paths, stats, skip_cache=False):
         """A root that does not exist yet is built in a private sibling folder and renamed into
         place once complete (as the TypeScript SDK does): nobody sees its files meanwhile, so each
         is written directly instead of through its own temp file + rename, and an interrupted
@@ -497,7 +500,7 @@ class Transfer:
         staging = os.path.join(parent, f".{os.path.basename(os.path.abspath(root))}.amphora-{uuid.uuid4().hex[:12]}")
         os.mkdir(staging)
         try:
-            got = self._download_into(manifest, staging, paths, Stats(), fresh=True)
+            got = self._download_into(manifest, staging, paths, Stats(), fresh=True, skip_cache=skip_cache)
             try:
                 os.rename(staging, root)
             except OSError as e:
@@ -515,8 +518,9 @@ class Transfer:
                 shutil.rmtree(staging, ignore_errors=True)
             self.stat_cache.flush()
 
-    def _download_into(self, manifest, root, paths, stats, fresh=False):
-        """`fresh`: root is a private folder this download just made (files are written directly)."""
+    def _download_into(self, manifest, root, paths, stats, fresh=False, skip_cache=False):
+        """`fresh`: root is a private folder this download just made (files are written directly);
+        `skip_cache`: fetched blobs are not added to the cache."""
         os.makedirs(root, exist_ok=True)
         wanted = sorted(manifest) if paths is None else list(paths)
         jobs = []
@@ -554,13 +558,13 @@ class Transfer:
         try:
             remote = [j for j in map(prepare, small) if j is not None]
             remote += [j for j in parallel(prepare, other, pool=self.pool()) if j is not None]
-            self._fetch_remote(remote, stats, fresh)
+            self._fetch_remote(remote, stats, fresh, skip_cache)
         finally:
             if not fresh:  # a fresh root's rows are flushed under its final name (_download_fresh)
                 self.stat_cache.flush()
         return stats
 
-    def _fetch_remote(self, jobs, stats, fresh=False):
+    def _fetch_remote(self, jobs, stats, fresh=False, skip_cache=False):
         """Small blobs in POST /blobs/batch-get requests (≤ BATCH_GET_PARALLEL at once), large ones
         streamed one per request; a batch the server answers 404 (older server, or a blob it lacks)
         is fetched blob by blob, which names exactly what is missing."""
@@ -569,12 +573,12 @@ class Transfer:
             dests.setdefault(entry["digest"], (entry["size"], []))[1].append(dest)
         self._bar = progress_mod.ByteProgress("download", sum(size for size, _ in dests.values()), len(dests), self.progress_stream)
         try:
-            self._fetch_remote_blobs(dests, jobs, stats, fresh)
+            self._fetch_remote_blobs(dests, jobs, stats, fresh, skip_cache)
         finally:
             self._bar.close()
             self._bar = _NO_PROGRESS
 
-    def _fetch_remote_blobs(self, dests, jobs, stats, fresh):
+    def _fetch_remote_blobs(self, dests, jobs, stats, fresh, skip_cache=False):
         small = [d for d, (size, _) in dests.items() if size <= BATCH_BLOB_MAX] if self.http.batch_supported else []
         small_set = set(small)
         work = [("batch", g) for g in batches(small, lambda d: dests[d][0])]
@@ -584,11 +588,11 @@ class Transfer:
         def run(job):
             kind, item = job
             if kind == "one":
-                self._fetch_blob(*item, stats)
+                self._fetch_blob(*item, stats, skip_cache)
                 return []
             with gate:
                 try:
-                    self._fetch_batch(item, dests, stats, fresh)
+                    self._fetch_batch(item, dests, stats, fresh, skip_cache)
                     return []
                 except AmphoraError as e:
                     if not _is_not_found(e):
@@ -596,11 +600,11 @@ class Transfer:
             return [(d, dests[d][0], dest) for d in item for dest in dests[d][1]]
 
         leftovers = [j for rest in parallel(run, work, pool=self.pool()) for j in rest]
-        parallel(lambda j: self._fetch_blob(*j, stats), leftovers, pool=self.pool())
+        parallel(lambda j: self._fetch_blob(*j, stats, skip_cache), leftovers, pool=self.pool())
 
-    def _fetch_batch(self, digests, dests, stats, fresh=False):
+    def _fetch_batch(self, digests, dests, stats, fresh=False, skip_cache=False):
         """One POST /blobs/batch-get: reads each blob's bytes in order, verifies its SHA-256, stores it
-        in the cache and writes every destination through a temp file + rename."""
+        in the cache (unless `skip_cache`) and writes every destination through a temp file + rename."""
         path = API_PREFIX + "/blobs/batch-get"
         resp = self.http.open("POST", path, body=json.dumps({"digests": digests}).encode(),
                               headers={"content-type": "application/json", "accept": "application/octet-stream"})
@@ -619,7 +623,7 @@ class Transfer:
                         "damaged or the response was cut short. It was not written; ask the server administrator to "
                         "check its blob store.",
                     )
-                self._store(digest, data, targets, fresh)
+                self._store(digest, data, targets, fresh, skip_cache)
                 stats.add(bytes_downloaded=size, files_downloaded=len(targets))
                 self._bar.done(digest, size)
                 done += 1
@@ -631,11 +635,13 @@ class Transfer:
             self.http.abandon(path)  # the rest of the response is unread: this connection is done
             raise
 
-    def _store(self, digest, data, targets, fresh=False):
-        """Verified bytes in hand: into the cache (one exclusive create, see _create_blob), then
-        each destination (temp file + rename, or written directly into a fresh root's private folder)."""
-        cached = cached_blob_path(self.cache_dir, digest)
-        _in_cache_folder(self.cache_dir, cached, lambda: _create_blob(cached, data))
+    def _store(self, digest, data, targets, fresh=False, skip_cache=False):
+        """Verified bytes in hand: into the cache (one exclusive create, see _create_blob; not with
+        `skip_cache`), then each destination (temp file + rename, or written directly into a fresh
+        root's private folder)."""
+        if not skip_cache:
+            cached = cached_blob_path(self.cache_dir, digest)
+            _in_cache_folder(self.cache_dir, cached, lambda: _create_blob(cached, data))
         for target in targets:
             (_write_new if fresh else _write_replace)(target, data)
         for dest in targets:
@@ -664,7 +670,9 @@ class Transfer:
             _remove_quietly(cached)  # corrupted cache entry: fetch it again
         return False
 
-    def _fetch_blob(self, digest, size, dest, stats):
+    def _fetch_blob(self, digest, size, dest, stats, skip_cache=False):
+        """Streams one blob from the server to dest (temp file + rename), hashed on the way and
+        stopped at `size` bytes, and into the cache in the same pass unless `skip_cache`."""
         if self._from_local(digest, size, dest, stats):
             return  # e.g. another destination of the same blob brought it into the cache
         cached = cached_blob_path(self.cache_dir, digest)
@@ -681,8 +689,8 @@ class Transfer:
         h = hashlib.sha256()
         got = 0
         try:
-            c = _in_cache_folder(self.cache_dir, cached, lambda: open(cache_tmp, "xb"))
-            with c, open(dest_tmp, "wb") as d:
+            c = None if skip_cache else _in_cache_folder(self.cache_dir, cached, lambda: open(cache_tmp, "xb"))
+            with c or contextlib.nullcontext(), open(dest_tmp, "wb") as d:
                 while True:
                     chunk = resp.read(CHUNK)
                     if not chunk:
@@ -691,7 +699,8 @@ class Transfer:
                     if got > size:  # stop at the first byte past the manifest's size
                         break
                     h.update(chunk)
-                    c.write(chunk)
+                    if c is not None:
+                        c.write(chunk)
                     d.write(chunk)
                     self._bar.update(digest, got)
             if got != size:
@@ -708,7 +717,8 @@ class Transfer:
                     f"Downloaded blob {digest} has SHA-256 {h.hexdigest()} ({got} bytes); the server's copy is damaged. Nothing was written; "
                     "ask the server administrator to check its blob store.",
                 )
-            _in_cache_folder(self.cache_dir, cached, lambda: os.replace(cache_tmp, cached), retry=False)
+            if c is not None:
+                _in_cache_folder(self.cache_dir, cached, lambda: os.replace(cache_tmp, cached), retry=False)
             os.replace(dest_tmp, dest)
             self.stat_cache.record(dest, os.stat(dest), digest)
         finally:
