@@ -61,6 +61,11 @@ function cacheUse(opts: CacheOptions, what: string): CacheUse {
   return opts.skipCache ? 'skip' : opts.policy === 'immutable' ? 'link' : 'copy';
 }
 
+/** link(2) would link a symlink itself, not its file: the cache copies what a symlink points at. */
+function cacheUseThrough(use: CacheUse, viaSymlink: boolean): CacheUse {
+  return viaSymlink && use === 'link' ? 'copy' : use;
+}
+
 /** A fresh large blob the cache takes after its upload: from which file, and how. */
 interface ToAdopt {
   file: string;
@@ -336,9 +341,8 @@ export class Artifact {
     }
     if (!st.isFile()) throw new AmphoraError('invalid_path', `Cannot add ${abs} as a file: it is a ${st.isDirectory() ? 'folder (use addDir)' : 'special file'}.`);
     const logical = opts.name ?? path.basename(abs);
-    // link(2) would link a symlink itself, not its file: the cache copies what a symlink points at.
     const viaSymlink = cache === 'link' && (await lstat(abs)).isSymbolicLink();
-    await this.stage(logical, { localPath: abs, cache: viaSymlink ? 'copy' : cache }, opts.overwrite);
+    await this.stage(logical, { localPath: abs, cache: cacheUseThrough(cache, viaSymlink) }, opts.overwrite);
     return new ArtifactEntry(this, logical, '', st.size);
   }
 
@@ -394,8 +398,7 @@ export class Artifact {
       }
     };
     await walk(abs, '');
-    // link(2) would link a symlink itself, not its file: the cache copies what a symlink points at.
-    for (const [logical, full, viaSymlink] of found) await this.stage(prefix + logical, { localPath: full, cache: viaSymlink && cache === 'link' ? 'copy' : cache }, opts.merge);
+    for (const [logical, full, viaSymlink] of found) await this.stage(prefix + logical, { localPath: full, cache: cacheUseThrough(cache, viaSymlink) }, opts.merge);
     return found.length;
   }
 
