@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
-import { copyFile, constants as fsc, link, lstat, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { copyFile, constants as fsc, lstat, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
@@ -57,21 +57,32 @@ function sizeMismatch(what: string, got: string): AmphoraError {
 
 
 /**
- * Writes a blob's verified bytes at its cache path with one exclusive create. A regular file
- * already there is left alone (a concurrent writer stored the same bytes; a torn one fails the
- * read-time check and is fetched again); anything else there (a dangling symlink, say) is
- * replaced, so it cannot keep the blob out of the cache.
+ * Makes a blob at its cache path with `create`, an exclusive create (a new file, or a hard link).
+ * A regular file already there is left alone (a concurrent writer stored the same bytes; a torn
+ * one fails the read-time check and is fetched again) and false returned; anything else there (a
+ * dangling symlink, say) is replaced, so it cannot keep the blob out of the cache.
  */
-function createBlobFile(target: string, bytes: Buffer): void {
+function createAtBlobPath(target: string, create: () => void): boolean {
   try {
-    writeFileSync(target, bytes, { flag: 'wx' });
+    create();
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     const there = lstatSync(target, { throwIfNoEntry: false });
-    if (!there || there.isFile()) return;
+    if (!there || there.isFile()) return false;
     unlinkSync(target);
-    writeFileSync(target, bytes, { flag: 'wx' });
+    create();
   }
+  return true;
+}
+
+/** Writes a blob's verified bytes at its cache path (see createAtBlobPath). */
+function createBlobFile(target: string, bytes: Buffer): void {
+  createAtBlobPath(target, () => writeFileSync(target, bytes, { flag: 'wx' }));
+}
+
+/** Hard-links `file` at a blob's cache path (see createAtBlobPath); false when the blob was there. */
+function linkBlob(file: string, target: string): boolean {
+  return createAtBlobPath(target, () => linkSync(file, target));
 }
 
 /**
@@ -142,30 +153,6 @@ async function copyIntoPlace(file: string, target: string): Promise<void> {
   }
 }
 
-/**
- * Hard-links `file` at a blob's cache path. A regular file already there is kept (EEXIST: the
- * blob is cached); anything else there (a dangling symlink) is replaced, as in createBlobFile.
- */
-function linkIntoSync(file: string, target: string): void {
-  try {
-    linkSync(file, target);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || lstatSync(target, { throwIfNoEntry: false })?.isFile() !== false) throw e;
-    unlinkSync(target);
-    linkSync(file, target);
-  }
-}
-
-async function linkInto(file: string, target: string): Promise<void> {
-  try {
-    await link(file, target);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || (await lstat(target).catch(() => undefined))?.isFile() !== false) throw e;
-    await unlink(target);
-    await link(file, target);
-  }
-}
-
 export class BlobCache {
   readonly root: string;
   private readonly made = new Set<string>();
@@ -212,7 +199,8 @@ export class BlobCache {
     try {
       // lstat: a symlink (mode 0777) is copied, since link(2) would link the symlink itself.
       if (link || ((await lstat(file)).mode & 0o222) === 0) {
-        await linkInto(file, target);
+        // One plain syscall: no thread-pool round trip.
+        linkBlob(file, target);
         return;
       }
     } catch (e) {
@@ -238,10 +226,9 @@ export class BlobCache {
       const target = this.path(digest);
       try {
         this.ensureDirSync(dirname(target));
-        linkIntoSync(file, target);
-        return true;
+        return linkBlob(file, target); // false: cached already
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false; // cached already
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false; // cached meanwhile
         // Any other refusal (or a shard folder deleted meanwhile): the copy below, as for a mutable file.
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') this.made.delete(dirname(target));
       }
