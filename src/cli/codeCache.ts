@@ -21,6 +21,7 @@ import module, { createRequire } from 'node:module';
 import path from 'node:path';
 import vm from 'node:vm';
 import { defaultCacheDir } from '../core/node/dirs.js';
+import { v8FlagsSet } from './v8Flags.js';
 
 /** Where the bundles find their import(); the same key is written into them by esbuild.mjs. */
 export const IMPORT_HOOK = Symbol.for('amphora.cli.import');
@@ -54,7 +55,7 @@ export function runBundle(file: string, env: Record<string, string | undefined> 
     return result;
   }
   const source = readFileSync(file, 'utf8');
-  const key = createHash('sha256').update(`${process.version} ${process.arch} ${process.execArgv.join(' ')}\n`).update(source).digest('hex').slice(0, 32);
+  const key = createHash('sha256').update(`${process.version} ${process.arch} ${[...process.execArgv, ...v8FlagsSet()].join(' ')}\n`).update(source).digest('hex').slice(0, 32);
   const dir = path.join(defaultCacheDir(env), 'code');
   const base = path.basename(file);
   const cacheFile = path.join(dir, `${base}-${key}.v8`);

@@ -7,7 +7,9 @@
 import { fileURLToPath } from 'node:url';
 import { exitQuietlyWhenReaderLeaves } from './closedPipe.js';
 import { runBundle } from './codeCache.js';
+import { cliV8Flags, setV8Flags } from './v8Flags.js';
 
+setV8Flags(cliV8Flags(process.argv.slice(2)));
 exitQuietlyWhenReaderLeaves(process.stdout);
 exitQuietlyWhenReaderLeaves(process.stderr);
 // From source (src/cli/start.ts) there is no bundle; a dist/ without one is a broken build and

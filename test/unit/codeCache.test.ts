@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { cliV8Flags } from '../../src/cli/v8Flags.js';
 
 /**
  * The CLI's V8 code cache (src/cli/codeCache.ts) is an optimisation only: whatever state the cache
@@ -14,6 +15,7 @@ import { pathToFileURL } from 'node:url';
 describe('CLI code cache', function () {
   this.timeout(60_000);
   const codeCache = pathToFileURL(path.resolve('src/cli/codeCache.ts')).href;
+  const v8FlagsModule = pathToFileURL(path.resolve('src/cli/v8Flags.ts')).href;
   let dir: string;
   let bundle: string;
   let cacheDir: string;
@@ -37,12 +39,14 @@ describe('CLI code cache', function () {
     return `${fns}\nmodule.exports = { value: ${value}, sum: [${Array.from({ length: 50 }, (_, i) => `f${i}(1)`).join(', ')}].reduce((a, b) => a + b), lazy: ${lazy} };\n`;
   }
 
-  function run(env: Record<string, string> = {}): { cache: string; value: number; lazy: string; cacheFile?: string; stderr: string } {
+  function run(env: Record<string, string> = {}, v8Flags: string[] = []): { cache: string; value: number; lazy: string; cacheFile?: string; stderr: string } {
     const script = `import { runBundle } from ${JSON.stringify(codeCache)};
+import { setV8Flags } from ${JSON.stringify(v8FlagsModule)};
+setV8Flags(JSON.parse(process.argv[2]));
 const r = runBundle(process.argv[1]);
 const { lazy } = await r.exports.lazy();
 console.log(JSON.stringify({ cache: r.cache, value: r.exports.value, lazy, cacheFile: r.cacheFile }));`;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, bundle], {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, bundle, JSON.stringify(v8Flags)], {
       encoding: 'utf8',
       env: { ...process.env, AMPHORA_CACHE_DIR: cacheDir, AMPHORA_CODE_CACHE: '', ...env },
     });
@@ -61,6 +65,22 @@ console.log(JSON.stringify({ cache: r.cache, value: r.exports.value, lazy, cache
     assert.equal(second.cache, 'used');
     assert.equal(second.value, 1);
     assert.equal(second.lazy, 'loaded');
+  });
+
+  it('V8 flags the CLI sets are part of the key: a cache is used under the flags it was made with, never refused by V8 on every run', () => {
+    const flags = cliV8Flags(['artifact', 'get', 'x:latest']);
+    assert.deepEqual(flags, ['--liftoff-only']);
+    const first = run({}, flags);
+    assert.equal(first.cache, 'missing');
+    assert.equal(first.stderr, '', 'this Node knows the flag (an unknown one prints an error on every command)');
+    const second = run({}, flags);
+    assert.equal(second.cache, 'used');
+    assert.equal(second.value, 1);
+    // Without the flags (as `amphora serve` runs) another file is made, not the flagged one refused.
+    const plain = run();
+    assert.equal(plain.cache, 'missing');
+    assert.notEqual(plain.cacheFile, first.cacheFile);
+    assert.deepEqual(cliV8Flags(['serve', '--port', '0']), [], 'the embedded server keeps optimised WebAssembly for PGlite');
   });
 
   it('a cache of an older build is never used for a new one, even of the same length, and is removed', () => {
