@@ -6,7 +6,7 @@ import { defaultCacheDir, DEFAULT_PROJECT } from '../core/node/config.js';
 import { validateProject } from '../core/names.js';
 import { BlobCache } from './cache.js';
 import { ManifestCache } from './manifestCache.js';
-import { resolveConnection } from './connection.js';
+import { resolveConnection, whileCheckingHealth } from './connection.js';
 import { StatCache } from './hash.js';
 import { AmphoraHttp } from './http.js';
 import type { z } from 'zod';
@@ -41,9 +41,9 @@ export class Client {
 
   static async connect(opts: ClientOptions = {}): Promise<Client> {
     const env = opts.env ?? process.env;
-    const conn = await resolveConnection({ baseUrl: opts.baseUrl, apiKey: opts.apiKey, env });
+    const conn = await resolveConnection({ baseUrl: opts.baseUrl, apiKey: opts.apiKey, env, verify: false });
     const http = new AmphoraHttp({ ...conn, onRequest: opts.onRequest });
-    const viewer = await http.viewer();
+    const viewer = await whileCheckingHealth(conn.baseUrl, (signal) => http.viewer(signal));
     const project = env.AMPHORA_PROJECT ? validateProject(env.AMPHORA_PROJECT) : viewer.defaultProject || DEFAULT_PROJECT;
     return new Client(http, env.AMPHORA_ENTITY || viewer.entity, project, opts.cacheDir ?? defaultCacheDir(env), viewer);
   }

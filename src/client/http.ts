@@ -146,9 +146,10 @@ export class AmphoraHttp {
     throw await errorFrom(res, method, t.path);
   }
 
-  private async json<S extends z.ZodTypeAny>(method: Method, path: string, schema: S, opts: { query?: Query; body?: unknown } = {}): Promise<z.infer<S>> {
+  private async json<S extends z.ZodTypeAny>(method: Method, path: string, schema: S, opts: { query?: Query; body?: unknown; signal?: AbortSignal } = {}): Promise<z.infer<S>> {
     const res = await this.raw(method, path, {
       query: opts.query,
+      signal: opts.signal,
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
       headers: opts.body === undefined ? undefined : { 'content-type': 'application/json' },
     });
@@ -172,7 +173,7 @@ export class AmphoraHttp {
   // ------------------------------------------------------------------ health, identity
   health() { return this.json('GET', api.routes.health(), api.Health); }
   async openapi(): Promise<unknown> { return (await this.raw('GET', api.routes.openapi())).body.json(); }
-  viewer() { return this.json('GET', api.routes.viewer(), api.Viewer); }
+  viewer(signal?: AbortSignal) { return this.json('GET', api.routes.viewer(), api.Viewer, { signal }); }
   resolve(ref: string) { return this.json('GET', api.routes.resolve(), api.ResolveResponse, { query: { ref } }); }
 
   // ------------------------------------------------------------------ projects

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { AmphoraHttp } from '../../src/client/http.js';
-import { resolveConnection } from '../../src/client/connection.js';
+import { resolveConnection, whileCheckingHealth } from '../../src/client/connection.js';
+import { Client } from '../../src/client/client.js';
 import { AmphoraError } from '../../src/core/errors.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -71,6 +72,43 @@ describe('client: HTTP error mapping and connection resolution', () => {
       await assert.rejects(resolveConnection({ env: { AMPHORA_DATA_DIR: path.join(dir, 'none') } }), (e: unknown) => e instanceof AmphoraError && e.code === 'server_unreachable' && /discovery file/.test(e.message));
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('Client.connect asks for the viewer alongside the health check; health decides reachability, the viewer the rest', async () => {
+    const viewer = { entity: 'ann', defaultProject: 'p', roles: [] };
+    answer = (p) => (p.startsWith('/api/v1/health') ? { status: 200, body: JSON.stringify({ ok: true, version: '0', mode: 'embedded' }) } : { status: 200, body: JSON.stringify(viewer) });
+    seen.length = 0;
+    const client = await Client.connect({ baseUrl: url, apiKey: 'k', env: {} });
+    assert.equal(client.entity, 'ann');
+    assert.deepEqual(seen.map((s) => s.url).sort(), ['/api/v1/health', '/api/v1/viewer']);
+    await client.close();
+    // Not an Amphora server: the health check's error, not the viewer's 404.
+    answer = () => ({ status: 404, body: 'Not found', type: 'text/html' });
+    await assert.rejects(Client.connect({ baseUrl: url, apiKey: 'k', env: {} }), (e: unknown) => e instanceof AmphoraError && e.code === 'server_unreachable' && /health check answered HTTP 404/.test(e.message));
+    // Healthy, but the key is refused: the viewer's error.
+    answer = (p) => (p.startsWith('/api/v1/health') ? { status: 200, body: JSON.stringify({ ok: true, version: '0', mode: 'embedded' }) } : { status: 401, body: JSON.stringify({ error: { code: 'unauthorized', message: 'Wrong API key.' } }) });
+    await assert.rejects(Client.connect({ baseUrl: url, apiKey: 'bad', env: {} }), (e: unknown) => e instanceof AmphoraError && e.code === 'unauthorized');
+  });
+
+  it('whileCheckingHealth: a server that accepts and never answers fails in the health check time and cancels the first request', async function () {
+    this.timeout(20_000);
+    const sockets = new Set<import('node:net').Socket>();
+    const hung = (await import('node:net')).createServer((s) => void sockets.add(s));
+    await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+    const hungUrl = `http://127.0.0.1:${(hung.address() as { port: number }).port}`;
+    let aborted = false;
+    const t0 = Date.now();
+    try {
+      await assert.rejects(
+        whileCheckingHealth(hungUrl, (signal) => new Promise((_, reject) => signal.addEventListener('abort', () => ((aborted = true), reject(new Error('aborted')))))),
+        (e: unknown) => e instanceof AmphoraError && e.code === 'server_unreachable' && /UND_ERR_HEADERS_TIMEOUT/.test(e.message),
+      );
+      assert.ok(Date.now() - t0 < 10_000, 'the health check bounds the wait');
+      assert.equal(aborted, true, 'the first request is cancelled, so nothing holds the process open');
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => hung.close(() => r()));
     }
   });
 });
