@@ -61,7 +61,7 @@ describe('server storage pieces', () => {
     assert.equal(n, 41);
   });
 
-  it('blob store: a batch blob known absent is written once; the sole writer knows what it placed since, a shared folder stats', async () => {
+  it('blob store: a batch blob known absent is written once; the sole writer knows what it placed, a shared folder stats', async () => {
     const { statSync } = await import('node:fs');
     const sole = new LocalBlobStore(join(dir, 'sole'));
     await sole.init({ sole: true });
@@ -75,14 +75,23 @@ describe('server storage pieces', () => {
     assert.deepEqual(await sole.putBytes(d, bytes, { knownAbsent: true }), { size: bytes.length, created: false }, 'still known once synced');
     assert.equal(statSync(join(dir, 'sole', 'sha256', d.slice(0, 2), d)).ino, ino, 'never rewritten');
     await assert.rejects(sole.putBytes(d, Buffer.from('other bytes'), { knownAbsent: true }), /hash to/);
-    // What was placed since the last flush is known without a stat; after a flush the disk is asked again.
-    const e = sha('placed since flush');
-    await sole.putBytes(e, Buffer.from('placed since flush'), { knownAbsent: true });
-    assert.equal((await sole.statMany([e, sha('never stored')])).get(e)?.size, 18);
+    // What this process placed is known without a stat, also after a flush (clients flush before
+    // they commit, and the commit checks every blob); what it removed is not.
+    const e = sha('placed by this process');
+    await sole.putBytes(e, Buffer.from('placed by this process'), { knownAbsent: true });
+    assert.equal((await sole.statMany([e, sha('never stored')])).get(e)?.size, 22);
     assert.equal((await sole.statMany([sha('never stored')])).size, 0);
     await sole.flush();
-    rmSync(join(dir, 'sole', 'sha256', e.slice(0, 2), e));
-    assert.equal((await sole.statMany([e])).size, 0, 'a flushed blob is looked up on disk');
+    const file = join(dir, 'sole', 'sha256', e.slice(0, 2), e);
+    const { utimesSync } = await import('node:fs');
+    utimesSync(file, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+    assert.ok((await sole.statMany([e])).get(e)!.mtimeMs > Date.now() - 60_000, 'answered from memory after the flush, not from disk');
+    const before = Date.now();
+    await sole.touch(e);
+    assert.ok((await sole.statMany([e])).get(e)!.mtimeMs >= before, 'a touch moves the remembered time too');
+    await sole.remove(e);
+    assert.equal((await sole.statMany([e])).size, 0, 'a removed blob is looked up on disk');
+    assert.equal(statSync(file, { throwIfNoEntry: false }), undefined);
     // Replicas sharing a folder: another process may have placed it, so the disk is asked.
     const shared = new LocalBlobStore(join(dir, 'sole'));
     await shared.init();
