@@ -4,7 +4,7 @@
  * goes through a temp file + rename so a crash never leaves a half blob under its digest name.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
 import { copyFile, constants as fsc, lstat, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -106,6 +106,39 @@ export function writeVerifiedBytes(bytes: Buffer, dest: string, direct: boolean)
   }
   // The rename moved ctime, which the stat cache keys on.
   return statSync(dest);
+}
+
+/** One buffer for every small blob read: copySmall reads, hashes and writes it without yielding. */
+let smallScratch: Buffer | undefined;
+
+/**
+ * The bytes of a cached small blob that should hold `size` bytes, in a buffer valid until the next
+ * call: no allocation and no fstat per file (a cached get of 10,000 files reads 10,000). null when
+ * it cannot be opened (absent), undefined when it holds another number of bytes (one more is
+ * asked for, so a longer file shows).
+ */
+function readSmallBlob(src: string, size: number): Buffer | null | undefined {
+  const scratch = (smallScratch ??= Buffer.allocUnsafe(SMALL + 1));
+  let fd: number;
+  try {
+    fd = openSync(src, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    let got = 0;
+    for (;;) {
+      const n = readSync(fd, scratch, got, size + 1 - got, null);
+      if (n === 0) break;
+      got += n;
+      if (got > size) return undefined;
+    }
+    return got === size ? scratch.subarray(0, size) : undefined;
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function writeSmall(bytes: Buffer, target: string, exclusive: boolean): Stats {
@@ -458,13 +491,9 @@ export class BlobCache {
    * thread-pool round trip (10,000 files: several seconds of round trips).
    */
   private copySmall(src: string, digest: string, size: number, target: string, exclusive: boolean): Stats | undefined {
-    let buf: Buffer;
-    try {
-      buf = readFileSync(src);
-    } catch {
-      return undefined;
-    }
-    if (buf.length !== size || createHash('sha256').update(buf).digest('hex') !== digest) {
+    const buf = readSmallBlob(src, size);
+    if (buf === null) return undefined;
+    if (buf === undefined || createHash('sha256').update(buf).digest('hex') !== digest) {
       this.dropSync(src);
       return undefined;
     }

@@ -96,6 +96,31 @@ describe('client: blob cache verifies on every read', () => {
     });
   }
 
+  it('small cached blobs: each copy holds exactly its own bytes; a shorter or longer cached file is dropped', async () => {
+    const cache = new BlobCache(path.join(dir, 'cache'));
+    const blobs = [Buffer.alloc(300, 7), Buffer.from('ten bytes!'), Buffer.alloc(0), Buffer.alloc(512 * 1024, 3)];
+    for (const b of blobs) {
+      await mkdir(path.dirname(cache.path(sha(b))), { recursive: true });
+      await writeFile(cache.path(sha(b)), b);
+    }
+    // One after another, largest first: no bytes of an earlier blob may reach a later file.
+    for (const [i, b] of [blobs[3], blobs[0], blobs[1], blobs[2]].entries()) {
+      const out = path.join(dir, `small-${i}`);
+      assert.equal(await cache.materialize(sha(b), b.length, out), true);
+      assert.deepEqual(await readFile(out), b);
+    }
+    const grown = blobs[0];
+    await writeFile(cache.path(sha(grown)), Buffer.concat([grown, Buffer.from('x')]));
+    assert.equal(await cache.materialize(sha(grown), grown.length, path.join(dir, 'grown')), false, 'one byte more than the manifest says');
+    await assert.rejects(stat(cache.path(sha(grown))), 'dropped');
+    const shrunk = blobs[1];
+    await writeFile(cache.path(sha(shrunk)), shrunk.subarray(0, 4));
+    assert.equal(await cache.materialize(sha(shrunk), shrunk.length, path.join(dir, 'shrunk')), false);
+    await assert.rejects(stat(cache.path(sha(shrunk))));
+    await assert.rejects(stat(path.join(dir, 'grown')), 'nothing written from a wrong-sized blob');
+    assert.equal(await cache.materialize(sha('absent'), 5, path.join(dir, 'absent')), false);
+  });
+
   it('adopt never aliases a writable file (appending to it leaves the cached blob intact); read-only files are linked', async () => {
     const cache = new BlobCache(path.join(dir, 'cache'));
     const src = path.join(dir, 'train.csv');
