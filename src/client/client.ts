@@ -41,9 +41,13 @@ export class Client {
 
   static async connect(opts: ClientOptions = {}): Promise<Client> {
     const env = opts.env ?? process.env;
-    const conn = await resolveConnection({ baseUrl: opts.baseUrl, apiKey: opts.apiKey, env, verify: false });
+    // A server the caller named (a team server, often across a network) is asked who the key
+    // belongs to alongside its health check: one round trip less. A discovered one is checked
+    // first, so a stale discovery file never sends its key to whatever now listens on that port.
+    const named = Boolean(opts.baseUrl ?? env.AMPHORA_BASE_URL);
+    const conn = await resolveConnection({ baseUrl: opts.baseUrl, apiKey: opts.apiKey, env, verify: !named });
     const http = new AmphoraHttp({ ...conn, onRequest: opts.onRequest });
-    const viewer = await whileCheckingHealth(conn.baseUrl, (signal) => http.viewer(signal));
+    const viewer = named ? await whileCheckingHealth(conn.baseUrl, (signal) => http.viewer(signal)) : await http.viewer();
     const project = env.AMPHORA_PROJECT ? validateProject(env.AMPHORA_PROJECT) : viewer.defaultProject || DEFAULT_PROJECT;
     return new Client(http, env.AMPHORA_ENTITY || viewer.entity, project, opts.cacheDir ?? defaultCacheDir(env), viewer);
   }

@@ -72,9 +72,9 @@ async function readDiscovery(file: string): Promise<Discovery | undefined> {
 
 /**
  * Runs a connection's first request alongside the health check instead of after it: one round
- * trip less for every command. The health check's clear "start a server" error wins (and cancels
- * the request, which a hung server would otherwise hold for its long timeout); otherwise the
- * request's own result or error stands.
+ * trip less (Client.connect does it for servers the caller named). The health check's clear
+ * "start a server" error wins and cancels the request, which a hung server would otherwise hold
+ * for its long timeout; otherwise the request's own result or error stands.
  */
 export async function whileCheckingHealth<T>(baseUrl: string, first: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const abort = new AbortController();

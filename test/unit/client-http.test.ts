@@ -75,7 +75,7 @@ describe('client: HTTP error mapping and connection resolution', () => {
     }
   });
 
-  it('Client.connect asks for the viewer alongside the health check; health decides reachability, the viewer the rest', async () => {
+  it('Client.connect asks a named server for the viewer alongside the health check (health decides reachability), a discovered one only after it', async () => {
     const viewer = { entity: 'ann', defaultProject: 'p', roles: [] };
     answer = (p) => (p.startsWith('/api/v1/health') ? { status: 200, body: JSON.stringify({ ok: true, version: '0', mode: 'embedded' }) } : { status: 200, body: JSON.stringify(viewer) });
     seen.length = 0;
@@ -86,6 +86,18 @@ describe('client: HTTP error mapping and connection resolution', () => {
     // Not an Amphora server: the health check's error, not the viewer's 404.
     answer = () => ({ status: 404, body: 'Not found', type: 'text/html' });
     await assert.rejects(Client.connect({ baseUrl: url, apiKey: 'k', env: {} }), (e: unknown) => e instanceof AmphoraError && e.code === 'server_unreachable' && /health check answered HTTP 404/.test(e.message));
+    // A discovered server is checked before the key is sent: a stale discovery file whose port
+    // another program now answers never hands that program the key.
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'amphora-conn-'));
+    try {
+      await writeFile(path.join(dataDir, 'server.json'), JSON.stringify({ url, apiKey: 'discovered-key', pid: 1, dataDir, version: '0', startedAt: new Date().toISOString() }));
+      seen.length = 0;
+      await assert.rejects(Client.connect({ env: { AMPHORA_DATA_DIR: dataDir } }), (e: unknown) => e instanceof AmphoraError && e.code === 'server_unreachable');
+      assert.deepEqual(seen.map((s) => s.url), ['/api/v1/health']);
+      assert.ok(seen.every((s) => s.auth === undefined), 'no key was sent');
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
     // Healthy, but the key is refused: the viewer's error.
     answer = (p) => (p.startsWith('/api/v1/health') ? { status: 200, body: JSON.stringify({ ok: true, version: '0', mode: 'embedded' }) } : { status: 401, body: JSON.stringify({ error: { code: 'unauthorized', message: 'Wrong API key.' } }) });
     await assert.rejects(Client.connect({ baseUrl: url, apiKey: 'bad', env: {} }), (e: unknown) => e instanceof AmphoraError && e.code === 'unauthorized');
