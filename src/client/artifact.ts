@@ -493,11 +493,14 @@ export class Artifact {
     client: Client,
     onProgress?: ProgressFn,
     optimistic = false,
-  ): Promise<{ manifest: Manifest; local: Map<string, string>; fresh: Set<string>; toAdopt: Map<string, ToAdopt>; linked: string[]; negotiated: boolean; retry: () => Promise<void> }> {
+  ): Promise<{ manifest: Manifest; local: Map<string, string>; fresh: Set<string>; toAdopt: Map<string, ToAdopt>; adoptingSmall: Promise<void>; linked: string[]; negotiated: boolean; retry: () => Promise<void> }> {
     const uploader = new StreamingUploader(client, onProgress);
     const known: LocalBlob[] = [];
-    /** Fresh small files already in the cache: linked, or written from the bytes just hashed. */
+    /** Fresh small files the cache takes (linked, or written from the bytes just hashed). */
     const adopted = new Set<string>();
+    /** Those whose cache copy waits until hashing is done (see adoptSmallFiles). */
+    const smallToAdopt: SmallToAdopt[] = [];
+    let smallToAdoptBytes = 0;
     /** Fresh large files the cache takes from their paths while the server commits (adoptIntoCache). */
     const toAdopt = new Map<string, ToAdopt>();
     /** Files hard-linked into the cache: the link moved their ctime (see StatCache.refreshLinked). */
@@ -507,7 +510,10 @@ export class Artifact {
       built = await this.buildManifest(client, onProgress, (b, fromStatCache, use) => {
         if (!fromStatCache && use !== 'skip' && !adopted.has(b.digest)) {
           if (b.bytes) {
-            if (client.blobCache.adoptSmall(b.path, b.bytes, b.digest, use === 'link')) linked.push(b.path);
+            if (smallToAdoptBytes + b.bytes.length <= DEFERRED_ADOPT_BYTES) {
+              smallToAdopt.push({ file: b.path, bytes: b.bytes, digest: b.digest, link: use === 'link' });
+              smallToAdoptBytes += b.bytes.length;
+            } else if (client.blobCache.adoptSmall(b.path, b.bytes, b.digest, use === 'link')) linked.push(b.path);
             adopted.add(b.digest);
           } else {
             const had = toAdopt.get(b.digest);
@@ -523,23 +529,31 @@ export class Artifact {
     }
     const negotiated = !optimistic || built.fresh.size > 0;
     if (negotiated) for (const b of known) uploader.add(b);
-    await uploader.finish();
+    // Goes on while the uploads drain and the server commits; adoptIntoCache waits for it.
+    const adoptingSmall = adoptSmallFiles(client, smallToAdopt, linked);
+    try {
+      await uploader.finish();
+    } catch (e) {
+      await adoptingSmall;
+      throw e;
+    }
     const retry = async () => {
       const again = new StreamingUploader(client, onProgress);
       for (const b of known) again.add(b);
       await again.finish();
     };
-    return { ...built, negotiated, retry, toAdopt, linked };
+    return { ...built, negotiated, retry, toAdopt, adoptingSmall, linked };
   }
 
   /**
    * Puts newly hashed large files into the local cache from their paths (a hard link when
-   * immutable or read-only, else a copy) so a later download is free, and keeps every linked file
-   * known to the stat cache.
+   * immutable or read-only, else a copy) so a later download is free, waits for the small files'
+   * copies, and keeps every linked file known to the stat cache.
    */
-  private async adoptIntoCache(client: Client, toAdopt: Map<string, ToAdopt>, linked: string[]) {
+  private async adoptIntoCache(client: Client, toAdopt: Map<string, ToAdopt>, adoptingSmall: Promise<void>, linked: string[]) {
     const todo = [...toAdopt];
     await mapPool(todo, LOCAL_CONCURRENCY, ([digest, { file, use }]) => client.blobCache.adopt(file, digest, use === 'link').catch(() => {}));
+    await adoptingSmall; // its links join `linked`
     await client.statCache.refreshLinked([...linked, ...todo.map(([, { file }]) => file)].map((f) => path.resolve(f)));
     await client.statCache.flush();
   }
@@ -553,7 +567,7 @@ export class Artifact {
     const staged = await this.stageOnServer(client, opts.onProgress, true);
     // The cache is content-addressed and verified on every read, so it takes the new large files
     // while the server commits (small ones went in from their bytes while they were hashed).
-    const adopting = this.adoptIntoCache(client, staged.toAdopt, staged.linked);
+    const adopting = this.adoptIntoCache(client, staged.toAdopt, staged.adoptingSmall, staged.linked);
     const fields = {
       type: this.type,
       description: this.description ?? undefined,
@@ -609,7 +623,7 @@ export class Artifact {
   /** Adds this artifact's files to a distributed pending version. */
   private async upsertPending(client: Client, distributedId: string, opts: LogOptions = {}): Promise<void> {
     this.requireDraft('upsertArtifact');
-    const { manifest, toAdopt, linked } = await this.stageOnServer(client, opts.onProgress);
+    const { manifest, toAdopt, adoptingSmall, linked } = await this.stageOnServer(client, opts.onProgress);
     await client.http.upsertPending(opts.entity ?? client.entity, opts.project ?? client.defaultProject, this.collectionName, distributedId, {
       type: this.type,
       manifest,
@@ -619,7 +633,7 @@ export class Artifact {
       metadata: this.metadata,
     });
     this.client = client;
-    await this.adoptIntoCache(client, toAdopt, linked);
+    await this.adoptIntoCache(client, toAdopt, adoptingSmall, linked);
   }
 
   /** Commits a distributed pending version. */
@@ -869,4 +883,34 @@ async function filesUnder(root: string): Promise<string[]> {
 async function stagedDigest(s: Staged): Promise<string | undefined> {
   if (s.entry) return s.entry.digest;
   return s.localPath ? (await hashFile(s.localPath)).digest : undefined;
+}
+
+/** A small file's cache copy, taken once hashing is done (see adoptSmallFiles). */
+interface SmallToAdopt {
+  file: string;
+  bytes: Buffer;
+  digest: string;
+  link: boolean;
+}
+
+/** Bytes of small files held for their deferred cache copies; past it, files are copied as they are hashed. */
+const DEFERRED_ADOPT_BYTES = 64 << 20;
+
+/**
+ * Writes the producer's cache copies of small files (or links them) after hashing, while the
+ * uploads drain and the server makes them durable: during hashing the client is the busy side of a
+ * put, afterwards it mostly waits. A few milliseconds at a time, so upload responses and the next
+ * batches are not held up. Never fails: the cache is an optimisation.
+ */
+async function adoptSmallFiles(client: Client, files: SmallToAdopt[], linked: string[]): Promise<void> {
+  const breathe = new LoopYield();
+  for (const f of files) {
+    await breathe.maybe();
+    try {
+      if (client.blobCache.adoptSmall(f.file, f.bytes, f.digest, f.link)) linked.push(f.file);
+    } catch {
+      // not cached: a later download fetches it
+    }
+  }
+  files.length = 0;
 }
