@@ -565,8 +565,8 @@ export class Artifact {
     const project = opts.project ?? client.defaultProject;
     const entity = opts.entity ?? client.entity;
     const staged = await this.stageOnServer(client, opts.onProgress, true);
-    // The cache is content-addressed and verified on every read, so it takes the new large files
-    // while the server commits (small ones went in from their bytes while they were hashed).
+    // The cache is content-addressed and verified on every read, so it takes the new files while
+    // the server commits (large ones from their paths, small ones from the bytes hashed).
     const adopting = this.adoptIntoCache(client, staged.toAdopt, staged.adoptingSmall, staged.linked);
     const fields = {
       type: this.type,
