@@ -912,5 +912,4 @@ async function adoptSmallFiles(client: Client, files: SmallToAdopt[], linked: st
       // not cached: a later download fetches it
     }
   }
-  files.length = 0;
 }
