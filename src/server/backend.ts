@@ -27,6 +27,8 @@ export interface Backend {
   db: Database;
   blobs: BlobStore;
   events: EventBus;
+  /** What the server should log once it can (a damaged pack moved aside at start, say). */
+  warnings: string[];
   close(): Promise<void>;
 }
 
@@ -94,15 +96,19 @@ export async function openBackend(dbLoc: DbLocation, blobLoc: BlobLocation): Pro
   }
   try {
     let blobs: BlobStore;
+    const warnings: string[] = [];
     if (s3) {
       s3.attach(db);
       blobs = s3;
     } else {
       const dir = (blobLoc as { dir: string }).dir;
       const local = new LocalBlobStore(dir);
-      await local.init({ sole: dbLoc.kind !== 'postgres' }).catch((e: NodeJS.ErrnoException) => {
+      const { damagedPacks } = await local.init({ sole: dbLoc.kind !== 'postgres' }).catch((e: NodeJS.ErrnoException) => {
         throw new AmphoraError('invalid_request', `Cannot use the blob folder ${dir}: ${e.code ?? e.message}. Check that it exists or can be created and is writable.`);
       });
+      for (const d of damagedPacks) {
+        warnings.push(`Pack ${d.file} is damaged (${d.why}) and was moved to ${join(dir, 'damaged')}; its blobs count as missing, so clients upload them again. Versions that need them fail to download until then.`);
+      }
       blobs = local;
     }
     return {
@@ -110,6 +116,7 @@ export async function openBackend(dbLoc: DbLocation, blobLoc: BlobLocation): Pro
       db,
       blobs,
       events,
+      warnings,
       async close() {
         await events.close().catch(() => undefined);
         await blobs.flush().catch(() => undefined);

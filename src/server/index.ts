@@ -121,6 +121,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     };
     const host0 = opts.host ?? '127.0.0.1';
     const app = await buildApp(ctx, { ...opts, host: host0, allowedHosts: opts.allowedHosts ?? allowedHostsFromEnv() });
+    for (const w of backend.warnings) app.log.warn(w);
     const port0 = opts.port ?? 0;
     await app.listen({ host: host0, port: port0 }).catch(async (e: NodeJS.ErrnoException) => {
       await app.close().catch(() => undefined);

@@ -62,15 +62,15 @@ export interface BlobStore {
    * caller gains read access to it by this upload (team mode: a blob they could not read before).
    */
   confirm?(digest: string, size: number, token: string, parts?: { number: number; etag: string }[], opts?: { proveUpload?: boolean }): Promise<{ size: number; created: boolean }>;
-  /** Largest blob `putPack` takes; stores without packs leave `putPack` undefined. */
+  /** Largest blob `putPack` takes (0: none now); stores without packs leave `putPack` undefined. */
   readonly packMaxBlobBytes?: number;
   /**
-   * Team mode: stores many small blobs of one batch upload as one pack object (one store
-   * request instead of one per blob). Verifies each blob's bytes first; mismatches are listed in
+   * Stores many small blobs of one batch upload as one pack (one store request or one file
+   * instead of one per blob). Verifies each blob's bytes first; mismatches are listed in
    * `failed` and stored nowhere.
    */
   putPack?(blobs: { digest: string; bytes: Buffer }[]): Promise<{ stored: { digest: string; size: number; created: boolean }[]; failed: { digest: string; actual: string }[] }>;
-  /** Team mode: small blobs' bytes in the order asked, fetched with few store requests (ranged reads of their packs). */
+  /** Small blobs' bytes in the order asked, fetched with few store requests or file opens (ranged reads of their packs). */
   readMany?(blobs: { digest: string; size: number }[]): AsyncIterable<Buffer>;
   /**
    * End of a GC sweep (`db`: GC's connection): deletes packs none of whose blobs are left, and

@@ -1,14 +1,16 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { AmphoraError } from '../../core/errors.js';
 import type { BlobStat, BlobStore } from './blobStore.js';
 import { Limiter } from '../../core/limiter.js';
 import { mapPool } from '../../core/pool.js';
 import { hashIntoFile } from '../../core/node/hashedWrite.js';
+import { LocalPacks } from './localPacks.js';
+import { windows } from './packReads.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 /** fsyncs run on libuv's thread pool; more in flight than its size only queues. */
@@ -25,9 +27,17 @@ const EARLY_SYNC_PARALLELISM = 2;
 const DURABLE_MEMORY = 1_000_000;
 /** Placed blobs whose size and time are remembered (~160 bytes each); older ones cost a stat again. */
 const PLACED_MEMORY = 100_000;
+/** Blobs of a batch upload up to this size go into packs (when this process is the folder's sole user). */
+const PACK_MAX_BLOB_BYTES = 1 << 20;
+/** Bytes of small blobs read per window of a batch download. */
+const READ_WINDOW_BYTES = 8 << 20;
 
 
-/** Content-addressed folder: `<root>/sha256/ab/<hex>`, written through `<root>/tmp` + rename. */
+/**
+ * Content-addressed folder: `<root>/sha256/ab/<hex>`, written through `<root>/tmp` + rename; the
+ * small blobs of batch uploads in `<root>/packs/` (see LocalPacks) when this process is the
+ * folder's sole user.
+ */
 export class LocalBlobStore implements BlobStore {
   private readonly unsynced = new Set<string>();
   /**
@@ -48,10 +58,17 @@ export class LocalBlobStore implements BlobStore {
 
   /** This process is the folder's only writer (see init): what it placed is all that changes. */
   private sole = false;
+  private readonly packs: LocalPacks;
 
   constructor(private readonly root: string) {
     this.tmpDir = join(root, 'tmp');
     this.shaDir = join(root, 'sha256');
+    this.packs = new LocalPacks(root, this.tmpDir);
+  }
+
+  /** Batch uploads pack blobs up to this size; 0 (no packs) for a folder shared by replicas. */
+  get packMaxBlobBytes(): number {
+    return this.sole ? PACK_MAX_BLOB_BYTES : 0;
   }
 
   /**
@@ -59,14 +76,17 @@ export class LocalBlobStore implements BlobStore {
    * holding the data-dir lock), so whatever is in `tmp/` was left by an interrupted upload (a
    * crash or SIGKILL) and is deleted. Replicas sharing a folder leave `tmp/` to GC's grace period.
    */
-  async init(opts: { sole?: boolean } = {}): Promise<{ removedTemp: number }> {
+  async init(opts: { sole?: boolean } = {}): Promise<{ removedTemp: number; damagedPacks: { file: string; why: string }[] }> {
     this.sole = opts.sole === true;
     await mkdir(join(this.root, 'sha256'), { recursive: true, mode: 0o700 });
     await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
-    if (!opts.sole) return { removedTemp: 0 };
+    if (this.sole) await this.packs.ensureDir();
+    // Replicas read packs too: an embedded server may have written them before the move to team mode.
+    const { damaged } = await this.packs.load();
+    if (!opts.sole) return { removedTemp: 0, damagedPacks: damaged };
     const leftovers = await readdir(this.tmpDir);
     await Promise.all(leftovers.map((name) => rm(join(this.tmpDir, name), { recursive: true, force: true })));
-    return { removedTemp: leftovers.length };
+    return { removedTemp: leftovers.length, damagedPacks: damaged };
   }
 
   private tempCounter = 0;
@@ -86,6 +106,8 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async stat(digest: string): Promise<{ size: number; mtimeMs: number } | undefined> {
+    const packed = this.packs.size ? this.packs.get(digest) : undefined;
+    if (packed) return { size: packed.size, mtimeMs: packed.pack.mtimeMs };
     // Synchronous on purpose: a stat of a local file takes microseconds, while the async form
     // costs a thread-pool round trip plus an Error with a stack for every absent blob (the
     // common case while negotiating), which dominated small-file uploads.
@@ -230,8 +252,10 @@ export class LocalBlobStore implements BlobStore {
     if (this.placedStats.size > PLACED_MEMORY) this.placedStats.delete(this.placedStats.keys().next().value!);
   }
 
-  /** A blob this process placed (unsynced, syncing or synced) since it started, as `stat` would see it. */
+  /** A blob this process placed (unsynced, syncing or synced) since it started, or packed, as `stat` would see it. */
   private placedHere(digest: string, size: number): { size: number } | undefined {
+    const packed = this.packs.get(digest);
+    if (packed) return { size: packed.size };
     const p = this.pathOf(digest);
     return this.unsynced.has(p) || this.syncingFiles.has(p) || this.durable.has(p) ? { size } : undefined;
   }
@@ -264,12 +288,53 @@ export class LocalBlobStore implements BlobStore {
     return { size, created: true };
   }
 
+  /**
+   * Verifies a batch upload's small blobs and writes them as one pack (one file created instead
+   * of one per blob). Durable, like any blob, after the next flush.
+   */
+  async putPack(blobs: { digest: string; bytes: Buffer }[]): Promise<{ stored: { digest: string; size: number; created: boolean }[]; failed: { digest: string; actual: string }[] }> {
+    if (!this.sole) throw new Error('putPack: only the sole user of a blob folder writes packs (packMaxBlobBytes is 0)');
+    const failed: { digest: string; actual: string }[] = [];
+    const good = new Map<string, Buffer>();
+    for (const b of blobs) {
+      if (b.bytes.length > PACK_MAX_BLOB_BYTES) throw new Error(`putPack: blob ${b.digest} has ${b.bytes.length} bytes, over the pack limit`);
+      const actual = createHash('sha256').update(b.bytes).digest('hex');
+      if (actual !== b.digest) failed.push({ digest: b.digest, actual });
+      else good.set(b.digest, b.bytes);
+    }
+    if (!good.size) return { stored: [], failed };
+    let written;
+    try {
+      written = this.packs.write(good);
+    } catch (e) {
+      throw diskFullOr(e);
+    }
+    this.unsynced.add(written.file);
+    this.unsyncedDirs.add(this.packs.dir);
+    return { stored: [...good].map(([digest, bytes]) => ({ digest, size: bytes.length, created: written.created.get(digest) ?? false })), failed };
+  }
+
   async readBytes(digest: string): Promise<Buffer> {
     // Plain syscall: for the small blobs of a batch this is far cheaper than a stream per file.
-    return readFileSync(this.pathOf(digest));
+    return this.packs.read(digest) ?? readFileSync(this.pathOf(digest));
+  }
+
+  /** Small blobs in the order asked, a window at a time; each pack is opened once per window. */
+  async *readMany(blobs: { digest: string; size: number }[]): AsyncIterable<Buffer> {
+    for (const w of windows(blobs, READ_WINDOW_BYTES)) yield* this.packs.readMany(w.map((b) => b.digest), (d) => readFileSync(this.pathOf(d)));
   }
 
   read(digest: string, range?: { start: number; end: number }): Readable {
+    const packed = this.packs.openFor(digest);
+    if (packed) {
+      const start = packed.offset + (range?.start ?? 0);
+      const end = packed.offset + (range ? range.end : packed.size - 1);
+      if (end < start) {
+        closeSync(packed.fd);
+        return Readable.from([]);
+      }
+      return createReadStream('', { fd: packed.fd, start, end, highWaterMark: 1 << 20 });
+    }
     // 1 MiB reads: a sixteenth of the read calls and socket writes of the 64 KiB default.
     return createReadStream(this.pathOf(digest), { highWaterMark: 1 << 20, ...(range ? { start: range.start, end: range.end } : {}) });
   }
@@ -281,9 +346,11 @@ export class LocalBlobStore implements BlobStore {
     // Blobs a commit names that this process never wrote nor synced: another replica wrote them
     // into the shared folder (its own flush may not have run yet), or a previous run of this
     // server did before it was killed. The page cache holding them is no promise of the disk.
+    const named = new Set<string>();
     for (const d of digests) {
-      const p = this.pathOf(d);
-      if (this.durable.has(p) || this.unsynced.has(p) || this.syncingFiles.has(p)) continue;
+      const p = this.packs.get(d)?.pack.file ?? this.pathOf(d);
+      if (this.durable.has(p) || this.unsynced.has(p) || this.syncingFiles.has(p) || named.has(p)) continue;
+      named.add(p);
       files.push(p);
       dirs.push(dirname(p));
     }
@@ -320,6 +387,7 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async touch(digest: string): Promise<void> {
+    if (await this.packs.touch(digest)) return;
     const now = new Date();
     const p = this.pathOf(digest);
     await utimes(p, now, now).catch(() => undefined);
@@ -328,6 +396,9 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async *list(): AsyncIterable<{ digest: string; size: number; mtimeMs: number }> {
+    // Replicas sharing the folder never reclaim packed blobs: each would keep its own idea of
+    // which are live, so one could delete a pack another still serves.
+    if (this.sole) yield* this.packs.list();
     const base = join(this.root, 'sha256');
     for (const prefix of await readdir(base).catch(() => [] as string[])) {
       for (const name of await readdir(join(base, prefix)).catch(() => [] as string[])) {
@@ -339,12 +410,23 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async remove(digest: string): Promise<void> {
+    if (this.sole && this.packs.forget(digest)) return;
     const p = this.pathOf(digest);
     this.unsynced.delete(p);
     this.placedStats.delete(p);
     this.durable.delete(p);
     this.syncingFiles.delete(p);
     await rm(p, { force: true });
+  }
+
+  /** End of a GC sweep: deletes packs with no blob left, rewrites old ones that are mostly garbage (sole user only). */
+  async compactPacks(_db: unknown, olderThanMs: number): Promise<{ deleted: number; rewritten: number; bytesReclaimed: number }> {
+    if (!this.sole) return { deleted: 0, rewritten: 0, bytesReclaimed: 0 };
+    return this.packs.compact(olderThanMs, async (file, dir) => {
+      await syncAll([file]);
+      await syncAll([dir]);
+      this.durable.add(file);
+    });
   }
 
   async removeStaleTemp(olderThanMs: number): Promise<number> {

@@ -286,7 +286,8 @@ async function putBatch(store: BlobStore, body: Readable, recordStored: (digests
     );
     await slot;
   };
-  // Stores with packs (S3) get the batch's small absent blobs as a few pack objects, not one object each.
+  // Stores with packs (S3, an embedded server's folder) get the batch's small absent blobs as a few
+  // packs, not one object or file each. 0: this store writes no packs.
   const packMax = store.putPack ? (store.packMaxBlobBytes ?? 0) : 0;
   let pack: { digest: string; bytes: Buffer }[] = [];
   let packBytes = 0;
@@ -303,7 +304,7 @@ async function putBatch(store: BlobStore, body: Readable, recordStored: (digests
   for (const b of header.blobs) {
     const bytes = await reader.readExactly(b.size);
     if (fatal) break;
-    if (b.size <= packMax && !present.has(b.digest)) {
+    if (packMax > 0 && b.size <= packMax && !present.has(b.digest)) {
       pack.push({ digest: b.digest, bytes });
       packBytes += b.size;
       if (packBytes >= PACK_TARGET_BYTES) await flushPack();
