@@ -2,8 +2,8 @@
  * Small blobs of batch uploads kept in pack files of the local blob folder (`<root>/packs/<32
  * hex>.pack`, format in localPackFormat.ts) instead of one file each: creating a file costs
  * 20–200 µs here, several times writing its 4 KiB, and a batch of 4,000 small blobs becomes one
- * file. Each pack carries its own index; the server reads them all at start into memory (~65
- * bytes per packed blob: the entry and a slot of PackTable), so a lookup costs no syscall and no
+ * file. Each pack carries its own index; the server reads them all at start into memory (~72
+ * bytes per packed blob: the 40-byte entry and PackTable's slots), so a lookup costs no syscall and no
  * database row.
  *
  * Only a server that is its folder's sole user (embedded, holding the data-dir lock) writes and
