@@ -10,6 +10,7 @@ import { Limiter } from '../../core/limiter.js';
 import { mapPool } from '../../core/pool.js';
 import { hashIntoFile } from '../../core/node/hashedWrite.js';
 import { LocalPacks } from './localPacks.js';
+import { verifyPackBlobs } from './packBlobs.js';
 import { windows } from './packReads.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -106,7 +107,7 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async stat(digest: string): Promise<{ size: number; mtimeMs: number } | undefined> {
-    const packed = this.packs.size ? this.packs.get(digest) : undefined;
+    const packed = this.packs.get(digest);
     if (packed) return { size: packed.size, mtimeMs: packed.pack.mtimeMs };
     // Synchronous on purpose: a stat of a local file takes microseconds, while the async form
     // costs a thread-pool round trip plus an Error with a stack for every absent blob (the
@@ -294,14 +295,7 @@ export class LocalBlobStore implements BlobStore {
    */
   async putPack(blobs: { digest: string; bytes: Buffer }[]): Promise<{ stored: { digest: string; size: number; created: boolean }[]; failed: { digest: string; actual: string }[] }> {
     if (!this.sole) throw new Error('putPack: only the sole user of a blob folder writes packs (packMaxBlobBytes is 0)');
-    const failed: { digest: string; actual: string }[] = [];
-    const good = new Map<string, Buffer>();
-    for (const b of blobs) {
-      if (b.bytes.length > PACK_MAX_BLOB_BYTES) throw new Error(`putPack: blob ${b.digest} has ${b.bytes.length} bytes, over the pack limit`);
-      const actual = createHash('sha256').update(b.bytes).digest('hex');
-      if (actual !== b.digest) failed.push({ digest: b.digest, actual });
-      else good.set(b.digest, b.bytes);
-    }
+    const { good, failed } = verifyPackBlobs(blobs, PACK_MAX_BLOB_BYTES);
     if (!good.size) return { stored: [], failed };
     let written;
     try {

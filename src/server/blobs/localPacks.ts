@@ -16,12 +16,11 @@ import { mkdir, readdir, rename, rm, utimes } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { AmphoraError } from '../../core/errors.js';
 import { checkIndex, encodePack, ENTRY_BYTES, entryDigest, entryIs, entryOffset, entrySize, readTrailer, TRAILER_BYTES } from './localPackFormat.js';
+import { REPACK_BELOW_LIVE_SHARE } from './packBlobs.js';
 import { PackTable } from './packTable.js';
 
 const PACK_NAME = /^[0-9a-f]{32}\.pack$/;
 const HEX64 = /^[0-9a-f]{64}$/;
-/** GC rewrites a pack (older than the grace period) once less than this share of its bytes is still referenced. */
-const REPACK_BELOW_LIVE_SHARE = 0.5;
 
 export interface Pack {
   id: number;

@@ -37,6 +37,7 @@ import { AmphoraError } from '../../core/errors.js';
 import type { Database, Queryable } from '../store/database.js';
 import type { BlobStat, BlobStore, UploadTarget } from './blobStore.js';
 import { type BlobLocation, planReads, windows } from './packReads.js';
+import { REPACK_BELOW_LIVE_SHARE, verifyPackBlobs } from './packBlobs.js';
 import { Limiter } from '../../core/limiter.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -54,8 +55,6 @@ export const PACK_MAX_BLOB_BYTES = S3_PROXY_MAX_BYTES;
 const READ_WINDOW_BYTES = 16 << 20;
 /** Ranged GETs in flight per window. */
 const READ_PARALLELISM = 8;
-/** GC rewrites a pack (older than the grace period) once less than this share of its bytes is still referenced. */
-const REPACK_BELOW_LIVE_SHARE = 0.5;
 
 export interface S3BlobStoreOptions {
   /** `s3://bucket[/prefix]` */
@@ -323,15 +322,7 @@ export class S3BlobStore implements BlobStore {
    * meanwhile by another upload keeps its location; its copy in this pack is garbage.
    */
   async putPack(blobs: { digest: string; bytes: Buffer }[]): Promise<{ stored: { digest: string; size: number; created: boolean }[]; failed: { digest: string; actual: string }[] }> {
-    const failed: { digest: string; actual: string }[] = [];
-    const good = new Map<string, Buffer>();
-    for (const b of blobs) {
-      checkDigest(b.digest);
-      if (b.bytes.length > PACK_MAX_BLOB_BYTES) throw new Error(`putPack: blob ${b.digest} has ${b.bytes.length} bytes, over the pack limit`);
-      const actual = sha256Hex(b.bytes);
-      if (actual !== b.digest) failed.push({ digest: b.digest, actual });
-      else good.set(b.digest, b.bytes);
-    }
+    const { good, failed } = verifyPackBlobs(blobs, PACK_MAX_BLOB_BYTES);
     if (!good.size) return { stored: [], failed };
     const digests = [...good.keys()];
     const offsets: number[] = [];
