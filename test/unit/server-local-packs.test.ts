@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { LocalBlobStore } from '../../src/server/blobs/localBlobs.js';
-import { checkIndex, encodePack, entryDigest, entryOffset, entrySize, ENTRY_BYTES, readTrailer, TRAILER_BYTES } from '../../src/server/blobs/localPackFormat.js';
-import { PackTable } from '../../src/server/blobs/packTable.js';
+import { checkIndex, encodePack, entryDigest, entryOffset, entrySize, ENTRY_BYTES, readTrailer, TRAILER_BYTES } from '../../src/core/node/packFormat.js';
+import { PackTable } from '../../src/core/node/packTable.js';
 
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
 const blob = (s: string) => ({ digest: sha(s), bytes: Buffer.from(s) });

@@ -1,6 +1,6 @@
 /**
  * Small blobs of batch uploads kept in pack files of the local blob folder (`<root>/packs/<32
- * hex>.pack`, format in localPackFormat.ts) instead of one file each: creating a file costs
+ * hex>.pack`, format in core/node/packFormat.ts) instead of one file each: creating a file costs
  * 20–200 µs here, several times writing its 4 KiB, and a batch of 4,000 small blobs becomes one
  * file. Each pack carries its own index; the server reads them all at start into memory (~72
  * bytes per packed blob: the 40-byte entry and PackTable's slots), so a lookup costs no syscall and no
@@ -11,13 +11,13 @@
  * are live. Replicas still read packs an embedded server left (a data dir moved to team mode).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, utimes } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { AmphoraError } from '../../core/errors.js';
-import { checkIndex, encodePack, ENTRY_BYTES, entryDigest, entryIs, entryOffset, entrySize, readTrailer, TRAILER_BYTES } from './localPackFormat.js';
+import { encodePack, ENTRY_BYTES, entryDigest, entryIs, entryOffset, entrySize, readAt, readPackIndex, TRAILER_BYTES } from '../../core/node/packFormat.js';
 import { REPACK_BELOW_LIVE_SHARE } from './packBlobs.js';
-import { PackTable } from './packTable.js';
+import { PackTable } from '../../core/node/packTable.js';
 
 const PACK_NAME = /^[0-9a-f]{32}\.pack$/;
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -29,7 +29,7 @@ export interface Pack {
   blobBytes: number;
   /** Last time one of its blobs was stored or wanted: GC's grace period counts from it for all of them. */
   mtimeMs: number;
-  /** The pack's index (localPackFormat): digest, offset and size of each entry. */
+  /** The pack's index (core/node/packFormat.ts): digest, offset and size of each entry. */
   index: Buffer;
   /** 1 for each entry the table points at: not a duplicate of a blob packed elsewhere, not forgotten by GC. */
   live: Uint8Array;
@@ -84,14 +84,10 @@ export class LocalPacks {
   private loadOne(file: string): string | undefined {
     const fd = openSync(file, 'r');
     try {
-      const st = fstatSync(fd);
-      const t = readTrailer(readAt(fd, st.size - TRAILER_BYTES, Math.min(TRAILER_BYTES, st.size)), st.size);
-      if (typeof t === 'string') return t;
-      const index = readAt(fd, t.entriesAt, st.size - TRAILER_BYTES - t.entriesAt);
-      const bad = checkIndex(index, t.checksum, t.entriesAt);
-      if (bad) return bad;
-      const pack = this.register(file, t.entriesAt, index, st.mtimeMs);
-      for (let i = 0; i < t.count; i++) this.adopt(pack, i);
+      const read = readPackIndex(fd);
+      if (typeof read === 'string') return read;
+      const pack = this.register(file, read.blobBytes, read.index, read.mtimeMs);
+      for (let i = 0; i < read.index.length / ENTRY_BYTES; i++) this.adopt(pack, i);
       return undefined;
     } finally {
       closeSync(fd);
@@ -288,17 +284,6 @@ export class LocalPacks {
   async ensureDir(): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
   }
-}
-
-function readAt(fd: number, position: number, length: number): Buffer {
-  const out = Buffer.alloc(Math.max(0, length));
-  let at = 0;
-  while (at < out.length) {
-    const n = readSync(fd, out, at, out.length - at, position + at);
-    if (n === 0) break;
-    at += n;
-  }
-  return at === out.length ? out : out.subarray(0, at);
 }
 
 function readExactly(fd: number, offset: number, size: number, file: string, digest: string): Buffer {

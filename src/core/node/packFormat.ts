@@ -1,7 +1,8 @@
 /**
- * The file format of a local pack: many small blobs back to back, then their index, then a
- * trailer. The pack carries its own index (as git's `.pack` + `.idx` pair does, in one file), so
- * the blob folder needs no database row per blob: a server reads every pack's index at start.
+ * The file format of a pack: many small blobs back to back, then their index, then a trailer. The
+ * pack carries its own index (as git's `.pack` + `.idx` pair does, in one file), so a folder of
+ * packs needs no database row or file per blob: the embedded server's blob folder and the clients'
+ * download cache (the Python client reads and writes the same format) read every pack's index.
  *
  *   [blob bytes …][entry × count][trailer]
  *   entry   = digest (32 bytes) · offset (u32 LE) · size (u32 LE)                      40 bytes
@@ -12,6 +13,7 @@
  * bounds catch that, and each blob's bytes are checked against its digest whenever they are copied.
  */
 import { createHash } from 'node:crypto';
+import { fstatSync, readSync, writevSync } from 'node:fs';
 
 const MAGIC = Buffer.from('AMPHPK01', 'latin1');
 export const ENTRY_BYTES = 40;
@@ -21,6 +23,15 @@ export const MAX_PACK_BLOB_BYTES = 0xffff_ffff;
 
 /** The bytes of a pack holding `blobs` in order (digest → bytes, digests already verified), and its index. */
 export function encodePack(blobs: Map<string, Buffer>): { bytes: Buffer; index: Buffer } {
+  const { parts, index, length } = packParts(blobs);
+  return { bytes: Buffer.concat(parts, length), index };
+}
+
+/**
+ * A pack as the buffers to write in order (the blobs themselves, then index and trailer), for a
+ * writer that should not hold a second copy of every blob (see writeAllSync).
+ */
+export function packParts(blobs: Map<string, Buffer>): { parts: Buffer[]; index: Buffer; length: number } {
   const index = Buffer.alloc(blobs.size * ENTRY_BYTES);
   let at = 0;
   let o = 0;
@@ -36,7 +47,23 @@ export function encodePack(blobs: Map<string, Buffer>): { bytes: Buffer; index: 
   MAGIC.copy(trailer, 0);
   trailer.writeUInt32LE(blobs.size, 8);
   createHash('sha256').update(index).digest().copy(trailer, 16);
-  return { bytes: Buffer.concat([...blobs.values(), index, trailer], at + index.length + TRAILER_BYTES), index };
+  return { parts: [...blobs.values(), index, trailer], index, length: at + index.length + TRAILER_BYTES };
+}
+
+/** Writes `parts` in order to `fd` with writev, up to 1,024 buffers a call (IOV_MAX), resuming after short writes. */
+export function writeAllSync(fd: number, parts: Buffer[]): void {
+  const left = parts.filter((p) => p.length > 0);
+  let i = 0;
+  while (i < left.length) {
+    let n = writevSync(fd, left.slice(i, i + 1024));
+    while (n > 0 && i < left.length) {
+      if (n >= left[i].length) n -= left[i++].length;
+      else {
+        left[i] = left[i].subarray(n);
+        n = 0;
+      }
+    }
+  }
 }
 
 /** How many entries a pack of `fileSize` bytes ending in `trailer` has, or why it is not a pack. */
@@ -64,3 +91,27 @@ export const entryOffset = (index: Buffer, i: number): number => index.readUInt3
 export const entrySize = (index: Buffer, i: number): number => index.readUInt32LE(i * ENTRY_BYTES + 36);
 /** Whether entry `i` is the blob with these 32 raw digest bytes (no allocation). */
 export const entryIs = (index: Buffer, i: number, digest: Buffer): boolean => index.compare(digest, 0, 32, i * ENTRY_BYTES, i * ENTRY_BYTES + 32) === 0;
+
+/**
+ * Reads and checks the index of the pack open at `fd`: its bytes of blobs, its entries and its
+ * mtime, or why it is not a pack to trust.
+ */
+export function readPackIndex(fd: number): { blobBytes: number; index: Buffer; mtimeMs: number } | string {
+  const st = fstatSync(fd);
+  const t = readTrailer(readAt(fd, st.size - TRAILER_BYTES, Math.min(TRAILER_BYTES, st.size)), st.size);
+  if (typeof t === 'string') return t;
+  const index = readAt(fd, t.entriesAt, st.size - TRAILER_BYTES - t.entriesAt);
+  return checkIndex(index, t.checksum, t.entriesAt) ?? { blobBytes: t.entriesAt, index, mtimeMs: st.mtimeMs };
+}
+
+/** Up to `length` bytes at `position` (fewer only at the end of the file). */
+export function readAt(fd: number, position: number, length: number): Buffer {
+  const out = Buffer.alloc(Math.max(0, length));
+  let at = 0;
+  while (at < out.length) {
+    const n = readSync(fd, out, at, out.length - at, position + at);
+    if (n === 0) break;
+    at += n;
+  }
+  return at === out.length ? out : out.subarray(0, at);
+}
