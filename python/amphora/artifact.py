@@ -847,7 +847,12 @@ class Artifact:
         base) name blobs the server already holds. With `optimistic`, a log whose every file the
         stat cache knew (an unchanged folder logged again) asks the server nothing before the
         commit: the commit answers missing_blobs if it lacks any, and _post_version sends them."""
-        streaming = self._finalize_local(client.transfer.stat_cache, client.transfer, stream=True)
+        try:
+            streaming = self._finalize_local(client.transfer.stat_cache, client.transfer, stream=True)
+        finally:
+            # The small files just hashed went to the cache's pending pack: written now, while the
+            # last upload groups are in flight (and after a failed hash too).
+            client.transfer.settle_cache()
         # What was sent while hashing: everything else (large files, and files the stat cache
         # knew when anything else was new) is negotiated below; durable by one flush at the end.
         streamed = streaming.finish() if streaming is not None else None
@@ -953,6 +958,7 @@ class Artifact:
         for local, copying in getattr(self, "_adopting", ()):
             copying.exception()  # adopt never raises; wait so the stat cache sees the final ctime
             adopted.append(local)
+        client.transfer.settle_cache()  # small files adopted just now: one pack
         # The cache's hard link moved those files' ctime: keep them known to the stat cache.
         client.transfer.stat_cache.refresh_linked(adopted)
         client.transfer.stat_cache.flush()

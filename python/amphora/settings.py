@@ -3,7 +3,10 @@
 - Data dir (server):  $AMPHORA_DATA_DIR, else $XDG_DATA_HOME/amphora, else ~/.local/share/amphora
 - Discovery file:     <data dir>/server.json  ({url, apiKey, pid, dataDir, version, startedAt})
 - Cache dir (client): $AMPHORA_CACHE_DIR, else $XDG_CACHE_HOME/amphora, else ~/.cache/amphora
-- Cached blob:        <cache dir>/blobs/sha256/<first two hex>/<64 hex>
+- Cached blob:        <cache dir>/blobs/sha256/<first two hex>/<64 hex> (large blobs, hard links,
+                      and small blobs of older caches)
+- Cache packs:        <cache dir>/packs/<32 hex>.pack: small blobs (≤ 1 MiB), many to a file (see
+                      cache_packs.py)
 - Cached manifest:    <cache dir>/manifests/<first two hex>/<64 hex> (see manifest_cache.py)
 - Connection:         $AMPHORA_BASE_URL + $AMPHORA_API_KEY win over the discovery file.
 """

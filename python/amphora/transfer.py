@@ -1,7 +1,10 @@
 """Moving bytes: streaming hashes, the shared content-addressed cache, batched blob negotiation
 and parallel uploads/downloads (a thread pool; each thread keeps its own keep-alive connection).
 
-Cache layout (identical to the TypeScript SDK): <cache>/blobs/sha256/<2 hex>/<64 hex>. A cached
+Cache layout (identical to the TypeScript SDK): blobs ≤ 1 MiB written from bytes in hand go into
+pack files, <cache>/packs/<32 hex>.pack, one per operation (see cache_packs.py: a file per blob cost
+most of a 10,000-file put or download); larger blobs and hard links are a file each,
+<cache>/blobs/sha256/<2 hex>/<64 hex>, which is also where older caches keep small ones. A cached
 blob is trusted only after its hash is re-checked while it is copied out. A blob may be a hard link
 to a file the user logged (read-only, or policy="immutable"), so nothing here ever writes into an
 existing blob: blobs are created exclusively or renamed into place, and a damaged one is unlinked.
@@ -21,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor, wait as futures_wait
 
 from .errors import AmphoraError
 from . import progress as progress_mod
+from .cache_packs import PACKED_BLOB_MAX, CachePacks
 from .hashing import DEFAULT_WORKERS, parallel, sha256_file
 from .paths import join_inside, make_parent_inside
 from .received import check_transfer_url, require_blob_digest
@@ -175,6 +179,8 @@ class Transfer:
         self.cache_dir = cache_dir
         self.workers = workers
         self.stat_cache = StatCache(cache_dir)
+        # Small cache blobs: held in memory during an operation, one pack file at its end (settle_cache).
+        self.packs = CachePacks(cache_dir)
         # Where byte progress goes (None: sys.stderr at the time of the transfer; drawn on a terminal only).
         self.progress_stream = None
         self._bar = _NO_PROGRESS
@@ -409,7 +415,8 @@ class Transfer:
 
     def adopt(self, local, digest, link=False):
         """Puts a file the producer just logged into the cache. A read-only file is hard-linked (free);
-        a writable one is copied, so a user appending to it later never changes the cached blob.
+        a writable one is copied (a small one into the pending pack, see settle_cache), so a user
+        appending to it later never changes the cached blob.
         `link`: the user promised the file will not change (policy="immutable"): it is hard-linked
         whatever its mode. A file that cannot be linked (another file system, fs.protected_hardlinks,
         too many links) is copied instead. An existing blob is left alone. Best effort: returns
@@ -425,6 +432,8 @@ class Transfer:
         except OSError:
             pass
         try:
+            if self._pack_file(local, digest):
+                return False
             if not os.path.exists(target):
                 try:
                     copy_file(local, target)
@@ -436,6 +445,18 @@ class Transfer:
         except OSError:
             pass  # the cache is an optimisation; logging already succeeded
         return False
+
+    def _pack_file(self, local, digest):
+        """A small file's bytes into the pending pack, when they still hash to `digest` (a file
+        changed since it was hashed must not put a wrong blob in a pack, whose damage costs the
+        whole pack); False for a large file, which is copied as a file of its own."""
+        with open(local, "rb") as f:
+            if os.fstat(f.fileno()).st_size > PACKED_BLOB_MAX:
+                return False
+            data = f.read(PACKED_BLOB_MAX + 1)
+        if len(data) <= PACKED_BLOB_MAX and hashlib.sha256(data).hexdigest() == digest:
+            self.packs.add(digest, data)
+        return True
 
     def link_or_adopt_bytes(self, local, data, digest):
         """adopt_bytes for a small file the user promised will not change (policy="immutable"): the
@@ -457,15 +478,24 @@ class Transfer:
     def adopt_bytes(self, data, digest):
         """Puts the bytes of a small file the producer just hashed into the cache, from memory: no
         second open and read of the user's file. `digest` is the hash of exactly these bytes.
-        Written in place with one exclusive create, not through a temp file + rename: a blob torn
-        by a crash mid-write is dropped on first use, since every read of the cache re-checks the
-        hash (_copy_verified). An existing blob is left alone. Best effort, like adopt(): a cache
-        that cannot take the bytes costs a later download, never the log."""
+        Held for the pack the log writes at its end (settle_cache): no file is created per blob.
+        (Bytes over PACKED_BLOB_MAX, which callers do not pass today, get a file of their own, with
+        one exclusive create: a blob torn by a crash mid-write is dropped on first use, since every
+        read of the cache re-checks the hash.) An existing blob is left alone. Best effort, like
+        adopt(): a cache that cannot take the bytes costs a later download, never the log."""
+        if len(data) <= PACKED_BLOB_MAX:
+            self.packs.add(digest, data)
+            return
         target = cached_blob_path(self.cache_dir, digest)
         try:
             _in_cache_folder(self.cache_dir, target, lambda: _create_blob(target, data))
         except (OSError, AmphoraError):
             pass  # a cache that cannot take it (a failed write left no torn blob)
+
+    def settle_cache(self):
+        """End of an operation that may have added to the cache (a log, a download): the small
+        blobs held meanwhile become one pack, and the packs read are closed. Never raises."""
+        self.packs.settle()
 
     @staticmethod
     def _link(local, target):
@@ -484,9 +514,12 @@ class Transfer:
         (a second path of the same blob is fetched again); blobs the cache already holds are still
         used, verified as always."""
         stats = stats or Stats()
-        if not os.path.lexists(root) and self._download_fresh(manifest, root, paths, stats, skip_cache):
-            return stats
-        return self._download_into(manifest, root, paths, stats, skip_cache=skip_cache)
+        try:
+            if not os.path.lexists(root) and self._download_fresh(manifest, root, paths, stats, skip_cache):
+                return stats
+            return self._download_into(manifest, root, paths, stats, skip_cache=skip_cache)
+        finally:
+            self.settle_cache()  # also after a failure: a retry finds what was fetched so far
 
     def _download_fresh(self, manifest, root, paths, stats, skip_cache=False):
         """A root that does not exist yet is built in a private sibling folder and renamed into
@@ -527,7 +560,10 @@ class Transfer:
         for logical in wanted:
             dest = join_inside(root, logical)
             jobs.append((logical, manifest[logical], dest))
-        uncached = absent_from_cache(self.cache_dir, [e["digest"] for _, e, _ in jobs if not e.get("ref")])
+        stored = [e for _, e, _ in jobs if not e.get("ref")]
+        packable = {e["digest"] for e in stored if e["size"] <= PACKED_BLOB_MAX}
+        uncached = absent_from_cache(self.cache_dir, [e["digest"] for e in stored],
+                                     packed=lambda d: d in packable and self.packs.has(d))
         checked = set()  # folders already made and proven inside root: once per folder, not per file
 
         def prepare(job):
@@ -636,10 +672,14 @@ class Transfer:
             raise
 
     def _store(self, digest, data, targets, fresh=False, skip_cache=False):
-        """Verified bytes in hand: into the cache (one exclusive create, see _create_blob; not with
-        `skip_cache`), then each destination (temp file + rename, or written directly into a fresh
-        root's private folder)."""
-        if not skip_cache:
+        """Verified bytes in hand: into the cache (not with `skip_cache`: held for the download's
+        pack when small, else one exclusive create, see _create_blob), then each destination (temp
+        file + rename, or written directly into a fresh root's private folder)."""
+        if skip_cache:
+            pass
+        elif len(data) <= PACKED_BLOB_MAX:
+            self.packs.add(digest, data)
+        else:
             cached = cached_blob_path(self.cache_dir, digest)
             _in_cache_folder(self.cache_dir, cached, lambda: _create_blob(cached, data))
         for target in targets:
@@ -658,6 +698,13 @@ class Transfer:
         if st is not None and stat.S_ISREG(st.st_mode) and st.st_size == size and self.stat_cache.digest(dest, st)[0] == digest:
             stats.add(already_present=1)
             return True
+        if size <= PACKED_BLOB_MAX:
+            data = self.packs.get(digest, size)  # verified; a damaged pack is dropped and None comes back
+            if data is not None:
+                (_write_new if fresh else _write_replace)(dest, data)
+                self.stat_cache.record(dest, os.stat(dest), digest)
+                stats.add(cache_hits=1)
+                return True
         if uncached:
             return False
         cached = cached_blob_path(self.cache_dir, digest)
@@ -672,7 +719,8 @@ class Transfer:
 
     def _fetch_blob(self, digest, size, dest, stats, skip_cache=False):
         """Streams one blob from the server to dest (temp file + rename), hashed on the way and
-        stopped at `size` bytes, and into the cache in the same pass unless `skip_cache`."""
+        stopped at `size` bytes, and into the cache in the same pass unless `skip_cache` (a small
+        blob's bytes are kept for the download's pack instead of a cache file)."""
         if self._from_local(digest, size, dest, stats):
             return  # e.g. another destination of the same blob brought it into the cache
         cached = cached_blob_path(self.cache_dir, digest)
@@ -688,8 +736,9 @@ class Transfer:
             raise error_from(resp.status, resp.read(), "GET", path)
         h = hashlib.sha256()
         got = 0
+        held = [] if not skip_cache and size <= PACKED_BLOB_MAX else None
         try:
-            c = None if skip_cache else _in_cache_folder(self.cache_dir, cached, lambda: open(cache_tmp, "xb"))
+            c = None if skip_cache or held is not None else _in_cache_folder(self.cache_dir, cached, lambda: open(cache_tmp, "xb"))
             with c or contextlib.nullcontext(), open(dest_tmp, "wb") as d:
                 while True:
                     chunk = resp.read(CHUNK)
@@ -701,6 +750,8 @@ class Transfer:
                     h.update(chunk)
                     if c is not None:
                         c.write(chunk)
+                    elif held is not None:
+                        held.append(chunk)
                     d.write(chunk)
                     self._bar.update(digest, got)
             if got != size:
@@ -719,6 +770,8 @@ class Transfer:
                 )
             if c is not None:
                 _in_cache_folder(self.cache_dir, cached, lambda: os.replace(cache_tmp, cached), retry=False)
+            elif held is not None:
+                self.packs.add(digest, b"".join(held))
             os.replace(dest_tmp, dest)
             self.stat_cache.record(dest, os.stat(dest), digest)
         finally:
@@ -866,10 +919,11 @@ def _read_fd(fd, size):
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-def absent_from_cache(cache_dir, digests, min_per_shard=8):
+def absent_from_cache(cache_dir, digests, min_per_shard=8, packed=None):
     """Of `digests`, those certainly not cached, learnt by listing their shard folders instead of
     probing each blob (same rule as the TypeScript SDK's BlobCache.absent): only shards holding at
-    least `min_per_shard` of them are listed, blobs elsewhere are simply not reported."""
+    least `min_per_shard` of them are listed, blobs elsewhere are simply not reported. `packed`
+    (digest -> bool) says which are in a pack (or held for one): those are never reported."""
     by_shard = {}
     for d in digests:
         by_shard.setdefault(os.path.dirname(cached_blob_path(cache_dir, d)), []).append(d)
@@ -884,6 +938,8 @@ def absent_from_cache(cache_dir, digests, min_per_shard=8):
         except OSError:
             continue
         out.update(d for d in wanted if d not in names)
+    if packed is not None and out:
+        out = {d for d in out if not packed(d)}
     return out
 
 

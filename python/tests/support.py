@@ -4,6 +4,7 @@ import os
 import queue
 import shutil
 import signal
+import struct
 import subprocess
 import tempfile
 import threading
@@ -16,6 +17,76 @@ SERVER = os.path.join(REPO, "dist", "server.mjs")
 CLI = os.path.join(REPO, "dist", "cli.mjs")
 _ENV_KEYS = ("AMPHORA_BASE_URL", "AMPHORA_API_KEY", "AMPHORA_CACHE_DIR", "AMPHORA_DATA_DIR", "AMPHORA_PROJECT",
              "AMPHORA_ENTITY")
+
+
+def pack_files(cache_dir):
+    """The pack files of a download cache, sorted."""
+    folder = os.path.join(cache_dir, "packs")
+    try:
+        return sorted(os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".pack"))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def pack_entry(cache_dir, digest):
+    """(pack file, offset, size) of a blob in the first pack holding it, read here straight from
+    the file format ([blobs][entry x count][trailer]), not through the client; or None."""
+    for path in pack_files(cache_dir):
+        with open(path, "rb") as f:
+            data = f.read()
+        magic, count = struct.unpack_from("<8sI", data, len(data) - 48)
+        assert magic == b"AMPHPK01", path
+        entries_at = len(data) - 48 - count * 40
+        for i in range(count):
+            raw, offset, size = struct.unpack_from("<32sII", data, entries_at + i * 40)
+            if raw.hex() == digest:
+                return path, offset, size
+    return None
+
+
+def packed_digests(cache_dir):
+    """Every digest the packs of a download cache hold."""
+    out = set()
+    for path in pack_files(cache_dir):
+        with open(path, "rb") as f:
+            data = f.read()
+        count = struct.unpack_from("<I", data, len(data) - 40)[0]
+        entries_at = len(data) - 48 - count * 40
+        out.update(data[entries_at + i * 40 : entries_at + i * 40 + 32].hex() for i in range(count))
+    return out
+
+
+def packed_blob(cache_dir, digest):
+    """A blob's bytes as the first pack holding it stores them, or None."""
+    found = pack_entry(cache_dir, digest)
+    if found is None:
+        return None
+    path, offset, size = found
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read(size)
+
+
+def damage_packed_blob(cache_dir, digest):
+    """Flips a byte in the middle of a packed blob (its pack's index stays valid); returns the pack."""
+    path, offset, size = pack_entry(cache_dir, digest)
+    with open(path, "r+b") as f:
+        f.seek(offset + size // 2)
+        byte = f.read(1)
+        f.seek(offset + size // 2)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    return path
+
+
+def cached_blob(cache_dir, digest):
+    """The bytes the download cache holds for a blob, as a file of its own or in a pack, or None."""
+    from amphora.settings import cached_blob_path
+
+    try:
+        with open(cached_blob_path(cache_dir, digest), "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return packed_blob(cache_dir, digest)
 
 
 def post_json(url, key, path, body):

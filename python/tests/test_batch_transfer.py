@@ -18,7 +18,7 @@ from amphora import Api, Artifact, progress, transfer
 from amphora.settings import cached_blob_path
 from amphora.transfer import BATCH_BLOB_MAX, BATCH_FILES
 
-from .support import ServerTestCase
+from .support import ServerTestCase, cached_blob, pack_files, packed_digests
 
 BATCH_ROUTES = ("/api/v1/blobs/batch", "/api/v1/blobs/batch-get")
 
@@ -158,10 +158,15 @@ class BatchTransferTest(ServerTestCase):
         self.assertEqual(proxy.count("GET", "/blobs/{digest}"), 1)
         self.assertEqual((got.last_transfer.files_downloaded, got.last_transfer.bytes_downloaded),
                          (1202, sum(len(v) for k, v in expected.items() if k != "copy-of-f0001.txt")))
-        # The shared cache holds every blob, so a second folder needs no request at all.
-        for data in (expected["f0999.txt"], big):
-            with open(cached_blob_path(os.environ["AMPHORA_CACHE_DIR"], hashlib.sha256(data).hexdigest()), "rb") as f:
-                self.assertEqual(f.read(), data)
+        # The shared cache holds every blob, so a second folder needs no request at all: the small
+        # ones in one pack, the big one as a file of its own.
+        cache = os.environ["AMPHORA_CACHE_DIR"]
+        self.assertEqual(len(pack_files(cache)), 1)
+        small_digest = hashlib.sha256(expected["f0999.txt"]).hexdigest()
+        self.assertFalse(os.path.lexists(cached_blob_path(cache, small_digest)))
+        self.assertEqual(cached_blob(cache, small_digest), expected["f0999.txt"])
+        with open(cached_blob_path(cache, hashlib.sha256(big).hexdigest()), "rb") as f:
+            self.assertEqual(f.read(), big)
         before = sum(proxy.counts.values())
         again = Api().artifact("p-batch/batched:v0")
         again.download(os.path.join(self.work, "batched-again"))
@@ -192,7 +197,7 @@ class BatchTransferTest(ServerTestCase):
         # Every shard listed, as with thousands of files.
         with mock.patch.object(transfer, "make_parent_inside", parent), \
                 mock.patch.object(transfer.Transfer, "_copy_verified", staticmethod(copy)), \
-                mock.patch.object(transfer, "absent_from_cache", lambda c, d: real_absent(c, d, min_per_shard=1)):
+                mock.patch.object(transfer, "absent_from_cache", lambda c, d, **kw: real_absent(c, d, min_per_shard=1, **kw)):
             got = Api().artifact("p-cold/cold")
             root = got.download(os.path.join(self.work, "cold-out"))
         self.assertFolder(root, expected)
@@ -247,6 +252,11 @@ class BatchTransferTest(ServerTestCase):
         self.assertEqual(proxy.count("POST", "/blobs/batch-get"), 1)
         self.assertEqual(proxy.count("GET", "/blobs/{digest}"), 40)
         self.assertEqual(got.last_transfer.files_downloaded, 40)
+        # Blobs fetched one by one are small too: held in memory and packed, no file each.
+        cache = os.environ["AMPHORA_CACHE_DIR"]
+        self.assertEqual(len(pack_files(cache)), 1)
+        self.assertEqual(packed_digests(cache), {hashlib.sha256(d).hexdigest() for d in expected.values()})
+        self.assertFalse(os.path.exists(os.path.join(cache, "blobs")))
 
     def test_a_corrupted_byte_in_a_batch_download_is_detected_and_nothing_damaged_is_kept(self):
         expected = self.small_files("fragile", 50, prefix="g")
@@ -258,7 +268,13 @@ class BatchTransferTest(ServerTestCase):
         self.assertEqual(proxy.count("POST", "/blobs/batch-get"), 1)
         damaged = re.search(r"blob ([0-9a-f]{64})", str(err)).group(1)
         cache = os.environ["AMPHORA_CACHE_DIR"]
-        self.assertFalse(os.path.exists(cached_blob_path(cache, damaged)))
+        self.assertIsNone(cached_blob(cache, damaged))
+        # The blobs verified before the damage were packed although the download failed.
+        order = list(dict.fromkeys(hashlib.sha256(expected[n]).hexdigest() for n in sorted(expected)))
+        before_damage = order[: order.index(damaged)]
+        self.assertEqual(len(pack_files(cache)), 1 if before_damage else 0)
+        for digest in before_damage:
+            self.assertIsNotNone(cached_blob(cache, digest))
         # A new root is built aside and renamed into place only when complete: a failed download
         # leaves neither the root nor the folder it was built in.
         self.assertFalse(os.path.lexists(root))
@@ -270,4 +286,4 @@ class BatchTransferTest(ServerTestCase):
         self.assertFolder(root, expected)
         # Blobs verified before the damage were kept in the cache; the rest came from the server.
         t = got.last_transfer
-        self.assertEqual((t.already_present, t.cache_hits + t.files_downloaded), (0, len(expected)))
+        self.assertEqual((t.already_present, t.cache_hits, t.files_downloaded), (0, len(before_damage), len(expected) - len(before_damage)))

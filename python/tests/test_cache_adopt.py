@@ -1,4 +1,5 @@
-"""The producer's cache takes a just-logged file by hard link (real files in a temp dir)."""
+"""The producer's cache takes a just-logged file by hard link, or a copy: into a pack when it is
+small, a file of its own when large (real files in a temp dir)."""
 import errno
 import hashlib
 import os
@@ -12,7 +13,7 @@ from amphora.settings import cached_blob_path
 from amphora.errors import AmphoraError
 from amphora.transfer import BATCH_BLOB_MAX, Transfer, _in_cache_folder
 
-from .support import ServerTestCase
+from .support import ServerTestCase, cached_blob, pack_files
 
 
 class AdoptTest(unittest.TestCase):
@@ -34,12 +35,39 @@ class AdoptTest(unittest.TestCase):
         target = cached_blob_path(self.cache, self.digest)
         self.assertTrue(os.path.samefile(self.src, target), "a hard link, not a copy")
 
-    def test_copies_a_writable_file_into_an_empty_cache_creating_its_folders(self):
-        self.transfer.adopt(self.src, self.digest)
+    def test_a_small_writable_file_goes_into_a_pack_written_at_the_end_of_the_operation(self):
+        self.assertFalse(self.transfer.adopt(self.src, self.digest))
         target = cached_blob_path(self.cache, self.digest)
+        self.assertFalse(os.path.lexists(target), "no file of its own")
+        self.assertEqual(pack_files(self.cache), [], "held until the operation ends")
+        self.assertEqual(self.transfer.packs.get(self.digest, 7), b"payload")
+        self.transfer.settle_cache()
+        self.assertEqual(len(pack_files(self.cache)), 1)
+        self.assertEqual(cached_blob(self.cache, self.digest), b"payload")
+        with open(self.src, "ab") as f:
+            f.write(b" and more")  # the pack is a copy: appending to the file changes nothing cached
+        self.assertEqual(Transfer(None, self.cache).packs.get(self.digest, 7), b"payload")
+
+    def test_a_small_file_changed_since_it_was_hashed_is_not_packed(self):
+        with open(self.src, "wb") as f:
+            f.write(b"PAYLOAD")  # same size, other bytes: the digest no longer matches
+        self.transfer.adopt(self.src, self.digest)
+        self.transfer.settle_cache()
+        self.assertEqual(pack_files(self.cache), [])
+        self.assertFalse(os.path.lexists(cached_blob_path(self.cache, self.digest)))
+
+    def test_copies_a_large_writable_file_into_an_empty_cache_creating_its_folders(self):
+        data = os.urandom(BATCH_BLOB_MAX + 1)
+        with open(self.src, "wb") as f:
+            f.write(data)
+        digest = hashlib.sha256(data).hexdigest()
+        self.transfer.adopt(self.src, digest)
+        target = cached_blob_path(self.cache, digest)
         self.assertFalse(os.path.samefile(self.src, target), "a writable file is never linked into the cache")
         with open(target, "rb") as f:
-            self.assertEqual(f.read(), b"payload")
+            self.assertEqual(f.read(), data)
+        self.transfer.settle_cache()
+        self.assertEqual(pack_files(self.cache), [], "a large blob is never packed")
 
     def test_leaves_an_existing_blob_alone(self):
         target = cached_blob_path(self.cache, self.digest)
@@ -53,6 +81,7 @@ class AdoptTest(unittest.TestCase):
     def test_a_source_that_vanished_caches_nothing_and_raises_nothing(self):
         os.remove(self.src)
         self.transfer.adopt(self.src, self.digest)
+        self.transfer.settle_cache()
         self.assertFalse(os.path.exists(cached_blob_path(self.cache, self.digest)))
         self.assertFalse(os.path.exists(self.cache), "no folders made for nothing")
 
@@ -75,9 +104,13 @@ class LinkImmutableTest(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def assert_copied(self):
-        self.assertFalse(os.path.samefile(self.src, self.target), "a copy, not a link")
-        with open(self.target, "rb") as f:
-            self.assertEqual(f.read(), self.data)
+        """The bytes went into the pending pack (a small blob), not a file of their own; then
+        starts over with an empty cache."""
+        self.assertFalse(os.path.lexists(self.target), "a copy in a pack, no file")
+        self.transfer.settle_cache()
+        self.assertEqual(cached_blob(self.cache, self.digest), self.data)
+        shutil.rmtree(self.cache)
+        self.transfer = Transfer(None, self.cache)
 
     def failing_link(self, code):
         return mock.patch("os.link", side_effect=OSError(code, os.strerror(code)))
@@ -95,7 +128,18 @@ class LinkImmutableTest(unittest.TestCase):
                     self.assertFalse(self.transfer.adopt(self.src, self.digest, link=True))
                 self.assertEqual(link.call_count, 1, "a link was tried first")
                 self.assert_copied()
-                os.remove(self.target)
+
+    def test_adopt_with_link_copies_a_large_file_as_a_file_where_no_link_can_be_made(self):
+        self.data = os.urandom(BATCH_BLOB_MAX + 1)
+        with open(self.src, "wb") as f:
+            f.write(self.data)
+        self.digest = hashlib.sha256(self.data).hexdigest()
+        target = cached_blob_path(self.cache, self.digest)
+        with self.failing_link(errno.EXDEV):
+            self.assertFalse(self.transfer.adopt(self.src, self.digest, link=True))
+        self.assertFalse(os.path.samefile(self.src, target), "a copy, not a link")
+        with open(target, "rb") as f:
+            self.assertEqual(f.read(), self.data)
 
     def test_adopt_with_link_leaves_an_existing_blob_alone(self):
         os.makedirs(os.path.dirname(self.target))
@@ -119,7 +163,6 @@ class LinkImmutableTest(unittest.TestCase):
                         mock.patch("amphora.transfer.copy_file", side_effect=AssertionError("the file read again")):
                     self.assertFalse(self.transfer.link_or_adopt_bytes(self.src, self.data, self.digest))
                 self.assert_copied()
-                os.remove(self.target)
 
     def test_link_or_adopt_bytes_leaves_an_existing_blob_alone(self):
         os.makedirs(os.path.dirname(self.target))
@@ -133,13 +176,13 @@ class LinkImmutableTest(unittest.TestCase):
     def test_link_or_adopt_bytes_of_a_vanished_file_writes_the_bytes_hashed(self):
         os.remove(self.src)
         self.assertFalse(self.transfer.link_or_adopt_bytes(self.src, self.data, self.digest))
-        with open(self.target, "rb") as f:
-            self.assertEqual(f.read(), self.data)
+        self.assert_copied()
 
     def test_link_or_adopt_bytes_into_an_unusable_cache_raises_nothing(self):
         with open(self.cache, "wb"):
             pass  # a file where the cache folder should be
         self.assertFalse(self.transfer.link_or_adopt_bytes(self.src, self.data, self.digest))
+        self.transfer.settle_cache()  # the pack cannot be written either: nothing raised
         self.assertTrue(os.path.isfile(self.cache))
 
 
@@ -217,9 +260,11 @@ class AdoptWhileCommittingTest(ServerTestCase):
         run.finish()
         self.assertIn(("commit", True), events, f"the large copy finished while the commit waited: {events}")
         self.assertLess(events.index(("adopt", "big.bin")), events.index(("commit", True)))
-        for data in (big, small):
-            with open(cached_blob_path(self.cache_dir, hashlib.sha256(data).hexdigest()), "rb") as f:
-                self.assertEqual(f.read(), data)
+        with open(cached_blob_path(self.cache_dir, hashlib.sha256(big).hexdigest()), "rb") as f:
+            self.assertEqual(f.read(), big)
+        small_digest = hashlib.sha256(small).hexdigest()
+        self.assertFalse(os.path.lexists(cached_blob_path(self.cache_dir, small_digest)), "a small blob goes into a pack")
+        self.assertEqual(cached_blob(self.cache_dir, small_digest), small)
         # Logging again is answered from the stat cache: the copy left the files' state known.
         b = amphora.Artifact("weights", type="model")
         b.add_file(os.path.join(self.work, "big.bin"))

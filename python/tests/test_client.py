@@ -16,7 +16,7 @@ from amphora import AmphoraError, Api, Artifact, transfer
 from amphora.manifest import artifact_digest
 from amphora.settings import cached_blob_path
 
-from .support import ServerTestCase
+from .support import ServerTestCase, cached_blob, damage_packed_blob, pack_files
 
 
 def sha(data):
@@ -308,15 +308,30 @@ class ArtifactTest(ServerTestCase):
         self.assertEqual(v0.last_transfer.cache_hits, 6)
         self.assertEqual(pathlib.Path(other, "data/train.csv").read_bytes(), b"a,b\n1,2\n")
 
-        # A damaged cache blob is noticed and fetched again.
-        cached = cached_blob_path(self.cache_dir, sha(b"\xff" * 3000))
-        self.assertTrue(os.path.isfile(cached))
-        pathlib.Path(cached).write_bytes(b"garbage")
+        # A damaged cache blob is noticed and fetched again. Small blobs are packed: the damage
+        # drops the whole pack, and the blobs it held that are still wanted come from the server.
+        blob = sha(b"\xff" * 3000)
+        self.assertFalse(os.path.exists(cached_blob_path(self.cache_dir, blob)))
+        pack = damage_packed_blob(self.cache_dir, blob)
         fresh = os.path.join(self.work, "fresh")
         v0.download(fresh)
+        for p, b in expected.items():
+            self.assertEqual(pathlib.Path(fresh, p).read_bytes(), b, p)
+        self.assertFalse(os.path.exists(pack))
+        self.assertGreaterEqual(v0.last_transfer.bytes_downloaded, 3000)
+        self.assertEqual(v0.last_transfer.cache_hits + v0.last_transfer.files_downloaded, 6)
+        self.assertEqual(cached_blob(self.cache_dir, blob), b"\xff" * 3000)
+        # A damaged blob file (the older layout) is removed and fetched again as well.
+        cached = cached_blob_path(self.cache_dir, blob)
+        os.makedirs(os.path.dirname(cached), exist_ok=True)
+        pathlib.Path(cached).write_bytes(b"garbage")
+        for pack in pack_files(self.cache_dir):
+            os.remove(pack)
+        fresh = os.path.join(self.work, "fresh-2")
+        v0.download(fresh)
         self.assertEqual(pathlib.Path(fresh, "blob.bin").read_bytes(), b"\xff" * 3000)
-        self.assertEqual(v0.last_transfer.bytes_downloaded, 3000)
-        self.assertEqual(pathlib.Path(cached).read_bytes(), b"\xff" * 3000)
+        self.assertFalse(os.path.exists(cached))
+        self.assertEqual(cached_blob(self.cache_dir, blob), b"\xff" * 3000)
 
         # Single files.
         entry = v0.get_path("data/nested/deep.bin")

@@ -14,7 +14,7 @@ from amphora.artifact import _SMALL_FILE
 from amphora.settings import cached_blob_path
 from amphora.statcache import StatCache
 
-from .support import ServerTestCase
+from .support import ServerTestCase, cached_blob
 
 
 def digest_of(data):
@@ -63,6 +63,16 @@ class ImmutablePolicyTest(ServerTestCase):
 
     def blob(self, data):
         return cached_blob_path(self.cache_dir, digest_of(data))
+
+    def assert_copied(self, path, data):
+        """The cache holds a copy of the file: in a pack when small (no file of its own), else a file."""
+        if len(data) <= _SMALL_FILE:
+            self.assertFalse(os.path.lexists(self.blob(data)), f"{path}: a small copy goes into a pack")
+            self.assertEqual(cached_blob(self.cache_dir, digest_of(data)), data, path)
+            return
+        self.assertFalse(os.path.samefile(path, self.blob(data)), f"{path}: a copy, not a link")
+        with open(self.blob(data), "rb") as f:
+            self.assertEqual(f.read(), data, path)
 
     def log(self, run, artifact):
         """Logs; returns the commit routes posted ("versions" or "relog")."""
@@ -122,9 +132,8 @@ class ImmutablePolicyTest(ServerTestCase):
         for name, data in changed.items():
             with open(self.src("frozen", name), "rb") as f:
                 self.assertEqual(f.read(), data, f"{name}: the user's file was not written to")
-            with open(self.blob(files[name]), "rb") as f:
-                self.assertEqual(f.read(), files[name], f"{name}: the cache holds the good bytes again")
-            self.assertFalse(os.path.samefile(self.src("frozen", name), self.blob(files[name])))
+            # The cache holds the good bytes again (s1.bin: fetched in a batch, so in a pack).
+            self.assert_copied(self.src("frozen", name), files[name])
 
     def test_skip_cache_wins_mutable_copies_and_a_shared_blob_links_from_its_immutable_path(self):
         imm = self.write_folder("mixed/imm")
@@ -154,10 +163,7 @@ class ImmutablePolicyTest(ServerTestCase):
             self.assertEqual(os.stat(self.src(folder, "big.bin")).st_nlink, 1, f"{folder}/big.bin: linked from the immutable path only")
         for rel, data in [("mixed/plain/p.bin", plain["p.bin"]), ("mixed/plain/s0.bin", plain["s0.bin"]),
                           ("mixed/again.bin", b"added immutable, then again with the default policy")]:
-            path = os.path.join(self.work, rel)
-            self.assertFalse(os.path.samefile(path, self.blob(data)), f"{rel}: the default policy copies")
-            with open(self.blob(data), "rb") as f:
-                self.assertEqual(f.read(), data)
+            self.assert_copied(os.path.join(self.work, rel), data)  # the default policy copies
 
     def test_where_no_link_can_be_made_the_files_are_copied_simulated_exdev(self):
         files = self.write_folder("elsewhere")
@@ -169,9 +175,7 @@ class ImmutablePolicyTest(ServerTestCase):
         tried = {os.path.basename(c.args[0]) for c in link.call_args_list}
         self.assertEqual(tried, set(files), "a link was tried for every file")
         for name, data in files.items():
-            self.assertFalse(os.path.samefile(self.src("elsewhere", name), self.blob(data)))
-            with open(self.blob(data), "rb") as f:
-                self.assertEqual(f.read(), data)
+            self.assert_copied(self.src("elsewhere", name), data)
         hashed = run._client.transfer.stat_cache.hashed
         again = amphora.Artifact("elsewhere", type="dataset")
         again.add_dir(os.path.join(self.work, "elsewhere"), policy="immutable")

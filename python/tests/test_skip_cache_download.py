@@ -1,5 +1,6 @@
 """download(skip_cache=True) (W&B's parameter): fetched files are verified and written to the root
-only, nothing new lands in <cache>/blobs; blobs the cache already holds are still used. Against a
+only, nothing new lands in the cache (<cache>/blobs or a pack); blobs the cache already holds are
+still used. Against a
 real server, through the counting proxy of test_batch_transfer (which can also play a server
 without the batch routes, or damage a batch download)."""
 import hashlib
@@ -11,7 +12,7 @@ from amphora.settings import cached_blob_path
 from amphora.transfer import BATCH_BLOB_MAX
 
 from . import test_batch_transfer
-from .support import ServerTestCase
+from .support import ServerTestCase, packed_digests
 
 
 class SkipCacheDownloadTest(ServerTestCase):
@@ -53,9 +54,12 @@ class SkipCacheDownloadTest(ServerTestCase):
                 "big.bin": big, "sub/big-copy.bin": big}
 
     def blobs(self):
-        """Every file under the current client's <cache>/blobs."""
-        top = os.path.join(os.environ["AMPHORA_CACHE_DIR"], "blobs")
-        return sorted(os.path.relpath(os.path.join(d, f), top) for d, _, fs in os.walk(top) for f in fs)
+        """Every blob the current client's cache holds: each file under <cache>/blobs, and
+        "packed/<digest>" for each blob in a pack."""
+        cache = os.environ["AMPHORA_CACHE_DIR"]
+        top = os.path.join(cache, "blobs")
+        files = [os.path.relpath(os.path.join(d, f), top) for d, _, fs in os.walk(top) for f in fs]
+        return sorted(files + ["packed/" + d for d in packed_digests(cache)])
 
     def assertFolder(self, root, expected):
         got = {}
@@ -92,10 +96,12 @@ class SkipCacheDownloadTest(ServerTestCase):
         again = Api().artifact("p-new/fresh:v0")
         again.download(root, skip_cache=True)
         self.assertEqual((again.last_transfer.already_present, again.last_transfer.files_downloaded), (5, 0))
-        # Without skip_cache the same client caches as before.
+        # Without skip_cache the same client caches as before: the large blob as a file, the two
+        # small ones in a pack.
         plain = Api().artifact("p-new/fresh:v0")
         plain.download(os.path.join(self.work, "new-out-cached"))
         self.assertEqual(len(self.blobs()), 3)
+        self.assertEqual(len([b for b in self.blobs() if b.startswith("packed/")]), 2)
 
     def test_an_existing_root_is_updated_file_by_file_and_the_cache_gets_no_blob(self):
         files = self.sample()

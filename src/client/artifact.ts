@@ -554,6 +554,7 @@ export class Artifact {
     const todo = [...toAdopt];
     await mapPool(todo, LOCAL_CONCURRENCY, ([digest, { file, use }]) => client.blobCache.adopt(file, digest, use === 'link').catch(() => {}));
     await adoptingSmall; // its links join `linked`
+    client.blobCache.settle(); // the small files' copies, as one pack
     await client.statCache.refreshLinked([...linked, ...todo.map(([, { file }]) => file)].map((f) => path.resolve(f)));
     await client.statCache.flush();
   }

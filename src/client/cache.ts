@@ -1,7 +1,9 @@
 /**
- * The client's content-addressed download cache: <cacheDir>/blobs/sha256/<2 hex>/<64 hex>.
- * Every read verifies SHA-256 (a corrupted blob is deleted and reported as missing); every write
- * goes through a temp file + rename so a crash never leaves a half blob under its digest name.
+ * The client's content-addressed download cache: small blobs (≤ 1 MiB) that were copied in go into
+ * packs, <cacheDir>/packs/<32 hex>.pack (see cachePacks.ts); large ones, and small ones hard-linked
+ * under the immutable policy, are files <cacheDir>/blobs/sha256/<2 hex>/<64 hex>. Every read
+ * verifies SHA-256 (a corrupted blob is deleted, with its whole pack, and reported as missing); no
+ * write leaves a torn blob that a read would trust.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
@@ -12,11 +14,14 @@ import { Transform } from 'node:stream';
 import { requireBlobDigest } from '../core/node/received.js';
 import { hashIntoFile, writevFully } from '../core/node/hashedWrite.js';
 import { AmphoraError } from '../core/errors.js';
+import { CachePacks, PACK_NAME, PACKED_BLOB_MAX } from './cachePacks.js';
 
 const SMALL = 512 * 1024;
 const COPY_CHUNK = 4 << 20;
 /** copyFile errors that mean "this file system (pair) cannot clone", not a failed copy. */
 const NO_CLONE = new Set(['ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EINVAL', 'ENOSYS', 'ENOTTY', 'EBADF']);
+/** A pack's temp file older than this was left by a crash (see BlobCache.cleanup). */
+const STALE_PACK_TMP_MS = 3600_000;
 /** A shard folder is listed (BlobCache.absent) when at least this many wanted blobs fall in it. */
 const ABSENT_LISTING_MIN = 8;
 
@@ -193,9 +198,17 @@ export class BlobCache {
   corrupted = 0;
   /** See absent(); tests lower it to list shards holding few blobs. */
   listShardsFrom = ABSENT_LISTING_MIN;
+  /** Small blobs written from bytes in hand; callers settle() them at the end of each operation. */
+  readonly packs: CachePacks;
 
   constructor(readonly cacheDir: string) {
     this.root = join(cacheDir, 'blobs', 'sha256');
+    this.packs = new CachePacks(cacheDir);
+  }
+
+  /** End of a put or download: writes the small blobs it cached as one pack (best effort). */
+  settle(): void {
+    this.packs.settle();
   }
 
   /**
@@ -368,11 +381,13 @@ export class BlobCache {
    * 10,000). `digest` is the hash of exactly these bytes. Best effort, like adopt(): a cache that
    * cannot take them costs a later download, never the put.
    *
-   * Written in place with an exclusive create, not through a temp file: one file call instead of
-   * an exists check, a create and a rename. A blob torn by a crash mid-write is safe: every read
-   * of the cache re-checks the hash (here and in the Python client) and drops a bad copy.
+   * Up to 1 MiB they are held for the operation's pack (see settle). A larger blob is written in
+   * place with an exclusive create, not through a temp file: one file call instead of an exists
+   * check, a create and a rename. A blob torn by a crash mid-write is safe: every read of the
+   * cache re-checks the hash (here and in the Python client) and drops a bad copy.
    */
   adoptBytes(bytes: Buffer, digest: string): void {
+    if (bytes.length <= PACKED_BLOB_MAX) return this.packs.add(digest, bytes);
     const target = this.path(digest);
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
@@ -398,9 +413,10 @@ export class BlobCache {
     }
   }
 
-  /** Stores bytes in hand under their digest (verified; temp file + rename). */
+  /** Stores bytes in hand under their digest, verified: a small blob into the next pack, a larger one as a file. */
   async storeBytes(bytes: Buffer, digest: string, what: string): Promise<void> {
     verifyBytes(bytes, digest, what);
+    if (bytes.length <= PACKED_BLOB_MAX) return this.packs.add(digest, bytes);
     const target = this.path(digest);
     await this.ensureDir(dirname(target));
     // Plain syscalls: batch downloads store thousands of small blobs (see copySmall). One
@@ -430,11 +446,13 @@ export class BlobCache {
    * much as a few opens on a large cache); blobs in the other shards are not reported, so callers
    * still try those and fall back when they are missing. When the first shard listed holds every
    * blob wanted from it, the rest are taken as cached too: a download of a cached version lists
-   * one folder, not 256, and a blob that is missing after all costs one failed open.
+   * one folder, not 256, and a blob that is missing after all costs one failed open. Packed blobs
+   * are never absent (their pack's index says so without a syscall).
    */
   absent(digests: Iterable<string>): Set<string> {
     const byShard = new Map<string, string[]>();
     for (const d of digests) {
+      if (this.packs.has(d)) continue;
       const shard = dirname(this.path(d));
       let list = byShard.get(shard);
       if (!list) byShard.set(shard, (list = []));
@@ -474,16 +492,32 @@ export class BlobCache {
    * is absent or corrupted (a corrupted blob is deleted so it is fetched again).
    */
   async copyOut(digest: string, size: number, dest: string, direct = false): Promise<Stats | undefined> {
-    const src = this.path(digest);
     const target = direct ? dest : tempName(dest);
     try {
-      const st = size <= SMALL ? this.copySmall(src, digest, size, target, direct) : await this.copyLarge(src, digest, size, target, direct);
+      const st =
+        (size <= PACKED_BLOB_MAX ? this.copyPacked(digest, size, target, direct) : undefined) ??
+        (size <= SMALL ? this.copySmall(this.path(digest), digest, size, target, direct) : await this.copyLarge(this.path(digest), digest, size, target, direct));
       if (st && !direct) await rename(target, dest);
       return st;
     } catch (e) {
       await unlink(target).catch(() => {});
       throw e;
     }
+  }
+
+  /**
+   * A packed blob (see copySmall), or undefined when no pack holds it or its bytes fail their
+   * digest: then its pack is deleted, and the caller looks for a file of it before fetching it.
+   */
+  private copyPacked(digest: string, size: number, target: string, exclusive: boolean): Stats | undefined {
+    const bytes = this.packs.read(digest);
+    if (!bytes) return undefined;
+    if (bytes.length !== size || createHash('sha256').update(bytes).digest('hex') !== digest) {
+      this.corrupted++;
+      this.packs.drop(digest);
+      return undefined;
+    }
+    return writeSmall(bytes, target, exclusive);
   }
 
   /**
@@ -605,6 +639,12 @@ export class BlobCache {
 
   /** True when the blob is cached and its bytes verify. */
   async verify(digest: string): Promise<boolean> {
+    const packed = this.packs.read(digest);
+    if (packed) {
+      if (createHash('sha256').update(packed).digest('hex') === digest) return true;
+      this.corrupted++;
+      this.packs.drop(digest);
+    }
     const src = this.path(digest);
     try {
       const fh = await open(src, 'r');
@@ -642,12 +682,23 @@ export class BlobCache {
   }
 
   /**
-   * Evicts least-recently-used blobs and cached manifests until the cache holds at most
+   * Evicts least-recently-used blobs, packs and cached manifests until the cache holds at most
    * `maxBytes`. "Used" is the access time the kernel keeps when a file is read (relatime: at least
-   * daily), so reads stay free of extra metadata writes.
+   * daily), so reads stay free of extra metadata writes. A pack goes whole: the blobs of one put or
+   * download were written together and are mostly wanted together.
    */
   async cleanup(maxBytes: number): Promise<{ removed: number; freedBytes: number; keptBytes: number }> {
     const files: { path: string; size: number; used: number }[] = [];
+    for (const n of await readdir(this.packs.dir).catch(() => [] as string[])) {
+      const p = join(this.packs.dir, n);
+      const s = await lstat(p).catch(() => undefined);
+      if (!s?.isFile()) continue;
+      // A pack's temp file is being written (a put or download in flight) or was left by a crash:
+      // removed only once it is an hour old.
+      if (n.endsWith('.tmp')) {
+        if (Date.now() - s.mtimeMs > STALE_PACK_TMP_MS) files.push({ path: p, size: s.size, used: 0 });
+      } else if (PACK_NAME.test(n)) files.push({ path: p, size: s.size, used: Math.max(s.atimeMs, s.mtimeMs) });
+    }
     for (const root of [this.root, join(this.cacheDir, 'manifests')]) {
       let shards: string[];
       try {

@@ -37,6 +37,21 @@ export async function materialize(
   rootIn: string,
   opts: { only?: string[]; onProgress?: ProgressFn; what?: string; skipCache?: boolean } = {},
 ): Promise<DownloadStats> {
+  try {
+    return await materializeInto(client, manifest, rootIn, opts);
+  } finally {
+    // The small blobs fetched go into the cache as one pack, also when the download failed
+    // part way: a retry then fetches only the rest.
+    client.blobCache.settle();
+  }
+}
+
+async function materializeInto(
+  client: Client,
+  manifest: Manifest,
+  rootIn: string,
+  opts: { only?: string[]; onProgress?: ProgressFn; what?: string; skipCache?: boolean },
+): Promise<DownloadStats> {
   const root = path.resolve(rootIn);
   const paths = opts.only ?? Object.keys(manifest);
   // Validate every path before writing anything: a hostile manifest writes nothing at all.

@@ -10,6 +10,7 @@ import { resolveConnection } from '../../src/client/connection.js';
 import { AmphoraError } from '../../src/core/errors.js';
 import { blobGets, blobPuts, startHarness, type Harness } from './sdk-harness.js';
 import { itEmbedded } from './server-helpers.js';
+import { cachedBytes, damageCached } from '../support/cacheBlobs.js';
 
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
 const isCode = (c: string, re?: RegExp) => (e: unknown) => e instanceof AmphoraError && e.code === c && (!re || re.test(e.message));
@@ -144,17 +145,16 @@ describe('SDK against a real server', function () {
     const r4 = await b.download({ root: path.join(h.work, 'cache-out3') });
     assert.equal(r4.unchanged, 20, 'files already in root are left alone');
 
-    // Corrupt one cached blob (same size, other bytes): detected, deleted and fetched again.
+    // Corrupt one cached blob (same size, other bytes) in its pack: detected, the pack deleted,
+    // and what it held fetched again in one batch.
     const victim = files['f5.txt'];
-    const blob = consumer.blobCache.path(sha(victim));
-    await rm(blob);
-    await writeFile(blob, 'X'.repeat(Buffer.byteLength(victim)));
+    damageCached(consumer.cacheDir, sha(victim));
     mark = h.requests.length;
     await b.download({ root: path.join(h.work, 'cache-out4') });
     assert.equal(blobGets(h.requests.slice(mark)), 1);
     assert.equal(consumer.blobCache.corrupted, 1);
-    assert.equal(await readFile(path.join(h.work, 'cache-out4', 'f5.txt'), 'utf8'), victim);
-    assert.equal(await readFile(blob, 'utf8'), victim, 'the cache holds good bytes again');
+    for (const [rel, text] of Object.entries(files)) assert.equal(await readFile(path.join(h.work, 'cache-out4', rel), 'utf8'), text);
+    assert.equal(cachedBytes(consumer.cacheDir, sha(victim))?.toString(), victim, 'the cache holds good bytes again');
   });
 
   it('never writes outside the download root', async () => {

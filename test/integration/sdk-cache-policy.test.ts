@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Api } from '../../src/client/api.js';
 import { Artifact } from '../../src/client/artifact.js';
 import { Client } from '../../src/client/client.js';
+import { cachedBytes, cachedDigests, packedBlob } from '../support/cacheBlobs.js';
 import { startHarness, type Harness } from './sdk-harness.js';
 
 /** A file bigger than the SDK's small-file limit (hashed and cached from its path, not its bytes). */
@@ -78,10 +79,12 @@ describe('SDK: policy "immutable" hard-links logged files into the cache; skipCa
     for (const [rel, bytes] of Object.entries(files)) assert.deepEqual(await readFile(path.join(root, rel)), bytes, `${rel}: the logged bytes`);
     assert.equal(r.fetched, 2, 'the two changed blobs were fetched again');
     assert.equal(r.fromCache, 1, 'the unchanged one came from the cache');
-    // The blobs fetched again are the cache's own files now, not links to the user's.
+    // The blobs fetched again are the cache's own copies now (a small one in a pack), not links to the user's.
     const entries = (await v0.manifest())!;
-    assert.equal(await sameFile(path.join(dir, 'a.csv'), h.client.blobCache.path(entries['a.csv']!.digest)), false);
-    assert.deepEqual(await readFile(h.client.blobCache.path(entries['a.csv']!.digest)), files['a.csv']);
+    assert.equal(existsSync(h.client.blobCache.path(entries['a.csv']!.digest)), false, 'the link that failed its digest is gone');
+    assert.deepEqual(cachedBytes(h.client.cacheDir, entries['a.csv']!.digest), files['a.csv']);
+    assert.equal(await sameFile(path.join(dir, 'big.bin'), h.client.blobCache.path(entries['big.bin']!.digest)), false);
+    assert.deepEqual(await readFile(h.client.blobCache.path(entries['big.bin']!.digest)), files['big.bin']);
   });
 
   it('the default (mutable) copies: changing the file later leaves the cached blob intact', async () => {
@@ -90,9 +93,12 @@ describe('SDK: policy "immutable" hard-links logged files into the cache; skipCa
     await a.addDir(dir);
     await a.log({ client: h.client, project: 'policy' });
     const entries = (await a.manifest())!;
-    for (const rel of ['a.csv', 'big.bin']) assert.equal(await sameFile(path.join(dir, rel), h.client.blobCache.path(entries[rel]!.digest)), false, `${rel}: a copy`);
+    assert.equal(await sameFile(path.join(dir, 'big.bin'), h.client.blobCache.path(entries['big.bin']!.digest)), false, 'big.bin: a copy');
+    assert.ok(packedBlob(h.client.cacheDir, entries['a.csv']!.digest), 'a.csv: a copy in a pack');
     await overwriteInPlace(path.join(dir, 'a.csv'), 0, Buffer.from('changed'));
-    assert.deepEqual(await readFile(h.client.blobCache.path(entries['a.csv']!.digest)), files['a.csv']);
+    await overwriteInPlace(path.join(dir, 'big.bin'), 0, Buffer.from('changed'));
+    assert.deepEqual(cachedBytes(h.client.cacheDir, entries['a.csv']!.digest), files['a.csv']);
+    assert.deepEqual(cachedBytes(h.client.cacheDir, entries['big.bin']!.digest), files['big.bin']);
   });
 
   it('skipCache keeps the files out of the cache, even with policy "immutable"', async () => {
@@ -100,7 +106,8 @@ describe('SDK: policy "immutable" hard-links logged files into the cache; skipCa
     const a = new Artifact('skipped', 'dataset');
     await a.addDir(dir, { policy: 'immutable', skipCache: true });
     await a.log({ client: h.client, project: 'policy' });
-    for (const e of Object.values((await a.manifest())!)) assert.equal(existsSync(h.client.blobCache.path(e.digest)), false);
+    const cached = new Set(cachedDigests(h.client.cacheDir));
+    for (const e of Object.values((await a.manifest())!)) assert.equal(cached.has(e.digest), false);
   });
 
   it('a file reached through a symlink is copied, not linked: link(2) would link the symlink itself', async () => {
@@ -116,10 +123,10 @@ describe('SDK: policy "immutable" hard-links logged files into the cache; skipCa
     await a.addFile(path.join(dir, 'alias.bin'), { policy: 'immutable' });
     await a.addFile(path.join(dir, 'big-alias.bin'), { policy: 'immutable' });
     await a.log({ client: h.client, project: 'policy' });
-    for (const e of Object.values((await a.manifest())!)) {
-      const blob = h.client.blobCache.path(e.digest);
-      assert.ok((await lstat(blob)).isFile(), 'a regular file in the cache, not a symlink');
-    }
+    const entries = (await a.manifest())!;
+    assert.ok((await lstat(h.client.blobCache.path(entries['big-alias.bin']!.digest))).isFile(), 'a regular file in the cache, not a symlink');
+    // A small file's copy goes into a pack, with the bytes the symlink pointed at.
+    assert.deepEqual(cachedBytes(h.client.cacheDir, entries['alias.bin']!.digest), await readFile(target));
   });
 
   it('a cache on another file system takes copies (link fails with EXDEV)', async function () {
@@ -133,7 +140,10 @@ describe('SDK: policy "immutable" hard-links logged files into the cache; skipCa
       await a.addDir(dir, { policy: 'immutable' });
       await a.log({ client, project: 'policy' });
       const entries = (await a.manifest())!;
-      for (const [rel, bytes] of Object.entries(files)) assert.deepEqual(await readFile(client.blobCache.path(entries[rel]!.digest)), bytes, `${rel}: copied into the cache`);
+      for (const [rel, bytes] of Object.entries(files)) {
+        assert.equal((await stat(client.blobCache.path(entries[rel]!.digest)).catch(() => undefined))?.nlink ?? 1, 1, `${rel}: not a link`);
+        assert.deepEqual(cachedBytes(cacheDir, entries[rel]!.digest), bytes, `${rel}: copied into the cache`);
+      }
     } finally {
       await client.close();
       await rm(cacheDir, { recursive: true, force: true });
@@ -172,8 +182,7 @@ describe('SDK: policy "immutable" hard-links logged files into the cache; skipCa
     assert.equal(skipped.status, 0, skipped.stderr);
     const digest = (JSON.parse(skipped.stdout) as { digest: string }).digest;
     assert.ok(digest);
-    const blobs = spawnSync('find', [path.join(cacheDir, 'blobs'), '-type', 'f'], { encoding: 'utf8' }).stdout.trim().split('\n');
-    assert.equal(blobs.length, 3, 'only the three files of v0 are cached, not new.csv');
+    assert.equal(cachedDigests(cacheDir).length, 3, 'only the three files of v0 are cached, not new.csv');
     const bad = await put('--policy', 'frozen');
     assert.equal(bad.status, 5);
     assert.match(bad.stderr, /--policy must be mutable or immutable, got "frozen"/);
@@ -204,7 +213,7 @@ describe('SDK: download({ skipCache }) writes the root only', function () {
   async function check(root: string) {
     for (const [rel, bytes] of Object.entries(files)) assert.deepEqual(await readFile(path.join(root, rel)), bytes, rel);
   }
-  const blobFiles = (cacheDir: string) => (existsSync(path.join(cacheDir, 'blobs')) ? spawnSync('find', [path.join(cacheDir, 'blobs'), '-type', 'f'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean) : []);
+  const blobFiles = cachedDigests;
 
   it('into a new root and into an existing one, nothing reaches the cache; a second get fetches again', async () => {
     const consumer = await h.freshClient();

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Api, Artifact, materialize } from '../../src/client/index.js';
 import { AmphoraError } from '../../src/core/errors.js';
 import { blobGets, startHarness, type Harness } from './sdk-harness.js';
+import { cachedBytes } from '../support/cacheBlobs.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -83,7 +84,7 @@ describe('SDK downloads into a root that does not exist yet', function () {
       assert.equal(copies, 0, `${existing ? 'existing' : 'new'} root: no cache copy-out (each was a failed open before the fetch and a read back after it)`);
       assert.equal(blobGets(h.requests.slice(mark)), 1, 'one batch request');
       for (const [p, data] of Object.entries(files)) assert.ok((await readFile(path.join(root, p))).equals(data), p);
-      for (const data of Object.values(files)) assert.ok((await readFile(consumer.blobCache.path(sha(data)))).equals(data), 'the cache holds every blob');
+      for (const data of Object.values(files)) assert.ok(cachedBytes(consumer.cacheDir, sha(data))?.equals(data), 'the cache holds every blob');
       const again = await (await new Api({ client: consumer }).artifact('dl/cold-small:latest')).download({ root });
       assert.equal(again.unchanged, 24, 'the recorded stats match the written files');
     }

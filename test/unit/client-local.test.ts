@@ -137,21 +137,33 @@ describe('client: blob cache verifies on every read', () => {
     assert.equal((await stat(cache.path(sha('frozen')))).ino, (await stat(frozen)).ino);
   });
 
-  it('adoptBytes stores a copy of the bytes just hashed, leaves an existing blob alone, and never fails on an unwritable cache', async () => {
+  it('adoptBytes keeps a copy of the bytes just hashed (a pack for small ones, a file for large), leaves an existing blob alone, and never fails on an unwritable cache', async () => {
     const cache = new BlobCache(path.join(dir, 'cache'));
     const bytes = Buffer.from('a,b\n1,2\n');
     cache.adoptBytes(bytes, sha(bytes));
-    assert.deepEqual(await readFile(cache.path(sha(bytes))), bytes);
     bytes.fill(0); // the caller's buffer changing later is not the cache's content
-    assert.equal(await readFile(cache.path(sha('a,b\n1,2\n')), 'utf8'), 'a,b\n1,2\n');
-    const before = await stat(cache.path(sha('a,b\n1,2\n')));
+    cache.settle();
+    const packs = await readdirNames(path.join(dir, 'cache', 'packs'));
+    assert.equal(packs.length, 1, 'a small blob goes into a pack');
+    assert.equal(await new BlobCache(path.join(dir, 'cache')).materialize(sha('a,b\n1,2\n'), 8, path.join(dir, 'small.out')), true);
+    assert.equal(await readFile(path.join(dir, 'small.out'), 'utf8'), 'a,b\n1,2\n');
     cache.adoptBytes(Buffer.from('a,b\n1,2\n'), sha('a,b\n1,2\n'));
-    assert.equal((await stat(cache.path(sha('a,b\n1,2\n')))).ino, before.ino, 'an existing blob is not rewritten');
-    assert.deepEqual(await readdirNames(path.dirname(cache.path(sha('a,b\n1,2\n')))), [sha('a,b\n1,2\n')], 'no temp file left');
+    cache.settle();
+    assert.deepEqual(await readdirNames(path.join(dir, 'cache', 'packs')), packs, 'a packed blob is not packed again');
+    // Over 1 MiB: a file, written in place.
+    const large = Buffer.alloc((1 << 20) + 1, 5);
+    cache.adoptBytes(large, sha(large));
+    assert.deepEqual(await readFile(cache.path(sha(large))), large);
+    const before = await stat(cache.path(sha(large)));
+    cache.adoptBytes(Buffer.from(large), sha(large));
+    assert.equal((await stat(cache.path(sha(large)))).ino, before.ino, 'an existing blob is not rewritten');
+    assert.deepEqual(await readdirNames(path.dirname(cache.path(sha(large)))), [sha(large)], 'no temp file left');
     // A cache dir that is a file: nothing can be stored, nothing is thrown.
     await writeFile(path.join(dir, 'not-a-dir'), '');
     const broken = new BlobCache(path.join(dir, 'not-a-dir'));
     assert.doesNotThrow(() => broken.adoptBytes(Buffer.from('z'), sha('z')));
+    assert.doesNotThrow(() => broken.adoptBytes(large, sha(large)));
+    assert.doesNotThrow(() => broken.settle());
   });
 
   it('absent lists shard folders: all reported when the cache is cold, one folder read when it is full', async () => {
@@ -212,28 +224,32 @@ describe('client: blob cache verifies on every read', () => {
     assert.deepEqual(await new StatCache(cacheDir).prune(), { folders: 0, bytes: 0 });
   });
 
-  it('storeBytes and adoptBytes create the blob in place, keep a regular file already there, and replace a dangling symlink', async () => {
+  it('storeBytes and adoptBytes create a large blob in place, keep a regular file already there, and replace a dangling symlink', async () => {
     const cache = new BlobCache(path.join(dir, 'cache'));
     const { lstat: lst } = await import('node:fs/promises');
-    const a = Buffer.from('alpha');
+    const big = (tag: string) => Buffer.concat([Buffer.from(tag), Buffer.alloc(1 << 20, 1)]);
+    const a = big('alpha');
     await cache.storeBytes(a, sha(a), 'a');
     assert.deepEqual(await readFile(cache.path(sha(a))), a);
     assert.deepEqual(await readdirNames(path.dirname(cache.path(sha(a)))), [sha(a)], 'no temp file');
     const ino = (await stat(cache.path(sha(a)))).ino;
     await cache.storeBytes(a, sha(a), 'a');
     assert.equal((await stat(cache.path(sha(a)))).ino, ino, 'a stored blob is not rewritten');
-    await assert.rejects(cache.storeBytes(Buffer.from('evil'), sha(a), 'a'), isCode('digest_mismatch'));
+    await assert.rejects(cache.storeBytes(big('evil'), sha(a), 'a'), isCode('digest_mismatch'));
+    await assert.rejects(cache.storeBytes(Buffer.from('evil'), sha('good'), 'a'), isCode('digest_mismatch'), 'a small blob is verified before it is held for a pack');
     for (const [name, store] of [
       ['storeBytes', (b: Buffer) => cache.storeBytes(b, sha(b), 'b')],
       ['adoptBytes', async (b: Buffer) => cache.adoptBytes(b, sha(b))],
     ] as const) {
-      const b = Buffer.from(`bytes for ${name}`);
+      const b = big(`bytes for ${name}`);
       await mkdir(path.dirname(cache.path(sha(b))), { recursive: true });
       await symlink(path.join(dir, 'nowhere'), cache.path(sha(b)));
       await store(b);
       assert.ok((await lst(cache.path(sha(b)))).isFile(), `${name}: the dangling link was replaced by the blob`);
       assert.deepEqual(await readFile(cache.path(sha(b))), b);
     }
+    cache.settle();
+    assert.deepEqual(await readdirNames(path.join(dir, 'cache', 'packs')), [], 'the refused small blob reached no pack');
   });
 
   it('storeStream refuses bytes that do not match the digest and leaves nothing behind', async () => {

@@ -5,7 +5,8 @@
  * - Data dir (server):  $AMPHORA_DATA_DIR, else $XDG_DATA_HOME/amphora, else ~/.local/share/amphora
  * - Discovery file:     <data dir>/server.json  (mode 0600: {url, apiKey, pid, dataDir, version, startedAt})
  * - Cache dir (client): $AMPHORA_CACHE_DIR, else $XDG_CACHE_HOME/amphora, else ~/.cache/amphora
- * - Cached blob:        <cache dir>/blobs/sha256/<first two hex>/<64 hex>
+ * - Cached blob:        <cache dir>/blobs/sha256/<first two hex>/<64 hex> (large, or hard-linked)
+ * - Cached small blobs: <cache dir>/packs/<32 hex>.pack (core/node/packFormat.ts; client/cachePacks.ts)
  * - Connection:         $AMPHORA_BASE_URL + $AMPHORA_API_KEY win over the discovery file.
  */
 import { join } from 'node:path';

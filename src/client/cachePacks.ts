@@ -1,0 +1,253 @@
+/**
+ * Small blobs of the download cache kept in pack files, `<cacheDir>/packs/<32 hex>.pack` (format in
+ * core/node/packFormat.ts), instead of a file each. Creating a file costs 45–300 µs on this kind of
+ * disk, ten times writing its 4 KiB: a put of 10,000 small files spent ~0.5 s making their cache
+ * copies, and a cold download made a cache file and a root file for each. Now a put or a download
+ * writes its small blobs as one pack when it ends.
+ *
+ * The Python client reads and writes the same packs (python/amphora/cache_packs.py). Packs are
+ * written whole under a `.tmp` name and renamed, never changed, and deleted whole (eviction, or a
+ * blob in them that fails its digest): a process that loaded a pack's index and finds the pack gone
+ * counts its blobs as absent. Every read is verified by the caller against the digest, as for a
+ * blob file.
+ *
+ * The index of every pack is read the first time a process asks about a small blob, never at start
+ * (~72 bytes of memory per packed blob in PackTable, ~0.15 s for 200,000); each later operation
+ * lists the folder once and reads only the indexes of new packs.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync } from 'node:fs';
+import { join, sep } from 'node:path';
+import { ENTRY_BYTES, entryIs, entryOffset, entrySize, packParts, readPackIndex, writeAllSync } from '../core/node/packFormat.js';
+import { PackTable } from '../core/node/packTable.js';
+
+/** Blobs up to this size go into packs (the batch download's limit); larger ones stay files. */
+export const PACKED_BLOB_MAX = 1 << 20;
+/**
+ * Bytes held for the next pack past which it is written without waiting for the operation's end:
+ * bounds the memory a put or download of many small files holds (a pack per 16 MiB).
+ */
+const FLUSH_AT_BYTES = 16 << 20;
+export const PACK_NAME = /^[0-9a-f]{32}\.pack$/;
+const HEX64 = /^[0-9a-f]{64}$/;
+
+interface CachePack {
+  file: string;
+  index: Buffer;
+}
+
+export class CachePacks {
+  readonly dir: string;
+  /** Whether the packs folder was listed since the operation began (see scan). */
+  private scanned = false;
+  /** Names of the packs whose indexes are in (or that were found damaged). */
+  private readonly known = new Set<string>();
+  /** By id (the table's pack numbers); a forgotten pack leaves a hole. */
+  private readonly packs: (CachePack | undefined)[] = [];
+  private readonly table = new PackTable((pack, entry, digest) => entryIs(this.packs[pack]!.index, entry, digest));
+  /** Blobs for the next pack: readable by this process at once, by others once flushed. */
+  private pending = new Map<string, Buffer>();
+  private pendingBytes = 0;
+  /** Packs opened by reads since the last settle(): a cached get of 10,000 blobs opens its pack once. */
+  private readonly fds = new Map<number, number>();
+  private scratch = Buffer.allocUnsafe(64 * 1024);
+  /** Packs found damaged and deleted (tests observe this). */
+  dropped = 0;
+
+  constructor(cacheDir: string) {
+    this.dir = join(cacheDir, 'packs');
+  }
+
+  /** Whether the blob is in a pack or waiting for the next one (no syscall once the indexes are in). */
+  has(digest: string): boolean {
+    return this.pending.has(digest) || this.find(digest) !== undefined;
+  }
+
+  /**
+   * Holds a small blob's bytes (which hash to `digest`) for the next pack, unless packed already.
+   * The bytes are copied: the caller's buffer may be a slice of a larger response chunk.
+   */
+  add(digest: string, bytes: Buffer): void {
+    if (this.has(digest)) return;
+    this.pending.set(digest, Buffer.from(bytes));
+    this.pendingBytes += bytes.length;
+    if (this.pendingBytes >= FLUSH_AT_BYTES) this.flush();
+  }
+
+  /**
+   * A packed blob's bytes, unverified (the caller checks them against the digest and calls drop()
+   * when they fail); undefined when it is in no pack, or its pack vanished or is cut short (then the
+   * pack is forgotten, and deleted if still there). The buffer is valid until the next read: a
+   * cached get of 10,000 blobs allocates nothing per blob.
+   */
+  read(digest: string): Buffer | undefined {
+    const held = this.pending.get(digest);
+    if (held) return held;
+    const at = this.find(digest);
+    if (!at) return undefined;
+    const pack = this.packs[at.pack]!;
+    const offset = entryOffset(pack.index, at.entry);
+    const size = entrySize(pack.index, at.entry);
+    try {
+      let fd = this.fds.get(at.pack);
+      if (fd === undefined) this.fds.set(at.pack, (fd = openSync(pack.file, 'r')));
+      if (this.scratch.length < size) this.scratch = Buffer.allocUnsafe(Math.max(size, this.scratch.length * 2));
+      const bytes = this.scratch.subarray(0, size);
+      let got = 0;
+      while (got < size) {
+        const n = readSync(fd, bytes, got, size - got, offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+      if (got === size) return bytes;
+      this.forget(at.pack, true);
+    } catch {
+      // Evicted by another process meanwhile (ENOENT), or unreadable now (EIO, EMFILE): forgotten
+      // for this process, but not deleted, since nothing says its bytes are bad.
+      this.forget(at.pack, false);
+    }
+    return undefined;
+  }
+
+  /** Deletes the pack holding `digest`, whose bytes failed their digest: its blobs are fetched again when wanted. */
+  drop(digest: string): void {
+    if (this.pending.delete(digest)) return;
+    const at = this.find(digest);
+    if (at) this.forget(at.pack, true);
+  }
+
+  /**
+   * Writes the blobs held so far as one pack (temp file + rename: a pack under its name is whole).
+   * Best effort, like every cache write: a cache that cannot take them costs a later download.
+   */
+  flush(): void {
+    if (!this.pending.size) return;
+    const blobs = this.pending;
+    this.pending = new Map();
+    this.pendingBytes = 0;
+    const name = `${randomBytes(16).toString('hex')}.pack`;
+    const file = `${this.dir}${sep}${name}`;
+    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    let index: Buffer;
+    try {
+      // Written from the held buffers themselves: no second copy of the pack in memory.
+      const pack = packParts(blobs);
+      index = pack.index;
+      let fd: number;
+      try {
+        fd = openSync(tmp, 'wx');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        mkdirSync(this.dir, { recursive: true });
+        fd = openSync(tmp, 'wx');
+      }
+      try {
+        writeAllSync(fd, pack.parts);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, file);
+    } catch {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        /* never made */
+      }
+      return;
+    }
+    this.known.add(name);
+    this.register(file, index);
+  }
+
+  /**
+   * End of an operation: writes what is held, and closes the packs reads opened. The next operation
+   * lists the folder again, so a long-lived process (the editor's) sees packs other processes wrote.
+   */
+  settle(): void {
+    this.flush();
+    this.scanned = false;
+    for (const fd of this.fds.values()) closeSync(fd);
+    this.fds.clear();
+  }
+
+  private find(digest: string): { pack: number; entry: number } | undefined {
+    this.scan();
+    if (!this.table.size || !HEX64.test(digest)) return undefined;
+    return this.table.find(Buffer.from(digest, 'hex'));
+  }
+
+  /**
+   * Reads the index of every pack not known yet: all of them the first time, then once per
+   * operation only the new ones (one listing). A pack that fails its checks is deleted.
+   */
+  private scan(): void {
+    if (this.scanned) return;
+    this.scanned = true;
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return; // no packs yet
+    }
+    for (const name of names.sort()) {
+      if (!PACK_NAME.test(name) || this.known.has(name)) continue;
+      const file = join(this.dir, name);
+      let fd: number;
+      try {
+        fd = openSync(file, 'r');
+      } catch {
+        continue; // evicted meanwhile
+      }
+      try {
+        const read = readPackIndex(fd);
+        this.known.add(name);
+        if (typeof read !== 'string') this.register(file, read.index);
+        else {
+          this.dropped++;
+          unlinkQuietly(file);
+        }
+      } catch {
+        // unreadable (EIO): leave it, its blobs count as absent
+      } finally {
+        closeSync(fd);
+      }
+    }
+  }
+
+  /** Adds a pack's entries; a blob packed already keeps its first place. */
+  private register(file: string, index: Buffer): void {
+    const id = this.packs.length;
+    this.packs.push({ file, index });
+    for (let i = 0; i < index.length / ENTRY_BYTES; i++) this.table.add(index.subarray(i * ENTRY_BYTES, i * ENTRY_BYTES + 32), id, i);
+  }
+
+  /** Takes a pack's entries out of the table (and deletes it when `damaged`). */
+  private forget(id: number, damaged: boolean): void {
+    const pack = this.packs[id];
+    if (!pack) return;
+    const fd = this.fds.get(id);
+    if (fd !== undefined) {
+      closeSync(fd);
+      this.fds.delete(id);
+    }
+    for (let i = 0; i < pack.index.length / ENTRY_BYTES; i++) {
+      const digest = pack.index.subarray(i * ENTRY_BYTES, i * ENTRY_BYTES + 32);
+      const at = this.table.find(digest);
+      if (at?.pack === id) this.table.delete(digest);
+    }
+    // Only now: the table's matcher reads the pack's index until its entries are gone.
+    this.packs[id] = undefined;
+    if (damaged) {
+      this.dropped++;
+      unlinkQuietly(pack.file);
+    }
+  }
+}
+
+function unlinkQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    /* gone already */
+  }
+}
