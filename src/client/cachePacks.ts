@@ -111,7 +111,12 @@ export class CachePacks {
 
   /** Deletes the pack holding `digest`, whose bytes failed their digest: its blobs are fetched again when wanted. */
   drop(digest: string): void {
-    if (this.pending.delete(digest)) return;
+    const held = this.pending.get(digest);
+    if (held) {
+      this.pending.delete(digest);
+      this.pendingBytes -= held.length;
+      return;
+    }
     const at = this.find(digest);
     if (at) this.forget(at.pack, true);
   }
