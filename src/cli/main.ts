@@ -401,6 +401,7 @@ program
         { cacheDir, ...r, statCache },
         () =>
           `Removed ${r.removed} cached files (${formatBytes(r.freedBytes)}); ${formatBytes(r.keptBytes)} kept in ${cacheDir}` +
+          (r.packsMerged ? `. Merged ${r.packsMerged} small packs into ${r.packsWritten}` : '') +
           (statCache.folders ? `. Forgot the file hashes of ${statCache.folders} folders that no longer exist (${formatBytes(statCache.bytes)}).` : ''),
       );
     }),

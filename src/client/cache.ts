@@ -685,9 +685,10 @@ export class BlobCache {
    * Evicts least-recently-used blobs, packs and cached manifests until the cache holds at most
    * `maxBytes`. "Used" is the access time the kernel keeps when a file is read (relatime: at least
    * daily), so reads stay free of extra metadata writes. A pack goes whole: the blobs of one put or
-   * download were written together and are mostly wanted together.
+   * download were written together and are mostly wanted together. The small packs that stay are
+   * merged (CachePacks.consolidate).
    */
-  async cleanup(maxBytes: number): Promise<{ removed: number; freedBytes: number; keptBytes: number }> {
+  async cleanup(maxBytes: number): Promise<{ removed: number; freedBytes: number; keptBytes: number; packsMerged: number; packsWritten: number }> {
     const files: { path: string; size: number; used: number }[] = [];
     for (const n of await readdir(this.packs.dir).catch(() => [] as string[])) {
       const p = join(this.packs.dir, n);
@@ -738,7 +739,10 @@ export class BlobCache {
       freed += f.size;
       removed++;
     }
-    return { removed, freedBytes: freed, keptBytes: total };
+    // What stays: many small packs (one per put or download) merged into few, so each process
+    // start reads few indexes.
+    const packs = this.packs.consolidate();
+    return { removed, freedBytes: freed, keptBytes: total, packsMerged: packs.merged, packsWritten: packs.written };
   }
 }
 

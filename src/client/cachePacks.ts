@@ -15,10 +15,10 @@
  * (~72 bytes of memory per packed blob in PackTable, ~0.15 s for 200,000); each later operation
  * lists the folder once and reads only the indexes of new packs.
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync } from 'node:fs';
-import { join, sep } from 'node:path';
-import { ENTRY_BYTES, entryIs, entryOffset, entrySize, packParts, readPackIndex, writeAllSync } from '../core/node/packFormat.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, utimesSync } from 'node:fs';
+import { basename, join, sep } from 'node:path';
+import { ENTRY_BYTES, entryDigest, entryIs, entryOffset, entrySize, packParts, readPackIndex, writeAllSync } from '../core/node/packFormat.js';
 import { PackTable } from '../core/node/packTable.js';
 
 /** Blobs up to this size go into packs (the batch download's limit); larger ones stay files. */
@@ -130,14 +130,22 @@ export class CachePacks {
     const blobs = this.pending;
     this.pending = new Map();
     this.pendingBytes = 0;
+    const made = this.writePack(blobs);
+    if (!made) return;
+    this.known.add(basename(made.file));
+    this.register(made.file, made.index);
+  }
+
+  /**
+   * Writes `blobs` as a new pack (temp file + rename: a pack under its name is whole) from their own
+   * buffers, no second copy in memory; its path and index, or undefined when the cache cannot take it.
+   */
+  private writePack(blobs: Map<string, Buffer>): { file: string; index: Buffer } | undefined {
     const name = `${randomBytes(16).toString('hex')}.pack`;
     const file = `${this.dir}${sep}${name}`;
     const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    let index: Buffer;
     try {
-      // Written from the held buffers themselves: no second copy of the pack in memory.
-      const pack = packParts(blobs);
-      index = pack.index;
+      const { parts, index } = packParts(blobs);
       let fd: number;
       try {
         fd = openSync(tmp, 'wx');
@@ -147,21 +155,16 @@ export class CachePacks {
         fd = openSync(tmp, 'wx');
       }
       try {
-        writeAllSync(fd, pack.parts);
+        writeAllSync(fd, parts);
       } finally {
         closeSync(fd);
       }
       renameSync(tmp, file);
+      return { file, index };
     } catch {
-      try {
-        unlinkSync(tmp);
-      } catch {
-        /* never made */
-      }
-      return;
+      unlinkQuietly(tmp);
+      return undefined;
     }
-    this.known.add(name);
-    this.register(file, index);
   }
 
   /**
@@ -173,6 +176,104 @@ export class CachePacks {
     this.scanned = false;
     for (const fd of this.fds.values()) closeSync(fd);
     this.fds.clear();
+  }
+
+  /**
+   * Merges the packs smaller than 16 MiB into packs of about that size (`amphora cache cleanup`):
+   * each operation adds a pack, and every process start reads the index of each. The blobs are
+   * verified on the way (one that fails is left out), a blob in several packs is kept once, and a
+   * merged pack keeps the latest use of its sources, so eviction still sees its age. A source is
+   * deleted only once the pack holding its blobs is in place.
+   */
+  consolidate(): { merged: number; written: number } {
+    const small = this.listSmallPacks();
+    if (small.length < 2) return { merged: 0, written: 0 };
+    let merged = 0;
+    let written = 0;
+    let blobs = new Map<string, Buffer>();
+    let bytes = 0;
+    let sources: string[] = [];
+    let used = 0;
+    const write = () => {
+      // A pack alone is left as it is; a group of packs (or one whose every blob failed) is replaced.
+      if (sources.length > 1 || (sources.length === 1 && blobs.size === 0)) {
+        const made = blobs.size ? this.writePack(blobs) : undefined;
+        if (made || !blobs.size) {
+          if (made) {
+            written++;
+            try {
+              utimesSync(made.file, new Date(used), new Date(used));
+            } catch {
+              /* evicted already */
+            }
+          }
+          for (const f of sources) unlinkQuietly(f);
+          merged += sources.length;
+        }
+      }
+      blobs = new Map();
+      bytes = 0;
+      sources = [];
+      used = 0;
+    };
+    for (const { file, used: at } of small) {
+      let whole: Buffer;
+      let read: ReturnType<typeof readPackIndex>;
+      try {
+        const fd = openSync(file, 'r');
+        try {
+          read = readPackIndex(fd);
+        } finally {
+          closeSync(fd);
+        }
+        whole = readFileSync(file);
+      } catch {
+        continue; // evicted meanwhile, or unreadable: left alone
+      }
+      if (typeof read !== 'string') {
+        for (let i = 0; i < read.index.length / ENTRY_BYTES; i++) {
+          const digest = entryDigest(read.index, i);
+          const blob = whole.subarray(entryOffset(read.index, i), entryOffset(read.index, i) + entrySize(read.index, i));
+          if (blobs.has(digest) || createHash('sha256').update(blob).digest('hex') !== digest) continue;
+          blobs.set(digest, blob);
+          bytes += blob.length;
+        }
+      }
+      sources.push(file);
+      used = Math.max(used, at);
+      if (bytes >= FLUSH_AT_BYTES) write();
+    }
+    write();
+    // This process reads the folder afresh at its next question.
+    this.reset();
+    return { merged, written };
+  }
+
+  /** The packs under 16 MiB, least recently used first. */
+  private listSmallPacks(): { file: string; used: number }[] {
+    const out: { file: string; used: number }[] = [];
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return out;
+    }
+    for (const name of names) {
+      if (!PACK_NAME.test(name)) continue;
+      const file = join(this.dir, name);
+      const st = statSync(file, { throwIfNoEntry: false });
+      if (st && st.size < FLUSH_AT_BYTES) out.push({ file, used: Math.max(st.atimeMs, st.mtimeMs) });
+    }
+    return out.sort((a, b) => a.used - b.used);
+  }
+
+  /** Forgets every index read: the next question lists and reads the folder again. */
+  private reset(): void {
+    for (const fd of this.fds.values()) closeSync(fd);
+    this.fds.clear();
+    for (let id = 0; id < this.packs.length; id++) if (this.packs[id]) this.forget(id, false);
+    this.known.clear();
+    this.scanned = false;
   }
 
   private find(digest: string): { pack: number; entry: number } | undefined {

@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, utimes, writeFil
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BlobCache } from '../../src/client/cache.js';
+import { damageCached } from '../support/cacheBlobs.js';
 import { ENTRY_BYTES, TRAILER_BYTES } from '../../src/core/node/packFormat.js';
 
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
@@ -192,5 +193,49 @@ describe('client: small blobs of the download cache in packs', function () {
     const reader = new BlobCache(cacheDir);
     assert.equal(await copy(reader, old[0], 'old.out'), undefined);
     assert.ok(await copy(reader, fresh, 'fresh.out'));
+  });
+
+  it('cleanup merges the small packs that stay (one per operation) into one, verified, without duplicates, keeping their latest use; a large pack stays as it is', async () => {
+    const ops = Array.from({ length: 5 }, (_, op) => [blob(op * 10), blob(op * 10 + 1), blob(999)]); // blob 999 in every pack
+    for (const blobs of ops) {
+      const cache = new BlobCache(cacheDir);
+      for (const b of blobs) cache.adoptBytes(b, sha(b));
+      cache.settle();
+    }
+    const large = new BlobCache(cacheDir);
+    for (let i = 0; i < 16; i++) large.adoptBytes(blob(5000 + i, 1 << 20), sha(blob(5000 + i, 1 << 20)));
+    large.settle();
+    const before = await packsOf();
+    assert.equal(before.length, 6);
+    const sizes = new Map(await Promise.all(before.map(async (n) => [n, (await stat(path.join(cacheDir, 'packs', n))).size] as const)));
+    const bigPack = before.find((n) => sizes.get(n)! >= 16 << 20)!;
+    // Days ago, and one blob damaged: it is left out of the merged pack.
+    const small = before.filter((n) => n !== bigPack);
+    for (const [i, n] of small.entries()) {
+      const t = new Date(Date.now() - (10 - i) * 86400_000);
+      await utimes(path.join(cacheDir, 'packs', n), t, t);
+    }
+    damageCached(cacheDir, sha(ops[2][0]));
+    const latest = Math.max(...(await Promise.all(small.map(async (n) => (await stat(path.join(cacheDir, 'packs', n))).mtimeMs))));
+
+    const r = await new BlobCache(cacheDir).cleanup(2 ** 40);
+    assert.deepEqual([r.removed, r.packsMerged, r.packsWritten], [0, 5, 1]);
+    const after = await packsOf();
+    assert.equal(after.length, 2);
+    assert.ok(after.includes(bigPack), 'the large pack is not rewritten');
+    const mergedPack = after.find((n) => n !== bigPack)!;
+    assert.equal(Math.round((await stat(path.join(cacheDir, 'packs', mergedPack))).mtimeMs / 1000), Math.round(latest / 1000), 'the merged pack keeps its sources\' latest use');
+    const index = await readFile(path.join(cacheDir, 'packs', mergedPack));
+    assert.equal(index.readUInt32LE(index.length - TRAILER_BYTES + 8), 5 * 2 + 1 - 1, 'ten distinct blobs, blob 999 once, the damaged one left out');
+    const reader = new BlobCache(cacheDir);
+    for (const [op, blobs] of ops.entries()) {
+      for (const [i, b] of blobs.entries()) {
+        const got = await copy(reader, b, `m-${op}-${i}`);
+        if (op === 2 && i === 0) assert.equal(got, undefined, 'the damaged blob is gone');
+        else assert.ok(got, `op ${op} blob ${i}`);
+      }
+    }
+    assert.equal(reader.corrupted, 0);
+    assert.deepEqual((await new BlobCache(cacheDir).cleanup(2 ** 40)).packsMerged, 0, 'a second cleanup has nothing to merge');
   });
 });
