@@ -50,6 +50,13 @@ describe('client: small blobs of the download cache in packs', function () {
       assert.deepEqual(await readFile(path.join(dir, 'out', String(i))), b);
     }
     assert.equal(await reader.verify(sha(got[5])), true);
+    // A manifest giving a packed blob another size (a hostile or broken server) writes nothing and
+    // costs the cache nothing.
+    assert.equal(await reader.copyOut(sha(put[3]), put[3].length + 1, path.join(dir, 'wrong-size.out')), undefined);
+    await assert.rejects(stat(path.join(dir, 'wrong-size.out')));
+    assert.equal(reader.corrupted, 0);
+    assert.equal(reader.packs.dropped, 0);
+    assert.ok(await copy(reader, put[3], 'right-size.out'));
     const unknown = blob(99_999);
     assert.deepEqual([...reader.absent([sha(unknown)])], [sha(unknown)]);
     assert.equal(await copy(reader, unknown, 'unknown.out'), undefined);
