@@ -675,13 +675,12 @@ class Transfer:
         """Verified bytes in hand: into the cache (not with `skip_cache`: held for the download's
         pack when small, else one exclusive create, see _create_blob), then each destination (temp
         file + rename, or written directly into a fresh root's private folder)."""
-        if skip_cache:
-            pass
-        elif len(data) <= PACKED_BLOB_MAX:
-            self.packs.add(digest, data)
-        else:
-            cached = cached_blob_path(self.cache_dir, digest)
-            _in_cache_folder(self.cache_dir, cached, lambda: _create_blob(cached, data))
+        if not skip_cache:
+            if len(data) <= PACKED_BLOB_MAX:
+                self.packs.add(digest, data)
+            else:
+                cached = cached_blob_path(self.cache_dir, digest)
+                _in_cache_folder(self.cache_dir, cached, lambda: _create_blob(cached, data))
         for target in targets:
             (_write_new if fresh else _write_replace)(target, data)
         for dest in targets:

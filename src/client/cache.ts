@@ -510,17 +510,21 @@ export class BlobCache {
    * digest: then its pack is deleted, and the caller looks for a file of it before fetching it.
    */
   private copyPacked(digest: string, size: number, target: string, exclusive: boolean): Stats | undefined {
-    const bytes = this.packs.read(digest);
-    if (!bytes) return undefined;
-    if (createHash('sha256').update(bytes).digest('hex') !== digest) {
-      this.corrupted++;
-      this.packs.drop(digest);
-      return undefined;
-    }
+    const bytes = this.readPacked(digest);
     // The right blob, but a manifest (a server's word) giving it another size: not the pack's
     // fault, so it stays; the fetch that follows refuses bytes of the wrong size.
-    if (bytes.length !== size) return undefined;
+    if (!bytes || bytes.length !== size) return undefined;
     return writeSmall(bytes, target, exclusive);
+  }
+
+  /** A packed blob's bytes once they verify (valid until the next read); a blob that fails deletes its pack. */
+  private readPacked(digest: string): Buffer | undefined {
+    const bytes = this.packs.read(digest);
+    if (!bytes) return undefined;
+    if (createHash('sha256').update(bytes).digest('hex') === digest) return bytes;
+    this.corrupted++;
+    this.packs.drop(digest);
+    return undefined;
   }
 
   /**
@@ -642,12 +646,7 @@ export class BlobCache {
 
   /** True when the blob is cached and its bytes verify. */
   async verify(digest: string): Promise<boolean> {
-    const packed = this.packs.read(digest);
-    if (packed) {
-      if (createHash('sha256').update(packed).digest('hex') === digest) return true;
-      this.corrupted++;
-      this.packs.drop(digest);
-    }
+    if (this.readPacked(digest)) return true;
     const src = this.path(digest);
     try {
       const fh = await open(src, 'r');

@@ -16,9 +16,9 @@
  * lists the folder once and reads only the indexes of new packs.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, utimesSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, utimesSync } from 'node:fs';
 import { basename, join, sep } from 'node:path';
-import { ENTRY_BYTES, entryDigest, entryIs, entryOffset, entrySize, packParts, readPackIndex, writeAllSync } from '../core/node/packFormat.js';
+import { ENTRY_BYTES, entryDigest, entryIs, entryOffset, entrySize, readAt, readInto, readPackIndex, writePackSync } from '../core/node/packFormat.js';
 import { PackTable } from '../core/node/packTable.js';
 
 /** Blobs up to this size go into packs (the batch download's limit); larger ones stay files. */
@@ -93,13 +93,7 @@ export class CachePacks {
       if (fd === undefined) this.fds.set(at.pack, (fd = openSync(pack.file, 'r')));
       if (this.scratch.length < size) this.scratch = Buffer.allocUnsafe(Math.max(size, this.scratch.length * 2));
       const bytes = this.scratch.subarray(0, size);
-      let got = 0;
-      while (got < size) {
-        const n = readSync(fd, bytes, got, size - got, offset + got);
-        if (n === 0) break;
-        got += n;
-      }
-      if (got === size) return bytes;
+      if (readInto(fd, bytes, offset) === size) return bytes;
       this.forget(at.pack, true);
     } catch {
       // Evicted by another process meanwhile (ENOENT), or unreadable now (EIO, EMFILE): forgotten
@@ -141,23 +135,16 @@ export class CachePacks {
    * buffers, no second copy in memory; its path and index, or undefined when the cache cannot take it.
    */
   private writePack(blobs: Map<string, Buffer>): { file: string; index: Buffer } | undefined {
-    const name = `${randomBytes(16).toString('hex')}.pack`;
-    const file = `${this.dir}${sep}${name}`;
+    const file = `${this.dir}${sep}${randomBytes(16).toString('hex')}.pack`;
     const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     try {
-      const { parts, index } = packParts(blobs);
-      let fd: number;
+      let index: Buffer;
       try {
-        fd = openSync(tmp, 'wx');
+        index = writePackSync(tmp, blobs).index;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
         mkdirSync(this.dir, { recursive: true });
-        fd = openSync(tmp, 'wx');
-      }
-      try {
-        writeAllSync(fd, parts);
-      } finally {
-        closeSync(fd);
+        index = writePackSync(tmp, blobs).index;
       }
       renameSync(tmp, file);
       return { file, index };
@@ -223,10 +210,10 @@ export class CachePacks {
         const fd = openSync(file, 'r');
         try {
           read = readPackIndex(fd);
+          whole = typeof read === 'string' ? Buffer.alloc(0) : readAt(fd, 0, read.blobBytes);
         } finally {
           closeSync(fd);
         }
-        whole = readFileSync(file);
       } catch {
         continue; // evicted meanwhile, or unreadable: left alone
       }

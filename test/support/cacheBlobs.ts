@@ -8,23 +8,26 @@ import path from 'node:path';
 import { cachedBlobPath } from '../../src/core/node/config.js';
 import { ENTRY_BYTES, entryDigest, entryOffset, entrySize, readPackIndex } from '../../src/core/node/packFormat.js';
 
-/** The pack file and place of a packed blob, or undefined. */
-export function packedBlob(cacheDir: string, digest: string): { file: string; offset: number; size: number } | undefined {
+/** Every entry of every valid pack in the cache, in pack-name order. */
+function* packEntries(cacheDir: string): Generator<{ file: string; digest: string; offset: number; size: number }> {
   const dir = path.join(cacheDir, 'packs');
-  if (!existsSync(dir)) return undefined;
-  for (const name of readdirSync(dir).filter((n) => n.endsWith('.pack')).sort()) {
+  for (const name of existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.pack')).sort() : []) {
     const file = path.join(dir, name);
     const fd = openSync(file, 'r');
+    let read;
     try {
-      const read = readPackIndex(fd);
-      if (typeof read === 'string') continue;
-      for (let i = 0; i < read.index.length / ENTRY_BYTES; i++) {
-        if (entryDigest(read.index, i) === digest) return { file, offset: entryOffset(read.index, i), size: entrySize(read.index, i) };
-      }
+      read = readPackIndex(fd);
     } finally {
       closeSync(fd);
     }
+    if (typeof read === 'string') continue;
+    for (let i = 0; i < read.index.length / ENTRY_BYTES; i++) yield { file, digest: entryDigest(read.index, i), offset: entryOffset(read.index, i), size: entrySize(read.index, i) };
   }
+}
+
+/** The pack file and place of a packed blob, or undefined. */
+export function packedBlob(cacheDir: string, digest: string): { file: string; offset: number; size: number } | undefined {
+  for (const e of packEntries(cacheDir)) if (e.digest === digest) return e;
   return undefined;
 }
 
@@ -56,15 +59,6 @@ export function cachedDigests(cacheDir: string): string[] {
   const out = new Set<string>();
   const root = path.join(cacheDir, 'blobs', 'sha256');
   for (const shard of existsSync(root) ? readdirSync(root) : []) for (const name of readdirSync(path.join(root, shard))) out.add(name);
-  const dir = path.join(cacheDir, 'packs');
-  for (const name of existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.pack')) : []) {
-    const fd = openSync(path.join(dir, name), 'r');
-    try {
-      const read = readPackIndex(fd);
-      if (typeof read !== 'string') for (let i = 0; i < read.index.length / ENTRY_BYTES; i++) out.add(entryDigest(read.index, i));
-    } finally {
-      closeSync(fd);
-    }
-  }
+  for (const e of packEntries(cacheDir)) out.add(e.digest);
   return [...out].sort();
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { LocalBlobStore } from '../../src/server/blobs/localBlobs.js';
-import { checkIndex, encodePack, entryDigest, entryOffset, entrySize, ENTRY_BYTES, readTrailer, TRAILER_BYTES } from '../../src/core/node/packFormat.js';
+import { checkIndex, entryDigest, entryOffset, entrySize, ENTRY_BYTES, readTrailer, TRAILER_BYTES, writePackSync } from '../../src/core/node/packFormat.js';
 import { PackTable } from '../../src/core/node/packTable.js';
 
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
@@ -31,7 +31,9 @@ describe('local packs (small blobs of batch uploads in one file)', () => {
 
   it('format: entries round-trip; a changed index byte, a short file or a foreign file is refused with the reason', () => {
     const blobs = new Map([blob('alpha'), blob(''), blob('gamma, a little longer')].map((b) => [b.digest, b.bytes]));
-    const { bytes, index } = encodePack(blobs);
+    const { index, length } = writePackSync(join(dir, 'one.pack'), blobs);
+    const bytes = readFileSync(join(dir, 'one.pack'));
+    assert.equal(bytes.length, length);
     assert.deepEqual([0, 1, 2].map((i) => [entryDigest(index, i), entryOffset(index, i), entrySize(index, i)]), [...blobs.keys()].map((d, i) => [d, [0, 5, 5][i], [5, 0, 22][i]]));
     assert.deepEqual(bytes.subarray(5, 27).toString(), 'gamma, a little longer');
     const t = readTrailer(bytes.subarray(bytes.length - TRAILER_BYTES), bytes.length);

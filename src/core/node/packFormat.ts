@@ -13,7 +13,7 @@
  * bounds catch that, and each blob's bytes are checked against its digest whenever they are copied.
  */
 import { createHash } from 'node:crypto';
-import { fstatSync, readSync, writevSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, writevSync } from 'node:fs';
 
 const MAGIC = Buffer.from('AMPHPK01', 'latin1');
 export const ENTRY_BYTES = 40;
@@ -21,17 +21,13 @@ export const TRAILER_BYTES = 48;
 /** Offsets are u32: a pack holds at most this many bytes of blobs. */
 export const MAX_PACK_BLOB_BYTES = 0xffff_ffff;
 
-/** The bytes of a pack holding `blobs` in order (digest → bytes, digests already verified), and its index. */
-export function encodePack(blobs: Map<string, Buffer>): { bytes: Buffer; index: Buffer } {
-  const { parts, index, length } = packParts(blobs);
-  return { bytes: Buffer.concat(parts, length), index };
-}
-
 /**
- * A pack as the buffers to write in order (the blobs themselves, then index and trailer), for a
- * writer that should not hold a second copy of every blob (see writeAllSync).
+ * Creates `file` exclusively (`mode` when given) holding a pack of `blobs` in order (digest →
+ * bytes, digests already verified), written from the blobs' own buffers with writev: no second
+ * copy of the pack in memory. Returns the pack's index and length; on failure the caller removes
+ * `file`.
  */
-export function packParts(blobs: Map<string, Buffer>): { parts: Buffer[]; index: Buffer; length: number } {
+export function writePackSync(file: string, blobs: Map<string, Buffer>, mode?: number): { index: Buffer; length: number } {
   const index = Buffer.alloc(blobs.size * ENTRY_BYTES);
   let at = 0;
   let o = 0;
@@ -42,16 +38,22 @@ export function packParts(blobs: Map<string, Buffer>): { parts: Buffer[]; index:
     at += b.length;
     o += ENTRY_BYTES;
   }
-  if (at > MAX_PACK_BLOB_BYTES) throw new Error(`encodePack: ${at} bytes of blobs is over a pack's ${MAX_PACK_BLOB_BYTES}`);
+  if (at > MAX_PACK_BLOB_BYTES) throw new Error(`writePackSync: ${at} bytes of blobs is over a pack's ${MAX_PACK_BLOB_BYTES}`);
   const trailer = Buffer.alloc(TRAILER_BYTES);
   MAGIC.copy(trailer, 0);
   trailer.writeUInt32LE(blobs.size, 8);
   createHash('sha256').update(index).digest().copy(trailer, 16);
-  return { parts: [...blobs.values(), index, trailer], index, length: at + index.length + TRAILER_BYTES };
+  const fd = openSync(file, 'wx', mode);
+  try {
+    writeAllSync(fd, [...blobs.values(), index, trailer]);
+  } finally {
+    closeSync(fd);
+  }
+  return { index, length: at + index.length + TRAILER_BYTES };
 }
 
 /** Writes `parts` in order to `fd` with writev, up to 1,024 buffers a call (IOV_MAX), resuming after short writes. */
-export function writeAllSync(fd: number, parts: Buffer[]): void {
+function writeAllSync(fd: number, parts: Buffer[]): void {
   const left = parts.filter((p) => p.length > 0);
   let i = 0;
   while (i < left.length) {
@@ -107,11 +109,17 @@ export function readPackIndex(fd: number): { blobBytes: number; index: Buffer; m
 /** Up to `length` bytes at `position` (fewer only at the end of the file). */
 export function readAt(fd: number, position: number, length: number): Buffer {
   const out = Buffer.alloc(Math.max(0, length));
+  const got = readInto(fd, out, position);
+  return got === out.length ? out : out.subarray(0, got);
+}
+
+/** Fills `into` from `position` on; returns how many bytes came (fewer only at the end of the file). */
+export function readInto(fd: number, into: Buffer, position: number): number {
   let at = 0;
-  while (at < out.length) {
-    const n = readSync(fd, out, at, out.length - at, position + at);
+  while (at < into.length) {
+    const n = readSync(fd, into, at, into.length - at, position + at);
     if (n === 0) break;
     at += n;
   }
-  return at === out.length ? out : out.subarray(0, at);
+  return at;
 }

@@ -11,11 +11,11 @@
  * are live. Replicas still read packs an embedded server left (a data dir moved to team mode).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, utimes } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { AmphoraError } from '../../core/errors.js';
-import { encodePack, ENTRY_BYTES, entryDigest, entryIs, entryOffset, entrySize, readAt, readPackIndex, TRAILER_BYTES } from '../../core/node/packFormat.js';
+import { ENTRY_BYTES, entryDigest, entryIs, entryOffset, entrySize, readAt, readPackIndex, TRAILER_BYTES, writePackSync } from '../../core/node/packFormat.js';
 import { REPACK_BELOW_LIVE_SHARE } from './packBlobs.js';
 import { PackTable } from '../../core/node/packTable.js';
 
@@ -131,12 +131,12 @@ export class LocalPacks {
   }
 
   private writeFile(blobs: Map<string, Buffer>): { pack: Pack } {
-    const { bytes, index } = encodePack(blobs);
     const name = `${randomBytes(16).toString('hex')}.pack`;
     const tmp = `${this.tmpDir}${sep}${name}`;
     const file = `${this.dir}${sep}${name}`;
+    let written: { index: Buffer; length: number };
     try {
-      writeFileSync(tmp, bytes, { mode: 0o600, flag: 'wx' });
+      written = writePackSync(tmp, blobs, 0o600);
       try {
         renameSync(tmp, file);
       } catch (e) {
@@ -149,7 +149,7 @@ export class LocalPacks {
       rmSync(tmp, { force: true });
       throw e;
     }
-    return { pack: this.register(file, bytes.length - TRAILER_BYTES - index.length, index, Date.now()) };
+    return { pack: this.register(file, written.length - TRAILER_BYTES - written.index.length, written.index, Date.now()) };
   }
 
   /** A packed blob's bytes (plain syscalls). A pack shorter than its index says is an error, never short bytes. */
